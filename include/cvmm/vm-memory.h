@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file cvmm/vm-memory.h
+ * @brief Guest physical memory: regions, the x86 layout, checked access.
+ *
+ * A struct cvmm_guest_mem is a set of non-overlapping regions, each a host
+ * mapping (anonymous, memfd, file or hugetlbfs) placed at a guest physical
+ * address (GPA). Every access from the VMM goes through bounds- and
+ * overflow-checked translation: a guest-supplied address can never make the
+ * VMM touch host memory outside a region. Writes the VMM makes on behalf of
+ * devices can be recorded in a per-page dirty bitmap (live migration).
+ *
+ * vm-memory knows nothing of KVM: registering regions as memory slots is the
+ * program's job (iterate with cvmm_guest_mem_region()).
+ *
+ * Errors: -EFAULT means "some byte of the range is not guest RAM"; -EINVAL a
+ * malformed argument; -ENOMEM/-errno from mmap, memfd_create, open.
+ *
+ * Thread safety: the region set is fixed after the last add_region() (adds
+ * are not safe against concurrent access). From then on translation, reads,
+ * writes and the dirty bitmap are safe from any thread; concurrent writes to
+ * the same guest bytes race exactly as they would in hardware.
+ */
+#ifndef CVMM_VM_MEMORY_H
+#define CVMM_VM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CVMM_GUEST_PAGE_SIZE 4096ull
+#define CVMM_GUEST_PAGE_SHIFT 12
+
+/* The x86 guest physical layout: RAM from 0 up to the 32-bit MMIO hole,
+ * the remainder from 4 GiB up. Devices live in the hole. */
+#define CVMM_X86_MMIO_HOLE_START 0xC0000000ull
+#define CVMM_X86_MMIO_HOLE_END 0x100000000ull
+
+enum cvmm_mem_backing {
+	CVMM_MEM_ANON = 0,   /* private anonymous mapping */
+	CVMM_MEM_MEMFD,      /* memfd, MAP_SHARED: can be passed to vhost-user backends */
+	CVMM_MEM_FILE,       /* a file given by path or fd */
+	CVMM_MEM_HUGETLBFS,  /* memfd with MFD_HUGETLB (or a file on hugetlbfs by path) */
+};
+
+/* Region flags (struct cvmm_mem_region.flags and opts.flags). */
+#define CVMM_MEM_F_SHARED 0x1u    /* MAP_SHARED (always for MEMFD/HUGETLBFS) */
+#define CVMM_MEM_F_NORESERVE 0x2u /* MAP_NORESERVE: untouched memory costs nothing */
+#define CVMM_MEM_F_GUARD 0x4u     /* PROT_NONE guard page on each side */
+#define CVMM_MEM_F_READONLY 0x8u  /* host mapping read-only (e.g. a ROM image) */
+#define CVMM_MEM_F_DIRTY_LOG 0x10u /* record VMM writes in the dirty bitmap */
+
+struct cvmm_mem_region_opts {
+	size_t sz;                   /* sizeof(struct cvmm_mem_region_opts) */
+	uint64_t gpa;                /* page-aligned guest physical base */
+	uint64_t size;               /* page-aligned (huge-page aligned for hugetlbfs), > 0 */
+	enum cvmm_mem_backing backing;
+	uint32_t flags;              /* CVMM_MEM_F_* */
+	const char *path;            /* FILE: file to map; HUGETLBFS: optional file on hugetlbfs */
+	int fd;                      /* FILE/MEMFD: an existing fd to map (dup'ed), or -1 */
+	uint64_t fd_offset;          /* offset of the region in fd/file */
+	uint64_t hugepage_size;      /* HUGETLBFS: 2 MiB or 1 GiB; 0 = 2 MiB */
+};
+
+/** Read-only view of one region. */
+struct cvmm_mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;       /* host address of gpa */
+	int fd;              /* backing fd (memfd, file), -1 if anonymous */
+	uint64_t fd_offset;  /* offset of gpa's byte within fd */
+	enum cvmm_mem_backing backing;
+	uint32_t flags;
+};
+
+struct cvmm_guest_mem;
+
+/**
+ * An empty guest memory map. @return 0; -ENOMEM.
+ * Thread safety: the object is not shared until it is returned.
+ */
+int cvmm_guest_mem_create(struct cvmm_guest_mem **out);
+
+/**
+ * Map and add a region.
+ * @return 0; -EINVAL (unaligned, zero size, bad opts->sz, bad backing/fd
+ * combination); -EEXIST (overlaps an existing region); -E2BIG (more than
+ * CVMM_GUEST_MEM_MAX_REGIONS); -ENOMEM/-errno from mmap/open/memfd.
+ * Thread safety: not against concurrent users of @m.
+ */
+int cvmm_guest_mem_add_region(struct cvmm_guest_mem *m,
+			      const struct cvmm_mem_region_opts *o);
+#define CVMM_GUEST_MEM_MAX_REGIONS 256
+
+struct cvmm_x86_ram_opts {
+	size_t sz;                     /* sizeof(struct cvmm_x86_ram_opts) */
+	uint64_t size;                 /* total RAM bytes, page-aligned, > 0 */
+	enum cvmm_mem_backing backing; /* ANON, MEMFD or HUGETLBFS (one fd for all RAM) */
+	uint32_t flags;                /* CVMM_MEM_F_*; NORESERVE is advised */
+	uint64_t hugepage_size;
+};
+
+/**
+ * Guest RAM in the x86 layout: [0, min(size, MMIO_HOLE_START)) and the rest
+ * at [4 GiB, 4 GiB + remainder). With a memfd both regions share one fd at
+ * different offsets (one fd to hand to a vhost-user backend).
+ * @return 0 or an add_region() error.
+ */
+int cvmm_guest_mem_create_x86(const struct cvmm_x86_ram_opts *o,
+			      struct cvmm_guest_mem **out);
+
+/** Unmap everything and free. NULL is a no-op. */
+void cvmm_guest_mem_destroy(struct cvmm_guest_mem *m);
+
+unsigned int cvmm_guest_mem_num_regions(const struct cvmm_guest_mem *m);
+/** Region @idx in ascending GPA order, or NULL past the end. */
+const struct cvmm_mem_region *cvmm_guest_mem_region(const struct cvmm_guest_mem *m,
+						    unsigned int idx);
+/** The region containing @gpa, or NULL. */
+const struct cvmm_mem_region *cvmm_guest_mem_find(const struct cvmm_guest_mem *m,
+						  uint64_t gpa);
+/** Sum of region sizes. */
+uint64_t cvmm_guest_mem_total_size(const struct cvmm_guest_mem *m);
+/** One past the highest mapped GPA (0 if empty). */
+uint64_t cvmm_guest_mem_end(const struct cvmm_guest_mem *m);
+
+/**
+ * Translate [@gpa, @gpa + *@len) to a host pointer. On success *@len is
+ * shortened to the contiguous span inside one region (never 0 for a
+ * non-zero request). @return host pointer, or NULL when @gpa is not in any
+ * region (*@len is then 0).
+ * Thread safety: safe from any thread once the region set is fixed.
+ */
+void *cvmm_guest_mem_translate(const struct cvmm_guest_mem *m, uint64_t gpa,
+			       uint64_t *len);
+
+/**
+ * Host pointer for the whole range [@gpa, @gpa + @len), which must lie in
+ * a single region (objects, rings). NULL if not, or if the range wraps.
+ */
+void *cvmm_guest_mem_ptr(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len);
+
+/** True when every byte of [@gpa, @gpa + @len) is guest RAM (may span regions). */
+bool cvmm_guest_mem_range_valid(const struct cvmm_guest_mem *m, uint64_t gpa,
+				uint64_t len);
+
+/**
+ * Copy between guest and host, across region boundaries. Writes to a region
+ * with CVMM_MEM_F_DIRTY_LOG set the dirty bits of the pages touched.
+ * @return 0; -EFAULT if any byte is outside guest RAM (nothing is copied:
+ * the range is checked first); -EINVAL if the range wraps.
+ */
+int cvmm_guest_mem_read(const struct cvmm_guest_mem *m, uint64_t gpa, void *buf,
+			size_t len);
+int cvmm_guest_mem_write(struct cvmm_guest_mem *m, uint64_t gpa, const void *buf,
+			 size_t len);
+/** memset() of guest memory, same rules as write. */
+int cvmm_guest_mem_fill(struct cvmm_guest_mem *m, uint64_t gpa, int c, size_t len);
+
+/**
+ * Build an iovec array for [@gpa, @gpa + @len) (one entry per contiguous
+ * span) for preadv/pwritev. @return number of entries used; -EFAULT outside
+ * guest RAM; -ENOBUFS when more than @max entries would be needed.
+ * Does not mark pages dirty: call cvmm_guest_mem_mark_dirty() after a device
+ * wrote through the iovecs.
+ */
+int cvmm_guest_mem_iovec(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len,
+			 struct iovec *iov, unsigned int max);
+
+/* Typed access: little-endian guest values, naturally aligned accesses are
+ * single loads/stores (atomic w.r.t. the guest); -EFAULT outside RAM. */
+int cvmm_guest_mem_read_u8(const struct cvmm_guest_mem *m, uint64_t gpa, uint8_t *v);
+int cvmm_guest_mem_read_u16(const struct cvmm_guest_mem *m, uint64_t gpa, uint16_t *v);
+int cvmm_guest_mem_read_u32(const struct cvmm_guest_mem *m, uint64_t gpa, uint32_t *v);
+int cvmm_guest_mem_read_u64(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t *v);
+int cvmm_guest_mem_write_u8(struct cvmm_guest_mem *m, uint64_t gpa, uint8_t v);
+int cvmm_guest_mem_write_u16(struct cvmm_guest_mem *m, uint64_t gpa, uint16_t v);
+int cvmm_guest_mem_write_u32(struct cvmm_guest_mem *m, uint64_t gpa, uint32_t v);
+int cvmm_guest_mem_write_u64(struct cvmm_guest_mem *m, uint64_t gpa, uint64_t v);
+
+/* Shared-ring access on host pointers obtained from translate()/ptr():
+ * acquire loads and release stores (the guest runs concurrently). */
+static inline uint16_t cvmm_load_acquire_u16(const void *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline uint32_t cvmm_load_acquire_u32(const void *p)
+{
+	return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void cvmm_store_release_u16(void *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline void cvmm_store_release_u32(void *p, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline uint16_t cvmm_load_relaxed_u16(const void *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+}
+static inline void cvmm_store_relaxed_u16(void *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* VMM-side dirty bitmap (pages written by the VMM, not by the vCPUs)        */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Turn dirty logging of VMM writes on or off for every region. Turning it
+ * on allocates one bit per page and clears it. @return 0; -ENOMEM.
+ * Thread safety: not against concurrent writers; call while devices are paused.
+ */
+int cvmm_guest_mem_dirty_log_enable(struct cvmm_guest_mem *m, bool on);
+
+/** Mark the pages of [@gpa, @gpa + @len) dirty (no-op when logging is off
+ * or outside RAM). Thread-safe (atomic bit operations). */
+void cvmm_guest_mem_mark_dirty(struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len);
+
+/**
+ * Atomically fetch and clear the dirty bits of the pages in [@gpa, @gpa + @len)
+ * into @bitmap (bit i = page (gpa >> 12) + i; @bitmap holds
+ * DIV_ROUND_UP(len / 4096, 64) words and is overwritten). @gpa and @len must
+ * be page-aligned and lie in one region.
+ * @return number of dirty pages found; -EINVAL; -EFAULT; -ENODATA when
+ * logging is off. Thread-safe against concurrent mark_dirty (no bit is lost).
+ */
+long cvmm_guest_mem_dirty_get_and_clear(struct cvmm_guest_mem *m, uint64_t gpa,
+					uint64_t len, uint64_t *bitmap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CVMM_VM_MEMORY_H */
