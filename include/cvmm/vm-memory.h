@@ -55,6 +55,19 @@ enum cvmm_mem_backing {
 #define CVMM_MEM_F_READONLY 0x8u  /* host mapping read-only (e.g. a ROM image) */
 #define CVMM_MEM_F_DIRTY_LOG 0x10u /* record VMM writes in the dirty bitmap */
 
+/*
+ * Backing/fd rules: ANON needs fd == -1, no path, fd_offset 0. MEMFD maps
+ * @fd (which must already be at least fd_offset + size long) or, with
+ * fd == -1, a new memfd. FILE takes exactly one of @path and @fd: a path
+ * with CVMM_MEM_F_SHARED and without READONLY is opened read-write,
+ * created and grown as needed (guest RAM in a file); otherwise it is opened
+ * read-only and must be large enough (an image, mapped copy-on-write unless
+ * SHARED). HUGETLBFS uses @fd, @path (must be on hugetlbfs with pages of
+ * hugepage_size) or a new MFD_HUGETLB memfd; it ignores NORESERVE, so an
+ * empty huge page pool fails the add with -ENOMEM instead of raising
+ * SIGBUS at first touch. Regions of 2 MiB or more are placed 2 MiB-aligned
+ * in the host (transparent huge pages, KVM large mappings).
+ */
 struct cvmm_mem_region_opts {
 	size_t sz;                   /* sizeof(struct cvmm_mem_region_opts) */
 	uint64_t gpa;                /* page-aligned guest physical base */
@@ -63,7 +76,7 @@ struct cvmm_mem_region_opts {
 	uint32_t flags;              /* CVMM_MEM_F_* */
 	const char *path;            /* FILE: file to map; HUGETLBFS: optional file on hugetlbfs */
 	int fd;                      /* FILE/MEMFD: an existing fd to map (dup'ed), or -1 */
-	uint64_t fd_offset;          /* offset of the region in fd/file */
+	uint64_t fd_offset;          /* page-aligned offset of the region in fd/file */
 	uint64_t hugepage_size;      /* HUGETLBFS: 2 MiB or 1 GiB; 0 = 2 MiB */
 };
 
@@ -87,9 +100,12 @@ struct cvmm_guest_mem;
 int cvmm_guest_mem_create(struct cvmm_guest_mem **out);
 
 /**
- * Map and add a region.
- * @return 0; -EINVAL (unaligned, zero size, bad opts->sz, bad backing/fd
- * combination); -EEXIST (overlaps an existing region); -E2BIG (more than
+ * Map and add a region. With CVMM_MEM_F_DIRTY_LOG its dirty bitmap is
+ * allocated (clear) at once.
+ * @return 0; -EINVAL (unaligned, zero size, gpa + size reaching 2^64, bad
+ * opts->sz or unknown flags, bad backing/fd combination, an fd shorter than
+ * fd_offset + size, a path not on hugetlbfs for HUGETLBFS); -EEXIST
+ * (overlaps an existing region); -E2BIG (more than
  * CVMM_GUEST_MEM_MAX_REGIONS); -ENOMEM/-errno from mmap/open/memfd.
  * Thread safety: not against concurrent users of @m.
  */
@@ -108,15 +124,21 @@ struct cvmm_x86_ram_opts {
 /**
  * Guest RAM in the x86 layout: [0, min(size, MMIO_HOLE_START)) and the rest
  * at [4 GiB, 4 GiB + remainder). With a memfd both regions share one fd at
- * different offsets (one fd to hand to a vhost-user backend).
- * @return 0 or an add_region() error.
+ * different offsets (one fd to hand to a vhost-user backend); each region
+ * holds its own dup of it.
+ * @return 0; -EINVAL (bad sz, size 0 or unaligned, FILE backing, bad
+ * hugepage_size); or an add_region() error.
+ * Thread safety: the object is not shared until it is returned.
  */
 int cvmm_guest_mem_create_x86(const struct cvmm_x86_ram_opts *o,
 			      struct cvmm_guest_mem **out);
 
-/** Unmap everything and free. NULL is a no-op. */
+/** Unmap everything, close the region fds and free. NULL is a no-op.
+ * Thread safety: no other thread may still use @m or its pointers. */
 void cvmm_guest_mem_destroy(struct cvmm_guest_mem *m);
 
+/* Lookups. The returned views stay valid until the next add_region() or
+ * dirty_log_enable() (flags) and destroy(). Thread safety: as translate. */
 unsigned int cvmm_guest_mem_num_regions(const struct cvmm_guest_mem *m);
 /** Region @idx in ascending GPA order, or NULL past the end. */
 const struct cvmm_mem_region *cvmm_guest_mem_region(const struct cvmm_guest_mem *m,
@@ -132,28 +154,45 @@ uint64_t cvmm_guest_mem_end(const struct cvmm_guest_mem *m);
 /**
  * Translate [@gpa, @gpa + *@len) to a host pointer. On success *@len is
  * shortened to the contiguous span inside one region (never 0 for a
- * non-zero request). @return host pointer, or NULL when @gpa is not in any
- * region (*@len is then 0).
+ * non-zero request; a request of 0 stays 0). @return host pointer, or NULL
+ * when @gpa is not in any region (*@len is then 0).
+ * The pointer may be into a CVMM_MEM_F_READONLY region: code that writes
+ * through it on a guest's say-so must use cvmm_guest_mem_translate_write().
  * Thread safety: safe from any thread once the region set is fixed.
  */
 void *cvmm_guest_mem_translate(const struct cvmm_guest_mem *m, uint64_t gpa,
 			       uint64_t *len);
 
 /**
+ * As cvmm_guest_mem_translate(), but NULL (and *@len = 0) when @gpa lies in
+ * a read-only region, so a guest cannot make a device write into a ROM
+ * mapping (which would fault in the VMM). Does not mark pages dirty.
+ * Thread safety: as translate.
+ */
+void *cvmm_guest_mem_translate_write(const struct cvmm_guest_mem *m, uint64_t gpa,
+				     uint64_t *len);
+
+/**
  * Host pointer for the whole range [@gpa, @gpa + @len), which must lie in
  * a single region (objects, rings). NULL if not, or if the range wraps.
+ * @len 0 gives the pointer when @gpa is in a region. Thread safety: as translate.
  */
 void *cvmm_guest_mem_ptr(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len);
 
-/** True when every byte of [@gpa, @gpa + @len) is guest RAM (may span regions). */
+/** True when every byte of [@gpa, @gpa + @len) is guest RAM (may span
+ * regions); false when the range wraps; true for @len 0. Thread-safe. */
 bool cvmm_guest_mem_range_valid(const struct cvmm_guest_mem *m, uint64_t gpa,
 				uint64_t len);
 
 /**
  * Copy between guest and host, across region boundaries. Writes to a region
- * with CVMM_MEM_F_DIRTY_LOG set the dirty bits of the pages touched.
- * @return 0; -EFAULT if any byte is outside guest RAM (nothing is copied:
- * the range is checked first); -EINVAL if the range wraps.
+ * with CVMM_MEM_F_DIRTY_LOG set the dirty bits of the pages touched (after
+ * the data is in place).
+ * @return 0 (also for @len 0, at any @gpa); -EFAULT if any byte is outside
+ * guest RAM, or for writes inside a READONLY region (nothing is copied: the
+ * range is checked first); -EINVAL if the range wraps or @buf is NULL.
+ * Thread safety: safe from any thread once the region set is fixed; the
+ * copy is not atomic against concurrent guest or VMM access.
  */
 int cvmm_guest_mem_read(const struct cvmm_guest_mem *m, uint64_t gpa, void *buf,
 			size_t len);
@@ -164,8 +203,11 @@ int cvmm_guest_mem_fill(struct cvmm_guest_mem *m, uint64_t gpa, int c, size_t le
 
 /**
  * Build an iovec array for [@gpa, @gpa + @len) (one entry per contiguous
- * span) for preadv/pwritev. @return number of entries used; -EFAULT outside
- * guest RAM; -ENOBUFS when more than @max entries would be needed.
+ * span, that is one per region touched) for preadv/pwritev. @return number
+ * of entries used (0 for @len 0); -EFAULT outside guest RAM; -EINVAL when
+ * the range wraps; -ENOBUFS when more than @max entries would be needed.
+ * Entries may point into READONLY regions (the kernel then fails a read
+ * into them with EFAULT rather than faulting the VMM).
  * Does not mark pages dirty: call cvmm_guest_mem_mark_dirty() after a device
  * wrote through the iovecs.
  */
@@ -173,7 +215,10 @@ int cvmm_guest_mem_iovec(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t 
 			 struct iovec *iov, unsigned int max);
 
 /* Typed access: little-endian guest values, naturally aligned accesses are
- * single loads/stores (atomic w.r.t. the guest); -EFAULT outside RAM. */
+ * single loads/stores (atomic w.r.t. the guest); unaligned ones are bytewise
+ * and may cross regions. @return 0; -EFAULT outside RAM (or a write to a
+ * READONLY region); -EINVAL for NULL arguments. Writes mark pages dirty.
+ * Thread safety: as read/write. */
 int cvmm_guest_mem_read_u8(const struct cvmm_guest_mem *m, uint64_t gpa, uint8_t *v);
 int cvmm_guest_mem_read_u16(const struct cvmm_guest_mem *m, uint64_t gpa, uint16_t *v);
 int cvmm_guest_mem_read_u32(const struct cvmm_guest_mem *m, uint64_t gpa, uint32_t *v);
@@ -215,8 +260,10 @@ static inline void cvmm_store_relaxed_u16(void *p, uint16_t v)
 /* ------------------------------------------------------------------------ */
 
 /**
- * Turn dirty logging of VMM writes on or off for every region. Turning it
- * on allocates one bit per page and clears it. @return 0; -ENOMEM.
+ * Turn dirty logging of VMM writes on or off for every region (sets or
+ * clears CVMM_MEM_F_DIRTY_LOG in their flags). Turning it on allocates one
+ * bit per page and clears it (also when it was already on); off frees the
+ * bitmaps. @return 0; -ENOMEM (then nothing changed); -EINVAL for NULL.
  * Thread safety: not against concurrent writers; call while devices are paused.
  */
 int cvmm_guest_mem_dirty_log_enable(struct cvmm_guest_mem *m, bool on);
@@ -230,8 +277,11 @@ void cvmm_guest_mem_mark_dirty(struct cvmm_guest_mem *m, uint64_t gpa, uint64_t 
  * into @bitmap (bit i = page (gpa >> 12) + i; @bitmap holds
  * DIV_ROUND_UP(len / 4096, 64) words and is overwritten). @gpa and @len must
  * be page-aligned and lie in one region.
- * @return number of dirty pages found; -EINVAL; -EFAULT; -ENODATA when
- * logging is off. Thread-safe against concurrent mark_dirty (no bit is lost).
+ * @return number of dirty pages found; -EINVAL (NULL, @len 0, unaligned,
+ * wraps); -EFAULT (not inside one region); -ENODATA when logging is off for
+ * that region. Thread-safe against concurrent writes and mark_dirty (no bit
+ * is lost; bits set by a concurrent writer are either returned now, with
+ * the written data visible to the caller, or left for the next call).
  */
 long cvmm_guest_mem_dirty_get_and_clear(struct cvmm_guest_mem *m, uint64_t gpa,
 					uint64_t len, uint64_t *bitmap);
