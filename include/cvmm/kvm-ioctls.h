@@ -533,12 +533,12 @@ struct cvmm_kvm_exit {
 		struct {
 			uint32_t suberror;
 			uint32_t ndata;       /**< clamped to the array size */
-			const uint64_t *data;
+			const __u64 *data;
 		} internal;
 		struct {
 			uint32_t type;  /**< KVM_SYSTEM_EVENT_* */
 			uint32_t ndata; /**< clamped to the array size */
-			const uint64_t *data;
+			const __u64 *data;
 		} system_event;
 		struct {
 			uint32_t exception;
@@ -549,13 +549,13 @@ struct cvmm_kvm_exit {
 			uint32_t index;     /**< MSR number */
 			uint32_t reason;    /**< KVM_MSR_EXIT_REASON_* */
 			uint64_t data;      /**< WRMSR value */
-			uint64_t *data_out; /**< RDMSR result goes here */
+			__u64 *data_out;   /**< RDMSR result goes here */
 			uint8_t *error_out; /**< set to 1 to inject #GP */
 		} msr;
 		struct {
 			uint64_t nr;
 			uint64_t args[6];
-			uint64_t *ret; /**< result returned to the guest */
+			__u64 *ret; /**< result returned to the guest */
 		} hypercall;
 		struct {
 			uint32_t exception, error_code;
