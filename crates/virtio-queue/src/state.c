@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Queue state save/restore for snapshots and live migration. */
+#include "vq-internal.h"
+
+void cvmm_virtq_state_save(const struct cvmm_virtq *q, struct cvmm_virtq_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = CVMM_VIRTQ_STATE_VERSION;
+	s->error = q->error;
+	s->features = q->features;
+	s->desc_gpa = q->desc_gpa;
+	s->avail_gpa = q->avail_gpa;
+	s->used_gpa = q->used_gpa;
+	s->size = q->active ? q->size : q->cfg_size;
+	s->next_avail = q->next_avail;
+	s->next_used = q->next_used;
+	s->signalled_used = q->signalled_used;
+	s->used_since_signal = q->used_since_signal;
+	s->avail_wrap = q->avail_wrap;
+	s->used_wrap = q->used_wrap;
+	s->signalled_valid = q->signalled_valid;
+	s->active = q->active;
+}
+
+int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state *s)
+{
+	bool packed = (s->features & CVMM_VIRTIO_F_RING_PACKED) != 0;
+	int ret;
+
+	/* The state may come from another host: check it like guest input. */
+	if (s->version != CVMM_VIRTQ_STATE_VERSION || s->size > q->max_size ||
+	    s->avail_wrap > 1 || s->used_wrap > 1 || s->signalled_valid > 1 ||
+	    s->active > 1 || s->error > 0)
+		return -EINVAL;
+	if (packed && s->active && (s->next_avail >= s->size || s->next_used >= s->size))
+		return -EINVAL;
+	cvmm_virtq_reset(q);
+	cvmm_virtq_set_size(q, s->size);
+	cvmm_virtq_set_addrs(q, s->desc_gpa, s->avail_gpa, s->used_gpa);
+	cvmm_virtq_set_features(q, s->features);
+	if (s->active) {
+		ret = cvmm_virtq_activate(q);
+		if (ret)
+			return ret;
+		q->next_avail = s->next_avail;
+		q->shadow_avail = s->next_avail;	/* re-read avail->idx on the next pop */
+		q->next_used = s->next_used;
+		q->signalled_used = s->signalled_used;
+		q->used_since_signal = s->used_since_signal;
+		q->avail_wrap = s->avail_wrap;
+		q->used_wrap = s->used_wrap;
+		q->signalled_valid = s->signalled_valid;
+	}
+	q->error = s->error;
+	return 0;
+}
