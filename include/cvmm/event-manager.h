@@ -92,8 +92,10 @@ int cvmm_event_manager_create(const struct cvmm_event_manager_opts *opts,
  * never run (so an @arg it was to free must be reclaimed by the caller).
  * destroy waits until every waiting caller has left cvmm_event_manager_call().
  * NULL does nothing.
- * Ordering: no thread may be inside cvmm_event_manager_run_once()/run(),
- * and no thread may start a new call on @em once destroy has begun.
+ * Ordering: no thread may be inside cvmm_event_manager_run_once()/run()
+ * (a destroy issued while the loop runs, e.g. from a callback, is logged
+ * and ignored: it leaks rather than frees memory in use), and no thread
+ * may start a new call on @em once destroy has begun.
  * Thread safety: any thread, once the loop has stopped.
  */
 void cvmm_event_manager_destroy(struct cvmm_event_manager *em);
@@ -199,7 +201,9 @@ int cvmm_event_manager_timer_set(struct cvmm_event_manager *em,
 
 /**
  * Remove and free @timer (possibly from its own callback); it is not
- * dispatched again. @timer must not be used afterwards.
+ * dispatched again. @timer must not be used after this returns (within
+ * the same dispatch round a second remove or set is caught with -EINVAL;
+ * later the memory is gone).
  * @return 0; -EINVAL (@timer NULL or already removed); -EPERM (wrong thread).
  * Thread safety: as cvmm_event_manager_add().
  */

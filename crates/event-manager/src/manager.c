@@ -73,6 +73,12 @@ void cvmm_event_manager_destroy(struct cvmm_event_manager *em)
 {
 	if (!em)
 		return;
+	/* Freeing the loop under a running dispatch (say, from one of its
+	 * callbacks) would be a use-after-free; a leak is the lesser harm. */
+	if (__atomic_load_n(&em->running, __ATOMIC_ACQUIRE)) {
+		cvmm_log(CVMM_LOG_ERROR, EM_CRATE, "destroy while the loop runs: ignored");
+		return;
+	}
 	cvmm_em_cancel_calls(em);
 	cvmm_em_free_graveyard(em);
 	for (size_t fd = 0; fd < em->by_fd_len; fd++) {

@@ -856,6 +856,33 @@ START_TEST(destroy_cancels_pending)
 }
 END_TEST
 
+static void destroy_from_callback(struct cvmm_event_manager *em, int fd, uint32_t events,
+				  void *opaque)
+{
+	uint64_t v;
+
+	(void)events;
+	cvmm_eventfd_read(fd, &v);
+	cvmm_event_manager_destroy(em);
+	/* Ignored: the manager is still alive and usable here. */
+	*(int *)opaque = cvmm_event_manager_remove(em, fd);
+}
+
+START_TEST(destroy_inside_callback_ignored)
+{
+	struct cvmm_event_manager *em = new_em();
+	int fd = new_efd(), rc = 1;
+
+	ck_assert_int_eq(cvmm_event_manager_add(em, fd, EPOLLIN, destroy_from_callback, &rc), 0);
+	cvmm_eventfd_write(fd, 1);
+	ck_assert_int_eq(cvmm_event_manager_run_once(em, 1000), 1);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(cvmm_event_manager_run_once(em, 0), 0);
+	cvmm_event_manager_destroy(em);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("event-manager");
@@ -888,6 +915,7 @@ int main(void)
 	tcase_add_test(tc, stop_before_run);
 	tcase_add_test(tc, stop_from_callback);
 	tcase_add_test(tc, destroy_cancels_pending);
+	tcase_add_test(tc, destroy_inside_callback_ignored);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }
