@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Load the kernel and put every vCPU in the state the boot protocol wants. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cvmm/linux-loader.h>
+#include <cvmm/linux-loader/x86-boot.h>
+
+#include "vmm.h"
+
+/* The legacy BIOS area and the 32-bit MMIO hole are not RAM for the guest. */
+static const struct cvmm_mem_range reserved[] = {
+	{ 0x9fc00, 0x100000 - 0x9fc00, CVMM_E820_RESERVED },
+	{ CVMM_X86_MMIO_HOLE_START, CVMM_X86_MMIO_HOLE_END - CVMM_X86_MMIO_HOLE_START,
+	  CVMM_E820_RESERVED },
+};
+
+static int open_image(const char *flag, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		snprintf(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static const char *loader_error(int err)
+{
+	switch (-err) {
+	case ENOEXEC: return "not an ELF vmlinux or bzImage";
+	case EBADMSG: return "malformed image (a header points outside the file or is inconsistent)";
+	case EOPNOTSUPP: return "unsupported image (needs a 64-bit kernel, boot protocol 2.12 or newer)";
+	case ENOSPC: return "does not fit in guest memory (try a larger --memory)";
+	case E2BIG: return "command line too long for this kernel";
+	case EFAULT: return "places data outside guest RAM";
+	default: return strerror(-err);
+	}
+}
+
+static int setup_vcpu_cpuid(struct vmm *v, unsigned int id)
+{
+	struct kvm_cpuid2 *c;
+	struct cvmm_x86_cpuid_opts o = {
+		.sz = sizeof(o),
+		.apic_id = id,
+		.nr_vcpus = v->ncpus,
+		.flags = CVMM_X86_CPUID_F_HV_LEAVES,
+		.hv_signature = "KVMKVMKVM\0\0",
+	};
+	int ret = cvmm_kvm_get_supported_cpuid(v->kvm, &c);
+
+	if (ret < 0)
+		return ret;
+	/* The helper adds the hypervisor leaves; leave it room. */
+	ret = cvmm_x86_boot_cpuid(c, c->nent, &o);
+	if (ret == -ENOSPC) {
+		struct kvm_cpuid2 *big = cvmm_kvm_cpuid2_alloc(c->nent + 8);
+
+		if (!big) {
+			free(c);
+			return -ENOMEM;
+		}
+		memcpy(big->entries, c->entries, c->nent * sizeof(c->entries[0]));
+		big->nent = c->nent;
+		free(c);
+		c = big;
+		ret = cvmm_x86_boot_cpuid(c, c->nent + 8, &o);
+	}
+	if (!ret)
+		ret = cvmm_kvm_vcpu_set_cpuid2(v->vcpu[id], c);
+	free(c);
+	return ret;
+}
+
+static int setup_vcpu_common(struct vmm *v, unsigned int id)
+{
+	struct kvm_lapic_state lapic;
+	struct kvm_fpu fpu;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[CVMM_X86_BOOT_NR_MSRS];
+	} msrs;
+	int ret, n;
+
+	if ((ret = setup_vcpu_cpuid(v, id)))
+		return ret;
+	n = cvmm_x86_boot_msrs(msrs.e, CVMM_X86_BOOT_NR_MSRS);
+	if (n < 0)
+		return n;
+	msrs.hdr.nmsrs = (uint32_t)n;
+	ret = cvmm_kvm_vcpu_set_msrs(v->vcpu[id], &msrs.hdr);
+	if (ret < 0)
+		return ret;
+	cvmm_x86_boot_setup_fpu(&fpu);
+	if ((ret = cvmm_kvm_vcpu_set_fpu(v->vcpu[id], &fpu)))
+		return ret;
+	if ((ret = cvmm_kvm_vcpu_get_lapic(v->vcpu[id], &lapic)))
+		return ret;
+	cvmm_x86_boot_setup_lapic(&lapic);
+	return cvmm_kvm_vcpu_set_lapic(v->vcpu[id], &lapic);
+}
+
+int vmm_boot(struct vmm *v, char *err, size_t errlen)
+{
+	const struct microvm_config *cfg = v->cfg;
+	struct cvmm_loader_opts lo = {
+		.sz = sizeof(lo),
+		.initrd_fd = -1,
+		.cmdline = cfg->cmdline ? cfg->cmdline : MICROVM_DEFAULT_CMDLINE,
+		.reserved = reserved,
+		.n_reserved = CVMM_ARRAY_SIZE(reserved),
+	};
+	/* The IDT goes past the GDT and its 16-byte TSS descriptor. */
+	struct cvmm_x86_boot_opts bo = { .sz = sizeof(bo), .idt_gpa = 0x540 };
+	struct cvmm_loader_result res;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int ret;
+
+	lo.kernel_fd = open_image("--kernel", cfg->kernel, err, errlen);
+	if (lo.kernel_fd < 0)
+		return lo.kernel_fd;
+	if (cfg->initrd) {
+		lo.initrd_fd = open_image("--initrd", cfg->initrd, err, errlen);
+		if (lo.initrd_fd < 0) {
+			close(lo.kernel_fd);
+			return lo.initrd_fd;
+		}
+	}
+	ret = cvmm_linux_loader_load(v->mem, &lo, &res);
+	close(lo.kernel_fd);
+	cvmm_close(lo.initrd_fd);
+	if (ret) {
+		snprintf(err, errlen, "--kernel: '%s': %s", cfg->kernel, loader_error(ret));
+		return ret;
+	}
+
+	for (unsigned int i = 0; i < v->ncpus; i++) {
+		ret = setup_vcpu_common(v, i);
+		if (ret) {
+			snprintf(err, errlen, "vCPU %u setup: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	/* Only the boot processor starts at the kernel's entry; the others wait
+	 * in the in-kernel LAPIC for the INIT/SIPI the kernel sends them. */
+	if ((ret = cvmm_kvm_vcpu_get_sregs(v->vcpu[0], &sregs)) ||
+	    (ret = cvmm_x86_boot_setup_sregs(v->mem, &res, &bo, &sregs)) ||
+	    (ret = cvmm_kvm_vcpu_set_sregs(v->vcpu[0], &sregs))) {
+		snprintf(err, errlen, "boot vCPU: %s", strerror(-ret));
+		return ret;
+	}
+	cvmm_x86_boot_setup_regs(&res, 0, 0, &regs);
+	if ((ret = cvmm_kvm_vcpu_set_regs(v->vcpu[0], &regs))) {
+		snprintf(err, errlen, "boot vCPU registers: %s", strerror(-ret));
+		return ret;
+	}
+	cvmm_log(CVMM_LOG_INFO, "microvm", "%s kernel, %s entry at %#llx",
+		 res.format == CVMM_KERNEL_ELF ? "ELF" : "bzImage",
+		 res.mode == CVMM_BOOT_PVH32 ? "PVH" : "64-bit", (unsigned long long)res.entry);
+	return 0;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command-line parsing in the style of Cloud Hypervisor and Firecracker:
+ * long options only, every value checked, one clear line per mistake. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
+       OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+
+static const struct option options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void microvm_usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"Usage: %s --kernel PATH [options]\n"
+		"Boot a Linux kernel (ELF vmlinux with or without PVH note, or bzImage) or a cvmm test guest.\n"
+		"\n"
+		"  --kernel PATH          kernel image to boot (required)\n"
+		"  --initrd PATH          initial ramdisk\n"
+		"  --cmdline STR          kernel command line (default: \"%s\")\n"
+		"  --cpus N               number of vCPUs, 1-%d (default 1)\n"
+		"  --memory SIZE          guest RAM, e.g. 512M or 2G (default 128M)\n"
+		"  --serial MODE          stdio, file=PATH or off (default stdio)\n"
+		"  --log-level LEVEL      error, warn, info, debug or trace (default warn)\n"
+		"  --help                 this text\n"
+		"  --version              print the version\n"
+		"\n"
+		"Exit status: 0 when the guest powers off or resets; the value the guest\n"
+		"wrote to the debug-exit port (0xf4); 1 for a bad command line or\n"
+		"configuration; 2 when the guest crashed (triple fault, internal error);\n"
+		"3 for a host-side failure; 143 after SIGTERM.\n",
+		argv0, MICROVM_DEFAULT_CMDLINE, MICROVM_MAX_CPUS);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
+			 char *err, size_t errlen)
+{
+	unsigned long n;
+	int opt;
+
+	*c = (struct microvm_config){
+		.cpus = 1,
+		.memory = MICROVM_DEFAULT_MEMORY,
+		.serial = SERIAL_STDIO,
+		.log_level = CVMM_LOG_WARN,
+	};
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			c->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			c->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			c->cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, MICROVM_MAX_CPUS, &n) || n == 0)
+				return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d",
+					    optarg, MICROVM_MAX_CPUS);
+			c->cpus = (unsigned int)n;
+			break;
+		case OPT_MEMORY:
+			if (cvmm_parse_size(optarg, &c->memory) || c->memory < (16ull << 20) ||
+			    c->memory % 4096)
+				return fail(err, errlen,
+					    "--memory: '%s' is not a size of at least 16M in whole pages (e.g. 512M, 2G)",
+					    optarg);
+			break;
+		case OPT_SERIAL:
+			if (!strcmp(optarg, "stdio")) {
+				c->serial = SERIAL_STDIO;
+			} else if (!strcmp(optarg, "off")) {
+				c->serial = SERIAL_OFF;
+			} else if (!strncmp(optarg, "file=", 5) && optarg[5]) {
+				c->serial = SERIAL_FILE;
+				c->serial_path = optarg + 5;
+			} else {
+				return fail(err, errlen, "--serial: '%s' is not stdio, off or file=PATH", optarg);
+			}
+			break;
+		case OPT_LOG_LEVEL:
+			if (cvmm_log_level_parse(optarg, &c->log_level))
+				return fail(err, errlen,
+					    "--log-level: '%s' is not error, warn, info, debug or trace", optarg);
+			break;
+		case OPT_HELP:
+			c->help = true;
+			return 0;
+		case OPT_VERSION:
+			c->version = true;
+			return 0;
+		case ':':
+			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
+			return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (!c->kernel)
+		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
+	return 0;
+}
