@@ -100,7 +100,8 @@ int cvmm_guest_mem_create_x86(const struct cvmm_x86_ram_opts *opts,
 			.sz = sizeof(struct cvmm_mem_region_opts),
 			.gpa = CVMM_X86_MMIO_HOLE_END, .size = high,
 			.backing = o.backing, .flags = o.flags,
-			.fd = fd, .fd_offset = low, .hugepage_size = hp,
+			/* Anonymous memory has no file offset to share. */
+			.fd = fd, .fd_offset = fd >= 0 ? low : 0, .hugepage_size = hp,
 		});
 		if (r)
 			goto err;
