@@ -57,6 +57,7 @@ static void main_loop(struct vmm *v, int sfd)
 {
 	struct pending_input in = { .len = 0 };
 	bool stdin_on = v->cfg->serial == SERIAL_STDIO;
+	bool stdin_file = false; /* a regular file: always readable, epoll refuses it */
 	struct epoll_event ev[4];
 	int ep = cvmm_epoll_create();
 
@@ -66,15 +67,25 @@ static void main_loop(struct vmm *v, int sfd)
 	}
 	cvmm_epoll_add(ep, v->stop_efd, EPOLLIN, EV_STOP);
 	cvmm_epoll_add(ep, sfd, EPOLLIN, EV_SIGNAL);
-	if (stdin_on && cvmm_epoll_add(ep, STDIN_FILENO, EPOLLIN, EV_STDIN))
-		stdin_on = false; /* /dev/null or a regular file: no input */
+	if (stdin_on && cvmm_epoll_add(ep, STDIN_FILENO, EPOLLIN, EV_STDIN) == -EPERM)
+		stdin_file = true;
 
 	while (atomic_load(&v->stop) == VM_RUNNING) {
 		/* While the FIFO is full, retry soon instead of reading more. */
-		int n = cvmm_epoll_wait(ep, ev, 4, in.off < in.len ? 10 : -1);
+		int n = cvmm_epoll_wait(ep, ev, 4, in.off < in.len || stdin_file ? 10 : -1);
 
 		if (in.off < in.len)
 			in.off += vmm_serial_input(v, in.buf + in.off, in.len - in.off);
+		if (stdin_file && in.off >= in.len) {
+			ssize_t r = read(STDIN_FILENO, in.buf, sizeof(in.buf));
+
+			if (r <= 0) {
+				stdin_file = false;
+			} else {
+				in.len = (size_t)r;
+				in.off = vmm_serial_input(v, in.buf, in.len);
+			}
+		}
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u64 == EV_SIGNAL) {
 				struct signalfd_siginfo si;

@@ -1,0 +1,46 @@
+# Shared TAP helpers for the cvmm-microvm integration scripts.
+set -u
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+MICROVM=$top_builddir/examples/microvm/cvmm-microvm
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n=0
+failed=0
+
+plan() { echo "1..$1"; }
+
+require_kvm() {
+	if ! [ -w /dev/kvm ]; then
+		echo "1..0 # SKIP /dev/kvm is not available"
+		exit 0
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one TAP line from the command's status.
+check() {
+	desc=$1; shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		failed=$((failed + 1))
+		[ -n "${out:-}" ] && [ -f "$out" ] && sed 's/^/# /' "$out" | tail -20
+	fi
+}
+
+# run_vm VAR ARGS...: run the microVM (30 s at most) with its output in a
+# file named by VAR and its exit status in $rc.
+run_vm() {
+	var=$1; shift
+	f="$TMP/out.$n.$$"
+	rc=0
+	timeout 30 "$MICROVM" "$@" >"$f" 2>&1 || rc=$?
+	eval "$var=\$f"
+}
+
+finish() {
+	[ "$failed" -eq 0 ]
+	exit $?
+}
