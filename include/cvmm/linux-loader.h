@@ -9,7 +9,7 @@
  * struct cvmm_loader_opts; the x86 vCPU helpers in
  * cvmm/linux-loader/x86-boot.h use the addresses marked "vCPU"):
  *
- *   0x00500  GDT (vCPU)                 0x00520  IDT, empty (vCPU)
+ *   0x00500  GDT, 5 entries (vCPU)      0x00540  IDT, empty (vCPU)
  *   0x06000  PVH hvm_start_info, module list at +0x40, memory map at +0x80
  *   0x07000  boot_params ("zero page")
  *   0x08ff0  initial stack pointer (vCPU), grows down
@@ -67,7 +67,7 @@ extern "C" {
 struct cvmm_guest_mem;
 
 #define CVMM_LOADER_GDT_GPA 0x500ull
-#define CVMM_LOADER_IDT_GPA 0x520ull
+#define CVMM_LOADER_IDT_GPA 0x540ull
 #define CVMM_LOADER_START_INFO_GPA 0x6000ull
 #define CVMM_LOADER_ZERO_PAGE_GPA 0x7000ull
 #define CVMM_LOADER_STACK_GPA 0x8ff0ull
