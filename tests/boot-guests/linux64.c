@@ -14,8 +14,7 @@
 
 #include <cvmm/linux-loader/bootparam.h>
 
-#define COM1 0x3f8
-#define EXIT_PORT 0xf4
+#include "common.h"
 
 __asm__(".section .text.entry, \"ax\"\n"
 	".globl boot_guest_entry\n"
@@ -30,110 +29,6 @@ __asm__(".section .text.entry, \"ax\"\n"
 static uint8_t stack[16384] __attribute__((aligned(16), used));
 __asm__(".set stack_top, stack + 16384");
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static void putc_(char c)
-{
-	while (!(inb(COM1 + 5) & 0x20))
-		;
-	outb(COM1, (uint8_t)c);
-}
-
-static void puts_(const char *s)
-{
-	while (*s)
-		putc_(*s++);
-}
-
-static void puthex(uint64_t v)
-{
-	puts_("0x");
-	for (int i = 60; i >= 0; i -= 4)
-		putc_("0123456789abcdef"[(v >> i) & 15]);
-}
-
-static void putdec(uint64_t v)
-{
-	char b[24];
-	int n = 0;
-
-	do {
-		b[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		putc_(b[--n]);
-}
-
-static char getc_(void)
-{
-	while (!(inb(COM1 + 5) & 0x01))
-		;
-	return (char)inb(COM1);
-}
-
-/* Value of "key=" on the command line, or NULL. */
-static const char *cmdline_find(const char *cl, const char *key)
-{
-	for (const char *p = cl; *p; p++) {
-		const char *k = key, *q = p;
-
-		if (p != cl && p[-1] != ' ')
-			continue;
-		while (*k && *q == *k)
-			k++, q++;
-		if (!*k && (*q == '=' || *q == ' ' || !*q))
-			return *q == '=' ? q + 1 : q;
-	}
-	return 0;
-}
-
-static uint64_t parse_dec(const char *s)
-{
-	uint64_t v = 0;
-
-	while (s && *s >= '0' && *s <= '9')
-		v = v * 10 + (uint64_t)(*s++ - '0');
-	return v;
-}
-
-static void echo_loop(void)
-{
-	char line[128];
-
-	puts_("echo: ready\n");
-	for (;;) {
-		unsigned int n = 0;
-		char c;
-
-		while ((c = getc_()) != '\n' && c != '\r')
-			if (n < sizeof(line) - 1)
-				line[n++] = c;
-		line[n] = 0;
-		if (n == 4 && line[0] == 'q' && line[1] == 'u' && line[2] == 'i' && line[3] == 't')
-			return;
-		puts_("echo: ");
-		puts_(line);
-		putc_('\n');
-	}
-}
-
 void guest_main(struct cvmm_boot_params *bp);
 void guest_main(struct cvmm_boot_params *bp)
 {
@@ -143,6 +38,10 @@ void guest_main(struct cvmm_boot_params *bp)
 
 	puts_("boot-test: linux64 entry, boot_params at ");
 	puthex((uintptr_t)bp);
+	puts_("\nhdr: version ");
+	puthex(bp->hdr.version);
+	puts_(" loader ");
+	puthex(bp->hdr.type_of_loader);
 	puts_("\ncmdline: ");
 	puts_(cl);
 	puts_("\n");
@@ -181,6 +80,5 @@ void guest_main(struct cvmm_boot_params *bp)
 	putc_('\n');
 	if (cmdline_find(cl, "echo"))
 		echo_loop();
-	puts_("boot-test: done\n");
-	outl(EXIT_PORT, (uint32_t)parse_dec(cmdline_find(cl, "exit")));
+	guest_exit(cl);
 }

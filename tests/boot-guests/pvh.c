@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A test guest entered through PVH: the VMM starts it in 32-bit protected
+ * mode with paging off and EBX pointing at hvm_start_info. A short 32-bit
+ * stub builds identity page tables for the first 4 GiB, enters long mode and
+ * calls pvh_main(), which reports the command line, the memory map, the
+ * initrd module (a byte sum) and the RSDP, then ends like the linux64 guest.
+ */
+#include <stdint.h>
+
+#include <cvmm/linux-loader/start-info.h>
+
+#include "common.h"
+
+__asm__(
+	/* The note a PVH loader looks for: name "Xen", type PHYS32_ENTRY. */
+	".pushsection .note.Xen, \"a\", @note\n"
+	".balign 4\n"
+	".long 4, 4, 18\n"
+	".asciz \"Xen\"\n"
+	".balign 4\n"
+	".long pvh_start32\n"
+	".popsection\n"
+
+	".section .text.entry, \"ax\"\n"
+	".code32\n"
+	".globl pvh_start32\n"
+	"pvh_start32:\n"
+	"	cli\n"
+	"	mov %ebx, %esi\n"
+	/* PML4[0] -> PDPT, PDPT[0..3] -> the four PDs, 2 MiB pages. */
+	"	movl $pvh_pdpt + 3, pvh_pml4\n"
+	"	mov $pvh_pd + 3, %eax\n"
+	"	xor %ecx, %ecx\n"
+	"1:	mov %eax, pvh_pdpt(,%ecx,8)\n"
+	"	add $0x1000, %eax\n"
+	"	inc %ecx\n"
+	"	cmp $4, %ecx\n"
+	"	jb 1b\n"
+	"	xor %ecx, %ecx\n"
+	"2:	mov %ecx, %eax\n"
+	"	shl $21, %eax\n"
+	"	or $0x83, %eax\n"
+	"	mov %eax, pvh_pd(,%ecx,8)\n"
+	"	inc %ecx\n"
+	"	cmp $2048, %ecx\n"
+	"	jb 2b\n"
+	"	mov %cr4, %eax\n"
+	"	or $0x20, %eax\n"           /* PAE */
+	"	mov %eax, %cr4\n"
+	"	mov $pvh_pml4, %eax\n"
+	"	mov %eax, %cr3\n"
+	"	mov $0xc0000080, %ecx\n"    /* EFER.LME */
+	"	rdmsr\n"
+	"	or $0x100, %eax\n"
+	"	wrmsr\n"
+	"	mov %cr0, %eax\n"
+	"	or $0x80000001, %eax\n"     /* PG | PE */
+	"	mov %eax, %cr0\n"
+	"	lgdt pvh_gdt_desc\n"
+	"	ljmp $0x08, $pvh_start64\n"
+	".code64\n"
+	".globl pvh_start64\n"
+	"pvh_start64:\n"
+	"	mov $0x10, %eax\n"
+	"	mov %eax, %ds\n"
+	"	mov %eax, %es\n"
+	"	mov %eax, %ss\n"
+	"	lea pvh_stack_top(%rip), %rsp\n"
+	"	mov %esi, %edi\n"
+	"	call pvh_main\n"
+	"3:	hlt\n"
+	"	jmp 3b\n"
+	".balign 8\n"
+	"pvh_gdt:\n"
+	"	.quad 0\n"
+	"	.quad 0x00af9a000000ffff\n"     /* 64-bit code */
+	"	.quad 0x00cf92000000ffff\n"     /* data */
+	"pvh_gdt_desc:\n"
+	"	.word 23\n"
+	"	.long pvh_gdt\n"
+	".previous\n");
+
+uint64_t pvh_pml4[512] __attribute__((aligned(4096)));
+uint64_t pvh_pdpt[512] __attribute__((aligned(4096)));
+uint64_t pvh_pd[4 * 512] __attribute__((aligned(4096)));
+static uint8_t pvh_stack[16384] __attribute__((aligned(16), used));
+__asm__(".set pvh_stack_top, pvh_stack + 16384");
+
+void pvh_main(uint32_t start_info);
+void pvh_main(uint32_t start_info)
+{
+	const struct cvmm_hvm_start_info *si = (const void *)(uintptr_t)start_info;
+	const char *cl = (const char *)(uintptr_t)si->cmdline_paddr;
+	const struct cvmm_hvm_memmap_table_entry *mm =
+		(const void *)(uintptr_t)si->memmap_paddr;
+	uint64_t ram = 0;
+
+	puts_("boot-test: pvh entry, start_info at ");
+	puthex(start_info);
+	puts_(si->magic == CVMM_HVM_START_MAGIC ? " magic ok\n" : " BAD MAGIC\n");
+	puts_("cmdline: ");
+	puts_(cl ? cl : "");
+	puts_("\n");
+	for (uint32_t i = 0; i < si->memmap_entries && i < 128; i++) {
+		puts_("e820: ");
+		puthex(mm[i].addr);
+		putc_(' ');
+		puthex(mm[i].size);
+		putc_(' ');
+		putdec(mm[i].type);
+		putc_('\n');
+		if (mm[i].type == CVMM_HVM_MEMMAP_RAM)
+			ram += mm[i].size;
+	}
+	puts_("ram: ");
+	putdec(ram >> 10);
+	puts_(" KiB\n");
+	if (si->nr_modules) {
+		const struct cvmm_hvm_modlist_entry *mod = (const void *)(uintptr_t)si->modlist_paddr;
+		const uint8_t *p = (const uint8_t *)(uintptr_t)mod->paddr;
+		uint64_t sum = 0;
+
+		for (uint64_t i = 0; i < mod->size; i++)
+			sum += p[i];
+		puts_("initrd: ");
+		puthex(mod->paddr);
+		putc_(' ');
+		putdec(mod->size);
+		puts_(" bytes, sum ");
+		putdec(sum);
+		putc_('\n');
+	}
+	puts_("rsdp: ");
+	puthex(si->rsdp_paddr);
+	putc_('\n');
+	if (cmdline_find(cl, "echo"))
+		echo_loop();
+	guest_exit(cl);
+}

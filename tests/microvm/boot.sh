@@ -1,0 +1,57 @@
+#!/bin/sh
+# cvmm-microvm boots the boot-protocol test guests through each loader
+# path, and each guest reports what it found: the command line, the memory
+# map, the initrd, and the entry it came through.
+#   linux64.elf      ELF without a PVH note: 64-bit entry, boot_params in RSI
+#   pvh.elf          ELF with a PVH note: 32-bit entry, hvm_start_info in EBX
+#   linux64.bzImage  bzImage (setup header + payload): 64-bit entry
+. "${top_srcdir:-.}/tests/microvm/lib.sh"
+require_kvm
+plan 26
+
+guests=$top_builddir/tests/boot-guests
+initrd=$TMP/initrd
+head -c 100000 /dev/urandom >"$initrd"
+want_sum=$(od -An -v -tu1 "$initrd" | tr -s ' ' '\n' | awk 'NF { s += $1 } END { print s }')
+
+for g in linux64.elf pvh.elf linux64.bzImage; do
+	run_vm out --kernel "$guests/$g" --memory 256M --initrd "$initrd" \
+		--cmdline "console=ttyS0 cvmm.token=a1b2c3 exit=7"
+	cp "$out" "$TMP/report-$g"
+	check "$g: exits with the code the guest wrote to the debug-exit port" test "$rc" -eq 7
+	check "$g: guest sees the command line" \
+		grep -qx "cmdline: console=ttyS0 cvmm.token=a1b2c3 exit=7" "$out"
+	check "$g: memory map has low RAM below the EBDA" \
+		grep -qx "e820: 0x0000000000000000 0x000000000009fc00 1" "$out"
+	check "$g: memory map has RAM from 1 MiB to 256 MiB" \
+		grep -qx "e820: 0x0000000000100000 0x000000000ff00000 1" "$out"
+	check "$g: memory map reserves the 32-bit MMIO hole" \
+		grep -qx "e820: 0x00000000c0000000 0x0000000040000000 2" "$out"
+	check "$g: every initrd byte arrived (sum $want_sum)" \
+		grep -q "initrd: .* 100000 bytes, sum $want_sum\$" "$out"
+
+	run_vm out --kernel "$guests/$g" --memory 5G --cmdline "console=ttyS0"
+	check "$g: 5 GiB guest has RAM above 4 GiB" \
+		grep -qx "e820: 0x0000000100000000 0x0000000080000000 1" "$out"
+done
+check "pvh.elf came through PVH with a valid start_info" \
+	grep -q "boot-test: pvh entry, start_info at .* magic ok" "$TMP/report-pvh.elf"
+check "linux64.bzImage: boot_params carries the image's setup header (protocol 2.15)" \
+	grep -q "hdr: version 0x000000000000020f" "$TMP/report-linux64.bzImage"
+
+# Serial input reaches the guest and its echo comes back.
+printf 'ping\nsecond line\nquit\n' >"$TMP/in"
+run_vm out --kernel "$guests/linux64.elf" --cmdline "echo" <"$TMP/in"
+check "serial input round-trips through the UART" grep -qx "echo: second line" "$out"
+
+run_vm out --kernel "$guests/pvh.elf" --cpus 4 --memory 64M --cmdline "exit=3"
+check "4 vCPUs: the boot processor runs and exits" test "$rc" -eq 3
+
+# SIGTERM stops a running VM cleanly with 128 + 15.
+timeout 30 "$MICROVM" --kernel "$guests/linux64.elf" --cmdline echo </dev/zero >"$TMP/term" 2>&1 &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+check "SIGTERM ends the VM with status 143" test $? -eq 143
+finish
