@@ -400,10 +400,8 @@ static void vm_boot(struct vm *v, struct cvmm_guest_mem *m, const struct cvmm_lo
 	struct cvmm_x86_cpuid_opts co = { .sz = sizeof(co), .apic_id = 0, .nr_vcpus = 1,
 					  .flags = CVMM_X86_CPUID_F_HV_LEAVES,
 					  .hv_signature = "KVMKVMKVM\0\0\0" };
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[CVMM_X86_BOOT_NR_MSRS];
-	} msrs;
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) +
+					 CVMM_X86_BOOT_NR_MSRS * sizeof(struct kvm_msr_entry));
 	struct kvm_cpuid2 *c = cpuid_alloc(256);
 	struct kvm_lapic_state lapic;
 	struct kvm_sregs sregs;
@@ -424,11 +422,11 @@ static void vm_boot(struct vm *v, struct cvmm_guest_mem *m, const struct cvmm_lo
 	ck_assert_int_eq(ioctl(v->vcpu, KVM_SET_REGS, &regs), 0);
 	cvmm_x86_boot_setup_fpu(&fpu);
 	ck_assert_int_eq(ioctl(v->vcpu, KVM_SET_FPU, &fpu), 0);
-	n = cvmm_x86_boot_msrs(msrs.e, CVMM_X86_BOOT_NR_MSRS);
+	n = cvmm_x86_boot_msrs(msrs->entries, CVMM_X86_BOOT_NR_MSRS);
 	ck_assert_int_eq(n, (int)CVMM_X86_BOOT_NR_MSRS);
-	msrs.hdr.nmsrs = (uint32_t)n;
-	msrs.hdr.pad = 0;
-	n = ioctl(v->vcpu, KVM_SET_MSRS, &msrs);
+	msrs->nmsrs = (uint32_t)n;
+	n = ioctl(v->vcpu, KVM_SET_MSRS, msrs);
+	free(msrs);
 	ck_assert_msg(n == (int)CVMM_X86_BOOT_NR_MSRS, "KVM took %d of the boot MSRs", n);
 	ck_assert_int_eq(ioctl(v->vcpu, KVM_GET_LAPIC, &lapic), 0);
 	cvmm_x86_boot_setup_lapic(&lapic);
