@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cvmm/acpi-tables.h>
 #include <cvmm/linux-loader.h>
 #include <cvmm/linux-loader/x86-boot.h>
 
@@ -18,6 +19,49 @@ static const struct cvmm_mem_range reserved[] = {
 	{ CVMM_X86_MMIO_HOLE_START, CVMM_X86_MMIO_HOLE_END - CVMM_X86_MMIO_HOLE_START,
 	  CVMM_E820_RESERVED },
 };
+
+/*
+ * ACPI tables in the BIOS area where a guest scanning for the RSDP finds
+ * them; the loader also passes the address in boot_params/start_info.
+ */
+#define ACPI_TABLES_GPA 0xe0000ull
+
+static int build_acpi(struct vmm *v, uint64_t *rsdp)
+{
+	static const struct cvmm_acpi_irq_override isa_timer = { .source = 0, .gsi = 2 };
+	struct cvmm_acpi_config c = {
+		.sz = sizeof(c),
+		.gpa = ACPI_TABLES_GPA,
+		.num_cpus = v->ncpus,
+		.lapic_addr = MICROVM_LAPIC_ADDR,
+		.ioapic_addr = MICROVM_IOAPIC_ADDR,
+		.pcat_compat = true,  /* KVM's in-kernel irqchip has the 8259 pair */
+		.overrides = &isa_timer,
+		.num_overrides = 1,
+		.serial = true,
+		.serial_port = MICROVM_SERIAL_PORT,
+		.serial_irq = MICROVM_SERIAL_IRQ,
+		.i8042 = true,
+		.rtc = true,
+		.sleep_control = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
+				   .address = MICROVM_SLEEP_PORT },
+		.sleep_status = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
+				  .address = MICROVM_SLEEP_PORT + 1 },
+		/* Reset through the i8042's pulse-reset command. */
+		.reset_reg = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
+			       .address = MICROVM_I8042_PORT + 4 },
+		.reset_value = 0xfe,
+	};
+	struct cvmm_acpi_tables t;
+	int ret = cvmm_acpi_build(&c, &t);
+
+	if (ret)
+		return ret;
+	ret = cvmm_acpi_tables_write(&t, v->mem);
+	*rsdp = t.rsdp_gpa;
+	cvmm_acpi_tables_fini(&t);
+	return ret;
+}
 
 static int open_image(const char *flag, const char *path, char *err, size_t errlen)
 {
@@ -114,13 +158,17 @@ int vmm_boot(struct vmm *v, char *err, size_t errlen)
 		.reserved = reserved,
 		.n_reserved = CVMM_ARRAY_SIZE(reserved),
 	};
-	/* The IDT goes past the GDT and its 16-byte TSS descriptor. */
-	struct cvmm_x86_boot_opts bo = { .sz = sizeof(bo), .idt_gpa = 0x540 };
+	struct cvmm_x86_boot_opts bo = { .sz = sizeof(bo) };
 	struct cvmm_loader_result res;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	int ret;
 
+	ret = build_acpi(v, &lo.rsdp_gpa);
+	if (ret) {
+		snprintf(err, errlen, "ACPI tables: %s", strerror(-ret));
+		return ret;
+	}
 	lo.kernel_fd = open_image("--kernel", cfg->kernel, err, errlen);
 	if (lo.kernel_fd < 0)
 		return lo.kernel_fd;

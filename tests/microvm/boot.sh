@@ -7,7 +7,7 @@
 #   linux64.bzImage  bzImage (setup header + payload): 64-bit entry
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
 require_kvm
-plan 26
+plan 36
 
 guests=$top_builddir/tests/boot-guests
 initrd=$TMP/initrd
@@ -46,6 +46,24 @@ check "serial input round-trips through the UART" grep -qx "echo: second line" "
 
 run_vm out --kernel "$guests/pvh.elf" --cpus 4 --memory 64M --cmdline "exit=3"
 check "4 vCPUs: the boot processor runs and exits" test "$rc" -eq 3
+
+# ACPI discovery and SMP bring-up the way a kernel does it: MADT, then
+# INIT-SIPI-SIPI through the in-kernel local APIC.
+for n in 1 2 8; do
+	run_vm out --kernel "$guests/smp.elf" --cpus $n --cmdline "exit=4"
+	check "$n vCPUs: the MADT lists $n CPUs" grep -q "^madt: $n cpus" "$out"
+	check "$n vCPUs: every application processor starts" \
+		grep -qx "smp: $((n - 1)) of $((n - 1)) application processors started" "$out"
+done
+run_vm out --kernel "$guests/smp.elf" --cpus 2 --cmdline poweroff
+check "ACPI poweroff through the FADT sleep register ends the VM with 0" \
+	sh -c "test $rc -eq 0 && grep -q 'acpi: poweroff' '$out'"
+run_vm out --kernel "$guests/smp.elf" --cpus 2 --cmdline reset
+check "i8042 reset ends the VM with 0" sh -c "test $rc -eq 0 && grep -q 'i8042: reset' '$out'"
+run_vm out --kernel "$guests/smp.elf" --cpus 2 --cmdline triplefault
+check "a triple fault exits 2" test "$rc" -eq 2
+check "a triple fault prints the vCPU's registers" \
+	sh -c "grep -q 'vCPU 0: triple fault' '$out' && grep -q '^  rip ' '$out'"
 
 # SIGTERM stops a running VM cleanly with 128 + 15.
 timeout 30 "$MICROVM" --kernel "$guests/linux64.elf" --cmdline echo </dev/zero >"$TMP/term" 2>&1 &
