@@ -49,11 +49,11 @@ check "4 vCPUs: the boot processor runs and exits" test "$rc" -eq 3
 
 # ACPI discovery and SMP bring-up the way a kernel does it: MADT, then
 # INIT-SIPI-SIPI through the in-kernel local APIC.
-for n in 1 2 8; do
-	run_vm out --kernel "$guests/smp.elf" --cpus $n --cmdline "exit=4"
-	check "$n vCPUs: the MADT lists $n CPUs" grep -q "^madt: $n cpus" "$out"
-	check "$n vCPUs: every application processor starts" \
-		grep -qx "smp: $((n - 1)) of $((n - 1)) application processors started" "$out"
+for cpus in 1 2 8; do
+	run_vm out --kernel "$guests/smp.elf" --cpus $cpus --cmdline "exit=4"
+	check "$cpus vCPUs: the MADT lists $cpus CPUs" grep -q "^madt: $cpus cpus" "$out"
+	check "$cpus vCPUs: every application processor starts" \
+		grep -qx "smp: $((cpus - 1)) of $((cpus - 1)) application processors started" "$out"
 done
 run_vm out --kernel "$guests/smp.elf" --cpus 2 --cmdline poweroff
 check "ACPI poweroff through the FADT sleep register ends the VM with 0" \
