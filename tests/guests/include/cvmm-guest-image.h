@@ -23,7 +23,7 @@
 #define CVMM_GUEST_VERSION 1u
 
 /* Header flags. Unknown flags make a loader reject the image. */
-#define CVMM_GUEST_F_ENTER_CPL0 0x1u  /* enter at CPL0 (the runtime drops to CPL3 itself) */
+#define CVMM_GUEST_F_ENTER_CPL0 0x1   /* enter at CPL0 (the runtime drops to CPL3 itself) */
 #define CVMM_GUEST_F_KNOWN (CVMM_GUEST_F_ENTER_CPL0)
 
 struct cvmm_guest_image_hdr {

@@ -27,12 +27,15 @@
 int guest_main(unsigned int cpu);
 
 /* Optional: an image that wants to enter at CPL0 (to load an IDT before
- * dropping to CPL3) says so with this at file scope. */
+ * dropping to CPL3) says so with this at file scope. The value lands in the
+ * image header through the assembler: plain integer constants only. */
+#define GUEST_STR_(x) #x
+#define GUEST_STR(x) GUEST_STR_(x)
 #define GUEST_IMAGE_FLAGS(f) \
-	__asm__(".globl cvmm_guest_flags\n.set cvmm_guest_flags, " #f)
+	__asm__(".globl cvmm_guest_flags\n.set cvmm_guest_flags, " GUEST_STR(f))
 /* Optional: a per-vCPU stack other than the default 16 KiB. */
 #define GUEST_STACK_SIZE(n) \
-	__asm__(".globl cvmm_guest_stack_size\n.set cvmm_guest_stack_size, " #n)
+	__asm__(".globl cvmm_guest_stack_size\n.set cvmm_guest_stack_size, " GUEST_STR(n))
 
 /* ---- boot information ---------------------------------------------------- */
 extern const struct cvmm_guest_boot_info *guest_boot;

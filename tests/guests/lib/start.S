@@ -9,6 +9,11 @@
 
 	.section .text.entry, "ax"
 	.code64
+	/* The header's entry point: this stub, unless the guest defines its
+	 * own cvmm_guest_start (a first instruction of its own, which then
+	 * jumps here). */
+	.weak cvmm_guest_start
+	.set cvmm_guest_start, cvmm_guest_entry
 	.globl cvmm_guest_entry
 cvmm_guest_entry:
 	mov %rdi, %r12
@@ -22,7 +27,7 @@ cvmm_guest_entry:
 	mov %rsp, %rax
 	pushq $SEL_UDATA
 	pushq %rax
-	pushq $0x3002
+	pushq $0x3202  /* IOPL 3, IF: interrupts reach the IDT */
 	pushq $SEL_UCODE
 	pushq $1f
 	iretq

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hello-kvm: run a cvmm test guest (tests/guests) on KVM with N vCPUs and
+ * exit with the guest's exit code. Uses only sys-util, vm-memory and
+ * kvm-ioctls.
+ *
+ * Exit status: the guest's code (its low 8 bits) when it exits through the
+ * debug-exit port; 2 after a triple fault; 1 for usage and internal errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/sys-util.h>
+
+#include "vm.h"
+
+#define EXIT_FAULT 2
+
+static const char usage[] =
+	"Usage: hello-kvm [OPTIONS] GUEST.img\n"
+	"Run a cvmm test guest and exit with its exit code.\n"
+	"\n"
+	"  -c, --cpus N           vCPUs, 1-%u (default 1)\n"
+	"  -m, --memory SIZE      guest RAM, e.g. 128M, 4G (default 128M)\n"
+	"  -d, --dirty-log MODE   track guest writes: log, clear or ring; the dirty\n"
+	"                         pages are reported on stderr at every sync-port\n"
+	"                         write and at exit\n"
+	"  -a, --arg I=VALUE      boot info args[I] (I in 0-3; VALUE in C syntax)\n"
+	"  -v, --verbose          report how the guest ended on stderr\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: the guest's code (low 8 bits); 2 after a triple fault;\n"
+	"1 for errors. CVMM_T0_NS=<CLOCK_MONOTONIC ns> in the environment makes\n"
+	"it print start-up timings relative to that instant on stderr.\n";
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hello-kvm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static uint64_t parse_u64(const char *what, const char *s, uint64_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		die("invalid %s '%s'", what, s);
+	return v;
+}
+
+struct dirty_report {
+	unsigned int round;
+	bool list;
+};
+
+static void print_page(uint64_t gpa, void *opaque)
+{
+	fprintf(stderr, "dirty 0x%" PRIx64 "\n", gpa);
+}
+
+static int report_dirty(struct hk_vm *vm, const char *when, struct dirty_report *r)
+{
+	long n = hk_vm_dirty_collect(vm, r->list ? print_page : NULL, NULL);
+
+	if (n < 0)
+		return (int)n;
+	fprintf(stderr, "dirty-log %s %u: %ld pages\n", when, r->round++, n);
+	return 0;
+}
+
+static int on_sync(struct hk_vm *vm, uint32_t cpu, uint8_t value, void *opaque)
+{
+	return report_dirty(vm, "sync", opaque);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "dirty-log", required_argument, NULL, 'd' },
+		{ "dirty-list", no_argument, NULL, 'L' },
+		{ "arg", required_argument, NULL, 'a' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hk_vm_opts o = { .sz = sizeof(o), .ncpus = 1, .mem_size = 128ull << 20 };
+	struct dirty_report dr = { 0 };
+	const char *t0_env = getenv("CVMM_T0_NS");
+	uint64_t t0 = 0;
+	bool verbose = false;
+	struct hk_result res;
+	struct hk_vm *vm;
+	int c, ret;
+
+	if (t0_env)
+		t0 = parse_u64("CVMM_T0_NS", t0_env, UINT64_MAX);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:m:d:a:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.ncpus = (uint32_t)parse_u64("vCPU count", optarg, CVMM_GUEST_MAX_CPUS);
+			if (!o.ncpus)
+				die("invalid vCPU count '%s'", optarg);
+			break;
+		case 'm':
+			if (cvmm_parse_size(optarg, &o.mem_size) || o.mem_size < (16ull << 20) ||
+			    o.mem_size % (2ull << 20))
+				die("invalid memory size '%s' (a 2 MiB multiple, at least 16M)",
+				    optarg);
+			break;
+		case 'd':
+			if (hk_dirty_mode_parse(optarg, &o.dirty))
+				die("invalid dirty-log mode '%s' (log, clear or ring)", optarg);
+			break;
+		case 'L':
+			dr.list = true;
+			break;
+		case 'a': {
+			char *eq = strchr(optarg, '=');
+			uint64_t i;
+
+			if (!eq || eq == optarg)
+				die("invalid --arg '%s' (want I=VALUE)", optarg);
+			*eq = '\0';
+			i = parse_u64("argument index", optarg, CVMM_GUEST_NUM_ARGS - 1);
+			o.args[i] = parse_u64("argument value", eq + 1, UINT64_MAX);
+			break;
+		}
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			printf(usage, CVMM_GUEST_MAX_CPUS);
+			return 0;
+		case ':':
+			die("option '%s' needs a value (see --help)", argv[optind - 1]);
+		default:
+			die("unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		die(optind == argc ? "no guest image given (see --help)"
+				   : "more than one guest image given");
+	cvmm_log_set_sink(cvmm_log_stderr_sink, NULL);
+	cvmm_log_set_level(CVMM_LOG_WARN);
+	o.serial = stdout;
+	if (o.dirty != HK_DIRTY_NONE) {
+		o.on_sync = on_sync;
+		o.opaque = &dr;
+	}
+	ret = hk_vm_create(&o, &vm);
+	if (ret)
+		die("cannot create the VM: %s", strerror(-ret));
+	ret = hk_vm_load(vm, argv[optind]);
+	if (ret)
+		die("cannot load '%s': %s", argv[optind],
+		    ret == -ENOEXEC ? "not a cvmm guest image" : strerror(-ret));
+	ret = hk_vm_run(vm, &res);
+	if (ret)
+		die("cannot run the VM: %s", strerror(-ret));
+	if (o.dirty != HK_DIRTY_NONE && res.outcome == HK_EXITED) {
+		ret = report_dirty(vm, "exit", &dr);
+		if (ret)
+			die("dirty-log harvest failed: %s", strerror(-ret));
+	}
+	if (t0) {
+		if (res.marker_ns)
+			fprintf(stderr, "timing: first-instruction-us %.1f\n",
+				(double)(res.marker_ns - t0) / 1e3);
+		fprintf(stderr, "timing: exit-us %.1f\n", (double)(res.exit_ns - t0) / 1e3);
+	}
+	hk_vm_destroy(vm);
+	switch (res.outcome) {
+	case HK_EXITED:
+		if (verbose)
+			fprintf(stderr, "hello-kvm: guest exited with code %u (vCPU %u)\n",
+				res.code, res.cpu);
+		return (int)(res.code & 0xff);
+	case HK_SHUTDOWN:
+		fprintf(stderr, "hello-kvm: guest triple fault (shutdown) on vCPU %u at RIP 0x%" PRIx64 "\n",
+			res.cpu, res.rip);
+		return EXIT_FAULT;
+	default:
+		fprintf(stderr, "hello-kvm: vCPU %u: %s: %s\n", res.cpu, res.what,
+			strerror(-res.error));
+		return 1;
+	}
+}
