@@ -124,21 +124,22 @@ static int setup_vcpu_common(struct vmm *v, unsigned int id)
 {
 	struct kvm_lapic_state lapic;
 	struct kvm_fpu fpu;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[CVMM_X86_BOOT_NR_MSRS];
-	} msrs;
+	struct kvm_msrs *msrs;
 	int ret, n;
 
 	if ((ret = setup_vcpu_cpuid(v, id)))
 		return ret;
-	n = cvmm_x86_boot_msrs(msrs.e, CVMM_X86_BOOT_NR_MSRS);
+	msrs = cvmm_kvm_msrs_alloc(CVMM_X86_BOOT_NR_MSRS);
+	if (!msrs)
+		return -ENOMEM;
+	n = cvmm_x86_boot_msrs(msrs->entries, CVMM_X86_BOOT_NR_MSRS);
+	if (n >= 0) {
+		msrs->nmsrs = (uint32_t)n;
+		n = cvmm_kvm_vcpu_set_msrs(v->vcpu[id], msrs);
+	}
+	free(msrs);
 	if (n < 0)
 		return n;
-	msrs.hdr.nmsrs = (uint32_t)n;
-	ret = cvmm_kvm_vcpu_set_msrs(v->vcpu[id], &msrs.hdr);
-	if (ret < 0)
-		return ret;
 	cvmm_x86_boot_setup_fpu(&fpu);
 	if ((ret = cvmm_kvm_vcpu_set_fpu(v->vcpu[id], &fpu)))
 		return ret;
