@@ -155,7 +155,8 @@ struct cvmm_seccomp_filter_opts {
  * Create an empty filter for one thread type. Syscalls of other
  * architectures (i386 int 0x80, x32) always kill the process.
  * @return 0; -EINVAL (bad sz, name or action; default equal to filter
- *         action); -ENOMEM.
+ *         action); -EOPNOTSUPP (the running kernel lacks the default action
+ *         or KILL_PROCESS, which foreign-architecture calls get); -ENOMEM.
  * Thread safety: the new filter belongs to the caller.
  */
 int cvmm_seccomp_filter_create(const struct cvmm_seccomp_filter_opts *o,
@@ -201,7 +202,8 @@ int cvmm_seccomp_filter_compile(struct cvmm_seccomp_filter *f);
  * untrusted work. Filters stack: a later filter can only restrict further.
  * The program must allow what the thread still needs, including, for a trap
  * default action, write and exit_group (used by the SIGSYS handler).
- * @return 0; -EINVAL (not compiled); negative errno from the kernel.
+ * @return 0; -EINVAL (not compiled); negative errno from the kernel (then
+ *         no filter was added, though no_new_privs may already be set).
  * Thread safety: any number of threads may install the same compiled filter
  * at once (it is only read).
  */
@@ -253,9 +255,9 @@ struct cvmm_seccomp_action cvmm_seccomp_filter_filter_action(const struct cvmm_s
  * Install a process-wide SIGSYS handler for the TRAP action. When a thread
  * makes a forbidden syscall, it writes
  *   "cvmm: seccomp: thread <name> made forbidden syscall <syscall> (<nr>)\n"
- * to fd 2 with one write(2) and ends the process with
- * _exit(CVMM_SECCOMP_TRAP_EXIT_CODE) (159 = 128 + SIGSYS, so shells report it
- * like a death by SIGSYS). <name> is the thread-type name of the filter
+ * to fd 2 with one write(2) and ends the process (exit_group, as _exit does)
+ * with status CVMM_SECCOMP_TRAP_EXIT_CODE (159 = 128 + SIGSYS, so shells
+ * report it like a death by SIGSYS). <name> is the thread-type name of the filter
  * installed by that thread (or by the last TSYNC install), "?" otherwise.
  * The handler is async-signal-safe: the syscall-name table is built here,
  * before any filter is in place, and the handler only reads it.
@@ -306,7 +308,8 @@ struct cvmm_seccomp_set;
  * cvmm_seccomp_set_compile()).
  * @return 0; -EINVAL (syntax or schema error, described in @o->err);
  *         -ENOENT (unknown syscall name, described in @o->err); -EFBIG
- *         (file over 16 MiB); -ENOMEM; negative errno from open/read.
+ *         (file over 16 MiB, or more than 2^20 JSON values); -ENOMEM;
+ *         negative errno from open/read.
  * Thread safety: reentrant.
  */
 int cvmm_seccomp_load_json_all(const struct cvmm_seccomp_json_opts *o,

@@ -254,13 +254,23 @@ int cvmm_seccomp_filter_create(const struct cvmm_seccomp_filter_opts *o,
 	f->act = act;
 	f->ctx = seccomp_init(to_scmp_action(&f->def));
 	if (!f->ctx) {
+		/*
+		 * libseccomp says only NULL: it also refuses actions the kernel
+		 * lacks (KILL_PROCESS before 4.14, or seccomp(2) unknown to an
+		 * emulator such as valgrind). Tell that apart from memory.
+		 */
+		scmp_filter_ctx probe = seccomp_init(SCMP_ACT_ALLOW);
+
 		free(f);
-		return -ENOMEM;
+		if (!probe)
+			return -ENOMEM;
+		seccomp_release(probe);
+		return -EOPNOTSUPP;
 	}
 	/* Another ABI (int 0x80, x32) would dodge every rule: end the process. */
 	if (seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) {
 		cvmm_seccomp_filter_destroy(f);
-		return -EINVAL;
+		return -EOPNOTSUPP;
 	}
 	/* A binary tree keeps long allow-lists O(log n); older libs lack it. */
 	(void)seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);

@@ -13,6 +13,8 @@
 
 /* Deeper than the format needs (7 levels), shallow enough for recursion. */
 #define MAX_DEPTH 32
+/* Bounds the index's memory (about 64 bytes a value) for a 16 MiB file. */
+#define MAX_VALUES (1u << 20)
 
 struct scan {
 	const char *s;
@@ -20,6 +22,8 @@ struct scan {
 	unsigned int line;
 	const char *why;
 	unsigned int err_line;
+	size_t nvalues;
+	int rc;        /* what the first failure returns */
 };
 
 typedef struct cvmm_seccomp_i_jpos jpos;
@@ -34,13 +38,19 @@ unsigned int cvmm_seccomp_i_line_of(const char *text, size_t len, size_t off)
 	return line;
 }
 
-static int fail(struct scan *sc, const char *why)
+static int fail_rc(struct scan *sc, const char *why, int rc)
 {
 	if (!sc->why) {
 		sc->why = why;
 		sc->err_line = sc->line;
+		sc->rc = rc;
 	}
 	return -EINVAL;
+}
+
+static int fail(struct scan *sc, const char *why)
+{
+	return fail_rc(sc, why, -EINVAL);
 }
 
 static int peek(const struct scan *sc)
@@ -167,7 +177,7 @@ static int add_kid(struct scan *sc, jpos *p, jpos *kid)
 
 		if (!k) {
 			cvmm_seccomp_i_jpos_free(kid);
-			return fail(sc, "out of memory");
+			return fail_rc(sc, "out of memory", -ENOMEM);
 		}
 		p->kids = k;
 		p->cap = ncap;
@@ -230,11 +240,13 @@ static int scan_value(struct scan *sc, int depth, jpos **out)
 
 	if (depth > MAX_DEPTH)
 		return fail(sc, "nesting too deep");
+	if (++sc->nvalues > MAX_VALUES)
+		return fail_rc(sc, "too many values", -EFBIG);
 	if (c < 0)
 		return fail(sc, "unexpected end of input");
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return fail(sc, "out of memory");
+		return fail_rc(sc, "out of memory", -ENOMEM);
 	p->line = sc->line;
 	p->start = sc->pos;
 	switch (c) {
@@ -281,7 +293,7 @@ int cvmm_seccomp_i_jpos_scan(const char *text, size_t len, jpos **out,
 err:
 	*err_line = sc.err_line;
 	*why = sc.why;
-	return strcmp(sc.why, "out of memory") == 0 ? -ENOMEM : -EINVAL;
+	return sc.rc;
 }
 
 void cvmm_seccomp_i_jpos_free(jpos *p)

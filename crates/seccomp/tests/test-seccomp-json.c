@@ -467,6 +467,28 @@ START_TEST(hostile_inputs)
 	ck_assert_uint_lt(strlen(err.msg), sizeof(err.msg));
 	free(big);
 
+	/* The position index takes 2^20 values: the object, the array, zeros. */
+	n = (size_t)1 << 20;
+	big = malloc(2 * n + 16);
+	ck_assert_ptr_nonnull(big);
+	for (size_t zeros = n - 1; zeros >= n - 2; zeros--) {
+		memcpy(big, "{\"a\":[", 6);
+		for (size_t i = 0; i < zeros; i++)
+			memcpy(big + 6 + 2 * i, "0,", 2);
+		memcpy(big + 6 + 2 * zeros - 1, "]}", 2);
+		o.buf = big;
+		o.len = 6 + 2 * zeros + 1;
+		if (zeros == n - 1) {
+			ck_assert_int_eq(cvmm_seccomp_load_json_all(&o, &s), -EFBIG);
+			ck_assert_ptr_nonnull(strstr(err.msg, "too many values"));
+		} else {
+			/* Exactly at the limit: only the schema complains. */
+			ck_assert_int_eq(cvmm_seccomp_load_json_all(&o, &s), -EINVAL);
+			ck_assert_ptr_nonnull(strstr(err.msg, "thread \"a\": must be an object"));
+		}
+	}
+	free(big);
+
 	ck_assert_int_eq(cvmm_seccomp_load_json_all(NULL, &s), -EINVAL);
 	o.sz = 1;
 	ck_assert_int_eq(cvmm_seccomp_load_json_all(&o, &s), -EINVAL);

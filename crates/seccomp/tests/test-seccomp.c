@@ -699,6 +699,53 @@ static void body_threads(void *arg)
 	cvmm_seccomp_filter_destroy(f);
 }
 
+/* The sibling got its filter through TSYNC: the handler names that filter. */
+static void *sibling_trap_main(void *arg)
+{
+	struct sibling *s = arg;
+	char c;
+
+	if (read(s->go[0], &c, 1) != 1)
+		return NULL;
+	syscall(SYS_getppid);
+	return NULL;
+}
+
+static void body_tsync_trap(void *arg)
+{
+	struct cvmm_seccomp_filter *f = arg;
+	struct sibling s = { .rc = 0 };
+	pthread_t t;
+
+	if (cvmm_seccomp_install_sigsys_handler() || pipe(s.go) ||
+	    pthread_create(&t, NULL, sibling_trap_main, &s)) {
+		child_exit(12);
+		return;
+	}
+	if (cvmm_seccomp_filter_install_tsync(f) || write(s.go[1], "x", 1) != 1)
+		child_exit(13);
+	pthread_join(t, NULL);
+	child_say("survived\n");
+}
+
+START_TEST(trap_names_tsync_thread)
+{
+	const struct cvmm_seccomp_rule rules[] = { CVMM_SECCOMP_RULE("getppid") };
+	struct cvmm_seccomp_filter *f = make("api", CVMM_SECCOMP_ALLOW, CVMM_SECCOMP_TRAP,
+					     rules, ARRAY_SIZE(rules));
+	struct child_result r;
+	char want[160];
+
+	child_run(body_tsync_trap, f, &r);
+	ck_assert(WIFEXITED(r.status));
+	ck_assert_int_eq(WEXITSTATUS(r.status), CVMM_SECCOMP_TRAP_EXIT_CODE);
+	snprintf(want, sizeof(want), "cvmm: seccomp: thread api made forbidden syscall getppid (%d)\n",
+		 (int)SYS_getppid);
+	ck_assert_str_eq(r.out, want);
+	cvmm_seccomp_filter_destroy(f);
+}
+END_TEST
+
 START_TEST(install_is_per_thread)
 {
 	struct child_result r;
@@ -845,6 +892,7 @@ static Suite *seccomp_suite(void)
 	tcase_add_test(tc, conditions_are_anded_rules_ored);
 	tcase_add_test(tc, install_is_per_thread);
 	tcase_add_test(tc, tsync_reaches_other_threads);
+	tcase_add_test(tc, trap_names_tsync_thread);
 	tcase_add_test(tc, dump_text_names_syscalls);
 	tcase_add_test(tc, dump_bpf_is_loadable);
 	tcase_add_test(tc, bad_arch_is_killed);
