@@ -182,6 +182,10 @@ void guest_set_irq_handler(guest_irq_handler h);
 #define LAPIC_IRR 0x200
 #define IOAPIC_BASE 0xfec00000ull
 void lapic_enable(void);
+/* Mask every line of the legacy 8259 PICs: KVM's in-kernel PIC comes out
+ * of reset unmasked with vector base 0, and the BSP's LINT0 takes ExtINT,
+ * so a GSI below 16 would also arrive as vector 0-15 (an "exception"). */
+void legacy_pic_mask(void);
 uint32_t lapic_id(void);
 void lapic_eoi(void);
 /* True when @vector is pending in this vCPU's LAPIC IRR. */

@@ -79,6 +79,12 @@ void lapic_enable(void)
 	mmio_write32(LAPIC_BASE + LAPIC_SVR, 0x1ff);
 }
 
+void legacy_pic_mask(void)
+{
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+}
+
 uint32_t lapic_id(void)
 {
 	return mmio_read32(LAPIC_BASE + LAPIC_ID) >> 24;
