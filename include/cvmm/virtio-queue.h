@@ -104,12 +104,11 @@ struct cvmm_virtq_raw_desc {
 /* Iteration position inside a chain (internal; copied freely). */
 struct cvmm_virtq_cursor {
 	const uint8_t *table; /* current descriptor table (NULL: the chain's copy) */
-	uint32_t table_len;   /* entries in table */
-	uint32_t idx;         /* next entry to read */
-	uint32_t visited;     /* entries read from table (loop guard) */
+	uint16_t table_len;   /* entries in table */
+	uint16_t idx;         /* next entry to read */
+	uint16_t visited;     /* entries read from table (loop guard) */
 	uint8_t mode;         /* internal CVMM_VQ_MODE_* */
 	uint8_t state;        /* internal CVMM_VQ_CUR_* bits */
-	uint16_t rsvd;
 };
 
 /**
@@ -122,8 +121,7 @@ struct cvmm_virtq_chain {
 	uint16_t ring_slots;  /* ring descriptors the chain occupies (packed) */
 	uint16_t prev_avail;  /* queue position before this pop (unpop) */
 	uint8_t prev_wrap;
-	uint8_t nring;        /* packed: descriptors copied into ring[] */
-	struct cvmm_virtq_cursor start; /* rewind target */
+	uint8_t rsvd;
 	struct cvmm_virtq_cursor cur;
 	/* packed: the in-ring descriptors, copied at pop time */
 	struct cvmm_virtq_raw_desc ring[CVMM_VIRTQ_PACKED_MAX_CHAIN];
@@ -152,11 +150,14 @@ struct cvmm_virtq {
 	uint8_t indirect;
 	uint8_t active;
 	uint8_t rsvd;
+	int status;             /* 0 when usable: -ENODEV inactive, else the error */
 	int error;              /* 0 or the negative errno that broke the queue */
-	/* region holding the rings: buffers inside it are checked inline */
+	/* region holding the descriptors: buffers inside it are checked inline */
 	uint64_t fast_gpa;
 	uint64_t fast_size;
 	uint8_t *fast_host;
+	const struct cvmm_mem_region *fast_region;
+	const struct cvmm_mem_region *used_region; /* holds the used ring */
 	struct cvmm_guest_mem *mem;
 	/* configuration as programmed by the driver */
 	uint16_t max_size;

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Walking a descriptor chain: NEXT links, indirect tables, and every rule a
- * hostile driver could break. One cursor type serves chain_next(), the
- * length walk and the reader/writer, so the checks live in one place.
+ * hostile driver could break. One cursor (vq-internal.h) serves
+ * chain_next(), the length walk and the reader/writer, so the checks live
+ * in one place; the rare indirect switch is here, out of line.
  */
 #include "vq-internal.h"
 
-/* Switch @cur into the indirect table described by @rd. */
-static int enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
-			  const struct cvmm_virtq_raw_desc *rd, uint16_t flags)
+int cvmm_vq_enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
+			   uint64_t addr, uint32_t len, uint16_t flags)
 {
 	const uint8_t *tbl;
 
@@ -21,14 +21,15 @@ static int enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
 	/* Packed: a list holds descriptors of one type (2.8.5). */
 	if (cur->mode == CVMM_VQ_MODE_PRING && cur->table_len != 1)
 		return cvmm_vq_fail(q, -EINVAL, "indirect descriptor inside a packed list");
-	if (rd->len == 0 || rd->len % CVMM_VQ_DESC_SIZE ||
-	    rd->len / CVMM_VQ_DESC_SIZE > CVMM_VIRTQ_MAX_INDIRECT)
+	if (len == 0 || len % CVMM_VQ_DESC_SIZE ||
+	    len / CVMM_VQ_DESC_SIZE > CVMM_VIRTQ_MAX_INDIRECT)
 		return cvmm_vq_fail(q, -EINVAL, "indirect table of bad length");
-	tbl = cvmm_guest_mem_ptr(q->mem, rd->addr, rd->len);
+	/* The table must be contiguous in one region: it is read in place. */
+	tbl = cvmm_guest_mem_ptr(q->mem, addr, len);
 	if (!tbl)
 		return cvmm_vq_fail(q, -EFAULT, "indirect table outside guest RAM");
 	cur->table = tbl;
-	cur->table_len = rd->len / CVMM_VQ_DESC_SIZE;
+	cur->table_len = (uint16_t)(len / CVMM_VQ_DESC_SIZE);
 	cur->idx = 0;
 	cur->visited = 0;
 	cur->mode = cur->mode == CVMM_VQ_MODE_SPLIT ? CVMM_VQ_MODE_SPLIT : CVMM_VQ_MODE_PIND;
@@ -36,89 +37,60 @@ static int enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
 	return 0;
 }
 
-int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cur,
-			struct cvmm_virtq_desc *d)
+int cvmm_vq_next_indirect(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cur,
+			  struct cvmm_virtq_desc *d, uint64_t addr, uint32_t len,
+			  uint16_t flags)
 {
-	struct cvmm_virtq *q = c->q;
-	struct cvmm_virtq_raw_desc rd;
-	uint16_t flags;
-	int err;
+	int err = cvmm_vq_enter_indirect(c->q, cur, addr, len, flags);
 
-	if (CVMM_UNLIKELY(q->error))
-		return q->error;
-	for (;;) {
-		if (!(cur->state & CVMM_VQ_CUR_MORE))
-			return 0;
-		/* A chain cannot visit more descriptors than its table holds
-		 * without going round in a loop. */
-		if (CVMM_UNLIKELY(cur->visited >= cur->table_len))
-			return cvmm_vq_fail(q, -ELOOP, "descriptor loop or chain longer than the queue");
-		cur->visited++;
-		switch (cur->mode) {
-		case CVMM_VQ_MODE_SPLIT:
-			/* One copy, then only the copy is checked and used. */
-			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
-			flags = rd.a;
-			if (flags & CVMM_VIRTQ_DESC_F_NEXT) {
-				if (CVMM_UNLIKELY(rd.b >= cur->table_len))
-					return cvmm_vq_fail(q, -EINVAL, "next descriptor index out of range");
-				cur->idx = rd.b;
-			} else {
-				cur->state &= ~CVMM_VQ_CUR_MORE;
-			}
-			break;
-		case CVMM_VQ_MODE_PRING:
-			rd = c->ring[cur->idx];
-			flags = rd.b;
-			if (++cur->idx == cur->table_len)
-				cur->state &= ~CVMM_VQ_CUR_MORE;
-			break;
-		default: /* CVMM_VQ_MODE_PIND: only WRITE is meaningful (2.8.8) */
-			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
-			flags = rd.b & CVMM_VIRTQ_DESC_F_WRITE;
-			if (++cur->idx == cur->table_len)
-				cur->state &= ~CVMM_VQ_CUR_MORE;
-			break;
-		}
-		if (CVMM_UNLIKELY(flags & CVMM_VIRTQ_DESC_F_INDIRECT)) {
-			err = enter_indirect(q, cur, &rd, flags);
-			if (err)
-				return err;
-			continue;
-		}
-		if (flags & CVMM_VIRTQ_DESC_F_WRITE) {
-			cur->state |= CVMM_VQ_CUR_WRITE;
-		} else if (CVMM_UNLIKELY(cur->state & CVMM_VQ_CUR_WRITE)) {
-			return cvmm_vq_fail(q, -EINVAL, "readable descriptor after a writable one");
-		}
-		if (CVMM_UNLIKELY(rd.len && !cvmm_vq_range_ok(q, rd.addr, rd.len)))
-			return cvmm_vq_fail(q, -EFAULT, "buffer outside guest RAM");
-		d->addr = rd.addr;
-		d->len = rd.len;
-		d->flags = flags & CVMM_VIRTQ_DESC_F_WRITE;
-		d->rsvd = 0;
-		return 1;
-	}
+	if (err)
+		return err;
+	/* enter_indirect refuses a nested table, so this recursion is one deep */
+	return cvmm_vq_cursor_next(c, cur, d);
 }
 
-int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d)
+int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
+			    uint64_t addr, uint32_t len, uint16_t flags)
+{
+	/* Zero-length descriptors carry no address to check. */
+	if (len && !cvmm_vq_range_ok(q, addr, len))
+		return cvmm_vq_fail(q, -EFAULT, "buffer outside guest RAM");
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->rsvd = 0;
+	return 1;
+}
+
+/* The body, out of line so that the end-of-chain test below stays a few
+ * instructions (it runs once per chain). */
+static __attribute__((noinline)) int chain_next_body(struct cvmm_virtq_chain *c,
+						     struct cvmm_virtq_desc *d)
 {
 	return cvmm_vq_cursor_next(c, &c->cur, d);
 }
 
+int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d)
+{
+	if (!(c->cur.state & CVMM_VQ_CUR_MORE))
+		return c->q->status;
+	return chain_next_body(c, d);
+}
+
 void cvmm_virtq_chain_rewind(struct cvmm_virtq_chain *c)
 {
-	c->cur = c->start;
+	cvmm_vq_chain_start(c, &c->cur);
 }
 
 int cvmm_virtq_chain_lengths(struct cvmm_virtq_chain *c, uint64_t *readable,
 			     uint64_t *writable)
 {
-	struct cvmm_virtq_cursor cur = c->start;
-	struct cvmm_virtq_desc d;
+	struct cvmm_virtq_cursor cur;
+	struct cvmm_virtq_desc d = { 0 };
 	uint64_t r = 0, w = 0;
 	int ret;
 
+	cvmm_vq_chain_start(c, &cur);
 	while ((ret = cvmm_vq_cursor_next(c, &cur, &d)) > 0) {
 		if (d.flags & CVMM_VIRTQ_DESC_F_WRITE)
 			w += d.len;

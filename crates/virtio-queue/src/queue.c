@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Queue setup, activation (layout validation), the broken state, dispatch. */
-#include "vq-internal.h"
+#include "ring-split.h"
+#include "ring-packed.h"
 
 int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why)
 {
 	if (!q->error) {
 		q->error = err;
+		q->status = err;
 		CVMM_LOG(CVMM_LOG_WARN, "virtio-queue",
 			 "queue broken by the driver: %s (%d)", why, err);
 	}
@@ -21,13 +23,16 @@ int cvmm_virtq_init(struct cvmm_virtq *q, struct cvmm_guest_mem *mem,
 	q->mem = mem;
 	q->max_size = max_size;
 	q->cfg_size = max_size;
+	q->status = -ENODEV;
 	return 0;
 }
 
 void cvmm_virtq_fini(struct cvmm_virtq *q)
 {
-	if (q)
+	if (q) {
 		q->active = 0;
+		q->status = q->error ? q->error : -ENODEV;
+	}
 }
 
 void cvmm_virtq_reset(struct cvmm_virtq *q)
@@ -39,6 +44,7 @@ void cvmm_virtq_reset(struct cvmm_virtq *q)
 	q->mem = mem;
 	q->max_size = max;
 	q->cfg_size = max;
+	q->status = -ENODEV;
 }
 
 void cvmm_virtq_set_size(struct cvmm_virtq *q, uint16_t size)
@@ -121,12 +127,15 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 	q->fast_gpa = r->gpa;
 	q->fast_size = r->size;
 	q->fast_host = r->host;
+	q->fast_region = r;
+	q->used_region = cvmm_guest_mem_find(q->mem, q->used_gpa);
 	q->next_avail = q->shadow_avail = q->next_used = 0;
 	q->signalled_used = 0;
 	q->used_since_signal = 0;
 	q->signalled_valid = 0;
 	q->avail_wrap = q->used_wrap = 1;
 	q->active = 1;
+	q->status = 0;
 	return 0;
 }
 
@@ -147,10 +156,8 @@ int cvmm_virtq_error(const struct cvmm_virtq *q)
 
 int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	if (CVMM_UNLIKELY(q->error))
-		return q->error;
-	if (CVMM_UNLIKELY(!q->active))
-		return -ENODEV;
+	if (CVMM_UNLIKELY(q->status))
+		return q->status;
 	if (q->packed)
 		return cvmm_vq_packed_pop(q, c);
 	return cvmm_vq_split_pop(q, c);
@@ -188,10 +195,8 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
 int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,
 		    uint32_t len)
 {
-	if (CVMM_UNLIKELY(q->error))
-		return q->error;
-	if (CVMM_UNLIKELY(!q->active))
-		return -ENODEV;
+	if (CVMM_UNLIKELY(q->status))
+		return q->status;
 	if (CVMM_UNLIKELY(c->q != q))
 		return -EINVAL;
 	if (q->packed)

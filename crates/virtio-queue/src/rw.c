@@ -24,7 +24,7 @@ static int rw_init(struct cvmm_virtq_rw *rw, struct cvmm_virtq_chain *c, bool wr
 	if (ret)
 		return ret;
 	rw->c = c;
-	rw->cur = c->start;
+	cvmm_vq_chain_start(c, &rw->cur);
 	rw->writer = writer;
 	rw->total = writer ? w : r;
 	return 0;
@@ -53,7 +53,7 @@ uint64_t cvmm_virtq_rw_done(const struct cvmm_virtq_rw *rw)
 /* Load the next non-empty descriptor of our part: 1, 0 at the end, <0. */
 static int rw_fill(struct cvmm_virtq_rw *rw)
 {
-	struct cvmm_virtq_desc d;
+	struct cvmm_virtq_desc d = { 0 };
 	int ret;
 
 	while (rw->left == 0) {
@@ -99,6 +99,15 @@ static uint8_t *rw_span(struct cvmm_virtq_rw *rw, uint64_t *n)
 	return p;
 }
 
+/* Dirty marking of device writes; the descriptor region's flag is cheap to test. */
+static void rw_dirty(struct cvmm_virtq *q, uint64_t gpa, uint64_t n)
+{
+	if (gpa >= q->fast_gpa && gpa - q->fast_gpa < q->fast_size)
+		cvmm_vq_mark_dirty(q, q->fast_region, gpa, n);
+	else
+		cvmm_guest_mem_mark_dirty(q->mem, gpa, n);
+}
+
 static ssize_t rw_walk(struct cvmm_virtq_rw *rw, enum rw_op op, uint8_t *buf,
 		       size_t len, struct iovec *iov, unsigned int max_iov, int *niov)
 {
@@ -129,7 +138,7 @@ static ssize_t rw_walk(struct cvmm_virtq_rw *rw, enum rw_op op, uint8_t *buf,
 			break;
 		case RW_WRITE:
 			memcpy(p, buf + done, n);
-			cvmm_guest_mem_mark_dirty(q->mem, rw->gpa, n);
+			rw_dirty(q, rw->gpa, n);
 			break;
 		case RW_IOV:
 			iov[*niov].iov_base = p;
@@ -138,7 +147,7 @@ static ssize_t rw_walk(struct cvmm_virtq_rw *rw, enum rw_op op, uint8_t *buf,
 			break;
 		case RW_SKIP:
 			if (rw->writer)
-				cvmm_guest_mem_mark_dirty(q->mem, rw->gpa, n);
+				rw_dirty(q, rw->gpa, n);
 			break;
 		}
 		rw->gpa += n;

@@ -51,6 +51,9 @@ int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state
 		q->used_wrap = s->used_wrap;
 		q->signalled_valid = s->signalled_valid;
 	}
-	q->error = s->error;
+	if (s->error) {
+		q->error = s->error;
+		q->status = s->error;
+	}
 	return 0;
 }

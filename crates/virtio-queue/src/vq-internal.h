@@ -38,22 +38,17 @@ enum {
 int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why) CVMM_VQ_HIDDEN;
 
 /* Split and packed halves of the public calls. */
-int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c) CVMM_VQ_HIDDEN;
-int cvmm_vq_split_push(struct cvmm_virtq *q, uint16_t id, uint32_t len) CVMM_VQ_HIDDEN;
 bool cvmm_vq_split_needs_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 int cvmm_vq_split_enable_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 void cvmm_vq_split_disable_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 
-int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c) CVMM_VQ_HIDDEN;
-int cvmm_vq_packed_push(struct cvmm_virtq *q, uint16_t id, uint16_t slots,
-			uint32_t len) CVMM_VQ_HIDDEN;
 bool cvmm_vq_packed_needs_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 int cvmm_vq_packed_enable_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 void cvmm_vq_packed_disable_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 
-/* Advance @cur within chain @c: 1 with @d, 0 at the end, <0 broken. */
-int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cur,
-			struct cvmm_virtq_desc *d) CVMM_VQ_HIDDEN;
+/* Switch @cur into the indirect table described by @rd (or break the queue). */
+int cvmm_vq_enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
+			   uint64_t addr, uint32_t len, uint16_t flags) CVMM_VQ_HIDDEN;
 
 /*
  * True when [gpa, gpa + len) is guest RAM. The region holding the rings is
@@ -62,10 +57,9 @@ int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cu
 static inline bool cvmm_vq_range_ok(const struct cvmm_virtq *q, uint64_t gpa,
 				    uint64_t len)
 {
-	uint64_t off = gpa - q->fast_gpa;
+	uint64_t off = gpa - q->fast_gpa;	/* wraps to huge below the region */
 
-	if (CVMM_LIKELY(gpa >= q->fast_gpa && off < q->fast_size &&
-			len <= q->fast_size - off))
+	if (CVMM_LIKELY(off < q->fast_size && len <= q->fast_size - off))
 		return true;
 	if (gpa + len < gpa)
 		return false;
@@ -86,6 +80,108 @@ static inline bool cvmm_vq_need_event(uint16_t event_idx, uint16_t new_idx,
 static inline void cvmm_vq_mb(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/*
+ * Mark [gpa, gpa + len) dirty when region @r logs VMM writes. The region
+ * flags mirror cvmm_guest_mem_dirty_log_enable(), which runs while devices
+ * are paused; checking them first keeps the common case (no migration)
+ * free of a call and a region search per completion.
+ */
+static inline void cvmm_vq_mark_dirty(const struct cvmm_virtq *q,
+				      const struct cvmm_mem_region *r,
+				      uint64_t gpa, uint64_t len)
+{
+	if (CVMM_UNLIKELY(__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & CVMM_MEM_F_DIRTY_LOG))
+		cvmm_guest_mem_mark_dirty(q->mem, gpa, len);
+}
+
+/* Where iteration of chain @c starts (pop and rewind). */
+static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
+				       struct cvmm_virtq_cursor *cur)
+{
+	if (c->q->packed) {
+		cur->table = NULL;
+		cur->table_len = c->ring_slots;
+		cur->idx = 0;
+		cur->mode = CVMM_VQ_MODE_PRING;
+	} else {
+		cur->table = c->q->desc;
+		cur->table_len = c->q->size;
+		cur->idx = c->id;
+		cur->mode = CVMM_VQ_MODE_SPLIT;
+	}
+	cur->visited = 0;
+	cur->state = CVMM_VQ_CUR_MORE;
+}
+
+/* Out-of-line continuations of cvmm_vq_cursor_next(), reached by tail calls
+ * so the inline fast path needs no saved registers. */
+int cvmm_vq_next_indirect(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cur,
+			  struct cvmm_virtq_desc *d, uint64_t addr, uint32_t len,
+			  uint16_t flags) CVMM_VQ_HIDDEN;
+int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
+			    uint64_t addr, uint32_t len, uint16_t flags) CVMM_VQ_HIDDEN;
+
+/*
+ * Advance @cur within chain @c: 1 with @d, 0 at the end, <0 when the queue
+ * is (or now becomes) broken. Inline: it is most of the per-chain cost.
+ */
+static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
+				      struct cvmm_virtq_cursor *cur,
+				      struct cvmm_virtq_desc *d)
+{
+	struct cvmm_virtq *q = c->q;
+	struct cvmm_virtq_raw_desc rd;
+	uint16_t flags;
+
+	if (CVMM_UNLIKELY(q->status))
+		return q->status;
+	if (!(cur->state & CVMM_VQ_CUR_MORE))
+		return 0;
+	/* A chain cannot visit more descriptors than its table holds without
+	 * going round in a loop. */
+	if (CVMM_UNLIKELY(cur->visited >= cur->table_len))
+		return cvmm_vq_fail(q, -ELOOP, "descriptor loop or chain longer than the queue");
+	cur->visited++;
+	if (CVMM_LIKELY(cur->mode == CVMM_VQ_MODE_SPLIT)) {
+		/* One copy; only the copy is checked and used. */
+		memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
+		flags = rd.a;
+		if (flags & CVMM_VIRTQ_DESC_F_NEXT) {
+			if (CVMM_UNLIKELY(rd.b >= cur->table_len))
+				return cvmm_vq_fail(q, -EINVAL, "next descriptor index out of range");
+			cur->idx = rd.b;
+		} else {
+			cur->state &= (uint8_t)~CVMM_VQ_CUR_MORE;
+		}
+	} else {
+		if (cur->mode == CVMM_VQ_MODE_PRING) {
+			rd = c->ring[cur->idx];
+			flags = rd.b;
+		} else {
+			/* packed indirect: only WRITE is meaningful (2.8.8) */
+			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
+			flags = rd.b & CVMM_VIRTQ_DESC_F_WRITE;
+		}
+		if (++cur->idx == cur->table_len)
+			cur->state &= (uint8_t)~CVMM_VQ_CUR_MORE;
+	}
+	if (CVMM_UNLIKELY(flags & CVMM_VIRTQ_DESC_F_INDIRECT))
+		return cvmm_vq_next_indirect(c, cur, d, rd.addr, rd.len, flags);
+	if (flags & CVMM_VIRTQ_DESC_F_WRITE)
+		cur->state |= CVMM_VQ_CUR_WRITE;
+	else if (CVMM_UNLIKELY(cur->state & CVMM_VQ_CUR_WRITE))
+		return cvmm_vq_fail(q, -EINVAL, "readable descriptor after a writable one");
+	flags &= CVMM_VIRTQ_DESC_F_WRITE;
+	if (CVMM_UNLIKELY(rd.addr - q->fast_gpa >= q->fast_size ||
+			  rd.len > q->fast_size - (rd.addr - q->fast_gpa)))
+		return cvmm_vq_next_slow_range(q, d, rd.addr, rd.len, flags);
+	d->addr = rd.addr;
+	d->len = rd.len;
+	d->flags = flags;
+	d->rsvd = 0;
+	return 1;
 }
 
 #endif
