@@ -11,7 +11,7 @@
 #include "config.h"
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+       OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -21,6 +21,7 @@ static const struct option options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -39,6 +40,7 @@ void microvm_usage(FILE *f, const char *argv0)
 		"  --memory SIZE          guest RAM, e.g. 512M or 2G (default 128M)\n"
 		"  --serial MODE          stdio, file=PATH or off (default stdio)\n"
 		"  --log-level LEVEL      error, warn, info, debug or trace (default warn)\n"
+		"  --boot-timer           print the time since start at each guest write to port 0x80\n"
 		"  --help                 this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -128,6 +130,9 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			if (cvmm_log_level_parse(optarg, &c->log_level))
 				return fail(err, errlen,
 					    "--log-level: '%s' is not error, warn, info, debug or trace", optarg);
+			break;
+		case OPT_BOOT_TIMER:
+			c->boot_timer = true;
 			break;
 		case OPT_HELP:
 			c->help = true;

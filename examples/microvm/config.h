@@ -20,6 +20,7 @@ struct microvm_config {
 	enum serial_mode serial;
 	const char *serial_path; /* SERIAL_FILE */
 	enum cvmm_log_level log_level;
+	bool boot_timer;         /* report guest writes to port 0x80 with a timestamp */
 	bool help;
 	bool version;
 };

@@ -112,6 +112,22 @@ static void sleep_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 		vmm_request_stop(opaque, VM_STOP_POWEROFF, 0);
 }
 
+/*
+ * The boot timer (like Firecracker's): each POST code the guest writes is
+ * reported with the time since the process started, so start-up can be
+ * measured from inside the guest's own progress.
+ */
+static void boot_timer_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vmm *v = opaque;
+	uint64_t ns = cvmm_now_ns() - v->t0_ns;
+
+	if (is_write)
+		fprintf(stderr, "cvmm-microvm: boot-timer: post code 0x%02x at %llu.%03llu ms\n",
+			data[0], (unsigned long long)(ns / 1000000),
+			(unsigned long long)(ns / 1000 % 1000));
+}
+
 static int open_serial_output(struct vmm *v, char *err, size_t errlen)
 {
 	switch (v->cfg->serial) {
@@ -178,7 +194,9 @@ int vmm_devices_init(struct vmm *v, char *err, size_t errlen)
 	    (ret = bus_add(&v->pio, MICROVM_I8042_PORT, 5, i8042_io, v, "i8042")) ||
 	    (ret = bus_add(&v->pio, MICROVM_RTC_PORT, 2, rtc_io, v, "rtc")) ||
 	    (ret = bus_add(&v->pio, MICROVM_DEBUG_EXIT_PORT, 4, debug_exit_io, v, "debug-exit")) ||
-	    (ret = bus_add(&v->pio, MICROVM_SLEEP_PORT, 2, sleep_io, v, "acpi-sleep"))) {
+	    (ret = bus_add(&v->pio, MICROVM_SLEEP_PORT, 2, sleep_io, v, "acpi-sleep")) ||
+	    (v->cfg->boot_timer &&
+	     (ret = bus_add(&v->pio, MICROVM_POST_PORT, 1, boot_timer_io, v, "boot-timer")))) {
 		snprintf(err, errlen, "port bus: %s", strerror(-ret));
 		return ret;
 	}

@@ -35,7 +35,8 @@ enum vm_stop {
 #define MICROVM_I8042_PORT 0x60
 #define MICROVM_RTC_PORT 0x70
 #define MICROVM_DEBUG_EXIT_PORT 0xf4
-#define MICROVM_SLEEP_PORT 0x600     /* ACPI hardware-reduced sleep control/status */
+#define MICROVM_SLEEP_PORT 0x600
+#define MICROVM_POST_PORT 0x80       /* POST codes: the boot timer listens here */     /* ACPI hardware-reduced sleep control/status */
 
 struct vmm_dev {
 	pthread_mutex_t lock;        /* the superio models have no lock of their own */
@@ -59,6 +60,7 @@ struct vmm {
 	int serial_out;              /* fd the guest's serial output goes to, or -1 */
 	int stop_efd;                /* written once the VM stops */
 
+	uint64_t t0_ns;              /* process start, for the boot timer */
 	_Atomic int stop;            /* enum vm_stop */
 	_Atomic int exit_code;
 };

@@ -26,6 +26,9 @@ __asm__(
 	".code32\n"
 	".globl pvh_start32\n"
 	"pvh_start32:\n"
+	/* POST code 1 at the first instruction: a boot timer's mark. */
+	"	mov $1, %al\n"
+	"	out %al, $0x80\n"
 	"	cli\n"
 	"	mov %ebx, %esi\n"
 	/* PML4[0] -> PDPT, PDPT[0..3] -> the four PDs, 2 MiB pages. */
