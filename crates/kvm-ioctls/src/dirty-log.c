@@ -27,6 +27,16 @@ static int slot_pages(struct cvmm_kvm_vm *vm, uint32_t slot, uint64_t *pages)
 	return r;
 }
 
+bool cvmm__kvm_vm_manual_protect(struct cvmm_kvm_vm *vm)
+{
+	bool on;
+
+	pthread_mutex_lock(&vm->lock);
+	on = vm->manual_protect;
+	pthread_mutex_unlock(&vm->lock);
+	return on;
+}
+
 int cvmm_kvm_vm_get_dirty_log(struct cvmm_kvm_vm *vm, uint32_t slot,
 			      uint64_t *bitmap, size_t bitmap_bytes)
 {
@@ -49,19 +59,13 @@ int cvmm_kvm_vm_enable_manual_dirty_protect(struct cvmm_kvm_vm *vm, uint64_t fla
 		.args = { flags },
 	};
 	int offered = cvmm_kvm_vm_check_extension(vm, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	int r;
 
 	if (offered <= 0 || (flags & ~(uint64_t)offered))
 		return -EOPNOTSUPP;
 	if (!(flags & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
 		return -EINVAL;
-	r = cvmm_kvm_vm_enable_cap(vm, &cap);
-	if (!r) {
-		pthread_mutex_lock(&vm->lock);
-		vm->manual_protect = true;
-		pthread_mutex_unlock(&vm->lock);
-	}
-	return r;
+	/* enable_cap() records the mode. */
+	return cvmm_kvm_vm_enable_cap(vm, &cap);
 }
 
 static int clear_range(struct cvmm_kvm_vm *vm, uint32_t slot, uint64_t pages,
@@ -90,6 +94,10 @@ int cvmm_kvm_vm_clear_dirty_log(struct cvmm_kvm_vm *vm, uint32_t slot,
 		return r;
 	if (!bitmap || num_pages == 0)
 		return -EINVAL;
+	/* The kernel would accept it, but without manual protect GET_DIRTY_LOG
+	 * already re-protects: a clear then only means a confused caller. */
+	if (!cvmm__kvm_vm_manual_protect(vm))
+		return -EINVAL;
 	return clear_range(vm, slot, pages, first_page, num_pages, bitmap);
 }
 
@@ -111,6 +119,8 @@ int cvmm_kvm_vm_clear_dirty_log_chunked(struct cvmm_kvm_vm *vm, uint32_t slot,
 
 	if (r)
 		return r;
+	if (!cvmm__kvm_vm_manual_protect(vm))
+		return -EINVAL;
 	if (chunk_pages == 0)
 		chunk_pages = 65536;
 	if (chunk_pages % CLEAR_ALIGN_PAGES)

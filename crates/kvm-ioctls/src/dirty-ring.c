@@ -15,7 +15,7 @@ int cvmm_kvm_vm_enable_dirty_ring(struct cvmm_kvm_vm *vm, uint32_t bytes)
 	struct kvm_enable_cap cap = { .args = { bytes } };
 	int max_acq = cvmm_kvm_vm_check_extension(vm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL);
 	int max_plain = cvmm_kvm_vm_check_extension(vm, KVM_CAP_DIRTY_LOG_RING);
-	int max, r;
+	int max;
 
 	if (max_acq > 0) {
 		cap.cap = KVM_CAP_DIRTY_LOG_RING_ACQ_REL;
@@ -28,16 +28,8 @@ int cvmm_kvm_vm_enable_dirty_ring(struct cvmm_kvm_vm *vm, uint32_t bytes)
 	}
 	if (!CVMM_IS_POW2(bytes) || bytes < cvmm_page_size() || bytes > (uint32_t)max)
 		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	if (vm->nr_vcpus || vm->ring_bytes) {
-		r = -EBUSY;
-	} else {
-		r = cvmm_kvm_vm_enable_cap(vm, &cap);
-		if (!r)
-			vm->ring_bytes = bytes;
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return r;
+	/* enable_cap() checks for vCPUs and records the size, under the lock. */
+	return cvmm_kvm_vm_enable_cap(vm, &cap);
 }
 
 uint32_t cvmm_kvm_vm_dirty_ring_bytes(const struct cvmm_kvm_vm *vm)

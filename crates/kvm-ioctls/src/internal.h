@@ -89,6 +89,7 @@ static inline int kvm_ioctl_raw(int fd, unsigned long cmd, unsigned long arg)
 int cvmm__kvm_cpuid_query(int fd, unsigned long cmd, struct kvm_cpuid2 **out);
 
 const struct kvm_slot *cvmm__kvm_vm_slot_lookup(const struct cvmm_kvm_vm *vm, uint32_t slot);
+bool cvmm__kvm_vm_manual_protect(struct cvmm_kvm_vm *vm);
 int cvmm__kvm_vcpu_map_ring(struct cvmm_kvm_vcpu *vcpu, uint32_t bytes);
 
 #endif

@@ -65,9 +65,34 @@ int cvmm_kvm_vm_check_extension(struct cvmm_kvm_vm *vm, long cap)
 	return KVM_IOCTL_VAL(vm->fd, KVM_CHECK_EXTENSION, cap);
 }
 
+/*
+ * Every VM-level KVM_ENABLE_CAP goes through here so this object's view of
+ * the modes that change its own behaviour (dirty ring mapping at vCPU
+ * creation, manual dirty-log clearing) stays true whoever enables them.
+ */
 int cvmm_kvm_vm_enable_cap(struct cvmm_kvm_vm *vm, const struct kvm_enable_cap *cap)
 {
-	return KVM_IOCTL(vm->fd, KVM_ENABLE_CAP, cap);
+	bool ring = cap->cap == KVM_CAP_DIRTY_LOG_RING ||
+		    cap->cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL;
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	if (ring && (vm->nr_vcpus || vm->ring_bytes || cap->args[0] > UINT32_MAX)) {
+		r = -EBUSY;
+		if (cap->args[0] > UINT32_MAX)
+			r = -EINVAL;
+		goto out;
+	}
+	r = KVM_IOCTL(vm->fd, KVM_ENABLE_CAP, cap);
+	if (r)
+		goto out;
+	if (ring)
+		vm->ring_bytes = (uint32_t)cap->args[0];
+	if (cap->cap == KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)
+		vm->manual_protect = cap->args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return r;
 }
 
 int cvmm_kvm_vm_create_irqchip(struct cvmm_kvm_vm *vm)
