@@ -31,6 +31,16 @@ __asm__(
 	"	out %al, $0x80\n"
 	"	cli\n"
 	"	mov %ebx, %esi\n"
+	/* A first line at once, before the slow part (page tables at CPL0). */
+	"	mov $pvh_hello, %edi\n"
+	"	mov $0x3f8, %dx\n"
+	"0:	movb (%edi), %al\n"
+	"	test %al, %al\n"
+	"	jz 4f\n"
+	"	out %al, %dx\n"
+	"	inc %edi\n"
+	"	jmp 0b\n"
+	"4:\n"
 	/* PML4[0] -> PDPT, PDPT[0..3] -> the four PDs, 2 MiB pages. */
 	"	movl $pvh_pdpt + 3, pvh_pml4\n"
 	"	mov $pvh_pd + 3, %eax\n"
@@ -79,6 +89,7 @@ __asm__(
 	"	.quad 0\n"
 	"	.quad 0x00af9a000000ffff\n"     /* 64-bit code */
 	"	.quad 0x00cf92000000ffff\n"     /* data */
+	"pvh_hello: .asciz \"boot-test: pvh 32-bit entry\\n\"\n"
 	"pvh_gdt_desc:\n"
 	"	.word 23\n"
 	"	.long pvh_gdt\n"
