@@ -143,8 +143,9 @@ int cvmm_event_manager_stop(struct cvmm_event_manager *em);
  * or @fd cannot be polled together with @events), -EPERM (@fd does not
  * support epoll, e.g. a regular file; or called from a thread other than
  * the one running the loop), -EBADF, -ENOMEM, -ENOSPC (epoll watch limit).
- * Thread safety: the loop thread (from callbacks or remote calls), or any
- * thread while no thread runs the loop.
+ * Thread safety: the loop thread (from callbacks or remote calls), or one
+ * thread at a time while no thread runs the loop (setup, teardown); from
+ * another thread while the loop runs it fails with -EPERM.
  */
 int cvmm_event_manager_add(struct cvmm_event_manager *em, int fd, uint32_t events,
 			   cvmm_event_fn fn, void *opaque);
@@ -231,6 +232,8 @@ int cvmm_event_manager_timer_remove(struct cvmm_event_manager *em,
  * destroyed before @fn ran; without @wait: 0. Either way -EINVAL (@em or
  * @fn NULL), -ECANCELED (destroy has begun), -ENOMEM (no memory to queue an
  * unwaited call), or a negative errno from writing the wake-up eventfd.
+ * Two loops whose callbacks wait on each other's calls deadlock; make at
+ * least one direction unwaited.
  * Thread safety: any thread, any number of threads at once.
  */
 int cvmm_event_manager_call(struct cvmm_event_manager *em, cvmm_event_call_fn fn,
