@@ -228,6 +228,8 @@ int cvmm_guest_load_file(struct cvmm_guest_mem *mem, const char *path,
 	void *buf;
 	int fd, ret;
 
+	if (!mem || !path || !o || o->sz < sizeof(*o))
+		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

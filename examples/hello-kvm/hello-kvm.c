@@ -29,6 +29,7 @@ static const char usage[] =
 	"  -d, --dirty-log MODE   track guest writes: log, clear or ring; the dirty\n"
 	"                         pages are reported on stderr at every sync-port\n"
 	"                         write and at exit\n"
+	"      --dirty-list       with --dirty-log: also list each dirty page\n"
 	"  -a, --arg I=VALUE      boot info args[I] (I in 0-3; VALUE in C syntax)\n"
 	"  -v, --verbose          report how the guest ended on stderr\n"
 	"  -h, --help             this text\n"
@@ -60,6 +61,24 @@ static uint64_t parse_u64(const char *what, const char *s, uint64_t max)
 	if (errno || end == s || *end || *s == '-' || v > max)
 		die("invalid %s '%s'", what, s);
 	return v;
+}
+
+static const char *load_error(int err)
+{
+	switch (err) {
+	case -ENOEXEC:
+		return "not a cvmm guest image (too short or bad magic)";
+	case -EOPNOTSUPP:
+		return "unsupported image version or flags";
+	case -EINVAL:
+		return "malformed image header (sizes, entry point or alignment)";
+	case -EFAULT:
+		return "the image does not fit in guest RAM (try a larger --memory)";
+	case -EFBIG:
+		return "file too large for a test guest";
+	default:
+		return strerror(-err);
+	}
 }
 
 struct dirty_report {
@@ -169,8 +188,7 @@ int main(int argc, char **argv)
 		die("cannot create the VM: %s", strerror(-ret));
 	ret = hk_vm_load(vm, argv[optind]);
 	if (ret)
-		die("cannot load '%s': %s", argv[optind],
-		    ret == -ENOEXEC ? "not a cvmm guest image" : strerror(-ret));
+		die("cannot load '%s': %s", argv[optind], load_error(ret));
 	ret = hk_vm_run(vm, &res);
 	if (ret)
 		die("cannot run the VM: %s", strerror(-ret));
