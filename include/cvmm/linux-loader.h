@@ -38,13 +38,17 @@
  *              XLF_KERNEL_64, not loaded high, an ELF that is not
  *              EXEC/x86-64/64-bit/little-endian
  *  -EFAULT     a segment, the kernel's init_size, the zero page, command
- *              line or start info lies outside guest RAM
- *  -EEXIST     kernel segments overlap each other or a loader area
- *              (zero page, command line, start info, setup_data, initrd)
+ *              line or start info lies outside writable guest RAM (outside
+ *              every region, or in a CVMM_MEM_F_READONLY one)
+ *  -EEXIST     kernel segments overlap each other, a loader area (zero
+ *              page, command line, start info, setup_data, initrd) or a
+ *              range the caller reserved; loader areas overlap each other
  *  -E2BIG      command line longer than the kernel accepts, more e820
  *              entries than fit, setup_data too big for its area
  *  -ENOSPC     no RAM range below the initrd limit can hold the initrd
- *  -EINVAL     bad arguments (opts->sz, fds, misaligned kernel_gpa, ...)
+ *  -EINVAL     bad arguments (opts->sz, fds, misaligned kernel_gpa,
+ *              kernel_gpa for an ELF, setup_data on the PVH path, an empty
+ *              initrd, a kernel or initrd fd that is not a regular file)
  *  -EIO        short read (the file changed underneath) or read error
  *
  * Thread safety: the functions keep no global state; loading writes guest
@@ -134,9 +138,10 @@ struct cvmm_mem_range {
 };
 
 /**
- * The e820 / PVH memory map: the RAM regions of @m (adjacent ones merged)
- * with the @n_reserved ranges carved out of them, plus those ranges with
- * their own types, sorted by address. Reserved ranges may lie outside RAM
+ * The e820 / PVH memory map: the RAM regions of @m (adjacent ones merged;
+ * CVMM_MEM_F_READONLY regions are reported as CVMM_E820_RESERVED) with the
+ * @n_reserved ranges carved out of them, plus those ranges with their own
+ * types, sorted by address. Reserved ranges may lie outside RAM
  * (the MMIO hole) and must not overlap each other or be of type RAM.
  * @return number of entries written to @out; -E2BIG (more than @max);
  * -EINVAL (a reserved range of size 0, wrapping, of type RAM, overlapping

@@ -50,6 +50,9 @@ int cvmm_ll_elf_parse(const struct cvmm_ll_file *f, struct cvmm_ll_image *img);
 int cvmm_ll_bzimage_parse(const struct cvmm_ll_file *f, struct cvmm_ll_image *img);
 int cvmm_ll_parse(const struct cvmm_ll_file *f, struct cvmm_ll_image *img);
 
+/* Every byte of [gpa, gpa + len) is guest RAM the VMM may write (no ROM). */
+bool cvmm_ll_ram_writable(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len);
+
 /* Half-open ranges [a, a + alen) and [b, b + blen) share a byte. */
 static inline bool cvmm_ll_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {

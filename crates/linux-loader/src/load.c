@@ -54,6 +54,15 @@ static bool overlaps_area(const struct plan *p, uint64_t gpa, uint64_t len, int 
 	return false;
 }
 
+/* Ranges the caller reserved (ACPI tables, firmware) are not ours to fill. */
+static bool overlaps_reserved(const struct cvmm_loader_opts *o, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < o->n_reserved; i++)
+		if (cvmm_ll_overlap(gpa, len, o->reserved[i].addr, o->reserved[i].size))
+			return true;
+	return false;
+}
+
 static int check_opts(const struct cvmm_loader_opts *o)
 {
 	if (!o || o->sz < offsetof(struct cvmm_loader_opts, rsdp_gpa) + sizeof(o->rsdp_gpa) ||
@@ -115,26 +124,29 @@ static int plan_areas(struct plan *p, const struct cvmm_loader_opts *o)
 	return 0;
 }
 
-static int check_areas(const struct plan *p, const struct cvmm_guest_mem *m)
+static int check_areas(const struct plan *p, const struct cvmm_guest_mem *m,
+		       const struct cvmm_loader_opts *o)
 {
 	for (int i = 0; i < AREA_INITRD; i++) {
 		if (!p->area_len[i])
 			continue;
-		if (!cvmm_guest_mem_range_valid(m, p->area_gpa[i], p->area_len[i]))
+		if (!cvmm_ll_ram_writable(m, p->area_gpa[i], p->area_len[i]))
 			return -EFAULT;
-		if (overlaps_area(p, p->area_gpa[i], p->area_len[i], i))
+		if (overlaps_area(p, p->area_gpa[i], p->area_len[i], i) ||
+		    overlaps_reserved(o, p->area_gpa[i], p->area_len[i]))
 			return -EEXIST;
 	}
 	return 0;
 }
 
 /* Choose where a bzImage's protected-mode part goes. */
-static int place_bzimage(struct plan *p, const struct cvmm_guest_mem *m, uint64_t want)
+static int place_bzimage(struct plan *p, const struct cvmm_guest_mem *m,
+			 const struct cvmm_loader_opts *o)
 {
 	struct cvmm_ll_seg *s = &p->img.segs[0];
 	const struct cvmm_kernel_info *ki = &p->img.info;
 	uint64_t align = ki->relocatable ? ki->kernel_alignment : PAGE;
-	uint64_t end;
+	uint64_t want = o->kernel_gpa, end;
 
 	if (want) {
 		if (ki->relocatable ? (want & (align - 1)) : want != ki->pref_address)
@@ -147,8 +159,9 @@ static int place_bzimage(struct plan *p, const struct cvmm_guest_mem *m, uint64_
 		s->gpa = 0;
 		if (!(ki->pref_address & (align - 1)) && ki->pref_address >= CVMM_LOADER_HIGH_MEMORY &&
 		    !__builtin_add_overflow(ki->pref_address, s->memsz, &end) &&
-		    cvmm_guest_mem_range_valid(m, ki->pref_address, s->memsz) &&
-		    !overlaps_area(p, ki->pref_address, s->memsz, -1))
+		    cvmm_ll_ram_writable(m, ki->pref_address, s->memsz) &&
+		    !overlaps_area(p, ki->pref_address, s->memsz, -1) &&
+		    !overlaps_reserved(o, ki->pref_address, s->memsz))
 			s->gpa = ki->pref_address;
 		for (unsigned int i = 0; !s->gpa && i < p->n_memmap; i++) {
 			const struct cvmm_mem_range *e = &p->memmap[i];
@@ -242,12 +255,12 @@ static int plan_load(struct plan *p, struct cvmm_guest_mem *m, const struct cvmm
 
 	r = plan_areas(p, o);
 	if (!r)
-		r = check_areas(p, m);
+		r = check_areas(p, m, o);
 	if (r)
 		return r;
 
 	if (ki->format == CVMM_KERNEL_BZIMAGE) {
-		r = place_bzimage(p, m, o->kernel_gpa);
+		r = place_bzimage(p, m, o);
 		if (r)
 			return r;
 	} else if (o->kernel_gpa) {
@@ -258,9 +271,9 @@ static int plan_load(struct plan *p, struct cvmm_guest_mem *m, const struct cvmm
 	for (unsigned int i = 0; i < p->img.nsegs; i++) {
 		const struct cvmm_ll_seg *s = &p->img.segs[i];
 
-		if (!cvmm_guest_mem_range_valid(m, s->gpa, s->memsz))
+		if (!cvmm_ll_ram_writable(m, s->gpa, s->memsz))
 			return -EFAULT;
-		if (overlaps_area(p, s->gpa, s->memsz, -1))
+		if (overlaps_area(p, s->gpa, s->memsz, -1) || overlaps_reserved(o, s->gpa, s->memsz))
 			return -EEXIST;
 		if (s->gpa < p->kernel_start)
 			p->kernel_start = s->gpa;

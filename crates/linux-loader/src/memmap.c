@@ -38,7 +38,8 @@ int cvmm_linux_loader_memmap(const struct cvmm_guest_mem *m,
 			if (cvmm_ll_overlap(a->addr, a->size, reserved[j].addr, reserved[j].size))
 				return -EINVAL;
 	}
-	/* Each carve splits at most one RAM piece in two. */
+	/* Each carve splits at most one piece in two. The caller's ranges win
+	 * over ROM regions as well as RAM. */
 	cap = nreg + 2 * n_reserved;
 	w = calloc(cap, sizeof(*w));
 	if (!w)
@@ -46,15 +47,19 @@ int cvmm_linux_loader_memmap(const struct cvmm_guest_mem *m,
 	for (unsigned int i = 0; i < nreg; i++) {
 		const struct cvmm_mem_region *rg = cvmm_guest_mem_region(m, i);
 
+		uint32_t type;
+
 		if (!rg)
 			break;
-		if (n && w[n - 1].addr + w[n - 1].size == rg->gpa) {
+		/* A read-only region is firmware ROM, not RAM for the kernel. */
+		type = rg->flags & CVMM_MEM_F_READONLY ? CVMM_E820_RESERVED : CVMM_E820_RAM;
+		if (n && w[n - 1].type == type && w[n - 1].addr + w[n - 1].size == rg->gpa) {
 			w[n - 1].size += rg->size;
 			continue;
 		}
 		w[n].addr = rg->gpa;
 		w[n].size = rg->size;
-		w[n].type = CVMM_E820_RAM;
+		w[n].type = type;
 		n++;
 	}
 	for (unsigned int i = 0; i < n_reserved; i++) {
@@ -63,13 +68,13 @@ int cvmm_linux_loader_memmap(const struct cvmm_guest_mem *m,
 		for (unsigned int j = 0; j < n; j++) {
 			uint64_t s = w[j].addr, e = s + w[j].size;
 
-			if (w[j].type != CVMM_E820_RAM || re <= s || rs >= e)
+			if (re <= s || rs >= e)
 				continue;
 			if (rs > s && re < e) {
 				/* Hole in the middle: the tail becomes a new piece. */
 				w[n].addr = re;
 				w[n].size = e - re;
-				w[n].type = CVMM_E820_RAM;
+				w[n].type = w[j].type;
 				n++;
 				w[j].size = rs - s;
 			} else if (rs <= s && re >= e) {
@@ -97,4 +102,21 @@ int cvmm_linux_loader_memmap(const struct cvmm_guest_mem *m,
 	}
 	free(w);
 	return r;
+}
+
+bool cvmm_ll_ram_writable(const struct cvmm_guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t end;
+
+	if (__builtin_add_overflow(gpa, len, &end))
+		return false;
+	/* A ROM region is guest memory the loader must not plan to write. */
+	while (gpa < end) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_find(m, gpa);
+
+		if (!r || (r->flags & CVMM_MEM_F_READONLY))
+			return false;
+		gpa = r->gpa + r->size;
+	}
+	return true;
 }

@@ -99,9 +99,9 @@ static int write_tables(struct cvmm_guest_mem *m, const struct layout *l, bool w
 	uint64_t zero = 0;
 	int r;
 
-	if (!cvmm_guest_mem_range_valid(m, l->gdt, gdt_len) ||
-	    !cvmm_guest_mem_range_valid(m, l->idt, IDT_BYTES) ||
-	    (with_pt && !cvmm_guest_mem_range_valid(m, l->pt, ptl)))
+	if (!cvmm_ll_ram_writable(m, l->gdt, gdt_len) ||
+	    !cvmm_ll_ram_writable(m, l->idt, IDT_BYTES) ||
+	    (with_pt && !cvmm_ll_ram_writable(m, l->pt, ptl)))
 		return -EFAULT;
 	if (cvmm_ll_overlap(l->gdt, gdt_len, l->idt, IDT_BYTES) ||
 	    cvmm_ll_overlap(l->gdt, gdt_len, l->pt, ptl) ||

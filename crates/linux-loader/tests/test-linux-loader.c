@@ -35,8 +35,14 @@ static long dirty_pages(struct cvmm_guest_mem *m)
 
 	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(m); i++) {
 		const struct cvmm_mem_region *r = cvmm_guest_mem_region(m, i);
-		uint64_t *bm = calloc((r->size / 4096 + 63) / 64, 8);
-		long n = cvmm_guest_mem_dirty_get_and_clear(m, r->gpa, r->size, bm);
+		uint64_t *bm;
+		long n;
+
+		/* A ROM is never written (the mapping is read-only). */
+		if (r->flags & CVMM_MEM_F_READONLY)
+			continue;
+		bm = calloc((r->size / 4096 + 63) / 64, 8);
+		n = cvmm_guest_mem_dirty_get_and_clear(m, r->gpa, r->size, bm);
 
 		ck_assert_int_ge(n, 0);
 		total += n;
@@ -802,6 +808,62 @@ START_TEST(hostile_opts)
 }
 END_TEST
 
+/* Guest RAM plus a read-only "firmware" region: no kernel byte may go there,
+ * and the memory map calls it reserved. */
+START_TEST(rom_and_reserved)
+{
+	struct cvmm_mem_region_opts ro = { .sz = sizeof(ro), .gpa = 0x4000000, .size = 0x100000,
+					   .backing = CVMM_MEM_ANON, .flags = CVMM_MEM_F_READONLY, .fd = -1 };
+	static const struct cvmm_mem_range acpi[] = { { 0x3ff0000, 0x10000, CVMM_E820_ACPI } };
+	struct cvmm_guest_mem *m = new_mem(MEM_SIZE);
+	struct cvmm_mem_range mm[8];
+	struct cvmm_loader_result res;
+	struct cvmm_loader_opts o;
+	struct test_elf e;
+	uint8_t *img, initrd[0x8000];
+	size_t len;
+	int n, rfd;
+
+	ck_assert_int_eq(cvmm_guest_mem_add_region(m, &ro), 0);
+	n = cvmm_linux_loader_memmap(m, acpi, 1, mm, 8);
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(mm[0].size, 0x3ff0000);
+	ck_assert_uint_eq(mm[0].type, CVMM_E820_RAM);
+	ck_assert_uint_eq(mm[1].type, CVMM_E820_ACPI);
+	ck_assert_uint_eq(mm[2].addr, 0x4000000);
+	ck_assert_uint_eq(mm[2].type, CVMM_E820_RESERVED);
+
+	default_elf(&e);
+	e.segs[1].paddr = 0x4000000; /* into the ROM */
+	img = test_build_elf(&e, &len);
+	ck_assert_int_eq(try_load(m, img, len, NULL), -EFAULT);
+	free(img);
+
+	default_elf(&e);
+	e.segs[1].paddr = 0x3ff8000; /* into the caller's ACPI tables */
+	img = test_build_elf(&e, &len);
+	opts_init(&o, -1);
+	o.reserved = acpi;
+	o.n_reserved = 1;
+	ck_assert_int_eq(try_load(m, img, len, &o), -EEXIST);
+	free(img);
+
+	/* The initrd goes below the ACPI tables, not into them or the ROM. */
+	default_elf(&e);
+	img = test_build_elf(&e, &len);
+	memset(initrd, 9, sizeof(initrd));
+	rfd = fd_with(initrd, sizeof(initrd));
+	o.initrd_fd = rfd;
+	o.kernel_fd = fd_with(img, len);
+	ck_assert_int_eq(cvmm_linux_loader_load(m, &o, &res), 0);
+	ck_assert_uint_eq(res.initrd_gpa, 0x3ff0000 - sizeof(initrd));
+	close(o.kernel_fd);
+	close(rfd);
+	free(img);
+	cvmm_guest_mem_destroy(m);
+}
+END_TEST
+
 START_TEST(memmap)
 {
 	struct cvmm_x86_ram_opts xo = { .sz = sizeof(xo), .size = 0xd0000000ull, .flags = CVMM_MEM_F_NORESERVE };
@@ -923,6 +985,7 @@ int main(void)
 	tcase_add_test(th, hostile_bzimage);
 	tcase_add_test(th, hostile_bitflips);
 	tcase_add_test(th, hostile_opts);
+	tcase_add_test(th, rom_and_reserved);
 	tcase_add_test(tc, memmap);
 	tcase_add_test(tc, cmdline_builder);
 	suite_add_tcase(s, tl);
