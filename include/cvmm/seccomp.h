@@ -308,7 +308,7 @@ struct cvmm_seccomp_set;
  * cvmm_seccomp_set_compile()).
  * @return 0; -EINVAL (syntax or schema error, described in @o->err);
  *         -ENOENT (unknown syscall name, described in @o->err); -EFBIG
- *         (file over 16 MiB, or more than 2^20 JSON values); -ENOMEM;
+ *         (file over 16 MiB, or more than 2^18 JSON values); -ENOMEM;
  *         negative errno from open/read.
  * Thread safety: reentrant.
  */

@@ -13,8 +13,8 @@
 
 /* Deeper than the format needs (7 levels), shallow enough for recursion. */
 #define MAX_DEPTH 32
-/* Bounds the index's memory (about 64 bytes a value) for a 16 MiB file. */
-#define MAX_VALUES (1u << 20)
+/* Bounds the index (about 64 bytes a value); real filters have thousands. */
+#define MAX_VALUES (1u << 18)
 
 struct scan {
 	const char *s;

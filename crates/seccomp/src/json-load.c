@@ -118,9 +118,16 @@ static int check_keys(struct ctx *c, struct json_object *o, jpos *p, const char 
 
 		for (a = allowed; *a && strcmp(*a, k) != 0; a++)
 			;
-		if (!*a)
-			return report(c, -EINVAL, kid_at(p, i)->line, NULL, "unknown field \"%s\"",
-				      shown(k, b, sizeof(b)));
+		if (!*a) {
+			char list[160];
+			size_t n = 0;
+
+			for (a = allowed; *a && n < sizeof(list); a++)
+				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+						      a == allowed ? "" : ", ", *a);
+			return report(c, -EINVAL, kid_at(p, i)->line, shown(k, b, sizeof(b)),
+				      "unknown field (expected one of: %s)", list);
+		}
 	}
 	return 0;
 }
