@@ -191,7 +191,8 @@ int cvmm_kvm_vm_enable_cap(struct cvmm_kvm_vm *vm, const struct kvm_enable_cap *
 
 /**
  * KVM_SET_USER_MEMORY_REGION with bookkeeping. @r->slot holds the address
- * space in bits 16..31 (x86: 0 normal, 1 SMM) and the slot id below.
+ * space in bits 16..31 (x86: 0 normal, 1 SMM where KVM_CAP_MULTI_ADDRESS_SPACE
+ * offers it) and the slot id below.
  * memory_size 0 deletes the slot. Before asking the kernel, a new or changed
  * slot is checked against the other slots of the same address space.
  * @return 0; -EEXIST (overlaps another slot); -EINVAL (slot id out of range,
@@ -213,7 +214,7 @@ int cvmm_kvm_vm_set_memory2(struct cvmm_kvm_vm *vm,
 /**
  * The lowest unused slot id in address space @as_id.
  * @return the slot id (without the address-space bits); -ENOSPC when full;
- *         -EINVAL (as_id > 1).
+ *         -EINVAL (no such address space).
  */
 int cvmm_kvm_vm_find_free_slot(struct cvmm_kvm_vm *vm, uint16_t as_id);
 
@@ -239,7 +240,9 @@ int cvmm_kvm_vm_create_irqchip(struct cvmm_kvm_vm *vm);
 /**
  * KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): LAPICs in the kernel, PIC/IOAPIC in
  * user space, with @nr_ioapic_pins routes reserved. Call before vCPUs exist.
- * @return 0; -EOPNOTSUPP; -EINVAL (vCPUs exist, or an irqchip already exists); negative errno.
+ * @return 0; -EOPNOTSUPP; -EEXIST (an irqchip or a vCPU already exists;
+ *         kernels before 6.x say -EINVAL for the vCPU case); -EINVAL (too
+ *         many pins); negative errno.
  */
 int cvmm_kvm_vm_enable_split_irqchip(struct cvmm_kvm_vm *vm, uint32_t nr_ioapic_pins);
 /** KVM_GET_IRQCHIP: @chip->chip_id selects PIC master/slave or IOAPIC. @return 0; -ENXIO (no irqchip); -EINVAL. */
@@ -345,7 +348,7 @@ int cvmm_kvm_vm_unregister_coalesced_mmio(struct cvmm_kvm_vm *vm,
 int cvmm_kvm_vm_create_device(struct cvmm_kvm_vm *vm, struct kvm_create_device *cd);
 /** KVM_SET_DEVICE_ATTR on a device fd (or a VM/vCPU fd with attributes). @return 0; -ENXIO (unknown attribute); negative errno. */
 int cvmm_kvm_device_set_attr(int fd, const struct kvm_device_attr *attr);
-/** KVM_GET_DEVICE_ATTR. @return 0; -ENXIO; negative errno. */
+/** KVM_GET_DEVICE_ATTR. @return 0; -ENXIO (unknown attribute); -EPERM (device has no getter); negative errno. */
 int cvmm_kvm_device_get_attr(int fd, const struct kvm_device_attr *attr);
 /** KVM_HAS_DEVICE_ATTR. @return 1 present, 0 absent, negative errno. */
 int cvmm_kvm_device_has_attr(int fd, const struct kvm_device_attr *attr);

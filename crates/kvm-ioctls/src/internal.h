@@ -13,8 +13,7 @@
 
 #define KVM_LOG_CRATE "kvm-ioctls"
 
-/* x86 has two address spaces (normal, SMM); the id lives in slot bits 16+. */
-#define KVM_NR_AS 2u
+/* Address space id (x86: 0 normal, 1 SMM when offered) lives in slot bits 16+. */
 #define KVM_SLOT_AS(slot) ((slot) >> 16)
 #define KVM_SLOT_ID(slot) ((slot) & 0xffffu)
 #define KVM_PAGE_SHIFT 12
@@ -39,6 +38,7 @@ struct cvmm_kvm_vm {
 	struct kvm_slot *slots; /* sorted by slot */
 	size_t nslots, cap_slots;
 	uint32_t max_slot_id; /* per address space */
+	uint32_t nr_as;       /* KVM_CAP_MULTI_ADDRESS_SPACE, at least 1 */
 	uint32_t nr_vcpus;
 	uint32_t ring_bytes;
 	bool manual_protect;

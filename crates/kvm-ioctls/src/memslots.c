@@ -77,7 +77,7 @@ static int slot_check(const struct cvmm_kvm_vm *vm, const struct kvm_slot *n,
 {
 	uint64_t end;
 
-	if (KVM_SLOT_AS(n->slot) >= KVM_NR_AS || KVM_SLOT_ID(n->slot) >= vm->max_slot_id)
+	if (KVM_SLOT_AS(n->slot) >= vm->nr_as || KVM_SLOT_ID(n->slot) >= vm->max_slot_id)
 		return -EINVAL;
 	if (n->size == 0)
 		return cvmm__kvm_vm_slot_lookup(vm, n->slot) ? 0 : -ENOENT;
@@ -175,7 +175,7 @@ int cvmm_kvm_vm_find_free_slot(struct cvmm_kvm_vm *vm, uint16_t as_id)
 	uint32_t want = (uint32_t)as_id << 16;
 	int ret = -ENOSPC;
 
-	if (as_id >= KVM_NR_AS)
+	if (as_id >= vm->nr_as)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
 	for (size_t i = slot_pos(vm, want); i <= vm->nslots; i++) {

@@ -36,6 +36,8 @@ int cvmm_kvm_vm_create(struct cvmm_kvm *kvm, const struct cvmm_kvm_vm_opts *o,
 	vm->max_slot_id = r > 0 ? (uint32_t)r : 32u;
 	if (vm->max_slot_id > 0x10000u)
 		vm->max_slot_id = 0x10000u;
+	r = KVM_IOCTL_VAL(fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+	vm->nr_as = r > 1 ? (uint32_t)CVMM_MIN(r, 0x10000) : 1u;
 	*out = vm;
 	return 0;
 }
