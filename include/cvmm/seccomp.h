@@ -303,9 +303,9 @@ struct cvmm_seccomp_json_opts {
 struct cvmm_seccomp_set;
 
 /**
- * Load every thread's filter from a JSON document (compiled is not done:
- * call cvmm_seccomp_filter_compile() on the ones you use, or
- * cvmm_seccomp_set_compile()).
+ * Load every thread's filter from a JSON document. The filters are not
+ * compiled yet: call cvmm_seccomp_filter_compile() on the ones you use, or
+ * cvmm_seccomp_set_compile().
  * @return 0; -EINVAL (syntax or schema error, described in @o->err);
  *         -ENOENT (unknown syscall name, described in @o->err); -EFBIG
  *         (file over 16 MiB, or more than 2^18 JSON values); -ENOMEM;
