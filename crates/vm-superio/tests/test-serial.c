@@ -296,6 +296,76 @@ START_TEST(serial_rx_trigger_and_backpressure)
 }
 END_TEST
 
+/* The probe sequence of Linux's 8250 autoconfig(): the model must come out
+ * as a plain 16550A (not a 16450, 16650, NS16550A, XScale or 16750). */
+START_TEST(serial_linux_autoconfig)
+{
+	struct uart u;
+	uint8_t save, s1, s2;
+
+	uart_init(&u);
+	/* Scratch-free IER test. */
+	save = rd(&u, CVMM_SERIAL_IER);
+	wr(&u, CVMM_SERIAL_IER, 0);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IER) & 0x0f, 0);
+	wr(&u, CVMM_SERIAL_IER, 0x0f);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IER) & 0x0f, 0x0f);
+	wr(&u, CVMM_SERIAL_IER, save);
+	/* Loopback test: OUT2|RTS must read back as DCD|CTS. */
+	save = rd(&u, CVMM_SERIAL_MCR);
+	wr(&u, CVMM_SERIAL_MCR, CVMM_SERIAL_MCR_LOOP | 0x0a);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_MSR) & 0xf0, 0x90);
+	wr(&u, CVMM_SERIAL_MCR, save);
+	/* FIFO probe: IIR bits 7-6 = 3 means 16550A. */
+	wr(&u, CVMM_SERIAL_IIR_FCR, CVMM_SERIAL_FCR_ENABLE);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IIR_FCR) >> 6, 3);
+	/* No EFR behind DLAB (16650 probes read 0 there). */
+	wr(&u, CVMM_SERIAL_LCR, 0x80);
+	ck_assert_uint_ne(rd(&u, CVMM_SERIAL_IIR_FCR), 0);
+	wr(&u, CVMM_SERIAL_LCR, 0xbf);
+	ck_assert_uint_ne(rd(&u, CVMM_SERIAL_IIR_FCR), 0);
+	/* No NS16550A EXCR1: the loop bit must not show through IIR. */
+	wr(&u, CVMM_SERIAL_LCR, 0);
+	s1 = rd(&u, CVMM_SERIAL_MCR);
+	wr(&u, CVMM_SERIAL_LCR, 0xe0);
+	s2 = rd(&u, CVMM_SERIAL_IIR_FCR);
+	ck_assert_uint_eq((s1 ^ s2) & CVMM_SERIAL_MCR_LOOP, 0);
+	wr(&u, CVMM_SERIAL_LCR, 0);
+	wr(&u, CVMM_SERIAL_MCR, s1 ^ CVMM_SERIAL_MCR_LOOP);
+	wr(&u, CVMM_SERIAL_LCR, 0xe0);
+	s2 = rd(&u, CVMM_SERIAL_IIR_FCR);
+	wr(&u, CVMM_SERIAL_LCR, 0);
+	wr(&u, CVMM_SERIAL_MCR, s1);
+	ck_assert_uint_eq((s1 ^ s2) & CVMM_SERIAL_MCR_LOOP, 0);
+	/* No XScale UUE bit in IER. */
+	wr(&u, CVMM_SERIAL_IER, 0x40);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IER) & 0x40, 0);
+	wr(&u, CVMM_SERIAL_IER, 0);
+	/* No 16750 64-byte FIFO bit (IIR bit 5), without and with DLAB. */
+	wr(&u, CVMM_SERIAL_LCR, 0);
+	wr(&u, CVMM_SERIAL_IIR_FCR, CVMM_SERIAL_FCR_ENABLE | 0x20);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IIR_FCR) >> 5, 6);
+	wr(&u, CVMM_SERIAL_IIR_FCR, CVMM_SERIAL_FCR_ENABLE);
+	wr(&u, CVMM_SERIAL_LCR, 0x80);
+	wr(&u, CVMM_SERIAL_IIR_FCR, CVMM_SERIAL_FCR_ENABLE | 0x20);
+	ck_assert_uint_eq(rd(&u, CVMM_SERIAL_IIR_FCR) >> 5, 6);
+	wr(&u, CVMM_SERIAL_IIR_FCR, CVMM_SERIAL_FCR_ENABLE);
+	wr(&u, CVMM_SERIAL_LCR, 0);
+	/* Startup's THRE test: THRE is reported when enabled, clears on IIR
+	 * read, and comes back when re-enabled (else Linux sets UART_BUG_THRE). */
+	wr(&u, CVMM_SERIAL_IER, CVMM_SERIAL_IER_THRE);
+	s1 = rd(&u, CVMM_SERIAL_IIR_FCR);
+	wr(&u, CVMM_SERIAL_IER, 0);
+	wr(&u, CVMM_SERIAL_IER, CVMM_SERIAL_IER_THRE);
+	s2 = rd(&u, CVMM_SERIAL_IIR_FCR);
+	wr(&u, CVMM_SERIAL_IER, 0);
+	ck_assert_uint_eq(s1 & 1, 0);
+	ck_assert_uint_eq(s2 & 1, 0);
+	ck_assert_uint_eq(u.out_len, 0);
+	cvmm_serial_destroy(u.s);
+}
+END_TEST
+
 /* A guest-like driver: interrupt-driven RX, polled TX; the host pumps an
  * input stream with backpressure. */
 START_TEST(serial_stream_round_trip)
@@ -509,6 +579,7 @@ Suite *serial_suite(void)
 	tcase_add_test(tc, serial_loopback_modem);
 	tcase_add_test(tc, serial_fifo_overrun_and_fcr);
 	tcase_add_test(tc, serial_rx_trigger_and_backpressure);
+	tcase_add_test(tc, serial_linux_autoconfig);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stream");
 	tcase_add_test(tc, serial_stream_round_trip);
