@@ -15,20 +15,30 @@ if ! [ -f "$cache/vmlinux" ]; then
 	(
 		set -e
 		cd "$cache"
-		command -v xz >/dev/null || apt-get install -y -qq xz-utils zstd >/dev/null
+		for t in xz zstd lz4; do
+			command -v $t >/dev/null || apt-get install -y -qq xz-utils zstd lz4 >/dev/null
+		done
 		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-		apt-get download "$pkg" >/dev/null
+		apt-get download "$pkg" >/dev/null 2>&1
 		dpkg-deb -x linux-image-*.deb root
 		vmlinuz=$(ls root/boot/vmlinuz-*)
-		# The bzImage's payload is the compressed vmlinux: find its magic.
-		for m in 'xz:\3757zXZ' 'zstd:(\265/\375' 'gzip:\037\213\010'; do
-			tool=${m%%:*}
-			magic=$(printf "${m#*:}")
-			off=$(grep -abo "$magic" "$vmlinuz" | head -1 | cut -d: -f1) || true
-			[ -n "$off" ] || continue
-			tail -c +$((off + 1)) "$vmlinuz" | $tool -dc >vmlinux 2>/dev/null || true
-			readelf -h vmlinux >/dev/null 2>&1 && break
-		done
+		# The bzImage's payload (setup header: payload_offset/length) is the
+		# compressed vmlinux; Debian 12 uses lz4.
+		python3 - "$vmlinuz" payload <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+sects = d[0x1f1] or 4
+off, length = struct.unpack_from("<II", d, 0x248)
+start = (sects + 1) * 512 + off
+open(sys.argv[2], "wb").write(d[start:start + length])
+PY
+		case $(od -An -tx1 -N4 payload | tr -d ' ') in
+		02214c18) lz4 -dc payload >vmlinux ;;
+		fd377a58) xz -dc payload >vmlinux ;;
+		28b52ffd) zstd -dc payload >vmlinux ;;
+		1f8b08*) gzip -dc payload >vmlinux ;;
+		*) echo "# unknown kernel compression"; exit 1 ;;
+		esac
 		readelf -h vmlinux >/dev/null
 	) || { echo "# cannot fetch or unpack Debian's cloud kernel"; exit 1; }
 fi
