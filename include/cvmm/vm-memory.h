@@ -190,7 +190,8 @@ bool cvmm_guest_mem_range_valid(const struct cvmm_guest_mem *m, uint64_t gpa,
  * the data is in place).
  * @return 0 (also for @len 0, at any @gpa); -EFAULT if any byte is outside
  * guest RAM, or for writes inside a READONLY region (nothing is copied: the
- * range is checked first); -EINVAL if the range wraps or @buf is NULL.
+ * range is checked first); -EINVAL if the range wraps (@gpa + @len does not
+ * fit in 64 bits) or @buf is NULL.
  * Thread safety: safe from any thread once the region set is fixed; the
  * copy is not atomic against concurrent guest or VMM access.
  */
