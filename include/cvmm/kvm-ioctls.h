@@ -628,9 +628,9 @@ int cvmm_kvm_vcpu_set_xsave(struct cvmm_kvm_vcpu *vcpu, const struct kvm_xsave *
 int cvmm_kvm_vcpu_get_xcrs(struct cvmm_kvm_vcpu *vcpu, struct kvm_xcrs *xcrs);
 /** @return 0; -EINVAL (bad XCR0 value or count). */
 int cvmm_kvm_vcpu_set_xcrs(struct cvmm_kvm_vcpu *vcpu, const struct kvm_xcrs *xcrs);
-/** @return 0; -ENXIO (no in-kernel LAPIC). */
+/** @return 0; -EINVAL (no in-kernel LAPIC). */
 int cvmm_kvm_vcpu_get_lapic(struct cvmm_kvm_vcpu *vcpu, struct kvm_lapic_state *lapic);
-/** @return 0; -ENXIO (no in-kernel LAPIC); -EINVAL. */
+/** @return 0; -EINVAL (no in-kernel LAPIC, or bad state). */
 int cvmm_kvm_vcpu_set_lapic(struct cvmm_kvm_vcpu *vcpu, const struct kvm_lapic_state *lapic);
 /**
  * KVM_GET_MSRS for @msrs->entries[0..nmsrs).
@@ -725,7 +725,10 @@ int cvmm_kvm_vcpu_state_save(struct cvmm_kvm_vcpu *vcpu, struct cvmm_kvm_vcpu_st
 /**
  * Write @st back, in the order KVM needs: CPUID, TSC rate, mp_state, regs,
  * sregs, xsave/fpu, xcrs, debugregs, LAPIC, MSRs, events, mp_state.
- * @return 0; -EIO (the kernel accepted only part of the MSRs); negative errno.
+ * An MSR the kernel refuses is tolerated only when it already holds the
+ * saved value (some are read-only in some configurations).
+ * @return 0; -EIO (the kernel refused an MSR whose value differs); -ENOMEM;
+ *         negative errno.
  * Thread safety: the vCPU's thread, while it is not in KVM_RUN.
  */
 int cvmm_kvm_vcpu_state_restore(struct cvmm_kvm_vcpu *vcpu,

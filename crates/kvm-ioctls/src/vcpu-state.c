@@ -93,7 +93,7 @@ int cvmm_kvm_vcpu_state_save(struct cvmm_kvm_vcpu *vcpu, struct cvmm_kvm_vcpu_st
 		r = cvmm_kvm_vcpu_get_lapic(vcpu, &st->lapic);
 		if (!r)
 			st->valid |= CVMM_KVM_STATE_LAPIC;
-		else if (r == -ENXIO) /* no in-kernel LAPIC: nothing to save */
+		else if (r == -EINVAL || r == -ENXIO) /* no in-kernel LAPIC */
 			r = 0;
 	}
 	if (!r && has(vcpu, KVM_CAP_GET_TSC_KHZ)) {
@@ -115,6 +115,47 @@ int cvmm_kvm_vcpu_state_save(struct cvmm_kvm_vcpu *vcpu, struct cvmm_kvm_vcpu_st
 		r = cvmm_kvm_vcpu_get_events(vcpu, &st->events);
 	if (r)
 		cvmm_kvm_vcpu_state_fini(st);
+	return r;
+}
+
+/*
+ * KVM_SET_MSRS stops at the first MSR it refuses. Some MSRs are readable but
+ * not writable in every configuration (the async-PF vector without an
+ * in-kernel LAPIC); a refusal is harmless when the MSR already holds the
+ * saved value, so skip those and carry on; anything else is -EIO.
+ */
+static int restore_msrs(struct cvmm_kvm_vcpu *vcpu, const struct kvm_msrs *saved)
+{
+	struct kvm_msrs *m = cvmm_kvm_msrs_alloc(saved->nmsrs);
+	struct kvm_msrs *one = cvmm_kvm_msrs_alloc(1);
+	uint32_t i = 0;
+	int r = 0;
+
+	if (!m || !one) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (i < saved->nmsrs) {
+		m->nmsrs = saved->nmsrs - i;
+		memcpy(m->entries, &saved->entries[i], m->nmsrs * sizeof(m->entries[0]));
+		r = cvmm_kvm_vcpu_set_msrs(vcpu, m);
+		if (r < 0)
+			goto out;
+		i += (uint32_t)r;
+		if (i == saved->nmsrs)
+			break;
+		one->entries[0].index = saved->entries[i].index;
+		r = cvmm_kvm_vcpu_get_msrs(vcpu, one);
+		if (r != 1 || one->entries[0].data != saved->entries[i].data) {
+			r = -EIO;
+			goto out;
+		}
+		i++;
+	}
+	r = 0;
+out:
+	free(m);
+	free(one);
 	return r;
 }
 
@@ -155,11 +196,8 @@ int cvmm_kvm_vcpu_state_restore(struct cvmm_kvm_vcpu *vcpu,
 		r = cvmm_kvm_vcpu_set_debugregs(vcpu, &st->debugregs);
 	if (!r && (st->valid & CVMM_KVM_STATE_LAPIC))
 		r = cvmm_kvm_vcpu_set_lapic(vcpu, &st->lapic);
-	if (!r && st->msrs) {
-		r = cvmm_kvm_vcpu_set_msrs(vcpu, st->msrs);
-		if (r >= 0)
-			r = (uint32_t)r == st->msrs->nmsrs ? 0 : -EIO;
-	}
+	if (!r && st->msrs)
+		r = restore_msrs(vcpu, st->msrs);
 	if (!r)
 		r = cvmm_kvm_vcpu_set_events(vcpu, &st->events);
 	/* Again last: setting LAPIC/events can move a halted vCPU to runnable. */
