@@ -393,9 +393,10 @@ int cvmm_rtc_read(struct cvmm_rtc *r, uint64_t offset, uint8_t *val);
 
 /**
  * Guest write: @offset 0 selects a register (bit 7, the NMI mask, is kept
- * apart); @offset 1 writes it. Setting B.SET freezes the time registers so
- * the guest can write them; clearing it makes the written time current.
- * A, C (bit 7 of A, all of C and D are read-only) behave as on the MC146818.
+ * apart); @offset 1 writes it. Setting B.SET (or holding the divider in
+ * reset through A bits 6-4) freezes the time registers so the guest can
+ * write them; restarting updates makes the written time current. Bit 7 of
+ * A and all of C and D are read-only, as on the MC146818.
  * @return 0; -EINVAL for @offset > 1.
  */
 int cvmm_rtc_write(struct cvmm_rtc *r, uint64_t offset, uint8_t val);
@@ -435,7 +436,8 @@ struct cvmm_rtc_state {
 	int64_t offset_sec;     /* guest seconds minus clock() seconds; |offset| <= 10^12 */
 	int64_t last_poll_sec;  /* guest second seen by the last poll */
 	uint8_t cmos[CVMM_RTC_NUM_REGS]; /* A bit 7 = 0, C low nibble = 0, D = 0x80;
-					    time registers hold the frozen time while B.SET */
+					    time registers hold the frozen time while
+					    updates are stopped */
 };
 
 /** Fill @st. @return 0. */

@@ -244,23 +244,34 @@ int cvmm_rtc_read(struct cvmm_rtc *r, uint64_t offset, uint8_t *val)
 	return 0;
 }
 
-static void write_reg_b(struct cvmm_rtc *r, uint8_t val)
+/*
+ * A or B write: the time freezes whenever updates stop (B.SET, or the
+ * divider chain held in reset through A) and resumes from the registers
+ * when they start again.
+ */
+static void write_control(struct cvmm_rtc *r, uint8_t reg, uint8_t val)
 {
-	uint8_t old = r->cmos[CVMM_RTC_REG_B];
+	bool was = updating(r), now;
+	uint8_t a = r->cmos[CVMM_RTC_REG_A], b = r->cmos[CVMM_RTC_REG_B];
 
-	if ((val & CVMM_RTC_B_SET) && !(old & CVMM_RTC_B_SET)) {
-		/* Freeze in the format the guest is switching to. */
-		r->cmos[CVMM_RTC_REG_B] = val;
-		latch_time(r);
+	if (reg == CVMM_RTC_REG_A) {
+		a = val & (uint8_t)~CVMM_RTC_A_UIP;
+	} else {
+		b = val;
+		/* Setting SET also clears UIE (MC146818). */
+		if (b & CVMM_RTC_B_SET)
+			b &= (uint8_t)~CVMM_RTC_B_UIE;
 	}
-	/* The frozen registers were written in the format that was in force
-	 * while SET was on; a format change in the same write applies after. */
-	if (!(val & CVMM_RTC_B_SET) && (old & CVMM_RTC_B_SET))
+	now = !(b & CVMM_RTC_B_SET) && (a & REG_A_DIVIDER_MASK) == REG_A_DIVIDER_NORMAL;
+	/* The frozen registers were written in the format in force while
+	 * frozen; a format change in the same write applies after. */
+	if (!was && now)
 		apply_time(r);
-	/* Setting SET also clears UIE (MC146818). */
-	if (val & CVMM_RTC_B_SET)
-		val &= (uint8_t)~CVMM_RTC_B_UIE;
-	r->cmos[CVMM_RTC_REG_B] = val;
+	r->cmos[CVMM_RTC_REG_A] = a;
+	r->cmos[CVMM_RTC_REG_B] = b;
+	/* Freeze in the format the guest is switching to. */
+	if (was && !now)
+		latch_time(r);
 }
 
 int cvmm_rtc_write(struct cvmm_rtc *r, uint64_t offset, uint8_t val)
@@ -288,10 +299,8 @@ int cvmm_rtc_write(struct cvmm_rtc *r, uint64_t offset, uint8_t val)
 	}
 	switch (reg) {
 	case CVMM_RTC_REG_A:
-		r->cmos[reg] = val & (uint8_t)~CVMM_RTC_A_UIP;
-		break;
 	case CVMM_RTC_REG_B:
-		write_reg_b(r, val);
+		write_control(r, reg, val);
 		break;
 	case CVMM_RTC_REG_C:
 	case CVMM_RTC_REG_D:

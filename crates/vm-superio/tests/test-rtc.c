@@ -184,6 +184,15 @@ START_TEST(rtc_guest_sets_time)
 	ck_assert_uint_eq(get(&c, CVMM_RTC_HOURS), 0x00);
 	ck_assert_uint_eq(get(&c, CVMM_RTC_SECONDS), 0x01);
 	ck_assert_uint_eq(get(&c, CVMM_RTC_YEAR), 0x00);
+	/* Holding the divider in reset (A = 0x70) freezes the time too. */
+	set(&c, CVMM_RTC_REG_A, 0x70);
+	c.now_ns += 10 * NS;
+	ck_assert_uint_eq(get(&c, CVMM_RTC_SECONDS), 0x01);
+	ck_assert_uint_eq(get(&c, CVMM_RTC_MINUTES), 0x30);
+	set(&c, CVMM_RTC_REG_A, 0x26);
+	c.now_ns += 2 * NS;
+	ck_assert_uint_eq(get(&c, CVMM_RTC_SECONDS), 0x03);
+	ck_assert_uint_eq(get(&c, CVMM_RTC_MINUTES), 0x30);
 	/* Garbage BCD does not break anything; the time stays readable. */
 	set(&c, CVMM_RTC_REG_B, CVMM_RTC_B_SET);
 	for (uint8_t reg = 0; reg < 10; reg++)
