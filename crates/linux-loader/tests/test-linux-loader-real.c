@@ -112,8 +112,23 @@ START_TEST(real_bzimage)
 
 	m = new_mem(512 * MIB);
 	o.kernel_fd = fd;
+	{
+		static const char rd[20000] = "070701";
+		char rpath[PATH_MAX];
+
+		o.initrd_fd = cvmm_test_tmpfile(rpath, 0);
+		ck_assert_int_ge(o.initrd_fd, 0);
+		unlink(rpath);
+		ck_assert_int_eq(write(o.initrd_fd, rd, sizeof(rd)), (ssize_t)sizeof(rd));
+	}
 	ck_assert_int_eq(cvmm_linux_loader_load(m, &o, &res), 0);
+	close(o.initrd_fd);
 	ck_assert_int_eq(res.mode, CVMM_BOOT_LINUX64);
+	/* The initrd obeys the real header's initrd_addr_max. */
+	ck_assert_uint_eq(res.initrd_size, 20000);
+	ck_assert_uint_eq(res.initrd_gpa % 4096, 0);
+	ck_assert_uint_le(res.initrd_gpa + res.initrd_size - 1, ki.initrd_addr_max);
+	ck_assert(res.initrd_gpa >= res.kernel_end || res.initrd_gpa + res.initrd_size <= res.kernel_start);
 	ck_assert_uint_eq(res.entry, res.kernel_start + 0x200);
 	if (ki.relocatable)
 		ck_assert_uint_eq(res.kernel_start % ki.kernel_alignment, 0);
@@ -129,6 +144,8 @@ START_TEST(real_bzimage)
 	ck_assert_uint_eq(bp.hdr.version, fh.version);
 	ck_assert_uint_eq(bp.hdr.init_size, fh.init_size);
 	ck_assert_uint_eq(bp.hdr.type_of_loader, 0xff);
+	ck_assert_uint_eq(bp.hdr.ramdisk_image, res.initrd_gpa);
+	ck_assert_uint_eq(bp.hdr.ramdisk_size, 20000);
 	ck_assert_uint_eq(bp.e820_entries, 3);
 	cvmm_guest_mem_destroy(m);
 	cvmm_cmdline_destroy(c);
