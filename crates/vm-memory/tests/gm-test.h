@@ -6,7 +6,10 @@
 #include <cvmm/vm-memory.h>
 #include "cvmm-test.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +64,60 @@ static inline uint64_t gm_rss_bytes(void)
 	ck_assert_int_eq(fscanf(f, "%llu %llu", &size, &rss), 2);
 	fclose(f);
 	return rss * PAGE;
+}
+
+/*
+ * Huge pages for a test: grow the pool by @n 2 MiB pages (root only).
+ * Test programs may run in parallel, so the whole reserve ... restore span
+ * holds a lock; gm_hugepages_restore() puts the old size back and unlocks.
+ * Returns false (nothing changed) when the pool cannot be changed.
+ */
+struct gm_hugepages {
+	int lock;
+	long old;
+};
+
+static inline long gm_nr_hugepages(long set)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+	long old = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &old) != 1)
+		old = -1;
+	if (set >= 0 && old >= 0) {
+		rewind(f);
+		fprintf(f, "%ld\n", set);
+	}
+	if (fclose(f) != 0)
+		return -1;
+	return old;
+}
+
+static inline bool gm_hugepages_reserve(struct gm_hugepages *h, long n)
+{
+	h->old = -1;
+	h->lock = open("/tmp/cvmm-test-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (h->lock < 0)
+		return false;
+	flock(h->lock, LOCK_EX);
+	h->old = gm_nr_hugepages(-1);
+	if (h->old < 0 || gm_nr_hugepages(h->old + n) < 0) {
+		h->old = -1;
+		return false;
+	}
+	return true;
+}
+
+static inline void gm_hugepages_restore(struct gm_hugepages *h)
+{
+	if (h->old >= 0)
+		gm_nr_hugepages(h->old);
+	h->old = -1;
+	if (h->lock >= 0)
+		close(h->lock);
+	h->lock = -1;
 }
 
 #endif

@@ -454,31 +454,13 @@ START_TEST(large_regions_aligned)
 }
 END_TEST
 
-/* Returns the old value of nr_hugepages, or -1. */
-static long hugepages_set(long n)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
-	long old = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &old) != 1)
-		old = -1;
-	if (n >= 0) {
-		rewind(f);
-		fprintf(f, "%ld\n", n);
-	}
-	fclose(f);
-	return old;
-}
-
 START_TEST(hugetlbfs_2m)
 {
 	struct cvmm_guest_mem *m = gm_new();
 	struct cvmm_mem_region_opts o = gm_opts(4 * GiB, 4 * MiB, CVMM_MEM_HUGETLBFS,
 						CVMM_MEM_F_GUARD);
 	const struct cvmm_mem_region *r;
-	long old = -1;
+	struct gm_hugepages hp = { .lock = -1, .old = -1 };
 	uint8_t buf[128], back[128];
 	uint8_t *other;
 	int ret;
@@ -486,15 +468,13 @@ START_TEST(hugetlbfs_2m)
 	ret = cvmm_guest_mem_add_region(m, &o);
 	if (ret == -ENOMEM) {
 		/* No free huge pages: reserve a few for this test (as root). */
-		old = hugepages_set(-1);
-		if (old >= 0 && hugepages_set(old + 2) >= 0)
+		if (gm_hugepages_reserve(&hp, 2))
 			ret = cvmm_guest_mem_add_region(m, &o);
 	}
 	if (ret == -ENOMEM || ret == -EINVAL || ret == -ENOSYS || ret == -EACCES) {
 		fprintf(stderr, "# hugetlbfs_2m: skipped, no 2 MiB huge pages (%s)\n",
 			strerror(-ret));
-		if (old >= 0)
-			hugepages_set(old);
+		gm_hugepages_restore(&hp);
 		cvmm_guest_mem_destroy(m);
 		return;
 	}
@@ -513,8 +493,7 @@ START_TEST(hugetlbfs_2m)
 	munmap(other, 4 * MiB);
 	check_guards(r);
 	cvmm_guest_mem_destroy(m);
-	if (old >= 0)
-		hugepages_set(old);
+	gm_hugepages_restore(&hp);
 }
 END_TEST
 

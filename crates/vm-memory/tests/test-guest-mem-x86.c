@@ -176,43 +176,24 @@ START_TEST(big_guest_noreserve_rss)
 }
 END_TEST
 
-static long hugepages_get_set(long n)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
-	long old = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &old) != 1)
-		old = -1;
-	if (n >= 0) {
-		rewind(f);
-		fprintf(f, "%ld\n", n);
-	}
-	fclose(f);
-	return old;
-}
-
 START_TEST(layout_hugetlbfs)
 {
 	struct cvmm_x86_ram_opts o = {
 		.sz = sizeof(o), .size = 16 * MiB, .backing = CVMM_MEM_HUGETLBFS,
 	};
 	struct cvmm_guest_mem *m = NULL;
-	long old = -1;
+	struct gm_hugepages hp = { .lock = -1, .old = -1 };
 	int r;
 
 	r = cvmm_guest_mem_create_x86(&o, &m);
 	if (r == -ENOMEM) {
-		old = hugepages_get_set(-1);
-		if (old >= 0 && hugepages_get_set(old + 8) >= 0)
+		if (gm_hugepages_reserve(&hp, 8))
 			r = cvmm_guest_mem_create_x86(&o, &m);
 	}
 	if (r == -ENOMEM || r == -EINVAL || r == -ENOSYS || r == -EACCES) {
 		fprintf(stderr, "# layout_hugetlbfs: skipped, no 2 MiB huge pages (%s)\n",
 			strerror(-r));
-		if (old >= 0)
-			hugepages_get_set(old);
+		gm_hugepages_restore(&hp);
 		return;
 	}
 	ck_assert_int_eq(r, 0);
@@ -220,8 +201,7 @@ START_TEST(layout_hugetlbfs)
 	ck_assert_uint_eq((uintptr_t)cvmm_guest_mem_region(m, 0)->host % (2 * MiB), 0);
 	touch_ends(m);
 	cvmm_guest_mem_destroy(m);
-	if (old >= 0)
-		hugepages_get_set(old);
+	gm_hugepages_restore(&hp);
 	/* Sizes must be whole huge pages. */
 	o.size = 16 * MiB + PAGE;
 	ck_assert_int_eq(cvmm_guest_mem_create_x86(&o, &m), -EINVAL);
