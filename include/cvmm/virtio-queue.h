@@ -90,7 +90,6 @@ struct cvmm_virtq_desc {
 	uint64_t addr;  /* guest physical address, [addr, addr + len) is guest RAM */
 	uint32_t len;
 	uint16_t flags; /* CVMM_VIRTQ_DESC_F_WRITE or 0 */
-	uint16_t rsvd;
 };
 
 /* Raw 16-byte descriptor as the guest wrote it (split or packed layout). */
@@ -141,7 +140,6 @@ struct cvmm_virtq {
 	uint16_t shadow_avail;  /* split: last avail->idx read */
 	uint16_t next_used;     /* split: free-running index; packed: ring slot */
 	uint16_t signalled_used;
-	uint16_t used_since_signal;
 	uint8_t avail_wrap;     /* packed wrap counters */
 	uint8_t used_wrap;
 	uint8_t signalled_valid;
@@ -150,10 +148,12 @@ struct cvmm_virtq {
 	uint8_t indirect;
 	uint8_t active;
 	uint8_t rsvd;
-	int status;             /* 0 when usable: -ENODEV inactive, else the error */
+	int status;             /* 0 split / 1 packed ready; -ENODEV inactive, else the error */
 	int error;              /* 0 or the negative errno that broke the queue */
+	uint32_t used_since_signal; /* ring entries used since the last notification check */
 	/* region holding the descriptors: buffers inside it are checked inline */
 	uint64_t fast_gpa;
+	uint64_t fast_end;
 	uint64_t fast_size;
 	uint8_t *fast_host;
 	const struct cvmm_mem_region *fast_region;
@@ -248,6 +248,7 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c);
  * checked; len may be 0), and writable descriptors never precede readable
  * ones. Descriptors are read from guest memory as they are reached (no copy),
  * except packed in-ring descriptors, which pop() copied.
+ * (cvmm_virtq_chain_next_slow() is the out-of-line body: call chain_next.)
  * @return 1 and fills @d; 0 at the end of the chain; a negative errno that
  * also marks the queue broken: -ELOOP (loop / longer than the queue or table),
  * -EINVAL (next index out of range, readable after writable, nested or
@@ -255,7 +256,19 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c);
  * or indirect table outside guest RAM, or address + length overflows).
  * Thread safety: the queue's thread.
  */
-int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d);
+int cvmm_virtq_chain_next_slow(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d);
+
+/* Cursor state bit "another descriptor follows" (internal). */
+#define CVMM_VIRTQ_CUR_MORE 0x1u
+
+/* Inline so that the end of a chain, met once per chain, costs no call. */
+static inline int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c,
+					struct cvmm_virtq_desc *d)
+{
+	if (!(c->cur.state & CVMM_VIRTQ_CUR_MORE))
+		return c->q->error;
+	return cvmm_virtq_chain_next_slow(c, d);
+}
 
 /** Restart iteration of @c at its first descriptor. */
 void cvmm_virtq_chain_rewind(struct cvmm_virtq_chain *c);

@@ -58,23 +58,12 @@ int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
 	d->addr = addr;
 	d->len = len;
 	d->flags = flags;
-	d->rsvd = 0;
 	return 1;
 }
 
-/* The body, out of line so that the end-of-chain test below stays a few
- * instructions (it runs once per chain). */
-static __attribute__((noinline)) int chain_next_body(struct cvmm_virtq_chain *c,
-						     struct cvmm_virtq_desc *d)
+int cvmm_virtq_chain_next_slow(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d)
 {
 	return cvmm_vq_cursor_next(c, &c->cur, d);
-}
-
-int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d)
-{
-	if (!(c->cur.state & CVMM_VQ_CUR_MORE))
-		return c->q->status;
-	return chain_next_body(c, d);
 }
 
 void cvmm_virtq_chain_rewind(struct cvmm_virtq_chain *c)

@@ -9,7 +9,7 @@
 
 bool cvmm_vq_packed_needs_notification(struct cvmm_virtq *q)
 {
-	uint16_t n = q->used_since_signal;
+	uint32_t n = q->used_since_signal;
 	uint16_t new_idx, old_idx, off;
 	uint32_t evt;
 	uint16_t flags, off_wrap;
@@ -32,7 +32,7 @@ bool cvmm_vq_packed_needs_notification(struct cvmm_virtq *q)
 	/* Indexes in one linear space: this lap is [0, size), the previous
 	 * lap is negative; 16-bit arithmetic keeps the window exact. */
 	new_idx = q->next_used;
-	old_idx = (uint16_t)(new_idx - n);
+	old_idx = (uint16_t)(new_idx - n);	/* n < size here */
 	off = off_wrap & 0x7fffu;
 	if ((off_wrap >> 15) != q->used_wrap)
 		off = (uint16_t)(off - q->size);

@@ -126,6 +126,7 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 	r = cvmm_guest_mem_find(q->mem, q->desc_gpa);
 	q->fast_gpa = r->gpa;
 	q->fast_size = r->size;
+	q->fast_end = r->gpa + r->size;
 	q->fast_host = r->host;
 	q->fast_region = r;
 	q->used_region = cvmm_guest_mem_find(q->mem, q->used_gpa);
@@ -135,7 +136,7 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 	q->signalled_valid = 0;
 	q->avail_wrap = q->used_wrap = 1;
 	q->active = 1;
-	q->status = 0;
+	q->status = packed ? CVMM_VQ_STATUS_PACKED : 0;
 	return 0;
 }
 
@@ -154,13 +155,20 @@ int cvmm_virtq_error(const struct cvmm_virtq *q)
 	return q->error;
 }
 
+/* Out of line so the split path stays free of saved registers. */
+static __attribute__((noinline)) int pop_other(struct cvmm_virtq *q,
+					       struct cvmm_virtq_chain *c)
+{
+	if (q->status == CVMM_VQ_STATUS_PACKED)
+		return cvmm_vq_packed_pop(q, c);
+	return q->status;
+}
+
 int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	if (CVMM_UNLIKELY(q->status))
-		return q->status;
-	if (q->packed)
-		return cvmm_vq_packed_pop(q, c);
-	return cvmm_vq_split_pop(q, c);
+	if (CVMM_LIKELY(q->status == 0))
+		return cvmm_vq_split_pop(q, c);
+	return pop_other(q, c);
 }
 
 int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
@@ -195,13 +203,13 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
 int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,
 		    uint32_t len)
 {
-	if (CVMM_UNLIKELY(q->status))
-		return q->status;
 	if (CVMM_UNLIKELY(c->q != q))
 		return -EINVAL;
-	if (q->packed)
+	if (CVMM_LIKELY(q->status == 0))
+		return cvmm_vq_split_push(q, c->id, len);
+	if (q->status == CVMM_VQ_STATUS_PACKED)
 		return cvmm_vq_packed_push(q, c->id, c->ring_slots, len);
-	return cvmm_vq_split_push(q, c->id, len);
+	return q->status;
 }
 
 int cvmm_virtq_push_id(struct cvmm_virtq *q, uint16_t id, uint16_t ring_slots,

@@ -13,19 +13,20 @@
 
 #include "vq-internal.h"
 
+/* Available in this lap: AVAIL matches the wrap counter, USED does not. */
 static inline bool cvmm_vq_packed_available(const struct cvmm_virtq *q, uint16_t flags)
 {
-	bool avail = (flags & CVMM_VIRTQ_DESC_F_AVAIL) != 0;
-	bool used = (flags & CVMM_VIRTQ_DESC_F_USED) != 0;
+	uint16_t want = q->avail_wrap ? CVMM_VIRTQ_DESC_F_AVAIL : CVMM_VIRTQ_DESC_F_USED;
 
-	return avail != used && avail == (bool)q->avail_wrap;
+	return (flags & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED)) == want;
 }
 
 static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	uint16_t pos = q->next_avail;
-	uint8_t wrap = q->avail_wrap;
+	uint16_t start = q->next_avail, pos = start;
+	uint8_t start_wrap = q->avail_wrap, wrap = start_wrap;
 	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
+	uint16_t next_flags;
 	/* Acquire: the driver writes the head's flags last, so everything in
 	 * the list is visible once the head shows available. */
 	uint16_t flags = cvmm_load_acquire_u16(d + 14);
@@ -35,12 +36,13 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 		return 0;
 	for (;;) {
 		memcpy(&c->ring[n], d, sizeof(c->ring[n]));
+		next_flags = c->ring[n].b;
 		n++;
 		if (++pos == q->size) {
 			pos = 0;
 			wrap ^= 1;
 		}
-		if (!(c->ring[n - 1].b & CVMM_VIRTQ_DESC_F_NEXT))
+		if (!(next_flags & CVMM_VIRTQ_DESC_F_NEXT))
 			break;
 		if (n >= q->size)
 			return cvmm_vq_fail(q, -ELOOP, "packed chain longer than the queue");
@@ -51,8 +53,8 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 	c->q = q;
 	c->id = c->ring[n - 1].a;	/* the buffer id is in the last descriptor */
 	c->ring_slots = (uint16_t)n;
-	c->prev_avail = q->next_avail;
-	c->prev_wrap = q->avail_wrap;
+	c->prev_avail = start;
+	c->prev_wrap = start_wrap;
 	c->cur.table = NULL;
 	c->cur.table_len = (uint16_t)n;
 	c->cur.idx = 0;
@@ -85,10 +87,7 @@ static inline int cvmm_vq_packed_push(struct cvmm_virtq *q, uint16_t id, uint16_
 		q->used_wrap ^= 1;
 	}
 	q->next_used = (uint16_t)next;
-	if ((uint32_t)q->used_since_signal + slots > UINT16_MAX)
-		q->used_since_signal = UINT16_MAX;
-	else
-		q->used_since_signal = (uint16_t)(q->used_since_signal + slots);
+	q->used_since_signal += slots;
 	cvmm_vq_mark_dirty(q, q->fast_region, q->desc_gpa + (uint64_t)CVMM_VQ_DESC_SIZE * pos,
 			   CVMM_VQ_DESC_SIZE);
 	return 0;

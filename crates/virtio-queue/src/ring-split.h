@@ -12,7 +12,7 @@
 #include "vq-internal.h"
 
 /* Dirty-log the used index and element @slot (logging is on). */
-void cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot) CVMM_VQ_HIDDEN;
+int cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot) CVMM_VQ_HIDDEN;
 
 static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
@@ -40,7 +40,6 @@ static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chai
 	c->id = head;
 	c->ring_slots = 1;
 	c->prev_avail = next;
-	c->prev_wrap = 0;
 	c->cur.table = q->desc;
 	c->cur.table_len = q->size;
 	c->cur.idx = head;
@@ -54,18 +53,19 @@ static inline int cvmm_vq_split_push(struct cvmm_virtq *q, uint16_t id, uint32_t
 {
 	uint16_t idx = q->next_used;
 	uint32_t slot = idx & (q->size - 1u);
-	uint8_t *elem = q->used + CVMM_VQ_USED_RING + 8u * slot;
+	uint8_t *used = q->used;
+	uint8_t *elem = used + CVMM_VQ_USED_RING + 8u * slot;
 
 	__atomic_store_n((uint32_t *)elem, (uint32_t)id, __ATOMIC_RELAXED);
 	__atomic_store_n((uint32_t *)(elem + 4), len, __ATOMIC_RELAXED);
 	idx++;
 	/* Release: the element is visible before the index that covers it. */
-	cvmm_store_release_u16(q->used + CVMM_VQ_USED_IDX, idx);
+	cvmm_store_release_u16(used + CVMM_VQ_USED_IDX, idx);
 	q->next_used = idx;
-	q->used_since_signal += q->used_since_signal != UINT16_MAX;
+	q->used_since_signal++;
 	if (CVMM_UNLIKELY(__atomic_load_n(&q->used_region->flags, __ATOMIC_RELAXED) &
 			  CVMM_MEM_F_DIRTY_LOG))
-		cvmm_vq_split_mark_used(q, slot);
+		return cvmm_vq_split_mark_used(q, slot);
 	return 0;
 }
 

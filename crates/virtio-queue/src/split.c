@@ -10,7 +10,7 @@ bool cvmm_vq_split_needs_notification(struct cvmm_virtq *q)
 {
 	uint16_t new_idx = q->next_used;
 	uint16_t old_idx = q->signalled_used;
-	uint16_t n = q->used_since_signal;
+	uint32_t n = q->used_since_signal;
 	bool valid = q->signalled_valid;
 	uint16_t event;
 
@@ -64,7 +64,7 @@ void cvmm_vq_split_disable_notification(struct cvmm_virtq *q)
 	cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa, 2);
 }
 
-void cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot)
+int cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot)
 {
 	uint64_t elem = q->used_gpa + CVMM_VQ_USED_RING + 8u * slot;
 
@@ -75,4 +75,5 @@ void cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot)
 		cvmm_guest_mem_mark_dirty(q->mem, q->used_gpa + CVMM_VQ_USED_IDX, 2);
 		cvmm_guest_mem_mark_dirty(q->mem, elem, 8);
 	}
+	return 0;
 }

@@ -15,7 +15,8 @@ void cvmm_virtq_state_save(const struct cvmm_virtq *q, struct cvmm_virtq_state *
 	s->next_avail = q->next_avail;
 	s->next_used = q->next_used;
 	s->signalled_used = q->signalled_used;
-	s->used_since_signal = q->used_since_signal;
+	/* any count of 0x8000 or more means "notify" */
+	s->used_since_signal = (uint16_t)CVMM_MIN(q->used_since_signal, 0xffffu);
 	s->avail_wrap = q->avail_wrap;
 	s->used_wrap = q->used_wrap;
 	s->signalled_valid = q->signalled_valid;

@@ -19,7 +19,7 @@ enum {
 };
 
 /* Cursor state bits. */
-#define CVMM_VQ_CUR_MORE 0x1u      /* another descriptor follows */
+#define CVMM_VQ_CUR_MORE CVMM_VIRTQ_CUR_MORE /* another descriptor follows */
 #define CVMM_VQ_CUR_INDIRECT 0x2u  /* inside an indirect table */
 #define CVMM_VQ_CUR_WRITE 0x4u     /* a writable descriptor was seen */
 
@@ -33,6 +33,9 @@ enum {
 #define CVMM_VQ_EVT_FLAGS 2u
 
 #define CVMM_VQ_DESC_SIZE 16u
+
+/* q->status of a ready packed queue (a ready split queue has 0). */
+#define CVMM_VQ_STATUS_PACKED 1
 
 /* Mark the queue broken with @err (the first error sticks) and return it. */
 int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why) CVMM_VQ_HIDDEN;
@@ -119,9 +122,10 @@ static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
  * so the inline fast path needs no saved registers. */
 int cvmm_vq_next_indirect(struct cvmm_virtq_chain *c, struct cvmm_virtq_cursor *cur,
 			  struct cvmm_virtq_desc *d, uint64_t addr, uint32_t len,
-			  uint16_t flags) CVMM_VQ_HIDDEN;
+			  uint16_t flags) CVMM_VQ_HIDDEN __attribute__((noinline));
 int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
-			    uint64_t addr, uint32_t len, uint16_t flags) CVMM_VQ_HIDDEN;
+			    uint64_t addr, uint32_t len, uint16_t flags)
+	CVMM_VQ_HIDDEN __attribute__((noinline));
 
 /*
  * Advance @cur within chain @c: 1 with @d, 0 at the end, <0 when the queue
@@ -133,54 +137,63 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 {
 	struct cvmm_virtq *q = c->q;
 	struct cvmm_virtq_raw_desc rd;
+	/* Work on locals and store back once: @d may alias nothing, but the
+	 * compiler cannot know that. */
+	unsigned int state = cur->state, idx = cur->idx, len = cur->table_len;
 	uint16_t flags;
+	uint64_t end;
 
-	if (CVMM_UNLIKELY(q->status))
+	if (CVMM_UNLIKELY(q->status < 0))
 		return q->status;
-	if (!(cur->state & CVMM_VQ_CUR_MORE))
+	if (!(state & CVMM_VQ_CUR_MORE))
 		return 0;
 	/* A chain cannot visit more descriptors than its table holds without
 	 * going round in a loop. */
-	if (CVMM_UNLIKELY(cur->visited >= cur->table_len))
+	if (CVMM_UNLIKELY(cur->visited >= len))
 		return cvmm_vq_fail(q, -ELOOP, "descriptor loop or chain longer than the queue");
 	cur->visited++;
 	if (CVMM_LIKELY(cur->mode == CVMM_VQ_MODE_SPLIT)) {
 		/* One copy; only the copy is checked and used. */
-		memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
+		memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx, sizeof(rd));
 		flags = rd.a;
 		if (flags & CVMM_VIRTQ_DESC_F_NEXT) {
-			if (CVMM_UNLIKELY(rd.b >= cur->table_len))
+			if (CVMM_UNLIKELY(rd.b >= len))
 				return cvmm_vq_fail(q, -EINVAL, "next descriptor index out of range");
-			cur->idx = rd.b;
+			idx = rd.b;
 		} else {
-			cur->state &= (uint8_t)~CVMM_VQ_CUR_MORE;
+			state &= ~CVMM_VQ_CUR_MORE;
 		}
 	} else {
 		if (cur->mode == CVMM_VQ_MODE_PRING) {
-			rd = c->ring[cur->idx];
+			rd = c->ring[idx];
 			flags = rd.b;
 		} else {
 			/* packed indirect: only WRITE is meaningful (2.8.8) */
-			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * cur->idx, sizeof(rd));
+			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx, sizeof(rd));
 			flags = rd.b & CVMM_VIRTQ_DESC_F_WRITE;
 		}
-		if (++cur->idx == cur->table_len)
-			cur->state &= (uint8_t)~CVMM_VQ_CUR_MORE;
+		if (++idx == len)
+			state &= ~CVMM_VQ_CUR_MORE;
 	}
-	if (CVMM_UNLIKELY(flags & CVMM_VIRTQ_DESC_F_INDIRECT))
+	if (CVMM_UNLIKELY(flags & CVMM_VIRTQ_DESC_F_INDIRECT)) {
+		cur->idx = (uint16_t)idx;
+		cur->state = (uint8_t)state;
 		return cvmm_vq_next_indirect(c, cur, d, rd.addr, rd.len, flags);
+	}
 	if (flags & CVMM_VIRTQ_DESC_F_WRITE)
-		cur->state |= CVMM_VQ_CUR_WRITE;
-	else if (CVMM_UNLIKELY(cur->state & CVMM_VQ_CUR_WRITE))
+		state |= CVMM_VQ_CUR_WRITE;
+	else if (CVMM_UNLIKELY(state & CVMM_VQ_CUR_WRITE))
 		return cvmm_vq_fail(q, -EINVAL, "readable descriptor after a writable one");
+	cur->idx = (uint16_t)idx;
+	cur->state = (uint8_t)state;
 	flags &= CVMM_VIRTQ_DESC_F_WRITE;
-	if (CVMM_UNLIKELY(rd.addr - q->fast_gpa >= q->fast_size ||
-			  rd.len > q->fast_size - (rd.addr - q->fast_gpa)))
+	if (CVMM_UNLIKELY(rd.addr < q->fast_gpa ||
+			  __builtin_add_overflow(rd.addr, (uint64_t)rd.len, &end) ||
+			  end > q->fast_end))
 		return cvmm_vq_next_slow_range(q, d, rd.addr, rd.len, flags);
 	d->addr = rd.addr;
 	d->len = rd.len;
 	d->flags = flags;
-	d->rsvd = 0;
 	return 1;
 }
 
