@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	struct hk_vm_opts o = { .sz = sizeof(o), .ncpus = 1, .mem_size = 128ull << 20 };
 	struct dirty_report dr = { 0 };
 	const char *t0_env = getenv("CVMM_T0_NS");
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, t_main = cvmm_now_ns(), t_created, t_loaded;
 	bool verbose = false;
 	struct hk_result res;
 	struct hk_vm *vm;
@@ -186,9 +186,11 @@ int main(int argc, char **argv)
 	ret = hk_vm_create(&o, &vm);
 	if (ret)
 		die("cannot create the VM: %s", strerror(-ret));
+	t_created = cvmm_now_ns();
 	ret = hk_vm_load(vm, argv[optind]);
 	if (ret)
 		die("cannot load '%s': %s", argv[optind], load_error(ret));
+	t_loaded = cvmm_now_ns();
 	ret = hk_vm_run(vm, &res);
 	if (ret)
 		die("cannot run the VM: %s", strerror(-ret));
@@ -198,6 +200,9 @@ int main(int argc, char **argv)
 			die("dirty-log harvest failed: %s", strerror(-ret));
 	}
 	if (t0) {
+		fprintf(stderr, "timing: main-us %.1f\n", (double)(t_main - t0) / 1e3);
+		fprintf(stderr, "timing: vm-created-us %.1f\n", (double)(t_created - t0) / 1e3);
+		fprintf(stderr, "timing: loaded-us %.1f\n", (double)(t_loaded - t0) / 1e3);
 		if (res.marker_ns)
 			fprintf(stderr, "timing: first-instruction-us %.1f\n",
 				(double)(res.marker_ns - t0) / 1e3);
