@@ -47,11 +47,13 @@ check "Debian's vmlinux has a PVH entry note" sh -c "readelf -n '$cache/vmlinux'
 cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 cvmm.slowtest=1 tsc_early_khz=2500000 lpj=10000000 no_timer_check"
 "$MICROVM" --kernel "$cache/vmlinux" --memory 512M --cmdline "$cmdline" --serial file="$TMP/console" &
 pid=$!
+start=$(date +%s)
 deadline=$(( $(date +%s) + ${CVMM_SLOW_TIMEOUT:-900} ))
 while [ "$(date +%s)" -lt "$deadline" ] && kill -0 $pid 2>/dev/null; do
 	grep -q "Command line: $cmdline" "$TMP/console" 2>/dev/null && break
 	sleep 5
 done
+echo "# after $(( $(date +%s) - start )) s"
 kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
 out=$TMP/console
 check "the kernel prints its banner on our serial port" grep -q "Linux version" "$out"
