@@ -57,6 +57,8 @@ int cvmm_acpi_priv_reserve(struct cvmm_acpi_buf *b, size_t n)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > b->max / 2 ? b->max : cap * 2;
+	/* need <= max, so clamping keeps cap >= need. */
+	cap = CVMM_MIN(cap, b->max);
 	p = realloc(b->data, cap);
 	if (!p)
 		return cvmm_acpi_priv_fail(b, -ENOMEM);
