@@ -115,7 +115,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-virtq: queue broken\n");
 		return 1;
 	}
-	printf("%s chains=%lu checksum=%llu\n", mode, chains, (unsigned long long)sum);
+#ifdef __OPTIMIZE__
+	const int optimized = 1;
+#else
+	const int optimized = 0;
+#endif
+	/* instruction counts only mean something for an optimised build */
+	printf("%s chains=%lu batch=%lu checksum=%llu optimized=%d\n", mode, chains, batch,
+	       (unsigned long long)sum, optimized);
 	cvmm_virtq_fini(&q);
 	cvmm_virtq_driver_destroy(drv);
 	cvmm_guest_mem_destroy(mem);
