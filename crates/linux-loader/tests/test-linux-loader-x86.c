@@ -447,36 +447,43 @@ static void expect_out(struct vm *v, uint8_t value)
 	ck_assert_uint_eq(got, value);
 }
 
-static void run_guest(const uint8_t *code, size_t code_len, unsigned int pvh, uint32_t flags,
-		      uint8_t want)
+static void boot_image(const uint8_t *img, size_t len, enum cvmm_boot_mode mode, uint32_t flags,
+		       uint8_t want)
 {
 	struct cvmm_guest_mem *m = new_mem(16 * MIB);
-	struct test_elf e = { .entry = 0x200000, .nsegs = 1,
-			      .segs = { { .paddr = 0x200000, .filesz = 0x1000, .memsz = 0x1000 } },
-			      .code = code, .code_len = code_len, .pvh_desc = pvh, .pvh_entry = 0x200000 };
 	struct cvmm_loader_opts o = { .sz = sizeof(o), .initrd_fd = -1, .cmdline = "x" };
 	struct cvmm_loader_result res;
 	char path[PATH_MAX];
-	uint8_t *img;
 	struct vm v;
-	size_t len;
 	int fd;
 
-	img = test_build_elf(&e, &len);
 	fd = cvmm_test_tmpfile(path, 0);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);
 	ck_assert_int_eq(write(fd, img, len), (ssize_t)len);
-	free(img);
 	o.kernel_fd = fd;
 	ck_assert_int_eq(cvmm_linux_loader_load(m, &o, &res), 0);
 	close(fd);
-	ck_assert_int_eq(res.mode, pvh ? CVMM_BOOT_PVH32 : CVMM_BOOT_LINUX64);
+	ck_assert_int_eq(res.mode, mode);
 	vm_open(&v, m);
 	vm_boot(&v, m, &res, flags);
 	expect_out(&v, want);
 	vm_close(&v);
 	cvmm_guest_mem_destroy(m);
+}
+
+static void run_guest(const uint8_t *code, size_t code_len, unsigned int pvh, uint32_t flags,
+		      uint8_t want)
+{
+	struct test_elf e = { .entry = 0x200000, .nsegs = 1,
+			      .segs = { { .paddr = 0x200000, .filesz = 0x1000, .memsz = 0x1000 } },
+			      .code = code, .code_len = code_len, .pvh_desc = pvh, .pvh_entry = 0x200000 };
+	uint8_t *img;
+	size_t len;
+
+	img = test_build_elf(&e, &len);
+	boot_image(img, len, pvh ? CVMM_BOOT_PVH32 : CVMM_BOOT_LINUX64, flags, want);
+	free(img);
 }
 
 /* mov eax, esi; shr eax, 12; out 0x80, al; hlt  (64-bit) */
@@ -492,6 +499,28 @@ START_TEST(kvm_long_mode)
 	}
 	run_guest(code64, sizeof(code64), 0, 0, 0x07);                    /* RSI = 0x7000 */
 	run_guest(code64, sizeof(code64), 0, CVMM_X86_BOOT_F_USER, 0x07); /* same at CPL3 */
+}
+END_TEST
+
+/* A bzImage entered at load address + 0x200 (startup_64) with RSI = 0x7000. */
+START_TEST(kvm_bzimage)
+{
+	struct test_bz b;
+	uint8_t *img;
+	size_t len;
+
+	if (!cvmm_test_have_kvm()) {
+		printf("# SKIP /dev/kvm is not available\n");
+		return;
+	}
+	test_bz_defaults(&b);
+	b.payload_len = 0x1000;
+	b.init_size = 0x100000;
+	b.pref_address = 0x400000;
+	img = test_build_bzimage(&b, &len);
+	memcpy(img + 5 * 512 + CVMM_BOOT_STARTUP_64_OFFSET, code64, sizeof(code64));
+	boot_image(img, len, CVMM_BOOT_LINUX64, 0, 0x07);
+	free(img);
 }
 END_TEST
 
@@ -519,6 +548,7 @@ int main(void)
 	tcase_set_timeout(tk, 30);
 	tcase_add_test(tk, kvm_long_mode);
 	tcase_add_test(tk, kvm_pvh);
+	tcase_add_test(tk, kvm_bzimage);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tk);
 	return cvmm_test_run((Suite *[]){ s, NULL });
