@@ -16,7 +16,9 @@ echo
 echo "- nproc: $(nproc)"
 echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo "- kernel: $(uname -r)"
-echo "- /dev/kvm: $(grep -qw vmx /proc/cpuinfo || grep -qw svm /proc/cpuinfo && echo 'hardware virtualisation flags present' || echo 'PVM (software KVM backend: no vmx/svm in /proc/cpuinfo)')$(lsmod 2>/dev/null | grep -q '^kvm_pvm' && echo ', kvm_pvm module loaded' || true)"
+if [ -d /sys/module/kvm_pvm ]; then kvm="PVM (kvm_pvm module loaded)"; else kvm="not PVM (no kvm_pvm module)"; fi
+if grep -qw -e vmx -e svm /proc/cpuinfo; then kvm="$kvm, CPU has vmx/svm"; else kvm="$kvm, CPU has no vmx/svm"; fi
+echo "- /dev/kvm: $kvm"
 echo
 echo "## VM start-up (1 vCPU, 128 MiB)"
 echo
