@@ -134,6 +134,16 @@ static int open_backing(const struct cvmm_mem_region_opts *o, uint64_t hp, int *
 	return 0;
 }
 
+/* The huge page size of the hugetlbfs file @fd is on, 0 for anything else. */
+static uint64_t file_hugepage_size(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0 || (unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	return (uint64_t)sfs.f_bsize;
+}
+
 int cvmm_gm_map_region(const struct cvmm_mem_region_opts *o, struct cvmm_gm_slot *s)
 {
 	const bool huge = o->backing == CVMM_MEM_HUGETLBFS;
@@ -141,7 +151,7 @@ int cvmm_gm_map_region(const struct cvmm_mem_region_opts *o, struct cvmm_gm_slot
 	const uint64_t guard = (o->flags & CVMM_MEM_F_GUARD) ? HOST_PAGE : 0;
 	/* Huge pages need aligned addresses; large ordinary regions are
 	 * aligned to 2 MiB too so THP and KVM can use large mappings. */
-	const uint64_t align = huge ? hp : (o->size >= THP_SIZE ? THP_SIZE : HOST_PAGE);
+	uint64_t align = huge ? hp : (o->size >= THP_SIZE ? THP_SIZE : HOST_PAGE);
 	int prot = PROT_READ | ((o->flags & CVMM_MEM_F_READONLY) ? 0 : PROT_WRITE);
 	int mflags, fd, r;
 	uint64_t resv_len;
@@ -150,6 +160,19 @@ int cvmm_gm_map_region(const struct cvmm_mem_region_opts *o, struct cvmm_gm_slot
 	r = open_backing(o, hp, &fd);
 	if (r)
 		return r;
+	if (o->backing == CVMM_MEM_FILE) {
+		/* A FILE fd may be on hugetlbfs (a vhost-user frontend's
+		 * hugepage-backed RAM): MAP_FIXED then needs an address
+		 * aligned to its page size, and size/offset multiples of it. */
+		uint64_t fhp = file_hugepage_size(fd);
+
+		if (fhp > align)
+			align = fhp;
+		if (fhp && (!CVMM_IS_ALIGNED(o->size, fhp) || !CVMM_IS_ALIGNED(o->fd_offset, fhp))) {
+			r = -EINVAL;
+			goto err_fd;
+		}
+	}
 
 	if (o->backing == CVMM_MEM_ANON || o->backing == CVMM_MEM_FILE)
 		mflags = (o->flags & CVMM_MEM_F_SHARED) ? MAP_SHARED : MAP_PRIVATE;

@@ -492,6 +492,24 @@ START_TEST(hugetlbfs_2m)
 	ck_assert_mem_eq(other + 2 * MiB - 64, buf, sizeof(buf));
 	munmap(other, 4 * MiB);
 	check_guards(r);
+
+	/* The same file handed over as a FILE fd (as a vhost-user frontend
+	 * would): placed at a huge page boundary, whole huge pages only. */
+	o = gm_opts(8 * GiB, 2 * MiB, CVMM_MEM_FILE, CVMM_MEM_F_SHARED);
+	o.fd = r->fd;
+	o.fd_offset = 2 * MiB;
+	ck_assert_int_eq(cvmm_guest_mem_add_region(m, &o), 0);
+	r = cvmm_guest_mem_find(m, 8 * GiB);
+	ck_assert_uint_eq((uintptr_t)r->host % (2 * MiB), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, 8 * GiB - 64, back, 64), -EFAULT);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, 8 * GiB, back, 64), 0);
+	ck_assert_mem_eq(back, buf + 64, 64);
+	o.gpa = 16 * GiB;
+	o.size = 1 * MiB;
+	ck_assert_int_eq(cvmm_guest_mem_add_region(m, &o), -EINVAL);
+	o.size = 2 * MiB;
+	o.fd_offset = 1 * MiB;
+	ck_assert_int_eq(cvmm_guest_mem_add_region(m, &o), -EINVAL);
 	cvmm_guest_mem_destroy(m);
 	gm_hugepages_restore(&hp);
 }
