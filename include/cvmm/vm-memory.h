@@ -62,7 +62,8 @@ enum cvmm_mem_backing {
  * with CVMM_MEM_F_SHARED and without READONLY is opened read-write,
  * created and grown as needed (guest RAM in a file); otherwise it is opened
  * read-only and must be large enough (an image, mapped copy-on-write unless
- * SHARED). HUGETLBFS uses @fd, @path (must be on hugetlbfs with pages of
+ * SHARED); a FILE on hugetlbfs needs size and fd_offset in whole huge
+ * pages. HUGETLBFS uses @fd, @path (must be on hugetlbfs with pages of
  * hugepage_size) or a new MFD_HUGETLB memfd; it ignores NORESERVE, so an
  * empty huge page pool fails the add with -ENOMEM instead of raising
  * SIGBUS at first touch. Regions of 2 MiB or more are placed 2 MiB-aligned
