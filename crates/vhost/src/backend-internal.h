@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The backend object, shared by backend.c (dispatch) and backend-req.c. */
+#ifndef CVMM_VHOST_BACKEND_INTERNAL_H
+#define CVMM_VHOST_BACKEND_INTERNAL_H
+
+#include "internal.h"
+
+#include <pthread.h>
+
+struct cvmm_vhost_backend {
+	int sock;
+	bool dead;
+	struct cvmm_vhost_backend_ops ops; /* zero beyond the caller's sz */
+	void *opaque;
+	unsigned int num_queues;
+	unsigned int max_mem_slots;
+	uint64_t features;          /* acked by SET_FEATURES */
+	uint64_t pfeatures;         /* acked by SET_PROTOCOL_FEATURES */
+	unsigned int vring_num[CVMM_VHOST_MAX_QUEUES]; /* 0: not set */
+	/* The region table in force and the fds behind it (owned). */
+	struct cvmm_vhost_mem_region *regions;
+	int *region_fds;
+	unsigned int nregions;
+	/* Backend-to-frontend channel; req_lock guards it against senders on
+	 * other threads while process_one() replaces it. */
+	pthread_mutex_t req_lock;
+	int req_fd;
+};
+
+static inline bool vhost_pf_acked(const struct cvmm_vhost_backend *b, int bit)
+{
+	return (b->pfeatures >> bit) & 1;
+}
+
+/* Replace the channel (fd -1: drop it). Takes ownership of @fd. */
+void cvmm_vhost_backend_set_req_fd(struct cvmm_vhost_backend *b, int fd);
+
+#endif

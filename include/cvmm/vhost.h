@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file cvmm/vhost.h
+ * @brief The vhost-user wire protocol: message layer, frontend and backend.
+ *
+ * vhost-user (QEMU docs/interop/vhost-user.rst) runs over a connected unix
+ * stream socket. Each message is a 12-byte header {request, flags, size}
+ * followed by exactly @size payload bytes; fds ride along as SCM_RIGHTS on
+ * the header. The frontend (the VMM) drives the backend (a device daemon);
+ * the backend may talk back on a second socket (SET_BACKEND_REQ_FD).
+ *
+ * One message layer is shared by both sides. Every received message is
+ * untrusted: sizes are checked exactly per request before any field is read,
+ * fd counts are checked per request (surplus fds are closed), memory regions
+ * are checked for overlap, wrap-around and fit in their fd, and vring
+ * addresses must lie inside the mapped regions. A bad message is refused
+ * with an error (and an error reply when the peer waits for one); a broken
+ * stream declares the connection dead. Nothing a peer sends crashes us.
+ *
+ * All numbers on the wire are in host (little-endian on x86) byte order, as
+ * the protocol specifies.
+ */
+#ifndef CVMM_VHOST_H
+#define CVMM_VHOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cvmm_guest_mem;
+
+/* ------------------------------------------------------------------------ */
+/* Wire constants                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Header flags. */
+#define CVMM_VHOST_VERSION 0x1u
+#define CVMM_VHOST_VERSION_MASK 0x3u
+#define CVMM_VHOST_FLAG_REPLY 0x4u
+#define CVMM_VHOST_FLAG_NEED_REPLY 0x8u
+
+/* Frontend-to-backend requests. */
+enum cvmm_vhost_req {
+	CVMM_VHOST_GET_FEATURES = 1,
+	CVMM_VHOST_SET_FEATURES = 2,
+	CVMM_VHOST_SET_OWNER = 3,
+	CVMM_VHOST_RESET_OWNER = 4,
+	CVMM_VHOST_SET_MEM_TABLE = 5,
+	CVMM_VHOST_SET_LOG_BASE = 6,
+	CVMM_VHOST_SET_LOG_FD = 7,
+	CVMM_VHOST_SET_VRING_NUM = 8,
+	CVMM_VHOST_SET_VRING_ADDR = 9,
+	CVMM_VHOST_SET_VRING_BASE = 10,
+	CVMM_VHOST_GET_VRING_BASE = 11,
+	CVMM_VHOST_SET_VRING_KICK = 12,
+	CVMM_VHOST_SET_VRING_CALL = 13,
+	CVMM_VHOST_SET_VRING_ERR = 14,
+	CVMM_VHOST_GET_PROTOCOL_FEATURES = 15,
+	CVMM_VHOST_SET_PROTOCOL_FEATURES = 16,
+	CVMM_VHOST_GET_QUEUE_NUM = 17,
+	CVMM_VHOST_SET_VRING_ENABLE = 18,
+	CVMM_VHOST_SEND_RARP = 19,
+	CVMM_VHOST_NET_SET_MTU = 20,
+	CVMM_VHOST_SET_BACKEND_REQ_FD = 21,
+	CVMM_VHOST_IOTLB_MSG = 22,
+	CVMM_VHOST_SET_VRING_ENDIAN = 23,
+	CVMM_VHOST_GET_CONFIG = 24,
+	CVMM_VHOST_SET_CONFIG = 25,
+	CVMM_VHOST_CREATE_CRYPTO_SESSION = 26,
+	CVMM_VHOST_CLOSE_CRYPTO_SESSION = 27,
+	CVMM_VHOST_POSTCOPY_ADVISE = 28,
+	CVMM_VHOST_POSTCOPY_LISTEN = 29,
+	CVMM_VHOST_POSTCOPY_END = 30,
+	CVMM_VHOST_GET_INFLIGHT_FD = 31,
+	CVMM_VHOST_SET_INFLIGHT_FD = 32,
+	CVMM_VHOST_GPU_SET_SOCKET = 33,
+	CVMM_VHOST_RESET_DEVICE = 34,
+	CVMM_VHOST_VRING_KICK = 35,
+	CVMM_VHOST_GET_MAX_MEM_SLOTS = 36,
+	CVMM_VHOST_ADD_MEM_REG = 37,
+	CVMM_VHOST_REM_MEM_REG = 38,
+	CVMM_VHOST_SET_STATUS = 39,
+	CVMM_VHOST_GET_STATUS = 40,
+	CVMM_VHOST_GET_SHARED_OBJECT = 41,
+	CVMM_VHOST_SET_DEVICE_STATE_FD = 42,
+	CVMM_VHOST_CHECK_DEVICE_STATE = 43,
+	CVMM_VHOST_REQ_MAX = 44, /* one past the last frontend request known */
+};
+
+/* Backend-to-frontend requests (on the SET_BACKEND_REQ_FD channel). */
+enum cvmm_vhost_backend_req {
+	CVMM_VHOST_BACKEND_IOTLB_MSG = 1,
+	CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG = 2,
+	CVMM_VHOST_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
+	CVMM_VHOST_BACKEND_VRING_CALL = 4,
+	CVMM_VHOST_BACKEND_VRING_ERR = 5,
+};
+
+/* The virtio feature bit that says GET/SET_PROTOCOL_FEATURES exist. */
+#define CVMM_VHOST_F_PROTOCOL_FEATURES (1ull << 30)
+
+/* Protocol feature bits. */
+#define CVMM_VHOST_PF_MQ 0
+#define CVMM_VHOST_PF_LOG_SHMFD 1
+#define CVMM_VHOST_PF_RARP 2
+#define CVMM_VHOST_PF_REPLY_ACK 3
+#define CVMM_VHOST_PF_NET_MTU 4
+#define CVMM_VHOST_PF_BACKEND_REQ 5
+#define CVMM_VHOST_PF_CROSS_ENDIAN 6
+#define CVMM_VHOST_PF_CRYPTO_SESSION 7
+#define CVMM_VHOST_PF_PAGEFAULT 8
+#define CVMM_VHOST_PF_CONFIG 9
+#define CVMM_VHOST_PF_BACKEND_SEND_FD 10
+#define CVMM_VHOST_PF_HOST_NOTIFIER 11
+#define CVMM_VHOST_PF_INFLIGHT_SHMFD 12
+#define CVMM_VHOST_PF_RESET_DEVICE 13
+#define CVMM_VHOST_PF_INBAND_NOTIFICATIONS 14
+#define CVMM_VHOST_PF_CONFIGURE_MEM_SLOTS 15
+#define CVMM_VHOST_PF_STATUS 16
+#define CVMM_VHOST_PF_XEN_MMAP 17
+#define CVMM_VHOST_PF_SHARED_OBJECT 18
+#define CVMM_VHOST_PF_DEVICE_STATE 19
+#define CVMM_VHOST_PF_BIT(b) (1ull << (b))
+
+/* Protocol features this library can carry (the rest are never offered). */
+#define CVMM_VHOST_PF_SUPPORTED                                         \
+	(CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_MQ) |                          \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD) |                   \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK) |                   \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_BACKEND_REQ) |                 \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_PAGEFAULT) |                   \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG) |                      \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_BACKEND_SEND_FD) |             \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD) |              \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_RESET_DEVICE) |                \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INBAND_NOTIFICATIONS) |        \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIGURE_MEM_SLOTS) |         \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_STATUS) |                      \
+	 CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_DEVICE_STATE))
+
+/* Limits. */
+#define CVMM_VHOST_MAX_FDS 8                /* fds on any one message */
+#define CVMM_VHOST_BASELINE_NREGIONS 8      /* SET_MEM_TABLE regions */
+#define CVMM_VHOST_MAX_MEM_SLOTS 509        /* upper bound for ADD_MEM_REG tables */
+#define CVMM_VHOST_MAX_CONFIG_SIZE 256      /* device config space */
+#define CVMM_VHOST_MAX_QUEUE_SIZE 32768
+#define CVMM_VHOST_MAX_QUEUES 256           /* vring index is 8 bits in kick/call/err */
+
+/* SET_VRING_KICK/CALL/ERR payload: bits 0-7 index, bit 8 "no fd". */
+#define CVMM_VHOST_VRING_IDX_MASK 0xffull
+#define CVMM_VHOST_VRING_NOFD_MASK 0x100ull
+
+/* SET_VRING_ADDR flags: log writes to the used ring at log_guest_addr. */
+#define CVMM_VHOST_VRING_F_LOG 0x1u
+
+/* SET_DEVICE_STATE_FD directions and phases. */
+#define CVMM_VHOST_TRANSFER_STATE_SAVE 0u
+#define CVMM_VHOST_TRANSFER_STATE_LOAD 1u
+#define CVMM_VHOST_TRANSFER_STATE_PHASE_STOPPED 0u
+
+/* ------------------------------------------------------------------------ */
+/* Wire structures                                                           */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_vhost_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size; /* payload bytes that follow */
+};
+
+struct cvmm_vhost_vring_state {
+	uint32_t index;
+	uint32_t num;
+};
+
+/* Ring addresses are frontend virtual addresses (QEMU's), except log. */
+struct cvmm_vhost_vring_addr_wire {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc_user_addr;
+	uint64_t used_user_addr;
+	uint64_t avail_user_addr;
+	uint64_t log_guest_addr;
+};
+
+struct cvmm_vhost_mem_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr; /* where the frontend has it mapped */
+	uint64_t mmap_offset;    /* offset of guest_phys_addr's byte in the fd */
+};
+
+struct cvmm_vhost_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct cvmm_vhost_mem_region regions[CVMM_VHOST_BASELINE_NREGIONS];
+};
+
+struct cvmm_vhost_single_mem_region {
+	uint64_t padding;
+	struct cvmm_vhost_mem_region region;
+};
+
+struct cvmm_vhost_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
+struct cvmm_vhost_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[CVMM_VHOST_MAX_CONFIG_SIZE];
+};
+#define CVMM_VHOST_CONFIG_HDR_SIZE 12u
+
+struct cvmm_vhost_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint32_t padding; /* QEMU sends sizeof() of the unpacked struct: 24 */
+};
+
+struct cvmm_vhost_device_state {
+	uint32_t transfer_direction;
+	uint32_t migration_phase;
+};
+
+union cvmm_vhost_payload {
+	uint64_t u64;
+	struct cvmm_vhost_vring_state state;
+	struct cvmm_vhost_vring_addr_wire addr;
+	struct cvmm_vhost_memory memory;
+	struct cvmm_vhost_single_mem_region mem_reg;
+	struct cvmm_vhost_log log;
+	struct cvmm_vhost_config config;
+	struct cvmm_vhost_inflight inflight;
+	struct cvmm_vhost_device_state device_state;
+};
+
+#define CVMM_VHOST_HDR_SIZE 12u
+/* No message of any known request is longer; a header announcing more is
+ * a broken stream. */
+#define CVMM_VHOST_MAX_PAYLOAD ((uint32_t)sizeof(union cvmm_vhost_payload))
+
+/* ------------------------------------------------------------------------ */
+/* Message layer                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** One message with its fds (owned by the holder: close them or pass them on). */
+struct cvmm_vhost_msg {
+	struct cvmm_vhost_hdr hdr;
+	union cvmm_vhost_payload payload;
+	int fds[CVMM_VHOST_MAX_FDS];
+	unsigned int nfds;
+};
+
+/**
+ * Send @msg (header, hdr.size payload bytes, msg->nfds fds).
+ * @return 0; -EINVAL (hdr.size > CVMM_VHOST_MAX_PAYLOAD, nfds > MAX_FDS);
+ * -EPIPE when the peer is gone; other negative errno from sendmsg.
+ * The fds stay owned by the caller.
+ * Thread safety: one sender per socket at a time.
+ */
+int cvmm_vhost_msg_send(int sock, const struct cvmm_vhost_msg *msg);
+
+/**
+ * Receive one message: the header (with any fds), then exactly hdr.size
+ * payload bytes. Framing only, no per-request checks (see
+ * cvmm_vhost_msg_check_frontend()). On success the caller owns msg->fds.
+ * @return 0; -EPIPE (EOF, also in the middle of a message); -EPROTO (bad
+ * version bits, size above CVMM_VHOST_MAX_PAYLOAD, more than
+ * CVMM_VHOST_MAX_FDS fds: any fds received are closed). After -EPROTO or
+ * -EPIPE the stream is out of step and must be dropped. Other negative errno
+ * from recvmsg (-EAGAIN on a nonblocking socket with nothing queued).
+ * Thread safety: one receiver per socket at a time.
+ */
+int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg);
+
+/** Close every fd in @msg and set nfds to 0. */
+void cvmm_vhost_msg_close_fds(struct cvmm_vhost_msg *msg);
+
+/**
+ * Check a frontend request's payload size and fd count exactly (the
+ * per-request rules of docs/crates/vhost.md). Does not look at values.
+ * @return 0; -EOPNOTSUPP (unknown request or one this library does not
+ * carry); -EINVAL (size or fd count wrong for the request). Thread-safe.
+ */
+int cvmm_vhost_msg_check_frontend(const struct cvmm_vhost_msg *msg);
+
+/** Name of a frontend request ("SET_MEM_TABLE"), "UNKNOWN" otherwise. */
+const char *cvmm_vhost_req_name(uint32_t request);
+
+/* ------------------------------------------------------------------------ */
+/* Memory table helpers (backend side)                                       */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Check a region table as a peer sent it: count in [1, @max], every region
+ * non-empty, page-aligned (gpa, size, mmap_offset), no wrap of
+ * gpa + size, userspace_addr + size or mmap_offset + size, no two regions
+ * overlapping in guest physical or in frontend virtual space, and, when
+ * @fds is not NULL, each fd a regular file (memfd, hugetlbfs, tmpfs)
+ * holding mmap_offset + size bytes.
+ * @return 0; -EINVAL (malformed, overlapping, an fd too small or not a
+ * file); -E2BIG (@n > @max). Thread-safe.
+ */
+int cvmm_vhost_mem_regions_check(const struct cvmm_vhost_mem_region *r,
+				 const int *fds, unsigned int n, unsigned int max);
+
+/**
+ * Map each region's fd (MAP_SHARED) and build guest memory with the regions
+ * at their guest physical addresses. The fds are dup'ed; the caller keeps
+ * its own. @return 0; the errors of cvmm_vhost_mem_regions_check();
+ * -ENOMEM or mmap's errno. Thread safety: reentrant.
+ */
+int cvmm_vhost_mem_map(const struct cvmm_vhost_mem_region *r, const int *fds,
+		       unsigned int n, struct cvmm_guest_mem **out);
+
+/**
+ * Translate [@uva, @uva + @len) in the frontend's virtual address space to
+ * a guest physical address through the region table. The whole range must
+ * lie in one region. @return 0 with *@gpa set; -EFAULT when it does not
+ * (or wraps). Thread-safe.
+ */
+int cvmm_vhost_uva_to_gpa(const struct cvmm_vhost_mem_region *r, unsigned int n,
+			  uint64_t uva, uint64_t len, uint64_t *gpa);
+
+/* ------------------------------------------------------------------------ */
+/* Backend side (a device daemon)                                            */
+/* ------------------------------------------------------------------------ */
+
+/** SET_VRING_ADDR as handed to the device: both address spaces. */
+struct cvmm_vhost_vring_addr {
+	uint32_t index;
+	uint32_t flags;              /* CVMM_VHOST_VRING_F_LOG */
+	uint64_t desc_user_addr, avail_user_addr, used_user_addr;
+	uint64_t desc_gpa, avail_gpa, used_gpa; /* translated and checked */
+	uint64_t log_guest_addr;
+};
+
+/**
+ * What the device implements. Every callback is optional: a request whose
+ * callback is NULL is refused with -EOPNOTSUPP (except SET_OWNER,
+ * RESET_OWNER and SET_VRING_ENABLE, which are accepted). Callbacks return 0
+ * or a negative errno, which goes back to the frontend as the REPLY_ACK
+ * value when one is due. Fd ownership: an fd handed to a callback belongs
+ * to the callback when it returns 0 (kick, call, err, log, inflight, device
+ * state); on an error return the library closes it. The memory-table fds
+ * stay owned by the library (dup them to keep them). A vring index handed
+ * to a callback is always below opts.num_queues.
+ */
+struct cvmm_vhost_backend_ops {
+	size_t sz; /* sizeof(struct cvmm_vhost_backend_ops) */
+	int (*get_features)(void *opaque, uint64_t *features);
+	int (*set_features)(void *opaque, uint64_t features);
+	/* The library masks the answer with CVMM_VHOST_PF_SUPPORTED and adds
+	 * REPLY_ACK itself (it implements it). */
+	int (*get_protocol_features)(void *opaque, uint64_t *features);
+	int (*set_protocol_features)(void *opaque, uint64_t features);
+	int (*set_owner)(void *opaque);
+	int (*reset_owner)(void *opaque);
+	/* The complete table after SET_MEM_TABLE, ADD_MEM_REG or REM_MEM_REG
+	 * (already checked by cvmm_vhost_mem_regions_check(); @n may be 0
+	 * after the last REM_MEM_REG). */
+	int (*set_mem_table)(void *opaque, const struct cvmm_vhost_mem_region *r,
+			     const int *fds, unsigned int n);
+	int (*set_vring_num)(void *opaque, unsigned int idx, unsigned int num);
+	int (*set_vring_addr)(void *opaque, const struct cvmm_vhost_vring_addr *a);
+	int (*set_vring_base)(void *opaque, unsigned int idx, unsigned int base);
+	/* Also stops the ring, as the protocol says. */
+	int (*get_vring_base)(void *opaque, unsigned int idx, unsigned int *base);
+	/* @fd is -1 for "no fd" (polling / in-band notifications). */
+	int (*set_vring_kick)(void *opaque, unsigned int idx, int fd);
+	int (*set_vring_call)(void *opaque, unsigned int idx, int fd);
+	int (*set_vring_err)(void *opaque, unsigned int idx, int fd);
+	int (*set_vring_enable)(void *opaque, unsigned int idx, bool enable);
+	/* [offset, offset + len) is inside CVMM_VHOST_MAX_CONFIG_SIZE. */
+	int (*get_config)(void *opaque, uint32_t offset, void *buf, uint32_t len);
+	int (*set_config)(void *opaque, uint32_t offset, const void *buf,
+			  uint32_t len, uint32_t flags);
+	int (*set_status)(void *opaque, uint8_t status);
+	int (*get_status)(void *opaque, uint8_t *status);
+	int (*reset_device)(void *opaque);
+	/* @fd may be -1 when LOG_SHMFD was not negotiated. */
+	int (*set_log_base)(void *opaque, int fd, uint64_t mmap_size, uint64_t mmap_offset);
+	int (*set_log_fd)(void *opaque, int fd);
+	/* Fill *@fd (ownership passes to the library, which closes it after
+	 * sending), *@mmap_size and *@mmap_offset. */
+	int (*get_inflight_fd)(void *opaque, uint16_t num_queues, uint16_t queue_size,
+			       int *fd, uint64_t *mmap_size, uint64_t *mmap_offset);
+	int (*set_inflight_fd)(void *opaque, int fd, uint64_t mmap_size,
+			       uint64_t mmap_offset, uint16_t num_queues,
+			       uint16_t queue_size);
+	/* Informational: the library keeps the channel (cvmm_vhost_backend_send_*). */
+	void (*backend_req_changed)(void *opaque, bool connected);
+	/* Return a userfaultfd in *@ufd (the library closes it after sending). */
+	int (*postcopy_advise)(void *opaque, int *ufd);
+	int (*postcopy_listen)(void *opaque);
+	int (*postcopy_end)(void *opaque);
+	/* *@reply_fd: -1 (use @fd) or an fd the library sends back and closes. */
+	int (*set_device_state_fd)(void *opaque, uint32_t direction, uint32_t phase,
+				   int fd, int *reply_fd);
+	int (*check_device_state)(void *opaque);
+};
+
+struct cvmm_vhost_backend_opts {
+	size_t sz;                 /* sizeof(struct cvmm_vhost_backend_opts) */
+	int sock;                  /* connected stream socket; the backend owns it */
+	unsigned int num_queues;   /* vrings the device has, 1..CVMM_VHOST_MAX_QUEUES */
+	unsigned int max_mem_slots; /* ADD_MEM_REG table size; 0 = 32 */
+	const struct cvmm_vhost_backend_ops *ops;
+	void *opaque;
+};
+
+struct cvmm_vhost_backend;
+
+/**
+ * A backend on a connected socket. The socket is owned from now on (closed
+ * by destroy, also when create fails).
+ * @return 0; -EINVAL (bad sz, sock < 0, num_queues 0 or above
+ * CVMM_VHOST_MAX_QUEUES, max_mem_slots above CVMM_VHOST_MAX_MEM_SLOTS,
+ * ops NULL or ops->sz too large); -ENOMEM.
+ * Thread safety: the object is not shared until it is returned.
+ */
+int cvmm_vhost_backend_create(const struct cvmm_vhost_backend_opts *o,
+			      struct cvmm_vhost_backend **out);
+
+/** Close the sockets and mapped-table fds and free. NULL is a no-op. */
+void cvmm_vhost_backend_destroy(struct cvmm_vhost_backend *b);
+
+/** The socket to poll for input (POLLIN: call process_one). */
+int cvmm_vhost_backend_fd(const struct cvmm_vhost_backend *b);
+
+/**
+ * Read one message (blocking until a whole one is there), check it, run the
+ * callback and send the reply: the data reply of a GET_* request, or the
+ * REPLY_ACK u64 (0 or a positive errno) when REPLY_ACK was negotiated and
+ * the frontend set NEED_REPLY. A refused GET_* request with a data reply
+ * is answered with a zero-size payload (QEMU treats that as an error).
+ * @return 0 handled; a negative errno for a refused message while the
+ * connection stays usable: -EINVAL (bad size, fd count, value, index,
+ * region table, vring address), -EOPNOTSUPP (unknown request, no callback,
+ * protocol feature not negotiated), -E2BIG (too many regions), or the
+ * callback's error. A dead connection returns -EPIPE (peer closed, or a
+ * reply could not be sent) or -EPROTO (framing broken: bad version, size
+ * above the maximum payload, more than CVMM_VHOST_MAX_FDS fds); from then
+ * on every call returns -ENOTCONN.
+ * Thread safety: one thread at a time per backend.
+ */
+int cvmm_vhost_backend_process_one(struct cvmm_vhost_backend *b);
+
+/** False once the connection was declared dead. */
+bool cvmm_vhost_backend_connected(const struct cvmm_vhost_backend *b);
+
+/** Features as acked by SET_FEATURES / SET_PROTOCOL_FEATURES. */
+uint64_t cvmm_vhost_backend_features(const struct cvmm_vhost_backend *b);
+uint64_t cvmm_vhost_backend_protocol_features(const struct cvmm_vhost_backend *b);
+
+/**
+ * The current region table (valid until the next process_one()).
+ * @return number of regions; *@r points at them.
+ */
+unsigned int cvmm_vhost_backend_regions(const struct cvmm_vhost_backend *b,
+					const struct cvmm_vhost_mem_region **r);
+
+/**
+ * Backend-to-frontend messages on the SET_BACKEND_REQ_FD channel. With
+ * REPLY_ACK negotiated the message carries NEED_REPLY and the call waits for
+ * the frontend's ack. VRING_CALL/ERR need INBAND_NOTIFICATIONS.
+ * @return 0; -ENOTCONN (no channel); -EOPNOTSUPP (feature not negotiated);
+ * -EINVAL (@idx >= num_queues); -EIO (negative ack, or a malformed one);
+ * -EPIPE (channel gone: it is dropped).
+ * Thread safety: callable from any one thread (serialised internally)
+ * while another runs process_one().
+ */
+int cvmm_vhost_backend_send_config_change(struct cvmm_vhost_backend *b);
+int cvmm_vhost_backend_send_vring_call(struct cvmm_vhost_backend *b, unsigned int idx);
+int cvmm_vhost_backend_send_vring_err(struct cvmm_vhost_backend *b, unsigned int idx);
+
+/* ------------------------------------------------------------------------ */
+/* Frontend side (a VMM)                                                     */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_vhost_frontend;
+
+/**
+ * A frontend on a connected socket, which it owns from now on (closed by
+ * destroy, also when create fails). @return 0; -EINVAL (sock < 0); -ENOMEM.
+ * Thread safety: the object is not shared until it is returned.
+ */
+int cvmm_vhost_frontend_create(int sock, struct cvmm_vhost_frontend **out);
+/** Close the sockets and free. NULL is a no-op. */
+void cvmm_vhost_frontend_destroy(struct cvmm_vhost_frontend *fe);
+
+/*
+ * One call per request. Each sends the request and, when the protocol has
+ * a reply (GET_*), or REPLY_ACK was negotiated (then NEED_REPLY is set on
+ * every request without a data reply), waits for it and checks that it
+ * answers this request with the right size.
+ * Common @return: 0; -EPIPE (backend gone); -EPROTO (reply for another
+ * request, wrong size, bad flags: the connection should be dropped);
+ * -EIO (the backend's ack was a non-errno failure, or a GET reply of size
+ * 0, which a backend uses to refuse); -errno (a backend's ack carrying an
+ * errno value); -EINVAL (bad arguments, checked before sending);
+ * -EOPNOTSUPP (protocol feature the request needs was not negotiated).
+ * Thread safety: one thread at a time per frontend.
+ */
+int cvmm_vhost_frontend_get_features(struct cvmm_vhost_frontend *fe, uint64_t *features);
+int cvmm_vhost_frontend_set_features(struct cvmm_vhost_frontend *fe, uint64_t features);
+int cvmm_vhost_frontend_get_protocol_features(struct cvmm_vhost_frontend *fe,
+					      uint64_t *features);
+/** Also enables REPLY_ACK handling when the bit is in @features. */
+int cvmm_vhost_frontend_set_protocol_features(struct cvmm_vhost_frontend *fe,
+					      uint64_t features);
+int cvmm_vhost_frontend_set_owner(struct cvmm_vhost_frontend *fe);
+int cvmm_vhost_frontend_reset_owner(struct cvmm_vhost_frontend *fe);
+
+/**
+ * SET_MEM_TABLE from guest memory: each region's gpa, size, host address
+ * (as userspace_addr) and fd_offset, with its fd.
+ * @return as above; -EINVAL when a region has no fd (anonymous memory
+ * cannot be shared); -E2BIG with more than CVMM_VHOST_BASELINE_NREGIONS.
+ */
+int cvmm_vhost_frontend_set_mem_table(struct cvmm_vhost_frontend *fe,
+				      const struct cvmm_guest_mem *gmem);
+/** Raw form: @n regions with their fds. */
+int cvmm_vhost_frontend_set_mem_table_raw(struct cvmm_vhost_frontend *fe,
+					  const struct cvmm_vhost_mem_region *r,
+					  const int *fds, unsigned int n);
+/** Needs CONFIGURE_MEM_SLOTS. */
+int cvmm_vhost_frontend_get_max_mem_slots(struct cvmm_vhost_frontend *fe, uint64_t *slots);
+int cvmm_vhost_frontend_add_mem_reg(struct cvmm_vhost_frontend *fe,
+				    const struct cvmm_vhost_mem_region *r, int fd);
+int cvmm_vhost_frontend_rem_mem_reg(struct cvmm_vhost_frontend *fe,
+				    const struct cvmm_vhost_mem_region *r);
+
+int cvmm_vhost_frontend_set_vring_num(struct cvmm_vhost_frontend *fe,
+				      unsigned int idx, unsigned int num);
+/** Addresses are the frontend's virtual addresses of the rings. */
+int cvmm_vhost_frontend_set_vring_addr(struct cvmm_vhost_frontend *fe,
+				       const struct cvmm_vhost_vring_addr_wire *a);
+int cvmm_vhost_frontend_set_vring_base(struct cvmm_vhost_frontend *fe,
+				       unsigned int idx, unsigned int base);
+int cvmm_vhost_frontend_get_vring_base(struct cvmm_vhost_frontend *fe,
+				       unsigned int idx, unsigned int *base);
+/** @fd -1 sends the "no fd" flag. @idx < CVMM_VHOST_MAX_QUEUES. */
+int cvmm_vhost_frontend_set_vring_kick(struct cvmm_vhost_frontend *fe,
+				       unsigned int idx, int fd);
+int cvmm_vhost_frontend_set_vring_call(struct cvmm_vhost_frontend *fe,
+				       unsigned int idx, int fd);
+int cvmm_vhost_frontend_set_vring_err(struct cvmm_vhost_frontend *fe,
+				      unsigned int idx, int fd);
+int cvmm_vhost_frontend_set_vring_enable(struct cvmm_vhost_frontend *fe,
+					 unsigned int idx, bool enable);
+/** Needs MQ. */
+int cvmm_vhost_frontend_get_queue_num(struct cvmm_vhost_frontend *fe, uint64_t *num);
+/** Needs CONFIG; @offset + @len <= CVMM_VHOST_MAX_CONFIG_SIZE, @len > 0. */
+int cvmm_vhost_frontend_get_config(struct cvmm_vhost_frontend *fe, uint32_t offset,
+				   void *buf, uint32_t len);
+int cvmm_vhost_frontend_set_config(struct cvmm_vhost_frontend *fe, uint32_t offset,
+				   const void *buf, uint32_t len, uint32_t flags);
+/** Needs STATUS. */
+int cvmm_vhost_frontend_set_status(struct cvmm_vhost_frontend *fe, uint8_t status);
+int cvmm_vhost_frontend_get_status(struct cvmm_vhost_frontend *fe, uint8_t *status);
+/** Needs RESET_DEVICE. */
+int cvmm_vhost_frontend_reset_device(struct cvmm_vhost_frontend *fe);
+/** With LOG_SHMFD: @fd and the area; the backend's reply is awaited. */
+int cvmm_vhost_frontend_set_log_base(struct cvmm_vhost_frontend *fe, int fd,
+				     uint64_t mmap_size, uint64_t mmap_offset);
+int cvmm_vhost_frontend_set_log_fd(struct cvmm_vhost_frontend *fe, int fd);
+/** Needs INFLIGHT_SHMFD. *@fd receives the backend's fd (caller closes). */
+int cvmm_vhost_frontend_get_inflight_fd(struct cvmm_vhost_frontend *fe,
+					uint16_t num_queues, uint16_t queue_size,
+					int *fd, uint64_t *mmap_size,
+					uint64_t *mmap_offset);
+int cvmm_vhost_frontend_set_inflight_fd(struct cvmm_vhost_frontend *fe, int fd,
+					uint64_t mmap_size, uint64_t mmap_offset,
+					uint16_t num_queues, uint16_t queue_size);
+/** Needs PAGEFAULT. *@ufd receives the backend's userfaultfd. */
+int cvmm_vhost_frontend_postcopy_advise(struct cvmm_vhost_frontend *fe, int *ufd);
+int cvmm_vhost_frontend_postcopy_listen(struct cvmm_vhost_frontend *fe);
+int cvmm_vhost_frontend_postcopy_end(struct cvmm_vhost_frontend *fe);
+/**
+ * Needs DEVICE_STATE. *@reply_fd gets the backend's own fd or -1 when it
+ * uses @fd. */
+int cvmm_vhost_frontend_set_device_state_fd(struct cvmm_vhost_frontend *fe,
+					    uint32_t direction, uint32_t phase,
+					    int fd, int *reply_fd);
+int cvmm_vhost_frontend_check_device_state(struct cvmm_vhost_frontend *fe);
+
+/**
+ * Needs BACKEND_REQ: make a socketpair, send one end with
+ * SET_BACKEND_REQ_FD and keep the other for backend requests.
+ * @return as above.
+ */
+int cvmm_vhost_frontend_open_backend_channel(struct cvmm_vhost_frontend *fe);
+/** The channel's fd to poll (POLLIN: call recv_backend_req), or -1. */
+int cvmm_vhost_frontend_backend_channel_fd(const struct cvmm_vhost_frontend *fe);
+
+/** A backend request as the frontend receives it. */
+struct cvmm_vhost_backend_event {
+	uint32_t request; /* enum cvmm_vhost_backend_req */
+	uint32_t index;   /* VRING_CALL/ERR: the vring */
+};
+
+/**
+ * Read one backend request from the channel, check it (known request,
+ * exact size, no fds, index below CVMM_VHOST_MAX_QUEUES) and, when it asks
+ * for a reply, ack it with 0 (or with EINVAL when refused).
+ * @return 0 with *@ev filled; -EINVAL / -EOPNOTSUPP for a refused message
+ * (channel still usable); -ENOTCONN (no channel); -EPIPE / -EPROTO (the
+ * channel is dead and closed). Thread safety: one thread per frontend for
+ * the channel (may run alongside calls on the main socket).
+ */
+int cvmm_vhost_frontend_recv_backend_req(struct cvmm_vhost_frontend *fe,
+					 struct cvmm_vhost_backend_event *ev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CVMM_VHOST_H */
