@@ -112,10 +112,14 @@ static int plan_areas(struct plan *p, const struct cvmm_loader_opts *o)
 	if (o->n_setup_data) {
 		if (p->mode != CVMM_BOOT_LINUX64)
 			return -EINVAL;
-		for (unsigned int i = 0; i < o->n_setup_data; i++)
-			sd_total += align_up(sizeof(struct cvmm_setup_data) + (uint64_t)o->setup_data[i].len, 8);
-		if (sd_total > or_default(o->setup_data_max, CVMM_LOADER_SETUP_DATA_MAX))
-			return -E2BIG;
+		for (unsigned int i = 0; i < o->n_setup_data; i++) {
+			uint64_t node = align_up(sizeof(struct cvmm_setup_data) +
+						 (uint64_t)o->setup_data[i].len, 8);
+
+			if (__builtin_add_overflow(sd_total, node, &sd_total) ||
+			    sd_total > or_default(o->setup_data_max, CVMM_LOADER_SETUP_DATA_MAX))
+				return -E2BIG;
+		}
 		p->area_gpa[AREA_SETUP_DATA] = align_up(or_default(o->setup_data_gpa,
 								   CVMM_LOADER_SETUP_DATA_GPA), 8);
 		p->area_len[AREA_SETUP_DATA] = sd_total;
