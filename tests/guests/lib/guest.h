@@ -138,7 +138,7 @@ static inline void guest_marker(uint8_t v) { outb(CVMM_GUEST_PORT_MARKER, v); }
  * the runtime only writes THR (no LSR polling), one exit per byte. */
 void serial_putc(char c);
 void serial_puts(const char *s);
-/* printf-lite: %c %s %d %i %u %x %X %p %%, length l/ll/z, width and 0-pad.
+/* printf-lite: %c %s %d %i %u %x %X %p %%, length l/ll/z, width, 0 and - flags.
  * A whole message is written under one lock, so lines from vCPUs do not mix. */
 int guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);

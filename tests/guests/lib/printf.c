@@ -29,26 +29,29 @@ static void put(struct out *o, char c)
 }
 
 static void put_num(struct out *o, uint64_t v, unsigned int base, bool neg,
-		    bool upper, unsigned int width, char pad)
+		    bool upper, unsigned int width, char pad, bool left)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	unsigned int n = 0, len;
 	char tmp[24];
-	unsigned int n = 0;
 
 	do {
 		tmp[n++] = digits[v % base];
 		v /= base;
 	} while (v);
-	if (neg)
-		width = width ? width - 1 : 0;
+	len = n + neg;
+	if (left)
+		pad = ' ';
 	if (neg && pad == '0')
 		put(o, '-');
-	for (unsigned int i = n; i < width; i++)
+	for (unsigned int i = len; !left && i < width; i++)
 		put(o, pad);
 	if (neg && pad != '0')
 		put(o, '-');
 	while (n)
 		put(o, tmp[--n]);
+	for (unsigned int i = len; left && i < width; i++)
+		put(o, ' ');
 }
 
 int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
@@ -57,6 +60,7 @@ int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 
 	for (; *fmt; fmt++) {
 		unsigned int width = 0, lng = 0;
+		bool left = false;
 		char pad = ' ';
 
 		if (*fmt != '%') {
@@ -64,9 +68,13 @@ int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			continue;
 		}
 		fmt++;
-		if (*fmt == '0') {
-			pad = '0';
-			fmt++;
+		for (;; fmt++) {
+			if (*fmt == '0')
+				pad = '0';
+			else if (*fmt == '-')
+				left = true;
+			else
+				break;
 		}
 		while (*fmt >= '0' && *fmt <= '9')
 			width = width * 10 + (unsigned int)(*fmt++ - '0');
@@ -85,10 +93,12 @@ int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			if (!s)
 				s = "(null)";
 			len = strlen(s);
-			for (size_t i = len; i < width; i++)
+			for (size_t i = len; !left && i < width; i++)
 				put(&o, ' ');
 			while (*s)
 				put(&o, *s++);
+			for (size_t i = len; left && i < width; i++)
+				put(&o, ' ');
 			break;
 		}
 		case 'd':
@@ -96,7 +106,7 @@ int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
 
 			put_num(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0,
-				false, width, pad);
+				false, width, pad, left);
 			break;
 		}
 		case 'u':
@@ -105,13 +115,14 @@ int guest_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			uint64_t v = lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned int);
 
 			put_num(&o, v, *fmt == 'u' ? 10 : 16, false, *fmt == 'X',
-				width, pad);
+				width, pad, left);
 			break;
 		}
 		case 'p':
 			put(&o, '0');
 			put(&o, 'x');
-			put_num(&o, (uintptr_t)va_arg(ap, void *), 16, false, false, 0, ' ');
+			put_num(&o, (uintptr_t)va_arg(ap, void *), 16, false, false, 0, ' ',
+				false);
 			break;
 		case '%':
 			put(&o, '%');
