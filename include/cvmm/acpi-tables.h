@@ -59,16 +59,23 @@ struct cvmm_acpi_buf {
  */
 void cvmm_acpi_buf_init(struct cvmm_acpi_buf *b, size_t max);
 
-/** Free the storage and reset to empty (the cap is kept). NULL is a no-op. */
+/**
+ * Free the storage and reset to empty (the cap is kept). NULL is a no-op.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 void cvmm_acpi_buf_fini(struct cvmm_acpi_buf *b);
 
-/** @return the first error met by any call on @b, or 0. */
+/**
+ * @return the first error met by any call on @b, or 0.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_acpi_buf_error(const struct cvmm_acpi_buf *b);
 
 /**
  * Append @n bytes (little-endian helpers below). Once an error is
  * recorded every append returns it and changes nothing.
  * @return 0; -E2BIG (past the cap, nothing appended); -ENOMEM.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_acpi_buf_append(struct cvmm_acpi_buf *b, const void *p, size_t n);
 int cvmm_acpi_buf_u8(struct cvmm_acpi_buf *b, uint8_t v);
@@ -76,7 +83,10 @@ int cvmm_acpi_buf_u16(struct cvmm_acpi_buf *b, uint16_t v);
 int cvmm_acpi_buf_u32(struct cvmm_acpi_buf *b, uint32_t v);
 int cvmm_acpi_buf_u64(struct cvmm_acpi_buf *b, uint64_t v);
 
-/** Byte sum of [@p, @p + @len): 0 for a table with a correct checksum. */
+/**
+ * Byte sum of [@p, @p + @len): 0 for a table with a correct checksum.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 uint8_t cvmm_acpi_sum(const void *p, size_t len);
 
 /**
@@ -84,6 +94,7 @@ uint8_t cvmm_acpi_sum(const void *p, size_t len);
  * @revision, @oem_id (up to 6 chars, NULL: "CVMM") and @oem_table_id (up
  * to 8 chars, NULL: "CVMM" + @sig). @return the table's offset in @b (the
  * argument for cvmm_acpi_table_end()); check cvmm_acpi_buf_error().
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 size_t cvmm_acpi_table_begin(struct cvmm_acpi_buf *b, const char *sig, uint8_t revision,
 			     const char *oem_id, const char *oem_table_id);
@@ -92,6 +103,7 @@ size_t cvmm_acpi_table_begin(struct cvmm_acpi_buf *b, const char *sig, uint8_t r
  * Finish the table that starts at @start and runs to the end of @b: fill
  * in its length and checksum. Call after everything of the table is
  * appended. @return 0; -EINVAL (@start past the end); the sticky error.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_acpi_table_end(struct cvmm_acpi_buf *b, size_t start);
 
@@ -106,6 +118,7 @@ int cvmm_acpi_table_end(struct cvmm_acpi_buf *b, size_t start);
  * Encode the PkgLength @value (which counts its own bytes) in the fewest
  * bytes: 1 up to 63, 2 up to 4095, 3 up to 2^20 - 1, 4 up to 2^28 - 1.
  * @return the number of bytes written to @out; -E2BIG above the maximum.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_aml_pkglen_encode(uint32_t value, uint8_t out[4]);
 
@@ -113,28 +126,45 @@ int cvmm_aml_pkglen_encode(uint32_t value, uint8_t out[4]);
  * A NameString: "\\" for the root, "^" per parent step, then NameSegs of
  * 1-4 characters ([A-Z_][A-Z0-9_]*, padded with '_') joined by '.', e.g.
  * "\\_SB.COM1", "_HID", "^^PCI0". @return 0; -EINVAL (malformed).
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_aml_name_string(struct cvmm_acpi_buf *b, const char *path);
 
-/** An Integer in the smallest encoding: ZeroOp, OneOp, Byte/Word/DWord/QWord. */
+/**
+ * An Integer in the smallest encoding: ZeroOp, OneOp, Byte/Word/DWord/QWord.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_integer(struct cvmm_acpi_buf *b, uint64_t v);
 
-/** A String (ASCII 0x01-0x7f). @return 0; -EINVAL (other characters). */
+/**
+ * A String (ASCII 0x01-0x7f). @return 0; -EINVAL (other characters).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_string(struct cvmm_acpi_buf *b, const char *s);
 
 /**
  * EisaId("PNP0501"): three letters A-Z and four hex digits compressed into
  * a DWord integer. @return 0; -EINVAL.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_aml_eisaid(struct cvmm_acpi_buf *b, const char *id);
 
-/** Buffer(){...} with @len bytes from @data. */
+/**
+ * Buffer(){...} with @len bytes from @data.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_buffer(struct cvmm_acpi_buf *b, const void *data, size_t len);
 
-/** Name(@name, <the data object the caller appends next>). */
+/**
+ * Name(@name, <the data object the caller appends next>).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_name(struct cvmm_acpi_buf *b, const char *name);
 
-/** Return(<the term the caller appends next>). */
+/**
+ * Return(<the term the caller appends next>).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_return(struct cvmm_acpi_buf *b);
 
 /*
@@ -144,38 +174,65 @@ int cvmm_aml_return(struct cvmm_acpi_buf *b);
  * meaningless but harmless: every end returns the sticky error.
  */
 
-/** Scope(@name) { ... }; close with cvmm_aml_end(). */
+/**
+ * Scope(@name) { ... }; close with cvmm_aml_end().
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 size_t cvmm_aml_scope_begin(struct cvmm_acpi_buf *b, const char *name);
-/** Device(@name) { ... }; close with cvmm_aml_end(). */
+/**
+ * Device(@name) { ... }; close with cvmm_aml_end().
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 size_t cvmm_aml_device_begin(struct cvmm_acpi_buf *b, const char *name);
 /**
  * Method(@name, @nargs (0-7), Serialized if @serialized) { ... }; close
  * with cvmm_aml_end(). A bad @nargs records -EINVAL.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 size_t cvmm_aml_method_begin(struct cvmm_acpi_buf *b, const char *name,
 			     unsigned int nargs, bool serialized);
 /**
  * Close a Scope, Device or Method begun at @mark.
  * @return 0; -EINVAL (@mark past the end); -E2BIG; the sticky error.
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_aml_end(struct cvmm_acpi_buf *b, size_t mark);
 
-/** Package(){...}: append the elements, then close with the element count. */
+/**
+ * Package(){...}: append the elements, then close with the element count.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 size_t cvmm_aml_package_begin(struct cvmm_acpi_buf *b);
-/** @return 0; -E2BIG (@nelems > 255); -EINVAL; the sticky error. */
+/**
+ * @return 0; -E2BIG (@nelems > 255); -EINVAL; the sticky error.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_package_end(struct cvmm_acpi_buf *b, size_t mark, unsigned int nelems);
 
-/** ResourceTemplate(){...}: append cvmm_aml_res_* items, then close (the
- * end tag is added). */
+/**
+ * ResourceTemplate(){...}: append cvmm_aml_res_* items, then close with
+ * cvmm_aml_restemplate_end(), which adds the end tag and sizes the Buffer.
+ * End: @return 0; -EINVAL (@mark past the end); -E2BIG; the sticky error.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 size_t cvmm_aml_restemplate_begin(struct cvmm_acpi_buf *b);
 int cvmm_aml_restemplate_end(struct cvmm_acpi_buf *b, size_t mark);
 
-/** IO(Decode16, @min, @max, @align, @len). */
+/**
+ * IO(Decode16, @min, @max, @align, @len).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_res_io(struct cvmm_acpi_buf *b, uint16_t min, uint16_t max, uint8_t align,
 		    uint8_t len);
-/** IRQNoFlags(){@irq}. @return 0; -EINVAL (@irq > 15). */
+/**
+ * IRQNoFlags(){@irq}. @return 0; -EINVAL (@irq > 15).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_res_irq_noflags(struct cvmm_acpi_buf *b, unsigned int irq);
-/** Memory32Fixed(ReadWrite or ReadOnly, @base, @len). */
+/**
+ * Memory32Fixed(ReadWrite or ReadOnly, @base, @len).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_res_memory32_fixed(struct cvmm_acpi_buf *b, bool rw, uint32_t base, uint32_t len);
 
 /* Interrupt() flags */
@@ -185,12 +242,15 @@ int cvmm_aml_res_memory32_fixed(struct cvmm_acpi_buf *b, bool rw, uint32_t base,
 #define CVMM_AML_INT_SHARED 0x08
 #define CVMM_AML_INT_WAKE 0x10
 /** Interrupt(...){@gsi}, the Extended Interrupt Descriptor; flags CVMM_AML_INT_*.
- * @return 0; -EINVAL (unknown flag bits). */
+ * @return 0; -EINVAL (unknown flag bits).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 int cvmm_aml_res_interrupt(struct cvmm_acpi_buf *b, unsigned int flags, uint32_t gsi);
 /**
  * QWordMemory(ResourceConsumer, PosDecode, MinFixed, MaxFixed, Cacheable or
  * NonCacheable, ReadWrite or ReadOnly, 0, @base, @base + @len - 1, 0, @len).
  * @return 0; -EINVAL (@len 0, or the range wraps).
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_aml_res_qword_memory(struct cvmm_acpi_buf *b, bool rw, bool cacheable,
 			      uint64_t base, uint64_t len);
@@ -221,7 +281,10 @@ struct cvmm_acpi_gas {
 #define CVMM_ACPI_SLP_EN 0x20u
 #define CVMM_ACPI_SLEEP_S5_VALUE ((CVMM_ACPI_SLP_TYP_S5 << 2) | CVMM_ACPI_SLP_EN)
 
-/** True when a guest write of @value to SLEEP_CONTROL_REG requests S5 (poweroff). */
+/**
+ * True when a guest write of @value to SLEEP_CONTROL_REG requests S5 (poweroff).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 static inline bool cvmm_acpi_sleep_is_poweroff(uint64_t value)
 {
 	return (value & CVMM_ACPI_SLP_EN) && ((value >> 2) & 7) == CVMM_ACPI_SLP_TYP_S5;
@@ -301,7 +364,10 @@ struct cvmm_acpi_tables {
  */
 int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables *out);
 
-/** Free a table set. NULL or an already finished set is a no-op. */
+/**
+ * Free a table set. NULL or an already finished set is a no-op.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
 void cvmm_acpi_tables_fini(struct cvmm_acpi_tables *t);
 
 /**
@@ -315,6 +381,7 @@ int cvmm_acpi_tables_write(const struct cvmm_acpi_tables *t, struct cvmm_guest_m
  * Append the DSDT for @cfg (header included) to @b: what cvmm_acpi_build()
  * uses, exposed for programs that lay out tables themselves.
  * @return 0; the errors of cvmm_acpi_build().
+ * Thread safety: reentrant (one thread per buffer or table set).
  */
 int cvmm_acpi_build_dsdt(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *cfg);
 

@@ -139,7 +139,10 @@ struct cvmm_serial;
  */
 int cvmm_serial_create(const struct cvmm_serial_opts *o, struct cvmm_serial **out);
 
-/** Free the device. NULL is a no-op. */
+/**
+ * Free the device. NULL is a no-op.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 void cvmm_serial_destroy(struct cvmm_serial *s);
 
 /**
@@ -147,6 +150,7 @@ void cvmm_serial_destroy(struct cvmm_serial *s);
  * side effects: RBR pops the FIFO, IIR clears a reported THRE interrupt,
  * LSR clears OE/PE/FE/BI, MSR clears the delta bits.
  * @return 0; -EINVAL when @offset > 7 (*@val is then 0xff, like a floating bus).
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_serial_read(struct cvmm_serial *s, uint64_t offset, uint8_t *val);
 
@@ -156,6 +160,7 @@ int cvmm_serial_read(struct cvmm_serial *s, uint64_t offset, uint8_t *val);
  * FIFO then drops it and sets LSR.OE), so the transmitter is always empty.
  * Writes to LSR and MSR are ignored (read-only on a real part).
  * @return 0; -EINVAL when @offset > 7 (nothing changes).
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_serial_write(struct cvmm_serial *s, uint64_t offset, uint8_t val);
 
@@ -166,13 +171,20 @@ int cvmm_serial_write(struct cvmm_serial *s, uint64_t offset, uint8_t val);
  * opts->input_room fires. In loopback mode the receiver is disconnected
  * from the line and nothing is accepted.
  * @return the number of bytes accepted (0 .. @len).
+ * Thread safety: one owner at a time (see the file comment).
  */
 size_t cvmm_serial_enqueue_input(struct cvmm_serial *s, const uint8_t *buf, size_t len);
 
-/** Free space in the receive FIFO right now (0 in loopback mode). */
+/**
+ * Free space in the receive FIFO right now (0 in loopback mode).
+ * Thread safety: one owner at a time (see the file comment).
+ */
 size_t cvmm_serial_input_room(const struct cvmm_serial *s);
 
-/** Level view of the interrupt output: true while IIR reports a source. */
+/**
+ * Level view of the interrupt output: true while IIR reports a source.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 bool cvmm_serial_irq_pending(const struct cvmm_serial *s);
 
 #define CVMM_SERIAL_STATE_VERSION 1u
@@ -210,6 +222,7 @@ int cvmm_serial_save(const struct cvmm_serial *s, struct cvmm_serial_state *st);
  * the interrupt controller's own snapshot holds any interrupt in flight;
  * ask cvmm_serial_irq_pending() to re-assert a level.
  * @return 0; -EINVAL (wrong version or any invalid field: @s is unchanged).
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_serial_restore(struct cvmm_serial *s, const struct cvmm_serial_state *st);
 
@@ -263,12 +276,17 @@ struct cvmm_i8042;
  * @return 0; -EINVAL; -ENOMEM. Thread safety: reentrant.
  */
 int cvmm_i8042_create(const struct cvmm_i8042_opts *o, struct cvmm_i8042 **out);
+/**
+ * Free the controller. NULL is a no-op.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 void cvmm_i8042_destroy(struct cvmm_i8042 *d);
 
 /**
  * Guest read of port 0x60 (@offset 0: pops the output buffer; an empty
  * buffer returns the last byte again) or 0x64 (@offset 4: status).
  * @return 0; -EINVAL for any other offset (*@val = 0xff).
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_i8042_read(struct cvmm_i8042 *d, uint64_t offset, uint8_t *val);
 
@@ -277,6 +295,7 @@ int cvmm_i8042_read(struct cvmm_i8042 *d, uint64_t offset, uint8_t *val);
  * else a byte for the keyboard) or 0x64 (controller command). Unknown
  * commands are ignored and never leave the controller waiting.
  * @return 0; -EINVAL for any other offset.
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_i8042_write(struct cvmm_i8042 *d, uint64_t offset, uint8_t val);
 
@@ -285,10 +304,14 @@ int cvmm_i8042_write(struct cvmm_i8042 *d, uint64_t offset, uint8_t val);
  * (scan code set 1 while the guest keeps translation on, as Linux does),
  * e.g. Ctrl-Alt-Del to ask the guest to reboot.
  * @return bytes queued (less than @len when the queue is full).
+ * Thread safety: one owner at a time (see the file comment).
  */
 size_t cvmm_i8042_push_kbd(struct cvmm_i8042 *d, const uint8_t *codes, size_t len);
 
-/** True while the output buffer holds a byte whose interrupt is enabled. */
+/**
+ * True while the output buffer holds a byte whose interrupt is enabled.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 bool cvmm_i8042_irq_pending(const struct cvmm_i8042 *d);
 
 #define CVMM_I8042_STATE_VERSION 1u
@@ -311,9 +334,14 @@ struct cvmm_i8042_state {
 	uint8_t queue[CVMM_I8042_QUEUE_SIZE]; /* oldest first; 0 past queue_len */
 };
 
-/** Fill @st. @return 0. */
+/** Fill @st. @return 0.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 int cvmm_i8042_save(const struct cvmm_i8042 *d, struct cvmm_i8042_state *st);
-/** Validate and load @st (no callbacks run). @return 0; -EINVAL (@d unchanged). */
+/**
+ * Validate and load @st (no callbacks run). @return 0; -EINVAL (@d unchanged).
+ * Thread safety: one owner at a time (see the file comment).
+ */
 int cvmm_i8042_restore(struct cvmm_i8042 *d, const struct cvmm_i8042_state *st);
 
 /* ======================================================================== */
@@ -381,6 +409,10 @@ struct cvmm_rtc;
  * @return 0; -EINVAL; -ENOMEM. Thread safety: reentrant.
  */
 int cvmm_rtc_create(const struct cvmm_rtc_opts *o, struct cvmm_rtc **out);
+/**
+ * Free the RTC. NULL is a no-op.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 void cvmm_rtc_destroy(struct cvmm_rtc *r);
 
 /**
@@ -388,6 +420,7 @@ void cvmm_rtc_destroy(struct cvmm_rtc *r);
  * 1 reads the selected register. Time registers are computed from the
  * clock in the format register B selects; C is cleared by the read.
  * @return 0; -EINVAL for @offset > 1 (*@val = 0xff).
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_rtc_read(struct cvmm_rtc *r, uint64_t offset, uint8_t *val);
 
@@ -398,6 +431,7 @@ int cvmm_rtc_read(struct cvmm_rtc *r, uint64_t offset, uint8_t *val);
  * write them; restarting updates makes the written time current. Bit 7 of
  * A and all of C and D are read-only, as on the MC146818.
  * @return 0; -EINVAL for @offset > 1.
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_rtc_write(struct cvmm_rtc *r, uint64_t offset, uint8_t val);
 
@@ -409,6 +443,7 @@ int cvmm_rtc_write(struct cvmm_rtc *r, uint64_t offset, uint8_t val);
  * 64 KiB units (capped at 0xffffff). @below_4g is the RAM from address 0
  * up to the 32-bit hole; @above_4g the RAM from 4 GiB up.
  * Call before the guest runs (the guest may overwrite CMOS RAM later).
+ * Thread safety: one owner at a time (see the file comment).
  */
 void cvmm_rtc_set_memory(struct cvmm_rtc *r, uint64_t below_4g, uint64_t above_4g);
 
@@ -419,10 +454,14 @@ void cvmm_rtc_set_memory(struct cvmm_rtc *r, uint64_t below_4g, uint64_t above_4
  * has no timer of its own: a program that offers RTC interrupts calls this
  * from a timer (every 1/rate s for periodic ones, else about once a second).
  * @return 0.
+ * Thread safety: one owner at a time (see the file comment).
  */
 int cvmm_rtc_poll(struct cvmm_rtc *r);
 
-/** True while register C has IRQF set (cleared by reading C). */
+/**
+ * True while register C has IRQF set (cleared by reading C).
+ * Thread safety: one owner at a time (see the file comment).
+ */
 bool cvmm_rtc_irq_pending(const struct cvmm_rtc *r);
 
 #define CVMM_RTC_STATE_VERSION 1u
@@ -440,9 +479,14 @@ struct cvmm_rtc_state {
 					    updates are stopped */
 };
 
-/** Fill @st. @return 0. */
+/** Fill @st. @return 0.
+ * Thread safety: one owner at a time (see the file comment).
+ */
 int cvmm_rtc_save(const struct cvmm_rtc *r, struct cvmm_rtc_state *st);
-/** Validate and load @st. @return 0; -EINVAL (@r unchanged). */
+/**
+ * Validate and load @st. @return 0; -EINVAL (@r unchanged).
+ * Thread safety: one owner at a time (see the file comment).
+ */
 int cvmm_rtc_restore(struct cvmm_rtc *r, const struct cvmm_rtc_state *st);
 
 #ifdef __cplusplus
