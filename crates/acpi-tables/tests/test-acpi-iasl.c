@@ -40,15 +40,24 @@ static bool find_iasl(void)
 	return found;
 }
 
+/* A fresh directory under $TMPDIR (default /tmp) for iasl's files. */
+static void make_tmpdir(char dir[PATH_MAX])
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(dir, PATH_MAX, "%s/cvmm-iasl-XXXXXX", t && *t ? t : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
 /* Write @len bytes to <dir>/<name>.dat, disassemble, return the .dsl text. */
 static char *disassemble(const char *name, const void *data, size_t len)
 {
-	char dir[] = "/tmp/cvmm-iasl-XXXXXX", path[PATH_MAX], cmd[3 * PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], cmd[3 * PATH_MAX];
 	FILE *f;
 	char *text;
 	long n;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	make_tmpdir(dir);
 	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
 	f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
@@ -79,12 +88,12 @@ static char *disassemble(const char *name, const void *data, size_t len)
  */
 static void recompile_matches(const char *dsl, const uint8_t *aml, size_t len)
 {
-	char dir[] = "/tmp/cvmm-iasl-XXXXXX", path[PATH_MAX], cmd[3 * PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], cmd[3 * PATH_MAX];
 	uint8_t *out;
 	FILE *f;
 	long n;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	make_tmpdir(dir);
 	snprintf(path, sizeof(path), "%s/re.dsl", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
