@@ -19,6 +19,9 @@
 
 static char iasl[PATH_MAX];
 
+/* snprintf into an array, failing the test rather than truncating. */
+#define FMT(buf, ...) ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
+
 static bool find_iasl(void)
 {
 	const char *env = getenv("IASL");
@@ -45,7 +48,8 @@ static void make_tmpdir(char dir[PATH_MAX])
 {
 	const char *t = getenv("TMPDIR");
 
-	snprintf(dir, PATH_MAX, "%s/cvmm-iasl-XXXXXX", t && *t ? t : "/tmp");
+	ck_assert_int_lt(snprintf(dir, PATH_MAX, "%s/cvmm-iasl-XXXXXX", t && *t ? t : "/tmp"),
+			 PATH_MAX);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
@@ -58,14 +62,14 @@ static char *disassemble(const char *name, const void *data, size_t len)
 	long n;
 
 	make_tmpdir(dir);
-	snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+	FMT(path, "%s/%s.dat", dir, name);
 	f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -d '%s.dat' >iasl.log 2>&1", dir, iasl, name);
+	FMT(cmd, "cd '%s' && '%s' -d '%s.dat' >iasl.log 2>&1", dir, iasl, name);
 	ck_assert_msg(system(cmd) == 0, "iasl -d %s failed (see %s/iasl.log)", name, dir);
-	snprintf(path, sizeof(path), "%s/%s.dsl", dir, name);
+	FMT(path, "%s/%s.dsl", dir, name);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	fseek(f, 0, SEEK_END);
@@ -76,7 +80,7 @@ static char *disassemble(const char *name, const void *data, size_t len)
 	ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
 	text[n] = 0;
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	FMT(cmd, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
 	return text;
 }
@@ -94,14 +98,14 @@ static void recompile_matches(const char *dsl, const uint8_t *aml, size_t len)
 	long n;
 
 	make_tmpdir(dir);
-	snprintf(path, sizeof(path), "%s/re.dsl", dir);
+	FMT(path, "%s/re.dsl", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(dsl, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' -p re re.dsl >iasl.log 2>&1", dir, iasl);
+	FMT(cmd, "cd '%s' && '%s' -p re re.dsl >iasl.log 2>&1", dir, iasl);
 	ck_assert_msg(system(cmd) == 0, "iasl could not compile the disassembly (%s)", dir);
-	snprintf(path, sizeof(path), "%s/re.aml", dir);
+	FMT(path, "%s/re.aml", dir);
 	f = fopen(path, "rb");
 	ck_assert_ptr_nonnull(f);
 	fseek(f, 0, SEEK_END);
@@ -114,7 +118,7 @@ static void recompile_matches(const char *dsl, const uint8_t *aml, size_t len)
 	ck_assert_uint_eq((size_t)n, len);
 	ck_assert_msg(memcmp(out + 36, aml + 36, len - 36) == 0, "recompiled AML differs");
 	free(out);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	FMT(cmd, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
