@@ -181,7 +181,10 @@ struct cvmm_virtq {
 int cvmm_virtq_init(struct cvmm_virtq *q, struct cvmm_guest_mem *mem,
 		    uint16_t max_size);
 
-/** Release @q (it holds no resources today; call it for symmetry). */
+/**
+ * Release @q (it holds no resources today; call it for symmetry).
+ * Thread safety: the queue's thread, after the device stopped using it.
+ */
 void cvmm_virtq_fini(struct cvmm_virtq *q);
 
 /**
@@ -190,12 +193,21 @@ void cvmm_virtq_fini(struct cvmm_virtq *q);
  */
 void cvmm_virtq_reset(struct cvmm_virtq *q);
 
-/** Set the queue size the driver chose. Checked by activate(). */
+/**
+ * Set the queue size the driver chose. Checked by activate().
+ * Thread safety: the transport's thread, before activate().
+ */
 void cvmm_virtq_set_size(struct cvmm_virtq *q, uint16_t size);
-/** Set the descriptor, driver (avail) and device (used) area addresses. */
+/**
+ * Set the descriptor, driver (avail) and device (used) area addresses.
+ * Thread safety: the transport's thread, before activate().
+ */
 void cvmm_virtq_set_addrs(struct cvmm_virtq *q, uint64_t desc_gpa,
 			  uint64_t avail_gpa, uint64_t used_gpa);
-/** Set the negotiated features (only the ring-format bits matter here). */
+/**
+ * Set the negotiated features (only the ring-format bits matter here).
+ * Thread safety: the transport's thread, before activate().
+ */
 void cvmm_virtq_set_features(struct cvmm_virtq *q, uint64_t features);
 
 /**
@@ -211,13 +223,22 @@ void cvmm_virtq_set_features(struct cvmm_virtq *q, uint64_t features);
  */
 int cvmm_virtq_activate(struct cvmm_virtq *q);
 
-/** True once activate() succeeded (and no reset since). */
+/**
+ * True once activate() succeeded (and no reset since).
+ * Thread safety: a plain read; exact on the queue's thread.
+ */
 bool cvmm_virtq_active(const struct cvmm_virtq *q);
 
-/** True when the queue has been marked broken by hostile ring content. */
+/**
+ * True when the queue has been marked broken by hostile ring content.
+ * Thread safety: a plain read; exact on the queue's thread.
+ */
 bool cvmm_virtq_broken(const struct cvmm_virtq *q);
 
-/** The negative errno that broke the queue, or 0. */
+/**
+ * The negative errno that broke the queue, or 0.
+ * Thread safety: a plain read; exact on the queue's thread.
+ */
 int cvmm_virtq_error(const struct cvmm_virtq *q);
 
 /* ------------------------------------------------------------------------ */
@@ -239,6 +260,7 @@ int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c);
  * Give back the chain most recently popped (the device cannot handle it
  * now, e.g. no room for a received packet): the next pop returns it again.
  * @return 0; -EINVAL when @c is not the last chain popped from @q.
+ * Thread safety: the queue's thread.
  */
 int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c);
 
@@ -270,13 +292,17 @@ static inline int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c,
 	return cvmm_virtq_chain_next_slow(c, d);
 }
 
-/** Restart iteration of @c at its first descriptor. */
+/**
+ * Restart iteration of @c at its first descriptor.
+ * Thread safety: the queue's thread (the chain is plain data).
+ */
 void cvmm_virtq_chain_rewind(struct cvmm_virtq_chain *c);
 
 /**
  * Walk the whole chain (validating it) and sum its device-readable and
  * device-writable bytes. Does not move @c's iteration position.
  * @return 0; the errors of chain_next().
+ * Thread safety: the queue's thread.
  */
 int cvmm_virtq_chain_lengths(struct cvmm_virtq_chain *c, uint64_t *readable,
 			     uint64_t *writable);
@@ -301,6 +327,7 @@ int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,
  * split). For devices that keep only the id of an in-flight request.
  * @return 0; -EINVAL (@ring_slots 0 or above the size; a split id >= size);
  * -ENODEV; the queue error.
+ * Thread safety: the queue's thread.
  */
 int cvmm_virtq_push_id(struct cvmm_virtq *q, uint16_t id, uint16_t ring_slots,
 		       uint32_t len);
@@ -328,6 +355,7 @@ bool cvmm_virtq_needs_notification(struct cvmm_virtq *q);
  *
  * @return 1 when buffers are available; 0 when empty (notifications armed);
  * -ENODEV; the queue error (including -EINVAL for an index jump).
+ * Thread safety: the queue's thread.
  */
 int cvmm_virtq_enable_notification(struct cvmm_virtq *q);
 
@@ -335,6 +363,7 @@ int cvmm_virtq_enable_notification(struct cvmm_virtq *q);
  * Tell the driver that kicks are not needed (the device is polling). With
  * EVENT_IDX on a split ring this is a no-op: the driver only kicks when it
  * crosses avail_event, which stays behind until enable.
+ * Thread safety: the queue's thread.
  */
 void cvmm_virtq_disable_notification(struct cvmm_virtq *q);
 
@@ -367,15 +396,22 @@ struct cvmm_virtq_rw {
 int cvmm_virtq_reader_init(struct cvmm_virtq_rw *rw, struct cvmm_virtq_chain *c);
 int cvmm_virtq_writer_init(struct cvmm_virtq_rw *rw, struct cvmm_virtq_chain *c);
 
-/** Bytes left (as of init, minus consumed). */
+/**
+ * Bytes left (as of init, minus consumed).
+ * Thread safety: any thread that owns @rw.
+ */
 uint64_t cvmm_virtq_rw_remaining(const struct cvmm_virtq_rw *rw);
-/** Bytes consumed so far: for a writer, the length to pass to push(). */
+/**
+ * Bytes consumed so far: for a writer, the length to pass to push().
+ * Thread safety: any thread that owns @rw.
+ */
 uint64_t cvmm_virtq_rw_done(const struct cvmm_virtq_rw *rw);
 
 /**
  * Copy up to @len bytes from the chain into @buf, across descriptors.
  * @return bytes copied (short at the end of the readable part); -EBADF on a
  * writer; the queue error.
+ * Thread safety: the queue's thread.
  */
 ssize_t cvmm_virtq_reader_read(struct cvmm_virtq_rw *rw, void *buf, size_t len);
 
@@ -383,6 +419,7 @@ ssize_t cvmm_virtq_reader_read(struct cvmm_virtq_rw *rw, void *buf, size_t len);
  * Copy up to @len bytes from @buf into the chain's writable part and mark
  * the pages dirty. @return bytes copied (short when the part is full);
  * -EBADF on a reader; the queue error.
+ * Thread safety: the queue's thread.
  */
 ssize_t cvmm_virtq_writer_write(struct cvmm_virtq_rw *rw, const void *buf,
 				size_t len);
@@ -392,6 +429,7 @@ ssize_t cvmm_virtq_writer_write(struct cvmm_virtq_rw *rw, const void *buf,
  * the stream, at most @max_bytes, without consuming them; for preadv/writev.
  * The spans point into guest RAM. @return number of entries (0 at the end);
  * the queue error. Consume with cvmm_virtq_rw_advance() afterwards.
+ * Thread safety: the queue's thread; the spans stay valid while guest memory is mapped.
  */
 int cvmm_virtq_rw_iovec(const struct cvmm_virtq_rw *rw, size_t max_bytes,
 			struct iovec *iov, unsigned int max_iov);
@@ -399,6 +437,7 @@ int cvmm_virtq_rw_iovec(const struct cvmm_virtq_rw *rw, size_t max_bytes,
 /**
  * Consume @len bytes (after I/O through rw_iovec). A writer marks the bytes
  * dirty. @return bytes consumed (short at the end); the queue error.
+ * Thread safety: the queue's thread.
  */
 ssize_t cvmm_virtq_rw_advance(struct cvmm_virtq_rw *rw, size_t len);
 
@@ -452,6 +491,7 @@ int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state
  * Bytes of each ring part for @size entries and @features (EVENT_IDX adds
  * the trailing event fields of a split ring; RING_PACKED selects the packed
  * layout): @desc, @avail (driver area), @used (device area).
+ * Thread safety: pure function.
  */
 void cvmm_virtq_ring_bytes(uint16_t size, uint64_t features, uint64_t *desc,
 			   uint64_t *avail, uint64_t *used);

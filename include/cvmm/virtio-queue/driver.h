@@ -52,11 +52,15 @@ struct cvmm_virtq_buf {
  * Create a driver and zero its rings in guest memory (the state of a queue
  * the guest has just set up). @return 0; -EINVAL (bad opts, size, alignment);
  * -EFAULT (a ring part outside guest RAM); -ENOMEM.
+ * Thread safety: the driver's thread (one per driver object).
  */
 int cvmm_virtq_driver_create(const struct cvmm_virtq_driver_opts *o,
 			     struct cvmm_virtq_driver **out);
 
-/** Free the driver (guest memory is left as is). NULL is a no-op. */
+/**
+ * Free the driver (guest memory is left as is). NULL is a no-op.
+ * Thread safety: the driver's thread (one per driver object).
+ */
 void cvmm_virtq_driver_destroy(struct cvmm_virtq_driver *d);
 
 /**
@@ -65,6 +69,7 @@ void cvmm_virtq_driver_destroy(struct cvmm_virtq_driver *d);
  * one indirect table. @token comes back from get_used().
  * @return 0; -ENOSPC (not enough free descriptors or ids); -EINVAL (no parts,
  * indirect without a table area or more parts than indirect_max).
+ * Thread safety: the driver's thread (one per driver object).
  */
 int cvmm_virtq_driver_add(struct cvmm_virtq_driver *d,
 			  const struct cvmm_virtq_buf *out, unsigned int n_out,
@@ -75,12 +80,14 @@ int cvmm_virtq_driver_add(struct cvmm_virtq_driver *d,
  * Whether the device wants an available-buffer notification for what was
  * added since the last call (NO_NOTIFY / avail_event / device event area),
  * after a full barrier. Resets the "added since last kick" count.
+ * Thread safety: the driver's thread (one per driver object).
  */
 bool cvmm_virtq_driver_kick_needed(struct cvmm_virtq_driver *d);
 
 /**
  * Reap one used buffer. @return 1 with *@token and *@len; 0 when none;
  * -EIO when the device wrote something impossible.
+ * Thread safety: the driver's thread (one per driver object).
  */
 int cvmm_virtq_driver_get_used(struct cvmm_virtq_driver *d, uint64_t *token,
 			       uint32_t *len);
@@ -89,15 +96,25 @@ int cvmm_virtq_driver_get_used(struct cvmm_virtq_driver *d, uint64_t *token,
  * Ask for used-buffer notifications (clear NO_INTERRUPT or publish used_event
  * / driver event area), then re-check. @return true when used buffers are
  * already pending.
+ * Thread safety: the driver's thread (one per driver object).
  */
 bool cvmm_virtq_driver_enable_cb(struct cvmm_virtq_driver *d);
-/** Ask the device not to interrupt. */
+/**
+ * Ask the device not to interrupt.
+ * Thread safety: the driver's thread (one per driver object).
+ */
 void cvmm_virtq_driver_disable_cb(struct cvmm_virtq_driver *d);
 
-/** Free ring descriptors (split) or ring slots (packed). */
+/**
+ * Free ring descriptors (split) or ring slots (packed).
+ * Thread safety: the driver's thread (one per driver object).
+ */
 unsigned int cvmm_virtq_driver_num_free(const struct cvmm_virtq_driver *d);
 
-/** Buffers added and not yet reaped. */
+/**
+ * Buffers added and not yet reaped.
+ * Thread safety: the driver's thread (one per driver object).
+ */
 unsigned int cvmm_virtq_driver_in_flight(const struct cvmm_virtq_driver *d);
 
 #ifdef __cplusplus
