@@ -71,6 +71,9 @@ int main(int argc, char **argv)
 	setup[0x1f1] = SETUP_SECTS;                          /* setup_sects */
 	put32(setup + 0x1f4, (uint32_t)(file_end / 16));     /* syssize */
 	put16(setup + 0x1fe, 0xaa55);                        /* boot_flag */
+	/* jump over the header: its target byte says where the header ends */
+	setup[0x200] = 0xeb;
+	setup[0x201] = 0x26c - 0x202;
 	put32(setup + 0x202, 0x53726448);                    /* "HdrS" */
 	put16(setup + 0x206, 0x020f);                        /* protocol 2.15 */
 	setup[0x211] = 0x01;                                 /* loadflags: LOADED_HIGH */
