@@ -120,12 +120,12 @@ unsigned int cvmm_vhost_backend_regions(const struct cvmm_vhost_backend *b,
 /* Offer @r/@fds (n entries, fds owned by the caller until success) to the
  * device; on success the backend owns them and drops the old table. */
 static int table_commit(struct cvmm_vhost_backend *b, struct cvmm_vhost_mem_region *r,
-			int *fds, unsigned int n)
+			int *fds, unsigned int n, unsigned int max)
 {
 	int ret;
 
 	if (n) {
-		ret = cvmm_vhost_mem_regions_check(r, fds, n, b->max_mem_slots);
+		ret = cvmm_vhost_mem_regions_check(r, fds, n, max);
 		if (ret < 0)
 			return ret;
 	}
@@ -178,7 +178,7 @@ static int do_set_mem_table(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg 
 		return ret;
 	memcpy(r, m->payload.memory.regions, n * sizeof(*r));
 	memcpy(fds, m->fds, n * sizeof(*fds));
-	ret = table_commit(b, r, fds, n);
+	ret = table_commit(b, r, fds, n, CVMM_VHOST_BASELINE_NREGIONS);
 	if (ret < 0) {
 		free(r);
 		free(fds);
@@ -208,7 +208,7 @@ static int do_add_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 	}
 	r[n] = m->payload.mem_reg.region;
 	fds[n] = m->fds[0];
-	ret = table_commit(b, r, fds, n + 1);
+	ret = table_commit(b, r, fds, n + 1, b->max_mem_slots);
 	if (ret < 0) {
 		free(r);
 		free(fds);
@@ -248,7 +248,7 @@ static int do_rem_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 		r[k] = b->regions[i];
 		fds[k++] = b->region_fds[i];
 	}
-	ret = table_commit(b, r, fds, n - 1);
+	ret = table_commit(b, r, fds, n - 1, CVMM_VHOST_MAX_MEM_SLOTS); /* shrinking */
 	if (ret < 0) {
 		free(r);
 		free(fds);
