@@ -281,7 +281,11 @@ int cvmm_kvm_vm_set_identity_map_addr(struct cvmm_kvm_vm *vm, uint64_t addr);
  */
 int cvmm_kvm_vm_register_irqfd(struct cvmm_kvm_vm *vm, int fd, uint32_t gsi,
 			       int resample_fd);
-/** KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN. @return 0; -ENOENT... (the kernel returns 0 for unknown pairs). */
+/**
+ * KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN.
+ * @return 0 (also for a pair that was never registered: the kernel does not
+ *         tell); -EBADF; negative errno. Thread safety: any thread.
+ */
 int cvmm_kvm_vm_unregister_irqfd(struct cvmm_kvm_vm *vm, int fd, uint32_t gsi);
 
 /** Address space of an ioeventfd. */
@@ -597,7 +601,12 @@ int cvmm_kvm_vcpu_kick(struct cvmm_kvm_vcpu *vcpu);
 /** Whether a kick is pending (immediate_exit is set). Any thread. */
 bool cvmm_kvm_vcpu_kick_pending(const struct cvmm_kvm_vcpu *vcpu);
 
-/* --- register state (each: 0 or negative errno; vCPU thread only) ------- */
+/* ------------------------------------------------------------------------ */
+/* Register state. Each get/set pair is the ioctl of the same name          */
+/* (KVM_GET_REGS, KVM_SET_REGS, ...) on the vCPU fd.                          */
+/* @return 0 or the kernel's negative errno (specific ones noted below).     */
+/* Thread safety: the vCPU's own thread, while it is not in KVM_RUN.         */
+/* ------------------------------------------------------------------------ */
 
 int cvmm_kvm_vcpu_get_regs(struct cvmm_kvm_vcpu *vcpu, struct kvm_regs *regs);
 int cvmm_kvm_vcpu_set_regs(struct cvmm_kvm_vcpu *vcpu, const struct kvm_regs *regs);

@@ -50,6 +50,7 @@ struct cvmm_kvm_vcpu {
 	uint32_t id;
 	struct kvm_run *run;
 	size_t run_size;
+	struct kvm_coalesced_mmio_ring *coalesced; /* NULL: not offered */
 	struct kvm_dirty_gfn *ring;
 	uint32_t ring_entries; /* a power of two */
 	uint32_t ring_fetch;   /* next entry to harvest (free-running) */

@@ -40,6 +40,11 @@ int cvmm_kvm_vcpu_create(struct cvmm_kvm_vm *vm, uint32_t id,
 	r = cvmm__kvm_vcpu_map_ring(vcpu, vm->ring_bytes);
 	if (r < 0)
 		goto unmap;
+	/* The coalesced ring is a page of the run mapping when the VM has one. */
+	if ((size_t)(KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * cvmm_page_size() <= vcpu->run_size &&
+	    KVM_IOCTL_VAL(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO) > 0)
+		vcpu->coalesced = (void *)((char *)run + (size_t)KVM_COALESCED_MMIO_PAGE_OFFSET *
+						      cvmm_page_size());
 	vm->nr_vcpus++;
 	pthread_mutex_unlock(&vm->lock);
 	*out = vcpu;
@@ -253,16 +258,13 @@ int cvmm_kvm_vcpu_coalesced_mmio_drain(struct cvmm_kvm_vcpu *vcpu,
 						  void *opaque),
 				       void *opaque)
 {
-	size_t page = cvmm_page_size();
-	struct kvm_coalesced_mmio_ring *ring;
+	struct kvm_coalesced_mmio_ring *ring = vcpu->coalesced;
 	uint32_t max, first, last;
 	int n = 0;
 
-	if ((size_t)KVM_COALESCED_MMIO_PAGE_OFFSET * page + page > vcpu->run_size ||
-	    cvmm_kvm_vm_check_extension(vcpu->vm, KVM_CAP_COALESCED_MMIO) <= 0)
+	if (!ring)
 		return -EOPNOTSUPP;
-	ring = (void *)((char *)vcpu->run + (size_t)KVM_COALESCED_MMIO_PAGE_OFFSET * page);
-	max = (uint32_t)((page - sizeof(*ring)) / sizeof(ring->coalesced_mmio[0]));
+	max = (uint32_t)((cvmm_page_size() - sizeof(*ring)) / sizeof(ring->coalesced_mmio[0]));
 	first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
 	last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
 	/* The kernel owns "last" but a corrupted index must not walk off the page. */
