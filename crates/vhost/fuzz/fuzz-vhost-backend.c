@@ -11,12 +11,14 @@
  * the header), the write side is shut, and the backend processes messages
  * until it declares the connection dead. A stub device accepts everything,
  * maps real memory tables through cvmm_vhost_mem_map() and closes the fds it
- * is given, so fd leaks, wild mappings and crashes all show.
+ * is given; the harness counts its fds around every run, so leaks, wild
+ * mappings and crashes all show.
  */
 #include <cvmm/vhost.h>
 #include <cvmm/vm-memory.h>
 #include <cvmm/sys-util.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_INPUT (32 << 10)
+#define FUZZ_MAX_INPUT (32 << 10)
 #define MAX_FDS_TOTAL 128
 #define NQ 4
 
@@ -271,6 +273,20 @@ static void drain(int sock)
 	}
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -278,10 +294,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cvmm_vhost_backend *be;
 	struct stub st = { 0 };
 	size_t pos = 0, total_fds = 0;
-	int sv[2];
+	int sv[2], fds_before;
 
-	if (size > MAX_INPUT)
+	if (size > FUZZ_MAX_INPUT)
 		return 0;
+	fds_before = count_fds();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
 	struct cvmm_vhost_backend_opts o = {
@@ -333,5 +350,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cvmm_guest_mem_destroy(st.gmem);
 	drain(sv[0]);
 	close(sv[0]);
+	/* Every fd the peer sent was either closed or handed to (and closed
+	 * by) the stub: nothing may be left over. */
+	if (count_fds() != fds_before)
+		abort();
 	return 0;
 }
