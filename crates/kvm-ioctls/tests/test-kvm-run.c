@@ -4,6 +4,7 @@
 #include "cvmm-test.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,83 @@ START_TEST(triple_fault_is_shutdown)
 	x = tvm_run(&t);
 	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_SHUTDOWN);
 	ck_assert_uint_eq(x.kvm_reason, KVM_EXIT_SHUTDOWN);
+	tvm_teardown(&t);
+}
+END_TEST
+
+START_TEST(user_space_msr_exits)
+{
+	/* mov ecx, 0x4b564dfe; rdmsr; out 0x10, al; mov eax, 0x77; wrmsr; out 0x11, al */
+	static const uint8_t code[] = {
+		0xb9, 0xfe, 0x4d, 0x56, 0x4b, 0x0f, 0x32, 0xe6, 0x10,
+		0xb8, 0x77, 0x00, 0x00, 0x00, 0x0f, 0x30, 0xe6, 0x11, 0xeb, 0xfe,
+	};
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X86_USER_SPACE_MSR, .args = { KVM_MSR_EXIT_REASON_UNKNOWN },
+	};
+	struct tvm t;
+	struct cvmm_kvm_exit x;
+
+	tvm_setup(&t, &cpl0); /* RDMSR/WRMSR are CPL0 instructions */
+	if (cvmm_kvm_vm_check_extension(t.vm, KVM_CAP_X86_USER_SPACE_MSR) <= 0) {
+		printf("# SKIP KVM_CAP_X86_USER_SPACE_MSR not offered\n");
+		tvm_teardown(&t);
+		return;
+	}
+	ck_assert_int_eq(cvmm_kvm_vm_enable_cap(t.vm, &cap), 0);
+	tvm_load(&t, code, sizeof(code));
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_RDMSR);
+	ck_assert_uint_eq(x.msr.index, 0x4b564dfe);
+	ck_assert_uint_eq(x.msr.reason, KVM_MSR_EXIT_REASON_UNKNOWN);
+	*x.msr.data_out = 0x5d;
+	*x.msr.error_out = 0;
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_IO);
+	ck_assert_uint_eq(x.io.data[0], 0x5d); /* the value we supplied */
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_WRMSR);
+	ck_assert_uint_eq(x.msr.index, 0x4b564dfe);
+	ck_assert_uint_eq(x.msr.data & 0xffffffff, 0x77);
+	/* Refuse it: the guest takes #GP, which with no IDT is a triple fault. */
+	*x.msr.error_out = 1;
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_SHUTDOWN);
+	tvm_teardown(&t);
+}
+END_TEST
+
+START_TEST(irq_window_open)
+{
+	static const uint8_t jmp_self[] = { 0xeb, 0xfe };
+	struct tvm t;
+	struct cvmm_kvm_exit x;
+
+	tvm_setup(&t, &cpl3);
+	tvm_load(&t, jmp_self, sizeof(jmp_self));
+	TVM_SET(t.vcpu, rflags, 0x3202); /* IF=1 */
+	cvmm_kvm_vcpu_run_page(t.vcpu)->request_interrupt_window = 1;
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_IRQ_WINDOW_OPEN);
+	ck_assert(cvmm_kvm_vcpu_run_page(t.vcpu)->ready_for_interrupt_injection);
+	tvm_teardown(&t);
+}
+END_TEST
+
+START_TEST(fetch_from_mmio_is_internal_error)
+{
+	/* jmp rbx, with rbx in no memory slot */
+	static const uint8_t code[] = { 0xff, 0xe3 };
+	struct tvm t;
+	struct cvmm_kvm_exit x;
+
+	tvm_setup(&t, &cpl0);
+	tvm_load(&t, code, sizeof(code));
+	TVM_SET(t.vcpu, rbx, TVM_MMIO);
+	x = tvm_run(&t);
+	ck_assert_int_eq(x.reason, CVMM_KVM_EXIT_INTERNAL_ERROR);
+	ck_assert_uint_le(x.internal.ndata, 16);
+	ck_assert_uint_ge(x.internal.suberror, 1);
 	tvm_teardown(&t);
 }
 END_TEST
@@ -461,6 +539,9 @@ int main(void)
 	tcase_add_test(exits, io_string_and_word);
 	tcase_add_test(exits, mmio_write_and_read);
 	tcase_add_test(exits, triple_fault_is_shutdown);
+	tcase_add_test(exits, user_space_msr_exits);
+	tcase_add_test(exits, irq_window_open);
+	tcase_add_test(exits, fetch_from_mmio_is_internal_error);
 	tcase_add_test(kick, kick_interrupts_user_mode_loop);
 	tcase_add_test(kick, kick_interrupts_emulated_real_mode_loop);
 	tcase_add_test(kick, kick_before_run_is_not_lost);
