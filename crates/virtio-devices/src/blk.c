@@ -87,6 +87,7 @@ static bool complete_one(struct cvmm_blk *b, struct cvmm_blk_request *req)
 }
 
 static void blk_process(struct cvmm_blk *b);
+static bool reap(struct cvmm_blk *b, bool wait, bool push);
 
 static void timer_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
 		     uint64_t exp, void *opaque)
@@ -187,11 +188,17 @@ static void blk_process(struct cvmm_blk *b)
 		if (r <= 0)
 			break;
 	}
-	if (submitted && cvmm_blk_backend_kick(b->be) < 0)
-		r = -EIO;
+	if (submitted) {
+		if (cvmm_blk_backend_kick(b->be) < 0)
+			r = -EIO;
+		/* Page-cache hits complete during submission: harvest them now
+		 * rather than after a trip through the completion eventfd. */
+		else if (reap(b, false, true))
+			pushed = true;
+	}
 	if (r < 0)
 		blk_fail(b);
-	if (pushed && cvmm_virtq_needs_notification(b->q))
+	if (pushed && !b->broken && cvmm_virtq_needs_notification(b->q))
 		cvmm_virtio_device_signal_used(&b->dev);
 }
 
