@@ -265,9 +265,9 @@ int cvmm_kvm_vm_set_clock(struct cvmm_kvm_vm *vm, const struct kvm_clock_data *c
  * Thread safety: any thread.
  */
 int cvmm_kvm_vm_irq_line(struct cvmm_kvm_vm *vm, uint32_t irq, bool level);
-/** KVM_SET_TSS_ADDR: three pages the CPU needs for real mode on VMX. @return 0; -EINVAL; -EEXIST (vCPUs exist). */
+/** KVM_SET_TSS_ADDR: three pages the CPU needs for real mode on VMX (call before running vCPUs). @return 0; -EINVAL (above 4 GiB). */
 int cvmm_kvm_vm_set_tss_addr(struct cvmm_kvm_vm *vm, uint64_t addr);
-/** KVM_SET_IDENTITY_MAP_ADDR: one page; call before vCPUs exist. @return 0; -EEXIST (vCPUs exist); -EINVAL. */
+/** KVM_SET_IDENTITY_MAP_ADDR: one page; call before vCPUs exist. @return 0; -EINVAL (vCPUs exist). */
 int cvmm_kvm_vm_set_identity_map_addr(struct cvmm_kvm_vm *vm, uint64_t addr);
 
 /* --- irqfd, ioeventfd, MSI, GSI routing --------------------------------- */

@@ -402,7 +402,7 @@ START_TEST(tss_and_identity_map)
 	ck_assert_int_eq(cvmm_kvm_vm_set_tss_addr(vm, 1ull << 32), -EINVAL);
 	ck_assert_int_eq(cvmm_kvm_vm_set_identity_map_addr(vm, 0xfffbc000), 0);
 	ck_assert_int_eq(cvmm_kvm_vcpu_create(vm, 0, &v), 0);
-	ck_assert_int_lt(cvmm_kvm_vm_set_identity_map_addr(vm, 0xfffbc000), 0);
+	ck_assert_int_eq(cvmm_kvm_vm_set_identity_map_addr(vm, 0xfffbc000), -EINVAL);
 	cvmm_kvm_vcpu_destroy(v);
 	vm_down();
 }
