@@ -594,7 +594,9 @@ int cvmm_kvm_vcpu_run(struct cvmm_kvm_vcpu *vcpu, struct cvmm_kvm_exit *exit);
  * Requires cvmm_kick_init() in the process and the kick signal unblocked in
  * the vCPU thread.
  * @return 0; -ESRCH (the recorded thread is gone).
- * Thread safety: any thread, while the vCPU object exists.
+ * Thread safety: any thread, while the vCPU object exists and the thread
+ * that last ran it has not been joined (signalling a joined pthread_t is
+ * undefined): stop kicking before joining a vCPU thread.
  */
 int cvmm_kvm_vcpu_kick(struct cvmm_kvm_vcpu *vcpu);
 
