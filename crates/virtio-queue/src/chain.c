@@ -24,8 +24,12 @@ int cvmm_vq_enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
 	if (len == 0 || len % CVMM_VQ_DESC_SIZE ||
 	    len / CVMM_VQ_DESC_SIZE > CVMM_VIRTQ_MAX_INDIRECT)
 		return cvmm_vq_fail(q, -EINVAL, "indirect table of bad length");
-	/* The table must be contiguous in one region: it is read in place. */
-	tbl = cvmm_guest_mem_ptr(q->mem, addr, len);
+	/* The table must be contiguous in one region: it is read in place.
+	 * It nearly always sits in the region holding the rings. */
+	if (addr - q->fast_gpa < q->fast_size && len <= q->fast_size - (addr - q->fast_gpa))
+		tbl = q->fast_host + (addr - q->fast_gpa);
+	else
+		tbl = cvmm_guest_mem_ptr(q->mem, addr, len);
 	if (!tbl)
 		return cvmm_vq_fail(q, -EFAULT, "indirect table outside guest RAM");
 	cur->table = tbl;

@@ -26,7 +26,7 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 	uint16_t start = q->next_avail, pos = start;
 	uint8_t start_wrap = q->avail_wrap, wrap = start_wrap;
 	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
-	uint16_t next_flags;
+	uint16_t next_flags, id;
 	/* Acquire: the driver writes the head's flags last, so everything in
 	 * the list is visible once the head shows available. */
 	uint16_t flags = cvmm_load_acquire_u16(d + 14);
@@ -37,6 +37,7 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 	for (;;) {
 		memcpy(&c->ring[n], d, sizeof(c->ring[n]));
 		next_flags = c->ring[n].b;
+		id = c->ring[n].a;	/* the buffer id is in the last descriptor */
 		n++;
 		if (++pos == q->size) {
 			pos = 0;
@@ -51,7 +52,7 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 		d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
 	}
 	c->q = q;
-	c->id = c->ring[n - 1].a;	/* the buffer id is in the last descriptor */
+	c->id = id;
 	c->ring_slots = (uint16_t)n;
 	c->prev_avail = start;
 	c->prev_wrap = start_wrap;
