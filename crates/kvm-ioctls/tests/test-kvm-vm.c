@@ -571,6 +571,9 @@ int main(void)
 	tcase_add_test(misc, coalesced_mmio_ring);
 	tcase_add_test(misc, device_fds);
 	tcase_add_test(misc, xsave_size);
+	tcase_set_timeout(sys, 60);
+	tcase_set_timeout(slots, 60);
+	tcase_set_timeout(chip, 60);
 	tcase_set_timeout(misc, 60);
 	suite_add_tcase(s, sys);
 	suite_add_tcase(s, slots);
