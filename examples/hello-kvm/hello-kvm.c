@@ -5,7 +5,8 @@
  * kvm-ioctls.
  *
  * Exit status: the guest's code (its low 8 bits) when it exits through the
- * debug-exit port; 2 after a triple fault; 1 for usage and internal errors.
+ * debug-exit port; 2 after a triple fault; 3 after --timeout; 1 for usage
+ * and internal errors.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "vm.h"
 
 #define EXIT_FAULT 2
+#define EXIT_TIMEOUT 3
 
 static const char usage[] =
 	"Usage: hello-kvm [OPTIONS] GUEST.img\n"
@@ -31,12 +33,13 @@ static const char usage[] =
 	"                         write and at exit\n"
 	"      --dirty-list       with --dirty-log: also list each dirty page\n"
 	"  -a, --arg I=VALUE      boot info args[I] (I in 0-3; VALUE in C syntax)\n"
+	"  -t, --timeout SECONDS  stop a guest that has not exited by then (status 3)\n"
 	"  -v, --verbose          report how the guest ended on stderr\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Exit status: the guest's code (low 8 bits); 2 after a triple fault;\n"
-	"1 for errors. CVMM_T0_NS=<CLOCK_MONOTONIC ns> in the environment makes\n"
-	"it print start-up timings relative to that instant on stderr.\n";
+	"3 after --timeout; 1 for errors. CVMM_T0_NS=<CLOCK_MONOTONIC ns> in\n"
+	"the environment makes it print start-up timings relative to that instant.\n";
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
 		{ "dirty-log", required_argument, NULL, 'd' },
 		{ "dirty-list", no_argument, NULL, 'L' },
 		{ "arg", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -130,7 +134,7 @@ int main(int argc, char **argv)
 	if (t0_env)
 		t0 = parse_u64("CVMM_T0_NS", t0_env, UINT64_MAX);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:m:d:a:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:m:d:a:t:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o.ncpus = (uint32_t)parse_u64("vCPU count", optarg, CVMM_GUEST_MAX_CPUS);
@@ -161,6 +165,11 @@ int main(int argc, char **argv)
 			o.args[i] = parse_u64("argument value", eq + 1, UINT64_MAX);
 			break;
 		}
+		case 't':
+			o.timeout_ms = (uint32_t)(parse_u64("timeout", optarg, 86400) * 1000);
+			if (!o.timeout_ms)
+				die("invalid timeout '%s' (1-86400 seconds)", optarg);
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -215,6 +224,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hello-kvm: guest exited with code %u (vCPU %u)\n",
 				res.code, res.cpu);
 		return (int)(res.code & 0xff);
+	case HK_TIMEOUT:
+		fprintf(stderr, "hello-kvm: guest timed out: %s\n", res.what);
+		return EXIT_TIMEOUT;
 	case HK_SHUTDOWN:
 		fprintf(stderr, "hello-kvm: guest triple fault (shutdown) on vCPU %u at RIP 0x%" PRIx64 "\n",
 			res.cpu, res.rip);

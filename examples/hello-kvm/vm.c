@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cvmm/sys-util.h>
 
@@ -38,6 +39,7 @@ struct hk_vm {
 	bool loaded;
 
 	pthread_mutex_t lock;       /* result, serial */
+	pthread_cond_t done;        /* signalled when the result is set */
 	pthread_mutex_t dirty_lock; /* harvest state */
 	atomic_bool stopping;
 	bool have_result;
@@ -123,8 +125,14 @@ int hk_vm_create(const struct hk_vm_opts *o, struct hk_vm **out)
 	if (!vm)
 		return -ENOMEM;
 	vm->o = *o;
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->dirty_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->done, &ca);
+	pthread_condattr_destroy(&ca);
 	vm->vcpus = calloc(o->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		ret = -ENOMEM;
@@ -198,6 +206,7 @@ void hk_vm_destroy(struct hk_vm *vm)
 	}
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->dirty_lock);
+	pthread_cond_destroy(&vm->done);
 	free(vm->vcpus);
 	free(vm);
 }
@@ -222,6 +231,7 @@ static void finish(struct hk_vm *vm, uint32_t self, const struct hk_result *r)
 		vm->res = *r;
 		vm->res.exit_ns = cvmm_now_ns();
 		vm->have_result = true;
+		pthread_cond_broadcast(&vm->done);
 	}
 	atomic_store(&vm->stopping, true);
 	pthread_mutex_unlock(&vm->lock);
@@ -500,6 +510,28 @@ int hk_vm_run(struct hk_vm *vm, struct hk_result *res)
 		if (ret) {
 			fail(vm, started, ret, "pthread_create");
 			break;
+		}
+	}
+	if (vm->o.timeout_ms) {
+		struct timespec until;
+		int err = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += vm->o.timeout_ms / 1000;
+		until.tv_nsec += (long)(vm->o.timeout_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&vm->lock);
+		while (!vm->have_result && err != ETIMEDOUT)
+			err = pthread_cond_timedwait(&vm->done, &vm->lock, &until);
+		pthread_mutex_unlock(&vm->lock);
+		if (err == ETIMEDOUT) {
+			struct hk_result r = { .outcome = HK_TIMEOUT };
+
+			snprintf(r.what, sizeof(r.what), "no exit within %u ms", vm->o.timeout_ms);
+			finish(vm, UINT32_MAX, &r);
 		}
 	}
 	for (uint32_t i = 0; i < started; i++)

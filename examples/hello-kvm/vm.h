@@ -49,12 +49,14 @@ struct hk_vm_opts {
 	hk_sync_fn on_sync;      /* sync port (default: ignore) */
 	hk_io_fn on_io;          /* other I/O (default: writes ignored, reads 0xff) */
 	void *opaque;
+	uint32_t timeout_ms;     /* stop the VM with HK_TIMEOUT after this long (0: never) */
 };
 
 enum hk_outcome {
 	HK_EXITED = 0,  /* through the debug-exit port: code */
 	HK_SHUTDOWN,    /* triple fault on vCPU cpu at rip */
 	HK_ERROR,       /* error (negative errno) on vCPU cpu: what */
+	HK_TIMEOUT,     /* still running after opts.timeout_ms */
 };
 
 struct hk_result {

@@ -29,6 +29,8 @@ static inline struct hk_vm *itest_vm(struct hk_vm_opts *o, const char *image)
 		o->mem_size = 64ull << 20;
 	if (!o->ncpus)
 		o->ncpus = 1;
+	if (!o->timeout_ms)
+		o->timeout_ms = 60 * 1000; /* a hung guest fails the test, not CI */
 	ret = hk_vm_create(o, &vm);
 	ck_assert_msg(ret == 0, "hk_vm_create: %d", ret);
 	ret = hk_vm_load(vm, image);

@@ -54,6 +54,11 @@ run "dirty log reports at each sync" 0 --dirty-log ring --arg 0=0x1000000 --arg 
 	--arg 2=100 --arg 3=9 "$g/dirty.img"
 expect_err "dirty-log sync line" "dirty-log sync 0: [0-9]* pages"
 
+run "--timeout stops a guest that never exits" 3 --timeout 1 --arg 1=0x40 "$g/irq.img"
+expect_err "timeout message" "guest timed out: no exit within 1000 ms"
+run "bad timeout" 1 --timeout 0 "$g/hello.img"
+one_line_err "bad timeout: one-line error"
+
 run "--help" 0 --help
 expect_out "--help shows usage" "Usage: hello-kvm"
 run "no image" 1
