@@ -204,6 +204,10 @@ static void vmmio_control(struct cvmm_virtio_mmio *t)
 		pthread_mutex_lock(&t->lock);
 		if (r == 0) {
 			t->dev_active = true;
+			/* A kick that raced ahead of the activation was dropped
+			 * by notify_cb(): look at every queue once. */
+			for (unsigned int i = 0; i < t->nq; i++)
+				(void)cvmm_eventfd_write(t->notify_fd[i], 1);
 		} else if (!t->reset_pending) {
 			pthread_mutex_unlock(&t->lock);
 			vmmio_broken(t->dev);

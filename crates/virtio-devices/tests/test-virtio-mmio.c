@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -390,6 +391,80 @@ START_TEST(reset_while_busy)
 }
 END_TEST
 
+/* A kick written right after DRIVER_OK, before the device thread handled
+ * the activation, must not be lost. */
+START_TEST(kick_races_activation)
+{
+	uint64_t a = vdf_alloc(&F, 64, 8), tok;
+	struct cvmm_virtq_buf in = { a, 64 };
+	uint32_t len;
+
+	/* the loop is not running: DRIVER_OK and the kick are both pending */
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, S_ACK);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, S_ACK | S_DRV);
+	ack_features(CVMM_VIRTIO_F_VERSION_1);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_NUM, 64);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_DESC_LOW, 0x10000);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_DRIVER_LOW, 0x14000);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_DEVICE_LOW, 0x18000);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_READY, 1);
+	{
+		struct cvmm_virtq_driver_opts d = {
+			.sz = sizeof(d), .mem = F.mem, .size = 64,
+			.features = CVMM_VIRTIO_F_VERSION_1, .desc_gpa = 0x10000,
+			.avail_gpa = 0x14000, .used_gpa = 0x18000,
+		};
+
+		ck_assert_int_eq(cvmm_virtq_driver_create(&d, &F.drv[0]), 0);
+	}
+	/* the notify fd becomes ready before the control fd: epoll hands them
+	 * to the loop in that order, so the kick is seen before activation */
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[0], NULL, 0, &in, 1, false, 3), 0);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_ge(cvmm_event_manager_run_once(F.em, 0), 0);
+	ck_assert_int_eq(vdf_wait_used(&F, 0, &tok, &len, 2000), 1);
+	ck_assert_uint_eq(len, 64);
+}
+END_TEST
+
+static volatile bool hammer_stop;
+
+static void *hammer(void *arg)
+{
+	struct cvmm_virtio_mmio *t = arg;
+	unsigned long n = 0;
+
+	while (!hammer_stop) {
+		uint32_t v, off = (uint32_t)(n++ % 0x40) * 4;
+
+		cvmm_virtio_mmio_access(t, off, &v, 4, false);
+		v = 0;
+		cvmm_virtio_mmio_access(t, CVMM_VIRTIO_MMIO_QUEUE_SEL, &v, 4, true);
+	}
+	return NULL;
+}
+
+/* A second vCPU reads every register while the device thread serves
+ * requests and the first vCPU drives the device (run it under ASan). */
+START_TEST(concurrent_vcpus)
+{
+	uint64_t a = vdf_alloc(&F, 64, 8);
+	pthread_t th;
+
+	vdf_start(&F);
+	vdf_bring_up(&F, CVMM_VIRTIO_F_EVENT_IDX, 1, 64);
+	hammer_stop = false;
+	ck_assert_int_eq(pthread_create(&th, NULL, hammer, F.t), 0);
+	for (int i = 0; i < 300; i++)
+		ck_assert_uint_eq(rng_request(a, 64), 64);
+	hammer_stop = true;
+	pthread_join(th, NULL);
+}
+END_TEST
+
 START_TEST(state_restore_validation)
 {
 	struct cvmm_virtio_mmio_state s, bad;
@@ -667,6 +742,8 @@ static Suite *suite(void)
 	tcase_add_test(t, broken_queue_needs_reset);
 	tcase_add_test(t, reset_returns_everything);
 	tcase_add_test(t, reset_while_busy);
+	tcase_add_test(t, kick_races_activation);
+	tcase_add_test(t, concurrent_vcpus);
 	tcase_add_test(t, state_restore_validation);
 	tcase_add_test(t, create_validation);
 	suite_add_tcase(s, t);
