@@ -628,6 +628,193 @@ START_TEST(regions_check_direct)
 }
 END_TEST
 
+/* ---- a hostile backend: replies written before the frontend asks ---------- */
+
+static struct cvmm_vhost_frontend *fe;
+
+static void fe_setup(void)
+{
+	int sv[2];
+
+	fds_at_start = tdev_count_fds();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	peer = sv[0];
+	ck_assert_int_eq(cvmm_vhost_frontend_create(sv[1], &fe), 0);
+}
+
+static void fe_teardown(void)
+{
+	cvmm_vhost_frontend_destroy(fe);
+	cvmm_close(peer);
+	ck_assert_int_eq(tdev_count_fds(), fds_at_start);
+}
+
+static void reply(uint32_t req, const void *payload, uint32_t size, const int *fds,
+		  unsigned int nfds)
+{
+	send_msg(req, CVMM_VHOST_FLAG_REPLY, payload, size, fds, nfds);
+}
+
+/* Read and drop what the frontend sent, closing any fds. */
+static void drop_request(void)
+{
+	struct cvmm_vhost_msg m;
+
+	ck_assert_int_eq(cvmm_vhost_msg_recv(peer, &m), 0);
+	cvmm_vhost_msg_close_fds(&m);
+}
+
+START_TEST(fe_bad_replies)
+{
+	uint64_t v = 7, f;
+	int ev = cvmm_eventfd_create(0);
+
+	reply(CVMM_VHOST_GET_PROTOCOL_FEATURES, &v, 8, NULL, 0); /* another request */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), -EPROTO);
+	drop_request();
+	reply(CVMM_VHOST_GET_FEATURES, &v, 4, NULL, 0); /* short */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), -EPROTO);
+	drop_request();
+	reply(CVMM_VHOST_GET_FEATURES, NULL, 0, NULL, 0); /* a refusal */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), -EIO);
+	drop_request();
+	send_msg(CVMM_VHOST_GET_FEATURES, 0, &v, 8, NULL, 0); /* REPLY flag missing */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), -EPROTO);
+	drop_request();
+	reply(CVMM_VHOST_GET_FEATURES, &v, 8, &ev, 1); /* an fd nobody asked for: closed */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), 0);
+	ck_assert_uint_eq(f, 7);
+	drop_request();
+	struct cvmm_vhost_vring_state st = { 3, 9 };
+	reply(CVMM_VHOST_GET_VRING_BASE, &st, 8, NULL, 0); /* for another ring */
+	unsigned int base;
+	ck_assert_int_eq(cvmm_vhost_frontend_get_vring_base(fe, 1, &base), -EPROTO);
+	drop_request();
+	/* Status above a byte. */
+	v = 0x1ff;
+	reply(CVMM_VHOST_GET_STATUS, &v, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_protocol_features(fe, CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_STATUS)), 0);
+	drop_request();
+	uint8_t s8;
+	ck_assert_int_eq(cvmm_vhost_frontend_get_status(fe, &s8), -EPROTO);
+	drop_request();
+	/* The backend hangs up. */
+	shutdown(peer, SHUT_WR);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_features(fe, &f), -EPIPE);
+	cvmm_close(ev);
+}
+END_TEST
+
+START_TEST(fe_bad_acks_and_fd_replies)
+{
+	uint64_t pf = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK) |
+		      CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD) |
+		      CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_DEVICE_STATE) |
+		      CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG);
+	uint64_t v;
+	int ev = cvmm_eventfd_create(0), fd, rfd;
+	uint64_t size, off;
+
+	ck_assert_int_eq(cvmm_vhost_frontend_set_protocol_features(fe, pf), 0);
+	drop_request();
+	v = 5000; /* not an errno */
+	reply(CVMM_VHOST_SET_OWNER, &v, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_owner(fe), -EIO);
+	drop_request();
+	v = EBUSY;
+	reply(CVMM_VHOST_SET_OWNER, &v, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_owner(fe), -EBUSY);
+	drop_request();
+	reply(CVMM_VHOST_SET_OWNER, &v, 2, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_owner(fe), -EPROTO);
+	drop_request();
+	/* GET_INFLIGHT_FD without the fd. */
+	struct cvmm_vhost_inflight in = { 4096, 0, 1, 64, 0 };
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), -EPROTO);
+	ck_assert_int_eq(fd, -1);
+	drop_request();
+	/* With two fds: one kept, one closed. */
+	int two[2] = { ev, ev };
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, two, 2);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), 0);
+	ck_assert_int_ge(fd, 0);
+	cvmm_close(fd);
+	drop_request();
+	/* Device state: "no fd" flag contradicted by an fd, and the reverse. */
+	v = 0;
+	reply(CVMM_VHOST_SET_DEVICE_STATE_FD, &v, 8, &ev, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_device_state_fd(fe, 0, 0, ev, &rfd), -EPROTO);
+	drop_request();
+	v = CVMM_VHOST_VRING_NOFD_MASK;
+	reply(CVMM_VHOST_SET_DEVICE_STATE_FD, &v, 8, &ev, 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_device_state_fd(fe, 0, 0, ev, &rfd), -EPROTO);
+	ck_assert_int_eq(rfd, -1);
+	drop_request();
+	v = CVMM_VHOST_VRING_NOFD_MASK | EINVAL;
+	reply(CVMM_VHOST_SET_DEVICE_STATE_FD, &v, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_device_state_fd(fe, 0, 0, ev, &rfd), -EINVAL);
+	drop_request();
+	/* GET_CONFIG answered for another window. */
+	struct cvmm_vhost_config c = { .offset = 4, .size = 4 };
+	uint8_t buf[4];
+	reply(CVMM_VHOST_GET_CONFIG, &c, 16, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_config(fe, 0, buf, 4), -EPROTO);
+	drop_request();
+	/* Arguments checked before anything is sent. */
+	ck_assert_int_eq(cvmm_vhost_frontend_get_config(fe, 250, buf, 8), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_kick(fe, 256, ev), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_queue_num(fe, &v), -EOPNOTSUPP);
+	cvmm_close(ev);
+}
+END_TEST
+
+START_TEST(fe_backend_channel_hostile)
+{
+	struct cvmm_vhost_backend_event e;
+	uint64_t pf = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_BACKEND_REQ);
+	struct cvmm_vhost_msg m;
+	int ch, ev = cvmm_eventfd_create(0);
+	struct cvmm_vhost_vring_state st = { 300, 0 };
+
+	ck_assert_int_eq(cvmm_vhost_frontend_set_protocol_features(fe, pf), 0);
+	drop_request();
+	ck_assert_int_eq(cvmm_vhost_frontend_open_backend_channel(fe), 0);
+	ck_assert_int_eq(cvmm_vhost_msg_recv(peer, &m), 0);
+	ck_assert_uint_eq(m.nfds, 1);
+	ch = m.fds[0];
+	/* Index beyond any queue, with NEED_REPLY: refused and acked. */
+	struct cvmm_vhost_hdr h = { CVMM_VHOST_BACKEND_VRING_CALL, 1 | CVMM_VHOST_FLAG_NEED_REPLY, 8 };
+	uint8_t buf[20];
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &st, 8);
+	ck_assert_int_eq(cvmm_sock_send_fds(ch, buf, 20, NULL, 0), 20);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_msg_recv(ch, &m), 0);
+	ck_assert_uint_eq(m.payload.u64, EINVAL);
+	/* A request we do not carry, with an fd: refused, fd closed. */
+	h = (struct cvmm_vhost_hdr){ CVMM_VHOST_BACKEND_IOTLB_MSG, 1, 0 };
+	ck_assert_int_eq(cvmm_sock_send_fds(ch, &h, 12, &ev, 1), 12);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EINVAL);
+	h = (struct cvmm_vhost_hdr){ 77, 1, 0 };
+	ck_assert_int_eq(cvmm_sock_send_fds(ch, &h, 12, NULL, 0), 12);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EOPNOTSUPP);
+	/* CONFIG_CHANGE with a payload. */
+	h = (struct cvmm_vhost_hdr){ CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG, 1, 8 };
+	memcpy(buf, &h, 12);
+	ck_assert_int_eq(cvmm_sock_send_fds(ch, buf, 20, NULL, 0), 20);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EINVAL);
+	/* Garbage framing kills the channel only. */
+	h = (struct cvmm_vhost_hdr){ CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG, 1, 100000 };
+	ck_assert_int_eq(cvmm_sock_send_fds(ch, &h, 12, NULL, 0), 12);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EPROTO);
+	ck_assert_int_eq(cvmm_vhost_frontend_backend_channel_fd(fe), -1);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -ENOTCONN);
+	cvmm_close(ch);
+	cvmm_close(ev);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vhost-hostile");
@@ -653,6 +840,12 @@ int main(void)
 	tcase_add_test(u, checker_config_rules);
 	tcase_add_test(u, regions_check_direct);
 	suite_add_tcase(s, u);
+	TCase *w = tcase_create("frontend");
+	tcase_add_checked_fixture(w, fe_setup, fe_teardown);
+	tcase_add_test(w, fe_bad_replies);
+	tcase_add_test(w, fe_bad_acks_and_fd_replies);
+	tcase_add_test(w, fe_backend_channel_hostile);
+	suite_add_tcase(s, w);
 	Suite *all[] = { s, NULL };
 	return cvmm_test_run(all);
 }
