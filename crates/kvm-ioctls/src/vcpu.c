@@ -31,6 +31,8 @@ int cvmm_kvm_vcpu_create(struct cvmm_kvm_vm *vm, uint32_t id,
 	if (r < 0)
 		goto unlock;
 	vcpu->fd = r;
+	/* The kernel counts the vCPU from here on, even if mapping fails below. */
+	vm->nr_vcpus++;
 	run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (run == MAP_FAILED) {
 		r = -errno;
@@ -45,7 +47,6 @@ int cvmm_kvm_vcpu_create(struct cvmm_kvm_vm *vm, uint32_t id,
 	    KVM_IOCTL_VAL(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO) > 0)
 		vcpu->coalesced = (void *)((char *)run + (size_t)KVM_COALESCED_MMIO_PAGE_OFFSET *
 						      cvmm_page_size());
-	vm->nr_vcpus++;
 	pthread_mutex_unlock(&vm->lock);
 	*out = vcpu;
 	return 0;
