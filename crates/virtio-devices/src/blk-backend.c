@@ -391,9 +391,14 @@ int cvmm_blk_backend_kick(struct cvmm_blk_backend *b)
 
 	if (b->engine != CVMM_BLK_ENGINE_URING || b->unsubmitted == 0)
 		return 0;
+	/* Completions posted inline by the submission (page-cache hits) are
+	 * reaped by the caller right after; signalling the eventfd for each
+	 * would only wake the loop for nothing. */
+	(void)io_uring_cq_eventfd_toggle(&b->ring, false);
 	do {
 		r = io_uring_submit(&b->ring);
 	} while (r == -EINTR);
+	(void)io_uring_cq_eventfd_toggle(&b->ring, true);
 	if (r < 0)
 		return r;
 	b->unsubmitted = 0;

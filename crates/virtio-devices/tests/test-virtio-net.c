@@ -7,7 +7,6 @@
  * private to this run (parallel runs do not collide, nothing leaves).
  * Without root or /dev/net/tun only the header checks run.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <check.h>
 #include <endian.h>
@@ -20,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,6 +579,8 @@ START_TEST(offloads)
 	nt_bring_up(&t, CVMM_VIRTIO_NET_F_GUEST_CSUM | CVMM_VIRTIO_NET_F_GUEST_TSO4 |
 		    CVMM_VIRTIO_NET_F_GUEST_TSO6, 2, 256);
 	cvmm_net_get_stats(t.net, &st);
+	ck_assert_msg(t.features & CVMM_VIRTIO_NET_F_GUEST_TSO6, "features %llx",
+		      (unsigned long long)t.features);
 	ck_assert_uint_eq(st.tap_offload, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
 	ck_assert_int_eq(ethtool_get(t.ifname, ETHTOOL_GTSO), 1);
 	ck_assert_int_eq(ethtool_get(t.ifname, ETHTOOL_GTXCSUM), 1);
@@ -679,7 +681,10 @@ START_TEST(multiqueue)
 	int s;
 
 	nt_create(&t, 2, 128, NULL);
-	ck_assert_uint_eq(vdf_rd(&t.f, CVMM_VIRTIO_MMIO_CONFIG + 8) & 0xffff, 2);
+	v = 0;
+	ck_assert_int_eq(cvmm_virtio_mmio_access(t.f.t, CVMM_VIRTIO_MMIO_CONFIG + 8, &v, 2,
+						 false), 0);
+	ck_assert_uint_eq(le16toh(v), 2);
 	nt_bring_up(&t, CVMM_VIRTIO_NET_F_MQ | CVMM_VIRTIO_NET_F_CTRL_VQ, 5, 128);
 	ck_assert(t.features & CVMM_VIRTIO_NET_F_MQ);
 	cvmm_net_get_stats(t.net, &st);
@@ -817,7 +822,7 @@ START_TEST(hostile_rx)
 		b.gpa = t.f.mem_size - 8; /* straddles the end of RAM */
 	ck_assert_int_eq(cvmm_virtq_driver_add(t.drv[0], NULL, 0, &b, 1, false, 1), 0);
 	kick(&t, 0);
-	host_send(5003, "x", 1);
+	host_send(5003, (const uint8_t *)"x", 1);
 	ck_assert(wait_status(&t, CVMM_VIRTIO_S_NEEDS_RESET, 2000));
 	nt_destroy(&t);
 }

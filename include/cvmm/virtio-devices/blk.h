@@ -205,7 +205,12 @@ unsigned int cvmm_blk_backend_in_flight(const struct cvmm_blk_backend *b);
  */
 int cvmm_blk_backend_submit(struct cvmm_blk_backend *b, struct cvmm_blk_request *req);
 
-/** Submit what was queued since the last kick. @return 0; negative errno. */
+/**
+ * Submit what was queued since the last kick. Completions the kernel posts
+ * during the submission itself do not signal the completion eventfd: call
+ * cvmm_blk_backend_reap() (without waiting) right after a kick.
+ * @return 0; negative errno from io_uring_submit().
+ */
 int cvmm_blk_backend_kick(struct cvmm_blk_backend *b);
 
 /**
