@@ -63,6 +63,19 @@ int vmm_create(struct vmm *v, const struct microvm_config *cfg, char *err, size_
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-ret));
 		return ret;
 	}
+	ret = cvmm_guest_mem_create_x86(&mo, &v->mem);
+	if (ret) {
+		snprintf(err, errlen, "--memory: cannot map %" PRIu64 " bytes of guest RAM: %s",
+			 cfg->memory, strerror(-ret));
+		return ret;
+	}
+	/* Memory slots before the irqchip: once the irqchip exists, each slot
+	 * change waits for a kernel grace period (milliseconds of start-up). */
+	ret = memory_register(v);
+	if (ret) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-ret));
+		return ret;
+	}
 	/* The TSS and identity-map pages sit just below the BIOS area in the
 	 * MMIO hole, where no RAM or device is. */
 	if ((ret = cvmm_kvm_vm_set_tss_addr(v->vm, MICROVM_TSS_ADDR)) ||
@@ -70,17 +83,6 @@ int vmm_create(struct vmm *v, const struct microvm_config *cfg, char *err, size_
 	    (ret = cvmm_kvm_vm_create_irqchip(v->vm)) ||
 	    (ret = cvmm_kvm_vm_create_pit2(v->vm, &pit))) {
 		snprintf(err, errlen, "irqchip setup: %s", strerror(-ret));
-		return ret;
-	}
-	ret = cvmm_guest_mem_create_x86(&mo, &v->mem);
-	if (ret) {
-		snprintf(err, errlen, "--memory: cannot map %" PRIu64 " bytes of guest RAM: %s",
-			 cfg->memory, strerror(-ret));
-		return ret;
-	}
-	ret = memory_register(v);
-	if (ret) {
-		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(-ret));
 		return ret;
 	}
 	for (unsigned int i = 0; i < v->ncpus; i++) {
