@@ -29,7 +29,14 @@ struct cvmm_vhost_backend {
 
 static inline bool vhost_pf_acked(const struct cvmm_vhost_backend *b, int bit)
 {
-	return (b->pfeatures >> bit) & 1;
+	return (__atomic_load_n(&b->pfeatures, __ATOMIC_ACQUIRE) >> bit) & 1;
+}
+
+/* VIRTIO_F_RING_PACKED acked: ring sizes and layout differ. */
+#define CVMM_VHOST_VIRTIO_F_RING_PACKED (1ull << 34)
+static inline bool vhost_packed(const struct cvmm_vhost_backend *b)
+{
+	return b->features & CVMM_VHOST_VIRTIO_F_RING_PACKED;
 }
 
 /* Replace the channel (fd -1: drop it). Takes ownership of @fd. */

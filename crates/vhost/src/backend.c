@@ -104,7 +104,7 @@ uint64_t cvmm_vhost_backend_features(const struct cvmm_vhost_backend *b)
 
 uint64_t cvmm_vhost_backend_protocol_features(const struct cvmm_vhost_backend *b)
 {
-	return b->pfeatures;
+	return __atomic_load_n(&b->pfeatures, __ATOMIC_ACQUIRE);
 }
 
 unsigned int cvmm_vhost_backend_regions(const struct cvmm_vhost_backend *b,
@@ -270,6 +270,7 @@ static int do_set_vring_addr(struct cvmm_vhost_backend *b, const struct cvmm_vho
 {
 	const struct cvmm_vhost_vring_addr_wire *w = &m->payload.addr;
 	struct cvmm_vhost_vring_addr a = { 0 };
+	uint64_t avail_len, used_len;
 	unsigned int idx, num;
 	int ret;
 
@@ -280,7 +281,17 @@ static int do_set_vring_addr(struct cvmm_vhost_backend *b, const struct cvmm_vho
 	/* Ring sizes follow from the ring size, so SET_VRING_NUM comes first. */
 	if (num == 0 || (w->flags & ~CVMM_VHOST_VRING_F_LOG))
 		return -EINVAL;
-	if (!CVMM_IS_ALIGNED(w->desc_user_addr, 16) || !CVMM_IS_ALIGNED(w->avail_user_addr, 2) ||
+	/* Split: avail and used rings (with the event-idx word); packed: the
+	 * two 4-byte event suppression areas. */
+	if (vhost_packed(b)) {
+		avail_len = 4;
+		used_len = 4;
+	} else {
+		avail_len = 6ull + 2ull * num;
+		used_len = 6ull + 8ull * num;
+	}
+	if (!CVMM_IS_ALIGNED(w->desc_user_addr, 16) ||
+	    !CVMM_IS_ALIGNED(w->avail_user_addr, vhost_packed(b) ? 4 : 2) ||
 	    !CVMM_IS_ALIGNED(w->used_user_addr, 4))
 		return -EINVAL;
 	a.index = idx;
@@ -292,9 +303,9 @@ static int do_set_vring_addr(struct cvmm_vhost_backend *b, const struct cvmm_vho
 	if (cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->desc_user_addr,
 				  16ull * num, &a.desc_gpa) < 0 ||
 	    cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->avail_user_addr,
-				  6ull + 2ull * num, &a.avail_gpa) < 0 ||
+				  avail_len, &a.avail_gpa) < 0 ||
 	    cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->used_user_addr,
-				  6ull + 8ull * num, &a.used_gpa) < 0)
+				  used_len, &a.used_gpa) < 0)
 		return -EINVAL;
 	if (!HAVE(b, set_vring_addr))
 		return -EOPNOTSUPP;
@@ -411,7 +422,9 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		ret = vring_index(b, p->state.index, &idx);
 		if (ret < 0)
 			return ret;
-		if (!CVMM_IS_POW2(p->state.num) || p->state.num > CVMM_VHOST_MAX_QUEUE_SIZE)
+		/* Split rings index with a mask; packed rings may be any size. */
+		if (p->state.num == 0 || p->state.num > CVMM_VHOST_MAX_QUEUE_SIZE ||
+		    (!vhost_packed(b) && !CVMM_IS_POW2(p->state.num)))
 			return -EINVAL;
 		if (!HAVE(b, set_vring_num))
 			return -EOPNOTSUPP;
@@ -471,8 +484,8 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		if (p->u64 & ~offered_pfeatures(b))
 			return -EINVAL;
 		ret = HAVE(b, set_protocol_features) ? CALL(b, set_protocol_features, p->u64) : 0;
-		if (ret == 0)
-			b->pfeatures = p->u64;
+		if (ret == 0) /* read by senders on other threads */
+			__atomic_store_n(&b->pfeatures, p->u64, __ATOMIC_RELEASE);
 		return ret;
 	case CVMM_VHOST_GET_QUEUE_NUM:
 		rep->hdr.size = sizeof(uint64_t);

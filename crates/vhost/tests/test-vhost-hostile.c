@@ -561,6 +561,39 @@ START_TEST(vring_addr_outside)
 }
 END_TEST
 
+START_TEST(packed_ring_sizes)
+{
+	const uint64_t S = 1 << 16;
+	struct cvmm_vhost_mem_region good[1] = { { 0, S, UVA0, 0 } };
+	uint64_t f = TDEV_FEATURES; /* with VIRTIO_F_RING_PACKED */
+
+	table_case(good, 1, S, 0);
+	/* Split: 100 is not a power of two; packed: fine. */
+	state_msg(CVMM_VHOST_SET_VRING_NUM, 0, 100, -EINVAL);
+	send_msg(CVMM_VHOST_SET_FEATURES, CVMM_VHOST_FLAG_NEED_REPLY, &f, 8, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_SET_FEATURES, 0);
+	state_msg(CVMM_VHOST_SET_VRING_NUM, 0, 100, 0);
+	state_msg(CVMM_VHOST_SET_VRING_NUM, 0, 32769, -EINVAL);
+	/* Packed event areas are 4 bytes: the last word of the region fits. */
+	struct cvmm_vhost_vring_addr_wire a = { 0, 0, UVA0, UVA0 + S - 4, UVA0 + S - 8, 0 };
+	send_msg(CVMM_VHOST_SET_VRING_ADDR, CVMM_VHOST_FLAG_NEED_REPLY, &a, 40, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_SET_VRING_ADDR, 0);
+	ck_assert_uint_eq(dev.addr[0].used_gpa, S - 4);
+	a.used_user_addr = UVA0 + S - 2;
+	send_msg(CVMM_VHOST_SET_VRING_ADDR, CVMM_VHOST_FLAG_NEED_REPLY, &a, 40, NULL, 0);
+	PROCESS(-EINVAL);
+	expect_ack(CVMM_VHOST_SET_VRING_ADDR, -EINVAL);
+	/* The descriptor ring still needs 16 * num bytes. */
+	a.used_user_addr = UVA0 + S - 4;
+	a.desc_user_addr = UVA0 + S - 16 * 99;
+	send_msg(CVMM_VHOST_SET_VRING_ADDR, CVMM_VHOST_FLAG_NEED_REPLY, &a, 40, NULL, 0);
+	PROCESS(-EINVAL);
+	expect_ack(CVMM_VHOST_SET_VRING_ADDR, -EINVAL);
+}
+END_TEST
+
 START_TEST(config_hostile)
 {
 	struct cvmm_vhost_config c = { .offset = 0, .size = 4 };
@@ -834,6 +867,7 @@ int main(void)
 	tcase_add_test(t, add_rem_hostile);
 	tcase_add_test(t, vring_index_and_num);
 	tcase_add_test(t, vring_addr_outside);
+	tcase_add_test(t, packed_ring_sizes);
 	tcase_add_test(t, config_hostile);
 	suite_add_tcase(s, t);
 	TCase *u = tcase_create("checker");

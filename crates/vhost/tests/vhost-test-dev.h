@@ -9,7 +9,10 @@
 #include <cvmm/sys-util.h>
 
 #define TDEV_QUEUES 4
-#define TDEV_FEATURES (CVMM_VHOST_F_PROTOCOL_FEATURES | (1ull << 32) | 0x5ull)
+#define TDEV_F_RING_PACKED (1ull << 34)
+#define TDEV_FEATURES (CVMM_VHOST_F_PROTOCOL_FEATURES | TDEV_F_RING_PACKED | (1ull << 32) | 0x5ull)
+/* What the round-trip tests ack: split rings. */
+#define TDEV_SPLIT (TDEV_FEATURES & ~TDEV_F_RING_PACKED)
 
 struct tdev {
 	uint64_t acked_features, acked_pf;
