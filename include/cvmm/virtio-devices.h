@@ -376,7 +376,8 @@ struct cvmm_rate_limiter {
 int cvmm_rate_limiter_init(struct cvmm_rate_limiter *rl,
 			   const struct cvmm_rate_limiter_opts *o);
 
-/** True when neither bucket has a rate (nothing is ever throttled). */
+/** True when neither bucket has a rate (nothing is ever throttled).
+ * Thread safety: the owner's thread. */
 bool cvmm_rate_limiter_unlimited(const struct cvmm_rate_limiter *rl);
 
 /**
@@ -391,7 +392,9 @@ bool cvmm_rate_limiter_consume(struct cvmm_rate_limiter *rl, uint64_t ops,
 
 /**
  * Nanoseconds until cvmm_rate_limiter_consume(@ops, @bytes) would succeed
- * (0: now). Use it to arm a timer after a refused consume.
+ * (0: now; saturates at UINT64_MAX). Use it to arm a timer after a
+ * refused consume. Refills the buckets as consume() does.
+ * Thread safety: the device thread (one owner).
  */
 uint64_t cvmm_rate_limiter_wait_ns(struct cvmm_rate_limiter *rl, uint64_t ops,
 				   uint64_t bytes);

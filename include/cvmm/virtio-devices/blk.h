@@ -178,9 +178,12 @@ struct cvmm_blk_backend;
 int cvmm_blk_backend_open(const struct cvmm_blk_backend_opts *o,
 			  struct cvmm_blk_backend **out);
 
-/** Wait for in-flight I/O, close and free. NULL does nothing. */
+/** Wait for in-flight I/O, close and free. NULL does nothing.
+ * Thread safety: the backend's thread, once nobody else uses it. */
 void cvmm_blk_backend_close(struct cvmm_blk_backend *b);
 
+/* Accessors. Thread safety: any thread (fixed after open), except
+ * in_flight: the backend's thread. */
 /** Capacity in sectors. */
 uint64_t cvmm_blk_backend_capacity(const struct cvmm_blk_backend *b);
 /** True when opened read-only. */
@@ -210,13 +213,15 @@ int cvmm_blk_backend_submit(struct cvmm_blk_backend *b, struct cvmm_blk_request 
  * during the submission itself do not signal the completion eventfd: call
  * cvmm_blk_backend_reap() (without waiting) right after a kick.
  * @return 0; negative errno from io_uring_submit().
+ * Thread safety: the backend's thread.
  */
 int cvmm_blk_backend_kick(struct cvmm_blk_backend *b);
 
 /**
  * Collect up to @max finished requests into @done (their status is set).
  * With @wait, block until at least one is done when any is in flight.
- * @return count; negative errno from io_uring.
+ * @return count; negative errno from io_uring; -EINVAL (NULL arguments).
+ * Thread safety: the backend's thread.
  */
 int cvmm_blk_backend_reap(struct cvmm_blk_backend *b, struct cvmm_blk_request **done,
 			  unsigned int max, bool wait);
@@ -244,16 +249,18 @@ struct cvmm_blk_opts {
  */
 int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out);
 
-/** Free (the transport must be destroyed first). NULL does nothing. */
+/** Free (the transport must be destroyed first). NULL does nothing.
+ * Thread safety: while the device thread does not use it. */
 void cvmm_blk_destroy(struct cvmm_blk *blk);
 
-/** The device interface, for cvmm_virtio_mmio_create(). */
+/** The device interface, for cvmm_virtio_mmio_create(). Thread-safe. */
 struct cvmm_virtio_device *cvmm_blk_device(struct cvmm_blk *blk);
 
-/** The backend (read-only use: capacity, engine). */
+/** The backend (read-only use: capacity, engine). Thread-safe. */
 struct cvmm_blk_backend *cvmm_blk_backend(struct cvmm_blk *blk);
 
-/** Requests refused by the rate limiter so far (each retried later). */
+/** Requests refused by the rate limiter so far (each retried later).
+ * Thread safety: the device thread (a racy read elsewhere is harmless). */
 uint64_t cvmm_blk_throttled(const struct cvmm_blk *blk);
 
 #ifdef __cplusplus

@@ -37,9 +37,10 @@ struct cvmm_console_opts {
  * Thread safety: any thread.
  */
 int cvmm_console_create(const struct cvmm_console_opts *o, struct cvmm_console **out);
-/** Free (destroy the transport first). NULL does nothing. */
+/** Free (destroy the transport first). NULL does nothing.
+ * Thread safety: while the device thread does not use it. */
 void cvmm_console_destroy(struct cvmm_console *c);
-/** The device interface, for cvmm_virtio_mmio_create(). */
+/** The device interface, for cvmm_virtio_mmio_create(). Thread-safe. */
 struct cvmm_virtio_device *cvmm_console_device(struct cvmm_console *c);
 
 struct cvmm_rng;
@@ -55,9 +56,10 @@ struct cvmm_rng_opts {
  * Thread safety: any thread.
  */
 int cvmm_rng_create(const struct cvmm_rng_opts *o, struct cvmm_rng **out);
-/** Free (destroy the transport first). NULL does nothing. */
+/** Free (destroy the transport first). NULL does nothing.
+ * Thread safety: while the device thread does not use it. */
 void cvmm_rng_destroy(struct cvmm_rng *r);
-/** The device interface, for cvmm_virtio_mmio_create(). */
+/** The device interface, for cvmm_virtio_mmio_create(). Thread-safe. */
 struct cvmm_virtio_device *cvmm_rng_device(struct cvmm_rng *r);
 
 #ifdef __cplusplus

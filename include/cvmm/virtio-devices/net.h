@@ -169,6 +169,7 @@ struct cvmm_net_stats {
 	uint64_t rx_dropped;   /* frame larger than a non-mergeable buffer */
 	uint32_t active_pairs; /* as set by the control queue (1 at activation) */
 	uint32_t tap_offload;  /* TUN_F_* bits last applied with TUNSETOFFLOAD */
+	uint32_t activations;  /* successful activate() calls */
 };
 
 /**
