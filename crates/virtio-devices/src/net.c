@@ -617,6 +617,7 @@ static int net_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *m
 		p->enabled = i != 0;
 		set_pair_enabled(p, i == 0);
 	}
+	__atomic_store_n(&n->st.activations, n->st.activations + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -126,10 +126,14 @@ static void nt_destroy(struct nt *t)
 static void nt_bring_up(struct nt *t, uint64_t want, unsigned int nq, uint16_t size)
 {
 	struct vdf *f = &t->f;
-	uint64_t offered, feat;
+	struct cvmm_net_stats st;
+	uint64_t offered, feat, end;
+	uint32_t before;
 
 	vdf_wr(f, CVMM_VIRTIO_MMIO_STATUS, 0);
 	vdf_wait_settled(f);
+	cvmm_net_get_stats(t->net, &st);
+	before = st.activations;
 	vdf_wr(f, CVMM_VIRTIO_MMIO_STATUS, CVMM_VIRTIO_S_ACKNOWLEDGE);
 	vdf_wr(f, CVMM_VIRTIO_MMIO_STATUS, CVMM_VIRTIO_S_ACKNOWLEDGE | CVMM_VIRTIO_S_DRIVER);
 	vdf_wr(f, CVMM_VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
@@ -168,6 +172,17 @@ static void nt_bring_up(struct nt *t, uint64_t want, unsigned int nq, uint16_t s
 	vdf_wr(f, CVMM_VIRTIO_MMIO_STATUS, CVMM_VIRTIO_S_ACKNOWLEDGE |
 	       CVMM_VIRTIO_S_DRIVER | CVMM_VIRTIO_S_FEATURES_OK | CVMM_VIRTIO_S_DRIVER_OK);
 	vdf_wait_settled(f);
+	/* settled() can turn true while activate() still runs on the device
+	 * thread: wait for its outcome (activated, or NEEDS_RESET). */
+	end = cvmm_now_ns() + 5000000000ull;
+	for (;;) {
+		cvmm_net_get_stats(t->net, &st);
+		if (st.activations != before ||
+		    (vdf_rd(f, CVMM_VIRTIO_MMIO_STATUS) & CVMM_VIRTIO_S_NEEDS_RESET))
+			break;
+		ck_assert_msg(cvmm_now_ns() < end, "device never activated");
+		usleep(200);
+	}
 }
 
 static uint32_t status(struct nt *t)
