@@ -577,9 +577,10 @@ struct cvmm_kvm_exit {
  * consumes the kick. Any I/O or MMIO IN data the caller wrote into the
  * previous exit's buffer is delivered to the guest by this call.
  * No allocation and no logging: this is the hot path.
- * @return 0 (see @exit->reason); -EFAULT (kernel reported data outside the
- *         run page, or a bad memory slot); -ENOEXEC (bad vCPU state);
- *         negative errno from KVM_RUN other than EINTR/EAGAIN.
+ * @return 0 (see @exit->reason); -EFAULT (the run page describes I/O data
+ *         outside the mapping or an MMIO length over 8, or the kernel hit a
+ *         bad memory slot); any other negative errno of KVM_RUN (EINTR is
+ *         not one: it is the INTR exit).
  * Thread safety: only the vCPU's own thread; it records that thread so
  * cvmm_kvm_vcpu_kick() can signal it.
  */
