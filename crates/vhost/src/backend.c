@@ -653,6 +653,9 @@ int cvmm_vhost_backend_process_one(struct cvmm_vhost_backend *b)
 			ret = -EOPNOTSUPP;
 	}
 
+	CVMM_LOG(CVMM_LOG_TRACE, VHOST_LOG, "%s (%u) flags 0x%x size %u fds %u",
+		 cvmm_vhost_req_name(m.hdr.request), m.hdr.request, m.hdr.flags, m.hdr.size,
+		 m.nfds);
 	memset(&rep, 0, sizeof(rep));
 	vhost_msg_init(&rep, m.hdr.request, CVMM_VHOST_FLAG_REPLY, 0);
 	if (ret == 0)
