@@ -184,6 +184,9 @@ struct cvmm_virtio_device {
 	uint16_t queue_max_size[CVMM_VIRTIO_MAX_QUEUES]; /* QueueNumMax each */
 	/* set by the transport when the device is attached */
 	void *transport;
+	/* the features the driver acked, from FEATURES_OK on (0 before and
+	 * after a reset); config_read may use it (atomic load) */
+	uint64_t driver_features;
 	void (*raise)(struct cvmm_virtio_device *dev, uint32_t isr_bits);
 	void (*broken)(struct cvmm_virtio_device *dev);
 };

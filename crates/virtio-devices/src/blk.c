@@ -250,8 +250,16 @@ static void blk_config_read(struct cvmm_virtio_device *dev, uint32_t off,
 			    void *data, uint32_t len)
 {
 	struct cvmm_blk *b = to_blk(dev);
+	uint64_t f = __atomic_load_n(&dev->driver_features, __ATOMIC_ACQUIRE);
+	uint8_t cfg[CVMM_VIRTIO_BLK_CFG_SIZE];
 
-	vd_config_copy(b->config, sizeof(b->config), off, data, len);
+	memcpy(cfg, b->config, sizeof(cfg));
+	/* A packed ring without indirect tables holds a chain in at most
+	 * CVMM_VIRTQ_PACKED_MAX_CHAIN ring slots: header and status take two. */
+	if ((f & CVMM_VIRTIO_F_RING_PACKED) && !(f & CVMM_VIRTIO_F_INDIRECT_DESC))
+		vd_put_le32(cfg + CVMM_VIRTIO_BLK_CFG_SEG_MAX,
+			    CVMM_VIRTQ_PACKED_MAX_CHAIN - 2);
+	vd_config_copy(cfg, sizeof(cfg), off, data, len);
 }
 
 static void blk_unregister(struct cvmm_blk *b)

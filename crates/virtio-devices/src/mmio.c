@@ -260,6 +260,7 @@ static void regs_init(struct cvmm_virtio_mmio *t)
 	for (unsigned int i = 0; i < t->nq; i++)
 		t->regs[i].num = t->dev->queue_max_size[i];
 	__atomic_store_n(&t->isr, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->dev->driver_features, 0, __ATOMIC_RELEASE);
 }
 
 static int check_device(const struct cvmm_virtio_device *d)
@@ -451,6 +452,9 @@ static void write_status(struct cvmm_virtio_mmio *t, uint32_t val)
 	}
 	if ((added & CVMM_VIRTIO_S_DRIVER_OK) && !(nw & CVMM_VIRTIO_S_FEATURES_OK))
 		nw &= ~CVMM_VIRTIO_S_DRIVER_OK;
+	if ((nw & CVMM_VIRTIO_S_FEATURES_OK) && !(old & CVMM_VIRTIO_S_FEATURES_OK))
+		__atomic_store_n(&t->dev->driver_features, t->driver_features,
+				 __ATOMIC_RELEASE);
 	if ((nw & CVMM_VIRTIO_S_DRIVER_OK) && !(old & CVMM_VIRTIO_S_DRIVER_OK)) {
 		t->activate_pending = true;
 		kick_control(t);
@@ -791,6 +795,9 @@ int cvmm_virtio_mmio_restore(struct cvmm_virtio_mmio *t,
 	t->drv_features_sel = s->driver_features_sel;
 	t->queue_sel = s->queue_sel;
 	t->driver_features = s->driver_features;
+	if (s->status & CVMM_VIRTIO_S_FEATURES_OK)
+		__atomic_store_n(&t->dev->driver_features, s->driver_features,
+				 __ATOMIC_RELEASE);
 	memcpy(t->regs, s->regs, sizeof(t->regs));
 	t->dev_active = s->device_active;
 	__atomic_store_n(&t->isr, s->isr, __ATOMIC_SEQ_CST);

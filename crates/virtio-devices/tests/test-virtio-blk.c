@@ -254,6 +254,51 @@ START_TEST(packed_ring)
 }
 END_TEST
 
+/* seg_max follows what a packed ring without indirect tables can carry */
+START_TEST(seg_max_config)
+{
+	uint32_t seg;
+	uint64_t capv;
+
+	up(_i, false, NULL, CVMM_VIRTIO_F_RING_PACKED);
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100 + CVMM_VIRTIO_BLK_CFG_CAPACITY,
+						 &capv, 8, false), 0);
+	ck_assert_uint_eq(capv, CAP);
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100 + CVMM_VIRTIO_BLK_CFG_SEG_MAX,
+						 &seg, 4, false), 0);
+	/* up() acks INDIRECT_DESC: the full seg_max */
+	ck_assert_uint_eq(seg, CVMM_BLK_SEG_MAX);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, 0);
+	vdf_wait_settled(&F);
+	vdf_bring_up(&F, CVMM_VIRTIO_F_RING_PACKED, 1, 128);
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100 + CVMM_VIRTIO_BLK_CFG_SEG_MAX,
+						 &seg, 4, false), 0);
+	ck_assert_uint_eq(seg, CVMM_VIRTQ_PACKED_MAX_CHAIN - 2);
+	/* a request using all of them works on the packed ring */
+	{
+		struct cvmm_virtq_buf out[15];
+
+		put_hdr(HDR, CVMM_VIRTIO_BLK_T_OUT, 0);
+		out[0] = (struct cvmm_virtq_buf){ HDR, 16 };
+		for (unsigned int i = 1; i < 15; i++)
+			out[i] = (struct cvmm_virtq_buf){ DATA + 512 * (i - 1), 512 };
+		memset(vdf_host(&F, DATA), 0x3c, 14 * 512);
+		ck_assert_uint_eq(submit(out, 15, &(struct cvmm_virtq_buf){ ST, 1 }, 1, false), 1);
+		ck_assert_uint_eq(*vdf_host(&F, ST), CVMM_VIRTIO_BLK_S_OK);
+		check_file(0, vdf_host(&F, DATA), 14 * 512);
+	}
+	/* config space past its end reads 0; writes are ignored */
+	seg = 0xffffffff;
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100 + CVMM_VIRTIO_BLK_CFG_SIZE - 2,
+						 &seg, 4, false), 0);
+	ck_assert_uint_eq(seg, 0);
+	seg = 1;
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100, &seg, 4, true), 0);
+	ck_assert_int_eq(cvmm_virtio_mmio_access(F.t, 0x100, &capv, 8, false), 0);
+	ck_assert_uint_eq(capv, CAP);
+}
+END_TEST
+
 START_TEST(flush_and_id)
 {
 	uint32_t used;
@@ -767,6 +812,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 120);
 	tcase_add_loop_test(t, read_write, 0, 2);
 	tcase_add_loop_test(t, packed_ring, 0, 2);
+	tcase_add_loop_test(t, seg_max_config, 0, 2);
 	tcase_add_loop_test(t, flush_and_id, 0, 2);
 	tcase_add_loop_test(t, discard_write_zeroes, 0, 2);
 	tcase_add_loop_test(t, read_only, 0, 2);

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cvmm/sys-util.h>
@@ -629,6 +630,45 @@ START_TEST(console_tx_hostile)
 }
 END_TEST
 
+/* One connected unix socket carries both directions. */
+START_TEST(console_socket)
+{
+	struct cvmm_console_opts o = { .sz = sizeof(o), .queue_size = 16 };
+	struct cvmm_console *c;
+	uint64_t a = vdf_alloc(&F, 64, 1), b = vdf_alloc(&F, 64, 1), tok;
+	struct cvmm_virtq_buf in = { b, 64 }, out = { a, 5 };
+	char got[8] = { 0 };
+	uint32_t len;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	vdf_detach(&F);
+	o.em = F.em;
+	o.in_fd = sv[0];
+	o.out_fd = sv[0];
+	ck_assert_int_eq(cvmm_console_create(&o, &c), 0);
+	vdf_attach(&F, cvmm_console_device(c));
+	vdf_start(&F);
+	vdf_bring_up(&F, CVMM_VIRTIO_F_EVENT_IDX, 2, 16);
+	memcpy(vdf_host(&F, a), "ping\n", 5);
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[1], &out, 1, NULL, 0, false, 1), 0);
+	vdf_kick(&F, 1);
+	ck_assert_int_eq(vdf_wait_used(&F, 1, &tok, &len, 5000), 1);
+	ck_assert_int_eq(cvmm_read_full(sv[1], got, 5), 0);
+	ck_assert_str_eq(got, "ping\n");
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[0], NULL, 0, &in, 1, false, 2), 0);
+	vdf_kick(&F, 0);
+	ck_assert_int_eq(cvmm_write_full(sv[1], "pong", 4), 0);
+	ck_assert_int_eq(vdf_wait_used(&F, 0, &tok, &len, 5000), 1);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_int_eq(memcmp(vdf_host(&F, b), "pong", 4), 0);
+	vdf_detach(&F);
+	cvmm_console_destroy(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* rate limiter                                                              */
 /* ------------------------------------------------------------------------ */
@@ -746,6 +786,7 @@ static Suite *suite(void)
 	tcase_add_test(t, concurrent_vcpus);
 	tcase_add_test(t, state_restore_validation);
 	tcase_add_test(t, create_validation);
+	tcase_add_test(t, console_socket);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("console");
