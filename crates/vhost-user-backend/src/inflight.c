@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The inflight region (INFLIGHT_SHMFD, split rings): which heads a daemon
+ * has popped and not yet completed, kept in shared memory the frontend
+ * holds on to, so a restarted daemon can resubmit them in order. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t cvmm_vub_inflight_queue_bytes(uint16_t qsize)
+{
+	return (16ull + 16ull * qsize + 63) & ~63ull;
+}
+
+static int check_geometry(const struct cvmm_vub *d, uint16_t nq, uint16_t qsize)
+{
+	if (nq == 0 || nq > d->o.num_queues || qsize == 0 || (qsize & (qsize - 1)))
+		return -EINVAL;
+	return 0;
+}
+
+void cvmm_vub_inflight_unmap(struct cvmm_vub *d)
+{
+	if (d->inflight)
+		munmap(d->inflight, d->inflight_len);
+	d->inflight = NULL;
+	d->inflight_len = 0;
+	d->inflight_nq = d->inflight_qsize = 0;
+}
+
+static void adopt(struct cvmm_vub *d, void *p, uint64_t len, uint16_t nq, uint16_t qsize)
+{
+	cvmm_vub_inflight_unmap(d);
+	d->inflight = p;
+	d->inflight_len = len;
+	d->inflight_nq = nq;
+	d->inflight_qsize = qsize;
+}
+
+int cvmm_vub_inflight_get(struct cvmm_vub *d, uint16_t nq, uint16_t qsize, int *fd,
+			  uint64_t *size, uint64_t *off)
+{
+	uint64_t qb = cvmm_vub_inflight_queue_bytes(qsize), len = qb * nq;
+	void *p;
+	int mfd, ret = check_geometry(d, nq, qsize);
+
+	if (ret < 0)
+		return ret;
+	mfd = memfd_create("vub-inflight", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	if (ftruncate(mfd, (off_t)len) < 0) {
+		ret = -errno;
+		close(mfd);
+		return ret;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(mfd);
+		return ret;
+	}
+	for (unsigned int i = 0; i < nq; i++) {
+		struct vub_inflight_queue *iq = (void *)((uint8_t *)p + i * qb);
+
+		iq->version = VUB_INFLIGHT_VERSION;
+		iq->desc_num = qsize;
+	}
+	adopt(d, p, len, nq, qsize);
+	*fd = mfd;
+	*size = len;
+	*off = 0;
+	return 0;
+}
+
+int cvmm_vub_inflight_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off,
+			  uint16_t nq, uint16_t qsize)
+{
+	uint64_t need = cvmm_vub_inflight_queue_bytes(qsize) * nq, end;
+	struct stat st;
+	void *p;
+	int ret = check_geometry(d, nq, qsize);
+
+	if (ret < 0)
+		return ret;
+	if (size < need || off % cvmm_page_size() || cvmm_add_overflow(off, size, &end) ||
+	    size > (1ull << 32) || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < end)
+		return -EINVAL;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return -errno;
+	close(fd);
+	adopt(d, p, size, nq, qsize);
+	return 0;
+}
+
+struct pending {
+	uint64_t counter;
+	uint16_t head;
+};
+
+static int by_counter(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* Set up the replay queue over the same descriptor table. */
+static int replay(struct cvmm_vub_vring *vr, const struct pending *p, unsigned int n)
+{
+	struct cvmm_vub *d = vr->d;
+	uint64_t avail = d->scratch_gpa + vr->idx * VUB_SCRATCH_PER_QUEUE;
+	uint64_t used = avail + VUB_SCRATCH_PER_QUEUE / 2;
+	int ret;
+
+	ret = cvmm_guest_mem_write_u16(vr->mem, avail, 0);
+	for (unsigned int i = 0; i < n && ret == 0; i++)
+		ret = cvmm_guest_mem_write_u16(vr->mem, avail + 4 + 2ull * i, p[i].head);
+	if (ret == 0)
+		ret = cvmm_guest_mem_write_u16(vr->mem, avail + 2, (uint16_t)n);
+	if (ret == 0)
+		ret = cvmm_guest_mem_fill(vr->mem, used, 0, 8);
+	if (ret == 0)
+		ret = cvmm_virtq_init(&vr->rq, vr->mem, vr->num);
+	if (ret < 0)
+		return ret;
+	cvmm_virtq_set_size(&vr->rq, vr->num);
+	cvmm_virtq_set_addrs(&vr->rq, vr->desc_gpa, avail, used);
+	cvmm_virtq_set_features(&vr->rq, d->features & ~CVMM_VIRTIO_F_EVENT_IDX);
+	ret = cvmm_virtq_activate(&vr->rq);
+	if (ret < 0)
+		return ret;
+	vr->rq_active = true;
+	return 0;
+}
+
+/* At vring start: find this queue's record, repair a half-finished push,
+ * collect what was in flight. @return the avail index to continue from. */
+int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used)
+{
+	struct cvmm_vub *d = vr->d;
+	struct vub_inflight_queue *iq;
+	struct pending *p;
+	unsigned int n = 0;
+	uint64_t max = 0;
+
+	vr->inflight = NULL;
+	vr->rq_active = false;
+	vr->counter = 1;
+	if (!d->inflight || vr->idx >= d->inflight_nq)
+		return vr->base;
+	if (d->inflight_qsize != vr->num) {
+		VUB_LOG(CVMM_LOG_WARN, "vring %u: inflight region for size %u, ring has %u",
+			vr->idx, d->inflight_qsize, vr->num);
+		return vr->base;
+	}
+	iq = (void *)(d->inflight + vr->idx * cvmm_vub_inflight_queue_bytes(vr->num));
+	if (iq->version != VUB_INFLIGHT_VERSION || iq->desc_num != vr->num) {
+		/* fresh (zeroed) or foreign: start tracking from scratch */
+		memset(iq, 0, cvmm_vub_inflight_queue_bytes(vr->num));
+		iq->version = VUB_INFLIGHT_VERSION;
+		iq->desc_num = vr->num;
+		iq->used_idx = ring_used;
+		vr->inflight = iq;
+		return vr->base;
+	}
+	vr->inflight = iq;
+	if (iq->used_idx != ring_used) {
+		/* Died between publishing a used entry and clearing its flag. */
+		if (iq->last_batch_head < vr->num)
+			iq->desc[iq->last_batch_head].inflight = 0;
+		iq->used_idx = ring_used;
+	}
+	p = malloc(sizeof(*p) * vr->num);
+	if (!p)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vr->num; i++) {
+		if (iq->desc[i].inflight != 1) {
+			iq->desc[i].inflight = 0;
+			continue;
+		}
+		p[n].counter = iq->desc[i].counter;
+		p[n].head = (uint16_t)i;
+		if (p[n].counter > max)
+			max = p[n].counter;
+		n++;
+	}
+	vr->counter = max + 1;
+	if (n == 0) {
+		free(p);
+		return ring_used;
+	}
+	qsort(p, n, sizeof(*p), by_counter);
+	if (!d->scratch_gpa || replay(vr, p, n) < 0) {
+		VUB_LOG(CVMM_LOG_WARN, "vring %u: %u requests in flight cannot be replayed",
+			vr->idx, n);
+		free(p);
+		/* best effort: take them again from the available ring */
+		return ring_used;
+	}
+	free(p);
+	VUB_LOG(CVMM_LOG_INFO, "vring %u: resubmitting %u requests", vr->idx, n);
+	return (uint16_t)(ring_used + n);
+}
+
+void cvmm_vub_inflight_mark(struct cvmm_vub_vring *vr, uint16_t head)
+{
+	struct vub_inflight_queue *iq = vr->inflight;
+
+	if (!iq)
+		return;
+	iq->desc[head].counter = vr->counter++;
+	__atomic_store_n(&iq->desc[head].inflight, 1, __ATOMIC_RELEASE);
+}
+
+void cvmm_vub_vring_push_begin(struct cvmm_vub_vring *vr, uint16_t id)
+{
+	if (vr->inflight)
+		__atomic_store_n(&vr->inflight->last_batch_head, id, __ATOMIC_RELEASE);
+}
+
+void cvmm_vub_vring_push_end(struct cvmm_vub_vring *vr, uint16_t id)
+{
+	struct vub_inflight_queue *iq = vr->inflight;
+
+	if (!iq || id >= vr->num)
+		return;
+	__atomic_store_n(&iq->desc[id].inflight, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&iq->used_idx, vr->q.next_used, __ATOMIC_RELEASE);
+}

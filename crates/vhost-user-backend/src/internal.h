@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CVMM_VUB_INTERNAL_H
+#define CVMM_VUB_INTERNAL_H
+
+#include <cvmm/vhost-user-backend.h>
+#include <cvmm/event-manager.h>
+#include <cvmm/sys-util.h>
+#include <cvmm/vhost.h>
+
+#include <pthread.h>
+
+#define VUB_LOG(lvl, ...) cvmm_log(lvl, "vhost-user-backend", __VA_ARGS__)
+
+/* Inflight region, split-ring format of vhost-user.rst ("Inflight I/O
+ * tracking"): one of these per queue, each ALIGN_UP(16 + 16 * size, 64). */
+struct vub_inflight_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+struct vub_inflight_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;
+	struct vub_inflight_desc desc[];
+};
+
+#define VUB_INFLIGHT_VERSION 1u
+/* Per vring, in the private scratch region: an avail and a used ring of
+ * the largest size, used to replay inflight heads through virtio-queue. */
+#define VUB_SCRATCH_PER_QUEUE (512ull << 10)
+
+struct vub_worker {
+	struct cvmm_vub *d;
+	unsigned int idx;
+	struct cvmm_event_manager *em;
+	pthread_t thread;
+	bool thread_ok;
+};
+
+struct cvmm_vub_vring {
+	struct cvmm_vub *d;
+	struct vub_worker *w;
+	unsigned int idx;
+	struct cvmm_virtq q;
+	/* replays the heads left in flight by a previous daemon */
+	struct cvmm_virtq rq;
+	bool rq_active;
+	/* configuration from the frontend (control thread) */
+	uint16_t num;
+	bool addr_set;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	unsigned int base;
+	int kick_fd, call_fd, err_fd;
+	bool enabled;
+	/* worker state */
+	bool started;
+	struct cvmm_guest_mem *mem;
+	struct vub_inflight_queue *inflight; /* NULL: not tracking */
+	uint64_t counter;
+	void *priv;
+};
+
+struct cvmm_vub {
+	struct cvmm_vub_opts o;
+	struct cvmm_vub_device_ops ops;
+	char *path;
+	int listen_fd;
+	int exit_fd;   /* eventfd: stop() */
+	int sig_fd;    /* signalfd, -1 without CVMM_VUB_F_SIGNALS */
+	struct cvmm_vhost_backend *be;
+	uint64_t features;   /* acked */
+	uint64_t pfeatures;  /* acked protocol features */
+	struct cvmm_guest_mem *mem;
+	uint64_t scratch_gpa; /* 0: no scratch region (no resubmission) */
+	struct vub_worker *workers;
+	unsigned int nworkers;
+	struct cvmm_vub_vring *vrings;
+	/* inflight region */
+	uint8_t *inflight;
+	uint64_t inflight_len;
+	uint16_t inflight_nq, inflight_qsize;
+	/* shared dirty log */
+	uint8_t *log_map;
+	uint64_t log_map_len;
+	uint8_t *log;       /* log_map + offset */
+	uint64_t log_len;
+	uint64_t connections;
+	uint64_t resubmitted;
+};
+
+/* proto.c */
+extern const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops;
+void cvmm_vub_conn_reset(struct cvmm_vub *d);
+
+/* vring.c */
+int cvmm_vub_vring_try_start(struct cvmm_vub_vring *vr);
+void cvmm_vub_vring_stop(struct cvmm_vub_vring *vr);
+
+/* inflight.c */
+uint64_t cvmm_vub_inflight_queue_bytes(uint16_t qsize);
+int cvmm_vub_inflight_get(struct cvmm_vub *d, uint16_t nq, uint16_t qsize, int *fd,
+			  uint64_t *size, uint64_t *off);
+int cvmm_vub_inflight_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off,
+			  uint16_t nq, uint16_t qsize);
+void cvmm_vub_inflight_unmap(struct cvmm_vub *d);
+int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used);
+void cvmm_vub_inflight_mark(struct cvmm_vub_vring *vr, uint16_t head);
+
+/* log.c */
+int cvmm_vub_log_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off);
+void cvmm_vub_log_unmap(struct cvmm_vub *d);
+void cvmm_vub_log_sync(struct cvmm_vub *d, struct cvmm_guest_mem *mem);
+
+#endif

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The vhost-user requests, as callbacks of the vhost crate's backend. They
+ * run on the serve() thread; vring changes reach the workers through
+ * cvmm_vub_vring_try_start()/stop(). */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PF(b) CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_##b)
+
+static int get_features(void *opaque, uint64_t *f)
+{
+	struct cvmm_vub *d = opaque;
+
+	*f = d->o.features | CVMM_VUB_FRAMEWORK_FEATURES;
+	return 0;
+}
+
+static int set_features(void *opaque, uint64_t f)
+{
+	struct cvmm_vub *d = opaque;
+
+	d->features = f;
+	return d->ops.set_features ? d->ops.set_features(d->o.opaque, f) : 0;
+}
+
+static int get_protocol_features(void *opaque, uint64_t *f)
+{
+	struct cvmm_vub *d = opaque;
+
+	*f = PF(MQ) | PF(REPLY_ACK) | PF(INFLIGHT_SHMFD) | PF(LOG_SHMFD) |
+	     PF(CONFIGURE_MEM_SLOTS);
+	if (d->ops.get_config)
+		*f |= PF(CONFIG);
+	return 0;
+}
+
+static int set_protocol_features(void *opaque, uint64_t f)
+{
+	struct cvmm_vub *d = opaque;
+
+	d->pfeatures = f;
+	return 0;
+}
+
+static bool protocol_features_acked(const struct cvmm_vub *d)
+{
+	return d->features & (1ull << 30);
+}
+
+/* Stop every started vring, run @fn, start them again (a memory table
+ * change must not race the workers' ring accesses). */
+static int with_vrings_stopped(struct cvmm_vub *d, int (*fn)(struct cvmm_vub *, void *),
+			       void *arg)
+{
+	bool *was = calloc(d->o.num_queues, sizeof(*was));
+	int ret;
+
+	if (!was)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < d->o.num_queues; i++) {
+		struct cvmm_vub_vring *vr = &d->vrings[i];
+
+		was[i] = vr->started;
+		if (vr->started) {
+			cvmm_vub_vring_stop(vr);
+			/* resume where the ring is: everything popped was pushed */
+			vr->base = vr->q.next_avail;
+		}
+	}
+	ret = fn(d, arg);
+	for (unsigned int i = 0; i < d->o.num_queues; i++)
+		if (was[i])
+			(void)cvmm_vub_vring_try_start(&d->vrings[i]);
+	free(was);
+	return ret;
+}
+
+struct mem_args {
+	const struct cvmm_vhost_mem_region *r;
+	const int *fds;
+	unsigned int n;
+};
+
+static int swap_mem(struct cvmm_vub *d, void *arg)
+{
+	struct mem_args *a = arg;
+	struct cvmm_guest_mem *m = NULL;
+	uint64_t end, gpa;
+	int ret;
+
+	if (a->n) {
+		ret = cvmm_vhost_mem_map(a->r, a->fds, a->n, &m);
+		if (ret < 0)
+			return ret;
+	} else {
+		ret = cvmm_guest_mem_create(&m);
+		if (ret < 0)
+			return ret;
+	}
+	/* A private region above the frontend's: the replay rings for
+	 * resubmission live there (virtio-queue only reads rings in guest
+	 * memory). Without room for it, restarts cannot resubmit. */
+	end = cvmm_guest_mem_end(m);
+	gpa = (end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	d->scratch_gpa = 0;
+	if (gpa >= end && cvmm_range_ok(gpa, d->o.num_queues * VUB_SCRATCH_PER_QUEUE,
+					 UINT64_MAX)) {
+		struct cvmm_mem_region_opts ro = {
+			.sz = sizeof(ro), .gpa = gpa,
+			.size = d->o.num_queues * VUB_SCRATCH_PER_QUEUE,
+			.backing = CVMM_MEM_ANON, .flags = CVMM_MEM_F_NORESERVE, .fd = -1,
+		};
+
+		if (cvmm_guest_mem_add_region(m, &ro) == 0)
+			d->scratch_gpa = gpa;
+	}
+	if (d->pfeatures & PF(LOG_SHMFD))
+		(void)cvmm_guest_mem_dirty_log_enable(m, true);
+	cvmm_guest_mem_destroy(d->mem);
+	d->mem = m;
+	return 0;
+}
+
+static int set_mem_table(void *opaque, const struct cvmm_vhost_mem_region *r,
+			 const int *fds, unsigned int n)
+{
+	struct cvmm_vub *d = opaque;
+	struct mem_args a = { r, fds, n };
+
+	return with_vrings_stopped(d, swap_mem, &a);
+}
+
+static struct cvmm_vub_vring *vring(struct cvmm_vub *d, unsigned int idx)
+{
+	return &d->vrings[idx];
+}
+
+static int set_vring_num(void *opaque, unsigned int idx, unsigned int num)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	if (vr->started || num == 0 || num > CVMM_VIRTQ_MAX_SIZE)
+		return -EBUSY;
+	vr->num = (uint16_t)num;
+	return 0;
+}
+
+static int set_vring_addr(void *opaque, const struct cvmm_vhost_vring_addr *a)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, a->index);
+
+	if (vr->started)
+		return -EBUSY;
+	vr->desc_gpa = a->desc_gpa;
+	vr->avail_gpa = a->avail_gpa;
+	vr->used_gpa = a->used_gpa;
+	vr->addr_set = true;
+	return 0;
+}
+
+static int set_vring_base(void *opaque, unsigned int idx, unsigned int base)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	if (vr->started || base > UINT16_MAX)
+		return -EBUSY;
+	vr->base = base;
+	return 0;
+}
+
+static int get_vring_base(void *opaque, unsigned int idx, unsigned int *base)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	if (vr->started) {
+		cvmm_vub_vring_stop(vr);
+		vr->base = vr->q.next_avail;
+	}
+	*base = vr->base;
+	/* The ring stops until a new kick fd arrives, as the protocol says. */
+	cvmm_close(vr->kick_fd);
+	vr->kick_fd = -1;
+	return 0;
+}
+
+static int set_vring_kick(void *opaque, unsigned int idx, int fd)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	if (fd < 0)
+		return -EOPNOTSUPP; /* polling mode is not offered */
+	if (vr->started)
+		cvmm_vub_vring_stop(vr);
+	cvmm_close(vr->kick_fd);
+	vr->kick_fd = fd;
+	if (!protocol_features_acked(vr->d))
+		vr->enabled = true;
+	(void)cvmm_vub_vring_try_start(vr);
+	return 0;
+}
+
+struct call_swap {
+	struct cvmm_vub_vring *vr;
+	int fd;
+};
+
+static int do_call_swap(struct cvmm_event_manager *em, void *arg)
+{
+	struct call_swap *s = arg;
+	int old = s->vr->call_fd;
+
+	(void)em;
+	s->vr->call_fd = s->fd;
+	return old;
+}
+
+static int set_vring_call(void *opaque, unsigned int idx, int fd)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+	struct call_swap s = { vr, fd };
+	int old;
+
+	/* The worker reads call_fd on every signal: swap it on its thread. */
+	if (vr->started)
+		old = cvmm_event_manager_call(vr->w->em, do_call_swap, &s, true);
+	else
+		old = do_call_swap(NULL, &s);
+	cvmm_close(old);
+	return 0;
+}
+
+static int set_vring_err(void *opaque, unsigned int idx, int fd)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	cvmm_close(vr->err_fd);
+	vr->err_fd = fd;
+	return 0;
+}
+
+static int set_vring_enable(void *opaque, unsigned int idx, bool enable)
+{
+	struct cvmm_vub_vring *vr = vring(opaque, idx);
+
+	vr->enabled = enable;
+	if (enable)
+		(void)cvmm_vub_vring_try_start(vr);
+	else if (vr->started) {
+		cvmm_vub_vring_stop(vr);
+		vr->base = vr->q.next_avail;
+	}
+	return 0;
+}
+
+static int get_config(void *opaque, uint32_t offset, void *buf, uint32_t len)
+{
+	struct cvmm_vub *d = opaque;
+
+	if (!d->ops.get_config)
+		return -EOPNOTSUPP;
+	return d->ops.get_config(d->o.opaque, offset, buf, len);
+}
+
+static int set_config(void *opaque, uint32_t offset, const void *buf, uint32_t len,
+		      uint32_t flags)
+{
+	struct cvmm_vub *d = opaque;
+
+	(void)flags;
+	if (!d->ops.set_config)
+		return -EOPNOTSUPP;
+	return d->ops.set_config(d->o.opaque, offset, buf, len);
+}
+
+struct log_args {
+	int fd;
+	uint64_t size, off;
+};
+
+static int swap_log(struct cvmm_vub *d, void *arg)
+{
+	struct log_args *a = arg;
+
+	return cvmm_vub_log_set(d, a->fd, a->size, a->off);
+}
+
+static int set_log_base(void *opaque, int fd, uint64_t size, uint64_t off)
+{
+	struct log_args a = { fd, size, off };
+
+	/* Workers read the log pointer on every signal. */
+	return with_vrings_stopped(opaque, swap_log, &a);
+}
+
+static int get_inflight_fd(void *opaque, uint16_t nq, uint16_t qsize, int *fd,
+			   uint64_t *size, uint64_t *off)
+{
+	return cvmm_vub_inflight_get(opaque, nq, qsize, fd, size, off);
+}
+
+static int set_inflight_fd(void *opaque, int fd, uint64_t size, uint64_t off,
+			   uint16_t nq, uint16_t qsize)
+{
+	return cvmm_vub_inflight_set(opaque, fd, size, off, nq, qsize);
+}
+
+/* The connection ended (or the daemon exits): stop and forget everything
+ * the frontend set up. */
+void cvmm_vub_conn_reset(struct cvmm_vub *d)
+{
+	for (unsigned int i = 0; i < d->o.num_queues; i++) {
+		struct cvmm_vub_vring *vr = &d->vrings[i];
+
+		if (vr->started)
+			cvmm_vub_vring_stop(vr);
+		cvmm_close(vr->kick_fd);
+		cvmm_close(vr->call_fd);
+		cvmm_close(vr->err_fd);
+		vr->kick_fd = vr->call_fd = vr->err_fd = -1;
+		vr->enabled = false;
+		vr->addr_set = false;
+		vr->num = 0;
+		vr->base = 0;
+	}
+	cvmm_guest_mem_destroy(d->mem);
+	d->mem = NULL;
+	cvmm_vub_inflight_unmap(d);
+	cvmm_vub_log_unmap(d);
+	d->features = d->pfeatures = 0;
+}
+
+const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
+	.sz = sizeof(struct cvmm_vhost_backend_ops),
+	.get_features = get_features,
+	.set_features = set_features,
+	.get_protocol_features = get_protocol_features,
+	.set_protocol_features = set_protocol_features,
+	.set_mem_table = set_mem_table,
+	.set_vring_num = set_vring_num,
+	.set_vring_addr = set_vring_addr,
+	.set_vring_base = set_vring_base,
+	.get_vring_base = get_vring_base,
+	.set_vring_kick = set_vring_kick,
+	.set_vring_call = set_vring_call,
+	.set_vring_err = set_vring_err,
+	.set_vring_enable = set_vring_enable,
+	.get_config = get_config,
+	.set_config = set_config,
+	.set_log_base = set_log_base,
+	.get_inflight_fd = get_inflight_fd,
+	.set_inflight_fd = set_inflight_fd,
+};

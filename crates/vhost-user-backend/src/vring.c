@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Vrings: start and stop on the worker thread, and the calls a device
+ * makes from its queue callbacks. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+static void on_kick(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct cvmm_vub_vring *vr = opaque;
+	uint64_t v;
+
+	(void)em;
+	(void)events;
+	(void)cvmm_eventfd_read(fd, &v);
+	if (vr->started)
+		vr->d->ops.queue_kick(vr->d->o.opaque, vr);
+}
+
+static int do_start(struct cvmm_event_manager *em, void *arg)
+{
+	struct cvmm_vub_vring *vr = arg;
+	struct cvmm_vub *d = vr->d;
+	struct cvmm_virtq_state s;
+	uint16_t ring_used;
+	int ret, next_avail;
+
+	if (cvmm_guest_mem_read_u16(d->mem, vr->used_gpa + 2, &ring_used) < 0)
+		return -EFAULT;
+	vr->mem = d->mem;
+	ret = cvmm_virtq_init(&vr->q, vr->mem, vr->num);
+	if (ret < 0)
+		return ret;
+	next_avail = cvmm_vub_inflight_attach(vr, ring_used);
+	if (next_avail < 0)
+		return next_avail;
+	memset(&s, 0, sizeof(s));
+	s.version = CVMM_VIRTQ_STATE_VERSION;
+	s.features = d->features;
+	s.desc_gpa = vr->desc_gpa;
+	s.avail_gpa = vr->avail_gpa;
+	s.used_gpa = vr->used_gpa;
+	s.size = vr->num;
+	s.next_avail = (uint16_t)next_avail;
+	s.next_used = ring_used;
+	s.active = 1;
+	ret = cvmm_virtq_state_restore(&vr->q, &s);
+	if (ret < 0)
+		goto fail;
+	if (d->ops.queue_start) {
+		ret = d->ops.queue_start(d->o.opaque, vr);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = cvmm_event_manager_add(em, vr->kick_fd, EPOLLIN, on_kick, vr);
+	if (ret < 0) {
+		if (d->ops.queue_stop)
+			d->ops.queue_stop(d->o.opaque, vr);
+		goto fail;
+	}
+	vr->started = true;
+	/* Resubmissions, and kicks sent before the ring was live. */
+	d->ops.queue_kick(d->o.opaque, vr);
+	return 0;
+fail:
+	vr->rq_active = false;
+	vr->inflight = NULL;
+	return ret;
+}
+
+int cvmm_vub_vring_try_start(struct cvmm_vub_vring *vr)
+{
+	int ret;
+
+	if (vr->started || !vr->d->mem || !vr->addr_set || !vr->num || vr->kick_fd < 0 ||
+	    !vr->enabled)
+		return 0;
+	ret = cvmm_event_manager_call(vr->w->em, do_start, vr, true);
+	if (ret < 0)
+		VUB_LOG(CVMM_LOG_WARN, "vring %u does not start: %s", vr->idx, strerror(-ret));
+	return ret;
+}
+
+static int do_stop(struct cvmm_event_manager *em, void *arg)
+{
+	struct cvmm_vub_vring *vr = arg;
+
+	(void)cvmm_event_manager_remove(em, vr->kick_fd);
+	if (vr->d->ops.queue_stop)
+		vr->d->ops.queue_stop(vr->d->o.opaque, vr);
+	vr->started = false;
+	vr->rq_active = false;
+	vr->inflight = NULL;
+	vr->priv = NULL;
+	return 0;
+}
+
+void cvmm_vub_vring_stop(struct cvmm_vub_vring *vr)
+{
+	if (vr->started)
+		(void)cvmm_event_manager_call(vr->w->em, do_stop, vr, true);
+}
+
+unsigned int cvmm_vub_vring_index(const struct cvmm_vub_vring *vr)
+{
+	return vr->idx;
+}
+
+struct cvmm_event_manager *cvmm_vub_vring_em(const struct cvmm_vub_vring *vr)
+{
+	return vr->w->em;
+}
+
+struct cvmm_guest_mem *cvmm_vub_vring_mem(const struct cvmm_vub_vring *vr)
+{
+	return vr->mem;
+}
+
+uint16_t cvmm_vub_vring_size(const struct cvmm_vub_vring *vr)
+{
+	return vr->num;
+}
+
+uint64_t cvmm_vub_vring_features(const struct cvmm_vub_vring *vr)
+{
+	return vr->d->features;
+}
+
+void cvmm_vub_vring_set_priv(struct cvmm_vub_vring *vr, void *priv)
+{
+	vr->priv = priv;
+}
+
+void *cvmm_vub_vring_priv(const struct cvmm_vub_vring *vr)
+{
+	return vr->priv;
+}
+
+int cvmm_vub_vring_pop(struct cvmm_vub_vring *vr, struct cvmm_virtq_chain *c)
+{
+	int ret;
+
+	if (!vr->started && !vr->q.active)
+		return -ENODEV;
+	if (vr->rq_active) {
+		ret = cvmm_virtq_pop(&vr->rq, c);
+		if (ret == 1) {
+			/* Same descriptor table: the chain now belongs to the
+			 * real queue, where it will be pushed. */
+			c->q = &vr->q;
+			__atomic_fetch_add(&vr->d->resubmitted, 1, __ATOMIC_RELAXED);
+			return 1;
+		}
+		if (ret < 0)
+			VUB_LOG(CVMM_LOG_WARN, "vring %u: resubmission stopped: %s", vr->idx,
+				strerror(-ret));
+		vr->rq_active = false;
+		cvmm_virtq_fini(&vr->rq);
+	}
+	ret = cvmm_virtq_pop(&vr->q, c);
+	if (ret == 1)
+		cvmm_vub_inflight_mark(vr, c->id);
+	return ret;
+}
+
+int cvmm_vub_vring_push(struct cvmm_vub_vring *vr, const struct cvmm_virtq_chain *c,
+			uint32_t len)
+{
+	int ret;
+
+	cvmm_vub_vring_push_begin(vr, c->id);
+	ret = cvmm_virtq_push(&vr->q, c, len);
+	if (ret == 0)
+		cvmm_vub_vring_push_end(vr, c->id);
+	return ret;
+}
+
+int cvmm_vub_vring_signal(struct cvmm_vub_vring *vr)
+{
+	if (__atomic_load_n(&vr->d->log, __ATOMIC_ACQUIRE))
+		cvmm_vub_log_sync(vr->d, vr->mem);
+	if (vr->call_fd >= 0 && cvmm_virtq_needs_notification(&vr->q))
+		return cvmm_eventfd_write(vr->call_fd, 1);
+	return 0;
+}
+
+int cvmm_vub_vring_enable_notification(struct cvmm_vub_vring *vr)
+{
+	if (vr->rq_active)
+		return 1;
+	return cvmm_virtq_enable_notification(&vr->q);
+}
+
+void cvmm_vub_vring_disable_notification(struct cvmm_vub_vring *vr)
+{
+	cvmm_virtq_disable_notification(&vr->q);
+}

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvmm-vhost-user-blk: a vhost-user-blk device daemon. The framework
+ * (vhost-user-backend) does the protocol and the vrings; the block logic is
+ * virtio-devices' own (request parser, io_uring/sync executor), the same
+ * code the in-VMM virtio-blk runs.
+ *
+ * Test hook: with CVMM_VHOST_USER_BLK_TEST_STALL=1 in the environment the
+ * daemon pops requests and never executes them (simulated hung I/O), so a
+ * test can kill it with requests certainly in flight.
+ * CVMM_VHOST_USER_BLK_LOG=debug|info|warn|error sets the log level (warn).
+ */
+#include <cvmm/event-manager.h>
+#include <cvmm/sys-util.h>
+#include <cvmm/vhost-user-backend.h>
+#include <cvmm/virtio-devices/blk.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define VIRTIO_BLK_F_MQ (1ull << 12)
+#define CFG_NUM_QUEUES 34u
+
+struct blkd {
+	int img_fd;
+	bool read_only, direct, stall;
+	unsigned int queues;
+	uint64_t capacity;
+	uint64_t features;   /* acked */
+	uint8_t config[CVMM_VIRTIO_BLK_CFG_SIZE];
+};
+
+/* Per vring: its own io_uring and a request slot per head index. */
+struct blkq {
+	struct blkd *bd;
+	struct cvmm_vub_vring *vr;
+	struct cvmm_blk_backend *be;
+	struct cvmm_blk_disk_info disk;
+	int cfd;
+	uint16_t size;
+	bool broken;
+	struct cvmm_blk_request *reqs;
+};
+
+static void put_le(uint8_t *p, uint64_t v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int get_config(void *opaque, uint32_t off, void *buf, uint32_t len)
+{
+	struct blkd *bd = opaque;
+
+	memset(buf, 0, len);
+	if (off < sizeof(bd->config))
+		memcpy(buf, bd->config + off,
+		       len < sizeof(bd->config) - off ? len : sizeof(bd->config) - off);
+	return 0;
+}
+
+static int set_features(void *opaque, uint64_t f)
+{
+	((struct blkd *)opaque)->features = f;
+	return 0;
+}
+
+static void complete(struct blkq *q, struct cvmm_blk_request *r)
+{
+	cvmm_vub_vring_push_begin(q->vr, r->chain.id);
+	if (cvmm_blk_request_complete(r) == 0)
+		cvmm_vub_vring_push_end(q->vr, r->chain.id);
+	else
+		q->broken = true;
+}
+
+static void reap(struct blkq *q, bool wait)
+{
+	struct cvmm_blk_request *done[64];
+	int n;
+
+	while ((n = cvmm_blk_backend_reap(q->be, done, 64, wait)) > 0) {
+		for (int i = 0; i < n; i++)
+			complete(q, done[i]);
+		wait = wait && cvmm_blk_backend_in_flight(q->be);
+	}
+}
+
+static void on_completion(struct cvmm_event_manager *em, int fd, uint32_t ev, void *opaque)
+{
+	uint64_t v;
+
+	(void)em;
+	(void)ev;
+	(void)cvmm_eventfd_read(fd, &v);
+	reap(opaque, false);
+	(void)cvmm_vub_vring_signal(((struct blkq *)opaque)->vr);
+}
+
+static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
+{
+	struct blkd *bd = opaque;
+	struct blkq *q = calloc(1, sizeof(*q));
+	struct cvmm_blk_backend_opts bo = {
+		.sz = sizeof(bo), .fd = bd->img_fd, .read_only = bd->read_only,
+		.direct = bd->direct, .queue_depth = cvmm_vub_vring_size(vr),
+	};
+	int ret;
+
+	if (!q)
+		return -ENOMEM;
+	q->bd = bd;
+	q->vr = vr;
+	q->size = cvmm_vub_vring_size(vr);
+	q->cfd = -1;
+	q->reqs = calloc(q->size, sizeof(*q->reqs));
+	ret = q->reqs ? cvmm_blk_backend_open(&bo, &q->be) : -ENOMEM;
+	if (ret < 0)
+		goto fail;
+	q->disk.capacity = cvmm_blk_backend_capacity(q->be);
+	q->disk.features = bd->features;
+	q->disk.read_only = bd->read_only;
+	q->cfd = cvmm_blk_backend_completion_fd(q->be);
+	if (q->cfd >= 0) {
+		ret = cvmm_event_manager_add(cvmm_vub_vring_em(vr), q->cfd, EPOLLIN,
+					     on_completion, q);
+		if (ret < 0)
+			goto fail;
+	}
+	cvmm_vub_vring_set_priv(vr, q);
+	return 0;
+fail:
+	cvmm_blk_backend_close(q->be);
+	free(q->reqs);
+	free(q);
+	return ret;
+}
+
+static void queue_stop(void *opaque, struct cvmm_vub_vring *vr)
+{
+	struct blkq *q = cvmm_vub_vring_priv(vr);
+
+	(void)opaque;
+	if (!q)
+		return;
+	/* Every popped request finishes and is pushed before the ring stops. */
+	reap(q, true);
+	(void)cvmm_vub_vring_signal(vr);
+	if (q->cfd >= 0)
+		(void)cvmm_event_manager_remove(cvmm_vub_vring_em(vr), q->cfd);
+	cvmm_blk_backend_close(q->be);
+	free(q->reqs);
+	free(q);
+	cvmm_vub_vring_set_priv(vr, NULL);
+}
+
+static void queue_kick(void *opaque, struct cvmm_vub_vring *vr)
+{
+	struct blkd *bd = opaque;
+	struct blkq *q = cvmm_vub_vring_priv(vr);
+	struct cvmm_virtq_chain c;
+	int r;
+
+	if (!q || q->broken)
+		return;
+	for (;;) {
+		cvmm_vub_vring_disable_notification(vr);
+		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1) {
+			struct cvmm_blk_request *req = &q->reqs[c.id];
+			int s;
+
+			if (bd->stall)
+				continue;
+			s = cvmm_blk_request_parse(req, &c, cvmm_vub_vring_mem(vr), &q->disk);
+			if (s == -EINVAL) {
+				/* unanswerable: give it back empty */
+				(void)cvmm_vub_vring_push(vr, &c, 0);
+				continue;
+			}
+			if (s < 0)
+				break;
+			if (!req->executable) {
+				complete(q, req);
+				continue;
+			}
+			while ((s = cvmm_blk_backend_submit(q->be, req)) == -EAGAIN) {
+				(void)cvmm_blk_backend_kick(q->be);
+				reap(q, true);
+			}
+			if (s == 1)
+				complete(q, req);
+		}
+		/* Page-cache hits complete during submission and raise no
+		 * completion event: harvest them now. */
+		(void)cvmm_blk_backend_kick(q->be);
+		reap(q, false);
+		if (r < 0) {
+			q->broken = true;
+			fprintf(stderr, "cvmm-vhost-user-blk: queue %u broken: %s\n",
+				cvmm_vub_vring_index(vr), strerror(-r));
+			break;
+		}
+		if (cvmm_vub_vring_enable_notification(vr) <= 0)
+			break;
+	}
+	(void)cvmm_vub_vring_signal(vr);
+}
+
+static const struct cvmm_vub_device_ops blk_ops = {
+	.sz = sizeof(struct cvmm_vub_device_ops),
+	.get_config = get_config,
+	.set_features = set_features,
+	.queue_start = queue_start,
+	.queue_stop = queue_stop,
+	.queue_kick = queue_kick,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cvmm-vhost-user-blk --socket PATH --disk FILE [--readonly] "
+		   "[--queues N] [--direct]\n");
+}
+
+static void build_config(struct blkd *bd)
+{
+	uint8_t *c = bd->config;
+
+	put_le(c + CVMM_VIRTIO_BLK_CFG_CAPACITY, bd->capacity, 8);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_SEG_MAX, CVMM_BLK_SEG_MAX, 4);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_BLK_SIZE, CVMM_BLK_SECTOR_SIZE, 4);
+	put_le(c + CFG_NUM_QUEUES, bd->queues, 2);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
+	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
+	c[CVMM_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "readonly", no_argument, NULL, 'r' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct blkd bd = { .img_fd = -1, .queues = 1 };
+	const char *sock = NULL, *disk = NULL, *stall = getenv("CVMM_VHOST_USER_BLK_TEST_STALL");
+	struct cvmm_blk_backend *probe;
+	struct cvmm_vub *d;
+	int opt, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+
+		switch (opt) {
+		case 's': sock = optarg; break;
+		case 'd': disk = optarg; break;
+		case 'r': bd.read_only = true; break;
+		case 'D': bd.direct = true; break;
+		case 'q':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > 256) {
+				fprintf(stderr, "cvmm-vhost-user-blk: --queues: expected 1..256, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			bd.queues = (unsigned int)v;
+			break;
+		case 'h': usage(stdout); return 0;
+		default:
+			fprintf(stderr, "cvmm-vhost-user-blk: bad option '%s'\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cvmm-vhost-user-blk: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!sock || !disk) {
+		fprintf(stderr, "cvmm-vhost-user-blk: --socket and --disk are required\n");
+		return 2;
+	}
+	bd.stall = stall && strcmp(stall, "1") == 0;
+	bd.img_fd = open(disk, (bd.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (bd.img_fd < 0) {
+		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(errno));
+		return 1;
+	}
+	/* Opens the image once as the queues will (O_DIRECT support, size). */
+	struct cvmm_blk_backend_opts bo = { .sz = sizeof(bo), .fd = bd.img_fd,
+					    .read_only = bd.read_only, .direct = bd.direct,
+					    .engine = CVMM_BLK_ENGINE_SYNC };
+	ret = cvmm_blk_backend_open(&bo, &probe);
+	if (ret < 0) {
+		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(-ret));
+		return 1;
+	}
+	bd.capacity = cvmm_blk_backend_capacity(probe);
+	cvmm_blk_backend_close(probe);
+	build_config(&bd);
+
+	cvmm_log_set_sink(cvmm_log_stderr_sink, NULL);
+	enum cvmm_log_level lvl = CVMM_LOG_WARN;
+	const char *lv = getenv("CVMM_VHOST_USER_BLK_LOG");
+
+	if (lv && cvmm_log_level_parse(lv, &lvl) < 0)
+		lvl = CVMM_LOG_WARN;
+	cvmm_log_set_level(lvl);
+	uint64_t features = CVMM_VIRTIO_BLK_F_SEG_MAX | CVMM_VIRTIO_BLK_F_BLK_SIZE |
+			    CVMM_VIRTIO_BLK_F_FLUSH | CVMM_VIRTIO_BLK_F_DISCARD |
+			    CVMM_VIRTIO_BLK_F_WRITE_ZEROES;
+	if (bd.read_only)
+		features |= CVMM_VIRTIO_BLK_F_RO;
+	if (bd.queues > 1)
+		features |= VIRTIO_BLK_F_MQ;
+	struct cvmm_vub_opts o = {
+		.sz = sizeof(o), .socket_path = sock, .listen_fd = -1,
+		.flags = CVMM_VUB_F_SIGNALS, .num_queues = bd.queues,
+		.features = features, .ops = &blk_ops, .opaque = &bd,
+	};
+	ret = cvmm_vub_create(&o, &d);
+	if (ret < 0) {
+		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", sock, strerror(-ret));
+		return 1;
+	}
+	ret = cvmm_vub_serve(d);
+	cvmm_vub_destroy(d);
+	close(bd.img_fd);
+	if (ret < 0) {
+		fprintf(stderr, "cvmm-vhost-user-blk: %s\n", strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
