@@ -275,9 +275,13 @@ int cvmm_vhost_msg_send(int sock, const struct cvmm_vhost_msg *msg);
  * cvmm_vhost_msg_check_frontend()). On success the caller owns msg->fds.
  * @return 0; -EPIPE (EOF, also in the middle of a message); -EPROTO (bad
  * version bits, size above CVMM_VHOST_MAX_PAYLOAD, more than
- * CVMM_VHOST_MAX_FDS fds: any fds received are closed). After -EPROTO or
- * -EPIPE the stream is out of step and must be dropped. Other negative errno
- * from recvmsg (-EAGAIN on a nonblocking socket with nothing queued).
+ * CVMM_VHOST_MAX_FDS fds: any fds received are closed; any failure once
+ * the first byte was read). After -EPROTO or -EPIPE the stream is out of
+ * step and must be dropped. -E2BIG: a whole message came with more than
+ * CVMM_VHOST_MAX_FDS (up to CVMM_MAX_FDS) fds; they are closed and the
+ * stream is intact. Other negative errno from recvmsg before any byte was
+ * read (-EAGAIN on a nonblocking socket with nothing queued; a message
+ * already begun is waited for, never left half-read).
  * Thread safety: one receiver per socket at a time.
  */
 int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg);
@@ -349,7 +353,7 @@ struct cvmm_vhost_vring_addr {
  * callback is NULL is refused with -EOPNOTSUPP (except SET_OWNER,
  * RESET_OWNER and SET_VRING_ENABLE, which are accepted). Callbacks return 0
  * or a negative errno, which goes back to the frontend as the REPLY_ACK
- * value when one is due. Fd ownership: an fd handed to a callback belongs
+ * value when one is due (a positive return counts as 0). Fd ownership: an fd handed to a callback belongs
  * to the callback when it returns 0 (kick, call, err, log, inflight, device
  * state); on an error return the library closes it. The memory-table fds
  * stay owned by the library (dup them to keep them). A vring index handed
@@ -450,7 +454,10 @@ int cvmm_vhost_backend_fd(const struct cvmm_vhost_backend *b);
  * callback's error. A dead connection returns -EPIPE (peer closed, or a
  * reply could not be sent) or -EPROTO (framing broken: bad version, size
  * above the maximum payload, more than CVMM_VHOST_MAX_FDS fds); from then
- * on every call returns -ENOTCONN.
+ * on every call returns -ENOTCONN. On a nonblocking socket: -EAGAIN when no
+ * message has begun (the connection stays up); a begun message is waited
+ * for. A peer that stops in the middle of a message therefore blocks this
+ * call: give the backend its own thread, or close it on a timeout.
  * Thread safety: one thread at a time per backend.
  */
 int cvmm_vhost_backend_process_one(struct cvmm_vhost_backend *b);

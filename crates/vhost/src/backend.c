@@ -7,7 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define CALL(b, name, ...) ((b)->ops.name((b)->opaque, ##__VA_ARGS__))
+/* A callback's positive return counts as success (fd ownership included). */
+static inline int vhost_norm(int r)
+{
+	return r > 0 ? 0 : r;
+}
+#define CALL(b, name, ...) vhost_norm((b)->ops.name((b)->opaque, ##__VA_ARGS__))
 #define HAVE(b, name) ((b)->ops.name != NULL)
 
 /* What the reply to a request looks like. */
@@ -324,7 +329,7 @@ static int do_vring_fd(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		return ret;
 	if (!fn)
 		return -EOPNOTSUPP;
-	ret = fn(b->opaque, idx, fd);
+	ret = vhost_norm(fn(b->opaque, idx, fd));
 	if (ret == 0 && m->nfds)
 		m->fds[0] = -1;
 	return ret;

@@ -3,6 +3,7 @@
  * per-request size / fd rules every received message is held to. */
 #include "internal.h"
 
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -84,6 +85,25 @@ int cvmm_vhost_msg_send(int sock, const struct cvmm_vhost_msg *msg)
 	return n < 0 ? (int)n : 0;
 }
 
+/*
+ * The rest of a message whose first bytes are already consumed: on a
+ * nonblocking socket "nothing yet" must wait, not fail, or the stream
+ * would lose its place.
+ */
+static int read_rest(int sock, void *buf, size_t len)
+{
+	for (;;) {
+		int r = cvmm_read_full(sock, buf, len);
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+
+		if (r != -EAGAIN)
+			return r;
+		/* read_full consumed nothing when it says EAGAIN. */
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg)
 {
 	/* Room for what sys-util accepts, so a peer's 9th..32nd fd is seen
@@ -103,8 +123,7 @@ int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg)
 	if (n == 0)
 		return -EPIPE;
 	if ((size_t)n < CVMM_VHOST_HDR_SIZE) {
-		r = cvmm_read_full(sock, (uint8_t *)&msg->hdr + n,
-				   CVMM_VHOST_HDR_SIZE - (size_t)n);
+		r = read_rest(sock, (uint8_t *)&msg->hdr + n, CVMM_VHOST_HDR_SIZE - (size_t)n);
 		if (r < 0)
 			goto drop;
 	}
@@ -113,7 +132,7 @@ int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg)
 		r = -EPROTO;
 		goto drop;
 	}
-	r = cvmm_read_full(sock, &msg->payload, msg->hdr.size);
+	r = read_rest(sock, &msg->payload, msg->hdr.size);
 	if (r < 0)
 		goto drop;
 	if (nfds > CVMM_VHOST_MAX_FDS) {
@@ -128,7 +147,8 @@ int cvmm_vhost_msg_recv(int sock, struct cvmm_vhost_msg *msg)
 drop:
 	for (size_t i = 0; i < nfds; i++)
 		cvmm_close(fds[i]);
-	return r == -EPIPE || r == -EPROTO || r == -E2BIG ? r : (r < 0 ? r : -EPROTO);
+	/* Past the first byte every failure leaves the stream out of step. */
+	return r == -EPIPE || r == -E2BIG ? r : -EPROTO;
 }
 
 int cvmm_vhost_msg_recv_reply(int sock, uint32_t request, struct cvmm_vhost_msg *m,

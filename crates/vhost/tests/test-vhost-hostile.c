@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -203,6 +204,38 @@ START_TEST(truncated_payload)
 	shutdown(peer, SHUT_WR);
 	PROCESS(-EPIPE);
 	PROCESS(-ENOTCONN);
+}
+END_TEST
+
+static void *late_writer(void *arg)
+{
+	usleep(50000);
+	raw_send(arg, 4, NULL, 0);
+	return NULL;
+}
+
+START_TEST(nonblocking_socket)
+{
+	int bfd = cvmm_vhost_backend_fd(be);
+	uint64_t f = TDEV_SPLIT;
+	uint8_t buf[20];
+	pthread_t th;
+
+	ck_assert_int_eq(fcntl(bfd, F_SETFL, fcntl(bfd, F_GETFL) | O_NONBLOCK), 0);
+	PROCESS(-EAGAIN);
+	ck_assert(cvmm_vhost_backend_connected(be));
+	/* A message whose tail arrives later: waited for, never half-read. */
+	struct cvmm_vhost_hdr h = { CVMM_VHOST_SET_FEATURES, 1 | CVMM_VHOST_FLAG_NEED_REPLY, 8 };
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &f, 8);
+	raw_send(buf, 16, NULL, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, late_writer, buf + 16), 0);
+	PROCESS(0);
+	pthread_join(th, NULL);
+	expect_ack(CVMM_VHOST_SET_FEATURES, 0);
+	ck_assert_uint_eq(dev.acked_features, TDEV_SPLIT);
+	PROCESS(-EAGAIN);
+	still_alive();
 }
 END_TEST
 
@@ -856,6 +889,7 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, truncated_header);
 	tcase_add_test(t, truncated_payload);
+	tcase_add_test(t, nonblocking_socket);
 	tcase_add_test(t, size_above_max);
 	tcase_add_test(t, bad_version);
 	tcase_add_test(t, size_mismatch);
