@@ -29,6 +29,7 @@ static const struct cvmm_mem_range reserved[] = {
 static int build_acpi(struct vmm *v, uint64_t *rsdp)
 {
 	static const struct cvmm_acpi_irq_override isa_timer = { .source = 0, .gsi = 2 };
+	struct cvmm_acpi_virtio_mmio virtio[MICROVM_VIRTIO_MAX];
 	struct cvmm_acpi_config c = {
 		.sz = sizeof(c),
 		.gpa = ACPI_TABLES_GPA,
@@ -53,7 +54,11 @@ static int build_acpi(struct vmm *v, uint64_t *rsdp)
 		.reset_value = 0xfe,
 	};
 	struct cvmm_acpi_tables t;
-	int ret = cvmm_acpi_build(&c, &t);
+	int ret;
+
+	c.num_virtio = vmm_virtio_acpi(v, virtio);
+	c.virtio = virtio;
+	ret = cvmm_acpi_build(&c, &t);
 
 	if (ret)
 		return ret;
@@ -149,6 +154,21 @@ static int setup_vcpu_common(struct vmm *v, unsigned int id)
 	return cvmm_kvm_vcpu_set_lapic(v->vcpu[id], &lapic);
 }
 
+/* The user's command line with one virtio_mmio.device= per virtio device. */
+static int build_cmdline(const struct vmm *v, const char *base, struct cvmm_cmdline **out)
+{
+	int ret = cvmm_cmdline_create(CVMM_LOADER_ELF_CMDLINE_MAX - 1, out);
+
+	if (ret)
+		return ret;
+	if ((*base && (ret = cvmm_cmdline_append(*out, base))) ||
+	    (ret = vmm_virtio_cmdline(v, *out))) {
+		cvmm_cmdline_destroy(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
 int vmm_boot(struct vmm *v, char *err, size_t errlen)
 {
 	const struct microvm_config *cfg = v->cfg;
@@ -160,6 +180,7 @@ int vmm_boot(struct vmm *v, char *err, size_t errlen)
 		.n_reserved = CVMM_ARRAY_SIZE(reserved),
 	};
 	struct cvmm_x86_boot_opts bo = { .sz = sizeof(bo) };
+	struct cvmm_cmdline *cmdline = NULL;
 	struct cvmm_loader_result res;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -170,17 +191,32 @@ int vmm_boot(struct vmm *v, char *err, size_t errlen)
 		snprintf(err, errlen, "ACPI tables: %s", strerror(-ret));
 		return ret;
 	}
+	ret = vmm_boot_test_guest(v, err, errlen);
+	if (ret <= 0)
+		return ret;
+	ret = build_cmdline(v, lo.cmdline, &cmdline);
+	if (ret) {
+		snprintf(err, errlen, "--cmdline: %s", ret == -E2BIG ?
+			 "too long with the virtio_mmio.device= entries" :
+			 "not printable ASCII with balanced quotes");
+		return ret;
+	}
+	lo.cmdline = cvmm_cmdline_str(cmdline);
 	lo.kernel_fd = open_image("--kernel", cfg->kernel, err, errlen);
-	if (lo.kernel_fd < 0)
+	if (lo.kernel_fd < 0) {
+		cvmm_cmdline_destroy(cmdline);
 		return lo.kernel_fd;
+	}
 	if (cfg->initrd) {
 		lo.initrd_fd = open_image("--initrd", cfg->initrd, err, errlen);
 		if (lo.initrd_fd < 0) {
 			close(lo.kernel_fd);
+			cvmm_cmdline_destroy(cmdline);
 			return lo.initrd_fd;
 		}
 	}
 	ret = cvmm_linux_loader_load(v->mem, &lo, &res);
+	cvmm_cmdline_destroy(cmdline);
 	close(lo.kernel_fd);
 	cvmm_close(lo.initrd_fd);
 	if (ret) {

@@ -11,7 +11,8 @@
 #include "config.h"
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-       OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION };
+       OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
+       OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -22,6 +23,10 @@ static const struct option options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -41,6 +46,12 @@ void microvm_usage(FILE *f, const char *argv0)
 		"  --serial MODE          stdio, file=PATH or off (default stdio)\n"
 		"  --log-level LEVEL      error, warn, info, debug or trace (default warn)\n"
 		"  --boot-timer           print the time since start at each guest write to port 0x80\n"
+		"  --disk path=FILE[,readonly=on][,direct=on][,rate=OPS][,bandwidth=SIZE]\n"
+		"                         a virtio-blk disk over a raw image (repeatable);\n"
+		"                         rate: requests/s, bandwidth: bytes/s\n"
+		"  --console MODE         a virtio-console on stdio or file=PATH\n"
+		"  --rng                  a virtio-rng device\n"
+		"  --guest-arg I=VALUE    boot info args[I] (0-3) of a test guest image\n"
 		"  --help                 this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -133,6 +144,21 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			break;
 		case OPT_BOOT_TIMER:
 			c->boot_timer = true;
+			break;
+		case OPT_DISK:
+			if (microvm_parse_disk(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_CONSOLE:
+			if (microvm_parse_console(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_RNG:
+			c->dev.rng = true;
+			break;
+		case OPT_GUEST_ARG:
+			if (microvm_parse_guest_arg(&c->dev, optarg, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_HELP:
 			c->help = true;

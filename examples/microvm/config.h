@@ -9,6 +9,8 @@
 
 #include <cvmm/sys-util.h>
 
+#include "virtio.h"
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
 
 struct microvm_config {
@@ -21,6 +23,7 @@ struct microvm_config {
 	const char *serial_path; /* SERIAL_FILE */
 	enum cvmm_log_level log_level;
 	bool boot_timer;         /* report guest writes to port 0x80 with a timestamp */
+	struct microvm_devices dev; /* --disk, --console, --rng, --guest-arg */
 	bool help;
 	bool version;
 };

@@ -163,6 +163,11 @@ int vmm_devices_init(struct vmm *v, char *err, size_t errlen)
 	pthread_mutex_init(&v->i8042.lock, NULL);
 	pthread_mutex_init(&v->rtc.lock, NULL);
 
+	/* virtio first: a bad --disk fails before a --serial file is created. */
+	ret = vmm_virtio_init(v, err, errlen);
+	if (ret)
+		return ret;
+
 	ret = open_serial_output(v, err, errlen);
 	if (ret)
 		return ret;
@@ -205,6 +210,7 @@ int vmm_devices_init(struct vmm *v, char *err, size_t errlen)
 
 void vmm_devices_fini(struct vmm *v)
 {
+	vmm_virtio_fini(v);
 	cvmm_serial_destroy(v->serial.dev);
 	cvmm_i8042_destroy(v->i8042.dev);
 	cvmm_rtc_destroy(v->rtc.dev);

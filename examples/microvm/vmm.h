@@ -59,6 +59,7 @@ struct vmm {
 	int serial_irqfd;            /* eventfd wired to GSI 4 */
 	int serial_out;              /* fd the guest's serial output goes to, or -1 */
 	int stop_efd;                /* written once the VM stops */
+	struct vmm_virtio *virtio;   /* virtio.c; NULL without virtio devices */
 
 	uint64_t t0_ns;              /* process start, for the boot timer */
 	_Atomic int stop;            /* enum vm_stop */

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The values of --disk, --console and --guest-arg: key=value lists checked
+ * field by field, so a mistake is reported before anything is opened. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/sys-util.h>
+
+#include "virtio.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_onoff(const char *s, bool *out)
+{
+	if (!strcmp(s, "on")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "off")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* One field of a comma-separated list: its key and value, NUL-terminated in @buf. */
+struct field {
+	char *key;
+	char *val;
+};
+
+#define MAX_FIELDS 8
+
+static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
+		 char *err, size_t errlen)
+{
+	char *save = NULL;
+	char *tok;
+
+	*n = 0;
+	if (!*buf)
+		return fail(err, errlen, "%s: needs key=value fields", opt);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq == tok)
+			return fail(err, errlen, "%s: '%s' is not key=value", opt, tok);
+		if (*n == MAX_FIELDS)
+			return fail(err, errlen, "%s: too many fields", opt);
+		*eq = '\0';
+		for (unsigned int i = 0; i < *n; i++)
+			if (!strcmp(f[i].key, tok))
+				return fail(err, errlen, "%s: %s: given twice", opt, tok);
+		if (!eq[1])
+			return fail(err, errlen, "%s: %s: empty value", opt, tok);
+		f[*n].key = tok;
+		f[*n].val = eq + 1;
+		(*n)++;
+	}
+	return 0;
+}
+
+int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	struct microvm_disk disk = { .path = NULL };
+	struct field f[MAX_FIELDS];
+	unsigned int n;
+	char *buf;
+	int ret;
+
+	if (d->ndisks == MICROVM_MAX_DISKS)
+		return fail(err, errlen, "--disk: at most %u disks", MICROVM_MAX_DISKS);
+	if (strstr(arg, ",,") || arg[0] == ',' || (arg[0] && arg[strlen(arg) - 1] == ','))
+		return fail(err, errlen, "--disk: empty field in '%s'", arg);
+	/* The strings must outlive parsing (they are the config): keep the copy. */
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--disk: out of memory");
+	ret = split(buf, f, &n, "--disk", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "path")) {
+			disk.path = val;
+		} else if (!strcmp(k, "readonly")) {
+			if (parse_onoff(val, &disk.read_only))
+				ret = fail(err, errlen, "--disk: readonly: '%s' is not on or off", val);
+		} else if (!strcmp(k, "direct")) {
+			if (parse_onoff(val, &disk.direct))
+				ret = fail(err, errlen, "--disk: direct: '%s' is not on or off", val);
+		} else if (!strcmp(k, "rate")) {
+			if (parse_u64(val, &disk.ops_per_sec) || disk.ops_per_sec == 0 ||
+			    disk.ops_per_sec > 10000000)
+				ret = fail(err, errlen,
+					   "--disk: rate: '%s' is not a number of requests per second from 1 to 10000000",
+					   val);
+		} else if (!strcmp(k, "bandwidth")) {
+			if (cvmm_parse_size(val, &disk.bytes_per_sec) || disk.bytes_per_sec < 512 ||
+			    disk.bytes_per_sec > (1ull << 40))
+				ret = fail(err, errlen,
+					   "--disk: bandwidth: '%s' is not bytes per second from 512 to 1T (e.g. 10M)",
+					   val);
+		} else {
+			ret = fail(err, errlen,
+				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth)", k);
+		}
+	}
+	if (!ret && !disk.path)
+		ret = fail(err, errlen, "--disk: path: missing (path=FILE)");
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	/* buf stays allocated: disk.path points into it for the program's life. */
+	d->disk[d->ndisks++] = disk;
+	return 0;
+}
+
+int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	if (d->console != CONSOLE_NONE)
+		return fail(err, errlen, "--console: given twice");
+	if (!strcmp(arg, "stdio")) {
+		d->console = CONSOLE_STDIO;
+	} else if (!strncmp(arg, "file=", 5) && arg[5]) {
+		d->console = CONSOLE_FILE;
+		d->console_path = arg + 5;
+	} else {
+		return fail(err, errlen, "--console: '%s' is not stdio or file=PATH", arg);
+	}
+	return 0;
+}
+
+int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	uint64_t v;
+
+	if (!eq || eq != arg + 1 || arg[0] < '0' || arg[0] > '3' || parse_u64(eq + 1, &v))
+		return fail(err, errlen, "--guest-arg: '%s' is not I=VALUE with I from 0 to 3", arg);
+	d->guest_args[arg[0] - '0'] = v;
+	return 0;
+}
+
+uint32_t microvm_virtio_gsi(unsigned int i)
+{
+	static const uint8_t gsi[MICROVM_VIRTIO_MAX] = {
+		5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+	};
+
+	return i < MICROVM_VIRTIO_MAX ? gsi[i] : 0;
+}
+
+unsigned int microvm_virtio_count(const struct microvm_devices *d)
+{
+	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvmm-microvm's virtio-mmio devices: the --disk/--console/--rng options
+ * (devargs.c), and the devices themselves (virtio.c): one device thread
+ * runs an event-manager loop for all of them; queue notifications arrive
+ * through KVM ioeventfds and interrupts leave through irqfds, so a vCPU
+ * thread only ever does register accesses.
+ */
+#ifndef MICROVM_VIRTIO_H
+#define MICROVM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cvmm/acpi-tables.h>
+#include <cvmm/linux-loader.h>
+
+/*
+ * Layout in the 32-bit MMIO hole: device i at MICROVM_VIRTIO_BASE + i *
+ * MICROVM_VIRTIO_STRIDE on GSI microvm_virtio_gsi[i]. The order is disks
+ * (as given), then the console, then the rng. GSIs skip the ISA lines the
+ * legacy devices use (0/2 timer, 1 i8042, 4 serial, 8 RTC); the I/O APIC
+ * has 24 pins.
+ */
+#define MICROVM_VIRTIO_BASE 0xd0000000ull
+#define MICROVM_VIRTIO_STRIDE 0x1000ull
+#define MICROVM_VIRTIO_MAX 18u
+#define MICROVM_MAX_DISKS 16u
+
+struct microvm_disk {
+	const char *path;
+	bool read_only;
+	bool direct;
+	uint64_t ops_per_sec;   /* 0: unlimited */
+	uint64_t bytes_per_sec; /* 0: unlimited */
+};
+
+enum microvm_console_mode { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
+
+/* The devices the command line asked for. */
+struct microvm_devices {
+	struct microvm_disk disk[MICROVM_MAX_DISKS];
+	unsigned int ndisks;
+	enum microvm_console_mode console;
+	const char *console_path;  /* CONSOLE_FILE */
+	bool rng;
+	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
+};
+
+/* Parsers for one option's value; each writes one line naming the option
+ * and field to @err and returns -EINVAL on a mistake. */
+int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+
+/* GSI of device slot @i (i < MICROVM_VIRTIO_MAX). */
+uint32_t microvm_virtio_gsi(unsigned int i);
+/* Device slots the configuration uses. */
+unsigned int microvm_virtio_count(const struct microvm_devices *d);
+
+struct vmm;
+
+/*
+ * Open every backend (nothing is created except a --console file), create
+ * the devices and transports, put them on the MMIO bus, register the
+ * ioeventfds and irqfds and start the device thread.
+ * @return 0 or negative errno with @err naming the option.
+ */
+int vmm_virtio_init(struct vmm *v, char *err, size_t errlen);
+/* Stop the device thread and free everything (after the vCPUs stopped). */
+void vmm_virtio_fini(struct vmm *v);
+
+/* The DSDT entries for the devices: fills @out (MICROVM_VIRTIO_MAX). @return count. */
+unsigned int vmm_virtio_acpi(const struct vmm *v, struct cvmm_acpi_virtio_mmio *out);
+/* Append virtio_mmio.device=... for every device. @return 0 or negative errno. */
+int vmm_virtio_cmdline(const struct vmm *v, struct cvmm_cmdline *c);
+
+/*
+ * Boot a cvmm test-guest image (tests/guests, "CVMMGST1") when --kernel
+ * is one: load it, and enter every vCPU at CPL3 with the boot info args
+ * from --guest-arg. @return 1 (not a test guest: boot it as a kernel);
+ * 0 loaded; negative errno with @err.
+ */
+int vmm_boot_test_guest(struct vmm *v, char *err, size_t errlen);
+
+#endif
