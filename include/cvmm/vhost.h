@@ -453,7 +453,8 @@ int cvmm_vhost_backend_fd(const struct cvmm_vhost_backend *b);
  * protocol feature not negotiated), -E2BIG (too many regions), or the
  * callback's error. A dead connection returns -EPIPE (peer closed, or a
  * reply could not be sent) or -EPROTO (framing broken: bad version, size
- * above the maximum payload, more than CVMM_VHOST_MAX_FDS fds); from then
+ * above the maximum payload, more than CVMM_MAX_FDS (32) fds; 9 to 32 fds
+ * are a refusal, -EINVAL, with the fds closed); from then
  * on every call returns -ENOTCONN. On a nonblocking socket: -EAGAIN when no
  * message has begun (the connection stays up); a begun message is waited
  * for. A peer that stops in the middle of a message therefore blocks this

@@ -317,6 +317,59 @@ START_TEST(mem_slots)
 }
 END_TEST
 
+/* The x86 layout: two regions, one memfd, the high one at a 3 GiB offset. */
+START_TEST(mem_table_x86_layout)
+{
+	struct cvmm_x86_ram_opts xo = { .sz = sizeof(xo), .size = CVMM_X86_MMIO_HOLE_START + (16 << 20),
+					.backing = CVMM_MEM_MEMFD, .flags = CVMM_MEM_F_NORESERVE };
+	const struct cvmm_vhost_mem_region *br;
+	struct cvmm_guest_mem *g;
+	uint64_t v;
+
+	ck_assert_int_eq(cvmm_guest_mem_create_x86(&xo, &g), 0);
+	ck_assert_uint_eq(cvmm_guest_mem_num_regions(g), 2);
+	pair_up();
+	negotiate(0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_mem_table(P.fe, g), 0);
+	ck_assert_uint_eq(cvmm_vhost_backend_regions(P.be, &br), 2);
+	ck_assert_uint_eq(br[1].guest_phys_addr, 1ull << 32);
+	ck_assert_uint_eq(br[1].mmap_offset, CVMM_X86_MMIO_HOLE_START);
+	ck_assert_int_eq(cvmm_guest_mem_write_u64(g, (1ull << 32) + 0x1000, 0xfeedull), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read_u64(P.dev.gmem, (1ull << 32) + 0x1000, &v), 0);
+	ck_assert_uint_eq(v, 0xfeed);
+	ck_assert_int_eq(cvmm_guest_mem_write_u64(g, 0x1000, 0xbeefull), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read_u64(P.dev.gmem, 0x1000, &v), 0);
+	ck_assert_uint_eq(v, 0xbeef);
+	/* Nothing in the hole on the backend side either. */
+	ck_assert(!cvmm_guest_mem_range_valid(P.dev.gmem, CVMM_X86_MMIO_HOLE_START, 1));
+	pair_down();
+	cvmm_guest_mem_destroy(g);
+}
+END_TEST
+
+/* cvmm_vhost_mem_map() honours mmap_offset and refuses what the check refuses. */
+START_TEST(mem_map_direct)
+{
+	int fd = cvmm_tempfile(3 * 4096, NULL);
+	struct cvmm_vhost_mem_region r = { 0x10000, 2 * 4096, 0x7f0000000000ull, 4096 };
+	struct cvmm_guest_mem *m = (void *)1;
+	uint64_t v = 0x0123456789abcdefull, got;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &v, 8, 4096 + 8), 8);
+	ck_assert_int_eq(cvmm_vhost_mem_map(&r, &fd, 1, &m), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read_u64(m, 0x10008, &got), 0);
+	ck_assert_uint_eq(got, v);
+	ck_assert(!cvmm_guest_mem_range_valid(m, 0x10000, 3 * 4096));
+	cvmm_guest_mem_destroy(m);
+	r.mmap_offset = 2 * 4096; /* one page short */
+	ck_assert_int_eq(cvmm_vhost_mem_map(&r, &fd, 1, &m), -EINVAL);
+	ck_assert_ptr_null(m);
+	ck_assert_int_eq(cvmm_vhost_mem_map(&r, NULL, 1, &m), -EINVAL);
+	cvmm_close(fd);
+}
+END_TEST
+
 START_TEST(config_status_reset)
 {
 	uint8_t in[16], out[16], st;
@@ -520,6 +573,8 @@ int main(void)
 	tcase_add_test(t, without_reply_ack);
 	tcase_add_test(t, mem_table_and_vrings);
 	tcase_add_test(t, mem_slots);
+	tcase_add_test(t, mem_table_x86_layout);
+	tcase_add_test(t, mem_map_direct);
 	tcase_add_test(t, config_status_reset);
 	tcase_add_test(t, log_inflight_postcopy_state);
 	tcase_add_test(t, backend_channel);
