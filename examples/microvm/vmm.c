@@ -171,9 +171,6 @@ static void *vcpu_thread(void *arg)
 	while (atomic_load_explicit(&v->stop, memory_order_relaxed) == VM_RUNNING) {
 		int ret = cvmm_kvm_vcpu_run(vcpu, &e);
 
-		/* An application processor left wait-for-SIPI: run it again. */
-		if (ret == -EAGAIN)
-			continue;
 		if (ret) {
 			cvmm_log(CVMM_LOG_ERROR, LOG, "vCPU %u: KVM_RUN: %s", a.id, strerror(-ret));
 			vmm_request_stop(v, VM_STOP_HOST_ERROR, 3);

@@ -215,7 +215,14 @@ int cvmm_kvm_vcpu_run(struct cvmm_kvm_vcpu *vcpu, struct cvmm_kvm_exit *exit)
 
 	if (atomic_load_explicit(&vcpu->thread, memory_order_relaxed) != self)
 		atomic_store_explicit(&vcpu->thread, self, memory_order_release);
-	r = KVM_IOCTL_VAL(vcpu->fd, KVM_RUN, 0);
+	/*
+	 * EAGAIN: an application processor waiting for SIPI in the kernel was
+	 * woken by another event (an INIT, say) and is ready to be run again;
+	 * nothing for the caller to do.
+	 */
+	do
+		r = KVM_IOCTL_VAL(vcpu->fd, KVM_RUN, 0);
+	while (r == -EAGAIN);
 	if (r < 0) {
 		if (r != -EINTR)
 			return r;
