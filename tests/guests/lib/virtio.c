@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The test guests' virtio-mmio driver (see virtio.h). */
+#include "virtio.h"
+
+/* Rings and buffers: 1 MiB of bss, handed out in pages. */
+#define POOL_SIZE (1u << 20)
+static uint8_t pool[POOL_SIZE] __attribute__((aligned(4096)));
+static uint64_t pool_used;
+
+void *virtio_alloc(uint64_t size)
+{
+	uint64_t sz = (size + 4095) & ~4095ull;
+	void *p;
+
+	if (sz > POOL_SIZE - pool_used)
+		return NULL;
+	p = pool + pool_used;
+	pool_used += sz;
+	memset(p, 0, sz);
+	return p;
+}
+
+int virtio_find(uint32_t device_id, unsigned int nth, struct virtio_dev *d)
+{
+	for (unsigned int i = 0; i < VIRTIO_MMIO_SLOTS; i++) {
+		uint64_t base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE;
+
+		if (mmio_read32(base + VIRTIO_MMIO_MAGIC) != VIRTIO_MMIO_MAGIC_VALUE ||
+		    mmio_read32(base + VIRTIO_MMIO_VERSION) != 2)
+			continue;
+		if (mmio_read32(base + VIRTIO_MMIO_DEVICE_ID) != device_id)
+			continue;
+		if (nth-- == 0) {
+			d->base = base;
+			d->device_id = device_id;
+			d->features = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+uint64_t virtio_config_read(const struct virtio_dev *d, uint32_t off, unsigned int width)
+{
+	uint64_t a = d->base + VIRTIO_MMIO_CONFIG + off;
+
+	switch (width) {
+	case 1: return mmio_read8(a);
+	case 2: return mmio_read16(a);
+	case 4: return mmio_read32(a);
+	default: return mmio_read32(a) | (uint64_t)mmio_read32(a + 4) << 32;
+	}
+}
+
+int virtio_wait_status(struct virtio_dev *d, uint32_t bits, uint64_t spins)
+{
+	while (spins--) {
+		if ((virtio_status(d) & bits) == bits)
+			return 0;
+		cpu_relax();
+	}
+	return -1;
+}
+
+int virtio_reset(struct virtio_dev *d)
+{
+	/* The device thread finishes a reset; Status reads 0 once it has. */
+	virtio_write(d, VIRTIO_MMIO_STATUS, 0);
+	for (uint64_t i = 0; i < VIRTIO_SPINS; i++) {
+		if (virtio_status(d) == 0)
+			return 0;
+		cpu_relax();
+	}
+	return -1;
+}
+
+int virtio_init(struct virtio_dev *d, uint64_t wanted)
+{
+	uint64_t offered, acked;
+
+	if (virtio_reset(d))
+		return -1;
+	virtio_write(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE);
+	virtio_write(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
+	virtio_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	offered = virtio_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
+	virtio_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	offered |= (uint64_t)virtio_read(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	acked = offered & (wanted | VIRTIO_F_VERSION_1);
+	virtio_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	virtio_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)acked);
+	virtio_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	virtio_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(acked >> 32));
+	virtio_write(d, VIRTIO_MMIO_STATUS,
+		     VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
+	if (!(virtio_status(d) & VIRTIO_S_FEATURES_OK))
+		return -1;
+	d->features = acked;
+	return 0;
+}
+
+int vq_setup(struct virtio_dev *d, unsigned int index, struct vq *vq)
+{
+	uint64_t desc, avail, used;
+
+	virtio_write(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	if (virtio_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX) < VQ_SIZE)
+		return -1;
+	/* A queue is reused after a reset: keep its rings, start from zero. */
+	if (!vq->desc || vq->dev != d || vq->index != index) {
+		vq->desc = virtio_alloc(4096);
+		vq->avail = virtio_alloc(4096);
+		vq->used = virtio_alloc(4096);
+		if (!vq->desc || !vq->avail || !vq->used)
+			return -1;
+	}
+	memset(vq->desc, 0, 4096);
+	memset((void *)vq->avail, 0, 4096);
+	memset((void *)vq->used, 0, 4096);
+	vq->dev = d;
+	vq->index = index;
+	vq->size = VQ_SIZE;
+	vq->avail_idx = vq->last_used = vq->next_free = 0;
+	desc = (uint64_t)vq->desc;
+	avail = (uint64_t)vq->avail;
+	used = (uint64_t)vq->used;
+	virtio_write(d, VIRTIO_MMIO_QUEUE_NUM, VQ_SIZE);
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)avail);
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)used);
+	virtio_write(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
+	virtio_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return virtio_read(d, VIRTIO_MMIO_QUEUE_READY) == 1 ? 0 : -1;
+}
+
+void virtio_driver_ok(struct virtio_dev *d)
+{
+	virtio_write(d, VIRTIO_MMIO_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER |
+		     VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK);
+}
+
+void vq_publish(struct vq *vq, uint16_t head)
+{
+	vq->avail->ring[vq->avail_idx % vq->size] = head;
+	/* x86 keeps stores in order; the compiler must too. */
+	barrier();
+	vq->avail_idx++;
+	vq->avail->idx = vq->avail_idx;
+	barrier();
+	virtio_write(vq->dev, VIRTIO_MMIO_QUEUE_NOTIFY, vq->index);
+}
+
+uint16_t vq_submit(struct vq *vq, const struct vbuf *b, unsigned int n)
+{
+	uint16_t head = vq->next_free;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t id = (uint16_t)((head + i) % vq->size);
+		struct vring_desc *dsc = &vq->desc[id];
+
+		dsc->addr = b[i].addr;
+		dsc->len = b[i].len;
+		dsc->flags = (uint16_t)((b[i].writable ? VRING_DESC_F_WRITE : 0) |
+					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
+		dsc->next = (uint16_t)((id + 1) % vq->size);
+	}
+	vq->next_free = (uint16_t)((head + n) % vq->size);
+	vq_publish(vq, head);
+	return head;
+}
+
+int vq_wait(struct vq *vq, uint32_t *id, uint32_t *len, uint64_t spins)
+{
+	while (spins--) {
+		if (vq->used->idx != vq->last_used) {
+			volatile struct vring_used_elem *e;
+
+			barrier();
+			e = &vq->used->ring[vq->last_used % vq->size];
+			*id = e->id;
+			*len = e->len;
+			vq->last_used++;
+			return 0;
+		}
+		cpu_relax();
+	}
+	return -1;
+}
