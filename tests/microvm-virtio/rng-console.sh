@@ -1,0 +1,26 @@
+#!/bin/sh
+# virtio-rng and virtio-console driven by CPL3 guests.
+. "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
+require_kvm
+require_guests virtio-rng virtio-console
+plan 7
+
+run_vm out --kernel "$GUESTS/virtio-rng.img" --rng
+check "virtio-rng: 64 bytes, twice, not zero, different" ok_with "64 random bytes twice"
+run_vm out --kernel "$GUESTS/virtio-rng.img" --rng --guest-arg 0=4096
+check "virtio-rng: 4096-byte requests" ok_with "4096 random bytes twice"
+run_vm out --kernel "$GUESTS/virtio-rng.img"
+check "virtio-rng guest without --rng finds no device" sh -c \
+	"test $rc -eq $((0x31)) && grep -q 'no virtio-rng device' '$out'"
+
+run_vm out --kernel "$GUESTS/virtio-console.img" --console file="$TMP/con" --guest-arg 0=3
+check "virtio-console file=: the guest sends 3 lines" ok_with "3 lines sent"
+printf 'virtio-console line %d from the guest\n' 0 1 2 >"$TMP/con.exp"
+check "virtio-console file=: the file holds exactly those lines" cmp "$TMP/con" "$TMP/con.exp"
+
+run_vm out --kernel "$GUESTS/virtio-console.img" --console stdio --serial off </dev/null
+check "virtio-console stdio: the line reaches stdout" ok_with "virtio-console line 0 from the guest"
+# With the serial port off, the only way out is the virtio console.
+check "virtio-console stdio: the serial port stayed silent" sh -c \
+	"! grep -q 'lines sent' '$out'"
+finish
