@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# Writes the seed corpus of fuzz-vhost-backend (record format: see the
-# harness): python3 make-seeds.py fuzz/corpus/fuzz-vhost-backend
+# Writes the seed corpora of fuzz-vhost-backend and fuzz-vhost-frontend
+# (record formats: see the harnesses): python3 make-seeds.py fuzz/corpus
 import os
 import struct
 import sys
@@ -58,8 +58,46 @@ seeds = {
     + rec(8, state(7, 3)) + rec(2, u64(0), size=4000),
 }
 
-out = sys.argv[1]
-os.makedirs(out, exist_ok=True)
-for name, data in seeds.items():
-    with open(os.path.join(out, name), "wb") as f:
-        f.write(data)
+
+def reply(req, payload=b"", nfds=0, kind=0):
+    return bytes([nfds | (kind << 4)]) + struct.pack("<III", req, 1 | 0x4, len(payload)) + payload
+
+
+def ack(req, v=0):
+    return reply(req, u64(v))
+
+
+def frontend_seed(pf, replies, channel):
+    return struct.pack("<QH", pf, len(replies)) + replies + channel
+
+
+# Without REPLY_ACK only the GETs read a reply (the others are gated off).
+plain = reply(1, u64(FEATURES)) + reply(15, u64(PF)) + reply(11, state(0, 7))
+chan = (rec(2, flags=0) + rec(4, state(1, 0), flags=NEED_REPLY)
+        + rec(5, state(2, 0), flags=0) + rec(1, b"x" * 8, flags=0))
+# With every feature: one answer per call, in the harness's order
+# (SET_PROTOCOL_FEATURES itself is not acked: REPLY_ACK starts after it).
+ALL = (1 << 3) | (1 << 9) | (1 << 16) | (1 << 0) | (1 << 15) | (1 << 12) | (1 << 19) \
+    | (1 << 8) | (1 << 1) | (1 << 13) | (1 << 5)
+full = (reply(1, u64(FEATURES)) + reply(15, u64(PF)) + ack(3) + ack(2) + ack(5)
+        + reply(36, u64(32)) + ack(37) + ack(38) + ack(8) + ack(9) + ack(10)
+        + reply(11, state(0, 3)) + ack(12) + ack(13) + ack(14) + ack(18) + reply(17, u64(2))
+        + reply(24, struct.pack("<III", 0, 16, 0) + bytes(range(16)))
+        + ack(25) + ack(39) + reply(40, u64(0xf)) + ack(34) + ack(6) + ack(7)
+        + reply(31, struct.pack("<QQHHI", 4096, 0, 1, 64, 0), nfds=1)
+        + ack(32) + reply(28, nfds=1, kind=1) + ack(29) + ack(30)
+        + reply(42, u64(0), nfds=1, kind=1) + ack(43) + ack(21))
+fe_seeds = {
+    "plain": frontend_seed(0, plain, b""),
+    "channel": frontend_seed(1 << 5, plain, chan),
+    "everything": frontend_seed(ALL, full, chan),
+    "errors": frontend_seed(ALL, ack(1, 22) + reply(15) + ack(16, 5000) + reply(99, u64(0)), chan),
+}
+
+root = sys.argv[1]
+for sub, corpus in (("fuzz-vhost-backend", seeds), ("fuzz-vhost-frontend", fe_seeds)):
+    out = os.path.join(root, sub)
+    os.makedirs(out, exist_ok=True)
+    for name, data in corpus.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
