@@ -88,7 +88,8 @@ static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
 
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
-	struct microvm_disk disk = { .path = NULL };
+	struct microvm_disk disk = { .read_only = false };
+	bool have_path = false;
 	struct field f[MAX_FIELDS];
 	unsigned int n;
 	char *buf;
@@ -98,7 +99,6 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 		return fail(err, errlen, "--disk: at most %u disks", MICROVM_MAX_DISKS);
 	if (strstr(arg, ",,") || arg[0] == ',' || (arg[0] && arg[strlen(arg) - 1] == ','))
 		return fail(err, errlen, "--disk: empty field in '%s'", arg);
-	/* The strings must outlive parsing (they are the config): keep the copy. */
 	buf = strdup(arg);
 	if (!buf)
 		return fail(err, errlen, "--disk: out of memory");
@@ -107,7 +107,12 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 		const char *k = f[i].key, *val = f[i].val;
 
 		if (!strcmp(k, "path")) {
-			disk.path = val;
+			if (strlen(val) >= sizeof(disk.path))
+				ret = fail(err, errlen, "--disk: path: longer than %u bytes",
+					   MICROVM_DISK_PATH_MAX - 1);
+			else
+				strcpy(disk.path, val);
+			have_path = true;
 		} else if (!strcmp(k, "readonly")) {
 			if (parse_onoff(val, &disk.read_only))
 				ret = fail(err, errlen, "--disk: readonly: '%s' is not on or off", val);
@@ -131,13 +136,11 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth)", k);
 		}
 	}
-	if (!ret && !disk.path)
+	if (!ret && !have_path)
 		ret = fail(err, errlen, "--disk: path: missing (path=FILE)");
-	if (ret) {
-		free(buf);
+	free(buf);
+	if (ret)
 		return ret;
-	}
-	/* buf stays allocated: disk.path points into it for the program's life. */
 	d->disk[d->ndisks++] = disk;
 	return 0;
 }

@@ -28,8 +28,10 @@
 #define MICROVM_VIRTIO_MAX 18u
 #define MICROVM_MAX_DISKS 16u
 
+#define MICROVM_DISK_PATH_MAX 4096u
+
 struct microvm_disk {
-	const char *path;
+	char path[MICROVM_DISK_PATH_MAX];
 	bool read_only;
 	bool direct;
 	uint64_t ops_per_sec;   /* 0: unlimited */
