@@ -21,10 +21,13 @@ struct cvmm_vhost_backend {
 	struct cvmm_vhost_mem_region *regions;
 	int *region_fds;
 	unsigned int nregions;
-	/* Backend-to-frontend channel; req_lock guards it against senders on
-	 * other threads while process_one() replaces it. */
+	/* Backend-to-frontend channel. req_lock serialises senders (held over
+	 * their I/O); fd_lock only guards req_fd/req_gen, so process_one()
+	 * replacing the channel never waits for a sender stuck on an ack. */
 	pthread_mutex_t req_lock;
+	pthread_mutex_t fd_lock;
 	int req_fd;
+	unsigned int req_gen; /* bumped whenever req_fd changes */
 };
 
 static inline bool vhost_pf_acked(const struct cvmm_vhost_backend *b, int bit)

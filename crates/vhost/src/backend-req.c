@@ -2,14 +2,21 @@
 /* Backend-to-frontend messages on the SET_BACKEND_REQ_FD channel. */
 #include "backend-internal.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 void cvmm_vhost_backend_set_req_fd(struct cvmm_vhost_backend *b, int fd)
 {
 	int old;
 
-	pthread_mutex_lock(&b->req_lock);
+	pthread_mutex_lock(&b->fd_lock);
 	old = b->req_fd;
 	b->req_fd = fd;
-	pthread_mutex_unlock(&b->req_lock);
+	b->req_gen++;
+	/* A sender blocked on the old channel (its own dup) wakes with EOF. */
+	if (old >= 0)
+		shutdown(old, SHUT_RDWR);
+	pthread_mutex_unlock(&b->fd_lock);
 	cvmm_close(old);
 }
 
@@ -18,7 +25,8 @@ static int send_req(struct cvmm_vhost_backend *b, uint32_t req, int need_pf,
 {
 	bool ack = vhost_pf_acked(b, CVMM_VHOST_PF_REPLY_ACK);
 	struct cvmm_vhost_msg m;
-	int r;
+	unsigned int gen;
+	int fd, r;
 
 	if (need_pf >= 0 && !vhost_pf_acked(b, need_pf))
 		return -EOPNOTSUPP;
@@ -32,23 +40,35 @@ static int send_req(struct cvmm_vhost_backend *b, uint32_t req, int need_pf,
 	}
 
 	pthread_mutex_lock(&b->req_lock);
-	if (b->req_fd < 0) {
+	pthread_mutex_lock(&b->fd_lock);
+	gen = b->req_gen;
+	fd = b->req_fd < 0 ? -ENOTCONN : fcntl(b->req_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd == -1)
+		fd = -errno;
+	pthread_mutex_unlock(&b->fd_lock);
+	if (fd < 0) {
 		pthread_mutex_unlock(&b->req_lock);
-		return -ENOTCONN;
+		return fd;
 	}
-	r = cvmm_vhost_msg_send(b->req_fd, &m);
+	r = cvmm_vhost_msg_send(fd, &m);
 	if (r == 0 && ack) {
-		r = cvmm_vhost_msg_recv_reply(b->req_fd, req, &m, 0);
+		r = cvmm_vhost_msg_recv_reply(fd, req, &m, 0);
 		if (r == 0)
 			r = m.hdr.size == sizeof(uint64_t) ? vhost_ack_to_errno(m.payload.u64)
 							   : -EIO;
 	}
 	if (r == -EPIPE || r == -EPROTO || r == -ECONNRESET) {
-		/* Out of step or gone: a later frontend may set a new one. */
-		cvmm_close(b->req_fd);
-		b->req_fd = -1;
+		/* Out of step or gone: drop it, unless it was replaced meanwhile. */
+		pthread_mutex_lock(&b->fd_lock);
+		if (b->req_gen == gen) {
+			cvmm_close(b->req_fd);
+			b->req_fd = -1;
+			b->req_gen++;
+		}
+		pthread_mutex_unlock(&b->fd_lock);
 		r = -EPIPE;
 	}
+	cvmm_close(fd);
 	pthread_mutex_unlock(&b->req_lock);
 	return r;
 }

@@ -69,6 +69,7 @@ int cvmm_vhost_backend_create(const struct cvmm_vhost_backend_opts *o,
 	b->max_mem_slots = o->max_mem_slots ? o->max_mem_slots : 32;
 	b->req_fd = -1;
 	pthread_mutex_init(&b->req_lock, NULL);
+	pthread_mutex_init(&b->fd_lock, NULL);
 	*out = b;
 	return 0;
 }
@@ -89,6 +90,7 @@ void cvmm_vhost_backend_destroy(struct cvmm_vhost_backend *b)
 	cvmm_close(b->req_fd);
 	table_free(b->regions, b->region_fds, b->nregions);
 	pthread_mutex_destroy(&b->req_lock);
+	pthread_mutex_destroy(&b->fd_lock);
 	free(b);
 }
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -540,6 +541,44 @@ START_TEST(backend_channel_peer_gone)
 }
 END_TEST
 
+static void *send_one(void *arg)
+{
+	struct sender *s = arg;
+
+	s->results[0] = cvmm_vhost_backend_send_config_change(s->be);
+	return NULL;
+}
+
+/* A sender waits for an ack the frontend never gives; the frontend sets a
+ * new channel meanwhile. The backend must take it (no deadlock) and the
+ * stuck sender must come back with -EPIPE. */
+START_TEST(backend_channel_replaced_under_sender)
+{
+	struct cvmm_vhost_backend_event ev;
+	struct sender s = { .be = NULL, .results = { 1 } };
+	pthread_t th;
+
+	pair_up_wide();
+	ck_assert_int_eq(cvmm_vhost_frontend_open_backend_channel(P.fe), 0);
+	s.be = P.be;
+	ck_assert_int_eq(pthread_create(&th, NULL, send_one, &s), 0);
+	/* Its message is on the old channel: it has sent and waits for the ack. */
+	struct pollfd pfd = { .fd = cvmm_vhost_frontend_backend_channel_fd(P.fe), .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_open_backend_channel(P.fe), 0);
+	ck_assert_int_eq(P.dev.req_changes, 2);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(s.results[0], -EPIPE);
+	/* The new channel works. */
+	ck_assert_int_eq(pthread_create(&th, NULL, send_one, &s), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(P.fe, &ev), 0);
+	ck_assert_uint_eq(ev.request, CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(s.results[0], 0);
+	pair_down();
+}
+END_TEST
+
 START_TEST(create_args)
 {
 	struct cvmm_vhost_backend *b = (void *)1;
@@ -579,6 +618,7 @@ int main(void)
 	tcase_add_test(t, log_inflight_postcopy_state);
 	tcase_add_test(t, backend_channel);
 	tcase_add_test(t, backend_channel_peer_gone);
+	tcase_add_test(t, backend_channel_replaced_under_sender);
 	tcase_add_test(t, create_args);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };
