@@ -483,9 +483,10 @@ unsigned int cvmm_vhost_backend_regions(const struct cvmm_vhost_backend *b,
  * the frontend's ack. VRING_CALL/ERR need INBAND_NOTIFICATIONS.
  * @return 0; -ENOTCONN (no channel); -EOPNOTSUPP (feature not negotiated);
  * -EINVAL (@idx >= num_queues); -EIO (negative ack, or a malformed one);
- * -EPIPE (channel gone: it is dropped).
- * Thread safety: callable from any one thread (serialised internally)
- * while another runs process_one().
+ * -EPIPE (channel gone: it is dropped; or replaced by a new
+ * SET_BACKEND_REQ_FD while this call waited on the old one).
+ * Thread safety: callable from any thread (senders are serialised) while
+ * another runs process_one(), which never waits for a sender.
  */
 int cvmm_vhost_backend_send_config_change(struct cvmm_vhost_backend *b);
 int cvmm_vhost_backend_send_vring_call(struct cvmm_vhost_backend *b, unsigned int idx);
