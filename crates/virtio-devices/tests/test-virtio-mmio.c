@@ -431,14 +431,14 @@ START_TEST(kick_races_activation)
 }
 END_TEST
 
-static volatile bool hammer_stop;
+static bool hammer_stop; /* atomic */
 
 static void *hammer(void *arg)
 {
 	struct cvmm_virtio_mmio *t = arg;
 	unsigned long n = 0;
 
-	while (!hammer_stop) {
+	while (!__atomic_load_n(&hammer_stop, __ATOMIC_RELAXED)) {
 		uint32_t v, off = (uint32_t)(n++ % 0x40) * 4;
 
 		cvmm_virtio_mmio_access(t, off, &v, 4, false);
@@ -457,11 +457,11 @@ START_TEST(concurrent_vcpus)
 
 	vdf_start(&F);
 	vdf_bring_up(&F, CVMM_VIRTIO_F_EVENT_IDX, 1, 64);
-	hammer_stop = false;
+	__atomic_store_n(&hammer_stop, false, __ATOMIC_RELAXED);
 	ck_assert_int_eq(pthread_create(&th, NULL, hammer, F.t), 0);
 	for (int i = 0; i < 300; i++)
 		ck_assert_uint_eq(rng_request(a, 64), 64);
-	hammer_stop = true;
+	__atomic_store_n(&hammer_stop, true, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 }
 END_TEST
