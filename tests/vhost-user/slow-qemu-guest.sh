@@ -1,0 +1,131 @@
+#!/bin/sh
+# make check-slow (not in CI by default: downloads Debian's cloud kernel and
+# boots it under TCG, ~30 s): QEMU as the vhost-user frontend, a Linux
+# guest as the driver, cvmm-vhost-user-blk as the backend. The guest
+# (busybox initramfs) mounts the ext4 image through virtio-blk, writes
+# files, remounts, reads them back; the host then checks the file system
+# with e2fsck and the file contents with debugfs.
+# Skips (TAP) without qemu-system-x86_64, busybox (busybox-static),
+# mkfs.ext4/e2fsck/debugfs (e2fsprogs) or the kernel package.
+set -u
+top_builddir=${top_builddir:-.}
+DAEMON=$top_builddir/examples/vhost-user-blk/cvmm-vhost-user-blk
+QEMU=$(command -v qemu-system-x86_64 || true)
+BUSYBOX=/bin/busybox
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+fail=0
+
+[ -n "$QEMU" ] || skip_all "qemu-system-x86_64 not installed (qemu-system-x86)"
+[ -x "$BUSYBOX" ] || skip_all "static busybox not installed (busybox-static)"
+PATH=$PATH:/usr/sbin:/sbin
+for t in mkfs.ext4 e2fsck debugfs depmod modprobe cpio; do
+	command -v $t >/dev/null || skip_all "$t not installed (e2fsprogs, kmod, cpio)"
+done
+[ -x "$DAEMON" ] || { echo "1..0 # SKIP $DAEMON not built"; exit 0; }
+
+cache=${CVMM_VUB_KERNEL_CACHE:-$top_builddir/slow-cache-vub}
+mkdir -p "$cache"
+if ! ls "$cache"/root/boot/vmlinuz-* >/dev/null 2>&1; then
+	(
+		set -e
+		cd "$cache"
+		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+		apt-get download "$pkg" >/dev/null 2>&1
+		dpkg-deb -x linux-image-*.deb root
+	) || skip_all "cannot fetch Debian's linux-image-cloud-amd64"
+fi
+vmlinuz=$(ls "$cache"/root/boot/vmlinuz-* | head -1)
+kver=${vmlinuz##*/vmlinuz-}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-vub-qemu.XXXXXX")
+PID=
+QPID=
+cleanup() {
+	[ -n "$QPID" ] && kill $QPID 2>/dev/null
+	[ -n "$PID" ] && kill $PID 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+echo "1..5"
+
+# initramfs: busybox, the virtio modules in dependency order, /init
+ird=$TMP/initrd
+mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/mnt $ird/lib/modules
+cp $BUSYBOX $ird/bin/busybox
+depmod -b "$cache/root" "$kver"
+: >$ird/modules.order
+for m in virtio_mmio virtio_blk; do
+	modprobe -d "$cache/root" -S "$kver" --show-depends $m | awk '/^insmod/ { print $2 }'
+done | awk '!seen[$0]++' | while read -r ko; do
+	cp "$ko" $ird/lib/modules/
+	echo "/lib/modules/${ko##*/}" >>$ird/modules.order
+done
+cat >$ird/init <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </modules.order
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+step() { if "$@"; then echo "GUEST-OK: $*"; else echo "GUEST-FAIL: $*"; fi; }
+step mount -t ext4 /dev/vda /mnt
+dd if=/dev/urandom of=/mnt/big bs=64k count=64 2>/dev/null
+echo "hello from the guest" >/mnt/hello.txt
+sum1=$(md5sum /mnt/big | cut -d' ' -f1)
+sync
+step umount /mnt
+step mount -t ext4 /dev/vda /mnt
+sum2=$(md5sum /mnt/big | cut -d' ' -f1)
+[ "$sum1" = "$sum2" ] && echo "GUEST-OK: big reads back ($sum2)" || echo "GUEST-FAIL: big $sum1 $sum2"
+echo "$sum1" >/mnt/big.md5
+step umount /mnt
+echo GUEST-DONE
+poweroff -f
+INIT
+chmod +x $ird/init
+(cd $ird && find . | cpio -o -H newc 2>/dev/null | gzip -1) >$TMP/initrd.gz
+
+IMG=$TMP/disk.img
+SOCK=$TMP/blk.sock
+truncate -s 64M $IMG
+mkfs.ext4 -q -F $IMG
+"$DAEMON" --socket $SOCK --disk $IMG 2>$TMP/daemon.log &
+PID=$!
+i=0
+while [ ! -S $SOCK ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+
+start=$(date +%s)
+timeout ${CVMM_VUB_QEMU_TIMEOUT:-300} "$QEMU" -accel tcg -M microvm,pit=on,rtc=on,memory-backend=mem \
+	-m 256M -object memory-backend-memfd,id=mem,size=256M,share=on \
+	-global virtio-mmio.force-legacy=false \
+	-chardev socket,id=c,path=$SOCK -device vhost-user-blk,chardev=c \
+	-kernel "$vmlinuz" -initrd $TMP/initrd.gz \
+	-append "console=ttyS0 tsc_early_khz=2500000 lpj=10000000 no_timer_check panic=-1 quiet" \
+	-display none -serial file:$TMP/console -no-reboot &
+QPID=$!
+wait $QPID
+QPID=
+echo "# guest ran $(( $(date +%s) - start )) s"
+grep GUEST $TMP/console | sed 's/^/# /'
+grep -q "GUEST-OK: mount -t ext4 /dev/vda /mnt" $TMP/console &&
+	! grep -q GUEST-FAIL $TMP/console && ok "guest mounts, writes, remounts" ||
+	notok "guest mounts, writes, remounts"
+grep -q "GUEST-OK: big reads back" $TMP/console && ok "guest reads its data back after remount" ||
+	notok "guest reads its data back after remount"
+kill -TERM $PID; wait $PID; rc=$?
+PID=
+[ $rc -eq 0 ] && ok "daemon exits 0 on SIGTERM" || notok "daemon exits 0 on SIGTERM (rc $rc)"
+e2fsck -fn $IMG >$TMP/fsck 2>&1 && ok "e2fsck finds the file system clean" ||
+	{ sed 's/^/# /' $TMP/fsck; notok "e2fsck finds the file system clean"; }
+debugfs -R "cat /hello.txt" $IMG 2>/dev/null | grep -q "hello from the guest" &&
+	[ "$(debugfs -R 'cat /big' $IMG 2>/dev/null | md5sum | cut -d' ' -f1)" = \
+	  "$(debugfs -R 'cat /big.md5' $IMG 2>/dev/null)" ] &&
+	ok "host reads the guest's files from the image" ||
+	notok "host reads the guest's files from the image"
+[ $fail -eq 0 ] || { sed 's/^/# console: /' $TMP/console | tail -30; sed 's/^/# daemon: /' $TMP/daemon.log; }
+exit $fail
