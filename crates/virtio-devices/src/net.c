@@ -63,8 +63,12 @@ struct cvmm_net {
 	struct cvmm_event_timer *timer;
 	bool timer_armed;
 	struct cvmm_net_stats st;
+	uint32_t restored_pairs;     /* from restore(), for the next activate */
 	uint8_t config[NET_CFG_SIZE];
 };
+
+#define NET_STATE_VERSION 1u
+#define NET_STATE_LEN 8u /* le32 version, le32 active pairs */
 
 static struct cvmm_net *to_net(struct cvmm_virtio_device *dev)
 {
@@ -576,6 +580,7 @@ static void net_reset(struct cvmm_virtio_device *dev)
 	n->active = false;
 	n->broken = false;
 	n->features = 0;
+	n->restored_pairs = 0;
 }
 
 static int net_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
@@ -606,18 +611,82 @@ static int net_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *m
 		n->ctrlq = &queues[2 * n->npairs];
 	n->active = true;
 	n->broken = false;
+	/* Only pair 0 until VQ_PAIRS_SET, unless a restore says otherwise. */
 	n->st.active_pairs = 1;
+	if (n->restored_pairs && (features & CVMM_VIRTIO_NET_F_MQ))
+		n->st.active_pairs = n->restored_pairs;
+	n->restored_pairs = 0;
 	for (unsigned int i = 0; i < n->npairs; i++) {
 		struct net_pair *p = &n->pairs[i];
 
 		p->rxq = cvmm_virtq_active(&queues[2 * i]) ? &queues[2 * i] : NULL;
 		p->txq = cvmm_virtq_active(&queues[2 * i + 1]) ? &queues[2 * i + 1] : NULL;
 		drop_pending(p);
-		/* Start from a known attach state: only pair 0 until VQ_PAIRS_SET. */
-		p->enabled = i != 0;
-		set_pair_enabled(p, i == 0);
+		/* from a known attach state */
+		p->enabled = i >= n->st.active_pairs;
+		set_pair_enabled(p, i < n->st.active_pairs);
 	}
 	__atomic_store_n(&n->st.activations, n->st.activations + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * Quiesce: a frame half-way into mergeable buffers is completed as it is
+ * (num_buffers = the buffers it holds; the guest's stack drops the short
+ * frame), so no popped chain is left out of the saved queue state. A frame
+ * still waiting for tokens lives only in host memory and is dropped, as a
+ * wire would drop it.
+ */
+static int net_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
+{
+	struct cvmm_net *n = to_net(dev);
+
+	if (!buf)
+		return NET_STATE_LEN;
+	if (len < NET_STATE_LEN)
+		return -ENOSPC;
+	for (unsigned int i = 0; i < n->npairs && n->active && !n->broken; i++) {
+		struct net_pair *p = &n->pairs[i];
+		bool pushed = false;
+
+		if (p->nheld) {
+			p->buf[10] = (uint8_t)p->nheld;
+			p->buf[11] = (uint8_t)(p->nheld >> 8);
+			if (cvmm_virtq_writer_write(&p->hdr_w, p->buf, CVMM_NET_HDR_LEN) !=
+			    CVMM_NET_HDR_LEN)
+				return -EIO;
+			for (unsigned int k = 0; k < p->nheld; k++)
+				if (cvmm_virtq_push(p->rxq, &p->held[k], p->held_len[k]) < 0)
+					return -EIO;
+			pushed = true;
+		}
+		if (p->len)
+			n->st.rx_dropped++;
+		drop_pending(p);
+		if (p->rx_throttled) {
+			p->rx_throttled = false;
+			if (p->enabled && p->rxq)
+				poll_tap(p, true);
+		}
+		if (pushed && cvmm_virtq_needs_notification(p->rxq))
+			cvmm_virtio_device_signal_used(dev);
+	}
+	vd_put_le32(buf, NET_STATE_VERSION);
+	vd_put_le32((uint8_t *)buf + 4, n->active ? n->st.active_pairs : 1);
+	return NET_STATE_LEN;
+}
+
+static int net_restore(struct cvmm_virtio_device *dev, const void *buf, size_t len)
+{
+	struct cvmm_net *n = to_net(dev);
+	uint32_t pairs;
+
+	if (!buf || len != NET_STATE_LEN || vd_get_le32(buf) != NET_STATE_VERSION)
+		return -EINVAL;
+	pairs = vd_get_le32((const uint8_t *)buf + 4);
+	if (pairs < 1 || pairs > n->npairs)
+		return -EINVAL;
+	n->restored_pairs = pairs;
 	return 0;
 }
 
@@ -626,6 +695,8 @@ static const struct cvmm_virtio_device_ops net_ops = {
 	.activate = net_activate,
 	.queue_event = net_queue_event,
 	.reset = net_reset,
+	.save = net_save,
+	.restore = net_restore,
 };
 
 static void free_pairs(struct cvmm_net *n)

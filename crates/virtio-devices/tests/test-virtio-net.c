@@ -763,6 +763,69 @@ START_TEST(multiqueue)
 }
 END_TEST
 
+/* Save with 2 active pairs and a half-delivered mergeable frame; restore
+ * into a new device and transport on the same TAP: pairs stay 2, the
+ * held buffers came back to the guest, traffic flows on both pairs. */
+START_TEST(save_restore)
+{
+	struct cvmm_virtio_mmio_state *ms = calloc(1, sizeof(*ms));
+	struct cvmm_net_opts o = { .sz = sizeof(o), .num_queue_pairs = 2, .queue_size = 128 };
+	uint8_t dev_state[64], fr[256], got[256], big[1200];
+	struct cvmm_net_stats st;
+	struct cvmm_net *old;
+	uint64_t tok;
+	uint32_t len;
+	uint16_t v;
+	struct nt t;
+	int r, s;
+
+	ck_assert_ptr_nonnull(ms);
+	nt_create(&t, 2, 128, NULL);
+	nt_bring_up(&t, CVMM_VIRTIO_NET_F_MQ | CVMM_VIRTIO_NET_F_CTRL_VQ |
+		    CVMM_VIRTIO_NET_F_MRG_RXBUF, 5, 128);
+	v = htole16(2);
+	ck_assert_uint_eq(ctrl(&t, 4, CVMM_VIRTIO_NET_CTRL_MQ, 0, &v, 2), CVMM_VIRTIO_NET_OK);
+	/* one 512-byte buffer on each receive queue, a frame needing 3 */
+	post_rx(&t, 0, 1, 512);
+	post_rx(&t, 2, 1, 512);
+	memset(big, 0x33, sizeof(big));
+	host_send(5004, big, sizeof(big));
+	usleep(200000);
+	vdf_stop(&t.f);
+	r = cvmm_virtio_mmio_save(t.f.t, ms, dev_state, sizeof(dev_state));
+	ck_assert_int_eq(r, 8);
+	/* the held buffer was completed into the saved used ring */
+	ck_assert_int_eq(cvmm_virtq_driver_get_used(t.drv[0], &tok, &len) +
+			 cvmm_virtq_driver_get_used(t.drv[2], &tok, &len), 1);
+	cvmm_virtio_mmio_destroy(t.f.t);
+	t.f.t = NULL;
+	old = t.net;
+	o.em = t.f.em;
+	o.tap_fds = t.fds;
+	ck_assert_int_eq(cvmm_net_create(&o, &t.net), 0);
+	cvmm_net_destroy(old);
+	vdf_attach(&t.f, cvmm_net_device(t.net));
+	/* a corrupt device state is refused */
+	dev_state[4] = 9;
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8), -EINVAL);
+	dev_state[4] = 2;
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8), 0);
+	vdf_start(&t.f);
+	cvmm_net_get_stats(t.net, &st);
+	ck_assert_uint_eq(st.active_pairs, 2);
+	s = udp_sock(4005);
+	for (unsigned int pair = 0; pair < 2; pair++) {
+		guest_send(&t, 2 * pair + 1, NULL, fr, udp_frame(&t, fr, 4005, 24, (uint8_t)pair));
+		ck_assert_int_eq(wait_used(&t, 2 * pair + 1, &tok, &len, 2000), 1);
+		ck_assert_int_eq(recv_timeout(s, got, sizeof(got), 2000), 24);
+	}
+	ck_assert_uint_eq(status(&t) & CVMM_VIRTIO_S_NEEDS_RESET, 0);
+	close(s);
+	free(ms);
+	nt_destroy(&t);
+}
+END_TEST
+
 /* Hostile transmit chains set NEEDS_RESET; after a reset the device works. */
 START_TEST(hostile_tx)
 {
@@ -889,6 +952,7 @@ static Suite *suite(bool tap)
 	tcase_add_test(t, offloads);
 	tcase_add_test(t, tx_partial_csum);
 	tcase_add_test(t, multiqueue);
+	tcase_add_test(t, save_restore);
 	tcase_add_loop_test(t, hostile_tx, 0, 5);
 	tcase_add_loop_test(t, hostile_rx, 0, 2);
 	tcase_add_test(t, tx_rate_limited);

@@ -147,15 +147,24 @@ struct cvmm_net_opts {
  */
 int cvmm_net_create(const struct cvmm_net_opts *o, struct cvmm_net **out);
 
-/** Free (destroy the transport first). NULL does nothing. */
+/**
+ * Free the device and close the TAP fds it opened itself (caller fds stay
+ * open). Destroy the transport first. NULL does nothing.
+ * Thread safety: while the loop does not run the device.
+ */
 void cvmm_net_destroy(struct cvmm_net *n);
 
-/** The device interface, for cvmm_virtio_mmio_create(). Thread-safe. */
+/**
+ * The device interface, for cvmm_virtio_mmio_create().
+ * @return a pointer into @n (never NULL).
+ * Thread safety: any thread.
+ */
 struct cvmm_virtio_device *cvmm_net_device(struct cvmm_net *n);
 
 /**
- * The TAP fd of queue pair @pair. @return the fd; -EINVAL (@pair out of
- * range). Thread-safe.
+ * The TAP fd of queue pair @pair (still owned as the opts said).
+ * @return the fd; -EINVAL (@n NULL or @pair out of range).
+ * Thread safety: any thread.
  */
 int cvmm_net_tap_fd(const struct cvmm_net *n, unsigned int pair);
 
@@ -173,8 +182,9 @@ struct cvmm_net_stats {
 };
 
 /**
- * Copy the counters. Thread safety: the device thread, or while the loop
- * is stopped (values read elsewhere may be torn).
+ * Copy the counters into @s. @return nothing (cannot fail).
+ * Thread safety: the device thread, or while the loop is stopped (elsewhere
+ * values may be torn; activations is stored with release semantics).
  */
 void cvmm_net_get_stats(const struct cvmm_net *n, struct cvmm_net_stats *s);
 

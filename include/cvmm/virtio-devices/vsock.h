@@ -88,7 +88,11 @@ struct cvmm_vsock_hdr {
 int cvmm_vsock_hdr_parse(const void *raw, size_t raw_len, uint64_t payload,
 			 uint64_t guest_cid, struct cvmm_vsock_hdr *h);
 
-/** Encode @h into 44 little-endian bytes at @raw. Thread safety: pure. */
+/**
+ * Encode @h into CVMM_VSOCK_HDR_LEN little-endian bytes at @raw.
+ * @return nothing (cannot fail).
+ * Thread safety: pure function.
+ */
 void cvmm_vsock_hdr_encode(const struct cvmm_vsock_hdr *h, void *raw);
 
 struct cvmm_vsock;
@@ -113,11 +117,18 @@ struct cvmm_vsock_opts {
  */
 int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out);
 
-/** Close every connection and the listener, unlink the path, free (destroy
- * the transport first). NULL does nothing. Thread safety: loop stopped. */
+/**
+ * Close every connection and the listener, unlink the path, free. Destroy
+ * the transport first. NULL does nothing.
+ * Thread safety: while the loop does not run the device.
+ */
 void cvmm_vsock_destroy(struct cvmm_vsock *v);
 
-/** The device interface, for cvmm_virtio_mmio_create(). Thread-safe. */
+/**
+ * The device interface, for cvmm_virtio_mmio_create().
+ * @return a pointer into @v (never NULL).
+ * Thread safety: any thread.
+ */
 struct cvmm_virtio_device *cvmm_vsock_device(struct cvmm_vsock *v);
 
 struct cvmm_vsock_stats {
@@ -129,8 +140,11 @@ struct cvmm_vsock_stats {
 	uint32_t activations;   /* successful activate() calls */
 };
 
-/** Copy the counters. Thread safety: the device thread or loop stopped
- * (elsewhere values may be torn). */
+/**
+ * Copy the counters into @s. @return nothing (cannot fail).
+ * Thread safety: the device thread or loop stopped (elsewhere values may be
+ * torn; activations is stored with release semantics).
+ */
 void cvmm_vsock_get_stats(const struct cvmm_vsock *v, struct cvmm_vsock_stats *s);
 
 #ifdef __cplusplus
