@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cvmm/sys-util.h>
@@ -150,7 +152,7 @@ static uint8_t rq(uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
 
 static void wait_needs_reset(void)
 {
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 5000; i++) {
 		if (vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) & CVMM_VIRTIO_S_NEEDS_RESET)
 			return;
 		usleep(2000);
@@ -735,7 +737,20 @@ START_TEST(direct_io)
 	vdf_init(&F, 0);
 	o.em = F.em;
 	o.backend.path = p;
-	ck_assert_int_eq(cvmm_blk_create(&o, &BLK), 0);
+	{
+		struct statfs sf;
+		int r = cvmm_blk_create(&o, &BLK);
+
+		/* tmpfs has no O_DIRECT: then the open must fail cleanly */
+		ck_assert_int_eq(statfs(p, &sf), 0);
+		if (sf.f_type == TMPFS_MAGIC) {
+			ck_assert_int_eq(r, -EINVAL);
+			close(fd);
+			unlink(p);
+			return;
+		}
+		ck_assert_int_eq(r, 0);
+	}
 	vdf_attach(&F, cvmm_blk_device(BLK));
 	vdf_start(&F);
 	vdf_bring_up(&F, 0, 1, 64);

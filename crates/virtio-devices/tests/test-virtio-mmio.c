@@ -316,7 +316,7 @@ START_TEST(broken_queue_needs_reset)
 	gen = vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG_GENERATION);
 	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[0], NULL, 0, &bad, 1, false, 1), 0);
 	vdf_kick(&F, 0);
-	for (int i = 0; i < 500 && !(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) &
+	for (int i = 0; i < 2500 && !(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) &
 				     CVMM_VIRTIO_S_NEEDS_RESET); i++)
 		usleep(2000);
 	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS),
