@@ -92,12 +92,13 @@ static void tap_up(struct nt *t, unsigned int pairs)
 	close(s);
 }
 
-static void nt_create(struct nt *t, unsigned int pairs, uint16_t qsize,
-		      const struct cvmm_rate_limiter_opts *tx_rate)
+static void nt_create_rl(struct nt *t, unsigned int pairs, uint16_t qsize,
+			 const struct cvmm_rate_limiter_opts *tx_rate,
+			 const struct cvmm_rate_limiter_opts *rx_rate)
 {
 	struct cvmm_net_opts o = {
 		.sz = sizeof(o), .num_queue_pairs = (uint16_t)pairs, .queue_size = qsize,
-		.has_mac = true, .tx_rate = tx_rate,
+		.has_mac = true, .tx_rate = tx_rate, .rx_rate = rx_rate,
 	};
 
 	memset(t, 0, sizeof(*t));
@@ -109,6 +110,12 @@ static void nt_create(struct nt *t, unsigned int pairs, uint16_t qsize,
 	ck_assert_int_eq(cvmm_net_create(&o, &t->net), 0);
 	vdf_attach(&t->f, cvmm_net_device(t->net));
 	vdf_start(&t->f);
+}
+
+static void nt_create(struct nt *t, unsigned int pairs, uint16_t qsize,
+		      const struct cvmm_rate_limiter_opts *tx_rate)
+{
+	nt_create_rl(t, pairs, qsize, tx_rate, NULL);
 }
 
 static void nt_destroy(struct nt *t)
@@ -934,6 +941,62 @@ START_TEST(tx_rate_limited)
 }
 END_TEST
 
+START_TEST(rx_rate_limited)
+{
+	struct cvmm_rate_limiter_opts rl = {
+		.sz = sizeof(rl), .ops_per_sec = 20, .ops_burst = 1,
+	};
+	uint8_t got[64];
+	struct nt t;
+	uint64_t t0;
+
+	nt_create_rl(&t, 1, 256, NULL, &rl);
+	nt_bring_up(&t, CVMM_VIRTIO_NET_F_MRG_RXBUF, 2, 256);
+	post_rx(&t, 0, 32, 2048);
+	t0 = cvmm_now_ns();
+	for (int i = 0; i < 5; i++)
+		host_send((uint16_t)(5010 + i), (const uint8_t *)"rate", 4);
+	/* every frame arrives (none lost while throttled), in order */
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(guest_recv_udp(&t, (uint16_t)(5010 + i), got, sizeof(got),
+						 2048, NULL), 4);
+	ck_assert_uint_ge(cvmm_now_ns() - t0, 150000000ull);
+	nt_destroy(&t);
+}
+END_TEST
+
+/* A TAP opened by name is the device's: configured, and gone at destroy. */
+START_TEST(tap_by_name)
+{
+	struct cvmm_net_opts o = { .sz = sizeof(o), .tap_name = "cvname%d" };
+	struct cvmm_event_manager *em;
+	struct cvmm_net *n;
+	struct ifreq ifr;
+	int fd, hsz = 0;
+
+	ck_assert_int_eq(cvmm_event_manager_create(NULL, &em), 0);
+	o.em = em;
+	ck_assert_int_eq(cvmm_net_create(&o, &n), 0);
+	fd = cvmm_net_tap_fd(n, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(cvmm_net_tap_fd(n, 1), -EINVAL);
+	ck_assert_int_eq(ioctl(fd, TUNGETVNETHDRSZ, &hsz), 0);
+	ck_assert_int_eq(hsz, CVMM_NET_HDR_LEN);
+	memset(&ifr, 0, sizeof(ifr));
+	ck_assert_int_eq(ioctl(fd, TUNGETIFF, &ifr), 0);
+	ck_assert_int_eq(strncmp(ifr.ifr_name, "cvname", 6), 0);
+	ck_assert_uint_ne(if_nametoindex(ifr.ifr_name), 0);
+	ck_assert_int_eq(ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR),
+			 IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+	/* no features: no MAC, no MQ */
+	ck_assert_uint_eq(cvmm_net_device(n)->features & CVMM_VIRTIO_NET_F_MAC, 0);
+	ck_assert_uint_eq(cvmm_net_device(n)->num_queues, 2);
+	cvmm_net_destroy(n);
+	ck_assert_uint_eq(if_nametoindex(ifr.ifr_name), 0);
+	cvmm_event_manager_destroy(em);
+}
+END_TEST
+
 static Suite *suite(bool tap)
 {
 	Suite *s = suite_create("virtio-net");
@@ -956,6 +1019,8 @@ static Suite *suite(bool tap)
 	tcase_add_loop_test(t, hostile_tx, 0, 5);
 	tcase_add_loop_test(t, hostile_rx, 0, 2);
 	tcase_add_test(t, tx_rate_limited);
+	tcase_add_test(t, rx_rate_limited);
+	tcase_add_test(t, tap_by_name);
 	suite_add_tcase(s, t);
 	return s;
 }
