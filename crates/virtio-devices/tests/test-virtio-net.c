@@ -573,6 +573,28 @@ START_TEST(rx_waits_for_buffers)
 }
 END_TEST
 
+/* Without MRG_RXBUF a frame larger than the posted buffer is dropped (the
+ * guest asked for small buffers), the buffer is reused for the next frame. */
+START_TEST(rx_too_big_non_mergeable)
+{
+	uint8_t p[1400], got[300];
+	struct cvmm_net_stats st;
+	struct nt t;
+
+	nt_create(&t, 1, 256, NULL);
+	nt_bring_up(&t, 0, 2, 256);
+	post_rx(&t, 0, 4, 256);
+	memset(p, 0x77, sizeof(p));
+	host_send(5020, p, sizeof(p));
+	host_send(5021, p, 100);
+	ck_assert_uint_eq(guest_recv_udp(&t, 5021, got, sizeof(got), 256, NULL), 100);
+	cvmm_net_get_stats(t.net, &st);
+	ck_assert_uint_ge(st.rx_dropped, 1);
+	ck_assert_uint_eq(status(&t) & CVMM_VIRTIO_S_NEEDS_RESET, 0);
+	nt_destroy(&t);
+}
+END_TEST
+
 static int ethtool_get(const char *ifname, uint32_t cmd)
 {
 	struct ethtool_value ev = { .cmd = cmd };
@@ -1012,6 +1034,7 @@ static Suite *suite(bool tap)
 	tcase_add_test(t, guest_to_host);
 	tcase_add_loop_test(t, host_to_guest, 0, 2);
 	tcase_add_test(t, rx_waits_for_buffers);
+	tcase_add_test(t, rx_too_big_non_mergeable);
 	tcase_add_test(t, offloads);
 	tcase_add_test(t, tx_partial_csum);
 	tcase_add_test(t, multiqueue);
