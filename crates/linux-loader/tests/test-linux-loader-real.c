@@ -272,9 +272,9 @@ END_TEST
 int main(void)
 {
 	const char *env = getenv("CVMM_TEST_VMLINUX");
-	Suite *s = suite_create("linux-loader-real");
-	TCase *tc = tcase_create("debian");
 	char path[PATH_MAX];
+	Suite *s;
+	TCase *tc;
 
 	/* Without any image the whole program is a TAP skip, not a pass. */
 	if (!find_bzimage(path) && !(env && *env)) {
@@ -283,6 +283,9 @@ int main(void)
 		return 0;
 	}
 
+	/* Created only now: an early return must not leak Check's objects. */
+	s = suite_create("linux-loader-real");
+	tc = tcase_create("debian");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, real_bzimage);
 	tcase_add_test(tc, real_vmlinux);
