@@ -21,6 +21,21 @@ int cvmm_sys_util_wait_fd(int fd, short events)
 	return 0;
 }
 
+int cvmm_sys_util_io_retry(int fd, ssize_t n, size_t done, short events, int eof_err)
+{
+	int r;
+
+	if (n == 0)
+		return eof_err;
+	if (errno == EINTR)
+		return 1;
+	if ((errno == EAGAIN || errno == EWOULDBLOCK) && done) {
+		r = cvmm_sys_util_wait_fd(fd, events);
+		return r < 0 ? r : 1;
+	}
+	return -errno;
+}
+
 int cvmm_read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;
@@ -33,18 +48,9 @@ int cvmm_read_full(int fd, void *buf, size_t len)
 			done += (size_t)n;
 			continue;
 		}
-		if (n == 0)
-			return -EPIPE;
-		if (errno == EINTR)
-			continue;
-		if ((errno == EAGAIN || errno == EWOULDBLOCK) && done) {
-			int r = cvmm_sys_util_wait_fd(fd, POLLIN);
-
-			if (r < 0)
-				return r;
-			continue;
-		}
-		return -errno;
+		n = cvmm_sys_util_io_retry(fd, n, done, POLLIN, -EPIPE);
+		if (n < 0)
+			return (int)n;
 	}
 	return 0;
 }
@@ -62,18 +68,9 @@ int cvmm_write_full(int fd, const void *buf, size_t len)
 			continue;
 		}
 		/* write() returning 0 for a nonzero length would loop forever. */
-		if (n == 0)
-			return -EIO;
-		if (errno == EINTR)
-			continue;
-		if ((errno == EAGAIN || errno == EWOULDBLOCK) && done) {
-			int r = cvmm_sys_util_wait_fd(fd, POLLOUT);
-
-			if (r < 0)
-				return r;
-			continue;
-		}
-		return -errno;
+		n = cvmm_sys_util_io_retry(fd, n, done, POLLOUT, -EIO);
+		if (n < 0)
+			return (int)n;
 	}
 	return 0;
 }

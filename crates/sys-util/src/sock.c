@@ -56,21 +56,12 @@ ssize_t cvmm_sock_send_fds(int sock, const void *buf, size_t len,
 			done += (size_t)n;
 			continue;
 		}
-		if (n == 0)
-			return -EIO;
-		if (errno == EINTR)
-			continue;
 		/* Nothing sent yet: a nonblocking caller may retry the whole
 		 * message. Part sent: the rest must follow or the stream is
-		 * corrupt, so wait for room. */
-		if ((errno == EAGAIN || errno == EWOULDBLOCK) && done) {
-			int r = cvmm_sys_util_wait_fd(sock, POLLOUT);
-
-			if (r < 0)
-				return r;
-			continue;
-		}
-		return -errno;
+		 * corrupt, so the helper waits for room. */
+		n = cvmm_sys_util_io_retry(sock, n, done, POLLOUT, -EIO);
+		if (n < 0)
+			return n;
 	}
 	return (ssize_t)len;
 }
