@@ -7,6 +7,22 @@
 #ifndef CVMM_GM_INTERNAL_H
 #define CVMM_GM_INTERNAL_H
 
+#include <sys/mman.h>
+
+/* memfd flags older libc headers lack. */
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004u
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21u << MFD_HUGE_SHIFT)
+#endif
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB (30u << MFD_HUGE_SHIFT)
+#endif
+
 #include <cvmm/vm-memory.h>
 #include <cvmm/sys-util.h>
 

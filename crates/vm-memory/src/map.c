@@ -10,19 +10,6 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004u
-#endif
-#ifndef MFD_HUGE_SHIFT
-#define MFD_HUGE_SHIFT 26
-#endif
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB (21u << MFD_HUGE_SHIFT)
-#endif
-#ifndef MFD_HUGE_1GB
-#define MFD_HUGE_1GB (30u << MFD_HUGE_SHIFT)
-#endif
-
 #define HOST_PAGE CVMM_GUEST_PAGE_SIZE /* x86-64 hosts only (configure checks) */
 #define THP_SIZE (2ull << 20)
 

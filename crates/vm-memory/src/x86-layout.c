@@ -7,19 +7,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004u
-#endif
-#ifndef MFD_HUGE_SHIFT
-#define MFD_HUGE_SHIFT 26
-#endif
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB (21u << MFD_HUGE_SHIFT)
-#endif
-#ifndef MFD_HUGE_1GB
-#define MFD_HUGE_1GB (30u << MFD_HUGE_SHIFT)
-#endif
-
 /* One fd for all of RAM, so a vhost-user backend gets a single file. */
 static int shared_fd(const struct cvmm_x86_ram_opts *o, uint64_t hp)
 {
