@@ -12,7 +12,7 @@
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
-       OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG };
+       OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -27,6 +27,8 @@ static const struct option options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -51,6 +53,10 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         rate: requests/s, bandwidth: bytes/s\n"
 		"  --console MODE         a virtio-console on stdio or file=PATH\n"
 		"  --rng                  a virtio-rng device\n"
+		"  --net tap=NAME[,mac=MAC][,queues=N]\n"
+		"                         a virtio-net card on a TAP device (repeatable)\n"
+		"  --vsock cid=N,socket=PATH\n"
+		"                         virtio-vsock; guest connections appear on unix sockets\n"
 		"  --guest-arg I=VALUE    boot info args[I] (0-3) of a test guest image\n"
 		"  --help                 this text\n"
 		"  --version              print the version\n"
@@ -155,6 +161,14 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			break;
 		case OPT_RNG:
 			c->dev.rng = true;
+			break;
+		case OPT_NET:
+			if (microvm_parse_net(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_VSOCK:
+			if (microvm_parse_vsock(&c->dev, optarg, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_GUEST_ARG:
 			if (microvm_parse_guest_arg(&c->dev, optarg, err, errlen))

@@ -86,6 +86,8 @@ static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
 	return 0;
 }
 
+static int check_fields(const char *opt, const char *arg, char *err, size_t errlen);
+
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	struct microvm_disk disk = { .read_only = false };
@@ -97,8 +99,8 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 
 	if (d->ndisks == MICROVM_MAX_DISKS)
 		return fail(err, errlen, "--disk: at most %u disks", MICROVM_MAX_DISKS);
-	if (strstr(arg, ",,") || arg[0] == ',' || (arg[0] && arg[strlen(arg) - 1] == ','))
-		return fail(err, errlen, "--disk: empty field in '%s'", arg);
+	if (check_fields("--disk", arg, err, errlen))
+		return -EINVAL;
 	buf = strdup(arg);
 	if (!buf)
 		return fail(err, errlen, "--disk: out of memory");
@@ -145,6 +147,129 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 	return 0;
 }
 
+static int check_fields(const char *opt, const char *arg, char *err, size_t errlen)
+{
+	if (strstr(arg, ",,") || arg[0] == ',' || (arg[0] && arg[strlen(arg) - 1] == ','))
+		return fail(err, errlen, "%s: empty field in '%s'", opt, arg);
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+
+	if (strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + i * 3;
+
+		if (!strchr(hex, p[0]) || !strchr(hex, p[1]) || (i < 5 && p[2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
+	}
+	/* A multicast (group) address cannot be a station's. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	struct microvm_net net = { .queues = 1 };
+	struct field f[MAX_FIELDS];
+	bool have_tap = false;
+	unsigned int n;
+	uint64_t q;
+	char *buf;
+	int ret;
+
+	if (d->nnets == MICROVM_MAX_NETS)
+		return fail(err, errlen, "--net: at most %u network cards", MICROVM_MAX_NETS);
+	if (check_fields("--net", arg, err, errlen))
+		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--net: out of memory");
+	ret = split(buf, f, &n, "--net", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "tap")) {
+			if (strlen(val) >= sizeof(net.tap) || strchr(val, '/') || strchr(val, ' '))
+				ret = fail(err, errlen,
+					   "--net: tap: '%s' is not an interface name (at most 15 bytes, no '/')",
+					   val);
+			else
+				strcpy(net.tap, val);
+			have_tap = true;
+		} else if (!strcmp(k, "mac")) {
+			if (parse_mac(val, net.mac))
+				ret = fail(err, errlen,
+					   "--net: mac: '%s' is not a unicast MAC (xx:xx:xx:xx:xx:xx)", val);
+			net.has_mac = true;
+		} else if (!strcmp(k, "queues")) {
+			if (parse_u64(val, &q) || q < 1 || q > 7)
+				ret = fail(err, errlen,
+					   "--net: queues: '%s' is not a number of queue pairs from 1 to 7", val);
+			net.queues = (unsigned int)q;
+		} else {
+			ret = fail(err, errlen, "--net: unknown field '%s' (tap, mac, queues)", k);
+		}
+	}
+	if (!ret && !have_tap)
+		ret = fail(err, errlen, "--net: tap: missing (tap=NAME)");
+	free(buf);
+	if (ret)
+		return ret;
+	d->net[d->nnets++] = net;
+	return 0;
+}
+
+int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	struct field f[MAX_FIELDS];
+	bool have_cid = false, have_path = false;
+	unsigned int n;
+	char *buf;
+	int ret;
+
+	if (d->vsock)
+		return fail(err, errlen, "--vsock: given twice");
+	if (check_fields("--vsock", arg, err, errlen))
+		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--vsock: out of memory");
+	ret = split(buf, f, &n, "--vsock", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "cid")) {
+			if (parse_u64(val, &d->vsock_cid) || d->vsock_cid < 3 ||
+			    d->vsock_cid > 0xfffffffeull)
+				ret = fail(err, errlen,
+					   "--vsock: cid: '%s' is not a number from 3 to 4294967294", val);
+			have_cid = true;
+		} else if (!strcmp(k, "socket")) {
+			if (strlen(val) >= sizeof(d->vsock_path))
+				ret = fail(err, errlen, "--vsock: socket: longer than %u bytes",
+					   MICROVM_VSOCK_PATH_MAX - 1);
+			else
+				strcpy(d->vsock_path, val);
+			have_path = true;
+		} else {
+			ret = fail(err, errlen, "--vsock: unknown field '%s' (cid, socket)", k);
+		}
+	}
+	if (!ret && !have_cid)
+		ret = fail(err, errlen, "--vsock: cid: missing (cid=N)");
+	if (!ret && !have_path)
+		ret = fail(err, errlen, "--vsock: socket: missing (socket=PATH)");
+	free(buf);
+	if (ret)
+		return ret;
+	d->vsock = true;
+	return 0;
+}
+
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	if (d->console != CONSOLE_NONE)
@@ -182,5 +307,5 @@ uint32_t microvm_virtio_gsi(unsigned int i)
 
 unsigned int microvm_virtio_count(const struct microvm_devices *d)
 {
-	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng;
+	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock;
 }

@@ -19,6 +19,8 @@
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/blk.h>
 #include <cvmm/virtio-devices/console.h>
+#include <cvmm/virtio-devices/net.h>
+#include <cvmm/virtio-devices/vsock.h>
 
 #include "virtio.h"
 #include "vmm.h"
@@ -42,6 +44,9 @@ struct vmm_virtio {
 	struct cvmm_console *con;
 	int con_out;             /* opened here for file=PATH, else -1 */
 	struct cvmm_rng *rng;
+	struct cvmm_net *net[MICROVM_MAX_NETS];
+	unsigned int nnet;
+	struct cvmm_vsock *vsock;
 	struct vslot slot[MICROVM_VIRTIO_MAX];
 	unsigned int n;
 };
@@ -162,6 +167,66 @@ static int add_disks(struct vmm *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int add_nets(struct vmm *v, char *err, size_t errlen)
+{
+	const struct microvm_devices *d = &v->cfg->dev;
+	struct vmm_virtio *vv = v->virtio;
+
+	for (unsigned int i = 0; i < d->nnets; i++) {
+		const struct microvm_net *k = &d->net[i];
+		struct cvmm_net_opts o = {
+			.sz = sizeof(o),
+			.em = vv->em,
+			.tap_name = k->tap,
+			.num_queue_pairs = (uint16_t)k->queues,
+			.has_mac = k->has_mac,
+		};
+		int ret;
+
+		memcpy(o.mac, k->mac, sizeof(o.mac));
+		ret = cvmm_net_create(&o, &vv->net[vv->nnet]);
+		if (ret) {
+			snprintf(err, errlen, "--net: tap: cannot open '%s'%s: %s", k->tap,
+				 k->queues > 1 ? " with several queues" : "",
+				 ret == -EPERM ? "Operation not permitted (needs CAP_NET_ADMIN)" :
+				 strerror(-ret));
+			return ret;
+		}
+		vv->nnet++;
+		ret = attach(v, cvmm_net_device(vv->net[vv->nnet - 1]), "virtio-net", "--net", err,
+			     errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_vsock(struct vmm *v, char *err, size_t errlen)
+{
+	const struct microvm_devices *d = &v->cfg->dev;
+	struct vmm_virtio *vv = v->virtio;
+	struct cvmm_vsock_opts o = {
+		.sz = sizeof(o),
+		.em = vv->em,
+		.guest_cid = d->vsock_cid,
+		.uds_path = d->vsock_path,
+	};
+	int ret;
+
+	if (!d->vsock)
+		return 0;
+	ret = cvmm_vsock_create(&o, &vv->vsock);
+	if (ret) {
+		if (ret == -EADDRINUSE)
+			snprintf(err, errlen, "--vsock: socket: '%s' already exists", d->vsock_path);
+		else
+			snprintf(err, errlen, "--vsock: socket: cannot listen on '%s': %s",
+				 d->vsock_path, strerror(-ret));
+		return ret;
+	}
+	return attach(v, cvmm_vsock_device(vv->vsock), "virtio-vsock", "--vsock", err, errlen);
+}
+
 static int add_console(struct vmm *v, char *err, size_t errlen)
 {
 	const struct microvm_devices *d = &v->cfg->dev;
@@ -235,8 +300,10 @@ int vmm_virtio_init(struct vmm *v, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio event loop: %s", strerror(-ret));
 		return ret;
 	}
-	/* Disks first: a bad disk must fail before a console file is created. */
-	if ((ret = add_disks(v, err, errlen)) || (ret = add_console(v, err, errlen)) ||
+	/* Host resources first: a bad disk or TAP must fail before a console
+	 * file is created. */
+	if ((ret = add_disks(v, err, errlen)) || (ret = add_nets(v, err, errlen)) ||
+	    (ret = add_vsock(v, err, errlen)) || (ret = add_console(v, err, errlen)) ||
 	    (ret = add_rng(v, err, errlen)))
 		return ret;
 	ret = -pthread_create(&vv->thread, NULL, device_thread, vv);
@@ -277,6 +344,9 @@ void vmm_virtio_fini(struct vmm *v)
 		cvmm_blk_destroy(vv->blk[i]);
 	cvmm_console_destroy(vv->con);
 	cvmm_rng_destroy(vv->rng);
+	for (unsigned int i = 0; i < vv->nnet; i++)
+		cvmm_net_destroy(vv->net[i]);
+	cvmm_vsock_destroy(vv->vsock);
 	cvmm_event_manager_destroy(vv->em);
 	cvmm_close(vv->con_out);
 	free(vv);

@@ -19,7 +19,9 @@
 /*
  * Layout in the 32-bit MMIO hole: device i at MICROVM_VIRTIO_BASE + i *
  * MICROVM_VIRTIO_STRIDE on GSI microvm_virtio_gsi[i]. The order is disks
- * (as given), then the console, then the rng. GSIs skip the ISA lines the
+ * and network cards (each as given), the vsock device, the console, the
+ * rng: what can fail on a host resource comes before the console file is
+ * created. GSIs skip the ISA lines the
  * legacy devices use (0/2 timer, 1 i8042, 4 serial, 8 RTC); the I/O APIC
  * has 24 pins.
  */
@@ -38,6 +40,18 @@ struct microvm_disk {
 	uint64_t bytes_per_sec; /* 0: unlimited */
 };
 
+#define MICROVM_MAX_NETS 4u
+
+struct microvm_net {
+	char tap[16];           /* IFNAMSIZ */
+	bool has_mac;
+	uint8_t mac[6];
+	unsigned int queues;    /* queue pairs, 1 .. 7 */
+};
+
+/* sockaddr_un's sun_path is 108 bytes; "_<port>" is appended for guest connects. */
+#define MICROVM_VSOCK_PATH_MAX 96u
+
 enum microvm_console_mode { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
 
 /* The devices the command line asked for. */
@@ -47,6 +61,11 @@ struct microvm_devices {
 	enum microvm_console_mode console;
 	const char *console_path;  /* CONSOLE_FILE */
 	bool rng;
+	struct microvm_net net[MICROVM_MAX_NETS];
+	unsigned int nnets;
+	bool vsock;
+	uint64_t vsock_cid;
+	char vsock_path[MICROVM_VSOCK_PATH_MAX];
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
 };
 
@@ -54,6 +73,8 @@ struct microvm_devices {
  * and field to @err and returns -EINVAL on a mistake. */
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 
 /* GSI of device slot @i (i < MICROVM_VIRTIO_MAX). */
