@@ -253,16 +253,22 @@ int cvmm_fdt_prop_empty(struct cvmm_fdt *f, const char *name)
 	return cvmm_fdt_prop_bytes(f, name, NULL, 0);
 }
 
+/* Room for an array property of @n cells of @width bytes from @v. */
+static int array_space(struct cvmm_fdt *f, const char *name, const void *v, size_t n,
+		       size_t width, void **val)
+{
+	if (f && !f->err && n && !v)
+		return fail(f, -EINVAL);
+	if (f && !f->err && n > f->max / width)
+		return fail(f, -E2BIG);
+	return prop_space(f, name, n * width, val);
+}
+
 int cvmm_fdt_prop_u32_array(struct cvmm_fdt *f, const char *name, const uint32_t *v, size_t n)
 {
 	void *val;
-	int r;
+	int r = array_space(f, name, v, n, sizeof(*v), &val);
 
-	if (f && !f->err && n && !v)
-		return fail(f, -EINVAL);
-	if (f && !f->err && n > f->max / sizeof(*v))
-		return fail(f, -E2BIG);
-	r = prop_space(f, name, n * sizeof(*v), &val);
 	if (r)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -276,13 +282,8 @@ int cvmm_fdt_prop_u32_array(struct cvmm_fdt *f, const char *name, const uint32_t
 int cvmm_fdt_prop_u64_array(struct cvmm_fdt *f, const char *name, const uint64_t *v, size_t n)
 {
 	void *val;
-	int r;
+	int r = array_space(f, name, v, n, sizeof(*v), &val);
 
-	if (f && !f->err && n && !v)
-		return fail(f, -EINVAL);
-	if (f && !f->err && n > f->max / sizeof(*v))
-		return fail(f, -E2BIG);
-	r = prop_space(f, name, n * sizeof(*v), &val);
 	if (r)
 		return r;
 	for (size_t i = 0; i < n; i++) {
