@@ -7,7 +7,8 @@
  *
  * Test hook: with CVMM_VHOST_USER_BLK_TEST_STALL=1 in the environment the
  * daemon pops requests and never executes them (simulated hung I/O), so a
- * test can kill it with requests certainly in flight.
+ * test can kill it with requests certainly in flight; with =writes only
+ * writes hang (a guest can still boot and read).
  * CVMM_VHOST_USER_BLK_LOG=debug|info|warn|error sets the log level (warn).
  */
 #include <cvmm/event-manager.h>
@@ -29,7 +30,7 @@
 
 struct blkd {
 	int img_fd;
-	bool read_only, direct, stall;
+	bool read_only, direct, stall, stall_writes;
 	unsigned int queues;
 	uint64_t capacity;
 	uint64_t features;   /* acked */
@@ -185,6 +186,9 @@ static void queue_kick(void *opaque, struct cvmm_vub_vring *vr)
 			}
 			if (s < 0)
 				break;
+			if (bd->stall_writes && req->executable &&
+			    req->type == CVMM_VIRTIO_BLK_T_OUT)
+				continue;
 			if (!req->executable) {
 				complete(q, req);
 				continue;
@@ -295,6 +299,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bd.stall = stall && strcmp(stall, "1") == 0;
+	bd.stall_writes = stall && strcmp(stall, "writes") == 0;
 	bd.img_fd = open(disk, (bd.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (bd.img_fd < 0) {
 		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(errno));

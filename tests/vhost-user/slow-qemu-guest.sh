@@ -49,7 +49,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
-echo "1..5"
+echo "1..10"
 
 # initramfs: busybox, the virtio modules in dependency order, /init
 ird=$TMP/initrd
@@ -73,6 +73,19 @@ while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </module
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 step() { if "$@"; then echo "GUEST-OK: $*"; else echo "GUEST-FAIL: $*"; fi; }
+if grep -q vubtest=reconnect /proc/cmdline; then
+	# Raw O_DIRECT writes that the first daemon holds; the host kills it
+	# and starts another; the writes must complete with the right data.
+	dd if=/dev/urandom of=/pattern bs=64k count=32 2>/dev/null
+	want=$(md5sum /pattern | cut -d' ' -f1)
+	echo "GUEST-PATTERN $want"
+	echo GUEST-WRITING
+	step dd if=/pattern of=/dev/vda bs=64k count=32 oflag=direct
+	got=$(dd if=/dev/vda bs=64k count=32 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] && echo "GUEST-OK: reads back $got" || echo "GUEST-FAIL: read $got"
+	echo GUEST-DONE
+	poweroff -f
+fi
 step mount -t ext4 /dev/vda /mnt
 dd if=/dev/urandom of=/mnt/big bs=64k count=64 2>/dev/null
 echo "hello from the guest" >/mnt/hello.txt
@@ -127,5 +140,45 @@ debugfs -R "cat /hello.txt" $IMG 2>/dev/null | grep -q "hello from the guest" &&
 	  "$(debugfs -R 'cat /big.md5' $IMG 2>/dev/null)" ] &&
 	ok "host reads the guest's files from the image" ||
 	notok "host reads the guest's files from the image"
+# --- backend killed and restarted while the guest's writes are in flight ---
+rm -f $SOCK $TMP/console
+truncate -s 64M $IMG
+CVMM_VHOST_USER_BLK_TEST_STALL=writes CVMM_VHOST_USER_BLK_LOG=info \
+	"$DAEMON" --socket $SOCK --disk $IMG 2>$TMP/daemon.log &
+PID=$!
+i=0
+while [ ! -S $SOCK ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+timeout ${CVMM_VUB_QEMU_TIMEOUT:-300} "$QEMU" -accel tcg -M microvm,pit=on,rtc=on,memory-backend=mem \
+	-m 256M -object memory-backend-memfd,id=mem,size=256M,share=on \
+	-global virtio-mmio.force-legacy=false \
+	-chardev socket,id=c,path=$SOCK,reconnect=1 -device vhost-user-blk,chardev=c \
+	-kernel "$vmlinuz" -initrd $TMP/initrd.gz \
+	-append "console=ttyS0 tsc_early_khz=2500000 lpj=10000000 no_timer_check panic=-1 quiet vubtest=reconnect" \
+	-display none -serial file:$TMP/console -no-reboot &
+QPID=$!
+i=0
+while ! grep -q GUEST-WRITING $TMP/console 2>/dev/null && [ $i -lt 1200 ] && kill -0 $QPID 2>/dev/null; do
+	sleep 0.25; i=$((i + 1))
+done
+sleep 3 # the guest's writes reach the daemon, which holds them
+kill -KILL $PID; wait $PID 2>/dev/null
+CVMM_VHOST_USER_BLK_LOG=info "$DAEMON" --socket $SOCK --disk $IMG 2>$TMP/daemon2.log &
+PID=$!
+wait $QPID
+QPID=
+grep GUEST $TMP/console | sed 's/^/# /'
+grep -q "GUEST-OK: dd if=/pattern" $TMP/console && ok "guest writes complete across the backend restart" ||
+	notok "guest writes complete across the backend restart"
+grep -q "GUEST-OK: reads back" $TMP/console && ok "guest reads its data back from the new backend" ||
+	notok "guest reads its data back from the new backend"
+want=$(sed -n 's/.*GUEST-PATTERN \([0-9a-f]*\).*/\1/p' $TMP/console)
+got=$(dd if=$IMG bs=64k count=32 2>/dev/null | md5sum | cut -d' ' -f1)
+[ -n "$want" ] && [ "$want" = "$got" ] && ok "the image holds the guest's data" ||
+	notok "the image holds the guest's data ($want vs $got)"
+grep -q "resubmitting [1-9]" $TMP/daemon2.log && ok "the new daemon resubmitted the held writes from the inflight region" ||
+	{ sed 's/^/# daemon2: /' $TMP/daemon2.log; notok "the new daemon resubmitted the held writes from the inflight region"; }
+kill -TERM $PID; wait $PID; rc=$?
+PID=
+[ $rc -eq 0 ] && ok "restarted daemon exits 0 on SIGTERM" || notok "restarted daemon exits 0 (rc $rc)"
 [ $fail -eq 0 ] || { sed 's/^/# console: /' $TMP/console | tail -30; sed 's/^/# daemon: /' $TMP/daemon.log; }
 exit $fail

@@ -29,22 +29,28 @@ void cvmm_vub_inflight_unmap(struct cvmm_vub *d)
 		munmap(d->inflight, d->inflight_len);
 	d->inflight = NULL;
 	d->inflight_len = 0;
-	d->inflight_nq = d->inflight_qsize = 0;
+	d->inflight_nq = 0;
+	d->inflight_stride = d->inflight_cap = 0;
 }
 
-static void adopt(struct cvmm_vub *d, void *p, uint64_t len, uint16_t nq, uint16_t qsize)
+/* The per-queue stride is size / nq: the frontend's queue_size need not be
+ * the ring size (QEMU's virtio-mmio offers 1024 entries whatever its
+ * queue-size property says), so a region's capacity is what counts. */
+static void adopt(struct cvmm_vub *d, void *p, uint64_t len, uint16_t nq)
 {
 	cvmm_vub_inflight_unmap(d);
 	d->inflight = p;
 	d->inflight_len = len;
 	d->inflight_nq = nq;
-	d->inflight_qsize = qsize;
+	d->inflight_stride = (len / nq) & ~63ull;
+	d->inflight_cap = d->inflight_stride < 16 ? 0 : (d->inflight_stride - 16) / 16;
 }
 
 int cvmm_vub_inflight_get(struct cvmm_vub *d, uint16_t nq, uint16_t qsize, int *fd,
 			  uint64_t *size, uint64_t *off)
 {
-	uint64_t qb = cvmm_vub_inflight_queue_bytes(qsize), len = qb * nq;
+	/* Room for rings up to 1024 entries (or the size asked, if larger). */
+	uint64_t qb = cvmm_vub_inflight_queue_bytes(qsize > 1024 ? qsize : 1024), len = qb * nq;
 	void *p;
 	int mfd, ret = check_geometry(d, nq, qsize);
 
@@ -67,10 +73,10 @@ int cvmm_vub_inflight_get(struct cvmm_vub *d, uint16_t nq, uint16_t qsize, int *
 	for (unsigned int i = 0; i < nq; i++) {
 		struct vub_inflight_queue *iq = (void *)((uint8_t *)p + i * qb);
 
+		/* desc_num is set when the ring's size is known (attach) */
 		iq->version = VUB_INFLIGHT_VERSION;
-		iq->desc_num = qsize;
 	}
-	adopt(d, p, len, nq, qsize);
+	adopt(d, p, len, nq);
 	*fd = mfd;
 	*size = len;
 	*off = 0;
@@ -95,7 +101,7 @@ int cvmm_vub_inflight_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t of
 	if (p == MAP_FAILED)
 		return -errno;
 	close(fd);
-	adopt(d, p, size, nq, qsize);
+	adopt(d, p, size, nq);
 	return 0;
 }
 
@@ -155,12 +161,12 @@ int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used)
 	vr->counter = 1;
 	if (!d->inflight || vr->idx >= d->inflight_nq)
 		return vr->base;
-	if (d->inflight_qsize != vr->num) {
-		VUB_LOG(CVMM_LOG_WARN, "vring %u: inflight region for size %u, ring has %u",
-			vr->idx, d->inflight_qsize, vr->num);
+	if (d->inflight_cap < vr->num) {
+		VUB_LOG(CVMM_LOG_WARN, "vring %u: inflight region holds %llu entries, ring has %u",
+			vr->idx, (unsigned long long)d->inflight_cap, vr->num);
 		return vr->base;
 	}
-	iq = (void *)(d->inflight + vr->idx * cvmm_vub_inflight_queue_bytes(vr->num));
+	iq = (void *)(d->inflight + vr->idx * d->inflight_stride);
 	if (iq->version != VUB_INFLIGHT_VERSION || iq->desc_num != vr->num) {
 		/* fresh (zeroed) or foreign: start tracking from scratch */
 		memset(iq, 0, cvmm_vub_inflight_queue_bytes(vr->num));

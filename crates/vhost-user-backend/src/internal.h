@@ -12,7 +12,8 @@
 #define VUB_LOG(lvl, ...) cvmm_log(lvl, "vhost-user-backend", __VA_ARGS__)
 
 /* Inflight region, split-ring format of vhost-user.rst ("Inflight I/O
- * tracking"): one of these per queue, each ALIGN_UP(16 + 16 * size, 64). */
+ * tracking"): one of these per queue, at a stride of region size / queues
+ * (a multiple of 64 bytes, at least ALIGN_UP(16 + 16 * ring size, 64)). */
 struct vub_inflight_desc {
 	uint8_t inflight;
 	uint8_t padding[5];
@@ -83,7 +84,9 @@ struct cvmm_vub {
 	/* inflight region */
 	uint8_t *inflight;
 	uint64_t inflight_len;
-	uint16_t inflight_nq, inflight_qsize;
+	uint16_t inflight_nq;
+	uint64_t inflight_stride; /* bytes per queue */
+	uint64_t inflight_cap;    /* entries per queue */
 	/* shared dirty log */
 	uint8_t *log_map;
 	uint64_t log_map_len;
