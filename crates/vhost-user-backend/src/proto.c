@@ -192,8 +192,11 @@ static int set_vring_kick(void *opaque, unsigned int idx, int fd)
 
 	if (fd < 0)
 		return -EOPNOTSUPP; /* polling mode is not offered */
-	if (vr->started)
+	if (vr->started) {
+		/* a new kick fd on a live ring: resume where it is */
 		cvmm_vub_vring_stop(vr);
+		vr->base = vr->q.next_avail;
+	}
 	cvmm_close(vr->kick_fd);
 	vr->kick_fd = fd;
 	if (!protocol_features_acked(vr->d))

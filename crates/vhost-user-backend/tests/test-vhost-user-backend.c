@@ -263,6 +263,15 @@ START_TEST(get_vring_base_stops_and_restart_resumes)
 	ck_assert_int_eq(cvmm_virtq_driver_get_used(f.drv[0], &tok, &len), 1);
 	ck_assert_uint_eq(tok, 37);
 	fx_io(&f, 0, 20, 64);
+	/* a new kick fd on the live ring keeps its position */
+	int nk = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
+	ck_assert_int_ge(nk, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_kick(f.fe, 0, nk), 0);
+	cvmm_close(f.kick[0]);
+	f.kick[0] = nk;
+	fx_io(&f, 0, 20, 64);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_vring_base(f.fe, 0, &base), 0);
+	ck_assert_uint_eq(base, 37 + 1 + 20 + 20);
 	fx_stop(&f);
 }
 END_TEST
