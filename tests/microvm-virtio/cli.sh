@@ -2,7 +2,7 @@
 # Every malformed device option gets one line naming the option and the
 # field, exit status 1, and nothing is created or written.
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
-plan 21
+plan 32
 
 one_line_error() { # TEXT FILE
 	test "$rc" -eq 1 && test "$(wc -l <"$2")" -eq 1 && grep -qF -- "$1" "$2"
@@ -30,6 +30,17 @@ bad "--disk rate=fast" "--disk: rate: 'fast'" --kernel x --disk path=a,rate=fast
 bad "--disk bandwidth=10Q" "--disk: bandwidth: '10Q'" --kernel x --disk path=a,bandwidth=10Q
 bad "--console unknown mode" "--console: 'tty'" --kernel x --console tty
 bad "--console given twice" "--console: given twice" --kernel x --console stdio --console stdio
+bad "--net without tap" "--net: tap: missing" --kernel x --net mac=02:00:00:00:00:01
+bad "--net multicast mac" "--net: mac: '01:00:00:00:00:01' is not a unicast MAC" --kernel x --net tap=t0,mac=01:00:00:00:00:01
+bad "--net short mac" "--net: mac: '02:00:00:00:0:01'" --kernel x --net tap=t0,mac=02:00:00:00:0:01
+bad "--net queues=0" "--net: queues: '0'" --kernel x --net tap=t0,queues=0
+bad "--net queues=8" "--net: queues: '8'" --kernel x --net tap=t0,queues=8
+bad "--net tap name too long" "--net: tap: 'abcdefghijklmnopq'" --kernel x --net tap=abcdefghijklmnopq
+bad "--net unknown field" "--net: unknown field 'ip'" --kernel x --net tap=t0,ip=1.2.3.4
+bad "--vsock cid=2 (the host's)" "--vsock: cid: '2'" --kernel x --vsock cid=2,socket=s
+bad "--vsock without socket" "--vsock: socket: missing" --kernel x --vsock cid=3
+bad "--vsock without cid" "--vsock: cid: missing" --kernel x --vsock socket=s
+bad "--vsock given twice" "--vsock: given twice" --kernel x --vsock cid=3,socket=s --vsock cid=4,socket=t
 bad "--guest-arg index out of range" "--guest-arg: '4=1'" --kernel x --guest-arg 4=1
 bad "--guest-arg not a number" "--guest-arg: '0=z'" --kernel x --guest-arg 0=z
 
