@@ -122,7 +122,8 @@ static int replay(struct cvmm_vub_vring *vr, const struct pending *p, unsigned i
 {
 	struct cvmm_vub *d = vr->d;
 	uint64_t avail = d->scratch_gpa + vr->idx * VUB_SCRATCH_PER_QUEUE;
-	uint64_t used = avail + VUB_SCRATCH_PER_QUEUE / 2;
+	/* avail: at most 6 + 2 * 32768 bytes; used: at most 6 + 8 * 32768 */
+	uint64_t used = avail + (128ull << 10);
 	int ret;
 
 	ret = cvmm_guest_mem_write_u16(vr->mem, avail, 0);

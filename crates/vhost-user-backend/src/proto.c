@@ -298,16 +298,40 @@ static int set_log_base(void *opaque, int fd, uint64_t size, uint64_t off)
 	return with_vrings_stopped(opaque, swap_log, &a);
 }
 
+struct inflight_args {
+	bool get;
+	int fd, *fdp;
+	uint64_t size, off, *sizep, *offp;
+	uint16_t nq, qsize;
+};
+
+static int swap_inflight(struct cvmm_vub *d, void *arg)
+{
+	struct inflight_args *a = arg;
+
+	if (a->get)
+		return cvmm_vub_inflight_get(d, a->nq, a->qsize, a->fdp, a->sizep, a->offp);
+	return cvmm_vub_inflight_set(d, a->fd, a->size, a->off, a->nq, a->qsize);
+}
+
+/* Workers write through pointers into the region: never unmap it under
+ * them (QEMU sends these before starting the rings; a hostile frontend
+ * may not). */
 static int get_inflight_fd(void *opaque, uint16_t nq, uint16_t qsize, int *fd,
 			   uint64_t *size, uint64_t *off)
 {
-	return cvmm_vub_inflight_get(opaque, nq, qsize, fd, size, off);
+	struct inflight_args a = { .get = true, .fdp = fd, .sizep = size, .offp = off,
+				   .nq = nq, .qsize = qsize };
+
+	return with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
 static int set_inflight_fd(void *opaque, int fd, uint64_t size, uint64_t off,
 			   uint16_t nq, uint16_t qsize)
 {
-	return cvmm_vub_inflight_set(opaque, fd, size, off, nq, qsize);
+	struct inflight_args a = { .fd = fd, .size = size, .off = off, .nq = nq, .qsize = qsize };
+
+	return with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
 /* The connection ended (or the daemon exits): stop and forget everything
