@@ -44,6 +44,15 @@ static void on_broken(struct cvmm_virtio_device *dev)
 	broken = true;
 }
 
+static char path[64], host_path[80];
+
+/* libFuzzer leaves through exit(): remove the socket files it made. */
+static void cleanup(void)
+{
+	unlink(path);
+	unlink(host_path);
+}
+
 static void setup(void)
 {
 	struct cvmm_mem_region_opts o = {
@@ -51,12 +60,12 @@ static void setup(void)
 	};
 	struct cvmm_vsock_opts vo = { .sz = sizeof(vo), .guest_cid = CID, .buf_alloc = 8192 };
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	static char path[64];
 
 	snprintf(path, sizeof(path), "/tmp/cvmm-fuzz-vsock-%d", (int)getpid());
-	unlink(path);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s_1", path);
-	unlink(a.sun_path);
+	snprintf(host_path, sizeof(host_path), "%s_1", path);
+	cleanup();
+	atexit(cleanup);
+	memcpy(a.sun_path, host_path, strlen(host_path) + 1);
 	if (cvmm_guest_mem_create(&mem) || cvmm_guest_mem_add_region(mem, &o) ||
 	    cvmm_event_manager_create(NULL, &em))
 		abort();
@@ -164,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev->ops->queue_event(dev, 1);
 	/* the host side answers: accept, write, close */
 	while ((s = accept4(host_l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		(void)!write(s, "host data", 9);
+		(void)!send(s, "host data", 9, MSG_NOSIGNAL);
 		close(s);
 	}
 	(void)cvmm_event_manager_run_once(em, 0);

@@ -267,9 +267,18 @@ static int conn_flush(struct vs_conn *c)
 
 /* ---- device to guest ------------------------------------------------ */
 
+static void close_all(struct cvmm_vsock *v);
+
+/* The guest broke a ring: its connections end now (the host peers see
+ * EOF), and nothing is accepted until the driver resets the device. */
 static void vs_broken(struct cvmm_vsock *v)
 {
 	v->broken = true;
+	close_all(v);
+	if (v->listening) {
+		cvmm_event_manager_remove(v->em, v->lfd);
+		v->listening = false;
+	}
 	cvmm_virtio_device_set_needs_reset(&v->dev);
 }
 
