@@ -665,10 +665,19 @@ START_TEST(broken_queue)
 	struct cvmm_vsock_hdr h, r;
 	struct vt t;
 
+	int l = -1, c = -1;
+
 	vt_create(&t, 0);
 	if (_i == 0) {
 		struct cvmm_virtq_buf b = { t.f.mem_size + 4096, 64 };
 
+		/* an open connection ends with the broken ring */
+		l = host_listen(&t, 1238);
+		hdr(&h, 5006, 1238, CVMM_VSOCK_OP_REQUEST, 0);
+		g_send(&t, &h, NULL);
+		expect(&t, &r, CVMM_VSOCK_OP_RESPONSE, 5006, 1238);
+		c = accept(l, NULL, NULL);
+		ck_assert_int_ge(c, 0);
 		ck_assert_int_eq(cvmm_virtq_driver_add(t.f.drv[1], &b, 1, NULL, 0, false, 1), 0);
 		vdf_kick(&t.f, 1);
 	} else {
@@ -694,6 +703,11 @@ START_TEST(broken_queue)
 			ck_assert(cvmm_now_ns() < end);
 			usleep(500);
 		}
+	}
+	if (c >= 0) {
+		ck_assert(closed_by_peer(c));
+		close(c);
+		close(l);
 	}
 	vdf_wr(&t.f, CVMM_VIRTIO_MMIO_STATUS, 0);
 	vdf_wait_settled(&t.f);
