@@ -614,6 +614,42 @@ START_TEST(many_in_flight)
 }
 END_TEST
 
+/* A reset while requests are in flight: the device waits for the host
+ * I/O, reports nothing to the reset driver, and works again afterwards. */
+START_TEST(reset_mid_io)
+{
+	enum { N = 64 };
+	uint8_t *d;
+
+	up(_i, false, NULL, CVMM_VIRTIO_F_EVENT_IDX);
+	d = vdf_host(&F, DATA);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < N; i++) {
+			uint64_t h = vdf_alloc(&F, 16, 16);
+			struct cvmm_virtq_buf out = { h, 16 };
+			struct cvmm_virtq_buf in[2] = { { DATA + 8192ull * i, 8192 },
+							{ vdf_alloc(&F, 1, 1), 1 } };
+
+			put_hdr(h, CVMM_VIRTIO_BLK_T_IN, 16ull * i);
+			ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[0], &out, 1, in, 2, true,
+							       (uint64_t)i), 0);
+		}
+		vdf_wr(&F, CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, 0);
+		vdf_wait_settled(&F);
+		ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS), 0);
+		ck_assert_uint_eq(cvmm_blk_backend_in_flight(cvmm_blk_backend(BLK)), 0);
+		vdf_bring_up(&F, CVMM_VIRTIO_F_EVENT_IDX | CVMM_VIRTIO_F_INDIRECT_DESC, 1, 128);
+		HDR = vdf_alloc(&F, 16, 16);
+		ST = vdf_alloc(&F, 16, 16);
+		memset(d, 0, 512);
+		ck_assert_uint_eq(rq(CVMM_VIRTIO_BLK_T_IN, 3, DATA, 512, false, NULL),
+				  CVMM_VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(d[0], pattern(3 * 512));
+	}
+}
+END_TEST
+
 START_TEST(rate_limited)
 {
 	struct cvmm_rate_limiter_opts r = {
@@ -836,6 +872,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, unanswerable, 0, 5);
 	tcase_add_loop_test(t, outside_guest_ram, 0, 2);
 	tcase_add_loop_test(t, many_in_flight, 0, 2);
+	tcase_add_loop_test(t, reset_mid_io, 0, 2);
 	tcase_add_loop_test(t, rate_limited, 0, 2);
 	tcase_add_loop_test(t, rate_limited_bytes, 0, 2);
 	tcase_add_loop_test(t, save_restore_mid_stream, 0, 2);
