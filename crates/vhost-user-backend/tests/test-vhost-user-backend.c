@@ -91,6 +91,8 @@ static uint64_t q_avail(unsigned int q) { return q_desc(q) + 0x2000; }
 static uint64_t q_used(unsigned int q) { return q_desc(q) + 0x4000; }
 static uint64_t buf_gpa(unsigned int q, unsigned int slot) { return 0x100000ull + 0x80000ull * q + 0x1000ull * slot; }
 
+static unsigned int fx_workers; /* 0: one per queue */
+
 static void fx_start(struct fx *f, uint64_t extra_pf)
 {
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -102,7 +104,8 @@ static void fx_start(struct fx *f, uint64_t extra_pf)
 	ck_assert_ptr_nonnull(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof(f->sock), "%s/s", f->dir);
 	struct cvmm_vub_opts o = { .sz = sizeof(o), .socket_path = f->sock, .listen_fd = -1,
-				   .num_queues = NQ, .ops = &fill_ops };
+				   .num_queues = NQ, .num_workers = fx_workers,
+				   .ops = &fill_ops };
 	ck_assert_int_eq(cvmm_vub_create(&o, &f->d), 0);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, serve_main, f), 0);
 	sock = cvmm_unix_connect(f->sock);
@@ -234,6 +237,24 @@ START_TEST(data_path_and_multiqueue)
 	fx_io(&f, 0, 50, 1);
 	ck_assert_uint_eq(cvmm_vub_connections(f.d), 1);
 	fx_stop(&f);
+}
+END_TEST
+
+/* Both vrings on one worker thread (one epoll loop serving two queues). */
+START_TEST(two_queues_one_worker)
+{
+	struct fx f;
+
+	fx_workers = 1;
+	fx_start(&f, 0);
+	fx_vring(&f, 0, 0);
+	fx_vring(&f, 1, 0);
+	for (int i = 0; i < 10; i++) {
+		fx_io(&f, 0, 20, 100);
+		fx_io(&f, 1, 20, 200);
+	}
+	fx_stop(&f);
+	fx_workers = 0;
 }
 END_TEST
 
@@ -462,6 +483,7 @@ int main(void)
 
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, data_path_and_multiqueue);
+	tcase_add_test(t, two_queues_one_worker);
 	tcase_add_test(t, get_vring_base_stops_and_restart_resumes);
 	tcase_add_test(t, inflight_bad_geometry_refused);
 	tcase_add_test(t, inflight_region_smaller_than_ring_not_used);
