@@ -184,8 +184,10 @@ static void queue_kick(void *opaque, struct cvmm_vub_vring *vr)
 				(void)cvmm_vub_vring_push(vr, &c, 0);
 				continue;
 			}
-			if (s < 0)
+			if (s < 0) {
+				r = s; /* walking the chain broke the queue */
 				break;
+			}
 			if (bd->stall_writes && req->executable &&
 			    req->type == CVMM_VIRTIO_BLK_T_OUT)
 				continue;
