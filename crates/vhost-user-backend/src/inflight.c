@@ -117,34 +117,60 @@ static int by_counter(const void *a, const void *b)
 	return x->counter < y->counter ? -1 : x->counter > y->counter;
 }
 
-/* Set up the replay queue over the same descriptor table. */
+/* Set up the replay queue: a private guest memory holding a second
+ * mapping of the frontend region with the descriptor table, plus an
+ * anonymous scratch region (above it) for the replay avail/used rings. It
+ * is not part of the memory the device sees, so no descriptor can reach
+ * the scratch rings. It lives until the vring stops (replayed chains keep
+ * pointers into the descriptor table mapping). */
 static int replay(struct cvmm_vub_vring *vr, const struct pending *p, unsigned int n)
 {
 	struct cvmm_vub *d = vr->d;
-	uint64_t avail = d->scratch_gpa + vr->idx * VUB_SCRATCH_PER_QUEUE;
-	/* avail: at most 6 + 2 * 32768 bytes; used: at most 6 + 8 * 32768 */
-	uint64_t used = avail + (128ull << 10);
+	const struct cvmm_mem_region *r = cvmm_guest_mem_find(vr->mem, vr->desc_gpa);
+	uint64_t avail, used, end;
 	int ret;
 
-	ret = cvmm_guest_mem_write_u16(vr->mem, avail, 0);
-	for (unsigned int i = 0; i < n && ret == 0; i++)
-		ret = cvmm_guest_mem_write_u16(vr->mem, avail + 4 + 2ull * i, p[i].head);
-	if (ret == 0)
-		ret = cvmm_guest_mem_write_u16(vr->mem, avail + 2, (uint16_t)n);
-	if (ret == 0)
-		ret = cvmm_guest_mem_fill(vr->mem, used, 0, 8);
-	if (ret == 0)
-		ret = cvmm_virtq_init(&vr->rq, vr->mem, vr->num);
+	if (!r || r->fd < 0)
+		return -EFAULT;
+	end = r->gpa + r->size;
+	avail = (end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	if (avail < end || !cvmm_range_ok(avail, VUB_SCRATCH_SIZE, UINT64_MAX))
+		return -ERANGE;
+	used = avail + (128ull << 10);
+	ret = cvmm_guest_mem_create(&vr->rmem);
 	if (ret < 0)
 		return ret;
+	struct cvmm_mem_region_opts dr = {
+		.sz = sizeof(dr), .gpa = r->gpa, .size = r->size, .backing = CVMM_MEM_FILE,
+		.flags = CVMM_MEM_F_SHARED, .fd = r->fd, .fd_offset = r->fd_offset,
+	};
+	struct cvmm_mem_region_opts sr = {
+		.sz = sizeof(sr), .gpa = avail, .size = VUB_SCRATCH_SIZE,
+		.backing = CVMM_MEM_ANON, .flags = CVMM_MEM_F_NORESERVE, .fd = -1,
+	};
+	ret = cvmm_guest_mem_add_region(vr->rmem, &dr);
+	if (ret == 0)
+		ret = cvmm_guest_mem_add_region(vr->rmem, &sr);
+	for (unsigned int i = 0; i < n && ret == 0; i++)
+		ret = cvmm_guest_mem_write_u16(vr->rmem, avail + 4 + 2ull * i, p[i].head);
+	if (ret == 0)
+		ret = cvmm_guest_mem_write_u16(vr->rmem, avail + 2, (uint16_t)n);
+	if (ret == 0)
+		ret = cvmm_virtq_init(&vr->rq, vr->rmem, vr->num);
+	if (ret < 0)
+		goto fail;
 	cvmm_virtq_set_size(&vr->rq, vr->num);
 	cvmm_virtq_set_addrs(&vr->rq, vr->desc_gpa, avail, used);
 	cvmm_virtq_set_features(&vr->rq, d->features & ~CVMM_VIRTIO_F_EVENT_IDX);
 	ret = cvmm_virtq_activate(&vr->rq);
 	if (ret < 0)
-		return ret;
+		goto fail;
 	vr->rq_active = true;
 	return 0;
+fail:
+	cvmm_guest_mem_destroy(vr->rmem);
+	vr->rmem = NULL;
+	return ret;
 }
 
 /* At vring start: find this queue's record, repair a half-finished push,
@@ -159,6 +185,8 @@ int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used)
 
 	vr->inflight = NULL;
 	vr->rq_active = false;
+	cvmm_guest_mem_destroy(vr->rmem);
+	vr->rmem = NULL;
 	vr->counter = 1;
 	if (!d->inflight || vr->idx >= d->inflight_nq)
 		return vr->base;
@@ -204,7 +232,7 @@ int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used)
 		return ring_used;
 	}
 	qsort(p, n, sizeof(*p), by_counter);
-	if (!d->scratch_gpa || replay(vr, p, n) < 0) {
+	if (replay(vr, p, n) < 0) {
 		VUB_LOG(CVMM_LOG_WARN, "vring %u: %u requests in flight cannot be replayed",
 			vr->idx, n);
 		free(p);

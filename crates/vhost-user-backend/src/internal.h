@@ -31,9 +31,9 @@ struct vub_inflight_queue {
 };
 
 #define VUB_INFLIGHT_VERSION 1u
-/* Per vring, in the private scratch region: an avail and a used ring of
- * the largest size, used to replay inflight heads through virtio-queue. */
-#define VUB_SCRATCH_PER_QUEUE (512ull << 10)
+/* The replay rings (avail at 0, used at 128 KiB) for resubmission: room
+ * for 32768-entry rings. */
+#define VUB_SCRATCH_SIZE (512ull << 10)
 
 struct vub_worker {
 	struct cvmm_vub *d;
@@ -50,6 +50,7 @@ struct cvmm_vub_vring {
 	struct cvmm_virtq q;
 	/* replays the heads left in flight by a previous daemon */
 	struct cvmm_virtq rq;
+	struct cvmm_guest_mem *rmem; /* rq's memory: the desc region + scratch */
 	bool rq_active;
 	/* configuration from the frontend (control thread) */
 	uint16_t num;
@@ -77,7 +78,6 @@ struct cvmm_vub {
 	uint64_t features;   /* acked */
 	uint64_t pfeatures;  /* acked protocol features */
 	struct cvmm_guest_mem *mem;
-	uint64_t scratch_gpa; /* 0: no scratch region (no resubmission) */
 	struct vub_worker *workers;
 	unsigned int nworkers;
 	struct cvmm_vub_vring *vrings;

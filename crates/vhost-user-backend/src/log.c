@@ -46,8 +46,6 @@ void cvmm_vub_log_sync(struct cvmm_vub *d, struct cvmm_guest_mem *mem)
 	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(mem); i++) {
 		const struct cvmm_mem_region *r = cvmm_guest_mem_region(mem, i);
 
-		if (d->scratch_gpa && r->gpa >= d->scratch_gpa)
-			continue;
 		for (uint64_t o = 0; o < r->size; o += chunk) {
 			uint64_t len = r->size - o < chunk ? r->size - o : chunk;
 			uint64_t first = (r->gpa + o) >> CVMM_GUEST_PAGE_SHIFT;

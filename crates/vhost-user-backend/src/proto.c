@@ -88,7 +88,6 @@ static int swap_mem(struct cvmm_vub *d, void *arg)
 {
 	struct mem_args *a = arg;
 	struct cvmm_guest_mem *m = NULL;
-	uint64_t end, gpa;
 	int ret;
 
 	if (a->n) {
@@ -99,23 +98,6 @@ static int swap_mem(struct cvmm_vub *d, void *arg)
 		ret = cvmm_guest_mem_create(&m);
 		if (ret < 0)
 			return ret;
-	}
-	/* A private region above the frontend's: the replay rings for
-	 * resubmission live there (virtio-queue only reads rings in guest
-	 * memory). Without room for it, restarts cannot resubmit. */
-	end = cvmm_guest_mem_end(m);
-	gpa = (end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-	d->scratch_gpa = 0;
-	if (gpa >= end && cvmm_range_ok(gpa, d->o.num_queues * VUB_SCRATCH_PER_QUEUE,
-					 UINT64_MAX)) {
-		struct cvmm_mem_region_opts ro = {
-			.sz = sizeof(ro), .gpa = gpa,
-			.size = d->o.num_queues * VUB_SCRATCH_PER_QUEUE,
-			.backing = CVMM_MEM_ANON, .flags = CVMM_MEM_F_NORESERVE, .fd = -1,
-		};
-
-		if (cvmm_guest_mem_add_region(m, &ro) == 0)
-			d->scratch_gpa = gpa;
 	}
 	if (d->pfeatures & PF(LOG_SHMFD))
 		(void)cvmm_guest_mem_dirty_log_enable(m, true);

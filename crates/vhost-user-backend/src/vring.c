@@ -67,6 +67,8 @@ static int do_start(struct cvmm_event_manager *em, void *arg)
 	return 0;
 fail:
 	vr->rq_active = false;
+	cvmm_guest_mem_destroy(vr->rmem);
+	vr->rmem = NULL;
 	vr->inflight = NULL;
 	return ret;
 }
@@ -93,6 +95,8 @@ static int do_stop(struct cvmm_event_manager *em, void *arg)
 		vr->d->ops.queue_stop(vr->d->o.opaque, vr);
 	vr->started = false;
 	vr->rq_active = false;
+	cvmm_guest_mem_destroy(vr->rmem);
+	vr->rmem = NULL;
 	vr->inflight = NULL;
 	vr->priv = NULL;
 	return 0;
@@ -159,6 +163,7 @@ int cvmm_vub_vring_pop(struct cvmm_vub_vring *vr, struct cvmm_virtq_chain *c)
 				strerror(-ret));
 		vr->rq_active = false;
 		cvmm_virtq_fini(&vr->rq);
+		/* rmem stays: the replayed chains point into it */
 	}
 	ret = cvmm_virtq_pop(&vr->q, c);
 	if (ret == 1)

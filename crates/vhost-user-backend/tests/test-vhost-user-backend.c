@@ -446,6 +446,40 @@ START_TEST(reconnect_after_frontend_vanishes)
 }
 END_TEST
 
+/* A descriptor pointing outside guest memory breaks that vring only: the
+ * other vring keeps working, and after a reconnect everything works. */
+START_TEST(hostile_descriptor_breaks_one_vring)
+{
+	struct fx f;
+	struct cvmm_virtq_buf out = { MEM - 8, 64 }, in = { buf_gpa(0, 0), 16 };
+	uint64_t tok;
+	uint32_t len;
+
+	fx_start(&f, 0);
+	fx_vring(&f, 0, 0);
+	fx_vring(&f, 1, 0);
+	ck_assert_int_eq(cvmm_virtq_driver_add(f.drv[0], &out, 1, &in, 1, false, 1), 0);
+	ck_assert_int_eq(cvmm_eventfd_write(f.kick[0], 1), 0);
+	usleep(100000);
+	ck_assert_int_eq(cvmm_virtq_driver_get_used(f.drv[0], &tok, &len), 0);
+	fx_io(&f, 1, 30, 64);
+	cvmm_vhost_frontend_destroy(f.fe);
+	int sock = cvmm_unix_connect(f.sock);
+	ck_assert_int_ge(sock, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_create(sock, &f.fe), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_features(f.fe, f.features), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_mem_table(f.fe, f.mem), 0);
+	cvmm_virtq_driver_destroy(f.drv[0]);
+	struct cvmm_virtq_driver_opts d = { .sz = sizeof(d), .mem = f.mem, .size = QSIZE,
+					    .features = f.features, .desc_gpa = q_desc(0),
+					    .avail_gpa = q_avail(0), .used_gpa = q_used(0) };
+	ck_assert_int_eq(cvmm_virtq_driver_create(&d, &f.drv[0]), 0);
+	fx_vring(&f, 0, 0);
+	fx_io(&f, 0, 10, 16);
+	fx_stop(&f);
+}
+END_TEST
+
 START_TEST(create_checks_arguments)
 {
 	struct cvmm_vub *d = NULL;
@@ -490,6 +524,7 @@ int main(void)
 	tcase_add_test(t, inflight_garbage_is_not_trusted);
 	tcase_add_test(t, dirty_log_records_device_writes);
 	tcase_add_test(t, reconnect_after_frontend_vanishes);
+	tcase_add_test(t, hostile_descriptor_breaks_one_vring);
 	tcase_add_test(t, create_checks_arguments);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };
