@@ -3,7 +3,7 @@
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests virtio-rng virtio-console
-plan 7
+plan 10
 
 run_vm out --kernel "$GUESTS/virtio-rng.img" --rng
 check "virtio-rng: 64 bytes, twice, not zero, different" ok_with "64 random bytes twice"
@@ -12,6 +12,20 @@ check "virtio-rng: 4096-byte requests" ok_with "4096 random bytes twice"
 run_vm out --kernel "$GUESTS/virtio-rng.img"
 check "virtio-rng guest without --rng finds no device" sh -c \
 	"test $rc -eq $((0x31)) && grep -q 'no virtio-rng device' '$out'"
+
+# The irqfd lands on the GSI the DSDT and command line name: slot 0 is
+# GSI 5, slot 1 GSI 6; the guest routes one I/O APIC pin and looks for the
+# used-buffer interrupt in the LAPIC IRR.
+run_vm out --kernel "$GUESTS/virtio-rng.img" --rng --guest-arg 1=5
+check "interrupt: the rng alone (slot 0) interrupts on GSI 5" \
+	ok_with "interrupt on pin 5 (vector 0x41 pending, ISR 1)"
+truncate -s 64K "$TMP/disk"
+run_vm out --kernel "$GUESTS/virtio-rng.img" --disk path="$TMP/disk" --rng --guest-arg 1=6
+check "interrupt: behind a disk (slot 1) the rng interrupts on GSI 6" \
+	ok_with "interrupt on pin 6 (vector 0x41 pending, ISR 1)"
+run_vm out --kernel "$GUESTS/virtio-rng.img" --disk path="$TMP/disk" --rng --guest-arg 1=5
+check "interrupt: nothing on the idle disk's GSI 5" sh -c \
+	"test $rc -eq $((0x37)) && grep -q 'no used-buffer interrupt' '$out'"
 
 run_vm out --kernel "$GUESTS/virtio-console.img" --console file="$TMP/con" --guest-arg 0=3
 check "virtio-console file=: the guest sends 3 lines" ok_with "3 lines sent"
