@@ -48,6 +48,7 @@ struct cvmm_virtio_mmio {
 	struct cvmm_virtio_mmio_queue_regs regs[CVMM_VIRTIO_MAX_QUEUES];
 	bool reset_pending;         /* the device thread must reset the device */
 	bool activate_pending;      /* the device thread must activate it */
+	bool activating;            /* the device thread is inside activate() */
 	bool dev_active;            /* written by the device thread, under lock */
 	/* lock-free */
 	uint32_t isr;               /* atomic */
@@ -197,11 +198,14 @@ static void vmmio_control(struct cvmm_virtio_mmio *t)
 		if (!t->activate_pending)
 			break;
 		t->activate_pending = false;
+		/* Still "not settled" until activate() has returned. */
+		t->activating = true;
 		features = t->driver_features;
 		memcpy(regs, t->regs, sizeof(regs));
 		pthread_mutex_unlock(&t->lock);
 		r = vmmio_activate(t, features, regs);
 		pthread_mutex_lock(&t->lock);
+		t->activating = false;
 		if (r == 0) {
 			t->dev_active = true;
 			/* A kick that raced ahead of the activation was dropped
@@ -399,7 +403,7 @@ bool cvmm_virtio_mmio_settled(struct cvmm_virtio_mmio *t)
 	bool s;
 
 	pthread_mutex_lock(&t->lock);
-	s = !t->reset_pending && !t->activate_pending;
+	s = !t->reset_pending && !t->activate_pending && !t->activating;
 	pthread_mutex_unlock(&t->lock);
 	return s;
 }
@@ -762,7 +766,8 @@ int cvmm_virtio_mmio_restore(struct cvmm_virtio_mmio *t,
 	if (!t || !s)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
-	r = (t->status || t->dev_active || t->reset_pending || t->activate_pending)
+	r = (t->status || t->dev_active || t->reset_pending || t->activate_pending ||
+	     t->activating)
 		    ? -EBUSY : 0;
 	pthread_mutex_unlock(&t->lock);
 	if (r < 0)
