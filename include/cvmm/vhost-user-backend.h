@@ -79,7 +79,8 @@ struct cvmm_vub_device_ops {
 
 /* opts.flags */
 /** Block SIGTERM and SIGINT in the calling thread (before the workers start,
- * so they inherit the mask) and make cvmm_vub_serve() return on them. */
+ * so they inherit the mask); a thread reading them from a signalfd calls
+ * cvmm_vub_stop(). */
 #define CVMM_VUB_F_SIGNALS 0x1u
 /** Connect to @socket_path (the frontend listens) instead of listening. */
 #define CVMM_VUB_F_CONNECT 0x2u
@@ -122,9 +123,13 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out);
 int cvmm_vub_serve(struct cvmm_vub *d);
 
 /**
- * Ask serve() to return (the current connection is dropped cleanly).
+ * Ask serve() to return: the current connection's socket is shut down (also
+ * when serve() waits for the rest of a stalled message), its vrings are
+ * stopped with their in-flight requests finished, and serve() returns 0.
+ * Permanent: a later serve() returns at once.
  * @return 0; negative errno from the eventfd write.
- * Thread safety: any thread; async-signal-safe.
+ * Thread safety: any thread (takes a mutex: not from a signal handler; use
+ * CVMM_VUB_F_SIGNALS for signals).
  */
 int cvmm_vub_stop(struct cvmm_vub *d);
 

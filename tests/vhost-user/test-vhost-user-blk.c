@@ -292,6 +292,32 @@ START_TEST(kill_restart_random_moment)
 }
 END_TEST
 
+/* SIGTERM while a frontend stalls in the middle of a message: the daemon
+ * still exits 0 promptly. */
+START_TEST(sigterm_with_stalled_frontend)
+{
+	struct vut_env e;
+	struct cvmm_virtio_user *vu;
+	uint8_t partial[6] = { 1, 0, 0, 0, 1, 0 };
+	pid_t pid;
+
+	vut_env_init(&e, "vub-term", DISK);
+	pid = vut_start_blk(&e, NULL, NULL);
+	vu = vut_connect(&e, 1); /* waits for the socket */
+	cvmm_virtio_user_destroy(vu);
+	int raw = cvmm_unix_connect(e.sock);
+
+	ck_assert_int_ge(raw, 0);
+	ck_assert_int_eq(write(raw, partial, sizeof(partial)), (ssize_t)sizeof(partial));
+	usleep(200000);
+	uint64_t t0 = cvmm_now_ns();
+	ck_assert_int_eq(vut_stop(pid), 0);
+	ck_assert_uint_lt(cvmm_now_ns() - t0, 5000000000ull);
+	close(raw);
+	vut_env_fini(&e);
+}
+END_TEST
+
 START_TEST(bad_flags_one_line_errors)
 {
 	struct vut_env e;
@@ -348,6 +374,7 @@ int main(void)
 	tcase_add_test(t, disconnect_mid_io_then_new_frontend);
 	tcase_add_test(t, kill_restart_resubmits_inflight);
 	tcase_add_test(t, kill_restart_random_moment);
+	tcase_add_test(t, sigterm_with_stalled_frontend);
 	tcase_add_test(t, bad_flags_one_line_errors);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };

@@ -62,6 +62,8 @@ static void stop_workers(struct cvmm_vub *d)
 	d->workers = NULL;
 }
 
+static void *signal_main(void *arg);
+
 static int setup_signals(struct cvmm_vub *d)
 {
 	sigset_t set;
@@ -100,6 +102,8 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out)
 	d->listen_fd = o->listen_fd;
 	d->exit_fd = -1;
 	d->sig_fd = -1;
+	d->conn_sock = -1;
+	pthread_mutex_init(&d->lock, NULL);
 	d->nworkers = o->num_workers ? o->num_workers : o->num_queues;
 	if (d->nworkers > o->num_queues)
 		d->nworkers = o->num_queues;
@@ -130,6 +134,12 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out)
 	ret = start_workers(d);
 	if (ret < 0)
 		goto fail;
+	if (d->sig_fd >= 0) {
+		ret = -pthread_create(&d->sig_thread, NULL, signal_main, d);
+		if (ret < 0)
+			goto fail;
+		d->sig_thread_ok = true;
+	}
 	for (unsigned int i = 0; i < o->num_queues; i++) {
 		struct cvmm_vub_vring *vr = &d->vrings[i];
 
@@ -149,6 +159,10 @@ void cvmm_vub_destroy(struct cvmm_vub *d)
 {
 	if (!d)
 		return;
+	if (d->sig_thread_ok) {
+		(void)cvmm_vub_stop(d);
+		pthread_join(d->sig_thread, NULL);
+	}
 	if (d->be) {
 		cvmm_vub_conn_reset(d);
 		cvmm_vhost_backend_destroy(d->be);
@@ -159,6 +173,7 @@ void cvmm_vub_destroy(struct cvmm_vub *d)
 		unlink(d->path);
 	cvmm_close(d->exit_fd);
 	cvmm_close(d->sig_fd);
+	pthread_mutex_destroy(&d->lock);
 	free(d->vrings);
 	free(d->path);
 	free(d);
@@ -167,8 +182,43 @@ void cvmm_vub_destroy(struct cvmm_vub *d)
 int cvmm_vub_stop(struct cvmm_vub *d)
 {
 	uint64_t one = 1;
+	int ret = write(d->exit_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
 
-	return write(d->exit_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+	__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&d->lock);
+	if (d->conn_sock >= 0)
+		shutdown(d->conn_sock, SHUT_RDWR);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* SIGTERM/SIGINT arrive on a signalfd read by this thread, so they are
+ * honoured even while the protocol thread waits inside a message. */
+static void *signal_main(void *arg)
+{
+	struct cvmm_vub *d = arg;
+
+	(void)cvmm_thread_set_name("vub-signals");
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = d->exit_fd, .events = POLLIN },
+			{ .fd = d->sig_fd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		if (p[0].revents)
+			return NULL;
+		if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			VUB_LOG(CVMM_LOG_INFO, "signal %u: shutting down", si.ssi_signo);
+			(void)cvmm_vub_stop(d);
+			return NULL;
+		}
+	}
 }
 
 uint64_t cvmm_vub_connections(const struct cvmm_vub *d)
@@ -186,27 +236,19 @@ uint64_t cvmm_vub_resubmitted(const struct cvmm_vub *d)
 static int wait_fd(struct cvmm_vub *d, int fd)
 {
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[2] = {
 			{ .fd = d->exit_fd, .events = POLLIN },
-			{ .fd = d->sig_fd, .events = POLLIN },
 			{ .fd = fd, .events = POLLIN },
 		};
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
 		if (p[0].revents)
 			return 0;
-		if (p[1].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si))
-				VUB_LOG(CVMM_LOG_INFO, "signal %u: shutting down", si.ssi_signo);
-			return 0;
-		}
-		if (p[2].revents)
+		if (p[1].revents)
 			return 1;
 	}
 }
@@ -217,17 +259,27 @@ static int serve_conn(struct cvmm_vub *d, int sock)
 		.sz = sizeof(bo), .sock = sock, .num_queues = d->o.num_queues,
 		.ops = &cvmm_vub_backend_ops, .opaque = d,
 	};
-	int ret = cvmm_vhost_backend_create(&bo, &d->be);
+	int ret;
 
+	ret = cvmm_vhost_backend_create(&bo, &d->be);
 	if (ret < 0)
 		return ret;
+	/* stop() shuts this socket down: a frontend that stalls in the
+	 * middle of a message must not pin the protocol thread (the message
+	 * layer waits for the rest of a message). */
+	pthread_mutex_lock(&d->lock);
+	d->conn_sock = sock;
+	pthread_mutex_unlock(&d->lock);
+	if (__atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE))
+		shutdown(sock, SHUT_RDWR);
 	__atomic_fetch_add(&d->connections, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		ret = wait_fd(d, cvmm_vhost_backend_fd(d->be));
 		if (ret <= 0)
 			break;
 		ret = cvmm_vhost_backend_process_one(d->be);
-		if (ret == -EPIPE || ret == -EPROTO || ret == -ENOTCONN) {
+		if (ret == -EPIPE || ret == -EPROTO || ret == -ENOTCONN || ret == -EAGAIN ||
+		    !cvmm_vhost_backend_connected(d->be)) {
 			VUB_LOG(CVMM_LOG_INFO, "frontend gone (%s)", strerror(-ret));
 			ret = 1;
 			break;
@@ -235,6 +287,9 @@ static int serve_conn(struct cvmm_vub *d, int sock)
 		if (ret < 0)
 			VUB_LOG(CVMM_LOG_DEBUG, "request refused: %s", strerror(-ret));
 	}
+	pthread_mutex_lock(&d->lock);
+	d->conn_sock = -1;
+	pthread_mutex_unlock(&d->lock);
 	cvmm_vub_conn_reset(d);
 	cvmm_vhost_backend_destroy(d->be);
 	d->be = NULL;

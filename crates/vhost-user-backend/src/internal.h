@@ -74,6 +74,11 @@ struct cvmm_vub {
 	int listen_fd;
 	int exit_fd;   /* eventfd: stop() */
 	int sig_fd;    /* signalfd, -1 without CVMM_VUB_F_SIGNALS */
+	pthread_t sig_thread;
+	bool sig_thread_ok;
+	pthread_mutex_t lock; /* conn_sock */
+	int conn_sock;        /* the frontend's socket while connected, else -1 */
+	bool stopping;
 	struct cvmm_vhost_backend *be;
 	uint64_t features;   /* acked */
 	uint64_t pfeatures;  /* acked protocol features */

@@ -480,6 +480,40 @@ START_TEST(hostile_descriptor_breaks_one_vring)
 }
 END_TEST
 
+/* A frontend that stalls in the middle of a message: the connection is
+ * dropped after the I/O timeout and a stop request is honoured. */
+START_TEST(stalled_partial_message_does_not_pin_the_daemon)
+{
+	struct fx f;
+	uint8_t partial[6] = { 1, 0, 0, 0, 1, 0 };
+
+	fx_start(&f, 0);
+	int raw = cvmm_unix_connect(f.sock);
+	/* the first frontend is still connected: this one waits in the
+	 * backlog; drop the first so the raw one is served */
+	cvmm_vhost_frontend_destroy(f.fe);
+	f.fe = NULL;
+	ck_assert_int_ge(raw, 0);
+	ck_assert_int_eq(write(raw, partial, sizeof(partial)), (ssize_t)sizeof(partial));
+	usleep(200000);
+	uint64_t t0 = cvmm_now_ns();
+	ck_assert_int_eq(cvmm_vub_stop(f.d), 0);
+	pthread_join(f.th, NULL);
+	ck_assert_int_eq(f.serve_ret, 0);
+	ck_assert_uint_lt(cvmm_now_ns() - t0, 8000000000ull);
+	ck_assert_uint_eq(cvmm_vub_connections(f.d), 2);
+	close(raw);
+	cvmm_vub_destroy(f.d);
+	for (unsigned int q = 0; q < NQ; q++) {
+		cvmm_virtq_driver_destroy(f.drv[q]);
+		cvmm_close(f.kick[q]);
+		cvmm_close(f.call[q]);
+	}
+	cvmm_guest_mem_destroy(f.mem);
+	rmdir(f.dir);
+}
+END_TEST
+
 START_TEST(create_checks_arguments)
 {
 	struct cvmm_vub *d = NULL;
@@ -525,6 +559,7 @@ int main(void)
 	tcase_add_test(t, dirty_log_records_device_writes);
 	tcase_add_test(t, reconnect_after_frontend_vanishes);
 	tcase_add_test(t, hostile_descriptor_breaks_one_vring);
+	tcase_add_test(t, stalled_partial_message_does_not_pin_the_daemon);
 	tcase_add_test(t, create_checks_arguments);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };
