@@ -316,7 +316,9 @@ int cvmm_virtq_chain_lengths(struct cvmm_virtq_chain *c, uint64_t *readable,
  * element (split) or used descriptor (packed) is written, then published
  * with a release store of the used index (split) or descriptor flags
  * (packed); the pages touched are marked dirty. Chains may be pushed in any
- * order. @return 0; -ENODEV; the queue error when broken.
+ * order. @return 0; -ENODEV; the queue error when broken; -EINVAL when @c
+ * belongs to another queue, or is a packed chain popped before a reset that
+ * no longer fits the ring (the queue is left unchanged).
  * Thread safety: the queue's thread.
  */
 int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,

@@ -183,6 +183,10 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
 		uint32_t pos = (uint32_t)c->prev_avail + c->ring_slots;
 		uint8_t wrap = c->prev_wrap;
 
+		/* A chain popped before a reset to a smaller size would put
+		 * next_avail past the ring. */
+		if (c->prev_avail >= q->size || c->ring_slots == 0 || c->ring_slots > q->size)
+			return -EINVAL;
 		if (pos >= q->size) {
 			pos -= q->size;
 			wrap ^= 1;
@@ -207,8 +211,14 @@ int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,
 		return -EINVAL;
 	if (CVMM_LIKELY(q->status == 0))
 		return cvmm_vq_split_push(q, c->id, len);
-	if (q->status == CVMM_VQ_STATUS_PACKED)
+	if (q->status == CVMM_VQ_STATUS_PACKED) {
+		/* A chain popped before a reset to a smaller size: skipping its
+		 * ring_slots would put next_used past the ring, and the next
+		 * used descriptor would be written outside it. */
+		if (CVMM_UNLIKELY(c->ring_slots == 0 || c->ring_slots > q->size))
+			return -EINVAL;
 		return cvmm_vq_packed_push(q, c->id, c->ring_slots, len);
+	}
 	return q->status;
 }
 

@@ -469,6 +469,78 @@ START_TEST(reset_after_broken)
 }
 END_TEST
 
+/* Regression (review 2026-11-22): a packed chain popped before a reset to a
+ * smaller ring must not move next_used past the new ring when pushed late
+ * (the next used descriptor would be written outside the ring). */
+START_TEST(packed_stale_chain_push_after_resize)
+{
+	struct fx f;
+	struct cvmm_virtq_chain c;
+
+	fx_setup(&f, true, 8, 0);
+	for (uint16_t i = 1; i < 4; i++)
+		fx_packed_desc(&f, i, FX_BUF, 1, 7, i < 3 ? CVMM_VIRTQ_DESC_F_NEXT : 0, 1);
+	fx_packed_desc(&f, 0, FX_BUF, 1, 7, CVMM_VIRTQ_DESC_F_NEXT, 1);
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+	ck_assert_uint_eq(c.ring_slots, 4);
+
+	/* the driver resets the device and sets up a 2-entry ring */
+	cvmm_virtq_reset(&f.q);
+	cvmm_virtq_set_size(&f.q, 2);
+	cvmm_virtq_set_addrs(&f.q, FX_DESC, FX_AVAIL, FX_USED);
+	cvmm_virtq_set_features(&f.q, f.features);
+	ck_assert_int_eq(cvmm_virtq_activate(&f.q), 0);
+
+	ck_assert_int_eq(cvmm_virtq_push(&f.q, &c, 0), -EINVAL);
+	ck_assert_uint_lt(f.q.next_used, f.q.size);
+	ck_assert_uint_eq(f.q.next_used, 0);
+	ck_assert_uint_eq(f.q.used_wrap, 1);
+	ck_assert(!cvmm_virtq_broken(&f.q));
+	fx_teardown(&f);
+}
+END_TEST
+
+/* Regression (review 2026-11-22): unpopping such a stale chain must not set
+ * next_avail past the new ring (pop would then read outside it). */
+START_TEST(packed_stale_chain_unpop_after_resize)
+{
+	struct fx f;
+	struct cvmm_virtq_chain c, now;
+
+	fx_setup(&f, true, 8, 0);
+	/* one full lap, then two more: next_avail 2 with wrap counter 0 */
+	for (uint16_t i = 0; i < 8; i++) {
+		fx_packed_desc(&f, i, FX_BUF, 1, i, 0, 1);
+		ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+	}
+	for (uint16_t i = 0; i < 3; i++) {
+		fx_packed_desc(&f, i, FX_BUF, 1, i, 0, 0);
+		ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+	}
+	ck_assert_uint_eq(c.prev_avail, 2);
+	ck_assert_uint_eq(c.prev_wrap, 0);
+
+	cvmm_virtq_reset(&f.q);
+	cvmm_virtq_set_size(&f.q, 2);
+	cvmm_virtq_set_addrs(&f.q, FX_DESC, FX_AVAIL, FX_USED);
+	cvmm_virtq_set_features(&f.q, f.features);
+	ck_assert_int_eq(cvmm_virtq_activate(&f.q), 0);
+	fx_packed_desc(&f, 0, FX_BUF, 1, 0, 0, 1);
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &now), 1);
+	ck_assert_uint_eq(f.q.next_avail, 1);
+
+	/* prev_avail 2 + 1 slot wraps to 1 with wrap 1: it looks like the
+	 * chain just popped, but its position is outside the new ring */
+	ck_assert_int_eq(cvmm_virtq_unpop(&f.q, &c), -EINVAL);
+	ck_assert_uint_eq(f.q.next_avail, 1);
+	ck_assert_uint_eq(f.q.avail_wrap, 1);
+	/* the chain really popped from this ring still goes back */
+	ck_assert_int_eq(cvmm_virtq_unpop(&f.q, &now), 0);
+	ck_assert_uint_eq(f.q.next_avail, 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio-queue-hostile");
@@ -489,6 +561,8 @@ int main(void)
 	tcase_add_test(pk, packed_indirect_misuse);
 	tcase_add_test(pk, packed_indirect_flags_ignored);
 	tcase_add_test(pk, packed_not_available);
+	tcase_add_test(pk, packed_stale_chain_push_after_resize);
+	tcase_add_test(pk, packed_stale_chain_unpop_after_resize);
 	tcase_add_loop_test(both, indirect_bad_length, 0, 2);
 	tcase_add_loop_test(both, indirect_without_feature, 0, 2);
 	tcase_add_loop_test(both, indirect_table_outside_ram, 0, 2);
