@@ -480,7 +480,8 @@ void cvmm_virtq_state_save(const struct cvmm_virtq *q, struct cvmm_virtq_state *
  * Restore @s into @q (initialised with the destination's guest memory).
  * When the state is active the rings are validated again as by activate().
  * @return 0; -EINVAL (unknown version, size above max_size, packed index
- * out of range, wrap counter not 0/1); activate()'s errors.
+ * out of range, wrap counter not 0/1); activate()'s errors. On any error
+ * @q is left exactly as it was.
  * Thread safety: while the queue's thread is stopped.
  */
 int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state *s);

@@ -26,6 +26,7 @@ void cvmm_virtq_state_save(const struct cvmm_virtq *q, struct cvmm_virtq_state *
 int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state *s)
 {
 	bool packed = (s->features & CVMM_VIRTIO_F_RING_PACKED) != 0;
+	struct cvmm_virtq t;
 	int ret;
 
 	/* The state may come from another host: check it like guest input. */
@@ -35,26 +36,30 @@ int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state
 		return -EINVAL;
 	if (packed && s->active && (s->next_avail >= s->size || s->next_used >= s->size))
 		return -EINVAL;
-	cvmm_virtq_reset(q);
-	cvmm_virtq_set_size(q, s->size);
-	cvmm_virtq_set_addrs(q, s->desc_gpa, s->avail_gpa, s->used_gpa);
-	cvmm_virtq_set_features(q, s->features);
+	/* Build the new queue aside: a refused state (rings outside guest RAM,
+	 * say) must leave @q exactly as it was, not reset and broken. */
+	t = *q;
+	cvmm_virtq_reset(&t);
+	cvmm_virtq_set_size(&t, s->size);
+	cvmm_virtq_set_addrs(&t, s->desc_gpa, s->avail_gpa, s->used_gpa);
+	cvmm_virtq_set_features(&t, s->features);
 	if (s->active) {
-		ret = cvmm_virtq_activate(q);
+		ret = cvmm_virtq_activate(&t);
 		if (ret)
 			return ret;
-		q->next_avail = s->next_avail;
-		q->shadow_avail = s->next_avail;	/* re-read avail->idx on the next pop */
-		q->next_used = s->next_used;
-		q->signalled_used = s->signalled_used;
-		q->used_since_signal = s->used_since_signal;
-		q->avail_wrap = s->avail_wrap;
-		q->used_wrap = s->used_wrap;
-		q->signalled_valid = s->signalled_valid;
+		t.next_avail = s->next_avail;
+		t.shadow_avail = s->next_avail;	/* re-read avail->idx on the next pop */
+		t.next_used = s->next_used;
+		t.signalled_used = s->signalled_used;
+		t.used_since_signal = s->used_since_signal;
+		t.avail_wrap = s->avail_wrap;
+		t.used_wrap = s->used_wrap;
+		t.signalled_valid = s->signalled_valid;
 	}
 	if (s->error) {
-		q->error = s->error;
-		q->status = s->error;
+		t.error = s->error;
+		t.status = s->error;
 	}
+	*q = t;
 	return 0;
 }

@@ -541,6 +541,45 @@ START_TEST(packed_stale_chain_unpop_after_resize)
 }
 END_TEST
 
+/* Regression (review 2026-11-22): a refused restore leaves the queue as it
+ * was (it used to be reset and marked broken by the failed activate). */
+START_TEST(restore_refused_leaves_queue_untouched)
+{
+	struct fx f;
+	struct cvmm_virtq_chain c;
+	struct cvmm_virtq_state before, after, bad;
+	struct cvmm_virtq_desc d;
+
+	fx_setup(&f, _i, 8, 0);
+	for (unsigned int i = 0; i < 3; i++) {
+		fx_add1(&f, FX_BUF, 1, false, i);
+		ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+		ck_assert_int_eq(cvmm_virtq_push(&f.q, &c, 0), 0);
+	}
+	cvmm_virtq_state_save(&f.q, &before);
+	bad = before;
+	bad.used_gpa = FX_RAM_END;	/* outside guest RAM: activate refuses */
+	bad.next_avail = 1;
+	ck_assert_int_eq(cvmm_virtq_state_restore(&f.q, &bad), -EFAULT);
+	bad = before;
+	bad.size = 3;			/* not a power of two (split) / fine (packed) */
+	bad.desc_gpa = FX_DESC + 8;	/* misaligned either way */
+	ck_assert_int_eq(cvmm_virtq_state_restore(&f.q, &bad), -EINVAL);
+
+	ck_assert(cvmm_virtq_active(&f.q));
+	ck_assert(!cvmm_virtq_broken(&f.q));
+	cvmm_virtq_state_save(&f.q, &after);
+	ck_assert_mem_eq(&before, &after, sizeof(before));
+	/* and it still carries buffers */
+	fx_add1(&f, FX_BUF + 0x100, 5, true, 9);
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&c, &d), 1);
+	ck_assert_uint_eq(d.addr, FX_BUF + 0x100);
+	ck_assert_int_eq(cvmm_virtq_push(&f.q, &c, 5), 0);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio-queue-hostile");
@@ -570,6 +609,7 @@ int main(void)
 	tcase_add_loop_test(both, zero_length_descriptor, 0, 2);
 	tcase_add_loop_test(both, readable_after_writable, 0, 4);
 	tcase_add_loop_test(both, reset_after_broken, 0, 2);
+	tcase_add_loop_test(both, restore_refused_leaves_queue_untouched, 0, 2);
 	suite_add_tcase(s, sp);
 	suite_add_tcase(s, pk);
 	suite_add_tcase(s, both);
