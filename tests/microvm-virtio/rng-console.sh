@@ -3,7 +3,7 @@
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests virtio-rng virtio-console
-plan 10
+plan 11
 
 run_vm out --kernel "$GUESTS/virtio-rng.img" --rng
 check "virtio-rng: 64 bytes, twice, not zero, different" ok_with "64 random bytes twice"
@@ -37,4 +37,13 @@ check "virtio-console stdio: the line reaches stdout" ok_with "virtio-console li
 # With the serial port off, the only way out is the virtio console.
 check "virtio-console stdio: the serial port stayed silent" sh -c \
 	"! grep -q 'lines sent' '$out'"
+# Input: with the serial port off, a pipe on stdin feeds the console's
+# receive queue; the guest echoes it on the transmit queue.
+f="$TMP/in.$n"
+rc=0
+printf 'typed on the host\n' | timeout 30 "$MICROVM" --kernel "$GUESTS/virtio-console.img" \
+	--console stdio --serial off --guest-arg 1=1 >"$f" 2>&1 || rc=$?
+out=$f
+check "virtio-console stdio: host input reaches the guest and comes back" \
+	ok_with "echo: typed on the host"
 finish
