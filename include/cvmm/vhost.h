@@ -583,7 +583,10 @@ int cvmm_vhost_frontend_reset_device(struct cvmm_vhost_frontend *fe);
 int cvmm_vhost_frontend_set_log_base(struct cvmm_vhost_frontend *fe, int fd,
 				     uint64_t mmap_size, uint64_t mmap_offset);
 int cvmm_vhost_frontend_set_log_fd(struct cvmm_vhost_frontend *fe, int fd);
-/** Needs INFLIGHT_SHMFD. *@fd receives the backend's fd (caller closes). */
+/** Needs INFLIGHT_SHMFD. *@fd receives the backend's fd (caller closes).
+ * -EPROTO when the reply has no fd, or the fd is not a regular file backing
+ * a non-empty [mmap_offset, mmap_offset + mmap_size) (mapping it could
+ * SIGBUS the caller); the fd is closed then. */
 int cvmm_vhost_frontend_get_inflight_fd(struct cvmm_vhost_frontend *fe,
 					uint16_t num_queues, uint16_t queue_size,
 					int *fd, uint64_t *mmap_size,

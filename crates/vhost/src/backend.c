@@ -349,18 +349,6 @@ static uint64_t offered_pfeatures(struct cvmm_vhost_backend *b)
 	return (pf & CVMM_VHOST_PF_SUPPORTED) | CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK);
 }
 
-/* An fd whose [off, off + size) the peer says is backed must really be. */
-static int fd_covers(int fd, uint64_t off, uint64_t size)
-{
-	struct stat st;
-	uint64_t end;
-
-	if (cvmm_add_overflow(off, size, &end) || fstat(fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size < end)
-		return -EINVAL;
-	return 0;
-}
-
 static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		    struct cvmm_vhost_msg *rep)
 {
@@ -409,7 +397,7 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 
 		if (shm != (m->nfds == 1))
 			return -EINVAL;
-		if (fd >= 0 && fd_covers(fd, p->log.mmap_offset, p->log.mmap_size) < 0)
+		if (fd >= 0 && cvmm_vhost_fd_covers(fd, p->log.mmap_offset, p->log.mmap_size) < 0)
 			return -EINVAL;
 		if (!HAVE(b, set_log_base))
 			return -EOPNOTSUPP;
@@ -572,7 +560,7 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 
 		if (in->num_queues == 0 || in->num_queues > b->num_queues ||
 		    in->queue_size == 0 || in->queue_size > CVMM_VHOST_MAX_QUEUE_SIZE ||
-		    fd_covers(m->fds[0], in->mmap_offset, in->mmap_size) < 0)
+		    cvmm_vhost_fd_covers(m->fds[0], in->mmap_offset, in->mmap_size) < 0)
 			return -EINVAL;
 		if (!HAVE(b, set_inflight_fd))
 			return -EOPNOTSUPP;

@@ -472,6 +472,14 @@ int cvmm_vhost_frontend_get_inflight_fd(struct cvmm_vhost_frontend *fe,
 		return r;
 	if (m.nfds != 1)
 		return -EPROTO;
+	/* The caller maps this area: a size the fd does not back (or a fd
+	 * that is not a file) would SIGBUS the VMM on first touch. */
+	if (m.payload.inflight.mmap_size == 0 ||
+	    cvmm_vhost_fd_covers(m.fds[0], m.payload.inflight.mmap_offset,
+				 m.payload.inflight.mmap_size) < 0) {
+		cvmm_vhost_msg_close_fds(&m);
+		return -EPROTO;
+	}
 	*fd = m.fds[0];
 	*mmap_size = m.payload.inflight.mmap_size;
 	*mmap_offset = m.payload.inflight.mmap_offset;

@@ -49,6 +49,10 @@ static inline void vhost_msg_init(struct cvmm_vhost_msg *m, uint32_t request,
 int cvmm_vhost_msg_recv_reply(int sock, uint32_t request, struct cvmm_vhost_msg *m,
 			      unsigned int max_fds);
 
+/* 0 when @fd is a regular file that really backs [@off, @off + @size), so
+ * mapping that window cannot SIGBUS us; else -EINVAL. */
+int cvmm_vhost_fd_covers(int fd, uint64_t off, uint64_t size);
+
 /* Map a REPLY_ACK / backend u64 status to a return value. */
 static inline int vhost_ack_to_errno(uint64_t v)
 {

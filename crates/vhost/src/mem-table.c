@@ -13,6 +13,17 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+int cvmm_vhost_fd_covers(int fd, uint64_t off, uint64_t size)
+{
+	struct stat st;
+	uint64_t end;
+
+	if (cvmm_add_overflow(off, size, &end) || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size < end)
+		return -EINVAL;
+	return 0;
+}
+
 static int region_check(const struct cvmm_vhost_mem_region *r, int fd)
 {
 	uint64_t end;

@@ -801,12 +801,36 @@ START_TEST(fe_bad_acks_and_fd_replies)
 	ck_assert_int_eq(fd, -1);
 	drop_request();
 	/* With two fds: one kept, one closed. */
-	int two[2] = { ev, ev };
+	int shm = memfd(4096);
+	int two[2] = { shm, ev };
 	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, two, 2);
 	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), 0);
 	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(size, 4096);
 	cvmm_close(fd);
 	drop_request();
+	/* Regression (review 2026-11-22): an area the fd does not back (the
+	 * caller's first touch of the mapping would SIGBUS the VMM), or a fd
+	 * that cannot be mapped at all, is refused and the fd closed. */
+	in.mmap_size = 8192;
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, &shm, 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), -EPROTO);
+	ck_assert_int_eq(fd, -1);
+	drop_request();
+	in.mmap_size = 4096;
+	in.mmap_offset = 4096;
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, &shm, 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), -EPROTO);
+	drop_request();
+	in.mmap_offset = 0;
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, &ev, 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), -EPROTO);
+	drop_request();
+	in.mmap_size = 0;
+	reply(CVMM_VHOST_GET_INFLIGHT_FD, &in, 24, &shm, 1);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_inflight_fd(fe, 1, 64, &fd, &size, &off), -EPROTO);
+	drop_request();
+	cvmm_close(shm);
 	/* Device state: "no fd" flag contradicted by an fd, and the reverse. */
 	v = 0;
 	reply(CVMM_VHOST_SET_DEVICE_STATE_FD, &v, 8, &ev, 0);
