@@ -3,6 +3,8 @@
  * A virtio-vsock driver at CPL3: connect to the host (CID 2) on port arg 0,
  * send "hello from the vsock guest\n", and print what the host program
  * sends back up to a newline ("virtio-vsock: got: ..."), then shut down.
+ * With arg 1 = 1 it listens instead: it accepts the host's connection to
+ * its port arg 0, reads a line and answers "echo: LINE".
  * Exit 0; 0x60 + step otherwise (0x63: the host refused, RST).
  */
 #include "guest.h"
@@ -47,6 +49,8 @@ static int fail(int step, const char *what)
 	return 0x60 + step;
 }
 
+static uint32_t peer_port;
+
 static int send(uint16_t op, uint32_t flags, const char *data, uint32_t len)
 {
 	struct hdr *h = (struct hdr *)txbuf;
@@ -56,8 +60,8 @@ static int send(uint16_t op, uint32_t flags, const char *data, uint32_t len)
 	memset(h, 0, HLEN);
 	h->src_cid = cid;
 	h->dst_cid = 2;
-	h->src_port = MY_PORT;
-	h->dst_port = port;
+	h->src_port = peer_port ? port : MY_PORT;
+	h->dst_port = peer_port ? peer_port : port;
 	h->len = len;
 	h->type = 1;
 	h->op = op;
@@ -88,6 +92,62 @@ static void repost(unsigned int id)
 	vq_publish(&rx, (uint16_t)id);
 }
 
+/* Accept one connection to our port, read a line, answer "echo: LINE". */
+static int listen_and_echo(void)
+{
+	char line[256];
+	uint32_t got = 0;
+	const struct hdr *h;
+	unsigned int id;
+
+	guest_printf("virtio-vsock: guest CID %lu, listening on port %u\n", (unsigned long)cid, port);
+	for (;;) {
+		h = receive(&id);
+		if (!h)
+			return fail(11, "no connection request");
+		if (h->op == OP_REQUEST && h->dst_port == port)
+			break;
+		repost(id);
+	}
+	peer_port = h->src_port;
+	repost(id);
+	if (send(OP_RESPONSE, 0, "", 0))
+		return fail(12, "response not sent");
+	while (got < sizeof(line) - 7 && (got == 0 || line[got - 1] != '\n')) {
+		uint32_t n;
+
+		h = receive(&id);
+		if (!h)
+			return fail(13, "no data from the host");
+		if (h->op == OP_RW) {
+			n = h->len;
+			if (n > RXLEN - HLEN)
+				return fail(8, "packet longer than its buffer");
+			if (n > sizeof(line) - 7 - got)
+				n = (uint32_t)(sizeof(line) - 7 - got);
+			memcpy(line + got, rxbuf[id] + HLEN, n);
+			got += n;
+			fwd_cnt += h->len;
+		} else if (h->op == OP_RST || h->op == OP_SHUTDOWN) {
+			return fail(14, "the host closed before a whole line");
+		}
+		repost(id);
+	}
+	line[got] = '\0';
+	guest_printf("virtio-vsock: accepted from host port %u, got: %s", peer_port, line);
+	memmove(line + 6, line, got);
+	memcpy(line, "echo: ", 6);
+	if (send(OP_RW, 0, line, got + 6))
+		return fail(15, "answer not sent");
+	/* Stay until the host has read it and closes. */
+	for (;;) {
+		h = receive(&id);
+		if (!h || h->op == OP_RST || h->op == OP_SHUTDOWN)
+			return 0;
+		repost(id);
+	}
+}
+
 int guest_main(unsigned int cpu)
 {
 	static const char msg[] = "hello from the vsock guest\n";
@@ -115,6 +175,8 @@ int guest_main(unsigned int cpu)
 		vq_submit(&rx, &b, 1);
 	}
 	txbuf = virtio_alloc(4096);
+	if (guest_arg(1) == 1)
+		return listen_and_echo();
 	guest_printf("virtio-vsock: guest CID %lu, connecting to port %u\n", (unsigned long)cid, port);
 
 	if (send(OP_REQUEST, 0, "", 0))

@@ -2,6 +2,8 @@
 # Hybrid virtio-vsock: a CPL3 guest driver connects to the host's port 1234;
 # the VMM connects that to the unix socket SOCKET_1234 where vsock-peer
 # listens; a line goes each way. Without a listener the guest gets RST.
+# The other way: vsock-peer --connect asks the VMM's socket for the guest's
+# port 5000 ("CONNECT 5000"), where the guest listens and echoes a line.
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests virtio-vsock
@@ -10,7 +12,7 @@ if ! [ -x "$PEER" ]; then
 	echo "1..0 # SKIP $PEER not built"
 	exit 0
 fi
-plan 6
+plan 8
 
 sock=$TMP/vsock
 "$PEER" "${sock}_1234" >"$TMP/peer.out" 2>&1 &
@@ -30,6 +32,19 @@ check "the VMM removes its listening socket at exit" test ! -e "$sock"
 run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=7,socket="$sock" --guest-arg 0=999
 check "nobody listening on port 999: the guest's request gets RST" sh -c \
 	"test $rc -eq $((0x63)) && grep -q 'connection refused' '$out'"
+
+rm -f "$sock"
+"$PEER" --connect "$sock" 5000 >"$TMP/peer2.out" 2>&1 &
+peer=$!
+run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=9,socket="$sock" \
+	--guest-arg 0=5000 --guest-arg 1=1
+prc=0
+wait $peer || prc=$?
+check "host to guest connection: the guest accepts on port 5000 and reads the host's line" \
+	ok_with "got: hello from the host"
+check "host to guest connection: OK H, then the guest's answer reaches the host program" sh -c \
+	"test $prc -eq 0 && grep -q '^vsock-peer: OK [0-9]' '$TMP/peer2.out' && \
+	 grep -qx 'echo: hello from the host' '$TMP/peer2.out'"
 
 : >"$TMP/taken"
 run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=7,socket="$TMP/taken"
