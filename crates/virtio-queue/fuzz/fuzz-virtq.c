@@ -70,7 +70,15 @@ static void prefill(uint64_t features, uint16_t qsize, uint64_t desc, uint64_t a
 	cvmm_virtq_driver_destroy(d);
 }
 
-static void process(struct cvmm_virtq *q, const uint8_t *ops)
+/* Ring positions a packed queue keeps must stay inside its ring: the next
+ * pop reads, and the next push writes, at them. */
+static void check_positions(const struct cvmm_virtq *q)
+{
+	if (q->active && q->packed && (q->next_avail >= q->size || q->next_used >= q->size))
+		abort();
+}
+
+static void process(struct cvmm_virtq *q, const uint8_t *ops, struct cvmm_virtq_chain *held)
 {
 	struct cvmm_virtq_chain c;
 	struct cvmm_virtq_desc d;
@@ -118,7 +126,10 @@ static void process(struct cvmm_virtq *q, const uint8_t *ops)
 			}
 			break;
 		}
+		if (held)
+			*held = c;	/* a copy, as a device keeps one in flight */
 		cvmm_virtq_push(q, &c, (uint32_t)(op * 3));
+		check_positions(q);
 		if (op & 0x80)
 			cvmm_virtq_needs_notification(q);
 	}
@@ -131,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cvmm_virtq q, q2;
 	struct cvmm_virtq_state s;
+	struct cvmm_virtq_chain held = { 0 };
 	uint64_t features = CVMM_VIRTIO_F_VERSION_1;
 	uint16_t qsize;
 	uint64_t desc, avail, used;
@@ -164,11 +176,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cvmm_virtq_set_addrs(&q, desc, avail, used);
 	cvmm_virtq_set_features(&q, features);
 	if (cvmm_virtq_activate(&q) == 0) {
-		process(&q, data + 9);
+		process(&q, data + 9, &held);
 		/* migrate mid-stream and carry on */
 		cvmm_virtq_state_save(&q, &s);
 		if (cvmm_virtq_init(&q2, mem, 1024) == 0 && cvmm_virtq_state_restore(&q2, &s) == 0)
-			process(&q2, data + 9);
+			process(&q2, data + 9, NULL);
+		/* A device completing (or giving back) a chain after the driver
+		 * reset the queue and set it up again with a smaller ring. */
+		if (held.q == &q) {
+			cvmm_virtq_reset(&q);
+			cvmm_virtq_set_size(&q, (uint16_t)(qsize >> (1 + (data[15] & 3))));
+			cvmm_virtq_set_addrs(&q, desc, avail, used);
+			cvmm_virtq_set_features(&q, features);
+			if (cvmm_virtq_activate(&q) == 0) {
+				cvmm_virtq_unpop(&q, &held);
+				check_positions(&q);
+				cvmm_virtq_push(&q, &held, 1);
+				check_positions(&q);
+				process(&q, data + 9, NULL);
+			}
+		}
 	}
 	cvmm_virtq_fini(&q);
 	return 0;
