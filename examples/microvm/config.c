@@ -14,6 +14,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERI
        OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
        OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK };
 
+/* vhost-user options (vhost-user.c) */
+enum { OPT_FS = 400, OPT_VHOST_USER };
+
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -29,6 +32,8 @@ static const struct option options[] = {
 	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "fs", required_argument, NULL, OPT_FS },
+	{ "vhost-user", required_argument, NULL, OPT_VHOST_USER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -57,6 +62,14 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         a virtio-net card on a TAP device (repeatable)\n"
 		"  --vsock cid=N,socket=PATH\n"
 		"                         virtio-vsock; guest connections appear on unix sockets\n"
+		"  --disk vhost_user=on,socket=PATH[,queues=N][,reconnect=SECS]\n"
+		"  --net vhost_user=on,socket=PATH[,queues=N][,reconnect=SECS]\n"
+		"  --fs tag=TAG,socket=PATH[,queues=N][,reconnect=SECS]\n"
+		"  --vhost-user type=ID,socket=PATH[,queues=N][,reconnect=SECS]\n"
+		"                         a device served by a vhost-user backend; guest RAM\n"
+		"                         becomes a shared memfd. A backend that hangs up makes\n"
+		"                         the device need a reset, or with reconnect=SECS is\n"
+		"                         retried every SECS seconds\n"
 		"  --guest-arg I=VALUE    boot info args[I] (0-3) of a test guest image\n"
 		"  --help                 this text\n"
 		"  --version              print the version\n"
@@ -164,6 +177,15 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			break;
 		case OPT_NET:
 			if (microvm_parse_net(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_FS:
+			if (microvm_parse_vhost(&c->dev, "--fs", MICROVM_VIRTIO_ID_FS, optarg, err,
+						errlen))
+				return -EINVAL;
+			break;
+		case OPT_VHOST_USER:
+			if (microvm_parse_vhost(&c->dev, "--vhost-user", 0, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_VSOCK:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cvmm/sys-util.h>
+#include <cvmm/virtio-devices.h>
 
 #include "virtio.h"
 
@@ -88,6 +89,98 @@ static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
 
 static int check_fields(const char *opt, const char *arg, char *err, size_t errlen);
 
+/* Does the list @arg have a field named @key (so --disk/--net hand it to
+ * the vhost-user parser)? */
+static bool has_key(const char *arg, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = arg; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, key, k) && p[k] == '=')
+			return true;
+	}
+	return false;
+}
+
+int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t type,
+			const char *arg, char *err, size_t errlen)
+{
+	struct microvm_vhost vu = { .opt = opt, .type = type };
+	bool on = type == MICROVM_VIRTIO_ID_FS || !type;
+	struct field f[MAX_FIELDS];
+	unsigned int n;
+	uint64_t v;
+	char *buf;
+	int ret;
+
+	if (d->nvhost == MICROVM_MAX_VHOST)
+		return fail(err, errlen, "%s: at most %u vhost-user devices", opt, MICROVM_MAX_VHOST);
+	if (check_fields(opt, arg, err, errlen))
+		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "%s: out of memory", opt);
+	ret = split(buf, f, &n, opt, err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "vhost_user") && type && type != MICROVM_VIRTIO_ID_FS) {
+			if (parse_onoff(val, &on))
+				ret = fail(err, errlen, "%s: vhost_user: '%s' is not on or off", opt, val);
+		} else if (!strcmp(k, "socket")) {
+			if (strlen(val) >= sizeof(vu.socket))
+				ret = fail(err, errlen, "%s: socket: longer than %zu bytes", opt,
+					   sizeof(vu.socket) - 1);
+			else
+				strcpy(vu.socket, val);
+		} else if (!strcmp(k, "queues")) {
+			if (parse_u64(val, &v) || v < 1 || v > CVMM_VIRTIO_MAX_QUEUES)
+				ret = fail(err, errlen, "%s: queues: '%s' is not a number from 1 to %u",
+					   opt, val, CVMM_VIRTIO_MAX_QUEUES);
+			else
+				vu.queues = (unsigned int)v;
+		} else if (!strcmp(k, "reconnect")) {
+			if (parse_u64(val, &v) || v > 3600)
+				ret = fail(err, errlen,
+					   "%s: reconnect: '%s' is not a number of seconds from 0 to 3600",
+					   opt, val);
+			else
+				vu.reconnect = (unsigned int)v;
+		} else if (!strcmp(k, "type") && !type) {
+			if (parse_u64(val, &v) || v < 1 || v > 63)
+				ret = fail(err, errlen, "%s: type: '%s' is not a virtio device id from 1 to 63",
+					   opt, val);
+			else
+				vu.type = (uint32_t)v;
+		} else if (!strcmp(k, "tag") && type == MICROVM_VIRTIO_ID_FS) {
+			if (strlen(val) > 36)
+				ret = fail(err, errlen, "%s: tag: longer than 36 bytes", opt);
+			else
+				strcpy(vu.tag, val);
+		} else {
+			ret = fail(err, errlen, "%s: unknown field '%s' (%s)", opt, k,
+				   type == MICROVM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect" :
+				   !type ? "type, socket, queues, reconnect" :
+				   "vhost_user, socket, queues, reconnect");
+		}
+	}
+	free(buf);
+	if (ret)
+		return ret;
+	if (!on)
+		return fail(err, errlen, "%s: vhost_user=off cannot take a socket (drop the vhost-user fields)", opt);
+	if (!vu.type)
+		return fail(err, errlen, "%s: type: missing (type=ID, e.g. 2 for a block device)", opt);
+	if (!vu.socket[0])
+		return fail(err, errlen, "%s: socket: missing (socket=PATH)", opt);
+	if (type == MICROVM_VIRTIO_ID_FS && !vu.tag[0])
+		return fail(err, errlen, "%s: tag: missing (tag=NAME)", opt);
+	d->vhost[d->nvhost++] = vu;
+	return 0;
+}
+
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	struct microvm_disk disk = { .read_only = false };
@@ -97,6 +190,8 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 	char *buf;
 	int ret;
 
+	if (has_key(arg, "vhost_user"))
+		return microvm_parse_vhost(d, "--disk", CVMM_VIRTIO_ID_BLOCK, arg, err, errlen);
 	if (d->ndisks == MICROVM_MAX_DISKS)
 		return fail(err, errlen, "--disk: at most %u disks", MICROVM_MAX_DISKS);
 	if (check_fields("--disk", arg, err, errlen))
@@ -181,6 +276,8 @@ int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, siz
 	char *buf;
 	int ret;
 
+	if (has_key(arg, "vhost_user"))
+		return microvm_parse_vhost(d, "--net", CVMM_VIRTIO_ID_NET, arg, err, errlen);
 	if (d->nnets == MICROVM_MAX_NETS)
 		return fail(err, errlen, "--net: at most %u network cards", MICROVM_MAX_NETS);
 	if (check_fields("--net", arg, err, errlen))
@@ -307,5 +404,6 @@ uint32_t microvm_virtio_gsi(unsigned int i)
 
 unsigned int microvm_virtio_count(const struct microvm_devices *d)
 {
-	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock;
+	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
+	       d->nvhost;
 }

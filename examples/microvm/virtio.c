@@ -22,6 +22,7 @@
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vsock.h>
 
+#include "vhost-user.h"
 #include "virtio.h"
 #include "vmm.h"
 
@@ -46,6 +47,8 @@ struct vmm_virtio {
 	struct cvmm_net *net[MICROVM_MAX_NETS];
 	unsigned int nnet;
 	struct cvmm_vsock *vsock;
+	struct microvm_vhost_dev *vu[MICROVM_MAX_VHOST];
+	unsigned int nvu;
 	struct vslot slot[MICROVM_VIRTIO_MAX];
 	unsigned int n;
 };
@@ -198,6 +201,26 @@ static int add_nets(struct vmm *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int add_vhost(struct vmm *v, char *err, size_t errlen)
+{
+	const struct microvm_devices *d = &v->cfg->dev;
+	struct vmm_virtio *vv = v->virtio;
+
+	for (unsigned int i = 0; i < d->nvhost; i++) {
+		const struct microvm_vhost *c = &d->vhost[i];
+		int ret = microvm_vhost_create(c, vv->em, &vv->vu[vv->nvu], err, errlen);
+
+		vv->nvu++;
+		if (ret)
+			return ret;
+		ret = attach(v, microvm_vhost_device(vv->vu[vv->nvu - 1]), "vhost-user", c->opt,
+			     err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int add_vsock(struct vmm *v, char *err, size_t errlen)
 {
 	const struct microvm_devices *d = &v->cfg->dev;
@@ -300,6 +323,7 @@ int vmm_virtio_init(struct vmm *v, char *err, size_t errlen)
 	/* Host resources first: a bad disk or TAP must fail before a console
 	 * file is created. */
 	if ((ret = add_disks(v, err, errlen)) || (ret = add_nets(v, err, errlen)) ||
+	    (ret = add_vhost(v, err, errlen)) ||
 	    (ret = add_vsock(v, err, errlen)) || (ret = add_console(v, err, errlen)) ||
 	    (ret = add_rng(v, err, errlen)))
 		return ret;
@@ -334,6 +358,8 @@ void vmm_virtio_fini(struct vmm *v)
 	for (unsigned int i = 0; i < vv->nnet; i++)
 		cvmm_net_destroy(vv->net[i]);
 	cvmm_vsock_destroy(vv->vsock);
+	for (unsigned int i = 0; i < vv->nvu; i++)
+		microvm_vhost_destroy(vv->vu[i]);
 	cvmm_event_manager_destroy(vv->em);
 	cvmm_close(vv->con_out);
 	free(vv);

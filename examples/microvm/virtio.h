@@ -19,7 +19,8 @@
 /*
  * Layout in the 32-bit MMIO hole: device i at MICROVM_VIRTIO_BASE + i *
  * MICROVM_VIRTIO_STRIDE on GSI microvm_virtio_gsi[i]. The order is disks
- * and network cards (each as given), the vsock device, the console, the
+ * and network cards (each as given), the vhost-user devices (as given),
+ * the vsock device, the console, the
  * rng: what can fail on a host resource comes before the console file is
  * created. GSIs skip the ISA lines the
  * legacy devices use (0/2 timer, 1 i8042, 4 serial, 8 RTC); the I/O APIC
@@ -52,6 +53,19 @@ struct microvm_net {
 /* sockaddr_un's sun_path is 108 bytes; "_<port>" is appended for guest connects. */
 #define MICROVM_VSOCK_PATH_MAX 96u
 
+#define MICROVM_MAX_VHOST 8u
+#define MICROVM_VIRTIO_ID_FS 26u
+
+/* A vhost-user device (--disk/--net vhost_user=on, --fs, --vhost-user). */
+struct microvm_vhost {
+	const char *opt;          /* the option, for messages */
+	uint32_t type;            /* virtio device id */
+	char socket[108];         /* sockaddr_un's sun_path */
+	unsigned int queues;      /* 0: the type's default or the backend's count */
+	unsigned int reconnect;   /* seconds between retries; 0: DEVICE_NEEDS_RESET */
+	char tag[37];             /* --fs: the mount tag */
+};
+
 enum microvm_console_mode { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
 
 /* The devices the command line asked for. */
@@ -66,6 +80,8 @@ struct microvm_devices {
 	bool vsock;
 	uint64_t vsock_cid;
 	char vsock_path[MICROVM_VSOCK_PATH_MAX];
+	struct microvm_vhost vhost[MICROVM_MAX_VHOST];
+	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
 };
 
@@ -75,6 +91,10 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+/* --disk/--net with vhost_user=on come here too; @type is the device id
+ * implied by @opt (0 for --vhost-user, which names it with type=). */
+int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t type,
+			const char *arg, char *err, size_t errlen);
 int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 
 /* GSI of device slot @i (i < MICROVM_VIRTIO_MAX). */

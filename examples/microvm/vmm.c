@@ -63,6 +63,9 @@ int vmm_create(struct vmm *v, const struct microvm_config *cfg, char *err, size_
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(-ret));
 		return ret;
 	}
+	/* vhost-user backends map guest RAM themselves: share it as a memfd. */
+	if (cfg->dev.nvhost)
+		mo.backing = CVMM_MEM_MEMFD;
 	ret = cvmm_guest_mem_create_x86(&mo, &v->mem);
 	if (ret) {
 		snprintf(err, errlen, "--memory: cannot map %" PRIu64 " bytes of guest RAM: %s",
