@@ -59,7 +59,7 @@ static const char *type_name(uint32_t type)
 	switch (type) {
 	case CVMM_VIRTIO_ID_NET: return "net";
 	case CVMM_VIRTIO_ID_BLOCK: return "blk";
-	case 26: return "fs";
+	case MICROVM_VIRTIO_ID_FS: return "fs";
 	default: return "device";
 	}
 }
@@ -358,7 +358,7 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 
 		if (c->type == CVMM_VIRTIO_ID_NET)
 			n = 2;
-		else if (c->type == 26)
+		else if (c->type == MICROVM_VIRTIO_ID_FS)
 			n = 2;
 		else if (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_MQ))
 			(void)cvmm_vhost_frontend_get_queue_num(d->fe, &n);
@@ -369,10 +369,10 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	switch (c->type) {
 	case CVMM_VIRTIO_ID_BLOCK: cfg_size = BLK_CFG_SIZE; break;
 	case CVMM_VIRTIO_ID_NET: cfg_size = NET_CFG_SIZE; break;
-	case 26: cfg_size = FS_CFG_SIZE; break;
+	case MICROVM_VIRTIO_ID_FS: cfg_size = FS_CFG_SIZE; break;
 	default: cfg_size = 0; break;
 	}
-	if (c->type == 26 && !(d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG))) {
+	if (c->type == MICROVM_VIRTIO_ID_FS && !(d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG))) {
 		uint32_t req = nq - 1;
 
 		/* virtiofsd leaves the config to the VMM. */
@@ -404,6 +404,12 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	d->dev.features = d->backend_features &
 			  ~(CVMM_VHOST_F_PROTOCOL_FEATURES | VHOST_F_LOG_ALL |
 			    CVMM_VIRTIO_F_ACCESS_PLATFORM);
+	cvmm_log(CVMM_LOG_INFO, LOG,
+		 "%s: virtio-%s (id %u), backend features %#llx, protocol features %#llx, %u queues, %u config bytes%s%s",
+		 c->socket, type_name(c->type), c->type, (unsigned long long)d->backend_features,
+		 (unsigned long long)d->protocol_features, nq, cfg_size,
+		 c->type == MICROVM_VIRTIO_ID_FS ? ", tag " : "",
+		 c->type == MICROVM_VIRTIO_ID_FS ? c->tag : "");
 	return 0;
 }
 
