@@ -381,6 +381,20 @@ START_TEST(test_two_pairs)
 }
 END_TEST
 
+/* Whether the daemon's stderr so far contains @what. */
+static bool log_has(struct env *e, const char *what)
+{
+	char buf[4096];
+	int fd = open(e->log, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, what) != NULL;
+}
+
 static bool alive(pid_t pid)
 {
 	int st;
@@ -420,6 +434,8 @@ START_TEST(test_hostile_tx)
 	ck_assert_int_eq(cvmm_virtio_user_net_send_raw(vu, 0, &b, 1), 0);
 	usleep(200000);
 	ck_assert(alive(e.pid));
+	ck_assert(log_has(&e, "queue 1 broken: transmit chain"));
+	ck_assert(!log_has(&e, "queue 0 broken"));
 	cvmm_virtio_user_net_destroy(vu);
 
 	/* A new connection is served; then a chain shorter than the header. */
@@ -429,6 +445,7 @@ START_TEST(test_hostile_tx)
 	ck_assert_int_eq(cvmm_virtio_user_net_send_raw(vu, 0, &s, 1), 0);
 	usleep(200000);
 	ck_assert(alive(e.pid));
+	ck_assert(log_has(&e, "Message too long"));
 	cvmm_virtio_user_net_destroy(vu);
 	vu = connect_vu(&e, 1, 0, 0);
 	guest_to_host(vu, 0, hs, 5000, "third connection");
