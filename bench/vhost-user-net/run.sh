@@ -1,0 +1,54 @@
+#!/bin/sh
+# cvmm-vhost-user-net transmit packets per second: cvmm-virtio-user-net-bench
+# (a vhost-user frontend + virtio-net driver in one host process) sends
+# 64-byte and 1500-byte frames as fast as it can through the daemon into a
+# TAP; the TAP's rx_packets counter (/proc/net/dev) counts what arrived.
+# Also the daemon's CPU time per frame (utime + stime from /proc/PID/stat).
+# Runs in a private network namespace (root and /dev/net/tun needed).
+#
+#   bench/vhost-user-net/run.sh [BUILDDIR] [SECONDS] [RUNS]
+set -eu
+B=${1:-.}
+SECS=${2:-5}
+RUNS=${3:-3}
+if [ -z "${CVMM_VUNET_BENCH_NS:-}" ]; then
+	CVMM_VUNET_BENCH_NS=1 exec unshare -n "$0" "$B" "$SECS" "$RUNS"
+fi
+DAEMON=$B/examples/vhost-user-net/cvmm-vhost-user-net
+DRIVER=$B/examples/vhost-user-net/cvmm-virtio-user-net-bench
+DIR=$(mktemp -d /tmp/cvmm-vunet-bench.XXXXXX)
+SOCK=$DIR/net.sock
+TAP=vunetb0
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$DIR"; }
+trap cleanup EXIT INT TERM
+
+for f in "$DAEMON" "$DRIVER"; do
+	[ -x "$f" ] || { echo "run.sh: $f not built" >&2; exit 1; }
+done
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tap_rx() { awk -v t="$TAP:" '$1 == t { print $3 }' /proc/net/dev; }
+
+"$DAEMON" --socket "$SOCK" --tap "$TAP" & PID=$!
+i=0
+while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+echo 1 > /proc/sys/net/ipv6/conf/$TAP/disable_ipv6 2>/dev/null || true
+ip link set "$TAP" up
+ip addr add 192.0.2.1/24 dev "$TAP"
+
+echo "size run driver_pps tap_rx_pps daemon_cpu_ns_per_frame"
+for size in 64 1500; do
+	for r in $(seq 1 "$RUNS"); do
+		c0=$(cpu_ticks "$PID")
+		r0=$(tap_rx)
+		out=$("$DRIVER" --socket "$SOCK" --size "$size" --seconds "$SECS")
+		r1=$(tap_rx)
+		c1=$(cpu_ticks "$PID")
+		echo "$out" | awk -v size="$size" -v r="$r" -v rx=$((r1 - r0)) \
+			-v c=$((c1 - c0)) -v hz="$HZ" '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], rx / v["seconds"],
+				rx ? c / hz * 1e9 / rx : 0 }'
+	done
+done
