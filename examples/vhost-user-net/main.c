@@ -124,21 +124,26 @@ static int set_features(void *opaque, uint64_t f)
 }
 
 /* Several pairs: a TAP queue whose receiveq is not running is detached so
- * the kernel does not steer frames to it. */
+ * the kernel does not steer frames to it (queue 0 always stays, so a
+ * frontend that uses fewer pairs still gets every frame on pair 0). */
 static void tap_attach(struct netd *nd, int fd, bool on)
 {
 	struct ifreq ifr;
 
-	if (nd->pairs < 2)
+	if (nd->pairs < 2 || fd == nd->fds[0])
 		return;
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
 	(void)ioctl(fd, TUNSETQUEUE, &ifr); /* -EINVAL: already so */
 }
 
+static void set_polling(struct netq *q, bool on);
+
 static void break_queue(struct netq *q, const char *why, int err)
 {
 	q->broken = true;
+	if (q->rx)
+		set_polling(q, false); /* a readable TAP must not spin the loop */
 	fprintf(stderr, PROG ": queue %u broken: %s%s%s\n", cvmm_vub_vring_index(q->vr), why,
 		err ? ": " : "", err ? strerror(-err) : "");
 }
@@ -546,6 +551,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": TAP %s: %s\n", tap, strerror(-ret));
 		return 1;
 	}
+	for (unsigned int i = 1; i < nd.pairs; i++)
+		tap_attach(&nd, nd.fds[i], false);
 	memcpy(nd.config, nd.mac, 6);
 	put_le(nd.config + CFG_MAX_PAIRS, nd.pairs, 2);
 

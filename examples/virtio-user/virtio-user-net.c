@@ -408,6 +408,19 @@ int cvmm_virtio_user_net_send_raw(struct cvmm_virtio_user_net *vu, unsigned int 
 	return ret < 0 ? ret : kick(q);
 }
 
+int cvmm_virtio_user_net_rx_add_raw(struct cvmm_virtio_user_net *vu, unsigned int pair,
+				    const struct cvmm_virtq_buf *in, unsigned int n)
+{
+	struct vun_queue *q;
+	int ret;
+
+	if (pair >= vu->o.pairs || !n)
+		return -EINVAL;
+	q = &vu->q[2 * pair];
+	ret = cvmm_virtq_driver_add(q->drv, NULL, 0, in, n, false, vu->o.queue_size);
+	return ret < 0 ? ret : kick(q);
+}
+
 static int rx_next(struct cvmm_virtio_user_net *vu, struct vun_queue *q, int timeout_ms,
 		   unsigned int *slot, uint32_t *len)
 {

@@ -87,6 +87,14 @@ int cvmm_virtio_user_net_send_raw(struct cvmm_virtio_user_net *vu, unsigned int 
 				  const struct cvmm_virtq_buf *out, unsigned int n);
 
 /**
+ * Queue a raw receive chain (@n device-writable parts at arbitrary guest
+ * addresses; hostile-input tests) and kick. Its used entry makes recv()
+ * fail with -EIO. @return 0; -EINVAL; -ENOSPC.
+ */
+int cvmm_virtio_user_net_rx_add_raw(struct cvmm_virtio_user_net *vu, unsigned int pair,
+				    const struct cvmm_virtq_buf *in, unsigned int n);
+
+/**
  * Reclaim finished transmit buffers of @pair, waiting up to @timeout_ms
  * (-1 forever) for the first. @return count (0 on timeout); -EIO (an
  * impossible used entry); poll errors.

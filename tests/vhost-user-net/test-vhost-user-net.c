@@ -381,6 +381,8 @@ START_TEST(test_two_pairs)
 }
 END_TEST
 
+static unsigned long cpu_ticks(pid_t pid);
+
 /* Whether the daemon's stderr so far contains @what. */
 static bool log_has(struct env *e, const char *what)
 {
@@ -452,6 +454,77 @@ START_TEST(test_hostile_tx)
 	cvmm_virtio_user_net_destroy(vu);
 	close(hs);
 	ck_assert(alive(e.pid));
+	stop_clean(&e);
+}
+END_TEST
+
+/* A receive buffer without room for the header breaks the receiveq only:
+ * no spinning on the readable TAP, transmit still works, and the next
+ * connection receives again. */
+START_TEST(test_hostile_rx)
+{
+	struct env e;
+	struct cvmm_virtio_user_net *vu;
+	struct cvmm_virtq_buf b = { 0, 4 };
+	uint8_t pl[64];
+	unsigned long t0, t1;
+	int hs;
+
+	env_init(&e);
+	start(&e, NULL);
+	vu = connect_vu(&e, 1, 2048, 0);
+	tap_up();
+	hs = host_sock(5000);
+	ck_assert_int_eq(cvmm_virtio_user_net_rx_add_raw(vu, 0, &b, 1), 0);
+	memset(pl, 0x42, sizeof(pl));
+	for (int i = 0; i < 20; i++)
+		host_send(hs, 9600, pl, sizeof(pl));
+	usleep(200000);
+	ck_assert(log_has(&e, "queue 0 broken: receive chain"));
+	t0 = cpu_ticks(e.pid);
+	usleep(500000);
+	t1 = cpu_ticks(e.pid);
+	ck_assert_msg(t1 - t0 < 10, "broken receiveq burnt %lu ticks", t1 - t0);
+	guest_to_host(vu, 0, hs, 5000, "tx after rx broke");
+	cvmm_virtio_user_net_destroy(vu);
+	vu = connect_vu(&e, 1, 2048, 0);
+	fill_all(vu, 1);
+	host_send(hs, 9601, pl, sizeof(pl));
+	host_to_guest_wait(vu, 1, 9601, pl, sizeof(pl), NULL);
+	close(hs);
+	cvmm_virtio_user_net_destroy(vu);
+	stop_clean(&e);
+}
+END_TEST
+
+/* A 2-pair daemon driven with 1 pair: every flow reaches pair 0. */
+START_TEST(test_fewer_pairs)
+{
+	struct env e;
+	struct cvmm_virtio_user_net *vu;
+	int hs;
+
+	env_init(&e);
+	start(&e, "--queues", "4", NULL);
+	vu = connect_vu(&e, 1, 2048, 0);
+	tap_up();
+	fill_all(vu, 1);
+	hs = host_sock(5000);
+	for (uint16_t i = 0; i < 16; i++) {
+		uint8_t pl[32];
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(21000 + i) };
+
+		inet_pton(AF_INET, HOST_IP, &a.sin_addr);
+		ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+		memset(pl, i, sizeof(pl));
+		host_send(s, (uint16_t)(8100 + i), pl, sizeof(pl));
+		host_to_guest_wait(vu, 1, (uint16_t)(8100 + i), pl, sizeof(pl), NULL);
+		close(s);
+	}
+	guest_to_host(vu, 0, hs, 5000, "one of four pairs");
+	close(hs);
+	cvmm_virtio_user_net_destroy(vu);
 	stop_clean(&e);
 }
 END_TEST
@@ -589,6 +662,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_mergeable);
 	tcase_add_test(tc, test_two_pairs);
 	tcase_add_test(tc, test_hostile_tx);
+	tcase_add_test(tc, test_hostile_rx);
+	tcase_add_test(tc, test_fewer_pairs);
 	tcase_add_test(tc, test_reconnect);
 	tcase_add_test(tc, test_no_rx_buffers_idle);
 	suite_add_tcase(s, tc);
