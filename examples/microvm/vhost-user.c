@@ -125,8 +125,10 @@ static int send_ring(struct microvm_vhost_dev *d, unsigned int i, unsigned int b
 	if ((ret = cvmm_vhost_frontend_set_vring_num(d->fe, i, q->size)) ||
 	    (ret = cvmm_vhost_frontend_set_vring_addr(d->fe, &a)) ||
 	    (ret = cvmm_vhost_frontend_set_vring_base(d->fe, i, base)) ||
-	    (ret = cvmm_vhost_frontend_set_vring_kick(d->fe, i, kick)) ||
-	    (ret = cvmm_vhost_frontend_set_vring_call(d->fe, i, d->call_fd[i])))
+	    /* The call fd first: a backend that starts the ring on KICK
+	     * (libvhost-user) must already have somewhere to signal. */
+	    (ret = cvmm_vhost_frontend_set_vring_call(d->fe, i, d->call_fd[i])) ||
+	    (ret = cvmm_vhost_frontend_set_vring_kick(d->fe, i, kick)))
 		return ret;
 	if (d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES)
 		ret = cvmm_vhost_frontend_set_vring_enable(d->fe, i, true);
