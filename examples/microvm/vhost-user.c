@@ -36,7 +36,7 @@ struct microvm_vhost_dev {
 	int sock;                        /* fe's socket, watched for hang-up */
 	uint64_t backend_features;
 	uint64_t protocol_features;      /* negotiated */
-	struct cvmm_event_timer *retry;  /* reconnect=N: while disconnected */
+	struct cvmm_event_timer *retry;  /* reconnect=N: armed while disconnected */
 	/* the state activate() handed us, for reconnecting */
 	bool active;
 	struct cvmm_guest_mem *mem;
@@ -212,8 +212,7 @@ static void retry_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
 		drop_backend(d);
 		return;
 	}
-	cvmm_event_manager_timer_remove(em, d->retry);
-	d->retry = NULL;
+	cvmm_event_manager_timer_set(em, d->retry, 0, 0);
 	cvmm_log(CVMM_LOG_INFO, LOG, "%s: backend reconnected", d->cfg.socket);
 }
 
@@ -242,11 +241,8 @@ static void drop_backend(struct microvm_vhost_dev *d)
 	if (d->cfg.reconnect) {
 		cvmm_log(CVMM_LOG_WARN, LOG, "%s: backend hung up; retrying every %u s",
 			 d->cfg.socket, d->cfg.reconnect);
-		if (!d->retry &&
-		    cvmm_event_manager_timer_add(d->em, d->cfg.reconnect * 1000000000ull,
-						 d->cfg.reconnect * 1000000000ull, retry_cb, d,
-						 &d->retry))
-			d->retry = NULL;
+		cvmm_event_manager_timer_set(d->em, d->retry, d->cfg.reconnect * 1000000000ull,
+					     d->cfg.reconnect * 1000000000ull);
 		return;
 	}
 	cvmm_log(CVMM_LOG_WARN, LOG, "%s: backend hung up; virtio-%s DEVICE_NEEDS_RESET",
@@ -397,6 +393,13 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	ret = cvmm_event_manager_add(em, d->sock, EPOLLRDHUP, sock_cb, d);
 	if (ret)
 		return fail(err, errlen, ret, c, "watching the socket");
+	/* Created disarmed here, before the device thread is confined: the
+	 * thread only arms and disarms it. */
+	if (c->reconnect) {
+		ret = cvmm_event_manager_timer_add(em, 0, 0, retry_cb, d, &d->retry);
+		if (ret)
+			return fail(err, errlen, ret, c, "reconnect timer");
+	}
 	d->dev.ops = &ops;
 	d->dev.device_id = c->type;
 	d->dev.config_size = cfg_size;
