@@ -183,12 +183,15 @@ static void sock_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void
 {
 	struct microvm_vhost_dev *d = opaque;
 	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	(void)em;
 	/* Between requests the backend has nothing to say: data or EOF here
 	 * both mean the connection is out of step or gone. */
 	if (!(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) &&
-	    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+	    /* recvmsg, not recv: the thread's seccomp filter has it already */
+	    recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT) != 0)
 		cvmm_log(CVMM_LOG_WARN, LOG, "%s: unexpected data from the backend", d->cfg.socket);
 	drop_backend(d);
 }
