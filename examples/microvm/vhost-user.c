@@ -36,6 +36,7 @@ struct microvm_vhost_dev {
 	int sock;                        /* fe's socket, watched for hang-up */
 	uint64_t backend_features;
 	uint64_t protocol_features;      /* negotiated */
+	bool detached;                   /* teardown: no more loop changes but DEL */
 	struct cvmm_event_timer *retry;  /* reconnect=N: armed while disconnected */
 	/* the state activate() handed us, for reconnecting */
 	bool active;
@@ -225,8 +226,9 @@ static void release_kicks(struct microvm_vhost_dev *d)
 		if (d->call_watched[i])
 			cvmm_event_manager_remove(d->em, d->call_fd[i]);
 		d->call_watched[i] = false;
-		/* Back to the transport, which drains notifies again. */
-		if (d->kick_taken[i])
+		/* Back to the transport, which drains notifies again (not at
+		 * teardown, where the transport removes it anyway). */
+		if (d->kick_taken[i] && !d->detached)
 			cvmm_event_manager_modify(d->em, cvmm_virtio_mmio_notify_fd(d->dev.transport, i),
 						  EPOLLIN);
 		d->kick_taken[i] = false;
@@ -419,6 +421,19 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 		 c->type == MICROVM_VIRTIO_ID_FS ? ", tag " : "",
 		 c->type == MICROVM_VIRTIO_ID_FS ? c->tag : "");
 	return 0;
+}
+
+void microvm_vhost_detach(struct microvm_vhost_dev *d)
+{
+	if (!d)
+		return;
+	d->detached = true;
+	if (!d->fe)
+		return;
+	cvmm_event_manager_remove(d->em, d->sock);
+	cvmm_vhost_frontend_destroy(d->fe);
+	d->fe = NULL;
+	d->sock = -1;
 }
 
 struct cvmm_virtio_device *microvm_vhost_device(struct microvm_vhost_dev *d)

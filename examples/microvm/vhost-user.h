@@ -32,6 +32,13 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 			 struct microvm_vhost_dev **out, char *err, size_t errlen);
 /** The virtio device the transport drives. */
 struct cvmm_virtio_device *microvm_vhost_device(struct microvm_vhost_dev *d);
+/**
+ * Close the connection without a word to the backend (it sees a hang-up
+ * and stops the rings): at teardown, so the transport's final reset sends
+ * nothing from a thread whose seccomp filter has no socket calls.
+ * Thread safety: after the device thread stopped. NULL is a no-op.
+ */
+void microvm_vhost_detach(struct microvm_vhost_dev *d);
 /** Free (after the device thread stopped). NULL is a no-op. */
 void microvm_vhost_destroy(struct microvm_vhost_dev *d);
 

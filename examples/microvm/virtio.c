@@ -349,6 +349,8 @@ void vmm_virtio_fini(struct vmm *v)
 	/* The ioeventfds and irqfds stay registered: the VM is destroyed next
 	 * and KVM drops them with it (holding its own eventfd references), so
 	 * teardown needs no KVM ioctl from a thread under seccomp. */
+	for (unsigned int i = 0; i < vv->nvu; i++)
+		microvm_vhost_detach(vv->vu[i]);
 	for (unsigned int i = 0; i < vv->n; i++)
 		cvmm_virtio_mmio_destroy(vv->slot[i].t);
 	for (unsigned int i = 0; i < vv->nblk; i++)
