@@ -54,6 +54,8 @@ struct netq {
 	int fd;
 	bool rx, broken, polling;
 	uint32_t hdr_len;
+	uint64_t features; /* as acked when the vring started (SET_FEATURES may
+			    * arrive later, e.g. LOG_ALL, on the protocol thread) */
 	/* RX: the frame waiting for buffers (header included), and the chains
 	 * popped for it so far. */
 	uint8_t *buf;
@@ -228,7 +230,7 @@ static int rx_deliver(struct netq *q)
 
 static void rx_process(struct netq *q)
 {
-	bool mrg = q->nd->features & CVMM_VIRTIO_NET_F_MRG_RXBUF;
+	bool mrg = q->features & CVMM_VIRTIO_NET_F_MRG_RXBUF;
 	uint16_t qsize = cvmm_vub_vring_size(q->vr);
 	bool pushed = false;
 	int r;
@@ -309,7 +311,7 @@ static int tx_one(struct netq *q, struct cvmm_virtq_chain *c)
 	if (got < 0)
 		return (int)got;
 	h.num_buffers = 0;
-	if (cvmm_net_tx_hdr_check(&h, (uint32_t)frame, q->nd->features) < 0) {
+	if (cvmm_net_tx_hdr_check(&h, (uint32_t)frame, q->features) < 0) {
 		q->dropped++;
 		return 0;
 	}
@@ -383,7 +385,8 @@ static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
 	q->vr = vr;
 	q->rx = idx % 2 == 0;
 	q->fd = nd->fds[idx / 2];
-	q->hdr_len = hdr_len_of(nd->features);
+	q->features = cvmm_vub_vring_features(vr);
+	q->hdr_len = hdr_len_of(q->features);
 	q->buf = malloc(12 + CVMM_NET_MAX_FRAME);
 	if (!q->buf)
 		goto fail;
