@@ -5,7 +5,7 @@
 . "${top_srcdir:-.}/tests/microvm-vhost/lib.sh"
 require_kvm
 require_guests virtio-blk
-plan 10
+plan 11
 
 for backend in blk qsd; do
 	if [ $backend = qsd ] && ! command -v qemu-storage-daemon >/dev/null; then
@@ -46,4 +46,12 @@ for backend in blk qsd; do
 		"test \"\$(dd if='$TMP/w' bs=512 count=10 2>/dev/null | tr -d '\\000' | wc -c)\" -eq 0 && \
 		 test \"\$(dd if='$TMP/w' bs=512 skip=110 2>/dev/null | tr -d '\\000' | wc -c)\" -eq 0"
 done
+
+# The generic form: any device id, here 2 (block) with one queue.
+mkpattern "$TMP/disk" 64 3
+start_blk "$TMP/s" "$TMP/disk"
+run_vm out --kernel "$BLK" --vhost-user type=2,socket="$TMP/s",queues=1 \
+	--guest-arg 0=1 --guest-arg 1=0 --guest-arg 2=64 --guest-arg 3=3
+check "--vhost-user type=2: the guest reads the pattern" ok_with "read 64 sectors ok"
+stop_backend
 finish
