@@ -26,9 +26,9 @@ check "backend killed: the transport set NEEDS_RESET" grep -q "needs reset" "$ou
 
 start_blk "$TMP/s" "$TMP/w"
 rc=0
-timeout 30 "$MICROVM" --log-level info --kernel "$BLK" \
+timeout 60 "$MICROVM" --log-level info --kernel "$BLK" \
 	--disk vhost_user=on,socket="$TMP/s",reconnect=1 \
-	--guest-arg 0=4 --guest-arg 1=0 --guest-arg 2=30000 >"$TMP/h2" 2>&1 &
+	--guest-arg 0=4 --guest-arg 1=0 --guest-arg 2=60000 >"$TMP/h2" 2>&1 &
 vm=$!
 sleep 1
 stop_backend
@@ -38,5 +38,5 @@ wait $vm || rc=$?
 out=$TMP/h2
 check "reconnect=1: the VMM saw the hang-up and reconnected" \
 	sh -c "grep -q 'retrying every 1 s' '$out' && grep -q 'backend reconnected' '$out'"
-check "reconnect=1: all 30000 requests complete" ok_with "30000 requests done"
+check "reconnect=1: all 60000 requests complete" ok_with "60000 requests done"
 finish
