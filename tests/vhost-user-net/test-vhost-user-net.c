@@ -223,9 +223,9 @@ static void guest_to_host(struct cvmm_virtio_user_net *vu, unsigned int pair, in
 
 /* Host -> guest: wait on @pairs receiveqs for the UDP frame to @dport with
  * @pl; other traffic (ARP, ...) is skipped. Returns buffers used. */
-static unsigned int host_to_guest_wait(struct cvmm_virtio_user_net *vu, unsigned int pairs,
-				       uint16_t dport, const uint8_t *pl, size_t n,
-				       unsigned int *pair_out)
+static unsigned int host_to_guest_hdr(struct cvmm_virtio_user_net *vu, unsigned int pairs,
+				      uint16_t dport, const uint8_t *pl, size_t n,
+				      unsigned int *pair_out, struct cvmm_virtio_net_hdr *hout)
 {
 	static uint8_t f[70000];
 	uint64_t end = cvmm_now_ns() + 3000000000ull;
@@ -233,7 +233,8 @@ static unsigned int host_to_guest_wait(struct cvmm_virtio_user_net *vu, unsigned
 	while (cvmm_now_ns() < end) {
 		for (unsigned int p = 0; p < pairs; p++) {
 			unsigned int nb = 0;
-			int len = cvmm_virtio_user_net_recv(vu, p, f, sizeof(f), NULL, &nb, 50);
+			struct cvmm_virtio_net_hdr h;
+			int len = cvmm_virtio_user_net_recv(vu, p, f, sizeof(f), &h, &nb, 50);
 
 			ck_assert_int_ge(len, 0);
 			if (len < 42 || f[12] != 0x08 || f[13] != 0 || f[23] != 17)
@@ -245,11 +246,20 @@ static unsigned int host_to_guest_wait(struct cvmm_virtio_user_net *vu, unsigned
 			ck_assert(memcmp(f + 42, pl, n) == 0);
 			if (pair_out)
 				*pair_out = p;
+			if (hout)
+				*hout = h;
 			return nb;
 		}
 	}
 	ck_abort_msg("frame to port %u never reached the guest", dport);
 	return 0;
+}
+
+static unsigned int host_to_guest_wait(struct cvmm_virtio_user_net *vu, unsigned int pairs,
+				       uint16_t dport, const uint8_t *pl, size_t n,
+				       unsigned int *pair_out)
+{
+	return host_to_guest_hdr(vu, pairs, dport, pl, n, pair_out, NULL);
 }
 
 static void fill_all(struct cvmm_virtio_user_net *vu, unsigned int pairs)
@@ -529,6 +539,44 @@ START_TEST(test_fewer_pairs)
 }
 END_TEST
 
+/* GUEST_CSUM is applied to the TAP (TUNSETOFFLOAD) per connection: with it
+ * the host's UDP checksums arrive unfinished (NEEDS_CSUM, csum_start at the
+ * UDP header); without it the kernel finishes them (flags 0). */
+START_TEST(test_offload_csum)
+{
+	struct env e;
+	struct cvmm_virtio_user_net *vu;
+	struct cvmm_virtio_net_hdr h;
+	uint8_t pl[200];
+	int hs;
+
+	env_init(&e);
+	start(&e, NULL);
+	vu = connect_vu(&e, 1, 2048, CVMM_VIRTIO_NET_F_GUEST_CSUM);
+	ck_assert(cvmm_virtio_user_net_features(vu) & CVMM_VIRTIO_NET_F_GUEST_CSUM);
+	tap_up();
+	fill_all(vu, 1);
+	hs = host_sock(5000);
+	memset(pl, 0x3c, sizeof(pl));
+	host_send(hs, 9700, pl, sizeof(pl));
+	host_to_guest_hdr(vu, 1, 9700, pl, sizeof(pl), NULL, &h);
+	ck_assert_uint_eq(h.flags, CVMM_VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	ck_assert_uint_eq(h.csum_start, 14 + 20);
+	ck_assert_uint_eq(h.csum_offset, 6);
+	ck_assert_uint_eq(h.gso_type, CVMM_VIRTIO_NET_HDR_GSO_NONE);
+	cvmm_virtio_user_net_destroy(vu);
+
+	vu = connect_vu(&e, 1, 2048, 0);
+	fill_all(vu, 1);
+	host_send(hs, 9701, pl, sizeof(pl));
+	host_to_guest_hdr(vu, 1, 9701, pl, sizeof(pl), NULL, &h);
+	ck_assert_uint_eq(h.flags, 0);
+	close(hs);
+	cvmm_virtio_user_net_destroy(vu);
+	stop_clean(&e);
+}
+END_TEST
+
 START_TEST(test_reconnect)
 {
 	struct env e;
@@ -664,6 +712,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hostile_tx);
 	tcase_add_test(tc, test_hostile_rx);
 	tcase_add_test(tc, test_fewer_pairs);
+	tcase_add_test(tc, test_offload_csum);
 	tcase_add_test(tc, test_reconnect);
 	tcase_add_test(tc, test_no_rx_buffers_idle);
 	suite_add_tcase(s, tc);
