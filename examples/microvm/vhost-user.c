@@ -154,6 +154,14 @@ static int start_rings(struct microvm_vhost_dev *d, bool resume)
 	uint64_t feat = d->features | (d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES);
 	int ret;
 
+	/* The transport offers ring features of its own, and a backend that
+	 * comes back may offer less: one that lacks a bit the driver took
+	 * cannot serve the rings. */
+	if (d->features & ~d->backend_features) {
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: driver features %#llx not offered by the backend",
+			 d->cfg.socket, (unsigned long long)(d->features & ~d->backend_features));
+		return -EOPNOTSUPP;
+	}
 	ret = cvmm_vhost_frontend_set_features(d->fe, feat);
 	if (!ret)
 		ret = cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
@@ -262,43 +270,39 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 		    struct cvmm_virtq *queues, unsigned int num_queues, uint64_t features)
 {
 	struct microvm_vhost_dev *d = of(dev);
-	int ret;
+	int ret = 0;
 
 	(void)num_queues;
 	d->mem = mem;
 	d->queues = queues;
 	d->features = features;
-	d->active = true;
-	if (!d->fe) {
-		/* With reconnect=N the rings start when the backend is back. */
-		return d->cfg.reconnect ? 0 : -ENOTCONN;
-	}
-	/* The transport offers ring features of its own; a backend that
-	 * lacks one the driver took cannot serve the rings. */
-	if (features & ~d->backend_features) {
-		cvmm_log(CVMM_LOG_WARN, LOG, "%s: driver features %#llx not offered by the backend",
-			 d->cfg.socket, (unsigned long long)(features & ~d->backend_features));
-		return -EOPNOTSUPP;
-	}
-	for (unsigned int i = 0; i < dev->num_queues; i++) {
+	if (!d->fe && !d->cfg.reconnect)
+		return -ENOTCONN;
+	for (unsigned int i = 0; !ret && i < dev->num_queues; i++) {
 		if (!cvmm_virtq_active(&queues[i]))
 			continue;
 		/* The backend, not the transport, consumes this queue's
 		 * ioeventfd from now on. */
 		ret = cvmm_event_manager_modify(d->em, cvmm_virtio_mmio_notify_fd(dev->transport, i), 0);
 		if (ret)
-			return ret;
+			break;
 		d->kick_taken[i] = true;
 		ret = cvmm_event_manager_add(d->em, d->call_fd[i], EPOLLIN, call_cb, d);
-		if (ret)
-			return ret;
-		d->call_watched[i] = true;
+		d->call_watched[i] = !ret;
 	}
-	ret = start_rings(d, false);
-	if (ret)
+	/* With reconnect=N and the backend away, the rings start when it is
+	 * back (retry_cb). */
+	if (!ret && d->fe)
+		ret = start_rings(d, false);
+	if (ret) {
 		cvmm_log(CVMM_LOG_WARN, LOG, "%s: starting the rings: %s", d->cfg.socket,
 			 strerror(-ret));
-	return ret;
+		/* No reset() follows a failed activate: undo here. */
+		release_kicks(d);
+		return ret;
+	}
+	d->active = true;
+	return 0;
 }
 
 static void queue_event(struct cvmm_virtio_device *dev, unsigned int q)
