@@ -193,17 +193,22 @@ static int rx_take_chain(struct netq *q)
 	return 1;
 }
 
-/* Deliver q->buf[0, len) into the held chains (all of them are needed). */
+/* Deliver q->buf[0, len) into the first held chains that hold it; chains
+ * left over (a larger frame was dropped before) stay held for the next. */
 static int rx_deliver(struct netq *q)
 {
+	unsigned int used = 0;
 	size_t off = 0;
+	uint64_t room = 0;
 	int ret;
 
+	while (used < q->nheld && room < q->len)
+		room += q->held_room[used++];
 	if (q->hdr_len == 12) {
-		q->buf[10] = (uint8_t)q->nheld;
-		q->buf[11] = (uint8_t)(q->nheld >> 8);
+		q->buf[10] = (uint8_t)used;
+		q->buf[11] = (uint8_t)(used >> 8);
 	}
-	for (unsigned int i = 0; i < q->nheld; i++) {
+	for (unsigned int i = 0; i < used; i++) {
 		struct cvmm_virtq_rw w;
 		size_t n = q->len - off;
 		ssize_t got;
@@ -221,8 +226,10 @@ static int rx_deliver(struct netq *q)
 		if (ret < 0)
 			return ret;
 	}
-	q->nheld = 0;
-	q->room = 0;
+	q->nheld -= used;
+	memmove(q->held, q->held + used, q->nheld * sizeof(*q->held));
+	memmove(q->held_room, q->held_room + used, q->nheld * sizeof(*q->held_room));
+	q->room -= room;
 	q->len = 0;
 	q->frames++;
 	return 0;

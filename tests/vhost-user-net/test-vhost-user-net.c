@@ -316,6 +316,34 @@ START_TEST(test_rx_udp)
 }
 END_TEST
 
+/* Without MRG_RXBUF a frame larger than a buffer is dropped, and the
+ * buffer it was offered serves the next frame. */
+START_TEST(test_rx_too_big)
+{
+	struct env e;
+	struct cvmm_virtio_user_net *vu;
+	uint8_t pl[1000];
+	int hs;
+
+	env_init(&e);
+	start(&e, NULL);
+	vu = connect_vu(&e, 1, 256, 0);
+	tap_up();
+	fill_all(vu, 1);
+	hs = host_sock(5000);
+	memset(pl, 0x77, sizeof(pl));
+	for (int i = 0; i < 100; i++)
+		host_send(hs, 9800, pl, sizeof(pl));
+	host_send(hs, 9801, pl, 100);
+	/* 54 + 100 bytes fit a 256-byte buffer; the 1000-byte ones never do. */
+	ck_assert_uint_eq(host_to_guest_wait(vu, 1, 9801, pl, 100, NULL), 1);
+	guest_to_host(vu, 0, hs, 5000, "still fine");
+	close(hs);
+	cvmm_virtio_user_net_destroy(vu);
+	stop_clean(&e);
+}
+END_TEST
+
 START_TEST(test_mergeable)
 {
 	struct env e;
@@ -707,6 +735,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_bad_flags);
 	tcase_add_test(tc, test_tx_udp);
 	tcase_add_test(tc, test_rx_udp);
+	tcase_add_test(tc, test_rx_too_big);
 	tcase_add_test(tc, test_mergeable);
 	tcase_add_test(tc, test_two_pairs);
 	tcase_add_test(tc, test_hostile_tx);
