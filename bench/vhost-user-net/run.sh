@@ -4,6 +4,9 @@
 # 64-byte and 1500-byte frames as fast as it can through the daemon into a
 # TAP; the TAP's rx_packets counter (/proc/net/dev) counts what arrived.
 # Also the daemon's CPU time per frame (utime + stime from /proc/PID/stat).
+# Then the receive direction: the driver (--rx) forks a UDP flood from the
+# host side to 192.0.2.2 and counts the frames reaching its receive buffers
+# (TAP tx_packets: what the kernel handed to the TAP, drops included).
 # Runs in a private network namespace (root and /dev/net/tun needed).
 #
 #   bench/vhost-user-net/run.sh [BUILDDIR] [SECONDS] [RUNS]
@@ -29,6 +32,7 @@ done
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 tap_rx() { awk -v t="$TAP:" '$1 == t { print $3 }' /proc/net/dev; }
+tap_tx() { awk -v t="$TAP:" '$1 == t { print $11 }' /proc/net/dev; }
 
 "$DAEMON" --socket "$SOCK" --tap "$TAP" & PID=$!
 i=0
@@ -36,8 +40,9 @@ while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 echo 1 > /proc/sys/net/ipv6/conf/$TAP/disable_ipv6 2>/dev/null || true
 ip link set "$TAP" up
 ip addr add 192.0.2.1/24 dev "$TAP"
+ip neigh replace 192.0.2.2 lladdr 52:54:00:00:00:02 dev "$TAP" nud permanent
 
-echo "size run driver_pps tap_rx_pps daemon_cpu_ns_per_frame"
+echo "transmit (driver -> TAP): size run driver_pps tap_rx_pps daemon_cpu_ns_per_frame"
 for size in 64 1500; do
 	for r in $(seq 1 "$RUNS"); do
 		c0=$(cpu_ticks "$PID")
@@ -50,5 +55,20 @@ for size in 64 1500; do
 			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], rx / v["seconds"],
 				rx ? c / hz * 1e9 / rx : 0 }'
+	done
+done
+echo "receive (host flood -> driver): size run driver_pps tap_tx_pps daemon_cpu_ns_per_frame"
+for size in 64 1500; do
+	for r in $(seq 1 "$RUNS"); do
+		c0=$(cpu_ticks "$PID")
+		t0=$(tap_tx)
+		out=$("$DRIVER" --socket "$SOCK" --size "$size" --seconds "$SECS" --rx)
+		t1=$(tap_tx)
+		c1=$(cpu_ticks "$PID")
+		echo "$out" | awk -v size="$size" -v r="$r" -v tx=$((t1 - t0)) \
+			-v c=$((c1 - c0)) -v hz="$HZ" '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], tx / v["seconds"],
+				v["frames"] ? c / hz * 1e9 / v["frames"] : 0 }'
 	done
 done

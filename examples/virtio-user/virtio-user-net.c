@@ -487,12 +487,18 @@ int cvmm_virtio_user_net_recv(struct cvmm_virtio_user_net *vu, unsigned int pair
 			memcpy((uint8_t *)buf + total, p + skip,
 			       len - skip < cap - total ? len - skip : cap - total);
 		total += len - skip;
+		/* Copied out: the buffer goes straight back to the device. */
+		struct cvmm_virtq_buf b = { slot_gpa(vu, q, slot), vu->o.buf_size };
+		r = cvmm_virtq_driver_add(q->drv, NULL, 0, &b, 1, false, slot);
+		if (r < 0)
+			return r;
+		q->busy[slot] = 1;
 	}
 	if (h)
 		*h = hd;
 	if (nbufs)
 		*nbufs = nb;
-	r = cvmm_virtio_user_net_rx_fill(vu, pair);
+	r = kick(q);
 	if (r < 0)
 		return r;
 	return total > (size_t)INT32_MAX ? -EIO : (int)total;
