@@ -36,6 +36,10 @@ struct microvm_vhost_dev {
 	int sock;                        /* fe's socket, watched for hang-up */
 	uint64_t backend_features;
 	uint64_t protocol_features;      /* negotiated */
+	/* INFLIGHT_SHMFD: the backend's record of requests it took, kept
+	 * here across its death and handed back when it returns */
+	int inflight_fd;
+	uint64_t inflight_size, inflight_offset;
 	bool detached;                   /* teardown: no more loop changes but DEL */
 	struct cvmm_event_timer *retry;  /* reconnect=N: armed while disconnected */
 	/* the state activate() handed us, for reconnecting */
@@ -96,7 +100,8 @@ static int handshake(struct microvm_vhost_dev *d)
 		ret = cvmm_vhost_frontend_get_protocol_features(d->fe, &pf);
 		want = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_MQ) |
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK) |
-		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG);
+		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG) |
+		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD);
 		d->protocol_features = pf & want;
 		if (!ret)
 			ret = cvmm_vhost_frontend_set_protocol_features(d->fe, d->protocol_features);
@@ -165,6 +170,18 @@ static int start_rings(struct microvm_vhost_dev *d, bool resume)
 	ret = cvmm_vhost_frontend_set_features(d->fe, feat);
 	if (!ret)
 		ret = cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
+	if (!ret && (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD)) &&
+	    !(d->features & CVMM_VIRTIO_F_RING_PACKED)) {
+		if (d->inflight_fd < 0)
+			ret = cvmm_vhost_frontend_get_inflight_fd(d->fe, d->dev.num_queues, QUEUE_SIZE,
+								  &d->inflight_fd, &d->inflight_size,
+								  &d->inflight_offset);
+		if (!ret)
+			ret = cvmm_vhost_frontend_set_inflight_fd(d->fe, d->inflight_fd,
+								  d->inflight_size,
+								  d->inflight_offset,
+								  d->dev.num_queues, QUEUE_SIZE);
+	}
 	for (unsigned int i = 0; !ret && i < d->dev.num_queues; i++) {
 		struct cvmm_virtq *q = &d->queues[i];
 		unsigned int base = q->next_avail;
@@ -325,6 +342,9 @@ static void reset(struct cvmm_virtio_device *dev)
 	}
 	release_kicks(d);
 	d->active = false;
+	/* A reset device starts with nothing in flight. */
+	cvmm_close(d->inflight_fd);
+	d->inflight_fd = -1;
 }
 
 static const struct cvmm_virtio_device_ops ops = {
@@ -353,6 +373,7 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	d->cfg = *c;
 	d->em = em;
 	d->sock = -1;
+	d->inflight_fd = -1;
 	pthread_mutex_init(&d->cfg_lock, NULL);
 	for (unsigned int i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++)
 		d->call_fd[i] = -1;
@@ -459,6 +480,7 @@ void microvm_vhost_destroy(struct microvm_vhost_dev *d)
 			cvmm_event_manager_remove(d->em, d->call_fd[i]);
 		cvmm_close(d->call_fd[i]);
 	}
+	cvmm_close(d->inflight_fd);
 	pthread_mutex_destroy(&d->cfg_lock);
 	free(d);
 }
