@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,10 +57,16 @@ int cvmm_vub_inflight_get(struct cvmm_vub *d, uint16_t nq, uint16_t qsize, int *
 
 	if (ret < 0)
 		return ret;
-	mfd = memfd_create("vub-inflight", MFD_CLOEXEC);
+	mfd = memfd_create("vub-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)
 		return -errno;
-	if (ftruncate(mfd, (off_t)len) < 0) {
+	/*
+	 * Sealed at its size, as libvhost-user does: the frontend maps this
+	 * file too, and a file that could shrink under it would make its next
+	 * touch of the area a SIGBUS.
+	 */
+	if (ftruncate(mfd, (off_t)len) < 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		ret = -errno;
 		close(mfd);
 		return ret;
