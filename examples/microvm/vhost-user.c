@@ -394,6 +394,18 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	}
 	if (nq > CVMM_VIRTIO_MAX_QUEUES)
 		return fail(err, errlen, -E2BIG, c, "too many queues");
+	if (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_MQ)) {
+		uint64_t max = 0;
+
+		ret = cvmm_vhost_frontend_get_queue_num(d->fe, &max);
+		if (ret)
+			return fail(err, errlen, ret, c, "GET_QUEUE_NUM");
+		if (nq > max) {
+			snprintf(err, errlen, "%s: queues: %u, but the backend on '%s' has %llu",
+				 c->opt, nq, c->socket, (unsigned long long)max);
+			return -EINVAL;
+		}
+	}
 	switch (c->type) {
 	case CVMM_VIRTIO_ID_BLOCK: cfg_size = BLK_CFG_SIZE; break;
 	case CVMM_VIRTIO_ID_NET: cfg_size = NET_CFG_SIZE; break;

@@ -2,7 +2,7 @@
 # Malformed vhost-user options: one line naming the option and the field,
 # exit status 1.
 . "${top_srcdir:-.}/tests/microvm-vhost/lib.sh"
-plan 14
+plan 15
 
 one_line_error() { # TEXT FILE
 	test "$rc" -eq 1 && test "$(wc -l <"$2")" -eq 1 && grep -qF -- "$1" "$2"
@@ -42,7 +42,15 @@ bad "--disk vhost_user empty field" "--disk: empty field" --kernel x --disk vhos
 if [ -w /dev/kvm ] && [ -f "$BLK" ]; then
 	bad "no backend listening" "--disk: socket: '$TMP/none': cannot connect" \
 		--kernel "$BLK" --disk vhost_user=on,socket="$TMP/none"
+	truncate -s 1M "$TMP/img"
+	"$VUBLK" --socket "$TMP/s" --disk "$TMP/img" --queues 2 >/dev/null 2>&1 &
+	bpid=$!
+	wait_sock "$TMP/s"
+	bad "queues=4 on a 2-queue backend" "--disk: queues: 4, but the backend on '$TMP/s' has 2" \
+		--kernel "$BLK" --disk vhost_user=on,socket="$TMP/s",queues=4
+	stop_backend
 else
-	n=$((n + 1)); echo "ok $n - # SKIP needs /dev/kvm and the virtio-blk guest"
+	n=$((n + 2)); echo "ok $((n - 1)) - # SKIP needs /dev/kvm and the virtio-blk guest"
+	echo "ok $n - # SKIP needs /dev/kvm and the virtio-blk guest"
 fi
 finish
