@@ -12,7 +12,7 @@
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
        OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
-       OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK };
+       OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK, OPT_SECCOMP, OPT_SECCOMP_FILTER };
 
 /* vhost-user options (vhost-user.c) */
 enum { OPT_FS = 400, OPT_VHOST_USER };
@@ -36,6 +36,8 @@ static const struct option options[] = {
 	{ "vhost-user", required_argument, NULL, OPT_VHOST_USER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -72,6 +74,10 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         retried every SECS seconds\n"
 		"  --guest-arg I=VALUE    boot info args[I] (0-3) of a test guest image\n"
 		"  --help                 this text\n"
+		"  --seccomp MODE         on (default: a forbidden syscall ends the VM with a\n"
+		"                         message naming it, exit 159), log or off\n"
+		"  --seccomp-filter FILE  per-thread filters (vmm, vcpu, virtio) from a\n"
+		"                         Firecracker-format JSON file instead of the built-in ones\n"
 		"  --version              print the version\n"
 		"\n"
 		"Exit status: 0 when the guest powers off or resets; the value the guest\n"
@@ -199,6 +205,13 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case OPT_HELP:
 			c->help = true;
 			return 0;
+		case OPT_SECCOMP:
+			if (cvmm_sandbox_parse_mode(optarg, &c->seccomp))
+				return fail(err, errlen, "--seccomp: '%s' is not on, log or off", optarg);
+			break;
+		case OPT_SECCOMP_FILTER:
+			c->seccomp_filter = optarg;
+			break;
 		case OPT_VERSION:
 			c->version = true;
 			return 0;

@@ -9,6 +9,8 @@
 
 #include <cvmm/sys-util.h>
 
+#include "sandbox.h"
+
 #include "virtio.h"
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_OFF };
@@ -24,6 +26,8 @@ struct microvm_config {
 	enum cvmm_log_level log_level;
 	bool boot_timer;         /* report guest writes to port 0x80 with a timestamp */
 	struct microvm_devices dev; /* --disk, --console, --rng, --guest-arg */
+	enum cvmm_sandbox_mode seccomp;  /* --seccomp, default on */
+	const char *seccomp_filter;      /* --seccomp-filter JSON, or NULL */
 	bool help;
 	bool version;
 };

@@ -69,6 +69,11 @@ static void main_loop(struct vmm *v, int sfd)
 	cvmm_epoll_add(ep, sfd, EPOLLIN, EV_SIGNAL);
 	if (stdin_on && cvmm_epoll_add(ep, STDIN_FILENO, EPOLLIN, EV_STDIN) == -EPERM)
 		stdin_file = true;
+	/* The main thread confines itself last, once everything is set up. */
+	if (cvmm_sandbox_install(v->sandbox, "vmm")) {
+		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
+		vmm_request_stop(v, VM_STOP_HOST_ERROR, 3);
+	}
 
 	while (atomic_load(&v->stop) == VM_RUNNING) {
 		/* While the FIFO is full, retry soon instead of reading more. */
@@ -135,6 +140,8 @@ static uint64_t process_start_ns(void)
 int main(int argc, char **argv)
 {
 	uint64_t t0 = process_start_ns();
+	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio" };
+	struct cvmm_sandbox sandbox;
 	struct microvm_config cfg;
 	struct vmm v;
 	char err[512] = "";
@@ -156,6 +163,15 @@ int main(int argc, char **argv)
 	cvmm_log_set_level(cfg.log_level);
 	cvmm_log_set_sink(log_sink, NULL);
 
+	/* Filters are compiled before any thread exists; each thread type
+	 * installs its own (vmm.c, virtio.c, main_loop). */
+	if (cvmm_sandbox_prepare(&sandbox, "microvm", sandbox_threads,
+				 CVMM_ARRAY_SIZE(sandbox_threads), cfg.seccomp,
+				 cfg.seccomp_filter, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		return 1;
+	}
+
 	/* SIGTERM/SIGINT arrive through a signalfd in the main loop; vCPU
 	 * threads inherit the blocked mask and never see them. */
 	sigemptyset(&sigs);
@@ -167,6 +183,7 @@ int main(int argc, char **argv)
 
 	ret = vmm_create(&v, &cfg, err, sizeof(err));
 	v.t0_ns = t0;
+	v.sandbox = &sandbox;
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "VM, memory and vCPUs ready at %.3f ms",
 		 (cvmm_now_ns() - t0) / 1e6);
 	if (!ret)
@@ -178,12 +195,14 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err[0] ? err : strerror(-ret));
 		vmm_destroy(&v);
+		cvmm_sandbox_fini(&sandbox);
 		return 1;
 	}
 	if (vmm_start(&v)) {
 		fprintf(stderr, "cvmm-microvm: cannot start vCPU threads\n");
 		vmm_join(&v);
 		vmm_destroy(&v);
+		cvmm_sandbox_fini(&sandbox);
 		return 3;
 	}
 	if (cfg.serial == SERIAL_STDIO)
@@ -194,5 +213,6 @@ int main(int argc, char **argv)
 	status = vmm_exit_status(&v);
 	vmm_destroy(&v);
 	cvmm_close(sfd);
+	cvmm_sandbox_fini(&sandbox);
 	return status;
 }

@@ -36,6 +36,7 @@ struct vslot {
 };
 
 struct vmm_virtio {
+	struct vmm *v;
 	struct cvmm_event_manager *em;
 	pthread_t thread;
 	bool running;
@@ -67,6 +68,11 @@ static void *device_thread(void *arg)
 	int ret;
 
 	cvmm_thread_set_name("virtio");
+	if (cvmm_sandbox_install(vv->v->sandbox, "virtio")) {
+		cvmm_log(CVMM_LOG_ERROR, "microvm", "virtio device thread: cannot install the seccomp filter");
+		vmm_request_stop(vv->v, VM_STOP_HOST_ERROR, 3);
+		return NULL;
+	}
 	ret = cvmm_event_manager_run(vv->em);
 	if (ret)
 		cvmm_log(CVMM_LOG_ERROR, "microvm", "virtio device loop: %s", strerror(-ret));
@@ -314,6 +320,7 @@ int vmm_virtio_init(struct vmm *v, char *err, size_t errlen)
 	if (!vv)
 		return -ENOMEM;
 	vv->con_out = -1;
+	vv->v = v;
 	v->virtio = vv;
 	ret = cvmm_event_manager_create(NULL, &vv->em);
 	if (ret) {

@@ -170,6 +170,12 @@ static void *vcpu_thread(void *arg)
 	free(arg);
 	snprintf(name, sizeof(name), "vcpu%u", a.id);
 	cvmm_thread_set_name(name);
+	/* Fail closed: a vCPU that cannot be confined never runs the guest. */
+	if (cvmm_sandbox_install(v->sandbox, "vcpu")) {
+		cvmm_log(CVMM_LOG_ERROR, LOG, "vCPU %u: cannot install the seccomp filter", a.id);
+		vmm_request_stop(v, VM_STOP_HOST_ERROR, 3);
+		return NULL;
+	}
 
 	while (atomic_load_explicit(&v->stop, memory_order_relaxed) == VM_RUNNING) {
 		int ret = cvmm_kvm_vcpu_run(vcpu, &e);

@@ -61,6 +61,7 @@ struct vmm {
 	int stop_efd;                /* written once the VM stops */
 	struct vmm_virtio *virtio;   /* virtio.c; NULL without virtio devices */
 
+	const struct cvmm_sandbox *sandbox; /* each thread installs its filter (may be NULL) */
 	uint64_t t0_ns;              /* process start, for the boot timer */
 	_Atomic int stop;            /* enum vm_stop */
 	_Atomic int exit_code;
