@@ -51,6 +51,8 @@ struct microvm_vhost_dev {
 	bool call_watched[CVMM_VIRTIO_MAX_QUEUES];
 	bool kick_taken[CVMM_VIRTIO_MAX_QUEUES];
 	pthread_mutex_t cfg_lock;
+	int cfg_efd;                     /* vCPU -> device thread: config written */
+	uint32_t dirty_lo, dirty_hi;     /* the written range not yet sent */
 	uint8_t config[CVMM_VHOST_MAX_CONFIG_SIZE];
 };
 
@@ -76,6 +78,53 @@ static void config_read(struct cvmm_virtio_device *dev, uint32_t offset, void *d
 	pthread_mutex_lock(&d->cfg_lock);
 	memcpy(data, d->config + offset, len);
 	pthread_mutex_unlock(&d->cfg_lock);
+}
+
+/* A driver write: kept in the copy at once (so it reads back), sent with
+ * SET_CONFIG from the device thread, which owns the socket. */
+static void config_write(struct cvmm_virtio_device *dev, uint32_t offset, const void *data,
+			 uint32_t len)
+{
+	struct microvm_vhost_dev *d = of(dev);
+
+	if (d->cfg_efd < 0)
+		return;
+	pthread_mutex_lock(&d->cfg_lock);
+	memcpy(d->config + offset, data, len);
+	if (d->dirty_hi == d->dirty_lo) {
+		d->dirty_lo = offset;
+		d->dirty_hi = offset + len;
+	} else {
+		d->dirty_lo = offset < d->dirty_lo ? offset : d->dirty_lo;
+		d->dirty_hi = offset + len > d->dirty_hi ? offset + len : d->dirty_hi;
+	}
+	pthread_mutex_unlock(&d->cfg_lock);
+	(void)cvmm_eventfd_write(d->cfg_efd, 1);
+}
+
+static void cfg_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct microvm_vhost_dev *d = opaque;
+	uint8_t buf[CVMM_VHOST_MAX_CONFIG_SIZE];
+	uint32_t lo, hi;
+	uint64_t v;
+	int ret;
+
+	(void)em;
+	(void)events;
+	(void)cvmm_eventfd_read(fd, &v);
+	pthread_mutex_lock(&d->cfg_lock);
+	lo = d->dirty_lo;
+	hi = d->dirty_hi;
+	memcpy(buf, d->config + lo, hi - lo);
+	d->dirty_lo = d->dirty_hi = 0;
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (hi == lo || !d->fe)
+		return;
+	ret = cvmm_vhost_frontend_set_config(d->fe, lo, buf, hi - lo, 0);
+	if (ret)
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: SET_CONFIG [%u, %u): %s", d->cfg.socket, lo, hi,
+			 strerror(-ret));
 }
 
 /* Connect and take ownership; the caller checks features afterwards. */
@@ -152,6 +201,13 @@ static void call_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void
 		cvmm_virtio_device_signal_used(&d->dev);
 }
 
+static int get_inflight(struct microvm_vhost_dev *d)
+{
+	return cvmm_vhost_frontend_get_inflight_fd(d->fe, d->dev.num_queues, QUEUE_SIZE,
+						   &d->inflight_fd, &d->inflight_size,
+						   &d->inflight_offset);
+}
+
 /* Hand the rings to the backend. @resume: after a reconnect, start at the
  * used index (what the guest has not seen completed is done again). */
 static int start_rings(struct microvm_vhost_dev *d, bool resume)
@@ -172,10 +228,11 @@ static int start_rings(struct microvm_vhost_dev *d, bool resume)
 		ret = cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
 	if (!ret && (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD)) &&
 	    !(d->features & CVMM_VIRTIO_F_RING_PACKED)) {
+		/* Only after a device reset: the first region comes from
+		 * start-up (get_inflight), so the confined thread needs the
+		 * fstat of the frontend's size check only then. */
 		if (d->inflight_fd < 0)
-			ret = cvmm_vhost_frontend_get_inflight_fd(d->fe, d->dev.num_queues, QUEUE_SIZE,
-								  &d->inflight_fd, &d->inflight_size,
-								  &d->inflight_offset);
+			ret = get_inflight(d);
 		if (!ret)
 			ret = cvmm_vhost_frontend_set_inflight_fd(d->fe, d->inflight_fd,
 								  d->inflight_size,
@@ -349,6 +406,7 @@ static void reset(struct cvmm_virtio_device *dev)
 
 static const struct cvmm_virtio_device_ops ops = {
 	.config_read = config_read,
+	.config_write = config_write,
 	.activate = activate,
 	.queue_event = queue_event,
 	.reset = reset,
@@ -374,6 +432,7 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	d->em = em;
 	d->sock = -1;
 	d->inflight_fd = -1;
+	d->cfg_efd = -1;
 	pthread_mutex_init(&d->cfg_lock, NULL);
 	for (unsigned int i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++)
 		d->call_fd[i] = -1;
@@ -425,12 +484,27 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 		ret = cvmm_vhost_frontend_get_config(d->fe, 0, d->config, cfg_size);
 		if (ret)
 			return fail(err, errlen, ret, c, "GET_CONFIG");
+		d->cfg_efd = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
+		if (d->cfg_efd < 0)
+			return fail(err, errlen, d->cfg_efd, c, "eventfd");
+		ret = cvmm_event_manager_add(em, d->cfg_efd, EPOLLIN, cfg_cb, d);
+		if (ret) {
+			cvmm_close(d->cfg_efd);
+			d->cfg_efd = -1;
+			return fail(err, errlen, ret, c, "watching the config eventfd");
+		}
 	}
 	for (unsigned int i = 0; i < nq; i++) {
 		d->call_fd[i] = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
 		if (d->call_fd[i] < 0)
 			return fail(err, errlen, d->call_fd[i], c, "eventfd");
 		d->dev.queue_max_size[i] = QUEUE_SIZE;
+	}
+	d->dev.num_queues = (uint16_t)nq;
+	if (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD)) {
+		ret = get_inflight(d);
+		if (ret)
+			return fail(err, errlen, ret, c, "GET_INFLIGHT_FD");
 	}
 	ret = cvmm_event_manager_add(em, d->sock, EPOLLRDHUP, sock_cb, d);
 	if (ret)
@@ -493,6 +567,9 @@ void microvm_vhost_destroy(struct microvm_vhost_dev *d)
 		cvmm_close(d->call_fd[i]);
 	}
 	cvmm_close(d->inflight_fd);
+	if (d->cfg_efd >= 0)
+		cvmm_event_manager_remove(d->em, d->cfg_efd);
+	cvmm_close(d->cfg_efd);
 	pthread_mutex_destroy(&d->cfg_lock);
 	free(d);
 }

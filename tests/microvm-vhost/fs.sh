@@ -10,7 +10,7 @@ if ! [ -x "$VIRTIOFSD" ] || [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP $VIRTIOFSD missing or not root"
 	exit 0
 fi
-plan 4
+plan 5
 
 # start_fs SOCK: virtiofsd serves one connection, then exits.
 start_fs() {
@@ -33,8 +33,14 @@ check "virtio-fs: the guest finds one virtio-mmio device in the DSDT" test "$rc"
 stop_backend
 
 start_fs "$TMP/fs.sock"
-run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock",queues=3 \
-	--rng
-check "virtio-fs with queues=3 beside an rng: two devices in the DSDT" test "$rc" -eq 2
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock" --rng
+check "virtio-fs beside an rng: two devices in the DSDT" test "$rc" -eq 2
+stop_backend
+
+# virtiofsd has MQ and reports 2 queues (hiprio + one request queue).
+start_fs "$TMP/fs.sock"
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock",queues=3
+check "queues=3 on virtiofsd: one line naming --fs queues, exit 1" sh -c \
+	"test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q -- '--fs: queues: 3, but the backend' '$out'"
 stop_backend
 finish
