@@ -556,8 +556,9 @@ void microvm_vhost_destroy(struct microvm_vhost_dev *d)
 {
 	if (!d)
 		return;
-	if (d->retry)
-		cvmm_event_manager_timer_remove(d->em, d->retry);
+	/* The reconnect timer is left to cvmm_event_manager_destroy(), which
+	 * follows: removing it here would disarm it (timerfd_settime) from
+	 * the main thread, whose seccomp filter has no timer calls. */
 	if (d->sock >= 0)
 		cvmm_event_manager_remove(d->em, d->sock);
 	cvmm_vhost_frontend_destroy(d->fe);

@@ -39,7 +39,8 @@ struct cvmm_virtio_device *microvm_vhost_device(struct microvm_vhost_dev *d);
  * Thread safety: after the device thread stopped. NULL is a no-op.
  */
 void microvm_vhost_detach(struct microvm_vhost_dev *d);
-/** Free (after the device thread stopped). NULL is a no-op. */
+/** Free (after the device thread stopped, before the event manager is
+ * destroyed: it frees the reconnect timer). NULL is a no-op. */
 void microvm_vhost_destroy(struct microvm_vhost_dev *d);
 
 #endif
