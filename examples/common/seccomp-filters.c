@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -104,6 +105,15 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE("getrandom"),
 	CVMM_SECCOMP_RULE("sendmsg"),              /* vhost-user frontend */
 	CVMM_SECCOMP_RULE("recvmsg"),
+	/* vhost-user reconnect=N: a new unix socket to the backend */
+	CVMM_SECCOMP_RULE_COND("socket",
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
+	CVMM_SECCOMP_RULE("connect"),
+	/* vhost-user GET_INFLIGHT_FD after a device reset: the frontend
+	 * checks the backend's fd size (fstat on the fd only) */
+	CVMM_SECCOMP_RULE_COND("newfstatat",
+		CVMM_SECCOMP_COND(3, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AT_EMPTY_PATH)),
+	CVMM_SECCOMP_RULE("fstat"),
 	CVMM_SECCOMP_RULE("epoll_wait"),
 	CVMM_SECCOMP_RULE("epoll_ctl"),
 	CVMM_SECCOMP_RULE("timerfd_settime"),
