@@ -21,6 +21,11 @@ struct cvmm_vhost_backend {
 	struct cvmm_vhost_mem_region *regions;
 	int *region_fds;
 	unsigned int nregions;
+	/* ADD_MEM_REG of a region identical to one in the table (QEMU sends
+	 * one per vhost device sharing the connection, e.g. per queue pair)
+	 * counts here instead of failing as an overlap; REM_MEM_REG undoes
+	 * one before the region goes. Indexed like regions[]. */
+	unsigned int region_extra_refs[CVMM_VHOST_MAX_MEM_SLOTS];
 	/* Backend-to-frontend channel. req_lock serialises senders (held over
 	 * their I/O); fd_lock only guards req_fd/req_gen, so process_one()
 	 * replacing the channel never waits for a sender stuck on an ack. */

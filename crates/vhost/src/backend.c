@@ -191,9 +191,26 @@ static int do_set_mem_table(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg 
 		free(fds);
 		return ret;
 	}
+	memset(b->region_extra_refs, 0, sizeof(b->region_extra_refs));
 	for (unsigned int i = 0; i < n; i++)
 		m->fds[i] = -1;
 	return 0;
+}
+
+/* The index of a region identical to @x (same guest and user address,
+ * size and file offset), or @n when there is none. */
+static unsigned int find_same_region(const struct cvmm_vhost_backend *b,
+				     const struct cvmm_vhost_mem_region *x)
+{
+	for (unsigned int i = 0; i < b->nregions; i++) {
+		const struct cvmm_vhost_mem_region *r = &b->regions[i];
+
+		if (r->guest_phys_addr == x->guest_phys_addr &&
+		    r->userspace_addr == x->userspace_addr &&
+		    r->memory_size == x->memory_size && r->mmap_offset == x->mmap_offset)
+			return i;
+	}
+	return b->nregions;
 }
 
 static int do_add_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m)
@@ -202,8 +219,17 @@ static int do_add_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 	struct cvmm_vhost_mem_region *r;
 	int *fds, ret;
 
+	unsigned int same;
+
 	if (!HAVE(b, set_mem_table))
 		return -EOPNOTSUPP;
+	/* A second copy of a region we map already: keep the mapping, count
+	 * it, and let the message's fd be closed with the message. */
+	same = find_same_region(b, &m->payload.mem_reg.region);
+	if (same < n && m->nfds == 1) {
+		b->region_extra_refs[same]++;
+		return 0;
+	}
 	if (n >= b->max_mem_slots)
 		return -E2BIG;
 	ret = table_alloc(n + 1, &r, &fds);
@@ -221,6 +247,7 @@ static int do_add_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 		free(fds);
 		return ret;
 	}
+	b->region_extra_refs[n] = 0;
 	m->fds[0] = -1;
 	return 0;
 }
@@ -246,6 +273,10 @@ static int do_rem_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 	}
 	if (victim == n)
 		return -EINVAL;
+	if (b->region_extra_refs[victim]) {
+		b->region_extra_refs[victim]--;
+		return 0;
+	}
 	ret = table_alloc(n - 1, &r, &fds);
 	if (ret < 0)
 		return ret;
@@ -259,7 +290,10 @@ static int do_rem_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 	if (ret < 0) {
 		free(r);
 		free(fds);
+		return ret;
 	}
+	memmove(&b->region_extra_refs[victim], &b->region_extra_refs[victim + 1],
+		(n - 1 - victim) * sizeof(b->region_extra_refs[0]));
 	return ret;
 }
 

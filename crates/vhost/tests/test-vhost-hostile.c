@@ -472,8 +472,31 @@ START_TEST(add_rem_hostile)
 	expect_ack(CVMM_VHOST_REM_MEM_REG, 0);
 	ck_assert_int_lt(tdev_count_fds(), before); /* the region's fd went too */
 	ck_assert_uint_eq(dev.nregions, 3);
+	/* The same region again (QEMU sends one per vhost device sharing the
+	 * connection): counted, not mapped twice, and the first REM_MEM_REG
+	 * only drops that count. */
+	before = tdev_count_fds();
+	one.region.guest_phys_addr = 2 << 20;
+	one.region.userspace_addr = UVA0 + (2ull << 20);
+	send_msg(CVMM_VHOST_ADD_MEM_REG, CVMM_VHOST_FLAG_NEED_REPLY, &one, 40, &fd, 1);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_ADD_MEM_REG, 0);
+	ck_assert_uint_eq(dev.nregions, 3);
+	ck_assert_int_eq(tdev_count_fds(), before); /* the duplicate's fd was closed */
+	send_msg(CVMM_VHOST_REM_MEM_REG, CVMM_VHOST_FLAG_NEED_REPLY, &one, 40, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_REM_MEM_REG, 0);
+	ck_assert_uint_eq(dev.nregions, 3);
+	send_msg(CVMM_VHOST_REM_MEM_REG, CVMM_VHOST_FLAG_NEED_REPLY, &one, 40, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_REM_MEM_REG, 0);
+	ck_assert_uint_eq(dev.nregions, 2);
+	send_msg(CVMM_VHOST_REM_MEM_REG, CVMM_VHOST_FLAG_NEED_REPLY, &one, 40, NULL, 0);
+	PROCESS(-EINVAL);
+	expect_ack(CVMM_VHOST_REM_MEM_REG, -EINVAL);
+	one.region.userspace_addr = UVA0 + (1ull << 20);
 	/* An overlapping add. */
-	one.region.guest_phys_addr = 0x8000 + (2 << 20) - 0x8000;
+	one.region.guest_phys_addr = 3 << 20; /* region 3 is still mapped */
 	send_msg(CVMM_VHOST_ADD_MEM_REG, CVMM_VHOST_FLAG_NEED_REPLY, &one, 40, &fd, 1);
 	PROCESS(-EINVAL);
 	expect_ack(CVMM_VHOST_ADD_MEM_REG, -EINVAL);
