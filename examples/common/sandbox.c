@@ -138,7 +138,8 @@ int cvmm_sandbox_prepare(struct cvmm_sandbox *sb, const char *program,
 /* The test hook: one syscall that no thread type's filter allows. */
 static void selftest_run(const struct cvmm_sandbox *sb)
 {
-	static char *const argv[] = { "/bin/true", NULL };
+	/* A path that does not exist: in log mode the call runs and fails. */
+	static char *const argv[] = { "/nonexistent/cvmm-seccomp-selftest", NULL };
 	int fd;
 
 	if (!strcmp(sb->selftest_call, "execve")) {

@@ -19,7 +19,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <termios.h>
-#include <unistd.h>
 
 #include <cvmm/sys-util.h>
 
@@ -202,9 +201,10 @@ static bool table_has(const struct cvmm_sandbox_table *t, const char *syscall)
 
 int cvmm_sandbox_table_add(struct cvmm_seccomp_filter *f, const struct cvmm_sandbox_table *t)
 {
-	/* glibc's SIGRTMIN is a run-time value; kicks are the only signals sent. */
+	/* glibc's SIGRTMIN is a run-time value; kicks are the only signals
+	 * sent. (No pid condition: the filter must stay valid when exported
+	 * as JSON and loaded by another process.) */
 	const struct cvmm_seccomp_rule tgkill = CVMM_SECCOMP_RULE_COND("tgkill",
-		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, (uint32_t)getpid()),
 		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, (uint32_t)cvmm_kick_signal()));
 	int ret = cvmm_seccomp_filter_add_rules(f, t->rules, t->n, NULL);
 
