@@ -76,6 +76,7 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("close"),
 	CVMM_SECCOMP_RULE("munmap"),
 	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */
+	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
 	IOCTL(TCSETS),                             /* restore the terminal */
 };
 
@@ -115,6 +116,7 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE("fstat"),
 	CVMM_SECCOMP_RULE("epoll_wait"),
 	CVMM_SECCOMP_RULE("epoll_ctl"),
+	CVMM_SECCOMP_RULE("timerfd_create"),       /* virtio-blk's activate: its request timer */
 	CVMM_SECCOMP_RULE("timerfd_settime"),
 	CVMM_SECCOMP_RULE("close"),
 	NO_EXEC("mmap", 2),                        /* malloc arena growth */
