@@ -10,6 +10,7 @@
  * failure with the trap message naming it). docs/security.md has the counts.
  */
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -77,6 +78,7 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("munmap"),
 	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */
 	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
+	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */
 	IOCTL(TCSETS),                             /* restore the terminal */
 };
 
@@ -117,6 +119,15 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE("epoll_wait"),
 	CVMM_SECCOMP_RULE("epoll_ctl"),
 	CVMM_SECCOMP_RULE("timerfd_create"),       /* virtio-blk's activate: its request timer */
+	/* virtio-vsock: host connections on unix sockets */
+	CVMM_SECCOMP_RULE("accept4"),
+	CVMM_SECCOMP_RULE("recvfrom"),
+	CVMM_SECCOMP_RULE("sendto"),
+	CVMM_SECCOMP_RULE("shutdown"),
+	/* virtio-net's activate: the TAP's header size and offloads */
+	IOCTL(TUNSETVNETHDRSZ),
+	IOCTL(TUNSETOFFLOAD),
+	IOCTL(TUNSETQUEUE),                        /* multi-queue: attach/detach a pair */
 	CVMM_SECCOMP_RULE("timerfd_settime"),
 	CVMM_SECCOMP_RULE("close"),
 	NO_EXEC("mmap", 2),                        /* malloc arena growth */
