@@ -175,19 +175,9 @@ static int send_ring(struct microvm_vhost_dev *d, unsigned int i, unsigned int b
 		.used_user_addr = (uint64_t)(uintptr_t)q->used,
 	};
 	int kick = cvmm_virtio_mmio_notify_fd(d->dev.transport, i);
-	int ret;
 
-	if ((ret = cvmm_vhost_frontend_set_vring_num(d->fe, i, q->size)) ||
-	    (ret = cvmm_vhost_frontend_set_vring_addr(d->fe, &a)) ||
-	    (ret = cvmm_vhost_frontend_set_vring_base(d->fe, i, base)) ||
-	    /* The call fd first: a backend that starts the ring on KICK
-	     * (libvhost-user) must already have somewhere to signal. */
-	    (ret = cvmm_vhost_frontend_set_vring_call(d->fe, i, d->call_fd[i])) ||
-	    (ret = cvmm_vhost_frontend_set_vring_kick(d->fe, i, kick)))
-		return ret;
-	if (d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES)
-		ret = cvmm_vhost_frontend_set_vring_enable(d->fe, i, true);
-	return ret;
+	return cvmm_vhost_frontend_start_vring(d->fe, &a, q->size, base, kick, d->call_fd[i],
+					       d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES);
 }
 
 static void call_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)

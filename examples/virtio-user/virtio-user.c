@@ -147,12 +147,9 @@ static int setup(struct cvmm_virtio_user *vu, bool first, int timeout_ms)
 		}
 		/* As QEMU after a backend crash: resume at the used index. */
 		(void)cvmm_guest_mem_read_u16(vu->mem, q->used + 2, &used_idx);
-		if ((ret = cvmm_vhost_frontend_set_vring_num(vu->fe, i, vu->o.queue_size)) < 0 ||
-		    (ret = cvmm_vhost_frontend_set_vring_base(vu->fe, i, used_idx)) < 0 ||
-		    (ret = cvmm_vhost_frontend_set_vring_addr(vu->fe, &a)) < 0 ||
-		    (ret = cvmm_vhost_frontend_set_vring_kick(vu->fe, i, q->kick_fd)) < 0 ||
-		    (ret = cvmm_vhost_frontend_set_vring_call(vu->fe, i, q->call_fd)) < 0 ||
-		    (ret = cvmm_vhost_frontend_set_vring_enable(vu->fe, i, true)) < 0)
+		ret = cvmm_vhost_frontend_start_vring(vu->fe, &a, vu->o.queue_size, used_idx,
+						      q->kick_fd, q->call_fd, true);
+		if (ret < 0)
 			return ret;
 		/* Requests queued while the backend was away need a kick. */
 		(void)cvmm_eventfd_write(q->kick_fd, 1);

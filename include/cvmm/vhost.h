@@ -567,6 +567,19 @@ int cvmm_vhost_frontend_set_vring_err(struct cvmm_vhost_frontend *fe,
 				      unsigned int idx, int fd);
 int cvmm_vhost_frontend_set_vring_enable(struct cvmm_vhost_frontend *fe,
 					 unsigned int idx, bool enable);
+
+/**
+ * Start vring @a->index in the order backends expect: NUM, ADDR, BASE,
+ * CALL (before KICK: a backend that starts the ring on KICK, like
+ * libvhost-user, must already have somewhere to signal), KICK, then ENABLE
+ * when @enable (only with VHOST_USER_F_PROTOCOL_FEATURES negotiated).
+ * @return 0 or the first failing request's error.
+ * Thread safety: as the other frontend calls.
+ */
+int cvmm_vhost_frontend_start_vring(struct cvmm_vhost_frontend *fe,
+				    const struct cvmm_vhost_vring_addr_wire *a,
+				    unsigned int num, unsigned int base, int kick_fd,
+				    int call_fd, bool enable);
 /** Needs MQ. */
 int cvmm_vhost_frontend_get_queue_num(struct cvmm_vhost_frontend *fe, uint64_t *num);
 /** Needs CONFIG; @offset + @len <= CVMM_VHOST_MAX_CONFIG_SIZE, @len > 0. */

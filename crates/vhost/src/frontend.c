@@ -352,6 +352,26 @@ int cvmm_vhost_frontend_set_vring_enable(struct cvmm_vhost_frontend *fe, unsigne
 	return set_state(fe, CVMM_VHOST_SET_VRING_ENABLE, idx, enable ? 1 : 0);
 }
 
+int cvmm_vhost_frontend_start_vring(struct cvmm_vhost_frontend *fe,
+				    const struct cvmm_vhost_vring_addr_wire *a,
+				    unsigned int num, unsigned int base, int kick_fd,
+				    int call_fd, bool enable)
+{
+	unsigned int i;
+	int ret;
+
+	if (!a)
+		return -EINVAL;
+	i = a->index;
+	if ((ret = cvmm_vhost_frontend_set_vring_num(fe, i, num)) < 0 ||
+	    (ret = cvmm_vhost_frontend_set_vring_addr(fe, a)) < 0 ||
+	    (ret = cvmm_vhost_frontend_set_vring_base(fe, i, base)) < 0 ||
+	    (ret = cvmm_vhost_frontend_set_vring_call(fe, i, call_fd)) < 0 ||
+	    (ret = cvmm_vhost_frontend_set_vring_kick(fe, i, kick_fd)) < 0)
+		return ret;
+	return enable ? cvmm_vhost_frontend_set_vring_enable(fe, i, true) : 0;
+}
+
 int cvmm_vhost_frontend_get_queue_num(struct cvmm_vhost_frontend *fe, uint64_t *num)
 {
 	return get_u64(fe, CVMM_VHOST_GET_QUEUE_NUM, num);
