@@ -320,13 +320,7 @@ int main(int argc, char **argv)
 	cvmm_blk_backend_close(probe);
 	build_config(&bd);
 
-	cvmm_log_set_sink(cvmm_log_stderr_sink, NULL);
-	enum cvmm_log_level lvl = CVMM_LOG_WARN;
-	const char *lv = getenv("CVMM_VHOST_USER_BLK_LOG");
-
-	if (lv && cvmm_log_level_parse(lv, &lvl) < 0)
-		lvl = CVMM_LOG_WARN;
-	cvmm_log_set_level(lvl);
+	cvmm_log_stderr_from_env("CVMM_VHOST_USER_BLK_LOG", CVMM_LOG_WARN);
 	uint64_t features = CVMM_VIRTIO_BLK_F_SEG_MAX | CVMM_VIRTIO_BLK_F_BLK_SIZE |
 			    CVMM_VIRTIO_BLK_F_FLUSH | CVMM_VIRTIO_BLK_F_DISCARD |
 			    CVMM_VIRTIO_BLK_F_WRITE_ZEROES;

@@ -569,13 +569,7 @@ int main(int argc, char **argv)
 	memcpy(nd.config, nd.mac, 6);
 	put_le(nd.config + CFG_MAX_PAIRS, nd.pairs, 2);
 
-	cvmm_log_set_sink(cvmm_log_stderr_sink, NULL);
-	enum cvmm_log_level lvl = CVMM_LOG_WARN;
-	const char *lv = getenv("CVMM_VHOST_USER_NET_LOG");
-
-	if (lv && cvmm_log_level_parse(lv, &lvl) < 0)
-		lvl = CVMM_LOG_WARN;
-	cvmm_log_set_level(lvl);
+	cvmm_log_stderr_from_env("CVMM_VHOST_USER_NET_LOG", CVMM_LOG_WARN);
 	uint64_t features = CVMM_VIRTIO_NET_F_CSUM | CVMM_VIRTIO_NET_F_GUEST_CSUM |
 			    CVMM_VIRTIO_NET_F_HOST_TSO4 | CVMM_VIRTIO_NET_F_HOST_TSO6 |
 			    CVMM_VIRTIO_NET_F_GUEST_TSO4 | CVMM_VIRTIO_NET_F_GUEST_TSO6 |

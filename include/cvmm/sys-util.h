@@ -111,6 +111,13 @@ const char *cvmm_log_level_name(enum cvmm_log_level level);
 void cvmm_log_stderr_sink(enum cvmm_log_level level, const char *crate,
 			  const char *msg, void *opaque);
 
+/**
+ * For programs: send logs to cvmm_log_stderr_sink() at the level named by
+ * the environment variable @var ("error" ... "trace"), or @def when it is
+ * unset or not a level. Thread safety: call before starting threads.
+ */
+void cvmm_log_stderr_from_env(const char *var, enum cvmm_log_level def);
+
 /** Format and send to the sink. Thread-safe; never allocates on the heap. */
 void cvmm_log(enum cvmm_log_level level, const char *crate, const char *fmt, ...)
 	CVMM_PRINTF(3, 4);

@@ -4,6 +4,7 @@
 #include <cvmm/sys-util.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -70,6 +71,17 @@ void cvmm_log(enum cvmm_log_level level, const char *crate, const char *fmt, ...
 	va_start(ap, fmt);
 	cvmm_vlog(level, crate, fmt, ap);
 	va_end(ap);
+}
+
+void cvmm_log_stderr_from_env(const char *var, enum cvmm_log_level def)
+{
+	const char *name = var ? getenv(var) : NULL;
+	enum cvmm_log_level level = def;
+
+	if (name && cvmm_log_level_parse(name, &level) < 0)
+		level = def;
+	cvmm_log_set_level(level);
+	cvmm_log_set_sink(cvmm_log_stderr_sink, NULL);
 }
 
 void cvmm_log_stderr_sink(enum cvmm_log_level level, const char *crate,

@@ -59,6 +59,18 @@ START_TEST(log_long_message_truncated)
 	cvmm_log(CVMM_LOG_TRACE, "t", "%s", big);
 	ck_assert_uint_eq(strlen(last_msg), 511);
 	cvmm_log_set_sink(NULL, NULL);
+
+	/* The program helper: a level from the environment, else the default. */
+	setenv("CVMM_TEST_LOG", "debug", 1);
+	cvmm_log_stderr_from_env("CVMM_TEST_LOG", CVMM_LOG_WARN);
+	ck_assert_int_eq(cvmm_log_get_level(), CVMM_LOG_DEBUG);
+	setenv("CVMM_TEST_LOG", "chatty", 1);
+	cvmm_log_stderr_from_env("CVMM_TEST_LOG", CVMM_LOG_WARN);
+	ck_assert_int_eq(cvmm_log_get_level(), CVMM_LOG_WARN);
+	unsetenv("CVMM_TEST_LOG");
+	cvmm_log_stderr_from_env("CVMM_TEST_LOG", CVMM_LOG_ERROR);
+	ck_assert_int_eq(cvmm_log_get_level(), CVMM_LOG_ERROR);
+	cvmm_log_set_sink(NULL, NULL);
 }
 END_TEST
 
