@@ -9,6 +9,7 @@
 require_kvm
 plan 3
 
+. "${top_srcdir:-.}/tests/lib/debian-kernel.sh"
 cache=${CVMM_KERNEL_CACHE:-$top_builddir/slow-cache}
 mkdir -p "$cache"
 if ! [ -f "$cache/vmlinux" ]; then
@@ -18,10 +19,7 @@ if ! [ -f "$cache/vmlinux" ]; then
 		for t in xz zstd lz4; do
 			command -v $t >/dev/null || apt-get install -y -qq xz-utils zstd lz4 >/dev/null
 		done
-		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-		apt-get download "$pkg" >/dev/null 2>&1
-		dpkg-deb -x linux-image-*.deb root
-		vmlinuz=$(ls root/boot/vmlinuz-*)
+		debian_kernel "$cache"
 		# The bzImage's payload (setup header: payload_offset/length) is the
 		# compressed vmlinux; Debian 12 uses lz4.
 		python3 - "$vmlinuz" payload <<'PY'

@@ -30,19 +30,9 @@ if [ -z "${CVMM_VUNET_IN_NS:-}" ]; then
 	CVMM_VUNET_IN_NS=1 exec unshare -n "$0" "$@"
 fi
 
-cache=${CVMM_VUNET_KERNEL_CACHE:-$top_builddir/slow-cache-vunet}
-mkdir -p "$cache"
-if ! ls "$cache"/root/boot/vmlinuz-* >/dev/null 2>&1; then
-	(
-		set -e
-		cd "$cache"
-		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-		apt-get download "$pkg" >/dev/null 2>&1
-		dpkg-deb -x linux-image-*.deb root
-	) || skip_all "cannot fetch Debian's linux-image-cloud-amd64"
-fi
-vmlinuz=$(ls "$cache"/root/boot/vmlinuz-* | head -1)
-kver=${vmlinuz##*/vmlinuz-}
+. "${top_srcdir:-.}/tests/lib/debian-kernel.sh"
+cache=${CVMM_KERNEL_CACHE:-$top_builddir/slow-cache}
+debian_kernel "$cache" || skip_all "cannot fetch Debian's linux-image-cloud-amd64"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-vunet-qemu.XXXXXX")
 PID=
@@ -58,14 +48,7 @@ echo "1..4"
 ird=$TMP/initrd
 mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/lib/modules
 cp $BUSYBOX $ird/bin/busybox
-depmod -b "$cache/root" "$kver"
-: >$ird/modules.order
-for m in virtio_mmio virtio_net; do
-	modprobe -d "$cache/root" -S "$kver" --show-depends $m | awk '/^insmod/ { print $2 }'
-done | awk '!seen[$0]++' | while read -r ko; do
-	cp "$ko" $ird/lib/modules/
-	echo "/lib/modules/${ko##*/}" >>$ird/modules.order
-done
+initramfs_modules "$cache" $ird virtio_mmio virtio_net
 cat >$ird/init <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin

@@ -26,19 +26,9 @@ for t in mkfs.ext4 e2fsck debugfs depmod modprobe cpio; do
 done
 [ -x "$DAEMON" ] || { echo "1..0 # SKIP $DAEMON not built"; exit 0; }
 
-cache=${CVMM_VUB_KERNEL_CACHE:-$top_builddir/slow-cache-vub}
-mkdir -p "$cache"
-if ! ls "$cache"/root/boot/vmlinuz-* >/dev/null 2>&1; then
-	(
-		set -e
-		cd "$cache"
-		pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-		apt-get download "$pkg" >/dev/null 2>&1
-		dpkg-deb -x linux-image-*.deb root
-	) || skip_all "cannot fetch Debian's linux-image-cloud-amd64"
-fi
-vmlinuz=$(ls "$cache"/root/boot/vmlinuz-* | head -1)
-kver=${vmlinuz##*/vmlinuz-}
+. "${top_srcdir:-.}/tests/lib/debian-kernel.sh"
+cache=${CVMM_KERNEL_CACHE:-$top_builddir/slow-cache}
+debian_kernel "$cache" || skip_all "cannot fetch Debian's linux-image-cloud-amd64"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-vub-qemu.XXXXXX")
 PID=
@@ -55,14 +45,7 @@ echo "1..10"
 ird=$TMP/initrd
 mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/mnt $ird/lib/modules
 cp $BUSYBOX $ird/bin/busybox
-depmod -b "$cache/root" "$kver"
-: >$ird/modules.order
-for m in virtio_mmio virtio_blk; do
-	modprobe -d "$cache/root" -S "$kver" --show-depends $m | awk '/^insmod/ { print $2 }'
-done | awk '!seen[$0]++' | while read -r ko; do
-	cp "$ko" $ird/lib/modules/
-	echo "/lib/modules/${ko##*/}" >>$ird/modules.order
-done
+initramfs_modules "$cache" $ird virtio_mmio virtio_blk
 cat >$ird/init <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
