@@ -131,7 +131,6 @@ static int setup(struct cvmm_virtio_user *vu, bool first, int timeout_ms)
 		};
 
 		if (first) {
-			uint64_t db, ab, ub;
 			struct cvmm_virtq_driver_opts d = {
 				.sz = sizeof(d), .mem = vu->mem, .size = vu->o.queue_size,
 				.features = vu->features, .desc_gpa = q->desc,
@@ -140,7 +139,6 @@ static int setup(struct cvmm_virtio_user *vu, bool first, int timeout_ms)
 				.indirect_max = vu->indirect ? 3 : 0,
 			};
 
-			cvmm_virtq_ring_bytes(vu->o.queue_size, vu->features, &db, &ab, &ub);
 			ret = cvmm_virtq_driver_create(&d, &q->drv);
 			if (ret < 0)
 				return ret;
