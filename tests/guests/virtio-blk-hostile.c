@@ -16,18 +16,9 @@
  */
 #include "guest.h"
 #include "virtio.h"
+#include "virtio-blk.h"
 #include "virtio-blk-pattern.h"
 
-#define T_IN 0u
-#define T_OUT 1u
-#define S_OK 0u
-#define S_IOERR 1u
-
-struct blk_hdr {
-	uint32_t type;
-	uint32_t reserved;
-	uint64_t sector;
-};
 
 static struct virtio_dev dev;
 static struct vq vq;
@@ -61,21 +52,7 @@ static void set_desc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags
 
 static unsigned int request(uint32_t type, uint64_t sector, uint32_t nsec)
 {
-	struct vbuf b[3] = {
-		{ (uint64_t)hdr, sizeof(*hdr), false },
-		{ (uint64_t)data, nsec * 512u, type == T_IN },
-		{ (uint64_t)status, 1, true },
-	};
-	uint32_t id, len;
-
-	hdr->type = type;
-	hdr->reserved = 0;
-	hdr->sector = sector;
-	*status = 0xff;
-	vq_submit(&vq, b, 3);
-	if (vq_wait(&vq, &id, &len, VIRTIO_SPINS))
-		return 0xff;
-	return *status;
+	return blk_request(&vq, hdr, data, status, type, sector, nsec);
 }
 
 /* After a NEEDS_RESET: the device must come back to a working state. */
