@@ -8,6 +8,11 @@
  *                 a read still works
  *   mode 4 count: N one-sector reads of the first sector, one at a time
  *                 (the host times them against a rate limit)
+ *   mode 5 until: mode 2 one sector at a time, round and round the sectors
+ *                 until a byte arrives on the serial port (after one pass at
+ *                 least), so a test can stop the guest at a moment of its
+ *                 choosing (the backend died and came back) however fast
+ *                 it runs
  * Exit 0 on success; 0x10 + step on a failure (printed).
  */
 #include "guest.h"
@@ -111,6 +116,32 @@ int guest_main(unsigned int cpu)
 				return fail(10, "read");
 		guest_printf("virtio-blk: %lu requests done\n", (unsigned long)count);
 		return 0;
+	case 5:
+		if (!count || first > cap || count > cap - first)
+			return fail(3, "sectors beyond the capacity");
+		guest_printf("virtio-blk: writing until serial input\n");
+		for (uint64_t i = 1;; i++) {
+			uint64_t s = first + (i - 1) % count;
+
+			for (uint32_t k = 0; k < 512; k++)
+				data[k] = vblk_pattern(s, k, seed);
+			if (request(T_OUT, s, 1) != S_OK)
+				return fail(4, "write");
+			memset(data, 0, 512);
+			if (request(T_IN, s, 1) != S_OK)
+				return fail(5, "read");
+			if (!check(s, 1, seed))
+				return fail(6, "content");
+			/* Polling the LSR is a port exit; once in 64 rounds is plenty.
+			 * At least one pass over the sectors, so the host can check
+			 * every one of them. */
+			if (i >= count && !(i % 64) && (inb(0x3f8 + 5) & 1)) {
+				(void)inb(0x3f8);
+				guest_printf("virtio-blk: %lu sectors written and read back, "
+					     "stopped by the host\n", (unsigned long)i);
+				return 0;
+			}
+		}
 	default:
 		return fail(11, "unknown mode (arg 0)");
 	}

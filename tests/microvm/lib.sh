@@ -44,3 +44,23 @@ finish() {
 	[ "$failed" -eq 0 ]
 	exit $?
 }
+
+# wait_for FILE TEXT SECONDS: until FILE holds TEXT; false on time-out.
+wait_for() {
+	i=0
+	while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+		[ $i -ge $(($3 * 10)) ] && return 1
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+# eventually SECONDS COMMAND...: until the command succeeds; false on time-out.
+# For what a starting program reaches at a moment of its own (a thread
+# created and sandboxed), which a fixed sleep gets wrong on a loaded machine.
+eventually() {
+	t=$(($1 * 10)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$t" -le 0 ] && return 1
+		sleep 0.1; t=$((t - 1))
+	done
+}

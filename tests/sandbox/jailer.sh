@@ -33,8 +33,11 @@ check "the jail holds the VMM, the guest and the device nodes" sh -c \
 sleep 30 | "$JAILER" --id run2 --exec-file "$vmm" --uid 1234 --gid 4321 --chroot-base-dir "$base" $PROC \
 	--resource-limit no-file=64 --file "$guest" -- --kernel /linux64.elf --cmdline echo \
 	>"$TMP/run2" 2>&1 &
-sleep 2
-pid=$(pgrep -u 1234 -x cvmm-microvm | head -1)
+findpid() {
+	pid=$(pgrep -u 1234 -x cvmm-microvm | head -1)
+	[ -n "$pid" ] && grep -q '^Seccomp:[[:space:]]*2' /proc/"$pid"/status
+}
+eventually 20 findpid
 # After pivot_root the link reads "/"; compare the directory itself.
 check "the jailed VMM's /proc/PID/root is the jail" \
 	test "$(stat -L -c %d:%i /proc/${pid:-0}/root 2>/dev/null)" = \
@@ -47,7 +50,7 @@ check "it is in its own PID and mount namespaces" sh -c \
 	"test \"\$(readlink /proc/${pid:-0}/ns/pid)\" != \"\$(readlink /proc/self/ns/pid)\" &&
 	 test \"\$(readlink /proc/${pid:-0}/ns/mnt)\" != \"\$(readlink /proc/self/ns/mnt)\""
 check "its open-files limit is the one given" sh -c "grep -q '^Max open files *64 *64' /proc/${pid:-0}/limits"
-check "every thread is seccomp-filtered inside the jail" sh -c \
+check "every thread is seccomp-filtered inside the jail" eventually 20 sh -c \
 	"for t in /proc/${pid:-0}/task/*; do grep -q '^Seccomp:[[:space:]]*2' \$t/status || exit 1; done"
 [ -n "$pid" ] && kill -TERM "$pid"
 wait

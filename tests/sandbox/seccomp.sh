@@ -14,14 +14,18 @@ EXPORT=$top_builddir/examples/common/cvmm-seccomp-export
 # in seccomp filter mode. The guest echoes serial input, so it waits.
 sleep 30 | "$MICROVM" --kernel "$guests/linux64.elf" --cmdline echo --cpus 2 --rng \
 	>"$TMP/run" 2>&1 &
-sleep 2
-pid=$(pgrep -n -f "^$MICROVM --kernel $guests/linux64.elf --cmdline echo --cpus 2 --rng")
+findpid() {
+	pid=$(pgrep -n -f "^$MICROVM --kernel $guests/linux64.elf --cmdline echo --cpus 2 --rng")
+	[ -n "$pid" ] && [ "$(ls /proc/"$pid"/task | wc -l)" -ge 4 ]
+}
 all_filtered() {
 	[ -n "$pid" ] || return 1
 	for t in /proc/$pid/task/*; do
 		grep -q '^Seccomp:[[:space:]]*2$' "$t/status" || return 1
 	done
 }
+eventually 20 findpid
+eventually 20 all_filtered
 names=$(cat /proc/"${pid:-0}"/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
 check "every thread shows Seccomp: 2 ($names)" all_filtered
 check "the threads are the main thread, two vCPUs and the virtio thread" \
