@@ -430,6 +430,11 @@ static void queue_stop(void *opaque, struct cvmm_vub_vring *vr)
 	(void)opaque;
 	if (!q)
 		return;
+	/* Per-queue figures (info level), e.g. for a test to see that traffic
+	 * spread over every queue pair. */
+	CVMM_LOG(CVMM_LOG_INFO, PROG, "queue %u stopped: %llu frames, %llu dropped",
+		 cvmm_vub_vring_index(vr), (unsigned long long)q->frames,
+		 (unsigned long long)q->dropped);
 	if (q->rx) {
 		/* Chains held for a waiting frame go back unused. */
 		for (unsigned int i = 0; i < q->nheld; i++)
