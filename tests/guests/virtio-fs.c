@@ -19,7 +19,8 @@
  *   and for victim afterwards.
  * arg 3: that many more 64-byte READs of hello.txt, timed in TSC cycles
  * (a round-trip figure; 0 for none).
- * Exit 0 and "virtio-fs: all checks passed"; 0x70 + step otherwise.
+ * Exit 0 and "virtio-fs: all checks passed"; 0x70 + step (printed)
+ * otherwise, 0x70 itself for a reply that is not well formed.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -251,6 +252,7 @@ static int32_t fuse_call(uint32_t op, uint64_t nodeid, const void *a, uint32_t a
 	struct fuse_in_header *in = (struct fuse_in_header *)req;
 	struct fuse_out_header *out = (struct fuse_out_header *)rep;
 	uint32_t len = (uint32_t)sizeof(*in) + alen + blen, id, used;
+	uint16_t head;
 	struct vbuf v[2] = {
 		{ (uint64_t)req, len, false },
 		{ (uint64_t)rep, (uint32_t)sizeof(*out) + max, true },
@@ -268,9 +270,11 @@ static int32_t fuse_call(uint32_t op, uint64_t nodeid, const void *a, uint32_t a
 		memcpy(req + sizeof(*in) + alen, b, blen);
 	/* Stale bytes must not pass for a reply. */
 	memset(out, 0xa5, sizeof(*out));
-	vq_submit(&rq, v, 2);
+	head = vq_submit(&rq, v, 2);
 	if (vq_wait(&rq, &id, &used, VIRTIO_SPINS))
 		broken("no reply", op, 0, 0);
+	if (id != head)
+		broken("another chain came back", op, id, head);
 	if (used < sizeof(*out) || out->len != used)
 		broken("used length and out header length differ", op, used, out->len);
 	if (out->len > sizeof(*out) + max)
@@ -353,15 +357,16 @@ static int64_t read_at(uint64_t node, uint64_t fh, uint64_t off, void *dst, uint
 	return payload_len;
 }
 
-/* The names READDIR lists in directory @node, checked against @want
- * (name, DT_ type; NULL-terminated); "." and ".." must be there too and
- * nothing else. */
+/* An entry READDIR must list exactly once. */
 struct want {
 	const char *name;
-	uint32_t type;
+	uint32_t type;                  /* DT_REG, DT_DIR */
 	bool seen;
 };
 
+/* OPENDIR, READDIR until an empty reply, RELEASEDIR of directory @node:
+ * "." and "..", every name of @want (ended by a NULL name) with its type,
+ * and nothing else. */
 static bool readdir_check(uint64_t node, const char *dname, struct want *want)
 {
 	static uint8_t buf[4096];
@@ -382,6 +387,7 @@ static bool readdir_check(uint64_t node, const char *dname, struct want *want)
 		len = payload_len;
 		if (!len)
 			break;
+		/* The checks below must all see one version of the bytes. */
 		memcpy(buf, payload, len);
 		while (pos < len) {
 			const struct fuse_dirent *d = (const struct fuse_dirent *)(buf + pos);
@@ -437,7 +443,7 @@ int guest_main(unsigned int cpu)
 {
 	uint64_t size = guest_arg(0), seed = guest_arg(1), wseed = guest_arg(2);
 	uint64_t loops = guest_arg(3), fh, t0, t1;
-	static struct fuse_entry_out e, dirent_e;
+	static struct fuse_entry_out e, dir_e;
 	struct fuse_attr a;
 	char tag[37];
 	uint32_t nreq, max_write;
@@ -458,6 +464,8 @@ int guest_main(unsigned int cpu)
 	guest_printf("virtio-fs: tag '%s', %u request queue%s\n", tag, nreq, nreq == 1 ? "" : "s");
 	if (!tag[0] || nreq < 1)
 		return fail(3, "config space: empty tag or no request queue");
+	/* hiprio stays unused (no FORGET or INTERRUPT here) but is set up as a
+	 * kernel driver does: the backend then starts both queues. */
 	if (vq_setup(&dev, 0, &hiprio) || vq_setup(&dev, 1, &rq))
 		return fail(4, "queue setup");
 	virtio_driver_ok(&dev);
@@ -591,10 +599,10 @@ int guest_main(unsigned int cpu)
 		if (!call_sized(FUSE_MKDIR, FUSE_ROOT_ID, &m, sizeof(m), "gdir",
 				sizeof(struct fuse_entry_out)))
 			return fail(18, "MKDIR gdir");
-		memcpy(&dirent_e, payload, sizeof(dirent_e));
-		if (!dirent_e.nodeid || (dirent_e.attr.mode & S_IFMT) != S_IFDIR)
+		memcpy(&dir_e, payload, sizeof(dir_e));
+		if (!dir_e.nodeid || (dir_e.attr.mode & S_IFMT) != S_IFDIR)
 			return fail(18, "MKDIR gdir: not a directory");
-		if (!readdir_check(dirent_e.nodeid, "gdir", empty))
+		if (!readdir_check(dir_e.nodeid, "gdir", empty))
 			return fail(19, "READDIR gdir");
 		if (!lookup(FUSE_ROOT_ID, "hostdir", &e) || (e.attr.mode & S_IFMT) != S_IFDIR)
 			return fail(20, "LOOKUP hostdir");
