@@ -6,13 +6,19 @@
  * A device daemon supplies its device logic (struct cvmm_vub_device_ops);
  * the framework does the rest: listening on (or connecting to) a unix
  * socket, the vhost-user protocol (through cvmm/vhost.h), mapping the
- * frontend's memory table, split vrings on cvmm/virtio-queue.h with
+ * frontend's memory table, split or packed vrings (VIRTIO_F_RING_PACKED,
+ * offered unless CVMM_VUB_F_SPLIT_ONLY) on cvmm/virtio-queue.h with
  * EVENT_IDX and indirect descriptors, kick and call eventfds, config space,
  * multiqueue served by worker threads (each with its own epoll loop, an
  * event manager, serving the vrings i with i % num_workers == its index),
- * the inflight region (INFLIGHT_SHMFD, split-ring format of vhost-user.rst)
- * so that a restarted daemon resubmits the requests a frontend had in
- * flight, and dirty logging into the frontend's shared log (LOG_SHMFD).
+ * the inflight region (INFLIGHT_SHMFD, split-ring format of vhost-user.rst;
+ * refused once packed rings are acked, and unused by packed rings) so that
+ * a restarted daemon resubmits the requests a frontend had in flight,
+ * dirty logging into the frontend's shared log (LOG_SHMFD), the device
+ * status (STATUS: with it, rings run only while DRIVER_OK is set; a
+ * status without DRIVER_OK stops them, keeping their positions) and
+ * RESET_DEVICE (every ring stopped and forgotten, the inflight region
+ * dropped, status 0, features unacked: the frontend negotiates again).
  *
  * Vring callbacks run on the vring's worker thread; a vring is driven by
  * that thread only. The protocol runs on the thread inside
@@ -46,11 +52,12 @@ struct cvmm_vub_vring;
 /** Virtio feature bit VHOST_F_LOG_ALL (dirty logging may be switched on). */
 #define CVMM_VUB_F_LOG_ALL (1ull << 26)
 
-/** Features the framework adds to the device's own. */
+/** Features the framework adds to the device's own (RING_PACKED unless
+ * CVMM_VUB_F_SPLIT_ONLY). */
 #define CVMM_VUB_FRAMEWORK_FEATURES                                       \
 	(CVMM_VIRTIO_F_VERSION_1 | CVMM_VIRTIO_F_EVENT_IDX |              \
 	 CVMM_VIRTIO_F_INDIRECT_DESC | (1ull << 30) /* PROTOCOL_FEATURES */ | \
-	 CVMM_VUB_F_LOG_ALL)
+	 CVMM_VUB_F_LOG_ALL | CVMM_VIRTIO_F_RING_PACKED)
 
 /**
  * The device logic. Every callback except queue_kick is optional.
@@ -84,6 +91,27 @@ struct cvmm_vub_device_ops {
 #define CVMM_VUB_F_SIGNALS 0x1u
 /** Connect to @socket_path (the frontend listens) instead of listening. */
 #define CVMM_VUB_F_CONNECT 0x2u
+/** Do not offer VIRTIO_F_RING_PACKED: for device logic that reads or
+ * writes ring structures itself instead of going through chains. */
+#define CVMM_VUB_F_SPLIT_ONLY 0x4u
+
+/** The threads the framework starts itself (the protocol runs on the
+ * caller of cvmm_vub_serve()). */
+enum cvmm_vub_thread {
+	CVMM_VUB_THREAD_WORKER = 0,  /* "vub-workerN": a worker's vring loop */
+	CVMM_VUB_THREAD_SIGNALS,     /* "vub-signals": CVMM_VUB_F_SIGNALS' reader */
+};
+
+/**
+ * Called first on each thread the framework starts, before it does any
+ * work (a worker before its loop, so before any vring callback), with the
+ * thread's type and index (the worker's index; 0 for the signal thread).
+ * For per-thread set-up such as installing a seccomp filter. It cannot
+ * fail: a program that cannot set a thread up ends the process (fail
+ * closed). Runs concurrently with the caller of cvmm_vub_create().
+ */
+typedef void (*cvmm_vub_thread_start_fn)(void *arg, enum cvmm_vub_thread type,
+					 unsigned int idx);
 
 struct cvmm_vub_opts {
 	size_t sz;                 /* sizeof(struct cvmm_vub_opts) */
@@ -95,6 +123,8 @@ struct cvmm_vub_opts {
 	uint64_t features;         /* device feature bits (framework ones added) */
 	const struct cvmm_vub_device_ops *ops;
 	void *opaque;
+	cvmm_vub_thread_start_fn thread_start; /* optional */
+	void *thread_arg;          /* its first argument */
 };
 
 /**

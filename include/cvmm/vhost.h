@@ -154,6 +154,36 @@ enum cvmm_vhost_backend_req {
 #define CVMM_VHOST_VRING_IDX_MASK 0xffull
 #define CVMM_VHOST_VRING_NOFD_MASK 0x100ull
 
+/*
+ * SET_VRING_BASE / GET_VRING_BASE payload (vhost-user.rst, "Vring
+ * descriptor indices"). Split rings: bits 0-15 the next avail index (free
+ * running), bits 16-31 zero. Packed rings (VIRTIO_F_RING_PACKED acked):
+ * bits 0-14 the next avail ring slot, bit 15 its wrap counter, bits 16-30
+ * the next used ring slot, bit 31 its wrap counter. A packed ring that was
+ * never used starts at slot 0 with both wrap counters 1.
+ */
+#define CVMM_VHOST_VIRTIO_F_RING_PACKED (1ull << 34)
+#define CVMM_VHOST_PACKED_BASE_INIT 0x80008000u
+
+/** A packed vring's position, decoded. */
+struct cvmm_vhost_packed_base {
+	uint16_t avail_idx; /* next descriptor ring slot the device reads */
+	uint16_t used_idx;  /* next slot the device writes a used descriptor to */
+	bool avail_wrap;
+	bool used_wrap;
+};
+
+/** Encode @p (indexes below 32768) for SET_VRING_BASE. Thread-safe. */
+uint32_t cvmm_vhost_packed_base_encode(const struct cvmm_vhost_packed_base *p);
+
+/**
+ * Decode a packed vring base and check both slots against the ring size
+ * @num (1..CVMM_VHOST_MAX_QUEUE_SIZE; 0 skips the check).
+ * @return 0 with *@p filled; -EINVAL when a slot is >= @num. Thread-safe.
+ */
+int cvmm_vhost_packed_base_decode(uint32_t base, unsigned int num,
+				  struct cvmm_vhost_packed_base *p);
+
 /* SET_VRING_ADDR flags: log writes to the used ring at log_guest_addr. */
 #define CVMM_VHOST_VRING_F_LOG 0x1u
 
@@ -376,6 +406,8 @@ struct cvmm_vhost_backend_ops {
 			     const int *fds, unsigned int n);
 	int (*set_vring_num)(void *opaque, unsigned int idx, unsigned int num);
 	int (*set_vring_addr)(void *opaque, const struct cvmm_vhost_vring_addr *a);
+	/* Checked first: a split base fits 16 bits; a packed base's slots are
+	 * below the ring size when SET_VRING_NUM came before it. */
 	int (*set_vring_base)(void *opaque, unsigned int idx, unsigned int base);
 	/* Also stops the ring, as the protocol says. */
 	int (*get_vring_base)(void *opaque, unsigned int idx, unsigned int *base);
@@ -390,6 +422,8 @@ struct cvmm_vhost_backend_ops {
 			  uint32_t len, uint32_t flags);
 	int (*set_status)(void *opaque, uint8_t status);
 	int (*get_status)(void *opaque, uint8_t *status);
+	/* On success the library forgets the acked features and ring sizes
+	 * too (the frontend negotiates again). */
 	int (*reset_device)(void *opaque);
 	/* @fd may be -1 when LOG_SHMFD was not negotiated. */
 	int (*set_log_base)(void *opaque, int fd, uint64_t mmap_size, uint64_t mmap_offset);
@@ -554,8 +588,19 @@ int cvmm_vhost_frontend_set_vring_num(struct cvmm_vhost_frontend *fe,
 /** Addresses are the frontend's virtual addresses of the rings. */
 int cvmm_vhost_frontend_set_vring_addr(struct cvmm_vhost_frontend *fe,
 				       const struct cvmm_vhost_vring_addr_wire *a);
+/**
+ * @base as the wire carries it (see CVMM_VHOST_PACKED_BASE_INIT): after
+ * SET_FEATURES with VIRTIO_F_RING_PACKED, the packed encoding, whose two
+ * slots must be below the size sent with SET_VRING_NUM (-EINVAL before
+ * sending); otherwise a split index, at most 0xffff (-EINVAL).
+ */
 int cvmm_vhost_frontend_set_vring_base(struct cvmm_vhost_frontend *fe,
 				       unsigned int idx, unsigned int base);
+/**
+ * Stops the ring; *@base in the same encoding. A reply that does not fit
+ * (a split index above 0xffff, a packed slot at or above the ring size)
+ * is -EPROTO. Decode a packed one with cvmm_vhost_packed_base_decode().
+ */
 int cvmm_vhost_frontend_get_vring_base(struct cvmm_vhost_frontend *fe,
 				       unsigned int idx, unsigned int *base);
 /** @fd -1 sends the "no fd" flag. @idx < CVMM_VHOST_MAX_QUEUES. */
@@ -573,6 +618,8 @@ int cvmm_vhost_frontend_set_vring_enable(struct cvmm_vhost_frontend *fe,
  * CALL (before KICK: a backend that starts the ring on KICK, like
  * libvhost-user, must already have somewhere to signal), KICK, then ENABLE
  * when @enable (only with VHOST_USER_F_PROTOCOL_FEATURES negotiated).
+ * @base is encoded as for set_vring_base(): a fresh packed ring is
+ * CVMM_VHOST_PACKED_BASE_INIT, not 0.
  * @return 0 or the first failing request's error.
  * Thread safety: as the other frontend calls.
  */
@@ -590,7 +637,8 @@ int cvmm_vhost_frontend_set_config(struct cvmm_vhost_frontend *fe, uint32_t offs
 /** Needs STATUS. */
 int cvmm_vhost_frontend_set_status(struct cvmm_vhost_frontend *fe, uint8_t status);
 int cvmm_vhost_frontend_get_status(struct cvmm_vhost_frontend *fe, uint8_t *status);
-/** Needs RESET_DEVICE. */
+/** Needs RESET_DEVICE. The backend forgets the features and every vring's
+ * set-up: send SET_FEATURES and the vrings again. */
 int cvmm_vhost_frontend_reset_device(struct cvmm_vhost_frontend *fe);
 /** With LOG_SHMFD: @fd and the area; the backend's reply is awaited. */
 int cvmm_vhost_frontend_set_log_base(struct cvmm_vhost_frontend *fe, int fd,

@@ -19,6 +19,8 @@ static void *worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "vub-worker%u", w->idx);
 	(void)cvmm_thread_set_name(name);
+	if (w->d->o.thread_start)
+		w->d->o.thread_start(w->d->o.thread_arg, CVMM_VUB_THREAD_WORKER, w->idx);
 	(void)cvmm_event_manager_run(w->em);
 	return NULL;
 }
@@ -199,6 +201,8 @@ static void *signal_main(void *arg)
 	struct cvmm_vub *d = arg;
 
 	(void)cvmm_thread_set_name("vub-signals");
+	if (d->o.thread_start)
+		d->o.thread_start(d->o.thread_arg, CVMM_VUB_THREAD_SIGNALS, 0);
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = d->exit_fd, .events = POLLIN },

@@ -55,8 +55,11 @@ struct cvmm_vub_vring {
 	/* configuration from the frontend (control thread) */
 	uint16_t num;
 	bool addr_set;
+	/* packed: descriptor ring, driver and device event suppression areas */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	unsigned int base;
+	/* where the ring resumes, as SET/GET_VRING_BASE encode it (split:
+	 * next avail index; packed: both slots and wrap counters) */
+	uint32_t base;
 	int kick_fd, call_fd, err_fd;
 	bool enabled;
 	/* worker state */
@@ -82,6 +85,7 @@ struct cvmm_vub {
 	struct cvmm_vhost_backend *be;
 	uint64_t features;   /* acked */
 	uint64_t pfeatures;  /* acked protocol features */
+	uint8_t status;      /* virtio device status (STATUS protocol feature) */
 	struct cvmm_guest_mem *mem;
 	struct vub_worker *workers;
 	unsigned int nworkers;
@@ -105,9 +109,19 @@ struct cvmm_vub {
 extern const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops;
 void cvmm_vub_conn_reset(struct cvmm_vub *d);
 
+/* Virtio device status bits the framework acts on. */
+#define VUB_STATUS_DRIVER_OK 0x04u
+
+static inline bool cvmm_vub_packed(const struct cvmm_vub *d)
+{
+	return d->features & CVMM_VIRTIO_F_RING_PACKED;
+}
+
 /* vring.c */
 int cvmm_vub_vring_try_start(struct cvmm_vub_vring *vr);
 void cvmm_vub_vring_stop(struct cvmm_vub_vring *vr);
+/* Stop a started vring and keep its position in vr->base. */
+void cvmm_vub_vring_park(struct cvmm_vub_vring *vr);
 
 /* inflight.c */
 uint64_t cvmm_vub_inflight_queue_bytes(uint16_t qsize);

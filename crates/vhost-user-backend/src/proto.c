@@ -15,6 +15,8 @@ static int get_features(void *opaque, uint64_t *f)
 	struct cvmm_vub *d = opaque;
 
 	*f = d->o.features | CVMM_VUB_FRAMEWORK_FEATURES;
+	if (d->o.flags & CVMM_VUB_F_SPLIT_ONLY)
+		*f &= ~CVMM_VIRTIO_F_RING_PACKED;
 	return 0;
 }
 
@@ -31,7 +33,7 @@ static int get_protocol_features(void *opaque, uint64_t *f)
 	struct cvmm_vub *d = opaque;
 
 	*f = PF(MQ) | PF(REPLY_ACK) | PF(INFLIGHT_SHMFD) | PF(LOG_SHMFD) |
-	     PF(CONFIGURE_MEM_SLOTS);
+	     PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(RESET_DEVICE);
 	if (d->ops.get_config)
 		*f |= PF(CONFIG);
 	return 0;
@@ -64,11 +66,7 @@ static int with_vrings_stopped(struct cvmm_vub *d, int (*fn)(struct cvmm_vub *, 
 		struct cvmm_vub_vring *vr = &d->vrings[i];
 
 		was[i] = vr->started;
-		if (vr->started) {
-			cvmm_vub_vring_stop(vr);
-			/* resume where the ring is: everything popped was pushed */
-			vr->base = vr->q.next_avail;
-		}
+		cvmm_vub_vring_park(vr);
 	}
 	ret = fn(d, arg);
 	for (unsigned int i = 0; i < d->o.num_queues; i++)
@@ -143,11 +141,13 @@ static int set_vring_addr(void *opaque, const struct cvmm_vhost_vring_addr *a)
 	return 0;
 }
 
+/* The vhost crate checked the encoding against the acked ring format (and
+ * the size, when known); do_start() checks again against the final size. */
 static int set_vring_base(void *opaque, unsigned int idx, unsigned int base)
 {
 	struct cvmm_vub_vring *vr = vring(opaque, idx);
 
-	if (vr->started || base > UINT16_MAX)
+	if (vr->started)
 		return -EBUSY;
 	vr->base = base;
 	return 0;
@@ -157,10 +157,7 @@ static int get_vring_base(void *opaque, unsigned int idx, unsigned int *base)
 {
 	struct cvmm_vub_vring *vr = vring(opaque, idx);
 
-	if (vr->started) {
-		cvmm_vub_vring_stop(vr);
-		vr->base = vr->q.next_avail;
-	}
+	cvmm_vub_vring_park(vr);
 	*base = vr->base;
 	/* The ring stops until a new kick fd arrives, as the protocol says. */
 	cvmm_close(vr->kick_fd);
@@ -174,11 +171,8 @@ static int set_vring_kick(void *opaque, unsigned int idx, int fd)
 
 	if (fd < 0)
 		return -EOPNOTSUPP; /* polling mode is not offered */
-	if (vr->started) {
-		/* a new kick fd on a live ring: resume where it is */
-		cvmm_vub_vring_stop(vr);
-		vr->base = vr->q.next_avail;
-	}
+	/* a new kick fd on a live ring: resume where it is */
+	cvmm_vub_vring_park(vr);
 	cvmm_close(vr->kick_fd);
 	vr->kick_fd = fd;
 	if (!protocol_features_acked(vr->d))
@@ -233,10 +227,8 @@ static int set_vring_enable(void *opaque, unsigned int idx, bool enable)
 	vr->enabled = enable;
 	if (enable)
 		(void)cvmm_vub_vring_try_start(vr);
-	else if (vr->started) {
-		cvmm_vub_vring_stop(vr);
-		vr->base = vr->q.next_avail;
-	}
+	else
+		cvmm_vub_vring_park(vr);
 	return 0;
 }
 
@@ -299,26 +291,64 @@ static int swap_inflight(struct cvmm_vub *d, void *arg)
 /* Workers write through pointers into the region: never unmap it under
  * them (QEMU sends these before starting the rings; a hostile frontend
  * may not). */
+/* The packed layout of the inflight region is not implemented (nor is it
+ * in libvhost-user): refused once packed rings are acked. A region set up
+ * before SET_FEATURES stays unused by packed rings. */
+static int inflight_packed(const struct cvmm_vub *d)
+{
+	if (!cvmm_vub_packed(d))
+		return 0;
+	VUB_LOG(CVMM_LOG_WARN, "inflight tracking refused: not implemented for packed rings");
+	return -EOPNOTSUPP;
+}
+
 static int get_inflight_fd(void *opaque, uint16_t nq, uint16_t qsize, int *fd,
 			   uint64_t *size, uint64_t *off)
 {
 	struct inflight_args a = { .get = true, .fdp = fd, .sizep = size, .offp = off,
 				   .nq = nq, .qsize = qsize };
+	int ret = inflight_packed(opaque);
 
-	return with_vrings_stopped(opaque, swap_inflight, &a);
+	return ret < 0 ? ret : with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
 static int set_inflight_fd(void *opaque, int fd, uint64_t size, uint64_t off,
 			   uint16_t nq, uint16_t qsize)
 {
 	struct inflight_args a = { .fd = fd, .size = size, .off = off, .nq = nq, .qsize = qsize };
+	int ret = inflight_packed(opaque);
 
-	return with_vrings_stopped(opaque, swap_inflight, &a);
+	return ret < 0 ? ret : with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
-/* The connection ended (or the daemon exits): stop and forget everything
- * the frontend set up. */
-void cvmm_vub_conn_reset(struct cvmm_vub *d)
+/*
+ * SET_STATUS: the framework keeps the byte. Rings run only while
+ * DRIVER_OK is set; without it (a status of 0 is a reset) every ring
+ * stops with its requests finished and keeps its position, because a
+ * frontend (QEMU) may send 0 before the GET_VRING_BASE that reads it.
+ */
+static int set_status(void *opaque, uint8_t status)
+{
+	struct cvmm_vub *d = opaque;
+
+	d->status = status;
+	for (unsigned int i = 0; i < d->o.num_queues; i++) {
+		if (status & VUB_STATUS_DRIVER_OK)
+			(void)cvmm_vub_vring_try_start(&d->vrings[i]);
+		else
+			cvmm_vub_vring_park(&d->vrings[i]);
+	}
+	return 0;
+}
+
+static int get_status(void *opaque, uint8_t *status)
+{
+	*status = ((struct cvmm_vub *)opaque)->status;
+	return 0;
+}
+
+/* Stop every ring and forget its set-up (position and fds included). */
+static void vrings_forget(struct cvmm_vub *d)
 {
 	for (unsigned int i = 0; i < d->o.num_queues; i++) {
 		struct cvmm_vub_vring *vr = &d->vrings[i];
@@ -334,11 +364,39 @@ void cvmm_vub_conn_reset(struct cvmm_vub *d)
 		vr->num = 0;
 		vr->base = 0;
 	}
+}
+
+/*
+ * RESET_DEVICE (vhost-user.rst: disable all rings, reset the device state
+ * to the initial one, ready to be initialised again; ownership stays):
+ * rings stopped and forgotten, the inflight region dropped (the frontend
+ * gets a new one after a reset), status 0, features unacked. The memory
+ * table, dirty log, protocol features and backend channel are the
+ * connection's, not the device's, and stay. Unlike RESET_OWNER
+ * (deprecated; accepted and ignored here).
+ */
+static int reset_device(void *opaque)
+{
+	struct cvmm_vub *d = opaque;
+
+	vrings_forget(d);
+	cvmm_vub_inflight_unmap(d);
+	d->status = 0;
+	d->features = 0;
+	return 0;
+}
+
+/* The connection ended (or the daemon exits): stop and forget everything
+ * the frontend set up. */
+void cvmm_vub_conn_reset(struct cvmm_vub *d)
+{
+	vrings_forget(d);
 	cvmm_guest_mem_destroy(d->mem);
 	d->mem = NULL;
 	cvmm_vub_inflight_unmap(d);
 	cvmm_vub_log_unmap(d);
 	d->features = d->pfeatures = 0;
+	d->status = 0;
 }
 
 const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
@@ -361,4 +419,7 @@ const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
 	.set_log_base = set_log_base,
 	.get_inflight_fd = get_inflight_fd,
 	.set_inflight_fd = set_inflight_fd,
+	.set_status = set_status,
+	.get_status = get_status,
+	.reset_device = reset_device,
 };

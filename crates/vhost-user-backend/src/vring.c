@@ -20,32 +20,75 @@ static void on_kick(struct cvmm_event_manager *em, int fd, uint32_t events, void
 		vr->d->ops.queue_kick(vr->d->o.opaque, vr);
 }
 
+/*
+ * Where a packed ring resumes: both slots come from SET_VRING_BASE (the
+ * ring itself does not say). A base whose used half is 0 while its avail
+ * half is not comes from a frontend that encodes only the avail half
+ * (as DPDK's virtio-user did): the used side resumes where avail does,
+ * which is where it stands after GET_VRING_BASE, since every chain popped
+ * is pushed before a ring stops. No inflight tracking: its packed layout
+ * is not implemented (GET/SET_INFLIGHT_FD refuse packed rings).
+ */
+static int packed_position(struct cvmm_vub_vring *vr, struct cvmm_virtq_state *s)
+{
+	struct cvmm_vhost_packed_base pb;
+
+	if (cvmm_vhost_packed_base_decode(vr->base, vr->num, &pb) < 0)
+		return -EINVAL;
+	vr->inflight = NULL;
+	vr->rq_active = false;
+	if (vr->d->inflight)
+		VUB_LOG(CVMM_LOG_INFO, "vring %u: packed ring, requests in flight are not tracked",
+			vr->idx);
+	if ((vr->base >> 16) == 0 && (vr->base & 0xffffu)) {
+		pb.used_idx = pb.avail_idx;
+		pb.used_wrap = pb.avail_wrap;
+	}
+	s->next_avail = pb.avail_idx;
+	s->avail_wrap = pb.avail_wrap;
+	s->next_used = pb.used_idx;
+	s->used_wrap = pb.used_wrap;
+	return 0;
+}
+
+/* Split: the used index is the ring's own; avail resumes at the base, or
+ * behind it when the inflight region has requests to resubmit. */
+static int split_position(struct cvmm_vub_vring *vr, struct cvmm_virtq_state *s)
+{
+	uint16_t ring_used;
+	int next_avail;
+
+	if (cvmm_guest_mem_read_u16(vr->mem, vr->used_gpa + 2, &ring_used) < 0)
+		return -EFAULT;
+	next_avail = cvmm_vub_inflight_attach(vr, ring_used);
+	if (next_avail < 0)
+		return next_avail;
+	s->next_avail = (uint16_t)next_avail;
+	s->next_used = ring_used;
+	return 0;
+}
+
 static int do_start(struct cvmm_event_manager *em, void *arg)
 {
 	struct cvmm_vub_vring *vr = arg;
 	struct cvmm_vub *d = vr->d;
 	struct cvmm_virtq_state s;
-	uint16_t ring_used;
-	int ret, next_avail;
+	int ret;
 
-	if (cvmm_guest_mem_read_u16(d->mem, vr->used_gpa + 2, &ring_used) < 0)
-		return -EFAULT;
 	vr->mem = d->mem;
 	ret = cvmm_virtq_init(&vr->q, vr->mem, vr->num);
 	if (ret < 0)
 		return ret;
-	next_avail = cvmm_vub_inflight_attach(vr, ring_used);
-	if (next_avail < 0)
-		return next_avail;
 	memset(&s, 0, sizeof(s));
+	ret = cvmm_vub_packed(d) ? packed_position(vr, &s) : split_position(vr, &s);
+	if (ret < 0)
+		return ret;
 	s.version = CVMM_VIRTQ_STATE_VERSION;
 	s.features = d->features;
 	s.desc_gpa = vr->desc_gpa;
 	s.avail_gpa = vr->avail_gpa;
 	s.used_gpa = vr->used_gpa;
 	s.size = vr->num;
-	s.next_avail = (uint16_t)next_avail;
-	s.next_used = ring_used;
 	s.active = 1;
 	ret = cvmm_virtq_state_restore(&vr->q, &s);
 	if (ret < 0)
@@ -77,8 +120,14 @@ int cvmm_vub_vring_try_start(struct cvmm_vub_vring *vr)
 {
 	int ret;
 
-	if (vr->started || !vr->d->mem || !vr->addr_set || !vr->num || vr->kick_fd < 0 ||
+	struct cvmm_vub *d = vr->d;
+
+	if (vr->started || !d->mem || !vr->addr_set || !vr->num || vr->kick_fd < 0 ||
 	    !vr->enabled)
+		return 0;
+	/* With STATUS, rings run only while the driver says DRIVER_OK. */
+	if ((d->pfeatures & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_STATUS)) &&
+	    !(d->status & VUB_STATUS_DRIVER_OK))
 		return 0;
 	ret = cvmm_event_manager_call(vr->w->em, do_start, vr, true);
 	if (ret < 0)
@@ -106,6 +155,26 @@ void cvmm_vub_vring_stop(struct cvmm_vub_vring *vr)
 {
 	if (vr->started)
 		(void)cvmm_event_manager_call(vr->w->em, do_stop, vr, true);
+}
+
+void cvmm_vub_vring_park(struct cvmm_vub_vring *vr)
+{
+	struct cvmm_vhost_packed_base pb;
+
+	if (!vr->started)
+		return;
+	cvmm_vub_vring_stop(vr);
+	/* Every chain popped was pushed (queue_stop), so this is where the
+	 * ring resumes. */
+	if (!vr->q.packed) {
+		vr->base = vr->q.next_avail;
+		return;
+	}
+	pb.avail_idx = vr->q.next_avail;
+	pb.avail_wrap = vr->q.avail_wrap;
+	pb.used_idx = vr->q.next_used;
+	pb.used_wrap = vr->q.used_wrap;
+	vr->base = cvmm_vhost_packed_base_encode(&pb);
 }
 
 unsigned int cvmm_vub_vring_index(const struct cvmm_vub_vring *vr)

@@ -3,7 +3,7 @@
  * crate's frontend and virtio-queue's driver over a memfd: data path,
  * EVENT_IDX signalling, vring stop/restart, multiqueue, the inflight
  * region (hostile content, bad geometry), dirty logging into the shared
- * log, shutdown, and argument checks. */
+ * log, shutdown, argument checks, and the thread_start hook. */
 #include "cvmm-test.h"
 
 #include <cvmm/sys-util.h>
@@ -544,6 +544,64 @@ START_TEST(create_checks_arguments)
 }
 END_TEST
 
+/* ---- thread_start: once per framework thread, on that thread ---- */
+
+static pthread_mutex_t ts_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ts_cond = PTHREAD_COND_INITIALIZER;
+static unsigned int ts_calls, ts_worker_mask, ts_signals;
+static bool ts_wrong_thread;
+
+static void ts_hook(void *arg, enum cvmm_vub_thread type, unsigned int idx)
+{
+	char name[16] = "", want[16];
+
+	if (pthread_getname_np(pthread_self(), name, sizeof(name)) != 0)
+		name[0] = '\0';
+	if (type == CVMM_VUB_THREAD_WORKER)
+		snprintf(want, sizeof(want), "vub-worker%u", idx);
+	else
+		snprintf(want, sizeof(want), "vub-signals");
+	pthread_mutex_lock(&ts_lock);
+	if (pthread_equal(pthread_self(), *(pthread_t *)arg) || strcmp(name, want))
+		ts_wrong_thread = true;
+	if (type == CVMM_VUB_THREAD_WORKER)
+		ts_worker_mask |= 1u << idx;
+	else
+		ts_signals++;
+	ts_calls++;
+	pthread_cond_broadcast(&ts_cond);
+	pthread_mutex_unlock(&ts_lock);
+}
+
+START_TEST(thread_start_runs_on_each_framework_thread)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	pthread_t self = pthread_self();
+	char dir[256], sock[300];
+	struct cvmm_vub *d;
+
+	snprintf(dir, sizeof(dir), "%s/cvmm-vub-XXXXXX", tmp);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	struct cvmm_vub_opts o = { .sz = sizeof(o), .socket_path = sock, .listen_fd = -1,
+				   .flags = CVMM_VUB_F_SIGNALS, .num_queues = 3,
+				   .ops = &fill_ops, .thread_start = ts_hook,
+				   .thread_arg = &self };
+	ck_assert_int_eq(cvmm_vub_create(&o, &d), 0);
+	/* The threads run the hook at their own pace: wait for all four. */
+	pthread_mutex_lock(&ts_lock);
+	while (ts_calls < 4)
+		pthread_cond_wait(&ts_cond, &ts_lock);
+	pthread_mutex_unlock(&ts_lock);
+	cvmm_vub_destroy(d);
+	rmdir(dir);
+	ck_assert_uint_eq(ts_calls, 4);
+	ck_assert_uint_eq(ts_worker_mask, 0x7);
+	ck_assert_uint_eq(ts_signals, 1);
+	ck_assert(!ts_wrong_thread);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vhost-user-backend");
@@ -561,6 +619,7 @@ int main(void)
 	tcase_add_test(t, hostile_descriptor_breaks_one_vring);
 	tcase_add_test(t, stalled_partial_message_does_not_pin_the_daemon);
 	tcase_add_test(t, create_checks_arguments);
+	tcase_add_test(t, thread_start_runs_on_each_framework_thread);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };
 	return cvmm_test_run(all);

@@ -40,8 +40,7 @@ static inline bool vhost_pf_acked(const struct cvmm_vhost_backend *b, int bit)
 	return (__atomic_load_n(&b->pfeatures, __ATOMIC_ACQUIRE) >> bit) & 1;
 }
 
-/* VIRTIO_F_RING_PACKED acked: ring sizes and layout differ. */
-#define CVMM_VHOST_VIRTIO_F_RING_PACKED (1ull << 34)
+/* VIRTIO_F_RING_PACKED acked: ring sizes, layout and base encoding differ. */
 static inline bool vhost_packed(const struct cvmm_vhost_backend *b)
 {
 	return b->features & CVMM_VHOST_VIRTIO_F_RING_PACKED;

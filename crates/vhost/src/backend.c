@@ -467,6 +467,15 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		ret = vring_index(b, p->state.index, &idx);
 		if (ret < 0)
 			return ret;
+		if (vhost_packed(b)) {
+			struct cvmm_vhost_packed_base pb;
+
+			/* Without a size yet the device checks at ring start. */
+			if (cvmm_vhost_packed_base_decode(p->state.num, b->vring_num[idx], &pb) < 0)
+				return -EINVAL;
+		} else if (p->state.num > UINT16_MAX) {
+			return -EINVAL;
+		}
 		if (!HAVE(b, set_vring_base))
 			return -EOPNOTSUPP;
 		return CALL(b, set_vring_base, idx, p->state.num);
@@ -608,8 +617,11 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		if (!HAVE(b, reset_device))
 			return -EOPNOTSUPP;
 		ret = CALL(b, reset_device);
-		if (ret == 0)
+		if (ret == 0) {
+			/* Back to before negotiation: ring layout included. */
 			memset(b->vring_num, 0, sizeof(b->vring_num));
+			b->features = 0;
+		}
 		return ret;
 	case CVMM_VHOST_SET_STATUS:
 		if (p->u64 > 0xff)

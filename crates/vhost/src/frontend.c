@@ -13,7 +13,26 @@ struct cvmm_vhost_frontend {
 	int sock;
 	uint64_t pfeatures; /* as sent with SET_PROTOCOL_FEATURES */
 	int chan_fd;        /* our end of the backend request channel */
+	uint64_t features;  /* as sent with SET_FEATURES: the vring base encoding */
+	uint16_t vring_num[CVMM_VHOST_MAX_QUEUES]; /* as sent; 0 unknown */
 };
+
+static bool fe_packed(const struct cvmm_vhost_frontend *fe)
+{
+	return fe->features & CVMM_VHOST_VIRTIO_F_RING_PACKED;
+}
+
+/* Whether @base fits the ring's encoding (split: 16 bits; packed: both
+ * slots inside the ring, when its size is known). */
+static bool base_fits(const struct cvmm_vhost_frontend *fe, unsigned int idx, uint32_t base)
+{
+	struct cvmm_vhost_packed_base pb;
+
+	if (!fe_packed(fe))
+		return base <= UINT16_MAX;
+	return cvmm_vhost_packed_base_decode(
+		       base, idx < CVMM_VHOST_MAX_QUEUES ? fe->vring_num[idx] : 0, &pb) == 0;
+}
 
 enum fe_reply {
 	FE_ACK,    /* REPLY_ACK when negotiated, else nothing */
@@ -140,7 +159,11 @@ int cvmm_vhost_frontend_get_features(struct cvmm_vhost_frontend *fe, uint64_t *f
 
 int cvmm_vhost_frontend_set_features(struct cvmm_vhost_frontend *fe, uint64_t f)
 {
-	return set_u64(fe, CVMM_VHOST_SET_FEATURES, f);
+	int r = set_u64(fe, CVMM_VHOST_SET_FEATURES, f);
+
+	if (r == 0)
+		fe->features = f;
+	return r;
 }
 
 int cvmm_vhost_frontend_get_protocol_features(struct cvmm_vhost_frontend *fe, uint64_t *f)
@@ -273,7 +296,11 @@ static int set_state(struct cvmm_vhost_frontend *fe, uint32_t req, unsigned int 
 int cvmm_vhost_frontend_set_vring_num(struct cvmm_vhost_frontend *fe, unsigned int idx,
 				      unsigned int num)
 {
-	return set_state(fe, CVMM_VHOST_SET_VRING_NUM, idx, num);
+	int r = set_state(fe, CVMM_VHOST_SET_VRING_NUM, idx, num);
+
+	if (r == 0 && idx < CVMM_VHOST_MAX_QUEUES && num <= CVMM_VHOST_MAX_QUEUE_SIZE)
+		fe->vring_num[idx] = (uint16_t)num;
+	return r;
 }
 
 int cvmm_vhost_frontend_set_vring_addr(struct cvmm_vhost_frontend *fe,
@@ -291,6 +318,8 @@ int cvmm_vhost_frontend_set_vring_addr(struct cvmm_vhost_frontend *fe,
 int cvmm_vhost_frontend_set_vring_base(struct cvmm_vhost_frontend *fe, unsigned int idx,
 				       unsigned int base)
 {
+	if (!base_fits(fe, idx, base))
+		return -EINVAL;
 	return set_state(fe, CVMM_VHOST_SET_VRING_BASE, idx, base);
 }
 
@@ -308,7 +337,7 @@ int cvmm_vhost_frontend_get_vring_base(struct cvmm_vhost_frontend *fe, unsigned 
 	r = fe_call(fe, &m, FE_DATA, &m, sizeof(m.payload.state), 0);
 	if (r < 0)
 		return r;
-	if (m.payload.state.index != idx)
+	if (m.payload.state.index != idx || !base_fits(fe, idx, m.payload.state.num))
 		return -EPROTO;
 	*base = m.payload.state.num;
 	return 0;
@@ -437,7 +466,13 @@ int cvmm_vhost_frontend_get_status(struct cvmm_vhost_frontend *fe, uint8_t *stat
 
 int cvmm_vhost_frontend_reset_device(struct cvmm_vhost_frontend *fe)
 {
-	return simple(fe, CVMM_VHOST_RESET_DEVICE);
+	int r = simple(fe, CVMM_VHOST_RESET_DEVICE);
+
+	if (r == 0) {
+		fe->features = 0;
+		memset(fe->vring_num, 0, sizeof(fe->vring_num));
+	}
+	return r;
 }
 
 int cvmm_vhost_frontend_set_log_base(struct cvmm_vhost_frontend *fe, int fd,

@@ -224,3 +224,25 @@ int cvmm_vhost_msg_check_frontend(const struct cvmm_vhost_msg *msg)
 	}
 	return check_fds(msg, rule->fds);
 }
+
+uint32_t cvmm_vhost_packed_base_encode(const struct cvmm_vhost_packed_base *p)
+{
+	return (uint32_t)(p->avail_idx & 0x7fffu) | (uint32_t)p->avail_wrap << 15 |
+	       (uint32_t)(p->used_idx & 0x7fffu) << 16 | (uint32_t)p->used_wrap << 31;
+}
+
+int cvmm_vhost_packed_base_decode(uint32_t base, unsigned int num,
+				  struct cvmm_vhost_packed_base *p)
+{
+	struct cvmm_vhost_packed_base d = {
+		.avail_idx = base & 0x7fffu,
+		.avail_wrap = (base >> 15) & 1u,
+		.used_idx = (base >> 16) & 0x7fffu,
+		.used_wrap = base >> 31,
+	};
+
+	if (num && (d.avail_idx >= num || d.used_idx >= num))
+		return -EINVAL;
+	*p = d;
+	return 0;
+}
