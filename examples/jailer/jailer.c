@@ -5,8 +5,9 @@
  * shared libraries, the files given with --file and the /dev/kvm and
  * /dev/net/tun nodes; then new mount, PID and IPC namespaces (and a network
  * namespace with --netns), pivot_root into the jail, rlimits, the given
- * uid/gid with no capabilities and no inherited fds, and exec. Every step
- * fails closed with one line naming it.
+ * uid/gid with no capabilities and no inherited fds, and exec. With
+ * --cgroup or --parent-cgroup the VMM also runs in a cgroup v2 of its own
+ * (cgroup.c). Every step fails closed with one line naming it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jailer.h"
+
+#define die cvmm_jailer_die
 #define MAX_FILES 16
 #define MAX_LIMITS 8
 
@@ -40,11 +44,12 @@ struct jail {
 	int lim_res[MAX_LIMITS];
 	rlim_t lim_val[MAX_LIMITS];
 	int nlimits;
+	struct cvmm_jailer_cgroup cgroup;
 	char root[PATH_MAX];
 	char **vmm_argv;
 };
 
-static void die(const char *fmt, ...)
+void cvmm_jailer_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -105,6 +110,8 @@ static void parse(struct jail *j, int argc, char **argv)
 		{ "resource-limit", required_argument, NULL, 'r' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "mount-proc", no_argument, NULL, 'p' },
+		{ "cgroup", required_argument, NULL, 'C' },
+		{ "parent-cgroup", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct stat st;
@@ -122,6 +129,8 @@ static void parse(struct jail *j, int argc, char **argv)
 		case 'n': j->netns = optarg; break;
 		case 'r': parse_limit(j, optarg); break;
 		case 'p': j->mount_proc = 1; break;
+		case 'C': cvmm_jailer_cgroup_add(&j->cgroup, optarg); break;
+		case 'P': cvmm_jailer_cgroup_parent(&j->cgroup, optarg); break;
 		case 'f':
 			if (j->nfiles == MAX_FILES)
 				die("--file: at most %d", MAX_FILES);
@@ -171,8 +180,13 @@ static void mkdirs(const char *path)
 		die("mkdir %s: %s", p, strerror(errno));
 }
 
-/* Copy @src to <root>/@dst (same mode), creating parent directories. */
-static void copy_in(const struct jail *j, const char *src, const char *dst)
+/*
+ * Put @src at <root>/@dst, creating parent directories: a copy (same mode)
+ * owned by the jail's uid/gid, or with @may_link a hard link when @src is on
+ * the jail's filesystem and already owned by that uid/gid (a big disk image
+ * is then not duplicated, and the guest writes to it).
+ */
+static void copy_in(const struct jail *j, const char *src, const char *dst, int may_link)
 {
 	char to[PATH_MAX], buf[65536];
 	struct stat st;
@@ -187,6 +201,18 @@ static void copy_in(const struct jail *j, const char *src, const char *dst)
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) || !S_ISREG(st.st_mode))
 		die("--file: cannot read '%s': %s", src, in < 0 ? strerror(errno) : "not a regular file");
+	/*
+	 * Only a file the jail's user owns already: a link cannot be chowned
+	 * without changing the host's file, and a root-owned file (libc, say)
+	 * linked into a jail whose uid is 0 would be writable from there.
+	 * Linking the open file rather than the path follows the same symlinks
+	 * the copy would. Any failure (EXDEV: another filesystem) means a copy.
+	 */
+	if (may_link && st.st_uid == (uid_t)j->uid && st.st_gid == (gid_t)j->gid &&
+	    !linkat(in, "", AT_FDCWD, to, AT_EMPTY_PATH)) {
+		close(in);
+		return;
+	}
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
 	if (out < 0)
 		die("cannot create %s: %s", to, strerror(errno));
@@ -217,7 +243,7 @@ static void copy_libraries(const struct jail *j)
 			continue;
 		end = path + strcspn(path, " \n");
 		*end = '\0';
-		copy_in(j, path, path);
+		copy_in(j, path, path, 0);
 	}
 	pclose(p);
 }
@@ -232,24 +258,35 @@ static void make_node(const struct jail *j, const char *path, unsigned int maj, 
 		die("mknod %s: %s", path, strerror(errno));
 }
 
-static void build_root(struct jail *j)
+static const char *exec_name(const struct jail *j)
 {
-	char dev[PATH_MAX];
-	struct stat st;
-	const char *name = strrchr(j->exec_file, '/') ? strrchr(j->exec_file, '/') + 1 : j->exec_file;
+	return strrchr(j->exec_file, '/') ? strrchr(j->exec_file, '/') + 1 : j->exec_file;
+}
 
-	if (snprintf(j->root, sizeof(j->root), "%s/%s/%s/root", j->base, name, j->id) >=
+/* The jail's path; dies if it exists (checked before the cgroup is made). */
+static void jail_path(struct jail *j)
+{
+	struct stat st;
+
+	if (snprintf(j->root, sizeof(j->root), "%s/%s/%s/root", j->base, exec_name(j), j->id) >=
 	    (int)sizeof(j->root))
 		die("--chroot-base-dir: path too long");
 	if (!lstat(j->root, &st))
 		die("--id: jail %s exists already (one jail per id)", j->root);
+}
+
+static void build_root(struct jail *j)
+{
+	char dev[PATH_MAX];
+	const char *name = exec_name(j);
+
 	mkdirs(j->root);
-	copy_in(j, j->exec_file, name);
+	copy_in(j, j->exec_file, name, 0);
 	copy_libraries(j);
 	for (int i = 0; i < j->nfiles; i++) {
 		const char *b = strrchr(j->files[i], '/');
 
-		copy_in(j, j->files[i], b ? b + 1 : j->files[i]);
+		copy_in(j, j->files[i], b ? b + 1 : j->files[i], 1);
 	}
 	if (snprintf(dev, sizeof(dev), "%s/dev/net", j->root) >= (int)sizeof(dev))
 		die("--chroot-base-dir: path too long");
@@ -314,11 +351,14 @@ int main(int argc, char **argv)
 	const char *name;
 	char exe[PATH_MAX];
 	pid_t pid;
-	int ns;
+	int ns, rc;
 
 	parse(&j, argc, argv);
 	if (geteuid())
 		die("must run as root (it creates namespaces, device nodes and a jail)");
+	jail_path(&j);
+	/* Before the jail: a refused limit then leaves nothing behind. */
+	cvmm_jailer_cgroup_create(&j.cgroup, j.id, exec_name(&j));
 	build_root(&j);
 	if (j.netns) {
 		ns = open(j.netns, O_RDONLY | O_CLOEXEC);
@@ -335,8 +375,12 @@ int main(int argc, char **argv)
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
-	if (pid)
-		return wait_status(pid);
+	if (pid) {
+		rc = wait_status(pid);
+		cvmm_jailer_cgroup_remove();
+		return rc;
+	}
+	cvmm_jailer_cgroup_disown();
 	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC))
 		die("new mount, PID and IPC namespaces: %s", strerror(errno));
 	pid = fork();
@@ -345,9 +389,11 @@ int main(int argc, char **argv)
 	if (pid)
 		_exit(wait_status(pid));
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Before exec, so all the VMM allocates (guest RAM) is charged there. */
+	cvmm_jailer_cgroup_enter(&j.cgroup);
 	enter_root(&j);
 	drop_privileges(&j);
-	name = strrchr(j.exec_file, '/') ? strrchr(j.exec_file, '/') + 1 : j.exec_file;
+	name = exec_name(&j);
 	snprintf(exe, sizeof(exe), "/%s", name);
 	j.vmm_argv[-1] = exe;
 	execv(exe, j.vmm_argv - 1);
