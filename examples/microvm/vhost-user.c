@@ -47,8 +47,6 @@ struct microvm_vhost_dev {
 	struct cvmm_guest_mem *mem;
 	struct cvmm_virtq *queues;
 	uint64_t features;
-	int call_fd[CVMM_VIRTIO_MAX_QUEUES];
-	bool call_watched[CVMM_VIRTIO_MAX_QUEUES];
 	bool kick_taken[CVMM_VIRTIO_MAX_QUEUES];
 	pthread_mutex_t cfg_lock;
 	int cfg_efd;                     /* vCPU -> device thread: config written */
@@ -175,20 +173,15 @@ static int send_ring(struct microvm_vhost_dev *d, unsigned int i, unsigned int b
 		.used_user_addr = (uint64_t)(uintptr_t)q->used,
 	};
 	int kick = cvmm_virtio_mmio_notify_fd(d->dev.transport, i);
+	/* The call fd is the device's KVM irqfd itself: the backend's signal
+	 * is the guest's interrupt, with no VMM thread in between (the
+	 * transport, created with used_irq_direct, always shows the used
+	 * bit in InterruptStatus). Every queue shares it, as they share the
+	 * one virtio-mmio interrupt line. */
+	int call = cvmm_virtio_mmio_irq_fd(d->dev.transport);
 
-	return cvmm_vhost_frontend_start_vring(d->fe, &a, q->size, base, kick, d->call_fd[i],
+	return cvmm_vhost_frontend_start_vring(d->fe, &a, q->size, base, kick, call,
 					       d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES);
-}
-
-static void call_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
-{
-	struct microvm_vhost_dev *d = opaque;
-	uint64_t v;
-
-	(void)em;
-	(void)events;
-	if (cvmm_eventfd_read(fd, &v) == 0)
-		cvmm_virtio_device_signal_used(&d->dev);
 }
 
 static int get_inflight(struct microvm_vhost_dev *d)
@@ -295,9 +288,6 @@ static void retry_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
 static void release_kicks(struct microvm_vhost_dev *d)
 {
 	for (unsigned int i = 0; i < d->dev.num_queues; i++) {
-		if (d->call_watched[i])
-			cvmm_event_manager_remove(d->em, d->call_fd[i]);
-		d->call_watched[i] = false;
 		/* Back to the transport, which drains notifies again (not at
 		 * teardown, where the transport removes it anyway). */
 		if (d->kick_taken[i] && !d->detached)
@@ -351,8 +341,6 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 		if (ret)
 			break;
 		d->kick_taken[i] = true;
-		ret = cvmm_event_manager_add(d->em, d->call_fd[i], EPOLLIN, call_cb, d);
-		d->call_watched[i] = !ret;
 	}
 	/* With reconnect=N and the backend away, the rings start when it is
 	 * back (retry_cb). */
@@ -424,8 +412,6 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 	d->inflight_fd = -1;
 	d->cfg_efd = -1;
 	pthread_mutex_init(&d->cfg_lock, NULL);
-	for (unsigned int i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++)
-		d->call_fd[i] = -1;
 	*out = d;
 	ret = handshake(d);
 	if (ret)
@@ -484,12 +470,8 @@ int microvm_vhost_create(const struct microvm_vhost *c, struct cvmm_event_manage
 			return fail(err, errlen, ret, c, "watching the config eventfd");
 		}
 	}
-	for (unsigned int i = 0; i < nq; i++) {
-		d->call_fd[i] = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
-		if (d->call_fd[i] < 0)
-			return fail(err, errlen, d->call_fd[i], c, "eventfd");
+	for (unsigned int i = 0; i < nq; i++)
 		d->dev.queue_max_size[i] = QUEUE_SIZE;
-	}
 	d->dev.num_queues = (uint16_t)nq;
 	if (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD)) {
 		ret = get_inflight(d);
@@ -552,11 +534,6 @@ void microvm_vhost_destroy(struct microvm_vhost_dev *d)
 	if (d->sock >= 0)
 		cvmm_event_manager_remove(d->em, d->sock);
 	cvmm_vhost_frontend_destroy(d->fe);
-	for (unsigned int i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++) {
-		if (d->call_watched[i])
-			cvmm_event_manager_remove(d->em, d->call_fd[i]);
-		cvmm_close(d->call_fd[i]);
-	}
 	cvmm_close(d->inflight_fd);
 	if (d->cfg_efd >= 0)
 		cvmm_event_manager_remove(d->em, d->cfg_efd);

@@ -3,10 +3,14 @@
  * A vhost-user device of cvmm-microvm: the virtio-mmio transport keeps the
  * registers, a backend daemon on a unix socket does the queue work. The
  * guest's QueueNotify writes reach the backend directly (the transport's
- * notify eventfd, a KVM ioeventfd, is the backend's kick fd); the backend's
- * call eventfds are watched on the device thread, which sets the ISR bit
- * and fires the transport's irqfd (virtio-mmio has no per-queue vector, so
- * the ISR must be set by someone who owns the register).
+ * notify eventfd, a KVM ioeventfd, is the backend's kick fd), and the
+ * backend's used-buffer signals reach the guest directly (its call fd is
+ * the transport's irq eventfd, a KVM irqfd). No VMM thread wakes per
+ * request. virtio-mmio has one interrupt line and an InterruptStatus
+ * register nobody sets when the backend signals, so the transport is
+ * created with used_irq_direct (the used bit always reads 1, see
+ * cvmm/virtio-devices.h); the device thread only raises config-change
+ * interrupts (DEVICE_NEEDS_RESET when the backend hangs up).
  */
 #ifndef MICROVM_VHOST_USER_H
 #define MICROVM_VHOST_USER_H

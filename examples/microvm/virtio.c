@@ -79,13 +79,16 @@ static void *device_thread(void *arg)
 	return NULL;
 }
 
-/* Attach @dev to the next slot: transport, MMIO bus range, ioeventfds, irqfd. */
-static int attach(struct vmm *v, struct cvmm_virtio_device *dev, const char *name,
-		  const char *opt, char *err, size_t errlen)
+/* Attach @dev to the next slot: transport, MMIO bus range, ioeventfds, irqfd.
+ * @direct: someone outside the VMM writes the irqfd (a vhost-user backend). */
+static int attach_irq(struct vmm *v, struct cvmm_virtio_device *dev, const char *name,
+		      const char *opt, bool direct, char *err, size_t errlen)
 {
 	struct vmm_virtio *vv = v->virtio;
 	struct vslot *s = &vv->slot[vv->n];
-	struct cvmm_virtio_mmio_opts o = { .sz = sizeof(o), .dev = dev, .mem = v->mem, .em = vv->em };
+	struct cvmm_virtio_mmio_opts o = {
+		.sz = sizeof(o), .dev = dev, .mem = v->mem, .em = vv->em, .used_irq_direct = direct,
+	};
 	int ret;
 
 	*s = (struct vslot){
@@ -123,6 +126,12 @@ static int attach(struct vmm *v, struct cvmm_virtio_device *dev, const char *nam
 		return ret;
 	}
 	return 0;
+}
+
+static int attach(struct vmm *v, struct cvmm_virtio_device *dev, const char *name,
+		  const char *opt, char *err, size_t errlen)
+{
+	return attach_irq(v, dev, name, opt, false, err, errlen);
 }
 
 static int add_disks(struct vmm *v, char *err, size_t errlen)
@@ -219,8 +228,8 @@ static int add_vhost(struct vmm *v, char *err, size_t errlen)
 		vv->nvu++;
 		if (ret)
 			return ret;
-		ret = attach(v, microvm_vhost_device(vv->vu[vv->nvu - 1]), "vhost-user", c->opt,
-			     err, errlen);
+		ret = attach_irq(v, microvm_vhost_device(vv->vu[vv->nvu - 1]), "vhost-user",
+				 c->opt, true, err, errlen);
 		if (ret)
 			return ret;
 	}

@@ -223,6 +223,25 @@ struct cvmm_virtio_mmio_opts {
 	struct cvmm_virtio_device *dev;  /* filled-in device, outlives the transport */
 	struct cvmm_guest_mem *mem;      /* guest RAM the queues live in */
 	struct cvmm_event_manager *em;   /* the device thread's loop */
+	/*
+	 * Used-buffer interrupts bypass the transport: someone else writes
+	 * the irq fd directly (a vhost-user backend given it as its vring
+	 * call fd, so the guest's interrupt needs no VMM thread). The
+	 * transport cannot set InterruptStatus for those, so it always
+	 * reports the used-buffer bit (1) instead: a driver that looks at
+	 * the register (Linux's vm_interrupt()) then walks its rings on every
+	 * interrupt. The config-change bit (2) is set and acknowledged as
+	 * without the option. Costs: an interrupt raised for a configuration
+	 * change also walks the rings, and an interrupt whose buffers an
+	 * earlier walk already consumed finds nothing (a driver's "not mine",
+	 * harmless unless nearly every interrupt is one). Sound only with an
+	 * edge-triggered line (an irqfd without a resamplefd, as
+	 * cvmm-microvm registers it): a level-triggered line re-asserted
+	 * while InterruptStatus is not 0 would never drop. Save records the
+	 * bit as the guest reads it. Requires @sz to cover this field;
+	 * false (the default) when it does not.
+	 */
+	bool used_irq_direct;
 };
 
 /**
@@ -230,7 +249,8 @@ struct cvmm_virtio_mmio_opts {
  * cvmm_virtq per device queue, a notify eventfd per queue, an irq eventfd
  * and an internal control eventfd, and subscribe the latter and the notify
  * fds to @o->em.
- * @return 0 and *@out; -EINVAL (NULL fields, sz too small, device without
+ * @return 0 and *@out; -EINVAL (NULL fields, sz not covering the fields
+ * up to em, device without
  * ops/activate/queue_event/reset, num_queues 0 or above
  * CVMM_VIRTIO_MAX_QUEUES, a queue_max_size 0 or above CVMM_VIRTQ_MAX_SIZE,
  * config space beyond the MMIO window); -ENOMEM; -EMFILE; errors of
@@ -269,7 +289,9 @@ int cvmm_virtio_mmio_access(struct cvmm_virtio_mmio *t, uint64_t offset,
 int cvmm_virtio_mmio_notify_fd(const struct cvmm_virtio_mmio *t, unsigned int q);
 
 /** The eventfd to register as KVM irqfd for the device's interrupt line
- * (edge: one write per interrupt). Thread-safe. */
+ * (edge: one write per interrupt). With used_irq_direct it may be handed
+ * out (a vhost-user backend's vring call fd); the transport keeps it open
+ * until destroyed. Thread-safe. */
 int cvmm_virtio_mmio_irq_fd(const struct cvmm_virtio_mmio *t);
 
 /** Current Status register value (as the driver would read it). Thread-safe. */

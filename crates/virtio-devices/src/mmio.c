@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,6 +36,7 @@ struct cvmm_virtio_mmio {
 	struct cvmm_event_manager *em;
 	uint64_t offered;
 	unsigned int nq;
+	uint32_t isr_always;        /* CVMM_VIRTIO_ISR_USED with used_irq_direct */
 
 	pthread_mutex_t lock;
 	/* registers: under lock */
@@ -289,7 +291,8 @@ int cvmm_virtio_mmio_create(const struct cvmm_virtio_mmio_opts *o,
 	unsigned int i;
 	int r;
 
-	if (!o || !out || o->sz < sizeof(*o) || !o->dev || !o->mem || !o->em)
+	if (!o || !out || o->sz < offsetof(struct cvmm_virtio_mmio_opts, used_irq_direct) ||
+	    !o->dev || !o->mem || !o->em)
 		return -EINVAL;
 	r = check_device(o->dev);
 	if (r < 0)
@@ -303,6 +306,9 @@ int cvmm_virtio_mmio_create(const struct cvmm_virtio_mmio_opts *o,
 	t->nq = o->dev->num_queues;
 	t->offered = (o->dev->features & ~CVMM_VIRTIO_F_ACCESS_PLATFORM) |
 		     TRANSPORT_FEATURES;
+	if (o->sz >= offsetof(struct cvmm_virtio_mmio_opts, used_irq_direct) +
+			     sizeof(o->used_irq_direct) && o->used_irq_direct)
+		t->isr_always = CVMM_VIRTIO_ISR_USED;
 	t->irq_fd = t->ctl_fd = -1;
 	for (i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++)
 		t->notify_fd[i] = -1;
@@ -517,7 +523,7 @@ static uint32_t read_reg(struct cvmm_virtio_mmio *t, uint32_t off)
 		q = sel_queue(t);
 		return q ? q->ready : 0;
 	case CVMM_VIRTIO_MMIO_INTERRUPT_STATUS:
-		return __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST);
+		return __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST) | t->isr_always;
 	case CVMM_VIRTIO_MMIO_STATUS:
 		return t->reset_pending ? t->shown_status : t->status;
 	case CVMM_VIRTIO_MMIO_QUEUE_DESC_LOW:
@@ -695,7 +701,9 @@ int cvmm_virtio_mmio_save(struct cvmm_virtio_mmio *t,
 	s->version = CVMM_VIRTIO_MMIO_STATE_VERSION;
 	s->device_id = t->dev->device_id;
 	s->status = t->status;
-	s->isr = __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST);
+	/* As the guest reads it: a transport restored without the option
+	 * still shows the used bit an interrupt may be pending for. */
+	s->isr = __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST) | t->isr_always;
 	s->config_generation = __atomic_load_n(&t->config_generation, __ATOMIC_SEQ_CST);
 	s->device_features_sel = t->dev_features_sel;
 	s->driver_features_sel = t->drv_features_sel;

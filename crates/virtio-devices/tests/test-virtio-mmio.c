@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -739,6 +740,145 @@ START_TEST(token_bucket_math)
 }
 END_TEST
 
+/* Swap the fixture's transport for one created with @direct (the loop
+ * is not running). */
+static void reattach_direct(bool direct)
+{
+	struct cvmm_virtio_mmio_opts o = {
+		.sz = sizeof(o), .dev = cvmm_rng_device(RNG), .mem = F.mem, .em = F.em,
+		.used_irq_direct = direct,
+	};
+
+	cvmm_virtio_mmio_destroy(F.t);
+	ck_assert_int_eq(cvmm_virtio_mmio_create(&o, &F.t), 0);
+}
+
+static uint64_t irq_count(void)
+{
+	uint64_t v = 0;
+
+	(void)cvmm_eventfd_read(cvmm_virtio_mmio_irq_fd(F.t), &v);
+	return v;
+}
+
+/* used_irq_direct: someone else writes the irq fd for used buffers, so the
+ * used bit reads 1 from creation on, whatever the driver acknowledges;
+ * the config bit keeps its own life (set by the transport, cleared by
+ * the driver's ACK). */
+START_TEST(used_irq_direct_isr)
+{
+	const uint32_t isr = CVMM_VIRTIO_MMIO_INTERRUPT_STATUS, ack = CVMM_VIRTIO_MMIO_INTERRUPT_ACK;
+	uint64_t a = vdf_alloc(&F, 64, 8);
+	uint32_t gen;
+
+	reattach_direct(true);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	vdf_wr(&F, ack, CVMM_VIRTIO_ISR_USED);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	vdf_start(&F);
+	vdf_bring_up(&F, 0, 1, 64);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	/* a backend's signal: the irq fd only, the register cannot know */
+	ck_assert_int_eq(cvmm_eventfd_write(cvmm_virtio_mmio_irq_fd(F.t), 1), 0);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	ck_assert_uint_eq(irq_count(), 1);
+	/* a device of the VMM signalling through the transport still works */
+	ck_assert_uint_eq(rng_request(a, 64), 64);
+	vdf_wr(&F, ack, CVMM_VIRTIO_ISR_USED | CVMM_VIRTIO_ISR_CONFIG);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	/* config change: both bits, one interrupt; its ACK leaves the used bit */
+	(void)irq_count();
+	gen = vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG_GENERATION);
+	cvmm_virtio_device_config_changed(cvmm_rng_device(RNG));
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED | CVMM_VIRTIO_ISR_CONFIG);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
+	ck_assert_uint_eq(irq_count(), 1);
+	vdf_wr(&F, ack, CVMM_VIRTIO_ISR_CONFIG);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+	/* DEVICE_NEEDS_RESET (a backend that died) raises the config bit too */
+	vdf_stop(&F);
+	cvmm_virtio_device_set_needs_reset(cvmm_rng_device(RNG));
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) & CVMM_VIRTIO_S_NEEDS_RESET,
+			  CVMM_VIRTIO_S_NEEDS_RESET);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED | CVMM_VIRTIO_ISR_CONFIG);
+	ck_assert_uint_eq(irq_count(), 1);
+	/* a reset clears the config bit, not the used one */
+	vdf_start(&F);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, 0);
+	vdf_wait_settled(&F);
+	ck_assert_uint_eq(vdf_rd(&F, isr), CVMM_VIRTIO_ISR_USED);
+}
+END_TEST
+
+/* The option off (the default, and a caller whose sz ends before the
+ * field): InterruptStatus is 0 until something is raised. */
+START_TEST(used_irq_direct_off)
+{
+	struct cvmm_virtio_mmio_opts o = {
+		.sz = offsetof(struct cvmm_virtio_mmio_opts, used_irq_direct),
+		.dev = cvmm_rng_device(RNG), .mem = F.mem, .em = F.em,
+		.used_irq_direct = true, /* beyond sz: not read */
+	};
+
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	cvmm_virtio_mmio_destroy(F.t);
+	ck_assert_int_eq(cvmm_virtio_mmio_create(&o, &F.t), 0);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	cvmm_virtio_device_config_changed(cvmm_rng_device(RNG));
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS), CVMM_VIRTIO_ISR_CONFIG);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_INTERRUPT_ACK, CVMM_VIRTIO_ISR_CONFIG);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	o.sz -= 1;
+	cvmm_virtio_mmio_destroy(F.t);
+	F.t = NULL;
+	ck_assert_int_eq(cvmm_virtio_mmio_create(&o, &F.t), -EINVAL);
+	reattach_direct(false);
+}
+END_TEST
+
+/* Save records the used bit as the guest reads it: restored onto a
+ * transport without the option it still shows (a pending interrupt's
+ * rings get walked) until acknowledged; with the option it stays. */
+START_TEST(used_irq_direct_save_restore)
+{
+	struct cvmm_virtio_mmio_state s;
+	struct cvmm_virtio_mmio *t2;
+	struct cvmm_rng *r2;
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro), .queue_size = 64 };
+	struct cvmm_virtio_mmio_opts o = { .sz = sizeof(o), .mem = F.mem, .em = F.em };
+	uint64_t a = vdf_alloc(&F, 64, 8);
+
+	reattach_direct(true);
+	vdf_start(&F);
+	vdf_bring_up(&F, 0, 1, 64);
+	ck_assert_uint_eq(rng_request(a, 64), 64);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	vdf_stop(&F);
+	ck_assert_int_eq(cvmm_virtio_mmio_save(F.t, &s, NULL, 0), 0);
+	ck_assert_uint_eq(s.isr, CVMM_VIRTIO_ISR_USED);
+
+	for (int direct = 0; direct < 2; direct++) {
+		ck_assert_int_eq(cvmm_rng_create(&ro, &r2), 0);
+		o.dev = cvmm_rng_device(r2);
+		o.used_irq_direct = direct;
+		ck_assert_int_eq(cvmm_virtio_mmio_create(&o, &t2), 0);
+		ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0), 0);
+		cvmm_virtio_mmio_destroy(F.t);
+		cvmm_rng_destroy(RNG);
+		F.t = t2;
+		RNG = r2;
+		ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS),
+				  CVMM_VIRTIO_ISR_USED);
+		vdf_wr(&F, CVMM_VIRTIO_MMIO_INTERRUPT_ACK, CVMM_VIRTIO_ISR_USED);
+		ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS),
+				  direct ? CVMM_VIRTIO_ISR_USED : 0);
+		vdf_start(&F);
+		ck_assert_uint_eq(rng_request(a, 64), 64);
+		vdf_stop(&F);
+	}
+}
+END_TEST
+
 START_TEST(create_validation)
 {
 	struct cvmm_virtio_device d = { 0 };
@@ -786,6 +926,9 @@ static Suite *suite(void)
 	tcase_add_test(t, concurrent_vcpus);
 	tcase_add_test(t, state_restore_validation);
 	tcase_add_test(t, create_validation);
+	tcase_add_test(t, used_irq_direct_isr);
+	tcase_add_test(t, used_irq_direct_off);
+	tcase_add_test(t, used_irq_direct_save_restore);
 	tcase_add_test(t, console_socket);
 	suite_add_tcase(s, t);
 
