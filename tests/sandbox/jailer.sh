@@ -59,10 +59,14 @@ check "a --file someone else owns is copied, the copy given to the jail's user, 
 start_jailed run2 --id run2 --exec-file "$vmm" --uid 1234 --gid 4321 --chroot-base-dir "$base" $PROC \
 	--resource-limit no-file=64 --file "$guest" -- --kernel /linux64.elf --cmdline echo
 out=$TMP/run2
+# The VMM is the jailer's grandchild (a middle process waits for it); not a
+# search by name or uid, which a parallel run of this test would also match.
 findpid() {
-	pid=$(pgrep -u 1234 -x cvmm-microvm | head -1)
+	mid=$(pgrep -P "$jpid" | head -1)
+	[ -n "$mid" ] && pid=$(pgrep -P "$mid" | head -1)
 	[ -n "$pid" ] && grep -q '^Seccomp:[[:space:]]*2' /proc/"$pid"/status
 }
+pid=
 eventually 20 findpid
 # After pivot_root the link reads "/"; compare the directory itself.
 check "the jailed VMM's /proc/PID/root is the jail" \
