@@ -89,7 +89,7 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out)
 	    o->num_queues > CVMM_VHOST_MAX_QUEUES ||
 	    (!o->socket_path && o->listen_fd < 0) ||
 	    ((o->flags & CVMM_VUB_F_CONNECT) && !o->socket_path) ||
-	    (o->flags & ~(CVMM_VUB_F_SIGNALS | CVMM_VUB_F_CONNECT)))
+	    (o->flags & ~(CVMM_VUB_F_SIGNALS | CVMM_VUB_F_CONNECT | CVMM_VUB_F_SPLIT_ONLY)))
 		return -EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
