@@ -70,8 +70,9 @@ check "queues=3 on virtiofsd: one line naming --fs queues, exit 1" sh -c \
 	"test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q -- '--fs: queues: 3, but the backend' '$out'"
 stop_backend
 
-# The FUSE client: every reply checked in the guest, the results on the host.
-run_fs --guest-arg 0=1500 --guest-arg 1=5 --guest-arg 2=9
+# The FUSE client: every reply checked in the guest, the results on the host;
+# the seccomp filters on (the default, said out loud).
+run_fs --seccomp on --guest-arg 0=1500 --guest-arg 1=5 --guest-arg 2=9
 check "virtio-fs guest: INIT, LOOKUP, GETATTR, OPEN, READ, CREATE, WRITE, FLUSH, RELEASE, MKDIR, READDIR, UNLINK, -ENOENT" \
 	ok_with "virtio-fs: all checks passed"
 check "virtio-fs guest: tag and request queue count from the config space" \
