@@ -40,7 +40,8 @@ struct stub {
 static int s_get_features(void *o, uint64_t *f)
 {
 	(void)o;
-	*f = CVMM_VHOST_F_PROTOCOL_FEATURES | (1ull << 32) | 0xff;
+	/* bit 34: RING_PACKED, so packed vring bases and sizes are reachable */
+	*f = CVMM_VHOST_F_PROTOCOL_FEATURES | (1ull << 32) | (1ull << 34) | 0xff;
 	return 0;
 }
 static int s_set_u64(void *o, uint64_t f)

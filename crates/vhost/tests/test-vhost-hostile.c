@@ -794,6 +794,49 @@ START_TEST(fe_bad_replies)
 }
 END_TEST
 
+/* GET_VRING_BASE replies must fit the ring format the frontend acked; a
+ * base that does not fit is not sent at all. No REPLY_ACK here: set-up
+ * requests have no reply. */
+START_TEST(fe_vring_base_encoding)
+{
+	struct cvmm_vhost_vring_state st = { 1, 0x10000 };
+	unsigned int base;
+
+	/* split: 16 bits */
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 0x10000), -EINVAL);
+	reply(CVMM_VHOST_GET_VRING_BASE, &st, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_vring_base(fe, 1, &base), -EPROTO);
+	drop_request();
+	/* packed: both slots below the ring size */
+	ck_assert_int_eq(cvmm_vhost_frontend_set_features(fe, CVMM_VHOST_VIRTIO_F_RING_PACKED), 0);
+	drop_request();
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_num(fe, 1, 100), 0);
+	drop_request();
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 100), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 100u << 16), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 0x00638063u), 0); /* 99 both, wraps 1, 0 */
+	drop_request();
+	st.num = 0x80008000u | 100u << 16;
+	reply(CVMM_VHOST_GET_VRING_BASE, &st, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_vring_base(fe, 1, &base), -EPROTO);
+	drop_request();
+	st.num = 0x80638063u;
+	reply(CVMM_VHOST_GET_VRING_BASE, &st, 8, NULL, 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_get_vring_base(fe, 1, &base), 0);
+	ck_assert_uint_eq(base, 0x80638063u);
+	drop_request();
+	/* after RESET_DEVICE the frontend is back to split */
+	uint64_t pf = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_RESET_DEVICE);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_protocol_features(fe, pf), 0);
+	drop_request();
+	ck_assert_int_eq(cvmm_vhost_frontend_reset_device(fe), 0);
+	drop_request();
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 0x80638063u), -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_vring_base(fe, 1, 0xffff), 0);
+	drop_request();
+}
+END_TEST
+
 START_TEST(fe_bad_acks_and_fd_replies)
 {
 	uint64_t pf = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK) |
@@ -959,6 +1002,7 @@ int main(void)
 	tcase_add_checked_fixture(w, fe_setup, fe_teardown);
 	tcase_add_test(w, fe_bad_replies);
 	tcase_add_test(w, fe_bad_acks_and_fd_replies);
+	tcase_add_test(w, fe_vring_base_encoding);
 	tcase_add_test(w, fe_backend_channel_hostile);
 	suite_add_tcase(s, w);
 	Suite *all[] = { s, NULL };
