@@ -70,7 +70,7 @@ pid=
 eventually 20 findpid
 # After pivot_root the link reads "/"; compare the directory itself.
 check "the jailed VMM's /proc/PID/root is the jail" \
-	test "$(stat -L -c %d:%i /proc/${pid:-0}/root 2>/dev/null)" = \
+	test "$(stat -L -c %d:%i "/proc/${pid:-0}/root" 2>/dev/null)" = \
 	     "$(stat -c %d:%i "$base/cvmm-microvm/run2/root")"
 check "it runs as uid 1234" sh -c "grep -q '^Uid:[[:space:]]*1234[[:space:]]*1234[[:space:]]*1234' /proc/${pid:-0}/status"
 check "it runs as gid 4321" sh -c "grep -q '^Gid:[[:space:]]*4321[[:space:]]*4321[[:space:]]*4321' /proc/${pid:-0}/status"
@@ -134,7 +134,7 @@ offers memory && ctl=memory
 why="the host's cgroup v2 (${cgmnt:-not mounted}) does not offer"
 
 if [ -z "$cgmnt" ]; then
-	for i in 1 2 3 4 5 6; do skip "no cgroup v2 hierarchy is mounted"; done
+	for _ in 1 2 3 4 5 6; do skip "no cgroup v2 hierarchy is mounted"; done
 else
 	cg=$cgmnt/$parent/run4
 	start_jailed run4 --id run4 --exec-file "$vmm" --uid 1234 --gid 4321 --chroot-base-dir "$base" $PROC \
