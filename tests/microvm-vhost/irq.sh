@@ -1,0 +1,125 @@
+#!/bin/sh
+# The guest's used-buffer interrupts go straight from the backend to KVM
+# (the vring call fd is the device's irqfd): the VMM's virtio thread does
+# not wake per request. Counted while the guest writes and reads back one
+# sector at a time: the daemon's threads wake for every request, the
+# virtio thread for hardly any. Also after the daemon is killed and a new
+# one takes over (reconnect=1: it gets the same irqfd), and with
+# qemu-storage-daemon. (The test guests poll their used rings; that the
+# interrupt itself arrives, with the used bit in InterruptStatus, is the
+# transport's unit test used_irq_direct_isr.)
+. "${top_srcdir:-.}/tests/microvm-vhost/lib.sh"
+require_kvm
+require_guests virtio-blk
+plan 6
+
+# The window lasts until the daemon's threads switched DSW times (a few
+# per request: some 2000 requests); the virtio thread may wake WAKES times
+# in it (with a hop per interrupt it woke once per request: 900 to 2000
+# times in such a window on the development machine).
+DSW=8000
+WAKES=100
+
+# switches DIR...: context switches (voluntary and not) of those tasks.
+switches() {
+	cat "$@" 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
+# virtio_task PID: /proc/PID/task/TID of the thread named "virtio".
+virtio_task() {
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = virtio ] && { echo "$t"; return 0; }
+	done
+	return 1
+}
+
+# more_than PID N: the daemon PID's threads switched more than N times.
+more_than() {
+	test "$(switches /proc/"$1"/task/*/status)" -gt "$2"
+}
+
+# window NAME: while the guest runs, the daemon switches DSW times or
+# more; sets $dwin and $vwin to the daemon's and the virtio thread's
+# switches meanwhile.
+window() {
+	v0=$(switches "$vt/status")
+	d0=$(switches /proc/"$bpid"/task/*/status)
+	if ! eventually 120 more_than "$bpid" $((d0 + DSW)); then
+		echo "# $1: the daemon did not switch $DSW times in 120 s"
+	fi
+	vwin=$(($(switches "$vt/status") - v0))
+	dwin=$(($(switches /proc/"$bpid"/task/*/status) - d0))
+	echo "# $1: daemon $dwin context switches, VMM virtio thread $vwin"
+}
+
+# start_vm EXTRA-DISK-OPTIONS: the guest in mode 5 on $TMP/s, serial
+# input from $TMP/in; sets $vm (timeout's pid) and $vt.
+start_vm() {
+	rm -f "$TMP/in"
+	mkfifo "$TMP/in"
+	exec 3<>"$TMP/in"
+	timeout 300 "$MICROVM" --log-level info --kernel "$BLK" \
+		--disk vhost_user=on,socket="$TMP/s$1" \
+		--guest-arg 0=5 --guest-arg 1=0 --guest-arg 2=64 --guest-arg 3=9 \
+		<"$TMP/in" >"$out" 2>&1 &
+	vm=$!
+	wait_for "$out" "writing until serial input" 60
+	vt=$(virtio_task $(cat /proc/$vm/task/$vm/children))
+	[ -n "$vt" ] || echo "# no thread named virtio"
+}
+
+# stop_vm: the guest stops at its next look at the serial port.
+stop_vm() {
+	echo x >&3
+	rc=0
+	wait "$vm" || rc=$?
+	exec 3>&-
+}
+
+# direct: the window was long enough and the virtio thread hardly woke.
+direct() {
+	test -n "$vt" -a "$vwin" -lt "$WAKES" -a "$dwin" -gt "$DSW"
+}
+
+truncate -s 1M "$TMP/w"
+out=$TMP/o1
+start_blk "$TMP/s" "$TMP/w"
+start_vm ""
+window blk
+check "cvmm-vhost-user-blk: the virtio thread sleeps through the requests" direct
+stop_vm
+stop_backend
+check "cvmm-vhost-user-blk: the guest's I/O was right" ok_with "read back, stopped by the host"
+
+# SIGKILL, and a new daemon: it must signal the guest directly as well.
+truncate -s 0 "$TMP/w"; truncate -s 1M "$TMP/w"
+out=$TMP/o2
+start_blk "$TMP/s" "$TMP/w"
+start_vm ",reconnect=1"
+kill -9 "$bpid"; wait "$bpid" 2>/dev/null; bpid=
+wait_for "$out" "retrying every 1 s" 20
+start_blk "$TMP/s" "$TMP/w"
+wait_for "$out" "backend reconnected" 20
+window "after reconnect"
+check "reconnect=1: the new daemon signals the guest directly too" direct
+stop_vm
+stop_backend
+check "reconnect=1: the guest's I/O was right across the restart" \
+	ok_with "read back, stopped by the host"
+
+if ! command -v qemu-storage-daemon >/dev/null; then
+	for i in 1 2; do
+		n=$((n + 1)); echo "ok $n - # SKIP qemu-storage-daemon not installed"
+	done
+	finish
+fi
+truncate -s 0 "$TMP/w"; truncate -s 1M "$TMP/w"
+out=$TMP/o3
+start_qsd "$TMP/s" "$TMP/w"
+start_vm ""
+window qsd
+check "qemu-storage-daemon: the virtio thread sleeps through the requests" direct
+stop_vm
+check "qemu-storage-daemon: the guest's I/O was right" ok_with "read back, stopped by the host"
+stop_backend
+finish
