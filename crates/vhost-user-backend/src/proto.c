@@ -291,15 +291,18 @@ static int swap_inflight(struct cvmm_vub *d, void *arg)
 /* Workers write through pointers into the region: never unmap it under
  * them (QEMU sends these before starting the rings; a hostile frontend
  * may not). */
-/* The packed layout of the inflight region is not implemented (nor is it
- * in libvhost-user): refused once packed rings are acked. A region set up
- * before SET_FEATURES stays unused by packed rings. */
-static int inflight_packed(const struct cvmm_vub *d)
+/*
+ * The packed layout of the inflight region (DescStatePacked) is not
+ * implemented: packed rings do not use the region. The messages are still
+ * accepted, because QEMU (7.2) sends GET_INFLIGHT_FD after SET_FEATURES
+ * and gives up on the device when it is refused; the warning says what is
+ * lost (a daemon restart loses a packed ring's requests in flight).
+ */
+static void inflight_packed_warn(const struct cvmm_vub *d)
 {
-	if (!cvmm_vub_packed(d))
-		return 0;
-	VUB_LOG(CVMM_LOG_WARN, "inflight tracking refused: not implemented for packed rings");
-	return -EOPNOTSUPP;
+	if (cvmm_vub_packed(d))
+		VUB_LOG(CVMM_LOG_WARN, "inflight region accepted but not used: in-flight "
+			"tracking is not implemented for packed rings");
 }
 
 static int get_inflight_fd(void *opaque, uint16_t nq, uint16_t qsize, int *fd,
@@ -307,18 +310,18 @@ static int get_inflight_fd(void *opaque, uint16_t nq, uint16_t qsize, int *fd,
 {
 	struct inflight_args a = { .get = true, .fdp = fd, .sizep = size, .offp = off,
 				   .nq = nq, .qsize = qsize };
-	int ret = inflight_packed(opaque);
 
-	return ret < 0 ? ret : with_vrings_stopped(opaque, swap_inflight, &a);
+	inflight_packed_warn(opaque);
+	return with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
 static int set_inflight_fd(void *opaque, int fd, uint64_t size, uint64_t off,
 			   uint16_t nq, uint16_t qsize)
 {
 	struct inflight_args a = { .fd = fd, .size = size, .off = off, .nq = nq, .qsize = qsize };
-	int ret = inflight_packed(opaque);
 
-	return ret < 0 ? ret : with_vrings_stopped(opaque, swap_inflight, &a);
+	inflight_packed_warn(opaque);
+	return with_vrings_stopped(opaque, swap_inflight, &a);
 }
 
 /*
