@@ -12,8 +12,9 @@
  * multiqueue served by worker threads (each with its own epoll loop, an
  * event manager, serving the vrings i with i % num_workers == its index),
  * the inflight region (INFLIGHT_SHMFD, split-ring format of vhost-user.rst;
- * refused once packed rings are acked, and unused by packed rings) so that
- * a restarted daemon resubmits the requests a frontend had in flight,
+ * packed rings do not use it: accepted with a warning, since QEMU stops a
+ * device whose GET_INFLIGHT_FD is refused) so that a restarted daemon
+ * resubmits the requests a split ring had in flight,
  * dirty logging into the frontend's shared log (LOG_SHMFD), the device
  * status (STATUS: with it, rings run only while DRIVER_OK is set; a
  * status without DRIVER_OK stops them, keeping their positions) and
