@@ -5,13 +5,14 @@
 # sector at a time: the daemon's threads wake for every request, the
 # virtio thread for hardly any. Also after the daemon is killed and a new
 # one takes over (reconnect=1: it gets the same irqfd), and with
-# qemu-storage-daemon. (The test guests poll their used rings; that the
-# interrupt itself arrives, with the used bit in InterruptStatus, is the
-# transport's unit test used_irq_direct_isr.)
+# qemu-storage-daemon. The virtio-blk guest polls its used ring; that the
+# backend's interrupt reaches the guest, with the used bit in
+# InterruptStatus, the virtio-rng guest checks against vu-rng (a
+# vhost-user virtio-rng backend) on its I/O APIC pin.
 . "${top_srcdir:-.}/tests/microvm-vhost/lib.sh"
 require_kvm
-require_guests virtio-blk
-plan 6
+require_guests virtio-blk virtio-rng
+plan 8
 
 # The window lasts until the daemon's threads switched DSW times (a few
 # per request: some 2000 requests); the virtio thread may wake WAKES times
@@ -106,6 +107,22 @@ stop_vm
 stop_backend
 check "reconnect=1: the guest's I/O was right across the restart" \
 	ok_with "read back, stopped by the host"
+
+# The device is slot 0: GSI 5. The guest routes pin 5 to a vector and
+# waits for it in the LAPIC IRR, then reads InterruptStatus.
+rm -f "$TMP/r"
+"$top_builddir/tests/microvm-vhost/vu-rng" "$TMP/r" >"$TMP/rng.log" 2>&1 &
+bpid=$!
+wait_sock "$TMP/r"
+run_vm out --kernel "$GUESTS/virtio-rng.img" --vhost-user type=4,socket="$TMP/r",queues=1 \
+	--guest-arg 1=5
+check "vhost-user rng: the backend's interrupt arrives on GSI 5 with InterruptStatus' used bit" \
+	ok_with "interrupt on pin 5 (vector 0x41 pending, ISR 1)"
+run_vm out --kernel "$GUESTS/virtio-rng.img" --vhost-user type=4,socket="$TMP/r",queues=1 \
+	--guest-arg 1=6
+check "vhost-user rng: and not on GSI 6, where there is no device (exit 0x37)" \
+	test "$rc" -eq $((0x37))
+stop_backend
 
 if ! command -v qemu-storage-daemon >/dev/null; then
 	for i in 1 2; do
