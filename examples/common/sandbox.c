@@ -2,12 +2,16 @@
 /* Program-side seccomp: flags, per-thread-type filters, install, self-test. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cvmm/sys-util.h>
 
 #include "sandbox.h"
 #include "seccomp-filters.h"
@@ -123,6 +127,12 @@ int cvmm_sandbox_prepare(struct cvmm_sandbox *sb, const char *program,
 				 strerror(-ret));
 	}
 	if (!ret) {
+		/* glibc's free() shrinking a thread arena's heap reads
+		 * /proc/sys/vm/overcommit_memory once (an open no filter
+		 * allows): with trimming off it never shrinks one. The memory
+		 * stays with the process for reuse. */
+		if (!mallopt(M_TRIM_THRESHOLD, INT_MAX))
+			CVMM_LOG(CVMM_LOG_WARN, "sandbox", "mallopt(M_TRIM_THRESHOLD) failed");
 		ret = cvmm_seccomp_install_sigsys_handler();
 		if (ret)
 			snprintf(err, errlen, "seccomp: SIGSYS handler: %s", strerror(-ret));

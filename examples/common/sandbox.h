@@ -50,7 +50,9 @@ int cvmm_sandbox_parse_mode(const char *s, enum cvmm_sandbox_mode *out);
  * @filter_path (Firecracker JSON, which must have a filter for each of these
  * thread types; its actions are used as written). Installs the SIGSYS
  * handler. Reads CVMM_SECCOMP_SELFTEST=THREAD:CALL (test hook: after THREAD
- * installs its filter it calls CALL, one of execve, open, socket).
+ * installs its filter it calls CALL, one of execve, open, socket). With
+ * filters on, turns glibc's heap trimming off (M_TRIM_THRESHOLD): shrinking
+ * a thread arena opens a /proc file, which no filter allows.
  * With mode off and no path, does nothing.
  * @return 0; -EINVAL (a one-line reason in @err: malformed JSON with file,
  *         line and field; a missing thread type; --seccomp-filter with

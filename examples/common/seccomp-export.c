@@ -3,6 +3,7 @@
  * cvmm-seccomp-export PROGRAM [--count]: print a program's built-in filters
  * as Firecracker-format JSON (a starting point for --seccomp-filter), or
  * one "THREAD RULES SYSCALLS" line per thread type (docs/security.md).
+ * PROGRAM: microvm, vhost-user-blk, vhost-user-net or hello-kvm.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s PROGRAM [--count]\n", argv[0]);
 		return 1;
 	}
-	t = cvmm_sandbox_tables(&nt);
+	t = cvmm_sandbox_tables(argv[1], &nt);
 	for (size_t i = 0; i < nt && n < 16; i++) {
 		struct cvmm_seccomp_filter_opts o = {
 			.sz = sizeof(o), .thread_name = t[i].thread,
@@ -50,8 +51,6 @@ int main(int argc, char **argv)
 		};
 		struct cvmm_seccomp_filter *f;
 
-		if (strcmp(t[i].program, argv[1]))
-			continue;
 		if (cvmm_seccomp_filter_create(&o, &f) || cvmm_sandbox_table_add(f, &t[i])) {
 			fprintf(stderr, "%s: cannot build the %s filter\n", argv[0], t[i].thread);
 			return 1;
@@ -59,7 +58,10 @@ int main(int argc, char **argv)
 		filters[n++] = f;
 	}
 	if (!n) {
-		fprintf(stderr, "%s: no filters for program '%s'\n", argv[0], argv[1]);
+		fprintf(stderr, "%s: no filters for program '%s' (known:", argv[0], argv[1]);
+		for (size_t i = 0; cvmm_sandbox_program_name(i); i++)
+			fprintf(stderr, " %s", cvmm_sandbox_program_name(i));
+		fprintf(stderr, ")\n");
 		return 1;
 	}
 	if (count) {

@@ -12,8 +12,8 @@
 
 /** One thread type's built-in table. */
 struct cvmm_sandbox_table {
-	const char *program;     /* "microvm", "hello-kvm" */
-	const char *thread;      /* "vmm", "vcpu", "virtio", ... */
+	const char *program;     /* "microvm", "vhost-user-blk", "vhost-user-net", "hello-kvm" */
+	const char *thread;      /* "vmm", "vcpu", "virtio", "main", "worker", ... */
 	const struct cvmm_seccomp_rule *rules;
 	size_t n;
 };
@@ -34,7 +34,14 @@ const struct cvmm_sandbox_table *cvmm_sandbox_table_find(const char *program, co
  */
 int cvmm_sandbox_table_add(struct cvmm_seccomp_filter *f, const struct cvmm_sandbox_table *t);
 
-/** Every table, for tools and tests; @n gets the count. */
-const struct cvmm_sandbox_table *cvmm_sandbox_tables(size_t *n);
+/**
+ * @program's tables, for tools and tests; @n gets the count.
+ * @return the first table, or NULL (and 0) for an unknown program.
+ * Thread safety: reentrant.
+ */
+const struct cvmm_sandbox_table *cvmm_sandbox_tables(const char *program, size_t *n);
+
+/** The name of the @i-th program with tables, NULL past the last. Reentrant. */
+const char *cvmm_sandbox_program_name(size_t i);
 
 #endif

@@ -421,6 +421,13 @@ static void *vcpu_thread(void *p)
 		fail(vm, cpu, ret, "vCPU setup");
 		return NULL;
 	}
+	if (vm->o.on_thread_start) {
+		ret = vm->o.on_thread_start(vm, cpu, vm->o.opaque);
+		if (ret) {
+			fail(vm, cpu, ret, "vCPU thread start hook");
+			return NULL;
+		}
+	}
 	while (!atomic_load(&vm->stopping)) {
 		ret = cvmm_kvm_vcpu_run(vcpu, &e);
 		if (ret) {
@@ -511,6 +518,11 @@ int hk_vm_run(struct hk_vm *vm, struct hk_result *res)
 			fail(vm, started, ret, "pthread_create");
 			break;
 		}
+	}
+	if (vm->o.on_thread_start && started == vm->o.ncpus) {
+		ret = vm->o.on_thread_start(vm, HK_MAIN_THREAD, vm->o.opaque);
+		if (ret)
+			fail(vm, HK_MAIN_THREAD, ret, "main thread start hook");
 	}
 	if (vm->o.timeout_ms) {
 		struct timespec until;

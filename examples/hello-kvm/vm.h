@@ -35,6 +35,12 @@ typedef int (*hk_io_fn)(struct hk_vm *vm, uint32_t cpu, const struct cvmm_kvm_ex
 			void *opaque);
 /* Called once per dirty page found by hk_vm_dirty_collect(). */
 typedef void (*hk_dirty_fn)(uint64_t gpa, void *opaque);
+/* Per-thread set-up (e.g. a seccomp filter): on each vCPU thread (@cpu)
+ * after its register set-up, before its first KVM_RUN; and on the thread in
+ * hk_vm_run() (@cpu = HK_MAIN_THREAD) once every vCPU thread is started,
+ * before it waits. A negative errno stops the VM with HK_ERROR. */
+typedef int (*hk_thread_fn)(struct hk_vm *vm, uint32_t cpu, void *opaque);
+#define HK_MAIN_THREAD UINT32_MAX
 
 struct hk_vm_opts {
 	size_t sz;               /* sizeof(struct hk_vm_opts) */
@@ -50,6 +56,7 @@ struct hk_vm_opts {
 	hk_io_fn on_io;          /* other I/O (default: writes ignored, reads 0xff) */
 	void *opaque;
 	uint32_t timeout_ms;     /* stop the VM with HK_TIMEOUT after this long (0: never) */
+	hk_thread_fn on_thread_start; /* optional, see hk_thread_fn */
 };
 
 enum hk_outcome {

@@ -25,6 +25,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "vub-daemon.h"
+
 #define VIRTIO_BLK_F_MQ (1ull << 12)
 #define CFG_NUM_QUEUES 34u
 
@@ -32,12 +34,16 @@ struct blkd {
 	int img_fd;
 	bool read_only, direct, stall, stall_writes;
 	unsigned int queues;
+	/* One per vring, opened at start-up: opening reopens the image
+	 * through /proc, which no thread may do once it is filtered. */
+	struct cvmm_blk_backend *be[256];
 	uint64_t capacity;
 	uint64_t features;   /* acked */
 	uint8_t config[CVMM_VIRTIO_BLK_CFG_SIZE];
 };
 
-/* Per vring: its own io_uring and a request slot per head index. */
+/* Per vring: its own io_uring (kept across connections) and a request
+ * slot per head index. */
 struct blkq {
 	struct blkd *bd;
 	struct cvmm_vub_vring *vr;
@@ -49,21 +55,11 @@ struct blkq {
 	struct cvmm_blk_request *reqs;
 };
 
-static void put_le(uint8_t *p, uint64_t v, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int get_config(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
 	struct blkd *bd = opaque;
 
-	memset(buf, 0, len);
-	if (off < sizeof(bd->config))
-		memcpy(buf, bd->config + off,
-		       len < sizeof(bd->config) - off ? len : sizeof(bd->config) - off);
-	return 0;
+	return cvmm_vubd_config_read(bd->config, sizeof(bd->config), off, buf, len);
 }
 
 static int set_features(void *opaque, uint64_t f)
@@ -108,20 +104,17 @@ static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
 {
 	struct blkd *bd = opaque;
 	struct blkq *q = calloc(1, sizeof(*q));
-	struct cvmm_blk_backend_opts bo = {
-		.sz = sizeof(bo), .fd = bd->img_fd, .read_only = bd->read_only,
-		.direct = bd->direct, .queue_depth = cvmm_vub_vring_size(vr),
-	};
 	int ret;
 
 	if (!q)
 		return -ENOMEM;
 	q->bd = bd;
 	q->vr = vr;
+	q->be = bd->be[cvmm_vub_vring_index(vr)];
 	q->size = cvmm_vub_vring_size(vr);
 	q->cfd = -1;
 	q->reqs = calloc(q->size, sizeof(*q->reqs));
-	ret = q->reqs ? cvmm_blk_backend_open(&bo, &q->be) : -ENOMEM;
+	ret = q->reqs ? 0 : -ENOMEM;
 	if (ret < 0)
 		goto fail;
 	q->disk.capacity = cvmm_blk_backend_capacity(q->be);
@@ -137,7 +130,6 @@ static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
 	cvmm_vub_vring_set_priv(vr, q);
 	return 0;
 fail:
-	cvmm_blk_backend_close(q->be);
 	free(q->reqs);
 	free(q);
 	return ret;
@@ -155,7 +147,6 @@ static void queue_stop(void *opaque, struct cvmm_vub_vring *vr)
 	(void)cvmm_vub_vring_signal(vr);
 	if (q->cfd >= 0)
 		(void)cvmm_event_manager_remove(cvmm_vub_vring_em(vr), q->cfd);
-	cvmm_blk_backend_close(q->be);
 	free(q->reqs);
 	free(q);
 	cvmm_vub_vring_set_priv(vr, NULL);
@@ -227,25 +218,37 @@ static const struct cvmm_vub_device_ops blk_ops = {
 	.queue_kick = queue_kick,
 };
 
+static void close_backends(struct blkd *bd)
+{
+	for (unsigned int i = 0; i < bd->queues; i++)
+		cvmm_blk_backend_close(bd->be[i]);
+	close(bd->img_fd);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cvmm-vhost-user-blk --socket PATH --disk FILE [--readonly] "
-		   "[--queues N] [--direct]\n");
+		   "[--queues N] [--direct]\n"
+		   "                           [--seccomp on|log|off] [--seccomp-filter FILE.json]\n"
+		   "  --seccomp MODE         on (default: a forbidden syscall ends the daemon with a\n"
+		   "                         message naming it, exit 159), log or off\n"
+		   "  --seccomp-filter FILE  per-thread filters (main, worker, signals) from a\n"
+		   "                         Firecracker-format JSON file instead of the built-in ones\n");
 }
 
 static void build_config(struct blkd *bd)
 {
 	uint8_t *c = bd->config;
 
-	put_le(c + CVMM_VIRTIO_BLK_CFG_CAPACITY, bd->capacity, 8);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_SEG_MAX, CVMM_BLK_SEG_MAX, 4);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_BLK_SIZE, CVMM_BLK_SECTOR_SIZE, 4);
-	put_le(c + CFG_NUM_QUEUES, bd->queues, 2);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
-	put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_CAPACITY, bd->capacity, 8);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_SEG_MAX, CVMM_BLK_SEG_MAX, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_BLK_SIZE, CVMM_BLK_SECTOR_SIZE, 4);
+	cvmm_vubd_put_le(c + CFG_NUM_QUEUES, bd->queues, 2);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
+	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
 	c[CVMM_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
@@ -257,13 +260,15 @@ int main(int argc, char **argv)
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "direct", no_argument, NULL, 'D' },
+		{ "seccomp", required_argument, NULL, 'S' },
+		{ "seccomp-filter", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct blkd bd = { .img_fd = -1, .queues = 1 };
 	const char *sock = NULL, *disk = NULL, *stall = getenv("CVMM_VHOST_USER_BLK_TEST_STALL");
-	struct cvmm_blk_backend *probe;
-	struct cvmm_vub *d;
+	const char *filter = NULL;
+	enum cvmm_sandbox_mode seccomp = CVMM_SANDBOX_ON;
 	int opt, ret;
 
 	opterr = 0;
@@ -276,6 +281,14 @@ int main(int argc, char **argv)
 		case 'd': disk = optarg; break;
 		case 'r': bd.read_only = true; break;
 		case 'D': bd.direct = true; break;
+		case 'S':
+			if (cvmm_sandbox_parse_mode(optarg, &seccomp)) {
+				fprintf(stderr, "cvmm-vhost-user-blk: --seccomp: '%s' is not on, log or off\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'F': filter = optarg; break;
 		case 'q':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
@@ -307,17 +320,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(errno));
 		return 1;
 	}
-	/* Opens the image once as the queues will (O_DIRECT support, size). */
+	/* Each queue's own view of the image (O_DIRECT, access mode) and
+	 * io_uring (128 entries; a longer ring waits for completions). */
 	struct cvmm_blk_backend_opts bo = { .sz = sizeof(bo), .fd = bd.img_fd,
-					    .read_only = bd.read_only, .direct = bd.direct,
-					    .engine = CVMM_BLK_ENGINE_SYNC };
-	ret = cvmm_blk_backend_open(&bo, &probe);
-	if (ret < 0) {
-		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(-ret));
-		return 1;
+					    .read_only = bd.read_only, .direct = bd.direct };
+	for (unsigned int i = 0; i < bd.queues; i++) {
+		ret = cvmm_blk_backend_open(&bo, &bd.be[i]);
+		if (ret < 0) {
+			fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(-ret));
+			close_backends(&bd);
+			return 1;
+		}
 	}
-	bd.capacity = cvmm_blk_backend_capacity(probe);
-	cvmm_blk_backend_close(probe);
+	bd.capacity = cvmm_blk_backend_capacity(bd.be[0]);
 	build_config(&bd);
 
 	cvmm_log_stderr_from_env("CVMM_VHOST_USER_BLK_LOG", CVMM_LOG_WARN);
@@ -333,17 +348,7 @@ int main(int argc, char **argv)
 		.flags = CVMM_VUB_F_SIGNALS, .num_queues = bd.queues,
 		.features = features, .ops = &blk_ops, .opaque = &bd,
 	};
-	ret = cvmm_vub_create(&o, &d);
-	if (ret < 0) {
-		fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", sock, strerror(-ret));
-		return 1;
-	}
-	ret = cvmm_vub_serve(d);
-	cvmm_vub_destroy(d);
-	close(bd.img_fd);
-	if (ret < 0) {
-		fprintf(stderr, "cvmm-vhost-user-blk: %s\n", strerror(-ret));
-		return 1;
-	}
-	return 0;
+	ret = cvmm_vubd_run("cvmm-vhost-user-blk", "vhost-user-blk", &o, seccomp, filter);
+	close_backends(&bd);
+	return ret;
 }

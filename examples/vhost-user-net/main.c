@@ -33,6 +33,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vub-daemon.h"
+
 #define PROG "cvmm-vhost-user-net"
 #define CFG_SIZE 12u
 #define CFG_MAX_PAIRS 8u
@@ -67,21 +69,11 @@ struct netq {
 	uint64_t frames, dropped;
 };
 
-static void put_le(uint8_t *p, uint64_t v, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int get_config(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
 	struct netd *nd = opaque;
 
-	memset(buf, 0, len);
-	if (off < sizeof(nd->config))
-		memcpy(buf, nd->config + off,
-		       len < sizeof(nd->config) - off ? len : sizeof(nd->config) - off);
-	return 0;
+	return cvmm_vubd_config_read(nd->config, sizeof(nd->config), off, buf, len);
 }
 
 /* The in-VMM device's mapping of the guest's receive offloads to the TAP
@@ -474,7 +466,12 @@ static const struct cvmm_vub_device_ops net_ops = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " --socket PATH --tap NAME [--queues N] [--mac XX:XX:XX:XX:XX:XX]\n");
+	fprintf(f, "usage: " PROG " --socket PATH --tap NAME [--queues N] [--mac XX:XX:XX:XX:XX:XX]\n"
+		   "                           [--seccomp on|log|off] [--seccomp-filter FILE.json]\n"
+		   "  --seccomp MODE         on (default: a forbidden syscall ends the daemon with a\n"
+		   "                         message naming it, exit 159), log or off\n"
+		   "  --seccomp-filter FILE  per-thread filters (main, worker, signals) from a\n"
+		   "                         Firecracker-format JSON file instead of the built-in ones\n");
 }
 
 static int parse_mac(const char *s, uint8_t *mac)
@@ -503,12 +500,14 @@ int main(int argc, char **argv)
 		{ "tap", required_argument, NULL, 't' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "mac", required_argument, NULL, 'm' },
+		{ "seccomp", required_argument, NULL, 'S' },
+		{ "seccomp-filter", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct netd nd = { .pairs = 1 };
-	const char *sock = NULL, *tap = NULL;
-	struct cvmm_vub *d;
+	const char *sock = NULL, *tap = NULL, *filter = NULL;
+	enum cvmm_sandbox_mode seccomp = CVMM_SANDBOX_ON;
 	int opt, ret;
 
 	opterr = 0;
@@ -538,6 +537,13 @@ int main(int argc, char **argv)
 			}
 			nd.has_mac = true;
 			break;
+		case 'S':
+			if (cvmm_sandbox_parse_mode(optarg, &seccomp)) {
+				fprintf(stderr, PROG ": --seccomp: '%s' is not on, log or off\n", optarg);
+				return 1;
+			}
+			break;
+		case 'F': filter = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, PROG ": bad option '%s'\n", argv[optind - 1]);
@@ -572,7 +578,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 1; i < nd.pairs; i++)
 		tap_attach(&nd, nd.fds[i], false);
 	memcpy(nd.config, nd.mac, 6);
-	put_le(nd.config + CFG_MAX_PAIRS, nd.pairs, 2);
+	cvmm_vubd_put_le(nd.config + CFG_MAX_PAIRS, nd.pairs, 2);
 
 	cvmm_log_stderr_from_env("CVMM_VHOST_USER_NET_LOG", CVMM_LOG_WARN);
 	uint64_t features = CVMM_VIRTIO_NET_F_CSUM | CVMM_VIRTIO_NET_F_GUEST_CSUM |
@@ -588,18 +594,8 @@ int main(int argc, char **argv)
 		.flags = CVMM_VUB_F_SIGNALS, .num_queues = 2 * nd.pairs,
 		.features = features, .ops = &net_ops, .opaque = &nd,
 	};
-	ret = cvmm_vub_create(&o, &d);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": %s: %s\n", sock, strerror(-ret));
-		return 1;
-	}
-	ret = cvmm_vub_serve(d);
-	cvmm_vub_destroy(d);
+	ret = cvmm_vubd_run(PROG, "vhost-user-net", &o, seccomp, filter);
 	for (unsigned int i = 0; i < nd.pairs; i++)
 		close(nd.fds[i]);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": %s\n", strerror(-ret));
-		return 1;
-	}
-	return 0;
+	return ret;
 }

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvmm-microvm's built-in allow-lists: the main (vmm) thread, the vCPU
+ * threads and the virtio device thread. Each covers what its thread does
+ * after it installed the filter: setup (opening /dev/kvm, mapping guest
+ * memory, creating vCPUs, threads and fds) happens before, so open, socket
+ * (but AF_UNIX), clone, execve and mmap with PROT_EXEC are absent.
+ */
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+
+#include "seccomp-rules.h"
+
+/* cvmm-microvm's main thread: the epoll loop on stdin and the signalfd,
+ * stopping the VM (kicks), joining and tearing down. */
+static const struct cvmm_seccomp_rule microvm_vmm[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE("read"),
+	CVMM_SECCOMP_RULE("epoll_wait"),
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin at EOF leaves the loop */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)),
+	CVMM_SECCOMP_RULE("close"),
+	CVMM_SECCOMP_RULE("munmap"),
+	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */
+	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
+	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */
+	IOCTL(TCSETS),                             /* restore the terminal */
+};
+
+/* A vCPU thread: KVM_RUN and the port/MMIO devices it calls (serial output,
+ * irqfd and ioeventfd-free legacy devices); registers only for crash dumps. */
+static const struct cvmm_seccomp_rule microvm_vcpu[] = {
+	COMMON_RULES,
+	IOCTL(KVM_RUN),
+	IOCTL(KVM_GET_REGS),
+	IOCTL(KVM_GET_SREGS),
+};
+
+/* The virtio device thread: its event loop, eventfds, disk I/O (sync or
+ * io_uring), console, rng, and the vhost-user frontend's socket. */
+static const struct cvmm_seccomp_rule microvm_virtio[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE("read"),
+	CVMM_SECCOMP_RULE("readv"),
+	CVMM_SECCOMP_RULE("writev"),
+	CVMM_SECCOMP_RULE("preadv"),
+	CVMM_SECCOMP_RULE("pwritev"),
+	CVMM_SECCOMP_RULE("pwrite64"),
+	CVMM_SECCOMP_RULE("fdatasync"),
+	CVMM_SECCOMP_RULE("fallocate"),
+	CVMM_SECCOMP_RULE("io_uring_enter"),
+	CVMM_SECCOMP_RULE("getrandom"),
+	CVMM_SECCOMP_RULE("sendmsg"),              /* vhost-user frontend */
+	CVMM_SECCOMP_RULE("recvmsg"),
+	/* vhost-user reconnect=N: a new unix socket to the backend */
+	CVMM_SECCOMP_RULE_COND("socket",
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
+	CVMM_SECCOMP_RULE("connect"),
+	/* vhost-user GET_INFLIGHT_FD after a device reset: the frontend
+	 * checks the backend's fd size (fstat on the fd only) */
+	CVMM_SECCOMP_RULE_COND("newfstatat",
+		CVMM_SECCOMP_COND(3, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AT_EMPTY_PATH)),
+	CVMM_SECCOMP_RULE("fstat"),
+	CVMM_SECCOMP_RULE("epoll_wait"),
+	CVMM_SECCOMP_RULE("epoll_ctl"),
+	CVMM_SECCOMP_RULE("timerfd_create"),       /* virtio-blk's activate: its request timer */
+	/* virtio-vsock: host connections on unix sockets */
+	CVMM_SECCOMP_RULE("accept4"),
+	CVMM_SECCOMP_RULE("recvfrom"),
+	CVMM_SECCOMP_RULE("sendto"),
+	CVMM_SECCOMP_RULE("shutdown"),
+	/* virtio-net's activate: the TAP's header size and offloads */
+	IOCTL(TUNSETVNETHDRSZ),
+	IOCTL(TUNSETOFFLOAD),
+	IOCTL(TUNSETQUEUE),                        /* multi-queue: attach/detach a pair */
+	CVMM_SECCOMP_RULE("timerfd_settime"),
+	CVMM_SECCOMP_RULE("close"),
+	NO_EXEC("mmap", 2),                        /* malloc arena growth */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+};
+
+static const struct cvmm_sandbox_table tables[] = {
+	TABLE("microvm", "vmm", microvm_vmm),
+	TABLE("microvm", "vcpu", microvm_vcpu),
+	TABLE("microvm", "virtio", microvm_virtio),
+};
+
+const struct cvmm_sandbox_program cvmm_sandbox_microvm = { tables, CVMM_ARRAY_SIZE(tables) };
