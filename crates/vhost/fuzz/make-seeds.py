@@ -53,6 +53,15 @@ seeds = {
     + rec(32, struct.pack("<QQHHI", 4096, 0, 2, 128, 0), nfds=1, kind=3)
     + rec(28) + rec(29) + rec(30) + rec(42, struct.pack("<II", 1, 0), nfds=1, kind=1)
     + rec(43) + rec(21, nfds=1, kind=1),
+    # packed rings (bit 34): packed ring geometry, the packed base encoding
+    # (a good one, a slot beyond the size), status, reset and what follows
+    "packed": rec(1) + rec(15) + rec(16, u64(PF), 0) + rec(2, u64(FEATURES | 1 << 34)) + rec(3)
+    + rec(5, struct.pack("<II", 1, 0) + region(0, 0x10000, UVA, 0), nfds=1, kind=0)
+    + rec(8, state(1, 50))
+    + rec(9, struct.pack("<IIQQQQ", 1, 0, UVA, UVA + 0x2000, UVA + 0x1000, 0))
+    + rec(10, state(1, 0x80008000)) + rec(10, state(1, 0x80328000))
+    + rec(12, u64(1), nfds=1, kind=1) + rec(39, u64(0xf)) + rec(11, state(1, 0))
+    + rec(39, u64(0)) + rec(34) + rec(10, state(1, 0x80008000)) + rec(40),
     "hostile": NEG + rec(999, b"xx", nfds=2, kind=1) + rec(2, b"abc")
     + rec(5, struct.pack("<II", 1, 0) + region(0xfffffffffffff000, 0x2000, UVA, 0), nfds=1)
     + rec(8, state(7, 3)) + rec(2, u64(0), size=4000),
