@@ -56,36 +56,33 @@ tap_setup() {
 }
 
 # measure NAME: both directions against the backend on $SOCK (pid $PID).
+# Transmit: the TAP's rx_packets count what the backend wrote into it, and
+# CPU is per TAP frame; receive (--rx): the TAP's tx_packets, and CPU is per
+# frame the driver received.
 measure() {
-	echo "$1 transmit (driver -> TAP): size run driver_pps tap_rx_pps backend_cpu_ns_per_frame"
-	for size in 64 1500; do
-		for r in $(seq 1 "$RUNS"); do
-			c0=$(cpu_ticks "$PID")
-			r0=$(tap_rx)
-			out=$("$DRIVER" --socket "$SOCK" --size "$size" --seconds "$SECS")
-			r1=$(tap_rx)
-			c1=$(cpu_ticks "$PID")
-			echo "$out" | awk -v size="$size" -v r="$r" -v rx=$((r1 - r0)) \
-				-v c=$((c1 - c0)) -v hz="$HZ" '{
-				for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-				printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], rx / v["seconds"],
-					rx ? c / hz * 1e9 / rx : 0 }'
-		done
-	done
-	echo "$1 receive (host flood -> driver): size run driver_pps tap_tx_pps backend_cpu_ns_per_frame"
-	for size in 64 1500; do
-		for r in $(seq 1 "$RUNS"); do
-			c0=$(cpu_ticks "$PID")
-			t0=$(tap_tx)
-			out=$("$DRIVER" --socket "$SOCK" --size "$size" --seconds "$SECS" --rx)
-			t1=$(tap_tx)
-			c1=$(cpu_ticks "$PID")
-			echo "$out" | awk -v size="$size" -v r="$r" -v tx=$((t1 - t0)) \
-				-v c=$((c1 - c0)) -v hz="$HZ" '{
-				for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-				printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], tx / v["seconds"],
-					v["frames"] ? c / hz * 1e9 / v["frames"] : 0 }'
+	for dir in transmit receive; do
+		if [ $dir = transmit ]; then
+			flag='' tap=tap_rx
+			echo "$1 transmit (driver -> TAP): size run driver_pps tap_rx_pps backend_cpu_ns_per_frame"
+		else
+			flag=--rx tap=tap_tx
+			echo "$1 receive (host flood -> driver): size run driver_pps tap_tx_pps backend_cpu_ns_per_frame"
+		fi
+		for size in 64 1500; do
+			for r in $(seq 1 "$RUNS"); do
+				c0=$(cpu_ticks "$PID")
+				t0=$($tap)
+				out=$("$DRIVER" --socket "$SOCK" --size "$size" --seconds "$SECS" $flag)
+				t1=$($tap)
+				c1=$(cpu_ticks "$PID")
+				echo "$out" | awk -v size="$size" -v r="$r" -v t=$((t1 - t0)) \
+					-v c=$((c1 - c0)) -v hz="$HZ" -v dir=$dir '{
+					for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+					per = dir == "transmit" ? t : v["frames"]
+					printf "%s %s %.0f %.0f %.0f\n", size, r, v["pps"], t / v["seconds"],
+						per ? c / hz * 1e9 / per : 0 }'
 			done
+		done
 	done
 }
 
