@@ -76,3 +76,93 @@ flag_errors() {
 	check "$prog: --seccomp off with --seccomp-filter is refused" \
 		one_line_error "cannot be combined" "$TMP/err"
 }
+
+# selftest_kills RUN THREAD...: each thread type dies of execve, the open of
+# a new file and socket(AF_INET). RUN is a function running the program once
+# with CVMM_SECCOMP_SELFTEST=$ST, output in $TMP/st, status in $rc.
+selftest_kills() {
+	runfn=$1; shift
+	for thr in "$@"; do
+		for call in execve open socket; do
+			want=$call
+			[ "$call" = open ] && want=openat
+			ST=$thr:$call $runfn
+			out=$TMP/st
+			check "$thr thread: $call is trapped (exit 159, message names $want)" \
+				trapped "$rc" "$TMP/st" "$thr" "$want"
+			out=
+		done
+	done
+}
+
+# below PROGRAM THREAD LIMIT WHOSE: the thread type's rule count is below
+# LIMIT, Firecracker's count for WHOSE thread.
+below() {
+	check "$2 thread: $(rules "$1" "$2") rules < Firecracker's $4 thread's $3" \
+		test "$(rules "$1" "$2")" -lt "$3"
+}
+
+# --- the vhost-user daemons (seccomp-vhost-user-*.sh) ---------------------
+# The script defines start [FLAGS...] (the daemon in the background on
+# $TMP/s, pid in $dpid, CVMM_SECCOMP_SELFTEST=$ST when set; until it
+# listens), bench SECONDS (a frontend's traffic through it, its report in
+# $TMP/bench) and served (the report shows traffic).
+
+# stop: SIGTERM, the exit status in $rc.
+stop() {
+	kill -TERM "$dpid" 2>/dev/null
+	rc=0
+	wait "$dpid" || rc=$?
+	dpid=
+}
+served_ok() { served && test "$rc" -eq 0; }
+
+# daemon_checks PROGRAM: every thread filtered while serving, looked at
+# again and again; a second frontend and SIGTERM under the filters; then
+# --seccomp off and log, and the exported built-in set as a file.
+daemon_checks() {
+	ST= start
+	eventually 20 all_filtered "$dpid"
+	bench 2 &
+	bpid=$!
+	bad=0 looks=0 names=
+	while kill -0 "$bpid" 2>/dev/null; do
+		all_filtered "$dpid" || bad=$((bad + 1))
+		names="$names $(thread_names "$dpid")"
+		looks=$((looks + 1))
+		sleep 0.1
+	done
+	wait "$bpid"
+	names=$(echo $names | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	echo "# threads seen in $looks looks: $names"
+	check "while serving, every thread shows Seccomp: 2 at every look ($names)" \
+		test "$bad" -eq 0
+	check "the threads: protocol thread, workers, signal thread" \
+		sh -c "echo '$names' | grep -q cvmm-vhost-user && echo '$names' | grep -q vub-worker &&
+		       echo '$names' | grep -q vub-signals"
+	check "the frontend's traffic was served" served
+	bench 1
+	check "a second frontend (accept under the filter) is served" served
+	stop
+	check "SIGTERM under the filters: exit 0, socket file removed" \
+		sh -c "test $rc -eq 0 && ! test -e '$TMP/s'"
+
+	# --seccomp off: no filter, the forbidden call runs, the daemon serves.
+	ST=worker:socket start --seccomp off
+	bench 1
+	stop
+	check "--seccomp off: a worker's socket call runs, the frontend is served, exit 0" served_ok
+	# --seccomp log: the call runs (the kernel logs it).
+	ST=main:execve start --seccomp log
+	bench 1
+	stop
+	check "--seccomp log: execve runs and is only logged" \
+		sh -c "test $rc -eq 0 && ! grep -q forbidden '$TMP/daemon.log'"
+	check "--seccomp log: the frontend is served" served
+
+	"$EXPORT" "$1" >"$TMP/filters.json"
+	ST= start --seccomp-filter "$TMP/filters.json"
+	bench 1
+	stop
+	check "--seccomp-filter with the exported set: served, exit 0" served_ok
+}

@@ -34,82 +34,24 @@ start() {
 	dpid=$!
 	eventually 20 test -S "$TMP/s"
 }
-# stop: SIGTERM, the exit status in $rc.
-stop() {
-	kill -TERM "$dpid" 2>/dev/null
-	rc=0
-	wait "$dpid" || rc=$?
-	dpid=
-}
 # bench SECONDS: a frontend transmitting through the daemon to the TAP.
 bench() {
 	timeout 60 "$BENCH" --socket "$TMP/s" --size 256 --seconds "$1" >"$TMP/bench" 2>&1
 }
 served() { grep -q "frames=[1-9]" "$TMP/bench"; }
-served_ok() { served && test "$rc" -eq 0; }
 
-# Every thread, looked at again and again while a frontend transmits: the
-# protocol thread, the four workers (two pairs), the signal thread.
-ST= start
-eventually 20 all_filtered "$dpid"
-bench 2 &
-bpid=$!
-bad=0 looks=0 names=
-while kill -0 "$bpid" 2>/dev/null; do
-	all_filtered "$dpid" || bad=$((bad + 1))
-	names="$names $(thread_names "$dpid")"
-	looks=$((looks + 1))
-	sleep 0.1
-done
-wait "$bpid"
-names=$(echo $names | tr ' ' '\n' | sort -u | tr '\n' ' ')
-echo "# threads seen in $looks looks: $names"
-check "while serving, every thread shows Seccomp: 2 at every look ($names)" test "$bad" -eq 0
-check "the threads: protocol thread, workers, signal thread" \
-	sh -c "echo '$names' | grep -q cvmm-vhost-user && echo '$names' | grep -q vub-worker &&
-	       echo '$names' | grep -q vub-signals"
-check "the frontend's I/O was served" served
-bench 1
-check "a second frontend (accept under the filter) is served" served
-stop
-out=$TMP/daemon.log
-check "SIGTERM under the filters: exit 0, socket file removed" \
-	sh -c "test $rc -eq 0 && ! test -e '$TMP/s'"
+# Every thread while a frontend transmits: the protocol thread, the four
+# workers (two pairs), the signal thread; then the modes.
+daemon_checks vhost-user-net
 
-# Each thread type dies of execve, the open of a new file, socket(AF_INET).
-for thr in main worker signals; do
-	for call in execve open socket; do
-		want=$call
-		[ "$call" = open ] && want=openat
-		rc=0
-		(ST=$thr:$call TO=30 netd --socket "$TMP/st.sock") >"$TMP/st" 2>&1 || rc=$?
-		out=$TMP/st
-		check "$thr thread: $call is trapped (exit 159, message names $want)" \
-			trapped "$rc" "$TMP/st" "$thr" "$want"
-		out=
-	done
-done
+run_st() {
+	rc=0
+	(TO=30 netd --socket "$TMP/st.sock") >"$TMP/st" 2>&1 || rc=$?
+}
+selftest_kills run_st main worker signals
 
-# --seccomp off: no filter, the forbidden call runs, the daemon serves.
-ST=worker:socket start --seccomp off
-bench 1
-stop
-check "--seccomp off: a worker's socket call runs, the frontend is served, exit 0" served_ok
-# --seccomp log: the call runs (the kernel logs it).
-ST=main:execve start --seccomp log
-bench 1
-stop
-check "--seccomp log: execve runs and is only logged" \
-	sh -c "test $rc -eq 0 && ! grep -q forbidden '$TMP/daemon.log'"
-check "--seccomp log: the frontend is served" served
-
-# The exported built-in set works as a file, and is what the threads get:
+# The exported set (daemon_checks) is what the threads get:
 # without writev a worker dies at the first frame sent.
-"$EXPORT" vhost-user-net >"$TMP/filters.json"
-ST= start --seccomp-filter "$TMP/filters.json"
-bench 1
-stop
-check "--seccomp-filter with the exported set: served, exit 0" served_ok
 sed 's/"syscall": "writev"/"syscall": "readv"/' "$TMP/filters.json" >"$TMP/nowritev.json"
 ST= start --seccomp-filter "$TMP/nowritev.json"
 bench 1
@@ -129,7 +71,6 @@ flag_errors vhost-user-net cvmm-vhost-user-net run_net
 # device work that Firecracker's VMM thread (76 rules) does.
 "$EXPORT" vhost-user-net --count | sed 's/^/# /'
 for thr in main worker signals; do
-	check "$thr thread: $(rules vhost-user-net $thr) rules < Firecracker's VMM thread's 76" \
-		test "$(rules vhost-user-net $thr)" -lt 76
+	below vhost-user-net "$thr" 76 VMM
 done
 finish
