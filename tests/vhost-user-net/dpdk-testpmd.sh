@@ -113,29 +113,36 @@ daemon_frames() {
 
 # testpmd gone: stop polling at once (the log says why).
 alive() { kill -0 $TPID 2>/dev/null || { echo "# testpmd exited early"; exit_poll=1; }; }
-tap_rx_at_least() { alive && [ $(($(tap_rx) - r0)) -ge $1 ] || [ -n "${exit_poll:-}" ]; }
+# end_run QUEUE COUNTER LOG RX|TX: stop testpmd, then the daemon (which
+# logs QUEUE's count when the queue stops, testpmd gone; the TAP goes away
+# with the daemon, so COUNTER is read before). Sets $tap (COUNTER's delta
+# from $c0), $moved (the daemon's count) and $pmd (testpmd's).
+end_run() {
+	early=${exit_poll:-}
+	stop_testpmd
+	[ -n "$early" ] || eventually 20 grep -q "queue $1 stopped" $TMP/daemon.log
+	tap=$(($($2) - c0))
+	stop_daemon
+	moved=$(daemon_frames $1)
+	pmd=$(final $3 $4)
+}
+
+tap_rx_at_least() { alive && [ $(($(tap_rx) - c0)) -ge $1 ] || [ -n "${exit_poll:-}" ]; }
 
 for size in 64 1500; do
 	start_daemon || { notok "$size-byte txonly: daemon socket"; continue; }
-	r0=$(tap_rx)
+	c0=$(tap_rx)
 	testpmd txonly $TMP/tx.log --txpkts=$size
 	eventually 120 tap_rx_at_least 20000 && [ -z "${exit_poll:-}" ] &&
 		ok "$size-byte txonly: frames from testpmd reach the TAP" ||
 		notok "$size-byte txonly: frames from testpmd reach the TAP"
-	stop_testpmd
-	# The daemon logs a queue's count when it stops (testpmd gone); the
-	# TAP goes away with the daemon, so read it before.
-	eventually 20 grep -q "queue 1 stopped" $TMP/daemon.log
-	got=$(($(tap_rx) - r0))
-	stop_daemon
-	sent=$(final $TMP/tx.log TX)
-	moved=$(daemon_frames 1)
-	echo "# $size B: testpmd sent ${sent:-?}, the daemon transmitted $moved, the TAP received $got"
-	[ "$moved" = "$got" ] && [ "$got" -gt 0 ] && ok "$size-byte txonly: the daemon's count is the TAP's" ||
+	end_run 1 tap_rx $TMP/tx.log TX
+	echo "# $size B: testpmd sent ${pmd:-?}, the daemon transmitted $moved, the TAP received $tap"
+	[ "$moved" = "$tap" ] && [ "$tap" -gt 0 ] && ok "$size-byte txonly: the daemon's count is the TAP's" ||
 		notok "$size-byte txonly: the daemon's count is the TAP's"
 	# At most a ring's worth (256) may still be queued when testpmd stops
 	# its port (on a quiet machine: none).
-	[ "$moved" -gt 0 ] && [ "${sent:-0}" -ge "$moved" ] && [ $((${sent:-0} - moved)) -le 256 ] &&
+	[ "$moved" -gt 0 ] && [ "${pmd:-0}" -ge "$moved" ] && [ $((${pmd:-0} - moved)) -le 256 ] &&
 		ok "$size-byte txonly: the daemon transmitted what testpmd sent" ||
 		notok "$size-byte txonly: the daemon transmitted what testpmd sent"
 	[ $rc -eq 0 ] || notok "$size-byte txonly: daemon exits 0 (rc $rc)"
@@ -144,7 +151,7 @@ done
 
 # rxonly: send datagrams until testpmd's periodic statistics show 1000.
 start_daemon || notok "rxonly: daemon socket"
-t0=$(tap_tx)
+c0=$(tap_tx)
 testpmd rxonly $TMP/rx.log
 send() {
 	python3 -c 'import socket
@@ -159,14 +166,9 @@ seen() {
 sent_and_seen() { alive && send && seen || [ -n "${exit_poll:-}" ]; }
 eventually 120 sent_and_seen && [ -z "${exit_poll:-}" ] && ok "rxonly: datagrams from the host reach testpmd" ||
 	notok "rxonly: datagrams from the host reach testpmd"
-stop_testpmd
-eventually 20 grep -q "queue 0 stopped" $TMP/daemon.log
-sent=$(($(tap_tx) - t0))
-stop_daemon
-got=$(final $TMP/rx.log RX)
-moved=$(daemon_frames 0)
-echo "# rxonly: the TAP sent $sent, the daemon delivered $moved, testpmd received ${got:-?}"
-[ "$moved" -le "$sent" ] && [ "${got:-0}" -le "$moved" ] && [ "${got:-0}" -ge 1000 ] &&
+end_run 0 tap_tx $TMP/rx.log RX
+echo "# rxonly: the TAP sent $tap, the daemon delivered $moved, testpmd received ${pmd:-?}"
+[ "$moved" -le "$tap" ] && [ "${pmd:-0}" -le "$moved" ] && [ "${pmd:-0}" -ge 1000 ] &&
 	ok "rxonly: TAP >= daemon >= testpmd >= 1000" ||
 	notok "rxonly: TAP >= daemon >= testpmd >= 1000"
 [ $rc -eq 0 ] && ok "daemon exits 0 on SIGTERM" || notok "daemon exits 0 on SIGTERM (rc $rc)"
