@@ -9,7 +9,9 @@
  * DPDK's virtio_user and libblkio do). Used by the tests and benchmarks;
  * a noinst library (libvirtio-user.a), not a crate: it needs vhost's
  * frontend side, virtio-queue's driver helper and vm-memory, a mix no crate
- * may depend on (see docs/vhost-user-blk.md).
+ * may depend on (see docs/vhost-user-blk.md). What it shares with the
+ * network driver (memory, rings, the vhost-user session) is vu-core.h
+ * (libvirtio-user-core.a, linked through CVMM_VIRTIO_USER_LIBS).
  *
  * Each queue has queue_size request slots; slot i owns a header, a status
  * byte and a data buffer of max_io bytes. Requests use indirect descriptors
