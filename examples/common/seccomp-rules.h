@@ -60,9 +60,8 @@
  * on the socket or a stop request, the next frontend, messages and their
  * fds, the frontend's memory table and log (mmap of its fds, never
  * PROT_EXEC; fstat checks their size, fstatfs tells hugetlbfs apart),
- * GET_INFLIGHT_FD's sealed
- * memfd, the backend request channel's fd (F_DUPFD_CLOEXEC), and at exit
- * the socket file.
+ * GET_INFLIGHT_FD's sealed memfd, the backend request channel's fd
+ * (F_DUPFD_CLOEXEC), and at exit the socket file.
  */
 #define VUB_MAIN_RULES                                                            \
 	COMMON_RULES,                                                             \
