@@ -120,7 +120,7 @@ struct cvmm_virtq_chain {
 	uint16_t ring_slots;  /* ring descriptors the chain occupies (packed) */
 	uint16_t prev_avail;  /* queue position before this pop (unpop) */
 	uint8_t prev_wrap;
-	uint8_t rsvd;
+	uint8_t ring_ok;      /* packed: pop validated the copy below (internal) */
 	struct cvmm_virtq_cursor cur;
 	/* packed: the in-ring descriptors, copied at pop time */
 	struct cvmm_virtq_raw_desc ring[CVMM_VIRTQ_PACKED_MAX_CHAIN];
@@ -280,8 +280,10 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c);
  */
 int cvmm_virtq_chain_next_slow(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d);
 
-/* Cursor state bit "another descriptor follows" (internal). */
+/* Cursor state bits (internal): another descriptor follows; the chain's
+ * copied ring descriptors were validated by pop (packed). */
 #define CVMM_VIRTQ_CUR_MORE 0x1u
+#define CVMM_VIRTQ_CUR_FLAT 0x8u
 
 /* Inline so that the end of a chain, met once per chain, costs no call. */
 static inline int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c,

@@ -6,6 +6,44 @@
  */
 #include "ring-packed.h"
 
+int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+{
+	uint16_t pos = q->next_avail, start = pos, size = q->size;
+	uint8_t wrap = q->avail_wrap, start_wrap = wrap;
+	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
+	/* Read the head again (acquire): it is the list's own publication. */
+	uint16_t flags = cvmm_load_acquire_u16(d + 14);
+	unsigned int n = 0, wseen = 0, bad = 0;
+	struct cvmm_virtq_raw_desc rd;
+
+	if (!cvmm_vq_packed_available(q, flags))
+		return 0;
+	for (;;) {
+		memcpy(&rd, d, sizeof(rd));
+		c->ring[n++] = rd;
+		flags = rd.b;
+		/* What the cursor would refuse, or must check itself (an
+		 * indirect table), leaves the copy to the checking walk. */
+		bad |= (flags & CVMM_VIRTQ_DESC_F_INDIRECT) | (wseen & ~flags) |
+		       !cvmm_vq_packed_in_fast(q, &rd);
+		wseen |= flags & CVMM_VIRTQ_DESC_F_WRITE;
+		if (++pos == size) {
+			pos = 0;
+			wrap ^= 1;
+		}
+		if (!(flags & CVMM_VIRTQ_DESC_F_NEXT))
+			break;
+		if (n >= size)
+			return cvmm_vq_fail(q, -ELOOP, "packed chain longer than the queue");
+		if (n >= CVMM_VIRTQ_PACKED_MAX_CHAIN)
+			return cvmm_vq_fail(q, -E2BIG, "packed chain longer than the device limit");
+		d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
+	}
+	/* the buffer id is in the last descriptor */
+	cvmm_vq_packed_fill(q, c, rd.a, n, !bad, start, start_wrap, pos, wrap);
+	return 1;
+}
+
 
 bool cvmm_vq_packed_needs_notification(struct cvmm_virtq *q)
 {

@@ -155,20 +155,15 @@ int cvmm_virtq_error(const struct cvmm_virtq *q)
 	return q->error;
 }
 
-/* Out of line so the split path stays free of saved registers. */
-static __attribute__((noinline)) int pop_other(struct cvmm_virtq *q,
-					       struct cvmm_virtq_chain *c)
-{
-	if (q->status == CVMM_VQ_STATUS_PACKED)
-		return cvmm_vq_packed_pop(q, c);
-	return q->status;
-}
-
 int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	if (CVMM_LIKELY(q->status == 0))
+	int status = q->status;
+
+	if (CVMM_LIKELY(status == 0))
 		return cvmm_vq_split_pop(q, c);
-	return pop_other(q, c);
+	if (CVMM_LIKELY(status == CVMM_VQ_STATUS_PACKED))
+		return cvmm_vq_packed_pop(q, c);
+	return status;
 }
 
 int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
@@ -215,7 +210,7 @@ int cvmm_virtq_push(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c,
 		/* A chain popped before a reset to a smaller size: skipping its
 		 * ring_slots would put next_used past the ring, and the next
 		 * used descriptor would be written outside it. */
-		if (CVMM_UNLIKELY(c->ring_slots == 0 || c->ring_slots > q->size))
+		if (CVMM_UNLIKELY((uint16_t)(c->ring_slots - 1u) >= q->size))
 			return -EINVAL;
 		return cvmm_vq_packed_push(q, c->id, c->ring_slots, len);
 	}

@@ -21,49 +21,76 @@ static inline bool cvmm_vq_packed_available(const struct cvmm_virtq *q, uint16_t
 	return (flags & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED)) == want;
 }
 
-static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
-{
-	uint16_t start = q->next_avail, pos = start;
-	uint8_t start_wrap = q->avail_wrap, wrap = start_wrap;
-	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
-	uint16_t next_flags, id;
-	/* Acquire: the driver writes the head's flags last, so everything in
-	 * the list is visible once the head shows available. */
-	uint16_t flags = cvmm_load_acquire_u16(d + 14);
-	unsigned int n = 0;
+/* A list of several descriptors (packed.c). */
+int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+	CVMM_VQ_HIDDEN __attribute__((noinline));
 
-	if (!cvmm_vq_packed_available(q, flags))
-		return 0;
-	for (;;) {
-		memcpy(&c->ring[n], d, sizeof(c->ring[n]));
-		next_flags = c->ring[n].b;
-		id = c->ring[n].a;	/* the buffer id is in the last descriptor */
-		n++;
-		if (++pos == q->size) {
-			pos = 0;
-			wrap ^= 1;
-		}
-		if (!(next_flags & CVMM_VIRTQ_DESC_F_NEXT))
-			break;
-		if (n >= q->size)
-			return cvmm_vq_fail(q, -ELOOP, "packed chain longer than the queue");
-		if (n >= CVMM_VIRTQ_PACKED_MAX_CHAIN)
-			return cvmm_vq_fail(q, -E2BIG, "packed chain longer than the device limit");
-		d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
-	}
+/*
+ * Fill @c from the chain at next_avail, copying its in-ring descriptors.
+ * The copies are checked here, once, as the cursor would: no INDIRECT, the
+ * buffer inside the ring's region, no readable after a writable one. When
+ * all pass (nearly always) the cursor just hands them out
+ * (CVMM_VQ_CUR_FLAT); otherwise it walks them with every check and
+ * reports the error where it always did, at chain_next.
+ */
+static inline void cvmm_vq_packed_fill(struct cvmm_virtq *q, struct cvmm_virtq_chain *c,
+				       uint16_t id, unsigned int n, bool ok,
+				       uint16_t start, uint8_t start_wrap,
+				       uint16_t pos, uint8_t wrap)
+{
 	c->q = q;
 	c->id = id;
 	c->ring_slots = (uint16_t)n;
 	c->prev_avail = start;
 	c->prev_wrap = start_wrap;
-	c->cur.table = NULL;
-	c->cur.table_len = (uint16_t)n;
-	c->cur.idx = 0;
-	c->cur.visited = 0;
-	c->cur.mode = CVMM_VQ_MODE_PRING;
-	c->cur.state = CVMM_VQ_CUR_MORE;
+	c->ring_ok = ok;
+	/* One initialiser: the compiler builds the cursor in registers. */
+	c->cur = (struct cvmm_virtq_cursor){
+		.table = NULL, .table_len = (uint16_t)n, .mode = CVMM_VQ_MODE_PRING,
+		.state = (uint8_t)(CVMM_VQ_CUR_MORE | ((unsigned int)ok << 3)),
+	};
 	q->next_avail = pos;
 	q->avail_wrap = wrap;
+}
+
+/* True when the copied direct descriptor @rd lies in the ring's region. */
+static inline bool cvmm_vq_packed_in_fast(const struct cvmm_virtq *q,
+					  const struct cvmm_virtq_raw_desc *rd)
+{
+	uint64_t end;
+
+	return rd->addr >= q->fast_gpa &&
+	       !__builtin_add_overflow(rd->addr, (uint64_t)rd->len, &end) &&
+	       end <= q->fast_end;
+}
+
+/* Pop, with the one-descriptor chain inline. */
+static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+{
+	uint16_t pos = q->next_avail;
+	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
+	struct cvmm_virtq_raw_desc rd;
+	/* Acquire: the driver writes the head's flags last, so everything in
+	 * the list is visible once the head shows available. */
+	uint16_t flags = cvmm_load_acquire_u16(d + 14);
+	uint8_t wrap = q->avail_wrap, start_wrap = wrap;
+	uint16_t start = pos;
+
+	if (!cvmm_vq_packed_available(q, flags))
+		return 0;
+	/* One read of guest memory; only the copy is checked and used. */
+	memcpy(&rd, d, sizeof(rd));
+	if (CVMM_UNLIKELY(rd.b & CVMM_VIRTQ_DESC_F_NEXT))
+		return cvmm_vq_packed_pop_list(q, c);
+	c->ring[0] = rd;
+	if (++pos == q->size) {
+		pos = 0;
+		wrap ^= 1;
+	}
+	/* An indirect table is walked (and checked) in place by the cursor. */
+	cvmm_vq_packed_fill(q, c, rd.a, 1,
+			    !(rd.b & CVMM_VIRTQ_DESC_F_INDIRECT) && cvmm_vq_packed_in_fast(q, &rd),
+			    start, start_wrap, pos, wrap);
 	return 1;
 }
 

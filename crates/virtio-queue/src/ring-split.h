@@ -16,23 +16,24 @@ int cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot) CVMM_VQ_HIDDEN;
 
 static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	uint16_t next = q->next_avail;
+	/* Locals: the stores to @c below could alias @q for the compiler. */
+	uint16_t next = q->next_avail, size = q->size;
+	const uint8_t *avail = q->avail, *desc = q->desc;
 	uint16_t head;
 
 	if (q->shadow_avail == next) {
 		/* Acquire: ring entries and descriptors written before the
 		 * index are visible once we see the index. */
-		uint16_t idx = cvmm_load_acquire_u16(q->avail + CVMM_VQ_AVAIL_IDX);
+		uint16_t idx = cvmm_load_acquire_u16(avail + CVMM_VQ_AVAIL_IDX);
 
-		if (CVMM_UNLIKELY((uint16_t)(idx - next) > q->size))
+		if (CVMM_UNLIKELY((uint16_t)(idx - next) > size))
 			return cvmm_vq_fail(q, -EINVAL, "available index jumped past the queue size");
 		q->shadow_avail = idx;
 		if (idx == next)
 			return 0;
 	}
-	head = cvmm_load_relaxed_u16(q->avail + CVMM_VQ_AVAIL_RING +
-				     2u * (next & (q->size - 1)));
-	if (CVMM_UNLIKELY(head >= q->size))
+	head = cvmm_load_relaxed_u16(avail + CVMM_VQ_AVAIL_RING + 2u * (next & (size - 1u)));
+	if (CVMM_UNLIKELY(head >= size))
 		return cvmm_vq_fail(q, -EINVAL, "available head out of range");
 	q->next_avail = (uint16_t)(next + 1);
 
@@ -40,8 +41,10 @@ static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chai
 	c->id = head;
 	c->ring_slots = 1;
 	c->prev_avail = next;
-	c->cur.table = q->desc;
-	c->cur.table_len = q->size;
+	c->prev_wrap = 0;
+	c->ring_ok = 0;	/* never trust c->ring should the queue turn packed */
+	c->cur.table = desc;
+	c->cur.table_len = size;
 	c->cur.idx = head;
 	c->cur.visited = 0;
 	c->cur.mode = CVMM_VQ_MODE_SPLIT;

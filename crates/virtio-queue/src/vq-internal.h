@@ -22,6 +22,7 @@ enum {
 #define CVMM_VQ_CUR_MORE CVMM_VIRTQ_CUR_MORE /* another descriptor follows */
 #define CVMM_VQ_CUR_INDIRECT 0x2u  /* inside an indirect table */
 #define CVMM_VQ_CUR_WRITE 0x4u     /* a writable descriptor was seen */
+#define CVMM_VQ_CUR_FLAT CVMM_VIRTQ_CUR_FLAT /* PRING: pop validated the copies */
 
 /* Split ring layout (virtio 1.2, 2.7). */
 #define CVMM_VQ_AVAIL_IDX 2u
@@ -115,7 +116,7 @@ static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
 		cur->mode = CVMM_VQ_MODE_SPLIT;
 	}
 	cur->visited = 0;
-	cur->state = CVMM_VQ_CUR_MORE;
+	cur->state = CVMM_VQ_CUR_MORE | (c->q->packed && c->ring_ok ? CVMM_VQ_CUR_FLAT : 0);
 }
 
 /* Out-of-line continuations of cvmm_vq_cursor_next(), reached by tail calls
@@ -140,6 +141,7 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 	/* Work on locals and store back once: @d may alias nothing, but the
 	 * compiler cannot know that. */
 	unsigned int state = cur->state, idx = cur->idx, len = cur->table_len;
+	unsigned int mode = cur->mode;
 	uint16_t flags;
 	uint64_t end;
 
@@ -152,7 +154,7 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 	if (CVMM_UNLIKELY(cur->visited >= len))
 		return cvmm_vq_fail(q, -ELOOP, "descriptor loop or chain longer than the queue");
 	cur->visited++;
-	if (CVMM_LIKELY(cur->mode == CVMM_VQ_MODE_SPLIT)) {
+	if (CVMM_LIKELY(mode == CVMM_VQ_MODE_SPLIT)) {
 		/* One copy; only the copy is checked and used. */
 		memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx, sizeof(rd));
 		flags = rd.a;
@@ -164,7 +166,19 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 			state &= ~CVMM_VQ_CUR_MORE;
 		}
 	} else {
-		if (cur->mode == CVMM_VQ_MODE_PRING) {
+		if (state & CVMM_VQ_CUR_FLAT) {
+			/* Pop validated these copies: hand them out. */
+			rd = c->ring[idx];
+			if (++idx == len)
+				state &= ~CVMM_VQ_CUR_MORE;
+			cur->idx = (uint16_t)idx;
+			cur->state = (uint8_t)state;
+			d->addr = rd.addr;
+			d->len = rd.len;
+			d->flags = rd.b & CVMM_VIRTQ_DESC_F_WRITE;
+			return 1;
+		}
+		if (mode == CVMM_VQ_MODE_PRING) {
 			rd = c->ring[idx];
 			flags = rd.b;
 		} else {
