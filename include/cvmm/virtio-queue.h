@@ -120,7 +120,7 @@ struct cvmm_virtq_chain {
 	uint16_t ring_slots;  /* ring descriptors the chain occupies (packed) */
 	uint16_t prev_avail;  /* queue position before this pop (unpop) */
 	uint8_t prev_wrap;
-	uint8_t ring_ok;      /* packed: pop validated the copy below (internal) */
+	uint8_t rsvd;
 	struct cvmm_virtq_cursor cur;
 	/* packed: the in-ring descriptors, copied at pop time */
 	struct cvmm_virtq_raw_desc ring[CVMM_VIRTQ_PACKED_MAX_CHAIN];
@@ -285,12 +285,30 @@ int cvmm_virtq_chain_next_slow(struct cvmm_virtq_chain *c, struct cvmm_virtq_des
 #define CVMM_VIRTQ_CUR_MORE 0x1u
 #define CVMM_VIRTQ_CUR_FLAT 0x8u
 
-/* Inline so that the end of a chain, met once per chain, costs no call. */
+/*
+ * Inline so that the end of a chain, and a descriptor that pop already
+ * validated (packed), cost no call. The first test sends the common
+ * split case (MORE alone) straight to the out-of-line walk.
+ */
 static inline int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c,
 					struct cvmm_virtq_desc *d)
 {
-	if (!(c->cur.state & CVMM_VIRTQ_CUR_MORE))
+	unsigned int state = c->cur.state;
+
+	if (state == CVMM_VIRTQ_CUR_MORE)
+		return cvmm_virtq_chain_next_slow(c, d);
+	if (!(state & CVMM_VIRTQ_CUR_MORE))
 		return c->q->error;
+	if ((state & CVMM_VIRTQ_CUR_FLAT) && c->q->status >= 0) {
+		const struct cvmm_virtq_raw_desc *rd = &c->ring[c->cur.idx];
+
+		d->addr = rd->addr;
+		d->len = rd->len;
+		d->flags = rd->b & CVMM_VIRTQ_DESC_F_WRITE;
+		if (++c->cur.idx == c->cur.table_len)
+			c->cur.state = (uint8_t)(state & ~CVMM_VIRTQ_CUR_MORE);
+		return 1;
+	}
 	return cvmm_virtq_chain_next_slow(c, d);
 }
 

@@ -65,34 +65,12 @@ int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
 	return 1;
 }
 
-/* The packed cursor modes, each out of line so that the split walk keeps
- * its registers to itself and the validated copies need none saved. */
-static __attribute__((noinline)) int next_checked(struct cvmm_virtq_chain *c,
-						  struct cvmm_virtq_desc *d)
-{
-	return cvmm_vq_cursor_next(c, &c->cur, d);
-}
-
+/* The packed modes, out of line so that the split walk below keeps its
+ * registers to itself. */
 static __attribute__((noinline)) int next_packed(struct cvmm_virtq_chain *c,
 						 struct cvmm_virtq_desc *d)
 {
-	unsigned int state = c->cur.state, idx = c->cur.idx;
-	const struct cvmm_virtq_raw_desc *rd;
-
-	if (CVMM_UNLIKELY(!(state & CVMM_VQ_CUR_FLAT) || !(state & CVMM_VQ_CUR_MORE) ||
-			  c->q->status < 0))
-		return next_checked(c, d);
-	/* Pop validated the chain's copies: hand them out. With MORE set,
-	 * idx < table_len <= the array. */
-	rd = &c->ring[idx];
-	d->addr = rd->addr;
-	d->len = rd->len;
-	d->flags = rd->b & CVMM_VIRTQ_DESC_F_WRITE;
-	if (++idx == c->cur.table_len)
-		state &= ~CVMM_VQ_CUR_MORE;
-	c->cur.idx = (uint16_t)idx;
-	c->cur.state = (uint8_t)state;
-	return 1;
+	return cvmm_vq_cursor_next(c, &c->cur, d);
 }
 
 int cvmm_virtq_chain_next_slow(struct cvmm_virtq_chain *c, struct cvmm_virtq_desc *d)

@@ -6,6 +6,18 @@
  */
 #include "ring-packed.h"
 
+int cvmm_vq_packed_pop_out(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+{
+	return cvmm_vq_packed_pop(q, c);
+}
+
+int cvmm_vq_packed_mark_used(struct cvmm_virtq *q, uint16_t pos)
+{
+	cvmm_guest_mem_mark_dirty(q->mem, q->desc_gpa + (uint64_t)CVMM_VQ_DESC_SIZE * pos,
+				  CVMM_VQ_DESC_SIZE);
+	return 0;
+}
+
 int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
 	uint16_t pos = q->next_avail, start = pos, size = q->size;

@@ -161,8 +161,9 @@ int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 
 	if (CVMM_LIKELY(status == 0))
 		return cvmm_vq_split_pop(q, c);
+	/* A tail call: each layout's pop keeps its registers to itself. */
 	if (CVMM_LIKELY(status == CVMM_VQ_STATUS_PACKED))
-		return cvmm_vq_packed_pop(q, c);
+		return cvmm_vq_packed_pop_out(q, c);
 	return status;
 }
 

@@ -21,6 +21,9 @@ static inline bool cvmm_vq_packed_available(const struct cvmm_virtq *q, uint16_t
 	return (flags & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED)) == want;
 }
 
+/* cvmm_vq_packed_pop() out of line, for cvmm_virtq_pop() (packed.c). */
+int cvmm_vq_packed_pop_out(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+	CVMM_VQ_HIDDEN __attribute__((noinline));
 /* A list of several descriptors (packed.c). */
 int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 	CVMM_VQ_HIDDEN __attribute__((noinline));
@@ -43,7 +46,6 @@ static inline void cvmm_vq_packed_fill(struct cvmm_virtq *q, struct cvmm_virtq_c
 	c->ring_slots = (uint16_t)n;
 	c->prev_avail = start;
 	c->prev_wrap = start_wrap;
-	c->ring_ok = ok;
 	/* One initialiser: the compiler builds the cursor in registers. */
 	c->cur = (struct cvmm_virtq_cursor){
 		.table = NULL, .table_len = (uint16_t)n, .mode = CVMM_VQ_MODE_PRING,
@@ -94,30 +96,35 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 	return 1;
 }
 
+/* Dirty-log the used descriptor at ring slot @pos (logging is on); 0. */
+int cvmm_vq_packed_mark_used(struct cvmm_virtq *q, uint16_t pos) CVMM_VQ_HIDDEN;
+
 static inline int cvmm_vq_packed_push(struct cvmm_virtq *q, uint16_t id, uint16_t slots,
 			uint32_t len)
 {
-	uint16_t pos = q->next_used;
+	uint16_t pos = q->next_used, size = q->size;
 	uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
-	uint16_t flags = q->used_wrap ? (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED) : 0;
+	unsigned int wrap = q->used_wrap;
+	/* AVAIL and USED both equal to the used wrap counter. */
+	uint16_t flags = (uint16_t)((0u - wrap) & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED));
 	uint32_t next;
 
-	if (len)
-		flags |= CVMM_VIRTQ_DESC_F_WRITE;
+	flags |= (uint16_t)((len != 0) * CVMM_VIRTQ_DESC_F_WRITE);
 	__atomic_store_n((uint32_t *)(d + 8), len, __ATOMIC_RELAXED);
 	__atomic_store_n((uint16_t *)(d + 12), id, __ATOMIC_RELAXED);
 	/* Release: id and len are visible before the flags that make the
 	 * descriptor used. */
 	cvmm_store_release_u16(d + 14, flags);
 	next = (uint32_t)pos + slots;
-	if (next >= q->size) {
-		next -= q->size;
-		q->used_wrap ^= 1;
+	if (next >= size) {
+		next -= size;
+		q->used_wrap = (uint8_t)(wrap ^ 1u);
 	}
 	q->next_used = (uint16_t)next;
 	q->used_since_signal += slots;
-	cvmm_vq_mark_dirty(q, q->fast_region, q->desc_gpa + (uint64_t)CVMM_VQ_DESC_SIZE * pos,
-			   CVMM_VQ_DESC_SIZE);
+	if (CVMM_UNLIKELY(__atomic_load_n(&q->fast_region->flags, __ATOMIC_RELAXED) &
+			  CVMM_MEM_F_DIRTY_LOG))
+		return cvmm_vq_packed_mark_used(q, pos);
 	return 0;
 }
 

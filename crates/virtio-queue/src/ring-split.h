@@ -41,8 +41,6 @@ static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chai
 	c->id = head;
 	c->ring_slots = 1;
 	c->prev_avail = next;
-	c->prev_wrap = 0;
-	c->ring_ok = 0;	/* never trust c->ring should the queue turn packed */
 	c->cur.table = desc;
 	c->cur.table_len = size;
 	c->cur.idx = head;

@@ -104,6 +104,10 @@ static inline void cvmm_vq_mark_dirty(const struct cvmm_virtq *q,
 static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
 				       struct cvmm_virtq_cursor *cur)
 {
+	/* FLAT stays in the chain's own state for its whole walk: pop set it
+	 * (packed) or not (split), and no step clears it. */
+	unsigned int flat = c->cur.state & CVMM_VQ_CUR_FLAT;
+
 	if (c->q->packed) {
 		cur->table = NULL;
 		cur->table_len = c->ring_slots;
@@ -116,7 +120,11 @@ static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
 		cur->mode = CVMM_VQ_MODE_SPLIT;
 	}
 	cur->visited = 0;
-	cur->state = CVMM_VQ_CUR_MORE | (c->q->packed && c->ring_ok ? CVMM_VQ_CUR_FLAT : 0);
+	cur->state = (uint8_t)(CVMM_VQ_CUR_MORE | (c->q->packed ? flat : 0));
+	/* A packed chain kept across a reset to a split ring: its buffer id
+	 * is no table index. Nothing to walk rather than a read past it. */
+	if (CVMM_UNLIKELY(cur->mode == CVMM_VQ_MODE_SPLIT && c->id >= c->q->size))
+		cur->state = 0;
 }
 
 /* Out-of-line continuations of cvmm_vq_cursor_next(), reached by tail calls
@@ -142,7 +150,7 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 	 * compiler cannot know that. */
 	unsigned int state = cur->state, idx = cur->idx, len = cur->table_len;
 	unsigned int mode = cur->mode;
-	uint16_t flags;
+	unsigned int flags;
 	uint64_t end;
 
 	if (CVMM_UNLIKELY(q->status < 0))
@@ -155,13 +163,20 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 		return cvmm_vq_fail(q, -ELOOP, "descriptor loop or chain longer than the queue");
 	cur->visited++;
 	if (CVMM_LIKELY(mode == CVMM_VQ_MODE_SPLIT)) {
-		/* One copy; only the copy is checked and used. */
-		memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx, sizeof(rd));
-		flags = rd.a;
+		const uint8_t *p = cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx;
+		uint16_t f16, next;
+
+		/* Each field is read once; only that copy is checked and
+		 * used. (Field by field: no shifts to take a copy apart.) */
+		memcpy(&rd.addr, p, sizeof(rd.addr));
+		memcpy(&rd.len, p + 8, sizeof(rd.len));
+		memcpy(&f16, p + 12, sizeof(f16));
+		flags = f16;
 		if (flags & CVMM_VIRTQ_DESC_F_NEXT) {
-			if (CVMM_UNLIKELY(rd.b >= len))
+			memcpy(&next, p + 14, sizeof(next));
+			if (CVMM_UNLIKELY(next >= len))
 				return cvmm_vq_fail(q, -EINVAL, "next descriptor index out of range");
-			idx = rd.b;
+			idx = next;
 		} else {
 			state &= ~CVMM_VQ_CUR_MORE;
 		}
@@ -182,9 +197,14 @@ static inline int cvmm_vq_cursor_next(struct cvmm_virtq_chain *c,
 			rd = c->ring[idx];
 			flags = rd.b;
 		} else {
+			const uint8_t *p = cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx;
+			uint16_t f16;
+
 			/* packed indirect: only WRITE is meaningful (2.8.8) */
-			memcpy(&rd, cur->table + (size_t)CVMM_VQ_DESC_SIZE * idx, sizeof(rd));
-			flags = rd.b & CVMM_VIRTQ_DESC_F_WRITE;
+			memcpy(&rd.addr, p, sizeof(rd.addr));
+			memcpy(&rd.len, p + 8, sizeof(rd.len));
+			memcpy(&f16, p + 14, sizeof(f16));
+			flags = f16 & CVMM_VIRTQ_DESC_F_WRITE;
 		}
 		if (++idx == len)
 			state &= ~CVMM_VQ_CUR_MORE;

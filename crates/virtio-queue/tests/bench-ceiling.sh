@@ -17,7 +17,7 @@ fi
 out=$(mktemp "${TMPDIR:-/tmp}/vq-ceiling.XXXXXX")
 trap 'rm -f "$out"' EXIT
 chains=3200
-set -- split-1:155 split-3:285 split-ind:400 packed-1:180 packed-3:420 packed-ind:495
+set -- split-1:156 split-3:285 split-ind:412 packed-1:168 packed-3:372 packed-ind:498
 echo "1..$#"
 n=0
 for pair in "$@"; do
