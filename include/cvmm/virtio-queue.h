@@ -148,6 +148,7 @@ struct cvmm_virtq {
 	uint8_t indirect;
 	uint8_t active;
 	uint8_t rsvd;
+	uint16_t avail_want;    /* packed: AVAIL/USED bits of an available descriptor */
 	int status;             /* 0 split / 1 packed ready; -ENODEV inactive, else the error */
 	int error;              /* 0 or the negative errno that broke the queue */
 	uint32_t used_since_signal; /* ring entries used since the last notification check */
@@ -162,6 +163,7 @@ struct cvmm_virtq {
 	/* configuration as programmed by the driver */
 	uint16_t max_size;
 	uint16_t cfg_size;
+	uint16_t used_flags;    /* packed: AVAIL/USED bits of a used descriptor (in padding) */
 	uint64_t features;
 	uint64_t desc_gpa;      /* packed: descriptor ring */
 	uint64_t avail_gpa;     /* packed: driver event suppression area */
@@ -295,8 +297,6 @@ static inline int cvmm_virtq_chain_next(struct cvmm_virtq_chain *c,
 {
 	unsigned int state = c->cur.state;
 
-	if (state == CVMM_VIRTQ_CUR_MORE)
-		return cvmm_virtq_chain_next_slow(c, d);
 	if (!(state & CVMM_VIRTQ_CUR_MORE))
 		return c->q->error;
 	if ((state & CVMM_VIRTQ_CUR_FLAT) && c->q->status >= 0) {

@@ -52,7 +52,10 @@ int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 		d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
 	}
 	/* the buffer id is in the last descriptor */
-	cvmm_vq_packed_fill(q, c, rd.a, n, !bad, start, start_wrap, pos, wrap);
+	cvmm_vq_packed_fill(q, c, rd.a, n, !bad, start, start_wrap);
+	q->next_avail = pos;
+	if (wrap != start_wrap)
+		cvmm_vq_set_avail_wrap(q, wrap);
 	return 1;
 }
 

@@ -134,7 +134,8 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 	q->signalled_used = 0;
 	q->used_since_signal = 0;
 	q->signalled_valid = 0;
-	q->avail_wrap = q->used_wrap = 1;
+	cvmm_vq_set_avail_wrap(q, 1);
+	cvmm_vq_set_used_wrap(q, 1);
 	q->active = 1;
 	q->status = packed ? CVMM_VQ_STATUS_PACKED : 0;
 	return 0;
@@ -190,7 +191,7 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)
 		if (pos != q->next_avail || wrap != q->avail_wrap)
 			return -EINVAL;
 		q->next_avail = c->prev_avail;
-		q->avail_wrap = c->prev_wrap;
+		cvmm_vq_set_avail_wrap(q, c->prev_wrap);
 		return 0;
 	}
 	after = (uint16_t)(c->prev_avail + 1);
@@ -236,11 +237,12 @@ int cvmm_virtq_push_id(struct cvmm_virtq *q, uint16_t id, uint16_t ring_slots,
 
 bool cvmm_virtq_needs_notification(struct cvmm_virtq *q)
 {
-	if (!q->active || q->error)
-		return false;
-	if (q->packed)
+	/* status is 0 or 1 exactly when active and not broken */
+	if (CVMM_LIKELY(q->status == 0))
+		return cvmm_vq_split_needs_notification(q);
+	if (q->status == CVMM_VQ_STATUS_PACKED)
 		return cvmm_vq_packed_needs_notification(q);
-	return cvmm_vq_split_needs_notification(q);
+	return false;
 }
 
 int cvmm_virtq_enable_notification(struct cvmm_virtq *q)

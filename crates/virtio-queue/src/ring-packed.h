@@ -16,9 +16,7 @@
 /* Available in this lap: AVAIL matches the wrap counter, USED does not. */
 static inline bool cvmm_vq_packed_available(const struct cvmm_virtq *q, uint16_t flags)
 {
-	uint16_t want = q->avail_wrap ? CVMM_VIRTQ_DESC_F_AVAIL : CVMM_VIRTQ_DESC_F_USED;
-
-	return (flags & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED)) == want;
+	return (flags & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED)) == q->avail_want;
 }
 
 /* cvmm_vq_packed_pop() out of line, for cvmm_virtq_pop() (packed.c). */
@@ -38,8 +36,7 @@ int cvmm_vq_packed_pop_list(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
  */
 static inline void cvmm_vq_packed_fill(struct cvmm_virtq *q, struct cvmm_virtq_chain *c,
 				       uint16_t id, unsigned int n, bool ok,
-				       uint16_t start, uint8_t start_wrap,
-				       uint16_t pos, uint8_t wrap)
+				       uint16_t start, uint8_t start_wrap)
 {
 	c->q = q;
 	c->id = id;
@@ -51,8 +48,6 @@ static inline void cvmm_vq_packed_fill(struct cvmm_virtq *q, struct cvmm_virtq_c
 		.table = NULL, .table_len = (uint16_t)n, .mode = CVMM_VQ_MODE_PRING,
 		.state = (uint8_t)(CVMM_VQ_CUR_MORE | ((unsigned int)ok << 3)),
 	};
-	q->next_avail = pos;
-	q->avail_wrap = wrap;
 }
 
 /* True when the copied direct descriptor @rd lies in the ring's region. */
@@ -69,14 +64,13 @@ static inline bool cvmm_vq_packed_in_fast(const struct cvmm_virtq *q,
 /* Pop, with the one-descriptor chain inline. */
 static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 {
-	uint16_t pos = q->next_avail;
-	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
+	uint16_t start = q->next_avail, size = q->size;
+	const uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * start;
 	struct cvmm_virtq_raw_desc rd;
 	/* Acquire: the driver writes the head's flags last, so everything in
 	 * the list is visible once the head shows available. */
 	uint16_t flags = cvmm_load_acquire_u16(d + 14);
-	uint8_t wrap = q->avail_wrap, start_wrap = wrap;
-	uint16_t start = pos;
+	uint8_t wrap = q->avail_wrap;
 
 	if (!cvmm_vq_packed_available(q, flags))
 		return 0;
@@ -85,14 +79,16 @@ static inline int cvmm_vq_packed_pop(struct cvmm_virtq *q, struct cvmm_virtq_cha
 	if (CVMM_UNLIKELY(rd.b & CVMM_VIRTQ_DESC_F_NEXT))
 		return cvmm_vq_packed_pop_list(q, c);
 	c->ring[0] = rd;
-	if (++pos == q->size) {
-		pos = 0;
-		wrap ^= 1;
-	}
 	/* An indirect table is walked (and checked) in place by the cursor. */
 	cvmm_vq_packed_fill(q, c, rd.a, 1,
 			    !(rd.b & CVMM_VIRTQ_DESC_F_INDIRECT) && cvmm_vq_packed_in_fast(q, &rd),
-			    start, start_wrap, pos, wrap);
+			    start, wrap);
+	if (CVMM_UNLIKELY(start + 1u == size)) {
+		q->next_avail = 0;
+		cvmm_vq_set_avail_wrap(q, (uint8_t)(wrap ^ 1u));
+	} else {
+		q->next_avail = (uint16_t)(start + 1u);
+	}
 	return 1;
 }
 
@@ -104,9 +100,7 @@ static inline int cvmm_vq_packed_push(struct cvmm_virtq *q, uint16_t id, uint16_
 {
 	uint16_t pos = q->next_used, size = q->size;
 	uint8_t *d = q->desc + (size_t)CVMM_VQ_DESC_SIZE * pos;
-	unsigned int wrap = q->used_wrap;
-	/* AVAIL and USED both equal to the used wrap counter. */
-	uint16_t flags = (uint16_t)((0u - wrap) & (CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED));
+	uint16_t flags = q->used_flags;
 	uint32_t next;
 
 	flags |= (uint16_t)((len != 0) * CVMM_VIRTQ_DESC_F_WRITE);
@@ -118,7 +112,7 @@ static inline int cvmm_vq_packed_push(struct cvmm_virtq *q, uint16_t id, uint16_
 	next = (uint32_t)pos + slots;
 	if (next >= size) {
 		next -= size;
-		q->used_wrap = (uint8_t)(wrap ^ 1u);
+		cvmm_vq_set_used_wrap(q, (uint8_t)(q->used_wrap ^ 1u));
 	}
 	q->next_used = (uint16_t)next;
 	q->used_since_signal += slots;

@@ -52,8 +52,8 @@ int cvmm_virtq_state_restore(struct cvmm_virtq *q, const struct cvmm_virtq_state
 		t.next_used = s->next_used;
 		t.signalled_used = s->signalled_used;
 		t.used_since_signal = s->used_since_signal;
-		t.avail_wrap = s->avail_wrap;
-		t.used_wrap = s->used_wrap;
+		cvmm_vq_set_avail_wrap(&t, s->avail_wrap);
+		cvmm_vq_set_used_wrap(&t, s->used_wrap);
 		t.signalled_valid = s->signalled_valid;
 	}
 	if (s->error) {

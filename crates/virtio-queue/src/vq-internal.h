@@ -38,8 +38,24 @@ enum {
 /* q->status of a ready packed queue (a ready split queue has 0). */
 #define CVMM_VQ_STATUS_PACKED 1
 
+/* Set the packed available wrap counter and the flag bits it implies
+ * (AVAIL equal to it, USED not). */
+static inline void cvmm_vq_set_avail_wrap(struct cvmm_virtq *q, uint8_t wrap)
+{
+	q->avail_wrap = wrap;
+	q->avail_want = wrap ? CVMM_VIRTQ_DESC_F_AVAIL : CVMM_VIRTQ_DESC_F_USED;
+}
+
+/* The same for the used wrap counter: AVAIL and USED both equal to it. */
+static inline void cvmm_vq_set_used_wrap(struct cvmm_virtq *q, uint8_t wrap)
+{
+	q->used_wrap = wrap;
+	q->used_flags = wrap ? CVMM_VIRTQ_DESC_F_AVAIL | CVMM_VIRTQ_DESC_F_USED : 0;
+}
+
 /* Mark the queue broken with @err (the first error sticks) and return it. */
-int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why) CVMM_VQ_HIDDEN;
+int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why) CVMM_VQ_HIDDEN
+	__attribute__((cold, noinline));
 
 /* Split and packed halves of the public calls. */
 bool cvmm_vq_split_needs_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;

@@ -17,7 +17,7 @@ fi
 out=$(mktemp "${TMPDIR:-/tmp}/vq-ceiling.XXXXXX")
 trap 'rm -f "$out"' EXIT
 chains=3200
-set -- split-1:156 split-3:285 split-ind:412 packed-1:168 packed-3:372 packed-ind:498
+set -- split-1:152 split-3:284 split-ind:402 packed-1:154 packed-3:350 packed-ind:482
 echo "1..$#"
 n=0
 for pair in "$@"; do
