@@ -229,11 +229,16 @@ static int start_rings(struct microvm_vhost_dev *d, bool resume)
 		if (!cvmm_virtq_active(q))
 			continue;
 		if (q->packed) {
+			struct cvmm_vhost_packed_base pb = {
+				.avail_idx = q->next_avail, .avail_wrap = q->avail_wrap,
+				.used_idx = q->next_used, .used_wrap = q->used_wrap,
+			};
+
 			/* No way to learn where a dead backend stopped in a
 			 * packed ring without inflight tracking. */
 			if (resume)
 				return -EOPNOTSUPP;
-			base |= (unsigned int)q->avail_wrap << 15;
+			base = cvmm_vhost_packed_base_encode(&pb);
 		} else if (resume) {
 			uint16_t used_idx;
 
