@@ -580,6 +580,59 @@ START_TEST(restore_refused_leaves_queue_untouched)
 }
 END_TEST
 
+/*
+ * Pop validates a packed chain's copied descriptors once and the cursor then
+ * hands them out: a chain that fails any check (here a buffer outside the
+ * ring's region, still guest RAM) keeps the checking walk, and a validated
+ * chain still reports the queue error once the queue breaks.
+ */
+START_TEST(packed_validated_chain_and_break)
+{
+	struct fx f;
+	struct cvmm_virtq_chain a, b, bad;
+	struct cvmm_virtq_desc d;
+	uint64_t r, w;
+
+	fx_setup(&f, true, 64, 0);
+	fx_packed_desc(&f, 0, FX_BUF, 8, 3, 0, 1);
+	/* second chain: readable in region A, writable straddling into B */
+	fx_packed_desc(&f, 2, FX_REGION_A - 8, 16, 4, CVMM_VIRTQ_DESC_F_WRITE, 1);
+	fx_packed_desc(&f, 1, FX_BUF, 4, 0, CVMM_VIRTQ_DESC_F_NEXT, 1);
+	fx_packed_desc(&f, 3, FX_RAM_END, 8, 5, 0, 1);
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &a), 1);
+	ck_assert(a.cur.state & CVMM_VIRTQ_CUR_FLAT);	/* validated at pop */
+	ck_assert_int_eq(cvmm_virtq_chain_next(&a, &d), 1);
+	ck_assert_uint_eq(d.addr, FX_BUF);
+	ck_assert_uint_eq(d.len, 8);
+	ck_assert_uint_eq(d.flags, 0);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&a, &d), 0);
+	cvmm_virtq_chain_rewind(&a);
+	ck_assert(a.cur.state & CVMM_VIRTQ_CUR_FLAT);
+
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &b), 1);
+	ck_assert_uint_eq(b.ring_slots, 2);
+	ck_assert(!(b.cur.state & CVMM_VIRTQ_CUR_FLAT));	/* walked with every check */
+	ck_assert_int_eq(cvmm_virtq_chain_lengths(&b, &r, &w), 0);
+	ck_assert_uint_eq(r, 4);
+	ck_assert_uint_eq(w, 16);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&b, &d), 1);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&b, &d), 1);
+	ck_assert_uint_eq(d.addr, FX_REGION_A - 8);
+	ck_assert_uint_eq(d.flags, CVMM_VIRTQ_DESC_F_WRITE);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&b, &d), 0);
+
+	/* a buffer outside guest RAM breaks the queue at chain_next... */
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &bad), 1);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&bad, &d), -EFAULT);
+	fx_assert_broken(&f, -EFAULT);
+	/* ...and the validated chain, rewound, reports it too */
+	ck_assert_int_eq(cvmm_virtq_chain_next(&a, &d), -EFAULT);
+	ck_assert_int_eq(cvmm_virtq_chain_lengths(&a, NULL, NULL), -EFAULT);
+	ck_assert_int_eq(cvmm_virtq_push(&f.q, &a, 0), -EFAULT);
+	fx_teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio-queue-hostile");
@@ -602,6 +655,7 @@ int main(void)
 	tcase_add_test(pk, packed_not_available);
 	tcase_add_test(pk, packed_stale_chain_push_after_resize);
 	tcase_add_test(pk, packed_stale_chain_unpop_after_resize);
+	tcase_add_test(pk, packed_validated_chain_and_break);
 	tcase_add_loop_test(both, indirect_bad_length, 0, 2);
 	tcase_add_loop_test(both, indirect_without_feature, 0, 2);
 	tcase_add_loop_test(both, indirect_table_outside_ram, 0, 2);
