@@ -148,7 +148,7 @@ struct cvmm_virtq {
 	uint8_t indirect;
 	uint8_t active;
 	uint8_t rsvd;
-	uint16_t avail_want;    /* packed: AVAIL/USED bits of an available descriptor */
+	uint16_t avail_want;    /* packed: AVAIL/USED bits of an available descriptor (internal) */
 	int status;             /* 0 split / 1 packed ready; -ENODEV inactive, else the error */
 	int error;              /* 0 or the negative errno that broke the queue */
 	uint32_t used_since_signal; /* ring entries used since the last notification check */
@@ -163,7 +163,8 @@ struct cvmm_virtq {
 	/* configuration as programmed by the driver */
 	uint16_t max_size;
 	uint16_t cfg_size;
-	uint16_t used_flags;    /* packed: AVAIL/USED bits of a used descriptor (in padding) */
+	uint16_t used_flags;    /* packed: AVAIL/USED bits of a used descriptor (internal;
+				 * here because the hot block above has no room) */
 	uint64_t features;
 	uint64_t desc_gpa;      /* packed: descriptor ring */
 	uint64_t avail_gpa;     /* packed: driver event suppression area */
@@ -271,7 +272,9 @@ int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c);
  * Every descriptor returned describes guest RAM ([addr, addr + len) is
  * checked; len may be 0), and writable descriptors never precede readable
  * ones. Descriptors are read from guest memory as they are reached (no copy),
- * except packed in-ring descriptors, which pop() copied.
+ * except packed in-ring descriptors, which pop() copied (and, when the copy
+ * passed every check, already validated: chain_next() then hands them out
+ * inline).
  * (cvmm_virtq_chain_next_slow() is the out-of-line body: call chain_next.)
  * @return 1 and fills @d; 0 at the end of the chain; a negative errno that
  * also marks the queue broken: -ELOOP (loop / longer than the queue or table),
