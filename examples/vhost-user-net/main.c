@@ -343,32 +343,21 @@ static int tx_one(struct netq *q, struct cvmm_virtq_chain *c)
 	return 0;
 }
 
+static int tx_chain(void *opaque, struct cvmm_vub_vring *vr, struct cvmm_virtq_chain *c)
+{
+	int s = tx_one(opaque, c);
+	/* Given back even when it could not be sent. */
+	int r = cvmm_vub_vring_push(vr, c, 0);
+
+	return s < 0 ? s : r;
+}
+
 static void tx_process(struct netq *q)
 {
-	struct cvmm_virtq_chain c;
-	int r;
+	int r = cvmm_vub_vring_drain(q->vr, tx_chain, q);
 
-	for (;;) {
-		cvmm_vub_vring_disable_notification(q->vr);
-		while ((r = cvmm_vub_vring_pop(q->vr, &c)) == 1) {
-			int s = tx_one(q, &c);
-
-			if (s < 0) {
-				(void)cvmm_vub_vring_push(q->vr, &c, 0);
-				r = s;
-				break;
-			}
-			if ((r = cvmm_vub_vring_push(q->vr, &c, 0)) < 0)
-				break;
-		}
-		if (r < 0) {
-			break_queue(q, "transmit chain", r);
-			break;
-		}
-		if (cvmm_vub_vring_enable_notification(q->vr) <= 0)
-			break;
-	}
-	(void)cvmm_vub_vring_signal(q->vr);
+	if (r < 0)
+		break_queue(q, "transmit chain", r);
 }
 
 static int queue_start(void *opaque, struct cvmm_vub_vring *vr)

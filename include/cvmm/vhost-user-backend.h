@@ -238,6 +238,26 @@ int cvmm_vub_vring_enable_notification(struct cvmm_vub_vring *vr);
 /** Tell the driver kicks are not needed while draining. */
 void cvmm_vub_vring_disable_notification(struct cvmm_vub_vring *vr);
 
+/**
+ * One chain of a drain: complete it (cvmm_vub_vring_push(), now or later).
+ * @return 0 to go on; a negative errno stops the drain and is returned
+ * by it (the device decides whether the queue is broken).
+ */
+typedef int (*cvmm_vub_chain_fn)(void *opaque, struct cvmm_vub_vring *vr,
+				 struct cvmm_virtq_chain *c);
+
+/**
+ * The loop every queue_kick needs, with the lost-wakeup re-check: kicks
+ * off, pop and hand each chain to @fn until the ring is empty, kicks on
+ * and drain again if buffers arrived meanwhile; then one
+ * cvmm_vub_vring_signal(). A device with work between batches (reaping
+ * asynchronous completions) writes the loop itself.
+ * @return 0; the queue error of pop or enable (queue broken); what @fn
+ * returned. The signal is sent in every case.
+ * Thread safety: the worker thread.
+ */
+int cvmm_vub_vring_drain(struct cvmm_vub_vring *vr, cvmm_vub_chain_fn fn, void *opaque);
+
 /** Requests resubmitted from the inflight region since create (tests). */
 uint64_t cvmm_vub_resubmitted(const struct cvmm_vub *d);
 

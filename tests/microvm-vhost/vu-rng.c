@@ -14,35 +14,31 @@
 #include <cvmm/vhost-user-backend.h>
 #include <cvmm/virtio-queue.h>
 
-static void rng_kick(void *opaque, struct cvmm_vub_vring *vr)
+/* The writable part of each chain gets random bytes. */
+static int rng_chain(void *opaque, struct cvmm_vub_vring *vr, struct cvmm_virtq_chain *c)
 {
-	struct cvmm_virtq_chain c;
+	struct cvmm_virtq_rw wr;
+	uint8_t buf[256];
+	uint64_t n;
 	int r;
 
 	(void)opaque;
-	for (;;) {
-		cvmm_vub_vring_disable_notification(vr);
-		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1) {
-			struct cvmm_virtq_rw wr;
-			uint8_t buf[256];
-			uint64_t n;
+	if ((r = cvmm_virtq_writer_init(&wr, c)) < 0)
+		return r;
+	n = cvmm_virtq_rw_remaining(&wr);
+	for (uint64_t off = 0; off < n; off += sizeof(buf)) {
+		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
 
-			if (cvmm_virtq_writer_init(&wr, &c) < 0)
-				return;
-			n = cvmm_virtq_rw_remaining(&wr);
-			for (uint64_t off = 0; off < n; off += sizeof(buf)) {
-				size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
-
-				if (getrandom(buf, k, 0) != (ssize_t)k)
-					memset(buf, 0, k);
-				(void)cvmm_virtq_writer_write(&wr, buf, k);
-			}
-			(void)cvmm_vub_vring_push(vr, &c, (uint32_t)cvmm_virtq_rw_done(&wr));
-		}
-		if (r < 0 || cvmm_vub_vring_enable_notification(vr) <= 0)
-			break;
+		if (getrandom(buf, k, 0) != (ssize_t)k)
+			memset(buf, 0, k);
+		(void)cvmm_virtq_writer_write(&wr, buf, k);
 	}
-	(void)cvmm_vub_vring_signal(vr);
+	return cvmm_vub_vring_push(vr, c, (uint32_t)cvmm_virtq_rw_done(&wr));
+}
+
+static void rng_kick(void *opaque, struct cvmm_vub_vring *vr)
+{
+	(void)cvmm_vub_vring_drain(vr, rng_chain, opaque);
 }
 
 static const struct cvmm_vub_device_ops rng_ops = {

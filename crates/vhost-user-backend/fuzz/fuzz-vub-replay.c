@@ -22,6 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../tests/fill-dev.h"
+
 #define QSIZE 64u
 #define MEM (1ull << 20)
 #define DESC 0x1000ull
@@ -29,37 +31,6 @@
 #define USED 0x3000ull
 #define PF(b) CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_##b)
 
-static void fill_kick(void *opaque, struct cvmm_vub_vring *vr)
-{
-	struct cvmm_virtq_chain c;
-	int r;
-
-	(void)opaque;
-	for (;;) {
-		cvmm_vub_vring_disable_notification(vr);
-		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1) {
-			struct cvmm_virtq_rw wr;
-			uint8_t buf[64];
-
-			memset(buf, 0x5a, sizeof(buf));
-			if (cvmm_virtq_writer_init(&wr, &c) < 0)
-				return;
-			while (cvmm_virtq_rw_remaining(&wr) &&
-			       cvmm_virtq_writer_write(&wr, buf, sizeof(buf)) > 0)
-				;
-			if (cvmm_vub_vring_push(vr, &c, (uint32_t)cvmm_virtq_rw_done(&wr)) < 0)
-				return;
-		}
-		if (r < 0 || cvmm_vub_vring_enable_notification(vr) <= 0)
-			break;
-	}
-	(void)cvmm_vub_vring_signal(vr);
-}
-
-static const struct cvmm_vub_device_ops ops = {
-	.sz = sizeof(struct cvmm_vub_device_ops),
-	.queue_kick = fill_kick,
-};
 
 static struct cvmm_vub *vub;
 static char sock_path[128];
@@ -80,7 +51,7 @@ static void setup_once(void)
 
 	snprintf(sock_path, sizeof(sock_path), "/tmp/cvmm-fuzz-vub-%d.sock", (int)getpid());
 	struct cvmm_vub_opts o = { .sz = sizeof(o), .socket_path = sock_path, .listen_fd = -1,
-				   .num_queues = 1, .ops = &ops };
+				   .num_queues = 1, .ops = &fill_ops };
 	if (cvmm_vub_create(&o, &vub) < 0 || pthread_create(&th, NULL, serve_main, NULL))
 		abort();
 	mem_fd = memfd_create("fuzz-mem", MFD_CLOEXEC);

@@ -272,3 +272,20 @@ void cvmm_vub_vring_disable_notification(struct cvmm_vub_vring *vr)
 {
 	cvmm_virtq_disable_notification(&vr->q);
 }
+
+int cvmm_vub_vring_drain(struct cvmm_vub_vring *vr, cvmm_vub_chain_fn fn, void *opaque)
+{
+	struct cvmm_virtq_chain c;
+	int r;
+
+	do {
+		cvmm_vub_vring_disable_notification(vr);
+		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1)
+			if ((r = fn(opaque, vr, &c)) < 0)
+				break;
+		if (r < 0)
+			break;
+	} while ((r = cvmm_vub_vring_enable_notification(vr)) > 0);
+	(void)cvmm_vub_vring_signal(vr);
+	return r < 0 ? r : 0;
+}

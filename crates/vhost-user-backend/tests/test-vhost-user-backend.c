@@ -20,49 +20,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fill-dev.h"
+
 #define PF(b) CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_##b)
 #define QSIZE 64u
 #define MEM (4ull << 20)
 #define NQ 2u
 
-/* ---- the toy device: writable part := seed + i, seed from readable ---- */
-
-static void fill_kick(void *opaque, struct cvmm_vub_vring *vr)
-{
-	struct cvmm_virtq_chain c;
-	int r;
-
-	(void)opaque;
-	for (;;) {
-		cvmm_vub_vring_disable_notification(vr);
-		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1) {
-			struct cvmm_virtq_rw rd, wr;
-			uint8_t seed = 0, buf[256];
-			uint64_t n;
-
-			if (cvmm_virtq_reader_init(&rd, &c) < 0 || cvmm_virtq_writer_init(&wr, &c) < 0)
-				return;
-			(void)cvmm_virtq_reader_read(&rd, &seed, 1);
-			n = cvmm_virtq_rw_remaining(&wr);
-			for (uint64_t off = 0; off < n; off += sizeof(buf)) {
-				size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
-
-				for (size_t i = 0; i < k; i++)
-					buf[i] = (uint8_t)(seed + off + i);
-				(void)cvmm_virtq_writer_write(&wr, buf, k);
-			}
-			(void)cvmm_vub_vring_push(vr, &c, (uint32_t)cvmm_virtq_rw_done(&wr));
-		}
-		if (r < 0 || cvmm_vub_vring_enable_notification(vr) <= 0)
-			break;
-	}
-	(void)cvmm_vub_vring_signal(vr);
-}
-
-static const struct cvmm_vub_device_ops fill_ops = {
-	.sz = sizeof(struct cvmm_vub_device_ops),
-	.queue_kick = fill_kick,
-};
 
 /* ---- fixture: daemon thread + in-process frontend/driver ---- */
 
