@@ -3,6 +3,7 @@
 #ifndef CVMM_VIRTIO_DEVICES_INTERNAL_H
 #define CVMM_VIRTIO_DEVICES_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,5 +46,14 @@ static inline uint64_t vd_get_le64(const uint8_t *p)
 {
 	return (uint64_t)vd_get_le32(p) | (uint64_t)vd_get_le32(p + 4) << 32;
 }
+
+struct io_uring;
+struct cvmm_blk_backend;
+
+/* For tests only: the backend's ring (NULL unless the engine is io_uring),
+ * and whether it was locked down with io_uring restrictions
+ * (blk-backend.c). Not thread safe against the backend's own user. */
+struct io_uring *vd_blk_backend_ring(struct cvmm_blk_backend *b);
+bool vd_blk_backend_ring_restricted(const struct cvmm_blk_backend *b);
 
 #endif

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <liburing.h>
 #include <linux/magic.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/blk.h>
 
+#include "../src/internal.h"
 #include "cvmm-test.h"
 #include "vd-fixture.h"
 
@@ -854,6 +857,104 @@ START_TEST(backend_open)
 }
 END_TEST
 
+/* One SQE prepared by the caller, submitted on the backend's own ring as a
+ * compromised thread would; returns the CQE's result. */
+static int ring_run(struct io_uring *ring, struct io_uring_sqe *sqe)
+{
+	struct io_uring_cqe *cqe;
+	int res;
+
+	io_uring_sqe_set_data64(sqe, 0x5eed);
+	ck_assert_int_eq(io_uring_submit(ring), 1);
+	ck_assert_int_eq(io_uring_wait_cqe(ring, &cqe), 0);
+	ck_assert_uint_eq(io_uring_cqe_get_data64(cqe), 0x5eed);
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+/* Whether this kernel has ring restrictions at all (5.10+). */
+static bool kernel_restricts(void)
+{
+	struct io_uring r;
+	int e = io_uring_queue_init(4, &r, IORING_SETUP_R_DISABLED);
+
+	if (e == 0)
+		io_uring_queue_exit(&r);
+	return e == 0;
+}
+
+START_TEST(ring_restricted)
+{
+	struct cvmm_blk_backend_opts o = { .sz = sizeof(o), .fd = -1,
+					   .engine = CVMM_BLK_ENGINE_URING };
+	struct cvmm_blk_backend *b;
+	struct io_uring *ring;
+	struct io_uring_sqe *sqe;
+	uint8_t buf[512];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct sockaddr sa = { .sa_family = AF_UNIX };
+
+	FD = cvmm_test_tmpfile(PATH, DISK_BYTES);
+	ck_assert_int_ge(FD, 0);
+	fill_file();
+	o.path = PATH;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), 0);
+	ring = vd_blk_backend_ring(b);
+	ck_assert_ptr_nonnull(ring);
+	if (!kernel_restricts()) {
+		/* The documented fallback: a plain ring, the device works. */
+		ck_assert(!vd_blk_backend_ring_restricted(b));
+		cvmm_blk_backend_close(b);
+		return;
+	}
+	ck_assert(vd_blk_backend_ring_restricted(b));
+
+	/* Operations the backend never submits: refused, fixed file or not. */
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_openat(sqe, AT_FDCWD, PATH, O_RDWR, 0);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/passwd", O_RDONLY, 0);
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_connect(sqe, 0, &sa, sizeof(sa));
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+
+	/* An allowed operation on a plain fd (any fd of the process) or with
+	 * another SQE flag: refused too. */
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_readv(sqe, FD, &iov, 1, 0);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_readv(sqe, 0, &iov, 1, 0);
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE | IOSQE_IO_DRAIN);
+	ck_assert_int_eq(ring_run(ring, sqe), -EACCES);
+
+	/* The image itself, as the backend reaches it: allowed. */
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_readv(sqe, 0, &iov, 1, 512);
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	ck_assert_int_eq(ring_run(ring, sqe), 512);
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], pattern(512 + i));
+
+	/* No io_uring_register operation once the ring runs. */
+	ck_assert_int_eq(io_uring_unregister_eventfd(ring), -EACCES);
+	ck_assert_int_eq(io_uring_register_files_update(ring, 0, &FD, 1), -EACCES);
+	cvmm_blk_backend_close(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio-blk");
@@ -878,6 +979,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, save_restore_mid_stream, 0, 2);
 	tcase_add_loop_test(t, direct_io, 0, 2);
 	tcase_add_test(t, backend_open);
+	tcase_add_test(t, ring_restricted);
 	suite_add_tcase(s, t);
 	return s;
 }
