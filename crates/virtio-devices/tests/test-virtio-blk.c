@@ -12,8 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <liburing.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/magic.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -955,6 +961,77 @@ START_TEST(ring_restricted)
 }
 END_TEST
 
+static int WARNINGS;
+
+static void count_warnings(enum cvmm_log_level level, const char *crate,
+			   const char *msg, void *opaque)
+{
+	(void)crate;
+	(void)opaque;
+	if (level == CVMM_LOG_WARN && strstr(msg, "io_uring restrictions unavailable"))
+		__atomic_add_fetch(&WARNINGS, 1, __ATOMIC_RELAXED);
+}
+
+/* This (forked) test process answers IORING_REGISTER_RESTRICTIONS with
+ * -EINVAL, as a kernel without ring restrictions would. */
+static void refuse_restrictions(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IORING_REGISTER_RESTRICTIONS, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+	};
+	struct sock_fprog prog = { CVMM_ARRAY_SIZE(f), f };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
+}
+
+START_TEST(ring_unrestricted_fallback)
+{
+	struct cvmm_blk_backend_opts o = { .sz = sizeof(o), .fd = -1,
+					   .engine = CVMM_BLK_ENGINE_URING };
+	struct cvmm_blk_backend *b[2];
+	struct io_uring_sqe *sqe;
+	uint8_t buf[512];
+	struct iovec iov = { buf, sizeof(buf) };
+
+	/* The filter would outlive the test without Check's fork. */
+	if (getenv("CK_FORK") && strcmp(getenv("CK_FORK"), "no") == 0)
+		return;
+	FD = cvmm_test_tmpfile(PATH, DISK_BYTES);
+	ck_assert_int_ge(FD, 0);
+	fill_file();
+	o.path = PATH;
+	cvmm_log_set_sink(count_warnings, NULL);
+	cvmm_log_set_level(CVMM_LOG_WARN);
+	refuse_restrictions();
+	for (int i = 0; i < 2; i++) {
+		struct io_uring *ring;
+
+		ck_assert_int_eq(cvmm_blk_backend_open(&o, &b[i]), 0);
+		ck_assert_int_eq(cvmm_blk_backend_engine(b[i]), CVMM_BLK_ENGINE_URING);
+		ck_assert(!vd_blk_backend_ring_restricted(b[i]));
+		/* A plain ring: works, on any fd, without the fixed-file flag. */
+		ring = vd_blk_backend_ring(b[i]);
+		sqe = io_uring_get_sqe(ring);
+		io_uring_prep_readv(sqe, FD, &iov, 1, 1024);
+		ck_assert_int_eq(ring_run(ring, sqe), 512);
+		ck_assert_uint_eq(buf[7], pattern(1024 + 7));
+	}
+	ck_assert_int_eq(__atomic_load_n(&WARNINGS, __ATOMIC_RELAXED), 1); /* once */
+	cvmm_blk_backend_close(b[0]);
+	cvmm_blk_backend_close(b[1]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio-blk");
@@ -980,6 +1057,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, direct_io, 0, 2);
 	tcase_add_test(t, backend_open);
 	tcase_add_test(t, ring_restricted);
+	tcase_add_test(t, ring_unrestricted_fallback);
 	suite_add_tcase(s, t);
 	return s;
 }
