@@ -178,12 +178,12 @@ static int uring_setup(struct cvmm_blk_backend *b)
 	return r;
 }
 
-struct io_uring *vd_blk_backend_ring(struct cvmm_blk_backend *b)
+struct io_uring *cvmm_vd_blk_backend_ring(struct cvmm_blk_backend *b)
 {
 	return b->engine == CVMM_BLK_ENGINE_URING ? &b->ring : NULL;
 }
 
-bool vd_blk_backend_ring_restricted(const struct cvmm_blk_backend *b)
+bool cvmm_vd_blk_backend_ring_restricted(const struct cvmm_blk_backend *b)
 {
 	return b->engine == CVMM_BLK_ENGINE_URING && b->restricted;
 }

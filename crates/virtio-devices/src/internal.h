@@ -53,7 +53,7 @@ struct cvmm_blk_backend;
 /* For tests only: the backend's ring (NULL unless the engine is io_uring),
  * and whether it was locked down with io_uring restrictions
  * (blk-backend.c). Not thread safe against the backend's own user. */
-struct io_uring *vd_blk_backend_ring(struct cvmm_blk_backend *b);
-bool vd_blk_backend_ring_restricted(const struct cvmm_blk_backend *b);
+struct io_uring *cvmm_vd_blk_backend_ring(struct cvmm_blk_backend *b);
+bool cvmm_vd_blk_backend_ring_restricted(const struct cvmm_blk_backend *b);
 
 #endif

@@ -906,15 +906,15 @@ START_TEST(ring_restricted)
 	fill_file();
 	o.path = PATH;
 	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), 0);
-	ring = vd_blk_backend_ring(b);
+	ring = cvmm_vd_blk_backend_ring(b);
 	ck_assert_ptr_nonnull(ring);
 	if (!kernel_restricts()) {
 		/* The documented fallback: a plain ring, the device works. */
-		ck_assert(!vd_blk_backend_ring_restricted(b));
+		ck_assert(!cvmm_vd_blk_backend_ring_restricted(b));
 		cvmm_blk_backend_close(b);
 		return;
 	}
-	ck_assert(vd_blk_backend_ring_restricted(b));
+	ck_assert(cvmm_vd_blk_backend_ring_restricted(b));
 
 	/* Operations the backend never submits: refused, fixed file or not. */
 	sqe = io_uring_get_sqe(ring);
@@ -1018,9 +1018,9 @@ START_TEST(ring_unrestricted_fallback)
 
 		ck_assert_int_eq(cvmm_blk_backend_open(&o, &b[i]), 0);
 		ck_assert_int_eq(cvmm_blk_backend_engine(b[i]), CVMM_BLK_ENGINE_URING);
-		ck_assert(!vd_blk_backend_ring_restricted(b[i]));
+		ck_assert(!cvmm_vd_blk_backend_ring_restricted(b[i]));
 		/* A plain ring: works, on any fd, without the fixed-file flag. */
-		ring = vd_blk_backend_ring(b[i]);
+		ring = cvmm_vd_blk_backend_ring(b[i]);
 		sqe = io_uring_get_sqe(ring);
 		io_uring_prep_readv(sqe, FD, &iov, 1, 1024);
 		ck_assert_int_eq(ring_run(ring, sqe), 512);
