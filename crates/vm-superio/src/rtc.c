@@ -70,7 +70,7 @@ static uint8_t encode(const struct cvmm_rtc *r, int v)
 }
 
 /* Garbage in BCD registers (nibbles above 9) decodes to large values;
- * timegm() then normalises them, as the part would roll over. */
+ * from_tm() then normalises them, as the part would roll over. */
 static int decode(const struct cvmm_rtc *r, uint8_t v)
 {
 	if (binary_mode(r))
@@ -95,12 +95,70 @@ static int decode_hours(const struct cvmm_rtc *r, uint8_t v)
 	return decode(r, v & 0x7f) % 12 + ((v & 0x80) ? 12 : 0);
 }
 
+/*
+ * Civil date <-> days since 1970-01-01 in the proleptic Gregorian calendar
+ * (H. Hinnant's algorithms), so the model never calls gmtime_r()/timegm():
+ * glibc loads the time-zone file (/etc/localtime) on their first call,
+ * which a vCPU thread's seccomp filter rightly refuses.
+ */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Only the fields time_reg() reads: year, month, day, weekday, time. */
 static void to_tm(int64_t sec, struct tm *tm)
 {
-	time_t t = (time_t)sec;
+	int64_t days = sec / 86400, rem = sec % 86400;
+	int64_t z, era, doe, yoe, doy, mp, y;
 
-	if (!gmtime_r(&t, tm))
-		memset(tm, 0, sizeof(*tm));
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_hour = (int)(rem / 3600);
+	tm->tm_min = (int)(rem / 60 % 60);
+	tm->tm_sec = (int)(rem % 60);
+	/* 1970-01-01 was a Thursday. */
+	tm->tm_wday = (int)(((days % 7) + 11) % 7);
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	y += tm->tm_mon <= 1;
+	tm->tm_year = (int)(y - 1900);
+}
+
+/*
+ * Seconds since the epoch of a broken-down UTC time whose fields may be out
+ * of range (garbage BCD): months carry into years, everything else adds
+ * linearly, as timegm() normalises them.
+ */
+static int64_t from_tm(const struct tm *tm)
+{
+	int64_t y = (int64_t)tm->tm_year + 1900, m = tm->tm_mon;
+
+	y += m / 12;
+	m %= 12;
+	if (m < 0) {
+		m += 12;
+		y--;
+	}
+	return (days_from_civil(y, m + 1, 1) + tm->tm_mday - 1) * 86400 +
+	       (int64_t)tm->tm_hour * 3600 + (int64_t)tm->tm_min * 60 + tm->tm_sec;
 }
 
 /* The value time register @reg has at guest second @sec. */
@@ -161,7 +219,7 @@ static void apply_time(struct cvmm_rtc *r)
 {
 	struct tm tm = { 0 };
 	int64_t now = guest_time(r, NULL) - r->offset_sec;
-	time_t t;
+	int64_t t;
 
 	tm.tm_sec = decode(r, r->cmos[CVMM_RTC_SECONDS]);
 	tm.tm_min = decode(r, r->cmos[CVMM_RTC_MINUTES]);
@@ -170,10 +228,10 @@ static void apply_time(struct cvmm_rtc *r)
 	tm.tm_mon = decode(r, r->cmos[CVMM_RTC_MONTH]) - 1;
 	tm.tm_year = decode(r, r->cmos[CVMM_RTC_CENTURY]) * 100 +
 		     decode(r, r->cmos[CVMM_RTC_YEAR]) - 1900;
-	t = timegm(&tm);
+	t = from_tm(&tm);
 	/* Decoded fields are at most 165 each, so t is always representable;
 	 * the clamp only guards against a clock callback gone wild. */
-	r->offset_sec = CVMM_MAX(-MAX_OFFSET_SEC, CVMM_MIN(MAX_OFFSET_SEC, (int64_t)t - now));
+	r->offset_sec = CVMM_MAX(-MAX_OFFSET_SEC, CVMM_MIN(MAX_OFFSET_SEC, t - now));
 	r->last_poll_sec = guest_time(r, NULL);
 }
 

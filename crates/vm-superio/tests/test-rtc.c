@@ -369,6 +369,61 @@ START_TEST(rtc_default_clock)
 }
 END_TEST
 
+/*
+ * The model's own calendar arithmetic agrees with glibc's gmtime_r() and
+ * timegm() from 1900 to 2199 (what century + year registers can say), in
+ * steps that hit every month end, leap day and weekday: the clock reads
+ * what gmtime_r() says, and a time the guest writes back comes out as the
+ * offset timegm() gives.
+ */
+START_TEST(rtc_calendar_matches_libc)
+{
+	const int64_t first = -2208988800ll;  /* 1900-01-01 */
+	const int64_t last = 7258118399ll;    /* 2199-12-31 23:59:59 */
+	struct cmos c;
+
+	cmos_init(&c, 0);
+	set(&c, CVMM_RTC_REG_B, CVMM_RTC_B_24H | CVMM_RTC_B_DM_BINARY);
+	for (int64_t t = first; t <= last; t += 86400 * 3 + 3671) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		c.now_ns = t * NS;
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		ck_assert_uint_eq(get(&c, CVMM_RTC_SECONDS), (unsigned)tm.tm_sec);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_MINUTES), (unsigned)tm.tm_min);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_HOURS), (unsigned)tm.tm_hour);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_DAY_OF_WEEK), (unsigned)tm.tm_wday + 1);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_DAY_OF_MONTH), (unsigned)tm.tm_mday);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_MONTH), (unsigned)tm.tm_mon + 1);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_YEAR), (unsigned)(tm.tm_year + 1900) % 100);
+		ck_assert_uint_eq(get(&c, CVMM_RTC_CENTURY), (unsigned)(tm.tm_year + 1900) / 100);
+	}
+	/* Writes, including out-of-range fields timegm() normalises. */
+	for (int i = 0; i < 2000; i++) {
+		struct tm tm = { .tm_year = i % 300, .tm_mon = (i * 7) % 12,
+				 .tm_mday = 1 + (i * 13) % 40, .tm_hour = (i * 5) % 30,
+				 .tm_min = (i * 11) % 70, .tm_sec = (i * 17) % 70 };
+		struct cvmm_rtc_state st;
+		int year = tm.tm_year + 1900;
+
+		c.now_ns = 0;
+		set(&c, CVMM_RTC_REG_B, CVMM_RTC_B_SET | CVMM_RTC_B_24H | CVMM_RTC_B_DM_BINARY);
+		set(&c, CVMM_RTC_SECONDS, (uint8_t)tm.tm_sec);
+		set(&c, CVMM_RTC_MINUTES, (uint8_t)tm.tm_min);
+		set(&c, CVMM_RTC_HOURS, (uint8_t)tm.tm_hour);
+		set(&c, CVMM_RTC_DAY_OF_MONTH, (uint8_t)tm.tm_mday);
+		set(&c, CVMM_RTC_MONTH, (uint8_t)(tm.tm_mon + 1));
+		set(&c, CVMM_RTC_YEAR, (uint8_t)(year % 100));
+		set(&c, CVMM_RTC_CENTURY, (uint8_t)(year / 100));
+		set(&c, CVMM_RTC_REG_B, CVMM_RTC_B_24H | CVMM_RTC_B_DM_BINARY);
+		ck_assert_int_eq(cvmm_rtc_save(c.r, &st), 0);
+		ck_assert_int_eq(st.offset_sec, (int64_t)timegm(&tm));
+	}
+	cvmm_rtc_destroy(c.r);
+}
+END_TEST
+
 Suite *rtc_suite(void)
 {
 	Suite *s = suite_create("rtc");
@@ -381,6 +436,7 @@ Suite *rtc_suite(void)
 	tcase_add_test(tc, rtc_poll_interrupts);
 	tcase_add_test(tc, rtc_restore_rejects);
 	tcase_add_test(tc, rtc_default_clock);
+	tcase_add_test(tc, rtc_calendar_matches_libc);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 60);
