@@ -2,7 +2,8 @@
 /*
  * A vCPU's CPUID table from KVM's supported list: topology (leaves 1, 4,
  * 0xB, 0x1F) for one socket of nr_vcpus logical CPUs with flat APIC IDs,
- * the hypervisor bit, and optionally the hypervisor leaves.
+ * the hypervisor bit, and optionally the hypervisor leaves (signature,
+ * KVM features, the TSC/APIC-bus timing leaf).
  */
 #include "internal.h"
 
@@ -13,6 +14,9 @@
 #include <string.h>
 
 #define HV_BASE 0x40000000u
+#define HV_TIMING (HV_BASE + 0x10)
+/* KVM's LAPIC timer ticks once a nanosecond: a 1 GHz "bus". */
+#define APIC_BUS_KHZ 1000000u
 #define MAX_VCPUS 4096u
 
 static unsigned int order(uint32_t n)
@@ -84,6 +88,7 @@ int cvmm_x86_boot_cpuid(struct kvm_cpuid2 *c, uint32_t capacity,
 	unsigned int smt_shift, pkg_shift;
 	bool topo_b, topo_1f, hv;
 	struct kvm_cpuid_entry2 *e;
+	uint32_t tsc_khz = 0, features;
 
 	if (!c || !o || o->sz < offsetof(struct cvmm_x86_cpuid_opts, hv_features) +
 	    sizeof(o->hv_features) || o->sz > sizeof(*o))
@@ -91,8 +96,11 @@ int cvmm_x86_boot_cpuid(struct kvm_cpuid2 *c, uint32_t capacity,
 	threads = o->threads_per_core ? o->threads_per_core : 1;
 	if (c->nent > capacity || o->nr_vcpus == 0 || o->nr_vcpus > MAX_VCPUS ||
 	    o->apic_id >= o->nr_vcpus || threads > 8 || (threads & (threads - 1)) ||
-	    (o->flags & ~(CVMM_X86_CPUID_F_HV_LEAVES | CVMM_X86_CPUID_F_NO_PMU)))
+	    (o->flags & ~(CVMM_X86_CPUID_F_HV_LEAVES | CVMM_X86_CPUID_F_NO_PMU |
+			  CVMM_X86_CPUID_F_KVM_FEATURES)))
 		return -EINVAL;
+	if (o->sz >= offsetof(struct cvmm_x86_cpuid_opts, tsc_khz) + sizeof(o->tsc_khz))
+		tsc_khz = o->tsc_khz;
 	cores = (o->nr_vcpus + threads - 1) / threads;
 	smt_shift = order(threads);
 	pkg_shift = smt_shift + order(cores);
@@ -107,7 +115,8 @@ int cvmm_x86_boot_cpuid(struct kvm_cpuid2 *c, uint32_t capacity,
 			need--;
 	need += (topo_b ? 3 : 0) + (topo_1f ? 3 : 0);
 	if (hv)
-		need += !listed(c, HV_BASE) + !listed(c, HV_BASE + 1);
+		need += !listed(c, HV_BASE) + !listed(c, HV_BASE + 1) +
+			(tsc_khz && !listed(c, HV_TIMING));
 	if (need > capacity)
 		return -ENOSPC;
 
@@ -148,11 +157,19 @@ int cvmm_x86_boot_cpuid(struct kvm_cpuid2 *c, uint32_t capacity,
 	if (hv) {
 		uint32_t sig[3];
 
+		features = o->hv_features;
+		if (o->flags & CVMM_X86_CPUID_F_KVM_FEATURES) {
+			e = find(c, HV_BASE + 1);
+			features &= e ? e->eax : 0;
+		}
 		memcpy(sig, o->hv_signature, sizeof(sig));
 		drop(c, HV_BASE);
 		drop(c, HV_BASE + 1);
-		add(c, HV_BASE, 0, 0, HV_BASE + 1, sig[0], sig[1], sig[2]);
-		add(c, HV_BASE + 1, 0, 0, o->hv_features, 0, 0, 0);
+		drop(c, HV_TIMING);
+		add(c, HV_BASE, 0, 0, tsc_khz ? HV_TIMING : HV_BASE + 1, sig[0], sig[1], sig[2]);
+		add(c, HV_BASE + 1, 0, 0, features, 0, 0, 0);
+		if (tsc_khz)
+			add(c, HV_TIMING, 0, 0, tsc_khz, APIC_BUS_KHZ, 0, 0);
 	}
 	return 0;
 }

@@ -350,6 +350,67 @@ START_TEST(cpuid_filter)
 }
 END_TEST
 
+/*
+ * The timing leaf and KVM's features: what a stock kernel needs to find
+ * its TSC frequency (0x40000010) and kvmclock (0x40000001) without
+ * command-line hints.
+ */
+START_TEST(cpuid_timing_and_kvm_features)
+{
+	struct cvmm_x86_cpuid_opts o = {
+		.sz = sizeof(o), .apic_id = 0, .nr_vcpus = 1,
+		.flags = CVMM_X86_CPUID_F_HV_LEAVES | CVMM_X86_CPUID_F_KVM_FEATURES,
+		.hv_signature = "KVMKVMKVM\0\0\0", .hv_features = CVMM_KVM_FEATURES_DEFAULT,
+		.tsc_khz = 2496000,
+	};
+	struct kvm_cpuid2 *c = cpuid_alloc(32);
+	struct kvm_cpuid_entry2 *e;
+	uint32_t n;
+
+	synth(c);
+	/* KVM offers kvmclock, steal time and PV_UNHALT (bit 7), not PV_EOI. */
+	e = &c->entries[c->nent++];
+	memset(e, 0, sizeof(*e));
+	e->function = 0x40000001;
+	e->eax = CVMM_KVM_FEATURE_CLOCKSOURCE | CVMM_KVM_FEATURE_CLOCKSOURCE2 |
+		 CVMM_KVM_FEATURE_STEAL_TIME | (1u << 7) | CVMM_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
+	n = c->nent;
+	/* 11 entries, 0xB grows by one, 0x40000010 added: 13. */
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 12, &o), -ENOSPC);
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 13, &o), 0);
+	ck_assert_uint_eq(c->nent, n + 2);
+	ck_assert_uint_eq(leaf(c, 0x40000000, 0)->eax, 0x40000010);
+	ck_assert_uint_eq(leaf(c, 0x40000001, 0)->eax,
+			  CVMM_KVM_FEATURE_CLOCKSOURCE | CVMM_KVM_FEATURE_CLOCKSOURCE2 |
+			  CVMM_KVM_FEATURE_STEAL_TIME | CVMM_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT);
+	e = leaf(c, 0x40000010, 0);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->eax, 2496000);
+	ck_assert_uint_eq(e->ebx, 1000000);
+	ck_assert_uint_eq(e->ecx | e->edx, 0);
+	/* Idempotent: a second pass replaces rather than duplicates. */
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 32, &o), 0);
+	ck_assert_uint_eq(c->nent, n + 2);
+
+	/* Without KVM's leaf in the list, the filtered wish is empty. */
+	synth(c);
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 32, &o), 0);
+	ck_assert_uint_eq(leaf(c, 0x40000001, 0)->eax, 0);
+	/* An older caller's opts (no tsc_khz field): no timing leaf. */
+	synth(c);
+	o.sz = offsetof(struct cvmm_x86_cpuid_opts, tsc_khz);
+	o.flags = CVMM_X86_CPUID_F_HV_LEAVES;
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 32, &o), 0);
+	ck_assert_uint_eq(leaf(c, 0x40000000, 0)->eax, 0x40000001);
+	ck_assert_ptr_null(leaf(c, 0x40000010, 0));
+	ck_assert_uint_eq(leaf(c, 0x40000001, 0)->eax, CVMM_KVM_FEATURES_DEFAULT);
+	/* Unknown flags are refused. */
+	o.flags = 0x8;
+	ck_assert_int_eq(cvmm_x86_boot_cpuid(c, 32, &o), -EINVAL);
+	free(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* A real vCPU: the helpers' state must be accepted by KVM and run guest     */
 /* code that reports the boot-info pointer it was handed.                    */
@@ -545,6 +606,7 @@ int main(void)
 	tcase_add_test(tc, protected_mode_and_regs);
 	tcase_add_test(tc, fpu_msrs_lapic);
 	tcase_add_test(tc, cpuid_filter);
+	tcase_add_test(tc, cpuid_timing_and_kvm_features);
 	tcase_set_timeout(tk, 30);
 	tcase_add_test(tk, kvm_long_mode);
 	tcase_add_test(tk, kvm_pvh);

@@ -129,6 +129,31 @@ int cvmm_x86_boot_msrs(struct kvm_msr_entry *e, unsigned int max);
 /* cvmm_x86_cpuid_opts.flags */
 #define CVMM_X86_CPUID_F_HV_LEAVES 0x1u /* write leaves 0x40000000/1 from the opts */
 #define CVMM_X86_CPUID_F_NO_PMU 0x2u    /* zero leaf 0xA (no PMU offered) */
+/* hv_features is a wish: keep only the bits KVM's own 0x40000001 offers */
+#define CVMM_X86_CPUID_F_KVM_FEATURES 0x4u
+
+/* KVM paravirtual features (leaf 0x40000001 EAX, <asm/kvm_para.h>). */
+#define CVMM_KVM_FEATURE_CLOCKSOURCE (1u << 0)
+#define CVMM_KVM_FEATURE_NOP_IO_DELAY (1u << 1)
+#define CVMM_KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
+#define CVMM_KVM_FEATURE_STEAL_TIME (1u << 5)
+#define CVMM_KVM_FEATURE_PV_EOI (1u << 6)
+#define CVMM_KVM_FEATURE_PV_TLB_FLUSH (1u << 9)
+#define CVMM_KVM_FEATURE_MSI_EXT_DEST_ID (1u << 15)
+#define CVMM_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
+/*
+ * The features a VMM can offer with no work of its own and no hypercall:
+ * kvmclock (both MSR sets, stable bit), no port-0x80 delays, steal time,
+ * PV EOI, PV TLB flush, extended MSI destination IDs. Left out are those
+ * whose guest side is a hypercall (PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD,
+ * HC_MAP_GPA_RANGE) or async page faults: a caller that wants them adds
+ * them.
+ */
+#define CVMM_KVM_FEATURES_DEFAULT                                                   \
+	(CVMM_KVM_FEATURE_CLOCKSOURCE | CVMM_KVM_FEATURE_NOP_IO_DELAY |             \
+	 CVMM_KVM_FEATURE_CLOCKSOURCE2 | CVMM_KVM_FEATURE_STEAL_TIME |              \
+	 CVMM_KVM_FEATURE_PV_EOI | CVMM_KVM_FEATURE_PV_TLB_FLUSH |                  \
+	 CVMM_KVM_FEATURE_MSI_EXT_DEST_ID | CVMM_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT)
 
 struct cvmm_x86_cpuid_opts {
 	size_t sz;                 /* sizeof(struct cvmm_x86_cpuid_opts) */
@@ -138,6 +163,13 @@ struct cvmm_x86_cpuid_opts {
 	uint32_t flags;            /* CVMM_X86_CPUID_F_* */
 	char hv_signature[12];     /* leaf 0x40000000 EBX,ECX,EDX, e.g. "KVMKVMKVM\0\0\0" */
 	uint32_t hv_features;      /* leaf 0x40000001 EAX (KVM_FEATURE_* bits) */
+	/*
+	 * Leaf 0x40000010 (the timing leaf QEMU and VMware offer): EAX the
+	 * TSC frequency in kHz (KVM_GET_TSC_KHZ), EBX the APIC timer's bus in
+	 * kHz (1000000: KVM's LAPIC timer counts nanoseconds). 0: no leaf.
+	 * Needs CVMM_X86_CPUID_F_HV_LEAVES; absent from opts of older callers.
+	 */
+	uint32_t tsc_khz;
 };
 
 /**
@@ -146,8 +178,10 @@ struct cvmm_x86_cpuid_opts {
  * the hypervisor bit; leaves 0xB and 0x1F (when listed) are rebuilt with
  * SMT and core levels and the x2APIC ID; leaf 4 gets the cache sharing and
  * core counts; with CVMM_X86_CPUID_F_HV_LEAVES leaves 0x40000000 (max leaf
- * 0x40000001, the signature) and 0x40000001 (features) are set, added if
- * missing.
+ * 0x40000001, the signature) and 0x40000001 (features; with
+ * CVMM_X86_CPUID_F_KVM_FEATURES only those the list's own 0x40000001
+ * offers, none when it has no such leaf) are set, added if missing; with a
+ * tsc_khz too, leaf 0x40000010 and a max leaf of 0x40000010.
  * @return 0; -EINVAL (bad opts, apic_id >= nr_vcpus, nent > capacity);
  * -ENOSPC (@capacity too small for the added entries; @c is unchanged).
  */
