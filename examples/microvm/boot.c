@@ -97,13 +97,22 @@ static int setup_vcpu_cpuid(struct vmm *v, unsigned int id)
 		.sz = sizeof(o),
 		.apic_id = id,
 		.nr_vcpus = v->ncpus,
-		.flags = CVMM_X86_CPUID_F_HV_LEAVES,
+		.flags = CVMM_X86_CPUID_F_HV_LEAVES | CVMM_X86_CPUID_F_KVM_FEATURES,
 		.hv_signature = "KVMKVMKVM\0\0",
+		.hv_features = CVMM_KVM_FEATURES_DEFAULT,
 	};
 	int ret = cvmm_kvm_get_supported_cpuid(v->kvm, &c);
 
 	if (ret < 0)
 		return ret;
+	/*
+	 * kvmclock and the TSC frequency, as QEMU gives them: without them a
+	 * stock kernel calibrates the TSC against the PIT, fails on a slow or
+	 * loaded host, marks the TSC unstable and stalls.
+	 */
+	ret = cvmm_kvm_vcpu_get_tsc_khz(v->vcpu[id]);
+	if (ret > 0)
+		o.tsc_khz = (uint32_t)ret;
 	/* The helper adds the hypervisor leaves; leave it room. */
 	ret = cvmm_x86_boot_cpuid(c, c->nent, &o);
 	if (ret == -ENOSPC) {
@@ -154,7 +163,32 @@ static int setup_vcpu_common(struct vmm *v, unsigned int id)
 	return cvmm_kvm_vcpu_set_lapic(v->vcpu[id], &lapic);
 }
 
-/* The user's command line with one virtio_mmio.device= per virtio device. */
+/* True when @s holds the parameter "acpi=off" (quoted text skipped, as the
+ * kernel's own parser does). */
+static bool cmdline_acpi_off(const char *s)
+{
+	while (*s) {
+		const char *t;
+		bool quoted = false;
+
+		while (*s == ' ')
+			s++;
+		for (t = s; *t && (quoted || *t != ' '); t++)
+			if (*t == '"')
+				quoted = !quoted;
+		if (t - s == 8 && !strncmp(s, "acpi=off", 8))
+			return true;
+		s = t;
+	}
+	return false;
+}
+
+/*
+ * The user's command line, plus one virtio_mmio.device= per virtio device
+ * when it turns ACPI off: otherwise the DSDT is the one registration (a
+ * kernel that found each device twice logged "can't request region" for
+ * the second).
+ */
 static int build_cmdline(const struct vmm *v, const char *base, struct cvmm_cmdline **out)
 {
 	int ret = cvmm_cmdline_create(CVMM_LOADER_ELF_CMDLINE_MAX - 1, out);
@@ -162,7 +196,7 @@ static int build_cmdline(const struct vmm *v, const char *base, struct cvmm_cmdl
 	if (ret)
 		return ret;
 	if ((*base && (ret = cvmm_cmdline_append(*out, base))) ||
-	    (ret = vmm_virtio_cmdline(v, *out))) {
+	    (cmdline_acpi_off(base) && (ret = vmm_virtio_cmdline(v, *out)))) {
 		cvmm_cmdline_destroy(*out);
 		*out = NULL;
 	}
