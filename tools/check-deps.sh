@@ -16,7 +16,7 @@ allowed() {
 	acpi-tables)        echo "acpi-tables vm-memory sys-util" ;;
 	vm-fdt)             echo "vm-fdt vm-memory sys-util" ;;
 	vm-superio)         echo "vm-superio sys-util" ;;
-	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager sys-util" ;;
+	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager vhost sys-util" ;;
 	*)                  echo "" ;;
 	esac
 }

@@ -14,7 +14,7 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERI
        OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
        OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK, OPT_SECCOMP, OPT_SECCOMP_FILTER };
 
-/* vhost-user options (vhost-user.c) */
+/* vhost-user options (virtio-devices' vhost-user device) */
 enum { OPT_FS = 400, OPT_VHOST_USER };
 
 static const struct option options[] = {

@@ -22,7 +22,7 @@
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vsock.h>
 
-#include "vhost-user.h"
+#include <cvmm/virtio-devices/vhost-user.h>
 #include "virtio.h"
 #include "vmm.h"
 
@@ -48,7 +48,7 @@ struct vmm_virtio {
 	struct cvmm_net *net[MICROVM_MAX_NETS];
 	unsigned int nnet;
 	struct cvmm_vsock *vsock;
-	struct microvm_vhost_dev *vu[MICROVM_MAX_VHOST];
+	struct cvmm_vhost_user_dev *vu[MICROVM_MAX_VHOST];
 	unsigned int nvu;
 	struct vslot slot[MICROVM_VIRTIO_MAX];
 	unsigned int n;
@@ -223,12 +223,20 @@ static int add_vhost(struct vmm *v, char *err, size_t errlen)
 
 	for (unsigned int i = 0; i < d->nvhost; i++) {
 		const struct microvm_vhost *c = &d->vhost[i];
-		int ret = microvm_vhost_create(c, vv->em, &vv->vu[vv->nvu], err, errlen);
+		struct cvmm_vhost_user_dev_opts o = {
+			.sz = sizeof(o), .socket = c->socket, .device_id = c->type,
+			.queues = c->queues, .reconnect = c->reconnect, .fs_tag = c->tag,
+			.em = vv->em,
+		};
+		char why[320];
+		int ret = cvmm_vhost_user_dev_create(&o, &vv->vu[vv->nvu], why, sizeof(why));
 
 		vv->nvu++;
-		if (ret)
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", c->opt, why);
 			return ret;
-		ret = attach_irq(v, microvm_vhost_device(vv->vu[vv->nvu - 1]), "vhost-user",
+		}
+		ret = attach_irq(v, cvmm_vhost_user_dev_device(vv->vu[vv->nvu - 1]), "vhost-user",
 				 c->opt, true, err, errlen);
 		if (ret)
 			return ret;
@@ -366,7 +374,7 @@ void vmm_virtio_fini(struct vmm *v)
 	 * and KVM drops them with it (holding its own eventfd references), so
 	 * teardown needs no KVM ioctl from a thread under seccomp. */
 	for (unsigned int i = 0; i < vv->nvu; i++)
-		microvm_vhost_detach(vv->vu[i]);
+		cvmm_vhost_user_dev_detach(vv->vu[i]);
 	for (unsigned int i = 0; i < vv->n; i++)
 		cvmm_virtio_mmio_destroy(vv->slot[i].t);
 	for (unsigned int i = 0; i < vv->nblk; i++)
@@ -377,7 +385,7 @@ void vmm_virtio_fini(struct vmm *v)
 		cvmm_net_destroy(vv->net[i]);
 	cvmm_vsock_destroy(vv->vsock);
 	for (unsigned int i = 0; i < vv->nvu; i++)
-		microvm_vhost_destroy(vv->vu[i]);
+		cvmm_vhost_user_dev_destroy(vv->vu[i]);
 	cvmm_event_manager_destroy(vv->em);
 	cvmm_close(vv->con_out);
 	free(vv);
