@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The insides of a VM, shared by the crate's files (each owns one job:
+ * vm.c creation, bus.c the buses, vcpu.c the vCPU threads, alloc.c the
+ * allocator, device.c the device table, lifecycle.c states and events). */
+#ifndef CVMM_VMM_INTERNAL_H
+#define CVMM_VMM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <cvmm/sys-util.h>
+#include <cvmm/vmm.h>
+
+#define VMM_CRATE "vmm"
+
+/* ---- buses (bus.c) ------------------------------------------------------- */
+
+struct bus_range {
+	uint64_t base;
+	uint64_t len;
+	cvmm_vmm_io_fn fn;
+	void *opaque;
+	const char *name;
+};
+
+/* Immutable once published: a change builds a new table and swaps it in. */
+struct bus_table {
+	unsigned int n;
+	struct bus_range r[];
+};
+
+/*
+ * Who may be reading a table: one slot per vCPU thread plus one shared by
+ * every other thread (serialised by a mutex: tests, devices forwarding
+ * accesses). A reader announces itself by bumping seq to an odd value
+ * before it loads the table pointer and to even when done; a writer that
+ * swapped a table waits for every slot that was odd to move on. Readers
+ * never wait.
+ */
+#define BUS_READERS (CVMM_VMM_MAX_VCPUS + 1)
+struct bus_reader {
+	_Atomic uint64_t seq;
+	char pad[56];
+};
+
+struct bus_domain {
+	struct bus_reader reader[BUS_READERS];
+	pthread_mutex_t other_lock;   /* the shared slot */
+	pthread_mutex_t write_lock;   /* one writer at a time */
+};
+
+struct bus {
+	_Atomic(struct bus_table *) table;
+	struct bus_domain *dom;
+};
+
+int cvmm_vi_bus_domain_init(struct bus_domain *d);
+void cvmm_vi_bus_domain_fini(struct bus_domain *d);
+int cvmm_vi_bus_init(struct bus *b, struct bus_domain *d);
+void cvmm_vi_bus_fini(struct bus *b);
+int cvmm_vi_bus_add(struct bus *b, uint64_t base, uint64_t len, cvmm_vmm_io_fn fn, void *opaque,
+	    const char *name);
+int cvmm_vi_bus_remove(struct bus *b, uint64_t base);
+/* @reader: the vCPU index, or BUS_READERS - 1 for any other thread. */
+bool cvmm_vi_bus_dispatch(struct bus *b, unsigned int reader, uint64_t addr, uint8_t *data,
+		  uint32_t len, bool is_write);
+
+/* ---- allocator (alloc.c) ------------------------------------------------- */
+
+struct alloc_pool {
+	uint64_t start, end;          /* [start, end) */
+	struct cvmm_vmm_resource *a;  /* sorted by base */
+	unsigned int n, cap;
+};
+
+struct allocator {
+	struct alloc_pool pool[CVMM_VMM_RES_KINDS];
+};
+
+void cvmm_vi_alloc_init(struct allocator *al, uint64_t mmio64_start);
+void cvmm_vi_alloc_fini(struct allocator *al);
+
+/* ---- vCPUs (vcpu.c) ------------------------------------------------------ */
+
+enum vcpu_state { VCPU_CREATED = 0, VCPU_RUNNING, VCPU_PAUSED, VCPU_EXITED };
+enum vcpu_request { VCPU_REQ_NONE = 0, VCPU_REQ_PAUSE, VCPU_REQ_STOP };
+
+struct vcpu {
+	struct cvmm_vmm *vmm;
+	unsigned int index;
+	struct cvmm_kvm_vcpu *kvm;
+	pthread_t thread;
+	bool started;
+	_Atomic int request;          /* enum vcpu_request */
+	enum vcpu_state state;        /* under vmm->vcpu_lock */
+	/* a call to run on this thread while paused (cvmm_vmm_vcpu_call) */
+	int (*call_fn)(void *arg, struct cvmm_kvm_vcpu *vcpu);
+	void *call_arg;
+	int call_ret;
+	bool call_pending;
+};
+
+int cvmm_vi_vcpus_start(struct cvmm_vmm *vmm);
+void cvmm_vi_vcpus_kick_stop(struct cvmm_vmm *vmm);
+void cvmm_vi_vcpus_stop_and_join(struct cvmm_vmm *vmm);
+int cvmm_vi_vcpus_pause(struct cvmm_vmm *vmm);
+void cvmm_vi_vcpus_resume(struct cvmm_vmm *vmm);
+
+/* ---- devices (device.c) -------------------------------------------------- */
+
+struct device_entry {
+	char id[CVMM_VMM_ID_MAX];
+	const char *kind;
+	const struct cvmm_vmm_device_ops *ops;
+	void *dev;
+};
+
+int cvmm_vi_devices_pause(struct cvmm_vmm *vmm);
+int cvmm_vi_devices_resume(struct cvmm_vmm *vmm);
+void cvmm_vi_devices_destroy_all(struct cvmm_vmm *vmm);
+
+/* ---- the VM -------------------------------------------------------------- */
+
+struct cvmm_vmm {
+	struct cvmm_vmm_opts opts;
+	struct cvmm_kvm *kvm;
+	struct cvmm_kvm_vm *vm;
+	struct cvmm_guest_mem *mem;
+	unsigned int ncpus;
+	struct vcpu vcpu[CVMM_VMM_MAX_VCPUS];
+
+	struct bus_domain bus_dom;
+	struct bus bus[2];            /* CVMM_VMM_PIO, CVMM_VMM_MMIO */
+	struct allocator alloc;
+
+	struct device_entry *dev;     /* in order of addition */
+	unsigned int ndev, devcap;
+	unsigned int next_dev_id;
+
+	struct cvmm_event_manager *em;
+	int stop_efd;                 /* written once the VM stops */
+
+	pthread_mutex_t vcpu_lock;    /* vCPU states and call slots */
+	pthread_cond_t vcpu_cond;     /* a vCPU's state or call changed */
+	unsigned int parked;          /* vCPUs PAUSED or EXITED */
+
+	_Atomic int state;            /* enum cvmm_vmm_state */
+	_Atomic int stop;             /* enum cvmm_vmm_stop */
+	_Atomic int stop_code;
+	uint64_t last_pause_ns;
+};
+
+void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
+void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
+void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
+
+#endif

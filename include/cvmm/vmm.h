@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file cvmm/vmm.h
+ * @brief The VM core: a VM whose vCPUs can be paused and resumed, whose
+ *        devices live in one table with one ops table, whose buses change
+ *        while vCPUs run, and whose lifecycle is reported as events.
+ *
+ * The top of the crate graph: it composes kvm-ioctls and vm-memory (and,
+ * through the device ops, any device crate) into a VM, the way
+ * Firecracker's and Cloud Hypervisor's `vmm` crates do. A program (such as
+ * cvmm-microvm) parses its arguments, creates the VM, adds devices and
+ * boots; snapshot, migration and a management API build on the same calls.
+ *
+ * Threads:
+ *   - the control thread: whoever calls cvmm_vmm_run(); it runs the VM's
+ *     event-manager loop (cvmm_vmm_event_manager()). Lifecycle calls
+ *     (pause, resume, device add/remove, stop) are made there, or from any
+ *     thread through cvmm_event_manager_call() on that loop;
+ *   - one thread per vCPU, started by cvmm_vmm_start(): KVM_RUN and the
+ *     dispatch of port I/O and MMIO exits to the buses. A vCPU thread never
+ *     takes a lock on that path: the buses are immutable tables swapped
+ *     whole (read-copy-update), so adding or removing a range while vCPUs
+ *     run never stalls them;
+ *   - device threads, owned by the devices themselves.
+ *
+ * Lifecycle:
+ *
+ *     CREATED --start--> RUNNING --pause--> PAUSED --resume--> RUNNING
+ *        |                  |                  |
+ *        +------------------+------stop--------+--> SHUTDOWN
+ *
+ * Every change is reported to the event callback of the options.
+ *
+ * All functions return 0 (or a non-negative count) or a negative errno;
+ * none prints, exits or aborts. Messages for a user go to the caller's
+ * @err buffer, one line naming what is wrong.
+ */
+#ifndef CVMM_VMM_H
+#define CVMM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cvmm/event-manager.h>
+#include <cvmm/kvm-ioctls.h>
+#include <cvmm/vm-memory.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Most vCPUs one VM may have. */
+#define CVMM_VMM_MAX_VCPUS 64u
+/** Longest device id, NUL included. */
+#define CVMM_VMM_ID_MAX 48u
+
+struct cvmm_vmm;
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle and events                                                      */
+/* ------------------------------------------------------------------------ */
+
+enum cvmm_vmm_state {
+	CVMM_VMM_CREATED = 0,
+	CVMM_VMM_RUNNING,
+	CVMM_VMM_PAUSED,
+	CVMM_VMM_SHUTDOWN,
+};
+
+/** Why a VM stopped; the first reason recorded wins. */
+enum cvmm_vmm_stop {
+	CVMM_VMM_STOP_NONE = 0,
+	CVMM_VMM_STOP_POWEROFF,   /**< ACPI S5, or a shutdown system event */
+	CVMM_VMM_STOP_RESET,      /**< the guest asked for a reset */
+	CVMM_VMM_STOP_GUEST_EXIT, /**< a test guest wrote its exit code */
+	CVMM_VMM_STOP_CRASH,      /**< triple fault, internal error, failed entry */
+	CVMM_VMM_STOP_HOST_ERROR, /**< a host-side failure */
+	CVMM_VMM_STOP_REQUEST,    /**< the host asked (signal, API) */
+};
+
+enum cvmm_vmm_event_type {
+	CVMM_VMM_EV_BOOTING = 1,
+	CVMM_VMM_EV_BOOTED,
+	CVMM_VMM_EV_PAUSING,
+	CVMM_VMM_EV_PAUSED,
+	CVMM_VMM_EV_RESUMING,
+	CVMM_VMM_EV_RESUMED,
+	CVMM_VMM_EV_SHUTDOWN,      /**< the VM stopped: see stop, code */
+	CVMM_VMM_EV_DEVICE_ADDED,
+	CVMM_VMM_EV_DEVICE_REMOVED,
+	CVMM_VMM_EV_VCPU_CRASH,    /**< detail holds the registers */
+};
+
+struct cvmm_vmm_event {
+	enum cvmm_vmm_event_type type;
+	enum cvmm_vmm_stop stop;   /**< SHUTDOWN */
+	int code;                  /**< SHUTDOWN: the exit code the stop carries */
+	int vcpu;                  /**< VCPU_CRASH: which; else -1 */
+	const char *id;            /**< DEVICE_*: the device id; else NULL */
+	const char *detail;        /**< a human-readable line or block, or NULL */
+};
+
+/**
+ * Receives every lifecycle event. Called on the thread that caused it (the
+ * control thread, or a vCPU thread for a crash or a guest-requested stop):
+ * keep it short and do not call back into the VM from it.
+ */
+typedef void (*cvmm_vmm_event_fn)(void *opaque, const struct cvmm_vmm_event *ev);
+
+/**
+ * Called first on every thread the VM starts (@type "vcpu"), before it
+ * touches the guest: a program installs its per-thread seccomp filter
+ * here. A non-zero return stops the VM with CVMM_VMM_STOP_HOST_ERROR
+ * (fail closed: that thread never runs guest code).
+ */
+typedef int (*cvmm_vmm_thread_fn)(void *opaque, const char *type, unsigned int index);
+
+/* ------------------------------------------------------------------------ */
+/* Creating a VM                                                             */
+/* ------------------------------------------------------------------------ */
+
+enum cvmm_vmm_mem_backing {
+	CVMM_VMM_MEM_ANON = 0,     /**< private anonymous memory */
+	CVMM_VMM_MEM_SHARED,       /**< a memfd (vhost-user backends map it) */
+	CVMM_VMM_MEM_HUGETLB,      /**< hugetlbfs memfd (2 MiB pages) */
+};
+
+struct cvmm_vmm_opts {
+	size_t sz;                      /**< sizeof(struct cvmm_vmm_opts) */
+	uint64_t mem_size;              /**< bytes of guest RAM (> 0) */
+	unsigned int ncpus;             /**< 1 .. CVMM_VMM_MAX_VCPUS */
+	enum cvmm_vmm_mem_backing backing;
+	bool prefault;                  /**< populate guest RAM up front */
+	cvmm_vmm_event_fn event;        /**< NULL: events are dropped */
+	cvmm_vmm_thread_fn thread_start;/**< NULL: threads start as they are */
+	void *opaque;                   /**< passed to both callbacks */
+};
+
+/**
+ * Create the KVM VM, its guest memory (registered as KVM memory slots
+ * before the irqchip, which keeps start-up fast), the in-kernel irqchip
+ * and PIT, the vCPUs (not yet running), the buses, the allocator and the
+ * control loop. The fixed platform ranges (I/O APIC, LAPIC, TSS) are
+ * reserved in the allocator.
+ * @return 0 and *@out; -EINVAL (bad options, message in @err); -ENOENT /
+ * -EACCES (/dev/kvm); -ENOMEM; errors of the KVM ioctls. On failure
+ * nothing is left behind.
+ * Thread safety: any thread; the VM is not shared yet.
+ */
+int cvmm_vmm_create(const struct cvmm_vmm_opts *o, struct cvmm_vmm **out,
+		    char *err, size_t errlen);
+
+/**
+ * Stop the vCPUs if they run, destroy every device (in reverse order of
+ * addition), then the vCPUs, the VM and its memory. NULL does nothing.
+ * Thread safety: the control thread, after cvmm_vmm_run() returned (or
+ * when the VM never started).
+ */
+void cvmm_vmm_destroy(struct cvmm_vmm *vmm);
+
+struct cvmm_kvm *cvmm_vmm_kvm(const struct cvmm_vmm *vmm);
+struct cvmm_kvm_vm *cvmm_vmm_kvm_vm(const struct cvmm_vmm *vmm);
+struct cvmm_guest_mem *cvmm_vmm_mem(const struct cvmm_vmm *vmm);
+unsigned int cvmm_vmm_ncpus(const struct cvmm_vmm *vmm);
+/** The vCPU object, for boot-time set-up before cvmm_vmm_start(). */
+struct cvmm_kvm_vcpu *cvmm_vmm_vcpu(const struct cvmm_vmm *vmm, unsigned int i);
+/** The control loop. Add the program's own fds (signals, input) here. */
+struct cvmm_event_manager *cvmm_vmm_event_manager(const struct cvmm_vmm *vmm);
+enum cvmm_vmm_state cvmm_vmm_state(const struct cvmm_vmm *vmm);
+const char *cvmm_vmm_state_name(enum cvmm_vmm_state s);
+
+/* ------------------------------------------------------------------------ */
+/* Buses                                                                     */
+/* ------------------------------------------------------------------------ */
+
+enum cvmm_vmm_bus_kind { CVMM_VMM_PIO = 0, CVMM_VMM_MMIO = 1 };
+
+/**
+ * A device's handler for an access at @offset (relative to the range's
+ * base) of @len bytes (1-8; an access straddling the range's end is cut to
+ * what lies inside). Reads fill @data; the bus pre-fills it with ones.
+ * Called on vCPU threads, concurrently: the device serialises itself.
+ */
+typedef void (*cvmm_vmm_io_fn)(void *opaque, uint64_t offset, uint8_t *data,
+			       uint32_t len, bool is_write);
+
+/**
+ * Map [@base, @base + @len) on a bus to @fn. Safe while vCPUs run: the
+ * new table is published whole; no vCPU waits.
+ * @return 0; -EINVAL (@len 0, wraps, @fn NULL); -EEXIST (overlaps a range
+ * already mapped); -ENOSPC (the bus holds CVMM_VMM_BUS_MAX ranges); -ENOMEM.
+ * Thread safety: any thread; bus changes are serialised internally.
+ */
+#define CVMM_VMM_BUS_MAX 256u
+int cvmm_vmm_bus_add(struct cvmm_vmm *vmm, enum cvmm_vmm_bus_kind kind, uint64_t base,
+		     uint64_t len, cvmm_vmm_io_fn fn, void *opaque, const char *name);
+
+/**
+ * Unmap the range starting at @base. When this returns, no vCPU is still
+ * inside the removed handler (it waits for the ones that were), so the
+ * device may be freed.
+ * @return 0; -ENOENT (no range starts at @base).
+ * Thread safety: any thread except a vCPU thread (it would wait for itself).
+ */
+int cvmm_vmm_bus_remove(struct cvmm_vmm *vmm, enum cvmm_vmm_bus_kind kind, uint64_t base);
+
+/**
+ * Dispatch one access as a vCPU exit would (reads of unclaimed addresses
+ * return ones, writes to them are dropped). For tests and for devices that
+ * forward accesses. @return true when a range claimed it.
+ * Thread safety: any thread.
+ */
+bool cvmm_vmm_bus_access(struct cvmm_vmm *vmm, enum cvmm_vmm_bus_kind kind, uint64_t addr,
+			 uint8_t *data, uint32_t len, bool is_write);
+
+/* ------------------------------------------------------------------------ */
+/* Resource allocator                                                        */
+/* ------------------------------------------------------------------------ */
+
+enum cvmm_vmm_res_kind {
+	CVMM_VMM_RES_MMIO32 = 0, /**< MMIO below 4 GiB (the 32-bit hole) */
+	CVMM_VMM_RES_MMIO64,     /**< MMIO above guest RAM */
+	CVMM_VMM_RES_PIO,        /**< port I/O */
+	CVMM_VMM_RES_GSI,        /**< I/O APIC pins for devices (5..23, legacy lines excluded) */
+	CVMM_VMM_RES_MSI,        /**< GSIs for MSI routes (24 and up) */
+	CVMM_VMM_RES_KINDS,
+};
+
+/** One allocation, recorded with its owner so a restore can rebuild it. */
+struct cvmm_vmm_resource {
+	uint32_t kind;          /**< enum cvmm_vmm_res_kind */
+	uint32_t rsvd;
+	uint64_t base;
+	uint64_t len;
+	char owner[CVMM_VMM_ID_MAX];
+};
+
+/**
+ * Allocate @len units (bytes, ports or GSIs) aligned to @align (a power of
+ * two; 0 or 1: none) from the pool of @kind, first fit, for @owner.
+ * @return 0 and *@base; -EINVAL; -ENOSPC (the pool is exhausted).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_alloc(struct cvmm_vmm *vmm, enum cvmm_vmm_res_kind kind, uint64_t len,
+		   uint64_t align, const char *owner, uint64_t *base);
+
+/**
+ * Claim exactly [@base, @base + @len) (a fixed platform range, or a range
+ * a restore takes back from saved state).
+ * @return 0; -EINVAL (outside the pool); -EBUSY (overlaps an allocation).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_alloc_at(struct cvmm_vmm *vmm, enum cvmm_vmm_res_kind kind, uint64_t base,
+		      uint64_t len, const char *owner);
+
+/** Release every allocation of @owner. @return how many were freed. */
+int cvmm_vmm_alloc_free_owner(struct cvmm_vmm *vmm, const char *owner);
+
+/**
+ * Copy up to @max allocations (ordered by kind, then base) to @out.
+ * @return the total count (may exceed @max). Thread safety: control thread.
+ */
+int cvmm_vmm_alloc_list(const struct cvmm_vmm *vmm, struct cvmm_vmm_resource *out,
+			unsigned int max);
+
+/* ------------------------------------------------------------------------ */
+/* Device manager                                                            */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_snap_writer;
+struct cvmm_snap_reader;
+
+/**
+ * What the VM asks of every device, whatever its kind and transport. Only
+ * destroy is required; a NULL op means "nothing to do" (pause, resume,
+ * dirty logging) or "no state of its own" (save/restore). Every op runs on
+ * the control thread, with the vCPUs paused for save and restore.
+ */
+struct cvmm_vmm_device_ops {
+	/** Stop processing guest requests; finish or park what is in flight. */
+	int (*pause)(void *dev);
+	/** Go on after pause (or after restore). */
+	int (*resume)(void *dev);
+	/** Write the device's state as sections whose ids start with @id. */
+	int (*save)(void *dev, struct cvmm_snap_writer *w, const char *id);
+	/**
+	 * Load state written by save(); on a refusal, write one line naming
+	 * the section and field to @err and return -EINVAL.
+	 */
+	int (*restore)(void *dev, struct cvmm_snap_reader *r, const char *id,
+		       char *err, size_t errlen);
+	/** Start (@on) or stop logging the guest pages the device writes. */
+	int (*dirty_log)(void *dev, bool on);
+	/** Free everything; the device is off every bus already. */
+	void (*destroy)(void *dev);
+};
+
+/** A device in the table. */
+struct cvmm_vmm_device_info {
+	char id[CVMM_VMM_ID_MAX];
+	const char *kind;           /**< "virtio-blk", "serial", ... */
+	void *dev;
+	const struct cvmm_vmm_device_ops *ops;
+};
+
+/**
+ * Make a device id from @prefix as Cloud Hypervisor does ("_disk" ->
+ * "_disk3"): one counter for the whole VM, skipping ids in use.
+ * @return 0; -ENAMETOOLONG. Thread safety: the control thread.
+ */
+int cvmm_vmm_device_next_id(struct cvmm_vmm *vmm, const char *prefix,
+			    char id[CVMM_VMM_ID_MAX]);
+
+/**
+ * Add @dev under @id (NULL: cvmm_vmm_device_next_id(@prefix)). The VM takes
+ * ownership: ops->destroy runs on removal or when the VM is destroyed.
+ * Before cvmm_vmm_start() or while paused the device joins paused; while
+ * running it joins running.
+ * @return 0 (the id used is copied to @out_id when not NULL); -EEXIST (the
+ * id is taken; the device is not taken over); -EINVAL (bad id: empty, too
+ * long, or characters other than [A-Za-z0-9_.-]; no ops->destroy);
+ * -ENOMEM.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_device_add(struct cvmm_vmm *vmm, const char *id, const char *prefix,
+			const char *kind, const struct cvmm_vmm_device_ops *ops, void *dev,
+			char out_id[CVMM_VMM_ID_MAX]);
+
+/**
+ * Remove the device @id: free its resources (allocator), destroy it. The
+ * caller removed its bus ranges first. @return 0; -ENOENT.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_device_remove(struct cvmm_vmm *vmm, const char *id);
+
+/** The device @id, or NULL. Thread safety: the control thread. */
+void *cvmm_vmm_device_find(const struct cvmm_vmm *vmm, const char *id);
+
+/**
+ * Copy up to @max entries of the table, in the order devices were added.
+ * @return the total count. Thread safety: the control thread.
+ */
+int cvmm_vmm_device_list(const struct cvmm_vmm *vmm, struct cvmm_vmm_device_info *out,
+			 unsigned int max);
+
+/* ------------------------------------------------------------------------ */
+/* Running, pausing, stopping                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Start one thread per vCPU (CREATED -> RUNNING). Boot state must be set
+ * up already (registers, loaded kernel).
+ * @return 0; -EBUSY (not CREATED); -EAGAIN / negative errno of
+ * pthread_create (the VM is then stopped with HOST_ERROR).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_start(struct cvmm_vmm *vmm);
+
+/**
+ * RUNNING -> PAUSED: ask every vCPU to leave KVM_RUN (a kick makes it
+ * prompt whatever the guest does: spinning, halted with interrupts on,
+ * mid-MMIO; pending I/O is completed first so saved state is consistent),
+ * wait until every one is parked, then pause every device in table order.
+ * @return 0; -EBUSY (not RUNNING); -ESHUTDOWN (the VM stopped meanwhile);
+ * an error of a device's pause (the VM is resumed again).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_pause(struct cvmm_vmm *vmm);
+
+/**
+ * PAUSED -> RUNNING: resume every device, then let the vCPUs go.
+ * @return 0; -EBUSY (not PAUSED); an error of a device's resume.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_resume(struct cvmm_vmm *vmm);
+
+/**
+ * Run @fn(@arg, vcpu) on vCPU @i's own thread and wait for it, as KVM
+ * wants for state save and restore. Only while PAUSED, or in CREATED
+ * state (then it runs on the calling thread: no vCPU thread exists yet).
+ * @return what @fn returned; -EBUSY (RUNNING); -EINVAL (@i out of range);
+ * -ESHUTDOWN (that vCPU's thread has exited).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_vcpu_call(struct cvmm_vmm *vmm, unsigned int i,
+		       int (*fn)(void *arg, struct cvmm_kvm_vcpu *vcpu), void *arg);
+
+/**
+ * Record why the VM stops (the first caller wins), kick every vCPU out and
+ * wake the control loop, which then returns from cvmm_vmm_run().
+ * Thread safety: any thread, signal handlers excluded.
+ */
+void cvmm_vmm_request_stop(struct cvmm_vmm *vmm, enum cvmm_vmm_stop why, int code);
+
+/** The recorded stop reason and its code (CVMM_VMM_STOP_NONE while running). */
+enum cvmm_vmm_stop cvmm_vmm_stop_reason(const struct cvmm_vmm *vmm, int *code);
+
+/**
+ * Run the control loop on the calling thread until the VM stops, then join
+ * the vCPU threads (state SHUTDOWN, SHUTDOWN event sent).
+ * @return 0; a negative errno of the loop.
+ * Thread safety: one thread, the control thread.
+ */
+int cvmm_vmm_run(struct cvmm_vmm *vmm);
+
+/**
+ * Statistics of the last pause: nanoseconds from the request until every
+ * vCPU was out of KVM_RUN. For benchmarks. Thread safety: control thread.
+ */
+uint64_t cvmm_vmm_last_pause_ns(const struct cvmm_vmm *vmm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CVMM_VMM_H */
