@@ -16,6 +16,7 @@ allowed() {
 	acpi-tables)        echo "acpi-tables vm-memory sys-util" ;;
 	vm-fdt)             echo "vm-fdt vm-memory sys-util" ;;
 	vm-superio)         echo "vm-superio sys-util" ;;
+	snapshot)           echo "snapshot sys-util" ;;
 	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager vhost sys-util" ;;
 	vmm)                echo "vmm $(ls "$top"/crates | tr '\n' ' ')" ;; # the top: any crate
 	*)                  echo "" ;;
