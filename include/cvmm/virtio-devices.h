@@ -4,11 +4,13 @@
  * @brief The virtio device interface, the virtio-mmio (version 2) transport
  *        and a token-bucket rate limiter.
  *
- * A device model (blk, console, rng here; net and vsock later) embeds a
- * struct cvmm_virtio_device and fills in its ops. A transport (virtio-mmio
- * here; a PCI transport could follow) owns the register state, the
- * negotiated features and the struct cvmm_virtq objects, and drives the
- * device through the ops:
+ * A device model (blk, console, rng, net, vsock) embeds a struct
+ * cvmm_virtio_device and fills in its ops. A transport is the transport
+ * core (cvmm/virtio-devices/transport.h: register state shared by every
+ * transport, negotiated features, the struct cvmm_virtq objects, the
+ * device thread hand-off, save/restore) under a thin register map
+ * (virtio-mmio below; virtio-pci later), and drives the device through
+ * the ops:
  *
  *   vCPU thread                       device thread (event-manager loop)
  *   -----------                       ----------------------------------
@@ -17,18 +19,20 @@
  *     short lock; a status write      queue notify eventfd (KVM ioeventfd):
  *     that needs device work kicks      ops->queue_event(q)
  *     the control eventfd             device raises interrupts through
- *                                       cvmm_virtio_device_signal_used():
- *                                       ISR bit + write to the irq eventfd
- *                                       (KVM irqfd)
+ *                                       cvmm_virtio_device_signal_used(q):
+ *                                       the transport's interrupt
+ *                                       trigger(QUEUE, q) (virtio-mmio:
+ *                                       ISR bit + write to the one irq
+ *                                       eventfd, a KVM irqfd)
  *
  * So the vCPU thread never carries I/O, and a device reset is finished by
  * the device thread: until it is, the Status register still reads the old
  * value (virtio 1.2, 4.2.2.2: the driver waits for Status to read 0).
  *
- * Feature policy of the transport: VERSION_1 is required (a driver that does
- * not accept it never gets FEATURES_OK), ACCESS_PLATFORM is never offered
- * and refused if acked, INDIRECT_DESC, EVENT_IDX and RING_PACKED are
- * offered on top of the device's own bits.
+ * Feature policy of the transport core: VERSION_1 is required (a driver
+ * that does not accept it never gets FEATURES_OK), ACCESS_PLATFORM is never
+ * offered and refused if acked, INDIRECT_DESC, EVENT_IDX and RING_PACKED
+ * are offered on top of the device's own bits.
  *
  * Everything the guest writes is hostile: a broken queue or request makes
  * the device call cvmm_virtio_device_set_needs_reset(), which sets
@@ -46,6 +50,7 @@
 #include <stdint.h>
 
 #include <cvmm/event-manager.h>
+#include <cvmm/virtio-devices/transport.h>
 #include <cvmm/virtio-queue.h>
 #include <cvmm/vm-memory.h>
 
@@ -59,24 +64,6 @@ extern "C" {
 #define CVMM_VIRTIO_ID_CONSOLE 3u
 #define CVMM_VIRTIO_ID_RNG 4u
 #define CVMM_VIRTIO_ID_VSOCK 19u
-
-/* Device status bits (virtio 1.2, 2.1). */
-#define CVMM_VIRTIO_S_ACKNOWLEDGE 0x01u
-#define CVMM_VIRTIO_S_DRIVER 0x02u
-#define CVMM_VIRTIO_S_DRIVER_OK 0x04u
-#define CVMM_VIRTIO_S_FEATURES_OK 0x08u
-#define CVMM_VIRTIO_S_NEEDS_RESET 0x40u
-#define CVMM_VIRTIO_S_FAILED 0x80u
-
-/* Transport feature bits not in virtio-queue.h. */
-#define CVMM_VIRTIO_F_ACCESS_PLATFORM (1ull << 33)
-
-/* Interrupt status bits. */
-#define CVMM_VIRTIO_ISR_USED 0x1u
-#define CVMM_VIRTIO_ISR_CONFIG 0x2u
-
-/** Most queues one device may have (net multiqueue fits; plain data state). */
-#define CVMM_VIRTIO_MAX_QUEUES 16u
 
 /* virtio-mmio version 2 register offsets (virtio 1.2, 4.2.2). */
 #define CVMM_VIRTIO_MMIO_MAGIC 0x000u
@@ -172,8 +159,8 @@ struct cvmm_virtio_device_ops {
 
 /**
  * The part of every device model the transport sees. The device fills the
- * first block before cvmm_virtio_mmio_create(); the transport fills the
- * second.
+ * first block before the transport is created (cvmm_virtio_mmio_create());
+ * the transport core fills the second.
  */
 struct cvmm_virtio_device {
 	const struct cvmm_virtio_device_ops *ops;
@@ -182,24 +169,33 @@ struct cvmm_virtio_device {
 	uint64_t features;           /* device-specific feature bits offered */
 	uint16_t num_queues;         /* 1..CVMM_VIRTIO_MAX_QUEUES */
 	uint16_t queue_max_size[CVMM_VIRTIO_MAX_QUEUES]; /* QueueNumMax each */
-	/* set by the transport when the device is attached */
-	void *transport;
+	/* set by the transport core when the device is attached (NULL
+	 * otherwise) */
+	struct cvmm_virtio_transport *transport;
 	/* the features the driver acked, from FEATURES_OK on (0 before and
 	 * after a reset); config_read may use it (atomic load) */
 	uint64_t driver_features;
-	void (*raise)(struct cvmm_virtio_device *dev, uint32_t isr_bits);
+	/* Where the three calls below go: set by the transport core; a
+	 * harness that drives a device without a transport (a fuzzer) may
+	 * set its own. NULL: the call does nothing. */
+	void (*signal)(struct cvmm_virtio_device *dev, enum cvmm_virtio_irq_type type,
+		       unsigned int queue);
 	void (*broken)(struct cvmm_virtio_device *dev);
 };
 
 /**
- * Used-buffer notification: set the ISR "used" bit and interrupt the guest.
- * Call after cvmm_virtq_needs_notification() said so.
+ * Used-buffer notification for queue @queue (the index in the queues
+ * array given to activate): the transport's interrupt for that queue
+ * (virtio-mmio: ISR "used" bit and its one line; MSI-X: the queue's
+ * vector). Call after cvmm_virtq_needs_notification() said so.
+ * A @queue the device does not have is ignored.
  * Thread safety: the device thread.
  */
-void cvmm_virtio_device_signal_used(struct cvmm_virtio_device *dev);
+void cvmm_virtio_device_signal_used(struct cvmm_virtio_device *dev, unsigned int queue);
 
 /**
- * Configuration-change notification (ISR bit 1, ConfigGeneration moves).
+ * Configuration-change notification (ConfigGeneration moves, then the
+ * config interrupt: virtio-mmio ISR bit 1).
  * Thread safety: any thread.
  */
 void cvmm_virtio_device_config_changed(struct cvmm_virtio_device *dev);
@@ -245,10 +241,10 @@ struct cvmm_virtio_mmio_opts {
 };
 
 /**
- * Create a transport for @o->dev: initial register state, one struct
- * cvmm_virtq per device queue, a notify eventfd per queue, an irq eventfd
- * and an internal control eventfd, and subscribe the latter and the notify
- * fds to @o->em.
+ * Create a virtio-mmio transport for @o->dev: a transport core (one struct
+ * cvmm_virtq per device queue, a notify eventfd per queue, an internal
+ * control eventfd, subscribed to @o->em) and the one irq eventfd every
+ * interrupt of the device goes through.
  * @return 0 and *@out; -EINVAL (NULL fields, sz not covering the fields
  * up to em, device without
  * ops/activate/queue_event/reset, num_queues 0 or above
@@ -262,8 +258,9 @@ int cvmm_virtio_mmio_create(const struct cvmm_virtio_mmio_opts *o,
 			    struct cvmm_virtio_mmio **out);
 
 /**
- * Reset the device if active, unsubscribe the fds from the loop, close them
- * and free. The device itself is not destroyed. NULL does nothing.
+ * Destroy the core (reset the device if active, unsubscribe the fds from
+ * the loop, close them), close the irq fd and free. The device itself is
+ * not destroyed. NULL does nothing.
  * Thread safety: the loop thread, or while the loop does not run; no vCPU
  * may still call cvmm_virtio_mmio_access().
  */
@@ -291,8 +288,13 @@ int cvmm_virtio_mmio_notify_fd(const struct cvmm_virtio_mmio *t, unsigned int q)
 /** The eventfd to register as KVM irqfd for the device's interrupt line
  * (edge: one write per interrupt). With used_irq_direct it may be handed
  * out (a vhost-user backend's vring call fd); the transport keeps it open
- * until destroyed. Thread-safe. */
+ * until destroyed. It is also what the transport's interrupt gives as
+ * notifier fd for every queue and for config changes. Thread-safe. */
 int cvmm_virtio_mmio_irq_fd(const struct cvmm_virtio_mmio *t);
+
+/** The transport core under the register map (for code that works on any
+ * transport: notifier fds, notify fds, state). Thread-safe. */
+struct cvmm_virtio_transport *cvmm_virtio_mmio_transport(const struct cvmm_virtio_mmio *t);
 
 /** Current Status register value (as the driver would read it). Thread-safe. */
 uint32_t cvmm_virtio_mmio_status(struct cvmm_virtio_mmio *t);
@@ -303,38 +305,15 @@ uint32_t cvmm_virtio_mmio_status(struct cvmm_virtio_mmio *t);
  */
 bool cvmm_virtio_mmio_settled(struct cvmm_virtio_mmio *t);
 
-#define CVMM_VIRTIO_MMIO_STATE_VERSION 1u
-
-/** One queue's registers as the driver programmed them. */
-struct cvmm_virtio_mmio_queue_regs {
-	uint64_t desc;
-	uint64_t driver;
-	uint64_t device;
-	uint16_t num;
-	uint8_t ready;
-	uint8_t rsvd[5];
-};
-
-/** Everything of the transport and its queues; plain little-endian data. */
-struct cvmm_virtio_mmio_state {
-	uint32_t version;             /* CVMM_VIRTIO_MMIO_STATE_VERSION */
-	uint32_t device_id;
-	uint32_t status;
-	uint32_t isr;
-	uint32_t config_generation;
-	uint32_t device_features_sel;
-	uint32_t driver_features_sel;
-	uint32_t queue_sel;
-	uint64_t driver_features;
-	uint32_t num_queues;
-	uint32_t device_active;       /* the device was activated */
-	struct cvmm_virtio_mmio_queue_regs regs[CVMM_VIRTIO_MAX_QUEUES];
-	struct cvmm_virtq_state queues[CVMM_VIRTIO_MAX_QUEUES];
-};
+/* The transport's state is the core's (cvmm/virtio-devices/transport.h);
+ * virtio-mmio adds nothing. */
+#define CVMM_VIRTIO_MMIO_STATE_VERSION CVMM_VIRTIO_TRANSPORT_STATE_VERSION
 
 /**
  * Save the transport, its queues and (through ops->save, which quiesces the
- * device and completes its in-flight requests first) the device's state.
+ * device and completes its in-flight requests first) the device's state:
+ * cvmm_virtio_transport_save() with the InterruptStatus bits as the guest
+ * reads them (used_irq_direct's used bit included).
  * @dev_buf/@dev_len receive the device state (NULL/0 when the device has
  * none). @return bytes of device state written; -EBUSY (a status change
  * is not yet handled by the device thread: run the loop first); -ENOSPC
@@ -342,23 +321,19 @@ struct cvmm_virtio_mmio_state {
  * Thread safety: the loop thread, or while the loop is stopped; vCPUs paused.
  */
 int cvmm_virtio_mmio_save(struct cvmm_virtio_mmio *t,
-			  struct cvmm_virtio_mmio_state *s, void *dev_buf,
+			  struct cvmm_virtio_transport_state *s, void *dev_buf,
 			  size_t dev_len);
 
 /**
- * Restore into a freshly created transport (Status 0, device never
- * activated): validate @s (version, device id, queue count, status bits
- * and their order, features acked subset of offered and the FEATURES_OK
- * rules, queue sizes, ISR bits), load the queues, ops->restore() the device
- * state and, when the device was active, ops->activate() it again.
- * @return 0; -EINVAL (any check); -EBUSY (the transport is not fresh);
- * errors of cvmm_virtq_state_restore(), ops->restore and ops->activate.
- * On failure the transport is back in its initial state.
+ * Restore into a freshly created transport: cvmm_virtio_transport_restore()
+ * (every check, the message naming the field in @err/@errlen, the same
+ * errors). On failure the transport is back in its initial state.
  * Thread safety: as save.
  */
 int cvmm_virtio_mmio_restore(struct cvmm_virtio_mmio *t,
-			     const struct cvmm_virtio_mmio_state *s,
-			     const void *dev_buf, size_t dev_len);
+			     const struct cvmm_virtio_transport_state *s,
+			     const void *dev_buf, size_t dev_len, char *err,
+			     size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Token-bucket rate limiter                                                 */

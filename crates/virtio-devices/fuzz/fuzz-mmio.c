@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct cvmm_guest_mem *mem;
 static uint8_t *ram;
 static struct cvmm_event_manager *em;
-static struct cvmm_virtio_mmio_state initial;
+static struct cvmm_virtio_transport_state initial;
 
 static void setup(void)
 {
@@ -48,7 +48,7 @@ static void setup(void)
 
 static void check_features(struct cvmm_virtio_mmio *t)
 {
-	struct cvmm_virtio_mmio_state s;
+	struct cvmm_virtio_transport_state s;
 
 	if (!cvmm_virtio_mmio_settled(t))
 		return;
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro), .queue_size = 64,
 				    .max_bytes_per_request = 256 };
 	struct cvmm_virtio_mmio_opts mo = { .sz = sizeof(mo) };
-	struct cvmm_virtio_mmio_state end;
+	struct cvmm_virtio_transport_state end;
 	struct cvmm_virtio_mmio *t;
 	struct cvmm_rng *rng;
 	size_t nops, img;

@@ -199,7 +199,7 @@ static void blk_process(struct cvmm_blk *b)
 	if (r < 0)
 		blk_fail(b);
 	if (pushed && !b->broken && cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev);
+		cvmm_virtio_device_signal_used(&b->dev, 0);
 }
 
 /* Complete what the backend finished; @wait: block for everything. */
@@ -238,7 +238,7 @@ static void comp_cb(struct cvmm_event_manager *em, int fd, uint32_t events,
 		return;
 	if (reap(b, false, true) && !b->broken &&
 	    cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev);
+		cvmm_virtio_device_signal_used(&b->dev, 0);
 	blk_process(b);
 }
 
@@ -334,7 +334,7 @@ static int blk_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
 		return -ENOSPC;
 	if (b->active && reap(b, true, true) && !b->broken &&
 	    cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev);
+		cvmm_virtio_device_signal_used(&b->dev, 0);
 	memset(&s, 0, sizeof(s));
 	s.magic = BLK_STATE_MAGIC;
 	s.version = BLK_STATE_VERSION;

@@ -118,7 +118,7 @@ static void rx(struct cvmm_console *c)
 		pushed = true;
 	}
 	if (pushed && cvmm_virtq_needs_notification(c->rxq))
-		cvmm_virtio_device_signal_used(&c->dev);
+		cvmm_virtio_device_signal_used(&c->dev, CONS_RXQ);
 	return;
 fail:
 	broken(c);
@@ -164,7 +164,7 @@ static void tx(struct cvmm_console *c)
 			break;
 	}
 	if (pushed && cvmm_virtq_needs_notification(c->txq))
-		cvmm_virtio_device_signal_used(&c->dev);
+		cvmm_virtio_device_signal_used(&c->dev, CONS_TXQ);
 	return;
 fail:
 	broken(c);

@@ -75,6 +75,13 @@ static struct cvmm_net *to_net(struct cvmm_virtio_device *dev)
 	return CVMM_CONTAINER_OF(dev, struct cvmm_net, dev);
 }
 
+/* Queue index of pair @p's receive queue (its transmit queue is the next):
+ * virtio 1.2, 5.1.2 orders them receiveq1, transmitq1, receiveq2, ... */
+static unsigned int pair_rxq(const struct net_pair *p)
+{
+	return 2u * (unsigned int)(p - p->n->pairs);
+}
+
 static void net_config_read(struct cvmm_virtio_device *dev, uint32_t off,
 			    void *data, uint32_t len)
 {
@@ -286,7 +293,7 @@ static void rx(struct net_pair *p)
 		return;
 	}
 	if (r > 0 && cvmm_virtq_needs_notification(p->rxq))
-		cvmm_virtio_device_signal_used(&p->n->dev);
+		cvmm_virtio_device_signal_used(&p->n->dev, pair_rxq(p));
 }
 
 static void tap_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
@@ -397,7 +404,7 @@ static void tx(struct net_pair *p)
 		return;
 	}
 	if (r > 0 && cvmm_virtq_needs_notification(p->txq))
-		cvmm_virtio_device_signal_used(&p->n->dev);
+		cvmm_virtio_device_signal_used(&p->n->dev, pair_rxq(p) + 1);
 }
 
 static void set_pair_enabled(struct net_pair *p, bool on)
@@ -494,7 +501,7 @@ static void net_queue_event(struct cvmm_virtio_device *dev, unsigned int q)
 		if (r < 0)
 			net_broken(n);
 		else if (r > 0 && cvmm_virtq_needs_notification(n->ctrlq))
-			cvmm_virtio_device_signal_used(dev);
+			cvmm_virtio_device_signal_used(dev, q);
 		return;
 	}
 	if (q / 2 >= n->npairs)
@@ -669,7 +676,7 @@ static int net_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
 				poll_tap(p, true);
 		}
 		if (pushed && cvmm_virtq_needs_notification(p->rxq))
-			cvmm_virtio_device_signal_used(dev);
+			cvmm_virtio_device_signal_used(dev, 2 * i);
 	}
 	vd_put_le32(buf, NET_STATE_VERSION);
 	vd_put_le32((uint8_t *)buf + 4, n->active ? n->st.active_pairs : 1);

@@ -109,7 +109,7 @@ static void rng_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 	if (e < 0)
 		cvmm_virtio_device_set_needs_reset(dev);
 	if (pushed && cvmm_virtq_needs_notification(r->q))
-		cvmm_virtio_device_signal_used(dev);
+		cvmm_virtio_device_signal_used(dev, 0);
 }
 
 static int rng_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,

@@ -217,13 +217,14 @@ static int send_ring(struct cvmm_vhost_user_dev *d, unsigned int i, unsigned int
 		.avail_user_addr = (uint64_t)(uintptr_t)q->avail,
 		.used_user_addr = (uint64_t)(uintptr_t)q->used,
 	};
-	int kick = cvmm_virtio_mmio_notify_fd(d->dev.transport, i);
-	/* The call fd is the device's KVM irqfd itself: the backend's signal
-	 * is the guest's interrupt, with no VMM thread in between (the
-	 * transport, created with used_irq_direct, always shows the used
-	 * bit in InterruptStatus). Every queue shares it, as they share the
-	 * one virtio-mmio interrupt line. */
-	int call = cvmm_virtio_mmio_irq_fd(d->dev.transport);
+	int kick = cvmm_virtio_transport_notify_fd(d->dev.transport, i);
+	/* The call fd is the KVM irqfd of queue i's interrupt itself: the
+	 * backend's signal is the guest's interrupt, with no VMM thread in
+	 * between (the virtio-mmio transport, created with used_irq_direct,
+	 * always shows the used bit in InterruptStatus; on virtio-mmio every
+	 * queue shares the one line's fd). */
+	int call = cvmm_virtio_interrupt_notifier_fd(
+		cvmm_virtio_transport_interrupt(d->dev.transport), CVMM_VIRTIO_IRQ_QUEUE, i);
 
 	/* While logging, the backend also logs its used-ring writes (those
 	 * backends that log only what the flag asks for). */
@@ -358,7 +359,7 @@ static void release_kicks(struct cvmm_vhost_user_dev *d)
 		/* Back to the transport, which drains notifies again (not at
 		 * teardown, where the transport removes it anyway). */
 		if (d->kick_taken[i] && !d->detached)
-			cvmm_event_manager_modify(d->em, cvmm_virtio_mmio_notify_fd(d->dev.transport, i),
+			cvmm_event_manager_modify(d->em, cvmm_virtio_transport_notify_fd(d->dev.transport, i),
 						  EPOLLIN);
 		d->kick_taken[i] = false;
 	}
@@ -405,7 +406,7 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 			continue;
 		/* The backend, not the transport, consumes this queue's
 		 * ioeventfd from now on. */
-		ret = cvmm_event_manager_modify(d->em, cvmm_virtio_mmio_notify_fd(dev->transport, i), 0);
+		ret = cvmm_event_manager_modify(d->em, cvmm_virtio_transport_notify_fd(dev->transport, i), 0);
 		if (ret)
 			break;
 		d->kick_taken[i] = true;

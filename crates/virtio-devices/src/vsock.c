@@ -419,7 +419,7 @@ static void rx_process(struct cvmm_vsock *v)
 		}
 	}
 	if (pushed && cvmm_virtq_needs_notification(v->rxq))
-		cvmm_virtio_device_signal_used(&v->dev);
+		cvmm_virtio_device_signal_used(&v->dev, VS_RXQ);
 	return;
 fail:
 	vs_broken(v);
@@ -728,7 +728,7 @@ static void vs_queue_event(struct cvmm_virtio_device *dev, unsigned int q)
 			return;
 		}
 		if (r > 0 && cvmm_virtq_needs_notification(v->txq))
-			cvmm_virtio_device_signal_used(dev);
+			cvmm_virtio_device_signal_used(dev, VS_TXQ);
 		rx_process(v);
 	} else if (q == VS_RXQ) {
 		rx_process(v);

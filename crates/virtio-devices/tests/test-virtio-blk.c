@@ -700,7 +700,7 @@ END_TEST
 START_TEST(save_restore_mid_stream)
 {
 	enum { N = 24 };
-	struct cvmm_virtio_mmio_state s;
+	struct cvmm_virtio_transport_state s;
 	uint8_t dev_state[256];
 	bool seen[2 * N] = { false };
 	uint8_t *d;
@@ -740,11 +740,11 @@ START_TEST(save_restore_mid_stream)
 
 		memcpy(bad, dev_state, sizeof(bad));
 		bad[8] ^= 1; /* capacity */
-		ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, bad, (size_t)n), -EINVAL);
-		ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, dev_state, (size_t)n - 1),
+		ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, bad, (size_t)n, NULL, 0), -EINVAL);
+		ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, dev_state, (size_t)n - 1, NULL, 0),
 				 -EINVAL);
 	}
-	ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, dev_state, (size_t)n), 0);
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(F.t, &s, dev_state, (size_t)n, NULL, 0), 0);
 	vdf_start(&F);
 	for (int k = 0; k < 2 * N; k++) {
 		uint64_t tok;

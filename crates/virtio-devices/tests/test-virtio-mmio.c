@@ -168,7 +168,7 @@ START_TEST(status_machine)
 			  S_ACK | S_DRV | CVMM_VIRTIO_S_FAILED);
 
 	{
-		struct cvmm_virtio_mmio_state st;
+		struct cvmm_virtio_transport_state st;
 
 		/* the frozen features: VERSION_1|EVENT_IDX kept, no ACCESS_PLATFORM */
 		vdf_wr(&F, CVMM_VIRTIO_MMIO_STATUS, 0);
@@ -344,7 +344,7 @@ END_TEST
 
 START_TEST(reset_returns_everything)
 {
-	struct cvmm_virtio_mmio_state s0, s1;
+	struct cvmm_virtio_transport_state s0, s1;
 	uint64_t a;
 
 	ck_assert_int_eq(cvmm_virtio_mmio_save(F.t, &s0, NULL, 0), 0);
@@ -469,7 +469,7 @@ END_TEST
 
 START_TEST(state_restore_validation)
 {
-	struct cvmm_virtio_mmio_state s, bad;
+	struct cvmm_virtio_transport_state s, bad;
 	struct cvmm_virtio_mmio *t2;
 	struct cvmm_rng *r2;
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro), .queue_size = 64 };
@@ -491,7 +491,7 @@ START_TEST(state_restore_validation)
 	do {                                                                    \
 		bad = s;                                                        \
 		bad.field = val;                                                \
-		ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &bad, NULL, 0), -EINVAL); \
+		ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &bad, NULL, 0, NULL, 0), -EINVAL); \
 	} while (0)
 	BAD(version, 2);
 	BAD(device_id, CVMM_VIRTIO_ID_BLOCK);
@@ -509,8 +509,8 @@ START_TEST(state_restore_validation)
 	BAD(queues[0].version, 9);
 	BAD(device_active, 2);
 	/* the failed attempts left t2 fresh: the real state restores */
-	ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0), 0);
-	ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0), -EBUSY);
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0, NULL, 0), -EBUSY);
 	/* continue on the restored device */
 	cvmm_virtio_mmio_destroy(F.t);
 	cvmm_rng_destroy(RNG);
@@ -841,7 +841,7 @@ END_TEST
  * rings get walked) until acknowledged; with the option it stays. */
 START_TEST(used_irq_direct_save_restore)
 {
-	struct cvmm_virtio_mmio_state s;
+	struct cvmm_virtio_transport_state s;
 	struct cvmm_virtio_mmio *t2;
 	struct cvmm_rng *r2;
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro), .queue_size = 64 };
@@ -862,7 +862,7 @@ START_TEST(used_irq_direct_save_restore)
 		o.dev = cvmm_rng_device(r2);
 		o.used_irq_direct = direct;
 		ck_assert_int_eq(cvmm_virtio_mmio_create(&o, &t2), 0);
-		ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0), 0);
+		ck_assert_int_eq(cvmm_virtio_mmio_restore(t2, &s, NULL, 0, NULL, 0), 0);
 		cvmm_virtio_mmio_destroy(F.t);
 		cvmm_rng_destroy(RNG);
 		F.t = t2;

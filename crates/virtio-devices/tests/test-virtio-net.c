@@ -797,7 +797,7 @@ END_TEST
  * held buffers came back to the guest, traffic flows on both pairs. */
 START_TEST(save_restore)
 {
-	struct cvmm_virtio_mmio_state *ms = calloc(1, sizeof(*ms));
+	struct cvmm_virtio_transport_state *ms = calloc(1, sizeof(*ms));
 	struct cvmm_net_opts o = { .sz = sizeof(o), .num_queue_pairs = 2, .queue_size = 128 };
 	uint8_t dev_state[64], fr[256], got[256], big[1200];
 	struct cvmm_net_stats st;
@@ -836,9 +836,9 @@ START_TEST(save_restore)
 	vdf_attach(&t.f, cvmm_net_device(t.net));
 	/* a corrupt device state is refused */
 	dev_state[4] = 9;
-	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8), -EINVAL);
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8, NULL, 0), -EINVAL);
 	dev_state[4] = 2;
-	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8), 0);
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, ms, dev_state, 8, NULL, 0), 0);
 	vdf_start(&t.f);
 	cvmm_net_get_stats(t.net, &st);
 	ck_assert_uint_eq(st.active_pairs, 2);
