@@ -315,11 +315,11 @@ int cvmm_virtio_transport_save(struct cvmm_virtio_transport *t,
  * Restore into a fresh core (Status 0, device never activated): validate
  * @s as hostile (version, device id, queue count, status bits and their
  * order, features acked a subset of offered and the FEATURES_OK rules,
- * selectors, queue sizes and ready flags, queue state against the
- * registers, ISR bits), load the queues, ops->restore() the device state
- * and, when the device was active, ops->activate() it again.
- * On a refusal a one-line message naming the field and why ("regs[1].num:
- * 8 for queue 1, the device has 1 queue") goes to @err (@errlen bytes,
+ * queue sizes and ready flags, queue state against the registers, ISR
+ * bits), load the queues, ops->restore() the device state and, when the
+ * device was active, ops->activate() it again.
+ * On a refusal a one-line message naming the field and why ("regs[1]: set
+ * for queue 1, the device has 1 queue") goes to @err (@errlen bytes,
  * NUL-terminated; NULL/0: none) and to the log.
  * @return 0; -EINVAL (a check, device state given to a device without
  * state); -EBUSY (the core is not fresh); errors of
