@@ -8,7 +8,8 @@
  * vhost crate's frontend side. The guest's QueueNotify writes reach the
  * backend directly (the transport's notify eventfd, a KVM ioeventfd, is the
  * backend's kick fd), and the backend's used-buffer signals reach the guest
- * directly (its call fd is the transport's irq eventfd, a KVM irqfd): no
+ * directly (queue i's call fd is the transport interrupt's notifier fd for
+ * queue i, a KVM irqfd; on virtio-mmio one irq eventfd for all): no
  * VMM thread wakes per request. virtio-mmio has one interrupt line and an
  * InterruptStatus register nobody sets when the backend signals, so the
  * transport must be created with used_irq_direct (see cvmm/virtio-devices.h);
