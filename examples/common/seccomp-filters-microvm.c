@@ -24,6 +24,8 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("epoll_wait"),
 	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin at EOF leaves the loop */
 		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)),
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin unwatched while the UART's FIFO is full */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_MOD)),
 	CVMM_SECCOMP_RULE("close"),
 	CVMM_SECCOMP_RULE("munmap"),
 	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */

@@ -393,15 +393,6 @@ int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *er
 	return 0;
 }
 
-uint32_t microvm_virtio_gsi(unsigned int i)
-{
-	static const uint8_t gsi[MICROVM_VIRTIO_MAX] = {
-		5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-	};
-
-	return i < MICROVM_VIRTIO_MAX ? gsi[i] : 0;
-}
-
 unsigned int microvm_virtio_count(const struct microvm_devices *d)
 {
 	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock +

@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 #include "guest-loader.h"
-#include "virtio.h"
-#include "vmm.h"
+#include "microvm.h"
 
 static const char *guest_error(int err)
 {
@@ -42,23 +41,31 @@ static bool is_test_guest(const char *path)
 	return yes;
 }
 
-int vmm_boot_test_guest(struct vmm *v, char *err, size_t errlen)
+int microvm_boot_test_guest(struct microvm *m, char *err, size_t errlen)
 {
-	struct cvmm_guest_load_opts o = { .sz = sizeof(o), .ncpus = v->ncpus };
+	unsigned int ncpus = cvmm_vmm_ncpus(m->vmm);
+	struct cvmm_guest_load_opts o = { .sz = sizeof(o), .ncpus = ncpus };
 	struct cvmm_guest_layout l;
+	uint64_t rsdp;
 	int ret;
 
-	if (!is_test_guest(v->cfg->kernel))
+	if (!is_test_guest(m->cfg->kernel))
 		return 1;
-	memcpy(o.args, v->cfg->dev.guest_args, sizeof(o.args));
-	ret = cvmm_guest_load_file(v->mem, v->cfg->kernel, &o, &l);
+	/* The platform a kernel would see: some guests read the DSDT. */
+	ret = cvmm_vmm_acpi_setup(m->vmm, &rsdp);
 	if (ret) {
-		snprintf(err, errlen, "--kernel: '%s': %s", v->cfg->kernel, guest_error(ret));
+		snprintf(err, errlen, "ACPI tables: %s", strerror(-ret));
+		return ret;
+	}
+	memcpy(o.args, m->cfg->dev.guest_args, sizeof(o.args));
+	ret = cvmm_guest_load_file(cvmm_vmm_mem(m->vmm), m->cfg->kernel, &o, &l);
+	if (ret) {
+		snprintf(err, errlen, "--kernel: '%s': %s", m->cfg->kernel, guest_error(ret));
 		return ret;
 	}
 	/* Every vCPU starts at the entry (the loader makes the APs runnable). */
-	for (unsigned int i = 0; i < v->ncpus; i++) {
-		ret = cvmm_guest_vcpu_setup(&l, v->vcpu[i], i);
+	for (unsigned int i = 0; i < ncpus; i++) {
+		ret = cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(m->vmm, i), i);
 		if (ret) {
 			snprintf(err, errlen, "vCPU %u setup: %s", i, strerror(-ret));
 			return ret;

@@ -17,17 +17,12 @@
 #include <cvmm/linux-loader.h>
 
 /*
- * Layout in the 32-bit MMIO hole: device i at MICROVM_VIRTIO_BASE + i *
- * MICROVM_VIRTIO_STRIDE on GSI microvm_virtio_gsi[i]. The order is disks
- * and network cards (each as given), the vhost-user devices (as given),
- * the vsock device, the console, the
- * rng: what can fail on a host resource comes before the console file is
- * created. GSIs skip the ISA lines the
- * legacy devices use (0/2 timer, 1 i8042, 4 serial, 8 RTC); the I/O APIC
- * has 24 pins.
+ * The VM core places device i (in the order disks and network cards, each
+ * as given, the vhost-user devices as given, vsock, console, rng: what can
+ * fail on a host resource comes before the console file is created) at
+ * 0xd0000000 + i * 4 KiB on the next free I/O APIC line from 5, skipping
+ * the legacy ones (0/2 timer, 1 i8042, 4 serial, 8 RTC): 18 lines.
  */
-#define MICROVM_VIRTIO_BASE 0xd0000000ull
-#define MICROVM_VIRTIO_STRIDE 0x1000ull
 #define MICROVM_VIRTIO_MAX 18u
 #define MICROVM_MAX_DISKS 16u
 
@@ -97,34 +92,7 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 			const char *arg, char *err, size_t errlen);
 int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 
-/* GSI of device slot @i (i < MICROVM_VIRTIO_MAX). */
-uint32_t microvm_virtio_gsi(unsigned int i);
 /* Device slots the configuration uses. */
 unsigned int microvm_virtio_count(const struct microvm_devices *d);
-
-struct vmm;
-
-/*
- * Open every backend (nothing is created except a --console file), create
- * the devices and transports, put them on the MMIO bus, register the
- * ioeventfds and irqfds and start the device thread.
- * @return 0 or negative errno with @err naming the option.
- */
-int vmm_virtio_init(struct vmm *v, char *err, size_t errlen);
-/* Stop the device thread and free everything (after the vCPUs stopped). */
-void vmm_virtio_fini(struct vmm *v);
-
-/* The DSDT entries for the devices: fills @out (MICROVM_VIRTIO_MAX). @return count. */
-unsigned int vmm_virtio_acpi(const struct vmm *v, struct cvmm_acpi_virtio_mmio *out);
-/* Append virtio_mmio.device=... for every device. @return 0 or negative errno. */
-int vmm_virtio_cmdline(const struct vmm *v, struct cvmm_cmdline *c);
-
-/*
- * Boot a cvmm test-guest image (tests/guests, "CVMMGST1") when --kernel
- * is one: load it, and enter every vCPU at CPL3 with the boot info args
- * from --guest-arg. @return 1 (not a test guest: boot it as a kernel);
- * 0 loaded; negative errno with @err.
- */
-int vmm_boot_test_guest(struct vmm *v, char *err, size_t errlen);
 
 #endif

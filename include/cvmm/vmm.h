@@ -345,6 +345,143 @@ int cvmm_vmm_device_list(const struct cvmm_vmm *vmm, struct cvmm_vmm_device_info
 			 unsigned int max);
 
 /* ------------------------------------------------------------------------ */
+/* The legacy x86 platform                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Fixed addresses of the microVM platform (docs/microvm.md). */
+#define CVMM_VMM_IOAPIC_ADDR 0xfec00000ull
+#define CVMM_VMM_LAPIC_ADDR 0xfee00000ull
+#define CVMM_VMM_SERIAL_PORT 0x3f8
+#define CVMM_VMM_SERIAL_IRQ 4
+#define CVMM_VMM_I8042_PORT 0x60
+#define CVMM_VMM_RTC_PORT 0x70
+#define CVMM_VMM_POST_PORT 0x80       /**< POST codes: the boot timer */
+#define CVMM_VMM_DEBUG_EXIT_PORT 0xf4 /**< test guests' exit code */
+#define CVMM_VMM_SLEEP_PORT 0x600     /**< ACPI hardware-reduced sleep control/status */
+
+struct cvmm_vmm_platform_opts {
+	size_t sz;              /**< sizeof(struct cvmm_vmm_platform_opts) */
+	int serial_out_fd;      /**< the guest's serial output goes here; -1 drops it */
+	bool debug_exit;        /**< port 0xf4 stops the VM with the guest's exit code */
+	/** Boot timer: each byte written to port 0x80, with the nanoseconds
+	 * since @t0_ns (called on a vCPU thread). NULL: port unclaimed. */
+	void (*post_code)(void *opaque, uint8_t code, uint64_t ns);
+	uint64_t t0_ns;
+	void *opaque;
+};
+
+/**
+ * Put the legacy platform on the port bus as device "__platform": COM1
+ * (16550A on GSI 4), the i8042 (its reset command stops the VM with
+ * CVMM_VMM_STOP_RESET), the CMOS RTC (told the RAM size), the ACPI sleep
+ * register (S5: CVMM_VMM_STOP_POWEROFF) and the optional ports of @o.
+ * The VM does not own @o->serial_out_fd.
+ * @return 0; -EEXIST (already added); -EINVAL; errors of KVM_IRQFD and the
+ * models, with @err naming the piece.
+ * Thread safety: the control thread, before cvmm_vmm_start().
+ */
+int cvmm_vmm_platform_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_platform_opts *o,
+			  char *err, size_t errlen);
+
+/**
+ * Feed host input to the serial port's receive FIFO. @return bytes taken
+ * (fewer than @len when the FIFO is full: offer the rest later).
+ * Thread safety: any thread.
+ */
+size_t cvmm_vmm_serial_input(struct cvmm_vmm *vmm, const uint8_t *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* virtio devices                                                            */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_virtio_device;
+struct cvmm_acpi_virtio_mmio;
+
+/** virtio-mmio windows are this far apart (one page each). */
+#define CVMM_VMM_VIRTIO_MMIO_STRIDE 0x1000ull
+
+/**
+ * The device thread's loop: create every virtio device model on it (they
+ * subscribe their fds there). Created on first use; the thread runs from
+ * cvmm_vmm_start() (thread type "virtio") and stops while the VM is paused.
+ * @return the loop, or NULL when it cannot be created (out of memory or fds).
+ * Thread safety: the control thread.
+ */
+struct cvmm_event_manager *cvmm_vmm_device_loop(struct cvmm_vmm *vmm);
+
+struct cvmm_vmm_virtio_opts {
+	size_t sz;                      /**< sizeof(struct cvmm_vmm_virtio_opts) */
+	const char *id;                 /**< NULL: made from @prefix */
+	const char *prefix;             /**< "_disk", "_net", "_vsock", "__rng", ... */
+	const char *kind;               /**< "virtio-blk", ... (messages, vm.info) */
+	struct cvmm_virtio_device *dev; /**< the model, on cvmm_vmm_device_loop() */
+	void *model;                    /**< passed to @detach and @destroy */
+	/** Called before the transport goes (vhost-user: drop the connection). */
+	void (*detach)(void *model);
+	/** Frees the model; the VM owns it once the add succeeded. */
+	void (*destroy)(void *model);
+	bool used_irq_direct;           /**< see struct cvmm_virtio_mmio_opts */
+};
+
+/**
+ * Attach a device model on a virtio-mmio transport: an MMIO window
+ * (CVMM_VMM_VIRTIO_MMIO_STRIDE aligned in the 32-bit hole) and an I/O APIC
+ * line from the allocator, the registers on the MMIO bus, a KVM ioeventfd
+ * per queue and an irqfd, and a device-table entry owning transport and
+ * model. On failure nothing is left attached and the model stays the
+ * caller's.
+ * @return 0 (id in @out_id when not NULL); -EINVAL; -EEXIST (id taken);
+ * -ENOSPC (no window or line left); KVM and transport errors. @err names
+ * the device kind and what failed.
+ * Thread safety: the control thread, before start (hotplug needs PCI).
+ */
+int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,
+			     char out_id[CVMM_VMM_ID_MAX], char *err, size_t errlen);
+
+/**
+ * The virtio-mmio devices as ACPI and the kernel command line describe
+ * them, in table order. @return the total count (may exceed @max).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_virtio_mmio_list(const struct cvmm_vmm *vmm, struct cvmm_acpi_virtio_mmio *out,
+			      unsigned int max);
+
+/* ------------------------------------------------------------------------ */
+/* Booting                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Write the ACPI tables (RSDP, XSDT, FADT, MADT, DSDT with the platform
+ * and every virtio-mmio device) into guest memory. Called by
+ * cvmm_vmm_boot_linux(); a program booting something else (a test guest)
+ * calls it itself. @return 0 and *@rsdp_gpa; -E2BIG; acpi-tables errors.
+ * Thread safety: the control thread, before start.
+ */
+int cvmm_vmm_acpi_setup(struct cvmm_vmm *vmm, uint64_t *rsdp_gpa);
+
+struct cvmm_vmm_boot_opts {
+	size_t sz;                /**< sizeof(struct cvmm_vmm_boot_opts) */
+	int kernel_fd;            /**< ELF vmlinux (PVH or 64-bit entry) or bzImage; not owned */
+	int initrd_fd;            /**< -1: none; not owned */
+	const char *cmdline;      /**< the kernel command line (NULL: empty) */
+	const char *kernel_name;  /**< for messages */
+};
+
+/**
+ * Boot Linux: ACPI tables, the kernel and initrd loaded (the loader treats
+ * the image as hostile), every vCPU's CPUID (kvmclock, the TSC frequency),
+ * MSRs, FPU and LAPIC, and the boot vCPU at the kernel's entry; the others
+ * wait for the kernel's INIT/SIPI. virtio_mmio.device= entries are added
+ * to the command line only when it says acpi=off (otherwise the DSDT is
+ * the one registration of each device).
+ * @return 0; negative errno with @err: "ACPI tables: ...", "cmdline: ...",
+ * "kernel: 'NAME': ...", "vCPU N setup: ...".
+ * Thread safety: the control thread, before start.
+ */
+int cvmm_vmm_boot_linux(struct cvmm_vmm *vmm, const struct cvmm_vmm_boot_opts *o, char *err,
+			size_t errlen);
+
+/* ------------------------------------------------------------------------ */
 /* Running, pausing, stopping                                                */
 /* ------------------------------------------------------------------------ */
 

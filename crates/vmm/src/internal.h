@@ -13,6 +13,8 @@
 
 #define VMM_CRATE "vmm"
 
+struct platform;
+
 /* ---- buses (bus.c) ------------------------------------------------------- */
 
 struct bus_range {
@@ -137,6 +139,14 @@ struct cvmm_vmm {
 	unsigned int ndev, devcap;
 	unsigned int next_dev_id;
 
+	struct platform *platform;    /* platform.c, or NULL */
+	uint64_t platform_ports[8];   /* its port ranges' bases (0: none) */
+
+	struct cvmm_event_manager *dev_em; /* the device thread's loop (virtio.c) */
+	pthread_t dev_thread;
+	bool dev_thread_running;
+	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
+
 	struct cvmm_event_manager *em;
 	int stop_efd;                 /* written once the VM stops */
 
@@ -150,6 +160,10 @@ struct cvmm_vmm {
 	uint64_t last_pause_ns;
 };
 
+int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm);
+void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
+
+void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);
 void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
 void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
 void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);

@@ -56,6 +56,8 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 	/* Devices added before start joined paused. */
 	ret = cvmm_vi_devices_resume(vmm);
 	if (!ret)
+		ret = cvmm_vi_device_thread_start(vmm);
+	if (!ret)
 		ret = cvmm_vi_vcpus_start(vmm);
 	if (ret) {
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
@@ -78,12 +80,14 @@ int cvmm_vmm_pause(struct cvmm_vmm *vmm)
 	ret = cvmm_vi_vcpus_pause(vmm);
 	if (ret)
 		return ret;
-	/* vCPUs first: no new guest request reaches a device being paused. */
+	/* vCPUs first: no new guest request reaches a device being paused.
+	 * Then the device thread, so nothing writes guest memory any more. */
 	ret = cvmm_vi_devices_pause(vmm);
 	if (ret) {
 		cvmm_vi_vcpus_resume(vmm);
 		return ret;
 	}
+	cvmm_vi_device_thread_stop(vmm);
 	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_PAUSED);
 	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_PAUSED, NULL);
 	return 0;
@@ -125,7 +129,7 @@ enum cvmm_vmm_stop cvmm_vmm_stop_reason(const struct cvmm_vmm *vmm, int *code)
 	return (enum cvmm_vmm_stop)atomic_load(&vmm->stop);
 }
 
-static void on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
 {
 	(void)fd;
 	(void)events;
@@ -140,16 +144,13 @@ int cvmm_vmm_run(struct cvmm_vmm *vmm)
 
 	if (!vmm)
 		return -EINVAL;
-	ret = cvmm_event_manager_add(vmm->em, vmm->stop_efd, EPOLLIN, on_stop, vmm);
-	if (!ret) {
-		/* A stop recorded before the loop started is seen at once: the
-		 * eventfd stays readable. */
-		ret = cvmm_event_manager_run(vmm->em);
-		cvmm_event_manager_remove(vmm->em, vmm->stop_efd);
-	}
+	/* A stop recorded before the loop started is seen at once: the
+	 * eventfd (subscribed at creation) stays readable. */
+	ret = cvmm_event_manager_run(vmm->em);
 	if (ret)
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 	cvmm_vi_vcpus_stop_and_join(vmm);
+	cvmm_vi_device_thread_stop(vmm);
 	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_SHUTDOWN);
 	ev.stop = cvmm_vmm_stop_reason(vmm, &ev.code);
 	cvmm_vi_vmm_emit(vmm, &ev);

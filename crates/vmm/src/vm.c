@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -79,7 +80,10 @@ static int create(struct cvmm_vmm *vmm, char *err, size_t errlen)
 	vmm->stop_efd = cvmm_eventfd_create(0);
 	if (vmm->stop_efd < 0)
 		return fail(err, errlen, vmm->stop_efd, "%s: %s", "eventfd");
-	if ((ret = cvmm_event_manager_create(NULL, &vmm->em)))
+	/* Subscribed now: a program may confine the control thread before
+	 * it runs the loop. */
+	if ((ret = cvmm_event_manager_create(NULL, &vmm->em)) ||
+	    (ret = cvmm_event_manager_add(vmm->em, vmm->stop_efd, EPOLLIN, cvmm_vi_on_stop, vmm)))
 		return fail(err, errlen, ret, "%s: %s", "control loop");
 	if ((ret = cvmm_kvm_create(&ko, &vmm->kvm)))
 		return fail(err, errlen, ret, "%s: %s", "/dev/kvm");
@@ -167,8 +171,11 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 {
 	if (!vmm)
 		return;
+	vmm->tearing_down = true;
 	cvmm_vi_vcpus_stop_and_join(vmm);
+	cvmm_vi_device_thread_stop(vmm);
 	cvmm_vi_devices_destroy_all(vmm);
+	cvmm_event_manager_destroy(vmm->dev_em);
 	for (unsigned int i = 0; i < vmm->ncpus; i++)
 		cvmm_kvm_vcpu_destroy(vmm->vcpu[i].kvm);
 	cvmm_kvm_vm_destroy(vmm->vm);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Load the kernel and put every vCPU in the state the boot protocol wants. */
+/* ACPI tables, the kernel and initrd, and every vCPU in the state the boot
+ * protocol wants. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,10 @@
 #include <cvmm/linux-loader.h>
 #include <cvmm/linux-loader/x86-boot.h>
 
-#include "vmm.h"
+#include "internal.h"
+
+/* More than the interrupt lines the allocator has for virtio-mmio. */
+#define VIRTIO_MAX 64
 
 /* The legacy BIOS area and the 32-bit MMIO hole are not RAM for the guest. */
 static const struct cvmm_mem_range reserved[] = {
@@ -26,37 +29,42 @@ static const struct cvmm_mem_range reserved[] = {
  */
 #define ACPI_TABLES_GPA 0xe0000ull
 
-static int build_acpi(struct vmm *v, uint64_t *rsdp)
+int cvmm_vmm_acpi_setup(struct cvmm_vmm *v, uint64_t *rsdp)
 {
 	static const struct cvmm_acpi_irq_override isa_timer = { .source = 0, .gsi = 2 };
-	struct cvmm_acpi_virtio_mmio virtio[MICROVM_VIRTIO_MAX];
+	struct cvmm_acpi_virtio_mmio virtio[VIRTIO_MAX];
 	struct cvmm_acpi_config c = {
 		.sz = sizeof(c),
 		.gpa = ACPI_TABLES_GPA,
 		.num_cpus = v->ncpus,
-		.lapic_addr = MICROVM_LAPIC_ADDR,
-		.ioapic_addr = MICROVM_IOAPIC_ADDR,
+		.lapic_addr = CVMM_VMM_LAPIC_ADDR,
+		.ioapic_addr = CVMM_VMM_IOAPIC_ADDR,
 		.pcat_compat = true,  /* KVM's in-kernel irqchip has the 8259 pair */
 		.overrides = &isa_timer,
 		.num_overrides = 1,
 		.serial = true,
-		.serial_port = MICROVM_SERIAL_PORT,
-		.serial_irq = MICROVM_SERIAL_IRQ,
+		.serial_port = CVMM_VMM_SERIAL_PORT,
+		.serial_irq = CVMM_VMM_SERIAL_IRQ,
 		.i8042 = true,
 		.rtc = true,
 		.sleep_control = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
-				   .address = MICROVM_SLEEP_PORT },
+				   .address = CVMM_VMM_SLEEP_PORT },
 		.sleep_status = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
-				  .address = MICROVM_SLEEP_PORT + 1 },
+				  .address = CVMM_VMM_SLEEP_PORT + 1 },
 		/* Reset through the i8042's pulse-reset command. */
 		.reset_reg = { .space_id = CVMM_ACPI_GAS_IO, .bit_width = 8,
-			       .address = MICROVM_I8042_PORT + 4 },
+			       .address = CVMM_VMM_I8042_PORT + 4 },
 		.reset_value = 0xfe,
 	};
 	struct cvmm_acpi_tables t;
 	int ret;
 
-	c.num_virtio = vmm_virtio_acpi(v, virtio);
+	ret = cvmm_vmm_virtio_mmio_list(v, virtio, VIRTIO_MAX);
+	if (ret < 0)
+		return ret;
+	if (ret > (int)VIRTIO_MAX)
+		return -E2BIG;
+	c.num_virtio = (unsigned int)ret;
 	c.virtio = virtio;
 	ret = cvmm_acpi_build(&c, &t);
 
@@ -68,29 +76,20 @@ static int build_acpi(struct vmm *v, uint64_t *rsdp)
 	return ret;
 }
 
-static int open_image(const char *flag, const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		snprintf(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
-	return fd < 0 ? -errno : fd;
-}
-
 static const char *loader_error(int err)
 {
 	switch (-err) {
 	case ENOEXEC: return "not an ELF vmlinux or bzImage";
 	case EBADMSG: return "malformed image (a header points outside the file or is inconsistent)";
 	case EOPNOTSUPP: return "unsupported image (needs a 64-bit kernel, boot protocol 2.12 or newer)";
-	case ENOSPC: return "does not fit in guest memory (try a larger --memory)";
+	case ENOSPC: return "does not fit in guest memory (give the VM more memory)";
 	case E2BIG: return "command line too long for this kernel";
 	case EFAULT: return "places data outside guest RAM";
 	default: return strerror(-err);
 	}
 }
 
-static int setup_vcpu_cpuid(struct vmm *v, unsigned int id)
+static int setup_vcpu_cpuid(struct cvmm_vmm *v, unsigned int id)
 {
 	struct kvm_cpuid2 *c;
 	struct cvmm_x86_cpuid_opts o = {
@@ -110,7 +109,7 @@ static int setup_vcpu_cpuid(struct vmm *v, unsigned int id)
 	 * stock kernel calibrates the TSC against the PIT, fails on a slow or
 	 * loaded host, marks the TSC unstable and stalls.
 	 */
-	ret = cvmm_kvm_vcpu_get_tsc_khz(v->vcpu[id]);
+	ret = cvmm_kvm_vcpu_get_tsc_khz(v->vcpu[id].kvm);
 	if (ret > 0)
 		o.tsc_khz = (uint32_t)ret;
 	/* The helper adds the hypervisor leaves; leave it room. */
@@ -129,12 +128,12 @@ static int setup_vcpu_cpuid(struct vmm *v, unsigned int id)
 		ret = cvmm_x86_boot_cpuid(c, c->nent + 8, &o);
 	}
 	if (!ret)
-		ret = cvmm_kvm_vcpu_set_cpuid2(v->vcpu[id], c);
+		ret = cvmm_kvm_vcpu_set_cpuid2(v->vcpu[id].kvm, c);
 	free(c);
 	return ret;
 }
 
-static int setup_vcpu_common(struct vmm *v, unsigned int id)
+static int setup_vcpu_common(struct cvmm_vmm *v, unsigned int id)
 {
 	struct kvm_lapic_state lapic;
 	struct kvm_fpu fpu;
@@ -149,18 +148,18 @@ static int setup_vcpu_common(struct vmm *v, unsigned int id)
 	n = cvmm_x86_boot_msrs(msrs->entries, CVMM_X86_BOOT_NR_MSRS);
 	if (n >= 0) {
 		msrs->nmsrs = (uint32_t)n;
-		n = cvmm_kvm_vcpu_set_msrs(v->vcpu[id], msrs);
+		n = cvmm_kvm_vcpu_set_msrs(v->vcpu[id].kvm, msrs);
 	}
 	free(msrs);
 	if (n < 0)
 		return n;
 	cvmm_x86_boot_setup_fpu(&fpu);
-	if ((ret = cvmm_kvm_vcpu_set_fpu(v->vcpu[id], &fpu)))
+	if ((ret = cvmm_kvm_vcpu_set_fpu(v->vcpu[id].kvm, &fpu)))
 		return ret;
-	if ((ret = cvmm_kvm_vcpu_get_lapic(v->vcpu[id], &lapic)))
+	if ((ret = cvmm_kvm_vcpu_get_lapic(v->vcpu[id].kvm, &lapic)))
 		return ret;
 	cvmm_x86_boot_setup_lapic(&lapic);
-	return cvmm_kvm_vcpu_set_lapic(v->vcpu[id], &lapic);
+	return cvmm_kvm_vcpu_set_lapic(v->vcpu[id].kvm, &lapic);
 }
 
 /* True when @s holds the parameter "acpi=off" (quoted text skipped, as the
@@ -189,27 +188,40 @@ static bool cmdline_acpi_off(const char *s)
  * kernel that found each device twice logged "can't request region" for
  * the second).
  */
-static int build_cmdline(const struct vmm *v, const char *base, struct cvmm_cmdline **out)
+static int add_virtio_mmio(const struct cvmm_vmm *v, struct cvmm_cmdline *c)
+{
+	struct cvmm_acpi_virtio_mmio d[VIRTIO_MAX];
+	int n = cvmm_vmm_virtio_mmio_list(v, d, VIRTIO_MAX);
+
+	for (int i = 0; i < n && i < (int)VIRTIO_MAX; i++) {
+		int ret = cvmm_cmdline_add_virtio_mmio(c, d[i].size, d[i].base, d[i].gsi);
+
+		if (ret)
+			return ret;
+	}
+	return n < 0 ? n : 0;
+}
+
+static int build_cmdline(const struct cvmm_vmm *v, const char *base, struct cvmm_cmdline **out)
 {
 	int ret = cvmm_cmdline_create(CVMM_LOADER_ELF_CMDLINE_MAX - 1, out);
 
 	if (ret)
 		return ret;
 	if ((*base && (ret = cvmm_cmdline_append(*out, base))) ||
-	    (cmdline_acpi_off(base) && (ret = vmm_virtio_cmdline(v, *out)))) {
+	    (cmdline_acpi_off(base) && (ret = add_virtio_mmio(v, *out)))) {
 		cvmm_cmdline_destroy(*out);
 		*out = NULL;
 	}
 	return ret;
 }
 
-int vmm_boot(struct vmm *v, char *err, size_t errlen)
+int cvmm_vmm_boot_linux(struct cvmm_vmm *v, const struct cvmm_vmm_boot_opts *o, char *err,
+			size_t errlen)
 {
-	const struct microvm_config *cfg = v->cfg;
 	struct cvmm_loader_opts lo = {
 		.sz = sizeof(lo),
 		.initrd_fd = -1,
-		.cmdline = cfg->cmdline ? cfg->cmdline : MICROVM_DEFAULT_CMDLINE,
 		.reserved = reserved,
 		.n_reserved = CVMM_ARRAY_SIZE(reserved),
 	};
@@ -220,41 +232,31 @@ int vmm_boot(struct vmm *v, char *err, size_t errlen)
 	struct kvm_regs regs;
 	int ret;
 
-	ret = build_acpi(v, &lo.rsdp_gpa);
+	if (!v || !o || o->sz < sizeof(*o) || o->kernel_fd < 0) {
+		snprintf(err, errlen, "boot: bad options");
+		return -EINVAL;
+	}
+	lo.kernel_fd = o->kernel_fd;
+	lo.initrd_fd = o->initrd_fd;
+	lo.cmdline = o->cmdline ? o->cmdline : "";
+	ret = cvmm_vmm_acpi_setup(v, &lo.rsdp_gpa);
 	if (ret) {
 		snprintf(err, errlen, "ACPI tables: %s", strerror(-ret));
 		return ret;
 	}
-	ret = vmm_boot_test_guest(v, err, errlen);
-	if (ret <= 0)
-		return ret;
 	ret = build_cmdline(v, lo.cmdline, &cmdline);
 	if (ret) {
-		snprintf(err, errlen, "--cmdline: %s", ret == -E2BIG ?
+		snprintf(err, errlen, "cmdline: %s", ret == -E2BIG ?
 			 "too long with the virtio_mmio.device= entries" :
 			 "not printable ASCII with balanced quotes");
 		return ret;
 	}
 	lo.cmdline = cvmm_cmdline_str(cmdline);
-	lo.kernel_fd = open_image("--kernel", cfg->kernel, err, errlen);
-	if (lo.kernel_fd < 0) {
-		cvmm_cmdline_destroy(cmdline);
-		return lo.kernel_fd;
-	}
-	if (cfg->initrd) {
-		lo.initrd_fd = open_image("--initrd", cfg->initrd, err, errlen);
-		if (lo.initrd_fd < 0) {
-			close(lo.kernel_fd);
-			cvmm_cmdline_destroy(cmdline);
-			return lo.initrd_fd;
-		}
-	}
 	ret = cvmm_linux_loader_load(v->mem, &lo, &res);
 	cvmm_cmdline_destroy(cmdline);
-	close(lo.kernel_fd);
-	cvmm_close(lo.initrd_fd);
 	if (ret) {
-		snprintf(err, errlen, "--kernel: '%s': %s", cfg->kernel, loader_error(ret));
+		snprintf(err, errlen, "kernel: '%s': %s", o->kernel_name ? o->kernel_name : "",
+			 loader_error(ret));
 		return ret;
 	}
 
@@ -267,18 +269,18 @@ int vmm_boot(struct vmm *v, char *err, size_t errlen)
 	}
 	/* Only the boot processor starts at the kernel's entry; the others wait
 	 * in the in-kernel LAPIC for the INIT/SIPI the kernel sends them. */
-	if ((ret = cvmm_kvm_vcpu_get_sregs(v->vcpu[0], &sregs)) ||
+	if ((ret = cvmm_kvm_vcpu_get_sregs(v->vcpu[0].kvm, &sregs)) ||
 	    (ret = cvmm_x86_boot_setup_sregs(v->mem, &res, &bo, &sregs)) ||
-	    (ret = cvmm_kvm_vcpu_set_sregs(v->vcpu[0], &sregs))) {
+	    (ret = cvmm_kvm_vcpu_set_sregs(v->vcpu[0].kvm, &sregs))) {
 		snprintf(err, errlen, "boot vCPU: %s", strerror(-ret));
 		return ret;
 	}
 	cvmm_x86_boot_setup_regs(&res, 0, 0, &regs);
-	if ((ret = cvmm_kvm_vcpu_set_regs(v->vcpu[0], &regs))) {
+	if ((ret = cvmm_kvm_vcpu_set_regs(v->vcpu[0].kvm, &regs))) {
 		snprintf(err, errlen, "boot vCPU registers: %s", strerror(-ret));
 		return ret;
 	}
-	cvmm_log(CVMM_LOG_INFO, "microvm", "%s kernel, %s entry at %#llx",
+	cvmm_log(CVMM_LOG_INFO, VMM_CRATE, "%s kernel, %s entry at %#llx",
 		 res.format == CVMM_KERNEL_ELF ? "ELF" : "bzImage",
 		 res.mode == CVMM_BOOT_PVH32 ? "PVH" : "64-bit", (unsigned long long)res.entry);
 	return 0;

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio devices on the VM: one device thread runs an event-manager loop
+ * for every device model and transport; a device joins through
+ * cvmm_vmm_virtio_mmio_add(), which takes an MMIO window and an interrupt
+ * line from the allocator, puts the transport's registers on the MMIO bus,
+ * and wires queue notifications (KVM ioeventfds) and the interrupt (KVM
+ * irqfd) so a vCPU thread only ever does register accesses.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/acpi-tables.h>
+#include <cvmm/virtio-devices.h>
+
+#include "internal.h"
+
+struct vdev {
+	struct cvmm_vmm *vmm;
+	struct cvmm_vmm_virtio_opts o;
+	char id[CVMM_VMM_ID_MAX];
+	struct cvmm_virtio_mmio *t;
+	uint64_t base;
+	uint32_t gsi;
+	bool on_bus;
+};
+
+static void *device_thread(void *arg)
+{
+	struct cvmm_vmm *vmm = arg;
+	int ret;
+
+	cvmm_thread_set_name("virtio");
+	if (vmm->opts.thread_start && vmm->opts.thread_start(vmm->opts.opaque, "virtio", 0)) {
+		CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "virtio device thread: set-up (seccomp) failed");
+		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+		return NULL;
+	}
+	ret = cvmm_event_manager_run(vmm->dev_em);
+	if (ret) {
+		CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "virtio device loop: %s", strerror(-ret));
+		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+	}
+	return NULL;
+}
+
+struct cvmm_event_manager *cvmm_vmm_device_loop(struct cvmm_vmm *vmm)
+{
+	if (!vmm)
+		return NULL;
+	if (!vmm->dev_em && cvmm_event_manager_create(NULL, &vmm->dev_em))
+		vmm->dev_em = NULL;
+	return vmm->dev_em;
+}
+
+int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm)
+{
+	int ret;
+
+	if (!vmm->dev_em || vmm->dev_thread_running)
+		return 0;
+	ret = -pthread_create(&vmm->dev_thread, NULL, device_thread, vmm);
+	if (!ret)
+		vmm->dev_thread_running = true;
+	return ret;
+}
+
+void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm)
+{
+	if (!vmm->dev_thread_running)
+		return;
+	cvmm_event_manager_stop(vmm->dev_em);
+	pthread_join(vmm->dev_thread, NULL);
+	vmm->dev_thread_running = false;
+}
+
+static void mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vdev *d = opaque;
+
+	if (cvmm_virtio_mmio_access(d->t, offset, data, len, is_write) && !is_write)
+		memset(data, 0xff, len);
+}
+
+static void vdev_destroy(void *dev)
+{
+	struct vdev *d = dev;
+
+	if (d->on_bus)
+		cvmm_vmm_bus_remove(d->vmm, CVMM_VMM_MMIO, d->base);
+	/* The ioeventfds and irqfd stay registered when the whole VM goes:
+	 * KVM drops them with it (holding its own eventfd references), so
+	 * teardown needs no KVM ioctl from a thread under seccomp. */
+	if (!d->vmm->tearing_down && d->t) {
+		for (unsigned int q = 0; q < d->o.dev->num_queues; q++) {
+			uint64_t match = q;
+
+			cvmm_kvm_vm_unregister_ioeventfd(d->vmm->vm, cvmm_virtio_mmio_notify_fd(d->t, q),
+							 CVMM_KVM_IO_MMIO,
+							 d->base + CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+							 &match);
+		}
+		cvmm_kvm_vm_unregister_irqfd(d->vmm->vm, cvmm_virtio_mmio_irq_fd(d->t), d->gsi);
+	}
+	if (d->o.detach)
+		d->o.detach(d->o.model);
+	cvmm_virtio_mmio_destroy(d->t);
+	if (d->o.destroy)
+		d->o.destroy(d->o.model);
+	free(d);
+}
+
+static const struct cvmm_vmm_device_ops vdev_ops = {
+	.destroy = vdev_destroy,
+};
+
+int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,
+			     char out_id[CVMM_VMM_ID_MAX], char *err, size_t errlen)
+{
+	struct cvmm_virtio_mmio_opts mo = { .sz = sizeof(mo) };
+	uint64_t gsi;
+	struct vdev *d;
+	int ret;
+
+	if (!vmm || !o || o->sz < sizeof(*o) || !o->dev || !o->kind || (!o->id && !o->prefix)) {
+		snprintf(err, errlen, "virtio device: bad options");
+		return -EINVAL;
+	}
+	if (!cvmm_vmm_device_loop(vmm))
+		return -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->vmm = vmm;
+	d->o = *o;
+	if (o->id)
+		snprintf(d->id, sizeof(d->id), "%s", o->id);
+	else if ((ret = cvmm_vmm_device_next_id(vmm, o->prefix, d->id)))
+		goto fail_free;
+	if (cvmm_vmm_device_find(vmm, d->id)) {
+		snprintf(err, errlen, "%s: id '%s' is already in use", o->kind, d->id);
+		ret = -EEXIST;
+		goto fail_free;
+	}
+	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MMIO32, CVMM_VMM_VIRTIO_MMIO_STRIDE,
+			     CVMM_VMM_VIRTIO_MMIO_STRIDE, d->id, &d->base);
+	if (!ret)
+		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->id, &gsi);
+	if (ret) {
+		snprintf(err, errlen, "%s: no %s left for another device", o->kind,
+			 ret == -ENOSPC ? "interrupt line or MMIO window" : "resource");
+		goto fail_res;
+	}
+	d->gsi = (uint32_t)gsi;
+	mo.dev = o->dev;
+	mo.mem = vmm->mem;
+	mo.em = vmm->dev_em;
+	mo.used_irq_direct = o->used_irq_direct;
+	ret = cvmm_virtio_mmio_create(&mo, &d->t);
+	if (ret) {
+		snprintf(err, errlen, "%s: virtio-mmio transport: %s", o->kind, strerror(-ret));
+		goto fail_res;
+	}
+	ret = cvmm_vmm_bus_add(vmm, CVMM_VMM_MMIO, d->base, CVMM_VIRTIO_MMIO_SIZE, mmio_io, d,
+			       o->kind);
+	if (ret) {
+		snprintf(err, errlen, "%s: MMIO bus: %s", o->kind, strerror(-ret));
+		goto fail_t;
+	}
+	d->on_bus = true;
+	for (unsigned int q = 0; q < o->dev->num_queues; q++) {
+		uint64_t match = q;
+
+		ret = cvmm_kvm_vm_register_ioeventfd(vmm->vm, cvmm_virtio_mmio_notify_fd(d->t, q),
+						     CVMM_KVM_IO_MMIO,
+						     d->base + CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, 4, &match);
+		if (ret) {
+			snprintf(err, errlen, "%s: KVM_IOEVENTFD: %s", o->kind, strerror(-ret));
+			goto fail_t;
+		}
+	}
+	ret = cvmm_kvm_vm_register_irqfd(vmm->vm, cvmm_virtio_mmio_irq_fd(d->t), d->gsi, -1);
+	if (ret) {
+		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, d->gsi, strerror(-ret));
+		goto fail_t;
+	}
+	ret = cvmm_vmm_device_add(vmm, d->id, NULL, o->kind, &vdev_ops, d, out_id);
+	if (ret) {
+		snprintf(err, errlen, "%s: device table: %s", o->kind, strerror(-ret));
+		goto fail_t;
+	}
+	return 0;
+fail_t:
+	/* Undo exactly what was done; the model stays the caller's. */
+	d->o.destroy = NULL;
+	d->o.detach = NULL;
+	cvmm_vmm_alloc_free_owner(vmm, d->id);
+	vdev_destroy(d);
+	return ret;
+fail_res:
+	cvmm_vmm_alloc_free_owner(vmm, d->id);
+fail_free:
+	free(d);
+	return ret;
+}
+
+int cvmm_vmm_virtio_mmio_list(const struct cvmm_vmm *vmm, struct cvmm_acpi_virtio_mmio *out,
+			      unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (!vmm || (max && !out))
+		return -EINVAL;
+	for (unsigned int i = 0; i < vmm->ndev; i++) {
+		const struct vdev *d = vmm->dev[i].dev;
+
+		if (vmm->dev[i].ops != &vdev_ops)
+			continue;
+		if (n < max)
+			out[n] = (struct cvmm_acpi_virtio_mmio){ .base = d->base,
+								.size = CVMM_VIRTIO_MMIO_SIZE,
+								.gsi = d->gsi };
+		n++;
+	}
+	return (int)n;
+}
