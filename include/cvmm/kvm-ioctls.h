@@ -749,6 +749,104 @@ int cvmm_kvm_vcpu_state_restore(struct cvmm_kvm_vcpu *vcpu,
 /** Free what cvmm_kvm_vcpu_state_save() allocated and zero @st. NULL-safe. */
 void cvmm_kvm_vcpu_state_fini(struct cvmm_kvm_vcpu_state *st);
 
+/* ------------------------------------------------------------------------ */
+/* Whole-VM state: in-kernel PIC pair and IOAPIC, PIT, kvmclock              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Plain data, no pointers: a snapshot writer may store the struct (or each
+ * part: &st.pic[0], &st.ioapic, ...) as it is, and a reader must treat what
+ * it reads back as hostile. cvmm_kvm_vm_state_check() (called by restore
+ * before it touches the VM) refuses what neither KVM nor a guest could have
+ * produced, naming the field. The parts are the <linux/kvm.h> structs,
+ * whose layout is kernel ABI; the version covers this wrapper's layout.
+ */
+#define CVMM_KVM_VM_STATE_VERSION 1u
+
+/** Which parts of struct cvmm_kvm_vm_state hold data. */
+#define CVMM_KVM_VM_STATE_PIC 0x1u    /**< pic[0] (master), pic[1] (slave) */
+#define CVMM_KVM_VM_STATE_IOAPIC 0x2u /**< ioapic */
+#define CVMM_KVM_VM_STATE_PIT 0x4u    /**< pit */
+#define CVMM_KVM_VM_STATE_CLOCK 0x8u  /**< clock */
+#define CVMM_KVM_VM_STATE_ALL 0xfu
+
+/** The IOAPIC's MMIO base; KVM's IOAPIC lives there and nowhere else. */
+#define CVMM_KVM_IOAPIC_BASE 0xfec00000ull
+
+struct cvmm_kvm_vm_state {
+	uint32_t version;               /**< CVMM_KVM_VM_STATE_VERSION */
+	uint32_t valid;                 /**< CVMM_KVM_VM_STATE_* */
+	struct kvm_pic_state pic[2];    /**< KVM_IRQCHIP_PIC_MASTER, _SLAVE */
+	struct kvm_ioapic_state ioapic; /**< KVM_IRQCHIP_IOAPIC */
+	struct kvm_pit_state2 pit;      /**< KVM_GET_PIT2 */
+	struct kvm_clock_data clock;    /**< KVM_GET_CLOCK, flags as the kernel gave them */
+};
+
+/** Which field of a state was refused and why (copy into the snapshot error). */
+struct cvmm_kvm_state_error {
+	char field[48]; /**< e.g. "pic[1].irq_base", "pit.channels[2].mode" */
+	char msg[128];  /**< e.g. "value 3 is not a multiple of 8" */
+};
+
+/** cvmm_kvm_vm_state_restore() flags. */
+/**
+ * Keep KVM_CLOCK_REALTIME when the saved clock has it: KVM then moves the
+ * guest clock on by the wall time that passed since the save (what live
+ * migration wants). Without it the guest's kvmclock continues from the
+ * saved value, as if no time had passed (what a snapshot restore wants).
+ */
+#define CVMM_KVM_VM_RESTORE_CLOCK_REALTIME 0x1u
+
+/**
+ * Read the VM-wide state KVM keeps: the PIC pair and IOAPIC (when the VM
+ * has the full in-kernel irqchip), the PIT (when created) and kvmclock.
+ * Parts the VM lacks are left zero and their bit clear in @st->valid.
+ * KVM_CLOCK_TSC_STABLE is dropped from the clock flags (it describes the
+ * host, and KVM ignores it on set).
+ * @return 0; a negative errno of an ioctl other than the "part missing"
+ *         -ENXIO (@st is then zeroed).
+ * Thread safety: any thread; take it while the vCPUs are paused, or the
+ *         parts are not from one instant.
+ */
+int cvmm_kvm_vm_state_save(struct cvmm_kvm_vm *vm, struct cvmm_kvm_vm_state *st);
+
+/**
+ * Check a state read from a hostile source, part by part, without a VM.
+ * @return 0; -EPROTONOSUPPORT (version newer than CVMM_KVM_VM_STATE_VERSION);
+ *         -EINVAL (version 0, unknown valid bits, a field no KVM or guest
+ *         produces: an unaligned PIC vector base, an ELCR mask other than
+ *         KVM's, an IOAPIC elsewhere than CVMM_KVM_IOAPIC_BASE, unknown PIT
+ *         or clock flags, reserved fields not zero); -ERANGE (a field out
+ *         of its range: PIC priority or init state, IOAPIC id or register
+ *         select, a PIT count above 0x10000 or a mode above 5, ...).
+ *         @why (may be NULL) names the field and says why.
+ * Thread safety: reentrant.
+ */
+int cvmm_kvm_vm_state_check(const struct cvmm_kvm_vm_state *st, struct cvmm_kvm_state_error *why);
+
+/** The same checks for one part (for a snapshot that stores parts apart). */
+int cvmm_kvm_pic_state_check(const struct kvm_pic_state *pic, bool slave,
+			     struct cvmm_kvm_state_error *why);
+int cvmm_kvm_ioapic_state_check(const struct kvm_ioapic_state *io,
+				struct cvmm_kvm_state_error *why);
+int cvmm_kvm_pit_state_check(const struct kvm_pit_state2 *pit, struct cvmm_kvm_state_error *why);
+int cvmm_kvm_clock_state_check(const struct kvm_clock_data *clk, struct cvmm_kvm_state_error *why);
+
+/**
+ * Check @st (cvmm_kvm_vm_state_check(); nothing is written to the VM when
+ * it fails), then write each valid part: PIC master, PIC slave, IOAPIC,
+ * PIT, clock. The VM must have what @st->valid names (irqchip, PIT).
+ * Restore it before the vCPUs' state (their LAPICs route to this irqchip)
+ * and before any vCPU runs. @flags: CVMM_KVM_VM_RESTORE_*.
+ * @return 0; the errors of cvmm_kvm_vm_state_check(); -EINVAL (unknown
+ *         @flags); -ENXIO (the VM lacks the irqchip or PIT a part needs;
+ *         @why names the part); a negative errno of the kernel (parts
+ *         before the failing one are then already written).
+ * Thread safety: any thread, while no vCPU runs.
+ */
+int cvmm_kvm_vm_state_restore(struct cvmm_kvm_vm *vm, const struct cvmm_kvm_vm_state *st,
+			      unsigned int flags, struct cvmm_kvm_state_error *why);
+
 #ifdef __cplusplus
 }
 #endif

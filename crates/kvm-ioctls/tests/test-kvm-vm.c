@@ -544,6 +544,206 @@ START_TEST(xsave_size)
 }
 END_TEST
 
+/* --- whole-VM state --------------------------------------------------------- */
+
+static struct cvmm_kvm_vm *vm_full(struct cvmm_kvm *k, bool irqchip, bool pit)
+{
+	struct cvmm_kvm_vm *v;
+	struct kvm_pit_config cfg = { .flags = 0 };
+
+	ck_assert_int_eq(cvmm_kvm_vm_create(k, NULL, &v), 0);
+	if (irqchip)
+		ck_assert_int_eq(cvmm_kvm_vm_create_irqchip(v), 0);
+	if (pit)
+		ck_assert_int_eq(cvmm_kvm_vm_create_pit2(v, &cfg), 0);
+	return v;
+}
+
+START_TEST(vm_state_round_trip)
+{
+	struct cvmm_kvm_vm *a, *b;
+	struct cvmm_kvm_vm_state st, back;
+	struct cvmm_kvm_state_error why = { { 0 } };
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
+	struct kvm_irqchip io = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	struct kvm_pit_state2 pit;
+
+	ck_assert_int_eq(cvmm_kvm_create(NULL, &kvm), 0);
+	a = vm_full(kvm, true, true);
+	/* Give every part something a fresh VM would not have. */
+	ck_assert_int_eq(cvmm_kvm_vm_get_irqchip(a, &chip), 0);
+	chip.chip.pic.imr = 0xa5;
+	chip.chip.pic.elcr = 0x08;
+	ck_assert_int_eq(cvmm_kvm_vm_set_irqchip(a, &chip), 0);
+	ck_assert_int_eq(cvmm_kvm_vm_get_irqchip(a, &io), 0);
+	io.chip.ioapic.redirtbl[5].bits = 0x0000000000010035ull; /* masked, vector 0x35 */
+	io.chip.ioapic.ioregsel = 0x1a;
+	ck_assert_int_eq(cvmm_kvm_vm_set_irqchip(a, &io), 0);
+	ck_assert_int_eq(cvmm_kvm_vm_get_pit2(a, &pit), 0);
+	pit.channels[0].count = 0x1234;
+	pit.channels[0].mode = 2;
+	pit.channels[0].rw_mode = 3;
+	ck_assert_int_eq(cvmm_kvm_vm_set_pit2(a, &pit), 0);
+
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(a, &st), 0);
+	ck_assert_uint_eq(st.version, CVMM_KVM_VM_STATE_VERSION);
+	ck_assert_uint_eq(st.valid, CVMM_KVM_VM_STATE_ALL);
+	ck_assert_msg(cvmm_kvm_vm_state_check(&st, &why) == 0, "%s: %s", why.field, why.msg);
+	ck_assert_uint_eq(st.pic[0].imr, 0xa5);
+	ck_assert_uint_eq(st.pic[1].elcr_mask, 0xde);
+	ck_assert_uint_eq(st.ioapic.base_address, CVMM_KVM_IOAPIC_BASE);
+	ck_assert_uint_eq(st.clock.flags & KVM_CLOCK_TSC_STABLE, 0);
+
+	b = vm_full(kvm, true, true);
+	ck_assert_msg(cvmm_kvm_vm_state_restore(b, &st, 0, &why) == 0, "%s: %s", why.field, why.msg);
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(b, &back), 0);
+	ck_assert(memcmp(back.pic, st.pic, sizeof(st.pic)) == 0);
+	ck_assert(memcmp(&back.ioapic, &st.ioapic, sizeof(st.ioapic)) == 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(back.pit.channels[i].count, st.pit.channels[i].count);
+		ck_assert_uint_eq(back.pit.channels[i].mode, st.pit.channels[i].mode);
+		ck_assert_uint_eq(back.pit.channels[i].gate, st.pit.channels[i].gate);
+	}
+	ck_assert_uint_eq(back.pit.channels[0].count, 0x1234);
+	/* Without CLOCK_REALTIME the clock continues from the saved value. */
+	ck_assert_uint_ge(back.clock.clock, st.clock.clock);
+	ck_assert_uint_lt(back.clock.clock, st.clock.clock + 10000000000ull);
+	cvmm_kvm_vm_destroy(b);
+
+	/* With it, KVM adds the wall time since the save (only when KVM reported it). */
+	if (st.clock.flags & KVM_CLOCK_REALTIME) {
+		struct cvmm_kvm_vm_state old = st;
+
+		old.clock.realtime -= 5000000000ull; /* saved "5 s ago" */
+		b = vm_full(kvm, true, true);
+		ck_assert_int_eq(cvmm_kvm_vm_state_restore(b, &old, CVMM_KVM_VM_RESTORE_CLOCK_REALTIME, &why), 0);
+		ck_assert_int_eq(cvmm_kvm_vm_state_save(b, &back), 0);
+		ck_assert_uint_ge(back.clock.clock, st.clock.clock + 5000000000ull);
+		cvmm_kvm_vm_destroy(b);
+	}
+	ck_assert_int_eq(cvmm_kvm_vm_state_restore(a, &st, 0x2, &why), -EINVAL);
+	cvmm_kvm_vm_destroy(a);
+	cvmm_kvm_destroy(kvm);
+	kvm = NULL;
+}
+END_TEST
+
+START_TEST(vm_state_parts_missing)
+{
+	struct cvmm_kvm_vm *a, *b;
+	struct cvmm_kvm_vm_state st, full;
+	struct cvmm_kvm_state_error why = { { 0 } };
+
+	ck_assert_int_eq(cvmm_kvm_create(NULL, &kvm), 0);
+	/* No irqchip, no PIT: the clock alone. */
+	a = vm_full(kvm, false, false);
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(a, &st), 0);
+	ck_assert_uint_eq(st.valid, CVMM_KVM_VM_STATE_CLOCK);
+	ck_assert_int_eq(cvmm_kvm_vm_state_restore(a, &st, 0, &why), 0);
+	/* Irqchip without PIT. */
+	b = vm_full(kvm, true, false);
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(b, &full), 0);
+	ck_assert_uint_eq(full.valid, CVMM_KVM_VM_STATE_PIC | CVMM_KVM_VM_STATE_IOAPIC | CVMM_KVM_VM_STATE_CLOCK);
+	/* A state naming parts the VM lacks: refused by part. */
+	ck_assert_int_eq(cvmm_kvm_vm_state_restore(a, &full, 0, &why), -ENXIO);
+	ck_assert_str_eq(why.field, "pic[0]");
+	ck_assert(strstr(why.msg, "no in-kernel irqchip") != NULL);
+	cvmm_kvm_vm_destroy(b);
+	b = vm_full(kvm, true, true);
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(b, &full), 0);
+	cvmm_kvm_vm_destroy(b);
+	b = vm_full(kvm, true, false);
+	ck_assert_int_eq(cvmm_kvm_vm_state_restore(b, &full, 0, &why), -ENXIO);
+	ck_assert_str_eq(why.field, "pit");
+	cvmm_kvm_vm_destroy(b);
+	cvmm_kvm_vm_destroy(a);
+	cvmm_kvm_destroy(kvm);
+	kvm = NULL;
+}
+END_TEST
+
+/* Hostile states: each refused with its errno and field, the VM untouched. */
+START_TEST(vm_state_hostile)
+{
+	static const struct {
+		size_t off, width;
+		uint64_t value;
+		int err;
+		const char *field;
+	} cases[] = {
+#define F(member) offsetof(struct cvmm_kvm_vm_state, member), \
+		  sizeof(((struct cvmm_kvm_vm_state *)0)->member)
+		{ F(version), 2, -EPROTONOSUPPORT, "version" },
+		{ F(version), 0, -EINVAL, "version" },
+		{ F(valid), 0x10 | CVMM_KVM_VM_STATE_ALL, -EINVAL, "valid" },
+		{ F(pic[0].irq_base), 0x0c, -EINVAL, "pic[0].irq_base" },
+		{ F(pic[1].elcr_mask), 0xff, -EINVAL, "pic[1].elcr_mask" },
+		{ F(pic[0].elcr), 0x01, -EINVAL, "pic[0].elcr" },
+		{ F(pic[1].priority_add), 8, -ERANGE, "pic[1].priority_add" },
+		{ F(pic[0].init_state), 4, -ERANGE, "pic[0].init_state" },
+		{ F(pic[0].poll), 2, -ERANGE, "pic[0].poll" },
+		{ F(pic[1].init4), 0xff, -ERANGE, "pic[1].init4" },
+		{ F(ioapic.base_address), 0xfee00000, -EINVAL, "ioapic.base_address" },
+		{ F(ioapic.ioregsel), 0x100, -ERANGE, "ioapic.ioregsel" },
+		{ F(ioapic.id), 16, -ERANGE, "ioapic.id" },
+		{ F(ioapic.irr), 1u << 24, -EINVAL, "ioapic.irr" },
+		{ F(pit.channels[1].count), 0x10001, -ERANGE, "pit.channels[1].count" },
+		{ F(pit.channels[2].mode), 6, -ERANGE, "pit.channels[2].mode" },
+		{ F(pit.channels[0].rw_mode), 4, -ERANGE, "pit.channels[0].rw_mode" },
+		{ F(pit.channels[0].read_state), 5, -ERANGE, "pit.channels[0].read_state" },
+		{ F(pit.channels[2].gate), 2, -ERANGE, "pit.channels[2].gate" },
+		{ F(pit.flags), 0x80, -EINVAL, "pit.flags" },
+		{ F(pit.reserved[8]), 1, -EINVAL, "pit.reserved[8]" },
+		{ F(clock.flags), 0x100, -EINVAL, "clock.flags" },
+		{ F(clock.pad[3]), 1, -EINVAL, "clock.pad[3]" },
+#undef F
+	};
+	struct cvmm_kvm_vm *a;
+	struct cvmm_kvm_vm_state good, bad, now;
+	struct cvmm_kvm_state_error why;
+
+	ck_assert_int_eq(cvmm_kvm_create(NULL, &kvm), 0);
+	a = vm_full(kvm, true, true);
+	ck_assert_int_eq(cvmm_kvm_vm_state_save(a, &good), 0);
+	for (size_t i = 0; i < CVMM_ARRAY_SIZE(cases); i++) {
+		bad = good;
+		switch (cases[i].width) {
+		case 1: *((uint8_t *)&bad + cases[i].off) = (uint8_t)cases[i].value; break;
+		case 4: { uint32_t v = (uint32_t)cases[i].value; memcpy((uint8_t *)&bad + cases[i].off, &v, 4); break; }
+		case 8: { uint64_t v = cases[i].value; memcpy((uint8_t *)&bad + cases[i].off, &v, 8); break; }
+		default: ck_abort_msg("width %zu", cases[i].width);
+		}
+		memset(&why, 0, sizeof(why));
+		ck_assert_int_eq(cvmm_kvm_vm_state_check(&bad, &why), cases[i].err);
+		ck_assert_str_eq(why.field, cases[i].field);
+		ck_assert(why.msg[0]);
+		/* Restore refuses before writing anything. */
+		bad.pic[0].imr ^= 0xff;
+		if (strcmp(cases[i].field, "pic[0].imr"))
+			ck_assert_int_eq(cvmm_kvm_vm_state_restore(a, &bad, 0, &why), cases[i].err);
+		ck_assert_int_eq(cvmm_kvm_vm_state_save(a, &now), 0);
+		ck_assert_uint_eq(now.pic[0].imr, good.pic[0].imr);
+	}
+	/* The part checks say the same without the prefix. */
+	bad = good;
+	bad.pit.channels[2].mode = 7;
+	ck_assert_int_eq(cvmm_kvm_pit_state_check(&bad.pit, &why), -ERANGE);
+	ck_assert_str_eq(why.field, "channels[2].mode");
+	bad.pic[1].elcr_mask = 0xf8; /* the master's mask on the slave */
+	ck_assert_int_eq(cvmm_kvm_pic_state_check(&bad.pic[1], true, &why), -EINVAL);
+	ck_assert_str_eq(why.field, "elcr_mask");
+	ck_assert_int_eq(cvmm_kvm_pic_state_check(&good.pic[0], false, NULL), 0);
+	ck_assert_int_eq(cvmm_kvm_ioapic_state_check(&good.ioapic, NULL), 0);
+	ck_assert_int_eq(cvmm_kvm_clock_state_check(&good.clock, NULL), 0);
+	ck_assert_int_eq(cvmm_kvm_vm_state_check(NULL, NULL), -EINVAL);
+	/* A fresh PIT's channels have mode 0xff (never programmed): accepted. */
+	ck_assert_uint_eq(good.pit.channels[1].mode, 0xff);
+	cvmm_kvm_vm_destroy(a);
+	cvmm_kvm_destroy(kvm);
+	kvm = NULL;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kvm-vm");
@@ -551,6 +751,7 @@ int main(void)
 	TCase *slots = tcase_create("slots");
 	TCase *chip = tcase_create("irqchip");
 	TCase *misc = tcase_create("misc");
+	TCase *state = tcase_create("vm-state");
 
 	cvmm_test_require_kvm();
 	tcase_add_test(sys, system_basics);
@@ -575,9 +776,14 @@ int main(void)
 	tcase_set_timeout(slots, 60);
 	tcase_set_timeout(chip, 60);
 	tcase_set_timeout(misc, 60);
+	tcase_add_test(state, vm_state_round_trip);
+	tcase_add_test(state, vm_state_parts_missing);
+	tcase_add_test(state, vm_state_hostile);
+	tcase_set_timeout(state, 60);
 	suite_add_tcase(s, sys);
 	suite_add_tcase(s, slots);
 	suite_add_tcase(s, chip);
 	suite_add_tcase(s, misc);
+	suite_add_tcase(s, state);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }
