@@ -135,6 +135,14 @@ struct cvmm_vmm_opts {
 	cvmm_vmm_event_fn event;        /**< NULL: events are dropped */
 	cvmm_vmm_thread_fn thread_start;/**< NULL: threads start as they are */
 	void *opaque;                   /**< passed to both callbacks */
+	/**
+	 * The control loop to live on (a program that serves an API before
+	 * any VM exists owns one and creates VMs on it); NULL: the VM makes
+	 * its own, run by cvmm_vmm_run(). On a loop of the program's, the VM's
+	 * stop is handled by a callback of that loop (threads joined, state
+	 * SHUTDOWN, event sent) and the loop goes on.
+	 */
+	struct cvmm_event_manager *em;
 };
 
 /**
@@ -165,7 +173,8 @@ struct cvmm_guest_mem *cvmm_vmm_mem(const struct cvmm_vmm *vmm);
 unsigned int cvmm_vmm_ncpus(const struct cvmm_vmm *vmm);
 /** The vCPU object, for boot-time set-up before cvmm_vmm_start(). */
 struct cvmm_kvm_vcpu *cvmm_vmm_vcpu(const struct cvmm_vmm *vmm, unsigned int i);
-/** The control loop. Add the program's own fds (signals, input) here. */
+/** The control loop (its own or opts.em). Add the program's fds (signals,
+ * input) here. */
 struct cvmm_event_manager *cvmm_vmm_event_manager(const struct cvmm_vmm *vmm);
 enum cvmm_vmm_state cvmm_vmm_state(const struct cvmm_vmm *vmm);
 const char *cvmm_vmm_state_name(enum cvmm_vmm_state s);

@@ -147,7 +147,8 @@ struct cvmm_vmm {
 	bool dev_thread_running;
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
 
-	struct cvmm_event_manager *em;
+ 	struct cvmm_event_manager *em;
+	bool own_em;                  /* em is ours (else the program's opts.em) */
 	int stop_efd;                 /* written once the VM stops */
 
 	pthread_mutex_t vcpu_lock;    /* vCPU states and call slots */

@@ -129,17 +129,35 @@ enum cvmm_vmm_stop cvmm_vmm_stop_reason(const struct cvmm_vmm *vmm, int *code)
 	return (enum cvmm_vmm_stop)atomic_load(&vmm->stop);
 }
 
+/* The VM stopped: join its threads, report, and end the loop if it is ours. */
+static void finish(struct cvmm_vmm *vmm)
+{
+	struct cvmm_vmm_event ev = { .type = CVMM_VMM_EV_SHUTDOWN, .vcpu = -1 };
+
+	if (cvmm_vmm_state(vmm) == CVMM_VMM_SHUTDOWN)
+		return;
+	cvmm_vi_vcpus_stop_and_join(vmm);
+	cvmm_vi_device_thread_stop(vmm);
+	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_SHUTDOWN);
+	ev.stop = cvmm_vmm_stop_reason(vmm, &ev.code);
+	cvmm_vi_vmm_emit(vmm, &ev);
+}
+
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
 {
-	(void)fd;
+	struct cvmm_vmm *vmm = opaque;
+	uint64_t v;
+
 	(void)events;
-	(void)opaque;
-	cvmm_event_manager_stop(em);
+	if (cvmm_eventfd_read(fd, &v) < 0 && cvmm_vmm_stop_reason(vmm, NULL) == CVMM_VMM_STOP_NONE)
+		return;
+	finish(vmm);
+	if (vmm->own_em)
+		cvmm_event_manager_stop(em);
 }
 
 int cvmm_vmm_run(struct cvmm_vmm *vmm)
 {
-	struct cvmm_vmm_event ev = { .type = CVMM_VMM_EV_SHUTDOWN, .vcpu = -1 };
 	int ret;
 
 	if (!vmm)
@@ -149,10 +167,6 @@ int cvmm_vmm_run(struct cvmm_vmm *vmm)
 	ret = cvmm_event_manager_run(vmm->em);
 	if (ret)
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
-	cvmm_vi_vcpus_stop_and_join(vmm);
-	cvmm_vi_device_thread_stop(vmm);
-	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_SHUTDOWN);
-	ev.stop = cvmm_vmm_stop_reason(vmm, &ev.code);
-	cvmm_vi_vmm_emit(vmm, &ev);
+	finish(vmm);
 	return ret;
 }

@@ -82,7 +82,10 @@ static int create(struct cvmm_vmm *vmm, char *err, size_t errlen)
 		return fail(err, errlen, vmm->stop_efd, "%s: %s", "eventfd");
 	/* Subscribed now: a program may confine the control thread before
 	 * it runs the loop. */
-	if ((ret = cvmm_event_manager_create(NULL, &vmm->em)) ||
+	vmm->own_em = !vmm->opts.em;
+	if (!vmm->own_em)
+		vmm->em = vmm->opts.em;
+	if ((vmm->own_em && (ret = cvmm_event_manager_create(NULL, &vmm->em))) ||
 	    (ret = cvmm_event_manager_add(vmm->em, vmm->stop_efd, EPOLLIN, cvmm_vi_on_stop, vmm)))
 		return fail(err, errlen, ret, "%s: %s", "control loop");
 	if ((ret = cvmm_kvm_create(&ko, &vmm->kvm)))
@@ -181,7 +184,10 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 	cvmm_kvm_vm_destroy(vmm->vm);
 	cvmm_kvm_destroy(vmm->kvm);
 	cvmm_guest_mem_destroy(vmm->mem);
-	cvmm_event_manager_destroy(vmm->em);
+	if (vmm->own_em)
+		cvmm_event_manager_destroy(vmm->em);
+	else if (vmm->em && vmm->stop_efd >= 0)
+		cvmm_event_manager_remove(vmm->em, vmm->stop_efd);
 	cvmm_close(vmm->stop_efd);
 	cvmm_vi_alloc_fini(&vmm->alloc);
 	cvmm_vi_bus_fini(&vmm->bus[CVMM_VMM_PIO]);

@@ -360,6 +360,33 @@ START_TEST(lifecycle_refusals)
 }
 END_TEST
 
+/* On a program's loop, the VM's stop is handled there and the loop goes on:
+ * an API server keeps answering after the VM it served shut down. */
+START_TEST(lifecycle_external_loop)
+{
+	struct cvmm_event_manager *em;
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1,
+				   .event = on_event };
+	struct cvmm_vmm *v;
+	char err[256];
+	int n = 0;
+
+	ck_assert_int_eq(cvmm_event_manager_create(NULL, &em), 0);
+	o.em = em;
+	ck_assert_msg(cvmm_vmm_create(&o, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_eq(cvmm_vmm_event_manager(v), em);
+	cvmm_vmm_request_stop(v, CVMM_VMM_STOP_REQUEST, 9);
+	while (cvmm_vmm_state(v) != CVMM_VMM_SHUTDOWN && n++ < 100)
+		ck_assert_int_ge(cvmm_event_manager_run_once(em, 100), 0);
+	ck_assert_int_eq(cvmm_vmm_state(v), CVMM_VMM_SHUTDOWN);
+	ck_assert_uint_eq(events[CVMM_VMM_EV_SHUTDOWN], 1);
+	cvmm_vmm_destroy(v);
+	/* The loop outlives the VM, with nothing of it left subscribed. */
+	ck_assert_int_eq(cvmm_event_manager_run_once(em, 0), 0);
+	cvmm_event_manager_destroy(em);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmm");
@@ -381,6 +408,7 @@ int main(void)
 	tcase_add_test(v, alloc_mmio_align_and_claims);
 	tcase_add_test(v, device_table);
 	tcase_add_test(v, lifecycle_refusals);
+	tcase_add_test(v, lifecycle_external_loop);
 	suite_add_tcase(s, v);
 	return cvmm_test_run(all);
 }
