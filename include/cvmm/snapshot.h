@@ -240,7 +240,11 @@ int cvmm_snap_write(struct cvmm_snap_writer *w, const char *id, uint32_t version
  * @return as cvmm_snap_write().
  */
 int cvmm_snap_write_begin(struct cvmm_snap_writer *w, const char *id, uint32_t version);
-/** @return 0; -EBUSY outside begin/end; -ENOMEM; -EOVERFLOW; a sticky error. */
+/**
+ * @return 0; -EBUSY outside begin/end; -ENOMEM; -EOVERFLOW. A failed append
+ * breaks the writer (the section lost bytes): every later call returns the
+ * same error.
+ */
 int cvmm_snap_write_append(struct cvmm_snap_writer *w, const void *data, size_t len);
 /** @return 0; -EBUSY outside begin/end; a negative errno of write(). */
 int cvmm_snap_write_end(struct cvmm_snap_writer *w);
@@ -300,7 +304,7 @@ struct cvmm_snap_section {
  *   -ENAMETOOLONG     an id with no NUL in its 48 bytes
  *   -EEXIST           two sections with the same id
  *   -EOVERFLOW        a section length that overflows the stream offset
- *   -EINVAL           NULL @buf or @out; -ENOMEM
+ *   -EINVAL           NULL @out, or NULL @buf with @len > 0; -ENOMEM
  * Thread safety: reentrant (no shared state).
  */
 int cvmm_snap_reader_open(const void *buf, size_t len, struct cvmm_snap_reader **out,

@@ -241,7 +241,7 @@ int cvmm_snap_reader_open(const void *buf, size_t len, struct cvmm_snap_reader *
 		*out = NULL;
 	if (!out || (!buf && len))
 		return refuse(err, -EINVAL, NULL, NULL, "no stream or no place for the reader");
-	if (len < 8 ? memcmp(b, CVMM_SNAP_MAGIC, len) : memcmp(b, CVMM_SNAP_MAGIC, 8))
+	if (len && memcmp(b, CVMM_SNAP_MAGIC, CVMM_MIN(len, (size_t)8)))
 		return refuse(err, -EBADMSG, NULL, "header.magic",
 			      "not a cvmm state stream (magic is not \"" CVMM_SNAP_MAGIC "\")");
 	if (len < CVMM_SNAP_HEADER_SIZE)

@@ -280,8 +280,11 @@ int cvmm_snap_write_append(struct cvmm_snap_writer *w, const void *data, size_t 
 	if (!w->in_section)
 		return -EBUSY;
 	r = buf_put(w, data, len);
-	if (r < 0)
+	if (r < 0) {
+		/* The section has lost bytes: no end may seal it. */
+		w->err = r;
 		return r;
+	}
 	w->cur_len += len;
 	w->cur_crc = cvmm_snap_crc32c(w->cur_crc, data, len);
 	return 0;

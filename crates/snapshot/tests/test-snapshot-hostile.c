@@ -342,6 +342,10 @@ START_TEST(zero_sections)
 	raw_header(&r, 1, 0, 0);
 	raw_end(&r);
 	refused(&r, -ENODATA, "", "end");
+	/* Nothing at all, and a bare header. */
+	ck_assert_int_eq(cvmm_snap_reader_open(NULL, 0, &(struct cvmm_snap_reader *){ NULL }, NULL), -ENODATA);
+	raw_header(&r, 1, 0, 0);
+	refused(&r, -ENODATA, "", "end");
 	raw_header(&r, 1, 0, CVMM_SNAP_COUNT_STREAMED);
 	raw_end(&r);
 	refused(&r, -ENODATA, "", "end");
