@@ -491,14 +491,60 @@ int cvmm_vmm_boot_linux(struct cvmm_vmm *vmm, const struct cvmm_vmm_boot_opts *o
 			size_t errlen);
 
 /* ------------------------------------------------------------------------ */
+/* Whole-VM state                                                            */
+/* ------------------------------------------------------------------------ */
+
+#define CVMM_VMM_SAVE_MEMORY 0x1u            /**< guest RAM into "mem/N" sections */
+#define CVMM_VMM_RESTORE_MEMORY 0x1u         /**< load guest RAM from "mem/N" */
+/** kvmclock moves on by the wall time since the save (live migration);
+ * without it the guest's clock goes on from the saved value. */
+#define CVMM_VMM_RESTORE_CLOCK_REALTIME 0x2u
+
+/**
+ * Write the whole VM into @w as sections: "vm" (shape: vCPUs, RAM, counts),
+ * "vm/kvm" (PIC pair, IOAPIC, PIT, kvmclock), "vm/alloc" (every
+ * allocation and its owner), "vm/devices" (ids and kinds in table order),
+ * "vcpu/N" (each vCPU's whole state, taken on its own thread), then each
+ * device's sections "dev/ID/...", and with CVMM_VMM_SAVE_MEMORY guest RAM
+ * as "mem/N" (fine for small VMs; snapshots keep memory in a file of its
+ * own). The caller finishes the writer.
+ * @return 0; -EBUSY (not PAUSED); -EINVAL; write and device errors, with
+ * @err saying which part.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_save(struct cvmm_vmm *vmm, struct cvmm_snap_writer *w, unsigned int flags,
+		  char *err, size_t errlen);
+
+/**
+ * Load a stream written by cvmm_vmm_save() into a VM created with the same
+ * shape and the same devices (ids, kinds, and so the same layout: the
+ * program re-creates them from the saved configuration), before start.
+ * The stream is hostile: everything that can be checked without touching
+ * the VM is (shape, device table, layout, the KVM and every vCPU section,
+ * which sections belong to whom) before anything is written. A section no
+ * part of this VM claims is refused. A refusal puts one line in @err
+ * naming the section and field: "state section 'vcpu/1' field 'nmsrs':
+ * value 5000 out of range [0, 1024]".
+ * @return 0 (start the VM, or keep it for a later start); -EBUSY (the VM
+ * ran or was restored already); the snapshot crate's errors (-EINVAL,
+ * -ERANGE, -ENOENT for a missing section, -EPROTONOSUPPORT for a newer
+ * layout); device and KVM errors. After a failure past the checks the VM
+ * refuses to start (-EIO): destroy it.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_restore(struct cvmm_vmm *vmm, struct cvmm_snap_reader *r, unsigned int flags,
+		     char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
 /* Running, pausing, stopping                                                */
 /* ------------------------------------------------------------------------ */
 
 /**
  * Start one thread per vCPU (CREATED -> RUNNING). Boot state must be set
  * up already (registers, loaded kernel).
- * @return 0; -EBUSY (not CREATED); -EAGAIN / negative errno of
- * pthread_create (the VM is then stopped with HOST_ERROR).
+ * @return 0; -EBUSY (not CREATED); -EIO (a restore failed half-way: the VM
+ * must be destroyed); -EAGAIN / negative errno of pthread_create (the VM
+ * is then stopped with HOST_ERROR).
  * Thread safety: the control thread.
  */
 int cvmm_vmm_start(struct cvmm_vmm *vmm);

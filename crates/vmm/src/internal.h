@@ -145,6 +145,8 @@ struct cvmm_vmm {
 	struct cvmm_event_manager *dev_em; /* the device thread's loop (virtio.c) */
 	pthread_t dev_thread;
 	bool dev_thread_running;
+	bool restored;                /* cvmm_vmm_restore() ran: no second one */
+	bool broken;                  /* a restore failed half-way: never start */
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
 
  	struct cvmm_event_manager *em;

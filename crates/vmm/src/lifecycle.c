@@ -52,6 +52,8 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 		return -EINVAL;
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED)
 		return -EBUSY;
+	if (vmm->broken)
+		return -EIO;
 	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_BOOTING, NULL);
 	/* Devices added before start joined paused. */
 	ret = cvmm_vi_devices_resume(vmm);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cvmm/snapshot.h>
 #include <cvmm/vm-superio.h>
 
 #include "internal.h"
@@ -171,7 +172,89 @@ static void platform_destroy(void *dev)
 	free(p);
 }
 
+/* Each model's plain state struct as a section of its own. */
+static int platform_save(void *dev, struct cvmm_snap_writer *w, const char *id)
+{
+	struct platform *p = dev;
+	struct cvmm_serial_state ss;
+	struct cvmm_i8042_state is;
+	struct cvmm_rtc_state rs;
+	char sec[CVMM_SNAP_ID_SIZE];
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	ret = cvmm_serial_save(p->serial, &ss);
+	if (!ret)
+		ret = cvmm_i8042_save(p->i8042, &is);
+	if (!ret)
+		ret = cvmm_rtc_save(p->rtc, &rs);
+	pthread_mutex_unlock(&p->lock);
+	if (ret)
+		return ret;
+	if ((ret = cvmm_snap_id_fmt(sec, "dev/%s/serial", id)) ||
+	    (ret = cvmm_snap_write(w, sec, ss.version, &ss, sizeof(ss))) ||
+	    (ret = cvmm_snap_id_fmt(sec, "dev/%s/i8042", id)) ||
+	    (ret = cvmm_snap_write(w, sec, is.version, &is, sizeof(is))) ||
+	    (ret = cvmm_snap_id_fmt(sec, "dev/%s/rtc", id)) ||
+	    (ret = cvmm_snap_write(w, sec, rs.version, &rs, sizeof(rs))))
+		return ret;
+	return 0;
+}
+
+/* Find @part of @id, exactly @len bytes, into @out. */
+static int section(struct cvmm_snap_reader *r, const char *id, const char *part, void *out,
+		   size_t len, char sec[CVMM_SNAP_ID_SIZE], struct cvmm_snap_error *e)
+{
+	struct cvmm_snap_section s;
+	int ret = cvmm_snap_id_fmt(sec, "dev/%s/%s", id, part);
+
+	if (!ret)
+		ret = cvmm_snap_reader_require(r, sec, UINT32_MAX, &s, e);
+	if (!ret)
+		ret = cvmm_snap_expect_len(e, sec, NULL, s.len, len);
+	if (!ret)
+		memcpy(out, s.data, len);
+	return ret;
+}
+
+static int platform_restore(void *dev, struct cvmm_snap_reader *r, const char *id, char *err,
+			    size_t errlen)
+{
+	struct platform *p = dev;
+	struct cvmm_serial_state ss;
+	struct cvmm_i8042_state is;
+	struct cvmm_rtc_state rs;
+	char sec[3][CVMM_SNAP_ID_SIZE];
+	struct cvmm_snap_error e = { .section = "" };
+	const char *refused = NULL;
+	int ret;
+
+	if ((ret = section(r, id, "serial", &ss, sizeof(ss), sec[0], &e)) ||
+	    (ret = section(r, id, "i8042", &is, sizeof(is), sec[1], &e)) ||
+	    (ret = section(r, id, "rtc", &rs, sizeof(rs), sec[2], &e))) {
+		char line[CVMM_SNAP_ERROR_LINE];
+
+		snprintf(err, errlen, "%s", cvmm_snap_error_format(&e, line, sizeof(line)));
+		return ret;
+	}
+	/* Each model validates every field and changes nothing on refusal. */
+	pthread_mutex_lock(&p->lock);
+	if ((ret = cvmm_serial_restore(p->serial, &ss)))
+		refused = sec[0];
+	else if ((ret = cvmm_i8042_restore(p->i8042, &is)))
+		refused = sec[1];
+	else if ((ret = cvmm_rtc_restore(p->rtc, &rs)))
+		refused = sec[2];
+	pthread_mutex_unlock(&p->lock);
+	if (refused)
+		snprintf(err, errlen, "state section '%s': the device model refused it (%s)", refused,
+			 strerror(-ret));
+	return ret;
+}
+
 static const struct cvmm_vmm_device_ops platform_ops = {
+	.save = platform_save,
+	.restore = platform_restore,
 	.destroy = platform_destroy,
 };
 

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <cvmm/acpi-tables.h>
+#include <cvmm/snapshot.h>
 #include <cvmm/virtio-devices.h>
 
 #include "internal.h"
@@ -112,7 +115,83 @@ static void vdev_destroy(void *dev)
 	free(d);
 }
 
+/* Paused vCPUs write no more registers; wait until the device thread has
+ * acted on the last status change, so the transport can be saved. */
+static int vdev_pause(void *dev)
+{
+	struct vdev *d = dev;
+
+	for (unsigned int i = 0; i < 2000 && !cvmm_virtio_mmio_settled(d->t); i++) {
+		struct timespec ts = { 0, 500000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return cvmm_virtio_mmio_settled(d->t) ? 0 : -ETIMEDOUT;
+}
+
+static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
+{
+	struct vdev *d = dev;
+	struct cvmm_virtio_transport_state ts;
+	char sec[CVMM_SNAP_ID_SIZE];
+	size_t cap = 4096;
+	void *buf = NULL;
+	int n, ret;
+
+	/* The device's own state has no size query: grow until it fits. */
+	for (;;) {
+		void *nb = realloc(buf, cap);
+
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		n = cvmm_virtio_mmio_save(d->t, &ts, buf, cap);
+		if (n != -ENOSPC || cap >= (16u << 20))
+			break;
+		cap *= 4;
+	}
+	ret = n < 0 ? n : 0;
+	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/transport", id)))
+		ret = cvmm_snap_write(w, sec, ts.version, &ts, sizeof(ts));
+	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/device", id)))
+		ret = cvmm_snap_write(w, sec, 1, buf, (uint64_t)n);
+	free(buf);
+	return ret;
+}
+
+static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, char *err,
+			size_t errlen)
+{
+	struct vdev *d = dev;
+	struct cvmm_virtio_transport_state ts;
+	struct cvmm_snap_section ss, ds;
+	struct cvmm_snap_error e = { .section = "" };
+	char sec[CVMM_SNAP_ID_SIZE], dsec[CVMM_SNAP_ID_SIZE], why[256];
+	int ret;
+
+	if ((ret = cvmm_snap_id_fmt(sec, "dev/%s/transport", id)) ||
+	    (ret = cvmm_snap_id_fmt(dsec, "dev/%s/device", id)) ||
+	    (ret = cvmm_snap_reader_require(r, sec, CVMM_VIRTIO_TRANSPORT_STATE_VERSION, &ss, &e)) ||
+	    (ret = cvmm_snap_expect_len(&e, sec, NULL, ss.len, sizeof(ts))) ||
+	    (ret = cvmm_snap_reader_require(r, dsec, 1, &ds, &e))) {
+		char line[CVMM_SNAP_ERROR_LINE];
+
+		snprintf(err, errlen, "%s", cvmm_snap_error_format(&e, line, sizeof(line)));
+		return ret;
+	}
+	memcpy(&ts, ss.data, sizeof(ts));
+	ret = cvmm_virtio_mmio_restore(d->t, &ts, ds.len ? ds.data : NULL, ds.len, why, sizeof(why));
+	if (ret)
+		snprintf(err, errlen, "state section '%s': %s", sec, why);
+	return ret;
+}
+
 static const struct cvmm_vmm_device_ops vdev_ops = {
+	.pause = vdev_pause,
+	.save = vdev_save,
+	.restore = vdev_restore,
 	.destroy = vdev_destroy,
 };
 
