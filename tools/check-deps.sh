@@ -17,6 +17,7 @@ allowed() {
 	vm-fdt)             echo "vm-fdt vm-memory sys-util" ;;
 	vm-superio)         echo "vm-superio sys-util" ;;
 	snapshot)           echo "snapshot sys-util" ;;
+	pci)                echo "pci vm-memory sys-util" ;;
 	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager vhost sys-util" ;;
 	vmm)                echo "vmm $(ls "$top"/crates | tr '\n' ' ')" ;; # the top: any crate
 	*)                  echo "" ;;
