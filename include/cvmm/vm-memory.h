@@ -134,6 +134,25 @@ struct cvmm_x86_ram_opts {
 int cvmm_guest_mem_create_x86(const struct cvmm_x86_ram_opts *o,
 			      struct cvmm_guest_mem **out);
 
+/**
+ * Replace the host mapping of region @idx, in place (same host address,
+ * so KVM memory slots and pointers into it stay valid), with @fd mapped
+ * MAP_PRIVATE from @offset: every page reads as the file until the VMM or
+ * the guest writes it, when it gets a private copy. Restoring a snapshot
+ * this way lets clones of one memory file share its page cache. The
+ * region's old contents are dropped. @populate pre-faults the mapping
+ * (MAP_POPULATE: reads the file now). The region stays private: its fd in
+ * the view stays -1 (a vhost-user backend could not see private pages).
+ * @return 0; -EINVAL (@idx out of range, a region with a shared fd
+ * (MEMFD, HUGETLBFS, shared FILE), READONLY, @offset unaligned, @fd
+ * shorter than @offset + size); -errno of fstat/mmap (the region then
+ * holds inaccessible memory: destroy the map).
+ * Thread safety: no other thread may access the region meanwhile (a VM
+ * does it before its vCPUs start).
+ */
+int cvmm_guest_mem_region_map_private(struct cvmm_guest_mem *m, unsigned int idx, int fd,
+				      uint64_t offset, bool populate);
+
 /** Unmap everything, close the region fds and free. NULL is a no-op.
  * Thread safety: no other thread may still use @m or its pointers. */
 void cvmm_guest_mem_destroy(struct cvmm_guest_mem *m);

@@ -226,3 +226,33 @@ void cvmm_gm_unmap_region(struct cvmm_gm_slot *s)
 	s->host = NULL;
 	s->view.fd = -1;
 }
+
+int cvmm_guest_mem_region_map_private(struct cvmm_guest_mem *m, unsigned int idx, int fd,
+				      uint64_t offset, bool populate)
+{
+	struct cvmm_gm_slot *s;
+	struct stat st;
+	uint64_t size, end;
+	void *p;
+
+	if (!m || idx >= m->n || fd < 0 || !CVMM_IS_ALIGNED(offset, HOST_PAGE))
+		return -EINVAL;
+	s = &m->slot[idx];
+	size = s->end - s->gpa;
+	/* A shared region is seen by others through its fd; private file
+	 * pages would silently diverge from what they see. */
+	if (s->view.fd >= 0 || (s->view.flags & (CVMM_MEM_F_SHARED | CVMM_MEM_F_READONLY)))
+		return -EINVAL;
+	if (fstat(fd, &st))
+		return -errno;
+	if (cvmm_add_overflow(offset, size, &end) || (uint64_t)st.st_size < end)
+		return -EINVAL;
+	/* MAP_FIXED over the old mapping: one step, the address never
+	 * becomes free for another mapping to take. */
+	p = mmap(s->host, (size_t)size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE | (populate ? MAP_POPULATE : 0), fd,
+		 (off_t)offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	return 0;
+}

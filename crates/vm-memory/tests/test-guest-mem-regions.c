@@ -252,6 +252,60 @@ START_TEST(memfd_given_fd_offset)
 }
 END_TEST
 
+/* A region re-pointed at a file, MAP_PRIVATE: reads see the file, writes
+ * stay private (the file and a second mapping of it are untouched), the
+ * host address does not move; shared, short or unaligned are refused. */
+START_TEST(region_map_private)
+{
+	struct cvmm_guest_mem *m = gm_new();
+	const struct cvmm_mem_region *r;
+	char path[] = "/tmp/cvmm-gm-private-XXXXXX";
+	uint8_t page[4096], back[4096];
+	uint8_t *host;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	memset(page, 0x5a, sizeof(page));
+	ck_assert_int_eq(ftruncate(fd, 64 * KiB + 4096), 0);
+	ck_assert_int_eq(pwrite(fd, page, sizeof(page), 4096 + 8192), (ssize_t)sizeof(page));
+	gm_add(m, 1 * MiB, 64 * KiB, 0);
+	r = cvmm_guest_mem_region(m, 0);
+	host = r->host;
+	ck_assert_int_eq(cvmm_guest_mem_write(m, 1 * MiB, "old", 3), 0);
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, fd, 4096, false), 0);
+	ck_assert_ptr_eq(cvmm_guest_mem_region(m, 0)->host, host);
+	ck_assert_int_eq(r->fd, -1);
+	/* the old contents are gone; the file's page shows */
+	ck_assert_int_eq(cvmm_guest_mem_read(m, 1 * MiB, back, 3), 0);
+	ck_assert_int_eq(memcmp(back, "\0\0\0", 3), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, 1 * MiB + 8192, back, sizeof(back)), 0);
+	ck_assert_int_eq(memcmp(back, page, sizeof(page)), 0);
+	/* a write is private */
+	ck_assert_int_eq(cvmm_guest_mem_write(m, 1 * MiB + 8192, "new", 3), 0);
+	ck_assert_int_eq(pread(fd, back, sizeof(back), 4096 + 8192), (ssize_t)sizeof(back));
+	ck_assert_int_eq(memcmp(back, page, sizeof(page)), 0);
+	/* refusals */
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 1, fd, 0, false), -EINVAL);
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, fd, 100, false), -EINVAL);
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, fd, 8192, false), -EINVAL);
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, -1, 0, false), -EINVAL);
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, fd, 0, true), 0);
+	cvmm_guest_mem_destroy(m);
+
+	m = gm_new();
+	{
+		struct cvmm_mem_region_opts o = { .sz = sizeof(o), .gpa = 0, .size = 64 * KiB,
+						  .backing = CVMM_MEM_MEMFD, .fd = -1 };
+
+		ck_assert_int_eq(cvmm_guest_mem_add_region(m, &o), 0);
+	}
+	ck_assert_int_eq(cvmm_guest_mem_region_map_private(m, 0, fd, 0, false), -EINVAL);
+	cvmm_guest_mem_destroy(m);
+	close(fd);
+}
+END_TEST
+
 START_TEST(overlap_eexist)
 {
 	struct cvmm_guest_mem *m = gm_new();
@@ -547,6 +601,7 @@ int main(void)
 	tcase_add_test(tc, file_readonly_image);
 	tcase_add_test(tc, memfd_shared_with_other_mapping);
 	tcase_add_test(tc, memfd_given_fd_offset);
+	tcase_add_test(tc, region_map_private);
 	tcase_add_test(tc, hugetlbfs_2m);
 	tcase_add_test(tc, hugetlbfs_path_not_hugetlbfs);
 	tcase_set_timeout(tc, 30);
