@@ -536,6 +536,143 @@ int cvmm_vmm_restore(struct cvmm_vmm *vmm, struct cvmm_snap_reader *r, unsigned 
 		     char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
+/* Snapshots on disk (snapshot.c, docs/snapshot.md)                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A snapshot is a directory:
+ *   config.json  the program's configuration, stored as given (opaque here)
+ *   state        the whole-VM state stream (cvmm_vmm_save() without RAM)
+ *   memory       guest RAM, regions one after the other in GPA order; a
+ *                sparse file: pages never touched or all zero are holes
+ *   manifest     a state-format stream naming the RAM layout, the sizes
+ *                and the config's CRC; written last
+ * It is built under "DIR.tmp-PID", fsync'ed, and renamed to DIR at the
+ * end: a snapshot that failed or was killed never leaves a directory that
+ * looks valid under DIR. Every file is hostile input when read back.
+ */
+#define CVMM_VMM_SNAPSHOT_CONFIG "config.json"
+#define CVMM_VMM_SNAPSHOT_STATE "state"
+#define CVMM_VMM_SNAPSHOT_MEMORY "memory"
+#define CVMM_VMM_SNAPSHOT_MANIFEST "manifest"
+
+/**
+ * Progress of a snapshot or restore: @done of @total bytes of guest
+ * memory (@what: "memory" while writing or copying it, "stream" for an
+ * OnDemand restore's background fill). Called on the thread doing the
+ * work (the control thread, or the fill thread): keep it short.
+ */
+typedef void (*cvmm_vmm_progress_fn)(void *opaque, const char *what, uint64_t done,
+				     uint64_t total);
+
+struct cvmm_vmm_snapshot_opts {
+	size_t sz;                     /**< sizeof(struct cvmm_vmm_snapshot_opts) */
+	const void *config;            /**< the program's configuration (JSON), or NULL */
+	size_t config_len;
+	cvmm_vmm_progress_fn progress; /**< NULL: none */
+	void *opaque;
+};
+
+/**
+ * Write a snapshot of the PAUSED VM to directory @dir (which must not
+ * exist, or be empty). The VM stays paused and can be resumed whatever
+ * happens. Guest memory is read through the VMM's mapping; only pages the
+ * kernel has (present or swapped, or data of the file a restore mapped)
+ * are looked at, and all-zero ones are left as holes.
+ * @return 0; -EBUSY (not PAUSED); -EEXIST (@dir exists and is not empty);
+ * -EINVAL; -errno of the file system (-ENOSPC, -EACCES, ...) with @err
+ * naming the file; errors of cvmm_vmm_save(). On failure the temporary
+ * directory is removed and @dir is untouched.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
+		      const struct cvmm_vmm_snapshot_opts *o, char *err, size_t errlen);
+
+/** A snapshot directory opened and checked for restore. */
+struct cvmm_vmm_snapshot;
+
+/**
+ * Open @dir for restore: read and check the manifest, the config (its
+ * CRC), the state stream's framing (every section's CRC), and the memory
+ * file (a regular file exactly as long as the manifest's RAM). The memory
+ * file stays open (a restore may delete or replace it afterwards: the VM
+ * keeps reading the one it opened). A refusal names the file and what is
+ * wrong: "snapshot '/s': memory file '/s/memory': 1048576 bytes, the
+ * snapshot's RAM needs 134217728".
+ * @return 0 and *@out; -ENOENT (a file is missing); -EINVAL (a file is
+ * malformed or inconsistent); -errno of open/read; -ENOMEM.
+ * Thread safety: any thread.
+ */
+int cvmm_vmm_snapshot_open(const char *dir, struct cvmm_vmm_snapshot **out, char *err,
+			   size_t errlen);
+
+/** The stored configuration (NUL-terminated after @len bytes; @len may be NULL). */
+const char *cvmm_vmm_snapshot_config(const struct cvmm_vmm_snapshot *s, size_t *len);
+/** Bytes of guest RAM the snapshot holds. */
+uint64_t cvmm_vmm_snapshot_mem_size(const struct cvmm_vmm_snapshot *s);
+/** Close (a restore that took the memory file keeps its own reference). NULL: nothing. */
+void cvmm_vmm_snapshot_close(struct cvmm_vmm_snapshot *s);
+
+enum cvmm_vmm_mem_restore {
+	/** Read the memory file's data into fresh guest RAM now (holes stay zero). */
+	CVMM_VMM_MEM_RESTORE_COPY = 0,
+	/**
+	 * userfaultfd on guest RAM, served by a thread of the VMM: a page is
+	 * filled from the file when the guest, a device or the VMM first
+	 * touches it (holes become zero pages without a read) while a
+	 * background thread streams in the rest. Needs private (ANON) RAM.
+	 */
+	CVMM_VMM_MEM_RESTORE_ON_DEMAND,
+	/**
+	 * The memory file mapped MAP_PRIVATE over guest RAM: clones of one
+	 * snapshot share its page cache and copy a page when they write it.
+	 * Needs private (ANON) RAM; the file must stay unchanged while a VM
+	 * restored from it lives (deleting it is fine).
+	 */
+	CVMM_VMM_MEM_RESTORE_SHARED,
+};
+
+struct cvmm_vmm_restore_opts {
+	size_t sz;                     /**< sizeof(struct cvmm_vmm_restore_opts) */
+	enum cvmm_vmm_mem_restore mode;
+	/** Shared: populate the mapping now; OnDemand: return once the
+	 * background fill is complete; Copy: nothing more. */
+	bool prefault;
+	/** CVMM_VMM_RESTORE_CLOCK_REALTIME or 0 (the guest's clock goes on
+	 * from the saved value: no jump for the time spent stopped). */
+	unsigned int flags;
+	cvmm_vmm_progress_fn progress; /**< NULL: none */
+	void *opaque;
+};
+
+/**
+ * Restore snapshot @s into @vmm, created with the snapshot's shape and
+ * devices (the program re-creates them from cvmm_vmm_snapshot_config(),
+ * with its overrides) and not yet started: guest memory first (checked
+ * against the manifest's layout), then cvmm_vmm_restore() of the state.
+ * Then cvmm_vmm_start() runs the guest from where it was.
+ * @return 0; -EBUSY (started or restored already); -EINVAL (layout
+ * mismatch, a mode this RAM cannot do: @err says why); -errno of the
+ * memory file reads, userfaultfd or mmap; errors of cvmm_vmm_restore().
+ * After a failure the VM refuses to start: destroy it.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
+			      const struct cvmm_vmm_restore_opts *o, char *err, size_t errlen);
+
+/**
+ * An OnDemand restore's fill: bytes of the memory file's data copied in
+ * so far (by faults or the background thread) and in total.
+ * @return true while the background thread still runs.
+ * Thread safety: any thread.
+ */
+bool cvmm_vmm_restore_progress(const struct cvmm_vmm *vmm, uint64_t *done, uint64_t *total);
+
+/** Parse "Copy", "OnDemand" or "Shared" (Cloud Hypervisor's names).
+ * @return 0; -EINVAL. Thread safety: reentrant. */
+int cvmm_vmm_mem_restore_parse(const char *s, enum cvmm_vmm_mem_restore *out);
+
+/* ------------------------------------------------------------------------ */
 /* Running, pausing, stopping                                                */
 /* ------------------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
 #define VMM_CRATE "vmm"
 
 struct platform;
+struct snap_restore;
 
 /* ---- buses (bus.c) ------------------------------------------------------- */
 
@@ -148,6 +149,7 @@ struct cvmm_vmm {
 	bool restored;                /* cvmm_vmm_restore() ran: no second one */
 	bool broken;                  /* a restore failed half-way: never start */
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
+	struct snap_restore *snap;    /* a snapshot restore's memory source (snapshot-restore.c) */
 
  	struct cvmm_event_manager *em;
 	bool own_em;                  /* em is ours (else the program's opts.em) */
@@ -169,6 +171,8 @@ void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);
 void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
 void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
+/* snapshot-restore.c: stop the OnDemand threads, drop the memory file. */
+void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
 void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
 
 #endif

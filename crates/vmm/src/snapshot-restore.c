@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Restoring a snapshot directory (cvmm/vmm.h, docs/snapshot.md): every
+ * file checked as hostile input before the VM is touched, then guest
+ * memory in one of three modes (Copy, OnDemand through a userfaultfd
+ * served by threads of our own, Shared through a MAP_PRIVATE mapping of
+ * the memory file), then the state stream.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cvmm/snapshot.h>
+
+#include "snapshot.h"
+
+/* Largest config and state files accepted (hostile sizes stop here). */
+#define CONFIG_MAX (1u << 20)
+#define STATE_MAX (256u << 20)
+/* The background fill copies this much per UFFDIO_COPY. */
+#define FILL_CHUNK (256u << 10)
+
+struct cvmm_vmm_snapshot {
+	char dir[PATH_MAX];
+	struct snap_manifest m;
+	struct snap_region region[SNAP_MAX_REGIONS];
+	char *config;           /* NUL-terminated */
+	void *state;
+	size_t state_len;
+	int mem_fd;
+};
+
+struct snap_restore {
+	struct snap_source src;
+	int uffd;               /* OnDemand, else -1 */
+	int stop_efd;
+	pthread_t fault_thread, fill_thread;
+	bool fault_running, fill_running;
+	_Atomic bool filling;
+	_Atomic uint64_t done;
+	uint64_t total;
+	cvmm_vmm_progress_fn progress;
+	void *opaque;
+	struct cvmm_guest_mem *mem;
+	uint64_t fault_errors;
+};
+
+static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+int cvmm_vmm_mem_restore_parse(const char *s, enum cvmm_vmm_mem_restore *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	if (!strcmp(s, "Copy"))
+		*out = CVMM_VMM_MEM_RESTORE_COPY;
+	else if (!strcmp(s, "OnDemand"))
+		*out = CVMM_VMM_MEM_RESTORE_ON_DEMAND;
+	else if (!strcmp(s, "Shared"))
+		*out = CVMM_VMM_MEM_RESTORE_SHARED;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* Read all of @name (at most @max bytes) into a fresh buffer with a NUL after it. */
+static int read_file(struct cvmm_vmm_snapshot *s, const char *name, size_t max, void **out,
+		     size_t *len, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+	char *buf;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return failf(err, errlen, -errno, "snapshot '%s': cannot open '%s': %s", s->dir,
+			     path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		ret = failf(err, errlen, -EINVAL,
+			    "snapshot '%s': '%s' is not a regular file of at most %zu bytes", s->dir,
+			    path, max);
+		close(fd);
+		return ret;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return failf(err, errlen, -ENOMEM, "snapshot '%s': out of memory", s->dir);
+	}
+	ret = cvmm_read_full(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (ret) {
+		free(buf);
+		return failf(err, errlen, ret == -EPIPE || ret == -EIO ? -EINVAL : ret,
+			     "snapshot '%s': reading '%s': %s", s->dir, path,
+			     ret == -EPIPE ? "shorter than its size" : strerror(-ret));
+	}
+	buf[st.st_size] = 0;
+	*out = buf;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int manifest_fail(struct cvmm_vmm_snapshot *s, char *err, size_t errlen, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
+static int manifest_fail(struct cvmm_vmm_snapshot *s, char *err, size_t errlen, const char *fmt,
+			 ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return failf(err, errlen, -EINVAL, "snapshot '%s': manifest '%s/%s': %s", s->dir, s->dir,
+		     CVMM_VMM_SNAPSHOT_MANIFEST, why);
+}
+
+static int load_manifest(struct cvmm_vmm_snapshot *s, char *err, size_t errlen)
+{
+	struct cvmm_snap_reader *r = NULL;
+	struct cvmm_snap_section sec;
+	struct cvmm_snap_error e;
+	char line[CVMM_SNAP_ERROR_LINE];
+	uint64_t off = 0;
+	void *buf;
+	size_t len;
+	int ret;
+
+	if ((ret = read_file(s, CVMM_VMM_SNAPSHOT_MANIFEST, 1u << 16, &buf, &len, err, errlen)))
+		return ret;
+	ret = cvmm_snap_reader_open(buf, len, &r, &e);
+	if (ret) {
+		ret = manifest_fail(s, err, errlen, "%s", cvmm_snap_error_format(&e, line, sizeof(line)));
+		goto out;
+	}
+	if (cvmm_snap_reader_find(r, "snapshot", &sec) || sec.len != sizeof(s->m)) {
+		ret = manifest_fail(s, err, errlen, "no 'snapshot' section of %zu bytes", sizeof(s->m));
+		goto out;
+	}
+	memcpy(&s->m, sec.data, sizeof(s->m));
+	if (memcmp(s->m.magic, SNAP_MANIFEST_MAGIC, 8) || sec.version != SNAP_MANIFEST_VERSION ||
+	    s->m.version != SNAP_MANIFEST_VERSION) {
+		ret = manifest_fail(s, err, errlen, "not a version %u cvmm snapshot",
+				    SNAP_MANIFEST_VERSION);
+		goto out;
+	}
+	if (!s->m.nregions || s->m.nregions > SNAP_MAX_REGIONS ||
+	    cvmm_snap_reader_find(r, "snapshot/regions", &sec) ||
+	    sec.len != s->m.nregions * sizeof(struct snap_region)) {
+		ret = manifest_fail(s, err, errlen, "field 'nregions': %u regions without a matching "
+				    "'snapshot/regions' section", s->m.nregions);
+		goto out;
+	}
+	memcpy(s->region, sec.data, sec.len);
+	for (unsigned int i = 0; i < s->m.nregions; i++) {
+		const struct snap_region *g = &s->region[i];
+
+		if (g->offset != off || !g->size || g->size % SNAP_PAGE || g->gpa % SNAP_PAGE ||
+		    g->gpa + g->size < g->gpa || (i && g->gpa < s->region[i - 1].gpa + s->region[i - 1].size)) {
+			ret = manifest_fail(s, err, errlen,
+					    "region %u (gpa %#" PRIx64 ", %" PRIu64 " bytes at %" PRIu64
+					    ") is not the next page-aligned part of the memory file",
+					    i, g->gpa, g->size, g->offset);
+			goto out;
+		}
+		off += g->size;
+	}
+	if (off != s->m.mem_size || s->m.config_len > CONFIG_MAX || s->m.state_len > STATE_MAX ||
+	    s->m.data_bytes > s->m.mem_size) {
+		ret = manifest_fail(s, err, errlen, "sizes do not add up (RAM %" PRIu64
+				    ", regions %" PRIu64 ", config %" PRIu64 ", state %" PRIu64 ")",
+				    s->m.mem_size, off, s->m.config_len, s->m.state_len);
+		goto out;
+	}
+	ret = 0;
+out:
+	cvmm_snap_reader_destroy(r);
+	free(buf);
+	return ret;
+}
+
+static int open_memory(struct cvmm_vmm_snapshot *s, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, CVMM_VMM_SNAPSHOT_MEMORY);
+	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->mem_fd < 0)
+		return failf(err, errlen, -errno, "snapshot '%s': memory file '%s': %s", s->dir, path,
+			     strerror(errno));
+	if (fstat(s->mem_fd, &st) || !S_ISREG(st.st_mode))
+		return failf(err, errlen, -EINVAL, "snapshot '%s': memory file '%s': not a regular file",
+			     s->dir, path);
+	if ((uint64_t)st.st_size != s->m.mem_size)
+		return failf(err, errlen, -EINVAL,
+			     "snapshot '%s': memory file '%s': %" PRIu64
+			     " bytes, the snapshot's RAM needs %" PRIu64,
+			     s->dir, path, (uint64_t)st.st_size, s->m.mem_size);
+	return 0;
+}
+
+int cvmm_vmm_snapshot_open(const char *dir, struct cvmm_vmm_snapshot **out, char *err,
+			   size_t errlen)
+{
+	struct cvmm_vmm_snapshot *s;
+	struct cvmm_snap_reader *r;
+	struct cvmm_snap_error e;
+	char line[CVMM_SNAP_ERROR_LINE];
+	size_t len;
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!dir || !*dir || !out)
+		return failf(err, errlen, -EINVAL, "snapshot: no directory given");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->mem_fd = -1;
+	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir)) {
+		ret = failf(err, errlen, -ENAMETOOLONG, "snapshot: path too long");
+		goto fail;
+	}
+	if ((ret = load_manifest(s, err, errlen)) ||
+	    (ret = read_file(s, CVMM_VMM_SNAPSHOT_CONFIG, CONFIG_MAX, (void **)&s->config, &len, err,
+			     errlen)))
+		goto fail;
+	if (len != s->m.config_len || cvmm_snap_crc32c(0, s->config, len) != s->m.config_crc) {
+		ret = failf(err, errlen, -EINVAL,
+			    "snapshot '%s': config '%s/%s': %zu bytes with CRC %#x, the manifest says "
+			    "%" PRIu64 " bytes with CRC %#x",
+			    dir, dir, CVMM_VMM_SNAPSHOT_CONFIG, len,
+			    cvmm_snap_crc32c(0, s->config, len), s->m.config_len, s->m.config_crc);
+		goto fail;
+	}
+	if ((ret = read_file(s, CVMM_VMM_SNAPSHOT_STATE, STATE_MAX, &s->state, &s->state_len, err,
+			     errlen)))
+		goto fail;
+	if (s->state_len != s->m.state_len) {
+		ret = failf(err, errlen, -EINVAL,
+			    "snapshot '%s': state '%s/%s': %zu bytes, the manifest says %" PRIu64,
+			    dir, dir, CVMM_VMM_SNAPSHOT_STATE, s->state_len, s->m.state_len);
+		goto fail;
+	}
+	/* The whole framing and every CRC now, before a VM is made for it. */
+	ret = cvmm_snap_reader_open(s->state, s->state_len, &r, &e);
+	if (ret) {
+		ret = failf(err, errlen, -EINVAL, "snapshot '%s': state '%s/%s': %s", dir, dir,
+			    CVMM_VMM_SNAPSHOT_STATE, cvmm_snap_error_format(&e, line, sizeof(line)));
+		goto fail;
+	}
+	cvmm_snap_reader_destroy(r);
+	if ((ret = open_memory(s, err, errlen)))
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	cvmm_vmm_snapshot_close(s);
+	return ret;
+}
+
+const char *cvmm_vmm_snapshot_config(const struct cvmm_vmm_snapshot *s, size_t *len)
+{
+	if (len)
+		*len = s ? (size_t)s->m.config_len : 0;
+	return s ? s->config : NULL;
+}
+
+uint64_t cvmm_vmm_snapshot_mem_size(const struct cvmm_vmm_snapshot *s)
+{
+	return s ? s->m.mem_size : 0;
+}
+
+void cvmm_vmm_snapshot_close(struct cvmm_vmm_snapshot *s)
+{
+	if (!s)
+		return;
+	cvmm_close(s->mem_fd);
+	free(s->config);
+	free(s->state);
+	free(s);
+}
+
+/* ---- the memory file's data map ----------------------------------------- */
+
+/* One bit per page of the file: data or hole (SEEK_DATA/SEEK_HOLE). */
+static int build_data_map(struct snap_source *src, uint64_t size, uint64_t *data_bytes)
+{
+	off_t pos = 0, end = (off_t)size;
+
+	src->npages = size / SNAP_PAGE;
+	src->data = calloc((size_t)(src->npages + 63) / 64, sizeof(uint64_t));
+	if (!src->data)
+		return -ENOMEM;
+	*data_bytes = 0;
+	while (pos < end) {
+		off_t d = lseek(src->fd, pos, SEEK_DATA), h;
+
+		if (d < 0) {
+			if (errno == ENXIO)
+				break;
+			return -errno;
+		}
+		h = lseek(src->fd, d, SEEK_HOLE);
+		if (h < 0 || h > end)
+			h = end;
+		for (uint64_t p = (uint64_t)d / SNAP_PAGE; p < ((uint64_t)h + SNAP_PAGE - 1) / SNAP_PAGE; p++)
+			src->data[p / 64] |= 1ull << (p % 64);
+		*data_bytes += (uint64_t)(h - d);
+		pos = h;
+	}
+	return 0;
+}
+
+/* ---- Copy ----------------------------------------------------------------- */
+
+static int restore_copy(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
+			const struct cvmm_vmm_restore_opts *o, struct snap_source *src)
+{
+	uint64_t done = 0, total = 0;
+
+	for (uint64_t p = 0; p < src->npages; p++)
+		total += snap_source_data(src, p) ? SNAP_PAGE : 0;
+	for (unsigned int i = 0; i < s->m.nregions; i++) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
+		uint64_t first = s->region[i].offset / SNAP_PAGE, n = r->size / SNAP_PAGE;
+
+		/* Fresh RAM reads as zero: holes need nothing. */
+		madvise(r->host, r->size, MADV_DONTNEED);
+		for (uint64_t p = 0; p < n;) {
+			uint64_t q = p;
+
+			if (!snap_source_data(src, first + p)) {
+				p++;
+				continue;
+			}
+			while (q < n && snap_source_data(src, first + q) && q - p < 2048)
+				q++;
+			{
+				size_t len = (size_t)((q - p) * SNAP_PAGE);
+				uint8_t *dst = r->host + p * SNAP_PAGE;
+				off_t off = (off_t)((first + p) * SNAP_PAGE);
+
+				while (len) {
+					ssize_t rd = pread(s->mem_fd, dst, len, off);
+
+					if (rd < 0 && errno == EINTR)
+						continue;
+					if (rd <= 0)
+						return rd < 0 ? -errno : -EIO;
+					dst += rd;
+					off += rd;
+					len -= (size_t)rd;
+				}
+			}
+			done += (q - p) * SNAP_PAGE;
+			if (o->progress)
+				o->progress(o->opaque, "memory", done, total);
+			p = q;
+		}
+	}
+	return 0;
+}
+
+/* ---- OnDemand ------------------------------------------------------------- */
+
+/* The file offset of host address @a, or UINT64_MAX. */
+static uint64_t host_to_file(const struct snap_restore *sr, uint64_t a)
+{
+	for (unsigned int i = 0; i < sr->src.nregions; i++) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_region(sr->mem, i);
+
+		if (a >= (uintptr_t)r->host && a - (uintptr_t)r->host < r->size)
+			return sr->src.region[i].offset + (a - (uintptr_t)r->host);
+	}
+	return UINT64_MAX;
+}
+
+static uint8_t *file_to_host(const struct snap_restore *sr, uint64_t off)
+{
+	for (unsigned int i = 0; i < sr->src.nregions; i++) {
+		const struct snap_region *g = &sr->src.region[i];
+
+		if (off >= g->offset && off - g->offset < g->size)
+			return cvmm_guest_mem_region(sr->mem, i)->host + (off - g->offset);
+	}
+	return NULL;
+}
+
+/* Copy @len bytes of file data at @off into the missing pages at @dst.
+ * Pages already there (the other thread won) are skipped. */
+static int fill(struct snap_restore *sr, uint8_t *dst, uint64_t off, uint64_t len, void *buf)
+{
+	uint64_t pos = 0;
+
+	if (pread(sr->src.fd, buf, len, (off_t)off) != (ssize_t)len)
+		return -EIO;
+	while (pos < len) {
+		struct uffdio_copy c = { .dst = (uintptr_t)dst + pos, .src = (uintptr_t)buf + pos,
+					 .len = len - pos };
+
+		if (!ioctl(sr->uffd, UFFDIO_COPY, &c)) {
+			atomic_fetch_add(&sr->done, c.copy);
+			return 0;
+		}
+		if (c.copy > 0) {
+			atomic_fetch_add(&sr->done, (uint64_t)c.copy);
+			pos += (uint64_t)c.copy;
+		} else if (errno == EEXIST || c.copy == -EEXIST) {
+			pos += SNAP_PAGE; /* already filled: skip it */
+		} else if (errno != EAGAIN && errno != EINTR) {
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static void serve_fault(struct snap_restore *sr, uint64_t addr, void *buf)
+{
+	uint64_t page = addr & ~(SNAP_PAGE - 1), off = host_to_file(sr, page);
+	int ret;
+
+	if (off != UINT64_MAX && snap_source_data(&sr->src, off / SNAP_PAGE)) {
+		ret = fill(sr, (uint8_t *)(uintptr_t)page, off, SNAP_PAGE, buf);
+	} else {
+		/* A hole (or outside the file): the zero page, no read. */
+		struct uffdio_zeropage z = { .range = { .start = page, .len = SNAP_PAGE } };
+
+		ret = ioctl(sr->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST ? -errno : 0;
+	}
+	if (ret) {
+		/* Never leave the faulting thread asleep: wake it to retry. */
+		struct uffdio_range w = { .start = page, .len = SNAP_PAGE };
+
+		sr->fault_errors++;
+		ioctl(sr->uffd, UFFDIO_WAKE, &w);
+	} else {
+		struct uffdio_range w = { .start = page, .len = SNAP_PAGE };
+
+		ioctl(sr->uffd, UFFDIO_WAKE, &w);
+	}
+}
+
+static void *fault_main(void *arg)
+{
+	struct snap_restore *sr = arg;
+	void *buf = aligned_alloc(SNAP_PAGE, SNAP_PAGE);
+
+	cvmm_thread_set_name("cvmm-uffd");
+	while (buf) {
+		struct pollfd p[2] = { { .fd = sr->uffd, .events = POLLIN },
+				       { .fd = sr->stop_efd, .events = POLLIN } };
+		struct uffd_msg msg;
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		n = read(sr->uffd, &msg, sizeof(msg));
+		if (n != sizeof(msg))
+			continue;
+		if (msg.event == UFFD_EVENT_PAGEFAULT)
+			serve_fault(sr, msg.arg.pagefault.address, buf);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *fill_main(void *arg)
+{
+	struct snap_restore *sr = arg;
+	void *buf = aligned_alloc(SNAP_PAGE, FILL_CHUNK);
+	const uint64_t chunk_pages = FILL_CHUNK / SNAP_PAGE;
+	uint64_t p = 0;
+
+	cvmm_thread_set_name("cvmm-fill");
+	while (buf && p < sr->src.npages) {
+		uint64_t q;
+
+		/* Stop early when the VM goes away. */
+		{
+			struct pollfd pf = { .fd = sr->stop_efd, .events = POLLIN };
+
+			if (poll(&pf, 1, 0) > 0)
+				break;
+		}
+		if (!snap_source_data(&sr->src, p)) {
+			p++;
+			continue;
+		}
+		q = p;
+		/* A run of data pages inside one region, at most a chunk. */
+		while (q < sr->src.npages && q - p < chunk_pages && snap_source_data(&sr->src, q) &&
+		       file_to_host(sr, q * SNAP_PAGE) == file_to_host(sr, p * SNAP_PAGE) +
+								(q - p) * SNAP_PAGE)
+			q++;
+		if (fill(sr, file_to_host(sr, p * SNAP_PAGE), p * SNAP_PAGE, (q - p) * SNAP_PAGE, buf))
+			sr->fault_errors++;
+		if (sr->progress)
+			sr->progress(sr->opaque, "stream", atomic_load(&sr->done), sr->total);
+		p = q;
+	}
+	free(buf);
+	atomic_store(&sr->filling, false);
+	return NULL;
+}
+
+static int restore_on_demand(struct cvmm_vmm *vmm, struct snap_restore *sr, char *err,
+			     size_t errlen)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int ret;
+
+	sr->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (sr->uffd < 0)
+		return failf(err, errlen, -errno,
+			     "OnDemand restore: userfaultfd: %s (root, or vm.unprivileged_userfaultfd=1)",
+			     strerror(errno));
+	if (ioctl(sr->uffd, UFFDIO_API, &api))
+		return failf(err, errlen, -errno, "OnDemand restore: UFFDIO_API: %s", strerror(errno));
+	for (unsigned int i = 0; i < sr->src.nregions; i++) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
+		struct uffdio_register reg = {
+			.range = { .start = (uintptr_t)r->host, .len = r->size },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		madvise(r->host, r->size, MADV_DONTNEED);
+		if (ioctl(sr->uffd, UFFDIO_REGISTER, &reg))
+			return failf(err, errlen, -errno, "OnDemand restore: UFFDIO_REGISTER: %s",
+				     strerror(errno));
+	}
+	sr->stop_efd = cvmm_eventfd_create(0);
+	if (sr->stop_efd < 0)
+		return failf(err, errlen, sr->stop_efd, "OnDemand restore: eventfd: %s",
+			     strerror(-sr->stop_efd));
+	if ((ret = -pthread_create(&sr->fault_thread, NULL, fault_main, sr)))
+		return failf(err, errlen, ret, "OnDemand restore: fault thread: %s", strerror(-ret));
+	sr->fault_running = true;
+	atomic_store(&sr->filling, true);
+	if ((ret = -pthread_create(&sr->fill_thread, NULL, fill_main, sr))) {
+		atomic_store(&sr->filling, false);
+		return failf(err, errlen, ret, "OnDemand restore: fill thread: %s", strerror(-ret));
+	}
+	sr->fill_running = true;
+	return 0;
+}
+
+void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm)
+{
+	struct snap_restore *sr = vmm->snap;
+
+	if (!sr)
+		return;
+	if (sr->stop_efd >= 0)
+		cvmm_eventfd_write(sr->stop_efd, 1);
+	if (sr->fill_running)
+		pthread_join(sr->fill_thread, NULL);
+	if (sr->fault_running)
+		pthread_join(sr->fault_thread, NULL);
+	cvmm_close(sr->stop_efd);
+	cvmm_close(sr->uffd);
+	cvmm_close(sr->src.fd);
+	free(sr->src.data);
+	free(sr);
+	vmm->snap = NULL;
+}
+
+struct snap_source *cvmm_vi_snap_source(const struct cvmm_vmm *vmm)
+{
+	return vmm->snap ? &vmm->snap->src : NULL;
+}
+
+bool cvmm_vmm_restore_progress(const struct cvmm_vmm *vmm, uint64_t *done, uint64_t *total)
+{
+	const struct snap_restore *sr = vmm ? vmm->snap : NULL;
+
+	if (done)
+		*done = sr ? atomic_load(&sr->done) : 0;
+	if (total)
+		*total = sr ? sr->total : 0;
+	return sr && atomic_load(&sr->filling);
+}
+
+/* ---- restore -------------------------------------------------------------- */
+
+static int check_layout(struct cvmm_vmm *vmm, const struct cvmm_vmm_snapshot *s, char *err,
+			size_t errlen)
+{
+	unsigned int n = cvmm_guest_mem_num_regions(vmm->mem);
+
+	if (cvmm_guest_mem_total_size(vmm->mem) != s->m.mem_size || n != s->m.nregions)
+		goto mismatch;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
+
+		if (r->gpa != s->region[i].gpa || r->size != s->region[i].size)
+			goto mismatch;
+	}
+	return 0;
+mismatch:
+	return failf(err, errlen, -EINVAL,
+		     "snapshot '%s': its RAM (%" PRIu64 " bytes in %u regions) does not match this "
+		     "VM's (%" PRIu64 " bytes in %u)",
+		     s->dir, s->m.mem_size, s->m.nregions, cvmm_guest_mem_total_size(vmm->mem), n);
+}
+
+int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
+			      const struct cvmm_vmm_restore_opts *o, char *err, size_t errlen)
+{
+	struct cvmm_vmm_restore_opts def = { .sz = sizeof(def) };
+	struct cvmm_snap_reader *r;
+	struct cvmm_snap_error e;
+	struct snap_restore *sr;
+	char line[CVMM_SNAP_ERROR_LINE];
+	uint64_t data_bytes = 0;
+	bool private_ram = true;
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!o)
+		o = &def;
+	if (!vmm || !s || o->sz < sizeof(*o) || o->mode > CVMM_VMM_MEM_RESTORE_SHARED)
+		return failf(err, errlen, -EINVAL, "restore: bad arguments");
+	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED || vmm->restored || vmm->snap)
+		return failf(err, errlen, -EBUSY, "restore: the VM ran or was restored already");
+	/* A VM restore refused stays unstartable whatever the reason: it
+	 * was made for this snapshot and holds no guest. */
+	if ((ret = check_layout(vmm, s, err, errlen)))
+		goto broken;
+	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(vmm->mem); i++)
+		if (cvmm_guest_mem_region(vmm->mem, i)->fd >= 0)
+			private_ram = false;
+	if (!private_ram && o->mode != CVMM_VMM_MEM_RESTORE_COPY) {
+		ret = failf(err, errlen, -EINVAL,
+			     "restore: memory_restore_mode %s needs private guest RAM; this VM shares "
+			     "it (vhost-user devices): use Copy",
+			     o->mode == CVMM_VMM_MEM_RESTORE_SHARED ? "Shared" : "OnDemand");
+		goto broken;
+	}
+	sr = calloc(1, sizeof(*sr));
+	if (!sr)
+		return -ENOMEM;
+	sr->uffd = sr->stop_efd = -1;
+	sr->mem = vmm->mem;
+	sr->progress = o->progress;
+	sr->opaque = o->opaque;
+	sr->src.nregions = s->m.nregions;
+	memcpy(sr->src.region, s->region, sizeof(s->region));
+	sr->src.fd = fcntl(s->mem_fd, F_DUPFD_CLOEXEC, 3);
+	if (sr->src.fd < 0) {
+		free(sr);
+		return failf(err, errlen, -errno, "restore: dup: %s", strerror(errno));
+	}
+	vmm->snap = sr;
+	/* From here a failure leaves the VM unstartable. */
+	ret = build_data_map(&sr->src, s->m.mem_size, &data_bytes);
+	if (ret) {
+		failf(err, errlen, ret, "snapshot '%s': memory file: %s", s->dir, strerror(-ret));
+		goto broken;
+	}
+	sr->total = data_bytes;
+	switch (o->mode) {
+	case CVMM_VMM_MEM_RESTORE_COPY:
+		ret = restore_copy(vmm, s, o, &sr->src);
+		if (ret)
+			failf(err, errlen, ret, "snapshot '%s': reading memory file '%s/%s': %s", s->dir,
+			      s->dir, CVMM_VMM_SNAPSHOT_MEMORY, strerror(-ret));
+		/* Nothing refers to the file any more. */
+		cvmm_vi_snap_restore_fini(vmm);
+		break;
+	case CVMM_VMM_MEM_RESTORE_SHARED:
+		for (unsigned int i = 0; i < s->m.nregions && !ret; i++)
+			ret = cvmm_guest_mem_region_map_private(vmm->mem, i, sr->src.fd,
+								s->region[i].offset, o->prefault);
+		if (ret)
+			failf(err, errlen, ret, "snapshot '%s': mapping memory file: %s", s->dir,
+			      strerror(-ret));
+		break;
+	case CVMM_VMM_MEM_RESTORE_ON_DEMAND:
+		ret = restore_on_demand(vmm, sr, err, errlen);
+		break;
+	}
+	if (ret)
+		goto broken;
+	ret = cvmm_snap_reader_open(s->state, s->state_len, &r, &e);
+	if (ret) {
+		failf(err, errlen, ret, "snapshot '%s': state: %s", s->dir,
+		      cvmm_snap_error_format(&e, line, sizeof(line)));
+		goto broken;
+	}
+	{
+		char why[400] = "";
+
+		ret = cvmm_vmm_restore(vmm, r, o->flags & CVMM_VMM_RESTORE_CLOCK_REALTIME, why,
+				       sizeof(why));
+		if (ret)
+			failf(err, errlen, ret, "snapshot '%s': state '%s/%s': %s", s->dir, s->dir,
+			      CVMM_VMM_SNAPSHOT_STATE, why[0] ? why : strerror(-ret));
+	}
+	cvmm_snap_reader_destroy(r);
+	if (ret)
+		goto broken;
+	if (o->prefault && o->mode == CVMM_VMM_MEM_RESTORE_ON_DEMAND && vmm->snap) {
+		pthread_join(vmm->snap->fill_thread, NULL);
+		vmm->snap->fill_running = false;
+	}
+	return 0;
+broken:
+	vmm->broken = true;
+	return ret;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Snapshots on disk, shared by snapshot.c (writing) and
+ * snapshot-restore.c (opening, restoring, the OnDemand fill). */
+#ifndef CVMM_VMM_SNAPSHOT_INTERNAL_H
+#define CVMM_VMM_SNAPSHOT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "internal.h"
+
+#define SNAP_MANIFEST_MAGIC "CVMMSNAP"
+#define SNAP_MANIFEST_VERSION 1u
+#define SNAP_MAX_REGIONS 64u
+#define SNAP_PAGE 4096ull
+
+/* Section "snapshot" of the manifest: plain data, little endian. */
+struct snap_manifest {
+	char magic[8];          /* SNAP_MANIFEST_MAGIC */
+	uint32_t version;       /* SNAP_MANIFEST_VERSION */
+	uint32_t nregions;      /* entries in "snapshot/regions" */
+	uint64_t mem_size;      /* bytes of RAM = size of the memory file */
+	uint64_t data_bytes;    /* bytes written as data (the rest are holes) */
+	uint64_t state_len;     /* bytes of the state file */
+	uint64_t config_len;    /* bytes of config.json */
+	uint32_t config_crc;    /* CRC32C of config.json */
+	uint32_t rsvd;
+	uint64_t created_ns;    /* CLOCK_REALTIME at the snapshot */
+};
+
+/* Section "snapshot/regions": one per RAM region, in GPA order. */
+struct snap_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset;        /* in the memory file */
+};
+
+/* A restore's reference to the memory file it mapped or fills from
+ * (Shared, OnDemand): a later snapshot reads pages the VM never touched
+ * from it. */
+struct snap_source {
+	int fd;
+	unsigned int nregions;
+	struct snap_region region[SNAP_MAX_REGIONS];
+	uint64_t *data;         /* one bit per page of the file: data (1) or hole */
+	uint64_t npages;
+};
+
+static inline bool snap_source_data(const struct snap_source *src, uint64_t page)
+{
+	return page < src->npages && (src->data[page / 64] >> (page % 64)) & 1;
+}
+
+/* The memory file a restore mapped or fills from, or NULL. */
+struct snap_source *cvmm_vi_snap_source(const struct cvmm_vmm *vmm);
+
+#endif
