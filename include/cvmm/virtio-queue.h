@@ -169,6 +169,10 @@ struct cvmm_virtq {
 	uint64_t desc_gpa;      /* packed: descriptor ring */
 	uint64_t avail_gpa;     /* packed: driver event suppression area */
 	uint64_t used_gpa;      /* packed: device event suppression area */
+	/* the guest memory map generation the ring pointers were taken at
+	 * (cvmm_virtq_remap() re-translates when the map moved on) */
+	const uint64_t *mem_gen;
+	uint64_t gen_seen;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -225,6 +229,20 @@ void cvmm_virtq_set_features(struct cvmm_virtq *q, uint64_t features);
  * Thread safety: the queue's thread, before the device starts using it.
  */
 int cvmm_virtq_activate(struct cvmm_virtq *q);
+
+/**
+ * Re-translate an active queue's rings after a guest memory map change
+ * (cvmm_guest_mem_add_region()/remove_region()): host pointers and the
+ * cached region, indexes kept. A no-op when the map's generation did not
+ * move. The pop/push hot paths never check the map themselves, so a VMM
+ * that changes the map must call this for every active queue before the
+ * queue is used again (the VM core does it through its devices'
+ * memory_changed hook, with the VM paused).
+ * @return the queue's status (0 split, 1 packed); -ENODEV (not active);
+ * -EFAULT (a ring is no longer in guest RAM: the queue is broken).
+ * Thread safety: the queue's thread, or while it does not run.
+ */
+int cvmm_virtq_remap(struct cvmm_virtq *q);
 
 /**
  * True once activate() succeeded (and no reset since).

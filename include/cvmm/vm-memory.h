@@ -108,11 +108,35 @@ int cvmm_guest_mem_create(struct cvmm_guest_mem **out);
  * fd_offset + size, a path not on hugetlbfs for HUGETLBFS); -EEXIST
  * (overlaps an existing region); -E2BIG (more than
  * CVMM_GUEST_MEM_MAX_REGIONS); -ENOMEM/-errno from mmap/open/memfd.
- * Thread safety: not against concurrent users of @m.
+ * The map's generation moves on (cvmm_guest_mem_generation()).
+ * Thread safety: not against concurrent users of @m (see
+ * cvmm_guest_mem_remove_region()).
  */
 int cvmm_guest_mem_add_region(struct cvmm_guest_mem *m,
 			      const struct cvmm_mem_region_opts *o);
 #define CVMM_GUEST_MEM_MAX_REGIONS 256
+
+/**
+ * Remove the region that starts at @gpa and unmap it (memory hot-unplug).
+ * Region views and host pointers into it are gone; views of other regions
+ * may move (cvmm_guest_mem_region() indexes shift). The generation moves on.
+ * @return 0; -ENOENT (no region starts at @gpa); -EINVAL.
+ * Thread safety: no other thread may translate or access @m meanwhile (a
+ * VMM pauses its vCPUs and device threads around a map change), and no
+ * device may still hold a buffer in the removed region.
+ */
+int cvmm_guest_mem_remove_region(struct cvmm_guest_mem *m, uint64_t gpa);
+
+/**
+ * The map's generation counter: it moves on with every add and remove, so
+ * code that caches region pointers (a virtqueue's rings) compares it with
+ * the value it saw and re-translates when it differs. Read it with
+ * __atomic_load_n(p, __ATOMIC_ACQUIRE). Host pointers into regions that
+ * stay remain valid across a change; only region views move.
+ * @return a pointer valid for @m's lifetime; NULL when @m is NULL.
+ * Thread safety: any thread.
+ */
+const uint64_t *cvmm_guest_mem_generation(const struct cvmm_guest_mem *m);
 
 struct cvmm_x86_ram_opts {
 	size_t sz;                     /* sizeof(struct cvmm_x86_ram_opts) */

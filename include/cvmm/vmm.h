@@ -223,6 +223,26 @@ int cvmm_vmm_bus_remove(struct cvmm_vmm *vmm, enum cvmm_vmm_bus_kind kind, uint6
 bool cvmm_vmm_bus_access(struct cvmm_vmm *vmm, enum cvmm_vmm_bus_kind kind, uint64_t addr,
 			 uint8_t *data, uint32_t len, bool is_write);
 
+/**
+ * Add a guest RAM region while the VM is paused (memory hotplug, virtio-mem):
+ * map it, register it as a KVM memory slot, and tell every device
+ * (memory_changed) before anything runs again.
+ * @return 0; -EBUSY (not PAUSED or CREATED); errors of
+ * cvmm_guest_mem_add_region() and KVM_SET_USER_MEMORY_REGION (the region
+ * is then removed again).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_memory_add(struct cvmm_vmm *vmm, const struct cvmm_mem_region_opts *o);
+
+/**
+ * Remove the region starting at @gpa while the VM is paused: KVM slot
+ * deleted, devices told, then the mapping goes. The guest must have given
+ * the memory up (no buffer of an in-flight request may lie in it).
+ * @return 0; -EBUSY (not PAUSED or CREATED); -ENOENT.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_memory_remove(struct cvmm_vmm *vmm, uint64_t gpa);
+
 /* ------------------------------------------------------------------------ */
 /* Resource allocator                                                        */
 /* ------------------------------------------------------------------------ */
@@ -301,6 +321,10 @@ struct cvmm_vmm_device_ops {
 		       char *err, size_t errlen);
 	/** Start (@on) or stop logging the guest pages the device writes. */
 	int (*dirty_log)(void *dev, bool on);
+	/**
+	 * Guest memory changed shape (cvmm_vmm_memory_add/remove, VM paused):
+	 * drop or re-translate whatever points into it (virtqueue rings). */
+	int (*memory_changed)(void *dev);
 	/** Free everything; the device is off every bus already. */
 	void (*destroy)(void *dev);
 };

@@ -125,6 +125,7 @@ static void run_case(const char *image, unsigned int ncpus)
 	ck_assert_int_eq(cvmm_vmm_vcpu_call(vmm, 0, save_restore, NULL), 0);
 	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
 	ck_assert_int_eq(cvmm_vmm_vcpu_call(vmm, 0, save_restore, NULL), -EBUSY);
+	ck_assert_int_eq(cvmm_vmm_memory_remove(vmm, 0), -EBUSY);
 
 	for (unsigned int r = 0; r < ROUNDS; r++) {
 		unsigned long before;
@@ -141,6 +142,16 @@ static void run_case(const char *image, unsigned int ncpus)
 		if (r % 4 == 0)
 			for (unsigned int i = 0; i < ncpus; i++)
 				ck_assert_int_eq(cvmm_vmm_vcpu_call(vmm, i, save_restore, NULL), 0);
+		/* Memory changes shape only while paused. */
+		if (r == 1) {
+			struct cvmm_mem_region_opts mo = { .sz = sizeof(mo), .gpa = 0x300000000ull,
+							   .size = 1 << 20, .backing = CVMM_MEM_ANON,
+							   .fd = -1 };
+
+			ck_assert_int_eq(cvmm_vmm_memory_add(vmm, &mo), 0);
+		} else if (r == 2) {
+			ck_assert_int_eq(cvmm_vmm_memory_remove(vmm, 0x300000000ull), 0);
+		}
 		/* Buses change while paused as while running. */
 		ck_assert_int_eq(cvmm_vmm_bus_add(vmm, CVMM_VMM_MMIO, 0xd0100000ull + r * 0x1000ull,
 						  0x1000, dev_io, NULL, "extra"), 0);

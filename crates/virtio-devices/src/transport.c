@@ -463,6 +463,18 @@ bool cvmm_virtio_transport_settled(struct cvmm_virtio_transport *t)
 	return s;
 }
 
+int cvmm_virtio_transport_remap(struct cvmm_virtio_transport *t)
+{
+	int broken = 0;
+
+	if (!t)
+		return -EINVAL;
+	for (unsigned int i = 0; i < t->nq; i++)
+		if (cvmm_virtq_active(&t->queues[i]) && cvmm_virtq_remap(&t->queues[i]) < 0)
+			broken++;
+	return broken;
+}
+
 uint32_t cvmm_virtio_transport_isr(struct cvmm_virtio_transport *t)
 {
 	return __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST);

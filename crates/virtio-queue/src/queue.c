@@ -21,6 +21,7 @@ int cvmm_virtq_init(struct cvmm_virtq *q, struct cvmm_guest_mem *mem,
 	if (!mem || max_size == 0 || max_size > CVMM_VIRTQ_MAX_SIZE)
 		return -EINVAL;
 	q->mem = mem;
+	q->mem_gen = cvmm_guest_mem_generation(mem);
 	q->max_size = max_size;
 	q->cfg_size = max_size;
 	q->status = -ENODEV;
@@ -42,6 +43,7 @@ void cvmm_virtq_reset(struct cvmm_virtq *q)
 
 	memset(q, 0, sizeof(*q));
 	q->mem = mem;
+	q->mem_gen = cvmm_guest_mem_generation(mem);
 	q->max_size = max;
 	q->cfg_size = max;
 	q->status = -ENODEV;
@@ -97,18 +99,18 @@ static uint8_t *ring_ptr(struct cvmm_virtq *q, uint64_t gpa, uint64_t len,
 	return p;
 }
 
-int cvmm_virtq_activate(struct cvmm_virtq *q)
+/*
+ * Translate the rings of a queue of @size at the current memory map: host
+ * pointers, and the region whose buffers pop checks inline. Indexes are
+ * untouched, so a live queue can be re-translated after a map change.
+ */
+static int translate(struct cvmm_virtq *q, uint16_t size, bool packed)
 {
-	bool packed = (q->features & CVMM_VIRTIO_F_RING_PACKED) != 0;
 	uint64_t dlen, alen, ulen;
 	const struct cvmm_mem_region *r;
-	uint16_t size = q->cfg_size;
 	int err = 0;
 
-	if (q->error)
-		return q->error;
-	if (size == 0 || size > q->max_size || (!packed && !CVMM_IS_POW2(size)))
-		return cvmm_vq_fail(q, -EINVAL, "bad queue size");
+	q->gen_seen = q->mem_gen ? __atomic_load_n(q->mem_gen, __ATOMIC_ACQUIRE) : 0;
 	cvmm_virtq_ring_bytes(size, q->features, &dlen, &alen, &ulen);
 	q->desc = ring_ptr(q, q->desc_gpa, dlen, 16, &err);
 	if (q->desc)
@@ -117,12 +119,8 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 		q->used = ring_ptr(q, q->used_gpa, ulen, 4, &err);
 	if (!q->used) {
 		q->desc = q->avail = NULL;
-		return cvmm_vq_fail(q, err, "ring misaligned or outside guest RAM");
+		return err;
 	}
-	q->size = size;
-	q->packed = packed;
-	q->event_idx = (q->features & CVMM_VIRTIO_F_EVENT_IDX) != 0;
-	q->indirect = (q->features & CVMM_VIRTIO_F_INDIRECT_DESC) != 0;
 	r = cvmm_guest_mem_find(q->mem, q->desc_gpa);
 	q->fast_gpa = r->gpa;
 	q->fast_size = r->size;
@@ -130,6 +128,40 @@ int cvmm_virtq_activate(struct cvmm_virtq *q)
 	q->fast_host = r->host;
 	q->fast_region = r;
 	q->used_region = cvmm_guest_mem_find(q->mem, q->used_gpa);
+	return 0;
+}
+
+int cvmm_virtq_remap(struct cvmm_virtq *q)
+{
+	int err;
+
+	if (!q->active || q->error)
+		return q->status;
+	if (q->mem_gen && __atomic_load_n(q->mem_gen, __ATOMIC_ACQUIRE) == q->gen_seen)
+		return q->status;
+	err = translate(q, q->size, q->packed);
+	if (err)
+		return cvmm_vq_fail(q, -EFAULT, "ring outside guest RAM after a memory map change");
+	return q->status;
+}
+
+int cvmm_virtq_activate(struct cvmm_virtq *q)
+{
+	bool packed = (q->features & CVMM_VIRTIO_F_RING_PACKED) != 0;
+	uint16_t size = q->cfg_size;
+	int err;
+
+	if (q->error)
+		return q->error;
+	if (size == 0 || size > q->max_size || (!packed && !CVMM_IS_POW2(size)))
+		return cvmm_vq_fail(q, -EINVAL, "bad queue size");
+	err = translate(q, size, packed);
+	if (err)
+		return cvmm_vq_fail(q, err, "ring misaligned or outside guest RAM");
+	q->size = size;
+	q->packed = packed;
+	q->event_idx = (q->features & CVMM_VIRTIO_F_EVENT_IDX) != 0;
+	q->indirect = (q->features & CVMM_VIRTIO_F_INDIRECT_DESC) != 0;
 	q->next_avail = q->shadow_avail = q->next_used = 0;
 	q->signalled_used = 0;
 	q->used_since_signal = 0;

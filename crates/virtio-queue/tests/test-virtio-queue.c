@@ -515,6 +515,56 @@ START_TEST(save_restore_mid_stream)
 }
 END_TEST
 
+/*
+ * The memory map changes under a live queue (the VM paused): after
+ * cvmm_virtq_remap() the queue goes on over the new map; a queue whose
+ * rings were in a removed region is broken, never left pointing into it.
+ */
+START_TEST(remap_after_map_change)
+{
+	struct cvmm_mem_region_opts ro = { .sz = sizeof(ro), .gpa = 0x200000, .size = 0x10000,
+					   .backing = CVMM_MEM_ANON, .fd = -1 };
+	bool packed = _i;
+	struct cvmm_virtq_chain c;
+	struct cvmm_virtq_desc d;
+	struct cvmm_virtq inb;
+	const uint64_t *gen;
+	uint64_t g0;
+	struct fx f;
+
+	fx_setup(&f, packed, 8, 0);
+	gen = cvmm_guest_mem_generation(f.mem);
+	g0 = *gen;
+	/* A second queue whose rings live in region B. */
+	ck_assert_int_eq(cvmm_virtq_init(&inb, f.mem, 8), 0);
+	cvmm_virtq_set_size(&inb, 8);
+	cvmm_virtq_set_addrs(&inb, FX_REGION_A, FX_REGION_A + 0x1000, FX_REGION_A + 0x2000);
+	cvmm_virtq_set_features(&inb, CVMM_VIRTIO_F_VERSION_1 | (packed ? CVMM_VIRTIO_F_RING_PACKED : 0));
+	ck_assert_int_eq(cvmm_virtq_activate(&inb), 0);
+	/* Unchanged map: remap is a no-op. */
+	ck_assert_int_eq(cvmm_virtq_remap(&f.q), packed);
+
+	ck_assert_int_eq(cvmm_guest_mem_add_region(f.mem, &ro), 0);
+	ck_assert_uint_eq(*gen, g0 + 1);
+	ck_assert_int_eq(cvmm_guest_mem_remove_region(f.mem, FX_REGION_A), 0);
+	ck_assert_uint_eq(*gen, g0 + 2);
+	ck_assert_int_eq(cvmm_guest_mem_remove_region(f.mem, FX_REGION_A), -ENOENT);
+	ck_assert_int_eq(cvmm_virtq_remap(&f.q), packed);
+	ck_assert_int_eq(cvmm_virtq_remap(&inb), -EFAULT);
+	ck_assert(cvmm_virtq_broken(&inb));
+	ck_assert_int_eq(cvmm_virtq_pop(&inb, &c), -EFAULT);
+
+	/* The remapped queue works, with buffers in the new region. */
+	fx_add1(&f, 0x200000 + 0x100, 64, true, 1);
+	ck_assert_int_eq(cvmm_virtq_pop(&f.q, &c), 1);
+	ck_assert_int_eq(cvmm_virtq_chain_next(&c, &d), 1);
+	ck_assert_uint_eq(d.addr, 0x200100);
+	ck_assert_int_eq(cvmm_virtq_push(&f.q, &c, 64), 0);
+	cvmm_virtq_fini(&inb);
+	fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(activate_checks_layout)
 {
 	struct fx f;
@@ -751,6 +801,7 @@ int main(void)
 	tcase_add_loop_test(tc, notification_event_idx_batching, 0, 2);
 	tcase_add_loop_test(tc, save_restore_mid_stream, 0, 2);
 	tcase_add_loop_test(tc, activate_checks_layout, 0, 2);
+	tcase_add_loop_test(tc, remap_after_map_change, 0, 2);
 	tcase_add_test(tc, packed_odd_size);
 	tcase_add_loop_test(tc, ring_full, 0, 2);
 	tcase_add_loop_test(tc, push_checks_arguments, 0, 2);

@@ -46,6 +46,9 @@ struct cvmm_gm_slot {
 struct cvmm_guest_mem {
 	unsigned int n;
 	uint64_t total;
+	/* Bumped by every map change (add/remove region): whoever cached a
+	 * region pointer or a host pointer derived from one re-translates. */
+	uint64_t generation;
 	/* Sorted by gpa, non-overlapping. A fixed array: lookups never chase
 	 * a pointer that add_region() could reallocate under them. */
 	struct cvmm_gm_slot slot[CVMM_GUEST_MEM_MAX_REGIONS];

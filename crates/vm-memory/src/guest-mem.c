@@ -169,7 +169,32 @@ int cvmm_guest_mem_add_region(struct cvmm_guest_mem *m,
 	m->slot[at] = s;
 	m->n++;
 	m->total += o.size;
+	__atomic_add_fetch(&m->generation, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int cvmm_guest_mem_remove_region(struct cvmm_guest_mem *m, uint64_t gpa)
+{
+	unsigned int i;
+
+	if (!m)
+		return -EINVAL;
+	for (i = 0; i < m->n; i++)
+		if (m->slot[i].gpa == gpa)
+			break;
+	if (i == m->n)
+		return -ENOENT;
+	m->total -= m->slot[i].end - m->slot[i].gpa;
+	cvmm_gm_unmap_region(&m->slot[i]);
+	memmove(&m->slot[i], &m->slot[i + 1], (m->n - i - 1) * sizeof(m->slot[0]));
+	m->n--;
+	__atomic_add_fetch(&m->generation, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+const uint64_t *cvmm_guest_mem_generation(const struct cvmm_guest_mem *m)
+{
+	return m ? &m->generation : NULL;
 }
 
 unsigned int cvmm_guest_mem_num_regions(const struct cvmm_guest_mem *m)

@@ -188,8 +188,22 @@ static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, c
 	return ret;
 }
 
+/* A queue whose ring left guest RAM is broken; the device resets on its
+ * next event, as for any hostile ring. */
+static int vdev_memory_changed(void *dev)
+{
+	struct vdev *d = dev;
+	int broken = cvmm_virtio_transport_remap(cvmm_virtio_mmio_transport(d->t));
+
+	if (broken > 0)
+		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "device '%s': %d queue(s) outside guest RAM after a memory change",
+			 d->id, broken);
+	return broken < 0 ? broken : 0;
+}
+
 static const struct cvmm_vmm_device_ops vdev_ops = {
 	.pause = vdev_pause,
+	.memory_changed = vdev_memory_changed,
 	.save = vdev_save,
 	.restore = vdev_restore,
 	.destroy = vdev_destroy,

@@ -360,6 +360,28 @@ START_TEST(lifecycle_refusals)
 }
 END_TEST
 
+/* Memory added and removed with the VM not running: map and KVM slot
+ * change together; the boot RAM cannot be removed twice. */
+START_TEST(memory_add_remove)
+{
+	struct cvmm_mem_region_opts o = { .sz = sizeof(o), .gpa = 0x200000000ull,
+					  .size = 2 << 20, .backing = CVMM_MEM_ANON, .fd = -1 };
+	struct kvm_userspace_memory_region kr;
+	unsigned int n = cvmm_guest_mem_num_regions(cvmm_vmm_mem(vm));
+
+	ck_assert_int_eq(cvmm_vmm_memory_add(vm, &o), 0);
+	ck_assert_uint_eq(cvmm_guest_mem_num_regions(cvmm_vmm_mem(vm)), n + 1);
+	ck_assert_int_eq(cvmm_kvm_vm_find_slot(cvmm_vmm_kvm_vm(vm), o.gpa + 4096, &kr), 0);
+	ck_assert_uint_eq(kr.memory_size, o.size);
+	ck_assert_int_eq(cvmm_vmm_memory_add(vm, &o), -EEXIST);
+	ck_assert_int_eq(cvmm_vmm_memory_remove(vm, o.gpa + 4096), -ENOENT);
+	ck_assert_int_eq(cvmm_vmm_memory_remove(vm, o.gpa), 0);
+	ck_assert_int_eq(cvmm_kvm_vm_find_slot(cvmm_vmm_kvm_vm(vm), o.gpa + 4096, &kr), -ENOENT);
+	ck_assert_uint_eq(cvmm_guest_mem_num_regions(cvmm_vmm_mem(vm)), n);
+	ck_assert_int_eq(cvmm_vmm_memory_remove(vm, o.gpa), -ENOENT);
+}
+END_TEST
+
 /* On a program's loop, the VM's stop is handled there and the loop goes on:
  * an API server keeps answering after the VM it served shut down. */
 START_TEST(lifecycle_external_loop)
@@ -409,6 +431,7 @@ int main(void)
 	tcase_add_test(v, device_table);
 	tcase_add_test(v, lifecycle_refusals);
 	tcase_add_test(v, lifecycle_external_loop);
+	tcase_add_test(v, memory_add_remove);
 	suite_add_tcase(s, v);
 	return cvmm_test_run(all);
 }

@@ -258,6 +258,15 @@ uint32_t cvmm_virtio_transport_isr_take(struct cvmm_virtio_transport *t);
  * not finished by the device thread). Thread-safe. */
 uint32_t cvmm_virtio_transport_status(struct cvmm_virtio_transport *t);
 
+/**
+ * The guest memory map changed (a region added or removed): re-translate
+ * every active queue's rings (cvmm_virtq_remap()). A queue whose ring is no
+ * longer in guest RAM is broken, and the device sets DEVICE_NEEDS_RESET on
+ * its next event. @return the number of queues broken; -EINVAL.
+ * Thread safety: while the device thread does not run (VM paused).
+ */
+int cvmm_virtio_transport_remap(struct cvmm_virtio_transport *t);
+
 /** True when the device thread has caught up with every status change
  * (activation or reset done). For tests and save(). Thread-safe. */
 bool cvmm_virtio_transport_settled(struct cvmm_virtio_transport *t);
