@@ -749,6 +749,56 @@ int cvmm_kvm_vcpu_state_restore(struct cvmm_kvm_vcpu *vcpu,
 /** Free what cvmm_kvm_vcpu_state_save() allocated and zero @st. NULL-safe. */
 void cvmm_kvm_vcpu_state_fini(struct cvmm_kvm_vcpu_state *st);
 
+/*
+ * The vCPU state as one plain, versioned byte string (no pointers), for a
+ * snapshot section: a 32-byte header (version, valid, tsc_khz, MSR count,
+ * CPUID count, XSAVE size, flags, reserved), then regs, sregs, fpu, xcrs,
+ * lapic, events, mp_state, debugregs, the MSR entries, the CPUID entries
+ * and the XSAVE area, each padded to 8 bytes. Host byte order (x86_64:
+ * little endian), the <linux/kvm.h> layouts.
+ */
+#define CVMM_KVM_VCPU_STATE_VERSION 1u
+/** Limits unpack enforces before it allocates anything. */
+#define CVMM_KVM_VCPU_STATE_MAX_MSRS 4096u
+#define CVMM_KVM_VCPU_STATE_MAX_CPUID 256u /* KVM_MAX_CPUID_ENTRIES */
+#define CVMM_KVM_VCPU_STATE_MAX_XSAVE (1u << 20)
+
+/**
+ * Bytes cvmm_kvm_vcpu_state_pack() writes for @st (0 for NULL).
+ * Thread safety: reentrant.
+ */
+size_t cvmm_kvm_vcpu_state_packed_size(const struct cvmm_kvm_vcpu_state *st);
+
+/**
+ * Write @st as the packed form into @buf.
+ * @return the bytes written; -ENOSPC when @len is below
+ *         cvmm_kvm_vcpu_state_packed_size(); -EINVAL (NULL arguments, XSAVE
+ *         marked valid without a buffer or with a size outside the limits,
+ *         more MSRs or CPUID entries than the limits).
+ * Thread safety: reentrant.
+ */
+int cvmm_kvm_vcpu_state_pack(const struct cvmm_kvm_vcpu_state *st, void *buf, size_t len);
+
+struct cvmm_kvm_state_error; /* below, with the whole-VM state */
+
+/**
+ * Read a packed vCPU state from a hostile source into @st (allocating its
+ * MSR, CPUID and XSAVE blocks; release with cvmm_kvm_vcpu_state_fini()).
+ * Counts and sizes are checked against the limits and against @len before
+ * anything is allocated; the kernel checks the register contents at
+ * restore (and refuses bad ones with -EINVAL).
+ * @return 0; -EPROTONOSUPPORT (a newer version); -EINVAL (version 0,
+ *         unknown valid bits or flags, reserved not zero, an XSAVE size or
+ *         TSC rate that contradicts the valid bits, @len not exactly what
+ *         the header implies); -ERANGE (more MSRs/CPUID entries/XSAVE bytes
+ *         than the limits, mp_state beyond KVM_MP_STATE_SUSPENDED); -ENOMEM.
+ *         On failure @st is left empty and @why (may be NULL) names the
+ *         field ("length", "nmsrs", "mp_state", ...).
+ * Thread safety: reentrant.
+ */
+int cvmm_kvm_vcpu_state_unpack(const void *buf, size_t len, struct cvmm_kvm_vcpu_state *st,
+			       struct cvmm_kvm_state_error *why);
+
 /* ------------------------------------------------------------------------ */
 /* Whole-VM state: in-kernel PIC pair and IOAPIC, PIT, kvmclock              */
 /* ------------------------------------------------------------------------ */

@@ -356,7 +356,21 @@ START_TEST(state_save_restore_roundtrip)
 	};
 	ck_assert_int_eq(cvmm_kvm_vm_set_memory(b.vm, &r), 0);
 	ck_assert_int_eq(cvmm_kvm_vcpu_create(b.vm, 0, &b.vcpu), 0);
-	ck_assert_int_eq(cvmm_kvm_vcpu_state_restore(b.vcpu, &s1), 0);
+	/* Through the packed form, as a snapshot section carries it. */
+	{
+		struct cvmm_kvm_vcpu_state sp;
+		struct cvmm_kvm_state_error why = { { 0 } };
+		size_t n = cvmm_kvm_vcpu_state_packed_size(&s1);
+		uint8_t *buf = malloc(n);
+
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(&s1, buf, n - 1), -ENOSPC);
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(&s1, buf, n), (int)n);
+		ck_assert_msg(cvmm_kvm_vcpu_state_unpack(buf, n, &sp, &why) == 0, "%s: %s",
+			      why.field, why.msg);
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_restore(b.vcpu, &sp), 0);
+		cvmm_kvm_vcpu_state_fini(&sp);
+		free(buf);
+	}
 	ck_assert_int_eq(cvmm_kvm_vcpu_state_save(b.vcpu, &s2), 0);
 
 	ck_assert_uint_eq(s2.valid, s1.valid);
@@ -430,6 +444,93 @@ START_TEST(state_without_irqchip)
 }
 END_TEST
 
+/* A packed state from a hostile source: refused by field, nothing leaked. */
+static void put32_at(uint8_t *b, size_t off, uint32_t v)
+{
+	memcpy(b + off, &v, 4);
+}
+
+START_TEST(state_packed_hostile)
+{
+	static const struct {
+		size_t off;
+		uint32_t value;
+		int err;
+		const char *field;
+	} cases[] = {
+		{ 0, 2, -EPROTONOSUPPORT, "version" },
+		{ 0, 0, -EINVAL, "version" },
+		{ 4, 0x100, -EINVAL, "valid" },
+		{ 24, 0x4, -EINVAL, "flags" },
+		{ 28, 1, -EINVAL, "reserved" },
+		{ 12, 0xffffffffu, -ERANGE, "nmsrs" },
+		{ 12, CVMM_KVM_VCPU_STATE_MAX_MSRS + 1, -ERANGE, "nmsrs" },
+		{ 12, 3, -EINVAL, "length" },
+		{ 16, 257, -ERANGE, "ncpuid" },
+		{ 20, 0xfffffff0u, -ERANGE, "xsave_size" },
+		{ 20, 100, -EINVAL, "xsave_size" },
+	};
+	struct tvm a;
+	struct cvmm_kvm_vcpu_state s, u;
+	struct cvmm_kvm_state_error why;
+	uint8_t *buf, *bad;
+	size_t n;
+
+	tvm_setup(&a, &cpl3_irqchip);
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_save(a.vcpu, &s), 0);
+	ck_assert_uint_eq(s.valid & CVMM_KVM_STATE_XSAVE, CVMM_KVM_STATE_XSAVE);
+	n = cvmm_kvm_vcpu_state_packed_size(&s);
+	buf = malloc(n);
+	bad = malloc(n + 8);
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(&s, buf, n), (int)n);
+	for (size_t i = 0; i < CVMM_ARRAY_SIZE(cases); i++) {
+		memcpy(bad, buf, n);
+		put32_at(bad, cases[i].off, cases[i].value);
+		memset(&why, 0, sizeof(why));
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(bad, n, &u, &why), cases[i].err);
+		ck_assert_msg(strcmp(why.field, cases[i].field) == 0, "case %zu: field '%s' (%s)", i,
+			      why.field, why.msg);
+		ck_assert_ptr_null(u.msrs);
+		ck_assert_ptr_null(u.xsave);
+	}
+	/* mp_state out of range, written through pack so the layout stays the library's. */
+	{
+		struct cvmm_kvm_vcpu_state m = { 0 };
+
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(buf, n, &m, NULL), 0);
+		m.mp_state.mp_state = 11;
+		memcpy(bad, buf, n);
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(&m, bad, n), (int)n);
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(bad, n, &u, &why), -ERANGE);
+		ck_assert_str_eq(why.field, "mp_state");
+		cvmm_kvm_vcpu_state_fini(&m);
+	}
+	/* Every truncation, and one byte too many. */
+	for (size_t cut = 0; cut < n; cut += (cut < 64 ? 1 : 61)) {
+		ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(buf, cut, &u, &why), -EINVAL);
+		ck_assert_str_eq(why.field, "length");
+	}
+	memcpy(bad, buf, n);
+	bad[n] = 0;
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(bad, n + 8, &u, &why), -EINVAL);
+	ck_assert_str_eq(why.field, "length");
+	/* A register the kernel refuses is refused at restore, after unpack took it. */
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_unpack(buf, n, &u, &why), 0);
+	u.sregs.cr0 &= ~0x80000000ull; /* paging off with long mode on */
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_restore(a.vcpu, &u), -EINVAL);
+	cvmm_kvm_vcpu_state_fini(&u);
+	/* pack refuses inconsistent input. */
+	s.valid |= 0x40;
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(&s, buf, n), -EINVAL);
+	s.valid &= ~0x40u;
+	ck_assert_int_eq(cvmm_kvm_vcpu_state_pack(NULL, buf, n), -EINVAL);
+	cvmm_kvm_vcpu_state_fini(&s);
+	free(buf);
+	free(bad);
+	tvm_teardown(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kvm-vcpu");
@@ -451,6 +552,7 @@ int main(void)
 	tcase_add_test(regs, vcpu_enable_cap);
 	tcase_add_test(state, state_save_restore_roundtrip);
 	tcase_add_test(state, state_without_irqchip);
+	tcase_add_test(state, state_packed_hostile);
 	suite_add_tcase(s, regs);
 	suite_add_tcase(s, state);
 	return cvmm_test_run((Suite *[]){ s, NULL });
