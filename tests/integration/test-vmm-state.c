@@ -281,7 +281,7 @@ START_TEST(hostile_streams)
 	sec = section_of(good, len, "vcpu/1", &sl);
 	patched = malloc(sl);
 	memcpy(patched, sec, sl);
-	patched[7] = 0x80; /* valid, after the version */
+	patched[7] = 0x80; /* the header's valid bits, after the version */
 	bad = rewrite(good, len, "vcpu/1", 1, patched, sl, NULL, &n);
 	expect_refusal(bad, n, "unknown vCPU state bits", "'vcpu/1' field 'valid'");
 	free(bad);

@@ -22,12 +22,7 @@
 #define KVM_SECTION "vm/kvm"
 #define ALLOC_SECTION "vm/alloc"
 #define DEVICES_SECTION "vm/devices"
-#define VCPU_VERSION 1u
-
-/* Limits a hostile vCPU section cannot exceed. */
-#define MAX_XSAVE (64u << 10)
-#define MAX_MSRS 1024u
-#define MAX_CPUID 512u
+#define VCPU_VERSION CVMM_KVM_VCPU_STATE_VERSION
 
 struct vm_shape {
 	uint32_t version;
@@ -40,25 +35,6 @@ struct vm_shape {
 struct device_record {
 	char id[CVMM_VMM_ID_MAX];
 	char kind[32];
-};
-
-/* A vCPU's state as plain data: this header, then xsave_size bytes of
- * XSAVE area, nmsrs struct kvm_msr_entry, ncpuid struct kvm_cpuid_entry2. */
-struct vcpu_blob {
-	uint32_t version;
-	uint32_t valid;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_fpu fpu;
-	struct kvm_xcrs xcrs;
-	struct kvm_lapic_state lapic;
-	struct kvm_vcpu_events events;
-	struct kvm_mp_state mp_state;
-	struct kvm_debugregs debugregs;
-	uint32_t tsc_khz;
-	uint32_t xsave_size;
-	uint32_t nmsrs;
-	uint32_t ncpuid;
 };
 
 static int to_err(const struct cvmm_snap_error *e, int ret, char *err, size_t errlen)
@@ -79,114 +55,41 @@ struct vcpu_io {
 	int ret;
 };
 
+/* Each vCPU's whole state, taken on its own thread, in kvm-ioctls'
+ * packed form (plain data, versioned). */
 static int vcpu_save(void *arg, struct cvmm_kvm_vcpu *vcpu)
 {
 	struct vcpu_io *io = arg;
 	struct cvmm_kvm_vcpu_state st;
-	struct vcpu_blob b;
 	char id[CVMM_SNAP_ID_SIZE];
+	void *buf = NULL;
+	size_t len;
 	int ret = cvmm_kvm_vcpu_state_save(vcpu, &st);
 
 	if (ret)
 		return ret;
-	memset(&b, 0, sizeof(b));
-	b.version = VCPU_VERSION;
-	b.valid = st.valid;
-	b.regs = st.regs;
-	b.sregs = st.sregs;
-	b.fpu = st.fpu;
-	b.xcrs = st.xcrs;
-	b.lapic = st.lapic;
-	b.events = st.events;
-	b.mp_state = st.mp_state;
-	b.debugregs = st.debugregs;
-	b.tsc_khz = st.tsc_khz;
-	b.xsave_size = st.xsave ? (uint32_t)st.xsave_size : 0;
-	b.nmsrs = st.msrs ? st.msrs->nmsrs : 0;
-	b.ncpuid = st.cpuid ? st.cpuid->nent : 0;
-	ret = cvmm_snap_id_fmt(id, "vcpu/%u", cvmm_kvm_vcpu_id(vcpu));
-	if (!ret)
-		ret = cvmm_snap_write_begin(io->w, id, VCPU_VERSION);
-	if (!ret)
-		ret = cvmm_snap_write_append(io->w, &b, sizeof(b));
-	if (!ret && b.xsave_size)
-		ret = cvmm_snap_write_append(io->w, st.xsave, b.xsave_size);
-	if (!ret && b.nmsrs)
-		ret = cvmm_snap_write_append(io->w, st.msrs->entries,
-					     b.nmsrs * sizeof(st.msrs->entries[0]));
-	if (!ret && b.ncpuid)
-		ret = cvmm_snap_write_append(io->w, st.cpuid->entries,
-					     b.ncpuid * sizeof(st.cpuid->entries[0]));
-	if (!ret)
-		ret = cvmm_snap_write_end(io->w);
+	len = cvmm_kvm_vcpu_state_packed_size(&st);
+	buf = malloc(len);
+	ret = buf ? cvmm_kvm_vcpu_state_pack(&st, buf, len) : -ENOMEM;
+	if (ret >= 0)
+		ret = cvmm_snap_id_fmt(id, "vcpu/%u", cvmm_kvm_vcpu_id(vcpu));
+	if (ret >= 0)
+		ret = cvmm_snap_write(io->w, id, VCPU_VERSION, buf, len);
+	free(buf);
 	cvmm_kvm_vcpu_state_fini(&st);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 /* Parse a "vcpu/N" payload into @st (allocating its variable parts). */
 static int vcpu_parse(const struct cvmm_snap_section *s, struct cvmm_kvm_vcpu_state *st,
 		      struct cvmm_snap_error *e)
 {
-	const uint8_t *p = s->data;
-	struct vcpu_blob b;
-	uint64_t need;
-	int ret;
+	struct cvmm_kvm_state_error why = { .field = "" };
+	int ret = cvmm_kvm_vcpu_state_unpack(s->data, s->len, st, &why);
 
-	memset(st, 0, sizeof(*st));
-	if (s->len < sizeof(b))
-		return cvmm_snap_expect_len(e, s->id, NULL, s->len, sizeof(b));
-	memcpy(&b, p, sizeof(b));
-	if ((ret = cvmm_snap_check_version(e, s->id, b.version, VCPU_VERSION)) ||
-	    (ret = cvmm_snap_check_flags(e, s->id, "valid", b.valid,
-					 CVMM_KVM_STATE_LAPIC | CVMM_KVM_STATE_XSAVE |
-					 CVMM_KVM_STATE_XCRS | CVMM_KVM_STATE_DEBUGREGS |
-					 CVMM_KVM_STATE_TSC_KHZ)) ||
-	    (ret = cvmm_snap_check_range(e, s->id, "xsave_size", b.xsave_size, 0, MAX_XSAVE)) ||
-	    (ret = cvmm_snap_check_range(e, s->id, "nmsrs", b.nmsrs, 0, MAX_MSRS)) ||
-	    (ret = cvmm_snap_check_range(e, s->id, "ncpuid", b.ncpuid, 0, MAX_CPUID)) ||
-	    (ret = cvmm_snap_check_range(e, s->id, "mp_state", b.mp_state.mp_state, 0, 9)))
-		return ret;
-	if (!(b.valid & CVMM_KVM_STATE_XSAVE) != !b.xsave_size)
-		return cvmm_snap_fail(e, s->id, "xsave_size", "%u bytes with the XSAVE bit %s",
-				      b.xsave_size, b.valid & CVMM_KVM_STATE_XSAVE ? "set" : "clear");
-	if (b.xsave_size && b.xsave_size < sizeof(struct kvm_xsave))
-		return cvmm_snap_fail(e, s->id, "xsave_size", "%u bytes, below the %zu of KVM's area",
-				      b.xsave_size, sizeof(struct kvm_xsave));
-	need = sizeof(b) + b.xsave_size + (uint64_t)b.nmsrs * sizeof(struct kvm_msr_entry) +
-	       (uint64_t)b.ncpuid * sizeof(struct kvm_cpuid_entry2);
-	if (s->len != need)
-		return cvmm_snap_expect_len(e, s->id, NULL, s->len, need);
-	st->valid = b.valid;
-	st->regs = b.regs;
-	st->sregs = b.sregs;
-	st->fpu = b.fpu;
-	st->xcrs = b.xcrs;
-	st->lapic = b.lapic;
-	st->events = b.events;
-	st->mp_state = b.mp_state;
-	st->debugregs = b.debugregs;
-	st->tsc_khz = b.tsc_khz;
-	p += sizeof(b);
-	if (b.xsave_size) {
-		st->xsave = malloc(b.xsave_size);
-		if (!st->xsave)
-			return -ENOMEM;
-		memcpy(st->xsave, p, b.xsave_size);
-		st->xsave_size = b.xsave_size;
-		p += b.xsave_size;
-	}
-	st->msrs = cvmm_kvm_msrs_alloc(b.nmsrs ? b.nmsrs : 1);
-	st->cpuid = cvmm_kvm_cpuid2_alloc(b.ncpuid ? b.ncpuid : 1);
-	if (!st->msrs || !st->cpuid) {
-		cvmm_kvm_vcpu_state_fini(st);
-		return -ENOMEM;
-	}
-	st->msrs->nmsrs = b.nmsrs;
-	memcpy(st->msrs->entries, p, b.nmsrs * sizeof(struct kvm_msr_entry));
-	p += b.nmsrs * sizeof(struct kvm_msr_entry);
-	st->cpuid->nent = b.ncpuid;
-	memcpy(st->cpuid->entries, p, b.ncpuid * sizeof(struct kvm_cpuid_entry2));
-	return 0;
+	if (ret)
+		cvmm_snap_fail(e, s->id, why.field, "%s", why.msg);
+	return ret;
 }
 
 static int vcpu_restore(void *arg, struct cvmm_kvm_vcpu *vcpu)
