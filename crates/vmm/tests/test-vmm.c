@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cvmm/acpi-tables.h>
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/console.h>
 
 #include "cvmm-test.h"
 #include "internal.h"
@@ -382,6 +387,86 @@ START_TEST(memory_add_remove)
 }
 END_TEST
 
+static int count_fds(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+static unsigned int rngs_destroyed;
+static void rng_destroy(void *p)
+{
+	cvmm_rng_destroy(p);
+	rngs_destroyed++;
+}
+
+static int add_rng(const char *id, char out[CVMM_VMM_ID_MAX], char *err, size_t errlen)
+{
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_virtio_opts o = { .sz = sizeof(o), .id = id, .prefix = "__rng",
+					  .kind = "virtio-rng", .destroy = rng_destroy };
+	struct cvmm_rng *rng;
+	int ret;
+
+	ck_assert_ptr_nonnull(cvmm_vmm_device_loop(vm));
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	o.dev = cvmm_rng_device(rng);
+	o.model = rng;
+	ret = cvmm_vmm_virtio_mmio_add(vm, &o, out, err, errlen);
+	if (ret)
+		cvmm_rng_destroy(rng);
+	return ret;
+}
+
+/* virtio-mmio devices come and go before boot: window, line, bus range
+ * and KVM wiring are given back and taken again; clashing ids refused;
+ * the interrupt lines run out with a message. */
+START_TEST(virtio_add_remove)
+{
+	struct cvmm_acpi_virtio_mmio list[32];
+	char id[CVMM_VMM_ID_MAX], err[256];
+	uint8_t magic[4];
+	int n = 0;
+
+	int fds = -1;
+
+	rngs_destroyed = 0;
+	for (int round = 0; round < 20; round++) {
+		/* No fd leaks across add/remove (the device loop's own are made
+		 * in round 0). */
+		if (round == 1)
+			fds = count_fds();
+		if (round > 1)
+			ck_assert_int_eq(count_fds(), fds);
+		ck_assert_msg(add_rng(NULL, id, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(cvmm_vmm_virtio_mmio_list(vm, list, 32), 1);
+		ck_assert_uint_eq(list[0].base, 0xd0000000ull);
+		ck_assert_uint_eq(list[0].gsi, 5);
+		ck_assert(cvmm_vmm_bus_access(vm, CVMM_VMM_MMIO, list[0].base, magic, 4, false));
+		ck_assert_int_eq(memcmp(magic, "virt", 4), 0);
+		ck_assert_int_eq(cvmm_vmm_device_remove(vm, id), 0);
+		ck_assert(!cvmm_vmm_bus_access(vm, CVMM_VMM_MMIO, list[0].base, magic, 4, false));
+		ck_assert_int_eq(cvmm_vmm_virtio_mmio_list(vm, list, 32), 0);
+	}
+	ck_assert_uint_eq(rngs_destroyed, 20);
+	ck_assert_int_eq(add_rng("myrng", id, err, sizeof(err)), 0);
+	ck_assert_int_eq(add_rng("myrng", id, err, sizeof(err)), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(err, "myrng"));
+	/* 18 lines for devices (5-23 without the RTC's 8): the 19th fails. */
+	while (add_rng(NULL, id, err, sizeof(err)) == 0)
+		n++;
+	ck_assert_int_eq(n, 17);
+	ck_assert_ptr_nonnull(strstr(err, "no interrupt line or MMIO window left"));
+	ck_assert_int_eq(cvmm_vmm_virtio_mmio_list(vm, list, 32), 18);
+}
+END_TEST
+
 /* On a program's loop, the VM's stop is handled there and the loop goes on:
  * an API server keeps answering after the VM it served shut down. */
 START_TEST(lifecycle_external_loop)
@@ -432,6 +517,7 @@ int main(void)
 	tcase_add_test(v, lifecycle_refusals);
 	tcase_add_test(v, lifecycle_external_loop);
 	tcase_add_test(v, memory_add_remove);
+	tcase_add_test(v, virtio_add_remove);
 	suite_add_tcase(s, v);
 	return cvmm_test_run(all);
 }
