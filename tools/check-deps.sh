@@ -18,6 +18,7 @@ allowed() {
 	vm-superio)         echo "vm-superio sys-util" ;;
 	snapshot)           echo "snapshot sys-util" ;;
 	pci)                echo "pci vm-memory sys-util" ;;
+	api)                echo "api" ;;
 	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager vhost pci sys-util" ;;
 	vmm)                echo "vmm $(ls "$top"/crates | tr '\n' ' ')" ;; # the top: any crate
 	*)                  echo "" ;;
