@@ -87,10 +87,35 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE("munmap"),
 };
 
+/* The API thread (--api-socket): its epoll set, connections (fds arrive
+ * with recvmsg), answers, and waiting for the control loop to run a
+ * request (eventfd write + futex). json-c seeds its hash once
+ * (getrandom). Firecracker's API thread allows 36 rules. */
+static const struct cvmm_seccomp_rule microvm_api[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE("epoll_wait"),
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_ADD)),
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)),
+	CVMM_SECCOMP_RULE("accept4"),
+	CVMM_SECCOMP_RULE("recvmsg"),
+	CVMM_SECCOMP_RULE("sendto"),               /* send() */
+	CVMM_SECCOMP_RULE_COND("setsockopt",       /* a client that does not read: SO_SNDTIMEO */
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_SNDTIMEO)),
+	CVMM_SECCOMP_RULE("close"),
+	CVMM_SECCOMP_RULE("getrandom"),
+	NO_EXEC("mmap", 2),                        /* request bodies up to 1 MiB */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+	CVMM_SECCOMP_RULE("brk"),
+};
+
 static const struct cvmm_sandbox_table tables[] = {
 	TABLE("microvm", "vmm", microvm_vmm),
 	TABLE("microvm", "vcpu", microvm_vcpu),
 	TABLE("microvm", "virtio", microvm_virtio),
+	TABLE("microvm", "api", microvm_api),
 };
 
 const struct cvmm_sandbox_program cvmm_sandbox_microvm = { tables, CVMM_ARRAY_SIZE(tables) };

@@ -14,6 +14,9 @@ enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERI
        OPT_LOG_LEVEL, OPT_BOOT_TIMER, OPT_HELP, OPT_VERSION,
        OPT_DISK, OPT_CONSOLE, OPT_RNG, OPT_GUEST_ARG, OPT_NET, OPT_VSOCK, OPT_SECCOMP, OPT_SECCOMP_FILTER };
 
+/* management (the API, config files, events) */
+enum { OPT_API_SOCKET = 500, OPT_CONFIG, OPT_EVENT_MONITOR };
+
 /* vhost-user options (virtio-devices' vhost-user device) */
 enum { OPT_FS = 400, OPT_VHOST_USER };
 
@@ -38,6 +41,9 @@ static const struct option options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -45,9 +51,18 @@ void microvm_usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"Usage: %s --kernel PATH [options]\n"
+		"       %s --config FILE.json [options]\n"
+		"       %s --api-socket PATH [--kernel PATH [options]]\n"
 		"Boot a Linux kernel (ELF vmlinux with or without PVH note, or bzImage) or a cvmm test guest.\n"
 		"\n"
-		"  --kernel PATH          kernel image to boot (required)\n"
+		"  --kernel PATH          kernel image to boot (required without --api-socket\n"
+		"                         or --config)\n"
+		"  --api-socket PATH      serve Cloud Hypervisor's REST API on a unix socket\n"
+		"                         (also path=PATH or fd=N); without --kernel the VMM\n"
+		"                         starts empty and waits for vm.create (docs/api.md)\n"
+		"  --config FILE.json     the VM from a VmConfig file (the JSON of vm.create)\n"
+		"  --event-monitor path=FILE|fd=N\n"
+		"                         one JSON object a line for each lifecycle event\n"
 		"  --initrd PATH          initial ramdisk\n"
 		"  --cmdline STR          kernel command line (default: \"%s\")\n"
 		"  --cpus N               number of vCPUs, 1-%d (default 1)\n"
@@ -84,7 +99,7 @@ void microvm_usage(FILE *f, const char *argv0)
 		"wrote to the debug-exit port (0xf4); 1 for a bad command line or\n"
 		"configuration; 2 when the guest crashed (triple fault, internal error);\n"
 		"3 for a host-side failure; 143 after SIGTERM.\n",
-		argv0, MICROVM_DEFAULT_CMDLINE, MICROVM_MAX_CPUS);
+		argv0, argv0, argv0, MICROVM_DEFAULT_CMDLINE, MICROVM_MAX_CPUS);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -112,6 +127,31 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* PATH, path=PATH or fd=N (--api-socket takes a bare PATH too). */
+static int parse_path_or_fd(const char *opt, const char *arg, bool bare, const char **path,
+			    int *fd, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	if (!strncmp(arg, "fd=", 3)) {
+		if (parse_uint(arg + 3, 1u << 20, &n) || n < 3)
+			return fail(err, errlen, "%s: fd: '%s' is not an open fd number from 3", opt,
+				    arg + 3);
+		*fd = (int)n;
+		*path = NULL;
+		return 0;
+	}
+	if (!strncmp(arg, "path=", 5))
+		arg += 5;
+	else if (!bare || strchr(arg, '='))
+		return fail(err, errlen, "%s: '%s' is not path=PATH or fd=N", opt, arg);
+	if (!*arg)
+		return fail(err, errlen, "%s: path: empty", opt);
+	*path = arg;
+	*fd = -1;
+	return 0;
+}
+
 int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			 char *err, size_t errlen)
 {
@@ -123,6 +163,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		.memory = MICROVM_DEFAULT_MEMORY,
 		.serial = SERIAL_STDIO,
 		.log_level = CVMM_LOG_WARN,
+		.api_fd = -1,
+		.event_monitor_fd = -1,
 	};
 	opterr = 0;
 	optind = 1;
@@ -215,6 +257,19 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case OPT_VERSION:
 			c->version = true;
 			return 0;
+		case OPT_API_SOCKET:
+			if (parse_path_or_fd("--api-socket", optarg, true, &c->api_socket, &c->api_fd,
+					     err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_CONFIG:
+			c->config_file = optarg;
+			break;
+		case OPT_EVENT_MONITOR:
+			if (parse_path_or_fd("--event-monitor", optarg, false, &c->event_monitor,
+					     &c->event_monitor_fd, err, errlen))
+				return -EINVAL;
+			break;
 		case ':':
 			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
 		default:
@@ -225,7 +280,9 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (!c->kernel)
+	if (c->config_file && c->kernel)
+		return fail(err, errlen, "--config: the file names the kernel; drop --kernel");
+	if (!c->kernel && !c->config_file && !c->api_socket && c->api_fd < 0)
 		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
 	return 0;
 }

@@ -28,6 +28,14 @@ struct microvm_config {
 	struct microvm_devices dev; /* --disk, --console, --rng, --guest-arg */
 	enum cvmm_sandbox_mode seccomp;  /* --seccomp, default on */
 	const char *seccomp_filter;      /* --seccomp-filter JSON, or NULL */
+	bool mem_shared;         /* VmConfig memory.shared: a memfd */
+	bool hugepages;          /* VmConfig memory.hugepages (2 MiB) */
+	bool prefault;           /* VmConfig memory.prefault */
+	const char *api_socket;  /* --api-socket path=PATH (NULL: none) ... */
+	int api_fd;              /* ... or fd=N (-1: none) */
+	const char *config_file; /* --config FILE.json: a VmConfig */
+	const char *event_monitor; /* --event-monitor path=PATH ... */
+	int event_monitor_fd;    /* ... or fd=N (-1: none) */
 	bool help;
 	bool version;
 };
@@ -44,5 +52,32 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			 char *err, size_t errlen);
 
 void microvm_usage(FILE *f, const char *argv0);
+
+struct json_object;
+
+/*
+ * VmConfig (Cloud Hypervisor's JSON, vmconfig.c): fill the VM part of @c
+ * (payload, cpus, memory, devices, serial) from @j, keeping the flags'
+ * other settings. Strings point into @j: keep it while @c is used. Every
+ * field cvmm lacks is refused unless it holds the default; one line in
+ * @err names the field. Net entries get the @fds a client passed.
+ * @return 0; -EINVAL.
+ */
+int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char *err,
+			   size_t errlen);
+/* The devices' own objects (vm.add-disk ...): append one to @d. @kind:
+ * "disk", "net", "fs", "vsock", "generic_vhost_user". */
+int microvm_vmconfig_add_device(struct json_object *j, const char *kind,
+				struct microvm_devices *d, const int *fds, unsigned int nfds,
+				char *err, size_t errlen);
+/* @c as VmConfig (vm.info's config). @return a new object or NULL. */
+struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c);
+/* Name every device of @d that has no id yet as Cloud Hypervisor would
+ * (_disk0, _net1, ...: one counter for them all, ids in use skipped). */
+void microvm_vmconfig_name_devices(struct microvm_devices *d, unsigned int *counter);
+/* Remove the device @id from @d (closing fds it holds). @return 0; -ENOENT. */
+int microvm_vmconfig_remove_device(struct microvm_devices *d, const char *id);
+/* Close the TAP fds @d holds. */
+void microvm_vmconfig_close_fds(struct microvm_devices *d);
 
 #endif

@@ -16,6 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "input.h"
 #include "microvm.h"
 
@@ -54,28 +56,6 @@ static void log_sink(enum cvmm_log_level level, const char *crate, const char *m
 	fprintf(stderr, "cvmm-microvm: %s: %s: %s\n", cvmm_log_level_name(level), crate, msg);
 }
 
-/* A vCPU crash prints the registers in one block, so vCPUs crashing
- * together do not interleave. */
-static void on_event(void *opaque, const struct cvmm_vmm_event *ev)
-{
-	(void)opaque;
-	if (ev->type == CVMM_VMM_EV_VCPU_CRASH)
-		fprintf(stderr, "cvmm-microvm: vCPU %d: %s\n", ev->vcpu, ev->detail);
-}
-
-static int thread_start(void *opaque, const char *type, unsigned int index)
-{
-	(void)index;
-	return cvmm_sandbox_install(opaque, type);
-}
-
-static void post_code(void *opaque, uint8_t code, uint64_t ns)
-{
-	(void)opaque;
-	fprintf(stderr, "cvmm-microvm: boot-timer: post code 0x%02x at %llu.%03llu ms\n", code,
-		(unsigned long long)(ns / 1000000), (unsigned long long)(ns / 1000 % 1000));
-}
-
 /*
  * When the process started, for the boot timer: CVMM_T0_NS (CLOCK_MONOTONIC
  * taken by a benchmark just before exec) when set, else now.
@@ -94,141 +74,49 @@ static uint64_t process_start_ns(void)
 	return cvmm_now_ns();
 }
 
-static int open_serial_output(struct microvm *m, char *err, size_t errlen)
+/* --event-monitor without the API: the VM's events, as the API reports them. */
+static int monitor_fd = -1;
+
+static void monitor_event(void *opaque, const struct cvmm_vmm_event *ev)
 {
-	m->serial_out = -1;
-	if (m->cfg->serial == SERIAL_STDIO)
-		m->serial_out = STDOUT_FILENO;
-	if (m->cfg->serial != SERIAL_FILE)
-		return 0;
-	m->serial_out = open(m->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND,
-			     0644);
-	if (m->serial_out < 0) {
-		snprintf(err, errlen, "--serial: cannot open '%s': %s", m->cfg->serial_path,
-			 strerror(errno));
-		return -errno;
+	struct microvm *m = opaque;
+	const char *src, *name = microvm_event_name(ev, &src);
+
+	if (name)
+		microvm_event_monitor_write(monitor_fd, m->t0_ns, src, name, ev->id);
+}
+
+/* --config FILE.json: a VmConfig, as vm.create takes it. */
+static int load_vmconfig(struct microvm_config *c, struct json_object **out, char *err,
+			 size_t errlen)
+{
+	struct json_object *j = json_object_from_file(c->config_file);
+	char why[400];
+
+	if (!j) {
+		snprintf(err, errlen, "--config: '%s': %s", c->config_file,
+			 json_util_get_last_err() ? json_util_get_last_err() : "not JSON");
+		err[strcspn(err, "\n")] = '\0';
+		return -EINVAL;
 	}
+	if (microvm_vmconfig_parse(j, c, why, sizeof(why))) {
+		snprintf(err, errlen, "--config: '%s': %s", c->config_file, why);
+		json_object_put(j);
+		return -EINVAL;
+	}
+	*out = j;
 	return 0;
-}
-
-static int open_image(const char *flag, const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		snprintf(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
-	return fd < 0 ? -errno : fd;
-}
-
-static int boot(struct microvm *m, char *err, size_t errlen)
-{
-	struct cvmm_vmm_boot_opts bo = {
-		.sz = sizeof(bo),
-		.initrd_fd = -1,
-		.cmdline = m->cfg->cmdline ? m->cfg->cmdline : MICROVM_DEFAULT_CMDLINE,
-		.kernel_name = m->cfg->kernel,
-	};
-	char why[480];
-	int ret = microvm_boot_test_guest(m, err, errlen);
-
-	if (ret <= 0)
-		return ret;
-	bo.kernel_fd = open_image("--kernel", m->cfg->kernel, err, errlen);
-	if (bo.kernel_fd < 0)
-		return bo.kernel_fd;
-	if (m->cfg->initrd) {
-		bo.initrd_fd = open_image("--initrd", m->cfg->initrd, err, errlen);
-		if (bo.initrd_fd < 0) {
-			close(bo.kernel_fd);
-			return bo.initrd_fd;
-		}
-	}
-	ret = cvmm_vmm_boot_linux(m->vmm, &bo, why, sizeof(why));
-	close(bo.kernel_fd);
-	cvmm_close(bo.initrd_fd);
-	/* The core names the field; the flag is ours. */
-	if (ret)
-		snprintf(err, errlen, "%s%s",
-			 !strncmp(why, "kernel:", 7) || !strncmp(why, "cmdline:", 8) ? "--" : "", why);
-	return ret;
-}
-
-static int exit_status(struct cvmm_vmm *vmm)
-{
-	int code;
-
-	switch (cvmm_vmm_stop_reason(vmm, &code)) {
-	case CVMM_VMM_STOP_POWEROFF:
-	case CVMM_VMM_STOP_RESET:
-		return 0;
-	case CVMM_VMM_STOP_NONE:
-		return 3;
-	default:
-		return code;
-	}
-}
-
-static int setup(struct microvm *m, char *err, size_t errlen)
-{
-	const struct microvm_config *cfg = m->cfg;
-	struct cvmm_vmm_opts vo = {
-		.sz = sizeof(vo),
-		.mem_size = cfg->memory,
-		.ncpus = cfg->cpus,
-		/* vhost-user backends map guest RAM themselves. */
-		.backing = cfg->dev.nvhost ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON,
-		.event = on_event,
-		.thread_start = thread_start,
-		.opaque = (void *)m->sandbox,
-	};
-	struct cvmm_vmm_platform_opts po = {
-		.sz = sizeof(po),
-		.debug_exit = true,
-		.post_code = cfg->boot_timer ? post_code : NULL,
-		.t0_ns = m->t0_ns,
-	};
-	int ret;
-
-	ret = cvmm_vmm_create(&vo, &m->vmm, err, errlen);
-	if (ret) {
-		/* The core names the field; the flag is ours. */
-		if (!strncmp(err, "memory:", 7) || !strncmp(err, "cpus:", 5)) {
-			char why[512];
-
-			snprintf(why, sizeof(why), "--%s", err);
-			snprintf(err, errlen, "%s", why);
-		}
-		return ret;
-	}
-	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "VM, memory and vCPUs ready at %.3f ms",
-		 (cvmm_now_ns() - m->t0_ns) / 1e6);
-	/* virtio first: a bad --disk fails before a --serial file is created. */
-	if ((ret = microvm_devices_add(m, err, errlen)) ||
-	    (ret = open_serial_output(m, err, errlen)))
-		return ret;
-	po.serial_out_fd = m->serial_out;
-	if ((ret = cvmm_vmm_platform_add(m->vmm, &po, err, errlen)) || (ret = boot(m, err, errlen)))
-		return ret;
-	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "devices and boot state ready at %.3f ms",
-		 (cvmm_now_ns() - m->t0_ns) / 1e6);
-	return 0;
-}
-
-static void teardown(struct microvm *m)
-{
-	cvmm_vmm_destroy(m->vmm);
-	if (m->serial_out > STDERR_FILENO)
-		cvmm_close(m->serial_out);
-	cvmm_close(m->con_out);
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio" };
+	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api" };
 	struct microvm m = { .t0_ns = process_start_ns(), .serial_out = -1, .con_out = -1 };
 	struct cvmm_sandbox sandbox;
 	struct microvm_config cfg;
 	struct microvm_input in;
+	struct json_object *vmconfig = NULL;
+	int evfd = -1;
 	char err[512] = "";
 	sigset_t sigs;
 	int sfd, status, ret;
@@ -248,6 +136,10 @@ int main(int argc, char **argv)
 	cvmm_log_set_level(cfg.log_level);
 	cvmm_log_set_sink(log_sink, NULL);
 	m.cfg = &cfg;
+	if (cfg.config_file && load_vmconfig(&cfg, &vmconfig, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		return 1;
+	}
 
 	/* Filters are compiled before any thread exists; each thread type
 	 * installs its own as it starts (the VM core calls thread_start). */
@@ -268,18 +160,35 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = setup(&m, err, sizeof(err));
+	if (cfg.api_socket || cfg.api_fd >= 0) {
+		status = microvm_api_main(&m, sfd);
+		cvmm_close(sfd);
+		cvmm_sandbox_fini(&sandbox);
+		json_object_put(vmconfig);
+		return status;
+	}
+	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
+	if (err[0]) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		return 1;
+	}
+	if (evfd >= 0) {
+		m.on_event = monitor_event;
+		m.event_opaque = &m;
+		monitor_fd = evfd;
+	}
+	ret = microvm_vm_create(&m, err, sizeof(err));
 	if (!ret)
 		ret = microvm_input_init(&in, m.vmm, sfd, cfg.serial == SERIAL_STDIO);
 	if (ret) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err[0] ? err : strerror(-ret));
-		teardown(&m);
+		microvm_vm_destroy(&m);
 		cvmm_sandbox_fini(&sandbox);
 		return 1;
 	}
 	if (cvmm_vmm_start(m.vmm)) {
 		fprintf(stderr, "cvmm-microvm: cannot start vCPU threads\n");
-		teardown(&m);
+		microvm_vm_destroy(&m);
 		cvmm_sandbox_fini(&sandbox);
 		return 3;
 	}
@@ -292,9 +201,10 @@ int main(int argc, char **argv)
 	}
 	cvmm_vmm_run(m.vmm);
 	tty_restore();
-	status = exit_status(m.vmm);
-	teardown(&m);
+	status = microvm_exit_status(m.vmm);
+	microvm_vm_destroy(&m);
 	cvmm_close(sfd);
 	cvmm_sandbox_fini(&sandbox);
+	json_object_put(vmconfig);
 	return status;
 }

@@ -23,17 +23,24 @@
 #include "microvm.h"
 
 /* Hand @dev to the VM; on failure the model is destroyed here. */
-static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char *prefix,
-		  const char *kind, const char *opt, void *model, void (*destroy)(void *),
+static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char *id,
+		  const char *prefix, const char *kind, const char *opt, void *model, void (*destroy)(void *),
 		  void (*detach)(void *), char *err, size_t errlen)
 {
 	struct cvmm_vmm_virtio_opts o = {
-		.sz = sizeof(o), .prefix = prefix, .kind = kind, .dev = dev, .model = model,
+		.sz = sizeof(o), .id = id && *id ? id : NULL, .prefix = prefix, .kind = kind, .dev = dev, .model = model,
 		.destroy = destroy, .detach = detach, .used_irq_direct = detach != NULL,
 	};
-	char why[400];
-	int ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, NULL, why, sizeof(why));
+	char why[400], out[CVMM_VMM_ID_MAX];
+	int ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
 
+	if (!ret && m->nmodels < MICROVM_VIRTIO_MAX) {
+		struct microvm_model *r = &m->models[m->nmodels++];
+
+		strcpy(r->id, out);
+		r->kind = kind;
+		r->model = model;
+	}
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", opt, why);
 		if (detach)
@@ -77,6 +84,7 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err
 			},
 			.em = em,
 			.rate = (k->ops_per_sec || k->bytes_per_sec) ? &rate : NULL,
+			.queue_size = (uint16_t)k->queue_size,
 		};
 		struct cvmm_blk *blk;
 		int ret = cvmm_blk_create(&o, &blk);
@@ -90,7 +98,7 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err
 					 k->read_only ? " read-only" : "", strerror(-ret));
 			return ret;
 		}
-		ret = attach(m, cvmm_blk_device(blk), "_disk", "virtio-blk", "--disk", blk,
+		ret = attach(m, cvmm_blk_device(blk), k->id, "_disk", "virtio-blk", "--disk", blk,
 			     blk_destroy, NULL, err, errlen);
 		if (ret)
 			return ret;
@@ -107,8 +115,10 @@ static int add_nets(struct microvm *m, struct cvmm_event_manager *em, char *err,
 		struct cvmm_net_opts o = {
 			.sz = sizeof(o),
 			.em = em,
-			.tap_name = k->tap,
+			.tap_name = k->nfds ? NULL : k->tap,
+			.tap_fds = k->nfds ? k->fds : NULL,
 			.num_queue_pairs = (uint16_t)k->queues,
+			.queue_size = (uint16_t)k->queue_size,
 			.has_mac = k->has_mac,
 		};
 		struct cvmm_net *net;
@@ -117,13 +127,17 @@ static int add_nets(struct microvm *m, struct cvmm_event_manager *em, char *err,
 		memcpy(o.mac, k->mac, sizeof(o.mac));
 		ret = cvmm_net_create(&o, &net);
 		if (ret) {
+			if (k->nfds)
+				snprintf(err, errlen, "--net: fds: cannot use the %u TAP fds given: %s",
+					 k->nfds, strerror(-ret));
+			else
 			snprintf(err, errlen, "--net: tap: cannot open '%s'%s: %s", k->tap,
 				 k->queues > 1 ? " with several queues" : "",
 				 ret == -EPERM ? "Operation not permitted (needs CAP_NET_ADMIN)" :
 				 strerror(-ret));
 			return ret;
 		}
-		ret = attach(m, cvmm_net_device(net), "_net", "virtio-net", "--net", net, net_destroy,
+		ret = attach(m, cvmm_net_device(net), k->id, "_net", "virtio-net", "--net", net, net_destroy,
 			     NULL, err, errlen);
 		if (ret)
 			return ret;
@@ -152,7 +166,7 @@ static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, char *err
 		}
 		/* The backend signals the guest itself: its call fd is the
 		 * transport's irqfd (used_irq_direct). */
-		ret = attach(m, cvmm_vhost_user_dev_device(vu),
+		ret = attach(m, cvmm_vhost_user_dev_device(vu), c->id,
 			     c->type == CVMM_VIRTIO_ID_BLOCK ? "_disk" :
 			     c->type == CVMM_VIRTIO_ID_NET ? "_net" :
 			     c->type == MICROVM_VIRTIO_ID_FS ? "_fs" : "_vhost_user",
@@ -186,7 +200,7 @@ static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, char *err
 				 d->vsock_path, strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_vsock_device(vs), "_vsock", "virtio-vsock", "--vsock", vs,
+	return attach(m, cvmm_vsock_device(vs), d->vsock_id, "_vsock", "virtio-vsock", "--vsock", vs,
 		      vsock_destroy, NULL, err, errlen);
 }
 
@@ -223,7 +237,7 @@ static int add_console(struct microvm *m, struct cvmm_event_manager *em, char *e
 		snprintf(err, errlen, "--console: %s", strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_console_device(con), "__console", "virtio-console", "--console", con,
+	return attach(m, cvmm_console_device(con), NULL, "__console", "virtio-console", "--console", con,
 		      console_destroy, NULL, err, errlen);
 }
 
@@ -240,7 +254,7 @@ static int add_rng(struct microvm *m, char *err, size_t errlen)
 		snprintf(err, errlen, "--rng: %s", strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_rng_device(rng), "__rng", "virtio-rng", "--rng", rng, rng_destroy,
+	return attach(m, cvmm_rng_device(rng), NULL, "__rng", "virtio-rng", "--rng", rng, rng_destroy,
 		      NULL, err, errlen);
 }
 
@@ -249,6 +263,7 @@ int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 	struct cvmm_event_manager *em;
 	int ret;
 
+	m->nmodels = 0;
 	if (microvm_virtio_count(&m->cfg->dev) == 0)
 		return 0;
 	if (microvm_virtio_count(&m->cfg->dev) > MICROVM_VIRTIO_MAX) {

@@ -15,6 +15,7 @@
 
 #include <cvmm/acpi-tables.h>
 #include <cvmm/linux-loader.h>
+#include <cvmm/vmm.h>
 
 /*
  * The VM core places device i (in the order disks and network cards, each
@@ -34,6 +35,8 @@ struct microvm_disk {
 	bool direct;
 	uint64_t ops_per_sec;   /* 0: unlimited */
 	uint64_t bytes_per_sec; /* 0: unlimited */
+	unsigned int queue_size; /* 0: the device's default */
+	char id[CVMM_VMM_ID_MAX]; /* "": the VM core names it (_diskN) */
 };
 
 #define MICROVM_MAX_NETS 4u
@@ -43,6 +46,10 @@ struct microvm_net {
 	bool has_mac;
 	uint8_t mac[6];
 	unsigned int queues;    /* queue pairs, 1 .. 7 */
+	unsigned int queue_size; /* 0: the device's default */
+	int fds[7];             /* TAP fds a client passed (vm.add-net), one a pair */
+	unsigned int nfds;      /* 0: open @tap by name */
+	char id[CVMM_VMM_ID_MAX];
 };
 
 /* sockaddr_un's sun_path is 108 bytes; "_<port>" is appended for guest connects. */
@@ -59,6 +66,7 @@ struct microvm_vhost {
 	unsigned int queues;      /* 0: the type's default or the backend's count */
 	unsigned int reconnect;   /* seconds between retries; 0: DEVICE_NEEDS_RESET */
 	char tag[37];             /* --fs: the mount tag */
+	char id[CVMM_VMM_ID_MAX];
 };
 
 enum microvm_console_mode { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
@@ -75,6 +83,7 @@ struct microvm_devices {
 	bool vsock;
 	uint64_t vsock_cid;
 	char vsock_path[MICROVM_VSOCK_PATH_MAX];
+	char vsock_id[CVMM_VMM_ID_MAX];
 	struct microvm_vhost vhost[MICROVM_MAX_VHOST];
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */

@@ -7,6 +7,8 @@
  * Negotiates VIRTIO_NET_F_MAC (uses the device's MAC) and nothing else, so
  * each receive buffer holds the 12-byte header and a whole frame.
  * Exit 0 with "virtio-net: ARP reply from ..." printed; 0x50 + step otherwise.
+ * args[2] non-zero: after the reply, stay up (the API tests pause, resume
+ * and inspect the VM), re-checking a memory pattern; 0xbad if it changed.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -15,6 +17,20 @@
 #define HDR 12u
 #define NRX 16u
 #define RXLEN 2048u
+
+static uint64_t area[8192] __attribute__((aligned(4096)));
+
+static int stay_up(void)
+{
+	for (unsigned int i = 0; i < 8192; i++)
+		area[i] = i * 0x9e3779b97f4a7c15ull;
+	for (;;)
+		for (unsigned int i = 0; i < 8192; i++)
+			if (((volatile uint64_t *)area)[i] != i * 0x9e3779b97f4a7c15ull) {
+				guest_printf("virtio-net: memory changed at word %u\n", i);
+				return 0xbad;
+			}
+}
 
 static int fail(int step, const char *what)
 {
@@ -103,7 +119,7 @@ int guest_main(unsigned int cpu)
 			    !memcmp(r, mac, 6)) {
 				guest_printf("virtio-net: ARP reply from %x:%x:%x:%x:%x:%x after %d request(s)\n",
 					     r[22], r[23], r[24], r[25], r[26], r[27], attempt + 1);
-				return 0;
+				return guest_arg(2) ? stay_up() : 0;
 			}
 			/* Something else (IPv6 chatter): give the buffer back. */
 			{

@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * --api-socket: Cloud Hypervisor's REST API (docs/api.md) on the api
+ * crate. The server thread parses requests; every handler that touches
+ * the VM runs on the control loop (cvmm_event_manager_call), where the VM
+ * lives, so the VM sees one caller at a time and a slow client only ever
+ * delays other clients.
+ *
+ * As in Cloud Hypervisor, vm.create only records the configuration (and
+ * vm.add-* edit it) and vm.boot builds the VM from it; a VM that was shut
+ * down through the API stays for vm.info until vm.boot builds a new one
+ * or vm.delete drops it. A guest that powers off, resets or crashes ends
+ * the VMM with the exit status the flags path gives.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cvmm/api.h>
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/net.h>
+#include <cvmm/virtio-devices/vsock.h>
+
+#include "microvm.h"
+
+struct api {
+	struct microvm *m;
+	const struct microvm_config *flags; /* the command line: the base of every config */
+	struct microvm_config cfg;    /* the VM's configuration ... */
+	bool have_cfg;                /* ... once created */
+	struct json_object *cfg_json; /* strings of cfg point into it */
+	unsigned int id_counter;
+	struct cvmm_event_manager *em;
+	int evfd;                     /* --event-monitor, or -1 */
+	bool api_stop;                /* the VM's stop came from the API */
+	bool quit;                    /* leave the loop */
+	int status;                   /* ... with this exit status */
+};
+
+/* ------------------------------------------------------------------------ */
+/* states                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static bool stopped(const struct api *a)
+{
+	return a->m->vmm && (cvmm_vmm_state(a->m->vmm) == CVMM_VMM_SHUTDOWN ||
+			     cvmm_vmm_stop_reason(a->m->vmm, NULL) != CVMM_VMM_STOP_NONE);
+}
+
+static const char *state_name(const struct api *a)
+{
+	if (!a->m->vmm)
+		return "Created";
+	if (stopped(a))
+		return "Shutdown";
+	return cvmm_vmm_state(a->m->vmm) == CVMM_VMM_PAUSED ? "Paused" :
+	       cvmm_vmm_state(a->m->vmm) == CVMM_VMM_RUNNING ? "Running" : "Created";
+}
+
+/* 404 without a VM; 409 unless the state is one of @ok ("Running|Paused"). */
+static bool need(struct api *a, struct cvmm_api_response *r, const char *ok, const char *what)
+{
+	const char *st;
+
+	if (!a->have_cfg) {
+		cvmm_api_error(r, 404, "%s: the VM is not created (vm.create first)", what);
+		return false;
+	}
+	st = state_name(a);
+	if (!strstr(ok, st)) {
+		cvmm_api_error(r, 409, "%s: the VM is %s (needs %s)", what, st, ok);
+		return false;
+	}
+	return true;
+}
+
+static void emit(struct api *a, const char *source, const char *event, const char *id)
+{
+	microvm_event_monitor_write(a->evfd, a->m->t0_ns, source, event, id);
+}
+
+/* Every event of the VM: the monitor hears it; a stop the API did not
+ * ask for ends the VMM (the control thread sends SHUTDOWN). */
+static void on_vm_event(void *opaque, const struct cvmm_vmm_event *ev)
+{
+	struct api *a = opaque;
+	const char *src, *name = microvm_event_name(ev, &src);
+
+	if (name)
+		emit(a, src, name, ev->id);
+	if (ev->type == CVMM_VMM_EV_SHUTDOWN && !a->api_stop) {
+		a->quit = true;
+		a->status = microvm_exit_status(a->m->vmm);
+		cvmm_event_manager_stop(a->em);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* the configuration                                                        */
+/* ------------------------------------------------------------------------ */
+
+static void drop_vm(struct api *a)
+{
+	microvm_vm_destroy(a->m);
+}
+
+static void drop_cfg(struct api *a)
+{
+	if (a->have_cfg)
+		microvm_vmconfig_close_fds(&a->cfg.dev);
+	json_object_put(a->cfg_json);
+	a->cfg_json = NULL;
+	a->have_cfg = false;
+	a->id_counter = 0;
+}
+
+/* The VM of a->cfg, started. @return 0 or 500/409 in @r. */
+static int boot(struct api *a, struct cvmm_api_response *r)
+{
+	char err[512] = "";
+	int ret;
+
+	drop_vm(a);
+	a->m->cfg = &a->cfg;
+	a->api_stop = false;
+	ret = microvm_vm_create(a->m, err, sizeof(err));
+	if (!ret && (ret = cvmm_vmm_start(a->m->vmm)))
+		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
+	if (ret) {
+		drop_vm(a);
+		cvmm_api_error(r, 500, "vm.boot: %s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* handlers (on the control loop)                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef void (*loop_fn)(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r);
+
+static void vmm_shutdown(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (a->m->vmm && !stopped(a)) {
+		a->api_stop = true;
+		cvmm_vmm_request_stop(a->m->vmm, CVMM_VMM_STOP_REQUEST, 0);
+	}
+	a->quit = true;
+	a->status = 0;
+	cvmm_event_manager_stop(a->em);
+	r->status = 204;
+}
+
+static void vm_create(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	struct microvm_config c = *a->flags;
+	char err[400];
+
+	if (a->have_cfg)
+		return cvmm_api_error(r, 409, "vm.create: the VM is created already (vm.delete first)");
+	if (microvm_vmconfig_parse(q->json, &c, err, sizeof(err)))
+		return cvmm_api_error(r, 400, "vm.create: %s", err);
+	a->cfg = c;
+	a->cfg_json = json_object_get(q->json);
+	a->have_cfg = true;
+	a->id_counter = 0;
+	microvm_vmconfig_name_devices(&a->cfg.dev, &a->id_counter);
+	r->status = 204;
+}
+
+static void vm_boot(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!need(a, r, "Created|Shutdown", "vm.boot"))
+		return;
+	if (!boot(a, r))
+		r->status = 204;
+}
+
+static void vm_delete(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (a->m->vmm) {
+		a->api_stop = true;
+		drop_vm(a);
+	}
+	if (a->have_cfg)
+		emit(a, "vm", "deleted", NULL);
+	drop_cfg(a);
+	r->status = 204;
+}
+
+static void vm_pause(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	int ret;
+
+	(void)q;
+	if (!need(a, r, "Running", "vm.pause"))
+		return;
+	ret = cvmm_vmm_pause(a->m->vmm);
+	if (ret)
+		return cvmm_api_error(r, 500, "vm.pause: %s", strerror(-ret));
+	r->status = 204;
+}
+
+static void vm_resume(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	int ret;
+
+	(void)q;
+	if (!need(a, r, "Paused", "vm.resume"))
+		return;
+	ret = cvmm_vmm_resume(a->m->vmm);
+	if (ret)
+		return cvmm_api_error(r, 500, "vm.resume: %s", strerror(-ret));
+	r->status = 204;
+}
+
+static void vm_shutdown(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!need(a, r, "Running|Paused", "vm.shutdown"))
+		return;
+	a->api_stop = true;
+	cvmm_vmm_request_stop(a->m->vmm, CVMM_VMM_STOP_REQUEST, 0);
+	r->status = 204;
+}
+
+/* A new VM from the same configuration: what a reset does to hardware. */
+static void vm_reboot(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!need(a, r, "Running|Paused", "vm.reboot"))
+		return;
+	emit(a, "vm", "rebooting", NULL);
+	a->api_stop = true;
+	if (!boot(a, r)) {
+		emit(a, "vm", "rebooted", NULL);
+		r->status = 204;
+	}
+}
+
+static void vm_power_button(struct api *a, struct cvmm_api_request *q,
+			    struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!need(a, r, "Running|Paused", "vm.power-button"))
+		return;
+	cvmm_api_error(r, 500,
+		       "vm.power-button: not supported: cvmm's platform has no ACPI power button "
+		       "(GED) yet; use vm.shutdown");
+}
+
+static struct json_object *resource(const struct cvmm_vmm_resource *res)
+{
+	struct json_object *o = json_object_new_object(), *v;
+
+	switch (res->kind) {
+	case CVMM_VMM_RES_GSI:
+		json_object_object_add(o, "LegacyIrq", json_object_new_int64((int64_t)res->base));
+		return o;
+	case CVMM_VMM_RES_MSI:
+		json_object_object_add(o, "MsiIrq", json_object_new_int64((int64_t)res->base));
+		return o;
+	default:
+		v = json_object_new_object();
+		json_object_object_add(v, "base", json_object_new_int64((int64_t)res->base));
+		json_object_object_add(v, "size", json_object_new_int64((int64_t)res->len));
+		json_object_object_add(o, res->kind == CVMM_VMM_RES_PIO ? "PioAddressRange" :
+					  "MmioAddressRange", v);
+		return o;
+	}
+}
+
+static struct json_object *device_tree(struct api *a)
+{
+	struct cvmm_vmm_device_info devs[64];
+	struct cvmm_vmm_resource res[256];
+	struct json_object *t = json_object_new_object();
+	int n, nr;
+
+	if (!a->m->vmm || cvmm_vmm_state(a->m->vmm) == CVMM_VMM_SHUTDOWN)
+		return t;
+	n = cvmm_vmm_device_list(a->m->vmm, devs, 64);
+	nr = cvmm_vmm_alloc_list(a->m->vmm, res, 256);
+	for (int i = 0; i < n && i < 64; i++) {
+		struct json_object *d = json_object_new_object(), *rs = json_object_new_array();
+
+		for (int k = 0; k < nr && k < 256; k++)
+			if (!strcmp(res[k].owner, devs[i].id))
+				json_object_array_add(rs, resource(&res[k]));
+		json_object_object_add(d, "id", json_object_new_string(devs[i].id));
+		json_object_object_add(d, "kind", json_object_new_string(devs[i].kind ? devs[i].kind : ""));
+		json_object_object_add(d, "resources", rs);
+		json_object_object_add(d, "children", json_object_new_array());
+		json_object_object_add(d, "pci_bdf", NULL);
+		json_object_object_add(t, devs[i].id, d);
+	}
+	return t;
+}
+
+static void vm_info(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!a->have_cfg)
+		return cvmm_api_error(r, 404, "vm.info: the VM is not created (vm.create first)");
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "config", microvm_vmconfig_to_json(&a->cfg));
+	json_object_object_add(r->json, "state", json_object_new_string(state_name(a)));
+	json_object_object_add(r->json, "memory_actual_size",
+			       json_object_new_int64((int64_t)a->cfg.memory));
+	json_object_object_add(r->json, "device_tree", device_tree(a));
+	r->status = 200;
+}
+
+static void counter(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!need(a, r, "Running|Paused|Shutdown", "vm.counters"))
+		return;
+	r->json = json_object_new_object();
+	for (unsigned int i = 0; a->m->vmm && i < a->m->nmodels; i++) {
+		const struct microvm_model *md = &a->m->models[i];
+		struct json_object *c = json_object_new_object();
+
+		if (!strcmp(md->kind, "virtio-net")) {
+			struct cvmm_net_stats s;
+
+			cvmm_net_get_stats(md->model, &s);
+			counter(c, "rx_bytes", s.rx_bytes);
+			counter(c, "rx_frames", s.rx_frames);
+			counter(c, "rx_dropped", s.rx_dropped);
+			counter(c, "tx_bytes", s.tx_bytes);
+			counter(c, "tx_frames", s.tx_frames);
+			counter(c, "tx_dropped", s.tx_dropped);
+		} else if (!strcmp(md->kind, "virtio-vsock")) {
+			struct cvmm_vsock_stats s;
+
+			cvmm_vsock_get_stats(md->model, &s);
+			counter(c, "rx_packets", s.rx_pkts);
+			counter(c, "tx_packets", s.tx_pkts);
+			counter(c, "tx_dropped", s.tx_dropped);
+			counter(c, "rst_sent", s.rst_sent);
+			counter(c, "connections", s.conns);
+		}
+		json_object_object_add(r->json, md->id, c);
+	}
+	r->status = 200;
+}
+
+static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r,
+		       const char *kind, const char *what)
+{
+	char err[400];
+	unsigned int n0;
+
+	if (!need(a, r, "Created|Shutdown", what)) {
+		if (r->status == 409)
+			cvmm_api_error(r, 409,
+				       "%s: the VM is %s: cvmm adds devices before vm.boot only "
+				       "(hotplug needs PCI)", what, state_name(a));
+		return;
+	}
+	n0 = microvm_virtio_count(&a->cfg.dev);
+	if (microvm_vmconfig_add_device(q->json, kind, &a->cfg.dev, q->fds, q->nfds, err,
+					sizeof(err)))
+		return cvmm_api_error(r, 400, "%s: %s", what, err);
+	if (microvm_virtio_count(&a->cfg.dev) != n0 + 1)
+		return cvmm_api_error(r, 500, "%s: no device was added", what);
+	/* The config keeps the json strings it points to (none for devices:
+	 * they are copied), and the fds it took. */
+	if (!strcmp(kind, "net"))
+		for (unsigned int i = 0; i < q->nfds; i++)
+			q->fds[i] = -1;
+	microvm_vmconfig_name_devices(&a->cfg.dev, &a->id_counter);
+	r->status = 204;
+}
+
+static void vm_add_disk(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "disk", "vm.add-disk");
+}
+
+static void vm_add_net(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "net", "vm.add-net");
+}
+
+static void vm_add_fs(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "fs", "vm.add-fs");
+}
+
+static void vm_add_vsock(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "vsock", "vm.add-vsock");
+}
+
+static void vm_add_vhost(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "generic_vhost_user", "vm.add-generic-vhost-user");
+}
+
+static void vm_remove_device(struct api *a, struct cvmm_api_request *q,
+			     struct cvmm_api_response *r)
+{
+	struct json_object *id;
+
+	if (!json_object_is_type(q->json, json_type_object) ||
+	    !json_object_object_get_ex(q->json, "id", &id) ||
+	    !json_object_is_type(id, json_type_string) || json_object_object_length(q->json) != 1)
+		return cvmm_api_error(r, 400, "vm.remove-device: the body must be {\"id\": \"...\"}");
+	if (!need(a, r, "Created|Shutdown", "vm.remove-device")) {
+		if (r->status == 409)
+			cvmm_api_error(r, 409,
+				       "vm.remove-device: the VM is %s: cvmm removes devices before "
+				       "vm.boot only (hotplug needs PCI)", state_name(a));
+		return;
+	}
+	if (microvm_vmconfig_remove_device(&a->cfg.dev, json_object_get_string(id)))
+		return cvmm_api_error(r, 404, "vm.remove-device: no device '%s'",
+				      json_object_get_string(id));
+	r->status = 204;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the server side: every handler runs on the loop                          */
+/* ------------------------------------------------------------------------ */
+
+struct call {
+	struct api *a;
+	loop_fn fn;
+	struct cvmm_api_request *q;
+	struct cvmm_api_response *r;
+};
+
+static int run_call(struct cvmm_event_manager *em, void *arg)
+{
+	struct call *c = arg;
+
+	(void)em;
+	if (c->a->quit)
+		cvmm_api_error(c->r, 503, "the VMM is shutting down");
+	else
+		c->fn(c->a, c->q, c->r);
+	return 0;
+}
+
+static void on_loop(struct api *a, loop_fn fn, struct cvmm_api_request *q,
+		    struct cvmm_api_response *r)
+{
+	struct call c = { a, fn, q, r };
+	int ret = cvmm_event_manager_call(a->em, run_call, &c, true);
+
+	if (ret)
+		cvmm_api_error(r, 503, "the VMM is shutting down");
+}
+
+#define ROUTE(name, fn)                                                                  \
+	static void h_##fn(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r) \
+	{                                                                                \
+		on_loop(o, fn, q, r);                                                    \
+	}
+ROUTE("vmm.shutdown", vmm_shutdown)
+ROUTE("vm.create", vm_create)
+ROUTE("vm.boot", vm_boot)
+ROUTE("vm.delete", vm_delete)
+ROUTE("vm.pause", vm_pause)
+ROUTE("vm.resume", vm_resume)
+ROUTE("vm.shutdown", vm_shutdown)
+ROUTE("vm.reboot", vm_reboot)
+ROUTE("vm.power-button", vm_power_button)
+ROUTE("vm.info", vm_info)
+ROUTE("vm.counters", vm_counters)
+ROUTE("vm.add-disk", vm_add_disk)
+ROUTE("vm.add-net", vm_add_net)
+ROUTE("vm.add-fs", vm_add_fs)
+ROUTE("vm.add-vsock", vm_add_vsock)
+ROUTE("vm.add-generic-vhost-user", vm_add_vhost)
+ROUTE("vm.remove-device", vm_remove_device)
+
+/* vmm.ping needs nothing of the VM: answered on the API thread. */
+static void h_ping(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)o;
+	(void)q;
+	r->json = json_object_new_object();
+	json_object_object_add(r->json, "build_version", json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(r->json, "version", json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(r->json, "pid", json_object_new_int64(getpid()));
+	json_object_object_add(r->json, "features", json_object_new_array());
+	r->status = 200;
+}
+
+#define V1 "/api/v1/"
+static const struct cvmm_api_route routes[] = {
+	{ V1 "vmm.ping", CVMM_API_GET, h_ping, false },
+	{ V1 "vmm.shutdown", CVMM_API_PUT, h_vmm_shutdown, false },
+	{ V1 "vm.create", CVMM_API_PUT, h_vm_create, true },
+	{ V1 "vm.boot", CVMM_API_PUT, h_vm_boot, false },
+	{ V1 "vm.delete", CVMM_API_PUT, h_vm_delete, false },
+	{ V1 "vm.pause", CVMM_API_PUT, h_vm_pause, false },
+	{ V1 "vm.resume", CVMM_API_PUT, h_vm_resume, false },
+	{ V1 "vm.shutdown", CVMM_API_PUT, h_vm_shutdown, false },
+	{ V1 "vm.reboot", CVMM_API_PUT, h_vm_reboot, false },
+	{ V1 "vm.power-button", CVMM_API_PUT, h_vm_power_button, false },
+	{ V1 "vm.info", CVMM_API_GET, h_vm_info, false },
+	{ V1 "vm.counters", CVMM_API_GET, h_vm_counters, false },
+	{ V1 "vm.add-disk", CVMM_API_PUT, h_vm_add_disk, true },
+	{ V1 "vm.add-net", CVMM_API_PUT, h_vm_add_net, true },
+	{ V1 "vm.add-fs", CVMM_API_PUT, h_vm_add_fs, true },
+	{ V1 "vm.add-vsock", CVMM_API_PUT, h_vm_add_vsock, true },
+	{ V1 "vm.add-generic-vhost-user", CVMM_API_PUT, h_vm_add_vhost, true },
+	{ V1 "vm.remove-device", CVMM_API_PUT, h_vm_remove_device, true },
+};
+
+static int api_thread_start(void *opaque, const char *type)
+{
+	return cvmm_sandbox_install(opaque, type);
+}
+
+static void on_signal(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct api *a = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (a->m->vmm && !stopped(a)) {
+		a->api_stop = true;
+		cvmm_vmm_request_stop(a->m->vmm, CVMM_VMM_STOP_REQUEST, 128 + (int)si.ssi_signo);
+	}
+	a->quit = true;
+	a->status = 128 + (int)si.ssi_signo;
+	cvmm_event_manager_stop(em);
+}
+
+int microvm_api_main(struct microvm *m, int sfd)
+{
+	struct api a = { .m = m, .flags = m->cfg, .evfd = -1 };
+	struct cvmm_api_opts o = {
+		.sz = sizeof(o), .path = m->cfg->api_socket, .listen_fd = m->cfg->api_fd,
+		.routes = routes, .nroutes = CVMM_ARRAY_SIZE(routes), .opaque = &a,
+		.thread_start = api_thread_start, .thread_opaque = (void *)m->sandbox,
+	};
+	struct cvmm_api_server *srv = NULL;
+	char err[512] = "";
+	int ret;
+
+	a.evfd = microvm_event_monitor_open(m->cfg, err, sizeof(err));
+	if (err[0]) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		return 1;
+	}
+	ret = cvmm_event_manager_create(NULL, &a.em);
+	if (ret) {
+		fprintf(stderr, "cvmm-microvm: control loop: %s\n", strerror(-ret));
+		goto out;
+	}
+	m->em = a.em;
+	m->on_event = on_vm_event;
+	m->event_opaque = &a;
+	if (sfd >= 0 && (ret = cvmm_event_manager_add(a.em, sfd, EPOLLIN, on_signal, &a))) {
+		fprintf(stderr, "cvmm-microvm: signals: %s\n", strerror(-ret));
+		goto out;
+	}
+	emit(&a, "vmm", "starting", NULL);
+	/* A VM from the flags (or --config) boots before the API answers, so
+	 * the first vm.info already sees it Running. */
+	if (m->cfg->kernel) {
+		struct cvmm_api_response r = { 0 };
+
+		a.cfg = *m->cfg;
+		a.have_cfg = true;
+		microvm_vmconfig_name_devices(&a.cfg.dev, &a.id_counter);
+		if (boot(&a, &r)) {
+			fprintf(stderr, "cvmm-microvm: %s\n", r.error + strlen("vm.boot: "));
+			a.have_cfg = false;
+			ret = 1;
+			goto out;
+		}
+	}
+	ret = cvmm_api_server_create(&o, &srv);
+	if (ret) {
+		fprintf(stderr, "cvmm-microvm: --api-socket: cannot serve on '%s': %s\n",
+			o.path ? o.path : "fd", strerror(-ret));
+		ret = 1;
+		goto out;
+	}
+	a.status = 0;
+	cvmm_event_manager_run(a.em);
+	ret = a.status;
+out:
+	/* The VM goes first (it lives on the loop), then the loop: callers
+	 * still waiting in cvmm_event_manager_call() get -ECANCELED (503),
+	 * then the server thread is joined. */
+	cvmm_api_server_stop(srv);
+	a.api_stop = true;
+	drop_vm(&a);
+	emit(&a, "vmm", "shutdown", NULL);
+	cvmm_event_manager_destroy(a.em);
+	cvmm_api_server_destroy(srv);
+	/* The flags' own config does not own json; drop_cfg only closes fds. */
+	drop_cfg(&a);
+	if (a.evfd >= 0 && a.evfd != m->cfg->event_monitor_fd)
+		close(a.evfd);
+	m->em = NULL;
+	return ret;
+}

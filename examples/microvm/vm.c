@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One VM from a struct microvm_config: the VM core, the virtio devices,
+ * the legacy platform and the boot state, ready for cvmm_vmm_start().
+ * Used by the flags path (main.c) and by the API (vm.boot), which builds
+ * a new VM this way for every boot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "microvm.h"
+
+/* A vCPU crash prints the registers in one block, so vCPUs crashing
+ * together do not interleave; the program may watch every event too. */
+static void on_event(void *opaque, const struct cvmm_vmm_event *ev)
+{
+	struct microvm *m = opaque;
+
+	if (ev->type == CVMM_VMM_EV_VCPU_CRASH)
+		fprintf(stderr, "cvmm-microvm: vCPU %d: %s\n", ev->vcpu, ev->detail);
+	if (m->on_event)
+		m->on_event(m->event_opaque, ev);
+}
+
+static int thread_start(void *opaque, const char *type, unsigned int index)
+{
+	struct microvm *m = opaque;
+
+	(void)index;
+	return cvmm_sandbox_install(m->sandbox, type);
+}
+
+static void post_code(void *opaque, uint8_t code, uint64_t ns)
+{
+	(void)opaque;
+	fprintf(stderr, "cvmm-microvm: boot-timer: post code 0x%02x at %llu.%03llu ms\n", code,
+		(unsigned long long)(ns / 1000000), (unsigned long long)(ns / 1000 % 1000));
+}
+
+static int open_serial_output(struct microvm *m, char *err, size_t errlen)
+{
+	m->serial_out = -1;
+	if (m->cfg->serial == SERIAL_STDIO)
+		m->serial_out = STDOUT_FILENO;
+	if (m->cfg->serial != SERIAL_FILE)
+		return 0;
+	m->serial_out = open(m->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND,
+			     0644);
+	if (m->serial_out < 0) {
+		snprintf(err, errlen, "--serial: cannot open '%s': %s", m->cfg->serial_path,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int open_image(const char *flag, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		snprintf(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static int boot(struct microvm *m, char *err, size_t errlen)
+{
+	struct cvmm_vmm_boot_opts bo = {
+		.sz = sizeof(bo),
+		.initrd_fd = -1,
+		.cmdline = m->cfg->cmdline ? m->cfg->cmdline : MICROVM_DEFAULT_CMDLINE,
+		.kernel_name = m->cfg->kernel,
+	};
+	char why[480];
+	int ret = microvm_boot_test_guest(m, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	bo.kernel_fd = open_image("--kernel", m->cfg->kernel, err, errlen);
+	if (bo.kernel_fd < 0)
+		return bo.kernel_fd;
+	if (m->cfg->initrd) {
+		bo.initrd_fd = open_image("--initrd", m->cfg->initrd, err, errlen);
+		if (bo.initrd_fd < 0) {
+			close(bo.kernel_fd);
+			return bo.initrd_fd;
+		}
+	}
+	ret = cvmm_vmm_boot_linux(m->vmm, &bo, why, sizeof(why));
+	close(bo.kernel_fd);
+	cvmm_close(bo.initrd_fd);
+	/* The core names the field; the flag is ours. */
+	if (ret)
+		snprintf(err, errlen, "%s%s",
+			 !strncmp(why, "kernel:", 7) || !strncmp(why, "cmdline:", 8) ? "--" : "", why);
+	return ret;
+}
+
+int microvm_exit_status(struct cvmm_vmm *vmm)
+{
+	int code;
+
+	switch (cvmm_vmm_stop_reason(vmm, &code)) {
+	case CVMM_VMM_STOP_POWEROFF:
+	case CVMM_VMM_STOP_RESET:
+		return 0;
+	case CVMM_VMM_STOP_NONE:
+		return 3;
+	default:
+		return code;
+	}
+}
+
+int microvm_vm_create(struct microvm *m, char *err, size_t errlen)
+{
+	const struct microvm_config *cfg = m->cfg;
+	struct cvmm_vmm_opts vo = {
+		.sz = sizeof(vo),
+		.mem_size = cfg->memory,
+		.ncpus = cfg->cpus,
+		/* vhost-user backends map guest RAM themselves. */
+		.backing = cfg->hugepages ? CVMM_VMM_MEM_HUGETLB :
+			   cfg->dev.nvhost || cfg->mem_shared ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON,
+		.prefault = cfg->prefault,
+		.event = on_event,
+		.thread_start = thread_start,
+		.opaque = m,
+		.em = m->em,
+	};
+	struct cvmm_vmm_platform_opts po = {
+		.sz = sizeof(po),
+		.debug_exit = true,
+		.post_code = cfg->boot_timer ? post_code : NULL,
+		.t0_ns = m->t0_ns,
+	};
+	int ret;
+
+	ret = cvmm_vmm_create(&vo, &m->vmm, err, errlen);
+	if (ret) {
+		/* The core names the field; the flag is ours. */
+		if (!strncmp(err, "memory:", 7) || !strncmp(err, "cpus:", 5)) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "--%s", err);
+			snprintf(err, errlen, "%s", why);
+		}
+		return ret;
+	}
+	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "VM, memory and vCPUs ready at %.3f ms",
+		 (cvmm_now_ns() - m->t0_ns) / 1e6);
+	/* virtio first: a bad --disk fails before a --serial file is created. */
+	if ((ret = microvm_devices_add(m, err, errlen)) ||
+	    (ret = open_serial_output(m, err, errlen)))
+		return ret;
+	po.serial_out_fd = m->serial_out;
+	if ((ret = cvmm_vmm_platform_add(m->vmm, &po, err, errlen)) || (ret = boot(m, err, errlen)))
+		return ret;
+	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "devices and boot state ready at %.3f ms",
+		 (cvmm_now_ns() - m->t0_ns) / 1e6);
+	return 0;
+}
+
+void microvm_vm_destroy(struct microvm *m)
+{
+	cvmm_vmm_destroy(m->vmm);
+	m->vmm = NULL;
+	if (m->serial_out > STDERR_FILENO)
+		cvmm_close(m->serial_out);
+	cvmm_close(m->con_out);
+	m->serial_out = m->con_out = -1;
+}
+

@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cloud Hypervisor's VmConfig JSON (vm.create, vm.add-*, --config) to the
+ * same struct microvm_config the flags produce, and back (vm.info). The
+ * rule for fields: what cvmm implements is read and checked; a field cvmm
+ * lacks is accepted only when it holds Cloud Hypervisor's default (false,
+ * null, an empty list, or the documented value), so clients that send the
+ * whole schema (Kata) work, and anything that would change the VM is
+ * refused with a 400 naming the field, never silently ignored.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/net.h>
+
+#include "config.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A field cvmm does not implement, and the one value it may hold. */
+struct dflt {
+	const char *key;
+	const char *json;   /* the default as JSON text; NULL: only null/false/[] */
+};
+
+static bool is_default(struct json_object *v, const char *json)
+{
+	struct json_object *d;
+	bool same;
+
+	if (!v)
+		return true;
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		if (!json_object_get_boolean(v))
+			return true;
+		break;
+	case json_type_array:
+		if (!json_object_array_length(v))
+			return true;
+		break;
+	default:
+		break;
+	}
+	if (!json)
+		return false;
+	d = json_tokener_parse(json);
+	same = d && json_object_equal(v, d);
+	json_object_put(d);
+	return same;
+}
+
+/*
+ * Every key of @o must be in @known (implemented) or in @dflts with its
+ * default value. @where names the object in messages ("disks[1]").
+ */
+static int check_keys(struct json_object *o, const char *where, const char *const *known,
+		      const struct dflt *dflts, char *err, size_t errlen)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return fail(err, errlen, "%s: must be an object", where);
+	json_object_object_foreach(o, key, val) {
+		bool ok = false;
+
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = !strcmp(*k, key);
+		for (const struct dflt *d = dflts; d && d->key && !ok; d++) {
+			if (strcmp(d->key, key))
+				continue;
+			if (!is_default(val, d->json))
+				return fail(err, errlen,
+					    "%s.%s: not supported by cvmm (only its default%s%s)",
+					    where, key, d->json ? " " : "", d->json ? d->json : "");
+			ok = true;
+		}
+		if (!ok)
+			return fail(err, errlen, "%s.%s: unknown field", where, key);
+	}
+	return 0;
+}
+
+static int get_str(struct json_object *o, const char *key, const char *where, const char **out,
+		   char *err, size_t errlen)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, errlen, "%s.%s: must be a string", where, key);
+	if (!json_object_get_string_len(v))
+		return fail(err, errlen, "%s.%s: empty", where, key);
+	*out = json_object_get_string(v);
+	return 1;
+}
+
+static int get_strbuf(struct json_object *o, const char *key, const char *where, char *buf,
+		      size_t size, char *err, size_t errlen)
+{
+	const char *s = NULL;
+	int ret = get_str(o, key, where, &s, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (strlen(s) >= size)
+		return fail(err, errlen, "%s.%s: longer than %zu bytes", where, key, size - 1);
+	strcpy(buf, s);
+	return 1;
+}
+
+static int get_u64(struct json_object *o, const char *key, const char *where, uint64_t min,
+		   uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return fail(err, errlen, "%s.%s: must be an integer", where, key);
+	errno = 0;
+	n = json_object_get_int64(v);
+	/* json-c saturates what does not fit an int64 */
+	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max || (errno && n == INT64_MAX))
+		return fail(err, errlen, "%s.%s: %lld is not from %llu to %llu", where, key,
+			    (long long)n, (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)n;
+	return 1;
+}
+
+static int get_bool(struct json_object *o, const char *key, const char *where, bool *out,
+		    char *err, size_t errlen)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return fail(err, errlen, "%s.%s: must be true or false", where, key);
+	*out = json_object_get_boolean(v);
+	return 1;
+}
+
+static int get_id(struct json_object *o, const char *where, char *id, char *err, size_t errlen)
+{
+	int ret = get_strbuf(o, "id", where, id, CVMM_VMM_ID_MAX, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	for (const char *p = id; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && !strchr("_.-", *p))
+			return fail(err, errlen, "%s.id: '%s' may hold only A-Z a-z 0-9 _ . -", where,
+				    id);
+	return 1;
+}
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* A TokenBucket as a per-second rate: size tokens every refill_time ms. */
+static int bucket(struct json_object *rl, const char *key, const char *where, uint64_t *rate,
+		  char *err, size_t errlen)
+{
+	static const char *const known[] = { "size", "refill_time", "one_time_burst", NULL };
+	struct json_object *b;
+	uint64_t size = 0, refill = 0, burst = 0;
+	char w[96];
+	int ret;
+
+	if (!json_object_object_get_ex(rl, key, &b) || json_object_is_type(b, json_type_null))
+		return 0;
+	snprintf(w, sizeof(w), "%s.%s", where, key);
+	if ((ret = check_keys(b, w, known, NULL, err, errlen)))
+		return ret;
+	if (get_u64(b, "size", w, 1, 1ull << 40, &size, err, errlen) <= 0)
+		return size ? -EINVAL : fail(err, errlen, "%s.size: missing", w);
+	if (get_u64(b, "refill_time", w, 1, 3600000, &refill, err, errlen) <= 0)
+		return refill ? -EINVAL : fail(err, errlen, "%s.refill_time: missing", w);
+	if (get_u64(b, "one_time_burst", w, 0, 0, &burst, err, errlen) < 0)
+		return -EINVAL;
+	*rate = size * 1000 / refill;
+	if (!*rate)
+		return fail(err, errlen, "%s: less than one a second", w);
+	return 1;
+}
+
+static int rate_limiter(struct json_object *o, const char *where, uint64_t *ops, uint64_t *bytes,
+			char *err, size_t errlen)
+{
+	static const char *const known[] = { "bandwidth", "ops", NULL };
+	struct json_object *rl;
+	char w[80];
+	int ret;
+
+	if (!json_object_object_get_ex(o, "rate_limiter_config", &rl) ||
+	    json_object_is_type(rl, json_type_null))
+		return 0;
+	snprintf(w, sizeof(w), "%s.rate_limiter_config", where);
+	if ((ret = check_keys(rl, w, known, NULL, err, errlen)) ||
+	    bucket(rl, "ops", w, ops, err, errlen) < 0 ||
+	    bucket(rl, "bandwidth", w, bytes, err, errlen) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static const struct dflt pci_dflts[] = {
+	{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL },
+};
+
+static int add_vhost(struct json_object *o, const char *where, struct microvm_devices *d,
+		     uint32_t type, const char *sock_key, char *err, size_t errlen)
+{
+	struct microvm_vhost vu = { .opt = "vhost-user", .type = type };
+	uint64_t v = 0;
+
+	if (d->nvhost == MICROVM_MAX_VHOST)
+		return fail(err, errlen, "%s: at most %u vhost-user devices", where, MICROVM_MAX_VHOST);
+	if (get_strbuf(o, sock_key, where, vu.socket, sizeof(vu.socket), err, errlen) <= 0)
+		return vu.socket[0] ? -EINVAL : fail(err, errlen, "%s.%s: missing", where, sock_key);
+	if (get_id(o, where, vu.id, err, errlen) < 0 ||
+	    get_u64(o, "num_queues", where, 1, CVMM_VIRTIO_MAX_QUEUES, &v, err, errlen) < 0)
+		return -EINVAL;
+	vu.queues = (unsigned int)v;
+	if (type == MICROVM_VIRTIO_ID_FS) {
+		vu.opt = "fs";
+		if (get_strbuf(o, "tag", where, vu.tag, sizeof(vu.tag), err, errlen) <= 0)
+			return vu.tag[0] ? -EINVAL : fail(err, errlen, "%s.tag: missing", where);
+	}
+	d->vhost[d->nvhost++] = vu;
+	return 0;
+}
+
+static int add_disk(struct json_object *o, const char *where, struct microvm_devices *d,
+		    char *err, size_t errlen)
+{
+	static const char *const known[] = {
+		"path", "readonly", "direct", "num_queues", "queue_size", "vhost_user",
+		"vhost_socket", "rate_limiter_config", "id", NULL,
+	};
+	static const struct dflt dflts[] = {
+		{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL },
+		{ "serial", NULL }, { "rate_limit_group", NULL }, { "queue_affinity", NULL },
+		{ "backing_files", NULL }, { "sparse", "true" }, { "image_type", "\"Raw\"" },
+		{ "lock_granularity", "\"ByteRange\"" }, { NULL, NULL },
+	};
+	struct microvm_disk disk = { .read_only = false };
+	bool vhost = false;
+	uint64_t v;
+	int ret;
+
+	if ((ret = check_keys(o, where, known, dflts, err, errlen)) ||
+	    get_bool(o, "vhost_user", where, &vhost, err, errlen) < 0)
+		return -EINVAL;
+	v = 1;
+	if (get_u64(o, "num_queues", where, 1, vhost ? CVMM_VIRTIO_MAX_QUEUES : 1, &v, err,
+		    errlen) < 0)
+		return fail(err, errlen, "%s.num_queues: cvmm's virtio-blk has one request queue",
+			    where);
+	if (vhost) {
+		struct microvm_vhost *vu;
+
+		if (add_vhost(o, where, d, CVMM_VIRTIO_ID_BLOCK, "vhost_socket", err, errlen))
+			return -EINVAL;
+		vu = &d->vhost[d->nvhost - 1];
+		vu->opt = "disk";
+		vu->queues = (unsigned int)v;
+		return 0;
+	}
+	if (d->ndisks == MICROVM_MAX_DISKS)
+		return fail(err, errlen, "%s: at most %u disks", where, MICROVM_MAX_DISKS);
+	if (get_strbuf(o, "path", where, disk.path, sizeof(disk.path), err, errlen) <= 0)
+		return disk.path[0] ? -EINVAL : fail(err, errlen, "%s.path: missing", where);
+	v = 0;
+	if (get_bool(o, "readonly", where, &disk.read_only, err, errlen) < 0 ||
+	    get_bool(o, "direct", where, &disk.direct, err, errlen) < 0 ||
+	    get_u64(o, "queue_size", where, 2, 1024, &v, err, errlen) < 0 ||
+	    get_id(o, where, disk.id, err, errlen) < 0 ||
+	    rate_limiter(o, where, &disk.ops_per_sec, &disk.bytes_per_sec, err, errlen))
+		return -EINVAL;
+	if (v && !pow2(v))
+		return fail(err, errlen, "%s.queue_size: %llu is not a power of two", where,
+			    (unsigned long long)v);
+	disk.queue_size = (unsigned int)v;
+	d->disk[d->ndisks++] = disk;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+static int add_net(struct json_object *o, const char *where, struct microvm_devices *d,
+		   const int *fds, unsigned int nfds, char *err, size_t errlen)
+{
+	static const char *const known[] = {
+		"tap", "mac", "num_queues", "queue_size", "vhost_user", "vhost_socket", "id",
+		"rate_limiter_config", NULL,
+	};
+	static const struct dflt dflts[] = {
+		{ "ip", "\"192.168.249.1\"" }, { "mask", "\"255.255.255.0\"" }, { "host_mac", NULL },
+		{ "mtu", NULL }, { "iommu", NULL }, { "vhost_mode", "\"Client\"" },
+		{ "pci_segment", "0" }, { "pci_device_id", NULL }, { "offload_tso", "true" },
+		{ "offload_ufo", "true" }, { "offload_csum", "true" }, { "fds", NULL },
+		{ NULL, NULL },
+	};
+	struct microvm_net net = { .queues = 1 };
+	const char *mac = NULL;
+	bool vhost = false;
+	uint64_t q = 2, v = 0, ops = 0, bytes = 0;
+	int ret;
+
+	if ((ret = check_keys(o, where, known, dflts, err, errlen)) ||
+	    get_bool(o, "vhost_user", where, &vhost, err, errlen) < 0)
+		return -EINVAL;
+	if (vhost) {
+		if (nfds)
+			return fail(err, errlen, "%s: a vhost-user card takes no TAP fds", where);
+		if (add_vhost(o, where, d, CVMM_VIRTIO_ID_NET, "vhost_socket", err, errlen))
+			return -EINVAL;
+		d->vhost[d->nvhost - 1].opt = "net";
+		return 0;
+	}
+	if (d->nnets == MICROVM_MAX_NETS)
+		return fail(err, errlen, "%s: at most %u network cards", where, MICROVM_MAX_NETS);
+	if (get_u64(o, "num_queues", where, 2, 2 * CVMM_NET_MAX_PAIRS, &q, err, errlen) < 0)
+		return -EINVAL;
+	if (q % 2)
+		return fail(err, errlen, "%s.num_queues: %llu is odd (a receive and a transmit queue a pair)",
+			    where, (unsigned long long)q);
+	net.queues = (unsigned int)(q / 2);
+	if ((ret = get_strbuf(o, "tap", where, net.tap, sizeof(net.tap), err, errlen)) < 0 ||
+	    get_str(o, "mac", where, &mac, err, errlen) < 0 ||
+	    get_u64(o, "queue_size", where, 2, 1024, &v, err, errlen) < 0 ||
+	    get_id(o, where, net.id, err, errlen) < 0 ||
+	    rate_limiter(o, where, &ops, &bytes, err, errlen))
+		return -EINVAL;
+	if (ops || bytes)
+		return fail(err, errlen, "%s.rate_limiter_config: not supported by cvmm for net", where);
+	if (v && !pow2(v))
+		return fail(err, errlen, "%s.queue_size: %llu is not a power of two", where,
+			    (unsigned long long)v);
+	net.queue_size = (unsigned int)v;
+	if (mac && parse_mac(mac, net.mac))
+		return fail(err, errlen, "%s.mac: '%s' is not a unicast MAC (xx:xx:xx:xx:xx:xx)",
+			    where, mac);
+	net.has_mac = mac != NULL;
+	if (ret > 0 && (strchr(net.tap, '/') || strchr(net.tap, ' ')))
+		return fail(err, errlen, "%s.tap: '%s' is not an interface name", where, net.tap);
+	if (ret > 0 && nfds)
+		return fail(err, errlen, "%s: tap and fds: give one of them", where);
+	if (ret <= 0 && !nfds)
+		return fail(err, errlen, "%s.tap: missing (or pass TAP fds with the request)", where);
+	if (nfds && nfds != net.queues)
+		return fail(err, errlen, "%s: %u TAP fds for %u queue pairs (one a pair)", where, nfds,
+			    net.queues);
+	for (unsigned int i = 0; i < nfds; i++)
+		net.fds[i] = fds[i];
+	net.nfds = nfds;
+	d->net[d->nnets++] = net;
+	return 0;
+}
+
+static int add_vsock(struct json_object *o, const char *where, struct microvm_devices *d,
+		     char *err, size_t errlen)
+{
+	static const char *const known[] = { "cid", "socket", "id", NULL };
+	int ret;
+
+	if (d->vsock)
+		return fail(err, errlen, "%s: the VM has a vsock device already", where);
+	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
+		return ret;
+	if (get_u64(o, "cid", where, 3, 0xfffffffeull, &d->vsock_cid, err, errlen) <= 0)
+		return d->vsock_cid ? -EINVAL : fail(err, errlen, "%s.cid: missing", where);
+	if (get_strbuf(o, "socket", where, d->vsock_path, sizeof(d->vsock_path), err, errlen) <= 0)
+		return d->vsock_path[0] ? -EINVAL : fail(err, errlen, "%s.socket: missing", where);
+	if (get_id(o, where, d->vsock_id, err, errlen) < 0)
+		return -EINVAL;
+	d->vsock = true;
+	return 0;
+}
+
+static int add_fs(struct json_object *o, const char *where, struct microvm_devices *d,
+		  char *err, size_t errlen)
+{
+	static const char *const known[] = { "tag", "socket", "num_queues", "queue_size", "id",
+					     NULL };
+	uint64_t v = 0;
+	int ret;
+
+	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
+		return ret;
+	/* The backend sizes its queues; cvmm offers the default only. */
+	if (get_u64(o, "queue_size", where, 1024, 1024, &v, err, errlen) < 0)
+		return -EINVAL;
+	return add_vhost(o, where, d, MICROVM_VIRTIO_ID_FS, "socket", err, errlen);
+}
+
+static int add_generic(struct json_object *o, const char *where, struct microvm_devices *d,
+		       char *err, size_t errlen)
+{
+	static const char *const known[] = { "socket", "device_type", "queue_sizes", "id", NULL };
+	struct json_object *qs;
+	uint64_t type = 0;
+	size_t n = 0;
+	int ret;
+
+	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
+		return ret;
+	if (get_u64(o, "device_type", where, 1, 63, &type, err, errlen) <= 0)
+		return type ? -EINVAL : fail(err, errlen, "%s.device_type: missing", where);
+	if (json_object_object_get_ex(o, "queue_sizes", &qs)) {
+		if (!json_object_is_type(qs, json_type_array))
+			return fail(err, errlen, "%s.queue_sizes: must be a list of integers", where);
+		n = json_object_array_length(qs);
+		if (n > CVMM_VIRTIO_MAX_QUEUES)
+			return fail(err, errlen, "%s.queue_sizes: more than %u queues", where,
+				    CVMM_VIRTIO_MAX_QUEUES);
+		for (size_t i = 0; i < n; i++)
+			if (!json_object_is_type(json_object_array_get_idx(qs, i), json_type_int))
+				return fail(err, errlen, "%s.queue_sizes[%zu]: must be an integer",
+					    where, i);
+	}
+	if (add_vhost(o, where, d, (uint32_t)type, "socket", err, errlen))
+		return -EINVAL;
+	d->vhost[d->nvhost - 1].opt = "generic_vhost_user";
+	d->vhost[d->nvhost - 1].queues = (unsigned int)n;
+	return 0;
+}
+
+int microvm_vmconfig_add_device(struct json_object *j, const char *kind,
+				struct microvm_devices *d, const int *fds, unsigned int nfds,
+				char *err, size_t errlen)
+{
+	if (strcmp(kind, "net") && nfds)
+		return fail(err, errlen, "%s: takes no file descriptors", kind);
+	if (microvm_virtio_count(d) >= MICROVM_VIRTIO_MAX)
+		return fail(err, errlen, "%s: the VM has %u virtio devices, the most it can", kind,
+			    MICROVM_VIRTIO_MAX);
+	if (!strcmp(kind, "disk"))
+		return add_disk(j, kind, d, err, errlen);
+	if (!strcmp(kind, "net"))
+		return add_net(j, kind, d, fds, nfds, err, errlen);
+	if (!strcmp(kind, "vsock"))
+		return add_vsock(j, kind, d, err, errlen);
+	if (!strcmp(kind, "fs"))
+		return add_fs(j, kind, d, err, errlen);
+	if (!strcmp(kind, "generic_vhost_user"))
+		return add_generic(j, kind, d, err, errlen);
+	return fail(err, errlen, "%s: unknown device kind", kind);
+}
+
+static int each(struct json_object *j, const char *key, struct microvm_devices *d,
+		const char *kind, char *err, size_t errlen)
+{
+	struct json_object *a;
+	char where[48];
+
+	if (!json_object_object_get_ex(j, key, &a) || json_object_is_type(a, json_type_null))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return fail(err, errlen, "%s: must be a list", key);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		char why[400];
+
+		snprintf(where, sizeof(where), "%s[%zu]", key, i);
+		if (microvm_vmconfig_add_device(json_object_array_get_idx(a, i), kind, d, NULL, 0,
+						why, sizeof(why)))
+			/* name the entry, not the kind */
+			return fail(err, errlen, "%s%s", where, why + strlen(kind));
+	}
+	return 0;
+}
+
+static int console_mode(struct json_object *o, const char *where, const char **mode,
+			const char **file, char *err, size_t errlen)
+{
+	static const char *const known[] = { "mode", "file", NULL };
+	static const struct dflt dflts[] = {
+		{ "iommu", NULL }, { "socket", NULL }, { "id", NULL }, { "pci_segment", "0" },
+		{ "pci_device_id", NULL }, { NULL, NULL },
+	};
+	int ret;
+
+	if ((ret = check_keys(o, where, known, dflts, err, errlen)))
+		return ret;
+	if (get_str(o, "mode", where, mode, err, errlen) <= 0)
+		return *mode ? -EINVAL : fail(err, errlen, "%s.mode: missing", where);
+	if (get_str(o, "file", where, file, err, errlen) < 0)
+		return -EINVAL;
+	if (!strcmp(*mode, "File") && !*file)
+		return fail(err, errlen, "%s.file: missing (mode File)", where);
+	if (strcmp(*mode, "File") && *file)
+		return fail(err, errlen, "%s.file: only with mode File", where);
+	if (strcmp(*mode, "Off") && strcmp(*mode, "Null") && strcmp(*mode, "Tty") &&
+	    strcmp(*mode, "File"))
+		return fail(err, errlen, "%s.mode: '%s' is not supported by cvmm (Off, Null, Tty, File)",
+			    where, *mode);
+	return 0;
+}
+
+static int parse_payload(struct json_object *j, struct microvm_config *c, char *err,
+			 size_t errlen)
+{
+	static const char *const known[] = { "kernel", "cmdline", "initramfs", NULL };
+	static const struct dflt dflts[] = {
+		{ "firmware", NULL }, { "igvm", NULL }, { "host_data", NULL }, { NULL, NULL },
+	};
+	struct json_object *p;
+	int ret;
+
+	if (!json_object_object_get_ex(j, "payload", &p))
+		return fail(err, errlen, "payload: missing");
+	if ((ret = check_keys(p, "payload", known, dflts, err, errlen)))
+		return ret;
+	if (get_str(p, "kernel", "payload", &c->kernel, err, errlen) <= 0)
+		return c->kernel ? -EINVAL : fail(err, errlen, "payload.kernel: missing");
+	if (get_str(p, "cmdline", "payload", &c->cmdline, err, errlen) < 0 ||
+	    get_str(p, "initramfs", "payload", &c->initrd, err, errlen) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err, size_t errlen)
+{
+	static const char *const known[] = { "boot_vcpus", "max_vcpus", NULL };
+	static const struct dflt dflts[] = {
+		{ "topology", NULL }, { "kvm_hyperv", NULL }, { "max_phys_bits", NULL },
+		{ "nested", "true" }, { "affinity", NULL }, { "features", "{}" },
+		{ "core_scheduling", "\"Vm\"" }, { NULL, NULL },
+	};
+	struct json_object *o;
+	uint64_t boot = 1, max = 0;
+	int ret;
+
+	if (!json_object_object_get_ex(j, "cpus", &o) || json_object_is_type(o, json_type_null))
+		return 0;
+	if ((ret = check_keys(o, "cpus", known, dflts, err, errlen)) ||
+	    get_u64(o, "boot_vcpus", "cpus", 1, MICROVM_MAX_CPUS, &boot, err, errlen) < 0 ||
+	    get_u64(o, "max_vcpus", "cpus", 1, MICROVM_MAX_CPUS, &max, err, errlen) < 0)
+		return -EINVAL;
+	if (max && max != boot)
+		return fail(err, errlen,
+			    "cpus.max_vcpus: %llu, not boot_vcpus (%llu): vCPU hotplug is not supported by cvmm",
+			    (unsigned long long)max, (unsigned long long)boot);
+	c->cpus = (unsigned int)boot;
+	return 0;
+}
+
+static int parse_memory(struct json_object *j, struct microvm_config *c, char *err,
+			size_t errlen)
+{
+	static const char *const known[] = { "size", "shared", "hugepages", "hugepage_size",
+					     "prefault", NULL };
+	static const struct dflt dflts[] = {
+		{ "hotplug_size", NULL }, { "hotplugged_size", NULL }, { "mergeable", NULL },
+		{ "hotplug_method", "\"Acpi\"" }, { "reserve", NULL }, { "thp", "true" },
+		{ "zones", NULL }, { NULL, NULL },
+	};
+	struct json_object *o;
+	uint64_t hp = 0;
+	int ret;
+
+	if (!json_object_object_get_ex(j, "memory", &o) || json_object_is_type(o, json_type_null))
+		return 0;
+	if ((ret = check_keys(o, "memory", known, dflts, err, errlen)))
+		return ret;
+	if (get_u64(o, "size", "memory", 16ull << 20, 1ull << 40, &c->memory, err, errlen) <= 0)
+		return fail(err, errlen, "%s", *err ? err : "memory.size: missing");
+	if (c->memory % 4096)
+		return fail(err, errlen, "memory.size: not a whole number of 4 KiB pages");
+	if (get_bool(o, "shared", "memory", &c->mem_shared, err, errlen) < 0 ||
+	    get_bool(o, "hugepages", "memory", &c->hugepages, err, errlen) < 0 ||
+	    get_bool(o, "prefault", "memory", &c->prefault, err, errlen) < 0 ||
+	    get_u64(o, "hugepage_size", "memory", 2u << 20, 2u << 20, &hp, err, errlen) < 0)
+		return -EINVAL;
+	if (c->hugepages && c->memory % (2u << 20))
+		return fail(err, errlen, "memory.size: not a whole number of 2 MiB huge pages");
+	return 0;
+}
+
+int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char *err,
+			   size_t errlen)
+{
+	static const char *const known[] = {
+		"payload", "cpus", "memory", "disks", "net", "rng", "fs", "generic_vhost_user",
+		"serial", "console", "vsock", NULL,
+	};
+	static const struct dflt dflts[] = {
+		{ "rate_limit_groups", NULL }, { "balloon", NULL }, { "pmem", NULL },
+		{ "debug_console", "{\"mode\":\"Off\"}" }, { "devices", NULL },
+		{ "user_devices", NULL }, { "vdpa", NULL }, { "numa", NULL }, { "iommu", NULL },
+		{ "watchdog", NULL }, { "rtc", NULL }, { "pvpanic", NULL }, { "pci_segments", NULL },
+		{ "platform", NULL }, { "tpm", NULL }, { "landlock_enable", NULL },
+		{ "landlock_rules", NULL }, { NULL, NULL },
+	};
+	struct json_object *o;
+	const char *mode = NULL, *file = NULL;
+	int ret;
+
+	err[0] = '\0';
+	if ((ret = check_keys(j, "VmConfig", known, dflts, err, errlen)))
+		return ret;
+	c->kernel = c->initrd = c->cmdline = NULL;
+	c->cpus = 1;
+	c->memory = 512ull << 20;  /* Cloud Hypervisor's default */
+	c->mem_shared = c->hugepages = c->prefault = false;
+	/* Cloud Hypervisor's default serial is Null: a port that drops output. */
+	c->serial = SERIAL_OFF;
+	c->serial_path = NULL;
+	{
+		/* --guest-arg is no VmConfig field: the test guests keep it */
+		uint64_t ga[4];
+
+		memcpy(ga, c->dev.guest_args, sizeof(ga));
+		memset(&c->dev, 0, sizeof(c->dev));
+		memcpy(c->dev.guest_args, ga, sizeof(ga));
+	}
+	if ((ret = parse_payload(j, c, err, errlen)) || (ret = parse_cpus(j, c, err, errlen)) ||
+	    (ret = parse_memory(j, c, err, errlen)) ||
+	    (ret = each(j, "disks", &c->dev, "disk", err, errlen)) ||
+	    (ret = each(j, "net", &c->dev, "net", err, errlen)) ||
+	    (ret = each(j, "fs", &c->dev, "fs", err, errlen)) ||
+	    (ret = each(j, "generic_vhost_user", &c->dev, "generic_vhost_user", err, errlen)))
+		return ret;
+	if (json_object_object_get_ex(j, "vsock", &o) && !json_object_is_type(o, json_type_null) &&
+	    (ret = add_vsock(o, "vsock", &c->dev, err, errlen)))
+		return ret;
+	if (json_object_object_get_ex(j, "rng", &o) && !json_object_is_type(o, json_type_null)) {
+		static const char *const rk[] = { "src", NULL };
+		const char *src = NULL;
+
+		if ((ret = check_keys(o, "rng", rk, pci_dflts, err, errlen)) ||
+		    get_str(o, "src", "rng", &src, err, errlen) < 0)
+			return -EINVAL;
+		if (src && strcmp(src, "/dev/urandom"))
+			return fail(err, errlen, "rng.src: '%s': cvmm's virtio-rng reads getrandom() only (/dev/urandom)",
+				    src);
+		c->dev.rng = true;
+	}
+	if (json_object_object_get_ex(j, "serial", &o) && !json_object_is_type(o, json_type_null)) {
+		if ((ret = console_mode(o, "serial", &mode, &file, err, errlen)))
+			return ret;
+		c->serial = !strcmp(mode, "Tty") ? SERIAL_STDIO :
+			    !strcmp(mode, "File") ? SERIAL_FILE : SERIAL_OFF;
+		c->serial_path = file;
+	}
+	mode = file = NULL;
+	if (json_object_object_get_ex(j, "console", &o) && !json_object_is_type(o, json_type_null)) {
+		if ((ret = console_mode(o, "console", &mode, &file, err, errlen)))
+			return ret;
+		c->dev.console = !strcmp(mode, "Tty") ? CONSOLE_STDIO :
+				 !strcmp(mode, "File") ? CONSOLE_FILE : CONSOLE_NONE;
+		c->dev.console_path = file;
+	}
+	if (microvm_virtio_count(&c->dev) > MICROVM_VIRTIO_MAX)
+		return fail(err, errlen, "VmConfig: %u virtio devices, more than the %u cvmm places",
+			    microvm_virtio_count(&c->dev), MICROVM_VIRTIO_MAX);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ids and removal                                                          */
+/* ------------------------------------------------------------------------ */
+
+static bool id_used(const struct microvm_devices *d, const char *id)
+{
+	for (unsigned int i = 0; i < d->ndisks; i++)
+		if (!strcmp(d->disk[i].id, id))
+			return true;
+	for (unsigned int i = 0; i < d->nnets; i++)
+		if (!strcmp(d->net[i].id, id))
+			return true;
+	for (unsigned int i = 0; i < d->nvhost; i++)
+		if (!strcmp(d->vhost[i].id, id))
+			return true;
+	return d->vsock && !strcmp(d->vsock_id, id);
+}
+
+static void name(struct microvm_devices *d, char *id, const char *prefix, unsigned int *counter)
+{
+	char next[CVMM_VMM_ID_MAX];
+
+	if (*id)
+		return;
+	do
+		snprintf(next, sizeof(next), "%s%u", prefix, (*counter)++);
+	while (id_used(d, next));
+	strcpy(id, next);
+}
+
+void microvm_vmconfig_name_devices(struct microvm_devices *d, unsigned int *counter)
+{
+	for (unsigned int i = 0; i < d->ndisks; i++)
+		name(d, d->disk[i].id, "_disk", counter);
+	for (unsigned int i = 0; i < d->nnets; i++)
+		name(d, d->net[i].id, "_net", counter);
+	for (unsigned int i = 0; i < d->nvhost; i++) {
+		uint32_t t = d->vhost[i].type;
+
+		name(d, d->vhost[i].id,
+		     t == CVMM_VIRTIO_ID_BLOCK ? "_disk" : t == CVMM_VIRTIO_ID_NET ? "_net" :
+		     t == MICROVM_VIRTIO_ID_FS ? "_fs" : "_vhost_user", counter);
+	}
+	if (d->vsock)
+		name(d, d->vsock_id, "_vsock", counter);
+}
+
+static void close_net(struct microvm_net *n)
+{
+	for (unsigned int i = 0; i < n->nfds; i++)
+		if (n->fds[i] >= 0)
+			close(n->fds[i]);
+	n->nfds = 0;
+}
+
+void microvm_vmconfig_close_fds(struct microvm_devices *d)
+{
+	for (unsigned int i = 0; i < d->nnets; i++)
+		close_net(&d->net[i]);
+}
+
+int microvm_vmconfig_remove_device(struct microvm_devices *d, const char *id)
+{
+	for (unsigned int i = 0; i < d->ndisks; i++)
+		if (!strcmp(d->disk[i].id, id)) {
+			memmove(&d->disk[i], &d->disk[i + 1], (d->ndisks - i - 1) * sizeof(d->disk[0]));
+			d->ndisks--;
+			return 0;
+		}
+	for (unsigned int i = 0; i < d->nnets; i++)
+		if (!strcmp(d->net[i].id, id)) {
+			close_net(&d->net[i]);
+			memmove(&d->net[i], &d->net[i + 1], (d->nnets - i - 1) * sizeof(d->net[0]));
+			d->nnets--;
+			return 0;
+		}
+	for (unsigned int i = 0; i < d->nvhost; i++)
+		if (!strcmp(d->vhost[i].id, id)) {
+			memmove(&d->vhost[i], &d->vhost[i + 1], (d->nvhost - i - 1) * sizeof(d->vhost[0]));
+			d->nvhost--;
+			return 0;
+		}
+	if (d->vsock && !strcmp(d->vsock_id, id)) {
+		d->vsock = false;
+		d->vsock_id[0] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ------------------------------------------------------------------------ */
+/* back to JSON                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void add(struct json_object *o, const char *k, struct json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static struct json_object *bucket_json(uint64_t rate)
+{
+	struct json_object *b = json_object_new_object();
+
+	add(b, "size", json_object_new_int64((int64_t)rate));
+	add(b, "refill_time", json_object_new_int64(1000));
+	return b;
+}
+
+static struct json_object *mode_json(const char *mode, const char *file)
+{
+	struct json_object *o = json_object_new_object();
+
+	add(o, "mode", json_object_new_string(mode));
+	if (file)
+		add(o, "file", json_object_new_string(file));
+	return o;
+}
+
+static struct json_object *vhost_json(const struct microvm_vhost *v)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (v->type == CVMM_VIRTIO_ID_BLOCK || v->type == CVMM_VIRTIO_ID_NET) {
+		add(o, "vhost_user", json_object_new_boolean(1));
+		add(o, "vhost_socket", json_object_new_string(v->socket));
+		if (v->queues)
+			add(o, "num_queues", json_object_new_int((int)v->queues));
+	} else if (v->type == MICROVM_VIRTIO_ID_FS) {
+		add(o, "tag", json_object_new_string(v->tag));
+		add(o, "socket", json_object_new_string(v->socket));
+		add(o, "num_queues", json_object_new_int(v->queues ? (int)v->queues : 1));
+		add(o, "queue_size", json_object_new_int(1024));
+	} else {
+		struct json_object *qs = json_object_new_array();
+
+		for (unsigned int i = 0; i < v->queues; i++)
+			json_object_array_add(qs, json_object_new_int(256));
+		add(o, "socket", json_object_new_string(v->socket));
+		add(o, "device_type", json_object_new_int((int)v->type));
+		add(o, "queue_sizes", qs);
+	}
+	if (v->id[0])
+		add(o, "id", json_object_new_string(v->id));
+	return o;
+}
+
+struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
+{
+	const struct microvm_devices *d = &c->dev;
+	struct json_object *j = json_object_new_object(), *o, *a, *fs, *gen;
+
+	if (!j)
+		return NULL;
+	o = json_object_new_object();
+	add(o, "kernel", json_object_new_string(c->kernel ? c->kernel : ""));
+	add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : MICROVM_DEFAULT_CMDLINE));
+	if (c->initrd)
+		add(o, "initramfs", json_object_new_string(c->initrd));
+	add(j, "payload", o);
+	o = json_object_new_object();
+	add(o, "boot_vcpus", json_object_new_int((int)c->cpus));
+	add(o, "max_vcpus", json_object_new_int((int)c->cpus));
+	add(j, "cpus", o);
+	o = json_object_new_object();
+	add(o, "size", json_object_new_int64((int64_t)c->memory));
+	add(o, "shared", json_object_new_boolean(c->mem_shared || d->nvhost));
+	add(o, "hugepages", json_object_new_boolean(c->hugepages));
+	if (c->hugepages)
+		add(o, "hugepage_size", json_object_new_int64(2 << 20));
+	add(o, "prefault", json_object_new_boolean(c->prefault));
+	add(j, "memory", o);
+	a = json_object_new_array();
+	for (unsigned int i = 0; i < d->ndisks; i++) {
+		const struct microvm_disk *k = &d->disk[i];
+
+		o = json_object_new_object();
+		add(o, "path", json_object_new_string(k->path));
+		add(o, "readonly", json_object_new_boolean(k->read_only));
+		add(o, "direct", json_object_new_boolean(k->direct));
+		add(o, "num_queues", json_object_new_int(1));
+		add(o, "queue_size", json_object_new_int(k->queue_size ? (int)k->queue_size : 256));
+		if (k->ops_per_sec || k->bytes_per_sec) {
+			struct json_object *rl = json_object_new_object();
+
+			if (k->ops_per_sec)
+				add(rl, "ops", bucket_json(k->ops_per_sec));
+			if (k->bytes_per_sec)
+				add(rl, "bandwidth", bucket_json(k->bytes_per_sec));
+			add(o, "rate_limiter_config", rl);
+		}
+		if (k->id[0])
+			add(o, "id", json_object_new_string(k->id));
+		json_object_array_add(a, o);
+	}
+	fs = json_object_new_array();
+	gen = json_object_new_array();
+	for (unsigned int i = 0; i < d->nvhost; i++) {
+		uint32_t t = d->vhost[i].type;
+
+		if (t == CVMM_VIRTIO_ID_BLOCK)
+			json_object_array_add(a, vhost_json(&d->vhost[i]));
+		else if (t == MICROVM_VIRTIO_ID_FS)
+			json_object_array_add(fs, vhost_json(&d->vhost[i]));
+		else if (t != CVMM_VIRTIO_ID_NET)
+			json_object_array_add(gen, vhost_json(&d->vhost[i]));
+	}
+	add(j, "disks", a);
+	a = json_object_new_array();
+	for (unsigned int i = 0; i < d->nnets; i++) {
+		const struct microvm_net *k = &d->net[i];
+		char mac[18];
+
+		o = json_object_new_object();
+		if (!k->nfds)
+			add(o, "tap", json_object_new_string(k->tap));
+		if (k->has_mac) {
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", k->mac[0],
+				 k->mac[1], k->mac[2], k->mac[3], k->mac[4], k->mac[5]);
+			add(o, "mac", json_object_new_string(mac));
+		}
+		add(o, "num_queues", json_object_new_int((int)k->queues * 2));
+		add(o, "queue_size", json_object_new_int(k->queue_size ? (int)k->queue_size : 256));
+		if (k->id[0])
+			add(o, "id", json_object_new_string(k->id));
+		json_object_array_add(a, o);
+	}
+	for (unsigned int i = 0; i < d->nvhost; i++)
+		if (d->vhost[i].type == CVMM_VIRTIO_ID_NET)
+			json_object_array_add(a, vhost_json(&d->vhost[i]));
+	add(j, "net", a);
+	add(j, "fs", fs);
+	add(j, "generic_vhost_user", gen);
+	if (d->rng) {
+		o = json_object_new_object();
+		add(o, "src", json_object_new_string("/dev/urandom"));
+		add(j, "rng", o);
+	}
+	if (d->vsock) {
+		o = json_object_new_object();
+		add(o, "cid", json_object_new_int64((int64_t)d->vsock_cid));
+		add(o, "socket", json_object_new_string(d->vsock_path));
+		if (d->vsock_id[0])
+			add(o, "id", json_object_new_string(d->vsock_id));
+		add(j, "vsock", o);
+	}
+	add(j, "serial", c->serial == SERIAL_STDIO ? mode_json("Tty", NULL) :
+			 c->serial == SERIAL_FILE ? mode_json("File", c->serial_path) :
+			 mode_json("Null", NULL));
+	add(j, "console", d->console == CONSOLE_STDIO ? mode_json("Tty", NULL) :
+			  d->console == CONSOLE_FILE ? mode_json("File", d->console_path) :
+			  mode_json("Off", NULL));
+	return j;
+}
