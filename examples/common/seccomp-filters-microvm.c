@@ -107,6 +107,7 @@ static const struct cvmm_seccomp_rule microvm_api[] = {
 	CVMM_SECCOMP_RULE("getrandom"),
 	NO_EXEC("mmap", 2),                        /* request bodies up to 1 MiB */
 	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("mremap"),               /* realloc() of a growing body */
 	CVMM_SECCOMP_RULE("munmap"),
 	CVMM_SECCOMP_RULE("brk"),
 };

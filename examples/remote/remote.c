@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvmm-remote --api-socket PATH COMMAND [ARGS]: one request to a VMM's
+ * management API (cvmm-microvm --api-socket, or Cloud Hypervisor), with
+ * commands named as ch-remote names them. JSON answers go to stdout; an
+ * error is one line on stderr and exit status 1.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+#include <json-c/json.h>
+
+#define MAX_FDS 16
+
+enum type { STR, BOOL, INT, INTLIST, FDS, RATE };
+
+struct field {
+	const char *key;    /* on the command line */
+	const char *json;   /* in the body (NULL: same) */
+	enum type type;
+};
+
+struct command {
+	const char *name;
+	const char *method;
+	const char *endpoint;
+	int arg;            /* 0 none, 1 key=value list, 2 a file, 3 an id */
+	const struct field *fields;
+	const char *help;
+};
+
+static const struct field disk_fields[] = {
+	{ "path", NULL, STR }, { "readonly", NULL, BOOL }, { "direct", NULL, BOOL },
+	{ "num_queues", NULL, INT }, { "queue_size", NULL, INT }, { "vhost_user", NULL, BOOL },
+	{ "socket", "vhost_socket", STR }, { "id", NULL, STR },
+	{ "ops_size", NULL, RATE }, { "ops_refill_time", NULL, RATE },
+	{ "bw_size", NULL, RATE }, { "bw_refill_time", NULL, RATE }, { NULL, NULL, STR },
+};
+static const struct field net_fields[] = {
+	{ "tap", NULL, STR }, { "mac", NULL, STR }, { "num_queues", NULL, INT },
+	{ "queue_size", NULL, INT }, { "vhost_user", NULL, BOOL },
+	{ "socket", "vhost_socket", STR }, { "id", NULL, STR }, { "fd", NULL, FDS },
+	{ NULL, NULL, STR },
+};
+static const struct field fs_fields[] = {
+	{ "tag", NULL, STR }, { "socket", NULL, STR }, { "num_queues", NULL, INT },
+	{ "queue_size", NULL, INT }, { "id", NULL, STR }, { NULL, NULL, STR },
+};
+static const struct field vsock_fields[] = {
+	{ "cid", NULL, INT }, { "socket", NULL, STR }, { "id", NULL, STR }, { NULL, NULL, STR },
+};
+static const struct field vhost_fields[] = {
+	{ "socket", NULL, STR }, { "device_type", NULL, INT }, { "queue_sizes", NULL, INTLIST },
+	{ "id", NULL, STR }, { NULL, NULL, STR },
+};
+
+static const struct command commands[] = {
+	{ "ping", "GET", "vmm.ping", 0, NULL, "the VMM's version" },
+	{ "shutdown-vmm", "PUT", "vmm.shutdown", 0, NULL, "end the VMM" },
+	{ "create", "PUT", "vm.create", 2, NULL, "FILE.json: create the VM from a VmConfig" },
+	{ "boot", "PUT", "vm.boot", 0, NULL, "boot the created VM" },
+	{ "delete", "PUT", "vm.delete", 0, NULL, "delete the VM" },
+	{ "info", "GET", "vm.info", 0, NULL, "configuration, state and device tree" },
+	{ "counters", "GET", "vm.counters", 0, NULL, "per-device counters" },
+	{ "pause", "PUT", "vm.pause", 0, NULL, "pause the VM" },
+	{ "resume", "PUT", "vm.resume", 0, NULL, "resume the VM" },
+	{ "shutdown", "PUT", "vm.shutdown", 0, NULL, "shut the VM down" },
+	{ "reboot", "PUT", "vm.reboot", 0, NULL, "reboot the VM" },
+	{ "power-button", "PUT", "vm.power-button", 0, NULL, "press the ACPI power button" },
+	{ "add-disk", "PUT", "vm.add-disk", 1, disk_fields,
+	  "path=FILE[,readonly=on][,direct=on][,num_queues=N][,queue_size=N][,id=ID]"
+	  "[,ops_size=N,ops_refill_time=MS][,bw_size=N,bw_refill_time=MS] or vhost_user=on,socket=PATH" },
+	{ "add-net", "PUT", "vm.add-net", 1, net_fields,
+	  "tap=NAME|fd=N|fd=[N,M][,mac=MAC][,num_queues=N][,queue_size=N][,id=ID] or vhost_user=on,socket=PATH" },
+	{ "add-fs", "PUT", "vm.add-fs", 1, fs_fields, "tag=TAG,socket=PATH[,num_queues=N][,id=ID]" },
+	{ "add-vsock", "PUT", "vm.add-vsock", 1, vsock_fields, "cid=N,socket=PATH[,id=ID]" },
+	{ "add-generic-vhost-user", "PUT", "vm.add-generic-vhost-user", 1, vhost_fields,
+	  "socket=PATH,device_type=N,queue_sizes=[N,...][,id=ID]" },
+	{ "remove-device", "PUT", "vm.remove-device", 3, NULL, "ID: remove a device before boot" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: cvmm-remote --api-socket PATH COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-24s %s\n", commands[i].name, commands[i].help);
+}
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cvmm-remote: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static bool parse_int(const char *s, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 0);
+	return *s && !*end && !errno;
+}
+
+/* "[1,2]" or "1": integers */
+static int int_list(const char *cmd, const char *key, const char *val, long long *out, int max)
+{
+	char buf[256], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	if (buf[0] == '[') {
+		size_t l = strlen(buf);
+
+		if (buf[l - 1] != ']')
+			die("%s: %s: '%s' is not [N,...]", cmd, key, val);
+		buf[l - 1] = '\0';
+		memmove(buf, buf + 1, l - 1);
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max || !parse_int(tok, &out[n]))
+			die("%s: %s: '%s' is not a list of at most %d integers", cmd, key, val, max);
+		n++;
+	}
+	return n;
+}
+
+/* Split "a=1,b=[2,3]" (commas inside brackets stay) into a JSON body. */
+static struct json_object *body_from_args(const struct command *c, const char *arg, int *fds,
+					  int *nfds)
+{
+	struct json_object *o = json_object_new_object(), *rl = NULL;
+	char *buf = strdup(arg), *p = buf;
+	long long ops[2] = { 0, 0 }, bw[2] = { 0, 0 };
+
+	while (p && *p) {
+		char *end = p, *eq;
+		int depth = 0;
+		const struct field *f;
+		long long v, list[MAX_FDS];
+		int n;
+
+		while (*end && (depth || *end != ',')) {
+			depth += *end == '[' ? 1 : *end == ']' ? -1 : 0;
+			end++;
+		}
+		if (*end)
+			*end++ = '\0';
+		else
+			end = NULL;
+		eq = strchr(p, '=');
+		if (!eq || eq == p)
+			die("%s: '%s' is not key=value", c->name, p);
+		*eq++ = '\0';
+		for (f = c->fields; f->key && strcmp(f->key, p); f++)
+			;
+		if (!f->key)
+			die("%s: unknown field '%s'", c->name, p);
+		switch (f->type) {
+		case STR:
+			json_object_object_add(o, f->json ? f->json : f->key, json_object_new_string(eq));
+			break;
+		case BOOL:
+			if (strcmp(eq, "on") && strcmp(eq, "off") && strcmp(eq, "true") &&
+			    strcmp(eq, "false"))
+				die("%s: %s: '%s' is not on or off", c->name, p, eq);
+			json_object_object_add(o, f->key, json_object_new_boolean(!strcmp(eq, "on") ||
+										   !strcmp(eq, "true")));
+			break;
+		case INT:
+			if (!parse_int(eq, &v))
+				die("%s: %s: '%s' is not a number", c->name, p, eq);
+			json_object_object_add(o, f->key, json_object_new_int64(v));
+			break;
+		case INTLIST: {
+			struct json_object *a = json_object_new_array();
+
+			n = int_list(c->name, p, eq, list, MAX_FDS);
+			for (int i = 0; i < n; i++)
+				json_object_array_add(a, json_object_new_int64(list[i]));
+			json_object_object_add(o, f->key, a);
+			break;
+		}
+		case FDS:
+			n = int_list(c->name, p, eq, list, MAX_FDS);
+			for (int i = 0; i < n; i++)
+				fds[(*nfds)++] = (int)list[i];
+			break;
+		case RATE:
+			if (!parse_int(eq, &v) || v < 0)
+				die("%s: %s: '%s' is not a number", c->name, p, eq);
+			if (!strcmp(p, "ops_size"))
+				ops[0] = v;
+			else if (!strcmp(p, "ops_refill_time"))
+				ops[1] = v;
+			else if (!strcmp(p, "bw_size"))
+				bw[0] = v;
+			else
+				bw[1] = v;
+			break;
+		}
+		p = end;
+	}
+	for (int k = 0; k < 2; k++) {
+		long long *b = k ? bw : ops;
+		struct json_object *t;
+
+		if (!b[0] && !b[1])
+			continue;
+		if (!b[0] || !b[1])
+			die("%s: %s_size and %s_refill_time go together", c->name, k ? "bw" : "ops",
+			    k ? "bw" : "ops");
+		if (!rl)
+			rl = json_object_new_object();
+		t = json_object_new_object();
+		json_object_object_add(t, "size", json_object_new_int64(b[0]));
+		json_object_object_add(t, "refill_time", json_object_new_int64(b[1]));
+		json_object_object_add(rl, k ? "bandwidth" : "ops", t);
+	}
+	if (rl)
+		json_object_object_add(o, "rate_limiter_config", rl);
+	free(buf);
+	return o;
+}
+
+/* The response: status and body, gathered by http-parser. */
+struct resp {
+	int status;
+	char *body;
+	size_t len;
+	bool done;
+};
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct resp *r = p->data;
+	char *b = realloc(r->body, r->len + len + 1);
+
+	if (!b)
+		return 1;
+	memcpy(b + r->len, at, len);
+	r->body = b;
+	r->len += len;
+	b[r->len] = '\0';
+	return 0;
+}
+
+static int on_done(http_parser *p)
+{
+	struct resp *r = p->data;
+
+	r->status = (int)p->status_code;
+	r->done = true;
+	return 0;
+}
+
+static void request(const char *sock, const char *method, const char *endpoint,
+		    const char *body, const int *fds, int nfds, struct resp *r)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	static const http_parser_settings s = { .on_body = on_body, .on_message_complete = on_done };
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+	} cb;
+	char head[512], buf[16384];
+	struct iovec iov[2];
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	http_parser p;
+	size_t blen = body ? strlen(body) : 0;
+	ssize_t n;
+	int fd;
+
+	if (strlen(sock) >= sizeof(a.sun_path))
+		die("--api-socket: '%s' is too long for a unix socket", sock);
+	strcpy(a.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("cannot connect to '%s': %s", sock, strerror(errno));
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)snprintf(head, sizeof(head),
+					  "%s /api/v1/%s HTTP/1.1\r\nHost: localhost\r\n"
+					  "Accept: application/json\r\n%s"
+					  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+					  method, endpoint,
+					  blen ? "Content-Type: application/json\r\n" : "", blen);
+	iov[1].iov_base = (void *)(body ? body : "");
+	iov[1].iov_len = blen;
+	/* The fds ride with the request's first bytes, as Kata sends them. */
+	if (nfds) {
+		m.msg_control = cb.b;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), fds, sizeof(int) * (size_t)nfds);
+	}
+	n = sendmsg(fd, &m, MSG_NOSIGNAL);
+	if (n < 0)
+		die("cannot send the request: %s", strerror(errno));
+	if ((size_t)n < iov[0].iov_len + blen) {
+		size_t off = (size_t)n;
+
+		/* The rest, plainly (the fds went with the first part). */
+		while (off < iov[0].iov_len + blen) {
+			const char *src = off < iov[0].iov_len ? head + off : body + (off - iov[0].iov_len);
+			size_t left = off < iov[0].iov_len ? iov[0].iov_len - off : blen - (off - iov[0].iov_len);
+
+			n = send(fd, src, left, MSG_NOSIGNAL);
+			if (n <= 0)
+				die("cannot send the request: %s", strerror(errno));
+			off += (size_t)n;
+		}
+	}
+	http_parser_init(&p, HTTP_RESPONSE);
+	p.data = r;
+	while (!r->done && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (http_parser_execute(&p, &s, buf, (size_t)n) != (size_t)n &&
+		    HTTP_PARSER_ERRNO(&p) != HPE_OK)
+			die("malformed answer: %s", http_errno_description(HTTP_PARSER_ERRNO(&p)));
+	if (!r->done) {
+		http_parser_execute(&p, &s, NULL, 0);  /* EOF ends a body without a length */
+		if (!r->done)
+			die("the VMM closed the connection without an answer");
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	const struct command *c = NULL;
+	struct json_object *body = NULL;
+	struct resp r = { 0 };
+	int fds[MAX_FDS], nfds = 0, i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--api-socket") && i + 1 < argc) {
+			sock = argv[++i];
+			if (!strncmp(sock, "path=", 5))
+				sock += 5;
+		} else if (!strncmp(argv[i], "--api-socket=", 13)) {
+			sock = argv[i] + 13;
+		} else {
+			die("unknown option '%s' (see --help)", argv[i]);
+		}
+	}
+	if (!sock)
+		die("--api-socket: missing (see --help)");
+	if (i == argc)
+		die("COMMAND: missing (see --help)");
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (!strcmp(commands[k].name, argv[i]))
+			c = &commands[k];
+	if (!c)
+		die("unknown command '%s' (see --help)", argv[i]);
+	if ((c->arg && i + 2 != argc) || (!c->arg && i + 1 != argc))
+		die("%s: %s", c->name, c->arg ? "needs one argument" : "takes no argument");
+	if (c->arg == 1) {
+		body = body_from_args(c, argv[i + 1], fds, &nfds);
+	} else if (c->arg == 2) {
+		body = json_object_from_file(argv[i + 1]);
+		if (!body)
+			die("%s: '%s': %s", c->name, argv[i + 1], json_util_get_last_err());
+	} else if (c->arg == 3) {
+		body = json_object_new_object();
+		json_object_object_add(body, "id", json_object_new_string(argv[i + 1]));
+	}
+	request(sock, c->method, c->endpoint,
+		body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL, fds,
+		nfds, &r);
+	json_object_put(body);
+	if (r.status >= 400) {
+		struct json_object *e = r.body ? json_tokener_parse(r.body) : NULL, *msg;
+
+		if (e && json_object_object_get_ex(e, "error", &msg))
+			die("%d: %s", r.status, json_object_get_string(msg));
+		die("%d: %s", r.status, r.body ? r.body : "(no body)");
+	}
+	if (r.len) {
+		struct json_object *j = json_tokener_parse(r.body);
+
+		puts(j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_NOSLASHESCAPE) : r.body);
+		json_object_put(j);
+	}
+	free(r.body);
+	return 0;
+}
