@@ -807,11 +807,25 @@ static struct json_object *mode_json(const char *mode, const char *file)
 	return o;
 }
 
+/* --vhost-user or generic_vhost_user: whatever the type, echoed as given. */
+static bool is_generic(const struct microvm_vhost *v)
+{
+	return !strcmp(v->opt, "generic_vhost_user") || !strcmp(v->opt, "--vhost-user");
+}
+
 static struct json_object *vhost_json(const struct microvm_vhost *v)
 {
 	struct json_object *o = json_object_new_object();
 
-	if (v->type == CVMM_VIRTIO_ID_BLOCK || v->type == CVMM_VIRTIO_ID_NET) {
+	if (is_generic(v)) {
+		struct json_object *qs = json_object_new_array();
+
+		for (unsigned int i = 0; i < v->queues; i++)
+			json_object_array_add(qs, json_object_new_int(256));
+		add(o, "socket", json_object_new_string(v->socket));
+		add(o, "device_type", json_object_new_int((int)v->type));
+		add(o, "queue_sizes", qs);
+	} else if (v->type == CVMM_VIRTIO_ID_BLOCK || v->type == CVMM_VIRTIO_ID_NET) {
 		add(o, "vhost_user", json_object_new_boolean(1));
 		add(o, "vhost_socket", json_object_new_string(v->socket));
 		if (v->queues)
@@ -821,14 +835,6 @@ static struct json_object *vhost_json(const struct microvm_vhost *v)
 		add(o, "socket", json_object_new_string(v->socket));
 		add(o, "num_queues", json_object_new_int(v->queues ? (int)v->queues : 1));
 		add(o, "queue_size", json_object_new_int(1024));
-	} else {
-		struct json_object *qs = json_object_new_array();
-
-		for (unsigned int i = 0; i < v->queues; i++)
-			json_object_array_add(qs, json_object_new_int(256));
-		add(o, "socket", json_object_new_string(v->socket));
-		add(o, "device_type", json_object_new_int((int)v->type));
-		add(o, "queue_sizes", qs);
 	}
 	if (v->id[0])
 		add(o, "id", json_object_new_string(v->id));
@@ -888,7 +894,9 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 	for (unsigned int i = 0; i < d->nvhost; i++) {
 		uint32_t t = d->vhost[i].type;
 
-		if (t == CVMM_VIRTIO_ID_BLOCK)
+		if (is_generic(&d->vhost[i]))
+			json_object_array_add(gen, vhost_json(&d->vhost[i]));
+		else if (t == CVMM_VIRTIO_ID_BLOCK)
 			json_object_array_add(a, vhost_json(&d->vhost[i]));
 		else if (t == MICROVM_VIRTIO_ID_FS)
 			json_object_array_add(fs, vhost_json(&d->vhost[i]));
@@ -916,7 +924,7 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 		json_object_array_add(a, o);
 	}
 	for (unsigned int i = 0; i < d->nvhost; i++)
-		if (d->vhost[i].type == CVMM_VIRTIO_ID_NET)
+		if (d->vhost[i].type == CVMM_VIRTIO_ID_NET && !is_generic(&d->vhost[i]))
 			json_object_array_add(a, vhost_json(&d->vhost[i]));
 	add(j, "net", a);
 	add(j, "fs", fs);

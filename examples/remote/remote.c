@@ -379,8 +379,13 @@ int main(int argc, char **argv)
 		body = body_from_args(c, argv[i + 1], fds, &nfds);
 	} else if (c->arg == 2) {
 		body = json_object_from_file(argv[i + 1]);
-		if (!body)
-			die("%s: '%s': %s", c->name, argv[i + 1], json_util_get_last_err());
+		if (!body) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", json_util_get_last_err());
+			why[strcspn(why, "\n")] = '\0';
+			die("%s: '%s': %s", c->name, argv[i + 1], why);
+		}
 	} else if (c->arg == 3) {
 		body = json_object_new_object();
 		json_object_object_add(body, "id", json_object_new_string(argv[i + 1]));
@@ -399,7 +404,7 @@ int main(int argc, char **argv)
 	if (r.len) {
 		struct json_object *j = json_tokener_parse(r.body);
 
-		puts(j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+		puts(j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							  JSON_C_TO_STRING_NOSLASHESCAPE) : r.body);
 		json_object_put(j);
 	}
