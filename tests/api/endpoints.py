@@ -20,7 +20,7 @@ DISK = os.path.join(TMP, "disk.img")
 with open(DISK, "wb") as f:
     f.truncate(1 << 20)
 
-PLAN = 58
+PLAN = 74
 t = Tap(PLAN)
 vmm = subprocess.Popen([MICROVM, "--api-socket", SOCK, "--guest-arg", "0=1",
                         "--event-monitor", "path=" + EVENTS],
