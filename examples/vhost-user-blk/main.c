@@ -2,8 +2,10 @@
 /*
  * cvmm-vhost-user-blk: a vhost-user-blk device daemon. The framework
  * (vhost-user-backend) does the protocol and the vrings; the block logic is
- * virtio-devices' own (request parser, io_uring/sync executor), the same
- * code the in-VMM virtio-blk runs.
+ * virtio-devices' own (config space, request parser, io_uring/sync
+ * executor and the drain loop: a cvmm_blk_queue per vring), the same code
+ * the in-VMM virtio-blk runs. What is left here is argument parsing and
+ * wiring.
  *
  * Test hook: with CVMM_VHOST_USER_BLK_TEST_STALL=1 in the environment the
  * daemon pops requests and never executes them (simulated hung I/O), so a
@@ -27,9 +29,6 @@
 
 #include "vub-daemon.h"
 
-#define VIRTIO_BLK_F_MQ (1ull << 12)
-#define CFG_NUM_QUEUES 34u
-
 struct blkd {
 	int img_fd;
 	bool read_only, direct, stall, stall_writes;
@@ -39,27 +38,25 @@ struct blkd {
 	struct cvmm_blk_backend *be[256];
 	uint64_t capacity;
 	uint64_t features;   /* acked */
-	uint8_t config[CVMM_VIRTIO_BLK_CFG_SIZE];
 };
 
-/* Per vring: its own io_uring (kept across connections) and a request
- * slot per head index. */
+/* Per vring: virtio-devices' blk queue worker over the vring (the same
+ * drain loop the in-VMM device runs), on the vring's own io_uring. */
 struct blkq {
 	struct blkd *bd;
 	struct cvmm_vub_vring *vr;
-	struct cvmm_blk_backend *be;
-	struct cvmm_blk_disk_info disk;
+	struct cvmm_blk_queue *w;
 	int cfd;
-	uint16_t size;
-	bool broken;
-	struct cvmm_blk_request *reqs;
 };
 
+/* The same config space the in-VMM device shows for these features. */
 static int get_config(void *opaque, uint32_t off, void *buf, uint32_t len)
 {
 	struct blkd *bd = opaque;
+	uint8_t cfg[CVMM_VIRTIO_BLK_CFG_SIZE];
 
-	return cvmm_vubd_config_read(bd->config, sizeof(bd->config), off, buf, len);
+	cvmm_blk_config_build(cfg, bd->capacity, bd->features, (uint16_t)bd->queues);
+	return cvmm_vubd_config_read(cfg, sizeof(cfg), off, buf, len);
 }
 
 static int set_features(void *opaque, uint64_t f)
@@ -68,59 +65,98 @@ static int set_features(void *opaque, uint64_t f)
 	return 0;
 }
 
-static void complete(struct blkq *q, struct cvmm_blk_request *r)
+/* The worker's view of the vring. */
+static int vq_pop(void *ctx, struct cvmm_virtq_chain *c)
 {
-	cvmm_vub_vring_push_begin(q->vr, r->chain.id);
-	if (cvmm_blk_request_complete(r) == 0)
-		cvmm_vub_vring_push_end(q->vr, r->chain.id);
-	else
-		q->broken = true;
+	return cvmm_vub_vring_pop(((struct blkq *)ctx)->vr, c);
 }
 
-static void reap(struct blkq *q, bool wait)
+static void vq_disable(void *ctx)
 {
-	struct cvmm_blk_request *done[64];
-	int n;
+	cvmm_vub_vring_disable_notification(((struct blkq *)ctx)->vr);
+}
 
-	while ((n = cvmm_blk_backend_reap(q->be, done, 64, wait)) > 0) {
-		for (int i = 0; i < n; i++)
-			complete(q, done[i]);
-		wait = wait && cvmm_blk_backend_in_flight(q->be);
-	}
+static int vq_enable(void *ctx)
+{
+	return cvmm_vub_vring_enable_notification(((struct blkq *)ctx)->vr);
+}
+
+static void vq_push_begin(void *ctx, uint16_t id)
+{
+	cvmm_vub_vring_push_begin(((struct blkq *)ctx)->vr, id);
+}
+
+static void vq_push_end(void *ctx, uint16_t id)
+{
+	cvmm_vub_vring_push_end(((struct blkq *)ctx)->vr, id);
+}
+
+static const struct cvmm_blk_queue_ops vring_ops = {
+	.sz = sizeof(vring_ops),
+	.pop = vq_pop,
+	.disable_notification = vq_disable,
+	.enable_notification = vq_enable,
+	.push_begin = vq_push_begin,
+	.push_end = vq_push_end,
+};
+
+static void vq_notify(void *ctx)
+{
+	(void)cvmm_vub_vring_signal(((struct blkq *)ctx)->vr);
+}
+
+/* An unanswerable chain went back empty: serve on (there is no
+ * NEEDS_RESET to raise from here). A broken ring stops. */
+static bool vq_error(void *ctx, int err, bool queue_broken)
+{
+	struct blkq *q = ctx;
+
+	if (!queue_broken)
+		return false;
+	fprintf(stderr, "cvmm-vhost-user-blk: queue %u broken: %s\n",
+		cvmm_vub_vring_index(q->vr), strerror(-err));
+	return true;
+}
+
+/* CVMM_VHOST_USER_BLK_TEST_STALL: requests popped and never done. */
+static bool vq_hold(void *ctx, const struct cvmm_blk_request *req)
+{
+	struct blkd *bd = ((struct blkq *)ctx)->bd;
+
+	return bd->stall ||
+	       (bd->stall_writes && req->executable && req->type == CVMM_VIRTIO_BLK_T_OUT);
 }
 
 static void on_completion(struct cvmm_event_manager *em, int fd, uint32_t ev, void *opaque)
 {
-	uint64_t v;
-
 	(void)em;
+	(void)fd;
 	(void)ev;
-	(void)cvmm_eventfd_read(fd, &v);
-	reap(opaque, false);
-	(void)cvmm_vub_vring_signal(((struct blkq *)opaque)->vr);
+	cvmm_blk_queue_complete(((struct blkq *)opaque)->w);
 }
 
 static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
 {
 	struct blkd *bd = opaque;
 	struct blkq *q = calloc(1, sizeof(*q));
+	struct cvmm_blk_queue_opts o = {
+		.sz = sizeof(o), .backend = bd->be[cvmm_vub_vring_index(vr)],
+		.mem = cvmm_vub_vring_mem(vr), .ops = &vring_ops,
+		.slots = cvmm_vub_vring_size(vr), .features = bd->features,
+		.read_only = bd->read_only, .ctx = q, .notify = vq_notify,
+		.error = vq_error, .hold = vq_hold,
+	};
 	int ret;
 
 	if (!q)
 		return -ENOMEM;
 	q->bd = bd;
 	q->vr = vr;
-	q->be = bd->be[cvmm_vub_vring_index(vr)];
-	q->size = cvmm_vub_vring_size(vr);
 	q->cfd = -1;
-	q->reqs = calloc(q->size, sizeof(*q->reqs));
-	ret = q->reqs ? 0 : -ENOMEM;
+	ret = cvmm_blk_queue_create(&o, &q->w);
 	if (ret < 0)
 		goto fail;
-	q->disk.capacity = cvmm_blk_backend_capacity(q->be);
-	q->disk.features = bd->features;
-	q->disk.read_only = bd->read_only;
-	q->cfd = cvmm_blk_backend_completion_fd(q->be);
+	q->cfd = cvmm_blk_backend_completion_fd(o.backend);
 	if (q->cfd >= 0) {
 		ret = cvmm_event_manager_add(cvmm_vub_vring_em(vr), q->cfd, EPOLLIN,
 					     on_completion, q);
@@ -130,7 +166,7 @@ static int queue_start(void *opaque, struct cvmm_vub_vring *vr)
 	cvmm_vub_vring_set_priv(vr, q);
 	return 0;
 fail:
-	free(q->reqs);
+	cvmm_blk_queue_destroy(q->w, false);
 	free(q);
 	return ret;
 }
@@ -143,70 +179,20 @@ static void queue_stop(void *opaque, struct cvmm_vub_vring *vr)
 	if (!q)
 		return;
 	/* Every popped request finishes and is pushed before the ring stops. */
-	reap(q, true);
-	(void)cvmm_vub_vring_signal(vr);
+	cvmm_blk_queue_destroy(q->w, true);
 	if (q->cfd >= 0)
 		(void)cvmm_event_manager_remove(cvmm_vub_vring_em(vr), q->cfd);
-	free(q->reqs);
 	free(q);
 	cvmm_vub_vring_set_priv(vr, NULL);
 }
 
 static void queue_kick(void *opaque, struct cvmm_vub_vring *vr)
 {
-	struct blkd *bd = opaque;
 	struct blkq *q = cvmm_vub_vring_priv(vr);
-	struct cvmm_virtq_chain c;
-	int r;
 
-	if (!q || q->broken)
-		return;
-	for (;;) {
-		cvmm_vub_vring_disable_notification(vr);
-		while ((r = cvmm_vub_vring_pop(vr, &c)) == 1) {
-			struct cvmm_blk_request *req = &q->reqs[c.id];
-			int s;
-
-			if (bd->stall)
-				continue;
-			s = cvmm_blk_request_parse(req, &c, cvmm_vub_vring_mem(vr), &q->disk);
-			if (s == -EINVAL) {
-				/* unanswerable: give it back empty */
-				(void)cvmm_vub_vring_push(vr, &c, 0);
-				continue;
-			}
-			if (s < 0) {
-				r = s; /* walking the chain broke the queue */
-				break;
-			}
-			if (bd->stall_writes && req->executable &&
-			    req->type == CVMM_VIRTIO_BLK_T_OUT)
-				continue;
-			if (!req->executable) {
-				complete(q, req);
-				continue;
-			}
-			while ((s = cvmm_blk_backend_submit(q->be, req)) == -EAGAIN) {
-				(void)cvmm_blk_backend_kick(q->be);
-				reap(q, true);
-			}
-			if (s == 1)
-				complete(q, req);
-		}
-		/* Page-cache hits complete during submission and raise no
-		 * completion event: harvest them now. */
-		(void)cvmm_blk_backend_kick(q->be);
-		reap(q, false);
-		if (r < 0) {
-			q->broken = true;
-			fprintf(stderr, "cvmm-vhost-user-blk: queue %u broken: %s\n",
-				cvmm_vub_vring_index(vr), strerror(-r));
-			break;
-		}
-		if (cvmm_vub_vring_enable_notification(vr) <= 0)
-			break;
-	}
-	(void)cvmm_vub_vring_signal(vr);
+	(void)opaque;
+	if (q)
+		cvmm_blk_queue_process(q->w);
 }
 
 static const struct cvmm_vub_device_ops blk_ops = {
@@ -234,22 +220,6 @@ static void usage(FILE *f)
 		   "                         message naming it, exit 159), log or off\n"
 		   "  --seccomp-filter FILE  per-thread filters (main, worker, signals) from a\n"
 		   "                         Firecracker-format JSON file instead of the built-in ones\n");
-}
-
-static void build_config(struct blkd *bd)
-{
-	uint8_t *c = bd->config;
-
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_CAPACITY, bd->capacity, 8);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_SEG_MAX, CVMM_BLK_SEG_MAX, 4);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_BLK_SIZE, CVMM_BLK_SECTOR_SIZE, 4);
-	cvmm_vubd_put_le(c + CFG_NUM_QUEUES, bd->queues, 2);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1, 4);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS, 4);
-	cvmm_vubd_put_le(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SEG, CVMM_BLK_MAX_DISCARD_SEG, 4);
-	c[CVMM_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
 int main(int argc, char **argv)
@@ -333,7 +303,6 @@ int main(int argc, char **argv)
 		}
 	}
 	bd.capacity = cvmm_blk_backend_capacity(bd.be[0]);
-	build_config(&bd);
 
 	cvmm_log_stderr_from_env("CVMM_VHOST_USER_BLK_LOG", CVMM_LOG_WARN);
 	uint64_t features = CVMM_VIRTIO_BLK_F_SEG_MAX | CVMM_VIRTIO_BLK_F_BLK_SIZE |
@@ -342,7 +311,7 @@ int main(int argc, char **argv)
 	if (bd.read_only)
 		features |= CVMM_VIRTIO_BLK_F_RO;
 	if (bd.queues > 1)
-		features |= VIRTIO_BLK_F_MQ;
+		features |= CVMM_VIRTIO_BLK_F_MQ;
 	struct cvmm_vub_opts o = {
 		.sz = sizeof(o), .socket_path = sock, .listen_fd = -1,
 		.flags = CVMM_VUB_F_SIGNALS, .num_queues = bd.queues,

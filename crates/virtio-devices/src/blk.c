@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The virtio-blk device model: one request queue, requests parsed into
- * per-request slots, executed on the backend, completed from the backend's
- * completion eventfd, all on the device thread.
+ * The virtio-blk device model: one request queue served by a blk queue
+ * worker (blk-queue.c, the same drain loop cvmm-vhost-user-blk runs) over
+ * the transport's virtqueue; completions from the backend's eventfd, the
+ * rate limiter's refill timer, all on the device thread.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,18 +33,11 @@ struct cvmm_blk {
 	struct cvmm_rate_limiter rl;
 	struct cvmm_event_timer *timer;
 	bool timer_armed;
-	bool active;
-	bool broken;
 	bool comp_registered;
-	uint8_t config[CVMM_VIRTIO_BLK_CFG_SIZE];
 	struct cvmm_blk_disk_info disk;
-	struct cvmm_virtq *q;
-	struct cvmm_guest_mem *mem;
+	uint16_t qsize;
+	struct cvmm_blk_queue *w;   /* the request queue's worker while active */
 	uint64_t features;
-	struct cvmm_blk_request *slots;
-	uint16_t *free_slots;
-	unsigned int nslots;
-	unsigned int nfree;
 	uint64_t throttled;
 };
 
@@ -52,54 +46,29 @@ static struct cvmm_blk *to_blk(struct cvmm_virtio_device *dev)
 	return CVMM_CONTAINER_OF(dev, struct cvmm_blk, dev);
 }
 
-static struct cvmm_blk_request *slot_get(struct cvmm_blk *b)
-{
-	struct cvmm_blk_request *req;
+/* Worker callbacks */
 
-	if (!b->nfree)
-		return NULL;
-	req = &b->slots[b->free_slots[--b->nfree]];
-	return req;
-}
-
-static void slot_put(struct cvmm_blk *b, struct cvmm_blk_request *req)
-{
-	b->free_slots[b->nfree++] = (uint16_t)(req - b->slots);
-}
-
-static void blk_fail(struct cvmm_blk *b)
-{
-	b->broken = true;
-	cvmm_virtio_device_set_needs_reset(&b->dev);
-}
-
-/* Complete one request; on a push failure the queue is broken. */
-static bool complete_one(struct cvmm_blk *b, struct cvmm_blk_request *req)
-{
-	int r = cvmm_blk_request_complete(req);
-
-	slot_put(b, req);
-	if (r < 0) {
-		blk_fail(b);
-		return false;
-	}
-	return true;
-}
-
-static void blk_process(struct cvmm_blk *b);
-static bool reap(struct cvmm_blk *b, bool wait, bool push);
-
-static void timer_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
-		     uint64_t exp, void *opaque)
+static void blk_notify(void *opaque)
 {
 	struct cvmm_blk *b = opaque;
 
-	b->timer_armed = false;
-	blk_process(b);
+	cvmm_virtio_device_signal_used(&b->dev, 0);
 }
 
-static void throttle(struct cvmm_blk *b, uint64_t bytes)
+/* Anything wrong (an unanswerable chain, a broken queue) needs a reset. */
+static bool blk_error(void *opaque, int err, bool queue_broken)
 {
+	struct cvmm_blk *b = opaque;
+
+	(void)err;
+	(void)queue_broken;
+	cvmm_virtio_device_set_needs_reset(&b->dev);
+	return true;
+}
+
+static void blk_throttled(void *opaque, uint64_t bytes)
+{
+	struct cvmm_blk *b = opaque;
 	uint64_t ns;
 
 	b->throttled++;
@@ -110,121 +79,14 @@ static void throttle(struct cvmm_blk *b, uint64_t bytes)
 		b->timer_armed = true;
 }
 
-/*
- * Pop and start requests until the queue is empty (0), a resource runs out
- * (1: slots, backend room or rate tokens; something will call back), or the
- * queue breaks (negative).
- */
-static int drain(struct cvmm_blk *b, bool *pushed, bool *submitted)
+static void timer_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
+		     uint64_t exp, void *opaque)
 {
-	struct cvmm_virtq_chain chain;
-	struct cvmm_blk_request *req;
-	int r;
+	struct cvmm_blk *b = opaque;
 
-	for (;;) {
-		if (!b->nfree)
-			return 1; /* a completion will call blk_process() */
-		r = cvmm_virtq_pop(b->q, &chain);
-		if (r <= 0)
-			return r;
-		req = slot_get(b);
-		r = cvmm_blk_request_parse(req, &chain, b->mem, &b->disk);
-		if (r < 0) {
-			slot_put(b, req);
-			if (!cvmm_virtq_broken(b->q))
-				(void)cvmm_virtq_push(b->q, &chain, 0);
-			*pushed = true;
-			return r;
-		}
-		if (req->executable && !cvmm_rate_limiter_unlimited(&b->rl)) {
-			uint64_t bytes = req->type == CVMM_VIRTIO_BLK_T_IN ||
-						 req->type == CVMM_VIRTIO_BLK_T_OUT
-					 ? req->data_len : 0;
-
-			if (!cvmm_rate_limiter_consume(&b->rl, 1, bytes)) {
-				slot_put(b, req);
-				(void)cvmm_virtq_unpop(b->q, &chain);
-				throttle(b, bytes);
-				return 1;
-			}
-		}
-		if (!req->executable) {
-			if (!complete_one(b, req))
-				return -EIO;
-			*pushed = true;
-			continue;
-		}
-		r = cvmm_blk_backend_submit(b->be, req);
-		if (r == -EAGAIN) {
-			slot_put(b, req);
-			(void)cvmm_virtq_unpop(b->q, &chain);
-			return 1;
-		}
-		if (r == 0) {
-			*submitted = true;
-			continue;
-		}
-		if (r < 0)
-			req->status = CVMM_VIRTIO_BLK_S_IOERR;
-		if (!complete_one(b, req))
-			return -EIO;
-		*pushed = true;
-	}
-}
-
-static void blk_process(struct cvmm_blk *b)
-{
-	bool pushed = false, submitted = false;
-	int r;
-
-	if (!b->active || b->broken)
-		return;
-	for (;;) {
-		cvmm_virtq_disable_notification(b->q);
-		r = drain(b, &pushed, &submitted);
-		if (r != 0)
-			break;
-		r = cvmm_virtq_enable_notification(b->q);
-		if (r <= 0)
-			break;
-	}
-	if (submitted) {
-		if (cvmm_blk_backend_kick(b->be) < 0)
-			r = -EIO;
-		/* Page-cache hits complete during submission: harvest them now
-		 * rather than after a trip through the completion eventfd. */
-		else if (reap(b, false, true))
-			pushed = true;
-	}
-	if (r < 0)
-		blk_fail(b);
-	if (pushed && !b->broken && cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev, 0);
-}
-
-/* Complete what the backend finished; @wait: block for everything. */
-static bool reap(struct cvmm_blk *b, bool wait, bool push)
-{
-	struct cvmm_blk_request *done[64];
-	bool pushed = false;
-	int n;
-
-	while (cvmm_blk_backend_in_flight(b->be)) {
-		n = cvmm_blk_backend_reap(b->be, done, CVMM_ARRAY_SIZE(done), wait);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			if (push && !b->broken) {
-				if (complete_one(b, done[i]))
-					pushed = true;
-			} else {
-				slot_put(b, done[i]);
-			}
-		}
-		if (!wait && n < (int)CVMM_ARRAY_SIZE(done))
-			break;
-	}
-	return pushed;
+	b->timer_armed = false;
+	if (b->w)
+		cvmm_blk_queue_process(b->w);
 }
 
 static void comp_cb(struct cvmm_event_manager *em, int fd, uint32_t events,
@@ -233,13 +95,10 @@ static void comp_cb(struct cvmm_event_manager *em, int fd, uint32_t events,
 	struct cvmm_blk *b = opaque;
 	uint64_t v;
 
-	(void)cvmm_eventfd_read(fd, &v);
-	if (!b->active)
-		return;
-	if (reap(b, false, true) && !b->broken &&
-	    cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev, 0);
-	blk_process(b);
+	if (b->w)
+		cvmm_blk_queue_complete(b->w);
+	else
+		(void)cvmm_eventfd_read(fd, &v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -253,12 +112,7 @@ static void blk_config_read(struct cvmm_virtio_device *dev, uint32_t off,
 	uint64_t f = __atomic_load_n(&dev->driver_features, __ATOMIC_ACQUIRE);
 	uint8_t cfg[CVMM_VIRTIO_BLK_CFG_SIZE];
 
-	memcpy(cfg, b->config, sizeof(cfg));
-	/* A packed ring without indirect tables holds a chain in at most
-	 * CVMM_VIRTQ_PACKED_MAX_CHAIN ring slots: header and status take two. */
-	if ((f & CVMM_VIRTIO_F_RING_PACKED) && !(f & CVMM_VIRTIO_F_INDIRECT_DESC))
-		vd_put_le32(cfg + CVMM_VIRTIO_BLK_CFG_SEG_MAX,
-			    CVMM_VIRTQ_PACKED_MAX_CHAIN - 2);
+	cvmm_blk_config_build(cfg, b->disk.capacity, f, 1);
 	vd_config_copy(cfg, sizeof(cfg), off, data, len);
 }
 
@@ -280,34 +134,44 @@ static int blk_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *m
 {
 	struct cvmm_blk *b = to_blk(dev);
 	int cfd = cvmm_blk_backend_completion_fd(b->be);
+	struct cvmm_blk_queue_opts qo = {
+		.sz = sizeof(qo), .backend = b->be, .mem = mem, .q = &queues[0],
+		.slots = b->qsize, .features = features, .read_only = b->disk.read_only,
+		.rl = &b->rl, .ctx = b, .notify = blk_notify, .error = blk_error,
+		.throttled = blk_throttled,
+	};
 	int r;
 
 	if (nq < 1 || !cvmm_virtq_active(&queues[0]))
 		return -EINVAL;
-	b->q = &queues[0];
-	b->mem = mem;
 	b->features = features;
 	b->disk.features = features;
-	b->broken = false;
+	r = cvmm_blk_queue_create(&qo, &b->w);
+	if (r < 0)
+		return r;
 	if (cfd >= 0) {
 		r = cvmm_event_manager_add(b->em, cfd, EPOLLIN, comp_cb, b);
 		if (r < 0)
-			return r;
+			goto fail;
 		b->comp_registered = true;
 	}
 	r = cvmm_event_manager_timer_add(b->em, 0, 0, timer_cb, b, &b->timer);
-	if (r < 0) {
-		blk_unregister(b);
-		return r;
-	}
-	b->active = true;
+	if (r < 0)
+		goto fail;
 	return 0;
+fail:
+	blk_unregister(b);
+	cvmm_blk_queue_destroy(b->w, false);
+	b->w = NULL;
+	return r;
 }
 
 static void blk_queue_event(struct cvmm_virtio_device *dev, unsigned int q)
 {
-	if (q == 0)
-		blk_process(to_blk(dev));
+	struct cvmm_blk *b = to_blk(dev);
+
+	if (q == 0 && b->w)
+		cvmm_blk_queue_process(b->w);
 }
 
 static void blk_reset(struct cvmm_virtio_device *dev)
@@ -316,11 +180,9 @@ static void blk_reset(struct cvmm_virtio_device *dev)
 
 	/* Host I/O already started must finish before the guest may reuse
 	 * its buffers; it is never reported to the reset driver. */
-	(void)reap(b, true, false);
+	cvmm_blk_queue_destroy(b->w, false);
+	b->w = NULL;
 	blk_unregister(b);
-	b->active = false;
-	b->broken = false;
-	b->q = NULL;
 }
 
 static int blk_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
@@ -332,9 +194,8 @@ static int blk_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
 		return (int)sizeof(s);
 	if (len < sizeof(s))
 		return -ENOSPC;
-	if (b->active && reap(b, true, true) && !b->broken &&
-	    cvmm_virtq_needs_notification(b->q))
-		cvmm_virtio_device_signal_used(&b->dev, 0);
+	if (b->w)
+		cvmm_blk_queue_quiesce(b->w);
 	memset(&s, 0, sizeof(s));
 	s.magic = BLK_STATE_MAGIC;
 	s.version = BLK_STATE_VERSION;
@@ -361,6 +222,8 @@ static int blk_restore(struct cvmm_virtio_device *dev, const void *buf, size_t l
 		return -EINVAL;
 	b->features = s.features;
 	b->disk.features = s.features;
+	if (b->w)
+		cvmm_blk_queue_set_features(b->w, s.features);
 	return 0;
 }
 
@@ -376,23 +239,6 @@ static const struct cvmm_virtio_device_ops blk_ops = {
 /* ------------------------------------------------------------------------ */
 /* Lifetime                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static void build_config(struct cvmm_blk *b)
-{
-	uint8_t *c = b->config;
-
-	memset(c, 0, sizeof(b->config));
-	vd_put_le64(c + CVMM_VIRTIO_BLK_CFG_CAPACITY, b->disk.capacity);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_SEG_MAX, CVMM_BLK_SEG_MAX);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_BLK_SIZE, CVMM_BLK_SECTOR_SIZE);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS,
-		    CVMM_BLK_MAX_DISCARD_SECTORS);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG, CVMM_BLK_MAX_DISCARD_SEG);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN, 1);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SECTORS, CVMM_BLK_MAX_DISCARD_SECTORS);
-	vd_put_le32(c + CVMM_VIRTIO_BLK_CFG_MAX_WZ_SEG, CVMM_BLK_MAX_DISCARD_SEG);
-	c[CVMM_VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
-}
 
 int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out)
 {
@@ -415,18 +261,9 @@ int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out)
 	if (r < 0)
 		goto fail;
 	b->em = o->em;
-	b->nslots = qsize;
-	b->slots = calloc(qsize, sizeof(*b->slots));
-	b->free_slots = calloc(qsize, sizeof(*b->free_slots));
-	if (!b->slots || !b->free_slots) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	for (unsigned int i = 0; i < qsize; i++)
-		b->free_slots[b->nfree++] = (uint16_t)(qsize - 1 - i);
+	b->qsize = qsize;
 	b->disk.capacity = cvmm_blk_backend_capacity(b->be);
 	b->disk.read_only = cvmm_blk_backend_read_only(b->be);
-	build_config(b);
 	b->dev.ops = &blk_ops;
 	b->dev.device_id = CVMM_VIRTIO_ID_BLOCK;
 	b->dev.config_size = CVMM_VIRTIO_BLK_CFG_SIZE;
@@ -442,8 +279,6 @@ int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out)
 	return 0;
 fail:
 	cvmm_blk_backend_close(b->be);
-	free(b->slots);
-	free(b->free_slots);
 	free(b);
 	return r;
 }
@@ -452,11 +287,9 @@ void cvmm_blk_destroy(struct cvmm_blk *b)
 {
 	if (!b)
 		return;
-	if (b->active)
+	if (b->w)
 		blk_reset(&b->dev);
 	cvmm_blk_backend_close(b->be);
-	free(b->slots);
-	free(b->free_slots);
 	free(b);
 }
 

@@ -4,13 +4,21 @@
  * @brief virtio-blk: a request parser, an I/O backend (io_uring or
  *        synchronous) over a raw image file, and the device model.
  *
- * The three layers are independent so that a vhost-user-blk daemon can
- * reuse the first two over its own queues:
+ * The layers are independent so that a vhost-user-blk daemon runs the
+ * same block code over its own vrings:
  *
+ *   cvmm_blk_config_build(cfg, ...)           the config space, once
  *   cvmm_blk_request_parse(req, chain, disk)  validates one chain
  *   cvmm_blk_backend_submit(b, req)           runs it (sync or io_uring)
  *   cvmm_blk_backend_reap(b, done, n)         collects async completions
  *   cvmm_blk_request_complete(req)            status byte + used ring push
+ *   struct cvmm_blk_queue                     the drain loop over one queue:
+ *                                             pop, parse, submit, reap,
+ *                                             complete, notify
+ *
+ * The in-VMM device (cvmm_blk_create()) and cvmm-vhost-user-blk are both a
+ * cvmm_blk_queue per virtqueue; they differ only in who owns the queue (the
+ * transport, or the vhost-user-backend framework through ops).
  *
  * Request policy (every value comes from the guest):
  * - a chain the device cannot even answer (no writable status byte at its
@@ -58,6 +66,7 @@ extern "C" {
 #define CVMM_VIRTIO_BLK_F_RO (1ull << 5)
 #define CVMM_VIRTIO_BLK_F_BLK_SIZE (1ull << 6)
 #define CVMM_VIRTIO_BLK_F_FLUSH (1ull << 9)
+#define CVMM_VIRTIO_BLK_F_MQ (1ull << 12)
 #define CVMM_VIRTIO_BLK_F_DISCARD (1ull << 13)
 #define CVMM_VIRTIO_BLK_F_WRITE_ZEROES (1ull << 14)
 
@@ -77,6 +86,7 @@ extern "C" {
 #define CVMM_VIRTIO_BLK_CFG_CAPACITY 0u
 #define CVMM_VIRTIO_BLK_CFG_SEG_MAX 12u
 #define CVMM_VIRTIO_BLK_CFG_BLK_SIZE 20u
+#define CVMM_VIRTIO_BLK_CFG_NUM_QUEUES 34u
 #define CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36u
 #define CVMM_VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40u
 #define CVMM_VIRTIO_BLK_CFG_DISCARD_ALIGN 44u
@@ -225,6 +235,140 @@ int cvmm_blk_backend_kick(struct cvmm_blk_backend *b);
  */
 int cvmm_blk_backend_reap(struct cvmm_blk_backend *b, struct cvmm_blk_request **done,
 			  unsigned int max, bool wait);
+
+/* ------------------------------------------------------------------------ */
+/* Config space                                                              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Build struct virtio_blk_config (CVMM_VIRTIO_BLK_CFG_SIZE bytes at @cfg)
+ * for a disk of @capacity sectors with @num_queues request queues, as the
+ * driver sees it under @features (the negotiated ones; 0 before
+ * FEATURES_OK): capacity, seg_max, blk_size 512, num_queues, the discard
+ * and write-zeroes limits. seg_max is CVMM_BLK_SEG_MAX, except on a packed
+ * ring without INDIRECT_DESC, whose chains hold at most
+ * CVMM_VIRTQ_PACKED_MAX_CHAIN descriptors (header and status take two).
+ * Every program that presents a virtio-blk device calls this, so they all
+ * present the same bytes.
+ * Thread safety: reentrant.
+ */
+void cvmm_blk_config_build(uint8_t *cfg, uint64_t capacity, uint64_t features,
+			   uint16_t num_queues);
+
+/* ------------------------------------------------------------------------ */
+/* Queue worker: the drain loop over one request queue                       */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_blk_queue;
+struct cvmm_rate_limiter;
+
+/**
+ * A queue someone else owns (a vhost-user-backend vring, whose pop replays
+ * a restarted daemon's in-flight requests first). @ctx is the opts' ctx.
+ * pop/disable/enable are required; chains are pushed to their own queue
+ * (chain.q) between push_begin and push_end.
+ */
+struct cvmm_blk_queue_ops {
+	size_t sz;        /* sizeof(struct cvmm_blk_queue_ops) */
+	/* 1 with @c; 0 empty; negative: the queue broke */
+	int (*pop)(void *ctx, struct cvmm_virtq_chain *c);
+	void (*disable_notification)(void *ctx);
+	/* 1: more arrived (drain again); 0 armed; negative: broken */
+	int (*enable_notification)(void *ctx);
+	/* optional: give the last chain back (NULL: when the backend has no
+	 * room the worker waits for a completion instead) */
+	int (*unpop)(void *ctx, const struct cvmm_virtq_chain *c);
+	/* optional: bracket every push (crash-safe inflight records) */
+	void (*push_begin)(void *ctx, uint16_t id);
+	void (*push_end)(void *ctx, uint16_t id);
+};
+
+struct cvmm_blk_queue_opts {
+	size_t sz;                        /* sizeof(struct cvmm_blk_queue_opts) */
+	struct cvmm_blk_backend *backend; /* runs the I/O; not owned; one queue
+					   * per backend at a time */
+	struct cvmm_guest_mem *mem;       /* the queue's guest memory */
+	struct cvmm_virtq *q;             /* a plain virtqueue; or: */
+	const struct cvmm_blk_queue_ops *ops; /* a queue behind ops (q NULL) */
+	uint16_t slots;                   /* requests in flight at most
+					   * (1..CVMM_VIRTQ_MAX_SIZE): the queue size */
+	uint64_t features;                /* negotiated */
+	bool read_only;
+	struct cvmm_rate_limiter *rl;     /* NULL: unlimited; needs q or ops->unpop */
+	void *ctx;                        /* for every callback */
+	/*
+	 * Used buffers were pushed. With @q: called only when
+	 * cvmm_virtq_needs_notification() says the driver wants one. With
+	 * @ops: after every batch that pushed (the owner checks, e.g.
+	 * cvmm_vub_vring_signal()). Required.
+	 */
+	void (*notify)(void *ctx);
+	/*
+	 * Optional. Something went wrong: an unanswerable chain (@err -EINVAL,
+	 * @queue_broken false: it was pushed with length 0), or the queue
+	 * broke (@queue_broken: its error, or -EIO when a push or the backend
+	 * failed). Return true to stop the queue (broken until destroyed); a
+	 * broken queue stops whatever is returned. NULL: stop.
+	 */
+	bool (*error)(void *ctx, int err, bool queue_broken);
+	/* Optional: the rate limiter refused @bytes (the chain went back):
+	 * arm a timer that calls cvmm_blk_queue_process(). */
+	void (*throttled)(void *ctx, uint64_t bytes);
+	/* Optional, for tests: true keeps a parsed request forever (never
+	 * executed nor pushed: simulated hung I/O). */
+	bool (*hold)(void *ctx, const struct cvmm_blk_request *req);
+};
+
+/**
+ * A worker over one request queue (not started: call process() on a kick).
+ * @return 0 and *@out; -EINVAL (neither or both of q and ops, ops without
+ * pop/enable/disable, slots 0, no notify, a rate limiter without a way to
+ * give chains back); -ENOMEM.
+ * Thread safety: any thread; the worker is then used by one thread.
+ */
+int cvmm_blk_queue_create(const struct cvmm_blk_queue_opts *o, struct cvmm_blk_queue **out);
+
+/**
+ * Wait for the requests in flight (with @push, complete them to the queue
+ * and notify; without, drop them: a reset driver never sees them) and
+ * free. Held requests are dropped. NULL does nothing.
+ * Thread safety: the worker's thread.
+ */
+void cvmm_blk_queue_destroy(struct cvmm_blk_queue *w, bool push);
+
+/**
+ * Drain the queue: notifications off, pop, parse, submit or complete until
+ * it is empty, notifications on and again if buffers arrived meanwhile
+ * (no lost wake-up); submit the I/O batch, harvest what finished during
+ * submission, notify once. Stops early when every slot is in flight, the
+ * backend is full or the rate limiter refuses (notifications stay off;
+ * cvmm_blk_queue_complete() or the throttle timer drains again).
+ * Thread safety: the worker's thread.
+ */
+void cvmm_blk_queue_process(struct cvmm_blk_queue *w);
+
+/**
+ * The backend's completion eventfd became readable: clear it, complete
+ * what finished, notify, and drain again when a drain had stopped for
+ * lack of room.
+ * Thread safety: the worker's thread.
+ */
+void cvmm_blk_queue_complete(struct cvmm_blk_queue *w);
+
+/**
+ * Wait until nothing is in flight, completing every request to the queue
+ * and notifying (save, a vring stop). Held requests stay held.
+ * Thread safety: the worker's thread.
+ */
+void cvmm_blk_queue_quiesce(struct cvmm_blk_queue *w);
+
+/** Change the negotiated features (a restore). Thread safety: the worker's
+ * thread. */
+void cvmm_blk_queue_set_features(struct cvmm_blk_queue *w, uint64_t features);
+
+/** True once the queue stopped (see opts.error). Thread safety: the
+ * worker's thread. */
+bool cvmm_blk_queue_broken(const struct cvmm_blk_queue *w);
 
 /* ------------------------------------------------------------------------ */
 /* Device                                                                    */
