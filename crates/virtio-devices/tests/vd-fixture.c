@@ -15,13 +15,13 @@ static uint64_t ring_base(unsigned int q)
 	return 0x10000ull + q * 0x10000ull;
 }
 
-void vdf_init(struct vdf *f, uint64_t mem_size)
+static void init_mem(struct vdf *f, uint64_t mem_size, enum cvmm_mem_backing backing)
 {
 	struct cvmm_mem_region_opts ro = {
 		.sz = sizeof(ro),
 		.gpa = 0,
 		.size = mem_size ? mem_size : 16ull << 20,
-		.backing = CVMM_MEM_ANON,
+		.backing = backing,
 		.fd = -1,
 		.flags = CVMM_MEM_F_NORESERVE,
 	};
@@ -34,10 +34,26 @@ void vdf_init(struct vdf *f, uint64_t mem_size)
 	f->next_buf = VDF_BUF_BASE;
 }
 
+void vdf_init(struct vdf *f, uint64_t mem_size)
+{
+	init_mem(f, mem_size, CVMM_MEM_ANON);
+}
+
+void vdf_init_shared(struct vdf *f, uint64_t mem_size)
+{
+	init_mem(f, mem_size, CVMM_MEM_MEMFD);
+}
+
 void vdf_attach(struct vdf *f, struct cvmm_virtio_device *dev)
+{
+	vdf_attach_opts(f, dev, false);
+}
+
+void vdf_attach_opts(struct vdf *f, struct cvmm_virtio_device *dev, bool used_irq_direct)
 {
 	struct cvmm_virtio_mmio_opts o = {
 		.sz = sizeof(o), .dev = dev, .mem = f->mem, .em = f->em,
+		.used_irq_direct = used_irq_direct,
 	};
 
 	f->dev = dev;

@@ -39,8 +39,12 @@ struct vdf {
 
 /* Guest memory of @mem_size bytes (0: 16 MiB) and an event manager. */
 void vdf_init(struct vdf *f, uint64_t mem_size);
+/* The same over one shared memfd (a vhost-user backend can map it). */
+void vdf_init_shared(struct vdf *f, uint64_t mem_size);
 /* Create the transport for @dev (loop not running). */
 void vdf_attach(struct vdf *f, struct cvmm_virtio_device *dev);
+/* ... with used_irq_direct (someone else writes the irq fd). */
+void vdf_attach_opts(struct vdf *f, struct cvmm_virtio_device *dev, bool used_irq_direct);
 /* Destroy the transport (stops the loop first). */
 void vdf_detach(struct vdf *f);
 void vdf_fini(struct vdf *f);
