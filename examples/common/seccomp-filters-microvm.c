@@ -32,6 +32,30 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
 	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */
 	IOCTL(TCSETS),                             /* restore the terminal */
+	/* --snapshot (SIGUSR1): the directory is made under a temporary name,
+	 * files created exclusively, guest RAM's residency read from
+	 * /proc/self/pagemap, everything fsync'ed, the directory renamed. */
+	CVMM_SECCOMP_RULE_COND("openat",           /* new files only: O_CREAT|O_EXCL */
+		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_CREAT | O_EXCL, O_CREAT | O_EXCL)),
+	CVMM_SECCOMP_RULE_COND("openat",           /* reading: pagemap, the directory itself */
+		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)),
+	CVMM_SECCOMP_RULE("newfstatat"),
+	CVMM_SECCOMP_RULE("fstat"),
+	CVMM_SECCOMP_RULE("mkdir"),
+	CVMM_SECCOMP_RULE("rmdir"),
+	CVMM_SECCOMP_RULE("rename"),
+	CVMM_SECCOMP_RULE("unlinkat"),
+	CVMM_SECCOMP_RULE("ftruncate"),
+	CVMM_SECCOMP_RULE("pwrite64"),
+	CVMM_SECCOMP_RULE("pread64"),
+	CVMM_SECCOMP_RULE("lseek"),
+	CVMM_SECCOMP_RULE("fsync"),
+	NO_EXEC("mmap", 2),                        /* large buffers of the state writer */
+	NO_EXEC("mprotect", 2),
+	IOCTL(KVM_GET_IRQCHIP),                    /* the whole-VM state: PIC pair, IOAPIC */
+	IOCTL(KVM_GET_PIT2),
+	IOCTL(KVM_GET_CLOCK),
+	IOCTL(KVM_CHECK_EXTENSION),
 };
 
 /* A vCPU thread: KVM_RUN and the port/MMIO devices it calls (serial output,
@@ -41,6 +65,25 @@ static const struct cvmm_seccomp_rule microvm_vcpu[] = {
 	IOCTL(KVM_RUN),
 	IOCTL(KVM_GET_REGS),
 	IOCTL(KVM_GET_SREGS),
+	/* a snapshot saves each vCPU on its own thread (cvmm_kvm_vcpu_state_save) */
+	IOCTL(KVM_CHECK_EXTENSION),
+	IOCTL(KVM_GET_MP_STATE),
+	IOCTL(KVM_GET_FPU),
+	IOCTL(KVM_GET_XSAVE),
+	IOCTL(KVM_GET_XSAVE2),
+	IOCTL(KVM_GET_XCRS),
+	IOCTL(KVM_GET_DEBUGREGS),
+	IOCTL(KVM_GET_LAPIC),
+	IOCTL(KVM_GET_TSC_KHZ),
+	IOCTL(KVM_GET_CPUID2),
+	IOCTL(KVM_GET_MSRS),
+	IOCTL(KVM_GET_MSR_INDEX_LIST),
+	IOCTL(KVM_GET_VCPU_EVENTS),
+	IOCTL(KVM_GET_SREGS2),
+	NO_EXEC("mmap", 2),                        /* malloc on a thread arena */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+	CVMM_SECCOMP_RULE("brk"),
 };
 
 /* The virtio device thread: its event loop, eventfds, disk I/O (sync or
