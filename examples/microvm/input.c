@@ -85,7 +85,12 @@ static void on_signal(struct cvmm_event_manager *em, int fd, uint32_t events, vo
 
 	(void)em;
 	(void)events;
-	if (read(fd, &si, sizeof(si)) == sizeof(si))
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	/* SIGUSR1/SIGUSR2 are the program's (snapshot, resume). */
+	if ((si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) && in->user_signal)
+		in->user_signal(in->user_opaque, (int)si.ssi_signo);
+	else
 		cvmm_vmm_request_stop(in->vmm, CVMM_VMM_STOP_REQUEST, 128 + (int)si.ssi_signo);
 }
 

@@ -17,6 +17,9 @@ struct microvm_input {
 	bool stdin_paused;    /* not watched while the FIFO is full */
 	uint8_t buf[256];
 	size_t len, off;
+	/* SIGUSR1/SIGUSR2 when the signalfd carries them (set after init) */
+	void (*user_signal)(void *opaque, int signo);
+	void *user_opaque;
 };
 
 /* Subscribe the signalfd @sfd (SIGTERM/SIGINT stop the VM with 128 + the

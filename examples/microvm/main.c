@@ -20,6 +20,7 @@
 
 #include "input.h"
 #include "microvm.h"
+#include "snapshot.h"
 
 static struct termios saved_tty;
 static bool tty_raw;
@@ -108,6 +109,37 @@ static int load_vmconfig(struct microvm_config *c, struct json_object **out, cha
 	return 0;
 }
 
+struct run_ctx {
+	struct microvm *m;
+	struct cvmm_sandbox *sandbox;
+};
+
+/* Start the vCPUs, then confine the main thread (last, once set up). */
+static int start_vm(struct run_ctx *c)
+{
+	if (cvmm_vmm_start(c->m->vmm)) {
+		fprintf(stderr, "cvmm-microvm: cannot start vCPU threads\n");
+		return 3;
+	}
+	c->m->snap->started = true;
+	if (c->m->cfg->serial == SERIAL_STDIO)
+		tty_make_raw();
+	if (cvmm_sandbox_install(c->sandbox, "vmm")) {
+		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
+		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+	}
+	return 0;
+}
+
+/* SIGUSR1 snapshots, SIGUSR2 resumes (or starts a VM restored with resume=off). */
+static void on_user_signal(void *opaque, int signo)
+{
+	struct run_ctx *c = opaque;
+
+	if (microvm_snap_signal(c->m->snap, c->m->vmm, signo) && start_vm(c))
+		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api" };
@@ -115,18 +147,27 @@ int main(int argc, char **argv)
 	struct cvmm_sandbox sandbox;
 	struct microvm_config cfg;
 	struct microvm_input in;
+	struct microvm_snap snap;
+	struct run_ctx rc = { .m = &m };
 	struct json_object *vmconfig = NULL;
 	int evfd = -1;
 	char err[512] = "";
 	sigset_t sigs;
 	int sfd, status, ret;
 
-	if (microvm_config_parse(argc, argv, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "cvmm-microvm: %s\n", err);
+	/* --snapshot/--restore first: a restore's configuration is the
+	 * snapshot's stored arguments with this command line's overrides. */
+	if (microvm_snap_args(&snap, argc, argv, err, sizeof(err)) ||
+	    microvm_config_parse(snap.argc, snap.argv, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source && snap.argv ? "restore: " : "",
+			err);
+		microvm_snap_fini(&snap);
 		return 1;
 	}
+	m.snap = &snap;
 	if (cfg.help) {
 		microvm_usage(stdout, argv[0]);
+		microvm_snap_usage(stdout);
 		return 0;
 	}
 	if (cfg.version) {
@@ -156,6 +197,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
@@ -181,23 +224,22 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = microvm_input_init(&in, m.vmm, sfd, cfg.serial == SERIAL_STDIO);
 	if (ret) {
-		fprintf(stderr, "cvmm-microvm: %s\n", err[0] ? err : strerror(-ret));
+		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source ? "restore: " : "",
+			err[0] ? err : strerror(-ret));
 		microvm_vm_destroy(&m);
 		cvmm_sandbox_fini(&sandbox);
+		microvm_snap_fini(&snap);
 		return 1;
 	}
-	if (cvmm_vmm_start(m.vmm)) {
-		fprintf(stderr, "cvmm-microvm: cannot start vCPU threads\n");
+	in.user_signal = on_user_signal;
+	in.user_opaque = &rc;
+	rc.sandbox = &sandbox;
+	/* A restore without resume=on waits for SIGUSR2. */
+	if (snap.started && (status = start_vm(&rc))) {
 		microvm_vm_destroy(&m);
 		cvmm_sandbox_fini(&sandbox);
-		return 3;
-	}
-	if (cfg.serial == SERIAL_STDIO)
-		tty_make_raw();
-	/* The main thread confines itself last, once everything is set up. */
-	if (cvmm_sandbox_install(&sandbox, "vmm")) {
-		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
-		cvmm_vmm_request_stop(m.vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+		microvm_snap_fini(&snap);
+		return status;
 	}
 	cvmm_vmm_run(m.vmm);
 	tty_restore();
@@ -206,5 +248,6 @@ int main(int argc, char **argv)
 	cvmm_close(sfd);
 	cvmm_sandbox_fini(&sandbox);
 	json_object_put(vmconfig);
+	microvm_snap_fini(&snap);
 	return status;
 }

@@ -26,6 +26,7 @@ struct microvm {
 	/* Every lifecycle event of the VM, after the crash report (may be NULL). */
 	void (*on_event)(void *opaque, const struct cvmm_vmm_event *ev);
 	void *event_opaque;
+	struct microvm_snap *snap;   /* --snapshot / --restore (snapshot.h), or NULL */
 };
 
 /*

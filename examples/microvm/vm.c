@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "microvm.h"
+#include "snapshot.h"
 
 /* A vCPU crash prints the registers in one block, so vCPUs crashing
  * together do not interleave; the program may watch every event too. */
@@ -76,8 +77,12 @@ static int boot(struct microvm *m, char *err, size_t errlen)
 		.kernel_name = m->cfg->kernel,
 	};
 	char why[480];
-	int ret = microvm_boot_test_guest(m, err, errlen);
+	int ret;
 
+	/* A restore replaces the boot: memory and registers come from the snapshot. */
+	if (m->snap && m->snap->source)
+		return microvm_snap_restore(m->snap, m->vmm, err, errlen);
+	ret = microvm_boot_test_guest(m, err, errlen);
 	if (ret <= 0)
 		return ret;
 	bo.kernel_fd = open_image("--kernel", m->cfg->kernel, err, errlen);

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvmm-microvm's snapshots: --snapshot arms SIGUSR1 to pause the VM and
+ * write a snapshot directory (the VM core's cvmm_vmm_snapshot(), with this
+ * program's arguments stored as its configuration); --restore re-creates
+ * the VM from a snapshot's stored arguments with the command line's
+ * overrides and restores it instead of booting.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+
+#include <json-c/json.h>
+
+#include "snapshot.h"
+
+#define CONFIG_KEY "cvmm-microvm"
+
+void microvm_snap_usage(FILE *f)
+{
+	fprintf(f,
+		"\nSnapshots (docs/snapshot.md):\n"
+		"  --snapshot destination_url=file:///DIR[,then=pause|resume|exit]\n"
+		"                         on SIGUSR1 pause the VM and write a snapshot to DIR;\n"
+		"                         then stay paused (SIGUSR2 resumes), resume or exit\n"
+		"  --restore source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared]\n"
+		"            [,resume=on][,prefault=on][,clock=realtime]\n"
+		"                         restore the snapshot in DIR instead of booting; flags\n"
+		"                         given with it replace the stored ones (--serial,\n"
+		"                         --console; --disk, --net, --vsock by position), so\n"
+		"                         clones get their own TAPs, sockets and files. Without\n"
+		"                         resume=on the VM waits for SIGUSR2\n");
+}
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* Flags without a value; every other long option of cvmm-microvm takes one. */
+static bool no_value(const char *name)
+{
+	static const char *const flags[] = { "boot-timer", "rng", "help", "version" };
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strcmp(name, flags[i]))
+			return true;
+	return false;
+}
+
+/* Device flags an override replaces by position. */
+static bool positional(const char *name)
+{
+	return !strcmp(name, "disk") || !strcmp(name, "net") || !strcmp(name, "vsock") ||
+	       !strcmp(name, "fs") || !strcmp(name, "vhost-user");
+}
+
+struct arg {
+	char *name;  /* without "--" */
+	char *value; /* NULL for a flag without one */
+};
+
+struct args {
+	struct arg *a;
+	size_t n, cap;
+};
+
+static int args_push(struct args *l, const char *name, size_t nlen, const char *value)
+{
+	struct arg *a;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+
+		a = realloc(l->a, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		l->a = a;
+		l->cap = cap;
+	}
+	a = &l->a[l->n];
+	a->name = strndup(name, nlen);
+	a->value = value ? strdup(value) : NULL;
+	if (!a->name || (value && !a->value))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void args_free(struct args *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->a[i].name);
+		free(l->a[i].value);
+	}
+	free(l->a);
+	*l = (struct args){ 0 };
+}
+
+/* Split "--name value" / "--name=value" pairs; anything else is kept as a
+ * nameless value for the parser to refuse. */
+static int args_split(struct args *l, int argc, char *const *argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *eq;
+		int ret;
+
+		if (strncmp(s, "--", 2) || !s[2]) {
+			ret = args_push(l, "", 0, s);
+		} else if ((eq = strchr(s + 2, '='))) {
+			ret = args_push(l, s + 2, (size_t)(eq - s - 2), eq + 1);
+		} else if (no_value(s + 2) || i + 1 >= argc) {
+			ret = args_push(l, s + 2, strlen(s + 2), NULL);
+		} else {
+			ret = args_push(l, s + 2, strlen(s + 2), argv[i + 1]);
+			i++;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The value of option @key in "k=v,k=v" @s, copied to @out; false when absent. */
+static bool opt_get(const char *s, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+
+	while (s && *s) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+
+		if (len > klen && !strncmp(s, key, klen) && s[klen] == '=') {
+			snprintf(out, outlen, "%.*s", (int)(len - klen - 1), s + klen + 1);
+			return true;
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* Only the keys we know: a typo must not be ignored. */
+static int opt_check(const char *flag, const char *s, const char *const *keys, char *err,
+		     size_t errlen)
+{
+	while (s && *s) {
+		const char *end = strchr(s, ','), *eq = strchr(s, '=');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		bool known = false;
+
+		if (!eq || (end && eq > end))
+			return fail(err, errlen, -EINVAL, "%s: '%.*s' is not key=value", flag, (int)len, s);
+		for (size_t i = 0; keys[i]; i++)
+			if ((size_t)(eq - s) == strlen(keys[i]) && !strncmp(s, keys[i], (size_t)(eq - s)))
+				known = true;
+		if (!known)
+			return fail(err, errlen, -EINVAL, "%s: unknown option '%.*s'", flag,
+				    (int)(eq - s), s);
+		s = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int on_off(const char *flag, const char *key, const char *v, bool *out, char *err,
+		  size_t errlen)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false"))
+		*out = false;
+	else
+		return fail(err, errlen, -EINVAL, "%s: %s='%s' is not on or off", flag, key, v);
+	return 0;
+}
+
+static int url_path(const char *flag, const char *key, const char *url, const char **out,
+		    char *err, size_t errlen)
+{
+	if (strncmp(url, "file://", 7) || url[7] != '/' || !url[8])
+		return fail(err, errlen, -EINVAL, "%s: %s='%s' is not file:///DIR", flag, key, url);
+	*out = url + 7;
+	return 0;
+}
+
+static int parse_snapshot(struct microvm_snap *s, const char *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "destination_url", "then", NULL };
+	static char url[4096];
+	char then[16];
+	int ret;
+
+	if ((ret = opt_check("--snapshot", v, keys, err, errlen)))
+		return ret;
+	if (!opt_get(v, "destination_url", url, sizeof(url)))
+		return fail(err, errlen, -EINVAL, "--snapshot: destination_url=file:///DIR missing");
+	if ((ret = url_path("--snapshot", "destination_url", url, &s->dest, err, errlen)))
+		return ret;
+	s->then = SNAP_THEN_PAUSE;
+	if (opt_get(v, "then", then, sizeof(then))) {
+		if (!strcmp(then, "resume"))
+			s->then = SNAP_THEN_RESUME;
+		else if (!strcmp(then, "exit"))
+			s->then = SNAP_THEN_EXIT;
+		else if (strcmp(then, "pause"))
+			return fail(err, errlen, -EINVAL,
+				    "--snapshot: then='%s' is not pause, resume or exit", then);
+	}
+	return 0;
+}
+
+static int parse_restore(struct microvm_snap *s, const char *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "source_url", "memory_restore_mode", "resume",
+					    "prefault", "clock", NULL };
+	static char url[4096];
+	char val[32];
+	int ret;
+
+	s->ro = (struct cvmm_vmm_restore_opts){ .sz = sizeof(s->ro) };
+	if ((ret = opt_check("--restore", v, keys, err, errlen)))
+		return ret;
+	if (!opt_get(v, "source_url", url, sizeof(url)))
+		return fail(err, errlen, -EINVAL, "--restore: source_url=file:///DIR missing");
+	if ((ret = url_path("--restore", "source_url", url, &s->source, err, errlen)))
+		return ret;
+	if (opt_get(v, "memory_restore_mode", val, sizeof(val)) &&
+	    cvmm_vmm_mem_restore_parse(val, &s->ro.mode))
+		return fail(err, errlen, -EINVAL,
+			    "--restore: memory_restore_mode='%s' is not Copy, OnDemand or Shared", val);
+	if (opt_get(v, "resume", val, sizeof(val)) &&
+	    (ret = on_off("--restore", "resume", val, &s->resume, err, errlen)))
+		return ret;
+	if (opt_get(v, "prefault", val, sizeof(val)) &&
+	    (ret = on_off("--restore", "prefault", val, &s->ro.prefault, err, errlen)))
+		return ret;
+	if (opt_get(v, "clock", val, sizeof(val))) {
+		if (!strcmp(val, "realtime"))
+			s->ro.flags |= CVMM_VMM_RESTORE_CLOCK_REALTIME;
+		else if (strcmp(val, "continue"))
+			return fail(err, errlen, -EINVAL,
+				    "--restore: clock='%s' is not continue or realtime", val);
+	}
+	return 0;
+}
+
+/* The stored configuration: {"cvmm-microvm": {"version": 1, "args": [...]}}. */
+static char *config_json(const struct args *l)
+{
+	json_object *root = json_object_new_object(), *o = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	char *out;
+
+	for (size_t i = 0; i < l->n; i++) {
+		char *flag;
+
+		if (!l->a[i].name[0]) {
+			json_object_array_add(arr, json_object_new_string(l->a[i].value));
+			continue;
+		}
+		if (asprintf(&flag, "--%s", l->a[i].name) < 0)
+			continue;
+		json_object_array_add(arr, json_object_new_string(flag));
+		free(flag);
+		if (l->a[i].value)
+			json_object_array_add(arr, json_object_new_string(l->a[i].value));
+	}
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "args", arr);
+	json_object_object_add(root, CONFIG_KEY, o);
+	out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	return out;
+}
+
+/* The stored arguments of the snapshot's configuration into @l. */
+static int stored_args(struct microvm_snap *s, struct args *l, char *err, size_t errlen)
+{
+	size_t len;
+	const char *cfg = cvmm_vmm_snapshot_config(s->snap, &len);
+	json_tokener *tok = json_tokener_new_ex(16);
+	json_object *root = NULL, *o, *arr, *v;
+	int ret = -EINVAL;
+
+	if (tok)
+		root = json_tokener_parse_ex(tok, cfg, (int)len);
+	if (!root || !json_object_object_get_ex(root, CONFIG_KEY, &o) ||
+	    !json_object_object_get_ex(o, "args", &arr) || !json_object_is_type(arr, json_type_array)) {
+		fail(err, errlen, -EINVAL,
+		     "--restore: '%s/config.json' is not a cvmm-microvm configuration "
+		     "({\"" CONFIG_KEY "\": {\"args\": [...]}})",
+		     s->source);
+		goto out;
+	}
+	{
+		size_t n = json_object_array_length(arr);
+		char **argv = calloc(n + 1, sizeof(*argv));
+
+		if (!argv) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			v = json_object_array_get_idx(arr, i);
+			if (!json_object_is_type(v, json_type_string)) {
+				free(argv);
+				fail(err, errlen, -EINVAL,
+				     "--restore: '%s/config.json': args[%zu] is not a string", s->source, i);
+				goto out;
+			}
+			argv[i] = (char *)json_object_get_string(v);
+		}
+		ret = args_split(l, (int)n, argv);
+		free(argv);
+	}
+out:
+	json_object_put(root);
+	if (tok)
+		json_tokener_free(tok);
+	return ret;
+}
+
+/* Apply the command line's @over to the stored @l into @out. */
+static int merge(const struct args *l, const struct args *over, struct args *out, char *err,
+		 size_t errlen)
+{
+	bool *used = calloc(over->n + 1, sizeof(*used));
+	int ret = 0;
+
+	if (!used)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n && !ret; i++) {
+		const struct arg *a = &l->a[i];
+		const struct arg *rep = NULL;
+
+		if (a->name[0] && positional(a->name)) {
+			/* the k-th stored --disk takes the k-th given --disk */
+			size_t k = 0, j;
+
+			for (size_t p = 0; p < i; p++)
+				k += !strcmp(l->a[p].name, a->name);
+			for (j = 0; j < over->n; j++)
+				if (!strcmp(over->a[j].name, a->name) && k-- == 0)
+					break;
+			if (j < over->n) {
+				rep = &over->a[j];
+				used[j] = true;
+			}
+		} else if (a->name[0]) {
+			/* a flag given again replaces the stored one (appended below) */
+			bool given = false;
+
+			for (size_t j = 0; j < over->n; j++)
+				if (!strcmp(over->a[j].name, a->name)) {
+					given = true;
+					if (!a->value)
+						used[j] = true;
+				}
+			if (given && a->value)
+				continue;
+		}
+		if (rep)
+			ret = args_push(out, rep->name, strlen(rep->name), rep->value);
+		else
+			ret = args_push(out, a->name, strlen(a->name), a->value);
+	}
+	for (size_t j = 0; j < over->n && !ret; j++) {
+		if (used[j])
+			continue;
+		if (positional(over->a[j].name)) {
+			ret = fail(err, errlen, -EINVAL,
+				   "--restore: --%s '%s' replaces no device of the snapshot (it has "
+				   "fewer --%s)",
+				   over->a[j].name, over->a[j].value ? over->a[j].value : "",
+				   over->a[j].name);
+			break;
+		}
+		ret = args_push(out, over->a[j].name, strlen(over->a[j].name), over->a[j].value);
+	}
+	free(used);
+	return ret;
+}
+
+static int build_argv(struct microvm_snap *s, const char *argv0, const struct args *l)
+{
+	s->argv = calloc(2 * l->n + 2, sizeof(char *));
+	if (!s->argv)
+		return -ENOMEM;
+	s->argc = 0;
+	s->argv[s->argc++] = strdup(argv0);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->a[i].name[0]) {
+			if (asprintf(&s->argv[s->argc++], "--%s", l->a[i].name) < 0)
+				return -ENOMEM;
+		}
+		if (l->a[i].value)
+			s->argv[s->argc++] = strdup(l->a[i].value);
+	}
+	return 0;
+}
+
+int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, size_t errlen)
+{
+	struct args all = { 0 }, rest = { 0 }, stored = { 0 }, merged = { 0 };
+	const char *snap_v = NULL, *restore_v = NULL;
+	int ret;
+
+	*s = (struct microvm_snap){ .started = true };
+	if ((ret = args_split(&all, argc - 1, argv + 1)))
+		goto out;
+	for (size_t i = 0; i < all.n && !ret; i++) {
+		const struct arg *a = &all.a[i];
+
+		if (!strcmp(a->name, "snapshot") || !strcmp(a->name, "restore")) {
+			if (!a->value) {
+				ret = fail(err, errlen, -EINVAL, "--%s: needs a value", a->name);
+				break;
+			}
+			if (!strcmp(a->name, "snapshot"))
+				snap_v = a->value;
+			else
+				restore_v = a->value;
+			continue;
+		}
+		ret = args_push(&rest, a->name, strlen(a->name), a->value);
+	}
+	if (ret)
+		goto out;
+	/* the option strings must outlive @all */
+	if (snap_v && !(snap_v = strdup(snap_v)))
+		ret = -ENOMEM;
+	if (restore_v && !(restore_v = strdup(restore_v)))
+		ret = -ENOMEM;
+	if (!ret && snap_v)
+		ret = parse_snapshot(s, snap_v, err, errlen);
+	if (!ret && restore_v)
+		ret = parse_restore(s, restore_v, err, errlen);
+	if (ret)
+		goto out;
+	if (s->source) {
+		ret = cvmm_vmm_snapshot_open(s->source, &s->snap, err, errlen);
+		if (ret)
+			goto out;
+		if ((ret = stored_args(s, &stored, err, errlen)) ||
+		    (ret = merge(&stored, &rest, &merged, err, errlen)))
+			goto out;
+		s->started = s->resume;
+		ret = build_argv(s, argv[0], &merged);
+		/* a snapshot of this clone stores what it runs with */
+		s->config = config_json(&merged);
+	} else {
+		ret = build_argv(s, argv[0], &rest);
+		s->config = config_json(&rest);
+	}
+	if (!ret && !s->config)
+		ret = -ENOMEM;
+out:
+	args_free(&all);
+	args_free(&rest);
+	args_free(&stored);
+	args_free(&merged);
+	if (ret == -ENOMEM && !err[0])
+		fail(err, errlen, ret, "out of memory");
+	return ret;
+}
+
+void microvm_snap_fini(struct microvm_snap *s)
+{
+	for (int i = 0; s->argv && i < s->argc; i++)
+		free(s->argv[i]);
+	free(s->argv);
+	free(s->config);
+	cvmm_vmm_snapshot_close(s->snap);
+	s->argv = NULL;
+	s->config = NULL;
+	s->snap = NULL;
+}
+
+static void progress(void *opaque, const char *what, uint64_t done, uint64_t total)
+{
+	(void)opaque;
+	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "%s: %llu of %llu bytes", what,
+		 (unsigned long long)done, (unsigned long long)total);
+}
+
+int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen)
+{
+	uint64_t t0 = cvmm_now_ns();
+	int ret;
+
+	s->ro.progress = progress;
+	ret = cvmm_vmm_snapshot_restore(vmm, s->snap, &s->ro, err, errlen);
+	if (!ret)
+		CVMM_LOG(CVMM_LOG_INFO, "microvm", "restored '%s' in %.3f ms", s->source,
+			 (cvmm_now_ns() - t0) / 1e6);
+	/* The VM keeps its own reference to the memory file. */
+	cvmm_vmm_snapshot_close(s->snap);
+	s->snap = NULL;
+	return ret;
+}
+
+static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm)
+{
+	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .config = s->config,
+					     .config_len = strlen(s->config),
+					     .progress = progress };
+	uint64_t t0 = cvmm_now_ns();
+	char err[512] = "";
+	int ret;
+
+	if (cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING && (ret = cvmm_vmm_pause(vmm))) {
+		fprintf(stderr, "cvmm-microvm: snapshot: cannot pause the VM: %s\n", strerror(-ret));
+		return;
+	}
+	ret = cvmm_vmm_snapshot(vmm, s->dest, &so, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "cvmm-microvm: %s; the VM stays paused (SIGUSR2 resumes it)\n",
+			err[0] ? err : strerror(-ret));
+	else
+		fprintf(stderr, "cvmm-microvm: snapshot written to '%s' in %.3f ms\n", s->dest,
+			(cvmm_now_ns() - t0) / 1e6);
+	if (ret)
+		return;
+	if (s->then == SNAP_THEN_RESUME)
+		cvmm_vmm_resume(vmm);
+	else if (s->then == SNAP_THEN_EXIT)
+		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
+}
+
+bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm, int signo)
+{
+	if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !s->started)
+		return true;
+	if (signo == SIGUSR1) {
+		if (!s->dest)
+			fprintf(stderr, "cvmm-microvm: SIGUSR1: no --snapshot destination\n");
+		else
+			take_snapshot(s, vmm);
+	} else if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED) {
+		cvmm_vmm_resume(vmm);
+	}
+	return false;
+}

@@ -1,0 +1,132 @@
+#!/bin/sh
+# cvmm-microvm snapshots: a guest that keeps checking 8 MiB of its memory
+# (tests/guests/snapshot.c) is snapshotted on SIGUSR1 with a virtio-blk
+# disk attached, its VMM killed, and restored in new processes in each
+# memory mode: it goes on counting from where it was and finds every byte.
+# Five clones at once with their own serial files and disks; resume=off
+# waits for SIGUSR2; an OnDemand clone whose memory file is deleted after
+# open keeps running; hostile snapshots are refused with one line naming
+# the file, nothing created; a full file system fails the snapshot and the
+# VM resumes.
+. "${top_srcdir:-.}/tests/microvm/lib.sh"
+require_kvm
+plan 25
+
+IMG=$top_builddir/tests/guests/snapshot.img
+SNAP=$TMP/snap
+RAM=134217728
+dd if=/dev/zero of="$TMP/disk.img" bs=1M count=1 2>/dev/null
+# Signals must reach the VMM itself (timeout(1) would swallow SIGUSR1/2):
+# every VMM started here is killed at exit whatever happens.
+all=""
+trap 'for p in $all; do kill -9 $p 2>/dev/null; done; umount "$TMP/mnt" 2>/dev/null; rm -rf "$TMP"' EXIT
+
+# the number of the last "round N" line of FILE
+last_round() { grep -a '^round ' "$1" | tail -1 | cut -d' ' -f2; }
+first_round() { grep -a '^round ' "$1" | head -1 | cut -d' ' -f2; }
+rounds_seen() { test "$(grep -ac '^round ' "$1")" -ge "$2"; }
+
+"$MICROVM" --kernel "$IMG" --cpus 2 --serial file="$TMP/s0" --disk path="$TMP/disk.img" \
+	--snapshot destination_url=file://"$SNAP" >"$TMP/src.log" 2>&1 &
+src=$!; all="$all $src"
+check "source guest runs" wait_for "$TMP/s0" "round 32" 20
+kill -USR1 $src
+check "SIGUSR1 writes the snapshot" wait_for "$TMP/src.log" "snapshot written" 20
+before=$(last_round "$TMP/s0")
+kill -9 $src; wait $src 2>/dev/null
+check "memory file as long as RAM" test "$(stat -c %s "$SNAP/memory")" -eq $RAM
+check "memory file sparse (8 MiB touched, under 24 MiB on disk)" \
+	test "$(($(stat -c %b "$SNAP/memory") * 512))" -lt $((24 << 20))
+check "no temporary directory left" sh -c "! ls -d '$SNAP'.tmp-* 2>/dev/null"
+echo "# snapshot: $(du -k "$SNAP/memory" | cut -f1) KiB of memory on disk; last round before: $before"
+
+# restore MODE SERIAL [ARGS...]: start a restored VM in the background ($pid)
+restore() {
+	mode=$1 ser=$2; shift 2
+	"$MICROVM" --restore source_url=file://"$SNAP",memory_restore_mode=$mode,resume=on \
+		--serial file="$ser" "$@" >"$ser.log" 2>&1 &
+	pid=$!; all="$all $pid"
+}
+
+# the guest went on: 3 more rounds, numbers after the snapshot's, no mismatch
+went_on() {
+	wait_for "$1" "round" 20 && eventually 20 rounds_seen "$1" 3 &&
+		! grep -aq MISMATCH "$1" && test "$(first_round "$1")" -gt "$before"
+}
+
+for mode in Copy OnDemand Shared; do
+	restore $mode "$TMP/s_$mode"
+	check "restore $mode: the guest goes on and finds every byte" went_on "$TMP/s_$mode"
+	kill -TERM $pid; wait $pid; rc=$?
+	check "restore $mode: SIGTERM ends it (143)" test $rc -eq 143
+done
+
+# five clones at once, each with its own serial file and disk
+pids=""
+for i in 1 2 3 4 5; do
+	cp "$TMP/disk.img" "$TMP/disk$i.img"
+	restore Shared "$TMP/c$i" --disk path="$TMP/disk$i.img"
+	pids="$pids $pid"
+done
+ok=0
+for i in 1 2 3 4 5; do went_on "$TMP/c$i" && ok=$((ok + 1)); done
+kill -TERM $pids; wait $pids 2>/dev/null
+check "five Shared clones at once all go on" test $ok -eq 5
+
+# resume=off: nothing runs until SIGUSR2; the memory file deleted meanwhile
+cp -r "$SNAP" "$TMP/del"
+"$MICROVM" --restore source_url=file://"$TMP/del",memory_restore_mode=OnDemand \
+	--serial file="$TMP/w" >"$TMP/w.log" 2>&1 &
+pid=$!; all="$all $pid"
+sleep 1
+check "resume=off: the guest waits" sh -c "! grep -aq round '$TMP/w'"
+rm "$TMP/del/memory"
+kill -USR2 $pid
+check "SIGUSR2 starts it; OnDemand with its memory file deleted goes on" went_on "$TMP/w"
+kill -TERM $pid; wait $pid 2>/dev/null
+
+# hostile snapshots: one line naming the file, exit 1, nothing created
+one_line_refusal() { # TEXT FILE
+	test "$rc" -eq 1 && test "$(wc -l <"$2")" -eq 1 && grep -qF -- "$1" "$2" && ! test -e "$TMP/never"
+}
+refused() { # DESCRIPTION EXPECTED-TEXT DIR
+	run_vm out --restore source_url=file://"$3" --serial file="$TMP/never"
+	check "$1" one_line_refusal "$2" "$out"
+	sed 's/^/# /' "$out"
+}
+cp -r "$SNAP" "$TMP/b1" && truncate -s 1M "$TMP/b1/memory"
+refused "memory file shorter than RAM" "memory file '$TMP/b1/memory'" "$TMP/b1"
+cp -r "$SNAP" "$TMP/b2" && rm "$TMP/b2/memory"
+refused "memory file missing" "$TMP/b2/memory" "$TMP/b2"
+cp -r "$SNAP" "$TMP/b3" && printf '\377' | dd of="$TMP/b3/state" bs=1 seek=4000 conv=notrunc 2>/dev/null
+refused "flipped byte in the state" "state '$TMP/b3/state'" "$TMP/b3"
+cp -r "$SNAP" "$TMP/b4" && sed -i 's/cpus/cpuz/' "$TMP/b4/config.json"
+refused "edited config" "config '$TMP/b4/config.json'" "$TMP/b4"
+mv "$TMP/disk.img" "$TMP/disk.moved"
+refused "config naming a disk that no longer exists" "$TMP/disk.img" "$SNAP"
+mv "$TMP/disk.moved" "$TMP/disk.img"
+refused "no snapshot there" "manifest" "$TMP/nowhere"
+run_vm out --restore source_url=file://"$SNAP",memory_restore_mode=Lazy
+check "unknown memory_restore_mode" sh -c "test $rc -eq 1 && grep -q 'memory_restore_mode' '$out'"
+run_vm out --restore source_url=file://"$SNAP" --net tap=x
+check "an override with no device to replace" sh -c "test $rc -eq 1 && grep -q 'replaces no device' '$out'"
+
+# a full file system: the snapshot fails, nothing is left, the VM resumes
+mkdir "$TMP/mnt"
+if mount -t tmpfs -o size=1m cvmm-test "$TMP/mnt" 2>/dev/null; then
+	"$MICROVM" --kernel "$IMG" --cpus 2 --serial file="$TMP/f" \
+		--snapshot destination_url=file://"$TMP/mnt/snap" >"$TMP/f.log" 2>&1 &
+	pid=$!; all="$all $pid"
+	wait_for "$TMP/f" "round 16" 20
+	kill -USR1 $pid
+	check "full tmpfs: the snapshot fails with ENOSPC" wait_for "$TMP/f.log" "No space left" 20
+	check "full tmpfs: nothing left on it" sh -c "test -z \"\$(ls -A '$TMP/mnt')\""
+	n0=$(last_round "$TMP/f")
+	kill -USR2 $pid
+	check "full tmpfs: the VM resumes" eventually 20 sh -c "test \$(grep -a '^round ' '$TMP/f' | tail -1 | cut -d' ' -f2) -gt $n0"
+	kill -TERM $pid; wait $pid 2>/dev/null
+	umount "$TMP/mnt"
+else
+	for i in 1 2 3; do n=$((n + 1)); echo "ok $n # SKIP cannot mount a tmpfs"; done
+fi
+finish
