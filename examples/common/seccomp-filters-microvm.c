@@ -52,6 +52,7 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("fsync"),
 	NO_EXEC("mmap", 2),                        /* large buffers of the state writer */
 	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("getrandom"),            /* json-c's hash seed (config.json) */
 	IOCTL(KVM_GET_IRQCHIP),                    /* the whole-VM state: PIC pair, IOAPIC */
 	IOCTL(KVM_GET_PIT2),
 	IOCTL(KVM_GET_CLOCK),

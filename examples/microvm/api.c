@@ -27,6 +27,7 @@
 #include <cvmm/virtio-devices/vsock.h>
 
 #include "microvm.h"
+#include "snapshot.h"
 
 struct api {
 	struct microvm *m;
@@ -40,6 +41,8 @@ struct api {
 	bool api_stop;                /* the VM's stop came from the API */
 	bool quit;                    /* leave the loop */
 	int status;                   /* ... with this exit status */
+	struct microvm_snap snap;     /* vm.restore: the snapshot and its stored arguments */
+	bool restored_paused;         /* restored with resume false: vm.resume starts it */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -58,6 +61,8 @@ static const char *state_name(const struct api *a)
 		return "Created";
 	if (stopped(a))
 		return "Shutdown";
+	if (a->restored_paused)
+		return "Paused";
 	return cvmm_vmm_state(a->m->vmm) == CVMM_VMM_PAUSED ? "Paused" :
 	       cvmm_vmm_state(a->m->vmm) == CVMM_VMM_RUNNING ? "Running" : "Created";
 }
@@ -107,6 +112,7 @@ static void on_vm_event(void *opaque, const struct cvmm_vmm_event *ev)
 static void drop_vm(struct api *a)
 {
 	microvm_vm_destroy(a->m);
+	a->restored_paused = false;
 }
 
 static void drop_cfg(struct api *a)
@@ -115,6 +121,7 @@ static void drop_cfg(struct api *a)
 		microvm_vmconfig_close_fds(&a->cfg.dev);
 	json_object_put(a->cfg_json);
 	a->cfg_json = NULL;
+	microvm_snap_fini(&a->snap);
 	a->have_cfg = false;
 	a->id_counter = 0;
 }
@@ -217,7 +224,13 @@ static void vm_resume(struct api *a, struct cvmm_api_request *q, struct cvmm_api
 	(void)q;
 	if (!need(a, r, "Paused", "vm.resume"))
 		return;
-	ret = cvmm_vmm_resume(a->m->vmm);
+	if (a->restored_paused) {
+		/* a restored VM that never ran: its vCPUs start here */
+		a->restored_paused = false;
+		ret = cvmm_vmm_start(a->m->vmm);
+	} else {
+		ret = cvmm_vmm_resume(a->m->vmm);
+	}
 	if (ret)
 		return cvmm_api_error(r, 500, "vm.resume: %s", strerror(-ret));
 	r->status = 204;
@@ -439,6 +452,66 @@ static void vm_remove_device(struct api *a, struct cvmm_api_request *q,
 /* the server side: every handler runs on the loop                          */
 /* ------------------------------------------------------------------------ */
 
+/* vm.snapshot {"destination_url": "file:///DIR"} on a paused VM (snapshot.c). */
+static void vm_snapshot(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	char err[512] = "";
+	int ret;
+
+	if (!need(a, r, "Paused", "vm.snapshot"))
+		return;
+	if (a->restored_paused)
+		return cvmm_api_error(r, 409, "vm.snapshot: the VM was restored and never ran "
+				      "(its snapshot is the one it came from)");
+	emit(a, "vm", "snapshotting", NULL);
+	ret = microvm_snap_api_snapshot(a->m->vmm, &a->cfg, q->json, err, sizeof(err));
+	if (ret)
+		return cvmm_api_error(r, ret == -EINVAL && !strstr(err, "snapshot '") ? 400 : 500,
+				      "vm.snapshot: %s", err[0] ? err : strerror(-ret));
+	emit(a, "vm", "snapshotted", NULL);
+	r->status = 204;
+}
+
+/* vm.restore on an empty VMM: the VM of the snapshot's config, restored
+ * instead of booted; running with "resume": true, else Paused. */
+static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	struct microvm_config c = *a->flags;
+	struct json_object *cj = NULL;
+	char err[512] = "";
+	int ret;
+
+	if (a->have_cfg)
+		return cvmm_api_error(r, 409, "vm.restore: a VM exists already (vm.delete first)");
+	emit(a, "vm", "restoring", NULL);
+	ret = microvm_snap_api_restore_open(&a->snap, q->json, &c, &cj, err, sizeof(err));
+	if (ret) {
+		microvm_snap_fini(&a->snap);
+		return cvmm_api_error(r, ret == -EINVAL && !strstr(err, "snapshot '") ? 400 : 500,
+				      "vm.restore: %s", err[0] ? err : strerror(-ret));
+	}
+	a->cfg = c;
+	a->cfg_json = cj;
+	a->have_cfg = true;
+	a->id_counter = 0;
+	microvm_vmconfig_name_devices(&a->cfg.dev, &a->id_counter);
+	a->m->cfg = &a->cfg;
+	a->m->snap = &a->snap;
+	a->api_stop = false;
+	ret = microvm_vm_create(a->m, err, sizeof(err));
+	a->m->snap = NULL;
+	if (!ret && a->snap.resume && (ret = cvmm_vmm_start(a->m->vmm)))
+		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
+	if (ret) {
+		drop_vm(a);
+		drop_cfg(a);
+		return cvmm_api_error(r, 500, "vm.restore: %s", err[0] ? err : strerror(-ret));
+	}
+	a->restored_paused = !a->snap.resume;
+	emit(a, "vm", "restored", NULL);
+	r->status = 204;
+}
+
 struct call {
 	struct api *a;
 	loop_fn fn;
@@ -490,6 +563,8 @@ ROUTE("vm.add-fs", vm_add_fs)
 ROUTE("vm.add-vsock", vm_add_vsock)
 ROUTE("vm.add-generic-vhost-user", vm_add_vhost)
 ROUTE("vm.remove-device", vm_remove_device)
+ROUTE("vm.snapshot", vm_snapshot)
+ROUTE("vm.restore", vm_restore)
 
 /* vmm.ping needs nothing of the VM: answered on the API thread. */
 static void h_ping(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r)
@@ -524,6 +599,8 @@ static const struct cvmm_api_route routes[] = {
 	{ V1 "vm.add-vsock", CVMM_API_PUT, h_vm_add_vsock, true },
 	{ V1 "vm.add-generic-vhost-user", CVMM_API_PUT, h_vm_add_vhost, true },
 	{ V1 "vm.remove-device", CVMM_API_PUT, h_vm_remove_device, true },
+	{ V1 "vm.snapshot", CVMM_API_PUT, h_vm_snapshot, true },
+	{ V1 "vm.restore", CVMM_API_PUT, h_vm_restore, true },
 };
 
 static int api_thread_start(void *opaque, const char *type)

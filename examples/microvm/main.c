@@ -136,7 +136,7 @@ static void on_user_signal(void *opaque, int signo)
 {
 	struct run_ctx *c = opaque;
 
-	if (microvm_snap_signal(c->m->snap, c->m->vmm, signo) && start_vm(c))
+	if (microvm_snap_signal(c->m->snap, c->m->vmm, c->m->cfg, signo) && start_vm(c))
 		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 }
 

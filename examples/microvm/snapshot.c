@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "microvm.h"
 #include "snapshot.h"
 
 #define CONFIG_KEY "cvmm-microvm"
@@ -253,10 +254,9 @@ static int parse_restore(struct microvm_snap *s, const char *v, char *err, size_
 	return 0;
 }
 
-/* The stored configuration: {"cvmm-microvm": {"version": 1, "args": [...]}}. */
-static char *config_json(const struct args *l)
+/* The arguments as a JSON array (what "cvmm-microvm"."args" stores). */
+static char *args_json(const struct args *l)
 {
-	json_object *root = json_object_new_object(), *o = json_object_new_object();
 	json_object *arr = json_object_new_array();
 	char *out;
 
@@ -274,9 +274,25 @@ static char *config_json(const struct args *l)
 		if (l->a[i].value)
 			json_object_array_add(arr, json_object_new_string(l->a[i].value));
 	}
-	json_object_object_add(o, "version", json_object_new_int(1));
-	json_object_object_add(o, "args", arr);
-	json_object_object_add(root, CONFIG_KEY, o);
+	out = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+	json_object_put(arr);
+	return out;
+}
+
+char *microvm_snap_config(const struct microvm_config *cfg, const char *args)
+{
+	json_object *root = microvm_vmconfig_to_json(cfg);
+	char *out;
+
+	if (!root)
+		return NULL;
+	if (args) {
+		json_object *o = json_object_new_object(), *arr = json_tokener_parse(args);
+
+		json_object_object_add(o, "version", json_object_new_int(1));
+		json_object_object_add(o, "args", arr);
+		json_object_object_add(root, CONFIG_KEY, o);
+	}
 	out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	return out;
@@ -293,11 +309,15 @@ static int stored_args(struct microvm_snap *s, struct args *l, char *err, size_t
 
 	if (tok)
 		root = json_tokener_parse_ex(tok, cfg, (int)len);
-	if (!root || !json_object_object_get_ex(root, CONFIG_KEY, &o) ||
+	if (!root) {
+		fail(err, errlen, -EINVAL, "'%s/config.json' is not JSON", s->source);
+		goto out;
+	}
+	if (!json_object_object_get_ex(root, CONFIG_KEY, &o) ||
 	    !json_object_object_get_ex(o, "args", &arr) || !json_object_is_type(arr, json_type_array)) {
 		fail(err, errlen, -EINVAL,
-		     "--restore: '%s/config.json' is not a cvmm-microvm configuration "
-		     "({\"" CONFIG_KEY "\": {\"args\": [...]}})",
+		     "'%s/config.json' holds no cvmm-microvm arguments (\"" CONFIG_KEY
+		     "\".\"args\"): a snapshot made through the API is restored with vm.restore",
 		     s->source);
 		goto out;
 	}
@@ -456,10 +476,10 @@ int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, 
 		s->started = s->resume;
 		ret = build_argv(s, argv[0], &merged);
 		/* a snapshot of this clone stores what it runs with */
-		s->config = config_json(&merged);
+		s->config = args_json(&merged);
 	} else {
 		ret = build_argv(s, argv[0], &rest);
-		s->config = config_json(&rest);
+		s->config = args_json(&rest);
 	}
 	if (!ret && !s->config)
 		ret = -ENOMEM;
@@ -479,9 +499,12 @@ void microvm_snap_fini(struct microvm_snap *s)
 		free(s->argv[i]);
 	free(s->argv);
 	free(s->config);
+	free(s->source_copy);
 	cvmm_vmm_snapshot_close(s->snap);
 	s->argv = NULL;
+	s->argc = 0;
 	s->config = NULL;
+	s->source_copy = NULL;
 	s->snap = NULL;
 }
 
@@ -508,11 +531,25 @@ int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err
 	return ret;
 }
 
-static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm)
+int microvm_snap_write(struct cvmm_vmm *vmm, const struct microvm_config *cfg, const char *args,
+		       const char *dir, char *err, size_t errlen)
 {
-	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .config = s->config,
-					     .config_len = strlen(s->config),
-					     .progress = progress };
+	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress };
+	char *config = microvm_snap_config(cfg, args);
+	int ret;
+
+	if (!config)
+		return fail(err, errlen, -ENOMEM, "snapshot: out of memory");
+	so.config = config;
+	so.config_len = strlen(config);
+	ret = cvmm_vmm_snapshot(vmm, dir, &so, err, errlen);
+	free(config);
+	return ret;
+}
+
+static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
+			  const struct microvm_config *cfg)
+{
 	uint64_t t0 = cvmm_now_ns();
 	char err[512] = "";
 	int ret;
@@ -521,7 +558,7 @@ static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm)
 		fprintf(stderr, "cvmm-microvm: snapshot: cannot pause the VM: %s\n", strerror(-ret));
 		return;
 	}
-	ret = cvmm_vmm_snapshot(vmm, s->dest, &so, err, sizeof(err));
+	ret = microvm_snap_write(vmm, cfg, s->config, s->dest, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "cvmm-microvm: %s; the VM stays paused (SIGUSR2 resumes it)\n",
 			err[0] ? err : strerror(-ret));
@@ -536,7 +573,8 @@ static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm)
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
 }
 
-bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm, int signo)
+bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm,
+			 const struct microvm_config *cfg, int signo)
 {
 	if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !s->started)
 		return true;
@@ -544,9 +582,131 @@ bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm, int signo
 		if (!s->dest)
 			fprintf(stderr, "cvmm-microvm: SIGUSR1: no --snapshot destination\n");
 		else
-			take_snapshot(s, vmm);
+			take_snapshot(s, vmm, cfg);
 	} else if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED) {
 		cvmm_vmm_resume(vmm);
 	}
 	return false;
+}
+
+/* ---- the API's vm.snapshot and vm.restore (api.c) ------------------------ */
+
+static int body_str(struct json_object *body, const char *key, const char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!body || !json_object_object_get_ex(body, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static int body_bool(struct json_object *body, const char *key, bool *out)
+{
+	struct json_object *v;
+
+	if (!body || !json_object_object_get_ex(body, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return -EINVAL;
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+/* Only the keys we serve: an unknown one is refused, never ignored. */
+static int body_keys(struct json_object *body, const char *const *keys, char *err, size_t errlen)
+{
+	if (!body || !json_object_is_type(body, json_type_object))
+		return fail(err, errlen, -EINVAL, "the body must be a JSON object");
+	json_object_object_foreach(body, k, v) {
+		bool known = false;
+
+		(void)v;
+		for (size_t i = 0; keys[i]; i++)
+			known |= !strcmp(k, keys[i]);
+		if (!known)
+			return fail(err, errlen, -EINVAL, "unknown field '%s'", k);
+	}
+	return 0;
+}
+
+int microvm_snap_api_snapshot(struct cvmm_vmm *vmm, const struct microvm_config *cfg,
+			      struct json_object *body, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "destination_url", NULL };
+	const char *url, *dir;
+	int ret;
+
+	if ((ret = body_keys(body, keys, err, errlen)))
+		return ret;
+	if (body_str(body, "destination_url", &url) || !url)
+		return fail(err, errlen, -EINVAL, "destination_url: a string file:///DIR is required");
+	if ((ret = url_path("vm.snapshot", "destination_url", url, &dir, err, errlen)))
+		return ret;
+	return microvm_snap_write(vmm, cfg, NULL, dir, err, errlen);
+}
+
+int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *body,
+				  struct microvm_config *cfg, struct json_object **cfg_json,
+				  char *err, size_t errlen)
+{
+	static const char *const keys[] = { "source_url", "memory_restore_mode", "prefault",
+					    "resume", NULL };
+	struct json_object *root = NULL, *o;
+	const char *url, *mode;
+	char why[400];
+	size_t len;
+	int ret;
+
+	*s = (struct microvm_snap){ .started = false };
+	s->ro = (struct cvmm_vmm_restore_opts){ .sz = sizeof(s->ro) };
+	if ((ret = body_keys(body, keys, err, errlen)))
+		return ret;
+	if (body_str(body, "source_url", &url) || !url)
+		return fail(err, errlen, -EINVAL, "source_url: a string file:///DIR is required");
+	if (body_str(body, "memory_restore_mode", &mode) ||
+	    (mode && cvmm_vmm_mem_restore_parse(mode, &s->ro.mode)))
+		return fail(err, errlen, -EINVAL,
+			    "memory_restore_mode: not \"Copy\", \"OnDemand\" or \"Shared\"");
+	if (body_bool(body, "prefault", &s->ro.prefault) || body_bool(body, "resume", &s->resume))
+		return fail(err, errlen, -EINVAL, "prefault, resume: true or false");
+	if ((ret = url_path("vm.restore", "source_url", url, &s->source, err, errlen)))
+		return ret;
+	s->source_copy = strdup(s->source);
+	if (!s->source_copy)
+		return -ENOMEM;
+	s->source = s->source_copy;
+	if ((ret = cvmm_vmm_snapshot_open(s->source, &s->snap, err, errlen)))
+		return ret;
+	root = json_tokener_parse(cvmm_vmm_snapshot_config(s->snap, &len));
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return fail(err, errlen, -EINVAL, "'%s/config.json' is not a JSON object", s->source);
+	}
+	if (json_object_object_get_ex(root, CONFIG_KEY, &o)) {
+		/* Written by the flags path: its arguments are the truth (the
+		 * test guests' --guest-arg is no VmConfig field). */
+		struct args stored = { 0 };
+
+		ret = stored_args(s, &stored, err, errlen);
+		if (!ret)
+			ret = build_argv(s, "cvmm-microvm", &stored);
+		args_free(&stored);
+		json_object_put(root);
+		if (ret)
+			return ret;
+		if (microvm_config_parse(s->argc, s->argv, cfg, why, sizeof(why)))
+			return fail(err, errlen, -EINVAL, "'%s/config.json': %s", s->source, why);
+		*cfg_json = NULL;
+		return 0;
+	}
+	if (microvm_vmconfig_parse(root, cfg, why, sizeof(why))) {
+		json_object_put(root);
+		return fail(err, errlen, -EINVAL, "'%s/config.json': %s", s->source, why);
+	}
+	*cfg_json = root;
+	return 0;
 }

@@ -8,6 +8,8 @@
 
 #include <cvmm/vmm.h>
 
+#include "config.h"
+
 enum snapshot_then { SNAP_THEN_PAUSE = 0, SNAP_THEN_RESUME, SNAP_THEN_EXIT };
 
 struct microvm_snap {
@@ -15,9 +17,10 @@ struct microvm_snap {
 	 * SIGUSR1 pauses the VM and writes DIR. */
 	const char *dest;           /* NULL: no --snapshot */
 	enum snapshot_then then;
-	char *config;               /* the configuration stored in every snapshot (JSON) */
+	char *config;               /* the arguments stored in every snapshot (a JSON array) */
 	/* --restore source_url=file:///DIR[,memory_restore_mode=M][,resume=on][,prefault=on] */
 	const char *source;         /* NULL: a normal boot */
+	char *source_copy;          /* vm.restore: the body's path, owned */
 	struct cvmm_vmm_snapshot *snap;
 	struct cvmm_vmm_restore_opts ro;
 	bool resume;
@@ -49,7 +52,39 @@ int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err
 /* SIGUSR1: pause and snapshot (then as --snapshot says); SIGUSR2: resume a
  * paused VM. @return true when SIGUSR2 asks to start a VM restored with
  * resume=off (the caller starts it). */
-bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm, int signo);
+bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm,
+			 const struct microvm_config *cfg, int signo);
+
+struct microvm_config;
+struct json_object;
+
+/*
+ * config.json of a snapshot: the VmConfig of @cfg (Cloud Hypervisor's, as
+ * vm.info shows it) and, from the flags path, "cvmm-microvm": {"version":
+ * 1, "args": @args} (the command line, what --restore re-parses).
+ */
+char *microvm_snap_config(const struct microvm_config *cfg, const char *args);
+
+/* Write a snapshot of the paused @vmm to @dir. @return 0 or negative errno with @err. */
+int microvm_snap_write(struct cvmm_vmm *vmm, const struct microvm_config *cfg, const char *args,
+		       const char *dir, char *err, size_t errlen);
+
+/* vm.snapshot {"destination_url": "file:///DIR"}. @return 0; -EINVAL (a
+ * bad body); errors of the snapshot, with @err. */
+int microvm_snap_api_snapshot(struct cvmm_vmm *vmm, const struct microvm_config *cfg,
+			      struct json_object *body, char *err, size_t errlen);
+
+/*
+ * vm.restore {"source_url", "memory_restore_mode", "prefault", "resume"}:
+ * open the snapshot into @s and fill @cfg (the base: the command line)
+ * from its config.json (the stored arguments, else its VmConfig, kept in
+ * *@cfg_json whose strings @cfg points into). Then building the VM with
+ * m->snap = @s restores instead of booting.
+ * @return 0; -EINVAL (body or config) and errors of the snapshot, with @err.
+ */
+int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *body,
+				  struct microvm_config *cfg, struct json_object **cfg_json,
+				  char *err, size_t errlen);
 
 void microvm_snap_usage(FILE *f);
 

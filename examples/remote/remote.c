@@ -62,6 +62,14 @@ static const struct field vhost_fields[] = {
 	{ "id", NULL, STR }, { NULL, NULL, STR },
 };
 
+static const struct field snapshot_fields[] = {
+	{ "destination_url", NULL, STR }, { NULL, NULL, STR },
+};
+static const struct field restore_fields[] = {
+	{ "source_url", NULL, STR }, { "memory_restore_mode", NULL, STR },
+	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { NULL, NULL, STR },
+};
+
 static const struct command commands[] = {
 	{ "ping", "GET", "vmm.ping", 0, NULL, "the VMM's version" },
 	{ "shutdown-vmm", "PUT", "vmm.shutdown", 0, NULL, "end the VMM" },
@@ -85,6 +93,10 @@ static const struct command commands[] = {
 	{ "add-generic-vhost-user", "PUT", "vm.add-generic-vhost-user", 1, vhost_fields,
 	  "socket=PATH,device_type=N,queue_sizes=[N,...][,id=ID]" },
 	{ "remove-device", "PUT", "vm.remove-device", 3, NULL, "ID: remove a device before boot" },
+	{ "snapshot", "PUT", "vm.snapshot", 1, snapshot_fields,
+	  "destination_url=file:///DIR: snapshot the paused VM" },
+	{ "restore", "PUT", "vm.restore", 1, restore_fields,
+	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,67 @@
+#!/bin/sh
+# vm.snapshot and vm.restore through cvmm-remote: a guest checking 8 MiB of
+# its memory (tests/guests/snapshot.c) is paused and snapshotted, the VMM
+# ends, a new empty VMM restores it (Paused until vm.resume, in OnDemand
+# mode) and the guest goes on counting with every byte in place; the event
+# monitor reports snapshotting/snapshotted/restoring/restored; hostile and
+# out-of-state requests get one line with their status.
+. "${top_srcdir:-.}/tests/api/lib.sh"
+require_kvm
+plan 14
+SOCK=$TMP/api.sock
+SNAP=$TMP/snap
+R() { timeout 30 "$REMOTE" --api-socket "$SOCK" "$@"; }
+one_line_error() {
+	want=$1; shift
+	R "$@" >"$TMP/o" 2>"$TMP/e" && return 1
+	[ "$(wc -l <"$TMP/e")" -eq 1 ] && grep -q "^cvmm-remote: $want" "$TMP/e"
+}
+start_vmm() { # EVENTS-FILE
+	rm -f "$SOCK"
+	"$MICROVM" --api-socket "$SOCK" --event-monitor path="$1" >"$TMP/vmm.out" 2>&1 &
+	vmm=$!
+	i=0
+	while ! [ -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+}
+trap 'kill -9 $vmm 2>/dev/null; rm -rf "$TMP"' EXIT
+rounds_seen() { test "$(grep -ac '^round ' "$1")" -ge "$2"; }
+
+cat >"$TMP/vm.json" <<JSON
+{"payload": {"kernel": "$GUESTS/snapshot.img"}, "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
+ "memory": {"size": 134217728}, "serial": {"mode": "File", "file": "$TMP/serial"}}
+JSON
+start_vmm "$TMP/ev1"
+R create "$TMP/vm.json" && R boot
+check "the guest runs" wait_for "$TMP/serial" "round 32" 20
+check "snapshot while running: one line '409: ...'" one_line_error 409 snapshot destination_url=file://"$SNAP"
+R pause
+check "snapshot with an unknown field: one line" one_line_error "snapshot: unknown field" snapshot destination_url=file://"$SNAP",bogus=1
+check "snapshot destination_url=file:///DIR" R snapshot destination_url=file://"$SNAP"
+before=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
+check "the directory holds config.json, state, memory, manifest" \
+	sh -c "cd '$SNAP' && test -s config.json && test -s state && test -s manifest && test \$(stat -c %s memory) -eq 134217728"
+check "the event monitor saw snapshotting and snapshotted" \
+	sh -c "grep -q snapshotting '$TMP/ev1' && grep -q snapshotted '$TMP/ev1'"
+check "resume after the snapshot" R resume
+R shutdown-vmm >/dev/null; wait $vmm
+
+start_vmm "$TMP/ev2"
+check "restore a missing snapshot: one line naming its manifest" \
+	one_line_error "500: .*$TMP/nowhere/manifest" restore source_url=file://"$TMP/nowhere"
+check "restore with a bad memory_restore_mode: one line '400: ...'" \
+	one_line_error 400 restore source_url=file://"$SNAP",memory_restore_mode=Lazy
+check "restore source_url=,memory_restore_mode=OnDemand" \
+	R restore source_url=file://"$SNAP",memory_restore_mode=OnDemand
+check "info: Paused after a restore without resume" sh -c "'$REMOTE' --api-socket '$SOCK' info | grep -q '\"state\": \"Paused\"'"
+R resume
+check "resume: the guest goes on counting and finds every byte" sh -c "
+	i=0; while ! grep -aq '^round ' '$TMP/serial' || [ \$(grep -ac '^round ' '$TMP/serial') -lt 3 ]; do
+		[ \$i -ge 200 ] && exit 1; sleep 0.1; i=\$((i+1)); done
+	! grep -aq MISMATCH '$TMP/serial' && test \$(grep -a '^round ' '$TMP/serial' | head -1 | cut -d' ' -f2) -gt $before"
+check "the event monitor saw restoring and restored" \
+	sh -c "grep -q restoring '$TMP/ev2' && grep -q '\"restored\"' '$TMP/ev2'"
+R shutdown-vmm >/dev/null; wait $vmm
+run_vm out --restore source_url=file://"$SNAP"
+check "cvmm-microvm --restore of an API snapshot: one line pointing to vm.restore" \
+	sh -c "test $rc -eq 1 && grep -q 'vm.restore' '$out'"
+finish
