@@ -471,6 +471,54 @@ struct cvmm_vmm_virtio_opts {
 int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,
 			     char out_id[CVMM_VMM_ID_MAX], char *err, size_t errlen);
 
+/* ------------------------------------------------------------------------ */
+/* PCI (crates/vmm/src/pci.c)                                                */
+/* ------------------------------------------------------------------------ */
+
+struct cvmm_pci_segment;
+
+/** Where PCI lives, for ACPI (MCFG, the root's _CRS) and tests. */
+struct cvmm_vmm_pci_info {
+	uint16_t segment;
+	uint8_t bus_start, bus_end;
+	uint64_t ecam_base;             /**< 1 MiB: bus 0 */
+	uint64_t mmio32_base, mmio32_size; /**< BAR window below 4 GiB */
+	uint64_t mmio64_base, mmio64_size; /**< BAR window above RAM */
+};
+
+/**
+ * Give the VM PCI segment 0: ports 0xCF8..0xCFF and an ECAM window (1 MiB,
+ * bus 0) for configuration access, a host bridge at 00.0, and two BAR
+ * windows (64 MiB in the 32-bit hole, 1 GiB above RAM) from the
+ * allocator (owner "__pci"). A BAR the guest programs inside a window is
+ * reached there; outside, it is unreachable (logged).
+ * @return 0; -EEXIST (already added); -ENOSPC (no room in the pools);
+ * bus errors; @err says which.
+ * Thread safety: the control thread, before cvmm_vmm_start().
+ */
+int cvmm_vmm_pci_add(struct cvmm_vmm *vmm, char *err, size_t errlen);
+/** @return 0 and *@out; -ENOENT (no PCI); -EINVAL. Thread-safe after add. */
+int cvmm_vmm_pci_info(const struct cvmm_vmm *vmm, struct cvmm_vmm_pci_info *out);
+/** The segment (for cvmm_pci_segment_* calls), or NULL without PCI. */
+struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm);
+
+/**
+ * Attach a device model on a virtio-pci transport (modern, 32-bit BAR 0)
+ * in the lowest free slot: an INTx line (GSI pool, written to Interrupt
+ * Line) and num_queues + 1 MSI GSIs from the allocator; the queues'
+ * ioeventfds follow BAR 0 wherever the guest maps it; each MSI-X vector
+ * becomes a KVM MSI route and irqfd while the guest leaves it usable.
+ * Save/restore through sections "dev/<id>/virtio-pci" and "dev/<id>/device".
+ * @o->used_irq_direct is ignored (every vector has its own eventfd).
+ * @return 0 (id in @out_id, slot in *@out_slot when not NULL); -ENODEV (no
+ * PCI: cvmm_vmm_pci_add() first); -EINVAL; -EEXIST; -ENOSPC (no slot,
+ * line or GSIs); KVM and transport errors, named in @err.
+ * Thread safety: the control thread, before start.
+ */
+int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,
+			    char out_id[CVMM_VMM_ID_MAX], unsigned int *out_slot, char *err,
+			    size_t errlen);
+
 /**
  * The virtio-mmio devices as ACPI and the kernel command line describe
  * them, in table order. @return the total count (may exceed @max).

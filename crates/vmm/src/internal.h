@@ -144,6 +144,7 @@ struct cvmm_vmm {
 	uint64_t platform_ports[8];   /* its port ranges' bases (0: none) */
 
 	struct cvmm_event_manager *dev_em; /* the device thread's loop (virtio.c) */
+	struct vmm_pci *pci;          /* pci.c: the PCI segment, or NULL */
 	pthread_t dev_thread;
 	bool dev_thread_running;
 	bool restored;                /* cvmm_vmm_restore() ran: no second one */
@@ -166,6 +167,8 @@ struct cvmm_vmm {
 };
 
 int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm);
+/* pci.c: free the segment after the devices are gone. */
+void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);

@@ -178,6 +178,7 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 	cvmm_vi_vcpus_stop_and_join(vmm);
 	cvmm_vi_device_thread_stop(vmm);
 	cvmm_vi_devices_destroy_all(vmm);
+	cvmm_vi_pci_fini(vmm);
 	cvmm_event_manager_destroy(vmm->dev_em);
 	/* After every thread that could fault on guest RAM, before RAM goes. */
 	cvmm_vi_snap_restore_fini(vmm);

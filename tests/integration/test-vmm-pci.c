@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PCI on a VM built with the vmm crate: a virtio-rng on virtio-pci in a
+ * slot of segment 0, and the virtio-pci test guest, which enumerates the
+ * bus through 0xCF8 and ECAM, sizes and places BAR 0, walks the
+ * capabilities, reads the device id and runs two rng requests with the
+ * queue on an MSI-X vector (one delivered at once, one held masked in the
+ * PBA and delivered on unmask). The VMM moves the queue's ioeventfd with
+ * the BAR and turns the guest's MSI-X table into KVM MSI routes and irqfds.
+ * Also: the host's view of the same configuration space, and a device
+ * added without PCI refused with a message.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cvmm/pci.h>
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/console.h>
+#include <cvmm/vmm.h>
+
+#include "cvmm-test.h"
+#include "guest-loader.h"
+
+#ifndef CVMM_GUESTS_DIR
+#error "build with -DCVMM_GUESTS_DIR=<builddir>/tests/guests"
+#endif
+
+/* Stops a guest that hangs (the VM ends with HOST_ERROR, code 0x7d). */
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
+static bool wd_done;
+
+static void *watchdog(void *arg)
+{
+	struct timespec ts;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 90;
+	pthread_mutex_lock(&wd_lock);
+	while (!wd_done && r == 0)
+		r = pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+	pthread_mutex_unlock(&wd_lock);
+	if (!wd_done)
+		cvmm_vmm_request_stop(arg, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
+	return NULL;
+}
+
+static void rng_destroy(void *m)
+{
+	cvmm_rng_destroy(m);
+}
+
+START_TEST(no_pci_refused)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm *vmm;
+	struct cvmm_rng *rng;
+	char err[256], id[CVMM_VMM_ID_MAX];
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng" };
+
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	vo.destroy = rng_destroy;
+	err[0] = 0;
+	ck_assert_int_eq(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)), -ENODEV);
+	ck_assert_ptr_nonnull(strstr(err, "transport=pci"));
+	ck_assert_int_eq(cvmm_vmm_pci_segment(vmm) == NULL, 1);
+	ck_assert_int_eq(cvmm_vmm_pci_add(vmm, err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vmm_pci_add(vmm, err, sizeof(err)), -EEXIST);
+	cvmm_rng_destroy(rng);
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
+START_TEST(guest_enumerates_and_uses_msix)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 64 << 20, .ncpus = 1 };
+	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = 2,
+					     .debug_exit = true };
+	struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = 1 };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng" };
+	struct cvmm_vmm_pci_info pi;
+	struct cvmm_guest_layout l;
+	struct cvmm_vmm *vmm;
+	struct cvmm_rng *rng;
+	char err[256], path[512], id[CVMM_VMM_ID_MAX];
+	unsigned int slot = 0;
+	uint8_t cfg[4];
+	uint64_t bar;
+	pthread_t wd;
+	int code;
+
+	cvmm_test_require_kvm();
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vmm, &pi), 0);
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	vo.destroy = rng_destroy;
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, id, &slot, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(slot, 1);
+	printf("# %s at 0000:00:%02x.0, ECAM 0x%llx, BAR window 0x%llx\n", id, slot,
+	       (unsigned long long)pi.ecam_base, (unsigned long long)pi.mmio32_base);
+	/* The host sees the same configuration space through the bus. */
+	ck_assert(cvmm_vmm_bus_access(vmm, CVMM_VMM_MMIO, pi.ecam_base + (slot << 15), cfg, 4,
+				      false));
+	ck_assert_uint_eq(cfg[0] | cfg[1] << 8, 0x1af4);
+	ck_assert_uint_eq(cfg[2] | cfg[3] << 8, 0x1044);
+
+	bar = pi.mmio32_base + 0x100000;
+	lo.args[0] = pi.ecam_base;
+	lo.args[1] = bar;
+	snprintf(path, sizeof(path), "%s/virtio-pci.img", CVMM_GUESTS_DIR);
+	ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
+	ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	ck_assert_int_eq(pthread_create(&wd, NULL, watchdog, vmm), 0);
+	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
+	pthread_mutex_lock(&wd_lock);
+	wd_done = true;
+	pthread_cond_signal(&wd_cond);
+	pthread_mutex_unlock(&wd_lock);
+	pthread_join(wd, NULL);
+	ck_assert_msg(cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT,
+		      "stopped for %d (code 0x%x)", (int)cvmm_vmm_stop_reason(vmm, &code), code);
+	ck_assert_msg(code == 0, "guest exit 0x%x (0x50 + step, see its serial output)", code);
+	/* Where the guest put BAR 0 is where the segment maps it. */
+	{
+		uint64_t a = 0;
+
+		ck_assert_int_eq(cvmm_pci_segment_bar_addr(cvmm_vmm_pci_segment(vmm), slot, 0, &a),
+				 0);
+		ck_assert_uint_eq(a, bar);
+	}
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vmm-pci");
+	TCase *tc = tcase_create("vmm-pci");
+
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, no_pci_refused);
+	tcase_add_test(tc, guest_enumerates_and_uses_msix);
+	suite_add_tcase(s, tc);
+	return cvmm_test_run((Suite *[]){ s, NULL });
+}
