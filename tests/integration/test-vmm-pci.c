@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cvmm/pci.h>
 #include <cvmm/virtio-devices.h>
@@ -150,6 +151,105 @@ START_TEST(guest_enumerates_and_uses_msix)
 }
 END_TEST
 
+static int count_fds(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+static int add_rng_pci(struct cvmm_vmm *vmm, char id[CVMM_VMM_ID_MAX], unsigned int *slot,
+		       char *err, size_t errlen)
+{
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng", .destroy = rng_destroy };
+	struct cvmm_rng *rng;
+	int ret;
+
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	ret = cvmm_vmm_virtio_pci_add(vmm, &vo, id, slot, err, errlen);
+	if (ret)
+		cvmm_rng_destroy(rng);
+	return ret;
+}
+
+static uint32_t bus_rd(struct cvmm_vmm *vmm, uint64_t a, unsigned int len)
+{
+	uint32_t v = 0;
+
+	cvmm_vmm_bus_access(vmm, CVMM_VMM_MMIO, a, (uint8_t *)&v, len, false);
+	return v;
+}
+
+static void bus_wr(struct cvmm_vmm *vmm, uint64_t a, uint32_t v, unsigned int len)
+{
+	ck_assert(cvmm_vmm_bus_access(vmm, CVMM_VMM_MMIO, a, (uint8_t *)&v, len, true));
+}
+
+/* Devices come and go before boot: slot, lines, GSIs and fds come back;
+ * BAR 0 is reached where the host (playing the guest) puts it, and only
+ * inside a window; the interrupt lines run out with a message. */
+START_TEST(add_remove_and_bar_moves)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
+	struct cvmm_vmm_resource res[64];
+	struct cvmm_vmm_pci_info pi;
+	struct cvmm_vmm *vmm;
+	char err[256], id[CVMM_VMM_ID_MAX];
+	unsigned int slot;
+	int fds = -1, nres = -1, n = 0;
+
+	cvmm_test_require_kvm();
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vmm, &pi), 0);
+	ck_assert_ptr_nonnull(cvmm_vmm_device_loop(vmm));
+	for (int round = 0; round < 20; round++) {
+		uint64_t cfg, bar = pi.mmio32_base + 0x10000 * (uint64_t)(round + 1);
+
+		if (round == 1) {
+			fds = count_fds();
+			nres = cvmm_vmm_alloc_list(vmm, res, 64);
+		}
+		if (round > 1) {
+			ck_assert_int_eq(count_fds(), fds);
+			ck_assert_int_eq(cvmm_vmm_alloc_list(vmm, res, 64), nres);
+		}
+		ck_assert_msg(add_rng_pci(vmm, id, &slot, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(slot, 1);
+		cfg = pi.ecam_base + ((uint64_t)slot << 15);
+		ck_assert_uint_eq(bus_rd(vmm, cfg, 4), 0x10441af4);
+		/* BAR 0 placed and decoding: the common configuration answers. */
+		bus_wr(vmm, cfg + 0x10, (uint32_t)bar, 4);
+		bus_wr(vmm, cfg + 4, 0x6, 2);
+		ck_assert_uint_eq(bus_rd(vmm, bar + 0x12, 2), 1);          /* num_queues */
+		/* Moved: the old place is empty, the new one answers. */
+		bus_wr(vmm, cfg + 0x10, (uint32_t)bar + 0x8000, 4);
+		ck_assert_uint_eq(bus_rd(vmm, bar + 0x12, 2), 0xffff);
+		ck_assert_uint_eq(bus_rd(vmm, bar + 0x8000 + 0x12, 2), 1);
+		/* Outside the windows (over the virtio-mmio area): unreachable. */
+		bus_wr(vmm, cfg + 0x10, 0xd8000000u, 4);
+		ck_assert_uint_eq(bus_rd(vmm, bar + 0x8000 + 0x12, 2), 0xffff);
+		ck_assert_int_eq(cvmm_vmm_device_remove(vmm, id), 0);
+		ck_assert_uint_eq(bus_rd(vmm, cfg, 4), 0xffffffff);
+	}
+	/* 18 lines for devices (as virtio-mmio's): the 19th add fails. */
+	while (add_rng_pci(vmm, id, &slot, err, sizeof(err)) == 0)
+		n++;
+	ck_assert_int_eq(n, 18);
+	ck_assert_ptr_nonnull(strstr(err, "no interrupt line"));
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmm-pci");
@@ -158,6 +258,7 @@ int main(void)
 	tcase_set_timeout(tc, 150);
 	tcase_add_test(tc, no_pci_refused);
 	tcase_add_test(tc, guest_enumerates_and_uses_msix);
+	tcase_add_test(tc, add_remove_and_bar_moves);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }
