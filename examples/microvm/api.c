@@ -13,6 +13,7 @@
  * the VMM with the exit status the flags path gives.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -625,6 +626,20 @@ static void on_signal(struct cvmm_event_manager *em, int fd, uint32_t events, vo
 	cvmm_event_manager_stop(em);
 }
 
+struct joiner {
+	struct cvmm_api_server *srv;
+	bool done;
+};
+
+static void *join_server(void *arg)
+{
+	struct joiner *j = arg;
+
+	cvmm_api_server_destroy(j->srv);
+	__atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
 int microvm_api_main(struct microvm *m, int sfd)
 {
 	struct api a = { .m = m, .flags = m->cfg, .evfd = -1 };
@@ -681,13 +696,26 @@ int microvm_api_main(struct microvm *m, int sfd)
 	cvmm_event_manager_run(a.em);
 	ret = a.status;
 out:
-	/* The VM goes first (it lives on the loop), then the loop: callers
-	 * still waiting in cvmm_event_manager_call() get -ECANCELED (503),
-	 * then the server thread is joined. */
+	/* The VM goes first (it lives on the loop). The server thread may be
+	 * inside a handler waiting for the loop: the loop keeps turning
+	 * (answering 503, a->quit is set) until a helper thread has joined the
+	 * server, and only then goes. */
+	a.quit = true;
 	cvmm_api_server_stop(srv);
 	a.api_stop = true;
 	drop_vm(&a);
 	emit(&a, "vmm", "shutdown", NULL);
+	if (srv && a.em) {
+		struct joiner j = { .srv = srv };
+		pthread_t t;
+
+		if (!pthread_create(&t, NULL, join_server, &j)) {
+			while (!__atomic_load_n(&j.done, __ATOMIC_ACQUIRE))
+				cvmm_event_manager_run_once(a.em, 10);
+			pthread_join(t, NULL);
+			srv = NULL;
+		}
+	}
 	cvmm_event_manager_destroy(a.em);
 	cvmm_api_server_destroy(srv);
 	/* The flags' own config does not own json; drop_cfg only closes fds. */
