@@ -35,6 +35,16 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* A required field: its parser's error, or "missing". */
+#define REQUIRED(call, ...)                                               \
+	do {                                                              \
+		int r_ = (call);                                          \
+		if (r_ < 0)                                               \
+			return r_;                                        \
+		if (!r_)                                                  \
+			return fail(err, errlen, __VA_ARGS__);             \
+	} while (0)
+
 /* A field cvmm does not implement, and the one value it may hold. */
 struct dflt {
 	const char *key;
@@ -193,10 +203,10 @@ static int bucket(struct json_object *rl, const char *key, const char *where, ui
 	snprintf(w, sizeof(w), "%s.%s", where, key);
 	if ((ret = check_keys(b, w, known, NULL, err, errlen)))
 		return ret;
-	if (get_u64(b, "size", w, 1, 1ull << 40, &size, err, errlen) <= 0)
-		return size ? -EINVAL : fail(err, errlen, "%s.size: missing", w);
-	if (get_u64(b, "refill_time", w, 1, 3600000, &refill, err, errlen) <= 0)
-		return refill ? -EINVAL : fail(err, errlen, "%s.refill_time: missing", w);
+	REQUIRED(get_u64(b, "size", w, 1, 1ull << 40, &size, err, errlen),
+		 "%s.size: missing", w);
+	REQUIRED(get_u64(b, "refill_time", w, 1, 3600000, &refill, err, errlen),
+		 "%s.refill_time: missing", w);
 	if (get_u64(b, "one_time_burst", w, 0, 0, &burst, err, errlen) < 0)
 		return -EINVAL;
 	*rate = size * 1000 / refill;
@@ -236,16 +246,16 @@ static int add_vhost(struct json_object *o, const char *where, struct microvm_de
 
 	if (d->nvhost == MICROVM_MAX_VHOST)
 		return fail(err, errlen, "%s: at most %u vhost-user devices", where, MICROVM_MAX_VHOST);
-	if (get_strbuf(o, sock_key, where, vu.socket, sizeof(vu.socket), err, errlen) <= 0)
-		return vu.socket[0] ? -EINVAL : fail(err, errlen, "%s.%s: missing", where, sock_key);
+	REQUIRED(get_strbuf(o, sock_key, where, vu.socket, sizeof(vu.socket), err, errlen),
+		 "%s.%s: missing", where, sock_key);
 	if (get_id(o, where, vu.id, err, errlen) < 0 ||
 	    get_u64(o, "num_queues", where, 1, CVMM_VIRTIO_MAX_QUEUES, &v, err, errlen) < 0)
 		return -EINVAL;
 	vu.queues = (unsigned int)v;
 	if (type == MICROVM_VIRTIO_ID_FS) {
 		vu.opt = "fs";
-		if (get_strbuf(o, "tag", where, vu.tag, sizeof(vu.tag), err, errlen) <= 0)
-			return vu.tag[0] ? -EINVAL : fail(err, errlen, "%s.tag: missing", where);
+		REQUIRED(get_strbuf(o, "tag", where, vu.tag, sizeof(vu.tag), err, errlen),
+			 "%s.tag: missing", where);
 	}
 	d->vhost[d->nvhost++] = vu;
 	return 0;
@@ -289,8 +299,8 @@ static int add_disk(struct json_object *o, const char *where, struct microvm_dev
 	}
 	if (d->ndisks == MICROVM_MAX_DISKS)
 		return fail(err, errlen, "%s: at most %u disks", where, MICROVM_MAX_DISKS);
-	if (get_strbuf(o, "path", where, disk.path, sizeof(disk.path), err, errlen) <= 0)
-		return disk.path[0] ? -EINVAL : fail(err, errlen, "%s.path: missing", where);
+	REQUIRED(get_strbuf(o, "path", where, disk.path, sizeof(disk.path), err, errlen),
+		 "%s.path: missing", where);
 	v = 0;
 	if (get_bool(o, "readonly", where, &disk.read_only, err, errlen) < 0 ||
 	    get_bool(o, "direct", where, &disk.direct, err, errlen) < 0 ||
@@ -400,10 +410,10 @@ static int add_vsock(struct json_object *o, const char *where, struct microvm_de
 		return fail(err, errlen, "%s: the VM has a vsock device already", where);
 	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
 		return ret;
-	if (get_u64(o, "cid", where, 3, 0xfffffffeull, &d->vsock_cid, err, errlen) <= 0)
-		return d->vsock_cid ? -EINVAL : fail(err, errlen, "%s.cid: missing", where);
-	if (get_strbuf(o, "socket", where, d->vsock_path, sizeof(d->vsock_path), err, errlen) <= 0)
-		return d->vsock_path[0] ? -EINVAL : fail(err, errlen, "%s.socket: missing", where);
+	REQUIRED(get_u64(o, "cid", where, 3, 0xfffffffeull, &d->vsock_cid, err, errlen),
+		 "%s.cid: missing", where);
+	REQUIRED(get_strbuf(o, "socket", where, d->vsock_path, sizeof(d->vsock_path), err, errlen),
+		 "%s.socket: missing", where);
 	if (get_id(o, where, d->vsock_id, err, errlen) < 0)
 		return -EINVAL;
 	d->vsock = true;
@@ -437,8 +447,8 @@ static int add_generic(struct json_object *o, const char *where, struct microvm_
 
 	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
 		return ret;
-	if (get_u64(o, "device_type", where, 1, 63, &type, err, errlen) <= 0)
-		return type ? -EINVAL : fail(err, errlen, "%s.device_type: missing", where);
+	REQUIRED(get_u64(o, "device_type", where, 1, 63, &type, err, errlen),
+		 "%s.device_type: missing", where);
 	if (json_object_object_get_ex(o, "queue_sizes", &qs)) {
 		if (!json_object_is_type(qs, json_type_array))
 			return fail(err, errlen, "%s.queue_sizes: must be a list of integers", where);
@@ -514,8 +524,8 @@ static int console_mode(struct json_object *o, const char *where, const char **m
 
 	if ((ret = check_keys(o, where, known, dflts, err, errlen)))
 		return ret;
-	if (get_str(o, "mode", where, mode, err, errlen) <= 0)
-		return *mode ? -EINVAL : fail(err, errlen, "%s.mode: missing", where);
+	REQUIRED(get_str(o, "mode", where, mode, err, errlen),
+		 "%s.mode: missing", where);
 	if (get_str(o, "file", where, file, err, errlen) < 0)
 		return -EINVAL;
 	if (!strcmp(*mode, "File") && !*file)
@@ -543,8 +553,8 @@ static int parse_payload(struct json_object *j, struct microvm_config *c, char *
 		return fail(err, errlen, "payload: missing");
 	if ((ret = check_keys(p, "payload", known, dflts, err, errlen)))
 		return ret;
-	if (get_str(p, "kernel", "payload", &c->kernel, err, errlen) <= 0)
-		return c->kernel ? -EINVAL : fail(err, errlen, "payload.kernel: missing");
+	REQUIRED(get_str(p, "kernel", "payload", &c->kernel, err, errlen),
+		 "payload.kernel: missing");
 	if (get_str(p, "cmdline", "payload", &c->cmdline, err, errlen) < 0 ||
 	    get_str(p, "initramfs", "payload", &c->initrd, err, errlen) < 0)
 		return -EINVAL;
@@ -595,8 +605,9 @@ static int parse_memory(struct json_object *j, struct microvm_config *c, char *e
 		return 0;
 	if ((ret = check_keys(o, "memory", known, dflts, err, errlen)))
 		return ret;
-	if (get_u64(o, "size", "memory", 16ull << 20, 1ull << 40, &c->memory, err, errlen) <= 0)
-		return fail(err, errlen, "%s", *err ? err : "memory.size: missing");
+	ret = get_u64(o, "size", "memory", 16ull << 20, 1ull << 40, &c->memory, err, errlen);
+	if (ret <= 0)
+		return ret < 0 ? ret : fail(err, errlen, "memory.size: missing");
 	if (c->memory % 4096)
 		return fail(err, errlen, "memory.size: not a whole number of 4 KiB pages");
 	if (get_bool(o, "shared", "memory", &c->mem_shared, err, errlen) < 0 ||
