@@ -4,7 +4,7 @@
 # --event-monitor works without the API too.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
-plan 6
+plan 7
 truncate -s 1M "$TMP/disk.img"
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/hello.img", "cmdline": "console=ttyS0"},
@@ -56,4 +56,23 @@ check "--config with --kernel: exit 1, one line" sh -c "test $rc -eq 1 && test \
 run_vm out --kernel "$GUESTS/hello.img" --serial off --event-monitor "path=$TMP/events"
 check "--event-monitor without the API: booting, booted, shutdown as JSON lines" sh -c \
 	"test $rc -eq 0 && python3 -c 'import json,sys; e=[json.loads(l)[\"event\"] for l in open(sys.argv[1])]; sys.exit(0 if [x for x in e if x!=\"device-added\"]==[\"booting\",\"booted\",\"shutdown\"] else 1)' '$TMP/events'"
+
+fd_mode() {
+	python3 - "$MICROVM" "$TMP/fd.sock" <<'PY'
+import os, socket, subprocess, sys
+from apiclient import Client
+l = socket.socket(socket.AF_UNIX)
+l.bind(sys.argv[2])
+l.listen(8)
+r, w = os.pipe()
+vmm = subprocess.Popen([sys.argv[1], "--api-socket", "fd=%d" % l.fileno(),
+                        "--event-monitor", "fd=%d" % w], pass_fds=[l.fileno(), w])
+os.close(w)
+c = Client(sys.argv[2])
+ok = c.wait_ready()[0] == 200 and c.req("PUT", "vmm.shutdown")[0] == 204 and vmm.wait(10) == 0
+ev = os.read(r, 4096).decode().splitlines()
+sys.exit(0 if ok and '"event":"starting"' in ev[0] and '"event":"shutdown"' in ev[-1] else 1)
+PY
+}
+check "--api-socket fd=N (a socket the caller bound) and --event-monitor fd=N" fd_mode
 finish
