@@ -514,6 +514,8 @@ int cvmm_api_server_create(const struct cvmm_api_opts *o, struct cvmm_api_server
 	ret = -pthread_create(&s->thread, NULL, server_main, s);
 	if (ret)
 		goto fail;
+	/* Named from here: the thread's own filter may not allow prctl. */
+	pthread_setname_np(s->thread, "api");
 	s->started = true;
 	*out = s;
 	return 0;
