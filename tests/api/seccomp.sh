@@ -10,7 +10,8 @@ timeout 60 "$MICROVM" --api-socket "$SOCK" --kernel "$GUESTS/hello.img" --guest-
 	--serial off >"$TMP/out" 2>&1 &
 vmm=$!
 api_filtered() {
-	for t in /proc/$vmm/task/*; do
+	pid=$(pgrep -P "$vmm" -n) || return 1   # timeout's child
+	for t in /proc/$pid/task/*; do
 		[ "$(cat "$t/comm")" = api ] && grep -q '^Seccomp:[[:space:]]*2$' "$t/status" && return 0
 	done
 	return 1

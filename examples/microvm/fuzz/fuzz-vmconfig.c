@@ -12,7 +12,7 @@
 
 #include <cvmm/api.h>
 
-#include "config.h"
+#include "../config.h"  /* microvm's, not autoconf's */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
