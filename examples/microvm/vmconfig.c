@@ -235,7 +235,7 @@ static int rate_limiter(struct json_object *o, const char *where, uint64_t *ops,
 }
 
 static const struct dflt pci_dflts[] = {
-	{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL },
+	{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL }, { NULL, NULL },
 };
 
 static int add_vhost(struct json_object *o, const char *where, struct microvm_devices *d,

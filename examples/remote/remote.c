@@ -408,10 +408,16 @@ int main(int argc, char **argv)
 	json_object_put(body);
 	if (r.status >= 400) {
 		struct json_object *e = r.body ? json_tokener_parse(r.body) : NULL, *msg;
+		char line[1024];
 
 		if (e && json_object_object_get_ex(e, "error", &msg))
-			die("%d: %s", r.status, json_object_get_string(msg));
-		die("%d: %s", r.status, r.body ? r.body : "(no body)");
+			snprintf(line, sizeof(line), "%s", json_object_get_string(msg));
+		else
+			snprintf(line, sizeof(line), "%s", r.body ? r.body : "(no body)");
+		line[strcspn(line, "\n")] = '\0';
+		json_object_put(e);
+		free(r.body);
+		die("%d: %s", r.status, line);
 	}
 	if (r.len) {
 		struct json_object *j = json_tokener_parse(r.body);

@@ -11,8 +11,8 @@ timeout 60 "$MICROVM" --api-socket "$SOCK" --kernel "$GUESTS/hello.img" --guest-
 vmm=$!
 api_filtered() {
 	pid=$(pgrep -P "$vmm" -n) || return 1   # timeout's child
-	for t in /proc/$pid/task/*; do
-		[ "$(cat "$t/comm")" = api ] && grep -q '^Seccomp:[[:space:]]*2$' "$t/status" && return 0
+	for task in /proc/$pid/task/*; do
+		[ "$(cat "$task/comm")" = api ] && grep -q '^Seccomp:[[:space:]]*2$' "$task/status" && return 0
 	done
 	return 1
 }
