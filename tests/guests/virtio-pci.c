@@ -8,6 +8,10 @@
  * the guest wrote in the table (0x42, seen pending in the IRR: IF stays 0
  * at CPL3); with the vector masked the next one must wait in the PBA and
  * arrive (as 0x43) when the guest unmasks it. Exit 0; 0x50 + step.
+ * With arg 2 = a port: then write 1 there and poll it until it reads 2
+ * (the host saves the VM and restores it into a new one meanwhile), and
+ * make a third request, its vector retargeted to 0x44: the notify
+ * ioeventfd, the MSI route and the BAR must have come along.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -237,5 +241,26 @@ int guest_main(unsigned int cpu)
 	}
 	guest_printf("virtio-pci: rng over virtio-pci, MSI-X vector 1 -> 0x42; masked -> PBA -> "
 		     "0x43 on unmask\n");
+	if (guest_arg(2)) {
+		uint16_t port = (uint16_t)guest_arg(2);
+		uint64_t ent = bar + (table & ~7u) + 16;
+
+		outb(port, 1);
+		while (inb(port) != 2)
+			cpu_relax();
+		mmio_write32(ent + 8, 0x44);
+		desc[2] = (struct vring_desc){ (uint64_t)(buf + 128), 64, VRING_DESC_F_WRITE, 0 };
+		avail->ring[2] = 2;
+		barrier();
+		avail->idx = 3;
+		barrier();
+		mmio_write16(notify + (uint64_t)noff * mult, 0);
+		for (uint64_t i = 0; used->idx != 3; i++)
+			if (i > VIRTIO_SPINS)
+				return fail(11, "no answer after the restore");
+		if (!irr_wait(0x44, 200000))
+			return fail(11, "no interrupt on vector 0x44 after the restore");
+		guest_printf("virtio-pci: after save and restore: request answered, vector -> 0x44\n");
+	}
 	return 0;
 }

@@ -7,11 +7,14 @@
  * queue on an MSI-X vector (one delivered at once, one held masked in the
  * PBA and delivered on unmask). The VMM moves the queue's ioeventfd with
  * the BAR and turns the guest's MSI-X table into KVM MSI routes and irqfds.
- * Also: the host's view of the same configuration space, and a device
- * added without PCI refused with a message.
+ * Also: the host's view of the same configuration space, a device added
+ * without PCI refused with a message, 20 add/remove rounds with BAR moves,
+ * and the whole VM saved and restored into a new one mid-way, where the
+ * guest goes on (notify, BAR, MSI-X routes came along).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include <cvmm/pci.h>
+#include <cvmm/snapshot.h>
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/console.h>
 #include <cvmm/vmm.h>
@@ -151,6 +155,120 @@ START_TEST(guest_enumerates_and_uses_msix)
 }
 END_TEST
 
+/* The guest's handshake port for the snapshot case: it writes 1 when
+ * ready, polls for 2. */
+#define PORT_CTL 0x510
+static _Atomic int phase;
+
+static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque, (void)off, (void)len;
+	if (is_write)
+		atomic_store(&phase, data[0]);
+	else
+		data[0] = (uint8_t)atomic_load(&phase);
+}
+
+static struct cvmm_vmm *make_vm(bool load, struct cvmm_vmm_pci_info *pi)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 64 << 20, .ncpus = 1 };
+	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = 2,
+					     .debug_exit = true };
+	struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = 1 };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .id = "rng0", .kind = "virtio-rng",
+					   .destroy = rng_destroy };
+	struct cvmm_guest_layout l;
+	struct cvmm_vmm *vmm;
+	struct cvmm_rng *rng;
+	char err[256], path[512];
+
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vmm, pi), 0);
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, NULL, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl"), 0);
+	if (load) {
+		lo.args[0] = pi->ecam_base;
+		lo.args[1] = pi->mmio32_base + 0x200000;
+		lo.args[2] = PORT_CTL;
+		snprintf(path, sizeof(path), "%s/virtio-pci.img", CVMM_GUESTS_DIR);
+		ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
+		ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
+	}
+	return vmm;
+}
+
+/* The guest set up BAR 0 and MSI-X and took interrupts; the VM is saved
+ * (with RAM) and restored into a new VM, where the guest makes one more
+ * request: configuration space, BAR placement, MSI-X table and routes,
+ * queue state and the notify ioeventfd all came along. */
+START_TEST(save_restore_with_pci)
+{
+	struct cvmm_vmm_pci_info pi, pi2;
+	struct cvmm_vmm *vmm;
+	struct cvmm_snap_writer *w;
+	struct cvmm_snap_reader *r;
+	struct cvmm_snap_error e;
+	const void *p;
+	size_t len;
+	void *copy;
+	char err[256];
+	uint32_t v = 0;
+	uint64_t a = 0;
+	int code, i;
+
+	cvmm_test_require_kvm();
+	vmm = make_vm(true, &pi);
+	atomic_store(&phase, 0);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	for (i = 0; i < 30000 && atomic_load(&phase) != 1 &&
+		    cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING; i++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(atomic_load(&phase) == 1, "the guest did not get to its handshake");
+	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
+	ck_assert_int_eq(cvmm_snap_writer_create(NULL, &w), 0);
+	ck_assert_msg(cvmm_vmm_save(vmm, w, CVMM_VMM_SAVE_MEMORY, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(cvmm_snap_writer_finish(w), 0);
+	ck_assert_int_eq(cvmm_snap_writer_buffer(w, &p, &len), 0);
+	copy = malloc(len);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, p, len);
+	cvmm_snap_writer_destroy(w);
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(vmm);
+	cvmm_vmm_destroy(vmm);
+
+	vmm = make_vm(false, &pi2);
+	ck_assert_uint_eq(pi2.ecam_base, pi.ecam_base);
+	ck_assert_int_eq(cvmm_snap_reader_open(copy, len, &r, &e), 0);
+	ck_assert_msg(cvmm_vmm_restore(vmm, r, CVMM_VMM_RESTORE_MEMORY, err, sizeof(err)) == 0,
+		      "%s", err);
+	cvmm_snap_reader_destroy(r);
+	free(copy);
+	/* The host sees BAR 0 where the guest put it, decoding. */
+	ck_assert_int_eq(cvmm_pci_segment_bar_addr(cvmm_vmm_pci_segment(vmm), 1, 0, &a), 0);
+	ck_assert_uint_eq(a, pi.mmio32_base + 0x200000);
+	ck_assert(cvmm_vmm_bus_access(vmm, CVMM_VMM_MMIO, a + 0x12, (uint8_t *)&v, 2, false));
+	ck_assert_uint_eq(v, 1);
+	atomic_store(&phase, 2);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
+	ck_assert_msg(cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT &&
+		      code == 0, "guest exit 0x%x after the restore", code);
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
 static int count_fds(void)
 {
 	char path[64];
@@ -259,6 +377,7 @@ int main(void)
 	tcase_add_test(tc, no_pci_refused);
 	tcase_add_test(tc, guest_enumerates_and_uses_msix);
 	tcase_add_test(tc, add_remove_and_bar_moves);
+	tcase_add_test(tc, save_restore_with_pci);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }
