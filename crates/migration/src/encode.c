@@ -42,9 +42,17 @@ void cvmm_mig_encode_header(void *buf, uint32_t type, uint64_t len)
 /* writev until every byte left; @iov is consumed. */
 static int writev_full(int fd, struct iovec *iov, int n)
 {
-	while (n > 0) {
-		ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+	bool sock = true;
 
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)(n > IOV_MAX ? IOV_MAX : n) };
+		/* MSG_NOSIGNAL: a peer that went away is -EPIPE, not SIGPIPE. */
+		ssize_t w = sock ? sendmsg(fd, &mh, MSG_NOSIGNAL) : writev(fd, iov, (int)mh.msg_iovlen);
+
+		if (w < 0 && errno == ENOTSOCK && sock) {
+			sock = false;
+			continue;
+		}
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
