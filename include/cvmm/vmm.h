@@ -745,6 +745,140 @@ bool cvmm_vmm_restore_progress(const struct cvmm_vmm *vmm, uint64_t *done, uint6
 int cvmm_vmm_mem_restore_parse(const char *s, enum cvmm_vmm_mem_restore *out);
 
 /* ------------------------------------------------------------------------ */
+/* Live migration (migrate*.c, docs/migration.md)                            */
+/* ------------------------------------------------------------------------ */
+
+enum cvmm_vmm_mig_state {
+	CVMM_VMM_MIG_NONE = 0,     /**< no migration yet */
+	CVMM_VMM_MIG_SETUP,        /**< START sent / received */
+	CVMM_VMM_MIG_PRECOPY,      /**< passes over RAM while the guest runs */
+	CVMM_VMM_MIG_STOPCOPY,     /**< source paused: last pages and the device state */
+	CVMM_VMM_MIG_COMPLETED,    /**< the destination runs; the source stays paused */
+	CVMM_VMM_MIG_FAILED,       /**< see error; the source runs again */
+	CVMM_VMM_MIG_CANCELLED,    /**< cvmm_vmm_migrate_cancel(); the source runs again */
+};
+
+/** A migration's figures, readable at any time and passed to the callback. */
+struct cvmm_vmm_mig_progress {
+	enum cvmm_vmm_mig_state state;
+	uint32_t pass;              /**< 0: the first pass over all RAM */
+	uint64_t bytes_sent;        /**< on the wire, headers included */
+	uint64_t bytes_remaining;   /**< dirty pages not yet sent, in bytes */
+	uint64_t pages_sent;        /**< pages with data */
+	uint64_t zero_pages;        /**< pages sent as zero markers */
+	uint64_t dirty_rate;        /**< pages dirtied per second, last pass */
+	uint64_t bandwidth;         /**< bytes per second, last pass */
+	uint64_t expected_downtime_ms;
+	uint32_t throttle_pct;      /**< auto-converge: share of time the vCPUs are held */
+	uint64_t total_ms;          /**< since the start (final once done) */
+	uint64_t downtime_ms;       /**< source paused until the destination's verdict */
+	char error[256];            /**< FAILED: one line */
+};
+
+typedef void (*cvmm_vmm_mig_progress_fn)(void *opaque, const struct cvmm_vmm_mig_progress *p);
+
+struct cvmm_vmm_migrate_opts {
+	size_t sz;                  /**< sizeof(struct cvmm_vmm_migrate_opts) */
+	uint32_t downtime_ms;       /**< stop-and-copy below this estimate (0: 300) */
+	uint32_t max_passes;        /**< then stop-and-copy anyway (0: 30) */
+	/** Local migration over a unix socket: guest RAM goes as memfds
+	 * (SCM_RIGHTS), nothing is copied. Needs CVMM_VMM_MEM_SHARED RAM. */
+	bool local;
+	/** Turn auto-converge off (on by default). */
+	bool no_auto_converge;
+	/**
+	 * Pause, save and resume through cvmm_event_manager_call() on the VM's
+	 * control loop: set it when the loop runs on another thread (a
+	 * program migrating from a thread of its own while serving events).
+	 */
+	bool via_loop;
+	const void *config;         /**< the program's configuration, sent in START */
+	size_t config_len;
+	cvmm_vmm_mig_progress_fn progress; /**< NULL: none; called after every batch */
+	void *opaque;
+};
+
+/**
+ * Migrate the RUNNING VM to the destination at the other end of @fd (a
+ * connected stream socket; a unix socket for @o->local). Pre-copy: dirty
+ * logging on (KVM's dirty log with manual clear, plus the VMM's own bitmap
+ * of device writes and each device's dirty_log hook), a first pass over all
+ * RAM (zero pages as markers), passes over the pages dirtied since, until
+ * the estimated downtime (dirty bytes / measured bandwidth) is under
+ * @o->downtime_ms or @o->max_passes is reached; with auto-converge the
+ * vCPUs are held for a growing share of each pass while the guest dirties
+ * faster than the link carries. Then the VM is paused, the last pages and
+ * the whole-VM state (cvmm_vmm_save()) go, and the destination's verdict
+ * is awaited.
+ * @return 0: the destination runs the guest; this VM stays PAUSED and must
+ * not run again (stop it). On any failure before the destination's verdict
+ * (link lost, destination gone, refused, cancelled) an ABANDON is sent when
+ * possible, dirty logging is turned off and the VM is RUNNING again:
+ * -ECANCELED (cancelled); -EPIPE / -ECONNRESET (link); the destination's
+ * error; -EBUSY (not RUNNING, or a migration runs); -EINVAL (local without
+ * shared RAM). If the link fails after the state was sent and before the
+ * verdict, the outcome is unknown: -ENOTCONN and the VM stays PAUSED (it
+ * may run on the other side). @err: one line.
+ * Thread safety: the control thread, or with @o->via_loop any thread.
+ */
+int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_migrate_opts *o,
+			  char *err, size_t errlen);
+
+/** An incoming migration whose START was read: its shape and config. */
+struct cvmm_vmm_incoming;
+
+/**
+ * Read START from @fd (an accepted connection; not owned) and check it.
+ * The program then creates a VM of that shape with the devices the config
+ * names, and calls cvmm_vmm_migrate_receive().
+ * @return 0 and *@out; errors of the wire decoder (-EPROTO, ...) with @err.
+ * Thread safety: any thread.
+ */
+int cvmm_vmm_migrate_accept(int fd, struct cvmm_vmm_incoming **out, char *err, size_t errlen);
+/** START's config blob (NUL-terminated after *@len bytes; @len may be NULL). */
+const char *cvmm_vmm_incoming_config(const struct cvmm_vmm_incoming *in, size_t *len);
+uint64_t cvmm_vmm_incoming_mem_size(const struct cvmm_vmm_incoming *in);
+unsigned int cvmm_vmm_incoming_ncpus(const struct cvmm_vmm_incoming *in);
+bool cvmm_vmm_incoming_local(const struct cvmm_vmm_incoming *in);
+/** Free (does not close the fd). NULL: nothing. */
+void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in);
+
+struct cvmm_vmm_receive_opts {
+	size_t sz;                  /**< sizeof(struct cvmm_vmm_receive_opts) */
+	cvmm_vmm_mig_progress_fn progress;
+	void *opaque;
+};
+
+/**
+ * Receive the migration @in into @vmm (created with its shape and devices,
+ * never started): the RAM ranges must equal this VM's; every page is
+ * checked against this VM's own memory map; the state is restored with
+ * CVMM_VMM_RESTORE_CLOCK_REALTIME; then the verdict is sent. Local: each
+ * RAM region is replaced by the memfd received.
+ * @return 0: start the VM (cvmm_vmm_start()). Otherwise the source was
+ * told (when the link allows), the VM must be destroyed, never started:
+ * -ECANCELED (the source abandoned); -EPIPE (the stream was cut);
+ * decoder and restore errors. @err: one line.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
+			     const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen);
+
+/** The figures of the VM's current or last migration (either side).
+ * @return false when it never migrated. Thread safety: any thread. */
+bool cvmm_vmm_migrate_progress(struct cvmm_vmm *vmm, struct cvmm_vmm_mig_progress *out);
+
+/**
+ * Ask the running send to stop: it sends ABANDON, turns dirty logging off,
+ * resumes the VM and returns -ECANCELED. Too late once the state is sent.
+ * @return 0; -ENOENT (no send runs). Thread safety: any thread.
+ */
+int cvmm_vmm_migrate_cancel(struct cvmm_vmm *vmm);
+
+/** "none", "setup", "precopy", "stop-and-copy", "completed", "failed", "cancelled". */
+const char *cvmm_vmm_mig_state_name(enum cvmm_vmm_mig_state s);
+
+/* ------------------------------------------------------------------------ */
 /* Running, pausing, stopping                                                */
 /* ------------------------------------------------------------------------ */
 

@@ -151,6 +151,7 @@ struct cvmm_vmm {
 	bool broken;                  /* a restore failed half-way: never start */
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
 	struct snap_restore *snap;    /* a snapshot restore's memory source (snapshot-restore.c) */
+	struct migration *mig;        /* live migration's progress (migrate.c), or NULL */
 
  	struct cvmm_event_manager *em;
 	bool own_em;                  /* em is ours (else the program's opts.em) */
@@ -176,6 +177,8 @@ void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
 void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
 /* snapshot-restore.c: stop the OnDemand threads, drop the memory file. */
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
+/* migrate.c: free the migration record. */
+void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm);
 void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
 
 #endif

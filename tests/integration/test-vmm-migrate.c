@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Live migration in the VM core: a guest that keeps checking its own
+ * memory (tests/guests/state.c) is migrated while it runs — pre-copy over
+ * a unix socket and over TCP loopback, locally by memfd — and goes on at
+ * the destination finding every byte. Faults: the link cut mid-way (the
+ * source keeps running, the destination fails and refuses to start), the
+ * destination killed with SIGKILL (a process of its own), a cancel; and
+ * hostile streams (pages outside RAM, overflowing lengths, truncated and
+ * corrupt state) refused with one line.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cvmm/migration.h>
+#include <cvmm/snapshot.h>
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/console.h>
+#include <cvmm/vmm.h>
+
+#include "cvmm-test.h"
+#include "guest-loader.h"
+
+#define PORT_CTL 0x510
+#define NCPUS 2
+#define MEM (64ull << 20)
+
+static _Atomic int finish;
+static char self[4096];
+static bool in_child;
+
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (in_child) {                                                \
+			if (!(c))                                              \
+				exit(103);                                     \
+		} else {                                                       \
+			ck_assert(c);                                          \
+		}                                                              \
+	} while (0)
+
+static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque, (void)off, (void)len;
+	if (!is_write)
+		data[0] = (uint8_t)atomic_load(&finish);
+}
+
+static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
+
+static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = MEM, .ncpus = NCPUS,
+				   .backing = backing };
+	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
+					     .debug_exit = true };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng", .destroy = rng_destroy };
+	struct cvmm_rng *rng;
+	struct cvmm_vmm *vmm;
+	char err[256];
+
+	CHECK(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0);
+	CHECK(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0);
+	CHECK(cvmm_vmm_device_loop(vmm));
+	CHECK(cvmm_rng_create(&ro, &rng) == 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	CHECK(cvmm_vmm_virtio_mmio_add(vmm, &vo, NULL, err, sizeof(err)) == 0);
+	CHECK(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl") == 0);
+	if (load) {
+		struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = NCPUS };
+		struct cvmm_guest_layout l;
+
+		CHECK(cvmm_guest_load_file(cvmm_vmm_mem(vmm), CVMM_GUESTS_DIR "/state.img", &lo,
+					   &l) == 0);
+		for (unsigned int i = 0; i < NCPUS; i++)
+			CHECK(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, i), i) == 0);
+	}
+	return vmm;
+}
+
+static void nap(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Let the guest finish: its exit code (0x5a: every byte found). */
+static int finish_guest(struct cvmm_vmm *vmm)
+{
+	int code = -1;
+
+	nap(100);
+	atomic_store(&finish, 1);
+	cvmm_vmm_run(vmm);
+	if (cvmm_vmm_stop_reason(vmm, &code) != CVMM_VMM_STOP_GUEST_EXIT)
+		code = -1;
+	atomic_store(&finish, 0);
+	return code;
+}
+
+static void drop(struct cvmm_vmm *vmm)
+{
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(vmm);
+	cvmm_vmm_destroy(vmm);
+}
+
+struct send_job {
+	struct cvmm_vmm *vmm;
+	int fd;
+	struct cvmm_vmm_migrate_opts o;
+	int ret;
+	char err[300];
+	pthread_t t;
+	_Atomic uint64_t sent;       /* bytes, from the progress callback */
+	int kill_pid;                /* SIGKILL this pid once kill_at bytes went */
+	uint64_t kill_at;
+};
+
+static void on_progress(void *opaque, const struct cvmm_vmm_mig_progress *p)
+{
+	struct send_job *j = opaque;
+
+	atomic_store(&j->sent, p->bytes_sent);
+	if (j->kill_pid > 0 && p->bytes_sent >= j->kill_at) {
+		kill(j->kill_pid, SIGKILL);
+		j->kill_pid = 0;
+	}
+}
+
+static void *send_thread(void *arg)
+{
+	struct send_job *j = arg;
+
+	j->ret = cvmm_vmm_migrate_send(j->vmm, j->fd, &j->o, j->err, sizeof(j->err));
+	return NULL;
+}
+
+static void send_start(struct send_job *j, struct cvmm_vmm *vmm, int fd, bool local)
+{
+	j->vmm = vmm;
+	j->fd = fd;
+	j->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j->o), .local = local,
+					       .config = "{\"test\":1}", .config_len = 10,
+					       .progress = on_progress, .opaque = j };
+	ck_assert_int_eq(pthread_create(&j->t, NULL, send_thread, j), 0);
+}
+
+/* Receive on @fd into a new VM; @return the receive's result. */
+static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
+{
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm *vmm;
+	int ret = cvmm_vmm_migrate_accept(fd, &in, err, errlen);
+
+	*out = NULL;
+	if (ret)
+		return ret;
+	CHECK(cvmm_vmm_incoming_ncpus(in) == NCPUS && cvmm_vmm_incoming_mem_size(in) == MEM);
+	CHECK(!strcmp(cvmm_vmm_incoming_config(in, NULL), "{\"test\":1}"));
+	vmm = make_vm(false, CVMM_VMM_MEM_ANON);
+	ret = cvmm_vmm_migrate_receive(vmm, in, &ro, err, errlen);
+	cvmm_vmm_incoming_free(in);
+	*out = vmm;
+	return ret;
+}
+
+static void migrate_and_check(int sfd, int dfd, bool local)
+{
+	struct cvmm_vmm *src = make_vm(true, local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON);
+	struct cvmm_vmm *dst;
+	struct send_job j = { 0 };
+	struct cvmm_vmm_mig_progress sp, dp;
+	char err[300] = "";
+	int ret;
+
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	nap(100);
+	send_start(&j, src, sfd, local);
+	ret = receive_into(dfd, &dst, err, sizeof(err));
+	pthread_join(j.t, NULL);
+	ck_assert_msg(ret == 0, "receive: %s", err);
+	ck_assert_msg(j.ret == 0, "send: %s", j.err);
+	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
+	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
+	ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
+	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
+	ck_assert_int_eq(dp.state, CVMM_VMM_MIG_COMPLETED);
+	printf("# %s: %u passes, %llu bytes sent, %llu data pages, %llu zero pages, "
+	       "total %llu ms, downtime %llu ms\n", local ? "local" : "pre-copy", sp.pass,
+	       (unsigned long long)sp.bytes_sent, (unsigned long long)sp.pages_sent,
+	       (unsigned long long)sp.zero_pages, (unsigned long long)sp.total_ms,
+	       (unsigned long long)sp.downtime_ms);
+	if (!local) {
+		ck_assert_uint_ge(sp.pass, 1);
+		ck_assert_uint_gt(sp.zero_pages, 0);
+		/* Zero pages travel as markers: far less than the RAM on the wire. */
+		ck_assert_uint_lt(sp.bytes_sent, MEM / 2);
+	}
+	drop(src);
+	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
+	ret = finish_guest(dst);
+	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
+	cvmm_vmm_destroy(dst);
+}
+
+START_TEST(precopy_unix)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	migrate_and_check(sv[0], sv[1], false);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(precopy_tcp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c, d;
+
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	d = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(d, 0);
+	migrate_and_check(c, d, false);
+	close(c);
+	close(d);
+	close(l);
+}
+END_TEST
+
+START_TEST(local_memfd)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	migrate_and_check(sv[0], sv[1], true);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A link that carries @limit bytes from a to b (slowly when @slow), then is cut. */
+struct link {
+	int a, b;
+	uint64_t limit;
+	bool slow;
+	pthread_t t;
+};
+
+static void small_buffers(int fd)
+{
+	int v = 4096;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
+static void *link_thread(void *arg)
+{
+	struct link *l = arg;
+	static __thread char buf[4096];
+	uint64_t moved = 0;
+
+	while (moved < l->limit) {
+		size_t want = sizeof(buf) < l->limit - moved ? sizeof(buf) : l->limit - moved;
+		ssize_t n = read(l->a, buf, want);
+
+		if (n <= 0 || cvmm_write_full(l->b, buf, (size_t)n))
+			break;
+		moved += (uint64_t)n;
+		if (l->slow)
+			nap(1);
+	}
+	shutdown(l->a, SHUT_RDWR);
+	shutdown(l->b, SHUT_RDWR);
+	return NULL;
+}
+
+/* The source keeps running and its guest still finds every byte. */
+static void source_survives(struct cvmm_vmm *src)
+{
+	int code;
+
+	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_RUNNING);
+	code = finish_guest(src);
+	ck_assert_msg(code == 0x5a, "source guest exit %#x", code);
+	cvmm_vmm_destroy(src);
+}
+
+static void faulty_link(uint64_t limit, bool slow, bool cancel)
+{
+	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON), *dst;
+	int s1[2], s2[2];
+	struct link l;
+	struct send_job j = { 0 };
+	struct cvmm_vmm_mig_progress p;
+	char err[300] = "";
+	int ret;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2), 0);
+	l = (struct link){ .a = s1[1], .b = s2[0], .limit = limit, .slow = slow };
+	ck_assert_int_eq(pthread_create(&l.t, NULL, link_thread, &l), 0);
+	/* Small buffers: the source cannot run far ahead of the link. */
+	small_buffers(s1[0]);
+	small_buffers(s1[1]);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	nap(50);
+	send_start(&j, src, s1[0], false);
+	if (cancel) {
+		while (atomic_load(&j.sent) < (32 << 10))
+			nap(1);
+		ck_assert_int_eq(cvmm_vmm_migrate_cancel(src), 0);
+	}
+	ret = receive_into(s2[1], &dst, err, sizeof(err));
+	pthread_join(j.t, NULL);
+	shutdown(s1[0], SHUT_RDWR); /* the link thread sees the end */
+	pthread_join(l.t, NULL);
+	printf("# source: %s\n# destination: %s\n", j.err, err);
+	ck_assert_int_ne(j.ret, 0);
+	ck_assert_int_ne(ret, 0);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	ck_assert(cvmm_vmm_migrate_progress(src, &p));
+	if (cancel) {
+		ck_assert_int_eq(j.ret, -ECANCELED);
+		ck_assert_int_eq(p.state, CVMM_VMM_MIG_CANCELLED);
+		ck_assert_int_eq(ret, -ECANCELED);
+		ck_assert_ptr_nonnull(strstr(err, "abandoned"));
+	} else {
+		ck_assert_int_eq(p.state, CVMM_VMM_MIG_FAILED);
+		ck_assert_int_eq(ret, -EPIPE);
+	}
+	/* The destination never reports success and never runs. */
+	ck_assert(cvmm_vmm_migrate_progress(dst, &p));
+	ck_assert_int_ne(p.state, CVMM_VMM_MIG_COMPLETED);
+	ck_assert_int_eq(cvmm_vmm_start(dst), -EIO);
+	cvmm_vmm_destroy(dst);
+	source_survives(src);
+	close(s1[0]), close(s1[1]), close(s2[0]), close(s2[1]);
+}
+
+START_TEST(link_cut)
+{
+	faulty_link(100 << 10, false, false);
+}
+END_TEST
+
+START_TEST(cancel_midway)
+{
+	faulty_link(UINT64_MAX, true, true);
+}
+END_TEST
+
+START_TEST(destination_killed)
+{
+	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON);
+	struct send_job j = { 0 };
+	char arg[16];
+	int sv[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		snprintf(arg, sizeof(arg), "%d", sv[1]);
+		execl(self, self, "--receive", arg, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	nap(50);
+	j.kill_pid = pid;
+	j.kill_at = 64 << 10;
+	small_buffers(sv[0]);
+	send_start(&j, src, sv[0], false);
+	pthread_join(j.t, NULL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	printf("# source after SIGKILL of the destination: %s\n", j.err);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert_int_ne(j.ret, 0);
+	source_survives(src);
+	close(sv[0]);
+}
+END_TEST
+
+/* A hand-made stream: START for this shape, then @tail. */
+static int hostile(const void *tail, size_t len, char *err, size_t errlen)
+{
+	struct cvmm_mig_range r = { 0, MEM };
+	struct cvmm_vmm *dst;
+	int sv[2], ret;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, NCPUS, &r, 1, "{\"test\":1}", 10), 0);
+	ck_assert_int_eq(cvmm_write_full(sv[0], tail, len), 0);
+	shutdown(sv[0], SHUT_WR);
+	ret = receive_into(sv[1], &dst, err, errlen);
+	ck_assert_ptr_nonnull(dst);
+	ck_assert_int_eq(cvmm_vmm_start(dst), -EIO);
+	cvmm_vmm_destroy(dst);
+	close(sv[0]);
+	close(sv[1]);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	printf("# refused: %s\n", err);
+	return ret;
+}
+
+START_TEST(hostile_streams)
+{
+	static uint8_t b[64 + 4096];
+	uint64_t gpa = MEM;   /* one page past RAM */
+	uint32_t count = 1, flags = CVMM_MIG_PAGES_ZERO;
+	char err[300];
+
+	cvmm_mig_encode_header(b, CVMM_MIG_PAGES, 16);
+	memcpy(b + 16, &gpa, 8);
+	memcpy(b + 24, &count, 4);
+	memcpy(b + 28, &flags, 4);
+	ck_assert_int_eq(hostile(b, 32, err, sizeof(err)), -ERANGE);
+	ck_assert_ptr_nonnull(strstr(err, "not inside guest RAM"));
+	/* A length that would overflow. */
+	cvmm_mig_encode_header(b, CVMM_MIG_STATE, UINT64_MAX - 8);
+	ck_assert_int_eq(hostile(b, 16, err, sizeof(err)), -EMSGSIZE);
+	/* Truncated state: the stream ends inside it. */
+	cvmm_mig_encode_header(b, CVMM_MIG_STATE, 4096);
+	ck_assert_int_eq(hostile(b, 16 + 100, err, sizeof(err)), -EPIPE);
+	ck_assert_ptr_nonnull(strstr(err, "truncated"));
+	/* A whole state message that is not a state stream. */
+	cvmm_mig_encode_header(b, CVMM_MIG_STATE, 64);
+	memset(b + 16, 0x41, 64);
+	ck_assert_int_eq(hostile(b, 16 + 64, err, sizeof(err)), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(err, "device state"));
+	/* COMPLETE with no state. */
+	cvmm_mig_encode_header(b, CVMM_MIG_COMPLETE, 8);
+	memset(b + 16, 0, 8);
+	ck_assert_int_eq(hostile(b, 24, err, sizeof(err)), -EPROTO);
+	/* The source's shape differs from this VM's. */
+	{
+		struct cvmm_mig_range r = { 0, MEM / 2 };
+		struct cvmm_vmm_incoming *in;
+		struct cvmm_vmm *dst = make_vm(false, CVMM_VMM_MEM_ANON);
+		int sv[2];
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, NCPUS, &r, 1, NULL, 0), 0);
+		ck_assert_int_eq(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)), 0);
+		ck_assert_int_eq(cvmm_vmm_migrate_receive(dst, in, NULL, err, sizeof(err)), -EINVAL);
+		printf("# refused: %s\n", err);
+		ck_assert_ptr_nonnull(strstr(err, "RAM range 0"));
+		cvmm_vmm_incoming_free(in);
+		cvmm_vmm_destroy(dst);
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
+END_TEST
+
+/* The destination process of destination_killed: receive and run. */
+static int receive_main(int fd)
+{
+	struct cvmm_vmm *dst;
+	char err[300];
+	int ret = receive_into(fd, &dst, err, sizeof(err));
+
+	if (!ret)
+		ret = cvmm_vmm_start(dst);
+	if (!ret)
+		ret = finish_guest(dst);
+	cvmm_vmm_destroy(dst);
+	return ret == 0x5a ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	Suite *s = suite_create("vmm-migrate");
+	TCase *t = tcase_create("migrate");
+	Suite *all[] = { s, NULL };
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	self[n > 0 ? n : 0] = 0;
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && !strcmp(argv[1], "--receive")) {
+		in_child = true;
+		return receive_main(atoi(argv[2]));
+	}
+	cvmm_test_require_kvm();
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, precopy_unix);
+	tcase_add_test(t, precopy_tcp);
+	tcase_add_test(t, local_memfd);
+	tcase_add_test(t, link_cut);
+	tcase_add_test(t, cancel_midway);
+	tcase_add_test(t, destination_killed);
+	tcase_add_test(t, hostile_streams);
+	suite_add_tcase(s, t);
+	return cvmm_test_run(all);
+}
