@@ -82,6 +82,8 @@ struct cvmm_vsock {
 	bool broken;
 	struct cvmm_virtq *rxq;
 	struct cvmm_virtq *txq;
+	struct cvmm_virtq *evq;
+	bool reset_pending;   /* restored: tell the guest its connections are gone */
 	struct vs_conn *conns;
 	uint32_t next_port;
 	struct cvmm_vsock_hdr ctl[VS_CTL_MAX];
@@ -754,8 +756,10 @@ static void vs_reset(struct cvmm_virtio_device *dev)
 	}
 	v->active = false;
 	v->broken = false;
-	v->rxq = v->txq = NULL;
+	v->rxq = v->txq = v->evq = NULL;
 }
+
+static void send_transport_reset(struct cvmm_vsock *v);
 
 static int vs_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 		       struct cvmm_virtq *queues, unsigned int nq, uint64_t features)
@@ -767,13 +771,50 @@ static int vs_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *me
 		return -EINVAL;
 	v->rxq = cvmm_virtq_active(&queues[VS_RXQ]) ? &queues[VS_RXQ] : NULL;
 	v->txq = cvmm_virtq_active(&queues[VS_TXQ]) ? &queues[VS_TXQ] : NULL;
+	v->evq = cvmm_virtq_active(&queues[VS_EVQ]) ? &queues[VS_EVQ] : NULL;
 	r = cvmm_event_manager_add(v->em, v->lfd, EPOLLIN, listen_cb, v);
 	if (r < 0)
 		return r;
 	v->listening = true;
 	v->active = true;
 	v->broken = false;
+	if (v->reset_pending)
+		send_transport_reset(v);
 	__atomic_store_n(&v->st.activations, v->st.activations + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * Host connections never survive a save and restore (their sockets belong
+ * to the old process): like Firecracker, tell the guest with a
+ * VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue, and it drops its
+ * connections and re-reads the CID. Without an event buffer the guest
+ * gets nothing (it posted none).
+ */
+static void send_transport_reset(struct cvmm_vsock *v)
+{
+	struct cvmm_virtq_chain ch;
+	struct cvmm_virtq_rw w;
+	uint8_t ev[4] = { 0 }; /* le32 id 0: TRANSPORT_RESET */
+
+	if (!v->evq || cvmm_virtq_pop(v->evq, &ch) <= 0)
+		return;
+	if (cvmm_virtq_writer_init(&w, &ch) || cvmm_virtq_writer_write(&w, ev, sizeof(ev)) != sizeof(ev))
+		return;
+	if (cvmm_virtq_push(v->evq, &ch, sizeof(ev)) < 0)
+		return;
+	v->reset_pending = false;
+	cvmm_virtio_device_signal_used(&v->dev, VS_EVQ);
+}
+
+/* No state of its own (connections cannot travel); a restore only arms
+ * the transport reset sent at the activation that follows. */
+static int vs_restore(struct cvmm_virtio_device *dev, const void *buf, size_t len)
+{
+	(void)buf;
+	if (len)
+		return -EINVAL;
+	to_vs(dev)->reset_pending = true;
 	return 0;
 }
 
@@ -782,6 +823,7 @@ static const struct cvmm_virtio_device_ops vs_ops = {
 	.activate = vs_activate,
 	.queue_event = vs_queue_event,
 	.reset = vs_reset,
+	.restore = vs_restore,
 };
 
 int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out)

@@ -660,6 +660,65 @@ START_TEST(bulk_with_credit)
 END_TEST
 
 /* Ring-level damage: NEEDS_RESET, and after a reset the device works. */
+/* Connections cannot travel with a snapshot: a device restored from saved
+ * state puts a TRANSPORT_RESET event (id 0) on the event queue, and the
+ * old host peer sees the connection closed, not hang. */
+START_TEST(restore_sends_transport_reset)
+{
+	struct cvmm_vsock_opts o = { .sz = sizeof(o), .guest_cid = CID };
+	struct cvmm_virtio_transport_state s;
+	struct cvmm_vsock_hdr h, r;
+	uint64_t ev, tok;
+	uint32_t len;
+	uint8_t buf[16];
+	struct vt t;
+	int l, c;
+
+	vt_create(&t, 0);
+	ev = vdf_alloc(&t.f, 4, 4);
+	{
+		struct cvmm_virtq_buf b = { ev, 4 };
+
+		memset(vdf_host(&t.f, ev), 0xff, 4);
+		ck_assert_int_eq(cvmm_virtq_driver_add(t.f.drv[2], NULL, 0, &b, 1, false, ev), 0);
+		vdf_kick(&t.f, 2);
+	}
+	l = host_listen(&t, 1234);
+	hdr(&h, 5000, 1234, CVMM_VSOCK_OP_REQUEST, 0);
+	g_send(&t, &h, NULL);
+	expect(&t, &r, CVMM_VSOCK_OP_RESPONSE, 5000, 1234);
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	/* no event while running */
+	ck_assert_int_eq(vdf_wait_used(&t.f, 2, &tok, &len, 50), 0);
+
+	vdf_stop(&t.f);
+	ck_assert_int_eq(cvmm_virtio_mmio_save(t.f.t, &s, NULL, 0), 0);
+	/* the old process goes: its connection closes */
+	vdf_detach(&t.f);
+	cvmm_vsock_destroy(t.vs);
+	ck_assert_int_eq(read_timeout(c, buf, sizeof(buf), 2000), 0);
+	close(c);
+	close(l);
+	/* a new device restored from the saved state; device bytes it never
+	 * wrote are refused */
+	o.em = t.f.em;
+	o.uds_path = t.path;
+	ck_assert_int_eq(cvmm_vsock_create(&o, &t.vs), 0);
+	vdf_attach(&t.f, cvmm_vsock_device(t.vs));
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, &s, "x", 1, NULL, 0), -EINVAL);
+	cvmm_virtio_mmio_destroy(t.f.t);
+	vdf_attach(&t.f, cvmm_vsock_device(t.vs));
+	ck_assert_int_eq(cvmm_virtio_mmio_restore(t.f.t, &s, NULL, 0, NULL, 0), 0);
+	vdf_start(&t.f);
+	ck_assert_int_eq(vdf_wait_used(&t.f, 2, &tok, &len, 2000), 1);
+	ck_assert_uint_eq(tok, ev);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(le32(vdf_host(&t.f, ev)), 0); /* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */
+	vt_destroy(&t);
+}
+END_TEST
+
 START_TEST(broken_queue)
 {
 	struct cvmm_vsock_hdr h, r;
@@ -742,6 +801,7 @@ static Suite *suite(void)
 	tcase_add_test(t, credit_violation);
 	tcase_add_test(t, bulk_with_credit);
 	tcase_add_loop_test(t, broken_queue, 0, 2);
+	tcase_add_test(t, restore_sends_transport_reset);
 	suite_add_tcase(s, t);
 	return s;
 }
