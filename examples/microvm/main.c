@@ -122,6 +122,9 @@ static int start_vm(struct run_ctx *c)
 		return 3;
 	}
 	c->m->snap->started = true;
+	if (c->m->snap->source)
+		CVMM_LOG(CVMM_LOG_INFO, "microvm", "restored VM running %.3f ms after exec",
+			 (cvmm_now_ns() - c->m->t0_ns) / 1e6);
 	if (c->m->cfg->serial == SERIAL_STDIO)
 		tty_make_raw();
 	if (cvmm_sandbox_install(c->sandbox, "vmm")) {

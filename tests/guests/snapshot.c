@@ -7,7 +7,9 @@
  * mixed up or zeroed a page, or a vCPU's registers, is caught at the next
  * round: "MISMATCH" on COM1 and exit 0xb1. vCPU 0 prints "round N" every
  * 16 rounds, so the host sees the guest go on after a restore (N keeps
- * counting from where it was).
+ * counting from where it was). With args[1] = H, only the first H MiB
+ * (split between the vCPUs as well) keep changing; the rest keeps round
+ * 0's pattern and is only read (so clones restored Shared can share it).
  */
 #include "guest.h"
 
@@ -23,6 +25,7 @@ int guest_main(unsigned int cpu)
 	uint64_t mib = guest_arg(0) ? guest_arg(0) : 8;
 	unsigned int n = guest_ncpus() < 8 ? guest_ncpus() : 8;
 	uint64_t words = (mib << 20) / 8 / n;
+	uint64_t hot = guest_arg(1) ? (guest_arg(1) << 20) / 8 / n : words;
 	volatile uint64_t *mine = (volatile uint64_t *)(BASE + cpu * words * 8);
 
 	if (cpu >= 8)
@@ -31,12 +34,14 @@ int guest_main(unsigned int cpu)
 	for (uint64_t i = 0; i < words; i++)
 		mine[i] = pattern(cpu, 0, i);
 	for (uint64_t r = 0;; r++) {
+		if (hot > words)
+			hot = words;
 		for (uint64_t i = 0; i < words; i++)
-			if (mine[i] != pattern(cpu, r, i)) {
+			if (mine[i] != pattern(cpu, i < hot ? r : 0, i)) {
 				guest_printf("MISMATCH cpu %u round %lu word %lu\n", cpu, r, i);
 				return 0xb1;
 			}
-		for (uint64_t i = 0; i < words; i++)
+		for (uint64_t i = 0; i < hot; i++)
 			mine[i] = pattern(cpu, r + 1, i);
 		if (cpu == 0 && (r & 15) == 0)
 			guest_printf("round %lu\n", r);
