@@ -235,9 +235,11 @@ static void down(struct vut_env *e, pid_t pid)
 {
 	vdf_stop(&F);
 	cvmm_vhost_user_dev_detach(VU);
-	vdf_fini(&F);
+	vdf_detach(&F);
+	/* before the event manager goes (vdf_fini) */
 	cvmm_vhost_user_dev_destroy(VU);
 	VU = NULL;
+	vdf_fini(&F);
 	ck_assert_int_eq(vut_stop(pid), 0);
 	vut_env_fini(e);
 }

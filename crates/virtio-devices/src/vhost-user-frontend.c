@@ -67,6 +67,7 @@ struct cvmm_vhost_user_dev {
 	struct cvmm_event_manager *em;
 	struct cvmm_vhost_frontend *fe;  /* NULL while the backend is gone */
 	int sock;                        /* fe's socket, watched for hang-up */
+	bool sock_watched;               /* sock is on the loop */
 	uint64_t backend_features;
 	uint64_t protocol_features;      /* negotiated */
 	/* INFLIGHT_SHMFD: the backend's record of requests it took, kept
@@ -208,6 +209,13 @@ static int handshake(struct cvmm_vhost_user_dev *d)
 
 static void drop_backend(struct cvmm_vhost_user_dev *d);
 
+static void unwatch_sock(struct cvmm_vhost_user_dev *d)
+{
+	if (d->sock_watched)
+		cvmm_event_manager_remove(d->em, d->sock);
+	d->sock_watched = false;
+}
+
 static int send_ring(struct cvmm_vhost_user_dev *d, unsigned int i, unsigned int base)
 {
 	struct cvmm_virtq *q = &d->queues[i];
@@ -340,6 +348,7 @@ static void retry_cb(struct cvmm_event_manager *em, struct cvmm_event_timer *t,
 	if (d->fe || handshake(d))
 		return;
 	ret = cvmm_event_manager_add(em, d->sock, EPOLLRDHUP, sock_cb, d);
+	d->sock_watched = ret == 0;
 	/* A paused device gets its rings at resume. */
 	if (!ret && d->active && !d->paused)
 		ret = start_rings(d, BASE_USED);
@@ -369,7 +378,7 @@ static void drop_backend(struct cvmm_vhost_user_dev *d)
 {
 	if (!d->fe)
 		return;
-	cvmm_event_manager_remove(d->em, d->sock);
+	unwatch_sock(d);
 	cvmm_vhost_frontend_destroy(d->fe);
 	d->fe = NULL;
 	d->sock = -1;
@@ -708,10 +717,12 @@ int cvmm_vhost_user_dev_log_stop(struct cvmm_vhost_user_dev *d)
 /* Lifetime                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int fail(char *err, size_t errlen, int ret, const struct cvmm_vhost_user_dev *d,
+/* A failed create: the message, then everything undone. */
+static int fail(char *err, size_t errlen, int ret, struct cvmm_vhost_user_dev *d,
 		const char *what)
 {
 	snprintf(err, errlen, "socket: '%s': %s: %s", d->socket, what, strerror(-ret));
+	cvmm_vhost_user_dev_destroy(d);
 	return ret;
 }
 
@@ -750,7 +761,6 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	d->dev.device_id = o->device_id;
 	nq = o->queues;
 	pthread_mutex_init(&d->cfg_lock, NULL);
-	*out = d;
 	ret = handshake(d);
 	if (ret)
 		return fail(err, errlen, ret, d, "cannot connect to the vhost-user backend");
@@ -776,6 +786,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 		if (nq > max) {
 			snprintf(err, errlen, "queues: %u, but the backend on '%s' has %llu",
 				 nq, d->socket, (unsigned long long)max);
+			cvmm_vhost_user_dev_destroy(d);
 			return -EINVAL;
 		}
 	}
@@ -818,6 +829,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 			return fail(err, errlen, ret, d, "GET_INFLIGHT_FD");
 	}
 	ret = cvmm_event_manager_add(d->em, d->sock, EPOLLRDHUP, sock_cb, d);
+	d->sock_watched = ret == 0;
 	if (ret)
 		return fail(err, errlen, ret, d, "watching the socket");
 	/* Created disarmed here, before the device thread is confined: the
@@ -841,6 +853,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 		 (unsigned long long)d->protocol_features, nq, cfg_size,
 		 o->device_id == CVMM_VIRTIO_ID_FS ? ", tag " : "",
 		 o->device_id == CVMM_VIRTIO_ID_FS ? d->fs_tag : "");
+	*out = d;
 	return 0;
 }
 
@@ -851,7 +864,7 @@ void cvmm_vhost_user_dev_detach(struct cvmm_vhost_user_dev *d)
 	d->detached = true;
 	if (!d->fe)
 		return;
-	cvmm_event_manager_remove(d->em, d->sock);
+	unwatch_sock(d);
 	cvmm_vhost_frontend_destroy(d->fe);
 	d->fe = NULL;
 	d->sock = -1;
@@ -874,8 +887,7 @@ void cvmm_vhost_user_dev_destroy(struct cvmm_vhost_user_dev *d)
 	/* The reconnect timer is left to cvmm_event_manager_destroy(), which
 	 * follows: removing it here would disarm it (timerfd_settime) from
 	 * the main thread, whose seccomp filter has no timer calls. */
-	if (d->sock >= 0)
-		cvmm_event_manager_remove(d->em, d->sock);
+	unwatch_sock(d);
 	cvmm_vhost_frontend_destroy(d->fe);
 	cvmm_close(d->inflight_fd);
 	if (d->cfg_efd >= 0)

@@ -78,9 +78,10 @@ struct cvmm_vhost_user_dev_opts {
  * features, the queue count and (with PROTOCOL_F_CONFIG) the config space,
  * get the inflight region (INFLIGHT_SHMFD) and watch the socket for a
  * hang-up on @o->em.
- * On failure *@out is still set (free it with destroy) and @err holds one
- * line naming what failed: "socket: 'PATH': WHAT: REASON" or
- * "queues: N, but the backend on 'PATH' has M".
+ * On failure nothing is left behind (*@out is NULL, the connection closed,
+ * nothing registered on @o->em) and @err holds one line naming what
+ * failed: "socket: 'PATH': WHAT: REASON" or "queues: N, but the backend on
+ * 'PATH' has M".
  * @return 0; -ECONNREFUSED/-ENOENT (no backend); -EPROTO (a backend that
  * breaks the protocol); -EOPNOTSUPP (a blk/net backend without
  * PROTOCOL_F_CONFIG); -EINVAL (bad opts, more queues than the backend has);
