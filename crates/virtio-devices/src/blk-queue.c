@@ -28,9 +28,12 @@ struct cvmm_blk_queue {
 	bool (*hold)(void *ctx, const struct cvmm_blk_request *req);
 	struct cvmm_guest_mem *mem;
 	struct cvmm_blk_disk_info disk;
+	void (*push_begin)(void *ctx, uint16_t id); /* ops' or NULL */
+	void (*push_end)(void *ctx, uint16_t id);
 	bool broken;
 	bool stalled;            /* a drain stopped for room: drain on completion */
 	bool can_unpop;
+	bool slow;               /* hold or a rate limiter: checks per request */
 	unsigned int nslots, nfree;
 	uint16_t *free_slots;
 	struct cvmm_blk_request *slots;
@@ -96,11 +99,11 @@ static int push_chain(struct cvmm_blk_queue *w, const struct cvmm_virtq_chain *c
 {
 	int r;
 
-	if (w->ops && w->ops->push_begin)
-		w->ops->push_begin(w->ctx, c->id);
+	if (w->push_begin)
+		w->push_begin(w->ctx, c->id);
 	r = cvmm_virtq_push(c->q, c, len);
-	if (r == 0 && w->ops && w->ops->push_end)
-		w->ops->push_end(w->ctx, c->id);
+	if (r == 0 && w->push_end)
+		w->push_end(w->ctx, c->id);
 	return r;
 }
 
@@ -109,13 +112,13 @@ static bool complete_one(struct cvmm_blk_queue *w, struct cvmm_blk_request *req)
 {
 	int r;
 
-	if (w->ops && w->ops->push_begin)
-		w->ops->push_begin(w->ctx, req->chain.id);
+	if (w->push_begin)
+		w->push_begin(w->ctx, req->chain.id);
 	r = cvmm_blk_request_complete(req);
-	if (r == 0 && w->ops && w->ops->push_end)
-		w->ops->push_end(w->ctx, req->chain.id);
+	if (CVMM_LIKELY(r == 0) && w->push_end)
+		w->push_end(w->ctx, req->chain.id);
 	slot_put(w, req);
-	if (r < 0) {
+	if (CVMM_UNLIKELY(r < 0)) {
 		(void)wq_error(w, -EIO, true);
 		return false;
 	}
@@ -166,7 +169,7 @@ static int drain(struct cvmm_blk_queue *w, bool *pushed, bool *submitted)
 	int r;
 
 	for (;;) {
-		if (!w->nfree)
+		if (CVMM_UNLIKELY(!w->nfree))
 			return 1;
 		r = wq_pop(w, &chain);
 		if (r <= 0) {
@@ -176,7 +179,7 @@ static int drain(struct cvmm_blk_queue *w, bool *pushed, bool *submitted)
 		}
 		req = slot_get(w);
 		r = cvmm_blk_request_parse(req, &chain, w->mem, &w->disk);
-		if (r < 0) {
+		if (CVMM_UNLIKELY(r < 0)) {
 			slot_put(w, req);
 			if (cvmm_virtq_broken(chain.q)) {
 				(void)wq_error(w, r, true);
@@ -189,17 +192,19 @@ static int drain(struct cvmm_blk_queue *w, bool *pushed, bool *submitted)
 				return r;
 			continue;
 		}
-		if (w->hold && w->hold(w->ctx, req))
-			continue; /* the slot stays taken: hung I/O */
-		if (req->executable && w->rl && !cvmm_rate_limiter_unlimited(w->rl)) {
-			uint64_t bytes = io_bytes(req);
+		if (CVMM_UNLIKELY(w->slow)) {
+			if (w->hold && w->hold(w->ctx, req))
+				continue; /* the slot stays taken: hung I/O */
+			if (req->executable && w->rl && !cvmm_rate_limiter_unlimited(w->rl)) {
+				uint64_t bytes = io_bytes(req);
 
-			if (!cvmm_rate_limiter_consume(w->rl, 1, bytes)) {
-				slot_put(w, req);
-				wq_unpop(w, &chain);
-				if (w->throttled)
-					w->throttled(w->ctx, bytes);
-				return 1;
+				if (!cvmm_rate_limiter_consume(w->rl, 1, bytes)) {
+					slot_put(w, req);
+					wq_unpop(w, &chain);
+					if (w->throttled)
+						w->throttled(w->ctx, bytes);
+					return 1;
+				}
 			}
 		}
 		if (!req->executable) {
@@ -341,6 +346,10 @@ int cvmm_blk_queue_create(const struct cvmm_blk_queue_opts *o, struct cvmm_blk_q
 	w->hold = o->hold;
 	w->mem = o->mem;
 	w->can_unpop = o->q || o->ops->unpop;
+	w->push_begin = o->ops ? o->ops->push_begin : NULL;
+	w->push_end = o->ops ? o->ops->push_end : NULL;
+	/* An unlimited limiter costs nothing per request. */
+	w->slow = o->hold || (o->rl && !cvmm_rate_limiter_unlimited(o->rl));
 	w->disk.capacity = cvmm_blk_backend_capacity(o->backend);
 	w->disk.features = o->features;
 	w->disk.read_only = o->read_only;
