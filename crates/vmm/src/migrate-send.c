@@ -5,12 +5,14 @@
  * that a failure before the destination's verdict leaves this VM running.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cvmm/snapshot.h>
 
@@ -35,6 +37,8 @@ struct sender {
 	bool write_failed;         /* the link is gone: no ABANDON */
 	uint64_t slice_start;
 	uint64_t pass_bytes;
+	int pagemap;               /* /proc/self/pagemap, or -1 */
+	bool cand[CVMM_MIG_MAX_BATCH];
 	char *err;
 	size_t errlen;
 };
@@ -137,25 +141,78 @@ static int send_run(struct sender *s, uint64_t gpa, const uint8_t *host, uint32_
 	return 0;
 }
 
-/* Send @npages pages from @gpa as runs of zero and data pages. */
+/*
+ * Mark in s->cand which of the @n pages at @host may hold data, without
+ * touching them: reading a page the guest never touched would fault in a
+ * page per page (most of an idle guest). Private anonymous RAM: pagemap
+ * (present or swapped); a memfd: SEEK_DATA (whoever wrote it, a vhost-user
+ * backend included). Anything else (a snapshot's file under the RAM):
+ * every page is a candidate.
+ */
+static void candidates(struct sender *s, const struct cvmm_mem_region *r, const uint8_t *host,
+		       uint32_t n)
+{
+	uint64_t pm[CVMM_MIG_MAX_BATCH];
+
+	memset(s->cand, 1, n);
+	if (r->fd >= 0 && (r->flags & CVMM_MEM_F_SHARED)) {
+		off_t start = (off_t)(r->fd_offset + (uint64_t)(host - r->host));
+		off_t end = start + (off_t)n * (off_t)PAGE, pos = start;
+
+		memset(s->cand, 0, n);
+		while (pos < end) {
+			off_t d = lseek(r->fd, pos, SEEK_DATA), h;
+
+			if (d < 0 && errno != ENXIO) {
+				memset(s->cand, 1, n); /* no SEEK_DATA: read them all */
+				return;
+			}
+			if (d < 0 || d >= end)
+				break;
+			h = lseek(r->fd, d, SEEK_HOLE);
+			if (h < 0 || h > end)
+				h = end;
+			for (off_t p = d & ~(off_t)(PAGE - 1); p < h; p += (off_t)PAGE)
+				s->cand[(p - start) / (off_t)PAGE] = true;
+			pos = h;
+		}
+		return;
+	}
+	if (r->backing != CVMM_MEM_ANON || s->vmm->snap || s->pagemap < 0 ||
+	    pread(s->pagemap, pm, n * sizeof(pm[0]),
+		  (off_t)((uintptr_t)host / PAGE * sizeof(pm[0]))) != (ssize_t)(n * sizeof(pm[0])))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		s->cand[i] = (pm[i] >> 62) & 3; /* bit 63 present, bit 62 swapped */
+}
+
+static bool page_zero(struct sender *s, const uint8_t *p, uint32_t i)
+{
+	return !s->cand[i] || cvmm_mig_is_zero(p, PAGE);
+}
+
+/* Send @npages (<= CVMM_MIG_MAX_BATCH) pages from @gpa as runs of zero and
+ * data pages. */
 static int send_pages(struct sender *s, uint64_t gpa, uint64_t npages)
 {
 	uint64_t len = npages * PAGE;
 	const uint8_t *host = cvmm_guest_mem_ptr(s->vmm->mem, gpa, len);
+	const struct cvmm_mem_region *r = cvmm_guest_mem_find(s->vmm->mem, gpa);
 	uint64_t i = 0;
 
-	if (!host) {
+	if (!host || !r || npages > CVMM_MIG_MAX_BATCH) {
 		snprintf(s->err, s->errlen, "migration: [%#" PRIx64 ", +%#" PRIx64
 			 ") is not guest RAM", gpa, len);
 		return -EFAULT;
 	}
+	candidates(s, r, host, (uint32_t)npages);
 	while (i < npages) {
-		bool zero = cvmm_mig_is_zero(host + i * PAGE, PAGE);
+		bool zero = page_zero(s, host + i * PAGE, (uint32_t)i);
 		uint32_t n = 1;
 		int ret;
 
 		while (i + n < npages && n < CVMM_MIG_MAX_BATCH &&
-		       cvmm_mig_is_zero(host + (i + n) * PAGE, PAGE) == zero)
+		       page_zero(s, host + (i + n) * PAGE, (uint32_t)(i + n)) == zero)
 			n++;
 		ret = send_run(s, gpa + i * PAGE, host + i * PAGE, n, zero);
 		if (ret)
@@ -427,7 +484,7 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 {
 	char dummy[8];
 	struct sender s = { .vmm = vmm, .o = o, .fd = fd, .err = err ? err : dummy,
-			    .errlen = err ? errlen : sizeof(dummy) };
+			    .errlen = err ? errlen : sizeof(dummy), .pagemap = -1 };
 	bool expected = false;
 	int ret;
 
@@ -453,6 +510,7 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	}
 	atomic_store(&s.m->cancel, false);
 	s.m->t0 = cvmm_now_ns();
+	s.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	s.p.state = CVMM_VMM_MIG_SETUP;
 	publish(&s);
 
@@ -485,6 +543,8 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 		snprintf(s.err, s.errlen, "migration: %s", strerror(-ret));
 	snprintf(s.p.error, sizeof(s.p.error), "%s", ret ? s.err : "");
 	publish(&s);
+	if (s.pagemap >= 0)
+		close(s.pagemap);
 	atomic_store(&s.m->sending, false);
 	return ret;
 }

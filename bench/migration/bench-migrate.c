@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Live-migration figures for docs/benchmarks.md: a guest (tests/guests/
+ * dirty.c, 2 vCPUs) that keeps writing HOT MiB of its RAM is migrated
+ * between two VMs of this process over TCP loopback (pre-copy) and over a
+ * unix socket (local, memfds). Prints total time, downtime, bytes on the
+ * wire, passes and the auto-converge throttle.
+ *
+ * usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB]]   (default 256 32)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cvmm/vmm.h>
+
+#include "cvmm-dirty-pattern.h"
+#include "guest-loader.h"
+
+#define NCPUS 2
+#define AREA_GPA (16ull << 20)
+
+static char image[4096];
+static uint64_t mem_mib = 256, hot_mib = 32;
+
+static void die(const char *what, int ret, const char *err)
+{
+	fprintf(stderr, "bench-migrate: %s: %s %s\n", what, strerror(-ret), err ? err : "");
+	exit(1);
+}
+
+static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = mem_mib << 20, .ncpus = NCPUS,
+				   .backing = backing };
+	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
+					     .debug_exit = true };
+	struct cvmm_vmm *vmm;
+	char err[256];
+	int ret;
+
+	if ((ret = cvmm_vmm_create(&o, &vmm, err, sizeof(err))))
+		die("create", ret, err);
+	if ((ret = cvmm_vmm_platform_add(vmm, &po, err, sizeof(err))))
+		die("platform", ret, err);
+	if (load) {
+		uint64_t pages = hot_mib << 8;
+		struct cvmm_guest_load_opts lo = {
+			.sz = sizeof(lo), .ncpus = NCPUS,
+			/* Every page of the hot area, round after round, for ever. */
+			.args = { AREA_GPA, pages ? pages : 1, pages | 0xffffffffull << 32, 7 },
+		};
+		struct cvmm_guest_layout l;
+
+		if ((ret = cvmm_guest_load_file(cvmm_vmm_mem(vmm), image, &lo, &l)))
+			die("load", ret, image);
+		for (unsigned int i = 0; i < NCPUS; i++)
+			if ((ret = cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, i), i)))
+				die("vcpu", ret, NULL);
+	}
+	return vmm;
+}
+
+struct job {
+	struct cvmm_vmm *vmm;
+	int fd;
+	bool local;
+	int ret;
+	char err[300];
+};
+
+static void *sender(void *arg)
+{
+	struct job *j = arg;
+	struct cvmm_vmm_migrate_opts o = { .sz = sizeof(o), .local = j->local, .downtime_ms = 300 };
+
+	j->ret = cvmm_vmm_migrate_send(j->vmm, j->fd, &o, j->err, sizeof(j->err));
+	return NULL;
+}
+
+static void tcp_pair(int *c, int *d)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen))
+		die("listen", -errno, NULL);
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (*c < 0 || connect(*c, (struct sockaddr *)&a, sizeof(a)))
+		die("connect", -errno, NULL);
+	*d = accept(l, NULL, NULL);
+	close(l);
+}
+
+static void run(bool local)
+{
+	struct cvmm_vmm *src = make_vm(true, local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON), *dst;
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_mig_progress p, dp;
+	struct timespec ts = { 0, 300000000 };
+	struct job j = { .vmm = src, .local = local };
+	pthread_t t;
+	char err[300];
+	int sv[2], ret;
+
+	if (local) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			die("socketpair", -errno, NULL);
+	} else {
+		tcp_pair(&sv[0], &sv[1]);
+	}
+	if ((ret = cvmm_vmm_start(src)))
+		die("start", ret, NULL);
+	nanosleep(&ts, NULL); /* the hot area is written over and over by now */
+	j.fd = sv[0];
+	pthread_create(&t, NULL, sender, &j);
+	if ((ret = cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err))))
+		die("accept", ret, err);
+	dst = make_vm(false, CVMM_VMM_MEM_ANON);
+	ret = cvmm_vmm_migrate_receive(dst, in, NULL, err, sizeof(err));
+	pthread_join(t, NULL);
+	if (ret)
+		die("receive", ret, err);
+	if (j.ret)
+		die("send", j.ret, j.err);
+	cvmm_vmm_migrate_progress(src, &p);
+	cvmm_vmm_migrate_progress(dst, &dp);
+	printf("%-8s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
+	       "(destination: state to running %llu ms), %8.1f MiB sent, %u passes, "
+	       "%llu data + %llu zero pages, throttle %u%%\n",
+	       local ? "local" : "pre-copy", (unsigned long long)mem_mib,
+	       (unsigned long long)hot_mib, (unsigned long long)p.total_ms,
+	       (unsigned long long)p.downtime_ms, (unsigned long long)dp.downtime_ms,
+	       p.bytes_sent / 1048576.0, p.pass + 1, (unsigned long long)p.pages_sent,
+	       (unsigned long long)p.zero_pages, p.throttle_pct);
+	cvmm_vmm_incoming_free(in);
+	cvmm_vmm_request_stop(src, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(src);
+	cvmm_vmm_destroy(src);
+	if ((ret = cvmm_vmm_start(dst)))
+		die("start at the destination", ret, NULL);
+	nanosleep(&ts, NULL);
+	cvmm_vmm_request_stop(dst, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(dst);
+	cvmm_vmm_destroy(dst);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB]]\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(image, sizeof(image), "%s/dirty.img", argv[1]);
+	if (argc > 2)
+		mem_mib = strtoull(argv[2], NULL, 0);
+	if (argc > 3)
+		hot_mib = strtoull(argv[3], NULL, 0);
+	if (mem_mib < 64 || hot_mib > mem_mib - 32) {
+		fprintf(stderr, "bench-migrate: need MEM-MIB >= 64 and HOT-MIB <= MEM-MIB - 32\n");
+		return 1;
+	}
+	run(false);
+	run(true);
+	return 0;
+}
