@@ -94,7 +94,7 @@ int cvmm_vmm_device_add(struct cvmm_vmm *vmm, const char *id, const char *prefix
 	e->dev = dev;
 	if (out_id)
 		snprintf(out_id, CVMM_VMM_ID_MAX, "%s", e->id);
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_DEVICE_ADDED, e->id);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_DEVICE_ADDED, e->id);
 	return 0;
 }
 
@@ -118,7 +118,7 @@ int cvmm_vmm_device_remove(struct cvmm_vmm *vmm, const char *id)
 	memmove(&vmm->dev[i], &vmm->dev[i + 1], (vmm->ndev - (unsigned int)i - 1) * sizeof(e));
 	vmm->ndev--;
 	destroy_entry(vmm, &e);
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_DEVICE_REMOVED, e.id);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_DEVICE_REMOVED, e.id);
 	return 0;
 }
 

@@ -173,12 +173,12 @@ void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);
-void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
-void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
+void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
+void cvmm_vi_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
 /* snapshot-restore.c: stop the OnDemand threads, drop the memory file. */
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
 /* migrate.c: free the migration record. */
 void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm);
-void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
+void cvmm_vi_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
 
 #endif

@@ -26,22 +26,22 @@ enum cvmm_vmm_state cvmm_vmm_state(const struct cvmm_vmm *vmm)
 	return (enum cvmm_vmm_state)atomic_load(&vmm->state);
 }
 
-void cvmm_vi_vmm_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s)
+void cvmm_vi_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s)
 {
 	atomic_store(&vmm->state, (int)s);
 }
 
-void cvmm_vi_vmm_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev)
+void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev)
 {
 	if (vmm->opts.event)
 		vmm->opts.event(vmm->opts.opaque, ev);
 }
 
-void cvmm_vi_vmm_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id)
+void cvmm_vi_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id)
 {
 	struct cvmm_vmm_event ev = { .type = type, .vcpu = -1, .id = id };
 
-	cvmm_vi_vmm_emit(vmm, &ev);
+	cvmm_vi_emit(vmm, &ev);
 }
 
 int cvmm_vmm_start(struct cvmm_vmm *vmm)
@@ -54,7 +54,7 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 		return -EBUSY;
 	if (vmm->broken)
 		return -EIO;
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_BOOTING, NULL);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_BOOTING, NULL);
 	/* Devices added before start joined paused. */
 	ret = cvmm_vi_devices_resume(vmm);
 	if (!ret)
@@ -65,8 +65,8 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 		return ret;
 	}
-	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_RUNNING);
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_BOOTED, NULL);
+	cvmm_vi_set_state(vmm, CVMM_VMM_RUNNING);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_BOOTED, NULL);
 	return 0;
 }
 
@@ -78,7 +78,7 @@ int cvmm_vmm_pause(struct cvmm_vmm *vmm)
 		return -EINVAL;
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_RUNNING)
 		return -EBUSY;
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_PAUSING, NULL);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_PAUSING, NULL);
 	ret = cvmm_vi_vcpus_pause(vmm);
 	if (ret)
 		return ret;
@@ -90,8 +90,8 @@ int cvmm_vmm_pause(struct cvmm_vmm *vmm)
 		return ret;
 	}
 	cvmm_vi_device_thread_stop(vmm);
-	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_PAUSED);
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_PAUSED, NULL);
+	cvmm_vi_set_state(vmm, CVMM_VMM_PAUSED);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_PAUSED, NULL);
 	return 0;
 }
 
@@ -103,11 +103,11 @@ int cvmm_vmm_resume(struct cvmm_vmm *vmm)
 		return -EINVAL;
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_PAUSED)
 		return -EBUSY;
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_RESUMING, NULL);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_RESUMING, NULL);
 	ret = cvmm_vi_devices_resume(vmm);
 	cvmm_vi_vcpus_resume(vmm);
-	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_RUNNING);
-	cvmm_vi_vmm_emit_type(vmm, CVMM_VMM_EV_RESUMED, NULL);
+	cvmm_vi_set_state(vmm, CVMM_VMM_RUNNING);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_RESUMED, NULL);
 	return ret;
 }
 
@@ -140,9 +140,9 @@ static void finish(struct cvmm_vmm *vmm)
 		return;
 	cvmm_vi_vcpus_stop_and_join(vmm);
 	cvmm_vi_device_thread_stop(vmm);
-	cvmm_vi_vmm_set_state(vmm, CVMM_VMM_SHUTDOWN);
+	cvmm_vi_set_state(vmm, CVMM_VMM_SHUTDOWN);
 	ev.stop = cvmm_vmm_stop_reason(vmm, &ev.code);
-	cvmm_vi_vmm_emit(vmm, &ev);
+	cvmm_vi_emit(vmm, &ev);
 }
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)

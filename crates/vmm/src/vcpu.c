@@ -43,7 +43,7 @@ static void crash(struct vcpu *vc, const char *what)
 
 	format_registers(vc->kvm, regs, sizeof(regs));
 	snprintf(detail, sizeof(detail), "%s\n%s", what, regs);
-	cvmm_vi_vmm_emit(vc->vmm, &ev);
+	cvmm_vi_emit(vc->vmm, &ev);
 	cvmm_vmm_request_stop(vc->vmm, CVMM_VMM_STOP_CRASH, 2);
 }
 
