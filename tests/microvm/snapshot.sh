@@ -10,7 +10,7 @@
 # VM resumes.
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
 require_kvm
-plan 25
+plan 27
 
 IMG=$top_builddir/tests/guests/snapshot.img
 SNAP=$TMP/snap
@@ -72,6 +72,24 @@ ok=0
 for i in 1 2 3 4 5; do went_on "$TMP/c$i" && ok=$((ok + 1)); done
 kill -TERM $pids; wait $pids 2>/dev/null
 check "five Shared clones at once all go on" test $ok -eq 5
+
+# a clone of a clone: a Shared clone snapshotted in turn (the pages it never
+# touched come from the file it maps), then restored by Copy
+"$MICROVM" --restore source_url=file://"$SNAP",memory_restore_mode=Shared,resume=on \
+	--serial file="$TMP/cc1" --snapshot destination_url=file://"$TMP/snap2" >"$TMP/cc1.log" 2>&1 &
+pid=$!; all="$all $pid"
+wait_for "$TMP/cc1" "round" 20
+kill -USR1 $pid
+check "a Shared clone writes a snapshot of its own" wait_for "$TMP/cc1.log" "snapshot written" 20
+kill -9 $pid; wait $pid 2>/dev/null
+saved=$before
+before=$(last_round "$TMP/cc1")
+"$MICROVM" --restore source_url=file://"$TMP/snap2",memory_restore_mode=Copy,resume=on \
+	--serial file="$TMP/cc2" >"$TMP/cc2.log" 2>&1 &
+pid=$!; all="$all $pid"
+check "the clone's snapshot restored by Copy goes on and finds every byte" went_on "$TMP/cc2"
+kill -TERM $pid; wait $pid 2>/dev/null
+before=$saved
 
 # resume=off: nothing runs until SIGUSR2; the memory file deleted meanwhile
 cp -r "$SNAP" "$TMP/del"
