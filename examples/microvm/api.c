@@ -465,7 +465,9 @@ static void vm_snapshot(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 		return cvmm_api_error(r, 409, "vm.snapshot: the VM was restored and never ran "
 				      "(its snapshot is the one it came from)");
 	emit(a, "vm", "snapshotting", NULL);
-	ret = microvm_snap_api_snapshot(a->m->vmm, &a->cfg, q->json, err, sizeof(err));
+	a->snap.evfd = a->evfd;
+	a->snap.t0_ns = a->m->t0_ns;
+	ret = microvm_snap_api_snapshot(&a->snap, a->m->vmm, &a->cfg, q->json, err, sizeof(err));
 	if (ret)
 		return cvmm_api_error(r, ret == -EINVAL && !strstr(err, "snapshot '") ? 400 : 500,
 				      "vm.snapshot: %s", err[0] ? err : strerror(-ret));
@@ -485,6 +487,8 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	if (a->have_cfg)
 		return cvmm_api_error(r, 409, "vm.restore: a VM exists already (vm.delete first)");
 	emit(a, "vm", "restoring", NULL);
+	a->snap.evfd = a->evfd;
+	a->snap.t0_ns = a->m->t0_ns;
 	ret = microvm_snap_api_restore_open(&a->snap, q->json, &c, &cj, err, sizeof(err));
 	if (ret) {
 		microvm_snap_fini(&a->snap);

@@ -37,8 +37,8 @@ int microvm_event_monitor_open(const struct microvm_config *c, char *err, size_t
 	return fd;
 }
 
-void microvm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, const char *event,
-				 const char *id)
+void microvm_event_monitor_write_props(int fd, uint64_t t0_ns, const char *source,
+				       const char *event, const char *const *kv)
 {
 	struct json_object *o, *ts, *props = NULL;
 	uint64_t ns = cvmm_now_ns() - t0_ns;
@@ -60,17 +60,27 @@ void microvm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, con
 	json_object_object_add(o, "timestamp", ts);
 	json_object_object_add(o, "source", json_object_new_string(source));
 	json_object_object_add(o, "event", json_object_new_string(event));
-	if (id) {
-		props = json_object_new_object();
-		json_object_object_add(props, "id", json_object_new_string(id));
+	for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+		if (!props)
+			props = json_object_new_object();
+		json_object_object_add(props, kv[i], json_object_new_string(kv[i + 1]));
 	}
 	json_object_object_add(o, "properties", props);
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	n = snprintf(line, sizeof(line), "%s\n", s);
+	/* one write() per line: threads reporting at once do not interleave */
 	if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) < 0) {
 		/* a full pipe or a gone reader loses the event, never the VM */
 	}
 	json_object_put(o);
+}
+
+void microvm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, const char *event,
+				 const char *id)
+{
+	const char *kv[] = { "id", id, NULL };
+
+	microvm_event_monitor_write_props(fd, t0_ns, source, event, id ? kv : NULL);
 }
 
 const char *microvm_event_name(const struct cvmm_vmm_event *ev, const char **source)

@@ -223,6 +223,8 @@ int main(int argc, char **argv)
 		m.event_opaque = &m;
 		monitor_fd = evfd;
 	}
+	snap.evfd = evfd;
+	snap.t0_ns = m.t0_ns;
 	ret = microvm_vm_create(&m, err, sizeof(err));
 	if (!ret)
 		ret = microvm_input_init(&in, m.vmm, sfd, cfg.serial == SERIAL_STDIO);

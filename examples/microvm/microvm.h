@@ -54,6 +54,9 @@ int microvm_event_monitor_open(const struct microvm_config *c, char *err, size_t
 /* Write @ev as one line of Cloud Hypervisor's event-monitor JSON to @fd. */
 void microvm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, const char *event,
 				 const char *id);
+/* The same with properties: @kv is NULL or {key, value, ..., NULL}. */
+void microvm_event_monitor_write_props(int fd, uint64_t t0_ns, const char *source,
+				       const char *event, const char *const *kv);
 /* The (source, event) names of a VM event, or NULL for one not reported. */
 const char *microvm_event_name(const struct cvmm_vmm_event *ev, const char **source);
 

@@ -434,7 +434,7 @@ int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, 
 	const char *snap_v = NULL, *restore_v = NULL;
 	int ret;
 
-	*s = (struct microvm_snap){ .started = true };
+	*s = (struct microvm_snap){ .started = true, .evfd = -1 };
 	if ((ret = args_split(&all, argc - 1, argv + 1)))
 		goto out;
 	for (size_t i = 0; i < all.n && !ret; i++) {
@@ -508,11 +508,26 @@ void microvm_snap_fini(struct microvm_snap *s)
 	s->snap = NULL;
 }
 
+/* Progress of a snapshot or restore: a debug log line, and on the event
+ * monitor one line per tenth done ({"what", "bytes_done", "bytes_total"}). */
 static void progress(void *opaque, const char *what, uint64_t done, uint64_t total)
 {
-	(void)opaque;
+	struct microvm_snap *s = opaque;
+	char d[24], t[24];
+	const char *kv[] = { "what", what, "bytes_done", d, "bytes_total", t, NULL };
+	int tenth;
+
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "%s: %llu of %llu bytes", what,
 		 (unsigned long long)done, (unsigned long long)total);
+	if (!s || s->evfd < 0 || !total)
+		return;
+	tenth = (int)(done * 10 / total);
+	if (tenth == s->prog_last)
+		return;
+	s->prog_last = tenth;
+	snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)total);
+	microvm_event_monitor_write_props(s->evfd, s->t0_ns, "vm", s->prog_event, kv);
 }
 
 int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen)
@@ -521,6 +536,9 @@ int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err
 	int ret;
 
 	s->ro.progress = progress;
+	s->ro.opaque = s;
+	s->prog_event = "restore-progress";
+	s->prog_last = -1;
 	ret = cvmm_vmm_snapshot_restore(vmm, s->snap, &s->ro, err, errlen);
 	if (!ret)
 		CVMM_LOG(CVMM_LOG_INFO, "microvm", "restored '%s' in %.3f ms", s->source,
@@ -531,15 +549,18 @@ int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err
 	return ret;
 }
 
-int microvm_snap_write(struct cvmm_vmm *vmm, const struct microvm_config *cfg, const char *args,
-		       const char *dir, char *err, size_t errlen)
+int microvm_snap_write(struct microvm_snap *s, struct cvmm_vmm *vmm,
+		       const struct microvm_config *cfg, const char *args, const char *dir,
+		       char *err, size_t errlen)
 {
-	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress };
+	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress, .opaque = s };
 	char *config = microvm_snap_config(cfg, args);
 	int ret;
 
 	if (!config)
 		return fail(err, errlen, -ENOMEM, "snapshot: out of memory");
+	s->prog_event = "snapshot-progress";
+	s->prog_last = -1;
 	so.config = config;
 	so.config_len = strlen(config);
 	ret = cvmm_vmm_snapshot(vmm, dir, &so, err, errlen);
@@ -558,7 +579,7 @@ static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
 		fprintf(stderr, "cvmm-microvm: snapshot: cannot pause the VM: %s\n", strerror(-ret));
 		return;
 	}
-	ret = microvm_snap_write(vmm, cfg, s->config, s->dest, err, sizeof(err));
+	ret = microvm_snap_write(s, vmm, cfg, s->config, s->dest, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "cvmm-microvm: %s; the VM stays paused (SIGUSR2 resumes it)\n",
 			err[0] ? err : strerror(-ret));
@@ -633,8 +654,9 @@ static int body_keys(struct json_object *body, const char *const *keys, char *er
 	return 0;
 }
 
-int microvm_snap_api_snapshot(struct cvmm_vmm *vmm, const struct microvm_config *cfg,
-			      struct json_object *body, char *err, size_t errlen)
+int microvm_snap_api_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
+			      const struct microvm_config *cfg, struct json_object *body, char *err,
+			      size_t errlen)
 {
 	static const char *const keys[] = { "destination_url", NULL };
 	const char *url, *dir;
@@ -646,7 +668,7 @@ int microvm_snap_api_snapshot(struct cvmm_vmm *vmm, const struct microvm_config 
 		return fail(err, errlen, -EINVAL, "destination_url: a string file:///DIR is required");
 	if ((ret = url_path("vm.snapshot", "destination_url", url, &dir, err, errlen)))
 		return ret;
-	return microvm_snap_write(vmm, cfg, NULL, dir, err, errlen);
+	return microvm_snap_write(s, vmm, cfg, NULL, dir, err, errlen);
 }
 
 int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *body,
@@ -661,7 +683,7 @@ int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *bo
 	size_t len;
 	int ret;
 
-	*s = (struct microvm_snap){ .started = false };
+	*s = (struct microvm_snap){ .started = false, .evfd = s->evfd, .t0_ns = s->t0_ns };
 	s->ro = (struct cvmm_vmm_restore_opts){ .sz = sizeof(s->ro) };
 	if ((ret = body_keys(body, keys, err, errlen)))
 		return ret;

@@ -29,6 +29,11 @@ struct microvm_snap {
 	int argc;
 	char **argv;
 	bool started;               /* the vCPUs run (resume=off waits for SIGUSR2) */
+	/* progress lines on the event monitor (-1: none) */
+	int evfd;
+	uint64_t t0_ns;
+	const char *prog_event;     /* "snapshot-progress" / "restore-progress" */
+	int prog_last;              /* the last tenth reported */
 };
 
 /*
@@ -66,13 +71,15 @@ struct json_object;
 char *microvm_snap_config(const struct microvm_config *cfg, const char *args);
 
 /* Write a snapshot of the paused @vmm to @dir. @return 0 or negative errno with @err. */
-int microvm_snap_write(struct cvmm_vmm *vmm, const struct microvm_config *cfg, const char *args,
-		       const char *dir, char *err, size_t errlen);
+int microvm_snap_write(struct microvm_snap *s, struct cvmm_vmm *vmm,
+		       const struct microvm_config *cfg, const char *args, const char *dir,
+		       char *err, size_t errlen);
 
 /* vm.snapshot {"destination_url": "file:///DIR"}. @return 0; -EINVAL (a
  * bad body); errors of the snapshot, with @err. */
-int microvm_snap_api_snapshot(struct cvmm_vmm *vmm, const struct microvm_config *cfg,
-			      struct json_object *body, char *err, size_t errlen);
+int microvm_snap_api_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
+			      const struct microvm_config *cfg, struct json_object *body, char *err,
+			      size_t errlen);
 
 /*
  * vm.restore {"source_url", "memory_restore_mode", "prefault", "resume"}:

@@ -3,11 +3,12 @@
 # its memory (tests/guests/snapshot.c) is paused and snapshotted, the VMM
 # ends, a new empty VMM restores it (Paused until vm.resume, in OnDemand
 # mode) and the guest goes on counting with every byte in place; the event
-# monitor reports snapshotting/snapshotted/restoring/restored; hostile and
+# monitor reports snapshotting/snapshotted/restoring/restored and progress
+# (snapshot-progress, restore-progress with byte counts); hostile and
 # out-of-state requests get one line with their status.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
-plan 14
+plan 16
 SOCK=$TMP/api.sock
 SNAP=$TMP/snap
 R() { timeout 30 "$REMOTE" --api-socket "$SOCK" "$@"; }
@@ -42,6 +43,8 @@ check "the directory holds config.json, state, memory, manifest" \
 	sh -c "cd '$SNAP' && test -s config.json && test -s state && test -s manifest && test \$(stat -c %s memory) -eq 134217728"
 check "the event monitor saw snapshotting and snapshotted" \
 	sh -c "grep -q snapshotting '$TMP/ev1' && grep -q snapshotted '$TMP/ev1'"
+check "the event monitor saw snapshot-progress with byte counts" \
+	sh -c "grep -q '\"snapshot-progress\".*bytes_total' '$TMP/ev1'"
 check "resume after the snapshot" R resume
 R shutdown-vmm >/dev/null; wait $vmm
 
@@ -60,6 +63,8 @@ check "resume: the guest goes on counting and finds every byte" sh -c "
 	! grep -aq MISMATCH '$TMP/serial' && test \$(grep -a '^round ' '$TMP/serial' | head -1 | cut -d' ' -f2) -gt $before"
 check "the event monitor saw restoring and restored" \
 	sh -c "grep -q restoring '$TMP/ev2' && grep -q '\"restored\"' '$TMP/ev2'"
+check "the event monitor saw restore-progress (OnDemand's background fill)" \
+	sh -c "grep -q '\"restore-progress\".*bytes_done' '$TMP/ev2'"
 R shutdown-vmm >/dev/null; wait $vmm
 run_vm out --restore source_url=file://"$SNAP"
 check "cvmm-microvm --restore of an API snapshot: one line pointing to vm.restore" \
