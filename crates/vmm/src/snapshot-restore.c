@@ -10,22 +10,20 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cvmm/snapshot.h>
 
 #include "snapshot.h"
+#include "uffd.h"
 
 /* Largest config and state files accepted (hostile sizes stop here). */
 #define CONFIG_MAX (1u << 20)
@@ -45,12 +43,11 @@ struct cvmm_vmm_snapshot {
 
 struct snap_restore {
 	struct snap_source src;
-	int uffd;               /* OnDemand, else -1 */
-	int stop_efd;
-	pthread_t fault_thread, fill_thread;
-	bool fault_running, fill_running;
+	struct vi_uffd *uffd;   /* OnDemand (uffd.c, shared with post-copy), else NULL */
+	int stop_efd;           /* stops the fill thread */
+	pthread_t fill_thread;
+	bool fill_running;
 	_Atomic bool filling;
-	_Atomic uint64_t done;
 	uint64_t total;
 	cvmm_vmm_progress_fn progress;
 	void *opaque;
@@ -421,83 +418,26 @@ static uint8_t *file_to_host(const struct snap_restore *sr, uint64_t off)
  * Pages already there (the other thread won) are skipped. */
 static int fill(struct snap_restore *sr, uint8_t *dst, uint64_t off, uint64_t len, void *buf)
 {
-	uint64_t pos = 0;
-
 	if (pread(sr->src.fd, buf, len, (off_t)off) != (ssize_t)len)
 		return -EIO;
-	while (pos < len) {
-		struct uffdio_copy c = { .dst = (uintptr_t)dst + pos, .src = (uintptr_t)buf + pos,
-					 .len = len - pos };
-
-		if (!ioctl(sr->uffd, UFFDIO_COPY, &c)) {
-			atomic_fetch_add(&sr->done, c.copy);
-			return 0;
-		}
-		if (c.copy > 0) {
-			atomic_fetch_add(&sr->done, (uint64_t)c.copy);
-			pos += (uint64_t)c.copy;
-		} else if (errno == EEXIST || c.copy == -EEXIST) {
-			pos += SNAP_PAGE; /* already filled: skip it */
-		} else if (errno != EAGAIN && errno != EINTR) {
-			return -errno;
-		}
-	}
-	return 0;
+	return cvmm_vi_uffd_copy(sr->uffd, dst, buf, len);
 }
 
-static void serve_fault(struct snap_restore *sr, uint64_t addr, void *buf)
+/* The fault thread's callback: the page from the file, a hole as the zero
+ * page without a read. */
+static int serve_fault(void *opaque, uint64_t page, void *buf)
 {
-	uint64_t page = addr & ~(SNAP_PAGE - 1), off = host_to_file(sr, page);
+	struct snap_restore *sr = opaque;
+	uint64_t off = host_to_file(sr, page);
 	int ret;
 
-	if (off != UINT64_MAX && snap_source_data(&sr->src, off / SNAP_PAGE)) {
+	if (off != UINT64_MAX && snap_source_data(&sr->src, off / SNAP_PAGE))
 		ret = fill(sr, (uint8_t *)(uintptr_t)page, off, SNAP_PAGE, buf);
-	} else {
-		/* A hole (or outside the file): the zero page, no read. */
-		struct uffdio_zeropage z = { .range = { .start = page, .len = SNAP_PAGE } };
-
-		ret = ioctl(sr->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST ? -errno : 0;
-	}
-	if (ret) {
-		/* Never leave the faulting thread asleep: wake it to retry. */
-		struct uffdio_range w = { .start = page, .len = SNAP_PAGE };
-
-		sr->fault_errors++;
-		ioctl(sr->uffd, UFFDIO_WAKE, &w);
-	} else {
-		struct uffdio_range w = { .start = page, .len = SNAP_PAGE };
-
-		ioctl(sr->uffd, UFFDIO_WAKE, &w);
-	}
-}
-
-static void *fault_main(void *arg)
-{
-	struct snap_restore *sr = arg;
-	void *buf = aligned_alloc(SNAP_PAGE, SNAP_PAGE);
-
-	cvmm_thread_set_name("cvmm-uffd");
-	while (buf) {
-		struct pollfd p[2] = { { .fd = sr->uffd, .events = POLLIN },
-				       { .fd = sr->stop_efd, .events = POLLIN } };
-		struct uffd_msg msg;
-		ssize_t n;
-
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents)
-			break;
-		n = read(sr->uffd, &msg, sizeof(msg));
-		if (n != sizeof(msg))
-			continue;
-		if (msg.event == UFFD_EVENT_PAGEFAULT)
-			serve_fault(sr, msg.arg.pagefault.address, buf);
-	}
-	free(buf);
-	return NULL;
+	else
+		ret = cvmm_vi_uffd_zero(sr->uffd, (uint8_t *)(uintptr_t)page, SNAP_PAGE);
+	if (!ret)
+		cvmm_vi_uffd_wake(sr->uffd, page);
+	return ret;
 }
 
 static void *fill_main(void *arg)
@@ -531,7 +471,7 @@ static void *fill_main(void *arg)
 		if (fill(sr, file_to_host(sr, p * SNAP_PAGE), p * SNAP_PAGE, (q - p) * SNAP_PAGE, buf))
 			sr->fault_errors++;
 		if (sr->progress)
-			sr->progress(sr->opaque, "stream", atomic_load(&sr->done), sr->total);
+			sr->progress(sr->opaque, "stream", (sr->uffd ? atomic_load(&sr->uffd->done) : 0), sr->total);
 		p = q;
 	}
 	free(buf);
@@ -542,35 +482,15 @@ static void *fill_main(void *arg)
 static int restore_on_demand(struct cvmm_vmm *vmm, struct snap_restore *sr, char *err,
 			     size_t errlen)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	int ret;
+	int ret = cvmm_vi_uffd_start(&sr->uffd, vmm->mem, serve_fault, sr, "OnDemand restore", err,
+				     errlen);
 
-	sr->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (sr->uffd < 0)
-		return failf(err, errlen, -errno,
-			     "OnDemand restore: userfaultfd: %s (root, or vm.unprivileged_userfaultfd=1)",
-			     strerror(errno));
-	if (ioctl(sr->uffd, UFFDIO_API, &api))
-		return failf(err, errlen, -errno, "OnDemand restore: UFFDIO_API: %s", strerror(errno));
-	for (unsigned int i = 0; i < sr->src.nregions; i++) {
-		const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
-		struct uffdio_register reg = {
-			.range = { .start = (uintptr_t)r->host, .len = r->size },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
-
-		madvise(r->host, r->size, MADV_DONTNEED);
-		if (ioctl(sr->uffd, UFFDIO_REGISTER, &reg))
-			return failf(err, errlen, -errno, "OnDemand restore: UFFDIO_REGISTER: %s",
-				     strerror(errno));
-	}
+	if (ret)
+		return ret;
 	sr->stop_efd = cvmm_eventfd_create(0);
 	if (sr->stop_efd < 0)
 		return failf(err, errlen, sr->stop_efd, "OnDemand restore: eventfd: %s",
 			     strerror(-sr->stop_efd));
-	if ((ret = -pthread_create(&sr->fault_thread, NULL, fault_main, sr)))
-		return failf(err, errlen, ret, "OnDemand restore: fault thread: %s", strerror(-ret));
-	sr->fault_running = true;
 	atomic_store(&sr->filling, true);
 	if ((ret = -pthread_create(&sr->fill_thread, NULL, fill_main, sr))) {
 		atomic_store(&sr->filling, false);
@@ -590,10 +510,8 @@ void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm)
 		cvmm_eventfd_write(sr->stop_efd, 1);
 	if (sr->fill_running)
 		pthread_join(sr->fill_thread, NULL);
-	if (sr->fault_running)
-		pthread_join(sr->fault_thread, NULL);
+	cvmm_vi_uffd_stop(sr->uffd);
 	cvmm_close(sr->stop_efd);
-	cvmm_close(sr->uffd);
 	cvmm_close(sr->src.fd);
 	free(sr->src.data);
 	free(sr);
@@ -610,7 +528,7 @@ bool cvmm_vmm_restore_progress(const struct cvmm_vmm *vmm, uint64_t *done, uint6
 	const struct snap_restore *sr = vmm ? vmm->snap : NULL;
 
 	if (done)
-		*done = sr ? atomic_load(&sr->done) : 0;
+		*done = sr ? (sr->uffd ? atomic_load(&sr->uffd->done) : 0) : 0;
 	if (total)
 		*total = sr ? sr->total : 0;
 	return sr && atomic_load(&sr->filling);
@@ -676,7 +594,7 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 	sr = calloc(1, sizeof(*sr));
 	if (!sr)
 		return -ENOMEM;
-	sr->uffd = sr->stop_efd = -1;
+	sr->stop_efd = -1;
 	sr->mem = vmm->mem;
 	sr->progress = o->progress;
 	sr->opaque = o->opaque;
