@@ -753,6 +753,7 @@ enum cvmm_vmm_mig_state {
 	CVMM_VMM_MIG_SETUP,        /**< START sent / received */
 	CVMM_VMM_MIG_PRECOPY,      /**< passes over RAM while the guest runs */
 	CVMM_VMM_MIG_STOPCOPY,     /**< source paused: last pages and the device state */
+	CVMM_VMM_MIG_POSTCOPY,     /**< the destination runs; pages still come, on demand and pushed */
 	CVMM_VMM_MIG_COMPLETED,    /**< the destination runs; the source stays paused */
 	CVMM_VMM_MIG_FAILED,       /**< see error; the source runs again */
 	CVMM_VMM_MIG_CANCELLED,    /**< cvmm_vmm_migrate_cancel(); the source runs again */
@@ -770,6 +771,7 @@ struct cvmm_vmm_mig_progress {
 	uint64_t bandwidth;         /**< bytes per second, last pass */
 	uint64_t expected_downtime_ms;
 	uint32_t throttle_pct;      /**< auto-converge: share of time the vCPUs are held */
+	uint64_t page_requests;     /**< post-copy: pages the destination asked for */
 	uint64_t total_ms;          /**< since the start (final once done) */
 	uint64_t downtime_ms;       /**< source paused until the destination's verdict */
 	char error[256];            /**< FAILED: one line */
@@ -796,6 +798,14 @@ struct cvmm_vmm_migrate_opts {
 	size_t config_len;
 	cvmm_vmm_mig_progress_fn progress; /**< NULL: none; called after every batch */
 	void *opaque;
+	/**
+	 * Post-copy: pause at once, send the state, and once the destination
+	 * runs, answer its page requests on @request_fd (a second connected
+	 * socket: a request never waits behind the bulk stream) while every
+	 * page is pushed on @fd.
+	 */
+	bool postcopy;
+	int request_fd;
 };
 
 /**
@@ -847,6 +857,9 @@ struct cvmm_vmm_receive_opts {
 	size_t sz;                  /**< sizeof(struct cvmm_vmm_receive_opts) */
 	cvmm_vmm_mig_progress_fn progress;
 	void *opaque;
+	/** Post-copy's page-request connection (the source's request_fd);
+	 * -1 or a NULL @o: none, and a post-copy migration is refused. */
+	int request_fd;
 };
 
 /**
@@ -855,6 +868,14 @@ struct cvmm_vmm_receive_opts {
  * checked against this VM's own memory map; the state is restored with
  * CVMM_VMM_RESTORE_CLOCK_REALTIME; then the verdict is sent. Local: each
  * RAM region is replaced by the memfd received.
+ * Post-copy: guest RAM is registered with userfaultfd before anything
+ * arrives; after the state is restored the source is told to switch and
+ * this returns 0 at once: start the VM. Pages the guest touches are
+ * requested on o->request_fd and filled by the VMM's fault thread
+ * (uffd.c) while a thread of this migration receives the pushed rest;
+ * cvmm_vmm_migrate_progress() says POSTCOPY, then COMPLETED (every page
+ * here) or FAILED (the link was lost: missing pages can never arrive; the
+ * source keeps its paused copy).
  * @return 0: start the VM (cvmm_vmm_start()). Otherwise the source was
  * told (when the link allows), the VM must be destroyed, never started:
  * -ECANCELED (the source abandoned); -EPIPE (the stream was cut);
@@ -875,7 +896,8 @@ bool cvmm_vmm_migrate_progress(struct cvmm_vmm *vmm, struct cvmm_vmm_mig_progres
  */
 int cvmm_vmm_migrate_cancel(struct cvmm_vmm *vmm);
 
-/** "none", "setup", "precopy", "stop-and-copy", "completed", "failed", "cancelled". */
+/** "none", "setup", "precopy", "stop-and-copy", "postcopy", "completed", "failed",
+ * "cancelled". */
 const char *cvmm_vmm_mig_state_name(enum cvmm_vmm_mig_state s);
 
 /* ------------------------------------------------------------------------ */

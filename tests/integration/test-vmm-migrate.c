@@ -293,7 +293,7 @@ static void *link_thread(void *arg)
 			break;
 		moved += (uint64_t)n;
 		if (l->slow)
-			nap(1);
+			nap(3);
 	}
 	shutdown(l->a, SHUT_RDWR);
 	shutdown(l->b, SHUT_RDWR);
@@ -362,6 +362,84 @@ static void faulty_link(uint64_t limit, bool slow, bool cancel)
 	source_survives(src);
 	close(s1[0]), close(s1[1]), close(s2[0]), close(s2[1]);
 }
+
+START_TEST(postcopy)
+{
+	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON), *dst = NULL;
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_mig_progress sp, dp;
+	struct send_job j = { 0 };
+	char err[300] = "";
+	int sv[2], lk[2], rq[2], ret;
+	struct link fwd, back;
+
+	/* The pushed stream crawls through a slow link, so the guest runs
+	 * ahead of it and asks for its pages on the request connection. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lk), 0);
+	small_buffers(sv[0]);
+	small_buffers(sv[1]);
+	fwd = (struct link){ .a = sv[1], .b = lk[0], .limit = UINT64_MAX, .slow = true };
+	back = (struct link){ .a = lk[0], .b = sv[1], .limit = UINT64_MAX };
+	ck_assert_int_eq(pthread_create(&fwd.t, NULL, link_thread, &fwd), 0);
+	ck_assert_int_eq(pthread_create(&back.t, NULL, link_thread, &back), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	nap(100);
+	j.vmm = src;
+	j.fd = sv[0];
+	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy = true,
+					      .request_fd = rq[0], .config = "{\"test\":1}",
+					      .config_len = 10, .progress = on_progress,
+					      .opaque = &j };
+	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
+	ck_assert_msg(cvmm_vmm_migrate_accept(lk[1], &in, err, sizeof(err)) == 0, "%s", err);
+	dst = make_vm(false, CVMM_VMM_MEM_ANON);
+	ro.request_fd = rq[1];
+	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(in);
+	if (ret == -EPERM || ret == -ENOSYS) {
+		/* No userfaultfd for this user: nothing to test here. */
+		printf("# post-copy skipped: %s\n", err);
+		pthread_join(j.t, NULL);
+		cvmm_vmm_destroy(dst);
+		drop(src);
+		shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
+		pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
+		return;
+	}
+	ck_assert_msg(ret == 0, "receive: %s", err);
+	/* Runs at once: its pages come on demand and in the background. */
+	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
+	pthread_join(j.t, NULL);
+	ck_assert_msg(j.ret == 0, "send: %s", j.err);
+	for (int i = 0; i < 1000; i++) {
+		ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
+		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
+			break;
+		nap(10);
+	}
+	ck_assert_msg(dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
+		      cvmm_vmm_mig_state_name(dp.state), dp.error);
+	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
+	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
+	printf("# post-copy: switch-over after %llu ms, %llu pages requested on demand, "
+	       "%llu data + %llu zero pages pushed, total %llu ms\n",
+	       (unsigned long long)sp.downtime_ms, (unsigned long long)sp.page_requests,
+	       (unsigned long long)sp.pages_sent, (unsigned long long)sp.zero_pages,
+	       (unsigned long long)sp.total_ms);
+	ck_assert_uint_gt(sp.page_requests, 0);
+	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
+	drop(src);
+	ret = finish_guest(dst);
+	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
+	cvmm_vmm_destroy(dst);
+	shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
+	pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
+	close(sv[0]), close(sv[1]), close(lk[0]), close(lk[1]), close(rq[0]), close(rq[1]);
+}
+END_TEST
 
 START_TEST(link_cut)
 {
@@ -513,6 +591,7 @@ int main(int argc, char **argv)
 	tcase_add_test(t, precopy_unix);
 	tcase_add_test(t, precopy_tcp);
 	tcase_add_test(t, local_memfd);
+	tcase_add_test(t, postcopy);
 	tcase_add_test(t, link_cut);
 	tcase_add_test(t, cancel_midway);
 	tcase_add_test(t, destination_killed);

@@ -9,14 +9,17 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cvmm/snapshot.h>
 
 #include "migrate.h"
+#include "uffd.h"
 
 #define PAGE 4096ull
 
@@ -106,10 +109,21 @@ struct receiver {
 	struct cvmm_mig_map map;
 	struct cvmm_mig_rx rx;
 	struct cvmm_vmm_mig_progress p;
+	uint64_t t_state;
 	uint64_t *touched[CVMM_MIG_MAX_RANGES]; /* pages written here so far */
 	uint64_t t0;
 	char *err;
 	size_t errlen;
+	int fd;                       /* the source's stream */
+	/* Post-copy */
+	int req_fd;                   /* page requests out, replies in */
+	struct vi_uffd *uffd;
+	pthread_mutex_t req_lock;
+	pthread_t bulk_thread, reply_thread;
+	bool bulk_running, reply_running;
+	_Atomic bool lost;            /* the link went: missing pages never come */
+	_Atomic uint64_t requests;
+	char own_err[300];            /* r->err once the caller's buffer is gone */
 };
 
 static int same_layout(struct receiver *r)
@@ -144,38 +158,101 @@ static int same_layout(struct receiver *r)
 	return 0;
 }
 
+static int range_of(const struct receiver *r, uint64_t gpa)
+{
+	for (unsigned int i = 0; i < r->map.nranges; i++)
+		if (gpa >= r->ranges[i].gpa && gpa - r->ranges[i].gpa < r->ranges[i].size)
+			return (int)i;
+	return -1;
+}
+
 static int on_pages(struct receiver *r, const struct cvmm_mig_msg *m)
 {
 	const struct cvmm_mig_pages *h = &m->u.pages.hdr;
 	uint64_t len = (uint64_t)h->count * PAGE;
 	uint8_t *host = cvmm_guest_mem_ptr(r->vmm->mem, h->gpa, len);
-	unsigned int ri = 0;
+	int ri = range_of(r, h->gpa), ret = 0;
 
 	/* The decoder checked the map; this VM's memory is the map. */
-	if (!host)
+	if (!host || ri < 0)
 		return -EFAULT;
-	while (ri < r->map.nranges &&
-	       !(h->gpa >= r->ranges[ri].gpa && h->gpa - r->ranges[ri].gpa < r->ranges[ri].size))
-		ri++;
-	if (ri == r->map.nranges)
-		return -EFAULT;
-	if (m->u.pages.data) {
+	if (r->uffd)
+		/* Post-copy: fill missing pages; the kernel wakes whoever waits. */
+		ret = m->u.pages.data ? cvmm_vi_uffd_copy(r->uffd, host, m->u.pages.data, len)
+				      : cvmm_vi_uffd_zero(r->uffd, host, len);
+	else if (m->u.pages.data)
 		memcpy(host, m->u.pages.data, len);
-		r->p.pages_sent += h->count;
-	} else {
-		r->p.zero_pages += h->count;
+	if (ret) {
+		snprintf(r->err, r->errlen, "migration: filling [%#" PRIx64 ", +%#" PRIx64
+			 "): %s", h->gpa, len, strerror(-ret));
+		return ret;
 	}
+	if (m->u.pages.data)
+		r->p.pages_sent += h->count;
+	else
+		r->p.zero_pages += h->count;
 	for (uint32_t i = 0; i < h->count; i++) {
 		uint64_t pg = (h->gpa - r->ranges[ri].gpa) / PAGE + i;
 		uint64_t bit = 1ull << (pg % 64);
+		uint64_t was = __atomic_fetch_or(&r->touched[ri][pg / 64], bit, __ATOMIC_ACQ_REL);
 
 		/* A zero page over one never written here is zero already:
 		 * leave it untouched (no memory is allocated for it). */
-		if (!m->u.pages.data && (r->touched[ri][pg / 64] & bit))
+		if (!r->uffd && !m->u.pages.data && (was & bit))
 			memset(host + i * PAGE, 0, PAGE);
-		r->touched[ri][pg / 64] |= bit;
 	}
 	return 0;
+}
+
+/* Post-copy: the guest (or a device) touched a page that has not come. */
+static int post_fault(void *opaque, uint64_t page, void *buf)
+{
+	struct receiver *r = opaque;
+	int ret = -EFAULT;
+
+	(void)buf;
+	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(r->vmm->mem); i++) {
+		const struct cvmm_mem_region *g = cvmm_guest_mem_region(r->vmm->mem, i);
+		uint64_t pg;
+
+		if (page < (uintptr_t)g->host || page - (uintptr_t)g->host >= g->size)
+			continue;
+		pg = (page - (uintptr_t)g->host) / PAGE;
+		if (__atomic_load_n(&r->touched[i][pg / 64], __ATOMIC_ACQUIRE) >> (pg % 64) & 1) {
+			cvmm_vi_uffd_wake(r->uffd, page); /* it came meanwhile */
+			return 0;
+		}
+		if (atomic_load(&r->lost))
+			return 0; /* it can never come: the thread waits, reported */
+		pthread_mutex_lock(&r->req_lock);
+		ret = cvmm_mig_send_page_request(r->req_fd, g->gpa + pg * PAGE, 1);
+		pthread_mutex_unlock(&r->req_lock);
+		atomic_fetch_add(&r->requests, 1);
+		if (ret)
+			atomic_store(&r->lost, true);
+		return 0; /* the reply's UFFDIO_COPY wakes the thread */
+	}
+	return ret;
+}
+
+/* Post-copy: replies to our requests, on a connection of their own. */
+static void *reply_main(void *arg)
+{
+	struct receiver *r = arg;
+	struct cvmm_mig_msg *m = calloc(1, sizeof(*m));
+	void *buf = NULL;
+	size_t cap = 0;
+	char e[300];
+
+	cvmm_thread_set_name("cvmm-mig-reply");
+	while (m) {
+		if (cvmm_mig_recv(r->req_fd, &buf, &cap, &r->map, m, NULL, e, sizeof(e)) ||
+		    m->type != CVMM_MIG_PAGES || on_pages(r, m))
+			break;
+	}
+	free(buf);
+	free(m);
+	return NULL;
 }
 
 static int on_memfd(struct receiver *r, const struct cvmm_mig_msg *m, int memfd)
@@ -246,25 +323,22 @@ static uint64_t wire_len(const struct cvmm_mig_msg *m)
 	}
 }
 
-static int receive(struct receiver *r)
+/* Read and apply messages until COMPLETE (0), a post-copy switch-over
+ * (1: the state is restored, the rest comes in the background), or a
+ * failure (negative errno). */
+static int receive_loop(struct receiver *r)
 {
 	struct cvmm_mig_msg *m = calloc(1, sizeof(*m));
 	void *buf = NULL;
 	size_t cap = 0;
-	uint64_t t_state = 0;
 	int ret, fd = -1;
 
 	if (!m)
 		return -ENOMEM;
-	if ((ret = same_layout(r)))
-		goto out;
-	r->rx.started = true;
-	r->rx.flags = r->in->start.flags;
-	r->p.state = CVMM_VMM_MIG_PRECOPY;
 	for (;;) {
 		bool local = r->rx.flags & CVMM_MIG_F_LOCAL;
 
-		ret = cvmm_mig_recv(r->in->fd, &buf, &cap, &r->map, m, local ? &fd : NULL, r->err,
+		ret = cvmm_mig_recv(r->fd, &buf, &cap, &r->map, m, local ? &fd : NULL, r->err,
 				    r->errlen);
 		if (!ret)
 			ret = cvmm_mig_rx_accept(&r->rx, m, r->err, r->errlen);
@@ -288,9 +362,19 @@ static int receive(struct receiver *r)
 			ret = on_memfd(r, m, fd);
 			break;
 		case CVMM_MIG_STATE:
-			t_state = cvmm_now_ns();
+			r->t_state = cvmm_now_ns();
 			r->p.state = CVMM_VMM_MIG_STOPCOPY;
 			ret = on_state(r, m);
+			if (!ret && r->uffd) {
+				/* Switch-over: the source stops for good, we run. */
+				ret = cvmm_mig_send_result(r->fd, 0, "running");
+				if (!ret) {
+					r->p.downtime_ms = (cvmm_now_ns() - r->t_state) / 1000000;
+					r->p.state = CVMM_VMM_MIG_POSTCOPY;
+					ret = 1;
+					goto out;
+				}
+			}
 			break;
 		case CVMM_MIG_COMPLETE:
 			if (m->u.complete_pages != r->rx.pages) {
@@ -300,7 +384,8 @@ static int receive(struct receiver *r)
 				ret = -EPROTO;
 				goto out;
 			}
-			r->p.downtime_ms = (cvmm_now_ns() - t_state) / 1000000;
+			if (!r->uffd)
+				r->p.downtime_ms = (cvmm_now_ns() - r->t_state) / 1000000;
 			ret = 0;
 			goto out;
 		case CVMM_MIG_ABANDON:
@@ -326,6 +411,89 @@ out:
 	return ret;
 }
 
+static int receive(struct receiver *r, const struct cvmm_vmm_receive_opts *o)
+{
+	int ret = same_layout(r);
+
+	if (ret)
+		return ret;
+	r->rx.started = true;
+	r->rx.flags = r->in->start.flags;
+	r->p.state = CVMM_VMM_MIG_PRECOPY;
+	if (r->rx.flags & CVMM_MIG_F_POSTCOPY) {
+		if (!o || o->request_fd < 0) {
+			snprintf(r->err, r->errlen, "migration: post-copy needs a page-request "
+				 "connection");
+			return -EINVAL;
+		}
+		r->req_fd = o->request_fd;
+		/* Before anything arrives or runs: every missing page faults to us. */
+		ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, post_fault, r, "post-copy",
+					 r->err, r->errlen);
+		if (ret)
+			return ret;
+		if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r)))
+			return ret;
+		r->reply_running = true;
+	}
+	return receive_loop(r);
+}
+
+/* Post-copy, after the switch-over: the pushed rest, until COMPLETE. */
+static void *bulk_main(void *arg)
+{
+	struct receiver *r = arg;
+	int ret;
+
+	cvmm_thread_set_name("cvmm-mig-bulk");
+	r->err = r->own_err;
+	r->errlen = sizeof(r->own_err);
+	r->err[0] = 0;
+	ret = receive_loop(r);
+	if (!ret)
+		ret = cvmm_mig_send_result(r->fd, 0, "");
+	r->p.page_requests = atomic_load(&r->requests);
+	if (ret) {
+		atomic_store(&r->lost, true);
+		r->p.state = CVMM_VMM_MIG_FAILED;
+		snprintf(r->p.error, sizeof(r->p.error), "post-copy: %s; pages not yet here can "
+			 "never come (the source keeps its paused copy)",
+			 r->err[0] ? r->err : strerror(-ret));
+	} else {
+		r->p.state = CVMM_VMM_MIG_COMPLETED;
+		r->p.bytes_remaining = 0;
+	}
+	publish(r);
+	return NULL;
+}
+
+static void receiver_free(struct receiver *r)
+{
+	if (r->reply_running) {
+		shutdown(r->req_fd, SHUT_RDWR);
+		pthread_join(r->reply_thread, NULL);
+	}
+	cvmm_vi_uffd_stop(r->uffd);
+	pthread_mutex_destroy(&r->req_lock);
+	for (unsigned int i = 0; i < CVMM_MIG_MAX_RANGES; i++)
+		free(r->touched[i]);
+	free(r);
+}
+
+void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm)
+{
+	struct receiver *r = vmm->mig ? vmm->mig->post : NULL;
+
+	if (!r)
+		return;
+	if (r->bulk_running) {
+		shutdown(r->fd, SHUT_RDWR);
+		pthread_join(r->bulk_thread, NULL);
+	}
+	receiver_free(r);
+	vmm->mig->post = NULL;
+}
+
 int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 			     const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen)
 {
@@ -337,7 +505,8 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 		return -EINVAL;
 	if (err && errlen)
 		err[0] = 0;
-	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED || vmm->restored) {
+	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED || vmm->restored ||
+	    (vmm->mig && vmm->mig->post)) {
 		if (err && errlen)
 			snprintf(err, errlen, "migration: the destination VM must be new");
 		return -EBUSY;
@@ -350,12 +519,30 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 	r->vmm = vmm;
 	r->in = in;
 	r->o = o;
+	r->fd = in->fd;
+	r->req_fd = -1;
+	pthread_mutex_init(&r->req_lock, NULL);
 	r->err = err ? err : dummy;
 	r->errlen = err ? errlen : sizeof(dummy);
 	r->t0 = vmm->mig->t0 = cvmm_now_ns();
 	r->p.state = CVMM_VMM_MIG_SETUP;
 	publish(r);
-	ret = receive(r);
+	ret = receive(r, o);
+	if (ret == 1) {
+		/* Switched over: the VM may start; the rest comes meanwhile. */
+		r->in = NULL;
+		r->o = NULL;
+		publish(r);
+		vmm->mig->post = r;
+		if ((ret = -pthread_create(&r->bulk_thread, NULL, bulk_main, r))) {
+			atomic_store(&r->lost, true);
+			snprintf(r->err, r->errlen, "post-copy: cannot start the receive thread");
+			vmm->broken = true;
+			return ret;
+		}
+		r->bulk_running = true;
+		return 0;
+	}
 	if (ret) {
 		if (!r->err[0])
 			snprintf(r->err, r->errlen, "migration: %s", strerror(-ret));
@@ -381,8 +568,7 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 	}
 	r->p.bytes_remaining = 0;
 	publish(r);
-	for (unsigned int i = 0; i < CVMM_MIG_MAX_RANGES; i++)
-		free(r->touched[i]);
-	free(r);
+	r->o = NULL;
+	receiver_free(r);
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct sender {
 	struct mig_dirty dirty;
 	bool held;                 /* we paused the VM (throttle or stop-and-copy) */
 	bool write_failed;         /* the link is gone: no ABANDON */
+	bool switched;             /* post-copy: the destination runs the guest */
+	_Atomic uint64_t requests; /* post-copy: pages asked for and sent */
 	uint64_t slice_start;
 	uint64_t pass_bytes;
 	int pagemap;               /* /proc/self/pagemap, or -1 */
@@ -440,11 +443,89 @@ static bool local_ok(struct cvmm_vmm *vmm)
 	return true;
 }
 
+/* Post-copy: answer page requests on their own connection. Guest RAM is
+ * not changing (the VM is paused), so a page can be read at any time. */
+static void *requests_main(void *arg)
+{
+	struct sender *s = arg;
+	struct cvmm_mig_range r[CVMM_MIG_MAX_RANGES];
+	struct cvmm_mig_map map = { r, cvmm_vi_mig_ranges(s->vmm, r) };
+	struct cvmm_mig_msg *m = calloc(1, sizeof(*m));
+	void *buf = NULL;
+	size_t cap = 0;
+	char e[300];
+
+	cvmm_thread_set_name("cvmm-mig-req");
+	while (m) {
+		const uint8_t *host;
+		uint64_t len;
+
+		/* The destination's requests are hostile too: checked against our map. */
+		if (cvmm_mig_recv(s->o->request_fd, &buf, &cap, &map, m, NULL, e, sizeof(e)) ||
+		    m->type != CVMM_MIG_PAGE_REQUEST)
+			break;
+		len = (uint64_t)m->u.pages.hdr.count * PAGE;
+		host = cvmm_guest_mem_ptr(s->vmm->mem, m->u.pages.hdr.gpa, len);
+		if (!host || cvmm_mig_send_pages(s->o->request_fd, m->u.pages.hdr.gpa,
+						 m->u.pages.hdr.count, host) < 0)
+			break;
+		atomic_fetch_add(&s->requests, m->u.pages.hdr.count);
+	}
+	free(buf);
+	free(m);
+	return NULL;
+}
+
+/* Post-copy: state first, the destination runs, then every page. */
+static int postcopy(struct sender *s)
+{
+	pthread_t t;
+	uint64_t t_pause;
+	int ret;
+
+	if (s->o->request_fd < 0) {
+		snprintf(s->err, s->errlen, "migration: post-copy needs a page-request connection");
+		return -EINVAL;
+	}
+	if ((ret = send_start(s, CVMM_MIG_F_POSTCOPY)) || (ret = hold(s, true)))
+		return ret;
+	t_pause = cvmm_now_ns();
+	s->p.state = CVMM_VMM_MIG_STOPCOPY;
+	publish(s);
+	if ((ret = check_cancel(s)) || (ret = send_state(s)))
+		return ret;
+	/* The destination's word that it runs: from here this VM never does. */
+	if ((ret = verdict(s)))
+		return ret;
+	s->switched = true;
+	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
+	s->p.state = CVMM_VMM_MIG_POSTCOPY;
+	s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
+	publish(s);
+	if ((ret = -pthread_create(&t, NULL, requests_main, s)))
+		return ret;
+	ret = wire(s, cvmm_mig_send_pass(s->fd, 0, s->p.bytes_remaining / PAGE), "PASS");
+	if (!ret)
+		ret = send_all(s);
+	if (!ret)
+		ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
+			   "COMPLETE");
+	if (!ret)
+		ret = verdict(s);
+	/* The destination has every page (or never will): no more requests. */
+	shutdown(s->o->request_fd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	s->p.page_requests = atomic_load(&s->requests);
+	return ret;
+}
+
 static int migrate(struct sender *s)
 {
 	uint64_t t_pause;
 	int ret;
 
+	if (s->o->postcopy)
+		return postcopy(s);
 	if (s->o->local) {
 		if ((ret = send_start(s, CVMM_MIG_F_LOCAL)) || (ret = send_memfds(s)))
 			return ret;
@@ -516,7 +597,13 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 
 	ret = migrate(&s);
 
-	if (ret == -ENOTCONN) {
+	if (ret && s.switched) {
+		/* Post-copy after the switch-over: the guest runs over there
+		 * on what it got; this copy, complete, stays paused. */
+		snprintf(s.p.error, sizeof(s.p.error), "%s", s.err);
+		lc(&s, LC_DIRTY_STOP, NULL);
+		s.p.state = CVMM_VMM_MIG_FAILED;
+	} else if (ret == -ENOTCONN) {
 		/* The state went out and the verdict did not come back: the
 		 * guest may run over there. Keep it paused here: never two. */
 		if (!s.err[0])

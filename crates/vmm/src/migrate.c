@@ -23,6 +23,7 @@ static const char *const state_names[] = {
 	[CVMM_VMM_MIG_SETUP] = "setup",
 	[CVMM_VMM_MIG_PRECOPY] = "precopy",
 	[CVMM_VMM_MIG_STOPCOPY] = "stop-and-copy",
+	[CVMM_VMM_MIG_POSTCOPY] = "postcopy",
 	[CVMM_VMM_MIG_COMPLETED] = "completed",
 	[CVMM_VMM_MIG_FAILED] = "failed",
 	[CVMM_VMM_MIG_CANCELLED] = "cancelled",
@@ -53,6 +54,7 @@ void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm)
 
 	if (!m)
 		return;
+	cvmm_vi_mig_postcopy_fini(vmm);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 	vmm->mig = NULL;

@@ -10,6 +10,8 @@
 
 #include "internal.h"
 
+struct receiver;
+
 /* One per VM, made at its first migration, freed with the VM. */
 struct migration {
 	pthread_mutex_t lock;         /* p */
@@ -18,7 +20,11 @@ struct migration {
 	_Atomic bool sending;
 	_Atomic bool cancel;
 	uint64_t t0;                  /* start, ns */
+	struct receiver *post;        /* a post-copy receive still running (migrate-recv.c) */
 };
+
+/* Stop a post-copy receive's threads and userfaultfd (VM destroy). */
+void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm);
 
 struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm);
 /* Publish @p (under the lock) and call the user's callback with it. */
