@@ -255,6 +255,22 @@ int cvmm_aml_res_interrupt(struct cvmm_acpi_buf *b, unsigned int flags, uint32_t
 int cvmm_aml_res_qword_memory(struct cvmm_acpi_buf *b, bool rw, bool cacheable,
 			      uint64_t base, uint64_t len);
 
+/**
+ * WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, @min,
+ * @max, 0, @max - @min + 1): the buses a host bridge decodes.
+ * @return 0; -EINVAL (@min above @max).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
+int cvmm_aml_res_word_bus_number(struct cvmm_acpi_buf *b, uint16_t min, uint16_t max);
+/**
+ * A memory window a bridge produces: DWordMemory (below 4 GiB) or
+ * QWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed,
+ * NonCacheable, ReadWrite, 0, @base, @base + @len - 1, 0, @len).
+ * @return 0; -EINVAL (@len 0, or the range wraps).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
+int cvmm_aml_res_window_memory(struct cvmm_acpi_buf *b, uint64_t base, uint64_t len);
+
 /* ------------------------------------------------------------------------ */
 /* The table set                                                             */
 /* ------------------------------------------------------------------------ */
@@ -295,6 +311,28 @@ struct cvmm_acpi_virtio_mmio {
 	uint64_t size;   /* > 0; 0x200 for virtio-mmio */
 	uint32_t gsi;    /* IOAPIC input the device interrupts on */
 	bool level;      /* level-triggered (else edge, the irqfd default) */
+};
+
+/** INTA# of device @slot on the root bus goes to I/O APIC input @gsi. */
+struct cvmm_acpi_pci_irq {
+	uint8_t slot;    /* 0..31 */
+	uint32_t gsi;
+};
+
+/**
+ * A PCI segment behind a host bridge: MCFG gets its ECAM range, the DSDT a
+ * PCI root (\_SB.PCI0: PNP0A08/PNP0A03, _SEG, _BBN, _CRS with the bus
+ * range, 0xCF8..0xCFF and the memory windows, _PRT for INTA# of each slot
+ * listed) and a motherboard device (\_SB.MBRD, PNP0C02) reserving ECAM.
+ */
+struct cvmm_acpi_pci {
+	uint16_t segment;
+	uint8_t bus_start, bus_end;
+	uint64_t ecam_base;         /* 1 MiB aligned; (bus_end - bus_start + 1) MiB */
+	uint64_t mmio32_base, mmio32_size; /* below 4 GiB; size 0: none */
+	uint64_t mmio64_base, mmio64_size; /* size 0: none */
+	const struct cvmm_acpi_pci_irq *irqs;
+	unsigned int num_irqs;      /* at most 32 */
 };
 
 /* MADT Interrupt Source Override flags (MPS INTI) */
@@ -341,6 +379,7 @@ struct cvmm_acpi_config {
 	struct cvmm_acpi_gas reset_reg;     /* optional (address 0: none) */
 	uint8_t reset_value;
 	const char *oem_id;        /* up to 6 chars; NULL: "CVMM" */
+	const struct cvmm_acpi_pci *pci; /* NULL: no PCI (no MCFG, no PCI0) */
 };
 
 /** A finished table set: copy @len bytes of @data to guest address @gpa. */
@@ -350,16 +389,19 @@ struct cvmm_acpi_tables {
 	uint64_t gpa;
 	/* Where each table landed (guest physical). */
 	uint64_t rsdp_gpa, xsdt_gpa, fadt_gpa, madt_gpa, dsdt_gpa;
+	uint64_t mcfg_gpa;          /* 0 without PCI */
 	size_t dsdt_len;
 };
 
 /**
- * Build RSDP, XSDT, FADT, MADT and DSDT for @cfg into @out (which the
- * caller releases with cvmm_acpi_tables_fini()). Tables follow the RSDP
- * 16-byte aligned in the order listed.
+ * Build RSDP, XSDT, FADT, MADT and DSDT (and MCFG with @cfg->pci) for
+ * @cfg into @out (which the caller releases with cvmm_acpi_tables_fini()).
+ * Tables follow the RSDP 16-byte aligned in the order listed.
  * @return 0; -EINVAL (bad sz, num_cpus, alignment, sleep registers, a
  * zero-sized or wrapping device range, blob would wrap the address space
- * or pass 1 MiB when placed below it); -E2BIG (too many devices); -ENOMEM.
+ * or pass 1 MiB when placed below it; PCI: ECAM misaligned, bus range
+ * reversed, a 32-bit window above 4 GiB, a slot above 31 or irqs NULL);
+ * -E2BIG (too many devices); -ENOMEM.
  * Thread safety: reentrant.
  */
 int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables *out);

@@ -312,6 +312,84 @@ static void bus_wr(struct cvmm_vmm *vmm, uint64_t a, uint32_t v, unsigned int le
 	ck_assert(cvmm_vmm_bus_access(vmm, CVMM_VMM_MMIO, a, (uint8_t *)&v, len, true));
 }
 
+static uint64_t le(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* The VM's ACPI tables describe the segment: MCFG (found through the
+ * RSDP and XSDT in guest memory) with the ECAM base, and a DSDT with
+ * PCI0, MBRD and a _PRT entry for the device's slot. */
+START_TEST(acpi_describes_pci)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
+	struct cvmm_vmm_pci_info pi;
+	struct cvmm_vmm *vmm;
+	char err[256], id[CVMM_VMM_ID_MAX];
+	uint8_t hdr[36], *dsdt = NULL;
+	uint64_t rsdp, xsdt, mcfg = 0, dsdt_gpa = 0;
+	unsigned int slot, n;
+
+	cvmm_test_require_kvm();
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vmm, &pi), 0);
+	ck_assert_ptr_nonnull(cvmm_vmm_device_loop(vmm));
+	ck_assert_msg(add_rng_pci(vmm, id, &slot, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_acpi_setup(vmm, &rsdp), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), rsdp, hdr, 36), 0);
+	ck_assert_int_eq(memcmp(hdr, "RSD PTR ", 8), 0);
+	xsdt = le(hdr + 24, 8);
+	ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), xsdt, hdr, 36), 0);
+	n = (unsigned int)(le(hdr + 4, 4) - 36) / 8;
+	ck_assert_uint_eq(n, 3);
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t e[8], t[44];
+		uint64_t a;
+
+		ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), xsdt + 36 + 8 * i, e, 8), 0);
+		a = le(e, 8);
+		ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), a, t, 44), 0);
+		if (!memcmp(t, "MCFG", 4))
+			mcfg = a;
+		if (!memcmp(t, "FACP", 4)) {
+			uint8_t f[148];
+
+			ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), a, f, sizeof(f)), 0);
+			dsdt_gpa = le(f + 140, 8);
+		}
+	}
+	ck_assert_uint_ne(mcfg, 0);
+	{
+		uint8_t m[60];
+
+		ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), mcfg, m, sizeof(m)), 0);
+		ck_assert_uint_eq(le(m + 4, 4), 60);
+		ck_assert_uint_eq(le(m + 44, 8), pi.ecam_base);
+	}
+	ck_assert_uint_ne(dsdt_gpa, 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), dsdt_gpa, hdr, 36), 0);
+	dsdt = malloc(le(hdr + 4, 4));
+	ck_assert_ptr_nonnull(dsdt);
+	ck_assert_int_eq(cvmm_guest_mem_read(cvmm_vmm_mem(vmm), dsdt_gpa, dsdt, le(hdr + 4, 4)), 0);
+	ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), "PCI0", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), "_PRT", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), "MBRD", 4));
+	{
+		/* The _PRT entry's address: DWord 0x0001FFFF for slot 1. */
+		uint8_t want[5] = { 0x0c, 0xff, 0xff, (uint8_t)slot, 0 };
+
+		ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), want, 5));
+	}
+	free(dsdt);
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
 /* Devices come and go before boot: slot, lines, GSIs and fds come back;
  * BAR 0 is reached where the host (playing the guest) puts it, and only
  * inside a window; the interrupt lines run out with a message. */
@@ -378,6 +456,7 @@ int main(void)
 	tcase_add_test(tc, guest_enumerates_and_uses_msix);
 	tcase_add_test(tc, add_remove_and_bar_moves);
 	tcase_add_test(tc, save_restore_with_pci);
+	tcase_add_test(tc, acpi_describes_pci);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }

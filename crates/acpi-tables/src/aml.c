@@ -39,6 +39,8 @@
 #define RES_MEM32_FIXED 0x86
 #define RES_EXT_IRQ 0x89
 #define RES_QWORD 0x8a
+#define RES_DWORD 0x87
+#define RES_WORD 0x88
 
 int cvmm_aml_pkglen_encode(uint32_t value, uint8_t out[4])
 {
@@ -429,4 +431,54 @@ int cvmm_aml_res_qword_memory(struct cvmm_acpi_buf *b, bool rw, bool cacheable,
 	cvmm_acpi_priv_put_le(d + 30, 0, 8);     /* translation */
 	cvmm_acpi_priv_put_le(d + 38, len, 8);
 	return cvmm_acpi_buf_append(b, d, sizeof(d));
+}
+
+/* Address space descriptors a bridge produces (ACPI 6.4, 6.4.3.5). General
+ * flags: MaxFixed, MinFixed, PosDecode, ResourceProducer. */
+#define ADDR_PRODUCER_FIXED 0x0c
+
+int cvmm_aml_res_word_bus_number(struct cvmm_acpi_buf *b, uint16_t min, uint16_t max)
+{
+	uint8_t d[16] = { RES_WORD, 13, 0, 2 /* bus number range */, ADDR_PRODUCER_FIXED, 0 };
+
+	if (b->err)
+		return b->err;
+	if (min > max)
+		return cvmm_acpi_priv_fail(b, -EINVAL);
+	cvmm_acpi_priv_put_le(d + 6, 0, 2);                 /* granularity */
+	cvmm_acpi_priv_put_le(d + 8, min, 2);
+	cvmm_acpi_priv_put_le(d + 10, max, 2);
+	cvmm_acpi_priv_put_le(d + 12, 0, 2);                /* translation */
+	cvmm_acpi_priv_put_le(d + 14, (uint32_t)max - min + 1, 2);
+	return cvmm_acpi_buf_append(b, d, sizeof(d));
+}
+
+int cvmm_aml_res_window_memory(struct cvmm_acpi_buf *b, uint64_t base, uint64_t len)
+{
+	uint64_t max;
+
+	if (b->err)
+		return b->err;
+	if (!len || cvmm_add_overflow(base, len - 1, &max))
+		return cvmm_acpi_priv_fail(b, -EINVAL);
+	if (max <= 0xffffffffull) {
+		uint8_t d[26] = { RES_DWORD, 23, 0, 0 /* memory */, ADDR_PRODUCER_FIXED,
+				  0x01 /* ReadWrite, NonCacheable */ };
+
+		cvmm_acpi_priv_put_le(d + 6, 0, 4);
+		cvmm_acpi_priv_put_le(d + 10, base, 4);
+		cvmm_acpi_priv_put_le(d + 14, max, 4);
+		cvmm_acpi_priv_put_le(d + 18, 0, 4);
+		cvmm_acpi_priv_put_le(d + 22, len, 4);
+		return cvmm_acpi_buf_append(b, d, sizeof(d));
+	} else {
+		uint8_t d[46] = { RES_QWORD, 43, 0, 0 /* memory */, ADDR_PRODUCER_FIXED, 0x01 };
+
+		cvmm_acpi_priv_put_le(d + 6, 0, 8);
+		cvmm_acpi_priv_put_le(d + 14, base, 8);
+		cvmm_acpi_priv_put_le(d + 22, max, 8);
+		cvmm_acpi_priv_put_le(d + 30, 0, 8);
+		cvmm_acpi_priv_put_le(d + 38, len, 8);
+		return cvmm_acpi_buf_append(b, d, sizeof(d));
+	}
 }

@@ -77,6 +77,20 @@ static int check_config(const struct cvmm_acpi_config *cfg)
 		return -EINVAL;
 	if (cfg->oem_id && strlen(cfg->oem_id) > 6)
 		return -EINVAL;
+	if (cfg->pci) {
+		const struct cvmm_acpi_pci *p = cfg->pci;
+
+		if (!CVMM_IS_ALIGNED(p->ecam_base, 1ull << 20) || p->bus_start > p->bus_end ||
+		    !cvmm_range_ok(p->ecam_base, (uint64_t)(p->bus_end - p->bus_start + 1) << 20,
+				   UINT64_MAX) ||
+		    (p->mmio32_size && !cvmm_range_ok(p->mmio32_base, p->mmio32_size, 1ull << 32)) ||
+		    (p->mmio64_size && !cvmm_range_ok(p->mmio64_base, p->mmio64_size, UINT64_MAX)) ||
+		    p->num_irqs > 32 || (p->num_irqs && !p->irqs))
+			return -EINVAL;
+		for (unsigned int i = 0; i < p->num_irqs; i++)
+			if (p->irqs[i].slot > 31)
+				return -EINVAL;
+	}
 	return 0;
 }
 
@@ -142,6 +156,62 @@ static void virtio_device(struct cvmm_acpi_buf *b, unsigned int idx,
 	cvmm_aml_end(b, dev);
 }
 
+/*
+ * Device (PCI0): the host bridge of @p's segment. Linux takes ECAM from
+ * MCFG only when a motherboard device reserves it, hence MBRD.
+ */
+static void pci_root(struct cvmm_acpi_buf *b, const struct cvmm_acpi_pci *p)
+{
+	uint64_t ecam_len = (uint64_t)(p->bus_end - p->bus_start + 1) << 20;
+	size_t dev, crs, prt;
+
+	dev = cvmm_aml_device_begin(b, "PCI0");
+	cvmm_aml_name(b, "_HID");
+	cvmm_aml_eisaid(b, "PNP0A08");
+	cvmm_aml_name(b, "_CID");
+	cvmm_aml_eisaid(b, "PNP0A03");
+	name_int(b, "_ADR", 0);
+	name_int(b, "_SEG", p->segment);
+	name_int(b, "_BBN", p->bus_start);
+	name_int(b, "_UID", p->segment);
+	cvmm_aml_name(b, "_CRS");
+	crs = cvmm_aml_restemplate_begin(b);
+	cvmm_aml_res_word_bus_number(b, p->bus_start, p->bus_end);
+	cvmm_aml_res_io(b, 0xcf8, 0xcf8, 1, 8);
+	if (p->mmio32_size)
+		cvmm_aml_res_window_memory(b, p->mmio32_base, p->mmio32_size);
+	if (p->mmio64_size)
+		cvmm_aml_res_window_memory(b, p->mmio64_base, p->mmio64_size);
+	cvmm_aml_restemplate_end(b, crs);
+	/* _PRT: {slot << 16 | 0xFFFF, pin INTA (0), no link device (0), GSI}. */
+	cvmm_aml_name(b, "_PRT");
+	prt = cvmm_aml_package_begin(b);
+	for (unsigned int i = 0; i < p->num_irqs; i++) {
+		size_t e = cvmm_aml_package_begin(b);
+
+		cvmm_aml_integer(b, (uint64_t)p->irqs[i].slot << 16 | 0xffff);
+		cvmm_aml_integer(b, 0);
+		cvmm_aml_integer(b, 0);
+		cvmm_aml_integer(b, p->irqs[i].gsi);
+		cvmm_aml_package_end(b, e, 4);
+	}
+	cvmm_aml_package_end(b, prt, p->num_irqs);
+	cvmm_aml_end(b, dev);
+
+	dev = cvmm_aml_device_begin(b, "MBRD");
+	cvmm_aml_name(b, "_HID");
+	cvmm_aml_eisaid(b, "PNP0C02");
+	name_int(b, "_UID", 0);
+	cvmm_aml_name(b, "_CRS");
+	crs = cvmm_aml_restemplate_begin(b);
+	if (cvmm_range_ok(p->ecam_base, ecam_len, 1ull << 32))
+		cvmm_aml_res_memory32_fixed(b, true, (uint32_t)p->ecam_base, (uint32_t)ecam_len);
+	else
+		cvmm_aml_res_qword_memory(b, true, false, p->ecam_base, ecam_len);
+	cvmm_aml_restemplate_end(b, crs);
+	cvmm_aml_end(b, dev);
+}
+
 int cvmm_acpi_build_dsdt(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *cfg)
 {
 	static const uint16_t kbd_ports[] = { 0x60, 0x64 }, rtc_ports[] = { 0x70 };
@@ -168,6 +238,8 @@ int cvmm_acpi_build_dsdt(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config 
 		legacy_device(b, "RTC_", "PNP0B00", 0, rtc_ports, rtc_lens, 1, 8);
 	for (unsigned int i = 0; i < cfg->num_virtio; i++)
 		virtio_device(b, i, &cfg->virtio[i]);
+	if (cfg->pci)
+		pci_root(b, cfg->pci);
 	cvmm_aml_end(b, sb);
 	/* \_S5: SLP_TYPa, SLP_TYPb and two reserved entries. */
 	cvmm_aml_name(b, "_S5");
@@ -249,6 +321,22 @@ static void build_madt(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *c
 	cvmm_acpi_table_end(b, start);
 }
 
+/* MCFG: one allocation (ECAM range) for the segment. */
+static void build_mcfg(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *cfg)
+{
+	const struct cvmm_acpi_pci *p = cfg->pci;
+	size_t start = cvmm_acpi_table_begin(b, "MCFG", 1, oem(cfg), NULL);
+	uint8_t e[16] = { 0 };
+
+	cvmm_acpi_buf_u64(b, 0);                       /* reserved */
+	cvmm_acpi_priv_put_le(e, p->ecam_base, 8);
+	cvmm_acpi_priv_put_le(e + 8, p->segment, 2);
+	e[10] = p->bus_start;
+	e[11] = p->bus_end;
+	cvmm_acpi_buf_append(b, e, sizeof(e));
+	cvmm_acpi_table_end(b, start);
+}
+
 static void pad_to(struct cvmm_acpi_buf *b, size_t align)
 {
 	static const uint8_t zeros[TABLE_ALIGN];
@@ -259,7 +347,7 @@ static void pad_to(struct cvmm_acpi_buf *b, size_t align)
 int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables *out)
 {
 	struct cvmm_acpi_buf b, dsdt;
-	size_t xsdt, fadt, madt, dsdt_off;
+	size_t xsdt, fadt, madt, dsdt_off, xsdt_mcfg = 0, mcfg = 0;
 	uint8_t rsdp[RSDP_LEN] = { 0 };
 	bool layout_ok;
 	int r;
@@ -278,7 +366,7 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 	}
 	/* Fixed layout: every offset is known before any table is written. */
 	xsdt = CVMM_ALIGN_UP((size_t)RSDP_LEN, TABLE_ALIGN);
-	fadt = CVMM_ALIGN_UP(xsdt + ACPI_HEADER_LEN + 2 * 8, TABLE_ALIGN);
+	fadt = CVMM_ALIGN_UP(xsdt + ACPI_HEADER_LEN + (cfg->pci ? 3 : 2) * 8, TABLE_ALIGN);
 	madt = CVMM_ALIGN_UP(fadt + FADT_LEN, TABLE_ALIGN);
 	cvmm_acpi_buf_init(&b, 0);
 	cvmm_acpi_buf_append(&b, rsdp, sizeof(rsdp)); /* filled in below */
@@ -288,6 +376,9 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 
 		cvmm_acpi_buf_u64(&b, cfg->gpa + fadt);
 		cvmm_acpi_buf_u64(&b, cfg->gpa + madt);
+		xsdt_mcfg = b.len;           /* MCFG's address, once known */
+		if (cfg->pci)
+			cvmm_acpi_buf_u64(&b, 0);
 		cvmm_acpi_table_end(&b, start);
 	}
 	pad_to(&b, TABLE_ALIGN);
@@ -312,6 +403,18 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 	pad_to(&b, TABLE_ALIGN);
 	layout_ok &= b.len == dsdt_off;
 	cvmm_acpi_buf_append(&b, dsdt.data, dsdt.len);
+	if (cfg->pci) {
+		/* After the DSDT: the XSDT's third entry, then its checksum. */
+		pad_to(&b, TABLE_ALIGN);
+		mcfg = b.len;
+		build_mcfg(&b, cfg);
+		if (!b.err) {
+			cvmm_acpi_priv_put_le(b.data + xsdt_mcfg, cfg->gpa + mcfg, 8);
+			b.data[xsdt + 9] = 0;
+			b.data[xsdt + 9] = (uint8_t)(0x100 - cvmm_acpi_sum(b.data + xsdt,
+									   ACPI_HEADER_LEN + 3 * 8));
+		}
+	}
 	r = b.err;
 	if (!r && (!layout_ok || !cvmm_range_ok(cfg->gpa, b.len, UINT64_MAX)))
 		r = -EINVAL;
@@ -341,6 +444,7 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 	out->madt_gpa = cfg->gpa + madt;
 	out->dsdt_gpa = cfg->gpa + dsdt_off;
 	out->dsdt_len = dsdt.len;
+	out->mcfg_gpa = cfg->pci ? cfg->gpa + mcfg : 0;
 	cvmm_acpi_buf_fini(&dsdt);
 	return 0;
 }

@@ -254,6 +254,92 @@ START_TEST(iasl_full_table_set)
 }
 END_TEST
 
+/* A PCI segment: MCFG and the XSDT entry for it, PCI0 with its bus range,
+ * config ports, windows and _PRT, MBRD reserving ECAM; the DSDT still
+ * recompiles to the same bytes. */
+START_TEST(iasl_pci)
+{
+	static const struct cvmm_acpi_pci_irq irqs[] = { { 1, 5 }, { 2, 6 }, { 31, 23 } };
+	struct cvmm_acpi_pci pci = {
+		.segment = 0, .bus_start = 0, .bus_end = 0, .ecam_base = 0xd0000000,
+		.mmio32_base = 0xd4000000, .mmio32_size = 64 << 20,
+		.mmio64_base = 0x8000000000ull, .mmio64_size = 1ull << 30,
+		.irqs = irqs, .num_irqs = 3,
+	};
+	struct cvmm_acpi_config cfg;
+	struct cvmm_acpi_tables t;
+	const uint8_t *mcfg, *xsdt;
+	char *dsl, *blk, want[96];
+
+	test_config(&cfg);
+	cfg.pci = &pci;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), 0);
+	ck_assert_uint_ne(t.mcfg_gpa, 0);
+
+	dsl = disassemble("dsdt", t.data + (t.dsdt_gpa - t.gpa), t.dsdt_len);
+	recompile_matches(dsl, t.data + (t.dsdt_gpa - t.gpa), t.dsdt_len);
+	blk = device_block(dsl, "PCI0");
+	ck_assert_ptr_nonnull(blk);
+	expect(blk, "EisaId (\"PNP0A08\")");
+	expect(blk, "EisaId (\"PNP0A03\")");
+	expect(blk, "Name (_SEG, Zero)");
+	expect(blk, "Name (_BBN, Zero)");
+	expect(blk, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,");
+	expect(blk, "0x0CF8,             // Range Minimum");
+	expect(blk, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,");
+	expect(blk, "0xD4000000,         // Range Minimum");
+	expect(blk, "0xD7FFFFFF,         // Range Maximum");
+	expect(blk, "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,");
+	expect(blk, "0x0000008000000000, // Range Minimum");
+	expect(blk, "Name (_PRT, Package (0x03)");
+	expect(blk, "0x0001FFFF,");
+	expect(blk, "0x001FFFFF,");
+	expect(blk, "0x17");
+	free(blk);
+	blk = device_block(dsl, "MBRD");
+	ck_assert_ptr_nonnull(blk);
+	expect(blk, "EisaId (\"PNP0C02\")");
+	expect(blk, "0xD0000000,         // Address Base");
+	expect(blk, "0x00100000,         // Address Length");
+	free(blk);
+	free(dsl);
+
+	mcfg = t.data + (t.mcfg_gpa - t.gpa);
+	dsl = disassemble("mcfg", mcfg, test_le(mcfg + 4, 4));
+	expect(dsl, "Signature : \"MCFG\"");
+	expect(dsl, "Base Address : 00000000D0000000");
+	expect(dsl, "Segment Group Number : 0000");
+	expect(dsl, "Start Bus Number : 00");
+	expect(dsl, "End Bus Number : 00");
+	ck_assert_msg(!strstr(dsl, "Incorrect checksum"), "%s", dsl);
+	free(dsl);
+
+	xsdt = t.data + (t.xsdt_gpa - t.gpa);
+	dsl = disassemble("xsdt", xsdt, test_le(xsdt + 4, 4));
+	snprintf(want, sizeof(want), "ACPI Table Address   2 : %016llX",
+		 (unsigned long long)t.mcfg_gpa);
+	expect(dsl, want);
+	ck_assert_msg(!strstr(dsl, "Incorrect checksum"), "%s", dsl);
+	free(dsl);
+	cvmm_acpi_tables_fini(&t);
+
+	/* Refused: ECAM misaligned, buses reversed, a 32-bit window past 4 GiB,
+	 * a slot above 31. */
+	pci.ecam_base = 0xd0001000;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+	pci.ecam_base = 0xd0000000;
+	pci.bus_start = 1;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+	pci.bus_start = 0;
+	pci.mmio32_base = 0xfff00000;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+	pci.mmio32_base = 0xd4000000;
+	pci.irqs = (const struct cvmm_acpi_pci_irq[]){ { 32, 5 } };
+	pci.num_irqs = 1;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+}
+END_TEST
+
 /* Devices whose bodies straddle each PkgLength width boundary: a wrong
  * length would desynchronise the parser and lose the following devices.
  * Returns the body size reached: the first one at or above @body (a few
@@ -400,6 +486,7 @@ int main(void)
 	}
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, iasl_full_table_set);
+	tcase_add_test(tc, iasl_pci);
 	tcase_add_test(tc, iasl_pkglen_boundaries);
 	tcase_add_test(tc, iasl_many_devices);
 	suite_add_tcase(s, tc);

@@ -170,6 +170,12 @@ struct cvmm_vmm {
 int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm);
 /* pci.c: free the segment after the devices are gone. */
 void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);
+/* pci.c: the segment as ACPI describes it (MCFG, PCI0, _PRT of each slot);
+ * false without PCI. @irqs: room for 32. */
+struct cvmm_acpi_pci;
+struct cvmm_acpi_pci_irq;
+bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
+		      struct cvmm_acpi_pci_irq *irqs);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);

@@ -27,6 +27,7 @@
 
 #include <linux/kvm.h>
 
+#include <cvmm/acpi-tables.h>
 #include <cvmm/kvm-ioctls.h>
 #include <cvmm/pci.h>
 #include <cvmm/snapshot.h>
@@ -355,6 +356,27 @@ int cvmm_vmm_pci_info(const struct cvmm_vmm *vmm, struct cvmm_vmm_pci_info *out)
 		.mmio64_base = p->w64.base, .mmio64_size = p->w64.len,
 	};
 	return 0;
+}
+
+bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
+		      struct cvmm_acpi_pci_irq *irqs)
+{
+	const struct vmm_pci *p = vmm->pci;
+	unsigned int n = 0;
+
+	if (!p)
+		return false;
+	for (unsigned int s = 0; s < CVMM_PCI_SLOTS; s++)
+		if (p->slots[s])
+			irqs[n++] = (struct cvmm_acpi_pci_irq){ .slot = (uint8_t)s,
+								.gsi = p->slots[s]->intx_gsi };
+	*out = (struct cvmm_acpi_pci){
+		.segment = 0, .bus_start = 0, .bus_end = 0, .ecam_base = p->ecam,
+		.mmio32_base = p->w32.base, .mmio32_size = p->w32.len,
+		.mmio64_base = p->w64.base, .mmio64_size = p->w64.len,
+		.irqs = irqs, .num_irqs = n,
+	};
+	return true;
 }
 
 struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm)
