@@ -509,7 +509,8 @@ struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm);
  * ioeventfds follow BAR 0 wherever the guest maps it; each MSI-X vector
  * becomes a KVM MSI route and irqfd while the guest leaves it usable.
  * Save/restore through sections "dev/<id>/virtio-pci" and "dev/<id>/device".
- * @o->used_irq_direct is ignored (every vector has its own eventfd).
+ * @o->used_irq_direct: the ISR always shows the used bit (for INTx; every
+ * MSI-X vector has its own eventfd anyway).
  * @return 0 (id in @out_id, slot in *@out_slot when not NULL); -ENODEV (no
  * PCI: cvmm_vmm_pci_add() first); -EINVAL; -EEXIST; -ENOSPC (no slot,
  * line or GSIs); KVM and transport errors, named in @err.

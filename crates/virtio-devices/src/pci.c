@@ -39,6 +39,7 @@ struct cvmm_virtio_pci {
 	uint16_t config_vector;
 	uint16_t queue_vector[CVMM_VIRTIO_MAX_QUEUES];
 	uint32_t pcicfg_cap;
+	uint32_t isr_always;        /* CVMM_VIRTIO_ISR_USED with used_irq_direct */
 	void (*msix_update)(void *opaque, unsigned int vector,
 			    const struct cvmm_pci_msi_msg *msg, bool usable);
 	void *opaque;
@@ -304,7 +305,7 @@ int cvmm_virtio_pci_bar_access(struct cvmm_virtio_pci *t, uint64_t offset, void 
 	if (offset == CVMM_VIRTIO_PCI_ISR_OFFSET && len == 1) {
 		/* Reading clears (and would deassert a level INTx). */
 		if (!is_write)
-			d[0] = (uint8_t)cvmm_virtio_transport_isr_take(t->core);
+			d[0] = (uint8_t)(cvmm_virtio_transport_isr_take(t->core) | t->isr_always);
 		return 0;
 	}
 	if (offset >= CVMM_VIRTIO_PCI_DEVICE_OFFSET &&
@@ -499,6 +500,7 @@ int cvmm_virtio_pci_create(const struct cvmm_virtio_pci_opts *o, struct cvmm_vir
 		t->vec_fd[i] = -1;
 	t->msix_update = o->msix_update;
 	t->opaque = o->opaque;
+	t->isr_always = o->used_irq_direct ? CVMM_VIRTIO_ISR_USED : 0;
 	t->irq.ops = &vpci_irq_ops;
 	reset_vectors(t);
 	r = t->intx_fd = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);

@@ -508,6 +508,32 @@ START_TEST(intx_fallback)
 }
 END_TEST
 
+/* A backend that writes the interrupt fd itself: with INTx the ISR shows
+ * the used bit always (the driver's handler would call it spurious). */
+START_TEST(used_irq_direct)
+{
+	struct cvmm_virtio_pci_opts o = { .sz = sizeof(o), .mem = MEM, .em = EM,
+					  .used_irq_direct = true };
+	struct cvmm_virtio_pci *t2;
+	struct toy d2;
+	uint64_t v = 0;
+
+	toy_init(&d2);
+	o.dev = &d2.dev;
+	ck_assert_int_eq(cvmm_virtio_pci_create(&o, &t2), 0);
+	ck_assert_int_eq(cvmm_virtio_pci_bar_access(t2, CVMM_VIRTIO_PCI_ISR_OFFSET, &v, 1, false),
+			 0);
+	ck_assert_uint_eq(v, CVMM_VIRTIO_ISR_USED);
+	cvmm_virtio_device_config_changed(&d2.dev);
+	ck_assert_int_eq(cvmm_virtio_pci_bar_access(t2, CVMM_VIRTIO_PCI_ISR_OFFSET, &v, 1, false),
+			 0);
+	ck_assert_uint_eq(v, CVMM_VIRTIO_ISR_USED | CVMM_VIRTIO_ISR_CONFIG);
+	cvmm_virtio_pci_destroy(t2);
+	/* Without the option the ISR is what the interrupts set. */
+	ck_assert_uint_eq(bar_rd(CVMM_VIRTIO_PCI_ISR_OFFSET, 1), 0);
+}
+END_TEST
+
 START_TEST(pci_cfg_window)
 {
 	uint32_t w = find_vcap(CVMM_VIRTIO_PCI_CAP_PCI_CFG);
@@ -730,6 +756,7 @@ static Suite *vpci_suite(void)
 	tcase_add_test(tc, msix_per_queue);
 	tcase_add_test(tc, intx_fallback);
 	tcase_add_test(tc, pci_cfg_window);
+	tcase_add_test(tc, used_irq_direct);
 	tcase_add_test(tc, hostile_registers);
 	tcase_add_test(tc, save_restore);
 	suite_add_tcase(s, tc);

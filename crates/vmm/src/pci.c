@@ -580,6 +580,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	po.mem = vmm->mem;
 	po.em = vmm->dev_em;
 	po.bar_64bit = false;
+	po.used_irq_direct = o->used_irq_direct;
 	po.msix_update = msix_update;
 	po.opaque = d;
 	ret = cvmm_virtio_pci_create(&po, &d->t);

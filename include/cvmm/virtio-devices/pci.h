@@ -102,6 +102,13 @@ struct cvmm_virtio_pci_opts {
 	void (*msix_update)(void *opaque, unsigned int vector,
 			    const struct cvmm_pci_msi_msg *msg, bool usable);
 	void *opaque;
+	/*
+	 * Used-buffer interrupts bypass the transport (a vhost-user backend
+	 * writes the vector's or the INTx eventfd itself). With MSI-X that
+	 * needs nothing; for INTx the ISR cannot learn of them, so with this
+	 * set it always shows the used bit (as virtio-mmio's option).
+	 */
+	bool used_irq_direct;
 };
 
 /**
