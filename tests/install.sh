@@ -18,10 +18,8 @@ notok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; sed 's/^/# /' "$tmp/log" 
 CC=cc BUILD_CFLAGS= BUILD_LDFLAGS=
 [ -r "$top_builddir/tests/install-env.sh" ] && . "$top_builddir/tests/install-env.sh"
 
-if ! command -v pkg-config >/dev/null 2>&1; then
-	echo "1..0 # SKIP pkg-config is not installed"
-	exit 0
-fi
+. "${top_srcdir:-$top_builddir}/tests/lib/sh-lib.sh"
+need_cmd pkg-config pkg-config
 
 dest="$tmp/dest"
 if $MAKE -s -C "$top_builddir" install DESTDIR="$dest" >"$tmp/log" 2>&1; then

@@ -2,11 +2,14 @@
 /* Command-line parsing in the style of Cloud Hypervisor and Firecracker:
  * long options only, every value checked, one clear line per mistake. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -88,12 +91,12 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         the device need a reset, or with reconnect=SECS is\n"
 		"                         retried every SECS seconds\n"
 		"  --guest-arg I=VALUE    boot info args[I] (0-3) of a test guest image\n"
-		"  --help                 this text\n"
+		"  -h, --help             this text\n"
 		"  --seccomp MODE         on (default: a forbidden syscall ends the VM with a\n"
 		"                         message naming it, exit 159), log or off\n"
 		"  --seccomp-filter FILE  per-thread filters (vmm, vcpu, virtio) from a\n"
 		"                         Firecracker-format JSON file instead of the built-in ones\n"
-		"  --version              print the version\n"
+		"  -V, -v, --version      print the version\n"
 		"\n"
 		"Exit status: 0 when the guest powers off or resets; the value the guest\n"
 		"wrote to the debug-exit port (0xf4); 1 for a bad command line or\n"
@@ -168,7 +171,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	};
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	/* The short forms people try first: -h for help, -V/-v for the version. */
+	while ((opt = getopt_long(argc, argv, "hVv", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			c->kernel = optarg;
@@ -244,6 +248,7 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			if (microvm_parse_guest_arg(&c->dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
+		case 'h':
 		case OPT_HELP:
 			c->help = true;
 			return 0;
@@ -254,6 +259,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case OPT_SECCOMP_FILTER:
 			c->seccomp_filter = optarg;
 			break;
+		case 'V':
+		case 'v':
 		case OPT_VERSION:
 			c->version = true;
 			return 0;
@@ -273,8 +280,13 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case ':':
 			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
+			/* getopt sets optopt to the option's value when its
+			 * argument is missing (ours are all >= 256), to the
+			 * character of an unknown short option, 0 otherwise. */
+			if (optopt >= OPT_KERNEL)
 				return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
+			if (optopt)
+				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 		}
 	}
@@ -285,4 +297,111 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	if (!c->kernel && !c->config_file && !c->api_socket && c->api_fd < 0)
 		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
 	return 0;
+}
+
+/*
+ * One image file: it opens for reading (a FIFO would block: O_NONBLOCK) and
+ * is a regular file, or with @blk_ok a block device. An open failure is
+ * left to the code that opens the image for real, which names it the
+ * same way; *st gets the file's status when the check passed.
+ */
+static int check_image(const char *flag, const char *path, bool blk_ok, struct stat *st,
+		       int *fdp, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	*fdp = -1;
+	if (fd < 0)
+		return fail(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
+	if (fstat(fd, st)) {
+		int e = errno;
+
+		close(fd);
+		return fail(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(e));
+	}
+	if (S_ISDIR(st->st_mode)) {
+		close(fd);
+		return fail(err, errlen, "%s: '%s' is a directory", flag, path);
+	}
+	if (!S_ISREG(st->st_mode) && !(blk_ok && S_ISBLK(st->st_mode))) {
+		close(fd);
+		return fail(err, errlen, "%s: '%s' is not a regular file%s", flag, path,
+			    blk_ok ? " or block device" : "");
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int microvm_config_check_files(const struct microvm_config *c, bool kernel, char *err,
+			       size_t errlen)
+{
+	const struct microvm_devices *d = &c->dev;
+	struct stat st[MICROVM_MAX_DISKS];
+	struct stat ks;
+	int fd;
+
+	if (kernel && c->kernel) {
+		if (check_image("--kernel", c->kernel, false, &ks, &fd, err, errlen))
+			return -EINVAL;
+		close(fd);
+	}
+	if (c->initrd) {
+		if (check_image("--initrd", c->initrd, false, &ks, &fd, err, errlen))
+			return -EINVAL;
+		close(fd);
+	}
+	for (unsigned int i = 0; i < d->ndisks; i++) {
+		const struct microvm_disk *k = &d->disk[i];
+		struct flock lk = { .l_type = k->read_only ? F_RDLCK : F_WRLCK,
+				    .l_whence = SEEK_SET };
+		off_t size;
+
+		if (check_image("--disk: path", k->path, true, &st[i], &fd, err, errlen))
+			return -EINVAL;
+		size = S_ISBLK(st[i].st_mode) ? lseek(fd, 0, SEEK_END) : st[i].st_size;
+		/* The lock the block device will take (blk-backend.c): who
+		 * holds a conflicting one is another VMM or daemon using it. */
+		if (fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK) {
+			close(fd);
+			return fail(err, errlen,
+				    "--disk: path: '%s' is in use by another process (it holds a lock on it)",
+				    k->path);
+		}
+		close(fd);
+		if (size < 512)
+			return fail(err, errlen,
+				    "--disk: path: '%s' is smaller than one 512-byte sector (%lld bytes)",
+				    k->path, (long long)size);
+		for (unsigned int j = 0; j < i; j++)
+			if (same_file(&st[i], &st[j]))
+				return fail(err, errlen,
+					    "--disk: path: '%s' is the image '%s' given already; one disk per image",
+					    k->path, d->disk[j].path);
+	}
+	return 0;
+}
+
+void microvm_outputs_note(struct microvm_outputs *o, const struct microvm_config *c)
+{
+	struct stat st;
+
+	o->path[0] = c->serial == SERIAL_FILE ? c->serial_path : NULL;
+	o->path[1] = c->dev.console == CONSOLE_FILE ? c->dev.console_path : NULL;
+	o->path[2] = c->event_monitor_fd < 0 ? c->event_monitor : NULL;
+	for (int i = 0; i < 3; i++)
+		o->created[i] = o->path[i] && lstat(o->path[i], &st) && errno == ENOENT;
+}
+
+void microvm_outputs_remove(const struct microvm_outputs *o)
+{
+	for (int i = 0; i < 3; i++)
+		if (o->created[i])
+			unlink(o->path[i]);
 }

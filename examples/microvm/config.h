@@ -80,4 +80,28 @@ int microvm_vmconfig_remove_device(struct microvm_devices *d, const char *id);
 /* Close the TAP fds @d holds. */
 void microvm_vmconfig_close_fds(struct microvm_devices *d);
 
+/*
+ * The files the VM reads, looked at before anything is created: kernel and
+ * initrd are regular files, each --disk image a regular file or block
+ * device of at least one sector, given once, not locked by another process
+ * (blk-backend.c takes the lock itself). -EINVAL with a one-line message
+ * naming the flag and the file.
+ */
+int microvm_config_check_files(const struct microvm_config *c, bool kernel, char *err,
+			       size_t errlen);
+
+/*
+ * The --serial, --console and --event-monitor files a run creates. A VM
+ * that fails to start removes the ones that did not exist before it began
+ * (microvm_outputs_note), so that a mistake leaves nothing behind; a file
+ * that existed is left alone.
+ */
+struct microvm_outputs {
+	const char *path[3];
+	bool created[3];
+};
+
+void microvm_outputs_note(struct microvm_outputs *o, const struct microvm_config *c);
+void microvm_outputs_remove(const struct microvm_outputs *o);
+
 #endif

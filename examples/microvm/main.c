@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	struct microvm m = { .t0_ns = process_start_ns(), .serial_out = -1, .con_out = -1 };
 	struct cvmm_sandbox sandbox;
 	struct microvm_config cfg;
+	struct microvm_outputs outs;
 	struct microvm_input in;
 	struct microvm_snap snap;
 	struct run_ctx rc = { .m = &m };
@@ -213,6 +214,14 @@ int main(int argc, char **argv)
 		json_object_put(vmconfig);
 		return status;
 	}
+	/* The files a VM reads are looked at before any file is created (a
+	 * restore does not read the kernel). */
+	if (microvm_config_check_files(&cfg, !snap.source, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		microvm_snap_fini(&snap);
+		return 1;
+	}
+	microvm_outputs_note(&outs, &cfg);
 	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
 	if (err[0]) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
@@ -232,6 +241,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source ? "restore: " : "",
 			err[0] ? err : strerror(-ret));
 		microvm_vm_destroy(&m);
+		microvm_outputs_remove(&outs);
 		cvmm_sandbox_fini(&sandbox);
 		microvm_snap_fini(&snap);
 		return 1;
@@ -242,6 +252,7 @@ int main(int argc, char **argv)
 	/* A restore without resume=on waits for SIGUSR2. */
 	if (snap.started && (status = start_vm(&rc))) {
 		microvm_vm_destroy(&m);
+		microvm_outputs_remove(&outs);
 		cvmm_sandbox_fini(&sandbox);
 		microvm_snap_fini(&snap);
 		return status;

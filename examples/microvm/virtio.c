@@ -90,7 +90,10 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err
 		int ret = cvmm_blk_create(&o, &blk);
 
 		if (ret) {
-			if (ret == -EINVAL && k->direct)
+			if (ret == -EBUSY)
+				snprintf(err, errlen, "--disk: path: '%s' is in use by another process (locked)",
+					 k->path);
+			else if (ret == -EINVAL && k->direct)
 				snprintf(err, errlen, "--disk: direct: '%s' does not support O_DIRECT",
 					 k->path);
 			else

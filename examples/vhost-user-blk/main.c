@@ -299,7 +299,10 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < bd.queues; i++) {
 		ret = cvmm_blk_backend_open(&bo, &bd.be[i]);
 		if (ret < 0) {
-			fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk, strerror(-ret));
+			fprintf(stderr, "cvmm-vhost-user-blk: %s: %s\n", disk,
+				ret == -EBUSY ? "in use by another process (locked)" :
+				ret == -EINVAL && !bd.direct ? "not a regular file or block device" :
+				strerror(-ret));
 			close_backends(&bd);
 			return 1;
 		}

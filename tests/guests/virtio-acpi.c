@@ -4,10 +4,14 @@
  * RSDP (scanned for in 0xE0000-0xFFFFF) -> XSDT -> FADT -> DSDT, count the
  * LNRO0005 (virtio-mmio) devices and print each Memory32Fixed window and
  * Extended Interrupt in the DSDT, one "virtio-acpi: ..." line each.
- * Every table's checksum is verified. Exit code: the LNRO0005 count;
- * 0xe0 + step when a table is missing or broken.
+ * Every table's checksum is verified. Exit code: 0x40 + the LNRO0005
+ * count (not the count itself: 1, 2 and 3 are cvmm-microvm's own codes for
+ * a bad configuration, a crashed guest and a host failure); 0xe0 + step
+ * when a table is missing or broken.
  */
 #include "guest.h"
+
+#define VIRTIO_ACPI_EXIT_BASE 0x40
 
 static bool sum_ok(const uint8_t *p, uint64_t len)
 {
@@ -74,5 +78,5 @@ int guest_main(unsigned int cpu)
 			guest_printf("virtio-acpi: irq %u flags %x\n", le32(dsdt + i + 5), dsdt[i + 3]);
 	}
 	guest_printf("virtio-acpi: %d LNRO0005 devices\n", count);
-	return count;
+	return VIRTIO_ACPI_EXIT_BASE + count;
 }

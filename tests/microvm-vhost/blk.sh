@@ -5,15 +5,10 @@
 . "${top_srcdir:-.}/tests/microvm-vhost/lib.sh"
 require_kvm
 require_guests virtio-blk
+need_cmd qemu-storage-daemon qemu-system-common
 plan 11
 
 for backend in blk qsd; do
-	if [ $backend = qsd ] && ! command -v qemu-storage-daemon >/dev/null; then
-		for i in 1 2 3 4 5; do
-			n=$((n + 1)); echo "ok $n - # SKIP qemu-storage-daemon not installed"
-		done
-		continue
-	fi
 	mkpattern "$TMP/disk" 256 5
 	cp "$TMP/disk" "$TMP/orig"
 	start_$backend "$TMP/s" "$TMP/disk"

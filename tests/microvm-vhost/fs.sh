@@ -55,12 +55,12 @@ check "virtio-fs: the VMM negotiated with virtiofsd (id 26, tag, 2 queues)" \
 	grep -q "virtio-fs (id 26), backend features 0x[0-9a-f]*, protocol features 0x[0-9a-f]*, 2 queues, 40 config bytes, tag share0" "$out"
 check "virtio-fs: VERSION_1 offered by the backend" sh -c \
 	"f=\$(sed -n 's/.*backend features \\(0x[0-9a-f]*\\).*/\\1/p' '$out'); test \$(( (f >> 32) & 1 )) -eq 1"
-check "virtio-fs: the guest finds one virtio-mmio device in the DSDT" test "$rc" -eq 1
+check "virtio-fs: the guest finds one virtio-mmio device in the DSDT" test "$rc" -eq $((0x40 + 1))
 stop_backend
 
 start_fs "$TMP/fs.sock"
 run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock" --rng
-check "virtio-fs beside an rng: two devices in the DSDT" test "$rc" -eq 2
+check "virtio-fs beside an rng: two devices in the DSDT" test "$rc" -eq $((0x40 + 2))
 stop_backend
 
 # virtiofsd has MQ and reports 2 queues (hiprio + one request queue).

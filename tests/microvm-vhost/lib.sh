@@ -22,6 +22,7 @@ start_blk() {
 
 # start_qsd SOCK IMAGE: qemu-storage-daemon's vhost-user-blk export.
 start_qsd() {
+	need_cmd qemu-storage-daemon qemu-system-common
 	rm -f "$1"
 	qemu-storage-daemon --blockdev driver=file,node-name=f,filename="$2" \
 		--export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path="$1",writable=on \
@@ -31,7 +32,10 @@ start_qsd() {
 }
 
 stop_backend() {
-	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
+	# $rc is still the VM's: the backend's status is not looked at.
+	_vmrc=${rc:-0}
+	[ -n "$bpid" ] && stop_pid "$bpid"
+	rc=$_vmrc
 	bpid=
 	return 0
 }

@@ -8,8 +8,9 @@
 require_kvm
 require_guests virtio-net
 VUNET=$top_builddir/examples/vhost-user-net/cvmm-vhost-user-net
-if ! unshare -n true 2>/dev/null || ! command -v ip >/dev/null || ! [ -x "$VUNET" ]; then
-	echo "1..0 # SKIP needs unshare -n, ip and cvmm-vhost-user-net"
+need_cmd ip iproute2
+if ! unshare -n true 2>/dev/null || ! [ -x "$VUNET" ]; then
+	echo "1..0 # SKIP needs unshare -n and cvmm-vhost-user-net"
 	exit 0
 fi
 plan 3
@@ -18,7 +19,7 @@ rc=0
 out=$TMP/net.out
 unshare -n sh -c 'ip tuntap add dev vtap0 mode tap &&
 	ip addr add 10.0.2.1/24 dev vtap0 && ip link set vtap0 up || exit 99
-	"$1" --socket "$2/s" --tap vtap0 --mac 02:00:00:00:00:07 >"$2/daemon.log" 2>&1 &
+	timeout 60 "$1" --socket "$2/s" --tap vtap0 --mac 02:00:00:00:00:07 >"$2/daemon.log" 2>&1 &
 	d=$!
 	i=0
 	while ! [ -S "$2/s" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

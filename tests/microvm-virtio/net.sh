@@ -5,8 +5,9 @@
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests virtio-net
-if ! unshare -n true 2>/dev/null || ! command -v ip >/dev/null; then
-	echo "1..0 # SKIP needs unshare -n (root or user namespaces) and ip"
+need_cmd ip iproute2
+if ! unshare -n true 2>/dev/null; then
+	echo "1..0 # SKIP needs unshare -n (root or user namespaces)"
 	exit 0
 fi
 plan 4

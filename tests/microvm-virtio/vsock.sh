@@ -15,7 +15,7 @@ fi
 plan 8
 
 sock=$TMP/vsock
-"$PEER" "${sock}_1234" >"$TMP/peer.out" 2>&1 &
+timeout 30 "$PEER" "${sock}_1234" >"$TMP/peer.out" 2>&1 &
 peer=$!
 i=0
 while ! [ -S "${sock}_1234" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -34,7 +34,7 @@ check "nobody listening on port 999: the guest's request gets RST" sh -c \
 	"test $rc -eq $((0x63)) && grep -q 'connection refused' '$out'"
 
 rm -f "$sock"
-"$PEER" --connect "$sock" 5000 >"$TMP/peer2.out" 2>&1 &
+timeout 30 "$PEER" --connect "$sock" 5000 >"$TMP/peer2.out" 2>&1 &
 peer=$!
 run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=9,socket="$sock" \
 	--guest-arg 0=5000 --guest-arg 1=1

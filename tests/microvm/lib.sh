@@ -1,5 +1,6 @@
 # Shared TAP helpers for the cvmm-microvm integration scripts.
 set -u
+. "${top_srcdir:-.}/tests/lib/sh-lib.sh"
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 MICROVM=$top_builddir/examples/microvm/cvmm-microvm

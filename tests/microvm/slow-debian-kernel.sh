@@ -7,6 +7,12 @@
 # boots to a shell (docs/microvm.md).
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
 require_kvm
+need_cmd xz xz-utils
+need_cmd zstd zstd
+need_cmd lz4 lz4
+need_cmd python3 python3
+need_cmd readelf binutils
+need_cmd apt-get apt
 plan 3
 
 . "${top_srcdir:-.}/tests/lib/debian-kernel.sh"
@@ -16,9 +22,6 @@ if ! [ -f "$cache/vmlinux" ]; then
 	(
 		set -e
 		cd "$cache"
-		for t in xz zstd lz4; do
-			command -v $t >/dev/null || apt-get install -y -qq xz-utils zstd lz4 >/dev/null
-		done
 		debian_kernel "$cache"
 		# The bzImage's payload (setup header: payload_offset/length) is the
 		# compressed vmlinux; Debian 12 uses lz4.
@@ -52,7 +55,7 @@ while [ "$(date +%s)" -lt "$deadline" ] && kill -0 $pid 2>/dev/null; do
 	sleep 5
 done
 echo "# after $(( $(date +%s) - start )) s"
-kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
+stop_pid $pid
 out=$TMP/console
 check "the kernel prints its banner on our serial port" grep -q "Linux version" "$out"
 check "the kernel prints the command line we gave it" grep -qF "Command line: $cmdline" "$out"

@@ -62,8 +62,8 @@ out=$TMP/run2
 # The VMM is the jailer's grandchild (a middle process waits for it); not a
 # search by name or uid, which a parallel run of this test would also match.
 findpid() {
-	mid=$(pgrep -P "$jpid" | head -1)
-	[ -n "$mid" ] && pid=$(pgrep -P "$mid" | head -1)
+	mid=$(child_of "$jpid")
+	[ -n "$mid" ] && pid=$(child_of "$mid")
 	[ -n "$pid" ] && grep -q '^Seccomp:[[:space:]]*2' /proc/"$pid"/status
 }
 pid=
@@ -82,8 +82,10 @@ check "it is in its own PID and mount namespaces" sh -c \
 check "its open-files limit is the one given" sh -c "grep -q '^Max open files *64 *64' /proc/${pid:-0}/limits"
 check "every thread is seccomp-filtered inside the jail" eventually 20 sh -c \
 	"for t in /proc/${pid:-0}/task/*; do grep -q '^Seccomp:[[:space:]]*2' \$t/status || exit 1; done"
+# The VMM ends on SIGTERM; the jailer (the PID this shell started) is
+# killed if it has not ended 20 s later.
 [ -n "$pid" ] && kill -TERM "$pid"
-wait "$jpid"
+wait_pid "$jpid" 20
 exec 3>&-
 
 # A path that exists outside the jail is not visible inside.
@@ -165,8 +167,7 @@ else
 	fi
 	wait_for "$TMP/run4" "echo: ready" 20
 	echo quit >&3
-	rc=0
-	wait "$jpid" || rc=$?
+	wait_pid "$jpid" 20
 	exec 3>&-
 	check "the guest's exit code comes back through the jailer" test "$rc" -eq 5
 	check "the cgroup is removed once the VMM has exited (the parent stays)" \

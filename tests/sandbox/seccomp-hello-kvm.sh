@@ -19,8 +19,7 @@ names=$(thread_names "$pid")
 check "every thread shows Seccomp: 2 ($names)" all_filtered "$pid"
 check "the threads are the main thread and the vCPUs" \
 	sh -c "echo '$names' | grep -q hello-kvm && echo '$names' | grep -q vcpu"
-kill -TERM "$pid"
-wait "$pid" 2>/dev/null
+stop_pid "$pid"
 
 # run ARGS...: hello-kvm (30 s at most), status in $rc, output in $TMP/err.
 run() {

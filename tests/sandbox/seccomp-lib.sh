@@ -110,9 +110,7 @@ below() {
 
 # stop: SIGTERM, the exit status in $rc.
 stop() {
-	kill -TERM "$dpid" 2>/dev/null
-	rc=0
-	wait "$dpid" || rc=$?
+	stop_pid "$dpid" TERM 20
 	dpid=
 }
 served_ok() { served && test "$rc" -eq 0; }

@@ -51,8 +51,7 @@ selftest_kills run_st main worker signals
 sed 's/"syscall": "accept4"/"syscall": "accept"/' "$TMP/filters.json" >"$TMP/noaccept.json"
 ST= start --seccomp-filter "$TMP/noaccept.json"
 bench 1
-rc=0
-wait "$dpid" || rc=$?
+wait_pid "$dpid" 20
 dpid=
 check "--seccomp-filter: a main filter without accept4 kills the daemon at the first frontend" \
 	trapped "$rc" "$TMP/daemon.log" main accept4

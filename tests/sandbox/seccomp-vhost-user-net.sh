@@ -9,8 +9,9 @@
 . "${top_srcdir:-.}/tests/sandbox/seccomp-lib.sh"
 VUNET=$top_builddir/examples/vhost-user-net/cvmm-vhost-user-net
 BENCH=$top_builddir/examples/vhost-user-net/cvmm-virtio-user-net-bench
-if ! unshare -n true 2>/dev/null || ! command -v ip >/dev/null || ! [ -x "$BENCH" ]; then
-	echo "1..0 # SKIP needs unshare -n, ip and $BENCH"
+need_cmd ip iproute2
+if ! unshare -n true 2>/dev/null || ! [ -x "$BENCH" ]; then
+	echo "1..0 # SKIP needs unshare -n and $BENCH"
 	exit 0
 fi
 plan 29
@@ -55,8 +56,7 @@ selftest_kills run_st main worker signals
 sed 's/"syscall": "writev"/"syscall": "readv"/' "$TMP/filters.json" >"$TMP/nowritev.json"
 ST= start --seccomp-filter "$TMP/nowritev.json"
 bench 1
-rc=0
-wait "$dpid" || rc=$?
+wait_pid "$dpid" 20
 dpid=
 check "--seccomp-filter: a worker filter without writev kills the daemon at the first frame" \
 	trapped "$rc" "$TMP/daemon.log" worker writev

@@ -11,12 +11,15 @@ guests=$top_builddir/tests/boot-guests
 EXPORT=$top_builddir/examples/common/cvmm-seccomp-export
 
 # Every thread of a running VM (main, vCPUs, the virtio device thread) is
-# in seccomp filter mode. The guest echoes serial input, so it waits.
-sleep 30 | "$MICROVM" --kernel "$guests/linux64.elf" --cmdline echo --cpus 2 --rng \
-	>"$TMP/run" 2>&1 &
+# in seccomp filter mode. The guest echoes serial input, so it waits on a
+# FIFO this shell holds open as fd 3; the VM is the PID the shell started.
+mkfifo "$TMP/in"
+"$MICROVM" --kernel "$guests/linux64.elf" --cmdline echo --cpus 2 --rng \
+	<"$TMP/in" >"$TMP/run" 2>&1 &
+pid=$!
+exec 3>"$TMP/in"
 findpid() {
-	pid=$(pgrep -n -f "^$MICROVM --kernel $guests/linux64.elf --cmdline echo --cpus 2 --rng")
-	[ -n "$pid" ] && [ "$(ls /proc/"$pid"/task | wc -l)" -ge 4 ]
+	[ "$(ls /proc/"$pid"/task 2>/dev/null | wc -l)" -ge 4 ]
 }
 all_filtered() {
 	[ -n "$pid" ] || return 1
@@ -31,8 +34,8 @@ check "every thread shows Seccomp: 2 ($names)" all_filtered
 check "the threads are the main thread, two vCPUs and the virtio thread" \
 	sh -c "echo '$names' | grep -q 'cvmm-microvm' && echo '$names' | grep -q vcpu0 &&
 	       echo '$names' | grep -q vcpu1 && echo '$names' | grep -q virtio"
-[ -n "$pid" ] && kill -TERM "$pid"
-wait
+stop_pid "$pid"
+exec 3>&-
 
 # Each thread type is killed by execve, the open of a new file and an
 # AF_INET socket, with the trap message naming thread type and syscall.

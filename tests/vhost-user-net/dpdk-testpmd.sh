@@ -10,9 +10,11 @@
 #    still in the ring when testpmd stopped);
 #  - rxonly: UDP datagrams from a host socket to the "guest" (a static
 #    neighbour on the TAP) reach testpmd's receive queue.
-# Skips without root, /dev/net/tun, dpdk-testpmd (dpdk-dev) or python3.
+# Skips without root, /dev/net/tun or dpdk-testpmd (dpdk-dev); fails at
+# once without ip or python3 (tools/packages.txt has them).
 set -u
 top_builddir=${top_builddir:-.}
+. "${top_srcdir:-.}/tests/lib/sh-lib.sh"
 DAEMON=$top_builddir/examples/vhost-user-net/cvmm-vhost-user-net
 TESTPMD=$(command -v dpdk-testpmd || true)
 n=0
@@ -24,9 +26,8 @@ fail=0
 [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip_all "needs root and /dev/net/tun"
 [ -n "$TESTPMD" ] || skip_all "dpdk-testpmd not installed (dpdk-dev)"
 PATH=$PATH:/usr/sbin:/sbin
-for t in ip unshare python3; do
-	command -v $t >/dev/null || skip_all "$t not installed"
-done
+need_cmd ip iproute2
+need_cmd python3 python3
 [ -x "$DAEMON" ] || skip_all "$DAEMON not built"
 if [ -z "${CVMM_VUNET_IN_NS:-}" ]; then
 	CVMM_VUNET_IN_NS=1 exec unshare -n "$0" "$@"
@@ -71,9 +72,7 @@ start_daemon() {
 }
 
 stop_daemon() {
-	kill -TERM $PID
-	wait $PID
-	rc=$?
+	stop_pid $PID TERM 20
 	PID=
 }
 
@@ -93,8 +92,9 @@ testpmd() {
 }
 
 stop_testpmd() {
-	kill -INT $TPID 2>/dev/null
-	wait $TPID
+	_rc=${rc:-0}
+	stop_pid $TPID INT 20
+	rc=$_rc
 	TPID=
 	exit_poll=
 }

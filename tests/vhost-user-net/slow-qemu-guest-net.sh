@@ -18,6 +18,7 @@
 #    all four queues.
 set -u
 top_builddir=${top_builddir:-.}
+. "${top_srcdir:-.}/tests/lib/sh-lib.sh"
 DAEMON=$top_builddir/examples/vhost-user-net/cvmm-vhost-user-net
 QEMU=$(command -v qemu-system-x86_64 || true)
 BUSYBOX=/bin/busybox
@@ -28,12 +29,13 @@ skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 fail=0
 
 [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip_all "needs root and /dev/net/tun"
-[ -n "$QEMU" ] || skip_all "qemu-system-x86_64 not installed (qemu-system-x86)"
-[ -x "$BUSYBOX" ] || skip_all "static busybox not installed (busybox-static)"
 PATH=$PATH:/usr/sbin:/sbin
-for t in depmod modprobe cpio ip unshare; do
-	command -v $t >/dev/null || skip_all "$t not installed (kmod, cpio, iproute2, util-linux)"
-done
+need_cmd qemu-system-x86_64 qemu-system-x86
+[ -x "$BUSYBOX" ] || need_cmd "$BUSYBOX" busybox-static
+for t in depmod modprobe; do need_cmd $t kmod; done
+need_cmd cpio cpio
+need_cmd ip iproute2
+need_cmd apt-get apt
 [ -x "$DAEMON" ] || skip_all "$DAEMON not built"
 if [ -z "${CVMM_VUNET_IN_NS:-}" ]; then
 	CVMM_VUNET_IN_NS=1 exec unshare -n "$0" "$@"
@@ -121,9 +123,7 @@ boot() {
 	QPID=
 	echo "# $pairs queue pair(s): guest ran $(( $(date +%s) - start )) s"
 	grep GUEST $TMP/console.$pairs | sed 's/^/# /'
-	kill -TERM $PID
-	wait $PID
-	rc=$?
+	stop_pid $PID TERM 20
 	PID=
 }
 

@@ -5,10 +5,12 @@
 # (busybox initramfs) mounts the ext4 image through virtio-blk, writes
 # files, remounts, reads them back; the host then checks the file system
 # with e2fsck and the file contents with debugfs.
-# Skips (TAP) without qemu-system-x86_64, busybox (busybox-static),
-# mkfs.ext4/e2fsck/debugfs (e2fsprogs) or the kernel package.
+# Fails at once without qemu-system-x86_64, busybox (busybox-static),
+# mkfs.ext4/e2fsck/debugfs (e2fsprogs), kmod or cpio (tools/packages.txt);
+# skips without the kernel package.
 set -u
 top_builddir=${top_builddir:-.}
+. "${top_srcdir:-.}/tests/lib/sh-lib.sh"
 DAEMON=$top_builddir/examples/vhost-user-blk/cvmm-vhost-user-blk
 QEMU=$(command -v qemu-system-x86_64 || true)
 BUSYBOX=/bin/busybox
@@ -18,12 +20,13 @@ notok() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
 skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 fail=0
 
-[ -n "$QEMU" ] || skip_all "qemu-system-x86_64 not installed (qemu-system-x86)"
-[ -x "$BUSYBOX" ] || skip_all "static busybox not installed (busybox-static)"
 PATH=$PATH:/usr/sbin:/sbin
-for t in mkfs.ext4 e2fsck debugfs depmod modprobe cpio; do
-	command -v $t >/dev/null || skip_all "$t not installed (e2fsprogs, kmod, cpio)"
-done
+need_cmd qemu-system-x86_64 qemu-system-x86
+[ -x "$BUSYBOX" ] || need_cmd "$BUSYBOX" busybox-static
+for t in mkfs.ext4 e2fsck debugfs; do need_cmd $t e2fsprogs; done
+for t in depmod modprobe; do need_cmd $t kmod; done
+need_cmd cpio cpio
+need_cmd apt-get apt
 [ -x "$DAEMON" ] || { echo "1..0 # SKIP $DAEMON not built"; exit 0; }
 
 . "${top_srcdir:-.}/tests/lib/debian-kernel.sh"
@@ -113,7 +116,7 @@ grep -q "GUEST-OK: mount -t ext4 /dev/vda /mnt" $TMP/console &&
 	notok "guest mounts, writes, remounts"
 grep -q "GUEST-OK: big reads back" $TMP/console && ok "guest reads its data back after remount" ||
 	notok "guest reads its data back after remount"
-kill -TERM $PID; wait $PID; rc=$?
+stop_pid $PID TERM 20
 PID=
 [ $rc -eq 0 ] && ok "daemon exits 0 on SIGTERM" || notok "daemon exits 0 on SIGTERM (rc $rc)"
 e2fsck -fn $IMG >$TMP/fsck 2>&1 && ok "e2fsck finds the file system clean" ||
@@ -160,7 +163,7 @@ got=$(dd if=$IMG bs=64k count=32 2>/dev/null | md5sum | cut -d' ' -f1)
 	notok "the image holds the guest's data ($want vs $got)"
 grep -q "resubmitting [1-9]" $TMP/daemon2.log && ok "the new daemon resubmitted the held writes from the inflight region" ||
 	{ sed 's/^/# daemon2: /' $TMP/daemon2.log; notok "the new daemon resubmitted the held writes from the inflight region"; }
-kill -TERM $PID; wait $PID; rc=$?
+stop_pid $PID TERM 20
 PID=
 [ $rc -eq 0 ] && ok "restarted daemon exits 0 on SIGTERM" || notok "restarted daemon exits 0 (rc $rc)"
 [ $fail -eq 0 ] || { sed 's/^/# console: /' $TMP/console | tail -30; sed 's/^/# daemon: /' $TMP/daemon.log; }

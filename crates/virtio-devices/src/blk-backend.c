@@ -41,11 +41,37 @@ struct cvmm_blk_backend {
 	unsigned int unsubmitted;
 };
 
+/*
+ * An advisory lock on the image, as QEMU takes one: shared for a read-only
+ * disk, exclusive for a writable one, so that a second VMM or daemon
+ * cannot open an image another one writes (two writers, or a reader
+ * behind a writer's back, corrupt the guest's file system). OFD locks
+ * belong to the open file description, not the process: backends opened
+ * from one caller fd (a daemon's queues) share the lock on the caller's
+ * description instead of conflicting with each other. A file system
+ * without locks gets a warning, not a refusal.
+ */
+static int lock_image(const struct cvmm_blk_backend_opts *o, int fd)
+{
+	struct flock lk = { .l_type = o->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	int lfd = o->path ? fd : o->fd;
+
+	if (fcntl(lfd, F_OFD_SETLK, &lk) == 0)
+		return 0;
+	if (errno == EBADF && lfd != fd && fcntl(fd, F_OFD_SETLK, &lk) == 0)
+		return 0; /* the caller's fd has the other access mode */
+	if (errno == EAGAIN || errno == EACCES)
+		return -EBUSY;
+	CVMM_LOG(CVMM_LOG_WARN, VD_CRATE, "disk image not locked (%s): another VMM may open it too",
+		 strerror(errno));
+	return 0;
+}
+
 static int open_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_backend *b)
 {
 	int flags = (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st;
-	int fd;
+	int fd, r;
 
 	if (o->path) {
 		fd = open(o->path, flags | (o->direct ? O_DIRECT : 0));
@@ -69,7 +95,12 @@ static int open_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_bac
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		close(fd);
-		return -EINVAL;
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	r = lock_image(o, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);
