@@ -28,6 +28,7 @@
 
 struct cvmm_blk_backend {
 	int fd;
+	int lock_fd;       /* holds the image's lock (path mode), or -1 */
 	bool read_only;
 	bool direct;
 	enum cvmm_blk_engine engine;
@@ -48,18 +49,30 @@ struct cvmm_blk_backend {
  * behind a writer's back, corrupt the guest's file system). OFD locks
  * belong to the open file description, not the process: backends opened
  * from one caller fd (a daemon's queues) share the lock on the caller's
- * description instead of conflicting with each other. A file system
- * without locks gets a warning, not a refusal.
+ * description instead of conflicting with each other. Opened by path, the
+ * lock is on a description of its own, never the one io_uring holds: a
+ * ring's registered files are let go asynchronously after it is torn
+ * down, which would keep the image locked for a moment after close. A
+ * file system without locks gets a warning, not a refusal.
  */
-static int lock_image(const struct cvmm_blk_backend_opts *o, int fd)
+static int lock_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_backend *b,
+		      const struct stat *st)
 {
 	struct flock lk = { .l_type = o->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
-	int lfd = o->path ? fd : o->fd;
+	struct stat ls;
+	int lfd = o->fd;
 
+	if (o->path) {
+		lfd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+		if (lfd < 0)
+			return -errno;
+		b->lock_fd = lfd;
+		/* The same file as the one opened for I/O, not a replacement. */
+		if (fstat(lfd, &ls) || ls.st_dev != st->st_dev || ls.st_ino != st->st_ino)
+			return -ESTALE;
+	}
 	if (fcntl(lfd, F_OFD_SETLK, &lk) == 0)
 		return 0;
-	if (errno == EBADF && lfd != fd && fcntl(fd, F_OFD_SETLK, &lk) == 0)
-		return 0; /* the caller's fd has the other access mode */
 	if (errno == EAGAIN || errno == EACCES)
 		return -EBUSY;
 	CVMM_LOG(CVMM_LOG_WARN, VD_CRATE, "disk image not locked (%s): another VMM may open it too",
@@ -97,7 +110,7 @@ static int open_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_bac
 		close(fd);
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
-	r = lock_image(o, fd);
+	r = lock_image(o, b, &st);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -235,7 +248,7 @@ int cvmm_blk_backend_open(const struct cvmm_blk_backend_opts *o,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->fd = b->efd = -1;
+	b->fd = b->efd = b->lock_fd = -1;
 	b->read_only = o->read_only;
 	b->direct = o->direct;
 	b->depth = o->queue_depth ? o->queue_depth : 128;
@@ -259,6 +272,7 @@ int cvmm_blk_backend_open(const struct cvmm_blk_backend_opts *o,
 	return 0;
 fail:
 	cvmm_close(b->fd);
+	cvmm_close(b->lock_fd);
 	free(b);
 	return r;
 }
@@ -277,6 +291,7 @@ void cvmm_blk_backend_close(struct cvmm_blk_backend *b)
 		cvmm_close(b->efd);
 	}
 	cvmm_close(b->fd);
+	cvmm_close(b->lock_fd);
 	free(b);
 }
 

@@ -825,6 +825,46 @@ START_TEST(direct_io)
 }
 END_TEST
 
+/* The advisory lock: one writer or any number of readers per image, across
+ * open file descriptions (another VMM); released as soon as the backend
+ * closes, io_uring ring or not; backends from one fd share its lock. */
+START_TEST(image_lock)
+{
+	struct cvmm_blk_backend_opts o = { .sz = sizeof(o), .fd = -1 };
+	struct cvmm_blk_backend *a, *b, *c;
+
+	FD = cvmm_test_tmpfile(PATH, DISK_BYTES);
+	ck_assert_int_ge(FD, 0);
+	o.path = PATH;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &a), 0);
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), -EBUSY);
+	o.read_only = true;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), -EBUSY);
+	for (int i = 0; i < 20; i++) { /* closed, the image is free at once */
+		o.read_only = false;
+		cvmm_blk_backend_close(a);
+		ck_assert_int_eq(cvmm_blk_backend_open(&o, &a), 0);
+	}
+	cvmm_blk_backend_close(a);
+	o.read_only = true;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &a), 0);
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), 0); /* readers share */
+	o.read_only = false;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &c), -EBUSY);
+	cvmm_blk_backend_close(a);
+	cvmm_blk_backend_close(b);
+	o.path = NULL;
+	o.fd = FD;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &a), 0);
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), 0); /* one fd: one lock */
+	o.fd = -1;
+	o.path = PATH;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &c), -EBUSY);
+	cvmm_blk_backend_close(a);
+	cvmm_blk_backend_close(b);
+}
+END_TEST
+
 START_TEST(backend_open)
 {
 	struct cvmm_blk_backend_opts o = { .sz = sizeof(o), .fd = -1 };
@@ -845,8 +885,10 @@ START_TEST(backend_open)
 	o.sz = sizeof(o);
 	o.path = "/nonexistent/cvmm.img";
 	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), -ENOENT);
-	o.path = "/tmp"; /* neither a regular file nor a block device */
+	o.path = "/tmp"; /* a directory: said so */
 	o.read_only = true;
+	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), -EISDIR);
+	o.path = "/dev/null"; /* neither a regular file nor a block device */
 	ck_assert_int_eq(cvmm_blk_backend_open(&o, &b), -EINVAL);
 	o.read_only = false;
 	o.path = NULL;
@@ -1009,7 +1051,9 @@ START_TEST(ring_unrestricted_fallback)
 	FD = cvmm_test_tmpfile(PATH, DISK_BYTES);
 	ck_assert_int_ge(FD, 0);
 	fill_file();
-	o.path = PATH;
+	/* Two backends on one image: from one fd, whose lock they share (by
+	 * path, the second would find the image locked by the first). */
+	o.fd = FD;
 	cvmm_log_set_sink(count_warnings, NULL);
 	cvmm_log_set_level(CVMM_LOG_WARN);
 	refuse_restrictions();
@@ -1056,6 +1100,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, save_restore_mid_stream, 0, 2);
 	tcase_add_loop_test(t, direct_io, 0, 2);
 	tcase_add_test(t, backend_open);
+	tcase_add_test(t, image_lock);
 	tcase_add_test(t, ring_restricted);
 	tcase_add_test(t, ring_unrestricted_fallback);
 	suite_add_tcase(s, t);

@@ -180,14 +180,16 @@ struct cvmm_blk_backend;
  * Open the image and set up the engine. Capacity is the file size rounded
  * down to whole sectors (a trailing partial sector is never accessed).
  * The image gets an advisory OFD lock, as QEMU takes one: shared when
- * read_only, exclusive otherwise, held while the backend is open; with
+ * read_only, exclusive otherwise, held while the backend is open (by
+ * path: on a second open of the image, released by close at once); with
  * @fd the lock is on the caller's open file description (so that backends
  * opened from one fd share it, and it lasts as long as that fd).
  * @return 0 and *@out; -EINVAL (bad opts, both or neither of path and fd,
  * O_DIRECT unsupported by the file system, serial longer than 20, neither
  * a regular file nor a block device); -EISDIR (a directory); -EBUSY
  * (another open file description holds a conflicting lock: another VMM or
- * daemon uses the image); -ENOENT, -EACCES, -EROFS ... from open; io_uring
+ * daemon uses the image); -ESTALE (the path named another file by the
+ * second open); -ENOENT, -EACCES, -EROFS ... from open; io_uring
  * set-up errors with ENGINE_URING; -ENOMEM.
  * Thread safety: any thread.
  */
