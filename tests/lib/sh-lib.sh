@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shared by every test script (sourced): the tools a script needs, named
 # with their Debian package when missing, and background processes stopped
 # by the PID this shell started, with every wait bounded, so that no test
