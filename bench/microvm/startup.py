@@ -94,9 +94,13 @@ def overhead_kib(cmd, ram_kib):
                 private += kib
                 if size >= ram_kib * 0.9:
                     guest_private += kib
-    p.stdin.write(b"quit\n")
-    p.stdin.close()
-    p.wait()
+    try:
+        p.stdin.write(b"quit\n")
+        p.stdin.close()
+        p.wait(timeout=10)
+    except (BrokenPipeError, subprocess.TimeoutExpired):
+        p.kill()  # the figure is taken; a guest that missed "quit" must not hang the bench
+        p.wait()
     return total - guest_rss, private - guest_private, total
 
 

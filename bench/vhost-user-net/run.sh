@@ -16,6 +16,10 @@
 #
 #   bench/vhost-user-net/run.sh [BUILDDIR] [SECONDS] [RUNS]
 set -eu
+for t in ip:iproute2 python3:python3; do
+	command -v "${t%%:*}" >/dev/null ||
+		{ echo "run.sh: ${t%%:*} is missing: install the Debian package ${t#*:}" >&2; exit 1; }
+done
 B=${1:-.}
 SECS=${2:-5}
 RUNS=${3:-3}
