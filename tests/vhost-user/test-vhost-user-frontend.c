@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,18 +81,30 @@ static void daemon_config(const char *sock, uint64_t feat, uint8_t *cfg, uint64_
 }
 
 /* The in-VMM device's config space as a driver that took @ring sees it
- * through the transport. */
+ * through the transport. Its image is a twin of the daemon's (same size):
+ * the daemon holds the write lock on its own while it serves. */
 static void vmm_config(struct vut_env *e, uint64_t ring, uint8_t *cfg, uint64_t *dev_feat,
 		       uint64_t *acked)
 {
 	struct vdf f;
 	struct cvmm_blk *blk;
+	char twin[sizeof(e->img) + 8];
+	struct stat st;
 	struct cvmm_blk_opts o = {
 		.sz = sizeof(o),
-		.backend = { .sz = sizeof(o.backend), .path = e->img, .fd = -1 },
+		.backend = { .sz = sizeof(o.backend), .path = twin, .fd = -1 },
 		.queue_size = QSIZE,
 	};
 
+	snprintf(twin, sizeof(twin), "%s.vmm", e->img);
+	ck_assert_int_eq(stat(e->img, &st), 0);
+	{
+		int fd = open(twin, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(ftruncate(fd, st.st_size), 0);
+		close(fd);
+	}
 	vdf_init(&f, 0);
 	o.em = f.em;
 	ck_assert_int_eq(cvmm_blk_create(&o, &blk), 0);
@@ -105,6 +119,7 @@ static void vmm_config(struct vut_env *e, uint64_t ring, uint8_t *cfg, uint64_t 
 	*acked = f.features;
 	vdf_fini(&f);
 	cvmm_blk_destroy(blk);
+	unlink(twin);
 }
 
 START_TEST(config_space_identical)
