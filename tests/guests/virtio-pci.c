@@ -11,7 +11,11 @@
  * With arg 2 = a port: then write 1 there and poll it until it reads 2
  * (the host saves the VM and restores it into a new one meanwhile), and
  * make a third request, its vector retargeted to 0x44: the notify
- * ioeventfd, the MSI route and the BAR must have come along.
+ * ioeventfd, the MSI route and the BAR must have come along. With arg 3
+ * = N as well, N reads of each kind (0xCF8/0xCFC, ECAM, a common
+ * configuration field, an MSI-X table word, an empty spot of the BAR
+ * window) between marks 0x10..0x15 on
+ * that port, for the host to time.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -157,6 +161,32 @@ int guest_main(unsigned int cpu)
 	if (mmio_read16(ecam_at(slot, 0, 2)) - 0x1040 != VIRTIO_ID_RNG ||
 	    mmio_read16(common + 0x12) != 1)
 		return fail(5, "device id or num_queues");
+
+	/* Optional (arg 3 = N, needs the port of arg 2): N accesses of each
+	 * kind between marks on the port, which the host timestamps. */
+	if (guest_arg(2) && guest_arg(3)) {
+		uint16_t port = (uint16_t)guest_arg(2);
+		uint64_t n = guest_arg(3);
+		volatile uint32_t sink = 0;
+
+		outb(port, 0x10);
+		for (uint64_t i = 0; i < n; i++)
+			sink += cf8_read(slot, 0);
+		outb(port, 0x11);
+		for (uint64_t i = 0; i < n; i++)
+			sink += mmio_read32(ecam_at(slot, 0, 0));
+		outb(port, 0x12);
+		for (uint64_t i = 0; i < n; i++)
+			sink += mmio_read16(common + 0x12);
+		outb(port, 0x13);
+		for (uint64_t i = 0; i < n; i++)
+			sink += mmio_read32(bar + (table & ~7u) + 8);
+		outb(port, 0x14);
+		for (uint64_t i = 0; i < n; i++)
+			sink += mmio_read32(bar + 0x10000);    /* in the window, no BAR */
+		outb(port, 0x15);
+		(void)sink;
+	}
 
 	/* 6. Driver set-up with MSI-X: config on vector 0, queue 0 on 1. */
 	mmio_write8(common + 0x14, 0);
