@@ -22,6 +22,15 @@
 
 #include "microvm.h"
 
+static int vhost_pause(void *p) { return cvmm_vhost_user_dev_pause(p); }
+static int vhost_resume(void *p) { return cvmm_vhost_user_dev_resume(p); }
+static long vhost_dirty_harvest(void *p) { return cvmm_vhost_user_dev_log_harvest(p); }
+
+static int vhost_dirty_log(void *p, bool on)
+{
+	return on ? cvmm_vhost_user_dev_log_start(p) : cvmm_vhost_user_dev_log_stop(p);
+}
+
 /* Hand @dev to the VM; on failure the model is destroyed here. */
 static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char *id,
 		  const char *prefix, const char *kind, const char *opt, void *model, void (*destroy)(void *),
@@ -32,7 +41,17 @@ static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char 
 		.destroy = destroy, .detach = detach, .used_irq_direct = detach != NULL,
 	};
 	char why[400], out[CVMM_VMM_ID_MAX];
-	int ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
+	int ret;
+
+	/* A vhost-user backend owns the rings: the VM stops and starts them
+	 * and reads its dirty log. */
+	if (detach) {
+		o.pause = vhost_pause;
+		o.resume = vhost_resume;
+		o.dirty_log = vhost_dirty_log;
+		o.dirty_harvest = vhost_dirty_harvest;
+	}
+	ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
 
 	if (!ret && m->nmodels < MICROVM_VIRTIO_MAX) {
 		struct microvm_model *r = &m->models[m->nmodels++];

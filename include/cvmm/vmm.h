@@ -322,6 +322,11 @@ struct cvmm_vmm_device_ops {
 	/** Start (@on) or stop logging the guest pages the device writes. */
 	int (*dirty_log)(void *dev, bool on);
 	/**
+	 * Move pages the device logged elsewhere (a vhost-user backend's
+	 * shared log) into guest memory's dirty bitmap; before each
+	 * migration pass reads it. @return pages marked or negative errno. */
+	long (*dirty_harvest)(void *dev);
+	/**
 	 * Guest memory changed shape (cvmm_vmm_memory_add/remove, VM paused):
 	 * drop or re-translate whatever points into it (virtqueue rings). */
 	int (*memory_changed)(void *dev);
@@ -454,6 +459,15 @@ struct cvmm_vmm_virtio_opts {
 	/** Frees the model; the VM owns it once the add succeeded. */
 	void (*destroy)(void *model);
 	bool used_irq_direct;           /**< see struct cvmm_virtio_mmio_opts */
+	/*
+	 * Optional model hooks the device's ops call (vhost-user: stop and
+	 * start the backend's rings, its shared dirty log). pause, resume and
+	 * dirty_log run on the device thread; dirty_harvest on the caller's.
+	 */
+	int (*pause)(void *model);
+	int (*resume)(void *model);
+	int (*dirty_log)(void *model, bool on);
+	long (*dirty_harvest)(void *model);
 };
 
 /**

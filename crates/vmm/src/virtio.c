@@ -117,16 +117,66 @@ static void vdev_destroy(void *dev)
 
 /* Paused vCPUs write no more registers; wait until the device thread has
  * acted on the last status change, so the transport can be saved. */
+/* A model hook runs on the device thread, where the model lives (or here,
+ * when that thread does not run). */
+struct model_call {
+	struct vdev *d;
+	int (*fn)(void *model);
+	int (*fn_on)(void *model, bool on);
+	bool on;
+};
+
+static int model_call_fn(struct cvmm_event_manager *em, void *arg)
+{
+	struct model_call *c = arg;
+
+	(void)em;
+	return c->fn ? c->fn(c->d->o.model) : c->fn_on(c->d->o.model, c->on);
+}
+
+static int on_device_thread(struct vdev *d, struct model_call *c)
+{
+	if (d->vmm->dev_thread_running)
+		return cvmm_event_manager_call(d->vmm->dev_em, model_call_fn, c, true);
+	return model_call_fn(NULL, c);
+}
+
 static int vdev_pause(void *dev)
 {
 	struct vdev *d = dev;
+	struct model_call c = { .d = d, .fn = d->o.pause };
 
 	for (unsigned int i = 0; i < 2000 && !cvmm_virtio_mmio_settled(d->t); i++) {
 		struct timespec ts = { 0, 500000 };
 
 		nanosleep(&ts, NULL);
 	}
-	return cvmm_virtio_mmio_settled(d->t) ? 0 : -ETIMEDOUT;
+	if (!cvmm_virtio_mmio_settled(d->t))
+		return -ETIMEDOUT;
+	return d->o.pause ? on_device_thread(d, &c) : 0;
+}
+
+static int vdev_resume(void *dev)
+{
+	struct vdev *d = dev;
+	struct model_call c = { .d = d, .fn = d->o.resume };
+
+	return d->o.resume ? on_device_thread(d, &c) : 0;
+}
+
+static int vdev_dirty_log(void *dev, bool on)
+{
+	struct vdev *d = dev;
+	struct model_call c = { .d = d, .fn_on = d->o.dirty_log, .on = on };
+
+	return d->o.dirty_log ? on_device_thread(d, &c) : 0;
+}
+
+static long vdev_dirty_harvest(void *dev)
+{
+	struct vdev *d = dev;
+
+	return d->o.dirty_harvest ? d->o.dirty_harvest(d->o.model) : 0;
 }
 
 static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
@@ -203,6 +253,9 @@ static int vdev_memory_changed(void *dev)
 
 static const struct cvmm_vmm_device_ops vdev_ops = {
 	.pause = vdev_pause,
+	.resume = vdev_resume,
+	.dirty_log = vdev_dirty_log,
+	.dirty_harvest = vdev_dirty_harvest,
 	.memory_changed = vdev_memory_changed,
 	.save = vdev_save,
 	.restore = vdev_restore,
