@@ -561,11 +561,48 @@ static int parse_payload(struct json_object *j, struct microvm_config *c, char *
 	return 0;
 }
 
+/*
+ * cpus.topology: cvmm presents its vCPUs as single-threaded cores of one
+ * package, which is what Kata describes ({1, boot_vcpus, 1, 1} when
+ * max_vcpus equals boot_vcpus); anything else is refused.
+ */
+static int parse_topology(struct json_object *cpus, uint64_t boot, char *err, size_t errlen)
+{
+	static const char *const known[] = { "threads_per_core", "cores_per_die",
+					     "dies_per_package", "packages", NULL };
+	static const char *const one[] = { "threads_per_core", "dies_per_package", "packages" };
+	struct json_object *t;
+	uint64_t v;
+	int ret;
+
+	if (!json_object_object_get_ex(cpus, "topology", &t) ||
+	    json_object_is_type(t, json_type_null))
+		return 0;
+	if ((ret = check_keys(t, "cpus.topology", known, NULL, err, errlen)))
+		return ret;
+	for (unsigned int i = 0; i < 3; i++) {
+		v = 1;
+		if (get_u64(t, one[i], "cpus.topology", 0, UINT32_MAX, &v, err, errlen) < 0)
+			return -EINVAL;
+		if (v != 1)
+			return fail(err, errlen,
+				    "cpus.topology.%s: %llu: cvmm presents single-threaded cores in one package (only 1)",
+				    one[i], (unsigned long long)v);
+	}
+	v = boot;
+	if (get_u64(t, "cores_per_die", "cpus.topology", 0, UINT32_MAX, &v, err, errlen) < 0)
+		return -EINVAL;
+	if (v != boot)
+		return fail(err, errlen, "cpus.topology.cores_per_die: %llu, not boot_vcpus (%llu)",
+			    (unsigned long long)v, (unsigned long long)boot);
+	return 0;
+}
+
 static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err, size_t errlen)
 {
-	static const char *const known[] = { "boot_vcpus", "max_vcpus", NULL };
+	static const char *const known[] = { "boot_vcpus", "max_vcpus", "topology", NULL };
 	static const struct dflt dflts[] = {
-		{ "topology", NULL }, { "kvm_hyperv", NULL }, { "max_phys_bits", NULL },
+		{ "kvm_hyperv", NULL }, { "max_phys_bits", NULL },
 		{ "nested", "true" }, { "affinity", NULL }, { "features", "{}" },
 		{ "core_scheduling", "\"Vm\"" }, { NULL, NULL },
 	};
@@ -584,7 +621,7 @@ static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err
 			    "cpus.max_vcpus: %llu, not boot_vcpus (%llu): vCPU hotplug is not supported by cvmm",
 			    (unsigned long long)max, (unsigned long long)boot);
 	c->cpus = (unsigned int)boot;
-	return 0;
+	return parse_topology(o, boot, err, errlen);
 }
 
 static int parse_memory(struct json_object *j, struct microvm_config *c, char *err,

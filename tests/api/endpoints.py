@@ -20,7 +20,7 @@ DISK = os.path.join(TMP, "disk.img")
 with open(DISK, "wb") as f:
     f.truncate(1 << 20)
 
-PLAN = 74
+PLAN = 76
 t = Tap(PLAN)
 vmm = subprocess.Popen([MICROVM, "--api-socket", SOCK, "--guest-arg", "0=1",
                         "--event-monitor", "path=" + EVENTS],
@@ -77,6 +77,10 @@ try:
         "an odd net num_queues": dict(VMCONFIG, net=[{"tap": "x", "num_queues": 3}]),
         "a serial mode cvmm lacks (Pty)": dict(VMCONFIG, serial={"mode": "Pty"}),
         "a negative size": dict(VMCONFIG, memory={"size": -1}),
+        "two threads per core": dict(VMCONFIG, cpus={"boot_vcpus": 2, "topology": {
+            "threads_per_core": 2, "cores_per_die": 1, "dies_per_package": 1, "packages": 1}}),
+        "memory hotplug (hotplug_size)": dict(VMCONFIG, memory={"size": 64 << 20,
+                                                                "hotplug_size": 1 << 30}),
     }
     for what, body in hostile.items():
         s, j = st("PUT", "vm.create", body)

@@ -38,10 +38,13 @@ try:
     s, j = c.wait_ready()
     t.check("vmm.ping answers (polled from exec: %.1f ms)" % ((time.time() - t0) * 1e3), s == 200)
     cfg = {"payload": {"kernel": GUEST, "cmdline": "console=ttyS0"},
-           "cpus": {"boot_vcpus": 1, "max_vcpus": 1},
+           "cpus": {"boot_vcpus": 1, "max_vcpus": 1, "kvm_hyperv": False,
+                    "topology": {"threads_per_core": 1, "cores_per_die": 1,
+                                 "dies_per_package": 1, "packages": 1}},
            "memory": {"size": 128 << 20, "shared": False, "hugepages": False,
                       "hotplug_method": "Acpi"},
            "serial": {"mode": "File", "file": SERIAL}, "console": {"mode": "Off"},
+           "rng": {"src": "/dev/urandom", "iommu": False},
            "iommu": False, "watchdog": False, "pvpanic": False}
     s, j = c.req("PUT", "vm.create", cfg)
     t.check("vm.create: 204", s == 204, j)
