@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 	m.cfg = &cfg;
 	if (cfg.config_file && load_vmconfig(&cfg, &vmconfig, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		microvm_snap_fini(&snap);
 		return 1;
 	}
 
@@ -212,6 +213,7 @@ int main(int argc, char **argv)
 		cvmm_close(sfd);
 		cvmm_sandbox_fini(&sandbox);
 		json_object_put(vmconfig);
+		microvm_snap_fini(&snap);
 		return status;
 	}
 	/* The files a VM reads are looked at before any file is created (a
@@ -225,6 +227,10 @@ int main(int argc, char **argv)
 	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
 	if (err[0]) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		cvmm_close(sfd);
+		cvmm_sandbox_fini(&sandbox);
+		json_object_put(vmconfig);
+		microvm_snap_fini(&snap);
 		return 1;
 	}
 	if (evfd >= 0) {
