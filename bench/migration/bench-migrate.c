@@ -6,7 +6,8 @@
  * unix socket (local, memfds). Prints total time, downtime, bytes on the
  * wire, passes and the auto-converge throttle.
  *
- * usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB]]   (default 256 32)
+ * usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB [RING-BYTES]]]   (default 256 32 0)
+ * RING-BYTES > 0: the source has a per-vCPU KVM dirty ring of that size.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 
 static char image[4096];
 static uint64_t mem_mib = 256, hot_mib = 32;
+static uint32_t ring_bytes;
 
 static void die(const char *what, int ret, const char *err)
 {
@@ -40,7 +42,7 @@ static void die(const char *what, int ret, const char *err)
 static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = mem_mib << 20, .ncpus = NCPUS,
-				   .backing = backing };
+				   .backing = backing, .dirty_ring_bytes = load ? ring_bytes : 0 };
 	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
 					     .debug_exit = true };
 	struct cvmm_vmm *vmm;
@@ -135,10 +137,10 @@ static void run(bool local)
 		die("send", j.ret, j.err);
 	cvmm_vmm_migrate_progress(src, &p);
 	cvmm_vmm_migrate_progress(dst, &dp);
-	printf("%-8s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
+	printf("%-8s%s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
 	       "(destination: state to running %llu ms), %8.1f MiB sent, %u passes, "
 	       "%llu data + %llu zero pages, throttle %u%%\n",
-	       local ? "local" : "pre-copy", (unsigned long long)mem_mib,
+	       local ? "local" : "pre-copy", p.dirty_ring ? " (ring)" : "", (unsigned long long)mem_mib,
 	       (unsigned long long)hot_mib, (unsigned long long)p.total_ms,
 	       (unsigned long long)p.downtime_ms, (unsigned long long)dp.downtime_ms,
 	       p.bytes_sent / 1048576.0, p.pass + 1, (unsigned long long)p.pages_sent,
@@ -160,7 +162,7 @@ static void run(bool local)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB]]\n");
+		fprintf(stderr, "usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB [RING-BYTES]]]\n");
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -169,6 +171,8 @@ int main(int argc, char **argv)
 		mem_mib = strtoull(argv[2], NULL, 0);
 	if (argc > 3)
 		hot_mib = strtoull(argv[3], NULL, 0);
+	if (argc > 4)
+		ring_bytes = (uint32_t)strtoul(argv[4], NULL, 0);
 	if (mem_mib < 64 || hot_mib > mem_mib - 32) {
 		fprintf(stderr, "bench-migrate: need MEM-MIB >= 64 and HOT-MIB <= MEM-MIB - 32\n");
 		return 1;

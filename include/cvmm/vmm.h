@@ -143,6 +143,14 @@ struct cvmm_vmm_opts {
 	 * SHUTDOWN, event sent) and the loop goes on.
 	 */
 	struct cvmm_event_manager *em;
+	/**
+	 * Bytes of a per-vCPU KVM dirty ring (a power of two, e.g. 65536;
+	 * 0: none). Live migration then takes dirty pages from the rings, at
+	 * a cost that follows the dirty pages, not the guest size. Where KVM
+	 * does not offer the ring the VM is made without it (the bitmap log
+	 * is used). The ring must exist before the vCPUs, hence here.
+	 */
+	uint32_t dirty_ring_bytes;
 };
 
 /**
@@ -787,6 +795,7 @@ struct cvmm_vmm_mig_progress {
 	uint64_t expected_downtime_ms;
 	uint32_t throttle_pct;      /**< auto-converge: share of time the vCPUs are held */
 	uint64_t page_requests;     /**< post-copy: pages the destination asked for */
+	bool dirty_ring;            /**< dirty pages come from the KVM dirty ring (else the bitmap) */
 	uint64_t total_ms;          /**< since the start (final once done) */
 	uint64_t downtime_ms;       /**< source paused until the destination's verdict */
 	char error[256];            /**< FAILED: one line */

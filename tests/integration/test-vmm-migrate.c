@@ -39,6 +39,7 @@
 static _Atomic int finish;
 static char self[4096];
 static bool in_child;
+static uint32_t ring_bytes; /* the next source VM's dirty ring */
 
 #define CHECK(c)                                                               \
 	do {                                                                   \
@@ -62,7 +63,7 @@ static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
 static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = MEM, .ncpus = NCPUS,
-				   .backing = backing };
+				   .backing = backing, .dirty_ring_bytes = load ? ring_bytes : 0 };
 	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
 					     .debug_exit = true };
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
@@ -202,8 +203,11 @@ static void migrate_and_check(int sfd, int dfd, bool local)
 	ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
 	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
 	ck_assert_int_eq(dp.state, CVMM_VMM_MIG_COMPLETED);
-	printf("# %s: %u passes, %llu bytes sent, %llu data pages, %llu zero pages, "
-	       "total %llu ms, downtime %llu ms\n", local ? "local" : "pre-copy", sp.pass,
+	if (ring_bytes)
+		ck_assert(sp.dirty_ring);
+	printf("# %s%s: %u passes, %llu bytes sent, %llu data pages, %llu zero pages, "
+	       "total %llu ms, downtime %llu ms\n", local ? "local" : "pre-copy",
+	       sp.dirty_ring ? " (dirty ring)" : "", sp.pass,
 	       (unsigned long long)sp.bytes_sent, (unsigned long long)sp.pages_sent,
 	       (unsigned long long)sp.zero_pages, (unsigned long long)sp.total_ms,
 	       (unsigned long long)sp.downtime_ms);
@@ -226,6 +230,21 @@ START_TEST(precopy_unix)
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	migrate_and_check(sv[0], sv[1], false);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* The dirty pages come from the per-vCPU KVM dirty rings (a small ring:
+ * it fills, and the vCPUs harvest their own on KVM_EXIT_DIRTY_RING_FULL). */
+START_TEST(precopy_ring)
+{
+	int sv[2];
+
+	ring_bytes = 4096; /* 256 entries */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	migrate_and_check(sv[0], sv[1], false);
+	ring_bytes = 0;
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -589,6 +608,7 @@ int main(int argc, char **argv)
 	cvmm_test_require_kvm();
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, precopy_unix);
+	tcase_add_test(t, precopy_ring);
 	tcase_add_test(t, precopy_tcp);
 	tcase_add_test(t, local_memfd);
 	tcase_add_test(t, postcopy);

@@ -185,6 +185,9 @@ void cvmm_vi_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, cons
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
 /* migrate.c: free the migration record. */
 void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm);
+/* migrate.c: vCPU @index's dirty ring is full (on its thread): harvest it
+ * into the running migration, if any, and reset the rings. */
+void cvmm_vi_mig_ring_full(struct cvmm_vmm *vmm, unsigned int index);
 void cvmm_vi_set_state(struct cvmm_vmm *vmm, enum cvmm_vmm_state s);
 
 #endif

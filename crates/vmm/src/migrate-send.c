@@ -314,6 +314,7 @@ static int precopy(struct sender *s)
 	if ((ret = hold(s, true)) || (ret = lc(s, LC_DIRTY_START, NULL)) || (ret = hold(s, false)))
 		return ret;
 	s->p.state = CVMM_VMM_MIG_PRECOPY;
+	s->p.dirty_ring = s->dirty.ring;
 	s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
 	for (;;) {
 		t = cvmm_now_ns();

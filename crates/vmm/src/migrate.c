@@ -44,6 +44,7 @@ struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm)
 	if (!m)
 		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->ring_lock, NULL);
 	__atomic_store_n(&vmm->mig, m, __ATOMIC_RELEASE);
 	return m;
 }
@@ -56,6 +57,7 @@ void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm)
 		return;
 	cvmm_vi_mig_postcopy_fini(vmm);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->ring_lock);
 	free(m);
 	vmm->mig = NULL;
 }
@@ -147,9 +149,14 @@ int cvmm_vi_mig_dirty_start(struct cvmm_vmm *vmm, struct mig_dirty *d, char *err
 	d->s = calloc((size_t)n + 1, sizeof(*d->s));
 	if (!d->s)
 		return -ENOMEM;
-	/* Manual clear when offered; the plain log otherwise. */
-	d->manual = cvmm_kvm_vm_enable_manual_dirty_protect(
-			    vmm->vm, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) == 0;
+	d->m = cvmm_vi_mig_get(vmm);
+	if (!d->m)
+		return -ENOMEM;
+	/* The rings when the VM has them; else the log, with manual clear
+	 * when offered. */
+	d->ring = cvmm_kvm_vm_dirty_ring_bytes(vmm->vm) > 0;
+	d->manual = !d->ring && cvmm_kvm_vm_enable_manual_dirty_protect(
+					vmm->vm, KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) == 0;
 	for (int i = 0; i < n; i++) {
 		struct mig_dirty_slot *s;
 
@@ -188,34 +195,95 @@ int cvmm_vi_mig_dirty_start(struct cvmm_vmm *vmm, struct mig_dirty *d, char *err
 	}
 	d->vmm_log = true;
 	devices_dirty_log(vmm, true);
+	pthread_mutex_lock(&d->m->ring_lock);
+	d->m->active = d;
+	pthread_mutex_unlock(&d->m->ring_lock);
 	return 0;
 fail:
 	cvmm_vi_mig_dirty_stop(vmm, d);
 	return ret;
 }
 
+/* A harvested ring entry: set its page in its slot's bitmap. */
+static int ring_entry(uint32_t slot, uint64_t offset, void *opaque)
+{
+	struct mig_dirty *d = opaque;
+
+	for (unsigned int i = 0; d && i < d->n; i++)
+		if (d->s[i].slot == slot) {
+			if (offset < d->s[i].size / 4096)
+				d->s[i].bm[offset / 64] |= 1ull << (offset % 64);
+			break;
+		}
+	return 0;
+}
+
+/* Harvest every vCPU's ring (@only: just that one) into @d (NULL: drop the
+ * entries), then recycle them. Under ring_lock: one harvester per ring. */
+static int ring_harvest(struct cvmm_vmm *vmm, struct mig_dirty *d, int only)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < vmm->ncpus; i++) {
+		if (only >= 0 && (unsigned int)only != i)
+			continue;
+		ret = cvmm_kvm_vcpu_dirty_ring_harvest_cb(vmm->vcpu[i].kvm, ring_entry, d);
+		if (ret < 0)
+			return ret;
+	}
+	ret = cvmm_kvm_vm_reset_dirty_rings(vmm->vm);
+	return ret < 0 ? ret : 0;
+}
+
+void cvmm_vi_mig_ring_full(struct cvmm_vmm *vmm, unsigned int index)
+{
+	struct migration *m = __atomic_load_n(&vmm->mig, __ATOMIC_ACQUIRE);
+
+	if (!m) {
+		/* No migration ever ran: nobody else harvests; drop the entries. */
+		ring_harvest(vmm, NULL, (int)index);
+		return;
+	}
+	pthread_mutex_lock(&m->ring_lock);
+	ring_harvest(vmm, m->active, (int)index);
+	pthread_mutex_unlock(&m->ring_lock);
+}
+
 long cvmm_vi_mig_dirty_collect(struct cvmm_vmm *vmm, struct mig_dirty *d)
 {
 	long total = 0;
 
+	if (d->ring) {
+		int ret;
+
+		/* O(dirty pages): only what the vCPUs logged, no bitmap copy. */
+		pthread_mutex_lock(&d->m->ring_lock);
+		ret = ring_harvest(vmm, d, -1);
+		pthread_mutex_unlock(&d->m->ring_lock);
+		if (ret)
+			return ret;
+	}
 	for (unsigned int i = 0; i < d->n; i++) {
 		struct mig_dirty_slot *s = &d->s[i];
 		size_t words = s->bm_bytes / 8;
 		long v;
-		int ret = cvmm_kvm_vm_get_dirty_log(vmm->vm, s->slot, d->tmp, s->bm_bytes);
+		int ret;
 
-		if (ret)
-			return ret;
-		if (d->manual) {
-			ret = cvmm_kvm_vm_clear_dirty_log_chunked(vmm->vm, s->slot, d->tmp,
-								  s->bm_bytes, 0);
-			if (ret < 0)
+		if (!d->ring) {
+			ret = cvmm_kvm_vm_get_dirty_log(vmm->vm, s->slot, d->tmp, s->bm_bytes);
+			if (ret)
 				return ret;
+			if (d->manual) {
+				ret = cvmm_kvm_vm_clear_dirty_log_chunked(vmm->vm, s->slot, d->tmp,
+									  s->bm_bytes, 0);
+				if (ret < 0)
+					return ret;
+			}
+			/* Added to what is still unsent: a pass that ended in
+			 * stop-and-copy has not sent the last harvest yet. */
+			for (size_t w = 0; w < words; w++)
+				s->bm[w] |= d->tmp[w];
 		}
-		/* Added to what is still unsent: a pass that ended in
-		 * stop-and-copy has not sent the last harvest yet. */
-		for (size_t w = 0; w < words; w++)
-			s->bm[w] |= d->tmp[w];
 		/* The VMM's own writes into this slot's RAM. */
 		v = cvmm_guest_mem_dirty_get_and_clear(vmm->mem, s->gpa, s->size, d->tmp);
 		for (size_t w = 0; v > 0 && w < words; w++)
@@ -228,6 +296,12 @@ long cvmm_vi_mig_dirty_collect(struct cvmm_vmm *vmm, struct mig_dirty *d)
 
 void cvmm_vi_mig_dirty_stop(struct cvmm_vmm *vmm, struct mig_dirty *d)
 {
+	if (d->m) {
+		pthread_mutex_lock(&d->m->ring_lock);
+		if (d->m->active == d)
+			d->m->active = NULL;
+		pthread_mutex_unlock(&d->m->ring_lock);
+	}
 	if (d->vmm_log) {
 		devices_dirty_log(vmm, false);
 		cvmm_guest_mem_dirty_log_enable(vmm->mem, false);

@@ -20,6 +20,8 @@ struct migration {
 	_Atomic bool sending;
 	_Atomic bool cancel;
 	uint64_t t0;                  /* start, ns */
+	pthread_mutex_t ring_lock;    /* harvests of the dirty rings, and active */
+	struct mig_dirty *active;     /* the send's tracking while it runs */
 	struct receiver *post;        /* a post-copy receive still running (migrate-recv.c) */
 };
 
@@ -49,6 +51,8 @@ struct mig_dirty {
 	struct mig_dirty_slot *s;
 	unsigned int n;
 	bool manual;                  /* KVM_CLEAR_DIRTY_LOG re-protects */
+	bool ring;                    /* the per-vCPU dirty rings, not the bitmap */
+	struct migration *m;
 	bool vmm_log;                 /* the VMM bitmap is on */
 	uint64_t *tmp;                /* one slot's bitmap as fetched */
 };

@@ -135,6 +135,10 @@ static void run_loop(struct vcpu *vc)
 			crash(vc, what);
 			break;
 		}
+		case CVMM_KVM_EXIT_DIRTY_RING_FULL:
+			/* Harvest (into a running migration) and recycle, then go on. */
+			cvmm_vi_mig_ring_full(vmm, vc->index);
+			break;
 		case CVMM_KVM_EXIT_FAIL_ENTRY:
 			crash(vc, "VM entry failed");
 			break;

@@ -110,6 +110,12 @@ static int create(struct cvmm_vmm *vmm, char *err, size_t errlen)
 	    (ret = cvmm_kvm_vm_create_irqchip(vmm->vm)) ||
 	    (ret = cvmm_kvm_vm_create_pit2(vmm->vm, &pit)))
 		return fail(err, errlen, ret, "%s: %s", "irqchip setup");
+	/* The ring is mapped by each vCPU at creation: before them. Not
+	 * offered: migration uses the bitmap log instead. */
+	if (vmm->opts.dirty_ring_bytes &&
+	    (ret = cvmm_kvm_vm_enable_dirty_ring(vmm->vm, vmm->opts.dirty_ring_bytes)) &&
+	    ret != -EOPNOTSUPP)
+		return fail(err, errlen, ret, "%s: %s", "dirty ring");
 	for (unsigned int i = 0; i < vmm->ncpus; i++) {
 		vmm->vcpu[i].vmm = vmm;
 		vmm->vcpu[i].index = i;
