@@ -7,6 +7,7 @@ PYTHONPATH=$top_srcdir/tests/api
 export PYTHONPATH top_srcdir
 
 require_python() {
+	need_cmd python3 python3
 	if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
 		echo "1..0 # SKIP needs python3-jsonschema and python3-yaml"
 		exit 0

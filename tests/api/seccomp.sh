@@ -10,7 +10,8 @@ timeout 60 "$MICROVM" --api-socket "$SOCK" --kernel "$GUESTS/hello.img" --guest-
 	--serial off >"$TMP/out" 2>&1 &
 vmm=$!
 api_filtered() {
-	pid=$(pgrep -P "$vmm" -n) || return 1   # timeout's child
+	pid=$(child_of "$vmm")   # timeout's child
+	[ -n "$pid" ] || return 1
 	for task in /proc/$pid/task/*; do
 		[ "$(cat "$task/comm")" = api ] && grep -q '^Seccomp:[[:space:]]*2$' "$task/status" && return 0
 	done

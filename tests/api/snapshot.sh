@@ -46,7 +46,7 @@ check "the event monitor saw snapshotting and snapshotted" \
 check "the event monitor saw snapshot-progress with byte counts" \
 	sh -c "grep -q '\"snapshot-progress\".*bytes_total' '$TMP/ev1'"
 check "resume after the snapshot" R resume
-R shutdown-vmm >/dev/null; wait $vmm
+R shutdown-vmm >/dev/null; wait_pid $vmm 20
 
 start_vmm "$TMP/ev2"
 check "restore a missing snapshot: one line naming its manifest" \
@@ -65,7 +65,7 @@ check "the event monitor saw restoring and restored" \
 	sh -c "grep -q restoring '$TMP/ev2' && grep -q '\"restored\"' '$TMP/ev2'"
 check "the event monitor saw restore-progress (OnDemand's background fill)" \
 	sh -c "grep -q '\"restore-progress\".*bytes_done' '$TMP/ev2'"
-R shutdown-vmm >/dev/null; wait $vmm
+R shutdown-vmm >/dev/null; wait_pid $vmm 20
 run_vm out --restore source_url=file://"$SNAP"
 check "cvmm-microvm --restore of an API snapshot: one line pointing to vm.restore" \
 	sh -c "test $rc -eq 1 && grep -q 'vm.restore' '$out'"

@@ -57,7 +57,7 @@ went_on() {
 for mode in Copy OnDemand Shared; do
 	restore $mode "$TMP/s_$mode"
 	check "restore $mode: the guest goes on and finds every byte" went_on "$TMP/s_$mode"
-	kill -TERM $pid; wait $pid; rc=$?
+	stop_pid $pid TERM 20
 	check "restore $mode: SIGTERM ends it (143)" test $rc -eq 143
 done
 
@@ -70,7 +70,7 @@ for i in 1 2 3 4 5; do
 done
 ok=0
 for i in 1 2 3 4 5; do went_on "$TMP/c$i" && ok=$((ok + 1)); done
-kill -TERM $pids; wait $pids 2>/dev/null
+for p in $pids; do stop_pid $p TERM 20; done
 check "five Shared clones at once all go on" test $ok -eq 5
 
 # a clone of a clone: a Shared clone snapshotted in turn (the pages it never
@@ -88,7 +88,7 @@ before=$(last_round "$TMP/cc1")
 	--serial file="$TMP/cc2" >"$TMP/cc2.log" 2>&1 &
 pid=$!; all="$all $pid"
 check "the clone's snapshot restored by Copy goes on and finds every byte" went_on "$TMP/cc2"
-kill -TERM $pid; wait $pid 2>/dev/null
+stop_pid $pid TERM 20
 before=$saved
 
 # resume=off: nothing runs until SIGUSR2; the memory file deleted meanwhile
@@ -101,7 +101,7 @@ check "resume=off: the guest waits" sh -c "! grep -aq round '$TMP/w'"
 rm "$TMP/del/memory"
 kill -USR2 $pid
 check "SIGUSR2 starts it; OnDemand with its memory file deleted goes on" went_on "$TMP/w"
-kill -TERM $pid; wait $pid 2>/dev/null
+stop_pid $pid TERM 20
 
 # hostile snapshots: one line naming the file, exit 1, nothing created
 one_line_refusal() { # TEXT FILE
@@ -142,7 +142,7 @@ if mount -t tmpfs -o size=1m cvmm-test "$TMP/mnt" 2>/dev/null; then
 	n0=$(last_round "$TMP/f")
 	kill -USR2 $pid
 	check "full tmpfs: the VM resumes" eventually 20 sh -c "test \$(grep -a '^round ' '$TMP/f' | tail -1 | cut -d' ' -f2) -gt $n0"
-	kill -TERM $pid; wait $pid 2>/dev/null
+	stop_pid $pid TERM 20
 	umount "$TMP/mnt"
 else
 	for i in 1 2 3; do n=$((n + 1)); echo "ok $n # SKIP cannot mount a tmpfs"; done
