@@ -3,7 +3,7 @@
 # or its one-line error.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
-plan 27
+plan 29
 SOCK=$TMP/api.sock
 R() { timeout 20 "$REMOTE" --api-socket "$SOCK" "$@"; }
 # one_line_error STATUS CMD...: exit 1 and one stderr line "cvmm-remote: STATUS: ..."
@@ -40,7 +40,12 @@ check "add-generic-vhost-user socket=,device_type=,queue_sizes=[],id=" \
 check "info: Created with the devices" sh -c "'$REMOTE' --api-socket '$SOCK' info >'$TMP/j' &&
 	grep -q '\"state\": \"Created\"' '$TMP/j' && grep -q '\"id\": \"g0\"' '$TMP/j' &&
 	grep -q '\"size\": 1000' '$TMP/j'"
-check "remove-device n0 f0 v0 g0" sh -c "for d in n0 f0 v0 g0; do
+check "add-net fd=3 passes the caller's fd 3 (SCM_RIGHTS)" sh -c \
+	"'$REMOTE' --api-socket '$SOCK' add-net fd=3,id=n1 3</dev/null"
+check "add-net fd=[3,4] for one queue pair: one line '400: ... 2 TAP fds ...'" sh -c \
+	"! '$REMOTE' --api-socket '$SOCK' add-net 'fd=[3,4]' 3</dev/null 4</dev/null 2>'$TMP/e' &&
+	 grep -q '^cvmm-remote: 400: .*2 TAP fds' '$TMP/e'"
+check "remove-device n0 n1 f0 v0 g0" sh -c "for d in n0 n1 f0 v0 g0; do
 	'$REMOTE' --api-socket '$SOCK' remove-device \$d || exit 1; done"
 check "remove-device of an unknown id: one line '404: ...'" one_line_error 404 remove-device zz
 check "boot" R boot
