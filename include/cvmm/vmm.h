@@ -903,6 +903,7 @@ struct cvmm_vmm_receive_opts {
  * @return 0: start the VM (cvmm_vmm_start()). Otherwise the source was
  * told (when the link allows), the VM must be destroyed, never started:
  * -ECANCELED (the source abandoned); -EPIPE (the stream was cut);
+ * -ETIMEDOUT (nothing from the source for 60 s);
  * decoder and restore errors. @err: one line.
  * Thread safety: the control thread.
  */

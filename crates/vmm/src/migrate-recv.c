@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "uffd.h"
 
 #define PAGE 4096ull
+/* A source silent for this long is gone: fail rather than wait for ever. */
+#define IDLE_MS 60000
 
 struct cvmm_vmm_incoming {
 	int fd;
@@ -338,6 +341,17 @@ static int receive_loop(struct receiver *r)
 	for (;;) {
 		bool local = r->rx.flags & CVMM_MIG_F_LOCAL;
 
+		struct pollfd pf = { .fd = r->fd, .events = POLLIN };
+
+		ret = poll(&pf, 1, IDLE_MS);
+		if (ret <= 0) {
+			ret = ret ? -errno : -ETIMEDOUT;
+			if (ret == -EINTR)
+				continue;
+			snprintf(r->err, r->errlen, "migration: nothing from the source for %d s",
+				 IDLE_MS / 1000);
+			goto out;
+		}
 		ret = cvmm_mig_recv(r->fd, &buf, &cap, &r->map, m, local ? &fd : NULL, r->err,
 				    r->errlen);
 		if (!ret)

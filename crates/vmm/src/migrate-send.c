@@ -320,11 +320,8 @@ static int precopy(struct sender *s)
 		t = cvmm_now_ns();
 		s->pass_bytes = 0;
 		s->slice_start = t;
-		if (s->p.pass == 0)
-			ret = wire(s, cvmm_mig_send_pass(s->fd, 0, s->p.bytes_remaining / PAGE), "PASS");
-		else
-			ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE),
-				   "PASS");
+		ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE),
+			   "PASS");
 		if (ret)
 			return ret;
 		ret = s->p.pass == 0 ? send_all(s) : send_dirty(s);
