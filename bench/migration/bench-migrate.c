@@ -73,8 +73,8 @@ static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
 
 struct job {
 	struct cvmm_vmm *vmm;
-	int fd;
-	bool local;
+	int fd, req_fd;
+	bool local, postcopy;
 	int ret;
 	char err[300];
 };
@@ -82,7 +82,8 @@ struct job {
 static void *sender(void *arg)
 {
 	struct job *j = arg;
-	struct cvmm_vmm_migrate_opts o = { .sz = sizeof(o), .local = j->local, .downtime_ms = 300 };
+	struct cvmm_vmm_migrate_opts o = { .sz = sizeof(o), .local = j->local, .downtime_ms = 300,
+					   .postcopy = j->postcopy, .request_fd = j->req_fd };
 
 	j->ret = cvmm_vmm_migrate_send(j->vmm, j->fd, &o, j->err, sizeof(j->err));
 	return NULL;
@@ -104,23 +105,31 @@ static void tcp_pair(int *c, int *d)
 	close(l);
 }
 
-static void run(bool local)
+enum mode { PRECOPY, POSTCOPY, LOCAL };
+
+static void run(enum mode mode)
 {
+	bool local = mode == LOCAL;
 	struct cvmm_vmm *src = make_vm(true, local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON), *dst;
 	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
 	struct cvmm_vmm_mig_progress p, dp;
 	struct timespec ts = { 0, 300000000 };
-	struct job j = { .vmm = src, .local = local };
+	struct job j = { .vmm = src, .local = local, .postcopy = mode == POSTCOPY, .req_fd = -1 };
 	pthread_t t;
 	char err[300];
-	int sv[2], ret;
+	int sv[2], rq[2] = { -1, -1 }, ret;
 
 	if (local) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 			die("socketpair", -errno, NULL);
 	} else {
 		tcp_pair(&sv[0], &sv[1]);
+		if (mode == POSTCOPY)
+			tcp_pair(&rq[0], &rq[1]);
 	}
+	j.req_fd = rq[0];
+	ro.request_fd = rq[1];
 	if ((ret = cvmm_vmm_start(src)))
 		die("start", ret, NULL);
 	nanosleep(&ts, NULL); /* the hot area is written over and over by now */
@@ -129,27 +138,43 @@ static void run(bool local)
 	if ((ret = cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err))))
 		die("accept", ret, err);
 	dst = make_vm(false, CVMM_VMM_MEM_ANON);
-	ret = cvmm_vmm_migrate_receive(dst, in, NULL, err, sizeof(err));
-	pthread_join(t, NULL);
+	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
 	if (ret)
 		die("receive", ret, err);
+	if (mode == POSTCOPY && (ret = cvmm_vmm_start(dst)))
+		die("start at the destination", ret, NULL);
+	pthread_join(t, NULL);
 	if (j.ret)
 		die("send", j.ret, j.err);
+	for (int i = 0; i < 1000; i++) {
+		cvmm_vmm_migrate_progress(dst, &dp);
+		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
+			break;
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
 	cvmm_vmm_migrate_progress(src, &p);
-	cvmm_vmm_migrate_progress(dst, &dp);
-	printf("%-8s%s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
-	       "(destination: state to running %llu ms), %8.1f MiB sent, %u passes, "
-	       "%llu data + %llu zero pages, throttle %u%%\n",
-	       local ? "local" : "pre-copy", p.dirty_ring ? " (ring)" : "", (unsigned long long)mem_mib,
-	       (unsigned long long)hot_mib, (unsigned long long)p.total_ms,
-	       (unsigned long long)p.downtime_ms, (unsigned long long)dp.downtime_ms,
-	       p.bytes_sent / 1048576.0, p.pass + 1, (unsigned long long)p.pages_sent,
-	       (unsigned long long)p.zero_pages, p.throttle_pct);
+	if (mode == POSTCOPY)
+		printf("post-copy %5llu MiB guest, %3llu MiB hot: switch-over %llu ms, total %llu ms, "
+		       "%llu pages on demand, fault service median %llu us, p99 %llu us, "
+		       "%.1f MiB sent\n", (unsigned long long)mem_mib, (unsigned long long)hot_mib,
+		       (unsigned long long)p.downtime_ms, (unsigned long long)p.total_ms,
+		       (unsigned long long)p.page_requests, (unsigned long long)dp.fault_median_us,
+		       (unsigned long long)dp.fault_p99_us, p.bytes_sent / 1048576.0);
+	else
+		printf("%-8s%s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
+		       "(destination: state to running %llu ms), %8.1f MiB sent, %u passes, "
+		       "%llu data + %llu zero pages, throttle %u%%\n",
+		       local ? "local" : "pre-copy", p.dirty_ring ? " (ring)" : "",
+		       (unsigned long long)mem_mib, (unsigned long long)hot_mib,
+		       (unsigned long long)p.total_ms, (unsigned long long)p.downtime_ms,
+		       (unsigned long long)dp.downtime_ms, p.bytes_sent / 1048576.0, p.pass + 1,
+		       (unsigned long long)p.pages_sent, (unsigned long long)p.zero_pages,
+		       p.throttle_pct);
 	cvmm_vmm_incoming_free(in);
 	cvmm_vmm_request_stop(src, CVMM_VMM_STOP_REQUEST, 0);
 	cvmm_vmm_run(src);
 	cvmm_vmm_destroy(src);
-	if ((ret = cvmm_vmm_start(dst)))
+	if (mode != POSTCOPY && (ret = cvmm_vmm_start(dst)))
 		die("start at the destination", ret, NULL);
 	nanosleep(&ts, NULL);
 	cvmm_vmm_request_stop(dst, CVMM_VMM_STOP_REQUEST, 0);
@@ -157,6 +182,8 @@ static void run(bool local)
 	cvmm_vmm_destroy(dst);
 	close(sv[0]);
 	close(sv[1]);
+	if (rq[0] >= 0)
+		close(rq[0]), close(rq[1]);
 }
 
 int main(int argc, char **argv)
@@ -177,7 +204,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-migrate: need MEM-MIB >= 64 and HOT-MIB <= MEM-MIB - 32\n");
 		return 1;
 	}
-	run(false);
-	run(true);
+	run(PRECOPY);
+	run(POSTCOPY);
+	run(LOCAL);
 	return 0;
 }

@@ -796,6 +796,9 @@ struct cvmm_vmm_mig_progress {
 	uint32_t throttle_pct;      /**< auto-converge: share of time the vCPUs are held */
 	uint64_t page_requests;     /**< post-copy: pages the destination asked for */
 	bool dirty_ring;            /**< dirty pages come from the KVM dirty ring (else the bitmap) */
+	/** Post-copy, destination: fault service time from the request to
+	 * the page in place, median and 99th percentile (microseconds). */
+	uint64_t fault_median_us, fault_p99_us;
 	uint64_t total_ms;          /**< since the start (final once done) */
 	uint64_t downtime_ms;       /**< source paused until the destination's verdict */
 	char error[256];            /**< FAILED: one line */

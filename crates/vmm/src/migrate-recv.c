@@ -126,6 +126,12 @@ struct receiver {
 	bool bulk_running, reply_running;
 	_Atomic bool lost;            /* the link went: missing pages never come */
 	_Atomic uint64_t requests;
+	/* Fault service times (under req_lock): requests in flight, and the
+	 * latencies of those answered. */
+	struct { uint64_t gpa, t; } pend[256];
+	unsigned int npend;
+	uint32_t *lat_us;
+	size_t nlat, lat_cap;
 	char own_err[300];            /* r->err once the caller's buffer is gone */
 };
 
@@ -179,11 +185,13 @@ static int on_pages(struct receiver *r, const struct cvmm_mig_msg *m)
 	/* The decoder checked the map; this VM's memory is the map. */
 	if (!host || ri < 0)
 		return -EFAULT;
-	if (r->uffd)
-		/* Post-copy: fill missing pages; the kernel wakes whoever waits. */
-		ret = m->u.pages.data ? cvmm_vi_uffd_copy(r->uffd, host, m->u.pages.data, len)
-				      : cvmm_vi_uffd_zero(r->uffd, host, len);
-	else if (m->u.pages.data)
+	if (r->uffd && m->u.pages.data)
+		/* Post-copy: fill missing pages; the kernel wakes whoever waits.
+		 * Zero runs are only marked: a fault on one maps the zero page,
+		 * and once every page came userfaultfd goes and the rest are
+		 * plain zero-fill memory (no ioctl per zero page of a big guest). */
+		ret = cvmm_vi_uffd_copy(r->uffd, host, m->u.pages.data, len);
+	else if (!r->uffd && m->u.pages.data)
 		memcpy(host, m->u.pages.data, len);
 	if (ret) {
 		snprintf(r->err, r->errlen, "migration: filling [%#" PRIx64 ", +%#" PRIx64
@@ -222,13 +230,18 @@ static int post_fault(void *opaque, uint64_t page, void *buf)
 			continue;
 		pg = (page - (uintptr_t)g->host) / PAGE;
 		if (__atomic_load_n(&r->touched[i][pg / 64], __ATOMIC_ACQUIRE) >> (pg % 64) & 1) {
-			cvmm_vi_uffd_wake(r->uffd, page); /* it came meanwhile */
-			return 0;
+			/* It came meanwhile, or it is a zero page (marked, not
+			 * filled): the zero page, unless the data is there. */
+			ret = cvmm_vi_uffd_zero(r->uffd, (uint8_t *)(uintptr_t)page, PAGE);
+			cvmm_vi_uffd_wake(r->uffd, page);
+			return ret;
 		}
 		if (atomic_load(&r->lost))
 			return 0; /* it can never come: the thread waits, reported */
 		pthread_mutex_lock(&r->req_lock);
 		ret = cvmm_mig_send_page_request(r->req_fd, g->gpa + pg * PAGE, 1);
+		if (!ret && r->npend < CVMM_ARRAY_SIZE(r->pend))
+			r->pend[r->npend++] = (typeof(r->pend[0])){ g->gpa + pg * PAGE, cvmm_now_ns() };
 		pthread_mutex_unlock(&r->req_lock);
 		atomic_fetch_add(&r->requests, 1);
 		if (ret)
@@ -236,6 +249,51 @@ static int post_fault(void *opaque, uint64_t page, void *buf)
 		return 0; /* the reply's UFFDIO_COPY wakes the thread */
 	}
 	return ret;
+}
+
+/* The page at @gpa is in place: how long since it was asked for. */
+static void note_latency(struct receiver *r, uint64_t gpa)
+{
+	uint64_t now;
+
+	pthread_mutex_lock(&r->req_lock);
+	now = cvmm_now_ns();
+	for (unsigned int i = 0; i < r->npend; i++) {
+		if (r->pend[i].gpa != gpa || r->pend[i].t > now)
+			continue;
+		if (r->nlat == r->lat_cap && r->lat_cap < (1u << 20)) {
+			size_t ncap = r->lat_cap ? r->lat_cap * 2 : 1024;
+			uint32_t *n = realloc(r->lat_us, ncap * sizeof(*n));
+
+			if (n) {
+				r->lat_us = n;
+				r->lat_cap = ncap;
+			}
+		}
+		if (r->nlat < r->lat_cap)
+			r->lat_us[r->nlat++] = (uint32_t)((now - r->pend[i].t) / 1000);
+		r->pend[i] = r->pend[--r->npend];
+		break;
+	}
+	pthread_mutex_unlock(&r->req_lock);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void latency_figures(struct receiver *r)
+{
+	pthread_mutex_lock(&r->req_lock);
+	if (r->nlat) {
+		qsort(r->lat_us, r->nlat, sizeof(r->lat_us[0]), cmp_u32);
+		r->p.fault_median_us = r->lat_us[r->nlat / 2];
+		r->p.fault_p99_us = r->lat_us[r->nlat * 99 / 100];
+	}
+	pthread_mutex_unlock(&r->req_lock);
 }
 
 /* Post-copy: replies to our requests, on a connection of their own. */
@@ -252,6 +310,7 @@ static void *reply_main(void *arg)
 		if (cvmm_mig_recv(r->req_fd, &buf, &cap, &r->map, m, NULL, e, sizeof(e)) ||
 		    m->type != CVMM_MIG_PAGES || on_pages(r, m))
 			break;
+		note_latency(r, m->u.pages.hdr.gpa);
 	}
 	free(buf);
 	free(m);
@@ -466,6 +525,16 @@ static void *bulk_main(void *arg)
 	ret = receive_loop(r);
 	if (!ret)
 		ret = cvmm_mig_send_result(r->fd, 0, "");
+	if (!ret) {
+		/* Every page came (zero runs as marks): requests are over, and
+		 * with userfaultfd gone what is still missing is zero-fill. */
+		shutdown(r->req_fd, SHUT_RDWR);
+		pthread_join(r->reply_thread, NULL);
+		r->reply_running = false;
+		latency_figures(r);
+		cvmm_vi_uffd_stop(r->uffd);
+		r->uffd = NULL;
+	}
 	r->p.page_requests = atomic_load(&r->requests);
 	if (ret) {
 		atomic_store(&r->lost, true);
@@ -477,6 +546,8 @@ static void *bulk_main(void *arg)
 		r->p.state = CVMM_VMM_MIG_COMPLETED;
 		r->p.bytes_remaining = 0;
 	}
+	if (r->uffd)
+		latency_figures(r);
 	publish(r);
 	return NULL;
 }
@@ -489,6 +560,7 @@ static void receiver_free(struct receiver *r)
 	}
 	cvmm_vi_uffd_stop(r->uffd);
 	pthread_mutex_destroy(&r->req_lock);
+	free(r->lat_us);
 	for (unsigned int i = 0; i < CVMM_MIG_MAX_RANGES; i++)
 		free(r->touched[i]);
 	free(r);
