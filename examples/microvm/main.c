@@ -172,10 +172,12 @@ int main(int argc, char **argv)
 	if (cfg.help) {
 		microvm_usage(stdout, argv[0]);
 		microvm_snap_usage(stdout);
+		microvm_snap_fini(&snap);
 		return 0;
 	}
 	if (cfg.version) {
 		printf("cvmm-microvm %s\n", PACKAGE_VERSION);
+		microvm_snap_fini(&snap);
 		return 0;
 	}
 	cvmm_log_set_level(cfg.log_level);
@@ -187,12 +189,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* The files a VM reads are looked at before any file is created (a
+	 * restore does not read the kernel; an API server has no VM yet). */
+	if (!cfg.api_socket && cfg.api_fd < 0 &&
+	    microvm_config_check_files(&cfg, !snap.source, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		json_object_put(vmconfig);
+		microvm_snap_fini(&snap);
+		return 1;
+	}
+
 	/* Filters are compiled before any thread exists; each thread type
 	 * installs its own as it starts (the VM core calls thread_start). */
 	if (cvmm_sandbox_prepare(&sandbox, "microvm", sandbox_threads,
 				 CVMM_ARRAY_SIZE(sandbox_threads), cfg.seccomp,
 				 cfg.seccomp_filter, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
+		json_object_put(vmconfig);
+		microvm_snap_fini(&snap);
 		return 1;
 	}
 	m.sandbox = &sandbox;
@@ -215,13 +229,6 @@ int main(int argc, char **argv)
 		json_object_put(vmconfig);
 		microvm_snap_fini(&snap);
 		return status;
-	}
-	/* The files a VM reads are looked at before any file is created (a
-	 * restore does not read the kernel). */
-	if (microvm_config_check_files(&cfg, !snap.source, err, sizeof(err))) {
-		fprintf(stderr, "cvmm-microvm: %s\n", err);
-		microvm_snap_fini(&snap);
-		return 1;
 	}
 	microvm_outputs_note(&outs, &cfg);
 	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
