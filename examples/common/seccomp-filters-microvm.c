@@ -81,6 +81,13 @@ static const struct cvmm_seccomp_rule microvm_vcpu[] = {
 	IOCTL(KVM_GET_MSR_INDEX_LIST),
 	IOCTL(KVM_GET_VCPU_EVENTS),
 	IOCTL(KVM_GET_SREGS2),
+	/* PCI (transport=pci): a BAR the guest moves takes its notify
+	 * ioeventfds along, an MSI-X vector it programs, unmasks or masks
+	 * becomes a GSI route and an irqfd, all on the vCPU that wrote it.
+	 * Always allowed: the tables are per thread, not per configuration. */
+	IOCTL(KVM_IOEVENTFD),
+	IOCTL(KVM_IRQFD),
+	IOCTL(KVM_SET_GSI_ROUTING),
 	NO_EXEC("mmap", 2),                        /* malloc on a thread arena */
 	NO_EXEC("mprotect", 2),
 	CVMM_SECCOMP_RULE("munmap"),

@@ -293,6 +293,15 @@ static struct json_object *resource(const struct cvmm_vmm_resource *res)
 	}
 }
 
+/* Cloud Hypervisor's PCI address form: segment 0, bus 0, function 0. */
+static struct json_object *bdf_json(unsigned int slot)
+{
+	char b[16];
+
+	snprintf(b, sizeof(b), "0000:00:%02x.0", slot & 0x1f);
+	return json_object_new_string(b);
+}
+
 static struct json_object *device_tree(struct api *a)
 {
 	struct cvmm_vmm_device_info devs[64];
@@ -315,6 +324,10 @@ static struct json_object *device_tree(struct api *a)
 		json_object_object_add(d, "resources", rs);
 		json_object_object_add(d, "children", json_object_new_array());
 		json_object_object_add(d, "pci_bdf", NULL);
+		for (unsigned int k = 0; k < a->m->nmodels; k++)
+			if (a->m->models[k].pci_slot && !strcmp(a->m->models[k].id, devs[i].id))
+				json_object_object_add(d, "pci_bdf",
+						       bdf_json(a->m->models[k].pci_slot));
 		json_object_object_add(t, devs[i].id, d);
 	}
 	return t;
@@ -377,8 +390,12 @@ static void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r,
 		       const char *kind, const char *what)
 {
+	struct microvm_devices *d = &a->cfg.dev;
+	unsigned int n0, nd = d->ndisks, nn = d->nnets, nv = d->nvhost;
+	const struct microvm_tr *tr = NULL;
+	const char *id = NULL;
+	bool vsock = d->vsock;
 	char err[400];
-	unsigned int n0;
 
 	if (!need(a, r, "Created|Shutdown", what)) {
 		if (r->status == 409)
@@ -399,6 +416,27 @@ static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 		for (unsigned int i = 0; i < q->nfds; i++)
 			q->fds[i] = -1;
 	microvm_vmconfig_name_devices(&a->cfg.dev, &a->id_counter);
+	/* Which one is new: its id, and on PCI the slot it gets at boot. */
+	if (d->ndisks > nd)
+		tr = &d->disk[nd].tr, id = d->disk[nd].id;
+	else if (d->nnets > nn)
+		tr = &d->net[nn].tr, id = d->net[nn].id;
+	else if (d->nvhost > nv)
+		tr = &d->vhost[nv].tr, id = d->vhost[nv].id;
+	else if (d->vsock && !vsock)
+		tr = &d->vsock_tr, id = d->vsock_id;
+	if (tr && microvm_tr_is_pci(d, tr)) {
+		if (microvm_pci_assign(d)) {
+			microvm_vmconfig_remove_device(d, id);
+			return cvmm_api_error(r, 507, "%s: all 31 PCI slots are taken", what);
+		}
+		/* Cloud Hypervisor's PciDeviceInfo (Kata needs the address). */
+		r->json = json_object_new_object();
+		json_object_object_add(r->json, "id", json_object_new_string(id));
+		json_object_object_add(r->json, "bdf", bdf_json(tr->slot));
+		r->status = 200;
+		return;
+	}
 	r->status = 204;
 }
 

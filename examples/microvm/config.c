@@ -23,6 +23,9 @@ enum { OPT_API_SOCKET = 500, OPT_CONFIG, OPT_EVENT_MONITOR };
 /* vhost-user options (virtio-devices' vhost-user device) */
 enum { OPT_FS = 400, OPT_VHOST_USER };
 
+/* PCI */
+enum { OPT_PCI = 600 };
+
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -34,7 +37,8 @@ static const struct option options[] = {
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
-	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "rng", optional_argument, NULL, OPT_RNG },
+	{ "pci", no_argument, NULL, OPT_PCI },
 	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
@@ -77,7 +81,11 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         a virtio-blk disk over a raw image (repeatable);\n"
 		"                         rate: requests/s, bandwidth: bytes/s\n"
 		"  --console MODE         a virtio-console on stdio or file=PATH\n"
-		"  --rng                  a virtio-rng device\n"
+		"  --rng [transport=T]    a virtio-rng device\n"
+		"  --pci                  a PCI segment (host bridge, ECAM, BAR windows); devices\n"
+		"                         go on virtio-pci unless they say transport=mmio\n"
+		"                         Every device option takes ,transport=pci|mmio (default\n"
+		"                         mmio without --pci); one on pci adds the segment\n"
 		"  --net tap=NAME[,mac=MAC][,queues=N]\n"
 		"                         a virtio-net card on a TAP device (repeatable)\n"
 		"  --vsock cid=N,socket=PATH\n"
@@ -225,7 +233,15 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 				return -EINVAL;
 			break;
 		case OPT_RNG:
-			c->dev.rng = true;
+			/* "--rng transport=pci" as the other options are written:
+			 * the value may be the next word. */
+			if (!optarg && optind < argc && !strncmp(argv[optind], "transport=", 10))
+				optarg = argv[optind++];
+			if (microvm_parse_rng(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_PCI:
+			c->dev.pci = true;
 			break;
 		case OPT_NET:
 			if (microvm_parse_net(&c->dev, optarg, err, errlen))
@@ -296,6 +312,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		return fail(err, errlen, "--config: the file names the kernel; drop --kernel");
 	if (!c->kernel && !c->config_file && !c->api_socket && c->api_fd < 0)
 		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
+	if (microvm_pci_assign(&c->dev))
+		return fail(err, errlen, "--pci: more than 31 PCI devices");
 	return 0;
 }
 

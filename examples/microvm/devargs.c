@@ -89,6 +89,18 @@ static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
 
 static int check_fields(const char *opt, const char *arg, char *err, size_t errlen);
 
+static int parse_transport(const char *opt, const char *val, struct microvm_tr *t, char *err,
+			   size_t errlen)
+{
+	if (!strcmp(val, "pci"))
+		t->kind = MICROVM_TR_PCI;
+	else if (!strcmp(val, "mmio"))
+		t->kind = MICROVM_TR_MMIO;
+	else
+		return fail(err, errlen, "%s: transport: '%s' is not pci or mmio", opt, val);
+	return 0;
+}
+
 /* Does the list @arg have a field named @key (so --disk/--net hand it to
  * the vhost-user parser)? */
 static bool has_key(const char *arg, const char *key)
@@ -154,6 +166,8 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 					   opt, val);
 			else
 				vu.type = (uint32_t)v;
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport(opt, val, &vu.tr, err, errlen);
 		} else if (!strcmp(k, "tag") && type == MICROVM_VIRTIO_ID_FS) {
 			if (strlen(val) > 36)
 				ret = fail(err, errlen, "%s: tag: longer than 36 bytes", opt);
@@ -161,9 +175,9 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 				strcpy(vu.tag, val);
 		} else {
 			ret = fail(err, errlen, "%s: unknown field '%s' (%s)", opt, k,
-				   type == MICROVM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect" :
-				   !type ? "type, socket, queues, reconnect" :
-				   "vhost_user, socket, queues, reconnect");
+				   type == MICROVM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect, transport" :
+				   !type ? "type, socket, queues, reconnect, transport" :
+				   "vhost_user, socket, queues, reconnect, transport");
 		}
 	}
 	free(buf);
@@ -228,9 +242,11 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 				ret = fail(err, errlen,
 					   "--disk: bandwidth: '%s' is not bytes per second from 512 to 1T (e.g. 10M)",
 					   val);
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport("--disk", val, &disk.tr, err, errlen);
 		} else {
 			ret = fail(err, errlen,
-				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth)", k);
+				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth, transport)", k);
 		}
 	}
 	if (!ret && !have_path)
@@ -307,8 +323,10 @@ int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, siz
 				ret = fail(err, errlen,
 					   "--net: queues: '%s' is not a number of queue pairs from 1 to 7", val);
 			net.queues = (unsigned int)q;
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport("--net", val, &net.tr, err, errlen);
 		} else {
-			ret = fail(err, errlen, "--net: unknown field '%s' (tap, mac, queues)", k);
+			ret = fail(err, errlen, "--net: unknown field '%s' (tap, mac, queues, transport)", k);
 		}
 	}
 	if (!ret && !have_tap)
@@ -352,8 +370,10 @@ int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, s
 			else
 				strcpy(d->vsock_path, val);
 			have_path = true;
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport("--vsock", val, &d->vsock_tr, err, errlen);
 		} else {
-			ret = fail(err, errlen, "--vsock: unknown field '%s' (cid, socket)", k);
+			ret = fail(err, errlen, "--vsock: unknown field '%s' (cid, socket, transport)", k);
 		}
 	}
 	if (!ret && !have_cid)
@@ -369,16 +389,43 @@ int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, s
 
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
+	const char *comma = strrchr(arg, ',');
+	size_t len = strlen(arg);
+
 	if (d->console != CONSOLE_NONE)
 		return fail(err, errlen, "--console: given twice");
-	if (!strcmp(arg, "stdio")) {
-		d->console = CONSOLE_STDIO;
-	} else if (!strncmp(arg, "file=", 5) && arg[5]) {
-		d->console = CONSOLE_FILE;
-		d->console_path = arg + 5;
-	} else {
-		return fail(err, errlen, "--console: '%s' is not stdio or file=PATH", arg);
+	/* A trailing ",transport=..." (a file name may hold commas itself). */
+	if (comma && !strncmp(comma, ",transport=", 11)) {
+		if (parse_transport("--console", comma + 11, &d->console_tr, err, errlen))
+			return -EINVAL;
+		len = (size_t)(comma - arg);
 	}
+	if (len == 5 && !strncmp(arg, "stdio", 5)) {
+		d->console = CONSOLE_STDIO;
+	} else if (len > 5 && !strncmp(arg, "file=", 5)) {
+		if (len - 5 >= sizeof(d->console_path))
+			return fail(err, errlen, "--console: file: longer than %zu bytes",
+				    sizeof(d->console_path) - 1);
+		d->console = CONSOLE_FILE;
+		memcpy(d->console_path, arg + 5, len - 5);
+		d->console_path[len - 5] = '\0';
+	} else {
+		d->console_tr.kind = MICROVM_TR_DEFAULT;
+		return fail(err, errlen, "--console: '%s' is not stdio or file=PATH[,transport=pci|mmio]",
+			    arg);
+	}
+	return 0;
+}
+
+int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	if (d->rng)
+		return fail(err, errlen, "--rng: given twice");
+	if (arg && strncmp(arg, "transport=", 10))
+		return fail(err, errlen, "--rng: '%s' is not transport=pci|mmio", arg);
+	if (arg && parse_transport("--rng", arg + 10, &d->rng_tr, err, errlen))
+		return -EINVAL;
+	d->rng = true;
 	return 0;
 }
 
@@ -397,4 +444,85 @@ unsigned int microvm_virtio_count(const struct microvm_devices *d)
 {
 	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
 	       d->nvhost;
+}
+
+bool microvm_tr_is_pci(const struct microvm_devices *d, const struct microvm_tr *t)
+{
+	return t->kind == MICROVM_TR_PCI || (t->kind == MICROVM_TR_DEFAULT && d->pci);
+}
+
+/* Every device's transport, in the order virtio.c attaches them (NULL for
+ * a device the configuration does not have); @ids gets their ids. */
+static unsigned int transports(struct microvm_devices *d, struct microvm_tr **t,
+			       const char **ids)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < d->ndisks; i++, n++)
+		t[n] = &d->disk[i].tr, ids[n] = d->disk[i].id;
+	for (unsigned int i = 0; i < d->nnets; i++, n++)
+		t[n] = &d->net[i].tr, ids[n] = d->net[i].id;
+	for (unsigned int i = 0; i < d->nvhost; i++, n++)
+		t[n] = &d->vhost[i].tr, ids[n] = d->vhost[i].id;
+	if (d->vsock)
+		t[n] = &d->vsock_tr, ids[n++] = d->vsock_id;
+	if (d->console != CONSOLE_NONE)
+		t[n] = &d->console_tr, ids[n++] = "__console";
+	if (d->rng)
+		t[n] = &d->rng_tr, ids[n++] = "__rng";
+	return n;
+}
+
+#define ALL_DEVICES (MICROVM_MAX_DISKS + MICROVM_MAX_NETS + MICROVM_MAX_VHOST + 3)
+
+bool microvm_pci_wanted(const struct microvm_devices *d)
+{
+	struct microvm_tr *t[ALL_DEVICES];
+	const char *ids[ALL_DEVICES];
+	unsigned int n = transports((struct microvm_devices *)d, t, ids);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (microvm_tr_is_pci(d, t[i]))
+			return true;
+	return d->pci;
+}
+
+int microvm_pci_assign(struct microvm_devices *d)
+{
+	struct microvm_tr *t[ALL_DEVICES];
+	const char *ids[ALL_DEVICES];
+	unsigned int n = transports(d, t, ids);
+	uint32_t used = 1; /* 00.0: the host bridge */
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (!microvm_tr_is_pci(d, t[i]))
+			t[i]->slot = 0; /* --pci may have gone (a new VmConfig) */
+		else if (t[i]->slot)
+			used |= 1u << t[i]->slot;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int s = 1;
+
+		if (!microvm_tr_is_pci(d, t[i]) || t[i]->slot)
+			continue;
+		while (s < 32 && (used & (1u << s)))
+			s++;
+		if (s == 32)
+			return -ENOSPC;
+		t[i]->slot = s;
+		used |= 1u << s;
+	}
+	return 0;
+}
+
+unsigned int microvm_pci_slot_of(const struct microvm_devices *d, const char *id)
+{
+	struct microvm_tr *t[ALL_DEVICES];
+	const char *ids[ALL_DEVICES];
+	unsigned int n = transports((struct microvm_devices *)d, t, ids);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (ids[i] && !strcmp(ids[i], id) && microvm_tr_is_pci(d, t[i]))
+			return t[i]->slot;
+	return 0;
 }

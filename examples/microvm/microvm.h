@@ -20,6 +20,7 @@ struct microvm {
 		char id[CVMM_VMM_ID_MAX];
 		const char *kind;
 		void *model;
+		unsigned int pci_slot; /* 0: virtio-mmio */
 	} models[MICROVM_VIRTIO_MAX];
 	unsigned int nmodels;
 	struct cvmm_event_manager *em; /* the control loop to live on (NULL: the VM's own) */

@@ -2,9 +2,10 @@
 /*
  * cvmm-microvm's virtio devices: each option (--disk, --net, the vhost-user
  * devices, --vsock, --console, --rng) becomes a device model on the VM's
- * device loop, attached on virtio-mmio by the VM core, which owns it from
- * then on. Host resources come first, so a bad disk or TAP fails before a
- * console file is created.
+ * device loop, attached on virtio-mmio or (transport=pci, --pci) virtio-pci
+ * by the VM core, which owns it from then on. Within a transport, host
+ * resources come first, so a bad disk or TAP fails before a console file
+ * is created (a failed start removes it anyway).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/blk.h>
 #include <cvmm/virtio-devices/console.h>
@@ -32,14 +34,16 @@ static int vhost_dirty_log(void *p, bool on)
 }
 
 /* Hand @dev to the VM; on failure the model is destroyed here. */
-static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char *id,
-		  const char *prefix, const char *kind, const char *opt, void *model, void (*destroy)(void *),
-		  void (*detach)(void *), char *err, size_t errlen)
+static int attach(struct microvm *m, const struct microvm_tr *tr, struct cvmm_virtio_device *dev,
+		  const char *id, const char *prefix, const char *kind, const char *opt, void *model,
+		  void (*destroy)(void *), void (*detach)(void *), char *err, size_t errlen)
 {
 	struct cvmm_vmm_virtio_opts o = {
 		.sz = sizeof(o), .id = id && *id ? id : NULL, .prefix = prefix, .kind = kind, .dev = dev, .model = model,
 		.destroy = destroy, .detach = detach, .used_irq_direct = detach != NULL,
 	};
+	bool pci = microvm_tr_is_pci(&m->cfg->dev, tr);
+	unsigned int slot = 0;
 	char why[400], out[CVMM_VMM_ID_MAX];
 	int ret;
 
@@ -51,7 +55,13 @@ static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char 
 		o.dirty_log = vhost_dirty_log;
 		o.dirty_harvest = vhost_dirty_harvest;
 	}
-	ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
+	if (pci) {
+		/* The slot microvm_pci_assign() gave it (vm.add-* answered it). */
+		o.pci_slot = tr->slot;
+		ret = cvmm_vmm_virtio_pci_add(m->vmm, &o, out, &slot, why, sizeof(why));
+	} else {
+		ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
+	}
 
 	if (!ret && m->nmodels < MICROVM_VIRTIO_MAX) {
 		struct microvm_model *r = &m->models[m->nmodels++];
@@ -59,6 +69,7 @@ static int attach(struct microvm *m, struct cvmm_virtio_device *dev, const char 
 		strcpy(r->id, out);
 		r->kind = kind;
 		r->model = model;
+		r->pci_slot = slot;
 	}
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", opt, why);
@@ -77,12 +88,16 @@ static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
 static void vhost_destroy(void *p) { cvmm_vhost_user_dev_destroy(p); }
 static void vhost_detach(void *p) { cvmm_vhost_user_dev_detach(p); }
 
-static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err, size_t errlen)
+static int add_disks(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+		      size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->ndisks; i++) {
 		const struct microvm_disk *k = &d->disk[i];
+
+		if (microvm_tr_is_pci(d, &k->tr) != pci)
+			continue;
 		struct cvmm_rate_limiter_opts rate = {
 			.sz = sizeof(rate),
 			.ops_per_sec = k->ops_per_sec,
@@ -120,7 +135,7 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err
 					 k->read_only ? " read-only" : "", strerror(-ret));
 			return ret;
 		}
-		ret = attach(m, cvmm_blk_device(blk), k->id, "_disk", "virtio-blk", "--disk", blk,
+		ret = attach(m, &k->tr, cvmm_blk_device(blk), k->id, "_disk", "virtio-blk", "--disk", blk,
 			     blk_destroy, NULL, err, errlen);
 		if (ret)
 			return ret;
@@ -128,12 +143,16 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, char *err
 	return 0;
 }
 
-static int add_nets(struct microvm *m, struct cvmm_event_manager *em, char *err, size_t errlen)
+static int add_nets(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+		      size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->nnets; i++) {
 		const struct microvm_net *k = &d->net[i];
+
+		if (microvm_tr_is_pci(d, &k->tr) != pci)
+			continue;
 		struct cvmm_net_opts o = {
 			.sz = sizeof(o),
 			.em = em,
@@ -159,7 +178,7 @@ static int add_nets(struct microvm *m, struct cvmm_event_manager *em, char *err,
 				 strerror(-ret));
 			return ret;
 		}
-		ret = attach(m, cvmm_net_device(net), k->id, "_net", "virtio-net", "--net", net, net_destroy,
+		ret = attach(m, &k->tr, cvmm_net_device(net), k->id, "_net", "virtio-net", "--net", net, net_destroy,
 			     NULL, err, errlen);
 		if (ret)
 			return ret;
@@ -167,12 +186,16 @@ static int add_nets(struct microvm *m, struct cvmm_event_manager *em, char *err,
 	return 0;
 }
 
-static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, char *err, size_t errlen)
+static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+		      size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->nvhost; i++) {
 		const struct microvm_vhost *c = &d->vhost[i];
+
+		if (microvm_tr_is_pci(d, &c->tr) != pci)
+			continue;
 		struct cvmm_vhost_user_dev_opts o = {
 			.sz = sizeof(o), .socket = c->socket, .device_id = c->type,
 			.queues = c->queues, .reconnect = c->reconnect, .fs_tag = c->tag,
@@ -188,7 +211,7 @@ static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, char *err
 		}
 		/* The backend signals the guest itself: its call fd is the
 		 * transport's irqfd (used_irq_direct). */
-		ret = attach(m, cvmm_vhost_user_dev_device(vu), c->id,
+		ret = attach(m, &c->tr, cvmm_vhost_user_dev_device(vu), c->id,
 			     c->type == CVMM_VIRTIO_ID_BLOCK ? "_disk" :
 			     c->type == CVMM_VIRTIO_ID_NET ? "_net" :
 			     c->type == MICROVM_VIRTIO_ID_FS ? "_fs" : "_vhost_user",
@@ -199,7 +222,8 @@ static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, char *err
 	return 0;
 }
 
-static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, char *err, size_t errlen)
+static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+		      size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
 	struct cvmm_vsock_opts o = {
@@ -211,7 +235,7 @@ static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, char *err
 	struct cvmm_vsock *vs;
 	int ret;
 
-	if (!d->vsock)
+	if (!d->vsock || microvm_tr_is_pci(d, &d->vsock_tr) != pci)
 		return 0;
 	ret = cvmm_vsock_create(&o, &vs);
 	if (ret) {
@@ -222,11 +246,11 @@ static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, char *err
 				 d->vsock_path, strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_vsock_device(vs), d->vsock_id, "_vsock", "virtio-vsock", "--vsock", vs,
+	return attach(m, &d->vsock_tr, cvmm_vsock_device(vs), d->vsock_id, "_vsock", "virtio-vsock", "--vsock", vs,
 		      vsock_destroy, NULL, err, errlen);
 }
 
-static int add_console(struct microvm *m, struct cvmm_event_manager *em, char *err,
+static int add_console(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		       size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
@@ -235,7 +259,7 @@ static int add_console(struct microvm *m, struct cvmm_event_manager *em, char *e
 	struct stat st;
 	int ret;
 
-	if (d->console == CONSOLE_NONE)
+	if (d->console == CONSOLE_NONE || microvm_tr_is_pci(d, &d->console_tr) != pci)
 		return 0;
 	if (d->console == CONSOLE_FILE) {
 		m->con_out = open(d->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -259,25 +283,51 @@ static int add_console(struct microvm *m, struct cvmm_event_manager *em, char *e
 		snprintf(err, errlen, "--console: %s", strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_console_device(con), NULL, "__console", "virtio-console", "--console", con,
+	return attach(m, &d->console_tr, cvmm_console_device(con), NULL, "__console", "virtio-console", "--console", con,
 		      console_destroy, NULL, err, errlen);
 }
 
-static int add_rng(struct microvm *m, char *err, size_t errlen)
+static int add_rng(struct microvm *m, bool pci, char *err, size_t errlen)
 {
 	struct cvmm_rng_opts o = { .sz = sizeof(o) };
 	struct cvmm_rng *rng;
 	int ret;
 
-	if (!m->cfg->dev.rng)
+	if (!m->cfg->dev.rng || microvm_tr_is_pci(&m->cfg->dev, &m->cfg->dev.rng_tr) != pci)
 		return 0;
 	ret = cvmm_rng_create(&o, &rng);
 	if (ret) {
 		snprintf(err, errlen, "--rng: %s", strerror(-ret));
 		return ret;
 	}
-	return attach(m, cvmm_rng_device(rng), NULL, "__rng", "virtio-rng", "--rng", rng, rng_destroy,
+	return attach(m, &m->cfg->dev.rng_tr, cvmm_rng_device(rng), NULL, "__rng", "virtio-rng", "--rng", rng, rng_destroy,
 		      NULL, err, errlen);
+}
+
+/* The PCI segment, when a device or --pci asks for it: its ECAM and BAR
+ * windows come after the virtio-mmio windows in the 32-bit hole. */
+static int add_pci(struct microvm *m, char *err, size_t errlen)
+{
+	struct cvmm_vmm_pci_info pi;
+	char why[300];
+	int ret;
+
+	if (!microvm_pci_wanted(&m->cfg->dev))
+		return 0;
+	ret = cvmm_vmm_pci_add(m->vmm, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "--pci: %s", why);
+		return ret;
+	}
+	if (!cvmm_vmm_pci_info(m->vmm, &pi))
+		cvmm_log(CVMM_LOG_INFO, "microvm",
+			 "pci: segment 0, ECAM at %#llx, 32-bit BAR window %#llx (%llu MiB), "
+			 "64-bit %#llx (%llu MiB)", (unsigned long long)pi.ecam_base,
+			 (unsigned long long)pi.mmio32_base,
+			 (unsigned long long)(pi.mmio32_size >> 20),
+			 (unsigned long long)pi.mmio64_base,
+			 (unsigned long long)(pi.mmio64_size >> 20));
+	return 0;
 }
 
 int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
@@ -287,7 +337,9 @@ int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 
 	m->nmodels = 0;
 	if (microvm_virtio_count(&m->cfg->dev) == 0)
-		return 0;
+		return add_pci(m, err, errlen);
+	/* PCI devices have their slots (microvm_pci_assign, when the
+	 * configuration was parsed or the API added them). */
 	if (microvm_virtio_count(&m->cfg->dev) > MICROVM_VIRTIO_MAX) {
 		snprintf(err, errlen, "--disk: too many devices (at most %u in all)",
 			 MICROVM_VIRTIO_MAX);
@@ -298,9 +350,20 @@ int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 		snprintf(err, errlen, "virtio event loop: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	if ((ret = add_disks(m, em, err, errlen)) || (ret = add_nets(m, em, err, errlen)) ||
-	    (ret = add_vhost(m, em, err, errlen)) || (ret = add_vsock(m, em, err, errlen)) ||
-	    (ret = add_console(m, em, err, errlen)) || (ret = add_rng(m, err, errlen)))
-		return ret;
+	/* virtio-mmio devices first, then PCI and its devices: the mmio
+	 * windows keep their places (0xd0000000 + i * 4 KiB) with --pci. */
+	for (int pass = 0; pass < 2; pass++) {
+		bool pci = pass == 1;
+
+		if (pci && (ret = add_pci(m, err, errlen)))
+			return ret;
+		if ((ret = add_disks(m, em, pci, err, errlen)) ||
+		    (ret = add_nets(m, em, pci, err, errlen)) ||
+		    (ret = add_vhost(m, em, pci, err, errlen)) ||
+		    (ret = add_vsock(m, em, pci, err, errlen)) ||
+		    (ret = add_console(m, em, pci, err, errlen)) ||
+		    (ret = add_rng(m, pci, err, errlen)))
+			return ret;
+	}
 	return 0;
 }

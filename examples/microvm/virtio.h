@@ -29,6 +29,18 @@
 
 #define MICROVM_DISK_PATH_MAX 4096u
 
+/*
+ * A device's transport (transport=pci|mmio): unset follows --pci (PCI with
+ * it, virtio-mmio without). A PCI device's slot is fixed when it joins the
+ * configuration (microvm_pci_assign), so vm.add-* can answer its address.
+ */
+enum microvm_transport { MICROVM_TR_DEFAULT, MICROVM_TR_MMIO, MICROVM_TR_PCI };
+
+struct microvm_tr {
+	enum microvm_transport kind;
+	unsigned int slot;      /* PCI: 1..31 once assigned; 0: not yet */
+};
+
 struct microvm_disk {
 	char path[MICROVM_DISK_PATH_MAX];
 	bool read_only;
@@ -37,6 +49,7 @@ struct microvm_disk {
 	uint64_t bytes_per_sec; /* 0: unlimited */
 	unsigned int queue_size; /* 0: the device's default */
 	char id[CVMM_VMM_ID_MAX]; /* "": the VM core names it (_diskN) */
+	struct microvm_tr tr;
 };
 
 #define MICROVM_MAX_NETS 4u
@@ -50,6 +63,7 @@ struct microvm_net {
 	int fds[7];             /* TAP fds a client passed (vm.add-net), one a pair */
 	unsigned int nfds;      /* 0: open @tap by name */
 	char id[CVMM_VMM_ID_MAX];
+	struct microvm_tr tr;
 };
 
 /* sockaddr_un's sun_path is 108 bytes; "_<port>" is appended for guest connects. */
@@ -67,6 +81,7 @@ struct microvm_vhost {
 	unsigned int reconnect;   /* seconds between retries; 0: DEVICE_NEEDS_RESET */
 	char tag[37];             /* --fs: the mount tag */
 	char id[CVMM_VMM_ID_MAX];
+	struct microvm_tr tr;
 };
 
 enum microvm_console_mode { CONSOLE_NONE, CONSOLE_STDIO, CONSOLE_FILE };
@@ -76,23 +91,29 @@ struct microvm_devices {
 	struct microvm_disk disk[MICROVM_MAX_DISKS];
 	unsigned int ndisks;
 	enum microvm_console_mode console;
-	const char *console_path;  /* CONSOLE_FILE */
+	char console_path[MICROVM_DISK_PATH_MAX]; /* CONSOLE_FILE */
+	struct microvm_tr console_tr;
 	bool rng;
+	struct microvm_tr rng_tr;
 	struct microvm_net net[MICROVM_MAX_NETS];
 	unsigned int nnets;
 	bool vsock;
 	uint64_t vsock_cid;
 	char vsock_path[MICROVM_VSOCK_PATH_MAX];
 	char vsock_id[CVMM_VMM_ID_MAX];
+	struct microvm_tr vsock_tr;
 	struct microvm_vhost vhost[MICROVM_MAX_VHOST];
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
+	bool pci;                  /* --pci: a PCI segment, the default transport */
 };
 
 /* Parsers for one option's value; each writes one line naming the option
  * and field to @err and returns -EINVAL on a mistake. */
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+/* --rng's optional value: "transport=pci|mmio" (NULL: none). */
+int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 /* --disk/--net with vhost_user=on come here too; @type is the device id
@@ -103,5 +124,15 @@ int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *er
 
 /* Device slots the configuration uses. */
 unsigned int microvm_virtio_count(const struct microvm_devices *d);
+
+/* Does device transport @t go on PCI in @d? */
+bool microvm_tr_is_pci(const struct microvm_devices *d, const struct microvm_tr *t);
+/* Does any device of @d (or --pci) need the PCI segment? */
+bool microvm_pci_wanted(const struct microvm_devices *d);
+/* Give every PCI device of @d without a slot the lowest one free (1..31),
+ * in the order devices are attached. @return 0; -ENOSPC. */
+int microvm_pci_assign(struct microvm_devices *d);
+/* The PCI slot of device @id in @d, or 0 (not on PCI, not found). */
+unsigned int microvm_pci_slot_of(const struct microvm_devices *d, const char *id);
 
 #endif

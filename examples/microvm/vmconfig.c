@@ -689,10 +689,12 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 	{
 		/* --guest-arg is no VmConfig field: the test guests keep it */
 		uint64_t ga[4];
+		bool pci = c->dev.pci;
 
 		memcpy(ga, c->dev.guest_args, sizeof(ga));
 		memset(&c->dev, 0, sizeof(c->dev));
 		memcpy(c->dev.guest_args, ga, sizeof(ga));
+		c->dev.pci = pci; /* --pci: VmConfig's devices go on PCI */
 	}
 	if ((ret = parse_payload(j, c, err, errlen)) || (ret = parse_cpus(j, c, err, errlen)) ||
 	    (ret = parse_memory(j, c, err, errlen)) ||
@@ -729,11 +731,18 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 			return ret;
 		c->dev.console = !strcmp(mode, "Tty") ? CONSOLE_STDIO :
 				 !strcmp(mode, "File") ? CONSOLE_FILE : CONSOLE_NONE;
-		c->dev.console_path = file;
+		c->dev.console_path[0] = '\0';
+		if (file && strlen(file) >= sizeof(c->dev.console_path))
+			return fail(err, errlen, "VmConfig: console.file: longer than %zu bytes",
+				    sizeof(c->dev.console_path) - 1);
+		if (file)
+			strcpy(c->dev.console_path, file);
 	}
 	if (microvm_virtio_count(&c->dev) > MICROVM_VIRTIO_MAX)
 		return fail(err, errlen, "VmConfig: %u virtio devices, more than the %u cvmm places",
 			    microvm_virtio_count(&c->dev), MICROVM_VIRTIO_MAX);
+	if (microvm_pci_assign(&c->dev))
+		return fail(err, errlen, "VmConfig: more than 31 PCI devices");
 	return 0;
 }
 

@@ -476,6 +476,8 @@ struct cvmm_vmm_virtio_opts {
 	int (*resume)(void *model);
 	int (*dirty_log)(void *model, bool on);
 	long (*dirty_harvest)(void *model);
+	/** virtio-pci: the slot (1..31), or 0 for the lowest free one. */
+	unsigned int pci_slot;
 };
 
 /**
@@ -533,9 +535,12 @@ struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm);
  * Save/restore through sections "dev/<id>/virtio-pci" and "dev/<id>/device".
  * @o->used_irq_direct: the ISR always shows the used bit (for INTx; every
  * MSI-X vector has its own eventfd anyway).
+ * @o->pci_slot: that slot (a program naming addresses before boot, as
+ * Cloud Hypervisor's API answers do), or 0: the lowest free one.
  * @return 0 (id in @out_id, slot in *@out_slot when not NULL); -ENODEV (no
- * PCI: cvmm_vmm_pci_add() first); -EINVAL; -EEXIST; -ENOSPC (no slot,
- * line or GSIs); KVM and transport errors, named in @err.
+ * PCI: cvmm_vmm_pci_add() first); -EINVAL (also pci_slot above 31); -EEXIST;
+ * -EBUSY (pci_slot taken); -ENOSPC (no slot, line or GSIs); KVM and
+ * transport errors, named in @err.
  * Thread safety: the control thread, before start.
  */
 int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,

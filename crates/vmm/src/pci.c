@@ -536,7 +536,8 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	uint8_t line;
 	int ret;
 
-	if (!vmm || !o || o->sz < sizeof(*o) || !o->dev || !o->kind || (!o->id && !o->prefix)) {
+	if (!vmm || !o || o->sz < sizeof(*o) || !o->dev || !o->kind || (!o->id && !o->prefix) ||
+	    o->pci_slot > 31) {
 		snprintf(err, errlen, "virtio device: bad options");
 		return -EINVAL;
 	}
@@ -598,10 +599,14 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		goto fail_t;
 	}
 	d->intx_on = true;
-	ret = cvmm_pci_segment_add(p->seg, -1, cvmm_virtio_pci_config(d->t), &pci_dev_ops, d);
+	ret = cvmm_pci_segment_add(p->seg, o->pci_slot ? (int)o->pci_slot : -1,
+				   cvmm_virtio_pci_config(d->t), &pci_dev_ops, d);
 	if (ret < 0) {
-		snprintf(err, errlen, "%s: PCI slot: %s", o->kind,
-			 ret == -ENOSPC ? "all 31 slots are taken" : strerror(-ret));
+		if (ret == -EBUSY)
+			snprintf(err, errlen, "%s: PCI slot %u is taken", o->kind, o->pci_slot);
+		else
+			snprintf(err, errlen, "%s: PCI slot: %s", o->kind,
+				 ret == -ENOSPC ? "all 31 slots are taken" : strerror(-ret));
 		goto fail_t;
 	}
 	d->slot = ret;

@@ -1,0 +1,71 @@
+#!/bin/sh
+# virtio-pci under cvmm-microvm: transport=pci on a device option (or --pci)
+# gives the VM a PCI segment; the CPL3 virtio-pci guest enumerates it,
+# places BAR 0, and drives the rng with its interrupt on the MSI-X vector
+# it programmed (masked -> PBA -> delivered on unmask), under the default
+# seccomp filters (the vCPU thread moves ioeventfds and MSI routes).
+. "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
+require_kvm
+require_guests virtio-pci virtio-rng hello
+plan 12
+
+# Where the segment is: the info line names ECAM and the 32-bit BAR window.
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=pci --log-level info
+check "--rng transport=pci: the segment is announced" grep -q "pci: segment 0, ECAM at" "$out"
+ecam=$(sed -n 's/.*ECAM at \(0x[0-9a-f]*\),.*/\1/p' "$out")
+bar=$(sed -n 's/.*32-bit BAR window \(0x[0-9a-f]*\) .*/\1/p' "$out")
+[ -n "$ecam" ] || ecam=0
+[ -n "$bar" ] || bar=0
+
+MSIX="rng over virtio-pci, MSI-X vector 1 -> 0x42; masked -> PBA -> 0x43 on unmask"
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=pci \
+	--guest-arg 0="$ecam" --guest-arg 1="$bar"
+check "--rng transport=pci: the interrupt arrives on the guest's MSI-X vector" ok_with "$MSIX"
+run_vm out --kernel "$GUESTS/virtio-pci.img" --pci --rng \
+	--guest-arg 0="$ecam" --guest-arg 1="$bar"
+check "--pci --rng: PCI is the default transport" ok_with "$MSIX"
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng=transport=pci --console stdio,transport=pci \
+	--guest-arg 0="$ecam" --guest-arg 1="$bar"
+check "--rng=transport=pci beside a PCI console: two functions, rng found" sh -c \
+	"test $rc -eq 0 && grep -q '2 device(s), rng at 00:02.0' '$out'"
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng --guest-arg 0="$ecam" --guest-arg 1="$bar"
+check "--rng (virtio-mmio, the default): no PCI, the guest finds no rng function" sh -c \
+	"test $rc -ne 0 && ! grep -q 'rng at 00:' '$out'"
+
+# virtio-mmio keeps its layout beside PCI.
+run_vm out --kernel "$GUESTS/virtio-rng.img" --pci --rng transport=mmio
+check "--pci --rng transport=mmio: the mmio guest finds its rng where it was" \
+	ok_with "64 random bytes twice"
+
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=usb
+check "transport=usb: one line naming the option" sh -c \
+	"test $rc -ne 0 && grep -q \"^cvmm-microvm: --rng: transport: 'usb' is not pci or mmio\" '$out' &&
+	 [ \$(wc -l <'$out') -eq 1 ]"
+run_vm out --kernel "$GUESTS/virtio-pci.img" --disk path=/nonexistent,transport=
+check "--disk transport= empty: one line" sh -c \
+	"test $rc -ne 0 && grep -q 'cvmm-microvm: --disk: transport: empty value' '$out'"
+
+# The API names a PCI device's address as Cloud Hypervisor does.
+REMOTE=$top_builddir/examples/remote/cvmm-remote
+SOCK=$TMP/api.sock
+R() { timeout 20 "$REMOTE" --api-socket "$SOCK" "$@"; }
+timeout 60 "$MICROVM" --api-socket "$SOCK" --pci >"$TMP/vmm.out" 2>&1 &
+vmm=$!
+i=0
+while ! [ -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+truncate -s 1M "$TMP/disk.img"
+cat >"$TMP/vm.json" <<JSON
+{"payload": {"kernel": "$GUESTS/hello.img"}, "memory": {"size": 67108864}}
+JSON
+R create "$TMP/vm.json" >/dev/null 2>&1
+check "--pci: vm.add-disk answers bdf 0000:00:01.0" sh -c \
+	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-disk 'path=$TMP/disk.img,id=d0' | grep -q '\"bdf\": *\"0000:00:01.0\"'"
+check "--pci: vm.add-vsock answers bdf 0000:00:02.0" sh -c \
+	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-vsock 'cid=5,socket=$TMP/vsock,id=v0' | grep -q '\"bdf\": *\"0000:00:02.0\"'"
+R remove-device d0 >/dev/null 2>&1
+check "--pci: a removed device's slot is given again" sh -c \
+	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-disk 'path=$TMP/disk.img,id=d1' | grep -q '\"bdf\": *\"0000:00:01.0\"'"
+R shutdown-vmm >/dev/null 2>&1
+wait_pid "$vmm" 10
+check "vmm.shutdown ends the API process with status 0" test "$rc" -eq 0
+finish
