@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-balloon over virtio-mmio with the virtio-queue driver helper:
+ * inflated pages leave the host mapping (mincore says not resident, they
+ * read as zeros), their neighbours keep their bytes; shared memfd memory
+ * too (MADV_REMOVE); deflate; num_pages/actual in config; hostile page
+ * numbers and a huge buffer are refused and counted; save/restore.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cvmm/sys-util.h>
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/balloon.h>
+
+#include "cvmm-test.h"
+#include "vd-fixture.h"
+
+#define PG 4096u
+#define AREA 0xa00000ull   /* guest pages the tests touch and inflate */
+#define NPG 64u
+
+static struct vdf F;
+static struct cvmm_balloon *B;
+
+static void up(bool shared, bool stats)
+{
+	struct cvmm_balloon_opts o = { .sz = sizeof(o), .num_pages = 0, .stats = stats,
+				       .deflate_on_oom = true };
+
+	if (shared)
+		vdf_init_shared(&F, 0);
+	else
+		vdf_init(&F, 0);
+	ck_assert_int_eq(cvmm_balloon_create(&o, &B), 0);
+	vdf_attach(&F, cvmm_balloon_device(B));
+	vdf_start(&F);
+	vdf_bring_up(&F, CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM |
+			 (stats ? CVMM_VIRTIO_BALLOON_F_STATS_VQ : 0), stats ? 3 : 2, 64);
+	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+}
+
+static void down(void)
+{
+	vdf_detach(&F);
+	cvmm_balloon_destroy(B);
+	vdf_fini(&F);
+}
+
+static bool resident(uint64_t gpa)
+{
+	unsigned char v = 0;
+	uint8_t *p = vdf_host(&F, gpa);
+
+	ck_assert_int_eq(mincore((void *)((uintptr_t)p & ~(uintptr_t)(PG - 1)), PG, &v), 0);
+	return v & 1;
+}
+
+/* Send @n le32 page numbers on queue @q and wait for the buffer back. */
+static void send_pfns(unsigned int q, const uint32_t *pfn, unsigned int n)
+{
+	uint64_t g = vdf_alloc(&F, (uint64_t)n * 4, 8), tok;
+	uint32_t len;
+	struct cvmm_virtq_buf out = { g, n * 4 };
+
+	memcpy(vdf_host(&F, g), pfn, (size_t)n * 4);
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[q], &out, 1, NULL, 0, false, 9), 0);
+	vdf_kick(&F, q);
+	ck_assert_int_eq(vdf_wait_used(&F, q, &tok, &len, 5000), 1);
+	ck_assert_uint_eq(tok, 9);
+	ck_assert_uint_eq(len, 0);
+}
+
+START_TEST(inflate_releases)
+{
+	struct cvmm_balloon_counters c;
+	uint32_t pfn[NPG / 2];
+
+	up(_i == 1, false);
+	memset(vdf_host(&F, AREA), 0x5a, NPG * PG);
+	for (unsigned int i = 0; i < NPG; i++)
+		ck_assert(resident(AREA + i * PG));
+	/* every other page: runs of one, and the neighbours must survive */
+	for (unsigned int i = 0; i < NPG / 2; i++)
+		pfn[i] = (uint32_t)(AREA / PG + 2 * i);
+	send_pfns(0, pfn, NPG / 2);
+	for (unsigned int i = 0; i < NPG; i++) {
+		uint8_t *p = vdf_host(&F, AREA + i * PG);
+
+		if (i % 2) {
+			ck_assert(resident(AREA + i * PG));
+			ck_assert_uint_eq(p[0], 0x5a);
+			ck_assert_uint_eq(p[PG - 1], 0x5a);
+		} else {
+			ck_assert(!resident(AREA + i * PG));
+			ck_assert_uint_eq(p[0], 0); /* (this read maps a zero page) */
+		}
+	}
+	/* deflate: the guest may use them again */
+	send_pfns(1, pfn, NPG / 2);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.inflated, NPG / 2);
+	ck_assert_uint_eq(c.deflated, NPG / 2);
+	ck_assert_uint_eq(c.refused, 0);
+	down();
+}
+END_TEST
+
+START_TEST(contiguous_run)
+{
+	struct cvmm_balloon_counters c;
+	uint32_t pfn[NPG];
+
+	up(false, false);
+	memset(vdf_host(&F, AREA - PG), 0x33, (NPG + 2) * PG);
+	for (unsigned int i = 0; i < NPG; i++)
+		pfn[i] = (uint32_t)(AREA / PG + i);
+	send_pfns(0, pfn, NPG);
+	for (unsigned int i = 0; i < NPG; i++)
+		ck_assert(!resident(AREA + i * PG));
+	ck_assert_uint_eq(*vdf_host(&F, AREA - 1), 0x33);
+	ck_assert_uint_eq(*vdf_host(&F, AREA + NPG * PG), 0x33);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.inflated, NPG);
+	down();
+}
+END_TEST
+
+START_TEST(config_target_actual)
+{
+	struct cvmm_balloon_counters c;
+	uint32_t gen;
+
+	up(false, false);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG), 0);
+	gen = vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG_GENERATION);
+	ck_assert_int_eq(cvmm_balloon_set_target(B, 1234), 0);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG), 1234);
+	ck_assert_uint_ne(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	ck_assert_uint_ne(vdf_rd(&F, CVMM_VIRTIO_MMIO_INTERRUPT_STATUS) & 2, 0);
+	/* num_pages is the device's: a driver write there is ignored */
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_CONFIG, 7);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG), 1234);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_CONFIG + 4, 1000);
+	ck_assert_uint_eq(vdf_rd(&F, CVMM_VIRTIO_MMIO_CONFIG + 4), 1000);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.actual, 1000);
+	ck_assert_uint_eq(c.num_pages, 1234);
+	down();
+}
+END_TEST
+
+/* Page numbers outside RAM (16 MiB here), the last one of the 32-bit
+ * range, and a 256 KiB buffer of them: refused and counted; RAM intact. */
+START_TEST(hostile_pfns)
+{
+	struct cvmm_balloon_counters c;
+	uint32_t bad[] = { 0x1000, 0x1001, 0xffffffffu, 0x80000000u };
+	unsigned int n = 65536;
+	uint32_t *many = malloc((size_t)n * 4);
+
+	up(false, false);
+	memset(vdf_host(&F, AREA), 0x77, NPG * PG);
+	send_pfns(0, bad, 4);
+	for (unsigned int i = 0; i < n; i++)
+		many[i] = 0x2000u + i;
+	send_pfns(0, many, n);
+	free(many);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.refused, 4 + n);
+	ck_assert_uint_eq(c.inflated, 0);
+	for (unsigned int i = 0; i < NPG; i++)
+		ck_assert_uint_eq(*vdf_host(&F, AREA + i * PG), 0x77);
+	/* the device still works */
+	bad[0] = (uint32_t)(AREA / PG);
+	send_pfns(0, bad, 1);
+	ck_assert(!resident(AREA));
+	down();
+}
+END_TEST
+
+START_TEST(stats_queue)
+{
+	struct cvmm_balloon_counters c;
+	uint8_t rec[20];
+	uint64_t g;
+
+	up(false, true);
+	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_STATS_VQ);
+	g = vdf_alloc(&F, sizeof(rec), 8);
+	memset(rec, 0, sizeof(rec));
+	rec[0] = 4;                       /* VIRTIO_BALLOON_S_MEMFREE */
+	rec[2] = 0x10;
+	rec[10] = 5;                      /* VIRTIO_BALLOON_S_MEMTOT */
+	rec[14] = 0x02;
+	memcpy(vdf_host(&F, g), rec, sizeof(rec));
+	struct cvmm_virtq_buf out = { g, sizeof(rec) };
+
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[2], &out, 1, NULL, 0, false, 3), 0);
+	vdf_kick(&F, 2);
+	for (int i = 0; i < 500; i++) {
+		cvmm_balloon_get_counters(B, &c);
+		if (c.nstats == 2)
+			break;
+		usleep(10000);
+	}
+	ck_assert_uint_eq(c.nstats, 2);
+	ck_assert_uint_eq(c.stats[0].tag, 4);
+	ck_assert_uint_eq(c.stats[0].val, 0x10);
+	ck_assert_uint_eq(c.stats[1].tag, 5);
+	ck_assert_uint_eq(c.stats[1].val, 0x20000);
+	down();
+}
+END_TEST
+
+START_TEST(save_restore)
+{
+	struct cvmm_balloon_opts o = { .sz = sizeof(o) };
+	struct cvmm_virtio_device *d;
+	struct cvmm_balloon *b2;
+	struct cvmm_balloon_counters c;
+	uint32_t pfn = (uint32_t)(AREA / PG);
+	uint8_t buf[128];
+	int n;
+
+	up(false, false);
+	cvmm_balloon_set_target(B, 99);
+	vdf_wr(&F, CVMM_VIRTIO_MMIO_CONFIG + 4, 42);
+	send_pfns(0, &pfn, 1);
+	d = cvmm_balloon_device(B);
+	ck_assert_int_eq(d->ops->save(d, NULL, 0), 36);
+	ck_assert_int_eq(d->ops->save(d, buf, 8), -ENOSPC);
+	n = d->ops->save(d, buf, sizeof(buf));
+	ck_assert_int_eq(n, 36);
+	ck_assert_int_eq(cvmm_balloon_create(&o, &b2), 0);
+	d = cvmm_balloon_device(b2);
+	ck_assert_int_eq(d->ops->restore(d, buf, 35), -EINVAL);
+	buf[0] ^= 1;
+	ck_assert_int_eq(d->ops->restore(d, buf, (size_t)n), -EINVAL);
+	buf[0] ^= 1;
+	ck_assert_int_eq(d->ops->restore(d, buf, (size_t)n), 0);
+	cvmm_balloon_get_counters(b2, &c);
+	ck_assert_uint_eq(c.num_pages, 99);
+	ck_assert_uint_eq(c.actual, 42);
+	ck_assert_uint_eq(c.inflated, 1);
+	cvmm_balloon_destroy(b2);
+	down();
+}
+END_TEST
+
+START_TEST(bad_opts)
+{
+	struct cvmm_balloon_opts o = { .sz = sizeof(o), .queue_size = 100 };
+	struct cvmm_balloon *b;
+
+	ck_assert_int_eq(cvmm_balloon_create(&o, &b), -EINVAL);
+	o.sz = 1;
+	o.queue_size = 0;
+	ck_assert_int_eq(cvmm_balloon_create(&o, &b), -EINVAL);
+	ck_assert_int_eq(cvmm_balloon_set_target(NULL, 1), -EINVAL);
+	cvmm_balloon_destroy(NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("virtio-balloon");
+	TCase *t = tcase_create("core");
+
+	tcase_set_timeout(t, 60);
+	tcase_add_loop_test(t, inflate_releases, 0, 2);
+	tcase_add_test(t, contiguous_run);
+	tcase_add_test(t, config_target_actual);
+	tcase_add_test(t, hostile_pfns);
+	tcase_add_test(t, stats_queue);
+	tcase_add_test(t, save_restore);
+	tcase_add_test(t, bad_opts);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	Suite *s[] = { suite(), NULL };
+
+	return cvmm_test_run(s);
+}

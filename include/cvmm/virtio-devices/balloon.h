@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-balloon (virtio 1.2, 5.5): the host asks the guest to give back
+ * memory (num_pages), the guest hands over page frame numbers on the
+ * inflate queue and takes them back on the deflate queue; inflated pages
+ * are released in the host (MADV_DONTNEED on private mappings; MADV_REMOVE
+ * on shared memfd/file memory, whose pages would otherwise stay in the
+ * page cache), so the VMM's RSS follows. Optional statistics queue and
+ * VIRTIO_BALLOON_F_DEFLATE_ON_OOM.
+ *
+ * Threat model: page numbers come from the guest. A page outside guest
+ * RAM, in a read-only region or in a huge-page region (a 4 KiB release
+ * cannot be done there) is refused and counted, never touched; a buffer of
+ * any length is walked in bounded chunks; a broken chain sets
+ * DEVICE_NEEDS_RESET. Nothing outside the page named is released.
+ */
+#ifndef CVMM_VIRTIO_DEVICES_BALLOON_H
+#define CVMM_VIRTIO_DEVICES_BALLOON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cvmm/virtio-devices.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CVMM_VIRTIO_ID_BALLOON 5u
+
+#define CVMM_VIRTIO_BALLOON_F_MUST_TELL_HOST (1ull << 0)
+#define CVMM_VIRTIO_BALLOON_F_STATS_VQ (1ull << 1)
+#define CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM (1ull << 2)
+
+#define CVMM_BALLOON_PAGE_SIZE 4096u
+/* Statistics tags (virtio 1.2, 5.5.6.3). */
+#define CVMM_BALLOON_STAT_MAX 16u
+
+struct cvmm_balloon;
+
+struct cvmm_balloon_opts {
+	size_t sz;               /* sizeof(struct cvmm_balloon_opts) */
+	uint32_t num_pages;      /* the initial target, in 4 KiB pages */
+	bool deflate_on_oom;     /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	bool stats;              /* offer the statistics queue */
+	uint16_t queue_size;     /* 0: 128 */
+};
+
+struct cvmm_balloon_counters {
+	uint64_t inflated;       /* pages released to the host */
+	uint64_t deflated;       /* pages the guest took back */
+	uint64_t refused;        /* page numbers refused (outside RAM, ...) */
+	uint32_t actual;         /* the driver's config "actual" */
+	uint32_t num_pages;      /* the target */
+	/* The last statistics the driver sent (tag, value), nstats of them. */
+	unsigned int nstats;
+	struct { uint16_t tag; uint64_t val; } stats[CVMM_BALLOON_STAT_MAX];
+};
+
+/**
+ * Create a balloon device. @return 0 and *@out; -EINVAL; -ENOMEM.
+ * Thread safety: any thread.
+ */
+int cvmm_balloon_create(const struct cvmm_balloon_opts *o, struct cvmm_balloon **out);
+/** Free (destroy the transport first). NULL does nothing. */
+void cvmm_balloon_destroy(struct cvmm_balloon *b);
+/** The device interface, for a transport. Thread-safe. */
+struct cvmm_virtio_device *cvmm_balloon_device(struct cvmm_balloon *b);
+
+/**
+ * Set the target (config num_pages) and tell the driver (configuration
+ * change interrupt). @return 0; -EINVAL (NULL).
+ * Thread safety: any thread.
+ */
+int cvmm_balloon_set_target(struct cvmm_balloon *b, uint32_t num_pages);
+
+/** The counters and the last statistics. Thread safety: any thread. */
+void cvmm_balloon_get_counters(struct cvmm_balloon *b, struct cvmm_balloon_counters *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CVMM_VIRTIO_DEVICES_BALLOON_H */
