@@ -110,6 +110,12 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE("getrandom"),
 	CVMM_SECCOMP_RULE("sendmsg"),              /* vhost-user frontend */
 	CVMM_SECCOMP_RULE("recvmsg"),
+#ifndef CVMM_SANDBOX_SANITIZED
+	/* virtio-balloon gives inflated pages of shared memory (memfd) back
+	 * with MADV_REMOVE; MADV_DONTNEED (private memory) is common. */
+	CVMM_SECCOMP_RULE_COND("madvise",
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, MADV_REMOVE)),
+#endif
 	/* vhost-user reconnect=N: a new unix socket to the backend */
 	CVMM_SECCOMP_RULE_COND("socket",
 		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),

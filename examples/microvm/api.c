@@ -24,6 +24,7 @@
 
 #include <cvmm/api.h>
 #include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/balloon.h>
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vsock.h>
 
@@ -381,6 +382,15 @@ static void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 			counter(c, "tx_dropped", s.tx_dropped);
 			counter(c, "rst_sent", s.rst_sent);
 			counter(c, "connections", s.conns);
+		} else if (!strcmp(md->kind, "virtio-balloon")) {
+			struct cvmm_balloon_counters s;
+
+			cvmm_balloon_get_counters(md->model, &s);
+			counter(c, "inflated_pages", s.inflated);
+			counter(c, "deflated_pages", s.deflated);
+			counter(c, "refused_pages", s.refused);
+			counter(c, "target_pages", s.num_pages);
+			counter(c, "actual_pages", s.actual);
 		}
 		json_object_object_add(r->json, md->id, c);
 	}
@@ -463,6 +473,58 @@ static void vm_add_vsock(struct api *a, struct cvmm_api_request *q, struct cvmm_
 static void vm_add_vhost(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
 	add_device(a, q, r, "generic_vhost_user", "vm.add-generic-vhost-user");
+}
+
+/* vm.resize: the balloon's target (desired_balloon, bytes); desired_ram
+ * and desired_vcpus need memory and CPU hotplug (not yet). */
+static void vm_resize(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	struct json_object *v;
+	int64_t bytes;
+
+	if (!json_object_is_type(q->json, json_type_object))
+		return cvmm_api_error(r, 400, "vm.resize: the body must be a JSON object");
+	json_object_object_foreach(q->json, key, val) {
+		(void)val;
+		if (strcmp(key, "desired_balloon") && strcmp(key, "desired_ram") &&
+		    strcmp(key, "desired_vcpus"))
+			return cvmm_api_error(r, 400, "vm.resize: unknown field '%s'", key);
+	}
+	if (!need(a, r, "Created|Running|Paused|Shutdown", "vm.resize"))
+		return;
+	if (json_object_object_get_ex(q->json, "desired_vcpus", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != a->cfg.cpus))
+		return cvmm_api_error(r, 400, "vm.resize: desired_vcpus: not supported yet (no vCPU hotplug)");
+	if (json_object_object_get_ex(q->json, "desired_ram", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_int) ||
+	     json_object_get_int64(v) != (int64_t)a->cfg.memory))
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_ram: not supported yet (no virtio-mem or memory "
+				      "hotplug; a balloon shrinks the guest: desired_balloon)");
+	if (!json_object_object_get_ex(q->json, "desired_balloon", &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		r->status = 204;
+		return;
+	}
+	if (!json_object_is_type(v, json_type_int) || (bytes = json_object_get_int64(v)) < 0 ||
+	    (uint64_t)bytes > a->cfg.memory)
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_balloon: not a number of bytes from 0 to the "
+				      "guest's %llu", (unsigned long long)a->cfg.memory);
+	if (!a->cfg.dev.balloon)
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_balloon: the VM has no balloon (--balloon or "
+				      "VmConfig balloon)");
+	a->cfg.dev.balloon_size = (uint64_t)bytes & ~(uint64_t)(CVMM_BALLOON_PAGE_SIZE - 1);
+	for (unsigned int i = 0; a->m->vmm && i < a->m->nmodels; i++)
+		if (!strcmp(a->m->models[i].kind, "virtio-balloon") &&
+		    cvmm_vmm_state(a->m->vmm) != CVMM_VMM_SHUTDOWN)
+			cvmm_balloon_set_target(a->m->models[i].model,
+						(uint32_t)(a->cfg.dev.balloon_size /
+							   CVMM_BALLOON_PAGE_SIZE));
+	r->status = 204;
 }
 
 static void vm_remove_device(struct api *a, struct cvmm_api_request *q,
@@ -606,6 +668,7 @@ ROUTE("vm.add-fs", vm_add_fs)
 ROUTE("vm.add-vsock", vm_add_vsock)
 ROUTE("vm.add-generic-vhost-user", vm_add_vhost)
 ROUTE("vm.remove-device", vm_remove_device)
+ROUTE("vm.resize", vm_resize)
 ROUTE("vm.snapshot", vm_snapshot)
 ROUTE("vm.restore", vm_restore)
 
@@ -642,6 +705,7 @@ static const struct cvmm_api_route routes[] = {
 	{ V1 "vm.add-vsock", CVMM_API_PUT, h_vm_add_vsock, true },
 	{ V1 "vm.add-generic-vhost-user", CVMM_API_PUT, h_vm_add_vhost, true },
 	{ V1 "vm.remove-device", CVMM_API_PUT, h_vm_remove_device, true },
+	{ V1 "vm.resize", CVMM_API_PUT, h_vm_resize, true },
 	{ V1 "vm.snapshot", CVMM_API_PUT, h_vm_snapshot, true },
 	{ V1 "vm.restore", CVMM_API_PUT, h_vm_restore, true },
 };

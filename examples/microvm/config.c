@@ -24,7 +24,7 @@ enum { OPT_API_SOCKET = 500, OPT_CONFIG, OPT_EVENT_MONITOR };
 enum { OPT_FS = 400, OPT_VHOST_USER };
 
 /* PCI */
-enum { OPT_PCI = 600 };
+enum { OPT_PCI = 600, OPT_BALLOON };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -39,6 +39,7 @@ static const struct option options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "pci", no_argument, NULL, OPT_PCI },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
@@ -82,6 +83,8 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         rate: requests/s, bandwidth: bytes/s\n"
 		"  --console MODE         a virtio-console on stdio or file=PATH\n"
 		"  --rng [transport=T]    a virtio-rng device\n"
+		"  --balloon size=SIZE[,deflate_on_oom=on]\n"
+		"                         a virtio-balloon asking SIZE back (vm.resize changes it)\n"
 		"  --pci                  a PCI segment (host bridge, ECAM, BAR windows); devices\n"
 		"                         go on virtio-pci unless they say transport=mmio\n"
 		"                         Every device option takes ,transport=pci|mmio (default\n"
@@ -243,6 +246,10 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case OPT_PCI:
 			c->dev.pci = true;
 			break;
+		case OPT_BALLOON:
+			if (microvm_parse_balloon(&c->dev, optarg, err, errlen))
+				return -EINVAL;
+			break;
 		case OPT_NET:
 			if (microvm_parse_net(&c->dev, optarg, err, errlen))
 				return -EINVAL;
@@ -314,6 +321,9 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
 	if (microvm_pci_assign(&c->dev))
 		return fail(err, errlen, "--pci: more than 31 PCI devices");
+	if (c->dev.balloon && c->dev.balloon_size > c->memory)
+		return fail(err, errlen, "--balloon: size: more than the guest's %llu bytes of memory",
+			    (unsigned long long)c->memory);
 	return 0;
 }
 

@@ -417,6 +417,52 @@ int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err,
 	return 0;
 }
 
+int microvm_parse_balloon(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+{
+	struct field f[MAX_FIELDS];
+	bool have_size = false;
+	unsigned int n;
+	char *buf;
+	int ret;
+
+	if (d->balloon)
+		return fail(err, errlen, "--balloon: given twice");
+	if (check_fields("--balloon", arg, err, errlen))
+		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--balloon: out of memory");
+	ret = split(buf, f, &n, "--balloon", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "size")) {
+			/* num_pages is 32 bits of 4 KiB pages */
+			if (cvmm_parse_size(val, &d->balloon_size) || d->balloon_size % 4096 ||
+			    d->balloon_size / 4096 > UINT32_MAX)
+				ret = fail(err, errlen,
+					   "--balloon: size: '%s' is not a size in whole 4 KiB pages below 16T (e.g. 0, 64M)",
+					   val);
+			have_size = true;
+		} else if (!strcmp(k, "deflate_on_oom")) {
+			if (parse_onoff(val, &d->balloon_oom))
+				ret = fail(err, errlen, "--balloon: deflate_on_oom: '%s' is not on or off", val);
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport("--balloon", val, &d->balloon_tr, err, errlen);
+		} else {
+			ret = fail(err, errlen,
+				   "--balloon: unknown field '%s' (size, deflate_on_oom, transport)", k);
+		}
+	}
+	if (!ret && !have_size)
+		ret = fail(err, errlen, "--balloon: size: missing (size=SIZE, e.g. 0)");
+	free(buf);
+	if (ret)
+		return ret;
+	d->balloon = true;
+	return 0;
+}
+
 int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	if (d->rng)
@@ -443,7 +489,7 @@ int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *er
 unsigned int microvm_virtio_count(const struct microvm_devices *d)
 {
 	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
-	       d->nvhost;
+	       d->nvhost + d->balloon;
 }
 
 bool microvm_tr_is_pci(const struct microvm_devices *d, const struct microvm_tr *t)
@@ -470,10 +516,12 @@ static unsigned int transports(struct microvm_devices *d, struct microvm_tr **t,
 		t[n] = &d->console_tr, ids[n++] = "__console";
 	if (d->rng)
 		t[n] = &d->rng_tr, ids[n++] = "__rng";
+	if (d->balloon)
+		t[n] = &d->balloon_tr, ids[n++] = "__balloon";
 	return n;
 }
 
-#define ALL_DEVICES (MICROVM_MAX_DISKS + MICROVM_MAX_NETS + MICROVM_MAX_VHOST + 3)
+#define ALL_DEVICES (MICROVM_MAX_DISKS + MICROVM_MAX_NETS + MICROVM_MAX_VHOST + 4)
 
 bool microvm_pci_wanted(const struct microvm_devices *d)
 {

@@ -16,6 +16,7 @@
 
 #include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/balloon.h>
 #include <cvmm/virtio-devices/blk.h>
 #include <cvmm/virtio-devices/console.h>
 #include <cvmm/virtio-devices/net.h>
@@ -330,6 +331,29 @@ static int add_pci(struct microvm *m, char *err, size_t errlen)
 	return 0;
 }
 
+static void balloon_destroy(void *p) { cvmm_balloon_destroy(p); }
+
+static int add_balloon(struct microvm *m, bool pci, char *err, size_t errlen)
+{
+	const struct microvm_devices *d = &m->cfg->dev;
+	struct cvmm_balloon_opts o = {
+		.sz = sizeof(o), .num_pages = (uint32_t)(d->balloon_size / CVMM_BALLOON_PAGE_SIZE),
+		.deflate_on_oom = d->balloon_oom, .stats = true,
+	};
+	struct cvmm_balloon *b;
+	int ret;
+
+	if (!d->balloon || microvm_tr_is_pci(d, &d->balloon_tr) != pci)
+		return 0;
+	ret = cvmm_balloon_create(&o, &b);
+	if (ret) {
+		snprintf(err, errlen, "--balloon: %s", strerror(-ret));
+		return ret;
+	}
+	return attach(m, &d->balloon_tr, cvmm_balloon_device(b), NULL, "__balloon", "virtio-balloon",
+		      "--balloon", b, balloon_destroy, NULL, err, errlen);
+}
+
 int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 {
 	struct cvmm_event_manager *em;
@@ -362,7 +386,8 @@ int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 		    (ret = add_vhost(m, em, pci, err, errlen)) ||
 		    (ret = add_vsock(m, em, pci, err, errlen)) ||
 		    (ret = add_console(m, em, pci, err, errlen)) ||
-		    (ret = add_rng(m, pci, err, errlen)))
+		    (ret = add_rng(m, pci, err, errlen)) ||
+		    (ret = add_balloon(m, pci, err, errlen)))
 			return ret;
 	}
 	return 0;

@@ -106,12 +106,18 @@ struct microvm_devices {
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
 	bool pci;                  /* --pci: a PCI segment, the default transport */
+	bool balloon;              /* --balloon */
+	uint64_t balloon_size;     /* bytes to take from the guest at start */
+	bool balloon_oom;          /* deflate_on_oom=on */
+	struct microvm_tr balloon_tr;
 };
 
 /* Parsers for one option's value; each writes one line naming the option
  * and field to @err and returns -EINVAL on a mistake. */
 int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
+/* --balloon size=SIZE[,deflate_on_oom=on][,transport=...]. */
+int microvm_parse_balloon(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 /* --rng's optional value: "transport=pci|mmio" (NULL: none). */
 int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, size_t errlen);
 int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen);

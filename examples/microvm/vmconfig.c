@@ -662,10 +662,10 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 {
 	static const char *const known[] = {
 		"payload", "cpus", "memory", "disks", "net", "rng", "fs", "generic_vhost_user",
-		"serial", "console", "vsock", NULL,
+		"serial", "console", "vsock", "balloon", NULL,
 	};
 	static const struct dflt dflts[] = {
-		{ "rate_limit_groups", NULL }, { "balloon", NULL }, { "pmem", NULL },
+		{ "rate_limit_groups", NULL }, { "pmem", NULL },
 		{ "debug_console", "{\"mode\":\"Off\"}" }, { "devices", NULL },
 		{ "user_devices", NULL }, { "vdpa", NULL }, { "numa", NULL }, { "iommu", NULL },
 		{ "watchdog", NULL }, { "rtc", NULL }, { "pvpanic", NULL }, { "pci_segments", NULL },
@@ -717,6 +717,26 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 			return fail(err, errlen, "rng.src: '%s': cvmm's virtio-rng reads getrandom() only (/dev/urandom)",
 				    src);
 		c->dev.rng = true;
+	}
+	if (json_object_object_get_ex(j, "balloon", &o) && !json_object_is_type(o, json_type_null)) {
+		/* Cloud Hypervisor's BalloonConfig */
+		static const char *const bk[] = { "size", "deflate_on_oom", NULL };
+		static const struct dflt bd[] = { { "free_page_reporting", "false" }, { NULL, NULL } };
+
+		if ((ret = check_keys(o, "balloon", bk, bd, err, errlen)))
+			return ret;
+		ret = get_u64(o, "size", "balloon", 0, (uint64_t)UINT32_MAX * 4096, &c->dev.balloon_size,
+			      err, errlen);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return fail(err, errlen, "balloon.size: missing");
+		if (get_bool(o, "deflate_on_oom", "balloon", &c->dev.balloon_oom, err, errlen) < 0)
+			return -EINVAL;
+		c->dev.balloon_size &= ~4095ull;
+		if (c->dev.balloon_size > c->memory)
+			return fail(err, errlen, "balloon.size: more than memory.size");
+		c->dev.balloon = true;
 	}
 	if (json_object_object_get_ex(j, "serial", &o) && !json_object_is_type(o, json_type_null)) {
 		if ((ret = console_mode(o, "serial", &mode, &file, err, errlen)))
@@ -990,6 +1010,13 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 		o = json_object_new_object();
 		add(o, "src", json_object_new_string("/dev/urandom"));
 		add(j, "rng", o);
+	}
+	if (d->balloon) {
+		o = json_object_new_object();
+		add(o, "size", json_object_new_int64((int64_t)d->balloon_size));
+		add(o, "deflate_on_oom", json_object_new_boolean(d->balloon_oom));
+		add(o, "free_page_reporting", json_object_new_boolean(false));
+		add(j, "balloon", o);
 	}
 	if (d->vsock) {
 		o = json_object_new_object();

@@ -65,6 +65,10 @@ static const struct field vhost_fields[] = {
 static const struct field snapshot_fields[] = {
 	{ "destination_url", NULL, STR }, { NULL, NULL, STR },
 };
+static const struct field resize_fields[] = {
+	{ "desired_vcpus", NULL, INT }, { "desired_ram", NULL, INT },
+	{ "desired_balloon", NULL, INT }, { NULL, NULL, STR },
+};
 static const struct field restore_fields[] = {
 	{ "source_url", NULL, STR }, { "memory_restore_mode", NULL, STR },
 	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { NULL, NULL, STR },
@@ -93,6 +97,8 @@ static const struct command commands[] = {
 	{ "add-generic-vhost-user", "PUT", "vm.add-generic-vhost-user", 1, vhost_fields,
 	  "socket=PATH,device_type=N,queue_sizes=[N,...][,id=ID]" },
 	{ "remove-device", "PUT", "vm.remove-device", 3, NULL, "ID: remove a device before boot" },
+	{ "resize", "PUT", "vm.resize", 1, resize_fields,
+	  "desired_balloon=BYTES (desired_ram, desired_vcpus: refused)" },
 	{ "snapshot", "PUT", "vm.snapshot", 1, snapshot_fields,
 	  "destination_url=file:///DIR: snapshot the paused VM" },
 	{ "restore", "PUT", "vm.restore", 1, restore_fields,

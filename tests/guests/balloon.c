@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A virtio-balloon driver at CPL3 (virtio-mmio): touch arg 0 pages
+ * (default 8192: 32 MiB) from GPA arg 1 (default 32 MiB), say so, and wait
+ * for the host to ask for at least that many (config num_pages, set by
+ * vm.resize desired_balloon); hand exactly those pages over on the inflate
+ * queue, 1024 page numbers a buffer, set actual, say so; wait for the
+ * target to drop to 0, deflate them, set actual 0, write and check them
+ * again. Exit 0; 0x60 + step otherwise.
+ */
+#include "guest.h"
+#include "virtio.h"
+
+#define VIRTIO_ID_BALLOON 5u
+#define PER_BUF 1024u
+
+static int fail(int step, const char *what)
+{
+	guest_printf("balloon: FAIL %s\n", what);
+	return 0x60 + step;
+}
+
+static uint32_t target(struct virtio_dev *d)
+{
+	return (uint32_t)virtio_config_read(d, 0, 4);
+}
+
+/* Send pages [first, first + n) on @vq, PER_BUF numbers a buffer. */
+static int send(struct vq *vq, uint32_t *pfns, uint64_t first, uint64_t n)
+{
+	uint32_t id, len;
+
+	for (uint64_t done = 0; done < n;) {
+		uint64_t k = n - done < PER_BUF ? n - done : PER_BUF;
+		struct vbuf b = { (uint64_t)pfns, (uint32_t)(k * 4), false };
+
+		for (uint64_t i = 0; i < k; i++)
+			pfns[i] = (uint32_t)(first + done + i);
+		vq_submit(vq, &b, 1);
+		if (vq_wait(vq, &id, &len, VIRTIO_SPINS))
+			return -1;
+		done += k;
+	}
+	return 0;
+}
+
+int guest_main(unsigned int cpu)
+{
+	uint64_t n = guest_arg(0) ? guest_arg(0) : 8192;
+	uint64_t base = guest_arg(1) ? guest_arg(1) : 32ull << 20;
+	struct vq inflate = { .desc = NULL }, deflate = { .desc = NULL };
+	struct virtio_dev dev;
+	uint32_t *pfns;
+
+	if (cpu != 0)
+		for (;;)
+			cpu_relax();
+	if (base & 4095)
+		return fail(0, "arg 1 is not page aligned");
+	if (virtio_find(VIRTIO_ID_BALLOON, 0, &dev))
+		return fail(1, "no virtio-balloon device");
+	if (virtio_init(&dev, 0) || vq_setup(&dev, 0, &inflate) || vq_setup(&dev, 1, &deflate))
+		return fail(2, "set-up");
+	virtio_driver_ok(&dev);
+	pfns = virtio_alloc(PER_BUF * 4);
+	if (!pfns)
+		return fail(2, "no memory for page numbers");
+
+	for (uint64_t i = 0; i < n * 4096; i += 4096)
+		*(volatile uint64_t *)(base + i) = 0x5a5a0000ull + i;
+	guest_printf("balloon: touched %lu pages\n", (unsigned long)n);
+	while (target(&dev) < n)
+		cpu_relax();
+	guest_printf("balloon: target %u pages\n", target(&dev));
+	if (send(&inflate, pfns, base / 4096, n))
+		return fail(3, "inflate buffer not returned");
+	virtio_write(&dev, VIRTIO_MMIO_CONFIG + 4, (uint32_t)n);
+	if (virtio_config_read(&dev, 4, 4) != n)
+		return fail(3, "actual not taken");
+	guest_printf("balloon: inflated %lu pages, actual %lu\n", (unsigned long)n,
+		     (unsigned long)n);
+
+	while (target(&dev) != 0)
+		cpu_relax();
+	if (send(&deflate, pfns, base / 4096, n))
+		return fail(4, "deflate buffer not returned");
+	virtio_write(&dev, VIRTIO_MMIO_CONFIG + 4, 0);
+	for (uint64_t i = 0; i < n * 4096; i += 4096)
+		*(volatile uint64_t *)(base + i) = 0xa5a50000ull + i;
+	for (uint64_t i = 0; i < n * 4096; i += 4096)
+		if (*(volatile uint64_t *)(base + i) != 0xa5a50000ull + i)
+			return fail(5, "a deflated page does not keep what was written");
+	guest_printf("balloon: deflated %lu pages, written and read back\n", (unsigned long)n);
+	return 0;
+}

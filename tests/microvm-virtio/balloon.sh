@@ -1,0 +1,67 @@
+#!/bin/sh
+# virtio-balloon under cvmm-microvm: the CPL3 balloon guest touches 32 MiB,
+# the host asks for them (vm.resize desired_balloon), the guest inflates
+# exactly those pages and the VMM's RSS drops by most of them; then the
+# target goes back to 0, the guest deflates and uses them again. Once on
+# private memory (MADV_DONTNEED) and once on a shared memfd (VmConfig
+# memory.shared: MADV_REMOVE), both under the default seccomp filters.
+. "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
+require_kvm
+require_guests balloon
+plan 14
+REMOTE=$top_builddir/examples/remote/cvmm-remote
+PAGES=8192
+BYTES=$((PAGES * 4096))
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# run_balloon NAME ARGS...: the guest's whole dance against a VMM started
+# with ARGS (plus the API socket); checks named after NAME.
+run_balloon() {
+	name=$1; shift
+	sock=$TMP/api.$name.sock
+	out=$TMP/out.$name
+	R() { timeout 20 "$REMOTE" --api-socket "$sock" "$@"; }
+	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
+	tpid=$!
+	wait_for "$out" "balloon: touched $PAGES pages" 20
+	vpid=$(child_of "$tpid")
+	before=$(rss_kb "$vpid")
+	check "$name: the guest touched $PAGES pages (RSS ${before:-?} kB)" test -n "$before"
+	check "$name: desired_ram is refused in one line naming it" sh -c \
+		"! timeout 20 '$REMOTE' --api-socket '$sock' resize desired_ram=1 2>'$TMP/e' &&
+		 grep -q 'desired_ram: not supported yet' '$TMP/e'"
+	R resize desired_balloon=$BYTES >/dev/null 2>&1
+	wait_for "$out" "balloon: inflated $PAGES pages" 20
+	after=$(rss_kb "$vpid")
+	check "$name: inflated $PAGES pages: RSS ${before:-?} -> ${after:-?} kB (at least 3/4 of 32 MiB back)" \
+		sh -c "[ -n '$after' ] && [ \$(( ${before:-0} - ${after:-0} )) -ge $((BYTES / 1024 * 3 / 4)) ]"
+	check "$name: vm.counters: 8192 inflated, none refused" sh -c \
+		"timeout 20 '$REMOTE' --api-socket '$sock' counters | tr -d ' \n' |
+		 grep -q '\"inflated_pages\":$PAGES,\"deflated_pages\":0,\"refused_pages\":0'"
+	R resize desired_balloon=0 >/dev/null 2>&1
+	wait_pid "$tpid" 30
+	check "$name: target 0: the guest deflates, writes and reads its pages back, exits 0" \
+		sh -c "test $rc -eq 0 && grep -q 'balloon: deflated $PAGES pages' '$out'"
+}
+
+run_balloon private --kernel "$GUESTS/balloon.img" --balloon size=0,deflate_on_oom=on
+cat >"$TMP/vm.json" <<JSON
+{"payload": {"kernel": "$GUESTS/balloon.img"}, "memory": {"size": 134217728, "shared": true},
+ "balloon": {"size": 0, "deflate_on_oom": false}, "serial": {"mode": "Tty"}}
+JSON
+run_balloon shared --config "$TMP/vm.json"
+
+run_vm out --kernel "$GUESTS/balloon.img" --balloon size=1G
+check "--balloon size above --memory: one line" sh -c \
+	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: size: more than' '$out' && [ \$(wc -l <'$out') -eq 1 ]"
+run_vm out --kernel "$GUESTS/balloon.img" --balloon size=4097
+check "--balloon size not whole pages: one line" sh -c \
+	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: size:' '$out'"
+run_vm out --kernel "$GUESTS/balloon.img" --balloon deflate_on_oom=on
+check "--balloon without size: one line" sh -c \
+	"test $rc -ne 0 && grep -q 'size: missing' '$out'"
+run_vm out --kernel "$GUESTS/balloon.img"
+check "the guest without --balloon finds no device" sh -c \
+	"test $rc -eq $((0x61)) && grep -q 'no virtio-balloon device' '$out'"
+finish
