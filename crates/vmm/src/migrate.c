@@ -253,6 +253,16 @@ long cvmm_vi_mig_dirty_collect(struct cvmm_vmm *vmm, struct mig_dirty *d)
 {
 	long total = 0;
 
+	/* Pages devices logged elsewhere (a vhost-user backend's shared log,
+	 * LOG_SHMFD) go into the VMM's bitmap first, read below. */
+	for (unsigned int i = 0; i < vmm->ndev; i++) {
+		long n = vmm->dev[i].ops->dirty_harvest ?
+			 vmm->dev[i].ops->dirty_harvest(vmm->dev[i].dev) : 0;
+
+		if (n < 0)
+			return n;
+	}
+
 	if (d->ring) {
 		int ret;
 
