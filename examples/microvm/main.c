@@ -143,6 +143,7 @@ static void on_user_signal(void *opaque, int signo)
 		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 }
 
+/* One way out: whatever was set up is undone in reverse, on every path. */
 int main(int argc, char **argv)
 {
 	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api" };
@@ -154,10 +155,10 @@ int main(int argc, char **argv)
 	struct microvm_snap snap;
 	struct run_ctx rc = { .m = &m };
 	struct json_object *vmconfig = NULL;
-	int evfd = -1;
+	bool sandbox_ready = false, vm_made = false;
 	char err[512] = "";
+	int sfd = -1, evfd = -1, status = 1, ret;
 	sigset_t sigs;
-	int sfd, status, ret;
 
 	/* --snapshot/--restore first: a restore's configuration is the
 	 * snapshot's stored arguments with this command line's overrides. */
@@ -165,28 +166,25 @@ int main(int argc, char **argv)
 	    microvm_config_parse(snap.argc, snap.argv, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source && snap.argv ? "restore: " : "",
 			err);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
 	m.snap = &snap;
-	if (cfg.help) {
-		microvm_usage(stdout, argv[0]);
-		microvm_snap_usage(stdout);
-		microvm_snap_fini(&snap);
-		return 0;
-	}
-	if (cfg.version) {
-		printf("cvmm-microvm %s\n", PACKAGE_VERSION);
-		microvm_snap_fini(&snap);
-		return 0;
+	if (cfg.help || cfg.version) {
+		if (cfg.help) {
+			microvm_usage(stdout, argv[0]);
+			microvm_snap_usage(stdout);
+		} else {
+			printf("cvmm-microvm %s\n", PACKAGE_VERSION);
+		}
+		status = 0;
+		goto out;
 	}
 	cvmm_log_set_level(cfg.log_level);
 	cvmm_log_set_sink(log_sink, NULL);
 	m.cfg = &cfg;
 	if (cfg.config_file && load_vmconfig(&cfg, &vmconfig, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
 
 	/* The files a VM reads are looked at before any file is created (a
@@ -194,9 +192,7 @@ int main(int argc, char **argv)
 	if (!cfg.api_socket && cfg.api_fd < 0 &&
 	    microvm_config_check_files(&cfg, !snap.source, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
-		json_object_put(vmconfig);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
 
 	/* Filters are compiled before any thread exists; each thread type
@@ -205,14 +201,14 @@ int main(int argc, char **argv)
 				 CVMM_ARRAY_SIZE(sandbox_threads), cfg.seccomp,
 				 cfg.seccomp_filter, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
-		json_object_put(vmconfig);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
+	sandbox_ready = true;
 	m.sandbox = &sandbox;
 
-	/* SIGTERM/SIGINT arrive through a signalfd on the control loop; the
-	 * VM's threads inherit the blocked mask and never see them. */
+	/* SIGTERM/SIGINT (stop) and SIGUSR1/SIGUSR2 (snapshot, start) arrive
+	 * through a signalfd on the control loop; the VM's threads inherit
+	 * the blocked mask and never see them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -224,21 +220,13 @@ int main(int argc, char **argv)
 
 	if (cfg.api_socket || cfg.api_fd >= 0) {
 		status = microvm_api_main(&m, sfd);
-		cvmm_close(sfd);
-		cvmm_sandbox_fini(&sandbox);
-		json_object_put(vmconfig);
-		microvm_snap_fini(&snap);
-		return status;
+		goto out;
 	}
 	microvm_outputs_note(&outs, &cfg);
 	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
 	if (err[0]) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
-		cvmm_close(sfd);
-		cvmm_sandbox_fini(&sandbox);
-		json_object_put(vmconfig);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
 	if (evfd >= 0) {
 		m.on_event = monitor_event;
@@ -247,35 +235,35 @@ int main(int argc, char **argv)
 	}
 	snap.evfd = evfd;
 	snap.t0_ns = m.t0_ns;
+	vm_made = true;
 	ret = microvm_vm_create(&m, err, sizeof(err));
 	if (!ret)
 		ret = microvm_input_init(&in, m.vmm, sfd, cfg.serial == SERIAL_STDIO);
 	if (ret) {
 		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source ? "restore: " : "",
 			err[0] ? err : strerror(-ret));
-		microvm_vm_destroy(&m);
 		microvm_outputs_remove(&outs);
-		cvmm_sandbox_fini(&sandbox);
-		microvm_snap_fini(&snap);
-		return 1;
+		goto out;
 	}
 	in.user_signal = on_user_signal;
 	in.user_opaque = &rc;
 	rc.sandbox = &sandbox;
 	/* A restore without resume=on waits for SIGUSR2. */
 	if (snap.started && (status = start_vm(&rc))) {
-		microvm_vm_destroy(&m);
 		microvm_outputs_remove(&outs);
-		cvmm_sandbox_fini(&sandbox);
-		microvm_snap_fini(&snap);
-		return status;
+		goto out;
 	}
 	cvmm_vmm_run(m.vmm);
 	tty_restore();
 	status = microvm_exit_status(m.vmm);
-	microvm_vm_destroy(&m);
+out:
+	if (vm_made)
+		microvm_vm_destroy(&m);
 	cvmm_close(sfd);
-	cvmm_sandbox_fini(&sandbox);
+	if (evfd >= 0 && evfd != cfg.event_monitor_fd)
+		close(evfd);
+	if (sandbox_ready)
+		cvmm_sandbox_fini(&sandbox);
 	json_object_put(vmconfig);
 	microvm_snap_fini(&snap);
 	return status;

@@ -455,10 +455,10 @@ int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, 
 	}
 	if (ret)
 		goto out;
-	/* the option strings must outlive @all */
-	if (snap_v && !(snap_v = strdup(snap_v)))
+	/* the option strings must outlive @all: @s owns the copies */
+	if (snap_v && !(snap_v = s->opt_copy[0] = strdup(snap_v)))
 		ret = -ENOMEM;
-	if (restore_v && !(restore_v = strdup(restore_v)))
+	if (restore_v && !(restore_v = s->opt_copy[1] = strdup(restore_v)))
 		ret = -ENOMEM;
 	if (!ret && snap_v)
 		ret = parse_snapshot(s, snap_v, err, errlen);
@@ -500,6 +500,9 @@ void microvm_snap_fini(struct microvm_snap *s)
 	free(s->argv);
 	free(s->config);
 	free(s->source_copy);
+	free(s->opt_copy[0]);
+	free(s->opt_copy[1]);
+	s->opt_copy[0] = s->opt_copy[1] = NULL;
 	cvmm_vmm_snapshot_close(s->snap);
 	s->argv = NULL;
 	s->argc = 0;

@@ -21,6 +21,7 @@ struct microvm_snap {
 	/* --restore source_url=file:///DIR[,memory_restore_mode=M][,resume=on][,prefault=on] */
 	const char *source;         /* NULL: a normal boot */
 	char *source_copy;          /* vm.restore: the body's path, owned */
+	char *opt_copy[2];          /* the --snapshot and --restore values, owned */
 	struct cvmm_vmm_snapshot *snap;
 	struct cvmm_vmm_restore_opts ro;
 	bool resume;
