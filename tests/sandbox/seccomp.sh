@@ -101,7 +101,16 @@ check "--seccomp off with --seccomp-filter is refused" one_line_error "cannot be
 "$EXPORT" microvm --count >"$TMP/count"
 sed 's/^/# /' "$TMP/count"
 rules() { awk -v t="$1" '$1 == t { print $2 }' "$TMP/count"; }
-check "vmm thread: $(rules vmm) rules < Firecracker's 76" test "$(rules vmm)" -lt 76
-check "vcpu thread: $(rules vcpu) rules < Firecracker's 49" test "$(rules vcpu)" -lt 49
-check "virtio thread: $(rules virtio) rules < Firecracker's VMM thread's 76" test "$(rules virtio)" -lt 76
+# The sanitizer runtime adds its own needs (mmap, sigaltstack, ...): the
+# comparison is about what a release build installs.
+if grep -q 'fsanitize=address' "$top_builddir/config.status" 2>/dev/null; then
+	for t in vmm vcpu virtio; do
+		n=$((n + 1))
+		echo "ok $n - # SKIP $t thread: $(rules $t) rules with the sanitizer runtime's; counted in the release build"
+	done
+else
+	check "vmm thread: $(rules vmm) rules < Firecracker's 76" test "$(rules vmm)" -lt 76
+	check "vcpu thread: $(rules vcpu) rules < Firecracker's 49" test "$(rules vcpu)" -lt 49
+	check "virtio thread: $(rules virtio) rules < Firecracker's VMM thread's 76" test "$(rules virtio)" -lt 76
+fi
 finish
