@@ -2,6 +2,9 @@
 /*
  * A virtio-blk driver at CPL3 over the first disk (virtio-blk-pattern.h).
  * args: 0 mode, 1 first sector, 2 sectors, 3 pattern seed.
+ *   arg 0 above 0xff: bits 8 and up are a PCI BAR window (from the VMM's
+ *   "pci: segment 0" line): the disk is looked for on PCI bus 0 instead
+ *   (virtio_find_pci), the mode is the low byte
  *   mode 1 read:  read the sectors (8 per request), compare with the pattern
  *   mode 2 write: write the pattern to them, read back and compare
  *   mode 3 ro:    the device offers VIRTIO_BLK_F_RO; a write gets IOERR,
@@ -55,15 +58,19 @@ static bool check(uint64_t sector, uint32_t nsec, uint64_t seed)
 
 int guest_main(unsigned int cpu)
 {
-	uint64_t mode = guest_arg(0), first = guest_arg(1), count = guest_arg(2);
+	uint64_t mode = guest_arg(0) & 0xff, first = guest_arg(1), count = guest_arg(2);
+	uint64_t pci_window = guest_arg(0) & ~0xffull;
 	uint64_t seed = guest_arg(3), cap;
 	unsigned int st;
 
 	if (cpu != 0)
 		for (;;)
 			cpu_relax();
-	if (virtio_find(VIRTIO_ID_BLOCK, 0, &dev))
+	if (pci_window ? virtio_find_pci(VIRTIO_ID_BLOCK, 0, pci_window, &dev) :
+			 virtio_find(VIRTIO_ID_BLOCK, 0, &dev))
 		return fail(0, "no virtio-blk device");
+	if (pci_window)
+		guest_printf("virtio-blk: on PCI, BAR 0 at %lx\n", (unsigned long)dev.base);
 	if (virtio_init(&dev, F_RO))
 		return fail(1, "feature negotiation");
 	if (vq_setup(&dev, 0, &vq))

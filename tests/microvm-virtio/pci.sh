@@ -6,8 +6,8 @@
 # seccomp filters (the vCPU thread moves ioeventfds and MSI routes).
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
-require_guests virtio-pci virtio-rng hello
-plan 12
+require_guests virtio-pci virtio-rng virtio-blk hello
+plan 15
 
 # Where the segment is: the info line names ECAM and the 32-bit BAR window.
 run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=pci --log-level info
@@ -31,6 +31,25 @@ check "--rng=transport=pci beside a PCI console: two functions, rng found" sh -c
 run_vm out --kernel "$GUESTS/virtio-pci.img" --rng --guest-arg 0="$ecam" --guest-arg 1="$bar"
 check "--rng (virtio-mmio, the default): no PCI, the guest finds no rng function" sh -c \
 	"test $rc -ne 0 && ! grep -q 'rng at 00:' '$out'"
+
+# The virtio-blk guest over PCI (the guest library's virtio_find_pci: BAR 0
+# in the window, INTx, polling): arg 0's upper bits name the window.
+mkpattern "$TMP/disk" 256 5
+cp "$TMP/disk" "$TMP/orig"
+run_vm out --kernel "$GUESTS/virtio-blk.img" --disk path="$TMP/disk",transport=pci \
+	--guest-arg 0=$((bar | 1)) --guest-arg 1=0 --guest-arg 2=256 --guest-arg 3=5
+check "--disk transport=pci: the guest reads 256 sectors of the host's pattern" sh -c \
+	"test $rc -eq 0 && grep -q 'on PCI, BAR 0 at' '$out' && grep -q 'read 256 sectors ok' '$out'"
+truncate -s 1M "$TMP/w"
+run_vm out --kernel "$GUESTS/virtio-blk.img" --disk path="$TMP/w",transport=pci \
+	--guest-arg 0=$((bar | 2)) --guest-arg 1=10 --guest-arg 2=100 --guest-arg 3=9
+check "--disk transport=pci: the guest writes 100 sectors and reads them back" \
+	ok_with "wrote 100 sectors ok"
+mkpattern "$TMP/exp" 110 9
+sectors "$TMP/exp" 10 100 >"$TMP/exp.part"
+sectors "$TMP/w" 10 100 >"$TMP/w.part"
+check "--disk transport=pci: the host file holds the guest's pattern (cmp)" \
+	cmp "$TMP/exp.part" "$TMP/w.part"
 
 # virtio-mmio keeps its layout beside PCI.
 run_vm out --kernel "$GUESTS/virtio-rng.img" --pci --rng transport=mmio

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The test guests' virtio-mmio driver (see virtio.h). */
+/* The test guests' virtio driver, virtio-mmio and virtio-pci (see virtio.h). */
 #include "virtio.h"
 
 /* Rings and buffers: 1 MiB of bss, handed out in pages. */
@@ -40,9 +40,132 @@ int virtio_find(uint32_t device_id, unsigned int nth, struct virtio_dev *d)
 	return -1;
 }
 
+static uint32_t cf8_read(unsigned int slot, unsigned int reg)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	return inl(0xcfc);
+}
+
+static void cf8_write(unsigned int slot, unsigned int reg, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	outl(0xcfc, v);
+}
+
+int virtio_find_pci(uint32_t device_id, unsigned int nth, uint64_t bar_window,
+		    struct virtio_dev *d)
+{
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		uint64_t bar = bar_window + slot * 0x10000ull;
+		uint32_t off;
+
+		if (cf8_read(slot, 0) != ((0x1040u + device_id) << 16 | 0x1af4u) || nth-- != 0)
+			continue;
+		memset(d, 0, sizeof(*d));
+		d->device_id = device_id;
+		d->base = bar;
+		cf8_write(slot, 0x10, (uint32_t)bar);
+		cf8_write(slot, 0x04, 0x6);                   /* memory + bus master */
+		off = cf8_read(slot, 0x34) & 0xfc;
+		for (unsigned int n = 0; off >= 0x40 && n < 48; n++) {
+			uint32_t h = cf8_read(slot, off);
+			uint64_t at = bar + cf8_read(slot, off + 8);
+
+			/* a virtio capability on BAR 0 */
+			if ((h & 0xff) == 0x09 && (cf8_read(slot, off + 4) & 0xff) == 0) {
+				switch ((h >> 24) & 0xff) {
+				case 1: d->common = at; break;
+				case 2:
+					d->notify = at;
+					d->notify_mult = cf8_read(slot, off + 16);
+					break;
+				case 3: d->isr = at; break;
+				case 4: d->devcfg = at; break;
+				}
+			}
+			off = (h >> 8) & 0xfc;
+		}
+		return d->common && d->notify && d->isr ? 0 : -1;
+	}
+	return -1;
+}
+
+/* A virtio-mmio register's place in the common configuration: offset and width. */
+static int pci_common(uint32_t reg, unsigned int *w)
+{
+	*w = 4;
+	switch (reg) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL: return 0x00;
+	case VIRTIO_MMIO_DEVICE_FEATURES: return 0x04;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL: return 0x08;
+	case VIRTIO_MMIO_DRIVER_FEATURES: return 0x0c;
+	case VIRTIO_MMIO_STATUS: *w = 1; return 0x14;
+	case VIRTIO_MMIO_QUEUE_SEL: *w = 2; return 0x16;
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+	case VIRTIO_MMIO_QUEUE_NUM: *w = 2; return 0x18;
+	case VIRTIO_MMIO_QUEUE_READY: *w = 2; return 0x1c;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW: return 0x20;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH: return 0x24;
+	case VIRTIO_MMIO_QUEUE_DRIVER_LOW: return 0x28;
+	case VIRTIO_MMIO_QUEUE_DRIVER_HIGH: return 0x2c;
+	case VIRTIO_MMIO_QUEUE_DEVICE_LOW: return 0x30;
+	case VIRTIO_MMIO_QUEUE_DEVICE_HIGH: return 0x34;
+	default: return -1;
+	}
+}
+
+uint32_t virtio_read(const struct virtio_dev *d, uint32_t reg)
+{
+	unsigned int w;
+	int off;
+
+	if (!d->common)
+		return mmio_read32(d->base + reg);
+	if (reg == VIRTIO_MMIO_INTERRUPT_STATUS)
+		return mmio_read8(d->isr);                   /* reading acknowledges */
+	if (reg >= VIRTIO_MMIO_CONFIG)
+		return d->devcfg ? mmio_read32(d->devcfg + reg - VIRTIO_MMIO_CONFIG) : 0;
+	off = pci_common(reg, &w);
+	if (off < 0)
+		return 0;
+	return w == 1 ? mmio_read8(d->common + (uint64_t)off) :
+	       w == 2 ? mmio_read16(d->common + (uint64_t)off) : mmio_read32(d->common + (uint64_t)off);
+}
+
+void virtio_write(const struct virtio_dev *d, uint32_t reg, uint32_t v)
+{
+	unsigned int w;
+	int off;
+
+	if (!d->common) {
+		mmio_write32(d->base + reg, v);
+		return;
+	}
+	if (reg == VIRTIO_MMIO_QUEUE_NOTIFY) {
+		mmio_write16(d->common + 0x16, (uint16_t)v);
+		off = mmio_read16(d->common + 0x1e);
+		mmio_write16(d->notify + (uint64_t)off * d->notify_mult, (uint16_t)v);
+		return;
+	}
+	if (reg >= VIRTIO_MMIO_CONFIG) {
+		if (d->devcfg)
+			mmio_write32(d->devcfg + reg - VIRTIO_MMIO_CONFIG, v);
+		return;
+	}
+	off = pci_common(reg, &w);
+	if (off < 0)
+		return;                                      /* INTERRUPT_ACK: the ISR read did it */
+	if (w == 1)
+		mmio_write8(d->common + (uint64_t)off, (uint8_t)v);
+	else if (w == 2)
+		mmio_write16(d->common + (uint64_t)off, (uint16_t)v);
+	else
+		mmio_write32(d->common + (uint64_t)off, v);
+}
+
 uint64_t virtio_config_read(const struct virtio_dev *d, uint32_t off, unsigned int width)
 {
-	uint64_t a = d->base + VIRTIO_MMIO_CONFIG + off;
+	uint64_t a = (d->common ? d->devcfg : d->base + VIRTIO_MMIO_CONFIG) + off;
 
 	switch (width) {
 	case 1: return mmio_read8(a);

@@ -106,6 +106,10 @@ struct virtio_dev {
 	uint64_t base;
 	uint32_t device_id;
 	uint64_t features;       /* negotiated */
+	/* virtio-pci (virtio_find_pci): the capabilities' addresses in BAR 0;
+	 * common == 0 means virtio-mmio at @base. */
+	uint64_t common, notify, isr, devcfg;
+	uint32_t notify_mult;
 };
 
 /* One buffer of a chain: device-readable unless @writable. */
@@ -115,14 +119,12 @@ struct vbuf {
 	bool writable;
 };
 
-static inline uint32_t virtio_read(const struct virtio_dev *d, uint32_t reg)
-{
-	return mmio_read32(d->base + reg);
-}
-static inline void virtio_write(const struct virtio_dev *d, uint32_t reg, uint32_t v)
-{
-	mmio_write32(d->base + reg, v);
-}
+/* Register access in virtio-mmio offsets; on virtio-pci the library
+ * translates them to the common configuration, ISR and notify structures
+ * (virtio 1.2, 4.1.4), so the drivers are the same on both. */
+uint32_t virtio_read(const struct virtio_dev *d, uint32_t reg);
+void virtio_write(const struct virtio_dev *d, uint32_t reg, uint32_t v);
+
 static inline uint32_t virtio_status(const struct virtio_dev *d)
 {
 	return virtio_read(d, VIRTIO_MMIO_STATUS);
@@ -133,6 +135,15 @@ static inline uint32_t virtio_status(const struct virtio_dev *d)
  * @return 0 and *@d; -1 when there is no such device.
  */
 int virtio_find(uint32_t device_id, unsigned int nth, struct virtio_dev *d);
+/*
+ * The same on PCI bus 0 (0xCF8/0xCFC): the @nth function with the modern
+ * virtio device id, its BAR 0 placed at @bar_window + slot * 64 KiB (a
+ * window of the VMM's PCI segment), memory decoding and bus mastering on,
+ * the virtio capabilities found. Interrupts stay INTx (MSI-X off); the
+ * drivers poll. @return 0; -1 (no such function, a capability missing).
+ */
+int virtio_find_pci(uint32_t device_id, unsigned int nth, uint64_t bar_window,
+		    struct virtio_dev *d);
 
 /* Bytes of config space at @off (1, 2, 4 or 8 wide reads). */
 uint64_t virtio_config_read(const struct virtio_dev *d, uint32_t off, unsigned int width);
