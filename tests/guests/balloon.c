@@ -6,7 +6,8 @@
  * vm.resize desired_balloon); hand exactly those pages over on the inflate
  * queue, 1024 page numbers a buffer, set actual, say so; wait for the
  * target to drop to 0, deflate them, set actual 0, write and check them
- * again. Exit 0; 0x60 + step otherwise.
+ * again. With arg 2 = a PCI BAR window, the balloon is looked for on PCI
+ * (virtio_find_pci). Exit 0; 0x60 + step otherwise.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -57,7 +58,8 @@ int guest_main(unsigned int cpu)
 			cpu_relax();
 	if (base & 4095)
 		return fail(0, "arg 1 is not page aligned");
-	if (virtio_find(VIRTIO_ID_BALLOON, 0, &dev))
+	if (guest_arg(2) ? virtio_find_pci(VIRTIO_ID_BALLOON, 0, guest_arg(2), &dev) :
+			   virtio_find(VIRTIO_ID_BALLOON, 0, &dev))
 		return fail(1, "no virtio-balloon device");
 	if (virtio_init(&dev, 0) || vq_setup(&dev, 0, &inflate) || vq_setup(&dev, 1, &deflate))
 		return fail(2, "set-up");

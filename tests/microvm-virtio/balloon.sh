@@ -3,12 +3,13 @@
 # the host asks for them (vm.resize desired_balloon), the guest inflates
 # exactly those pages and the VMM's RSS drops by most of them; then the
 # target goes back to 0, the guest deflates and uses them again. Once on
-# private memory (MADV_DONTNEED) and once on a shared memfd (VmConfig
-# memory.shared: MADV_REMOVE), both under the default seccomp filters.
+# private memory (MADV_DONTNEED), once on a shared memfd (VmConfig
+# memory.shared: MADV_REMOVE), once over virtio-pci, all under the default
+# seccomp filters.
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
-require_guests balloon
-plan 14
+require_guests balloon virtio-pci
+plan 19
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 PAGES=8192
 BYTES=$((PAGES * 4096))
@@ -51,6 +52,11 @@ cat >"$TMP/vm.json" <<JSON
  "balloon": {"size": 0, "deflate_on_oom": false}, "serial": {"mode": "Tty"}}
 JSON
 run_balloon shared --config "$TMP/vm.json"
+# The PCI window from the info line (the BAR goes there).
+run_vm out --kernel "$GUESTS/virtio-pci.img" --balloon size=0,transport=pci --log-level info
+win=$(sed -n 's/.*32-bit BAR window \(0x[0-9a-f]*\) .*/\1/p' "$out")
+run_balloon pci --kernel "$GUESTS/balloon.img" --balloon size=0,transport=pci \
+	--guest-arg 2="${win:-0}"
 
 run_vm out --kernel "$GUESTS/balloon.img" --balloon size=1G
 check "--balloon size above --memory: one line" sh -c \
