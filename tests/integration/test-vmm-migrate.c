@@ -594,17 +594,19 @@ static int receive_main(int fd)
 
 int main(int argc, char **argv)
 {
-	Suite *s = suite_create("vmm-migrate");
-	TCase *t = tcase_create("migrate");
-	Suite *all[] = { s, NULL };
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	Suite *s;
+	TCase *t;
 
 	self[n > 0 ? n : 0] = 0;
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any Check object exists: the child leaks none of them. */
 	if (argc == 3 && !strcmp(argv[1], "--receive")) {
 		in_child = true;
 		return receive_main(atoi(argv[2]));
 	}
+	s = suite_create("vmm-migrate");
+	t = tcase_create("migrate");
 	cvmm_test_require_kvm();
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, precopy_unix);
@@ -617,5 +619,5 @@ int main(int argc, char **argv)
 	tcase_add_test(t, destination_killed);
 	tcase_add_test(t, hostile_streams);
 	suite_add_tcase(s, t);
-	return cvmm_test_run(all);
+	return cvmm_test_run((Suite *[]){ s, NULL });
 }
