@@ -577,6 +577,102 @@ START_TEST(hostile_streams)
 }
 END_TEST
 
+/* --tcp-send / --tcp-receive HOST PORT MODE: one side of a migration over
+ * TCP, for tests/integration/test-migrate-netns.sh (two network
+ * namespaces joined by a veth pair). Post-copy opens a second connection
+ * for page requests. Exit 0: migrated (source) / the guest found every
+ * byte (destination). */
+static int tcp_connect_retry(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -EINVAL;
+	for (int i = 0; i < 200; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			return fd;
+		close(fd);
+		nap(50);
+	}
+	return -ETIMEDOUT;
+}
+
+static int tcp_send_main(const char *host, int port, bool post)
+{
+	struct cvmm_vmm *src;
+	struct cvmm_vmm_migrate_opts o = { .sz = sizeof(o), .postcopy = post, .request_fd = -1,
+					   .config = "{\"test\":1}", .config_len = 10 };
+	char err[300];
+	int fd = tcp_connect_retry(host, port), ret;
+
+	if (fd < 0 || (post && (o.request_fd = tcp_connect_retry(host, port)) < 0)) {
+		fprintf(stderr, "send: connect %s:%d failed\n", host, port);
+		return 1;
+	}
+	src = make_vm(true, CVMM_VMM_MEM_ANON);
+	if (cvmm_vmm_start(src))
+		return 1;
+	nap(100);
+	ret = cvmm_vmm_migrate_send(src, fd, &o, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "send: %s\n", err);
+	drop(src);
+	return ret ? 1 : 0;
+}
+
+static int tcp_receive_main(const char *host, int port, bool post)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct cvmm_vmm *dst;
+	char err[300];
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, fd, ret;
+
+	if (l < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+	    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 2)) {
+		fprintf(stderr, "receive: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
+		return 2;
+	}
+	fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (post)
+		ro.request_fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 || (post && ro.request_fd < 0))
+		return 2;
+	if ((ret = cvmm_vmm_migrate_accept(fd, &in, err, sizeof(err)))) {
+		fprintf(stderr, "receive: %s\n", err);
+		return 2;
+	}
+	dst = make_vm(false, CVMM_VMM_MEM_ANON);
+	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(in);
+	if (ret) {
+		fprintf(stderr, "receive: %s\n", err);
+		cvmm_vmm_destroy(dst);
+		return 2;
+	}
+	ret = cvmm_vmm_start(dst);
+	if (!ret && post) {
+		struct cvmm_vmm_mig_progress p;
+
+		for (int i = 0; i < 3000 && cvmm_vmm_migrate_progress(dst, &p) &&
+				p.state == CVMM_VMM_MIG_POSTCOPY; i++)
+			nap(10);
+		fprintf(stderr, "receive: post-copy %s, %llu pages on demand\n",
+			cvmm_vmm_mig_state_name(p.state), (unsigned long long)p.page_requests);
+	}
+	if (!ret)
+		ret = finish_guest(dst);
+	cvmm_vmm_destroy(dst);
+	fprintf(stderr, "receive: guest exit %#x\n", ret);
+	return ret == 0x5a ? 0 : 3;
+}
+
 /* The destination process of destination_killed: receive and run. */
 static int receive_main(int fd)
 {
@@ -604,6 +700,15 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--receive")) {
 		in_child = true;
 		return receive_main(atoi(argv[2]));
+	}
+	if (argc == 5 && (!strcmp(argv[1], "--tcp-send") || !strcmp(argv[1], "--tcp-receive"))) {
+		bool post = !strcmp(argv[4], "postcopy");
+
+		in_child = true;
+		if (!cvmm_test_have_kvm())
+			return 77;
+		return !strcmp(argv[1], "--tcp-send") ? tcp_send_main(argv[2], atoi(argv[3]), post)
+						      : tcp_receive_main(argv[2], atoi(argv[3]), post);
 	}
 	s = suite_create("vmm-migrate");
 	t = tcase_create("migrate");
