@@ -334,6 +334,22 @@ static struct json_object *device_tree(struct api *a)
 	return t;
 }
 
+/* What the balloon holds (its driver's "actual"): Cloud Hypervisor's
+ * memory_actual_size leaves it out. */
+static uint64_t balloon_bytes(struct api *a)
+{
+	struct cvmm_balloon_counters c;
+
+	for (unsigned int i = 0; a->m->vmm && i < a->m->nmodels; i++) {
+		if (strcmp(a->m->models[i].kind, "virtio-balloon") ||
+		    cvmm_vmm_state(a->m->vmm) == CVMM_VMM_SHUTDOWN)
+			continue;
+		cvmm_balloon_get_counters(a->m->models[i].model, &c);
+		return CVMM_MIN((uint64_t)c.actual * CVMM_BALLOON_PAGE_SIZE, a->cfg.memory);
+	}
+	return 0;
+}
+
 static void vm_info(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
 	(void)q;
@@ -343,7 +359,7 @@ static void vm_info(struct api *a, struct cvmm_api_request *q, struct cvmm_api_r
 	json_object_object_add(r->json, "config", microvm_vmconfig_to_json(&a->cfg));
 	json_object_object_add(r->json, "state", json_object_new_string(state_name(a)));
 	json_object_object_add(r->json, "memory_actual_size",
-			       json_object_new_int64((int64_t)a->cfg.memory));
+			       json_object_new_int64((int64_t)(a->cfg.memory - balloon_bytes(a))));
 	json_object_object_add(r->json, "device_tree", device_tree(a));
 	r->status = 200;
 }

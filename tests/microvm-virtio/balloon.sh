@@ -9,7 +9,7 @@
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests balloon virtio-pci
-plan 19
+plan 22
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 PAGES=8192
 BYTES=$((PAGES * 4096))
@@ -40,6 +40,8 @@ run_balloon() {
 	check "$name: vm.counters: 8192 inflated, none refused" sh -c \
 		"timeout 20 '$REMOTE' --api-socket '$sock' counters | tr -d ' \n' |
 		 grep -q '\"inflated_pages\":$PAGES,\"deflated_pages\":0,\"refused_pages\":0'"
+	check "$name: vm.info: memory_actual_size is 128 MiB less the balloon's 32 MiB" sh -c \
+		"timeout 20 '$REMOTE' --api-socket '$sock' info | grep -q '\"memory_actual_size\": *$((134217728 - BYTES))'"
 	R resize desired_balloon=0 >/dev/null 2>&1
 	wait_pid "$tpid" 30
 	check "$name: target 0: the guest deflates, writes and reads its pages back, exits 0" \
