@@ -6,8 +6,8 @@
 # seccomp filters (the vCPU thread moves ioeventfds and MSI routes).
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
-require_guests virtio-pci virtio-rng virtio-blk hello
-plan 15
+require_guests virtio-pci virtio-rng virtio-blk hello snapshot
+plan 18
 
 # Where the segment is: the info line names ECAM and the 32-bit BAR window.
 run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=pci --log-level info
@@ -63,6 +63,29 @@ check "transport=usb: one line naming the option" sh -c \
 run_vm out --kernel "$GUESTS/virtio-pci.img" --disk path=/nonexistent,transport=
 check "--disk transport= empty: one line" sh -c \
 	"test $rc -ne 0 && grep -q 'cvmm-microvm: --disk: transport: empty value' '$out'"
+
+# A snapshot of a VM with PCI devices (rng, disk, balloon) restores into a
+# new process that rebuilds them on PCI (sections dev/<id>/virtio-pci) and
+# the guest goes on counting.
+SNAP=$TMP/snap
+"$MICROVM" --kernel "$GUESTS/snapshot.img" --serial file="$TMP/s0" --rng transport=pci \
+	--disk path="$TMP/w",transport=pci --balloon size=16M,transport=pci \
+	--snapshot destination_url=file://"$SNAP" >"$TMP/src.log" 2>&1 &
+src=$!
+wait_for "$TMP/s0" "round 32" 20
+kill -USR1 "$src"
+check "PCI devices: SIGUSR1 writes the snapshot" wait_for "$TMP/src.log" "snapshot written" 20
+stop_pid "$src" KILL
+before=$(grep -a '^round ' "$TMP/s0" | tail -1 | cut -d' ' -f2)
+timeout 30 "$MICROVM" --restore source_url=file://"$SNAP",memory_restore_mode=Copy,resume=on \
+	--serial file="$TMP/s1" >"$TMP/r.log" 2>&1 &
+dst=$!
+check "PCI devices: the restored guest counts on from round ${before:-?}" \
+	wait_for "$TMP/s1" "round $(( ${before:-0} + 64 ))" 20
+first=$(grep -a '^round ' "$TMP/s1" | head -1 | cut -d' ' -f2)
+check "PCI devices: the restored guest began at round ${first:-?}, not 0, and nothing failed" sh -c \
+	"[ '${first:-0}' -ge '${before:-1}' ] && ! grep -q 'cvmm-microvm:' '$TMP/r.log'"
+stop_pid "$dst"
 
 # The API names a PCI device's address as Cloud Hypervisor does.
 REMOTE=$top_builddir/examples/remote/cvmm-remote
