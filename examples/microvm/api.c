@@ -407,6 +407,24 @@ static void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 			counter(c, "refused_pages", s.refused);
 			counter(c, "target_pages", s.num_pages);
 			counter(c, "actual_pages", s.actual);
+			counter(c, "stats_reports", s.stats_reports);
+			/* the driver's last report (virtio 1.2, 5.5.6.3), and a
+			 * request for the next one, which the next call shows */
+			for (unsigned int k = 0; k < s.nstats; k++) {
+				static const char *const tag[] = {
+					"swap_in", "swap_out", "major_faults", "minor_faults",
+					"free_memory", "total_memory", "available_memory",
+					"disk_caches", "hugetlb_allocations", "hugetlb_failures",
+				};
+				char name[32];
+
+				if (s.stats[k].tag < CVMM_ARRAY_SIZE(tag))
+					snprintf(name, sizeof(name), "guest_%s", tag[s.stats[k].tag]);
+				else
+					snprintf(name, sizeof(name), "guest_stat_%u", s.stats[k].tag);
+				counter(c, name, s.stats[k].val);
+			}
+			cvmm_balloon_stats_request(md->model);
 		}
 		json_object_object_add(r->json, md->id, c);
 	}

@@ -333,12 +333,13 @@ static int add_pci(struct microvm *m, char *err, size_t errlen)
 
 static void balloon_destroy(void *p) { cvmm_balloon_destroy(p); }
 
-static int add_balloon(struct microvm *m, bool pci, char *err, size_t errlen)
+static int add_balloon(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+		       size_t errlen)
 {
 	const struct microvm_devices *d = &m->cfg->dev;
 	struct cvmm_balloon_opts o = {
 		.sz = sizeof(o), .num_pages = (uint32_t)(d->balloon_size / CVMM_BALLOON_PAGE_SIZE),
-		.deflate_on_oom = d->balloon_oom, .stats = true,
+		.deflate_on_oom = d->balloon_oom, .stats = true, .em = em,
 	};
 	struct cvmm_balloon *b;
 	int ret;
@@ -387,7 +388,7 @@ int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
 		    (ret = add_vsock(m, em, pci, err, errlen)) ||
 		    (ret = add_console(m, em, pci, err, errlen)) ||
 		    (ret = add_rng(m, pci, err, errlen)) ||
-		    (ret = add_balloon(m, pci, err, errlen)))
+		    (ret = add_balloon(m, em, pci, err, errlen)))
 			return ret;
 	}
 	return 0;

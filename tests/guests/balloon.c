@@ -7,13 +7,16 @@
  * queue, 1024 page numbers a buffer, set actual, say so; wait for the
  * target to drop to 0, deflate them, set actual 0, write and check them
  * again. With arg 2 = a PCI BAR window, the balloon is looked for on PCI
- * (virtio_find_pci). Exit 0; 0x60 + step otherwise.
+ * (virtio_find_pci). With arg 3 = 1, VIRTIO_BALLOON_F_STATS_VQ too: one
+ * report (free_memory 12345, total_memory = RAM seen) on queue 2 first.
+ * Exit 0; 0x60 + step otherwise.
  */
 #include "guest.h"
 #include "virtio.h"
 
 #define VIRTIO_ID_BALLOON 5u
 #define PER_BUF 1024u
+#define F_STATS_VQ (1ull << 1)
 
 static int fail(int step, const char *what)
 {
@@ -49,7 +52,7 @@ int guest_main(unsigned int cpu)
 {
 	uint64_t n = guest_arg(0) ? guest_arg(0) : 8192;
 	uint64_t base = guest_arg(1) ? guest_arg(1) : 32ull << 20;
-	struct vq inflate = { .desc = NULL }, deflate = { .desc = NULL };
+	struct vq inflate = { .desc = NULL }, deflate = { .desc = NULL }, statq = { .desc = NULL };
 	struct virtio_dev dev;
 	uint32_t *pfns;
 
@@ -61,9 +64,25 @@ int guest_main(unsigned int cpu)
 	if (guest_arg(2) ? virtio_find_pci(VIRTIO_ID_BALLOON, 0, guest_arg(2), &dev) :
 			   virtio_find(VIRTIO_ID_BALLOON, 0, &dev))
 		return fail(1, "no virtio-balloon device");
-	if (virtio_init(&dev, 0) || vq_setup(&dev, 0, &inflate) || vq_setup(&dev, 1, &deflate))
+	if (virtio_init(&dev, guest_arg(3) ? F_STATS_VQ : 0) || vq_setup(&dev, 0, &inflate) ||
+	    vq_setup(&dev, 1, &deflate))
 		return fail(2, "set-up");
+	if (guest_arg(3) && (!(dev.features & F_STATS_VQ) || vq_setup(&dev, 2, &statq)))
+		return fail(2, "statistics queue");
 	virtio_driver_ok(&dev);
+	if (guest_arg(3)) {
+		/* (le16 tag, le64 value) records, packed */
+		uint8_t *rec = virtio_alloc(4096);
+		uint64_t v = 12345;
+		struct vbuf b = { (uint64_t)rec, 20, false };
+
+		rec[0] = 4;                                  /* free_memory */
+		memcpy(rec + 2, &v, 8);
+		v = 128ull << 20;
+		rec[10] = 5;                                 /* total_memory */
+		memcpy(rec + 12, &v, 8);
+		vq_submit(&statq, &b, 1);
+	}
 	pfns = virtio_alloc(PER_BUF * 4);
 	if (!pfns)
 		return fail(2, "no memory for page numbers");

@@ -9,7 +9,7 @@
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests balloon virtio-pci
-plan 22
+plan 25
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 PAGES=8192
 BYTES=$((PAGES * 4096))
@@ -32,6 +32,8 @@ run_balloon() {
 	check "$name: desired_ram is refused in one line naming it" sh -c \
 		"! timeout 20 '$REMOTE' --api-socket '$sock' resize desired_ram=1 2>'$TMP/e' &&
 		 grep -q 'desired_ram: not supported yet' '$TMP/e'"
+	check "$name: vm.counters: the guest's statistics (free_memory 12345)" eventually 10 sh -c \
+		"timeout 20 '$REMOTE' --api-socket '$sock' counters | tr -d ' \n' | grep -q '\"guest_free_memory\":12345'"
 	R resize desired_balloon=$BYTES >/dev/null 2>&1
 	wait_for "$out" "balloon: inflated $PAGES pages" 20
 	after=$(rss_kb "$vpid")
@@ -48,17 +50,18 @@ run_balloon() {
 		sh -c "test $rc -eq 0 && grep -q 'balloon: deflated $PAGES pages' '$out'"
 }
 
-run_balloon private --kernel "$GUESTS/balloon.img" --balloon size=0,deflate_on_oom=on
+run_balloon private --kernel "$GUESTS/balloon.img" --balloon size=0,deflate_on_oom=on \
+	--guest-arg 3=1
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/balloon.img"}, "memory": {"size": 134217728, "shared": true},
  "balloon": {"size": 0, "deflate_on_oom": false}, "serial": {"mode": "Tty"}}
 JSON
-run_balloon shared --config "$TMP/vm.json"
+run_balloon shared --config "$TMP/vm.json" --guest-arg 3=1
 # The PCI window from the info line (the BAR goes there).
 run_vm out --kernel "$GUESTS/virtio-pci.img" --balloon size=0,transport=pci --log-level info
 win=$(sed -n 's/.*32-bit BAR window \(0x[0-9a-f]*\) .*/\1/p' "$out")
 run_balloon pci --kernel "$GUESTS/balloon.img" --balloon size=0,transport=pci \
-	--guest-arg 2="${win:-0}"
+	--guest-arg 2="${win:-0}" --guest-arg 3=1
 
 run_vm out --kernel "$GUESTS/balloon.img" --balloon size=1G
 check "--balloon size above --memory: one line" sh -c \

@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cvmm/sys-util.h>
 #include <cvmm/vm-memory.h>
@@ -34,7 +37,12 @@ struct cvmm_balloon {
 	unsigned int nstats;
 	uint16_t stat_tag[CVMM_BALLOON_STAT_MAX];
 	uint64_t stat_val[CVMM_BALLOON_STAT_MAX];
-	bool stats_held;               /* the driver's stats buffer is kept */
+	bool stats_held;               /* the driver's stats buffer is kept ... */
+	struct cvmm_virtq_chain held;  /* ... this one (device thread) */
+	uint64_t reports;
+	struct cvmm_event_manager *em;
+	int req_fd;                    /* stats requests (eventfd), or -1 */
+	bool req_on;                   /* on the loop */
 };
 
 /* Saved state: magic, num_pages, actual, then inflated, deflated, refused (le). */
@@ -170,6 +178,7 @@ static int stats(struct cvmm_balloon *b, struct cvmm_virtq_chain *c)
 		n++;
 	}
 	b->nstats = n;
+	b->reports++;
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
@@ -189,9 +198,18 @@ static void balloon_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 			if (qi == Q_STATS) {
 				/* Kept: giving it back asks for the next report
 				 * (the driver answers at once, so only on request). */
+				if (b->stats_held) {
+					/* a second buffer: give the older one back */
+					e = cvmm_virtq_push(q, &b->held, 0);
+					if (e < 0)
+						break;
+					pushed = true;
+					b->stats_held = false;
+				}
 				e = stats(b, &c);
 				if (e < 0)
 					break;
+				b->held = c;
 				b->stats_held = true;
 				continue;
 			}
@@ -215,6 +233,25 @@ static void balloon_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 		cvmm_virtio_device_signal_used(dev, qi);
 }
 
+/* A stats request (cvmm_balloon_stats_request): the held buffer goes back. */
+static void req_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct cvmm_balloon *b = opaque;
+	uint64_t v;
+
+	(void)em;
+	(void)events;
+	if (read(fd, &v, sizeof(v)) != sizeof(v) || !b->active || !b->stats_held || !b->q[Q_STATS])
+		return;
+	b->stats_held = false;
+	if (cvmm_virtq_push(b->q[Q_STATS], &b->held, 0) < 0) {
+		cvmm_virtio_device_set_needs_reset(&b->dev);
+		return;
+	}
+	if (cvmm_virtq_needs_notification(b->q[Q_STATS]))
+		cvmm_virtio_device_signal_used(&b->dev, Q_STATS);
+}
+
 static int balloon_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 			    struct cvmm_virtq *queues, unsigned int nq, uint64_t features)
 {
@@ -230,6 +267,8 @@ static int balloon_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_me
 			cvmm_virtq_active(&queues[Q_STATS]) ? &queues[Q_STATS] : NULL;
 	b->stats_held = false;
 	b->active = true;
+	if (b->q[Q_STATS] && b->req_fd >= 0 && !b->req_on)
+		b->req_on = !cvmm_event_manager_add(b->em, b->req_fd, EPOLLIN, req_cb, b);
 	return 0;
 }
 
@@ -240,6 +279,9 @@ static void balloon_reset(struct cvmm_virtio_device *dev)
 	b->active = false;
 	memset(b->q, 0, sizeof(b->q));
 	b->stats_held = false;
+	if (b->req_on)
+		cvmm_event_manager_remove(b->em, b->req_fd);
+	b->req_on = false;
 	pthread_mutex_lock(&b->lock);
 	b->actual = 0; /* a new driver starts with an empty balloon */
 	pthread_mutex_unlock(&b->lock);
@@ -306,6 +348,18 @@ int cvmm_balloon_create(const struct cvmm_balloon_opts *o, struct cvmm_balloon *
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_init(&b->lock, NULL);
+	b->req_fd = -1;
+	if (o->em && o->stats) {
+		b->em = o->em;
+		b->req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (b->req_fd < 0) {
+			int e = -errno;
+
+			pthread_mutex_destroy(&b->lock);
+			free(b);
+			return e;
+		}
+	}
 	b->num_pages = o->num_pages;
 	b->dev.ops = &balloon_ops;
 	b->dev.device_id = CVMM_VIRTIO_ID_BALLOON;
@@ -323,6 +377,11 @@ void cvmm_balloon_destroy(struct cvmm_balloon *b)
 {
 	if (!b)
 		return;
+	/* the transport is gone (its reset took the fd off the loop) */
+	if (b->req_on)
+		cvmm_event_manager_remove(b->em, b->req_fd);
+	if (b->req_fd >= 0)
+		close(b->req_fd);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -343,6 +402,17 @@ int cvmm_balloon_set_target(struct cvmm_balloon *b, uint32_t num_pages)
 	return 0;
 }
 
+int cvmm_balloon_stats_request(struct cvmm_balloon *b)
+{
+	uint64_t one = 1;
+
+	if (!b)
+		return -EINVAL;
+	if (b->req_fd < 0)
+		return -ENOTSUP;
+	return write(b->req_fd, &one, sizeof(one)) == sizeof(one) || errno == EAGAIN ? 0 : -errno;
+}
+
 void cvmm_balloon_get_counters(struct cvmm_balloon *b, struct cvmm_balloon_counters *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -352,6 +422,7 @@ void cvmm_balloon_get_counters(struct cvmm_balloon *b, struct cvmm_balloon_count
 	out->refused = b->refused;
 	out->actual = b->actual;
 	out->num_pages = b->num_pages;
+	out->stats_reports = b->reports;
 	out->nstats = b->nstats;
 	for (unsigned int i = 0; i < b->nstats; i++) {
 		out->stats[i].tag = b->stat_tag[i];

@@ -36,6 +36,7 @@ static void up(bool shared, bool stats)
 		vdf_init_shared(&F, 0);
 	else
 		vdf_init(&F, 0);
+	o.em = F.em;
 	ck_assert_int_eq(cvmm_balloon_create(&o, &B), 0);
 	vdf_attach(&F, cvmm_balloon_device(B));
 	vdf_start(&F);
@@ -183,36 +184,66 @@ START_TEST(hostile_pfns)
 }
 END_TEST
 
-START_TEST(stats_queue)
+/* Send a stats buffer: MEMFREE = @free, MEMTOT = 0x20000. */
+static void send_stats(uint64_t free_bytes, uint64_t token)
 {
-	struct cvmm_balloon_counters c;
-	uint8_t rec[20];
-	uint64_t g;
+	uint8_t rec[20] = { 0 };
+	uint64_t g = vdf_alloc(&F, sizeof(rec), 8);
+	struct cvmm_virtq_buf out = { g, sizeof(rec) };
 
-	up(false, true);
-	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_STATS_VQ);
-	g = vdf_alloc(&F, sizeof(rec), 8);
-	memset(rec, 0, sizeof(rec));
 	rec[0] = 4;                       /* VIRTIO_BALLOON_S_MEMFREE */
-	rec[2] = 0x10;
+	memcpy(rec + 2, &free_bytes, 8);  /* (x86: little-endian already) */
 	rec[10] = 5;                      /* VIRTIO_BALLOON_S_MEMTOT */
 	rec[14] = 0x02;
 	memcpy(vdf_host(&F, g), rec, sizeof(rec));
-	struct cvmm_virtq_buf out = { g, sizeof(rec) };
-
-	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[2], &out, 1, NULL, 0, false, 3), 0);
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[2], &out, 1, NULL, 0, false, token), 0);
 	vdf_kick(&F, 2);
+}
+
+static void wait_reports(uint64_t n, struct cvmm_balloon_counters *c)
+{
 	for (int i = 0; i < 500; i++) {
-		cvmm_balloon_get_counters(B, &c);
-		if (c.nstats == 2)
+		cvmm_balloon_get_counters(B, c);
+		if (c->stats_reports >= n)
 			break;
 		usleep(10000);
 	}
+	ck_assert_uint_eq(c->stats_reports, n);
+}
+
+START_TEST(stats_queue)
+{
+	struct cvmm_balloon_counters c;
+	uint64_t tok;
+	uint32_t len;
+
+	up(false, true);
+	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_STATS_VQ);
+	send_stats(0x10, 3);
+	wait_reports(1, &c);
 	ck_assert_uint_eq(c.nstats, 2);
 	ck_assert_uint_eq(c.stats[0].tag, 4);
 	ck_assert_uint_eq(c.stats[0].val, 0x10);
 	ck_assert_uint_eq(c.stats[1].tag, 5);
 	ck_assert_uint_eq(c.stats[1].val, 0x20000);
+	/* kept until the host asks: nothing comes back by itself */
+	ck_assert_int_eq(vdf_wait_used(&F, 2, &tok, &len, 100), 0);
+	ck_assert_int_eq(cvmm_balloon_stats_request(B), 0);
+	ck_assert_int_eq(vdf_wait_used(&F, 2, &tok, &len, 5000), 1);
+	ck_assert_uint_eq(tok, 3);
+	/* the driver answers with a fresh report */
+	send_stats(0x30, 4);
+	wait_reports(2, &c);
+	ck_assert_uint_eq(c.stats[0].val, 0x30);
+	down();
+}
+END_TEST
+
+START_TEST(stats_request_unsupported)
+{
+	up(false, false);
+	ck_assert_int_eq(cvmm_balloon_stats_request(B), -ENOTSUP);
+	ck_assert_int_eq(cvmm_balloon_stats_request(NULL), -EINVAL);
 	down();
 }
 END_TEST
@@ -277,6 +308,7 @@ static Suite *suite(void)
 	tcase_add_test(t, config_target_actual);
 	tcase_add_test(t, hostile_pfns);
 	tcase_add_test(t, stats_queue);
+	tcase_add_test(t, stats_request_unsupported);
 	tcase_add_test(t, save_restore);
 	tcase_add_test(t, bad_opts);
 	suite_add_tcase(s, t);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cvmm/event-manager.h>
 #include <cvmm/virtio-devices.h>
 
 #ifdef __cplusplus
@@ -43,6 +44,9 @@ struct cvmm_balloon_opts {
 	uint32_t num_pages;      /* the initial target, in 4 KiB pages */
 	bool deflate_on_oom;     /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
 	bool stats;              /* offer the statistics queue */
+	/* The device loop, for cvmm_balloon_stats_request() (NULL: the
+	 * driver's first report is all there is). */
+	struct cvmm_event_manager *em;
 	uint16_t queue_size;     /* 0: 128 */
 };
 
@@ -52,6 +56,7 @@ struct cvmm_balloon_counters {
 	uint64_t refused;        /* page numbers refused (outside RAM, ...) */
 	uint32_t actual;         /* the driver's config "actual" */
 	uint32_t num_pages;      /* the target */
+	uint64_t stats_reports;  /* statistics buffers the driver sent */
 	/* The last statistics the driver sent (tag, value), nstats of them. */
 	unsigned int nstats;
 	struct { uint16_t tag; uint64_t val; } stats[CVMM_BALLOON_STAT_MAX];
@@ -73,6 +78,16 @@ struct cvmm_virtio_device *cvmm_balloon_device(struct cvmm_balloon *b);
  * Thread safety: any thread.
  */
 int cvmm_balloon_set_target(struct cvmm_balloon *b, uint32_t num_pages);
+
+/**
+ * Ask the driver for fresh statistics: the buffer it sent last goes back
+ * (on the device thread, woken through an eventfd); its next report
+ * replaces the stored one. Nothing happens while the driver holds no
+ * buffer with the device. @return 0; -ENOTSUP (no @em, or no stats
+ * queue); -EINVAL.
+ * Thread safety: any thread.
+ */
+int cvmm_balloon_stats_request(struct cvmm_balloon *b);
 
 /** The counters and the last statistics. Thread safety: any thread. */
 void cvmm_balloon_get_counters(struct cvmm_balloon *b, struct cvmm_balloon_counters *out);
