@@ -1,0 +1,66 @@
+#!/bin/sh
+# A real Linux kernel (tests/linux-guest/build-guest.sh) on one vCPU under
+# cvmm-microvm's defaults (seccomp filters on, no clock hints): it reaches
+# /init, its shell runs a command, and Linux's own drivers drive our
+# virtio-rng (/dev/hwrng), virtio-console (a command from the host through
+# hvc0 and its answer) and virtio-blk (an ext4 image made on the host:
+# mount, write, sync, remount, read back; e2fsck on the host finds it
+# clean and the host reads the guest's files). Then ACPI poweroff: exit 0.
+. "${top_srcdir:-.}/tests/linux-guest/lib.sh"
+require_linux_guest
+if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
+	echo "1..0 # SKIP needs mkfs.ext4 and debugfs (e2fsprogs)"
+	exit 0
+fi
+plan 15
+
+img=$TMP/ext4.img
+mkdir -p "$TMP/fs"
+echo "written by the host" >"$TMP/fs/host.txt"
+truncate -s 32M "$img"
+mkfs.ext4 -q -F -d "$TMP/fs" "$img"
+s=$TMP/serial
+mkfifo "$s.in"
+# Keep the FIFO open for writing so the VM's stdin never sees EOF early.
+exec 8<>"$s.in"
+start_vm "$s" --memory 256M --disk path="$img" --rng --console stdio \
+	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rng,hvc,blk"
+if wait_for "$s" "cvmm-test: hvc ready" "$BOOT_TIMEOUT"; then
+	echo 'echo "hvc answer $((7 * 191))"' >&8
+fi
+wait_vm
+exec 8>&-
+out=$s
+echo "# /init at $(uptime_at "$s" init) s, done at $(uptime_at "$s" done) s of guest uptime"
+
+check "the kernel reaches /init" grep -q "^cvmm-test: init at" "$s"
+check "its shell runs a command" guest_says "$s" "shell 42"
+check "one CPU" guest_says "$s" "cpus 1"
+# kvm-clock gives the TSC frequency; with an invariant TSC Linux then
+# prefers the TSC itself (kvm-clock's rating drops to 299).
+check "kvmclock is offered and used for the TSC frequency" \
+	sh -c "grep -q 'kvm-clock: Using msrs' '$s' && grep -Eq '^cvmm-test: clocksource (kvm-clock|tsc)\$' '$s'"
+check "no clock hints needed: the TSC is not marked unstable" \
+	sh -c "! grep -q 'Marking TSC unstable' '$s' && ! grep -q 'tsc_early_khz' '$s'"
+check "each virtio-mmio device registered once (no 'can't request region')" \
+	sh -c "! grep -q \"can't request region\" '$s'"
+check "virtio-rng: /dev/hwrng is virtio_rng and gives random bytes" \
+	sh -c "guest_says() { grep -qxF -- \"cvmm-test: \$2\" \"\$1\"; }; \
+		guest_says '$s' 'hwrng virtio_rng.0' && guest_says '$s' 'ok rng'"
+check "virtio-console: the host's command through hvc0 is answered on it" \
+	grep -qx "hvc answer 1337" "$s.out"
+check "virtio-blk: the guest mounts the ext4 image and reads the host's file" \
+	guest_says "$s" "blk host.txt written by the host"
+check "virtio-blk: write, sync, remount, read back" guest_says "$s" "ok blk"
+check "ACPI poweroff ends the VM with 0" test "$rc" -eq 0
+check "the seccomp filters stayed quiet" sh -c "! grep -q seccomp '$s.err'"
+check "e2fsck on the host finds the image clean" e2fsck -fn "$img"
+debugfs -R "dump /random.bin $TMP/random.bin" "$img" >/dev/null 2>&1
+sum=$(md5sum <"$TMP/random.bin" | cut -d' ' -f1)
+check "the host reads the guest's random.bin with the guest's md5" \
+	grep -q "^cvmm-test: blk random.bin $sum written $sum\$" "$s"
+debugfs -R "dump /guest.txt $TMP/guest.txt" "$img" >/dev/null 2>&1
+check "the host reads the guest's 256 text lines" \
+	sh -c "test \$(wc -l <'$TMP/guest.txt') -eq 256 && tail -1 '$TMP/guest.txt' | grep -qx 'cvmm ext4 line 255 of 256'"
+[ "$failed" -eq 0 ] || sed 's/^/# serial: /' "$s" | tail -40
+finish

@@ -1,0 +1,104 @@
+# The guest side of tests/linux-guest/*.sh: one shell function a step,
+# sourced by /init. A step returns 0 for ok; what it prints for the host
+# to check starts with "cvmm-test: ".
+say() { echo "cvmm-test: $*"; }
+
+# A shell runs a command; the CPUs Linux brought up.
+step_shell() {
+	say "shell $(sh -c 'echo $((6 * 7))')"
+	say "cpus $(grep -c ^processor /proc/cpuinfo)"
+	say "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	say "kernel $(uname -r)"
+}
+
+# virtio-rng through /dev/hwrng: 64 bytes, not all zero, twice different.
+step_rng() {
+	say "hwrng $(cat /sys/class/misc/hw_random/rng_current)"
+	a=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
+	b=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
+	say "rng ${#a} hex digits"
+	[ ${#a} -eq 128 ] && [ "$a" != "$b" ] && [ "$a" != "$(printf '%0128d' 0)" ]
+}
+
+# virtio-console: one command line from the host on hvc0, its output back.
+step_hvc() {
+	[ -c /dev/hvc0 ] || return 1
+	say "hvc ready"
+	read -r line </dev/hvc0 || return 1
+	sh -c "$line" >/dev/hvc0 2>&1
+}
+
+# virtio-blk: the host's ext4 image is /dev/vda. Write, sync, remount,
+# read back; the host then runs e2fsck and reads the file itself.
+step_blk() {
+	mount -t ext4 /dev/vda /mnt || return 1
+	i=0
+	while [ $i -lt 256 ]; do echo "cvmm ext4 line $i of 256"; i=$((i + 1)); done >/mnt/guest.txt
+	dd if=/dev/hwrng of=/mnt/random.bin bs=4096 count=64 2>/dev/null ||
+		dd if=/dev/urandom of=/mnt/random.bin bs=4096 count=64 2>/dev/null
+	sum=$(md5sum /mnt/random.bin | cut -d' ' -f1)
+	host=$(cat /mnt/host.txt)
+	sync
+	umount /mnt || return 1
+	mount -t ext4 /dev/vda /mnt || return 1
+	say "blk random.bin $(md5sum /mnt/random.bin | cut -d' ' -f1) written $sum"
+	say "blk host.txt $host"
+	[ "$(md5sum /mnt/random.bin | cut -d' ' -f1)" = "$sum" ] &&
+		[ "$(wc -l </mnt/guest.txt)" -eq 256 ] || return 1
+	umount /mnt
+}
+
+# A raw disk (/dev/vda): the host's first sector, then 64 KiB of the
+# guest's pattern at 64 KiB, written through with fsync.
+step_rawblk() {
+	[ -b /dev/vda ] || return 1
+	say "vda sector0 $(dd if=/dev/vda bs=512 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+	yes "guest wrote this through vda" | head -c 65536 >/tmp/p
+	dd if=/tmp/p of=/dev/vda bs=4096 seek=16 conv=fsync 2>/dev/null || return 1
+	say "vda wrote $(md5sum </tmp/p | cut -d' ' -f1)"
+}
+
+# virtio-net: 10.0.2.15 on eth0, the host at 10.0.2.1. Ping, then send
+# 256 KiB to the host's nc on port 5555 and receive what its port 5556
+# sends (our write half stays open on a FIFO until the host is done:
+# busybox nc stops at the first EOF it reads from the socket).
+step_net() {
+	ip link set lo up
+	ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up || return 1
+	ping -c 3 -W 5 10.0.2.1 >/tmp/ping 2>&1
+	say "ping $(grep -c 'bytes from' /tmp/ping) replies"
+	grep -q 'bytes from' /tmp/ping || return 1
+	i=0
+	while [ $i -lt 4096 ]; do printf 'guest to host line %058d\n' $i; i=$((i + 1)); done >/tmp/tx
+	say "net tx $(md5sum </tmp/tx | cut -d' ' -f1) $(wc -c </tmp/tx) bytes"
+	nc 10.0.2.1 5555 </tmp/tx >/dev/null || return 1
+	mkfifo /tmp/hold
+	nc 10.0.2.1 5556 </tmp/hold >/tmp/rx &
+	pid=$!
+	exec 3>/tmp/hold
+	wait $pid
+	r=$?
+	exec 3>&-
+	say "net rx $(md5sum </tmp/rx | cut -d' ' -f1) $(wc -c </tmp/rx) bytes"
+	return $r
+}
+
+# vsock: guest -> host port 1234 (a line out, the answer back), then
+# host -> guest: listen on port 5000 and echo one line.
+step_vsock() {
+	say "vsock cid $(vsock-tool cid)"
+	ans=$(echo "hello from the guest" | vsock-tool connect 2 1234) || return 1
+	say "vsock answer $ans"
+	say "vsock listening"
+	vsock-tool listen 5000
+}
+
+# Sequential 64 MiB write and read of /dev/vda with O_DIRECT (figures).
+step_ddbench() {
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	dd if=/dev/zero of=/dev/vda bs=1M count=64 oflag=direct 2>/dev/null || return 1
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null || return 1
+	t2=$(cut -d' ' -f1 /proc/uptime)
+	say "dd write 64 MiB $t0 $t1 read $t2"
+}
