@@ -42,7 +42,8 @@ struct microvm_config {
 
 #define MICROVM_MAX_CPUS 64
 #define MICROVM_DEFAULT_MEMORY (128ull << 20)
-#define MICROVM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 tsc_early_khz=2500000 lpj=10000000 no_timer_check"
+/* No clock hints: the guest gets kvmclock and the TSC frequency in CPUID. */
+#define MICROVM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 
 /*
  * Parse argv into @c. On a malformed argument, write a one-line message
