@@ -25,7 +25,7 @@ mkfifo "$s.in"
 exec 8<>"$s.in"
 start_vm "$s" --memory 256M --disk path="$img" --rng --console stdio \
 	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rng,hvc,blk"
-if wait_for "$s" "cvmm-test: hvc ready" "$BOOT_TIMEOUT"; then
+if wait_guest "$s" "cvmm-test: hvc ready"; then
 	echo 'echo "hvc answer $((7 * 191))"' >&8
 fi
 wait_vm

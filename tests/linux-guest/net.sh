@@ -34,9 +34,9 @@ unshare -n sh -c '
 ' >"$s.out" 2>"$s.err" &
 vmpid=$!
 prc=1 prc2=1
-if wait_for "$s" "cvmm-test: init at" "$BOOT_TIMEOUT"; then
+if wait_guest "$s" "cvmm-test: init at"; then
 	timeout 60 "$PEER" "$TMP/v_1234" >"$TMP/peer.out" 2>&1 && prc=0
-	if wait_for "$s" "cvmm-test: vsock listening" 60; then
+	if wait_guest "$s" "cvmm-test: vsock listening"; then
 		sleep 1
 		timeout 30 "$PEER" --connect "$TMP/v" 5000 >"$TMP/peer2.out" 2>&1 && prc2=0
 	fi

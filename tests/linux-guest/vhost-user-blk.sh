@@ -14,7 +14,7 @@ start_blk "$TMP/s" "$img"
 s=$TMP/serial
 start_vm "$s" --memory 256M --disk vhost_user=on,socket="$TMP/s" \
 	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rawblk cvmm.end=wait"
-wait_for "$s" "cvmm-test: done at" "$BOOT_TIMEOUT"
+wait_guest "$s" "cvmm-test: done at"
 kill -TERM "$vmpid" 2>/dev/null
 wait_vm
 out=$s
