@@ -169,11 +169,54 @@ static const struct cvmm_seccomp_rule microvm_api[] = {
 	CVMM_SECCOMP_RULE("brk"),
 };
 
+/* The migration thread (vm.send-migration, vm.receive-migration): one
+ * socket, connected or listening (AF_UNIX, or AF_INET for tcp:), the
+ * stream both ways (memfds as SCM_RIGHTS for local), the poll for the
+ * destination's verdict, the source's dirty log (bitmap or ring), its
+ * pagemap reads, and calls into the control loop (eventfd write + futex,
+ * in COMMON_RULES). No userfaultfd: post-copy is not offered by the API. */
+static const struct cvmm_seccomp_rule microvm_migration[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE_COND("socket",
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
+	CVMM_SECCOMP_RULE_COND("socket",
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_INET)),
+	CVMM_SECCOMP_RULE("connect"),
+	CVMM_SECCOMP_RULE("bind"),
+	CVMM_SECCOMP_RULE("listen"),
+	CVMM_SECCOMP_RULE("accept4"),
+	CVMM_SECCOMP_RULE_COND("setsockopt",       /* tcp: SO_REUSEADDR on the listener */
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_REUSEADDR)),
+	CVMM_SECCOMP_RULE("shutdown"),
+	CVMM_SECCOMP_RULE("unlink"),               /* the receive's unix socket, when done */
+	CVMM_SECCOMP_RULE("sendto"),
+	CVMM_SECCOMP_RULE("sendmsg"),
+	CVMM_SECCOMP_RULE("recvfrom"),
+	CVMM_SECCOMP_RULE("recvmsg"),
+	CVMM_SECCOMP_RULE("read"),
+	CVMM_SECCOMP_RULE("poll"),
+	CVMM_SECCOMP_RULE("ppoll"),
+	CVMM_SECCOMP_RULE("pread64"),              /* /proc/self/pagemap, opened before */
+	CVMM_SECCOMP_RULE("lseek"),                /* memfd RAM: SEEK_DATA */
+	IOCTL(KVM_GET_DIRTY_LOG),
+	IOCTL(KVM_CLEAR_DIRTY_LOG),
+	IOCTL(KVM_RESET_DIRTY_RINGS),
+	IOCTL(KVM_SET_USER_MEMORY_REGION),         /* dirty logging on and off per slot */
+	IOCTL(KVM_CHECK_EXTENSION),
+	IOCTL(KVM_ENABLE_CAP),                     /* manual dirty-log protect */
+	CVMM_SECCOMP_RULE("close"),
+	NO_EXEC("mmap", 2),                        /* page buffers, bitmaps */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+	CVMM_SECCOMP_RULE("brk"),
+};
+
 static const struct cvmm_sandbox_table tables[] = {
 	TABLE("microvm", "vmm", microvm_vmm),
 	TABLE("microvm", "vcpu", microvm_vcpu),
 	TABLE("microvm", "virtio", microvm_virtio),
 	TABLE("microvm", "api", microvm_api),
+	TABLE("microvm", "migration", microvm_migration),
 };
 
 const struct cvmm_sandbox_program cvmm_sandbox_microvm = { tables, CVMM_ARRAY_SIZE(tables) };

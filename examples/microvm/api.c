@@ -18,11 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cvmm/api.h>
+#include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/balloon.h>
 #include <cvmm/virtio-devices/net.h>
@@ -45,6 +50,22 @@ struct api {
 	int status;                   /* ... with this exit status */
 	struct microvm_snap snap;     /* vm.restore: the snapshot and its stored arguments */
 	bool restored_paused;         /* restored with resume false: vm.resume starts it */
+	struct mig {                  /* the last or current migration */
+		pthread_t t;
+		bool thread;          /* t exists (joined by the next one or at exit) */
+		bool done;            /* t has finished (atomic) */
+		bool sending;         /* the source side */
+		char url[128];
+		int lfd;              /* receive: the listening socket, or -1 */
+		struct cvmm_vmm_incoming *in;
+		struct cvmm_vmm_migrate_opts o;
+		char *config;         /* the VmConfig sent in START */
+		pthread_mutex_t mu;
+		pthread_cond_t cv;
+		int setup;            /* 0: pending; 1: connected/listening; <0: failed */
+		char err[300];        /* ... why */
+		struct cvmm_vmm_mig_progress own; /* figures while no VM holds them */
+	} mig;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -651,6 +672,449 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	r->status = 204;
 }
 
+/* ------------------------------------------------------------------------ */
+/* live migration (docs/migration.md): the sockets and the send run on a    */
+/* "migration" thread of their own; the receive and every lifecycle step on */
+/* the control loop, where the VM lives.                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Refuse a body member other than @known (NULL-terminated). */
+static bool only_known(struct json_object *j, const char *const *known, const char *what,
+		       struct cvmm_api_response *r)
+{
+	json_object_object_foreach(j, k, v) {
+		bool ok = false;
+
+		(void)v;
+		for (const char *const *n = known; *n; n++)
+			ok |= !strcmp(k, *n);
+		if (!ok) {
+			cvmm_api_error(r, 400, "%s: unknown field '%s'", what, k);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "unix:PATH" or "tcp:IPV4:PORT" into @sa. @return its length, or 0 with @err. */
+static socklen_t mig_addr(const char *url, struct sockaddr_storage *sa, char *err, size_t errlen)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (!strncmp(url, "unix:", 5)) {
+		struct sockaddr_un *u = (struct sockaddr_un *)sa;
+		size_t n = strlen(url + 5);
+
+		if (!n || n >= sizeof(u->sun_path)) {
+			snprintf(err, errlen, "'%s': the socket path is empty or longer than %zu bytes",
+				 url, sizeof(u->sun_path) - 1);
+			return 0;
+		}
+		u->sun_family = AF_UNIX;
+		memcpy(u->sun_path, url + 5, n);
+		return (socklen_t)sizeof(*u);
+	}
+	if (!strncmp(url, "tcp:", 4)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+		char host[64];
+		const char *colon = strrchr(url + 4, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : -1;
+
+		if (!colon || colon == url + 4 || (size_t)(colon - url - 4) >= sizeof(host) ||
+		    !colon[1] || *end || port < 1 || port > 65535) {
+			snprintf(err, errlen, "'%s': needs tcp:IPV4:PORT", url);
+			return 0;
+		}
+		memcpy(host, url + 4, (size_t)(colon - url - 4));
+		host[colon - url - 4] = '\0';
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1) {
+			snprintf(err, errlen, "'%s': '%s' is not an IPv4 address", url, host);
+			return 0;
+		}
+		return (socklen_t)sizeof(*in);
+	}
+	snprintf(err, errlen, "'%s': needs unix:PATH or tcp:IPV4:PORT", url);
+	return 0;
+}
+
+/* The migration thread's set-up outcome, handed to the handler waiting for it. */
+static void mig_setup_done(struct mig *g, int ret)
+{
+	pthread_mutex_lock(&g->mu);
+	g->setup = ret ? ret : 1;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* A failure with no VM to hold its figures (the destination before a VM). */
+static void mig_fail(struct mig *g, const char *fmt, const char *detail)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), fmt, detail);
+	pthread_mutex_lock(&g->mu);
+	g->own.state = CVMM_VMM_MIG_FAILED;
+	snprintf(g->own.error, sizeof(g->own.error), "%.255s", line);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* The source after a migration that went: the guest runs on the
+ * destination, this VMM ends (status 0), as Cloud Hypervisor's does. */
+static int source_done(struct cvmm_event_manager *em, void *arg)
+{
+	struct api *a = arg;
+
+	emit(a, "vm", "migrated", NULL);
+	if (a->m->vmm && !stopped(a)) {
+		a->api_stop = true;
+		cvmm_vmm_request_stop(a->m->vmm, CVMM_VMM_STOP_REQUEST, 0);
+	}
+	a->quit = true;
+	a->status = 0;
+	cvmm_event_manager_stop(em);
+	return 0;
+}
+
+static void *send_main(void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char err[300] = "";
+	int fd = -1, ret;
+
+	if (cvmm_sandbox_install(a->m->sandbox, "migration")) {
+		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
+		mig_setup_done(g, -EPERM);
+		goto out;
+	}
+	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
+	if (!len) {
+		mig_setup_done(g, -EINVAL);
+		goto out;
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len)) {
+		ret = -errno;
+		snprintf(g->err, sizeof(g->err), "cannot connect to '%s': %s", g->url, strerror(-ret));
+		mig_setup_done(g, ret);
+		goto out;
+	}
+	mig_setup_done(g, 0);
+	ret = cvmm_vmm_migrate_send(a->m->vmm, fd, &g->o, err, sizeof(err));
+	if (ret)
+		CVMM_LOG(CVMM_LOG_WARN, "microvm", "send-migration: %s", err[0] ? err : strerror(-ret));
+	else
+		cvmm_event_manager_call(a->em, source_done, a, false);
+out:
+	cvmm_close(fd);
+	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* On the loop: the VM of the config the stream carries, received and started. */
+static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct microvm_config c = *a->flags;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct json_object *cj;
+	char err[512] = "";
+	int ret;
+
+	(void)em;
+	if (a->quit)
+		return -ECANCELED;
+	if (a->have_cfg) {
+		mig_fail(g, "%s", "a VM was created meanwhile (vm.delete first)");
+		return -EEXIST;
+	}
+	cj = json_tokener_parse(cvmm_vmm_incoming_config(g->in, NULL));
+	if (!cj || microvm_vmconfig_parse(cj, &c, err, sizeof(err))) {
+		json_object_put(cj);
+		mig_fail(g, "the source's VM config: %s", cj ? err : "not JSON");
+		return -EPROTO;
+	}
+	if (c.memory != cvmm_vmm_incoming_mem_size(g->in) ||
+	    c.cpus != cvmm_vmm_incoming_ncpus(g->in)) {
+		json_object_put(cj);
+		mig_fail(g, "%s", "the source's VM config does not match its memory size or vCPUs");
+		return -EPROTO;
+	}
+	a->cfg = c;
+	a->cfg_json = cj;
+	a->have_cfg = true;
+	a->id_counter = 0;
+	microvm_vmconfig_name_devices(&a->cfg.dev, &a->id_counter);
+	a->m->cfg = &a->cfg;
+	a->m->incoming = true;
+	a->api_stop = false;
+	emit(a, "vm", "receiving", NULL);
+	ret = microvm_vm_create(a->m, err, sizeof(err));
+	a->m->incoming = false;
+	if (!ret)
+		ret = cvmm_vmm_migrate_receive(a->m->vmm, g->in, &ro, err, sizeof(err));
+	if (!ret && (ret = cvmm_vmm_start(a->m->vmm)))
+		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
+	if (ret) {
+		a->api_stop = true;
+		drop_vm(a);
+		drop_cfg(a);
+		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	emit(a, "vm", "received", NULL);
+	return 0;
+}
+
+static void *receive_main(void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char err[300] = "";
+	int fd = -1, ret, one = 1;
+
+	if (cvmm_sandbox_install(a->m->sandbox, "migration")) {
+		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
+		mig_setup_done(g, -EPERM);
+		goto out;
+	}
+	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
+	if (!len) {
+		mig_setup_done(g, -EINVAL);
+		goto out;
+	}
+	g->lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (g->lfd >= 0 && sa.ss_family == AF_INET)
+		setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&sa, len) || listen(g->lfd, 1)) {
+		ret = -errno;
+		snprintf(g->err, sizeof(g->err), "cannot listen on '%s': %s", g->url, strerror(-ret));
+		mig_setup_done(g, ret);
+		goto out;
+	}
+	mig_setup_done(g, 0);
+	fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		mig_fail(g, "accept: %s", strerror(errno));
+		goto out;
+	}
+	ret = cvmm_vmm_migrate_accept(fd, &g->in, err, sizeof(err));
+	if (ret) {
+		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	cvmm_event_manager_call(a->em, receive_on_loop, a, true);
+	cvmm_vmm_incoming_free(g->in);
+	g->in = NULL;
+out:
+	cvmm_close(fd);
+	if (sa.ss_family == AF_UNIX && g->lfd >= 0)
+		unlink(((struct sockaddr_un *)&sa)->sun_path);
+	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Join the last migration thread; a running one is cancelled first (the
+ * loop keeps turning meanwhile: the send pauses and resumes through it). */
+static void mig_join(struct api *a, bool cancel)
+{
+	struct mig *g = &a->mig;
+
+	if (!g->thread)
+		return;
+	if (cancel) {
+		if (a->m->vmm)
+			cvmm_vmm_migrate_cancel(a->m->vmm);
+		if (g->lfd >= 0)
+			shutdown(g->lfd, SHUT_RDWR); /* wakes accept() */
+	}
+	while (!__atomic_load_n(&g->done, __ATOMIC_ACQUIRE))
+		cvmm_event_manager_run_once(a->em, 10);
+	pthread_join(g->t, NULL);
+	cvmm_close(g->lfd);
+	g->lfd = -1;
+	g->thread = false;
+}
+
+/* Start @fn on the migration thread and wait for its set-up (connect or
+ * listen). @return 0, or the set-up's error in @r. */
+static int mig_start(struct api *a, void *(*fn)(void *), const char *url, const char *what,
+		     struct cvmm_api_response *r)
+{
+	struct mig *g = &a->mig;
+	int ret;
+
+	if (g->thread && !__atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
+		cvmm_api_error(r, 409, "%s: a migration runs already", what);
+		return -EBUSY;
+	}
+	mig_join(a, false);
+	snprintf(g->url, sizeof(g->url), "%s", url);
+	g->err[0] = '\0';
+	g->setup = 0;
+	g->done = false;
+	memset(&g->own, 0, sizeof(g->own));
+	g->own.state = CVMM_VMM_MIG_SETUP;
+	ret = -pthread_create(&g->t, NULL, fn, a);
+	if (ret) {
+		cvmm_api_error(r, 500, "%s: cannot start the migration thread: %s", what, strerror(-ret));
+		return ret;
+	}
+	g->thread = true;
+	pthread_mutex_lock(&g->mu);
+	while (!g->setup)
+		pthread_cond_wait(&g->cv, &g->mu);
+	ret = g->setup < 0 ? g->setup : 0;
+	pthread_mutex_unlock(&g->mu);
+	if (ret) {
+		mig_join(a, false);
+		mig_fail(g, "%s", g->err);
+		cvmm_api_error(r, ret == -EINVAL ? 400 : 500, "%s: %s", what, g->err);
+	}
+	return ret;
+}
+
+static const char *url_of(struct json_object *j, const char *key, const char *what,
+			  struct cvmm_api_response *r)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string)) {
+		cvmm_api_error(r, 400, "%s: '%s' (a string) is required", what, key);
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+/* vm.receive-migration {"receiver_url": URL} on an empty VMM: 204 once it
+ * listens; the VM appears (Running) when the migration completes. */
+static void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
+				 struct cvmm_api_response *r)
+{
+	static const char *const known[] = { "receiver_url", NULL };
+	const char *url;
+
+	if (!only_known(q->json, known, "vm.receive-migration", r) ||
+	    !(url = url_of(q->json, "receiver_url", "vm.receive-migration", r)))
+		return;
+	if (a->have_cfg)
+		return cvmm_api_error(r, 409, "vm.receive-migration: a VM exists already "
+				      "(vm.delete first)");
+	a->mig.sending = false;
+	if (!mig_start(a, receive_main, url, "vm.receive-migration", r))
+		r->status = 204;
+}
+
+/* vm.send-migration {"destination_url", "local", "downtime_ms"} on a
+ * running VM: 204 once connected; vm.migration-progress follows it. */
+static void vm_send_migration(struct api *a, struct cvmm_api_request *q,
+			      struct cvmm_api_response *r)
+{
+	static const char *const known[] = { "destination_url", "local", "downtime_ms", NULL };
+	struct mig *g = &a->mig;
+	struct json_object *v;
+	const char *url;
+	int64_t dt = 0;
+
+	if (!only_known(q->json, known, "vm.send-migration", r) ||
+	    !(url = url_of(q->json, "destination_url", "vm.send-migration", r)))
+		return;
+	if (!need(a, r, "Running", "vm.send-migration"))
+		return;
+	g->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(g->o), .via_loop = true,
+					       .request_fd = -1 };
+	if (json_object_object_get_ex(q->json, "local", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return cvmm_api_error(r, 400, "vm.send-migration: 'local' must be a boolean");
+		g->o.local = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(q->json, "downtime_ms", &v)) {
+		dt = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || dt < 1 || dt > 60000)
+			return cvmm_api_error(r, 400, "vm.send-migration: 'downtime_ms' must be an "
+					      "integer of 1 to 60000");
+		g->o.downtime_ms = (uint32_t)dt;
+	}
+	if (g->o.local && strncmp(url, "unix:", 5))
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs a unix: URL");
+	if (g->o.local && !a->cfg.mem_shared)
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs shared memory "
+				      "(memory shared=on)");
+	free(g->config);
+	{
+		struct json_object *cj = microvm_vmconfig_to_json(&a->cfg);
+
+		g->config = cj ? strdup(json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN))
+			       : NULL;
+		json_object_put(cj);
+	}
+	if (!g->config)
+		return cvmm_api_error(r, 500, "vm.send-migration: cannot write the VM config");
+	g->o.config = g->config;
+	g->o.config_len = strlen(g->config);
+	g->sending = true;
+	if (!mig_start(a, send_main, url, "vm.send-migration", r))
+		r->status = 204;
+}
+
+static void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
+				  struct cvmm_api_response *r)
+{
+	struct cvmm_vmm_mig_progress p;
+	struct json_object *o;
+
+	(void)q;
+	pthread_mutex_lock(&a->mig.mu);
+	p = a->mig.own;
+	pthread_mutex_unlock(&a->mig.mu);
+	/* the VM's figures once it has them (either side) */
+	if (a->m->vmm && p.state != CVMM_VMM_MIG_FAILED)
+		cvmm_vmm_migrate_progress(a->m->vmm, &p);
+	else if (a->m->vmm && a->mig.sending)
+		cvmm_vmm_migrate_progress(a->m->vmm, &p);
+	o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(cvmm_vmm_mig_state_name(p.state)));
+	json_object_object_add(o, "pass", json_object_new_int64(p.pass));
+	counter(o, "bytes_sent", p.bytes_sent);
+	counter(o, "bytes_remaining", p.bytes_remaining);
+	counter(o, "pages_sent", p.pages_sent);
+	counter(o, "zero_pages", p.zero_pages);
+	counter(o, "dirty_rate", p.dirty_rate);
+	counter(o, "bandwidth", p.bandwidth);
+	counter(o, "expected_downtime_ms", p.expected_downtime_ms);
+	counter(o, "throttle_pct", p.throttle_pct);
+	counter(o, "page_requests", p.page_requests);
+	json_object_object_add(o, "dirty_ring", json_object_new_boolean(p.dirty_ring));
+	counter(o, "total_ms", p.total_ms);
+	counter(o, "downtime_ms", p.downtime_ms);
+	if (p.error[0])
+		json_object_object_add(o, "error", json_object_new_string(p.error));
+	r->json = o;
+	r->status = 200;
+}
+
+static void vm_migration_cancel(struct api *a, struct cvmm_api_request *q,
+				struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!a->mig.thread || __atomic_load_n(&a->mig.done, __ATOMIC_ACQUIRE))
+		return cvmm_api_error(r, 409, "vm.migration-cancel: no migration runs");
+	if (a->mig.sending) {
+		if (cvmm_vmm_migrate_cancel(a->m->vmm))
+			return cvmm_api_error(r, 409, "vm.migration-cancel: too late (the state went)");
+	} else if (a->mig.lfd >= 0) {
+		shutdown(a->mig.lfd, SHUT_RDWR);
+	}
+	r->status = 204;
+}
+
 struct call {
 	struct api *a;
 	loop_fn fn;
@@ -705,6 +1169,10 @@ ROUTE("vm.remove-device", vm_remove_device)
 ROUTE("vm.resize", vm_resize)
 ROUTE("vm.snapshot", vm_snapshot)
 ROUTE("vm.restore", vm_restore)
+ROUTE("vm.send-migration", vm_send_migration)
+ROUTE("vm.receive-migration", vm_receive_migration)
+ROUTE("vm.migration-progress", vm_migration_progress)
+ROUTE("vm.migration-cancel", vm_migration_cancel)
 
 /* vmm.ping needs nothing of the VM: answered on the API thread. */
 static void h_ping(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r)
@@ -742,6 +1210,10 @@ static const struct cvmm_api_route routes[] = {
 	{ V1 "vm.resize", CVMM_API_PUT, h_vm_resize, true },
 	{ V1 "vm.snapshot", CVMM_API_PUT, h_vm_snapshot, true },
 	{ V1 "vm.restore", CVMM_API_PUT, h_vm_restore, true },
+	{ V1 "vm.send-migration", CVMM_API_PUT, h_vm_send_migration, true },
+	{ V1 "vm.receive-migration", CVMM_API_PUT, h_vm_receive_migration, true },
+	{ V1 "vm.migration-progress", CVMM_API_GET, h_vm_migration_progress, false },
+	{ V1 "vm.migration-cancel", CVMM_API_PUT, h_vm_migration_cancel, false },
 };
 
 static int api_thread_start(void *opaque, const char *type)
@@ -782,7 +1254,9 @@ static void *join_server(void *arg)
 
 int microvm_api_main(struct microvm *m, int sfd)
 {
-	struct api a = { .m = m, .flags = m->cfg, .evfd = -1 };
+	struct api a = { .m = m, .flags = m->cfg, .evfd = -1,
+			 .mig = { .lfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
+				  .cv = PTHREAD_COND_INITIALIZER } };
 	struct cvmm_api_opts o = {
 		.sz = sizeof(o), .path = m->cfg->api_socket, .listen_fd = m->cfg->api_fd,
 		.routes = routes, .nroutes = CVMM_ARRAY_SIZE(routes), .opaque = &a,
@@ -842,6 +1316,9 @@ out:
 	 * server, and only then goes. */
 	a.quit = true;
 	cvmm_api_server_stop(srv);
+	if (a.em)
+		mig_join(&a, true);
+	free(a.mig.config);
 	a.api_stop = true;
 	drop_vm(&a);
 	emit(&a, "vmm", "shutdown", NULL);

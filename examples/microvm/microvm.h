@@ -28,6 +28,7 @@ struct microvm {
 	void (*on_event)(void *opaque, const struct cvmm_vmm_event *ev);
 	void *event_opaque;
 	struct microvm_snap *snap;   /* --snapshot / --restore (snapshot.h), or NULL */
+	bool incoming;               /* vm.receive-migration: build the VM, load nothing */
 };
 
 /*

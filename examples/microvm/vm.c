@@ -82,6 +82,10 @@ static int boot(struct microvm *m, char *err, size_t errlen)
 	/* A restore replaces the boot: memory and registers come from the snapshot. */
 	if (m->snap && m->snap->source)
 		return microvm_snap_restore(m->snap, m->vmm, err, errlen);
+	/* An incoming migration brings memory and registers: guest RAM must
+	 * stay as made (a zero page marked over an untouched page is skipped). */
+	if (m->incoming)
+		return 0;
 	ret = microvm_boot_test_guest(m, err, errlen);
 	if (ret <= 0)
 		return ret;

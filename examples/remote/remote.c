@@ -74,6 +74,14 @@ static const struct field restore_fields[] = {
 	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { NULL, NULL, STR },
 };
 
+static const struct field send_migration_fields[] = {
+	{ "destination_url", NULL, STR }, { "local", NULL, BOOL }, { "downtime_ms", NULL, INT },
+	{ NULL, NULL, STR },
+};
+static const struct field receive_migration_fields[] = {
+	{ "receiver_url", NULL, STR }, { NULL, NULL, STR },
+};
+
 static const struct command commands[] = {
 	{ "ping", "GET", "vmm.ping", 0, NULL, "the VMM's version" },
 	{ "shutdown-vmm", "PUT", "vmm.shutdown", 0, NULL, "end the VMM" },
@@ -103,6 +111,13 @@ static const struct command commands[] = {
 	  "destination_url=file:///DIR: snapshot the paused VM" },
 	{ "restore", "PUT", "vm.restore", 1, restore_fields,
 	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]" },
+	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
+	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]: migrate the running VM" },
+	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
+	  "receiver_url=unix:PATH|tcp:IPV4:PORT: receive a VM (on an empty VMM)" },
+	{ "migration-progress", "GET", "vm.migration-progress", 0, NULL,
+	  "state and figures of the current or last migration" },
+	{ "migration-cancel", "PUT", "vm.migration-cancel", 0, NULL, "cancel the running migration" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,102 @@
+#!/bin/sh
+# vm.send-migration / vm.receive-migration through cvmm-remote: a guest
+# checking 8 MiB of its memory (tests/guests/snapshot.c) moves pre-copy from
+# one cvmm-microvm to an empty one over a unix socket, then locally (memfds)
+# to a third; each source ends, each destination runs the guest, which goes
+# on counting with every byte in place. Hostile: a destination nobody
+# listens on (one-line error, the source VM keeps running), unknown fields,
+# receiving on a VMM that has a VM. Every answer of vm.migration-progress is
+# validated against docs/api/cvmm.yaml by the python client.
+. "${top_srcdir:-.}/tests/api/lib.sh"
+require_kvm
+require_python
+plan 18
+R() { # SOCK CMD...
+	s=$1; shift
+	timeout 30 "$REMOTE" --api-socket "$s" "$@"
+}
+one_line_error() { # SOCK STATUS CMD...
+	s=$1; want=$2; shift 2
+	R "$s" "$@" >"$TMP/o" 2>"$TMP/e" && return 1
+	[ "$(wc -l <"$TMP/e")" -eq 1 ] && grep -q "^cvmm-remote: $want" "$TMP/e"
+}
+start_vmm() { # SOCK LOG: sets pid
+	rm -f "$1"
+	timeout 120 "$MICROVM" --api-socket "$1" >"$2" 2>&1 &
+	pid=$!
+	i=0
+	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+}
+state_is() { R "$1" info | grep -q "\"state\": \"$2\""; }
+progress_is() { # SOCK STATE: validated against the spec
+	python3 - "$1" "$2" <<'PY'
+import sys, apiclient
+st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
+sys.exit(0 if st == 200 and j["state"] == sys.argv[2] else 1)
+PY
+}
+# counting: the guest prints more rounds than @2 with no MISMATCH
+counting_past() {
+	n=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
+	[ -n "$n" ] && [ "$n" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
+}
+last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+trap 'for p in $src $dst $dst2; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+cat >"$TMP/vm.json" <<JSON
+{"payload": {"kernel": "$GUESTS/snapshot.img"}, "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
+ "memory": {"size": 134217728, "shared": true}, "serial": {"mode": "File", "file": "$TMP/serial"}}
+JSON
+start_vmm "$TMP/src.sock" "$TMP/src.out"; src=$pid
+start_vmm "$TMP/dst.sock" "$TMP/dst.out"; dst=$pid
+R "$TMP/src.sock" create "$TMP/vm.json" && R "$TMP/src.sock" boot
+check "the guest runs on the source" wait_for "$TMP/serial" "round 16" 20
+
+# hostile requests first: nothing may change on the source
+check "send-migration to a socket nobody listens on: one line '500: ... cannot connect'" \
+	one_line_error "$TMP/src.sock" "500: vm.send-migration: cannot connect to 'unix:$TMP/nobody'" \
+	send-migration destination_url=unix:"$TMP/nobody"
+check "... and the source VM keeps running" state_is "$TMP/src.sock" Running
+check "... progress says failed (validated)" progress_is "$TMP/src.sock" failed
+check "send-migration with an unknown field: one line '400: ... unknown field'" \
+	one_line_error "$TMP/src.sock" "400: vm.send-migration: unknown field 'bogus'" \
+	send-migration destination_url=unix:"$TMP/x",bogus=1
+check "send-migration to ftp:x: one line '400: ...'" \
+	one_line_error "$TMP/src.sock" "400: vm.send-migration: 'ftp:x'" send-migration destination_url=ftp:x
+check "receive-migration on a VMM that has a VM: one line '409: ...'" \
+	one_line_error "$TMP/src.sock" 409 receive-migration receiver_url=unix:"$TMP/y"
+
+# pre-copy, unix socket
+check "receive-migration receiver_url=unix:PATH on the empty VMM" \
+	R "$TMP/dst.sock" receive-migration receiver_url=unix:"$TMP/mig1.sock"
+before=$(last_round)
+check "send-migration destination_url=unix:PATH,downtime_ms=300" \
+	R "$TMP/src.sock" send-migration destination_url=unix:"$TMP/mig1.sock",downtime_ms=300
+check "the source VMM ends (status 0)" sh -c "
+	i=0; while kill -0 $src 2>/dev/null; do [ \$i -ge 300 ] && exit 1; sleep 0.1; i=\$((i+1)); done
+	wait $src"
+eventually 20 state_is "$TMP/dst.sock" Running
+check "vm.info on the destination: Running" state_is "$TMP/dst.sock" Running
+check "the guest goes on counting on the destination, every byte in place" \
+	eventually 20 counting_past "$before"
+check "progress on the destination: completed (validated)" progress_is "$TMP/dst.sock" completed
+
+# local: memfds over the unix socket, from the first destination to a third VMM
+start_vmm "$TMP/dst2.sock" "$TMP/dst2.out"; dst2=$pid
+check "receive-migration on a third VMM" \
+	R "$TMP/dst2.sock" receive-migration receiver_url=unix:"$TMP/mig2.sock"
+before=$(last_round)
+check "send-migration destination_url=unix:PATH,local=on" \
+	R "$TMP/dst.sock" send-migration destination_url=unix:"$TMP/mig2.sock",local=on
+check "the local source ends (status 0)" sh -c "
+	i=0; while kill -0 $dst 2>/dev/null; do [ \$i -ge 300 ] && exit 1; sleep 0.1; i=\$((i+1)); done
+	wait $dst"
+eventually 20 state_is "$TMP/dst2.sock" Running
+local_ok() { eventually 20 counting_past "$before" && state_is "$TMP/dst2.sock" Running; }
+check "after the local migration: Running, the guest counts on, every byte in place" local_ok
+check "migration-cancel with nothing running: one line '409: ...'" \
+	one_line_error "$TMP/dst2.sock" 409 migration-cancel
+R "$TMP/dst2.sock" shutdown-vmm >/dev/null
+wait_pid $dst2 20
+finish
