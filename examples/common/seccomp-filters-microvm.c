@@ -196,7 +196,9 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	CVMM_SECCOMP_RULE("read"),
 	CVMM_SECCOMP_RULE("poll"),
 	CVMM_SECCOMP_RULE("ppoll"),
-	CVMM_SECCOMP_RULE("pread64"),              /* /proc/self/pagemap, opened before */
+	CVMM_SECCOMP_RULE_COND("openat",           /* /proc/self/pagemap, read-only */
+		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)),
+	CVMM_SECCOMP_RULE("pread64"),              /* ... which pages are present */
 	CVMM_SECCOMP_RULE("lseek"),                /* memfd RAM: SEEK_DATA */
 	IOCTL(KVM_GET_DIRTY_LOG),
 	IOCTL(KVM_CLEAR_DIRTY_LOG),

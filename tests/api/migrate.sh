@@ -10,7 +10,7 @@
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
 require_python
-plan 18
+plan 20
 R() { # SOCK CMD...
 	s=$1; shift
 	timeout 30 "$REMOTE" --api-socket "$s" "$@"
@@ -35,10 +35,22 @@ st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
 sys.exit(0 if st == 200 and j["state"] == sys.argv[2] else 1)
 PY
 }
+api_error() { # SOCK ENDPOINT BODY STATUS TEXT: a PUT answered STATUS with TEXT
+	python3 - "$@" <<'PY'
+import json, sys, apiclient
+st, j = apiclient.Client(sys.argv[1]).req("PUT", sys.argv[2], json.loads(sys.argv[3]))
+sys.exit(0 if st == int(sys.argv[4]) and sys.argv[5] in j["error"] else 1)
+PY
+}
+# the VMM behind timeout PID @1 ends with status 0
+ends_ok() {
+	eventually 30 exited "$1" || return 1
+	wait "$1"
+}
 # counting: the guest prints more rounds than @2 with no MISMATCH
 counting_past() {
-	n=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
-	[ -n "$n" ] && [ "$n" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
+	r=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
+	[ -n "$r" ] && [ "$r" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
 }
 last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
@@ -59,9 +71,15 @@ check "send-migration to a socket nobody listens on: one line '500: ... cannot c
 	send-migration destination_url=unix:"$TMP/nobody"
 check "... and the source VM keeps running" state_is "$TMP/src.sock" Running
 check "... progress says failed (validated)" progress_is "$TMP/src.sock" failed
-check "send-migration with an unknown field: one line '400: ... unknown field'" \
-	one_line_error "$TMP/src.sock" "400: vm.send-migration: unknown field 'bogus'" \
-	send-migration destination_url=unix:"$TMP/x",bogus=1
+check "vm.send-migration with an unknown field: 400 naming it (validated)" \
+	api_error "$TMP/src.sock" vm.send-migration '{"destination_url": "unix:/x", "bogus": 1}' \
+	400 "unknown field 'bogus'"
+check "vm.send-migration with local not a boolean: 400 (validated)" \
+	api_error "$TMP/src.sock" vm.send-migration '{"destination_url": "unix:/x", "local": 1}' \
+	400 "'local' must be a boolean"
+check "vm.receive-migration with an unknown field: 400 naming it (validated)" \
+	api_error "$TMP/dst.sock" vm.receive-migration '{"receiver_url": "unix:/x", "memory_mode": "Postcopy"}' \
+	400 "unknown field 'memory_mode'"
 check "send-migration to ftp:x: one line '400: ...'" \
 	one_line_error "$TMP/src.sock" "400: vm.send-migration: 'ftp:x'" send-migration destination_url=ftp:x
 check "receive-migration on a VMM that has a VM: one line '409: ...'" \
@@ -73,9 +91,7 @@ check "receive-migration receiver_url=unix:PATH on the empty VMM" \
 before=$(last_round)
 check "send-migration destination_url=unix:PATH,downtime_ms=300" \
 	R "$TMP/src.sock" send-migration destination_url=unix:"$TMP/mig1.sock",downtime_ms=300
-check "the source VMM ends (status 0)" sh -c "
-	i=0; while kill -0 $src 2>/dev/null; do [ \$i -ge 300 ] && exit 1; sleep 0.1; i=\$((i+1)); done
-	wait $src"
+check "the source VMM ends (status 0)" ends_ok "$src"
 eventually 20 state_is "$TMP/dst.sock" Running
 check "vm.info on the destination: Running" state_is "$TMP/dst.sock" Running
 check "the guest goes on counting on the destination, every byte in place" \
@@ -89,9 +105,7 @@ check "receive-migration on a third VMM" \
 before=$(last_round)
 check "send-migration destination_url=unix:PATH,local=on" \
 	R "$TMP/dst.sock" send-migration destination_url=unix:"$TMP/mig2.sock",local=on
-check "the local source ends (status 0)" sh -c "
-	i=0; while kill -0 $dst 2>/dev/null; do [ \$i -ge 300 ] && exit 1; sleep 0.1; i=\$((i+1)); done
-	wait $dst"
+check "the local source ends (status 0)" ends_ok "$dst"
 eventually 20 state_is "$TMP/dst2.sock" Running
 local_ok() { eventually 20 counting_past "$before" && state_is "$TMP/dst2.sock" Running; }
 check "after the local migration: Running, the guest counts on, every byte in place" local_ok
