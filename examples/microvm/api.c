@@ -57,6 +57,7 @@ struct api {
 		bool sending;         /* the source side */
 		char url[128];
 		int lfd;              /* receive: the listening socket, or -1 */
+		int cfd;              /* receive: the connection (atomic), or -1 */
 		struct cvmm_vmm_incoming *in;
 		struct cvmm_vmm_migrate_opts o;
 		char *config;         /* the VmConfig sent in START */
@@ -875,7 +876,7 @@ static void *receive_main(void *arg)
 {
 	struct api *a = arg;
 	struct mig *g = &a->mig;
-	struct sockaddr_storage sa;
+	struct sockaddr_storage sa = { 0 };
 	socklen_t len;
 	char err[300] = "";
 	int fd = -1, ret, one = 1;
@@ -901,6 +902,7 @@ static void *receive_main(void *arg)
 	}
 	mig_setup_done(g, 0);
 	fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC);
+	__atomic_store_n(&g->cfd, fd, __ATOMIC_RELEASE);
 	if (fd < 0) {
 		mig_fail(g, "accept: %s", strerror(errno));
 		goto out;
@@ -914,6 +916,7 @@ static void *receive_main(void *arg)
 	cvmm_vmm_incoming_free(g->in);
 	g->in = NULL;
 out:
+	__atomic_store_n(&g->cfd, -1, __ATOMIC_RELEASE);
 	cvmm_close(fd);
 	if (sa.ss_family == AF_UNIX && g->lfd >= 0)
 		unlink(((struct sockaddr_un *)&sa)->sun_path);
@@ -932,8 +935,12 @@ static void mig_join(struct api *a, bool cancel)
 	if (cancel) {
 		if (a->m->vmm)
 			cvmm_vmm_migrate_cancel(a->m->vmm);
+		int cfd = __atomic_load_n(&g->cfd, __ATOMIC_ACQUIRE);
+
 		if (g->lfd >= 0)
 			shutdown(g->lfd, SHUT_RDWR); /* wakes accept() */
+		if (cfd >= 0)
+			shutdown(cfd, SHUT_RDWR);    /* ... or a silent peer's START */
 	}
 	while (!__atomic_load_n(&g->done, __ATOMIC_ACQUIRE))
 		cvmm_event_manager_run_once(a->em, 10);
@@ -1255,7 +1262,7 @@ static void *join_server(void *arg)
 int microvm_api_main(struct microvm *m, int sfd)
 {
 	struct api a = { .m = m, .flags = m->cfg, .evfd = -1,
-			 .mig = { .lfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
+			 .mig = { .lfd = -1, .cfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER } };
 	struct cvmm_api_opts o = {
 		.sz = sizeof(o), .path = m->cfg->api_socket, .listen_fd = m->cfg->api_fd,
