@@ -167,6 +167,25 @@ struct cvmm_vmm {
 	uint64_t last_pause_ns;
 };
 
+/*
+ * The part of a virtio device that does not depend on its transport
+ * (virtio.c: mmio; pci.c: PCI); first member of each, so the shared ops
+ * below take the device as it is in the table.
+ */
+struct vdev_common {
+	struct cvmm_vmm *vmm;
+	struct cvmm_vmm_virtio_opts o;
+	char id[CVMM_VMM_ID_MAX];
+	struct cvmm_virtio_transport *core;
+};
+
+/* Device ops every virtio device shares (virtio.c). */
+int cvmm_vi_vdev_pause(void *dev);
+int cvmm_vi_vdev_resume(void *dev);
+int cvmm_vi_vdev_dirty_log(void *dev, bool on);
+long cvmm_vi_vdev_dirty_harvest(void *dev);
+int cvmm_vi_vdev_memory_changed(void *dev);
+
 int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm);
 /* pci.c: free the segment after the devices are gone. */
 void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);

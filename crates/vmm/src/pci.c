@@ -59,10 +59,8 @@ struct vmm_pci {
 };
 
 struct vpdev {
-	struct cvmm_vmm *vmm;
+	struct vdev_common c;              /* first: the shared ops take it */
 	struct vmm_pci *pci;
-	struct cvmm_vmm_virtio_opts o;
-	char id[CVMM_VMM_ID_MAX];
 	struct cvmm_virtio_pci *t;
 	int slot;                          /* -1: not in the segment */
 	uint64_t bar_addr;                 /* CVMM_PCI_BAR_ADDR_NONE: unmapped */
@@ -193,7 +191,7 @@ static void msix_update(void *opaque, unsigned int v, const struct cvmm_pci_msi_
 	pthread_mutex_unlock(&p->route_lock);
 	if (ret)
 		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "device '%s': MSI-X vector %u (GSI %u): %s",
-			 d->id, v, d->msi_gsi + v, strerror(-ret));
+			 d->c.id, v, d->msi_gsi + v, strerror(-ret));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -202,19 +200,19 @@ static void msix_update(void *opaque, unsigned int v, const struct cvmm_pci_msi_
 
 static void ioeventfds(struct vpdev *d, bool on)
 {
-	for (unsigned int q = 0; q < d->o.dev->num_queues; q++) {
+	for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
 		uint64_t addr = d->bar_addr + (uint64_t)cvmm_virtio_pci_notify_offset(d->t, q);
 		int fd = cvmm_virtio_pci_notify_fd(d->t, q), ret;
 
 		if (on)
-			ret = cvmm_kvm_vm_register_ioeventfd(d->vmm->vm, fd, CVMM_KVM_IO_MMIO, addr,
+			ret = cvmm_kvm_vm_register_ioeventfd(d->c.vmm->vm, fd, CVMM_KVM_IO_MMIO, addr,
 							     2, NULL);
 		else
-			ret = cvmm_kvm_vm_unregister_ioeventfd(d->vmm->vm, fd, CVMM_KVM_IO_MMIO,
+			ret = cvmm_kvm_vm_unregister_ioeventfd(d->c.vmm->vm, fd, CVMM_KVM_IO_MMIO,
 							       addr, 2, NULL);
 		if (ret)
 			CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "device '%s': queue %u ioeventfd at 0x%llx: %s",
-				 d->id, q, (unsigned long long)addr, strerror(-ret));
+				 d->c.id, q, (unsigned long long)addr, strerror(-ret));
 	}
 }
 
@@ -235,15 +233,15 @@ static void bar_event(void *opaque, const struct cvmm_pci_bar_event *ev)
 	    !in_window(&p->w64, a, ev->size)) {
 		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE,
 			 "device '%s': BAR 0 at 0x%llx is outside the PCI windows: not reachable",
-			 d->id, (unsigned long long)a);
+			 d->c.id, (unsigned long long)a);
 		a = CVMM_PCI_BAR_ADDR_NONE;
 	}
 	pthread_rwlock_wrlock(&p->map_lock);
-	if (d->ioeventfds && !d->vmm->tearing_down)
+	if (d->ioeventfds && !d->c.vmm->tearing_down)
 		ioeventfds(d, false);
 	d->ioeventfds = false;
 	d->bar_addr = a;
-	if (a != CVMM_PCI_BAR_ADDR_NONE && !d->vmm->tearing_down) {
+	if (a != CVMM_PCI_BAR_ADDR_NONE && !d->c.vmm->tearing_down) {
 		ioeventfds(d, true);
 		d->ioeventfds = true;
 	}
@@ -401,40 +399,27 @@ static void vpdev_destroy(void *dev)
 		p->slots[d->slot] = NULL;
 	pthread_rwlock_unlock(&p->map_lock);
 	/* As virtio-mmio: a VM being torn down drops its irqfds itself. */
-	if (!d->vmm->tearing_down && d->t) {
+	if (!d->c.vmm->tearing_down && d->t) {
 		for (unsigned int v = 0; v < d->nvec; v++)
 			if (d->irqfd_on[v])
-				cvmm_kvm_vm_unregister_irqfd(d->vmm->vm,
+				cvmm_kvm_vm_unregister_irqfd(d->c.vmm->vm,
 							     cvmm_virtio_pci_vector_fd(d->t, v),
 							     d->msi_gsi + v);
 		if (d->intx_on)
-			cvmm_kvm_vm_unregister_irqfd(d->vmm->vm, cvmm_virtio_pci_intx_fd(d->t),
+			cvmm_kvm_vm_unregister_irqfd(d->c.vmm->vm, cvmm_virtio_pci_intx_fd(d->t),
 						     d->intx_gsi);
 		pthread_mutex_lock(&p->route_lock);
 		memset(d->route_set, 0, sizeof(d->route_set));
 		routes_write(p);
 		pthread_mutex_unlock(&p->route_lock);
 	}
-	if (d->o.detach)
-		d->o.detach(d->o.model);
+	if (d->c.o.detach)
+		d->c.o.detach(d->c.o.model);
 	cvmm_virtio_pci_destroy(d->t);
-	if (d->o.destroy)
-		d->o.destroy(d->o.model);
-	cvmm_vmm_alloc_free_owner(d->vmm, d->id);
+	if (d->c.o.destroy)
+		d->c.o.destroy(d->c.o.model);
+	cvmm_vmm_alloc_free_owner(d->c.vmm, d->c.id);
 	free(d);
-}
-
-static int vpdev_pause(void *dev)
-{
-	struct vpdev *d = dev;
-	struct cvmm_virtio_transport *c = cvmm_virtio_pci_transport(d->t);
-
-	for (unsigned int i = 0; i < 2000 && !cvmm_virtio_transport_settled(c); i++) {
-		struct timespec ts = { 0, 500000 };
-
-		nanosleep(&ts, NULL);
-	}
-	return cvmm_virtio_transport_settled(c) ? 0 : -ETIMEDOUT;
 }
 
 static int vpdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
@@ -506,20 +491,12 @@ static int vpdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, 
 	return 0;
 }
 
-static int vpdev_memory_changed(void *dev)
-{
-	struct vpdev *d = dev;
-	int broken = cvmm_virtio_transport_remap(cvmm_virtio_pci_transport(d->t));
-
-	if (broken > 0)
-		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "device '%s': %d queue(s) outside guest RAM after a memory change",
-			 d->id, broken);
-	return broken < 0 ? broken : 0;
-}
-
 static const struct cvmm_vmm_device_ops vpdev_ops = {
-	.pause = vpdev_pause,
-	.memory_changed = vpdev_memory_changed,
+	.pause = cvmm_vi_vdev_pause,
+	.resume = cvmm_vi_vdev_resume,
+	.dirty_log = cvmm_vi_vdev_dirty_log,
+	.dirty_harvest = cvmm_vi_vdev_dirty_harvest,
+	.memory_changed = cvmm_vi_vdev_memory_changed,
 	.save = vpdev_save,
 	.restore = vpdev_restore,
 	.destroy = vpdev_destroy,
@@ -552,24 +529,24 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->vmm = vmm;
+	d->c.vmm = vmm;
 	d->pci = p;
-	d->o = *o;
+	d->c.o = *o;
 	d->slot = -1;
 	d->bar_addr = CVMM_PCI_BAR_ADDR_NONE;
 	d->nvec = o->dev->num_queues + 1u;
 	if (o->id)
-		snprintf(d->id, sizeof(d->id), "%s", o->id);
-	else if ((ret = cvmm_vmm_device_next_id(vmm, o->prefix, d->id)))
+		snprintf(d->c.id, sizeof(d->c.id), "%s", o->id);
+	else if ((ret = cvmm_vmm_device_next_id(vmm, o->prefix, d->c.id)))
 		goto fail_free;
-	if (cvmm_vmm_device_find(vmm, d->id)) {
-		snprintf(err, errlen, "%s: id '%s' is already in use", o->kind, d->id);
+	if (cvmm_vmm_device_find(vmm, d->c.id)) {
+		snprintf(err, errlen, "%s: id '%s' is already in use", o->kind, d->c.id);
 		ret = -EEXIST;
 		goto fail_free;
 	}
-	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->id, &gsi);
+	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->c.id, &gsi);
 	if (!ret)
-		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MSI, d->nvec, 0, d->id, &msi);
+		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MSI, d->nvec, 0, d->c.id, &msi);
 	if (ret) {
 		snprintf(err, errlen, "%s: no interrupt line or MSI GSIs left for another device",
 			 o->kind);
@@ -589,6 +566,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		snprintf(err, errlen, "%s: virtio-pci transport: %s", o->kind, strerror(-ret));
 		goto fail_res;
 	}
+	d->c.core = cvmm_virtio_pci_transport(d->t);
 	/* What firmware would write: the INTx line's GSI. */
 	line = (uint8_t)d->intx_gsi;
 	cvmm_pci_config_set(cvmm_virtio_pci_config(d->t), CVMM_PCI_INTERRUPT_LINE, &line, 1);
@@ -613,7 +591,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	pthread_rwlock_wrlock(&p->map_lock);
 	p->slots[d->slot] = d;
 	pthread_rwlock_unlock(&p->map_lock);
-	ret = cvmm_vmm_device_add(vmm, d->id, NULL, o->kind, &vpdev_ops, d, out_id);
+	ret = cvmm_vmm_device_add(vmm, d->c.id, NULL, o->kind, &vpdev_ops, d, out_id);
 	if (ret) {
 		snprintf(err, errlen, "%s: device table: %s", o->kind, strerror(-ret));
 		goto fail_t;
@@ -623,12 +601,12 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	return 0;
 fail_t:
 	/* Undo exactly what was done; the model stays the caller's. */
-	d->o.destroy = NULL;
-	d->o.detach = NULL;
+	d->c.o.destroy = NULL;
+	d->c.o.detach = NULL;
 	vpdev_destroy(d);
 	return ret;
 fail_res:
-	cvmm_vmm_alloc_free_owner(vmm, d->id);
+	cvmm_vmm_alloc_free_owner(vmm, d->c.id);
 fail_free:
 	free(d);
 	return ret;

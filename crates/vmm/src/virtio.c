@@ -21,9 +21,7 @@
 #include "internal.h"
 
 struct vdev {
-	struct cvmm_vmm *vmm;
-	struct cvmm_vmm_virtio_opts o;
-	char id[CVMM_VMM_ID_MAX];
+	struct vdev_common c;         /* first: the shared ops take it */
 	struct cvmm_virtio_mmio *t;
 	uint64_t base;
 	uint32_t gsi;
@@ -92,26 +90,26 @@ static void vdev_destroy(void *dev)
 	struct vdev *d = dev;
 
 	if (d->on_bus)
-		cvmm_vmm_bus_remove(d->vmm, CVMM_VMM_MMIO, d->base);
+		cvmm_vmm_bus_remove(d->c.vmm, CVMM_VMM_MMIO, d->base);
 	/* The ioeventfds and irqfd stay registered when the whole VM goes:
 	 * KVM drops them with it (holding its own eventfd references), so
 	 * teardown needs no KVM ioctl from a thread under seccomp. */
-	if (!d->vmm->tearing_down && d->t) {
-		for (unsigned int q = 0; q < d->o.dev->num_queues; q++) {
+	if (!d->c.vmm->tearing_down && d->t) {
+		for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
 			uint64_t match = q;
 
-			cvmm_kvm_vm_unregister_ioeventfd(d->vmm->vm, cvmm_virtio_mmio_notify_fd(d->t, q),
+			cvmm_kvm_vm_unregister_ioeventfd(d->c.vmm->vm, cvmm_virtio_mmio_notify_fd(d->t, q),
 							 CVMM_KVM_IO_MMIO,
 							 d->base + CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, 4,
 							 &match);
 		}
-		cvmm_kvm_vm_unregister_irqfd(d->vmm->vm, cvmm_virtio_mmio_irq_fd(d->t), d->gsi);
+		cvmm_kvm_vm_unregister_irqfd(d->c.vmm->vm, cvmm_virtio_mmio_irq_fd(d->t), d->gsi);
 	}
-	if (d->o.detach)
-		d->o.detach(d->o.model);
+	if (d->c.o.detach)
+		d->c.o.detach(d->c.o.model);
 	cvmm_virtio_mmio_destroy(d->t);
-	if (d->o.destroy)
-		d->o.destroy(d->o.model);
+	if (d->c.o.destroy)
+		d->c.o.destroy(d->c.o.model);
 	free(d);
 }
 
@@ -120,7 +118,7 @@ static void vdev_destroy(void *dev)
 /* A model hook runs on the device thread, where the model lives (or here,
  * when that thread does not run). */
 struct model_call {
-	struct vdev *d;
+	struct vdev_common *d;
 	int (*fn)(void *model);
 	int (*fn_on)(void *model, bool on);
 	bool on;
@@ -134,49 +132,66 @@ static int model_call_fn(struct cvmm_event_manager *em, void *arg)
 	return c->fn ? c->fn(c->d->o.model) : c->fn_on(c->d->o.model, c->on);
 }
 
-static int on_device_thread(struct vdev *d, struct model_call *c)
+static int on_device_thread(struct vdev_common *d, struct model_call *c)
 {
 	if (d->vmm->dev_thread_running)
 		return cvmm_event_manager_call(d->vmm->dev_em, model_call_fn, c, true);
 	return model_call_fn(NULL, c);
 }
 
-static int vdev_pause(void *dev)
+/* Paused vCPUs write no more registers; wait until the device thread has
+ * acted on the last status change, so the transport can be saved; then
+ * the model's own pause (a vhost-user backend stops its rings). */
+int cvmm_vi_vdev_pause(void *dev)
 {
-	struct vdev *d = dev;
+	struct vdev_common *d = dev;
 	struct model_call c = { .d = d, .fn = d->o.pause };
 
-	for (unsigned int i = 0; i < 2000 && !cvmm_virtio_mmio_settled(d->t); i++) {
+	for (unsigned int i = 0; i < 2000 && !cvmm_virtio_transport_settled(d->core); i++) {
 		struct timespec ts = { 0, 500000 };
 
 		nanosleep(&ts, NULL);
 	}
-	if (!cvmm_virtio_mmio_settled(d->t))
+	if (!cvmm_virtio_transport_settled(d->core))
 		return -ETIMEDOUT;
 	return d->o.pause ? on_device_thread(d, &c) : 0;
 }
 
-static int vdev_resume(void *dev)
+int cvmm_vi_vdev_resume(void *dev)
 {
-	struct vdev *d = dev;
+	struct vdev_common *d = dev;
 	struct model_call c = { .d = d, .fn = d->o.resume };
 
 	return d->o.resume ? on_device_thread(d, &c) : 0;
 }
 
-static int vdev_dirty_log(void *dev, bool on)
+int cvmm_vi_vdev_dirty_log(void *dev, bool on)
 {
-	struct vdev *d = dev;
+	struct vdev_common *d = dev;
 	struct model_call c = { .d = d, .fn_on = d->o.dirty_log, .on = on };
 
 	return d->o.dirty_log ? on_device_thread(d, &c) : 0;
 }
 
-static long vdev_dirty_harvest(void *dev)
+long cvmm_vi_vdev_dirty_harvest(void *dev)
 {
-	struct vdev *d = dev;
+	struct vdev_common *d = dev;
 
 	return d->o.dirty_harvest ? d->o.dirty_harvest(d->o.model) : 0;
+}
+
+/* A queue whose ring left guest RAM is broken; the device resets on its
+ * next event, as for any hostile ring. */
+int cvmm_vi_vdev_memory_changed(void *dev)
+{
+	struct vdev_common *d = dev;
+	int broken = cvmm_virtio_transport_remap(d->core);
+
+	if (broken > 0)
+		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE,
+			 "device '%s': %d queue(s) outside guest RAM after a memory change", d->id,
+			 broken);
+	return broken < 0 ? broken : 0;
 }
 
 static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
@@ -238,25 +253,12 @@ static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, c
 	return ret;
 }
 
-/* A queue whose ring left guest RAM is broken; the device resets on its
- * next event, as for any hostile ring. */
-static int vdev_memory_changed(void *dev)
-{
-	struct vdev *d = dev;
-	int broken = cvmm_virtio_transport_remap(cvmm_virtio_mmio_transport(d->t));
-
-	if (broken > 0)
-		CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "device '%s': %d queue(s) outside guest RAM after a memory change",
-			 d->id, broken);
-	return broken < 0 ? broken : 0;
-}
-
 static const struct cvmm_vmm_device_ops vdev_ops = {
-	.pause = vdev_pause,
-	.resume = vdev_resume,
-	.dirty_log = vdev_dirty_log,
-	.dirty_harvest = vdev_dirty_harvest,
-	.memory_changed = vdev_memory_changed,
+	.pause = cvmm_vi_vdev_pause,
+	.resume = cvmm_vi_vdev_resume,
+	.dirty_log = cvmm_vi_vdev_dirty_log,
+	.dirty_harvest = cvmm_vi_vdev_dirty_harvest,
+	.memory_changed = cvmm_vi_vdev_memory_changed,
 	.save = vdev_save,
 	.restore = vdev_restore,
 	.destroy = vdev_destroy,
@@ -279,21 +281,21 @@ int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->vmm = vmm;
-	d->o = *o;
+	d->c.vmm = vmm;
+	d->c.o = *o;
 	if (o->id)
-		snprintf(d->id, sizeof(d->id), "%s", o->id);
-	else if ((ret = cvmm_vmm_device_next_id(vmm, o->prefix, d->id)))
+		snprintf(d->c.id, sizeof(d->c.id), "%s", o->id);
+	else if ((ret = cvmm_vmm_device_next_id(vmm, o->prefix, d->c.id)))
 		goto fail_free;
-	if (cvmm_vmm_device_find(vmm, d->id)) {
-		snprintf(err, errlen, "%s: id '%s' is already in use", o->kind, d->id);
+	if (cvmm_vmm_device_find(vmm, d->c.id)) {
+		snprintf(err, errlen, "%s: id '%s' is already in use", o->kind, d->c.id);
 		ret = -EEXIST;
 		goto fail_free;
 	}
 	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MMIO32, CVMM_VMM_VIRTIO_MMIO_STRIDE,
-			     CVMM_VMM_VIRTIO_MMIO_STRIDE, d->id, &d->base);
+			     CVMM_VMM_VIRTIO_MMIO_STRIDE, d->c.id, &d->base);
 	if (!ret)
-		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->id, &gsi);
+		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->c.id, &gsi);
 	if (ret) {
 		snprintf(err, errlen, "%s: no %s left for another device", o->kind,
 			 ret == -ENOSPC ? "interrupt line or MMIO window" : "resource");
@@ -305,6 +307,8 @@ int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_
 	mo.em = vmm->dev_em;
 	mo.used_irq_direct = o->used_irq_direct;
 	ret = cvmm_virtio_mmio_create(&mo, &d->t);
+	if (!ret)
+		d->c.core = cvmm_virtio_mmio_transport(d->t);
 	if (ret) {
 		snprintf(err, errlen, "%s: virtio-mmio transport: %s", o->kind, strerror(-ret));
 		goto fail_res;
@@ -332,7 +336,7 @@ int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_
 		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, d->gsi, strerror(-ret));
 		goto fail_t;
 	}
-	ret = cvmm_vmm_device_add(vmm, d->id, NULL, o->kind, &vdev_ops, d, out_id);
+	ret = cvmm_vmm_device_add(vmm, d->c.id, NULL, o->kind, &vdev_ops, d, out_id);
 	if (ret) {
 		snprintf(err, errlen, "%s: device table: %s", o->kind, strerror(-ret));
 		goto fail_t;
@@ -340,13 +344,13 @@ int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_
 	return 0;
 fail_t:
 	/* Undo exactly what was done; the model stays the caller's. */
-	d->o.destroy = NULL;
-	d->o.detach = NULL;
-	cvmm_vmm_alloc_free_owner(vmm, d->id);
+	d->c.o.destroy = NULL;
+	d->c.o.detach = NULL;
+	cvmm_vmm_alloc_free_owner(vmm, d->c.id);
 	vdev_destroy(d);
 	return ret;
 fail_res:
-	cvmm_vmm_alloc_free_owner(vmm, d->id);
+	cvmm_vmm_alloc_free_owner(vmm, d->c.id);
 fail_free:
 	free(d);
 	return ret;
