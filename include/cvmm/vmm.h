@@ -671,6 +671,14 @@ struct cvmm_vmm_snapshot_opts {
 	size_t config_len;
 	cvmm_vmm_progress_fn progress; /**< NULL: none */
 	void *opaque;
+	/**
+	 * A diff snapshot: only the pages written since the previous snapshot
+	 * (dirty tracking must be on: cvmm_vmm_snapshot_track()), each
+	 * listed in the manifest's "snapshot/dirty" bitmap; the state and
+	 * config are whole. It is not restored itself: cvmm_vmm_snapshot_merge()
+	 * applies it onto its base.
+	 */
+	bool diff;
 };
 
 /**
@@ -687,6 +695,31 @@ struct cvmm_vmm_snapshot_opts {
  */
 int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 		      const struct cvmm_vmm_snapshot_opts *o, char *err, size_t errlen);
+
+/**
+ * Turn dirty tracking for diff snapshots on (KVM's dirty log on every
+ * memory slot, the VMM's bitmap of device writes, the devices' hooks) or
+ * off. While it is on, every snapshot (full or diff) starts a new interval:
+ * the next diff holds what was written after it.
+ * @return 0; -EBUSY (not PAUSED, or a migration tracks already); -EALREADY
+ * (already in that state); KVM errors with @err.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_snapshot_track(struct cvmm_vmm *vmm, bool on, char *err, size_t errlen);
+
+/**
+ * Apply the diff snapshot @diff onto the full snapshot @base, in place:
+ * every page @diff lists is written into @base's memory file (zero pages
+ * become holes), then @base takes @diff's state and config and a new
+ * manifest. Both are checked as on open (and must have the same RAM
+ * layout). While it works @base has no manifest (its old one is renamed
+ * "manifest.merging"), so a merge that fails or is killed never leaves a
+ * directory that looks valid; copy @base first to keep it.
+ * @return 0; -EINVAL (not a full base and a diff of the same layout, a
+ * malformed file; @err names it); -errno of the file system.
+ * Thread safety: any thread.
+ */
+int cvmm_vmm_snapshot_merge(const char *base, const char *diff, char *err, size_t errlen);
 
 /** A snapshot directory opened and checked for restore. */
 struct cvmm_vmm_snapshot;

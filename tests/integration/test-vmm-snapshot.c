@@ -444,6 +444,61 @@ START_TEST(killed_midway)
 }
 END_TEST
 
+/* Diff snapshots: with dirty tracking on, a full snapshot, the guest runs
+ * on, a diff holds only what it wrote since; the diff alone is refused,
+ * merged onto (a copy of) its base it restores to where the diff was. */
+START_TEST(diff_snapshot_merged)
+{
+	struct cvmm_vmm *vmm = paused_guest();
+	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .config = cfg_json,
+					     .config_len = sizeof(cfg_json) - 1 };
+	struct cvmm_vmm_snapshot *s;
+	char full[200], diff[200], p[300], err[400];
+	struct stat st_full, st_diff;
+
+	snap_path(full, sizeof(full), "full");
+	snap_path(diff, sizeof(diff), "diff");
+	so.diff = true;
+	ck_assert_int_eq(cvmm_vmm_snapshot(vmm, diff, &so, err, sizeof(err)), -EINVAL);
+	printf("# diff without tracking: %s\n", err);
+	so.diff = false;
+	ck_assert_msg(cvmm_vmm_snapshot_track(vmm, true, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_snapshot_track(vmm, true, err, sizeof(err)), -EALREADY);
+	ck_assert_msg(cvmm_vmm_snapshot(vmm, full, &so, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_resume(vmm), 0);
+	nap(100);
+	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
+	so.diff = true;
+	ck_assert_msg(cvmm_vmm_snapshot(vmm, diff, &so, err, sizeof(err)) == 0, "%s", err);
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(vmm);
+	cvmm_vmm_destroy(vmm);
+
+	snprintf(p, sizeof(p), "%s/memory", full);
+	ck_assert_int_eq(stat(p, &st_full), 0);
+	snprintf(p, sizeof(p), "%s/memory", diff);
+	ck_assert_int_eq(stat(p, &st_diff), 0);
+	printf("# full: %lld bytes on disk, diff: %lld\n", (long long)st_full.st_blocks * 512,
+	       (long long)st_diff.st_blocks * 512);
+	ck_assert_int_lt(st_diff.st_blocks, st_full.st_blocks);
+	/* the diff alone is no snapshot */
+	ck_assert_int_eq(cvmm_vmm_snapshot_open(diff, &s, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "diff"));
+	printf("# diff opened alone: %s\n", err);
+	/* merging a full snapshot as if a diff is refused, the base untouched */
+	ck_assert_int_eq(cvmm_vmm_snapshot_merge(full, full, err, sizeof(err)), -EINVAL);
+	printf("# full as a diff: %s\n", err);
+	ck_assert_msg(cvmm_vmm_snapshot_merge(full, diff, err, sizeof(err)) == 0, "%s", err);
+	snprintf(p, sizeof(p), "%s/manifest.merging", full);
+	ck_assert_int_ne(access(p, F_OK), 0);
+	/* the merged base goes on from the diff's point and finds every byte */
+	ck_assert_int_eq(wait_code(spawn(full, "Copy", NULL)), 0x5a);
+	ck_assert_int_eq(wait_code(spawn(full, "OnDemand", NULL)), 0x5a);
+	rm_snapshot(full);
+	rm_snapshot(diff);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -474,6 +529,7 @@ int main(int argc, char **argv)
 	tcase_add_test(t, hostile_snapshots);
 	tcase_add_test(t, full_filesystem);
 	tcase_add_test(t, killed_midway);
+	tcase_add_test(t, diff_snapshot_merged);
 	suite_add_tcase(s, t);
 	ret = cvmm_test_run(all);
 	rmdir(base);

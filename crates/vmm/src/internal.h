@@ -15,6 +15,7 @@
 
 struct platform;
 struct snap_restore;
+struct snap_track;
 
 /* ---- buses (bus.c) ------------------------------------------------------- */
 
@@ -151,6 +152,7 @@ struct cvmm_vmm {
 	bool broken;                  /* a restore failed half-way: never start */
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
 	struct snap_restore *snap;    /* a snapshot restore's memory source (snapshot-restore.c) */
+	struct snap_track *snap_track; /* dirty tracking for diff snapshots (snapshot-diff.c) */
 	struct migration *mig;        /* live migration's progress (migrate.c), or NULL */
 
  	struct cvmm_event_manager *em;
@@ -202,6 +204,8 @@ void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
 void cvmm_vi_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
 /* snapshot-restore.c: stop the OnDemand threads, drop the memory file. */
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
+/* snapshot-diff.c: dirty tracking for diff snapshots off. */
+void cvmm_vi_snap_track_fini(struct cvmm_vmm *vmm);
 /* migrate.c: free the migration record. */
 void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm);
 /* migrate.c: vCPU @index's dirty ring is full (on its thread): harvest it

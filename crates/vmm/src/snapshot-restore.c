@@ -35,6 +35,7 @@ struct cvmm_vmm_snapshot {
 	char dir[PATH_MAX];
 	struct snap_manifest m;
 	struct snap_region region[SNAP_MAX_REGIONS];
+	uint64_t *dirty;        /* a diff's "snapshot/dirty", else NULL */
 	char *config;           /* NUL-terminated */
 	void *state;
 	size_t state_len;
@@ -141,7 +142,7 @@ static int manifest_fail(struct cvmm_vmm_snapshot *s, char *err, size_t errlen, 
 		     CVMM_VMM_SNAPSHOT_MANIFEST, why);
 }
 
-static int load_manifest(struct cvmm_vmm_snapshot *s, char *err, size_t errlen)
+static int load_manifest(struct cvmm_vmm_snapshot *s, bool allow_diff, char *err, size_t errlen)
 {
 	struct cvmm_snap_reader *r = NULL;
 	struct cvmm_snap_section sec;
@@ -198,6 +199,31 @@ static int load_manifest(struct cvmm_vmm_snapshot *s, char *err, size_t errlen)
 				    s->m.mem_size, off, s->m.config_len, s->m.state_len);
 		goto out;
 	}
+	if (s->m.flags & ~SNAP_F_DIFF) {
+		ret = manifest_fail(s, err, errlen, "field 'flags': unknown bits %#x", s->m.flags);
+		goto out;
+	}
+	if (s->m.flags & SNAP_F_DIFF) {
+		size_t bytes = (size_t)(s->m.mem_size / SNAP_PAGE + 63) / 64 * 8;
+
+		if (!allow_diff) {
+			ret = manifest_fail(s, err, errlen,
+					    "a diff snapshot (the pages written since the one before): "
+					    "merge it onto its base first");
+			goto out;
+		}
+		if (cvmm_snap_reader_find(r, "snapshot/dirty", &sec) || sec.len != bytes) {
+			ret = manifest_fail(s, err, errlen, "a diff without a 'snapshot/dirty' "
+					    "section of %zu bytes", bytes);
+			goto out;
+		}
+		s->dirty = malloc(bytes);
+		if (!s->dirty) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(s->dirty, sec.data, bytes);
+	}
 	ret = 0;
 out:
 	cvmm_snap_reader_destroy(r);
@@ -248,7 +274,7 @@ int cvmm_vmm_snapshot_open(const char *dir, struct cvmm_vmm_snapshot **out, char
 		ret = failf(err, errlen, -ENAMETOOLONG, "snapshot: path too long");
 		goto fail;
 	}
-	if ((ret = load_manifest(s, err, errlen)) ||
+	if ((ret = load_manifest(s, false, err, errlen)) ||
 	    (ret = read_file(s, CVMM_VMM_SNAPSHOT_CONFIG, CONFIG_MAX, (void **)&s->config, &len, err,
 			     errlen)))
 		goto fail;
@@ -305,6 +331,7 @@ void cvmm_vmm_snapshot_close(struct cvmm_vmm_snapshot *s)
 	cvmm_close(s->mem_fd);
 	free(s->config);
 	free(s->state);
+	free(s->dirty);
 	free(s);
 }
 
@@ -661,5 +688,222 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 	return 0;
 broken:
 	vmm->broken = true;
+	return ret;
+}
+
+/* ---- merging a diff onto its base -------------------------------------- */
+
+/* Replace @base/@name by a copy of @diff/@name (through a temporary name). */
+static int replace_file(const char *base, const char *diff, const char *name, char *err,
+			size_t errlen)
+{
+	char src[PATH_MAX + 32], tmp[PATH_MAX + 48], dst[PATH_MAX + 32];
+	char buf[65536];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	snprintf(src, sizeof(src), "%s/%s", diff, name);
+	snprintf(dst, sizeof(dst), "%s/%s", base, name);
+	snprintf(tmp, sizeof(tmp), "%s/%s.merging", base, name);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return failf(err, errlen, -errno, "merge: cannot open '%s': %s", src, strerror(errno));
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		ret = failf(err, errlen, -errno, "merge: cannot create '%s': %s", tmp, strerror(errno));
+		close(in);
+		return ret;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if ((ret = cvmm_write_full(out, buf, (size_t)n)))
+			break;
+	if (n < 0)
+		ret = -errno;
+	if (!ret && fsync(out))
+		ret = -errno;
+	close(in);
+	if (close(out) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, dst))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return failf(err, errlen, ret, "merge: writing '%s': %s", dst, strerror(-ret));
+	}
+	return 0;
+}
+
+static int write_merged_manifest(const char *base, const struct cvmm_vmm_snapshot *d,
+				 uint64_t data_bytes, char *err, size_t errlen)
+{
+	struct snap_manifest m = d->m;
+	struct cvmm_snap_writer *w;
+	char path[PATH_MAX + 32];
+	const void *p;
+	size_t len;
+	int fd, ret;
+
+	m.flags &= ~SNAP_F_DIFF;
+	m.data_bytes = data_bytes;
+	if ((ret = cvmm_snap_writer_create(NULL, &w)))
+		return ret;
+	if (!(ret = cvmm_snap_write(w, "snapshot", SNAP_MANIFEST_VERSION, &m, sizeof(m))) &&
+	    !(ret = cvmm_snap_write(w, "snapshot/regions", SNAP_MANIFEST_VERSION, d->region,
+				    m.nregions * sizeof(d->region[0]))) &&
+	    !(ret = cvmm_snap_writer_finish(w)) && !(ret = cvmm_snap_writer_buffer(w, &p, &len))) {
+		snprintf(path, sizeof(path), "%s/%s.new", base, CVMM_VMM_SNAPSHOT_MANIFEST);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ret = -errno;
+		} else {
+			ret = cvmm_write_full(fd, p, len);
+			if (!ret && fsync(fd))
+				ret = -errno;
+			close(fd);
+		}
+		if (!ret) {
+			char dst[PATH_MAX + 32];
+
+			snprintf(dst, sizeof(dst), "%s/%s", base, CVMM_VMM_SNAPSHOT_MANIFEST);
+			if (rename(path, dst))
+				ret = -errno;
+		}
+		if (ret)
+			unlink(path);
+	}
+	cvmm_snap_writer_destroy(w);
+	if (ret)
+		failf(err, errlen, ret, "merge: writing '%s/%s': %s", base,
+		      CVMM_VMM_SNAPSHOT_MANIFEST, strerror(-ret));
+	return ret;
+}
+
+int cvmm_vmm_snapshot_merge(const char *base, const char *diff, char *err, size_t errlen)
+{
+	struct cvmm_vmm_snapshot *b = NULL, *d = NULL;
+	char path[PATH_MAX + 32], held[PATH_MAX + 48];
+	uint8_t page[SNAP_PAGE];
+	uint64_t data_bytes = 0;
+	int bfd = -1, ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!base || !diff)
+		return -EINVAL;
+	/* Both whole and consistent before anything changes. */
+	ret = cvmm_vmm_snapshot_open(base, &b, err, errlen);
+	if (ret)
+		return ret;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	d->mem_fd = -1;
+	snprintf(d->dir, sizeof(d->dir), "%s", diff);
+	if ((ret = load_manifest(d, true, err, errlen)) || (ret = open_memory(d, err, errlen)))
+		goto out;
+	if (!d->dirty) {
+		ret = failf(err, errlen, -EINVAL, "merge: '%s' is a full snapshot, not a diff", diff);
+		goto out;
+	}
+	{
+		struct cvmm_snap_reader *r;
+		void *state;
+		size_t len;
+
+		/* the diff's state must be whole too: it becomes the base's */
+		if ((ret = read_file(d, CVMM_VMM_SNAPSHOT_STATE, STATE_MAX, &state, &len, err, errlen)))
+			goto out;
+		ret = cvmm_snap_reader_open(state, len, &r, NULL) || len != d->m.state_len ?
+			      -EINVAL : 0;
+		if (!ret)
+			cvmm_snap_reader_destroy(r);
+		free(state);
+		if (ret) {
+			failf(err, errlen, ret, "merge: state '%s/%s' is not whole", diff,
+			      CVMM_VMM_SNAPSHOT_STATE);
+			goto out;
+		}
+	}
+	if (d->m.mem_size != b->m.mem_size || d->m.nregions != b->m.nregions ||
+	    memcmp(d->region, b->region, d->m.nregions * sizeof(d->region[0]))) {
+		ret = failf(err, errlen, -EINVAL,
+			    "merge: '%s' and '%s' have different RAM layouts", base, diff);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", base, CVMM_VMM_SNAPSHOT_MEMORY);
+	bfd = open(path, O_RDWR | O_CLOEXEC);
+	if (bfd < 0) {
+		ret = failf(err, errlen, -errno, "merge: cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	/* From here the base is not a snapshot until the new manifest is in. */
+	snprintf(path, sizeof(path), "%s/%s", base, CVMM_VMM_SNAPSHOT_MANIFEST);
+	snprintf(held, sizeof(held), "%s/%s.merging", base, CVMM_VMM_SNAPSHOT_MANIFEST);
+	if (rename(path, held)) {
+		ret = failf(err, errlen, -errno, "merge: cannot set '%s' aside: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	for (uint64_t p = 0; p < d->m.mem_size / SNAP_PAGE; p++) {
+		off_t off = (off_t)(p * SNAP_PAGE);
+		bool zero = true;
+
+		if (!((d->dirty[p / 64] >> (p % 64)) & 1))
+			continue;
+		if (pread(d->mem_fd, page, sizeof(page), off) != (ssize_t)sizeof(page)) {
+			ret = failf(err, errlen, -EIO, "merge: reading '%s/%s' at %lld", diff,
+				    CVMM_VMM_SNAPSHOT_MEMORY, (long long)off);
+			goto out;
+		}
+		for (size_t i = 0; i < sizeof(page) && zero; i++)
+			zero = !page[i];
+		if (zero ? fallocate(bfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+				     (off_t)SNAP_PAGE) :
+			   pwrite(bfd, page, sizeof(page), off) != (ssize_t)sizeof(page)) {
+			ret = failf(err, errlen, -errno, "merge: writing '%s/%s': %s", base,
+				    CVMM_VMM_SNAPSHOT_MEMORY, strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync(bfd)) {
+		ret = failf(err, errlen, -errno, "merge: fsync of '%s/%s': %s", base,
+			    CVMM_VMM_SNAPSHOT_MEMORY, strerror(errno));
+		goto out;
+	}
+	{
+		off_t pos = 0, end = (off_t)b->m.mem_size;
+
+		while (pos < end) {
+			off_t dd = lseek(bfd, pos, SEEK_DATA), h;
+
+			if (dd < 0)
+				break;
+			h = lseek(bfd, dd, SEEK_HOLE);
+			if (h < 0 || h > end)
+				h = end;
+			data_bytes += (uint64_t)(h - dd);
+			pos = h;
+		}
+	}
+	if ((ret = replace_file(base, diff, CVMM_VMM_SNAPSHOT_STATE, err, errlen)) ||
+	    (ret = replace_file(base, diff, CVMM_VMM_SNAPSHOT_CONFIG, err, errlen)) ||
+	    (ret = write_merged_manifest(base, d, data_bytes, err, errlen)))
+		goto out;
+	unlink(held);
+	{
+		int dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	ret = 0;
+out:
+	cvmm_close(bfd);
+	cvmm_vmm_snapshot_close(b);
+	cvmm_vmm_snapshot_close(d);
 	return ret;
 }

@@ -152,7 +152,7 @@ static int write_run(struct snap_writer *sw, int fd, const uint8_t *p, uint64_t 
 
 /* Guest RAM into the sparse memory file; fills @regions. */
 static int write_memory(struct snap_writer *sw, struct cvmm_vmm *vmm, struct snap_region *regions,
-			unsigned int *nregions, uint64_t *data_bytes)
+			unsigned int *nregions, uint64_t *data_bytes, const uint64_t *diff)
 {
 	const struct snap_source *src = cvmm_vi_snap_source(vmm);
 	unsigned int nr = cvmm_guest_mem_num_regions(vmm->mem);
@@ -183,9 +183,20 @@ static int write_memory(struct snap_writer *sw, struct cvmm_vmm *vmm, struct sna
 			const uint8_t *base = r->host + pg * SNAP_PAGE;
 			uint64_t run = 0, run_start = 0;
 
-			candidates(sw, r, base, foff + pg * SNAP_PAGE, n, src, cand);
+			if (diff) {
+				/* a diff holds every page written since the last
+				 * snapshot, zero or not: the bitmap says which */
+				for (unsigned int k = 0; k < n; k++) {
+					uint64_t f = (foff + (pg + k) * SNAP_PAGE) / SNAP_PAGE;
+
+					cand[k] = (diff[f / 64] >> (f % 64)) & 1;
+				}
+			} else {
+				candidates(sw, r, base, foff + pg * SNAP_PAGE, n, src, cand);
+			}
 			for (unsigned int k = 0; k <= n; k++) {
-				bool data = k < n && cand[k] && !page_is_zero(base + k * SNAP_PAGE);
+				bool data = k < n && cand[k] &&
+					    (diff || !page_is_zero(base + k * SNAP_PAGE));
 
 				if (data) {
 					if (!run)
@@ -273,7 +284,7 @@ static int write_blob(struct snap_writer *sw, const char *name, const void *p, s
 }
 
 static int write_manifest(struct snap_writer *sw, const struct snap_manifest *m,
-			  const struct snap_region *regions)
+			  const struct snap_region *regions, const uint64_t *dirty)
 {
 	struct cvmm_snap_writer *w;
 	const void *p;
@@ -285,6 +296,8 @@ static int write_manifest(struct snap_writer *sw, const struct snap_manifest *m,
 	if (!(ret = cvmm_snap_write(w, "snapshot", SNAP_MANIFEST_VERSION, m, sizeof(*m))) &&
 	    !(ret = cvmm_snap_write(w, "snapshot/regions", SNAP_MANIFEST_VERSION, regions,
 				    m->nregions * sizeof(*regions))) &&
+	    (!dirty || !(ret = cvmm_snap_write(w, "snapshot/dirty", SNAP_MANIFEST_VERSION, dirty,
+					       (size_t)(m->mem_size / SNAP_PAGE + 63) / 64 * 8))) &&
 	    !(ret = cvmm_snap_writer_finish(w)) && !(ret = cvmm_snap_writer_buffer(w, &p, &len)))
 		ret = write_blob(sw, CVMM_VMM_SNAPSHOT_MANIFEST, p, len);
 	else
@@ -337,6 +350,7 @@ int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 	struct snap_manifest m = { .magic = SNAP_MANIFEST_MAGIC, .version = SNAP_MANIFEST_VERSION };
 	struct timespec now;
 	struct stat st;
+	uint64_t *dirty = NULL;
 	size_t dlen;
 	int ret;
 
@@ -376,12 +390,28 @@ int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 	clock_gettime(CLOCK_REALTIME, &now);
 	m.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	m.mem_size = cvmm_guest_mem_total_size(vmm->mem);
+	/* With tracking on every snapshot starts a new interval; a diff holds
+	 * the last one. (A failed snapshot loses the interval: take a full
+	 * one next.) */
+	ret = cvmm_vi_snap_dirty_collect(vmm, &dirty, m.mem_size / SNAP_PAGE);
+	if (ret < 0) {
+		failf(err, errlen, ret, "snapshot '%s': dirty log: %s", dir, strerror(-ret));
+		goto fail;
+	}
+	if (o && o->diff && !dirty) {
+		ret = failf(err, errlen, -EINVAL,
+			    "snapshot '%s': a diff snapshot needs dirty tracking on", dir);
+		goto fail;
+	}
+	if (o && o->diff)
+		m.flags |= SNAP_F_DIFF;
 	/* The largest part first: a full disk shows up before the rest. */
-	if ((ret = write_memory(&sw, vmm, regions, &m.nregions, &m.data_bytes)) ||
+	if ((ret = write_memory(&sw, vmm, regions, &m.nregions, &m.data_bytes,
+				o && o->diff ? dirty : NULL)) ||
 	    (ret = write_state(&sw, vmm, &m.state_len)) ||
 	    (ret = write_blob(&sw, CVMM_VMM_SNAPSHOT_CONFIG, o && o->config ? o->config : "",
 			      m.config_len)) ||
-	    (ret = write_manifest(&sw, &m, regions)))
+	    (ret = write_manifest(&sw, &m, regions, o && o->diff ? dirty : NULL)))
 		goto fail;
 	if (fsync(sw.dfd)) {
 		ret = failf(err, errlen, -errno, "snapshot '%s': fsync of '%s': %s", dir, sw.tmp,
@@ -395,11 +425,13 @@ int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 	}
 	close(sw.dfd);
 	sync_parent(dir);
+	free(dirty);
 	CVMM_LOG(CVMM_LOG_INFO, VMM_CRATE,
 		 "snapshot '%s': %" PRIu64 " bytes of RAM, %" PRIu64 " of them data", dir,
 		 m.mem_size, m.data_bytes);
 	return 0;
 fail:
+	free(dirty);
 	remove_tmp(&sw);
 	return ret;
 }

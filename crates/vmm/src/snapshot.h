@@ -12,6 +12,9 @@
 #define SNAP_MANIFEST_VERSION 1u
 #define SNAP_MAX_REGIONS 64u
 #define SNAP_PAGE 4096ull
+/* A diff: "snapshot/dirty" lists the pages the memory file holds; the
+ * others are unchanged since the previous snapshot. */
+#define SNAP_F_DIFF 0x1u
 
 /* Section "snapshot" of the manifest: plain data, little endian. */
 struct snap_manifest {
@@ -23,7 +26,7 @@ struct snap_manifest {
 	uint64_t state_len;     /* bytes of the state file */
 	uint64_t config_len;    /* bytes of config.json */
 	uint32_t config_crc;    /* CRC32C of config.json */
-	uint32_t rsvd;
+	uint32_t flags;         /* SNAP_F_* (was reserved, 0, in the first snapshots) */
 	uint64_t created_ns;    /* CLOCK_REALTIME at the snapshot */
 };
 
@@ -49,6 +52,12 @@ static inline bool snap_source_data(const struct snap_source *src, uint64_t page
 {
 	return page < src->npages && (src->data[page / 64] >> (page % 64)) & 1;
 }
+
+/* Dirty tracking for diff snapshots (snapshot-diff.c): when it is on,
+ * fetch and clear what was written since the last call as one bit per
+ * page of the memory file (*@bm, calloc'ed, @npages bits).
+ * @return 1 (tracking on, *@bm set), 0 (off), negative errno. */
+int cvmm_vi_snap_dirty_collect(struct cvmm_vmm *vmm, uint64_t **bm, uint64_t npages);
 
 /* The memory file a restore mapped or fills from, or NULL. */
 struct snap_source *cvmm_vi_snap_source(const struct cvmm_vmm *vmm);

@@ -188,6 +188,7 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 	cvmm_event_manager_destroy(vmm->dev_em);
 	/* After every thread that could fault on guest RAM, before RAM goes. */
 	cvmm_vi_snap_restore_fini(vmm);
+	cvmm_vi_snap_track_fini(vmm);
 	cvmm_vi_migrate_fini(vmm);
 	for (unsigned int i = 0; i < vmm->ncpus; i++)
 		cvmm_kvm_vcpu_destroy(vmm->vcpu[i].kvm);
