@@ -64,23 +64,17 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 static const struct cvmm_seccomp_rule microvm_vcpu[] = {
 	COMMON_RULES,
 	IOCTL(KVM_RUN),
-	IOCTL(KVM_GET_REGS),
-	IOCTL(KVM_GET_SREGS),
-	/* a snapshot saves each vCPU on its own thread (cvmm_kvm_vcpu_state_save) */
-	IOCTL(KVM_CHECK_EXTENSION),
-	IOCTL(KVM_GET_MP_STATE),
-	IOCTL(KVM_GET_FPU),
-	IOCTL(KVM_GET_XSAVE),
-	IOCTL(KVM_GET_XSAVE2),
-	IOCTL(KVM_GET_XCRS),
-	IOCTL(KVM_GET_DEBUGREGS),
-	IOCTL(KVM_GET_LAPIC),
-	IOCTL(KVM_GET_TSC_KHZ),
+	/* Every KVM _IOR ioctl: getters only (registers for crash dumps, and
+	 * the state a snapshot takes on the vCPU's own thread:
+	 * cvmm_kvm_vcpu_state_save()). One masked rule, not fourteen. */
+	CVMM_SECCOMP_RULE_COND("ioctl", CVMM_SECCOMP_COND_MASKED(1, CVMM_SECCOMP_DWORD,
+		(uint32_t)_IOC_DIRMASK << _IOC_DIRSHIFT | (uint32_t)_IOC_TYPEMASK << _IOC_TYPESHIFT,
+		(uint32_t)_IOC_READ << _IOC_DIRSHIFT | (uint32_t)KVMIO << _IOC_TYPESHIFT)),
+	IOCTL(KVM_GET_MSRS),                       /* the _IOWR getters a snapshot needs */
 	IOCTL(KVM_GET_CPUID2),
-	IOCTL(KVM_GET_MSRS),
 	IOCTL(KVM_GET_MSR_INDEX_LIST),
-	IOCTL(KVM_GET_VCPU_EVENTS),
-	IOCTL(KVM_GET_SREGS2),
+	IOCTL(KVM_CHECK_EXTENSION),
+	IOCTL(KVM_GET_TSC_KHZ),
 	/* PCI (transport=pci): a BAR the guest moves takes its notify
 	 * ioeventfds along, an MSI-X vector it programs, unmasks or masks
 	 * becomes a GSI route and an irqfd, all on the vCPU that wrote it.
@@ -88,7 +82,7 @@ static const struct cvmm_seccomp_rule microvm_vcpu[] = {
 	IOCTL(KVM_IOEVENTFD),
 	IOCTL(KVM_IRQFD),
 	IOCTL(KVM_SET_GSI_ROUTING),
-	NO_EXEC("mmap", 2),                        /* malloc on a thread arena */
+	NO_EXEC("mmap", 2),                        /* the state's buffers: malloc on a thread arena */
 	NO_EXEC("mprotect", 2),
 	CVMM_SECCOMP_RULE("munmap"),
 	CVMM_SECCOMP_RULE("brk"),
