@@ -6,11 +6,12 @@
 # on counting with every byte in place. Hostile: a destination nobody
 # listens on (one-line error, the source VM keeps running), unknown fields,
 # receiving on a VMM that has a VM. Every answer of vm.migration-progress is
-# validated against docs/api/cvmm.yaml by the python client.
+# validated against docs/api/cvmm.yaml by the python client. The migration
+# thread's seccomp filter traps what it does not need.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
 require_python
-plan 20
+plan 21
 R() { # SOCK CMD...
 	s=$1; shift
 	timeout 30 "$REMOTE" --api-socket "$s" "$@"
@@ -113,4 +114,20 @@ check "migration-cancel with nothing running: one line '409: ...'" \
 	one_line_error "$TMP/dst2.sock" 409 migration-cancel
 R "$TMP/dst2.sock" shutdown-vmm >/dev/null
 wait_pid $dst2 20
+
+# the migration thread is confined: its seccomp self-test (execve) ends
+# the VMM with the trap's message
+trapped() {
+	rm -f "$TMP/st.sock"
+	CVMM_SECCOMP_SELFTEST=migration:execve timeout 30 "$MICROVM" --api-socket "$TMP/st.sock" \
+		>"$TMP/st" 2>&1 &
+	p=$!
+	i=0
+	while ! [ -S "$TMP/st.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	R "$TMP/st.sock" receive-migration receiver_url=unix:"$TMP/st-mig.sock" >/dev/null 2>&1
+	wait $p
+	rc=$?
+	test $rc -eq 159 && grep -q 'cvmm: seccomp: thread migration made forbidden syscall execve (' "$TMP/st"
+}
+check "migration thread: execve is trapped (exit 159, message names the thread)" trapped
 finish
