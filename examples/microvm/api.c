@@ -91,13 +91,24 @@ static const char *state_name(const struct api *a)
 	       cvmm_vmm_state(a->m->vmm) == CVMM_VMM_RUNNING ? "Running" : "Created";
 }
 
-/* 404 without a VM; 409 unless the state is one of @ok ("Running|Paused"). */
+/* A send runs on the migration thread: the VM must stay as it is. */
+static bool sending(const struct api *a)
+{
+	return a->mig.thread && a->mig.sending && !__atomic_load_n(&a->mig.done, __ATOMIC_ACQUIRE);
+}
+
+/* 404 without a VM; 409 unless the state is one of @ok ("Running|Paused"),
+ * and while a send runs (but for vm.counters). */
 static bool need(struct api *a, struct cvmm_api_response *r, const char *ok, const char *what)
 {
 	const char *st;
 
 	if (!a->have_cfg) {
 		cvmm_api_error(r, 404, "%s: the VM is not created (vm.create first)", what);
+		return false;
+	}
+	if (sending(a) && strcmp(what, "vm.counters")) {
+		cvmm_api_error(r, 409, "%s: a migration runs (vm.migration-cancel first)", what);
 		return false;
 	}
 	st = state_name(a);
@@ -218,6 +229,8 @@ static void vm_boot(struct api *a, struct cvmm_api_request *q, struct cvmm_api_r
 static void vm_delete(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
 	(void)q;
+	if (sending(a))
+		return cvmm_api_error(r, 409, "vm.delete: a migration runs (vm.migration-cancel first)");
 	if (a->m->vmm) {
 		a->api_stop = true;
 		drop_vm(a);
