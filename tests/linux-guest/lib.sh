@@ -45,6 +45,7 @@ require_linux_guest() {
 # SERIAL.out, stdin from SERIAL.in when that is a FIFO; pid in $vmpid.
 start_vm() {
 	s=$1; shift
+	vmserial=$s
 	: >"$s"
 	if [ -p "$s.in" ]; then
 		timeout "$BOOT_TIMEOUT" "$MICROVM" --kernel "$KERNEL" --initrd "$INITRD" \
@@ -56,11 +57,23 @@ start_vm() {
 	vmpid=$!
 }
 
-# wait_vm: the exit status of the background VM in $rc.
+# strip_cr FILE...: drop the carriage returns a tty puts before each
+# newline (the serial console and hvc0 both do), so lines match with -x.
+strip_cr() {
+	for f in "$@"; do
+		[ -f "$f" ] && tr -d '\r' <"$f" >"$f.lf" && mv "$f.lf" "$f"
+	done
+	return 0
+}
+
+# wait_vm: the exit status of the background VM in $rc; its serial and
+# stdout files without carriage returns.
 wait_vm() {
 	rc=0
 	wait "$vmpid" || rc=$?
 	vmpid=
+	[ -n "${vmserial:-}" ] && strip_cr "$vmserial" "$vmserial.out"
+	return 0
 }
 
 stop_vm() {

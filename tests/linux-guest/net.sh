@@ -33,6 +33,7 @@ unshare -n sh -c '
 		--cmdline "$GUEST_CMDLINE cvmm.test=shell,vsock,net cvmm.end=reboot"
 ' >"$s.out" 2>"$s.err" &
 vmpid=$!
+vmserial=$s
 prc=1 prc2=1
 if wait_guest "$s" "cvmm-test: init at"; then
 	timeout 60 "$PEER" "$TMP/v_1234" >"$TMP/peer.out" 2>&1 && prc=0
