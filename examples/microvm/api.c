@@ -58,6 +58,7 @@ struct api {
 		char url[128];
 		int lfd;              /* receive: the listening socket, or -1 */
 		int cfd;              /* receive: the connection (atomic), or -1 */
+		bool cancel;          /* receive: vm.migration-cancel stopped it (atomic) */
 		struct cvmm_vmm_incoming *in;
 		struct cvmm_vmm_migrate_opts o;
 		char *config;         /* the VmConfig sent in START */
@@ -916,6 +917,12 @@ static void *receive_main(void *arg)
 	mig_setup_done(g, 0);
 	fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC);
 	__atomic_store_n(&g->cfd, fd, __ATOMIC_RELEASE);
+	if (fd < 0 && __atomic_load_n(&g->cancel, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&g->mu);
+		g->own.state = CVMM_VMM_MIG_CANCELLED;
+		pthread_mutex_unlock(&g->mu);
+		goto out;
+	}
 	if (fd < 0) {
 		mig_fail(g, "accept: %s", strerror(errno));
 		goto out;
@@ -980,6 +987,7 @@ static int mig_start(struct api *a, void *(*fn)(void *), const char *url, const 
 	g->err[0] = '\0';
 	g->setup = 0;
 	g->done = false;
+	g->cancel = false;
 	memset(&g->own, 0, sizeof(g->own));
 	g->own.state = CVMM_VMM_MIG_SETUP;
 	ret = -pthread_create(&g->t, NULL, fn, a);
@@ -1130,6 +1138,7 @@ static void vm_migration_cancel(struct api *a, struct cvmm_api_request *q,
 		if (cvmm_vmm_migrate_cancel(a->m->vmm))
 			return cvmm_api_error(r, 409, "vm.migration-cancel: too late (the state went)");
 	} else if (a->mig.lfd >= 0) {
+		__atomic_store_n(&a->mig.cancel, true, __ATOMIC_RELEASE);
 		shutdown(a->mig.lfd, SHUT_RDWR);
 	}
 	r->status = 204;

@@ -11,7 +11,7 @@
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
 require_python
-plan 21
+plan 24
 R() { # SOCK CMD...
 	s=$1; shift
 	timeout 30 "$REMOTE" --api-socket "$s" "$@"
@@ -55,7 +55,7 @@ counting_past() {
 }
 last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
-trap 'for p in $src $dst $dst2; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
+trap 'for p in $src $dst $dst2 $dst3; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/snapshot.img"}, "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
@@ -114,6 +114,26 @@ check "migration-cancel with nothing running: one line '409: ...'" \
 	one_line_error "$TMP/dst2.sock" 409 migration-cancel
 R "$TMP/dst2.sock" shutdown-vmm >/dev/null
 wait_pid $dst2 20
+
+# a receive waiting for its connection: cancelled, listening again, and a
+# vmm.shutdown while it listens ends the VMM at once
+start_vmm "$TMP/dst3.sock" "$TMP/dst3.out"; dst3=$pid
+R "$TMP/dst3.sock" receive-migration receiver_url=unix:"$TMP/mig3.sock"
+check "migration-cancel of a listening receive; progress: cancelled (validated)" \
+	sh -c "'$REMOTE' --api-socket '$TMP/dst3.sock' migration-cancel &&
+	       python3 - <<'PY'
+import time, apiclient
+for _ in range(100):
+    st, j = apiclient.Client('$TMP/dst3.sock').req('GET', 'vm.migration-progress')
+    if j['state'] == 'cancelled':
+        raise SystemExit(0)
+    time.sleep(0.1)
+raise SystemExit(1)
+PY"
+check "receive-migration again after the cancel" \
+	R "$TMP/dst3.sock" receive-migration receiver_url=unix:"$TMP/mig3.sock"
+R "$TMP/dst3.sock" shutdown-vmm >/dev/null
+check "shutdown-vmm while listening: the VMM ends (status 0)" ends_ok "$dst3"
 
 # the migration thread is confined: its seccomp self-test (execve) ends
 # the VMM with the trap's message
