@@ -42,6 +42,7 @@ static void read_stdin(struct microvm_input *in, struct cvmm_event_manager *em)
 	feed(in);
 }
 
+
 /* While the FIFO refuses bytes, stdin is not watched (it would stay
  * readable and spin the loop); the timer offers the rest until taken. */
 static void arm_retry(struct microvm_input *in, struct cvmm_event_manager *em)
@@ -60,7 +61,15 @@ static void on_stdin(struct cvmm_event_manager *em, int fd, uint32_t events, voi
 	struct microvm_input *in = opaque;
 
 	(void)fd;
-	(void)events;
+	/* The writer went away while bytes still wait for the FIFO: epoll
+	 * would report the hang-up for ever (whatever the mask), spinning the
+	 * loop. Stop watching; the retry timer reads the rest to EOF. */
+	if ((events & (EPOLLHUP | EPOLLERR)) && in->off < in->len) {
+		cvmm_event_manager_remove(em, STDIN_FILENO);
+		in->stdin_file = true;
+		arm_retry(in, em);
+		return;
+	}
 	read_stdin(in, em);
 	arm_retry(in, em);
 }
