@@ -55,7 +55,9 @@ counting_past() {
 }
 last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
-trap 'for p in $src $dst $dst2 $dst3; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
+# $! is timeout's pid: its VMM goes first (kill -9 of timeout alone orphans it)
+trap 'for p in $src $dst $dst2 $dst3; do c=$(child_of $p); kill -9 $c $p 2>/dev/null; done
+      rm -rf "$TMP"' EXIT
 
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/snapshot.img"}, "cpus": {"boot_vcpus": 2, "max_vcpus": 2},
