@@ -31,88 +31,12 @@
 
 #include "cvmm-test.h"
 #include "guest-loader.h"
+#include "state-guest.h"
 
-#define PORT_CTL 0x510
-#define NCPUS 2
 #define MEM (64ull << 20)
 
-static _Atomic int finish;
 static char self[4096];
-static bool in_child;
 static uint32_t ring_bytes; /* the next source VM's dirty ring */
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (in_child) {                                                \
-			if (!(c))                                              \
-				exit(103);                                     \
-		} else {                                                       \
-			ck_assert(c);                                          \
-		}                                                              \
-	} while (0)
-
-static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque, (void)off, (void)len;
-	if (!is_write)
-		data[0] = (uint8_t)atomic_load(&finish);
-}
-
-static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
-
-static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
-{
-	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = MEM, .ncpus = NCPUS,
-				   .backing = backing, .dirty_ring_bytes = load ? ring_bytes : 0 };
-	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
-					     .debug_exit = true };
-	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
-	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
-					   .kind = "virtio-rng", .destroy = rng_destroy };
-	struct cvmm_rng *rng;
-	struct cvmm_vmm *vmm;
-	char err[256];
-
-	CHECK(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_device_loop(vmm));
-	CHECK(cvmm_rng_create(&ro, &rng) == 0);
-	vo.dev = cvmm_rng_device(rng);
-	vo.model = rng;
-	CHECK(cvmm_vmm_virtio_mmio_add(vmm, &vo, NULL, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl") == 0);
-	if (load) {
-		struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = NCPUS };
-		struct cvmm_guest_layout l;
-
-		CHECK(cvmm_guest_load_file(cvmm_vmm_mem(vmm), CVMM_GUESTS_DIR "/state.img", &lo,
-					   &l) == 0);
-		for (unsigned int i = 0; i < NCPUS; i++)
-			CHECK(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, i), i) == 0);
-	}
-	return vmm;
-}
-
-static void nap(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Let the guest finish: its exit code (0x5a: every byte found). */
-static int finish_guest(struct cvmm_vmm *vmm)
-{
-	int code = -1;
-
-	nap(100);
-	atomic_store(&finish, 1);
-	cvmm_vmm_run(vmm);
-	if (cvmm_vmm_stop_reason(vmm, &code) != CVMM_VMM_STOP_GUEST_EXIT)
-		code = -1;
-	atomic_store(&finish, 0);
-	return code;
-}
 
 static void drop(struct cvmm_vmm *vmm)
 {
@@ -173,9 +97,9 @@ static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
 	*out = NULL;
 	if (ret)
 		return ret;
-	CHECK(cvmm_vmm_incoming_ncpus(in) == NCPUS && cvmm_vmm_incoming_mem_size(in) == MEM);
-	CHECK(!strcmp(cvmm_vmm_incoming_config(in, NULL), "{\"test\":1}"));
-	vmm = make_vm(false, CVMM_VMM_MEM_ANON);
+	SG_CHECK(cvmm_vmm_incoming_ncpus(in) == SG_NCPUS && cvmm_vmm_incoming_mem_size(in) == MEM);
+	SG_CHECK(!strcmp(cvmm_vmm_incoming_config(in, NULL), "{\"test\":1}"));
+	vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
 	ret = cvmm_vmm_migrate_receive(vmm, in, &ro, err, errlen);
 	cvmm_vmm_incoming_free(in);
 	*out = vmm;
@@ -184,7 +108,7 @@ static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
 
 static void migrate_and_check(int sfd, int dfd, bool local)
 {
-	struct cvmm_vmm *src = make_vm(true, local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON);
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true });
 	struct cvmm_vmm *dst;
 	struct send_job j = { 0 };
 	struct cvmm_vmm_mig_progress sp, dp;
@@ -192,7 +116,7 @@ static void migrate_and_check(int sfd, int dfd, bool local)
 	int ret;
 
 	ck_assert_int_eq(cvmm_vmm_start(src), 0);
-	nap(100);
+	sg_nap(100);
 	send_start(&j, src, sfd, local);
 	ret = receive_into(dfd, &dst, err, sizeof(err));
 	pthread_join(j.t, NULL);
@@ -219,7 +143,7 @@ static void migrate_and_check(int sfd, int dfd, bool local)
 	}
 	drop(src);
 	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
-	ret = finish_guest(dst);
+	ret = sg_finish_guest(dst);
 	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
 	cvmm_vmm_destroy(dst);
 }
@@ -312,7 +236,7 @@ static void *link_thread(void *arg)
 			break;
 		moved += (uint64_t)n;
 		if (l->slow)
-			nap(3);
+			sg_nap(3);
 	}
 	shutdown(l->a, SHUT_RDWR);
 	shutdown(l->b, SHUT_RDWR);
@@ -325,14 +249,14 @@ static void source_survives(struct cvmm_vmm *src)
 	int code;
 
 	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_RUNNING);
-	code = finish_guest(src);
+	code = sg_finish_guest(src);
 	ck_assert_msg(code == 0x5a, "source guest exit %#x", code);
 	cvmm_vmm_destroy(src);
 }
 
 static void faulty_link(uint64_t limit, bool slow, bool cancel)
 {
-	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON), *dst;
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true }), *dst;
 	int s1[2], s2[2];
 	struct link l;
 	struct send_job j = { 0 };
@@ -348,11 +272,11 @@ static void faulty_link(uint64_t limit, bool slow, bool cancel)
 	small_buffers(s1[0]);
 	small_buffers(s1[1]);
 	ck_assert_int_eq(cvmm_vmm_start(src), 0);
-	nap(50);
+	sg_nap(50);
 	send_start(&j, src, s1[0], false);
 	if (cancel) {
 		while (atomic_load(&j.sent) < (32 << 10))
-			nap(1);
+			sg_nap(1);
 		ck_assert_int_eq(cvmm_vmm_migrate_cancel(src), 0);
 	}
 	ret = receive_into(s2[1], &dst, err, sizeof(err));
@@ -384,7 +308,7 @@ static void faulty_link(uint64_t limit, bool slow, bool cancel)
 
 START_TEST(postcopy)
 {
-	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON), *dst = NULL;
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true }), *dst = NULL;
 	struct cvmm_vmm_incoming *in;
 	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
 	struct cvmm_vmm_mig_progress sp, dp;
@@ -405,7 +329,7 @@ START_TEST(postcopy)
 	ck_assert_int_eq(pthread_create(&back.t, NULL, link_thread, &back), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
 	ck_assert_int_eq(cvmm_vmm_start(src), 0);
-	nap(100);
+	sg_nap(100);
 	j.vmm = src;
 	j.fd = sv[0];
 	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy = true,
@@ -414,7 +338,7 @@ START_TEST(postcopy)
 					      .opaque = &j };
 	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
 	ck_assert_msg(cvmm_vmm_migrate_accept(lk[1], &in, err, sizeof(err)) == 0, "%s", err);
-	dst = make_vm(false, CVMM_VMM_MEM_ANON);
+	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
 	ro.request_fd = rq[1];
 	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
 	cvmm_vmm_incoming_free(in);
@@ -437,7 +361,7 @@ START_TEST(postcopy)
 		ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
 		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
 			break;
-		nap(10);
+		sg_nap(10);
 	}
 	ck_assert_msg(dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
 		      cvmm_vmm_mig_state_name(dp.state), dp.error);
@@ -451,7 +375,7 @@ START_TEST(postcopy)
 	ck_assert_uint_gt(sp.page_requests, 0);
 	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
 	drop(src);
-	ret = finish_guest(dst);
+	ret = sg_finish_guest(dst);
 	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
 	cvmm_vmm_destroy(dst);
 	shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
@@ -474,7 +398,7 @@ END_TEST
 
 START_TEST(destination_killed)
 {
-	struct cvmm_vmm *src = make_vm(true, CVMM_VMM_MEM_ANON);
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true });
 	struct send_job j = { 0 };
 	char arg[16];
 	int sv[2], status;
@@ -490,7 +414,7 @@ START_TEST(destination_killed)
 	}
 	close(sv[1]);
 	ck_assert_int_eq(cvmm_vmm_start(src), 0);
-	nap(50);
+	sg_nap(50);
 	j.kill_pid = pid;
 	j.kill_at = 64 << 10;
 	small_buffers(sv[0]);
@@ -513,7 +437,7 @@ static int hostile(const void *tail, size_t len, char *err, size_t errlen)
 	int sv[2], ret;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, NCPUS, &r, 1, "{\"test\":1}", 10), 0);
+	ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, SG_NCPUS, &r, 1, "{\"test\":1}", 10), 0);
 	ck_assert_int_eq(cvmm_write_full(sv[0], tail, len), 0);
 	shutdown(sv[0], SHUT_WR);
 	ret = receive_into(sv[1], &dst, err, errlen);
@@ -560,11 +484,11 @@ START_TEST(hostile_streams)
 	{
 		struct cvmm_mig_range r = { 0, MEM / 2 };
 		struct cvmm_vmm_incoming *in;
-		struct cvmm_vmm *dst = make_vm(false, CVMM_VMM_MEM_ANON);
+		struct cvmm_vmm *dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
 		int sv[2];
 
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-		ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, NCPUS, &r, 1, NULL, 0), 0);
+		ck_assert_int_eq(cvmm_mig_send_start(sv[0], 0, SG_NCPUS, &r, 1, NULL, 0), 0);
 		ck_assert_int_eq(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)), 0);
 		ck_assert_int_eq(cvmm_vmm_migrate_receive(dst, in, NULL, err, sizeof(err)), -EINVAL);
 		printf("# refused: %s\n", err);
@@ -596,7 +520,7 @@ static int tcp_connect_retry(const char *host, int port)
 		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
 			return fd;
 		close(fd);
-		nap(50);
+		sg_nap(50);
 	}
 	return -ETIMEDOUT;
 }
@@ -613,10 +537,10 @@ static int tcp_send_main(const char *host, int port, bool post)
 		fprintf(stderr, "send: connect %s:%d failed\n", host, port);
 		return 1;
 	}
-	src = make_vm(true, CVMM_VMM_MEM_ANON);
+	src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true });
 	if (cvmm_vmm_start(src))
 		return 1;
-	nap(100);
+	sg_nap(100);
 	ret = cvmm_vmm_migrate_send(src, fd, &o, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "send: %s\n", err);
@@ -648,7 +572,7 @@ static int tcp_receive_main(const char *host, int port, bool post)
 		fprintf(stderr, "receive: %s\n", err);
 		return 2;
 	}
-	dst = make_vm(false, CVMM_VMM_MEM_ANON);
+	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
 	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
 	cvmm_vmm_incoming_free(in);
 	if (ret) {
@@ -662,12 +586,12 @@ static int tcp_receive_main(const char *host, int port, bool post)
 
 		for (int i = 0; i < 3000 && cvmm_vmm_migrate_progress(dst, &p) &&
 				p.state == CVMM_VMM_MIG_POSTCOPY; i++)
-			nap(10);
+			sg_nap(10);
 		fprintf(stderr, "receive: post-copy %s, %llu pages on demand\n",
 			cvmm_vmm_mig_state_name(p.state), (unsigned long long)p.page_requests);
 	}
 	if (!ret)
-		ret = finish_guest(dst);
+		ret = sg_finish_guest(dst);
 	cvmm_vmm_destroy(dst);
 	fprintf(stderr, "receive: guest exit %#x\n", ret);
 	return ret == 0x5a ? 0 : 3;
@@ -683,7 +607,7 @@ static int receive_main(int fd)
 	if (!ret)
 		ret = cvmm_vmm_start(dst);
 	if (!ret)
-		ret = finish_guest(dst);
+		ret = sg_finish_guest(dst);
 	cvmm_vmm_destroy(dst);
 	return ret == 0x5a ? 0 : 1;
 }
@@ -698,13 +622,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Before any Check object exists: the child leaks none of them. */
 	if (argc == 3 && !strcmp(argv[1], "--receive")) {
-		in_child = true;
+		sg_in_child = true;
 		return receive_main(atoi(argv[2]));
 	}
 	if (argc == 5 && (!strcmp(argv[1], "--tcp-send") || !strcmp(argv[1], "--tcp-receive"))) {
 		bool post = !strcmp(argv[4], "postcopy");
 
-		in_child = true;
+		sg_in_child = true;
 		if (!cvmm_test_have_kvm())
 			return 77;
 		return !strcmp(argv[1], "--tcp-send") ? tcp_send_main(argv[2], atoi(argv[3]), post)

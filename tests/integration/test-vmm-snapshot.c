@@ -31,95 +31,22 @@
 
 #include "cvmm-test.h"
 #include "guest-loader.h"
+#include "state-guest.h"
 
-#define PORT_CTL 0x510
-#define NCPUS 2
 #define MEM (64ull << 20)
 
-static _Atomic int finish;
 static char self[4096];
 static char base[64];
 
-static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque, (void)off, (void)len;
-	if (!is_write)
-		data[0] = (uint8_t)atomic_load(&finish);
-}
-
-static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
-
-static bool in_child;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (in_child) {                                                \
-			if (!(c))                                              \
-				exit(103);                                     \
-		} else {                                                       \
-			ck_assert(c);                                          \
-		}                                                              \
-	} while (0)
-
-static struct cvmm_vmm *make_vm(bool load, uint64_t mem)
-{
-	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = mem, .ncpus = NCPUS };
-	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
-					     .debug_exit = true };
-	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
-	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
-					   .kind = "virtio-rng", .destroy = rng_destroy };
-	struct cvmm_vmm *vmm;
-	struct cvmm_rng *rng;
-	char err[256];
-
-	CHECK(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_device_loop(vmm));
-	CHECK(cvmm_rng_create(&ro, &rng) == 0);
-	vo.dev = cvmm_rng_device(rng);
-	vo.model = rng;
-	CHECK(cvmm_vmm_virtio_mmio_add(vmm, &vo, NULL, err, sizeof(err)) == 0);
-	CHECK(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl") == 0);
-	if (load) {
-		struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = NCPUS };
-		struct cvmm_guest_layout l;
-
-		CHECK(cvmm_guest_load_file(cvmm_vmm_mem(vmm), CVMM_GUESTS_DIR "/state.img", &lo,
-					   &l) == 0);
-		for (unsigned int i = 0; i < NCPUS; i++)
-			CHECK(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, i), i) == 0);
-	}
-	return vmm;
-}
-
-static void nap(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Let the guest finish; its exit code (0x5a: every byte found). */
-static int finish_guest(struct cvmm_vmm *vmm)
-{
-	int code = -1;
-
-	nap(100);
-	atomic_store(&finish, 1);
-	cvmm_vmm_run(vmm);
-	if (cvmm_vmm_stop_reason(vmm, &code) != CVMM_VMM_STOP_GUEST_EXIT)
-		code = -EIO;
-	return code;
-}
 
 /* A running guest, paused. */
 static struct cvmm_vmm *paused_guest(void)
 {
-	struct cvmm_vmm *vmm = make_vm(true, MEM);
+	struct cvmm_vmm *vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .load = true });
 
-	atomic_store(&finish, 0);
+	atomic_store(&sg_finish, 0);
 	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
-	nap(100);
+	sg_nap(100);
 	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
 	return vmm;
 }
@@ -149,7 +76,7 @@ static int child_restore(const char *dir, const char *mode, bool unlink_mem, uin
 	char err[400] = "", path[4200];
 	int ret;
 
-	atomic_store(&finish, 0);
+	atomic_store(&sg_finish, 0);
 	if (cvmm_vmm_mem_restore_parse(mode, &ro.mode))
 		return 104;
 	ret = cvmm_vmm_snapshot_open(dir, &s, err, sizeof(err));
@@ -162,7 +89,7 @@ static int child_restore(const char *dir, const char *mode, bool unlink_mem, uin
 		if (unlink(path))
 			return 105;
 	}
-	vmm = make_vm(false, mem);
+	vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = mem });
 	ret = cvmm_vmm_snapshot_restore(vmm, s, &ro, err, sizeof(err));
 	cvmm_vmm_snapshot_close(s);
 	if (ret) {
@@ -172,7 +99,7 @@ static int child_restore(const char *dir, const char *mode, bool unlink_mem, uin
 	}
 	if (cvmm_vmm_start(vmm))
 		return 107;
-	ret = finish_guest(vmm);
+	ret = sg_finish_guest(vmm);
 	cvmm_vmm_destroy(vmm);
 	return ret < 0 ? 108 : ret;
 }
@@ -237,7 +164,7 @@ START_TEST(snapshot_is_sparse_and_vm_resumes)
 	ck_assert_int_ne(access(p, F_OK), 0);
 	/* the source goes on after its snapshot */
 	ck_assert_int_eq(cvmm_vmm_resume(vmm), 0);
-	ck_assert_int_eq(finish_guest(vmm), 0x5a);
+	ck_assert_int_eq(sg_finish_guest(vmm), 0x5a);
 	cvmm_vmm_destroy(vmm);
 	rm_snapshot(dir);
 }
@@ -303,7 +230,7 @@ static void expect_refusal(const char *what, void (*fn)(const char *dir), const 
 	fn(dir);
 	ret = cvmm_vmm_snapshot_open(dir, &s, err, sizeof(err));
 	if (!ret) {
-		vmm = make_vm(false, mem);
+		vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = mem });
 		ret = cvmm_vmm_snapshot_restore(vmm, s, &ro, err, sizeof(err));
 		if (!ret)
 			ret = 1;
@@ -393,7 +320,7 @@ START_TEST(full_filesystem)
 		ck_assert_int_ne(access(p, F_OK), 0);
 	}
 	ck_assert_int_eq(cvmm_vmm_resume(vmm), 0);
-	ck_assert_int_eq(finish_guest(vmm), 0x5a);
+	ck_assert_int_eq(sg_finish_guest(vmm), 0x5a);
 	cvmm_vmm_destroy(vmm);
 	umount(mnt);
 	rmdir(mnt);
@@ -420,11 +347,11 @@ START_TEST(killed_midway)
 		struct cvmm_vmm *vmm;
 		char err[400];
 
-		in_child = true;
-		vmm = make_vm(true, MEM);
-		CHECK(cvmm_vmm_start(vmm) == 0);
-		nap(50);
-		CHECK(cvmm_vmm_pause(vmm) == 0);
+		sg_in_child = true;
+		vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .load = true });
+		SG_CHECK(cvmm_vmm_start(vmm) == 0);
+		sg_nap(50);
+		SG_CHECK(cvmm_vmm_pause(vmm) == 0);
 		cvmm_vmm_snapshot(vmm, dir, &so, err, sizeof(err));
 		_exit(1);
 	}
@@ -466,7 +393,7 @@ START_TEST(diff_snapshot_merged)
 	ck_assert_int_eq(cvmm_vmm_snapshot_track(vmm, true, err, sizeof(err)), -EALREADY);
 	ck_assert_msg(cvmm_vmm_snapshot(vmm, full, &so, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(cvmm_vmm_resume(vmm), 0);
-	nap(100);
+	sg_nap(100);
 	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
 	so.diff = true;
 	ck_assert_msg(cvmm_vmm_snapshot(vmm, diff, &so, err, sizeof(err)) == 0, "%s", err);
@@ -510,7 +437,7 @@ int main(int argc, char **argv)
 	/* The restoring child makes no Check objects (LeakSanitizer would
 	 * count them against its exit). */
 	if (argc >= 4 && !strcmp(argv[1], "--restore")) {
-		in_child = true;
+		sg_in_child = true;
 		return child_restore(argv[2], argv[3], argc > 4, MEM);
 	}
 	s = suite_create("vmm-snapshot");

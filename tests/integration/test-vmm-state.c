@@ -27,93 +27,25 @@
 
 #include "cvmm-test.h"
 #include "guest-loader.h"
+#include "state-guest.h"
 
-#define PORT_CTL 0x510
-#define NCPUS 2
 #define MEM (64ull << 20)
 
-static _Atomic int finish;
 static char self[4096];
-
-static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque, (void)off, (void)len;
-	if (!is_write)
-		data[0] = (uint8_t)atomic_load(&finish);
-}
-
-static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
-
-/* make_vm() also runs in the restoring child process, outside Check. */
-static bool in_child;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (in_child) {                                                \
-			if (!(c))                                              \
-				exit(103);                                     \
-		} else {                                                       \
-			ck_assert(c);                                          \
-		}                                                              \
-	} while (0)
-#define CHECK_EQ(a, b) CHECK((a) == (b))
-
-/* The same VM shape and devices, with or without the guest loaded. */
-static struct cvmm_vmm *make_vm(bool load, bool with_platform, bool with_rng)
-{
-	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = MEM, .ncpus = NCPUS };
-	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
-					     .debug_exit = true };
-	struct cvmm_vmm *vmm;
-	char err[256];
-
-	CHECK(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0);
-	if (with_platform)
-		CHECK(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0);
-	if (with_rng) {
-		struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
-		struct cvmm_rng *rng;
-		struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
-						   .kind = "virtio-rng", .destroy = rng_destroy };
-
-		CHECK(cvmm_vmm_device_loop(vmm));
-		CHECK_EQ(cvmm_rng_create(&ro, &rng), 0);
-		vo.dev = cvmm_rng_device(rng);
-		vo.model = rng;
-		CHECK(cvmm_vmm_virtio_mmio_add(vmm, &vo, NULL, err, sizeof(err)) == 0);
-	}
-	CHECK_EQ(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl"), 0);
-	if (load) {
-		struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = NCPUS };
-		struct cvmm_guest_layout l;
-
-		CHECK_EQ(cvmm_guest_load_file(cvmm_vmm_mem(vmm), CVMM_GUESTS_DIR "/state.img",
-						      &lo, &l), 0);
-		for (unsigned int i = 0; i < NCPUS; i++)
-			CHECK_EQ(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, i), i), 0);
-	}
-	return vmm;
-}
-
-static void nap(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Run a guest for a while, pause, save it with its memory; the VM is gone after. */
 static void *save_running(size_t *len)
 {
-	struct cvmm_vmm *vmm = make_vm(true, true, true);
+	struct cvmm_vmm *vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .load = true });
 	struct cvmm_snap_writer *w;
 	const void *p;
 	void *copy;
 	char err[256];
 	uint64_t t0;
 
-	atomic_store(&finish, 0);
+	atomic_store(&sg_finish, 0);
 	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
-	nap(100);
+	sg_nap(100);
 	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
 	/* The state alone first, timed: what a snapshot writes beside memory. */
 	ck_assert_int_eq(cvmm_snap_writer_create(NULL, &w), 0);
@@ -142,13 +74,13 @@ static void *save_running(size_t *len)
  * code (0x5a when it found every byte). */
 static int restore_and_run(const void *buf, size_t len, char *err, size_t errlen)
 {
-	struct cvmm_vmm *vmm = make_vm(false, true, true);
+	struct cvmm_vmm *vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM });
 	struct cvmm_snap_reader *r;
 	struct cvmm_snap_error e;
 	int code = -1, ret;
 	uint64_t t0;
 
-	atomic_store(&finish, 0);
+	atomic_store(&sg_finish, 0);
 	ret = cvmm_snap_reader_open(buf, len, &r, &e);
 	if (ret) {
 		cvmm_snap_error_format(&e, err, errlen);
@@ -157,14 +89,14 @@ static int restore_and_run(const void *buf, size_t len, char *err, size_t errlen
 	}
 	t0 = cvmm_now_ns();
 	ret = cvmm_vmm_restore(vmm, r, CVMM_VMM_RESTORE_MEMORY, err, errlen);
-	if (!ret && !in_child)
+	if (!ret && !sg_in_child)
 		printf("# restore with 64 MiB RAM inline: %.2f ms\n", (cvmm_now_ns() - t0) / 1e6);
 	cvmm_snap_reader_destroy(r);
 	if (!ret)
 		ret = cvmm_vmm_start(vmm);
 	if (!ret) {
-		nap(100);
-		atomic_store(&finish, 1);
+		sg_nap(100);
+		atomic_store(&sg_finish, 1);
 		cvmm_vmm_run(vmm);
 		ret = cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT ? code : -EIO;
 	}
@@ -332,7 +264,7 @@ START_TEST(device_missing)
 {
 	size_t len;
 	void *good = save_running(&len);
-	struct cvmm_vmm *vmm = make_vm(false, true, false);
+	struct cvmm_vmm *vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .no_rng = true });
 	struct cvmm_snap_reader *r;
 	char err[300];
 
@@ -379,7 +311,7 @@ int main(int argc, char **argv)
 	/* The restoring child makes no Check objects (LeakSanitizer would
 	 * count them against its exit). */
 	if (argc == 3 && !strcmp(argv[1], "--restore")) {
-		in_child = true;
+		sg_in_child = true;
 		return restore_main(argv[2]);
 	}
 	cvmm_test_require_kvm();
