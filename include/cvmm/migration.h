@@ -71,13 +71,27 @@ enum cvmm_mig_type {
 	CVMM_MIG_PAGE_REQUEST = 7,/**< struct cvmm_mig_pages (no data): post-copy */
 	CVMM_MIG_MEMFD = 8,       /**< struct cvmm_mig_memfd; the fd as SCM_RIGHTS */
 	CVMM_MIG_RESULT = 9,      /**< i32 errno (0 ok), u32 0, then a reason */
-	CVMM_MIG_TYPE_MAX = CVMM_MIG_RESULT,
+	/** Destination to source, the answer to a START with CVMM_MIG_F_SWITCH:
+	 * u32 the START flags it accepts, u32 0. */
+	CVMM_MIG_ACCEPT = 10,
+	/** Pre-copy switches to post-copy here: u64 pages the DISCARDs that
+	 * follow name. The destination takes missing pages on demand from now. */
+	CVMM_MIG_SWITCH = 11,
+	/** struct cvmm_mig_pages (no data): pages the destination holds from
+	 * an earlier pass that were dirtied since; dropped, they come again. */
+	CVMM_MIG_DISCARD = 12,
+	CVMM_MIG_TYPE_MAX = CVMM_MIG_DISCARD,
 };
 
 /** Flags of START. */
 #define CVMM_MIG_F_POSTCOPY 0x1u /**< STATE comes before the bulk of RAM */
 #define CVMM_MIG_F_LOCAL 0x2u    /**< RAM comes as MEMFD messages */
-#define CVMM_MIG_F_ALL (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_LOCAL)
+/** Pre-copy that may switch to post-copy (SWITCH) if it does not converge;
+ * the destination answers ACCEPT, and a page-request connection exists. */
+#define CVMM_MIG_F_SWITCH 0x4u
+#define CVMM_MIG_F_ALL (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_LOCAL | CVMM_MIG_F_SWITCH)
+/** Most memory connections besides the main one (START's connections). */
+#define CVMM_MIG_MAX_CONNECTIONS 15u
 
 /** A range of guest RAM: page-aligned, non-empty. */
 struct cvmm_mig_range {
@@ -94,7 +108,12 @@ struct cvmm_mig_start {
 	uint32_t nranges;
 	uint64_t mem_size;    /**< the sum of the ranges */
 	uint64_t config_len;
-	uint64_t reserved[2];
+	/** Extra connections that carry pages (PASS, PAGES, COMPLETE) besides
+	 * this one, 0..CVMM_MIG_MAX_CONNECTIONS; the source connects them
+	 * after this one (and after the page-request connection). */
+	uint32_t connections;
+	uint32_t reserved32;
+	uint64_t reserved;
 };
 
 /** Flags of PAGES. */
@@ -153,6 +172,10 @@ struct cvmm_mig_msg {
 			char reason[CVMM_MIG_MAX_REASON + 1];
 		} text;                     /**< ABANDON, RESULT */
 		struct cvmm_mig_memfd memfd;
+		struct {
+			uint32_t flags;
+		} accept;
+		uint64_t switch_pages;
 	} u;
 };
 
@@ -199,6 +222,7 @@ struct cvmm_mig_rx {
 	bool started;
 	bool state_seen;
 	bool done;            /**< COMPLETE or ABANDON seen: nothing may follow */
+	bool switched;        /**< SWITCH seen: post-copy from here */
 	uint32_t flags;       /**< START's flags */
 	uint64_t last_pass;
 	uint64_t pages;       /**< pages received (data and zero) */
@@ -209,7 +233,9 @@ struct cvmm_mig_rx {
  * Check that @m may come now, and account for it. START first and once;
  * PASS numbers strictly increasing; PAGES/MEMFD only after START; STATE at
  * most once; COMPLETE only after STATE; nothing after COMPLETE/ABANDON;
- * PAGE_REQUEST and RESULT never on the source's stream.
+ * SWITCH once, before STATE, and only when START allowed it; DISCARD only
+ * between SWITCH and STATE; PAGE_REQUEST, RESULT and ACCEPT never on the
+ * source's stream.
  * @return 0; -EPROTO with @err naming the message.
  * Thread safety: one thread per @rx.
  */
@@ -243,6 +269,17 @@ void cvmm_mig_encode_header(void *buf, uint32_t type, uint64_t len);
 int cvmm_mig_send_start(int fd, uint32_t flags, uint32_t ncpus,
 			const struct cvmm_mig_range *ranges, unsigned int nranges,
 			const void *config, size_t config_len);
+/** START announcing @connections extra memory connections
+ * (<= CVMM_MIG_MAX_CONNECTIONS; -EINVAL otherwise). */
+int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t connections,
+			      const struct cvmm_mig_range *ranges, unsigned int nranges,
+			      const void *config, size_t config_len);
+/** ACCEPT (destination to source): the START flags this side takes. */
+int cvmm_mig_send_accept(int fd, uint32_t flags);
+/** SWITCH: post-copy from here; @pages the DISCARDs that follow name. */
+int cvmm_mig_send_switch(int fd, uint64_t pages);
+/** DISCARD of @count (1..CVMM_MIG_MAX_BATCH) pages at @gpa. */
+int cvmm_mig_send_discard(int fd, uint64_t gpa, uint32_t count);
 int cvmm_mig_send_pass(int fd, uint64_t pass, uint64_t pages);
 /**
  * PAGES of @count (1..CVMM_MIG_MAX_BATCH) pages at @gpa; @data (count pages,

@@ -839,6 +839,10 @@ struct cvmm_vmm_mig_progress {
 	uint64_t fault_median_us, fault_p99_us;
 	uint64_t total_ms;          /**< since the start (final once done) */
 	uint64_t downtime_ms;       /**< source paused until the destination's verdict */
+	/** Pre-copy did not converge and switched to post-copy (the pages
+	 * dirtied since the last pass came on demand and pushed). */
+	bool switched;
+	uint32_t connections;       /**< connections that carried pages (1: the main one) */
 	char error[256];            /**< FAILED: one line */
 };
 
@@ -871,6 +875,31 @@ struct cvmm_vmm_migrate_opts {
 	 */
 	bool postcopy;
 	int request_fd;
+	/**
+	 * Pre-copy that switches to post-copy when it does not converge:
+	 * after @postcopy_after passes (0: 5), or once auto-converge holds the
+	 * vCPUs for its most (90 %) and the estimate still exceeds
+	 * @downtime_ms. Needs @request_fd (as for post-copy) and a destination
+	 * that accepts it (its receive has a request_fd): START asks, the
+	 * destination answers ACCEPT; a destination that declines gets plain
+	 * pre-copy. At the switch the source pauses, tells the destination
+	 * which pages it holds are stale (DISCARD), sends the state; the
+	 * destination runs and takes those pages on demand while they are
+	 * pushed.
+	 */
+	bool postcopy_switch;
+	uint32_t postcopy_after;
+	/**
+	 * Several connections for memory: @nmem_fds more connected sockets
+	 * (<= 15) to the same destination besides @fd, in the order the
+	 * destination accepts them. Each pass's page batches are spread over
+	 * all of them, one thread per connection; the destination applies them
+	 * in any order within a pass and waits at each pass's start until every
+	 * connection finished the pass before (a later pass's page is never
+	 * overwritten by an earlier pass's copy).
+	 */
+	const int *mem_fds;
+	unsigned int nmem_fds;
 };
 
 /**
@@ -915,6 +944,11 @@ const char *cvmm_vmm_incoming_config(const struct cvmm_vmm_incoming *in, size_t 
 uint64_t cvmm_vmm_incoming_mem_size(const struct cvmm_vmm_incoming *in);
 unsigned int cvmm_vmm_incoming_ncpus(const struct cvmm_vmm_incoming *in);
 bool cvmm_vmm_incoming_local(const struct cvmm_vmm_incoming *in);
+/** True when the source wants a page-request connection (post-copy, or
+ * pre-copy that may switch to it): accept it right after the main one. */
+bool cvmm_vmm_incoming_wants_requests(const struct cvmm_vmm_incoming *in);
+/** Extra memory connections the source makes (after the request one). */
+unsigned int cvmm_vmm_incoming_connections(const struct cvmm_vmm_incoming *in);
 /** Free (does not close the fd). NULL: nothing. */
 void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in);
 
@@ -923,8 +957,13 @@ struct cvmm_vmm_receive_opts {
 	cvmm_vmm_mig_progress_fn progress;
 	void *opaque;
 	/** Post-copy's page-request connection (the source's request_fd);
-	 * -1 or a NULL @o: none, and a post-copy migration is refused. */
+	 * -1 or a NULL @o: none, and a post-copy migration is refused (a
+	 * pre-copy that may switch is answered "no switch"). */
 	int request_fd;
+	/** The extra memory connections, as many as
+	 * cvmm_vmm_incoming_connections() says, in accept order. */
+	const int *mem_fds;
+	unsigned int nmem_fds;
 };
 
 /**

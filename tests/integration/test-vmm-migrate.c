@@ -90,7 +90,7 @@ static void send_start(struct send_job *j, struct cvmm_vmm *vmm, int fd, bool lo
 static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
 {
 	struct cvmm_vmm_incoming *in;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
 	struct cvmm_vmm *vmm;
 	int ret = cvmm_vmm_migrate_accept(fd, &in, err, errlen);
 
@@ -384,6 +384,124 @@ START_TEST(postcopy)
 }
 END_TEST
 
+/* Pre-copy through a link slower than the guest dirties its pages, with a
+ * downtime limit it can never meet: after postcopy_after passes the source
+ * switches to post-copy (the destination accepted it in answer to START),
+ * the pages dirtied since their pass come on demand and pushed, and the
+ * guest finds every byte. */
+START_TEST(precopy_switch)
+{
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true }), *dst = NULL;
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_vmm_mig_progress sp, dp;
+	struct send_job j = { 0 };
+	char err[300] = "";
+	int sv[2], lk[2], rq[2], ret;
+	struct link fwd, back;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lk), 0);
+	small_buffers(sv[0]);
+	small_buffers(sv[1]);
+	fwd = (struct link){ .a = sv[1], .b = lk[0], .limit = UINT64_MAX, .slow = true };
+	back = (struct link){ .a = lk[0], .b = sv[1], .limit = UINT64_MAX };
+	ck_assert_int_eq(pthread_create(&fwd.t, NULL, link_thread, &fwd), 0);
+	ck_assert_int_eq(pthread_create(&back.t, NULL, link_thread, &back), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	sg_nap(100);
+	j.vmm = src;
+	j.fd = sv[0];
+	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy_switch = true,
+					      .postcopy_after = 3, .downtime_ms = 1,
+					      .request_fd = rq[0], .config = "{\"test\":1}",
+					      .config_len = 10, .progress = on_progress,
+					      .opaque = &j };
+	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
+	ck_assert_msg(cvmm_vmm_migrate_accept(lk[1], &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(cvmm_vmm_incoming_wants_requests(in));
+	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
+	ro.request_fd = rq[1];
+	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(in);
+	if (ret == -EPERM || ret == -ENOSYS) {
+		printf("# switch to post-copy skipped: %s\n", err);
+		pthread_join(j.t, NULL);
+		cvmm_vmm_destroy(dst);
+		drop(src);
+		shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
+		pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
+		return;
+	}
+	ck_assert_msg(ret == 0, "receive: %s", err);
+	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
+	pthread_join(j.t, NULL);
+	ck_assert_msg(j.ret == 0, "send: %s", j.err);
+	for (int i = 0; i < 1000; i++) {
+		ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
+		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
+			break;
+		sg_nap(10);
+	}
+	ck_assert_msg(dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
+		      cvmm_vmm_mig_state_name(dp.state), dp.error);
+	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
+	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
+	printf("# pre-copy -> post-copy: switched after %u passes (throttle %u%%), downtime %llu ms, "
+	       "%llu pages on demand, total %llu ms, %llu bytes\n", sp.pass, sp.throttle_pct,
+	       (unsigned long long)sp.downtime_ms, (unsigned long long)sp.page_requests,
+	       (unsigned long long)sp.total_ms, (unsigned long long)sp.bytes_sent);
+	ck_assert(sp.switched);
+	ck_assert(dp.switched);
+	ck_assert_uint_ge(sp.pass, 3);
+	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
+	drop(src);
+	ret = sg_finish_guest(dst);
+	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
+	cvmm_vmm_destroy(dst);
+	shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
+	pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
+	close(sv[0]), close(sv[1]), close(lk[0]), close(lk[1]), close(rq[0]), close(rq[1]);
+}
+END_TEST
+
+/* The same offer to a destination without a request connection: it
+ * declines in ACCEPT and the migration stays pre-copy (stop-and-copy). */
+START_TEST(precopy_switch_declined)
+{
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .load = true }), *dst;
+	struct cvmm_vmm_mig_progress sp;
+	struct send_job j = { 0 };
+	char err[300] = "";
+	int sv[2], rq[2], ret;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	sg_nap(50);
+	j.vmm = src;
+	j.fd = sv[0];
+	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy_switch = true,
+					      .request_fd = rq[0], .max_passes = 3,
+					      .downtime_ms = 1, .config = "{\"test\":1}",
+					      .config_len = 10 };
+	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
+	ret = receive_into(sv[1], &dst, err, sizeof(err));
+	pthread_join(j.t, NULL);
+	ck_assert_msg(ret == 0, "receive: %s", err);
+	ck_assert_msg(j.ret == 0, "send: %s", j.err);
+	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
+	ck_assert(!sp.switched);
+	drop(src);
+	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
+	ret = sg_finish_guest(dst);
+	ck_assert_msg(ret == 0x5a, "guest exit %#x", ret);
+	cvmm_vmm_destroy(dst);
+	close(sv[0]), close(sv[1]), close(rq[0]), close(rq[1]);
+}
+END_TEST
+
 START_TEST(link_cut)
 {
 	faulty_link(100 << 10, false, false);
@@ -643,6 +761,8 @@ int main(int argc, char **argv)
 	tcase_add_test(t, precopy_tcp);
 	tcase_add_test(t, local_memfd);
 	tcase_add_test(t, postcopy);
+	tcase_add_test(t, precopy_switch);
+	tcase_add_test(t, precopy_switch_declined);
 	tcase_add_test(t, link_cut);
 	tcase_add_test(t, cancel_midway);
 	tcase_add_test(t, destination_killed);

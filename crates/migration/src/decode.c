@@ -26,6 +26,9 @@ static const char *const names[] = {
 	[CVMM_MIG_PAGE_REQUEST] = "PAGE_REQUEST",
 	[CVMM_MIG_MEMFD] = "MEMFD",
 	[CVMM_MIG_RESULT] = "RESULT",
+	[CVMM_MIG_ACCEPT] = "ACCEPT",
+	[CVMM_MIG_SWITCH] = "SWITCH",
+	[CVMM_MIG_DISCARD] = "DISCARD",
 };
 
 const char *cvmm_mig_type_name(uint32_t type)
@@ -78,6 +81,11 @@ uint64_t cvmm_mig__max_len(uint32_t type)
 		return sizeof(struct cvmm_mig_memfd);
 	case CVMM_MIG_RESULT:
 		return 8 + CVMM_MIG_MAX_REASON;
+	case CVMM_MIG_ACCEPT:
+	case CVMM_MIG_SWITCH:
+		return 8;
+	case CVMM_MIG_DISCARD:
+		return sizeof(struct cvmm_mig_pages);
 	default:
 		return 0;
 	}
@@ -144,7 +152,7 @@ static int decode_pages(const struct cvmm_mig_hdr *h, const uint8_t *p,
 	if (!pg->count || pg->count > CVMM_MIG_MAX_BATCH)
 		return FAIL(-EPROTO, "count", "%" PRIu32 " out of range [1, %u]", pg->count,
 			    CVMM_MIG_MAX_BATCH);
-	if (h->type == CVMM_MIG_PAGE_REQUEST ? pg->flags : pg->flags & ~CVMM_MIG_PAGES_ZERO)
+	if (h->type != CVMM_MIG_PAGES ? pg->flags : pg->flags & ~CVMM_MIG_PAGES_ZERO)
 		return FAIL(-EPROTO, "flags", "unknown bits in %#" PRIx32, pg->flags);
 	bytes = (uint64_t)pg->count * CVMM_MIG_PAGE_SIZE; /* <= 4 MiB: no overflow */
 	if (pg->gpa > UINT64_MAX - bytes)
@@ -180,8 +188,9 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 	s->nranges = get32(p + 20);
 	s->mem_size = get64(p + 24);
 	s->config_len = get64(p + 32);
-	s->reserved[0] = get64(p + 40);
-	s->reserved[1] = get64(p + 48);
+	s->connections = get32(p + 40);
+	s->reserved32 = get32(p + 44);
+	s->reserved = get64(p + 48);
 	if (memcmp(s->magic, CVMM_MIG_MAGIC, 8))
 		return FAIL(-EPROTO, "magic", "not a cvmm migration stream");
 	if (s->version != CVMM_MIG_VERSION)
@@ -189,8 +198,14 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 			    s->version, CVMM_MIG_VERSION);
 	if (s->flags & ~CVMM_MIG_F_ALL)
 		return FAIL(-EPROTONOSUPPORT, "flags", "unknown bits in %#" PRIx32, s->flags);
-	if (s->reserved[0] || s->reserved[1])
+	if (s->reserved32 || s->reserved)
 		return FAIL(-EPROTO, "reserved", "not zero");
+	if (s->connections > CVMM_MIG_MAX_CONNECTIONS)
+		return FAIL(-EPROTO, "connections", "%" PRIu32 " exceeds %u", s->connections,
+			    CVMM_MIG_MAX_CONNECTIONS);
+	if (s->connections && (s->flags & CVMM_MIG_F_LOCAL))
+		return FAIL(-EPROTO, "connections", "%" PRIu32 " in a local migration",
+			    s->connections);
 	if (!s->ncpus || s->ncpus > CVMM_MIG_MAX_VCPUS)
 		return FAIL(-EPROTO, "ncpus", "%" PRIu32 " out of range [1, %u]", s->ncpus,
 			    CVMM_MIG_MAX_VCPUS);
@@ -276,7 +291,23 @@ int cvmm_mig_decode(const struct cvmm_mig_hdr *h, const void *payload,
 		return 0;
 	case CVMM_MIG_PAGES:
 	case CVMM_MIG_PAGE_REQUEST:
+	case CVMM_MIG_DISCARD:
 		return decode_pages(h, p, map, out, err, errlen);
+	case CVMM_MIG_ACCEPT:
+		if (h->len != 8)
+			return FAIL(-EPROTO, "length", "%" PRIu64 " bytes, 8 expected", h->len);
+		out->u.accept.flags = get32(p);
+		if (get32(p + 4))
+			return FAIL(-EPROTO, "reserved", "not zero");
+		if (out->u.accept.flags & ~CVMM_MIG_F_ALL)
+			return FAIL(-EPROTONOSUPPORT, "flags", "unknown bits in %#" PRIx32,
+				    out->u.accept.flags);
+		return 0;
+	case CVMM_MIG_SWITCH:
+		if (h->len != 8)
+			return FAIL(-EPROTO, "length", "%" PRIu64 " bytes, 8 expected", h->len);
+		out->u.switch_pages = get64(p);
+		return 0;
 	case CVMM_MIG_STATE:
 		if (!h->len)
 			return FAIL(-EPROTO, "length", "empty state");
@@ -338,8 +369,21 @@ int cvmm_mig_rx_accept(struct cvmm_mig_rx *rx, const struct cvmm_mig_msg *m, cha
 					      m->u.pass.pass, rx->last_pass);
 		rx->last_pass = m->u.pass.pass;
 		return 0;
+	case CVMM_MIG_SWITCH:
+		if (!(rx->flags & CVMM_MIG_F_SWITCH) || rx->switched || rx->state_seen)
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL, "%s",
+					      rx->switched ? "sent twice" : rx->state_seen ?
+					      "after the device state" :
+					      "in a migration whose START did not allow it");
+		rx->switched = true;
+		return 0;
+	case CVMM_MIG_DISCARD:
+		if (!rx->switched || rx->state_seen)
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
+					      "outside a switch to post-copy");
+		return 0;
 	case CVMM_MIG_PAGES:
-		if (rx->state_seen && !(rx->flags & CVMM_MIG_F_POSTCOPY))
+		if (rx->state_seen && !(rx->flags & CVMM_MIG_F_POSTCOPY) && !rx->switched)
 			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
 					      "pages after the device state of a pre-copy migration");
 		rx->pages += m->u.pages.hdr.count;

@@ -88,13 +88,21 @@ int cvmm_mig_send_start(int fd, uint32_t flags, uint32_t ncpus,
 			const struct cvmm_mig_range *ranges, unsigned int nranges,
 			const void *config, size_t config_len)
 {
+	return cvmm_mig_send_start_conns(fd, flags, ncpus, 0, ranges, nranges, config, config_len);
+}
+
+int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t connections,
+			      const struct cvmm_mig_range *ranges, unsigned int nranges,
+			      const void *config, size_t config_len)
+{
 	uint8_t *buf;
 	size_t len;
 	uint64_t sum = 0;
 	int ret;
 
 	if (!ranges || !nranges || nranges > CVMM_MIG_MAX_RANGES || (flags & ~CVMM_MIG_F_ALL) ||
-	    config_len > CVMM_MIG_MAX_CONFIG || (config_len && !config) || !ncpus)
+	    config_len > CVMM_MIG_MAX_CONFIG || (config_len && !config) || !ncpus ||
+	    connections > CVMM_MIG_MAX_CONNECTIONS)
 		return -EINVAL;
 	len = sizeof(struct cvmm_mig_start) + nranges * sizeof(struct cvmm_mig_range);
 	buf = calloc(1, len);
@@ -112,6 +120,7 @@ int cvmm_mig_send_start(int fd, uint32_t flags, uint32_t ncpus,
 	}
 	put64(buf + 24, sum);
 	put64(buf + 32, config_len);
+	put32(buf + 40, connections);
 	ret = send_msg(fd, CVMM_MIG_START, buf, len, config, config_len);
 	free(buf);
 	return ret;
@@ -154,6 +163,33 @@ int cvmm_mig_send_page_request(int fd, uint64_t gpa, uint32_t count)
 		return -EINVAL;
 	pages_hdr(p, gpa, count, 0);
 	return send_msg(fd, CVMM_MIG_PAGE_REQUEST, p, sizeof(p), NULL, 0);
+}
+
+int cvmm_mig_send_accept(int fd, uint32_t flags)
+{
+	uint8_t p[8];
+
+	put32(p, flags);
+	put32(p + 4, 0);
+	return send_msg(fd, CVMM_MIG_ACCEPT, p, sizeof(p), NULL, 0);
+}
+
+int cvmm_mig_send_switch(int fd, uint64_t pages)
+{
+	uint8_t p[8];
+
+	put64(p, pages);
+	return send_msg(fd, CVMM_MIG_SWITCH, p, sizeof(p), NULL, 0);
+}
+
+int cvmm_mig_send_discard(int fd, uint64_t gpa, uint32_t count)
+{
+	uint8_t p[16];
+
+	if (!count || count > CVMM_MIG_MAX_BATCH || (gpa & (CVMM_MIG_PAGE_SIZE - 1)))
+		return -EINVAL;
+	pages_hdr(p, gpa, count, 0);
+	return send_msg(fd, CVMM_MIG_DISCARD, p, sizeof(p), NULL, 0);
 }
 
 int cvmm_mig_send_state(int fd, const void *data, size_t len)

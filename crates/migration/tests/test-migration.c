@@ -252,6 +252,67 @@ START_TEST(memfd_passing)
 }
 END_TEST
 
+/* Pre-copy that switches to post-copy: SWITCH only when START allowed it,
+ * once, before STATE; DISCARD only between SWITCH and STATE; pages may
+ * follow STATE once switched. START's connections within the ceiling. */
+START_TEST(switch_order)
+{
+	struct cvmm_mig_range r = { 0, 1 << 20 };
+	static struct cvmm_mig_msg m;
+	struct cvmm_mig_rx rx = { 0 };
+	void *buf = NULL;
+	size_t cap = 0;
+	char err[256];
+	int sv[2];
+
+	pair(sv);
+	ck_assert_int_eq(cvmm_mig_send_start_conns(sv[0], CVMM_MIG_F_SWITCH, 1, 3, &r, 1, NULL, 0), 0);
+	ck_assert_int_eq(cvmm_mig_send_start_conns(sv[0], 0, 1, 16, &r, 1, NULL, 0), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, NULL, &m, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.u.start.hdr.connections, 3);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	/* DISCARD before SWITCH. */
+	ck_assert_int_eq(cvmm_mig_send_discard(sv[0], 4096, 2), 0);
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.u.pages.hdr.count, 2);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "outside a switch"));
+	ck_assert_int_eq(cvmm_mig_send_switch(sv[0], 2), 0);
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.u.switch_pages, 2);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO); /* twice */
+	/* A SWITCH the START did not allow. */
+	{
+		struct cvmm_mig_rx plain = { .started = true };
+
+		ck_assert_int_eq(cvmm_mig_rx_accept(&plain, &m, err, sizeof(err)), -EPROTO);
+		ck_assert_ptr_nonnull(strstr(err, "did not allow"));
+	}
+	/* ACCEPT is the destination's, never on the source's stream. */
+	ck_assert_int_eq(cvmm_mig_send_accept(sv[0], CVMM_MIG_F_SWITCH), 0);
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, NULL, &m, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.u.accept.flags, CVMM_MIG_F_SWITCH);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	/* A DISCARD outside RAM, and one with flags. */
+	{
+		uint8_t b[32];
+		uint64_t gpa = 1 << 20;
+		uint32_t count = 1, flags = 0;
+
+		cvmm_mig_encode_header(b, CVMM_MIG_DISCARD, 16);
+		memcpy(b + 16, &gpa, 8), memcpy(b + 24, &count, 4), memcpy(b + 28, &flags, 4);
+		refused(b, sizeof(b), -ERANGE, "'DISCARD' field 'gpa'");
+		gpa = 0, flags = CVMM_MIG_PAGES_ZERO;
+		memcpy(b + 16, &gpa, 8), memcpy(b + 28, &flags, 4);
+		refused(b, sizeof(b), -EPROTO, "'DISCARD' field 'flags'");
+	}
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(zero_check)
 {
 	static uint8_t p[4096 + 3];
@@ -275,6 +336,7 @@ int main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, hostile);
 	tcase_add_test(tc, memfd_passing);
+	tcase_add_test(tc, switch_order);
 	tcase_add_test(tc, zero_check);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,6 +96,16 @@ unsigned int cvmm_vmm_incoming_ncpus(const struct cvmm_vmm_incoming *in)
 bool cvmm_vmm_incoming_local(const struct cvmm_vmm_incoming *in)
 {
 	return in->start.flags & CVMM_MIG_F_LOCAL;
+}
+
+bool cvmm_vmm_incoming_wants_requests(const struct cvmm_vmm_incoming *in)
+{
+	return in->start.flags & (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_SWITCH);
+}
+
+unsigned int cvmm_vmm_incoming_connections(const struct cvmm_vmm_incoming *in)
+{
+	return in->start.connections;
 }
 
 void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in)
@@ -385,6 +397,51 @@ static uint64_t wire_len(const struct cvmm_mig_msg *m)
 	}
 }
 
+/* From here missing pages are asked for: userfaultfd over guest RAM (with
+ * @keep the pages that came in pre-copy stay) and the reply thread. */
+static int postcopy_begin(struct receiver *r, bool keep)
+{
+	int ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, post_fault, r, keep, "post-copy",
+				     r->err, r->errlen);
+
+	if (ret)
+		return ret;
+	if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r)))
+		return ret;
+	r->reply_running = true;
+	return 0;
+}
+
+/* After SWITCH: pages this side holds from an earlier pass that the guest
+ * wrote since. Dropped (and unmarked), they fault and are asked for. */
+static int on_discard(struct receiver *r, const struct cvmm_mig_msg *m)
+{
+	const struct cvmm_mig_pages *h = &m->u.pages.hdr;
+	uint64_t len = (uint64_t)h->count * PAGE;
+	uint8_t *host = cvmm_guest_mem_ptr(r->vmm->mem, h->gpa, len);
+	const struct cvmm_mem_region *g = cvmm_guest_mem_find(r->vmm->mem, h->gpa);
+	int ri = range_of(r, h->gpa), ret;
+
+	if (!host || !g || ri < 0)
+		return -EFAULT;
+	for (uint32_t i = 0; i < h->count; i++) {
+		uint64_t pg = (h->gpa - r->ranges[ri].gpa) / PAGE + i;
+
+		__atomic_fetch_and(&r->touched[ri][pg / 64], ~(1ull << (pg % 64)), __ATOMIC_ACQ_REL);
+	}
+	/* Shared memory keeps its pages in the file: punch them out too. */
+	if (g->fd >= 0 && (g->flags & CVMM_MEM_F_SHARED))
+		ret = fallocate(g->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(g->fd_offset + (uint64_t)(host - g->host)), (off_t)len) ?
+		      -errno : 0;
+	else
+		ret = madvise(host, len, MADV_DONTNEED) ? -errno : 0;
+	if (ret)
+		snprintf(r->err, r->errlen, "migration message 'DISCARD': dropping [%#" PRIx64
+			 ", +%#" PRIx64 "): %s", h->gpa, len, strerror(-ret));
+	return ret;
+}
+
 /* Read and apply messages until COMPLETE (0), a post-copy switch-over
  * (1: the state is restored, the rest comes in the background), or a
  * failure (negative errno). */
@@ -433,6 +490,15 @@ static int receive_loop(struct receiver *r)
 			break;
 		case CVMM_MIG_MEMFD:
 			ret = on_memfd(r, m, fd);
+			break;
+		case CVMM_MIG_SWITCH:
+			/* Pre-copy did not converge: post-copy from here. What
+			 * came stays; the stale pages are named next. */
+			r->p.switched = true;
+			ret = postcopy_begin(r, true);
+			break;
+		case CVMM_MIG_DISCARD:
+			ret = on_discard(r, m);
 			break;
 		case CVMM_MIG_STATE:
 			r->t_state = cvmm_now_ns();
@@ -493,21 +559,28 @@ static int receive(struct receiver *r, const struct cvmm_vmm_receive_opts *o)
 	r->rx.started = true;
 	r->rx.flags = r->in->start.flags;
 	r->p.state = CVMM_VMM_MIG_PRECOPY;
+	if (r->rx.flags & (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_SWITCH) && o && o->request_fd >= 0)
+		r->req_fd = o->request_fd;
+	if (r->rx.flags & CVMM_MIG_F_SWITCH) {
+		/* The source may switch to post-copy: only with a request
+		 * connection here. Without, SWITCH is refused as out of order. */
+		if (r->req_fd < 0)
+			r->rx.flags &= ~CVMM_MIG_F_SWITCH;
+		ret = cvmm_mig_send_accept(r->fd, r->rx.flags & CVMM_MIG_F_SWITCH);
+		if (ret) {
+			snprintf(r->err, r->errlen, "migration: sending ACCEPT: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	if (r->rx.flags & CVMM_MIG_F_POSTCOPY) {
-		if (!o || o->request_fd < 0) {
+		if (r->req_fd < 0) {
 			snprintf(r->err, r->errlen, "migration: post-copy needs a page-request "
 				 "connection");
 			return -EINVAL;
 		}
-		r->req_fd = o->request_fd;
 		/* Before anything arrives or runs: every missing page faults to us. */
-		ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, post_fault, r, "post-copy",
-					 r->err, r->errlen);
-		if (ret)
+		if ((ret = postcopy_begin(r, false)))
 			return ret;
-		if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r)))
-			return ret;
-		r->reply_running = true;
 	}
 	return receive_loop(r);
 }

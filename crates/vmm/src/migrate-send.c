@@ -37,6 +37,7 @@ struct sender {
 	bool held;                 /* we paused the VM (throttle or stop-and-copy) */
 	bool write_failed;         /* the link is gone: no ABANDON */
 	bool switched;             /* post-copy: the destination runs the guest */
+	bool can_switch;           /* pre-copy may switch to post-copy (ACCEPTed) */
 	_Atomic uint64_t requests; /* post-copy: pages asked for and sent */
 	uint64_t slice_start;
 	uint64_t pass_bytes;
@@ -118,7 +119,8 @@ static int throttle_tick(struct sender *s)
 
 static int check_cancel(struct sender *s)
 {
-	if (atomic_load(&s->m->cancel)) {
+	/* After the switch-over the guest runs over there: too late. */
+	if (!s->switched && atomic_load(&s->m->cancel)) {
 		snprintf(s->err, s->errlen, "migration cancelled");
 		return -ECANCELED;
 	}
@@ -301,11 +303,52 @@ static int send_start(struct sender *s, uint32_t flags)
 					   s->o->config_len), "START");
 }
 
+/* A START that offered the switch to post-copy: the destination's answer,
+ * ACCEPT (or a RESULT error when it refused the migration at once). */
+static int await_accept(struct sender *s)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct cvmm_mig_msg *msg = calloc(1, sizeof(*msg));
+	void *buf = NULL;
+	size_t cap = 0;
+	char e[300] = "";
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	ret = poll(&pfd, 1, VERDICT_MS);
+	if (ret <= 0) {
+		ret = ret ? -errno : -ETIMEDOUT;
+		snprintf(e, sizeof(e), "%s", ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+	} else {
+		ret = cvmm_mig_recv(s->fd, &buf, &cap, NULL, msg, NULL, e, sizeof(e));
+	}
+	if (!ret && msg->type == CVMM_MIG_RESULT && msg->u.text.error) {
+		snprintf(s->err, s->errlen, "migration: the destination refused: %s",
+			 msg->u.text.reason);
+		ret = msg->u.text.error;
+		s->write_failed = true; /* it gave up already: no ABANDON */
+	} else if (!ret && msg->type != CVMM_MIG_ACCEPT) {
+		snprintf(s->err, s->errlen, "migration: a %s instead of ACCEPT",
+			 cvmm_mig_type_name(msg->type));
+		ret = -EPROTO;
+	} else if (ret) {
+		snprintf(s->err, s->errlen, "migration: no answer to START: %s", e);
+	} else {
+		s->can_switch = msg->u.accept.flags & CVMM_MIG_F_SWITCH;
+	}
+	free(buf);
+	free(msg);
+	return ret;
+}
+
 /* The pre-copy passes, until the estimate fits the downtime. */
+/* @return 0: stop-and-copy; 1: switch to post-copy; negative errno. */
 static int precopy(struct sender *s)
 {
 	uint64_t downtime = s->o->downtime_ms ? s->o->downtime_ms : 300;
 	uint32_t max_passes = s->o->max_passes ? s->o->max_passes : 30;
+	uint32_t after = s->o->postcopy_after ? s->o->postcopy_after : 5;
 	uint64_t t;
 	long dirty;
 	int ret;
@@ -350,7 +393,13 @@ static int precopy(struct sender *s)
 			s->p.throttle_pct += s->p.throttle_pct ? 10 : 20;
 		s->p.pass++;
 		publish(s);
-		if (s->p.expected_downtime_ms <= downtime || s->p.pass >= max_passes)
+		if (s->p.expected_downtime_ms <= downtime)
+			return 0;
+		/* Not converging: passes spent, or the throttle at its most. */
+		if (s->can_switch && (s->p.pass >= after || s->p.pass >= max_passes ||
+				      s->p.throttle_pct >= 90))
+			return 1;
+		if (s->p.pass >= max_passes)
 			return 0;
 	}
 }
@@ -474,10 +523,11 @@ static void *requests_main(void *arg)
 	return NULL;
 }
 
+static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all);
+
 /* Post-copy: state first, the destination runs, then every page. */
 static int postcopy(struct sender *s)
 {
-	pthread_t t;
 	uint64_t t_pause;
 	int ret;
 
@@ -492,19 +542,84 @@ static int postcopy(struct sender *s)
 	publish(s);
 	if ((ret = check_cancel(s)) || (ret = send_state(s)))
 		return ret;
+	return postcopy_rest(s, t_pause, true);
+}
+
+/* Tell the destination which pages it holds are stale: those dirtied since
+ * the pass that carried them (bits still set in the slots' bitmaps). */
+static int send_discards(struct sender *s)
+{
+	for (unsigned int i = 0; i < s->dirty.n; i++) {
+		struct mig_dirty_slot *sl = &s->dirty.s[i];
+		uint64_t pages = sl->size / PAGE, p = 0;
+
+		while (p < pages) {
+			uint64_t run = 0;
+			int ret;
+
+			if (!(sl->bm[p / 64] >> (p % 64) & 1)) {
+				p += !(p % 64) && !sl->bm[p / 64] ? 64 : 1;
+				continue;
+			}
+			while (p + run < pages && run < CVMM_MIG_MAX_BATCH &&
+			       (sl->bm[(p + run) / 64] >> ((p + run) % 64) & 1))
+				run++;
+			ret = wire(s, cvmm_mig_send_discard(s->fd, sl->gpa + p * PAGE, (uint32_t)run),
+				   "DISCARD");
+			if (ret)
+				return ret;
+			s->p.bytes_sent += CVMM_MIG_HDR_SIZE + 16;
+			p += run;
+		}
+	}
+	return 0;
+}
+
+/* Pre-copy did not converge: pause, name the stale pages, send the state;
+ * the destination runs and the dirty pages follow on demand and pushed. */
+static int switch_over(struct sender *s)
+{
+	uint64_t t_pause;
+	long dirty;
+	int ret;
+
+	if ((ret = hold(s, true)))
+		return ret;
+	t_pause = cvmm_now_ns();
+	s->p.state = CVMM_VMM_MIG_STOPCOPY;
+	publish(s);
+	dirty = cvmm_vi_mig_dirty_collect(s->vmm, &s->dirty);
+	if (dirty < 0) {
+		snprintf(s->err, s->errlen, "migration: dirty log: %s", strerror((int)-dirty));
+		return (int)dirty;
+	}
+	s->p.bytes_remaining = (uint64_t)dirty * PAGE;
+	if ((ret = wire(s, cvmm_mig_send_switch(s->fd, (uint64_t)dirty), "SWITCH")) ||
+	    (ret = send_discards(s)) || (ret = check_cancel(s)) || (ret = send_state(s)))
+		return ret;
+	return postcopy_rest(s, t_pause, false);
+}
+
+static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
+{
+	pthread_t t;
+	int ret;
+
 	/* The destination's word that it runs: from here this VM never does. */
 	if ((ret = verdict(s)))
 		return ret;
 	s->switched = true;
+	s->p.switched = !all;
 	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
 	s->p.state = CVMM_VMM_MIG_POSTCOPY;
-	s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
+	if (all)
+		s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
 	publish(s);
 	if ((ret = -pthread_create(&t, NULL, requests_main, s)))
 		return ret;
-	ret = wire(s, cvmm_mig_send_pass(s->fd, 0, s->p.bytes_remaining / PAGE), "PASS");
+	ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE), "PASS");
 	if (!ret)
-		ret = send_all(s);
+		ret = all ? send_all(s) : send_dirty(s);
 	if (!ret)
 		ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
 			   "COMPLETE");
@@ -528,7 +643,15 @@ static int migrate(struct sender *s)
 		if ((ret = send_start(s, CVMM_MIG_F_LOCAL)) || (ret = send_memfds(s)))
 			return ret;
 	} else {
-		if ((ret = send_start(s, 0)) || (ret = precopy(s)))
+		bool offer = s->o->postcopy_switch && s->o->request_fd >= 0;
+
+		if ((ret = send_start(s, offer ? CVMM_MIG_F_SWITCH : 0)) ||
+		    (offer && (ret = await_accept(s))))
+			return ret;
+		ret = precopy(s);
+		if (ret == 1)
+			return switch_over(s);
+		if (ret)
 			return ret;
 	}
 	/* Stop-and-copy: from here the guest is down until the verdict. */

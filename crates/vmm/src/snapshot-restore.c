@@ -509,7 +509,7 @@ static void *fill_main(void *arg)
 static int restore_on_demand(struct cvmm_vmm *vmm, struct snap_restore *sr, char *err,
 			     size_t errlen)
 {
-	int ret = cvmm_vi_uffd_start(&sr->uffd, vmm->mem, serve_fault, sr, "OnDemand restore", err,
+	int ret = cvmm_vi_uffd_start(&sr->uffd, vmm->mem, serve_fault, sr, false, "OnDemand restore", err,
 				     errlen);
 
 	if (ret)

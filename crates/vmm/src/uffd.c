@@ -100,8 +100,8 @@ static int failf(char *err, size_t errlen, int ret, const char *who, const char 
 }
 
 int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
-		       cvmm_vi_uffd_fault_fn fault, void *opaque, const char *who, char *err,
-		       size_t errlen)
+		       cvmm_vi_uffd_fault_fn fault, void *opaque, bool keep, const char *who,
+		       char *err, size_t errlen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct vi_uffd *u = calloc(1, sizeof(*u));
@@ -128,7 +128,8 @@ int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
-		madvise(r->host, r->size, MADV_DONTNEED);
+		if (!keep)
+			madvise(r->host, r->size, MADV_DONTNEED);
 		if (ioctl(u->uffd, UFFDIO_REGISTER, &reg)) {
 			ret = failf(err, errlen, -errno, who, "UFFDIO_REGISTER");
 			goto fail;

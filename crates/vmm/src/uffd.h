@@ -37,10 +37,11 @@ struct vi_uffd {
 };
 
 /* Register every RAM region of @mem (MISSING mode; present pages are
- * dropped first) and start the fault thread. @who prefixes messages. */
+ * dropped first unless @keep: a pre-copy that switches keeps what came)
+ * and start the fault thread. @who prefixes messages. */
 int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
-		       cvmm_vi_uffd_fault_fn fault, void *opaque, const char *who, char *err,
-		       size_t errlen);
+		       cvmm_vi_uffd_fault_fn fault, void *opaque, bool keep, const char *who,
+		       char *err, size_t errlen);
 /* Copy @len bytes from @src into the missing pages at host @dst; pages
  * already there are skipped. @return 0 or negative errno. */
 int cvmm_vi_uffd_copy(struct vi_uffd *u, uint8_t *dst, const void *src, uint64_t len);
