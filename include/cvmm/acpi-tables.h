@@ -271,6 +271,59 @@ int cvmm_aml_res_word_bus_number(struct cvmm_acpi_buf *b, uint16_t min, uint16_t
  */
 int cvmm_aml_res_window_memory(struct cvmm_acpi_buf *b, uint64_t base, uint64_t len);
 
+/*
+ * Control methods. The operator calls append the opcode only; the caller
+ * appends the operands next, in AML order (as for cvmm_aml_name()):
+ *   Store:  cvmm_aml_store(b); <source>; <target>
+ *   And:    cvmm_aml_and(b); <operand>; <operand>; <target or cvmm_aml_no_target()>
+ *   Notify: cvmm_aml_notify(b); <name string>; <integer>
+ *   If:     m = cvmm_aml_if_begin(b); <predicate>; <body>; cvmm_aml_end(b, m)
+ * A method call is the method's name string followed by its arguments.
+ * Errors are recorded in the buffer (sticky) as for every builder call.
+ */
+
+/* OperationRegion spaces */
+#define CVMM_AML_SPACE_MEMORY 0x00
+#define CVMM_AML_SPACE_IO 0x01
+/* Field flags: access type | update rule (lock rule: NoLock) */
+#define CVMM_AML_FIELD_ANY_ACC 0x00
+#define CVMM_AML_FIELD_BYTE_ACC 0x01
+#define CVMM_AML_FIELD_DWORD_ACC 0x03
+#define CVMM_AML_FIELD_PRESERVE 0x00
+#define CVMM_AML_FIELD_WRITE_AS_ZEROS 0x40
+
+/**
+ * OperationRegion(@name, @space, @offset, @len).
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
+int cvmm_aml_opregion(struct cvmm_acpi_buf *b, const char *name, uint8_t space,
+		      uint64_t offset, uint64_t len);
+/**
+ * Field(@region, @flags) { ... }: append cvmm_aml_field_unit()s, then close
+ * with cvmm_aml_end().
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
+size_t cvmm_aml_field_begin(struct cvmm_acpi_buf *b, const char *region, uint8_t flags);
+/**
+ * A named field unit @name (one NameSeg) of @bits bits.
+ * @return 0; -EINVAL (bad name, 0 bits); -E2BIG.
+ * Thread safety: reentrant (one thread per buffer or table set).
+ */
+int cvmm_aml_field_unit(struct cvmm_acpi_buf *b, const char *name, uint32_t bits);
+/** Local@n (0-7) / Arg@n (0-6). @return 0; -EINVAL.
+ * Thread safety: reentrant (one thread per buffer or table set). */
+int cvmm_aml_local(struct cvmm_acpi_buf *b, unsigned int n);
+int cvmm_aml_arg(struct cvmm_acpi_buf *b, unsigned int n);
+/** Opcodes of Store, And, Notify and a NullName target (see above).
+ * Thread safety: reentrant (one thread per buffer or table set). */
+int cvmm_aml_store(struct cvmm_acpi_buf *b);
+int cvmm_aml_and(struct cvmm_acpi_buf *b);
+int cvmm_aml_no_target(struct cvmm_acpi_buf *b);
+int cvmm_aml_notify(struct cvmm_acpi_buf *b);
+/** If (<predicate>) { ... }; close with cvmm_aml_end().
+ * Thread safety: reentrant (one thread per buffer or table set). */
+size_t cvmm_aml_if_begin(struct cvmm_acpi_buf *b);
+
 /* ------------------------------------------------------------------------ */
 /* The table set                                                             */
 /* ------------------------------------------------------------------------ */
@@ -335,6 +388,36 @@ struct cvmm_acpi_pci {
 	unsigned int num_irqs;      /* at most 32 */
 };
 
+/*
+ * The ACPI Generic Event Device (ACPI0013) as Cloud Hypervisor lays it out:
+ * a 32-bit event word at @base that the guest's _EVT reads (the VMM clears
+ * it on read) and an edge interrupt on I/O APIC input @gsi. Bits: */
+#define CVMM_ACPI_GED_PCI_HOTPLUG (1u << 1)   /* _EVT calls \_SB.PCI0.PCNT */
+#define CVMM_ACPI_GED_POWER_BUTTON (1u << 3)  /* Notify(\_SB.PWRB, 0x80) */
+#define CVMM_ACPI_GED_SIZE 4u
+/*
+ * ACPI PCI hotplug registers (32 bits each, at @pcihp_base): slots that
+ * came up and slots the host wants removed since the last read (bit N =
+ * slot N, cleared on read), and the eject register the slots' _EJ0 write.
+ */
+#define CVMM_ACPI_PCIHP_UP 0x0
+#define CVMM_ACPI_PCIHP_DOWN 0x4
+#define CVMM_ACPI_PCIHP_EJECT 0x8
+#define CVMM_ACPI_PCIHP_SIZE 12u
+
+/**
+ * The GED (\_SB.GED_, with the power button \_SB.PWRB, PNP0C0C) and, with
+ * @pcihp_base and a PCI segment, slot devices \_SB.PCI0.S01..S31 (_ADR,
+ * _SUN, _EJ0 writing the slot's bit to the eject register) and
+ * \_SB.PCI0.PCNT (Notify(Sxx, 1) for each slot up, Notify(Sxx, 3) for each
+ * slot down), which _EVT calls on CVMM_ACPI_GED_PCI_HOTPLUG.
+ */
+struct cvmm_acpi_ged {
+	uint64_t base;        /* below 4 GiB */
+	uint32_t gsi;
+	uint64_t pcihp_base;  /* 0: no PCI hotplug; else below 4 GiB, needs cfg->pci */
+};
+
 /* MADT Interrupt Source Override flags (MPS INTI) */
 #define CVMM_ACPI_MPS_ACTIVE_HIGH 0x1
 #define CVMM_ACPI_MPS_ACTIVE_LOW 0x3
@@ -380,6 +463,7 @@ struct cvmm_acpi_config {
 	uint8_t reset_value;
 	const char *oem_id;        /* up to 6 chars; NULL: "CVMM" */
 	const struct cvmm_acpi_pci *pci; /* NULL: no PCI (no MCFG, no PCI0) */
+	const struct cvmm_acpi_ged *ged; /* NULL: no GED, no power button */
 };
 
 /** A finished table set: copy @len bytes of @data to guest address @gpa. */
@@ -400,7 +484,8 @@ struct cvmm_acpi_tables {
  * @return 0; -EINVAL (bad sz, num_cpus, alignment, sleep registers, a
  * zero-sized or wrapping device range, blob would wrap the address space
  * or pass 1 MiB when placed below it; PCI: ECAM misaligned, bus range
- * reversed, a 32-bit window above 4 GiB, a slot above 31 or irqs NULL);
+ * reversed, a 32-bit window above 4 GiB, a slot above 31 or irqs NULL;
+ * GED: registers above 4 GiB, PCI hotplug without PCI);
  * -E2BIG (too many devices); -ENOMEM.
  * Thread safety: reentrant.
  */

@@ -482,3 +482,102 @@ int cvmm_aml_res_window_memory(struct cvmm_acpi_buf *b, uint64_t base, uint64_t 
 		return cvmm_acpi_buf_append(b, d, sizeof(d));
 	}
 }
+
+/* ------------------------------------------------------------------------ */
+/* Control methods: the few operators a GED and PCI hotplug need            */
+/* ------------------------------------------------------------------------ */
+
+#define AML_EXT_OPREGION 0x80
+#define AML_EXT_FIELD 0x81
+#define AML_LOCAL0 0x60
+#define AML_ARG0 0x68
+#define AML_STORE 0x70
+#define AML_AND 0x7b
+#define AML_NOTIFY 0x86
+#define AML_IF 0xa0
+
+int cvmm_aml_opregion(struct cvmm_acpi_buf *b, const char *name, uint8_t space,
+		      uint64_t offset, uint64_t len)
+{
+	cvmm_acpi_buf_u8(b, AML_EXT);
+	cvmm_acpi_buf_u8(b, AML_EXT_OPREGION);
+	cvmm_aml_name_string(b, name);
+	cvmm_acpi_buf_u8(b, space);
+	cvmm_aml_integer(b, offset);
+	return cvmm_aml_integer(b, len);
+}
+
+size_t cvmm_aml_field_begin(struct cvmm_acpi_buf *b, const char *region, uint8_t flags)
+{
+	size_t mark;
+
+	cvmm_acpi_buf_u8(b, AML_EXT);
+	cvmm_acpi_buf_u8(b, AML_EXT_FIELD);
+	mark = b->len;
+	cvmm_aml_name_string(b, region);
+	cvmm_acpi_buf_u8(b, flags);
+	return mark;
+}
+
+int cvmm_aml_field_unit(struct cvmm_acpi_buf *b, const char *name, uint32_t bits)
+{
+	uint8_t seg[4], enc[4];
+	const char *end;
+	int n;
+
+	if (b->err)
+		return b->err;
+	/* A NamedField is a bare NameSeg, then its width as a PkgLength. */
+	end = name ? parse_seg(name, seg) : NULL;
+	if (!end || *end || !bits)
+		return cvmm_acpi_priv_fail(b, -EINVAL);
+	n = cvmm_aml_pkglen_encode(bits, enc);
+	if (n < 0)
+		return cvmm_acpi_priv_fail(b, n);
+	cvmm_acpi_buf_append(b, seg, 4);
+	return cvmm_acpi_buf_append(b, enc, (size_t)n);
+}
+
+int cvmm_aml_local(struct cvmm_acpi_buf *b, unsigned int n)
+{
+	if (b->err)
+		return b->err;
+	if (n > 7)
+		return cvmm_acpi_priv_fail(b, -EINVAL);
+	return cvmm_acpi_buf_u8(b, (uint8_t)(AML_LOCAL0 + n));
+}
+
+int cvmm_aml_arg(struct cvmm_acpi_buf *b, unsigned int n)
+{
+	if (b->err)
+		return b->err;
+	if (n > 6)
+		return cvmm_acpi_priv_fail(b, -EINVAL);
+	return cvmm_acpi_buf_u8(b, (uint8_t)(AML_ARG0 + n));
+}
+
+int cvmm_aml_store(struct cvmm_acpi_buf *b)
+{
+	return cvmm_acpi_buf_u8(b, AML_STORE);
+}
+
+int cvmm_aml_and(struct cvmm_acpi_buf *b)
+{
+	return cvmm_acpi_buf_u8(b, AML_AND);
+}
+
+int cvmm_aml_no_target(struct cvmm_acpi_buf *b)
+{
+	return cvmm_acpi_buf_u8(b, 0x00); /* NullName */
+}
+
+int cvmm_aml_notify(struct cvmm_acpi_buf *b)
+{
+	return cvmm_acpi_buf_u8(b, AML_NOTIFY);
+}
+
+size_t cvmm_aml_if_begin(struct cvmm_acpi_buf *b)
+{
+	cvmm_acpi_buf_u8(b, AML_IF);
+	return b->len;
+}

@@ -77,6 +77,15 @@ static int check_config(const struct cvmm_acpi_config *cfg)
 		return -EINVAL;
 	if (cfg->oem_id && strlen(cfg->oem_id) > 6)
 		return -EINVAL;
+	if (cfg->ged) {
+		const struct cvmm_acpi_ged *g = cfg->ged;
+
+		if (!cvmm_range_ok(g->base, CVMM_ACPI_GED_SIZE, 1ull << 32) ||
+		    (g->pcihp_base && (!cfg->pci || !cvmm_range_ok(g->pcihp_base,
+								   CVMM_ACPI_PCIHP_SIZE,
+								   1ull << 32))))
+			return -EINVAL;
+	}
 	if (cfg->pci) {
 		const struct cvmm_acpi_pci *p = cfg->pci;
 
@@ -160,7 +169,127 @@ static void virtio_device(struct cvmm_acpi_buf *b, unsigned int idx,
  * Device (PCI0): the host bridge of @p's segment. Linux takes ECAM from
  * MCFG only when a motherboard device reserves it, hence MBRD.
  */
-static void pci_root(struct cvmm_acpi_buf *b, const struct cvmm_acpi_pci *p)
+/* Notify(S<slot>, @value) for each bit of Local@local. */
+static void notify_slots(struct cvmm_acpi_buf *b, unsigned int local, unsigned int value)
+{
+	for (unsigned int s = 1; s < 32; s++) {
+		char name[5];
+		size_t m = cvmm_aml_if_begin(b);
+
+		cvmm_aml_and(b);
+		cvmm_aml_local(b, local);
+		cvmm_aml_integer(b, 1ull << s);
+		cvmm_aml_no_target(b);
+		snprintf(name, sizeof(name), "S%02X", s);
+		cvmm_aml_notify(b);
+		cvmm_aml_name_string(b, name);
+		cvmm_aml_integer(b, value);
+		cvmm_aml_end(b, m);
+	}
+}
+
+/*
+ * ACPI PCI hotplug inside PCI0, as Cloud Hypervisor and QEMU describe it:
+ * the registers as fields, a device per slot whose _EJ0 writes the slot's
+ * bit to the eject register, and PCNT, which reads both bitmaps (the VMM
+ * clears them on read) and notifies each slot: 1 (device check: scan it)
+ * for up, 3 (eject request) for down.
+ */
+static void pci_hotplug(struct cvmm_acpi_buf *b, uint64_t base)
+{
+	size_t f, m;
+
+	cvmm_aml_opregion(b, "PCST", CVMM_AML_SPACE_MEMORY, base, CVMM_ACPI_PCIHP_SIZE);
+	f = cvmm_aml_field_begin(b, "PCST", CVMM_AML_FIELD_DWORD_ACC |
+				 CVMM_AML_FIELD_WRITE_AS_ZEROS);
+	cvmm_aml_field_unit(b, "PCIU", 32);
+	cvmm_aml_field_unit(b, "PCID", 32);
+	cvmm_aml_field_unit(b, "B0EJ", 32);
+	cvmm_aml_end(b, f);
+	for (unsigned int s = 1; s < 32; s++) {
+		char name[5];
+		size_t dev;
+
+		snprintf(name, sizeof(name), "S%02X", s);
+		dev = cvmm_aml_device_begin(b, name);
+		name_int(b, "_ADR", (uint64_t)s << 16);
+		name_int(b, "_SUN", s);
+		m = cvmm_aml_method_begin(b, "_EJ0", 1, false);
+		cvmm_aml_store(b);
+		cvmm_aml_integer(b, 1ull << s);
+		cvmm_aml_name_string(b, "B0EJ");
+		cvmm_aml_end(b, m);
+		cvmm_aml_end(b, dev);
+	}
+	m = cvmm_aml_method_begin(b, "PCNT", 0, true);
+	cvmm_aml_store(b);
+	cvmm_aml_name_string(b, "PCIU");
+	cvmm_aml_local(b, 0);
+	cvmm_aml_store(b);
+	cvmm_aml_name_string(b, "PCID");
+	cvmm_aml_local(b, 1);
+	notify_slots(b, 0, 1);
+	notify_slots(b, 1, 3);
+	cvmm_aml_end(b, m);
+}
+
+/*
+ * The power button (PNP0C0C) and the GED: _CRS gives its event word and
+ * interrupt; _EVT reads the word (cleared on read) and acts on each bit.
+ */
+static void ged_devices(struct cvmm_acpi_buf *b, const struct cvmm_acpi_ged *g)
+{
+	size_t dev, crs, m, f, i;
+
+	dev = cvmm_aml_device_begin(b, "PWRB");
+	cvmm_aml_name(b, "_HID");
+	cvmm_aml_eisaid(b, "PNP0C0C");
+	name_int(b, "_UID", 0);
+	cvmm_aml_end(b, dev);
+
+	dev = cvmm_aml_device_begin(b, "GED_");
+	cvmm_aml_name(b, "_HID");
+	cvmm_aml_string(b, "ACPI0013");
+	name_int(b, "_UID", 0);
+	cvmm_aml_name(b, "_CRS");
+	crs = cvmm_aml_restemplate_begin(b);
+	cvmm_aml_res_memory32_fixed(b, true, (uint32_t)g->base, CVMM_ACPI_GED_SIZE);
+	cvmm_aml_res_interrupt(b, CVMM_AML_INT_CONSUMER | CVMM_AML_INT_EDGE, g->gsi);
+	cvmm_aml_restemplate_end(b, crs);
+	cvmm_aml_opregion(b, "GDST", CVMM_AML_SPACE_MEMORY, g->base, CVMM_ACPI_GED_SIZE);
+	f = cvmm_aml_field_begin(b, "GDST", CVMM_AML_FIELD_DWORD_ACC |
+				 CVMM_AML_FIELD_WRITE_AS_ZEROS);
+	cvmm_aml_field_unit(b, "GDAT", 32);
+	cvmm_aml_end(b, f);
+	m = cvmm_aml_method_begin(b, "_EVT", 1, true);
+	cvmm_aml_store(b);
+	cvmm_aml_name_string(b, "GDAT");
+	cvmm_aml_local(b, 0);
+	if (g->pcihp_base) {
+		i = cvmm_aml_if_begin(b);
+		cvmm_aml_and(b);
+		cvmm_aml_local(b, 0);
+		cvmm_aml_integer(b, CVMM_ACPI_GED_PCI_HOTPLUG);
+		cvmm_aml_no_target(b);
+		/* Relative, as iasl optimises it (the DSDT recompiles to itself). */
+		cvmm_aml_name_string(b, "^^PCI0.PCNT");
+		cvmm_aml_end(b, i);
+	}
+	i = cvmm_aml_if_begin(b);
+	cvmm_aml_and(b);
+	cvmm_aml_local(b, 0);
+	cvmm_aml_integer(b, CVMM_ACPI_GED_POWER_BUTTON);
+	cvmm_aml_no_target(b);
+	cvmm_aml_notify(b);
+	cvmm_aml_name_string(b, "PWRB");
+	cvmm_aml_integer(b, 0x80);
+	cvmm_aml_end(b, i);
+	cvmm_aml_end(b, m);
+	cvmm_aml_end(b, dev);
+}
+
+static void pci_root(struct cvmm_acpi_buf *b, const struct cvmm_acpi_pci *p,
+		     const struct cvmm_acpi_ged *ged)
 {
 	uint64_t ecam_len = (uint64_t)(p->bus_end - p->bus_start + 1) << 20;
 	size_t dev, crs, prt;
@@ -196,6 +325,8 @@ static void pci_root(struct cvmm_acpi_buf *b, const struct cvmm_acpi_pci *p)
 		cvmm_aml_package_end(b, e, 4);
 	}
 	cvmm_aml_package_end(b, prt, p->num_irqs);
+	if (ged && ged->pcihp_base)
+		pci_hotplug(b, ged->pcihp_base);
 	cvmm_aml_end(b, dev);
 
 	dev = cvmm_aml_device_begin(b, "MBRD");
@@ -239,7 +370,9 @@ int cvmm_acpi_build_dsdt(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config 
 	for (unsigned int i = 0; i < cfg->num_virtio; i++)
 		virtio_device(b, i, &cfg->virtio[i]);
 	if (cfg->pci)
-		pci_root(b, cfg->pci);
+		pci_root(b, cfg->pci, cfg->ged);
+	if (cfg->ged)
+		ged_devices(b, cfg->ged);
 	cvmm_aml_end(b, sb);
 	/* \_S5: SLP_TYPa, SLP_TYPb and two reserved entries. */
 	cvmm_aml_name(b, "_S5");

@@ -403,6 +403,71 @@ static void expect_devices(const char *dsl, size_t n)
 	expect(dsl, "Name (LAST, 0x1234)");
 }
 
+/* The GED with the power button and PCI hotplug: iasl parses the methods
+ * (control flow, fields, notifies) and recompiles them to the same bytes. */
+START_TEST(iasl_ged_hotplug)
+{
+	static const struct cvmm_acpi_pci_irq irqs[] = { { 1, 5 } };
+	struct cvmm_acpi_pci pci = {
+		.ecam_base = 0xd0000000, .mmio32_base = 0xd4000000, .mmio32_size = 64 << 20,
+		.irqs = irqs, .num_irqs = 1,
+	};
+	struct cvmm_acpi_ged ged = { .base = 0xd8000000, .gsi = 9, .pcihp_base = 0xd8000010 };
+	struct cvmm_acpi_config cfg;
+	struct cvmm_acpi_tables t;
+	char *dsl, *blk;
+
+	test_config(&cfg);
+	cfg.pci = &pci;
+	cfg.ged = &ged;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), 0);
+	dsl = disassemble("dsdt", t.data + (t.dsdt_gpa - t.gpa), t.dsdt_len);
+	recompile_matches(dsl, t.data + (t.dsdt_gpa - t.gpa), t.dsdt_len);
+	blk = device_block(dsl, "GED");
+	ck_assert_ptr_nonnull(blk);
+	expect(blk, "Name (_HID, \"ACPI0013\"");
+	expect(blk, "0xD8000000,         // Address Base");
+	expect(blk, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive");
+	expect(blk, "0x00000009,");
+	expect(blk, "OperationRegion (GDST, SystemMemory, 0xD8000000, 0x04)");
+	expect(blk, "GDAT,   32");
+	expect(blk, "Method (_EVT, 1, Serialized)");
+	expect(blk, "Local0 = GDAT");
+	expect(blk, "If ((Local0 & 0x02))");
+	expect(blk, "PCI0.PCNT ()");
+	expect(blk, "If ((Local0 & 0x08))");
+	expect(blk, "Notify (PWRB, 0x80)");
+	free(blk);
+	blk = device_block(dsl, "PWRB");
+	ck_assert_ptr_nonnull(blk);
+	expect(blk, "EisaId (\"PNP0C0C\")");
+	free(blk);
+	expect(dsl, "OperationRegion (PCST, SystemMemory, 0xD8000010, 0x0C)");
+	expect(dsl, "B0EJ,   32");
+	blk = device_block(dsl, "S1F");
+	ck_assert_ptr_nonnull(blk);
+	expect(blk, "Name (_ADR, 0x001F0000)");
+	expect(blk, "Name (_SUN, 0x1F)");
+	expect(blk, "Method (_EJ0, 1, NotSerialized)");
+	expect(blk, "B0EJ = 0x80000000");
+	expect(blk, "Method (PCNT, 0, Serialized)");
+	expect(blk, "Local0 = PCIU");
+	expect(blk, "Local1 = PCID");
+	expect(blk, "Notify (S01, One)");
+	expect(blk, "Notify (S1F, 0x03)");
+	free(blk);
+	free(dsl);
+	cvmm_acpi_tables_fini(&t);
+
+	/* Hotplug needs PCI; the registers must sit below 4 GiB. */
+	cfg.pci = NULL;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+	cfg.pci = &pci;
+	ged.base = 1ull << 32;
+	ck_assert_int_eq(cvmm_acpi_build(&cfg, &t), -EINVAL);
+}
+END_TEST
+
 START_TEST(iasl_pkglen_boundaries)
 {
 	/* Around 63/64 and 4095/4096: disassembled and recompiled to the
@@ -487,6 +552,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, iasl_full_table_set);
 	tcase_add_test(tc, iasl_pci);
+	tcase_add_test(tc, iasl_ged_hotplug);
 	tcase_add_test(tc, iasl_pkglen_boundaries);
 	tcase_add_test(tc, iasl_many_devices);
 	suite_add_tcase(s, tc);
