@@ -437,6 +437,82 @@ int cvmm_vmm_platform_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_platform_o
 size_t cvmm_vmm_serial_input(struct cvmm_vmm *vmm, const uint8_t *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
+/* ACPI Generic Event Device, power button, PCI hotplug (src/ged.c)          */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Give the VM an ACPI Generic Event Device as device "__ged": a 4 KiB MMIO
+ * page and an I/O APIC line (edge) from the allocator, described in the
+ * DSDT by cvmm_vmm_acpi_setup() with a power button (\_SB.PWRB) and, when
+ * the VM has PCI, ACPI PCI hotplug (slot devices, PCNT, eject register;
+ * layout in acpi-tables.h: CVMM_ACPI_GED_*, CVMM_ACPI_PCIHP_* at page
+ * offset 0x10). Its registers are saved as section "dev/__ged/ged".
+ * @return 0; -EEXIST; -EBUSY (the VM started); -ENOSPC (no window or
+ * line); KVM and event-manager errors; @err says which.
+ * Thread safety: the control thread, before cvmm_vmm_start().
+ */
+int cvmm_vmm_ged_add(struct cvmm_vmm *vmm, char *err, size_t errlen);
+
+/**
+ * Where the GED is (page base; event word at 0, PCI hotplug at 0x10) and
+ * its GSI; either pointer may be NULL.
+ * @return 0; -EINVAL; -ENODEV (no GED).
+ * Thread safety: any thread after cvmm_vmm_ged_add().
+ */
+int cvmm_vmm_ged_info(const struct cvmm_vmm *vmm, uint64_t *base, uint32_t *gsi);
+
+/**
+ * Press the ACPI power button: set CVMM_ACPI_GED_POWER_BUTTON in the event
+ * word and interrupt the guest; its _EVT does Notify(\_SB.PWRB, 0x80) (a
+ * Linux guest then runs its power-key handling). Presses before the guest
+ * reads the word coalesce. A paused VM sees it when it resumes.
+ * @return 0; -EINVAL (@vmm NULL); -ENODEV (no GED, or the VM is not
+ * running or paused).
+ * Thread safety: any thread (the API thread, a signal-handling loop).
+ */
+int cvmm_vmm_power_button(struct cvmm_vmm *vmm);
+
+/**
+ * Open a window in which devices may join or leave a booted VM: a running
+ * VM is quiesced as for a pause (vCPUs parked, devices paused, device
+ * thread stopped) but without events, and cvmm_vmm_state() says Paused
+ * until cvmm_vmm_hotplug_end(). Inside it, create models on
+ * cvmm_vmm_device_loop() and call cvmm_vmm_virtio_pci_add(); end resumes
+ * what begin paused and tells the guest of each new slot (PCIU bit, GED
+ * PCI-hotplug event, interrupt). Nothing happens on a VM in Created state
+ * (add devices directly).
+ * @return 0; -EINVAL; -EBUSY (already open, or the VM is not running or
+ * paused); pause errors (nothing changed).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_hotplug_begin(struct cvmm_vmm *vmm);
+/**
+ * Close the window. @return 0; -EBUSY (none open); resume errors (logged;
+ * the VM runs).
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_hotplug_end(struct cvmm_vmm *vmm);
+
+/**
+ * Remove device @id. Before start (or after the VM stopped) it goes at
+ * once, as cvmm_vmm_device_remove(). On a booted VM only a PCI device can
+ * leave, and only with the guest's consent, as with Cloud Hypervisor: its
+ * slot's PCID bit is set and the GED interrupts; the device is removed
+ * (DEVICE_REMOVED event) when the guest's _EJ0 writes the slot's bit to the
+ * eject register. A guest that never ejects keeps the device. The guest
+ * cannot eject a slot the host did not offer (refused, logged).
+ * @return 0 (removed, or removal requested: see
+ * cvmm_vmm_device_unplug_pending()); -EINVAL; -ENOENT (no such device);
+ * -EOPNOTSUPP (not a PCI device, or no GED, on a booted VM); -EALREADY
+ * (requested before, the guest has not ejected yet); @err says which.
+ * Thread safety: the control thread.
+ */
+int cvmm_vmm_device_unplug(struct cvmm_vmm *vmm, const char *id, char *err, size_t errlen);
+/** True while a requested removal of @id waits for the guest's eject.
+ * Thread safety: the control thread. */
+bool cvmm_vmm_device_unplug_pending(const struct cvmm_vmm *vmm, const char *id);
+
+/* ------------------------------------------------------------------------ */
 /* virtio devices                                                            */
 /* ------------------------------------------------------------------------ */
 
@@ -540,8 +616,10 @@ struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm);
  * @return 0 (id in @out_id, slot in *@out_slot when not NULL); -ENODEV (no
  * PCI: cvmm_vmm_pci_add() first); -EINVAL (also pci_slot above 31); -EEXIST;
  * -EBUSY (pci_slot taken); -ENOSPC (no slot, line or GSIs); KVM and
- * transport errors, named in @err.
- * Thread safety: the control thread, before start.
+ * transport errors, named in @err. On a booted VM (hotplug): -EOPNOTSUPP
+ * (no GED), -EBUSY (outside cvmm_vmm_hotplug_begin/end).
+ * Thread safety: the control thread; before start, or inside a hotplug
+ * window.
  */
 int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_opts *o,
 			    char out_id[CVMM_VMM_ID_MAX], unsigned int *out_slot, char *err,

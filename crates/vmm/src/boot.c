@@ -62,8 +62,12 @@ int cvmm_vmm_acpi_setup(struct cvmm_vmm *v, uint64_t *rsdp)
 	struct cvmm_acpi_pci_irq pci_irqs[32];
 	struct cvmm_acpi_pci pci;
 
+	struct cvmm_acpi_ged ged;
+
 	if (cvmm_vi_pci_acpi(v, &pci, pci_irqs))
 		c.pci = &pci;
+	if (cvmm_vi_ged_acpi(v, &ged))
+		c.ged = &ged;
 	ret = cvmm_vmm_virtio_mmio_list(v, virtio, VIRTIO_MAX);
 	if (ret < 0)
 		return ret;

@@ -14,6 +14,7 @@
 #define VMM_CRATE "vmm"
 
 struct platform;
+struct ged;
 struct snap_restore;
 struct snap_track;
 
@@ -146,6 +147,10 @@ struct cvmm_vmm {
 
 	struct cvmm_event_manager *dev_em; /* the device thread's loop (virtio.c) */
 	struct vmm_pci *pci;          /* pci.c: the PCI segment, or NULL */
+	struct ged *ged;              /* ged.c: GED + PCI hotplug registers, or NULL */
+	bool hp_active;               /* between cvmm_vmm_hotplug_begin and _end */
+	bool hp_resume;               /* ... and begin quiesced a running VM */
+	uint32_t hp_added;            /* PCI slots added in this window */
 	pthread_t dev_thread;
 	bool dev_thread_running;
 	bool restored;                /* cvmm_vmm_restore() ran: no second one */
@@ -198,6 +203,24 @@ struct cvmm_acpi_pci_irq;
 bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 		      struct cvmm_acpi_pci_irq *irqs);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
+/* lifecycle.c: park vCPUs, pause devices, stop the device thread (as a
+ * pause, without state change or events) and undo it. */
+int cvmm_vi_quiesce(struct cvmm_vmm *vmm);
+int cvmm_vi_unquiesce(struct cvmm_vmm *vmm);
+/* pci.c: the id of the device in @slot (-ENOENT: none); the slot of device
+ * @id (-1: not a PCI device); bitmap of occupied slots. */
+int cvmm_vi_pci_id_at(const struct cvmm_vmm *vmm, unsigned int slot,
+		      char id[CVMM_VMM_ID_MAX]);
+int cvmm_vi_pci_slot_of(const struct cvmm_vmm *vmm, const char *id);
+uint32_t cvmm_vi_pci_slots_used(const struct cvmm_vmm *vmm);
+/* ged.c: the GED as ACPI describes it (false: none); a device may join a
+ * booted VM now (else false with *ret and @err set); slot @slot is empty
+ * again (its hotplug bits go). */
+struct cvmm_acpi_ged;
+bool cvmm_vi_ged_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_ged *out);
+bool cvmm_vi_hotplug_check(struct cvmm_vmm *vmm, const char *kind, char *err, size_t errlen,
+			   int *ret);
+void cvmm_vi_ged_slot_gone(struct cvmm_vmm *vmm, unsigned int slot);
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);
 void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);

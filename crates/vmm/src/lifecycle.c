@@ -70,16 +70,10 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 	return 0;
 }
 
-int cvmm_vmm_pause(struct cvmm_vmm *vmm)
+int cvmm_vi_quiesce(struct cvmm_vmm *vmm)
 {
-	int ret;
+	int ret = cvmm_vi_vcpus_pause(vmm);
 
-	if (!vmm)
-		return -EINVAL;
-	if (cvmm_vmm_state(vmm) != CVMM_VMM_RUNNING)
-		return -EBUSY;
-	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_PAUSING, NULL);
-	ret = cvmm_vi_vcpus_pause(vmm);
 	if (ret)
 		return ret;
 	/* vCPUs first: no new guest request reaches a device being paused.
@@ -91,6 +85,32 @@ int cvmm_vmm_pause(struct cvmm_vmm *vmm)
 	}
 	cvmm_vi_device_thread_stop(vmm);
 	cvmm_vi_set_state(vmm, CVMM_VMM_PAUSED);
+	return 0;
+}
+
+int cvmm_vi_unquiesce(struct cvmm_vmm *vmm)
+{
+	/* The device thread first: the models' resume hooks run on it. */
+	int ret = cvmm_vi_device_thread_start(vmm);
+	int r2 = cvmm_vi_devices_resume(vmm);
+
+	cvmm_vi_vcpus_resume(vmm);
+	cvmm_vi_set_state(vmm, CVMM_VMM_RUNNING);
+	return ret ? ret : r2;
+}
+
+int cvmm_vmm_pause(struct cvmm_vmm *vmm)
+{
+	int ret;
+
+	if (!vmm)
+		return -EINVAL;
+	if (cvmm_vmm_state(vmm) != CVMM_VMM_RUNNING)
+		return -EBUSY;
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_PAUSING, NULL);
+	ret = cvmm_vi_quiesce(vmm);
+	if (ret)
+		return ret;
 	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_PAUSED, NULL);
 	return 0;
 }
@@ -104,9 +124,7 @@ int cvmm_vmm_resume(struct cvmm_vmm *vmm)
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_PAUSED)
 		return -EBUSY;
 	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_RESUMING, NULL);
-	ret = cvmm_vi_devices_resume(vmm);
-	cvmm_vi_vcpus_resume(vmm);
-	cvmm_vi_set_state(vmm, CVMM_VMM_RUNNING);
+	ret = cvmm_vi_unquiesce(vmm);
 	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_RESUMED, NULL);
 	return ret;
 }

@@ -382,6 +382,39 @@ struct cvmm_pci_segment *cvmm_vmm_pci_segment(const struct cvmm_vmm *vmm)
 	return vmm && vmm->pci ? vmm->pci->seg : NULL;
 }
 
+/* The slot table changes only on the control thread (add, remove); these
+ * run there too. */
+int cvmm_vi_pci_id_at(const struct cvmm_vmm *vmm, unsigned int slot, char id[CVMM_VMM_ID_MAX])
+{
+	const struct vmm_pci *p = vmm->pci;
+
+	if (!p || slot >= CVMM_PCI_SLOTS || !p->slots[slot])
+		return -ENOENT;
+	snprintf(id, CVMM_VMM_ID_MAX, "%s", p->slots[slot]->c.id);
+	return 0;
+}
+
+int cvmm_vi_pci_slot_of(const struct cvmm_vmm *vmm, const char *id)
+{
+	const struct vmm_pci *p = vmm->pci;
+
+	for (unsigned int s = 1; p && s < CVMM_PCI_SLOTS; s++)
+		if (p->slots[s] && !strcmp(p->slots[s]->c.id, id))
+			return (int)s;
+	return -1;
+}
+
+uint32_t cvmm_vi_pci_slots_used(const struct cvmm_vmm *vmm)
+{
+	const struct vmm_pci *p = vmm->pci;
+	uint32_t m = 0;
+
+	for (unsigned int s = 1; p && s < CVMM_PCI_SLOTS; s++)
+		if (p->slots[s])
+			m |= 1u << s;
+	return m;
+}
+
 /* ------------------------------------------------------------------------ */
 /* virtio-pci devices                                                        */
 /* ------------------------------------------------------------------------ */
@@ -398,6 +431,8 @@ static void vpdev_destroy(void *dev)
 	if (d->slot > 0 && p->slots[d->slot] == d)
 		p->slots[d->slot] = NULL;
 	pthread_rwlock_unlock(&p->map_lock);
+	if (d->slot > 0)
+		cvmm_vi_ged_slot_gone(d->c.vmm, (unsigned int)d->slot);
 	/* As virtio-mmio: a VM being torn down drops its irqfds itself. */
 	if (!d->c.vmm->tearing_down && d->t) {
 		for (unsigned int v = 0; v < d->nvec; v++)
@@ -524,6 +559,8 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 			 o->kind);
 		return -ENODEV;
 	}
+	if (!cvmm_vi_hotplug_check(vmm, o->kind, err, errlen, &ret))
+		return ret;
 	if (!cvmm_vmm_device_loop(vmm))
 		return -ENOMEM;
 	d = calloc(1, sizeof(*d));
@@ -598,6 +635,9 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	}
 	if (out_slot)
 		*out_slot = (unsigned int)d->slot;
+	/* Into a booted VM: the guest hears of it at cvmm_vmm_hotplug_end(). */
+	if (vmm->hp_active)
+		vmm->hp_added |= 1u << d->slot;
 	return 0;
 fail_t:
 	/* Undo exactly what was done; the model stays the caller's. */
