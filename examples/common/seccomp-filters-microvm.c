@@ -9,12 +9,18 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 
 #include "seccomp-rules.h"
+
+/* Debian 12's headers predate the pagemap ioctl (linux/fs.h, Linux 6.7). */
+#ifndef PAGEMAP_SCAN
+#define PAGEMAP_SCAN _IOWR('f', 16, uint64_t[12])
+#endif
 
 /* cvmm-microvm's main thread: the epoll loop on stdin and the signalfd,
  * stopping the VM (kicks), joining and tearing down. */
@@ -57,6 +63,9 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	IOCTL(KVM_GET_PIT2),
 	IOCTL(KVM_GET_CLOCK),
 	IOCTL(KVM_CHECK_EXTENSION),
+	/* vm.restore after vm.delete (this thread confined): guest RAM's
+	 * resident pages found (/proc/self/pagemap) and dropped */
+	IOCTL(PAGEMAP_SCAN),
 };
 
 /* A vCPU thread: KVM_RUN and the port/MMIO devices it calls (serial output,
@@ -207,12 +216,44 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	CVMM_SECCOMP_RULE("brk"),
 };
 
+/* An OnDemand restore's fault thread (crates/vmm uffd.c): waits on the
+ * userfaultfd and a stop eventfd, reads the fault message, reads the
+ * page from the snapshot's memory file and maps it (or a zero page) with
+ * userfaultfd ioctls. Nothing is opened, nothing else is mapped. */
+static const struct cvmm_seccomp_rule microvm_uffd[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE("poll"),
+	CVMM_SECCOMP_RULE("read"),
+	CVMM_SECCOMP_RULE("pread64"),
+	IOCTL(UFFDIO_COPY),
+	IOCTL(UFFDIO_ZEROPAGE),
+	IOCTL(UFFDIO_WAKE),
+	NO_EXEC("mmap", 2),                        /* its page buffer: malloc on a thread arena */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+};
+
+/* An OnDemand restore's background fill: the memory file's data read a
+ * chunk at a time and copied in with UFFDIO_COPY, a stop check (poll of
+ * an eventfd) between chunks, progress lines (write, in COMMON_RULES). */
+static const struct cvmm_seccomp_rule microvm_fill[] = {
+	COMMON_RULES,
+	CVMM_SECCOMP_RULE("poll"),
+	CVMM_SECCOMP_RULE("pread64"),
+	IOCTL(UFFDIO_COPY),
+	NO_EXEC("mmap", 2),                        /* its 256 KiB buffer */
+	NO_EXEC("mprotect", 2),
+	CVMM_SECCOMP_RULE("munmap"),
+};
+
 static const struct cvmm_sandbox_table tables[] = {
 	TABLE("microvm", "vmm", microvm_vmm),
 	TABLE("microvm", "vcpu", microvm_vcpu),
 	TABLE("microvm", "virtio", microvm_virtio),
 	TABLE("microvm", "api", microvm_api),
 	TABLE("microvm", "migration", microvm_migration),
+	TABLE("microvm", "uffd", microvm_uffd),
+	TABLE("microvm", "fill", microvm_fill),
 };
 
 const struct cvmm_sandbox_program cvmm_sandbox_microvm = { tables, CVMM_ARRAY_SIZE(tables) };

@@ -146,7 +146,8 @@ static void on_user_signal(void *opaque, int signo)
 /* One way out: whatever was set up is undone in reverse, on every path. */
 int main(int argc, char **argv)
 {
-	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api", "migration" };
+	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api",
+							       "migration", "uffd", "fill" };
 	struct microvm m = { .t0_ns = process_start_ns(), .serial_out = -1, .con_out = -1 };
 	struct cvmm_sandbox sandbox;
 	struct microvm_config cfg;

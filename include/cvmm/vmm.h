@@ -109,10 +109,13 @@ struct cvmm_vmm_event {
 typedef void (*cvmm_vmm_event_fn)(void *opaque, const struct cvmm_vmm_event *ev);
 
 /**
- * Called first on every thread the VM starts (@type "vcpu"), before it
- * touches the guest: a program installs its per-thread seccomp filter
- * here. A non-zero return stops the VM with CVMM_VMM_STOP_HOST_ERROR
- * (fail closed: that thread never runs guest code).
+ * Called first on every thread the VM starts, before it touches the
+ * guest: a program installs its per-thread seccomp filter here. @type is
+ * "vcpu" (@index: which), "virtio" (the device thread), "uffd" and
+ * "fill" (an OnDemand snapshot restore's fault thread and background
+ * fill; @index 0). A non-zero return stops the VM with
+ * CVMM_VMM_STOP_HOST_ERROR (fail closed: that thread never runs guest
+ * code); for "uffd"/"fill" it fails cvmm_vmm_snapshot_restore().
  */
 typedef int (*cvmm_vmm_thread_fn)(void *opaque, const char *type, unsigned int index);
 

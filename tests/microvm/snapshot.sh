@@ -7,10 +7,10 @@
 # waits for SIGUSR2; an OnDemand clone whose memory file is deleted after
 # open keeps running; hostile snapshots are refused with one line naming
 # the file, nothing created; a full file system fails the snapshot and the
-# VM resumes.
+# VM resumes. OnDemand's fault and fill threads are filtered.
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
 require_kvm
-plan 27
+plan 31
 
 IMG=$top_builddir/tests/guests/snapshot.img
 SNAP=$TMP/snap
@@ -59,6 +59,31 @@ for mode in Copy OnDemand Shared; do
 	check "restore $mode: the guest goes on and finds every byte" went_on "$TMP/s_$mode"
 	stop_pid $pid TERM 20
 	check "restore $mode: SIGTERM ends it (143)" test $rc -eq 143
+done
+
+# OnDemand's fault and fill threads run under filters of their own (the
+# program's, installed through the VM core's thread hook): the fault
+# thread shows Seccomp: 2 while the guest runs, and a forbidden call on
+# either is trapped (exit 159) with a message naming the thread
+restore OnDemand "$TMP/sf"
+fault_filtered() {
+	for t in /proc/$pid/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = cvmm-uffd ] &&
+			grep -q '^Seccomp:[[:space:]]*2$' "$t/status" && return 0
+	done
+	return 1
+}
+wait_for "$TMP/sf" "round" 20
+check "OnDemand: the fault thread (cvmm-uffd) shows Seccomp: 2" fault_filtered
+check "OnDemand: the guest goes on under the filtered threads" went_on "$TMP/sf"
+stop_pid $pid TERM 20
+for thr in uffd fill; do
+	rc=0
+	CVMM_SECCOMP_SELFTEST=$thr:execve timeout 30 "$MICROVM" \
+		--restore source_url=file://"$SNAP",memory_restore_mode=OnDemand,resume=on \
+		--serial file="$TMP/st_$thr" >"$TMP/st_$thr.log" 2>&1 || rc=$?
+	check "OnDemand: $thr thread: execve is trapped (exit 159, message names the thread)" \
+		sh -c "test $rc -eq 159 && grep -q 'thread $thr made forbidden syscall execve' '$TMP/st_$thr.log'"
 done
 
 # five clones at once, each with its own serial file and disk

@@ -401,7 +401,8 @@ static uint64_t wire_len(const struct cvmm_mig_msg *m)
  * @keep the pages that came in pre-copy stay) and the reply thread. */
 static int postcopy_begin(struct receiver *r, bool keep)
 {
-	int ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, post_fault, r, keep, "post-copy",
+	struct vi_uffd_opts o = { .keep = keep };
+	int ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, &o, post_fault, r, "post-copy",
 				     r->err, r->errlen);
 
 	if (ret)

@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,11 @@ struct snap_restore {
 	void *opaque;
 	struct cvmm_guest_mem *mem;
 	uint64_t fault_errors;
+	struct vi_uffd_opts uffd_opts;  /* the fault thread's hook */
+	cvmm_vmm_thread_fn thread_start; /* the program's hook, run first on the fill thread */
+	void *thread_opaque;
+	sem_t started;
+	int hook_ret;
 };
 
 static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -337,10 +344,13 @@ void cvmm_vmm_snapshot_close(struct cvmm_vmm_snapshot *s)
 
 /* ---- the memory file's data map ----------------------------------------- */
 
-/* One bit per page of the file: data or hole (SEEK_DATA/SEEK_HOLE). */
+/* The file's data extents (SEEK_DATA/SEEK_HOLE), as a list and as one bit
+ * per page; the bitmap is calloc'ed (pages of it never set are never
+ * touched), so both cost what the data costs, not the file's size. */
 static int build_data_map(struct snap_source *src, uint64_t size, uint64_t *data_bytes)
 {
 	off_t pos = 0, end = (off_t)size;
+	size_t cap = 0;
 
 	src->npages = size / SNAP_PAGE;
 	src->data = calloc((size_t)(src->npages + 63) / 64, sizeof(uint64_t));
@@ -349,6 +359,7 @@ static int build_data_map(struct snap_source *src, uint64_t size, uint64_t *data
 	*data_bytes = 0;
 	while (pos < end) {
 		off_t d = lseek(src->fd, pos, SEEK_DATA), h;
+		uint64_t first, last;
 
 		if (d < 0) {
 			if (errno == ENXIO)
@@ -358,62 +369,97 @@ static int build_data_map(struct snap_source *src, uint64_t size, uint64_t *data
 		h = lseek(src->fd, d, SEEK_HOLE);
 		if (h < 0 || h > end)
 			h = end;
-		for (uint64_t p = (uint64_t)d / SNAP_PAGE; p < ((uint64_t)h + SNAP_PAGE - 1) / SNAP_PAGE; p++)
+		first = (uint64_t)d / SNAP_PAGE;
+		last = ((uint64_t)h + SNAP_PAGE - 1) / SNAP_PAGE;
+		for (uint64_t p = first; p < last; p++)
 			src->data[p / 64] |= 1ull << (p % 64);
+		if (src->next == cap) {
+			struct snap_extent *n = realloc(src->ext, (cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			src->ext = n;
+			cap = cap ? cap * 2 : 64;
+		}
+		src->ext[src->next++] = (struct snap_extent){ first * SNAP_PAGE, (last - first) * SNAP_PAGE };
 		*data_bytes += (uint64_t)(h - d);
 		pos = h;
 	}
 	return 0;
 }
 
-/* ---- Copy ----------------------------------------------------------------- */
+/* Call @fn for each part of a data extent inside one RAM region, in file
+ * order (an extent may run over a region's end into the next). */
+typedef int (*piece_fn)(void *ctx, unsigned int region, uint64_t off, uint64_t len);
 
-static int restore_copy(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
-			const struct cvmm_vmm_restore_opts *o, struct snap_source *src)
+static int for_each_piece(const struct snap_source *src, piece_fn fn, void *ctx)
 {
-	uint64_t done = 0, total = 0;
+	size_t e = 0;
+	int ret;
 
-	for (uint64_t p = 0; p < src->npages; p++)
-		total += snap_source_data(src, p) ? SNAP_PAGE : 0;
-	for (unsigned int i = 0; i < s->m.nregions; i++) {
-		const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
-		uint64_t first = s->region[i].offset / SNAP_PAGE, n = r->size / SNAP_PAGE;
+	for (unsigned int i = 0; i < src->nregions; i++) {
+		uint64_t rs = src->region[i].offset, re = rs + src->region[i].size;
 
-		/* Fresh RAM reads as zero: holes need nothing. */
-		madvise(r->host, r->size, MADV_DONTNEED);
-		for (uint64_t p = 0; p < n;) {
-			uint64_t q = p;
+		while (e < src->next && src->ext[e].off + src->ext[e].len <= rs)
+			e++;
+		for (size_t k = e; k < src->next && src->ext[k].off < re; k++) {
+			uint64_t a = src->ext[k].off > rs ? src->ext[k].off : rs;
+			uint64_t b = src->ext[k].off + src->ext[k].len < re ?
+					     src->ext[k].off + src->ext[k].len : re;
 
-			if (!snap_source_data(src, first + p)) {
-				p++;
-				continue;
-			}
-			while (q < n && snap_source_data(src, first + q) && q - p < 2048)
-				q++;
-			{
-				size_t len = (size_t)((q - p) * SNAP_PAGE);
-				uint8_t *dst = r->host + p * SNAP_PAGE;
-				off_t off = (off_t)((first + p) * SNAP_PAGE);
-
-				while (len) {
-					ssize_t rd = pread(s->mem_fd, dst, len, off);
-
-					if (rd < 0 && errno == EINTR)
-						continue;
-					if (rd <= 0)
-						return rd < 0 ? -errno : -EIO;
-					dst += rd;
-					off += rd;
-					len -= (size_t)rd;
-				}
-			}
-			done += (q - p) * SNAP_PAGE;
-			if (o->progress)
-				o->progress(o->opaque, "memory", done, total);
-			p = q;
+			if ((ret = fn(ctx, i, a, b - a)))
+				return ret;
 		}
 	}
 	return 0;
+}
+
+/* ---- Copy ----------------------------------------------------------------- */
+
+struct copy_ctx {
+	struct cvmm_vmm *vmm;
+	const struct cvmm_vmm_restore_opts *o;
+	const struct snap_source *src;
+	uint64_t done, total;
+};
+
+static int copy_piece(void *arg, unsigned int region, uint64_t off, uint64_t len)
+{
+	struct copy_ctx *c = arg;
+	const struct cvmm_mem_region *r = cvmm_guest_mem_region(c->vmm->mem, region);
+	uint8_t *dst = r->host + (off - c->src->region[region].offset);
+
+	while (len) {
+		/* 8 MiB a call: progress between them */
+		size_t n = len > (8u << 20) ? (8u << 20) : (size_t)len;
+		ssize_t rd = pread(c->src->fd, dst, n, (off_t)off);
+
+		if (rd < 0 && errno == EINTR)
+			continue;
+		if (rd <= 0)
+			return rd < 0 ? -errno : -EIO;
+		dst += rd;
+		off += (uint64_t)rd;
+		len -= (uint64_t)rd;
+		c->done += (uint64_t)rd;
+		if (c->o->progress)
+			c->o->progress(c->o->opaque, "memory", c->done, c->total);
+	}
+	return 0;
+}
+
+static int restore_copy(struct cvmm_vmm *vmm, const struct cvmm_vmm_restore_opts *o,
+			struct snap_source *src, uint64_t total)
+{
+	struct copy_ctx c = { .vmm = vmm, .o = o, .src = src, .total = total };
+	int ret;
+
+	/* Fresh RAM reads as zero: holes need nothing once what the VM may
+	 * hold already is gone. */
+	for (unsigned int i = 0; i < src->nregions; i++)
+		if ((ret = cvmm_vi_mem_drop_resident(cvmm_guest_mem_region(vmm->mem, i))))
+			return ret;
+	return for_each_piece(src, copy_piece, &c);
 }
 
 /* ---- OnDemand ------------------------------------------------------------- */
@@ -428,17 +474,6 @@ static uint64_t host_to_file(const struct snap_restore *sr, uint64_t a)
 			return sr->src.region[i].offset + (a - (uintptr_t)r->host);
 	}
 	return UINT64_MAX;
-}
-
-static uint8_t *file_to_host(const struct snap_restore *sr, uint64_t off)
-{
-	for (unsigned int i = 0; i < sr->src.nregions; i++) {
-		const struct snap_region *g = &sr->src.region[i];
-
-		if (off >= g->offset && off - g->offset < g->size)
-			return cvmm_guest_mem_region(sr->mem, i)->host + (off - g->offset);
-	}
-	return NULL;
 }
 
 /* Copy @len bytes of file data at @off into the missing pages at @dst.
@@ -467,63 +502,146 @@ static int serve_fault(void *opaque, uint64_t page, void *buf)
 	return ret;
 }
 
+struct fill_ctx {
+	struct snap_restore *sr;
+	void *buf;
+};
+
+/* One data piece, a chunk at a time; -ECANCELED when the VM goes away. */
+static int fill_piece(void *arg, unsigned int region, uint64_t off, uint64_t len)
+{
+	struct fill_ctx *c = arg;
+	struct snap_restore *sr = c->sr;
+	uint8_t *dst = cvmm_guest_mem_region(sr->mem, region)->host + (off - sr->src.region[region].offset);
+
+	for (uint64_t pos = 0; pos < len; pos += FILL_CHUNK) {
+		struct pollfd pf = { .fd = sr->stop_efd, .events = POLLIN };
+		uint64_t n = len - pos < FILL_CHUNK ? len - pos : FILL_CHUNK;
+
+		if (poll(&pf, 1, 0) > 0)
+			return -ECANCELED;
+		if (fill(sr, dst + pos, off + pos, n, c->buf))
+			sr->fault_errors++;
+		if (sr->progress)
+			sr->progress(sr->opaque, "stream", atomic_load(&sr->uffd->done), sr->total);
+	}
+	return 0;
+}
+
 static void *fill_main(void *arg)
 {
 	struct snap_restore *sr = arg;
-	void *buf = aligned_alloc(SNAP_PAGE, FILL_CHUNK);
-	const uint64_t chunk_pages = FILL_CHUNK / SNAP_PAGE;
-	uint64_t p = 0;
+	struct fill_ctx c = { .sr = sr };
 
 	cvmm_thread_set_name("cvmm-fill");
-	while (buf && p < sr->src.npages) {
-		uint64_t q;
-
-		/* Stop early when the VM goes away. */
-		{
-			struct pollfd pf = { .fd = sr->stop_efd, .events = POLLIN };
-
-			if (poll(&pf, 1, 0) > 0)
-				break;
-		}
-		if (!snap_source_data(&sr->src, p)) {
-			p++;
-			continue;
-		}
-		q = p;
-		/* A run of data pages inside one region, at most a chunk. */
-		while (q < sr->src.npages && q - p < chunk_pages && snap_source_data(&sr->src, q) &&
-		       file_to_host(sr, q * SNAP_PAGE) == file_to_host(sr, p * SNAP_PAGE) +
-								(q - p) * SNAP_PAGE)
-			q++;
-		if (fill(sr, file_to_host(sr, p * SNAP_PAGE), p * SNAP_PAGE, (q - p) * SNAP_PAGE, buf))
-			sr->fault_errors++;
-		if (sr->progress)
-			sr->progress(sr->opaque, "stream", (sr->uffd ? atomic_load(&sr->uffd->done) : 0), sr->total);
-		p = q;
+	if (!cvmm_vi_thread_hook_run(sr->thread_start, sr->thread_opaque, "fill", &sr->hook_ret,
+				     &sr->started)) {
+		c.buf = aligned_alloc(SNAP_PAGE, FILL_CHUNK);
+		if (c.buf)
+			for_each_piece(&sr->src, fill_piece, &c);
+		free(c.buf);
 	}
-	free(buf);
 	atomic_store(&sr->filling, false);
 	return NULL;
+}
+
+/* Guest RAM to register: the data pieces, those of one region less than
+ * MERGE_GAP apart joined (a hole inside faults to a zero page), so that a
+ * fragmented file cannot split the mapping into too many VMAs. Pages
+ * outside read as zero without a fault to us: the kernel's own. */
+#define MERGE_GAP (2ull << 20)
+#define RANGES_MAX 4096u
+
+struct range_ctx {
+	struct snap_restore *sr;
+	struct vi_uffd_range *r;
+	size_t n;
+	unsigned int last_region;
+};
+
+static int range_piece(void *arg, unsigned int region, uint64_t off, uint64_t len)
+{
+	struct range_ctx *c = arg;
+	uint8_t *host = cvmm_guest_mem_region(c->sr->mem, region)->host +
+			(off - c->sr->src.region[region].offset);
+	struct vi_uffd_range *prev = c->n ? &c->r[c->n - 1] : NULL;
+
+	if (prev && c->last_region == region && host - (prev->host + prev->len) < (ptrdiff_t)MERGE_GAP) {
+		prev->len = (uint64_t)(host + len - prev->host);
+		return 0;
+	}
+	if (c->n == RANGES_MAX)
+		return -E2BIG;
+	c->r[c->n++] = (struct vi_uffd_range){ host, len };
+	c->last_region = region;
+	return 0;
 }
 
 static int restore_on_demand(struct cvmm_vmm *vmm, struct snap_restore *sr, char *err,
 			     size_t errlen)
 {
-	int ret = cvmm_vi_uffd_start(&sr->uffd, vmm->mem, serve_fault, sr, false, "OnDemand restore", err,
-				     errlen);
+	struct range_ctx rc = { .sr = sr };
+	struct vi_uffd_opts *uo = &sr->uffd_opts;
+	int ret;
 
+	/* Absent pages fault (registered ranges) or read as zero (the rest). */
+	for (unsigned int i = 0; i < sr->src.nregions; i++)
+		if ((ret = cvmm_vi_mem_drop_resident(cvmm_guest_mem_region(vmm->mem, i))))
+			return failf(err, errlen, ret, "OnDemand restore: madvise: %s", strerror(-ret));
+	rc.r = malloc(RANGES_MAX * sizeof(*rc.r));
+	if (!rc.r)
+		return -ENOMEM;
+	ret = for_each_piece(&sr->src, range_piece, &rc);
+	if (ret == -E2BIG) {
+		/* Too fragmented to register piece by piece: whole regions. */
+		rc.n = 0;
+		for (unsigned int i = 0; i < sr->src.nregions; i++) {
+			const struct cvmm_mem_region *r = cvmm_guest_mem_region(vmm->mem, i);
+
+			rc.r[rc.n++] = (struct vi_uffd_range){ r->host, r->size };
+		}
+	}
+	*uo = (struct vi_uffd_opts){
+		.ranges = rc.r, .nranges = rc.n, .thread_start = vmm->opts.thread_start,
+		.thread_opaque = vmm->opts.opaque, .thread_type = "uffd",
+	};
+	ret = cvmm_vi_uffd_start(&sr->uffd, vmm->mem, uo, serve_fault, sr, "OnDemand restore", err,
+				 errlen);
+	free(rc.r);
+	uo->ranges = NULL;
 	if (ret)
 		return ret;
 	sr->stop_efd = cvmm_eventfd_create(0);
 	if (sr->stop_efd < 0)
 		return failf(err, errlen, sr->stop_efd, "OnDemand restore: eventfd: %s",
 			     strerror(-sr->stop_efd));
+	sr->thread_start = vmm->opts.thread_start;
+	sr->thread_opaque = vmm->opts.opaque;
+	if (sem_init(&sr->started, 0, 0))
+		return failf(err, errlen, -errno, "OnDemand restore: sem_init: %s", strerror(errno));
 	atomic_store(&sr->filling, true);
 	if ((ret = -pthread_create(&sr->fill_thread, NULL, fill_main, sr))) {
 		atomic_store(&sr->filling, false);
 		return failf(err, errlen, ret, "OnDemand restore: fill thread: %s", strerror(-ret));
 	}
 	sr->fill_running = true;
+	return 0;
+}
+
+/* Both threads ran the program's hook (their seccomp filters are in)
+ * before the VM may run. Waited for at the end of the restore, so that
+ * their start overlaps the state restore. */
+static int on_demand_started(struct snap_restore *sr, char *err, size_t errlen)
+{
+	int ret = cvmm_vi_uffd_started(sr->uffd, "OnDemand restore", err, errlen);
+
+	if (ret)
+		return ret;
+	cvmm_vi_thread_hook_wait(&sr->started);
+	if (sr->hook_ret)
+		return failf(err, errlen, sr->hook_ret < 0 ? sr->hook_ret : -EPERM,
+			     "OnDemand restore: the fill thread's start hook failed: %s",
+			     strerror(sr->hook_ret < 0 ? -sr->hook_ret : EPERM));
 	return 0;
 }
 
@@ -541,6 +659,7 @@ void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm)
 	cvmm_close(sr->stop_efd);
 	cvmm_close(sr->src.fd);
 	free(sr->src.data);
+	free(sr->src.ext);
 	free(sr);
 	vmm->snap = NULL;
 }
@@ -642,7 +761,7 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 	sr->total = data_bytes;
 	switch (o->mode) {
 	case CVMM_VMM_MEM_RESTORE_COPY:
-		ret = restore_copy(vmm, s, o, &sr->src);
+		ret = restore_copy(vmm, o, &sr->src, data_bytes);
 		if (ret)
 			failf(err, errlen, ret, "snapshot '%s': reading memory file '%s/%s': %s", s->dir,
 			      s->dir, CVMM_VMM_SNAPSHOT_MEMORY, strerror(-ret));
@@ -679,6 +798,8 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 			      CVMM_VMM_SNAPSHOT_STATE, why[0] ? why : strerror(-ret));
 	}
 	cvmm_snap_reader_destroy(r);
+	if (!ret && o->mode == CVMM_VMM_MEM_RESTORE_ON_DEMAND)
+		ret = on_demand_started(vmm->snap, err, errlen);
 	if (ret)
 		goto broken;
 	if (o->prefault && o->mode == CVMM_VMM_MEM_RESTORE_ON_DEMAND && vmm->snap) {

@@ -40,12 +40,21 @@ struct snap_region {
 /* A restore's reference to the memory file it mapped or fills from
  * (Shared, OnDemand): a later snapshot reads pages the VM never touched
  * from it. */
+struct snap_extent {
+	uint64_t off;           /* in the memory file, page aligned */
+	uint64_t len;           /* whole pages */
+};
+
 struct snap_source {
 	int fd;
 	unsigned int nregions;
 	struct snap_region region[SNAP_MAX_REGIONS];
 	uint64_t *data;         /* one bit per page of the file: data (1) or hole */
 	uint64_t npages;
+	/* The same as a list, in file order: what a restore walks, so its
+	 * cost follows the data, not the guest's size. */
+	struct snap_extent *ext;
+	size_t next;
 };
 
 static inline bool snap_source_data(const struct snap_source *src, uint64_t page)
@@ -58,6 +67,12 @@ static inline bool snap_source_data(const struct snap_source *src, uint64_t page
  * page of the memory file (*@bm, calloc'ed, @npages bits).
  * @return 1 (tracking on, *@bm set), 0 (off), negative errno. */
 int cvmm_vi_snap_dirty_collect(struct cvmm_vmm *vmm, uint64_t **bm, uint64_t npages);
+
+/* Drop every page region @r holds (present or swapped), walking only the
+ * page tables that exist where the kernel can (resident.c): afterwards
+ * the whole region is absent (reads as zero; userfaultfd MISSING fires).
+ * @return 0 or negative errno of madvise. */
+int cvmm_vi_mem_drop_resident(const struct cvmm_mem_region *r);
 
 /* The memory file a restore mapped or fills from, or NULL. */
 struct snap_source *cvmm_vi_snap_source(const struct cvmm_vmm *vmm);

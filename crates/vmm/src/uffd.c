@@ -57,12 +57,35 @@ void cvmm_vi_uffd_wake(struct vi_uffd *u, uint64_t page)
 	ioctl(u->uffd, UFFDIO_WAKE, &w);
 }
 
+int cvmm_vi_thread_hook_run(cvmm_vmm_thread_fn fn, void *opaque, const char *type, int *ret,
+			    sem_t *started)
+{
+	int r = fn ? fn(opaque, type, 0) : 0;
+
+	*ret = r;
+	sem_post(started);
+	return r;
+}
+
+void cvmm_vi_thread_hook_wait(sem_t *started)
+{
+	while (sem_wait(started) && errno == EINTR)
+		;
+}
+
 static void *fault_main(void *arg)
 {
 	struct vi_uffd *u = arg;
-	void *buf = aligned_alloc(UFFD_PAGE, UFFD_PAGE);
+	void *buf;
 
 	cvmm_thread_set_name("cvmm-uffd");
+	/* A failed hook fails the start (cvmm_vi_uffd_started()), but the
+	 * thread serves faults until it is stopped all the same: whoever
+	 * touches guest RAM meanwhile (the state restore) must not sleep for
+	 * ever, and the VM never runs. */
+	cvmm_vi_thread_hook_run(u->thread_start, u->thread_opaque, u->thread_type, &u->hook_ret,
+				&u->started);
+	buf = aligned_alloc(UFFD_PAGE, UFFD_PAGE);
 	while (buf) {
 		struct pollfd p[2] = { { .fd = u->uffd, .events = POLLIN },
 				       { .fd = u->stop_efd, .events = POLLIN } };
@@ -99,9 +122,19 @@ static int failf(char *err, size_t errlen, int ret, const char *who, const char 
 	return ret;
 }
 
+static int register_range(struct vi_uffd *u, uint8_t *host, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)host, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(u->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
 int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
-		       cvmm_vi_uffd_fault_fn fault, void *opaque, bool keep, const char *who,
-		       char *err, size_t errlen)
+		       const struct vi_uffd_opts *o, cvmm_vi_uffd_fault_fn fault, void *opaque,
+		       const char *who, char *err, size_t errlen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct vi_uffd *u = calloc(1, sizeof(*u));
@@ -121,24 +154,37 @@ int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
 		ret = failf(err, errlen, -errno, who, "UFFDIO_API");
 		goto fail;
 	}
-	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(mem); i++) {
-		const struct cvmm_mem_region *r = cvmm_guest_mem_region(mem, i);
-		struct uffdio_register reg = {
-			.range = { .start = (uintptr_t)r->host, .len = r->size },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
+	if (o && o->ranges) {
+		for (size_t i = 0; i < o->nranges; i++)
+			if ((ret = register_range(u, o->ranges[i].host, o->ranges[i].len))) {
+				failf(err, errlen, ret, who, "UFFDIO_REGISTER");
+				goto fail;
+			}
+	} else {
+		for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(mem); i++) {
+			const struct cvmm_mem_region *r = cvmm_guest_mem_region(mem, i);
 
-		if (!keep)
-			madvise(r->host, r->size, MADV_DONTNEED);
-		if (ioctl(u->uffd, UFFDIO_REGISTER, &reg)) {
-			ret = failf(err, errlen, -errno, who, "UFFDIO_REGISTER");
-			goto fail;
+			if (!(o && o->keep))
+				madvise(r->host, r->size, MADV_DONTNEED);
+			if ((ret = register_range(u, r->host, r->size))) {
+				failf(err, errlen, ret, who, "UFFDIO_REGISTER");
+				goto fail;
+			}
 		}
 	}
 	u->stop_efd = cvmm_eventfd_create(0);
 	if (u->stop_efd < 0) {
 		ret = failf(err, errlen, u->stop_efd, who, "eventfd");
 		goto fail;
+	}
+	if (sem_init(&u->started, 0, 0)) {
+		ret = failf(err, errlen, -errno, who, "sem_init");
+		goto fail;
+	}
+	if (o) {
+		u->thread_start = o->thread_start;
+		u->thread_opaque = o->thread_opaque;
+		u->thread_type = o->thread_type;
 	}
 	if ((ret = -pthread_create(&u->thread, NULL, fault_main, u))) {
 		failf(err, errlen, ret, who, "fault thread");
@@ -149,6 +195,21 @@ int cvmm_vi_uffd_start(struct vi_uffd **out, struct cvmm_guest_mem *mem,
 	return 0;
 fail:
 	cvmm_vi_uffd_stop(u);
+	return ret;
+}
+
+int cvmm_vi_uffd_started(struct vi_uffd *u, const char *who, char *err, size_t errlen)
+{
+	int ret;
+
+	cvmm_vi_thread_hook_wait(&u->started);
+	sem_post(&u->started); /* a second call answers the same */
+	if (!u->hook_ret)
+		return 0;
+	ret = u->hook_ret < 0 ? u->hook_ret : -EPERM;
+	if (err && errlen)
+		snprintf(err, errlen, "%s: the fault thread's start hook failed: %s", who,
+			 strerror(-ret));
 	return ret;
 }
 
