@@ -113,7 +113,7 @@ void microvm_usage(FILE *f, const char *argv0)
 		"wrote to the debug-exit port (0xf4); 1 for a bad command line or\n"
 		"configuration; 2 when the guest crashed (triple fault, internal error);\n"
 		"3 for a host-side failure; 143 after SIGTERM.\n",
-		argv0, argv0, argv0, MICROVM_DEFAULT_CMDLINE, MICROVM_MAX_CPUS);
+		argv0, argv0, argv0, CVMM_VM_DEFAULT_CMDLINE, CVMM_VM_MAX_CPUS);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -141,31 +141,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-/* PATH, path=PATH or fd=N (--api-socket takes a bare PATH too). */
-static int parse_path_or_fd(const char *opt, const char *arg, bool bare, const char **path,
-			    int *fd, char *err, size_t errlen)
-{
-	unsigned long n;
-
-	if (!strncmp(arg, "fd=", 3)) {
-		if (parse_uint(arg + 3, 1u << 20, &n) || n < 3)
-			return fail(err, errlen, "%s: fd: '%s' is not an open fd number from 3", opt,
-				    arg + 3);
-		*fd = (int)n;
-		*path = NULL;
-		return 0;
-	}
-	if (!strncmp(arg, "path=", 5))
-		arg += 5;
-	else if (!bare || strchr(arg, '='))
-		return fail(err, errlen, "%s: '%s' is not path=PATH or fd=N", opt, arg);
-	if (!*arg)
-		return fail(err, errlen, "%s: path: empty", opt);
-	*path = arg;
-	*fd = -1;
-	return 0;
-}
-
 int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			 char *err, size_t errlen)
 {
@@ -173,51 +148,41 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	int opt;
 
 	*c = (struct microvm_config){
-		.cpus = 1,
-		.memory = MICROVM_DEFAULT_MEMORY,
-		.serial = SERIAL_STDIO,
 		.log_level = CVMM_LOG_WARN,
 		.api_fd = -1,
 		.event_monitor_fd = -1,
 	};
+	cvmm_vm_config_init(&c->vm);
 	opterr = 0;
 	optind = 1;
 	/* The short forms people try first: -h for help, -V/-v for the version. */
 	while ((opt = getopt_long(argc, argv, "hVv", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
-			c->kernel = optarg;
+			c->vm.kernel = optarg;
 			break;
 		case OPT_INITRD:
-			c->initrd = optarg;
+			c->vm.initrd = optarg;
 			break;
 		case OPT_CMDLINE:
-			c->cmdline = optarg;
+			c->vm.cmdline = optarg;
 			break;
 		case OPT_CPUS:
-			if (parse_uint(optarg, MICROVM_MAX_CPUS, &n) || n == 0)
+			if (parse_uint(optarg, CVMM_VM_MAX_CPUS, &n) || n == 0)
 				return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d",
-					    optarg, MICROVM_MAX_CPUS);
-			c->cpus = (unsigned int)n;
+					    optarg, CVMM_VM_MAX_CPUS);
+			c->vm.cpus = (unsigned int)n;
 			break;
 		case OPT_MEMORY:
-			if (cvmm_parse_size(optarg, &c->memory) || c->memory < (16ull << 20) ||
-			    c->memory % 4096)
+			if (cvmm_parse_size(optarg, &c->vm.memory) || c->vm.memory < (16ull << 20) ||
+			    c->vm.memory % 4096)
 				return fail(err, errlen,
 					    "--memory: '%s' is not a size of at least 16M in whole pages (e.g. 512M, 2G)",
 					    optarg);
 			break;
 		case OPT_SERIAL:
-			if (!strcmp(optarg, "stdio")) {
-				c->serial = SERIAL_STDIO;
-			} else if (!strcmp(optarg, "off")) {
-				c->serial = SERIAL_OFF;
-			} else if (!strncmp(optarg, "file=", 5) && optarg[5]) {
-				c->serial = SERIAL_FILE;
-				c->serial_path = optarg + 5;
-			} else {
-				return fail(err, errlen, "--serial: '%s' is not stdio, off or file=PATH", optarg);
-			}
+			if (cvmm_vm_parse_serial(&c->vm, optarg, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_LOG_LEVEL:
 			if (cvmm_log_level_parse(optarg, &c->log_level))
@@ -225,14 +190,14 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 					    "--log-level: '%s' is not error, warn, info, debug or trace", optarg);
 			break;
 		case OPT_BOOT_TIMER:
-			c->boot_timer = true;
+			c->vm.boot_timer = true;
 			break;
 		case OPT_DISK:
-			if (microvm_parse_disk(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_disk(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_CONSOLE:
-			if (microvm_parse_console(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_console(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_RNG:
@@ -240,35 +205,35 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			 * the value may be the next word. */
 			if (!optarg && optind < argc && !strncmp(argv[optind], "transport=", 10))
 				optarg = argv[optind++];
-			if (microvm_parse_rng(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_rng(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_PCI:
-			c->dev.pci = true;
+			c->vm.dev.pci = true;
 			break;
 		case OPT_BALLOON:
-			if (microvm_parse_balloon(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_balloon(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_NET:
-			if (microvm_parse_net(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_net(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_FS:
-			if (microvm_parse_vhost(&c->dev, "--fs", MICROVM_VIRTIO_ID_FS, optarg, err,
+			if (cvmm_vm_parse_vhost(&c->vm.dev, "--fs", CVMM_VM_VIRTIO_ID_FS, optarg, err,
 						errlen))
 				return -EINVAL;
 			break;
 		case OPT_VHOST_USER:
-			if (microvm_parse_vhost(&c->dev, "--vhost-user", 0, optarg, err, errlen))
+			if (cvmm_vm_parse_vhost(&c->vm.dev, "--vhost-user", 0, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_VSOCK:
-			if (microvm_parse_vsock(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_vsock(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_GUEST_ARG:
-			if (microvm_parse_guest_arg(&c->dev, optarg, err, errlen))
+			if (cvmm_vm_parse_guest_arg(&c->vm.dev, optarg, err, errlen))
 				return -EINVAL;
 			break;
 		case 'h':
@@ -288,7 +253,7 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			c->version = true;
 			return 0;
 		case OPT_API_SOCKET:
-			if (parse_path_or_fd("--api-socket", optarg, true, &c->api_socket, &c->api_fd,
+			if (cvmm_vm_parse_path_or_fd("--api-socket", optarg, true, &c->api_socket, &c->api_fd,
 					     err, errlen))
 				return -EINVAL;
 			break;
@@ -296,7 +261,7 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			c->config_file = optarg;
 			break;
 		case OPT_EVENT_MONITOR:
-			if (parse_path_or_fd("--event-monitor", optarg, false, &c->event_monitor,
+			if (cvmm_vm_parse_path_or_fd("--event-monitor", optarg, false, &c->event_monitor,
 					     &c->event_monitor_fd, err, errlen))
 				return -EINVAL;
 			break;
@@ -315,121 +280,10 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (c->config_file && c->kernel)
+	if (c->config_file && c->vm.kernel)
 		return fail(err, errlen, "--config: the file names the kernel; drop --kernel");
-	if (!c->kernel && !c->config_file && !c->api_socket && c->api_fd < 0)
+	if (!c->vm.kernel && !c->config_file && !c->api_socket && c->api_fd < 0)
 		return fail(err, errlen, "--kernel: missing; a kernel or test guest image is required");
-	if (microvm_pci_assign(&c->dev))
-		return fail(err, errlen, "--pci: more than 31 PCI devices");
-	if (c->dev.balloon && c->dev.balloon_size > c->memory)
-		return fail(err, errlen, "--balloon: size: more than the guest's %llu bytes of memory",
-			    (unsigned long long)c->memory);
-	return 0;
+	return cvmm_vm_config_finish(&c->vm, err, errlen);
 }
 
-/*
- * One image file: it opens for reading (a FIFO would block: O_NONBLOCK) and
- * is a regular file, or with @blk_ok a block device. An open failure is
- * left to the code that opens the image for real, which names it the
- * same way; *st gets the file's status when the check passed.
- */
-static int check_image(const char *flag, const char *path, bool blk_ok, struct stat *st,
-		       int *fdp, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	*fdp = -1;
-	if (fd < 0)
-		return fail(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
-	if (fstat(fd, st)) {
-		int e = errno;
-
-		close(fd);
-		return fail(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(e));
-	}
-	if (S_ISDIR(st->st_mode)) {
-		close(fd);
-		return fail(err, errlen, "%s: '%s' is a directory", flag, path);
-	}
-	if (!S_ISREG(st->st_mode) && !(blk_ok && S_ISBLK(st->st_mode))) {
-		close(fd);
-		return fail(err, errlen, "%s: '%s' is not a regular file%s", flag, path,
-			    blk_ok ? " or block device" : "");
-	}
-	*fdp = fd;
-	return 0;
-}
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
-		return a->st_rdev == b->st_rdev;
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-int microvm_config_check_files(const struct microvm_config *c, bool kernel, char *err,
-			       size_t errlen)
-{
-	const struct microvm_devices *d = &c->dev;
-	struct stat st[MICROVM_MAX_DISKS];
-	struct stat ks;
-	int fd;
-
-	if (kernel && c->kernel) {
-		if (check_image("--kernel", c->kernel, false, &ks, &fd, err, errlen))
-			return -EINVAL;
-		close(fd);
-	}
-	if (c->initrd) {
-		if (check_image("--initrd", c->initrd, false, &ks, &fd, err, errlen))
-			return -EINVAL;
-		close(fd);
-	}
-	for (unsigned int i = 0; i < d->ndisks; i++) {
-		const struct microvm_disk *k = &d->disk[i];
-		struct flock lk = { .l_type = k->read_only ? F_RDLCK : F_WRLCK,
-				    .l_whence = SEEK_SET };
-		off_t size;
-
-		if (check_image("--disk: path", k->path, true, &st[i], &fd, err, errlen))
-			return -EINVAL;
-		size = S_ISBLK(st[i].st_mode) ? lseek(fd, 0, SEEK_END) : st[i].st_size;
-		/* The lock the block device will take (blk-backend.c): who
-		 * holds a conflicting one is another VMM or daemon using it. */
-		if (fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK) {
-			close(fd);
-			return fail(err, errlen,
-				    "--disk: path: '%s' is in use by another process (it holds a lock on it)",
-				    k->path);
-		}
-		close(fd);
-		if (size < 512)
-			return fail(err, errlen,
-				    "--disk: path: '%s' is smaller than one 512-byte sector (%lld bytes)",
-				    k->path, (long long)size);
-		for (unsigned int j = 0; j < i; j++)
-			if (same_file(&st[i], &st[j]))
-				return fail(err, errlen,
-					    "--disk: path: '%s' is the image '%s' given already; one disk per image",
-					    k->path, d->disk[j].path);
-	}
-	return 0;
-}
-
-void microvm_outputs_note(struct microvm_outputs *o, const struct microvm_config *c)
-{
-	struct stat st;
-
-	o->path[0] = c->serial == SERIAL_FILE ? c->serial_path : NULL;
-	o->path[1] = c->dev.console == CONSOLE_FILE ? c->dev.console_path : NULL;
-	o->path[2] = c->event_monitor_fd < 0 ? c->event_monitor : NULL;
-	for (int i = 0; i < 3; i++)
-		o->created[i] = o->path[i] && lstat(o->path[i], &st) && errno == ENOENT;
-}
-
-void microvm_outputs_remove(const struct microvm_outputs *o)
-{
-	for (int i = 0; i < 3; i++)
-		if (o->created[i])
-			unlink(o->path[i]);
-}

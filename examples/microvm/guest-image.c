@@ -41,7 +41,7 @@ static bool is_test_guest(const char *path)
 	return yes;
 }
 
-int microvm_boot_test_guest(struct microvm *m, char *err, size_t errlen)
+int microvm_boot_test_guest(void *opaque, struct cvmm_vm *m, char *err, size_t errlen)
 {
 	unsigned int ncpus = cvmm_vmm_ncpus(m->vmm);
 	struct cvmm_guest_load_opts o = { .sz = sizeof(o), .ncpus = ncpus };
@@ -49,6 +49,7 @@ int microvm_boot_test_guest(struct microvm *m, char *err, size_t errlen)
 	uint64_t rsdp;
 	int ret;
 
+	(void)opaque;
 	if (!is_test_guest(m->cfg->kernel))
 		return 1;
 	/* The platform a kernel would see: some guests read the DSDT. */

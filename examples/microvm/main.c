@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cvmm-microvm: boot a kernel or test guest on the VM core (crates/vmm)
- * with the legacy platform and virtio-mmio devices a microVM needs. The
- * main thread runs the VM's control loop (host input, signals); each vCPU
- * and the device loop have threads of their own, each under its own
- * seccomp filter.
+ * cvmm-microvm: boot a kernel or test guest on the vmm crate, a recipe:
+ * parse the flags into the crate's VM configuration, prepare the sandbox,
+ * build the VM (cvmm/vmm/vm.h) or serve the API (cvmm/vmm/api.h), and run
+ * the control loop (host input, signals) on the main thread; each vCPU,
+ * the device loop, the API and migrations have threads of their own, each
+ * under its own seccomp filter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +19,12 @@
 
 #include <json-c/json.h>
 
+#include <cvmm/vmm/api.h>
+#include <cvmm/vmm/snap.h>
+
+#include "config.h"
 #include "input.h"
 #include "microvm.h"
-#include "snapshot.h"
 
 static struct termios saved_tty;
 static bool tty_raw;
@@ -75,16 +79,43 @@ static uint64_t process_start_ns(void)
 	return cvmm_now_ns();
 }
 
-/* --event-monitor without the API: the VM's events, as the API reports them. */
-static int monitor_fd = -1;
+/* What the VM's hooks need. */
+struct microvm {
+	struct cvmm_vm vm;
+	struct microvm_config cfg;
+	struct cvmm_sandbox sandbox;
+	struct cvmm_vm_snap snap;
+	int evfd;               /* --event-monitor, or -1 */
+};
 
-static void monitor_event(void *opaque, const struct cvmm_vmm_event *ev)
+static int thread_start(void *opaque, const char *type, unsigned int index)
 {
 	struct microvm *m = opaque;
-	const char *src, *name = microvm_event_name(ev, &src);
 
-	if (name)
-		microvm_event_monitor_write(monitor_fd, m->t0_ns, src, name, ev->id);
+	(void)index;
+	return cvmm_sandbox_install(&m->sandbox, type);
+}
+
+/* A vCPU crash prints the registers in one block, so vCPUs crashing
+ * together do not interleave; without the API, --event-monitor hears every
+ * event (the API layer reports them itself). */
+static void on_event(void *opaque, const struct cvmm_vmm_event *ev)
+{
+	struct microvm *m = opaque;
+	const char *src, *name;
+
+	if (ev->type == CVMM_VMM_EV_VCPU_CRASH)
+		fprintf(stderr, "cvmm-microvm: vCPU %d: %s\n", ev->vcpu, ev->detail);
+	if (m->cfg.api_socket || m->cfg.api_fd >= 0 || !(name = cvmm_vm_event_name(ev, &src)))
+		return;
+	cvmm_vm_event_monitor_write(m->evfd, m->vm.t0_ns, src, name, ev->id);
+}
+
+static void post_code(void *opaque, uint8_t code, uint64_t ns)
+{
+	(void)opaque;
+	fprintf(stderr, "cvmm-microvm: boot-timer: post code 0x%02x at %llu.%03llu ms\n", code,
+		(unsigned long long)(ns / 1000000), (unsigned long long)(ns / 1000 % 1000));
 }
 
 /* --config FILE.json: a VmConfig, as vm.create takes it. */
@@ -100,7 +131,7 @@ static int load_vmconfig(struct microvm_config *c, struct json_object **out, cha
 		err[strcspn(err, "\n")] = '\0';
 		return -EINVAL;
 	}
-	if (microvm_vmconfig_parse(j, c, why, sizeof(why))) {
+	if (cvmm_vm_config_from_json(j, &c->vm, why, sizeof(why))) {
 		snprintf(err, errlen, "--config: '%s': %s", c->config_file, why);
 		json_object_put(j);
 		return -EINVAL;
@@ -109,38 +140,98 @@ static int load_vmconfig(struct microvm_config *c, struct json_object **out, cha
 	return 0;
 }
 
-struct run_ctx {
-	struct microvm *m;
-	struct cvmm_sandbox *sandbox;
+/* A snapshot's stored command line back into a VM configuration. */
+static int parse_args(void *opaque, int argc, char **argv, struct cvmm_vm_config *c, char *err,
+		      size_t errlen)
+{
+	struct microvm_config mc;
+	int ret = microvm_config_parse(argc, argv, &mc, err, errlen);
+
+	(void)opaque;
+	if (!ret)
+		*c = mc.vm;
+	return ret;
+}
+
+static const char *const no_value[] = { "boot-timer", "rng", "help", "version", NULL };
+static const char *const positional[] = { "disk", "net", "vsock", "fs", "vhost-user", NULL };
+static const struct cvmm_vm_snap_spec snap_spec = {
+	.args_key = "cvmm-microvm", .no_value = no_value, .positional = positional,
+	.parse_args = parse_args,
 };
 
-/* Start the vCPUs, then confine the main thread (last, once set up). */
-static int start_vm(struct run_ctx *c)
+static void snap_usage(FILE *f)
 {
-	if (cvmm_vmm_start(c->m->vmm)) {
+	fprintf(f,
+		"\nSnapshots (docs/snapshot.md):\n"
+		"  --snapshot destination_url=file:///DIR[,then=pause|resume|exit]\n"
+		"                         on SIGUSR1 pause the VM and write a snapshot to DIR;\n"
+		"                         then stay paused (SIGUSR2 resumes), resume or exit\n"
+		"  --restore source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared]\n"
+		"            [,resume=on][,prefault=on][,clock=realtime]\n"
+		"                         restore the snapshot in DIR instead of booting; flags\n"
+		"                         given with it replace the stored ones (--serial,\n"
+		"                         --console; --disk, --net, --vsock by position), so\n"
+		"                         clones get their own TAPs, sockets and files. Without\n"
+		"                         resume=on the VM waits for SIGUSR2\n");
+}
+
+/* Start the vCPUs, then confine the main thread (last, once set up). */
+static int start_vm(struct microvm *m)
+{
+	if (cvmm_vmm_start(m->vm.vmm)) {
 		fprintf(stderr, "cvmm-microvm: cannot start vCPU threads\n");
 		return 3;
 	}
-	c->m->snap->started = true;
-	if (c->m->snap->source)
+	m->snap.started = true;
+	if (m->snap.source)
 		CVMM_LOG(CVMM_LOG_INFO, "microvm", "restored VM running %.3f ms after exec",
-			 (cvmm_now_ns() - c->m->t0_ns) / 1e6);
-	if (c->m->cfg->serial == SERIAL_STDIO)
+			 (cvmm_now_ns() - m->vm.t0_ns) / 1e6);
+	if (m->cfg.vm.serial == CVMM_VM_SERIAL_STDIO)
 		tty_make_raw();
-	if (cvmm_sandbox_install(c->sandbox, "vmm")) {
+	if (cvmm_sandbox_install(&m->sandbox, "vmm")) {
 		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
-		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+		cvmm_vmm_request_stop(m->vm.vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 	}
 	return 0;
 }
 
-/* SIGUSR1 snapshots, SIGUSR2 resumes (or starts a VM restored with resume=off). */
+/* SIGUSR1 snapshots (--snapshot), SIGUSR2 resumes a paused VM or starts
+ * one restored with resume=off. */
 static void on_user_signal(void *opaque, int signo)
 {
-	struct run_ctx *c = opaque;
+	struct microvm *m = opaque;
+	struct cvmm_vmm *vmm = m->vm.vmm;
+	char msg[600];
 
-	if (microvm_snap_signal(c->m->snap, c->m->vmm, c->m->cfg, signo) && start_vm(c))
-		cvmm_vmm_request_stop(c->m->vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+	if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !m->snap.started) {
+		if (start_vm(m))
+			cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+	} else if (signo == SIGUSR1 && !m->snap.dest) {
+		fprintf(stderr, "cvmm-microvm: SIGUSR1: no --snapshot destination\n");
+	} else if (signo == SIGUSR1) {
+		cvmm_vm_snap_take(&m->snap, vmm, &m->cfg.vm, msg, sizeof(msg));
+		fprintf(stderr, "cvmm-microvm: %s\n", msg);
+	} else if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED) {
+		cvmm_vmm_resume(vmm);
+	}
+}
+
+/* --api-socket: the API serves (and with --kernel or --config boots) the VM. */
+static int serve_api(struct microvm *m, int sfd)
+{
+	struct cvmm_vm_api_opts o = {
+		.sz = sizeof(o), .path = m->cfg.api_socket, .listen_fd = m->cfg.api_fd,
+		.base = &m->cfg.vm, .boot = m->cfg.vm.kernel != NULL, .tmpl = &m->vm,
+		.snap_spec = &snap_spec, .signal_fd = sfd, .event_fd = m->evfd,
+		.version = PACKAGE_VERSION,
+	};
+	char err[512] = "";
+	int status = cvmm_vm_api_main(&o, err, sizeof(err));
+
+	if (err[0])
+		fprintf(stderr, "cvmm-microvm: %s\n", err);
+	return status;
 }
 
 /* One way out: whatever was set up is undone in reverse, on every path. */
@@ -148,64 +239,63 @@ int main(int argc, char **argv)
 {
 	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api",
 							       "migration", "uffd", "fill" };
-	struct microvm m = { .t0_ns = process_start_ns(), .serial_out = -1, .con_out = -1 };
-	struct cvmm_sandbox sandbox;
-	struct microvm_config cfg;
-	struct microvm_outputs outs;
+	static struct microvm m;  /* big (a VM configuration): not on the stack */
+	struct microvm_config *cfg = &m.cfg;
+	struct cvmm_vm_outputs outs;
 	struct microvm_input in;
-	struct microvm_snap snap;
-	struct run_ctx rc = { .m = &m };
 	struct json_object *vmconfig = NULL;
-	bool sandbox_ready = false, vm_made = false;
+	bool sandbox_ready = false;
 	char err[512] = "";
-	int sfd = -1, evfd = -1, status = 1, ret;
+	int sfd = -1, status = 1, ret;
 	sigset_t sigs;
 
+	m.vm = (struct cvmm_vm){ .cfg = &cfg->vm, .t0_ns = process_start_ns(), .opaque = &m,
+				 .thread_start = thread_start, .on_event = on_event,
+				 .post_code = post_code, .boot_image = microvm_boot_test_guest,
+				 .snap = &m.snap, .serial_out = -1, .con_out = -1 };
+	m.evfd = -1;
 	/* --snapshot/--restore first: a restore's configuration is the
 	 * snapshot's stored arguments with this command line's overrides. */
-	if (microvm_snap_args(&snap, argc, argv, err, sizeof(err)) ||
-	    microvm_config_parse(snap.argc, snap.argv, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source && snap.argv ? "restore: " : "",
-			err);
+	if (cvmm_vm_snap_args(&m.snap, &snap_spec, argc, argv, err, sizeof(err)) ||
+	    microvm_config_parse(m.snap.argc, m.snap.argv, cfg, err, sizeof(err))) {
+		fprintf(stderr, "cvmm-microvm: %s%s\n",
+			m.snap.source && m.snap.argv ? "restore: " : "", err);
 		goto out;
 	}
-	m.snap = &snap;
-	if (cfg.help || cfg.version) {
-		if (cfg.help) {
+	if (cfg->help || cfg->version) {
+		if (cfg->help) {
 			microvm_usage(stdout, argv[0]);
-			microvm_snap_usage(stdout);
+			snap_usage(stdout);
 		} else {
 			printf("cvmm-microvm %s\n", PACKAGE_VERSION);
 		}
 		status = 0;
 		goto out;
 	}
-	cvmm_log_set_level(cfg.log_level);
+	cvmm_log_set_level(cfg->log_level);
 	cvmm_log_set_sink(log_sink, NULL);
-	m.cfg = &cfg;
-	if (cfg.config_file && load_vmconfig(&cfg, &vmconfig, err, sizeof(err))) {
+	if (cfg->config_file && load_vmconfig(cfg, &vmconfig, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;
 	}
 
 	/* The files a VM reads are looked at before any file is created (a
 	 * restore does not read the kernel; an API server has no VM yet). */
-	if (!cfg.api_socket && cfg.api_fd < 0 &&
-	    microvm_config_check_files(&cfg, !snap.source, err, sizeof(err))) {
+	if (!cfg->api_socket && cfg->api_fd < 0 &&
+	    cvmm_vm_config_check_files(&cfg->vm, !m.snap.source, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;
 	}
 
 	/* Filters are compiled before any thread exists; each thread type
 	 * installs its own as it starts (the VM core calls thread_start). */
-	if (cvmm_sandbox_prepare(&sandbox, "microvm", sandbox_threads,
-				 CVMM_ARRAY_SIZE(sandbox_threads), cfg.seccomp,
-				 cfg.seccomp_filter, err, sizeof(err))) {
+	if (cvmm_sandbox_prepare(&m.sandbox, "microvm", sandbox_threads,
+				 CVMM_ARRAY_SIZE(sandbox_threads), cfg->seccomp,
+				 cfg->seccomp_filter, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;
 	}
 	sandbox_ready = true;
-	m.sandbox = &sandbox;
 
 	/* SIGTERM/SIGINT (stop) and SIGUSR1/SIGUSR2 (snapshot, start) arrive
 	 * through a signalfd on the control loop; the VM's threads inherit
@@ -219,53 +309,46 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (cfg.api_socket || cfg.api_fd >= 0) {
-		status = microvm_api_main(&m, sfd);
-		goto out;
-	}
-	microvm_outputs_note(&outs, &cfg);
-	evfd = microvm_event_monitor_open(&cfg, err, sizeof(err));
+	cvmm_vm_outputs_note(&outs, &cfg->vm, cfg->event_monitor_fd < 0 ? cfg->event_monitor : NULL);
+	m.evfd = cvmm_vm_event_monitor_open(cfg->event_monitor, cfg->event_monitor_fd, err,
+					    sizeof(err));
 	if (err[0]) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;
 	}
-	if (evfd >= 0) {
-		m.on_event = monitor_event;
-		m.event_opaque = &m;
-		monitor_fd = evfd;
+	m.snap.evfd = m.evfd;
+	m.snap.t0_ns = m.vm.t0_ns;
+	if (cfg->api_socket || cfg->api_fd >= 0) {
+		status = serve_api(&m, sfd);
+		goto out;
 	}
-	snap.evfd = evfd;
-	snap.t0_ns = m.t0_ns;
-	vm_made = true;
-	ret = microvm_vm_create(&m, err, sizeof(err));
+	ret = cvmm_vm_build(&m.vm, err, sizeof(err));
 	if (!ret)
-		ret = microvm_input_init(&in, m.vmm, sfd, cfg.serial == SERIAL_STDIO);
+		ret = microvm_input_init(&in, m.vm.vmm, sfd, cfg->vm.serial == CVMM_VM_SERIAL_STDIO);
 	if (ret) {
-		fprintf(stderr, "cvmm-microvm: %s%s\n", snap.source ? "restore: " : "",
+		fprintf(stderr, "cvmm-microvm: %s%s\n", m.snap.source ? "restore: " : "",
 			err[0] ? err : strerror(-ret));
-		microvm_outputs_remove(&outs);
+		cvmm_vm_outputs_remove(&outs);
 		goto out;
 	}
 	in.user_signal = on_user_signal;
-	in.user_opaque = &rc;
-	rc.sandbox = &sandbox;
+	in.user_opaque = &m;
 	/* A restore without resume=on waits for SIGUSR2. */
-	if (snap.started && (status = start_vm(&rc))) {
-		microvm_outputs_remove(&outs);
+	if (m.snap.started && (status = start_vm(&m))) {
+		cvmm_vm_outputs_remove(&outs);
 		goto out;
 	}
-	cvmm_vmm_run(m.vmm);
+	cvmm_vmm_run(m.vm.vmm);
 	tty_restore();
-	status = microvm_exit_status(m.vmm);
+	status = cvmm_vm_exit_status(m.vm.vmm);
 out:
-	if (vm_made)
-		microvm_vm_destroy(&m);
+	cvmm_vm_teardown(&m.vm);
 	cvmm_close(sfd);
-	if (evfd >= 0 && evfd != cfg.event_monitor_fd)
-		close(evfd);
+	if (m.evfd >= 0 && m.evfd != cfg->event_monitor_fd)
+		close(m.evfd);
 	if (sandbox_ready)
-		cvmm_sandbox_fini(&sandbox);
+		cvmm_sandbox_fini(&m.sandbox);
 	json_object_put(vmconfig);
-	microvm_snap_fini(&snap);
+	cvmm_vm_snap_fini(&m.snap);
 	return status;
 }

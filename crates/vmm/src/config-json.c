@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Cloud Hypervisor's VmConfig JSON (vm.create, vm.add-*, --config) to the
- * same struct microvm_config the flags produce, and back (vm.info). The
+ * same struct cvmm_vm_config the flags produce, and back (vm.info). The
  * rule for fields: what cvmm implements is read and checked; a field cvmm
  * lacks is accepted only when it holds Cloud Hypervisor's default (false,
  * null, an empty list, or the documented value), so clients that send the
@@ -20,20 +20,11 @@
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/net.h>
 
-#include "config.h"
+#include <cvmm/vmm/config.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#include "vm-internal.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) cvmm_vm_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 /* A required field: its parser's error, or "missing". */
 #define REQUIRED(call, ...)                                               \
@@ -238,21 +229,21 @@ static const struct dflt pci_dflts[] = {
 	{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL }, { NULL, NULL },
 };
 
-static int add_vhost(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_vhost(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     uint32_t type, const char *sock_key, char *err, size_t errlen)
 {
-	struct microvm_vhost vu = { .opt = "vhost-user", .type = type };
+	struct cvmm_vm_vhost vu = { .opt = "vhost-user", .type = type };
 	uint64_t v = 0;
 
-	if (d->nvhost == MICROVM_MAX_VHOST)
-		return fail(err, errlen, "%s: at most %u vhost-user devices", where, MICROVM_MAX_VHOST);
+	if (d->nvhost == CVMM_VM_MAX_VHOST)
+		return fail(err, errlen, "%s: at most %u vhost-user devices", where, CVMM_VM_MAX_VHOST);
 	REQUIRED(get_strbuf(o, sock_key, where, vu.socket, sizeof(vu.socket), err, errlen),
 		 "%s.%s: missing", where, sock_key);
 	if (get_id(o, where, vu.id, err, errlen) < 0 ||
 	    get_u64(o, "num_queues", where, 1, CVMM_VIRTIO_MAX_QUEUES, &v, err, errlen) < 0)
 		return -EINVAL;
 	vu.queues = (unsigned int)v;
-	if (type == MICROVM_VIRTIO_ID_FS) {
+	if (type == CVMM_VM_VIRTIO_ID_FS) {
 		vu.opt = "fs";
 		REQUIRED(get_strbuf(o, "tag", where, vu.tag, sizeof(vu.tag), err, errlen),
 			 "%s.tag: missing", where);
@@ -261,7 +252,7 @@ static int add_vhost(struct json_object *o, const char *where, struct microvm_de
 	return 0;
 }
 
-static int add_disk(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		    char *err, size_t errlen)
 {
 	static const char *const known[] = {
@@ -274,7 +265,7 @@ static int add_disk(struct json_object *o, const char *where, struct microvm_dev
 		{ "backing_files", NULL }, { "sparse", "true" }, { "image_type", "\"Raw\"" },
 		{ "lock_granularity", "\"ByteRange\"" }, { NULL, NULL },
 	};
-	struct microvm_disk disk = { .read_only = false };
+	struct cvmm_vm_disk disk = { .read_only = false };
 	bool vhost = false;
 	uint64_t v;
 	int ret;
@@ -288,7 +279,7 @@ static int add_disk(struct json_object *o, const char *where, struct microvm_dev
 		return fail(err, errlen, "%s.num_queues: cvmm's virtio-blk has one request queue",
 			    where);
 	if (vhost) {
-		struct microvm_vhost *vu;
+		struct cvmm_vm_vhost *vu;
 
 		if (add_vhost(o, where, d, CVMM_VIRTIO_ID_BLOCK, "vhost_socket", err, errlen))
 			return -EINVAL;
@@ -297,8 +288,8 @@ static int add_disk(struct json_object *o, const char *where, struct microvm_dev
 		vu->queues = (unsigned int)v;
 		return 0;
 	}
-	if (d->ndisks == MICROVM_MAX_DISKS)
-		return fail(err, errlen, "%s: at most %u disks", where, MICROVM_MAX_DISKS);
+	if (d->ndisks == CVMM_VM_MAX_DISKS)
+		return fail(err, errlen, "%s: at most %u disks", where, CVMM_VM_MAX_DISKS);
 	REQUIRED(get_strbuf(o, "path", where, disk.path, sizeof(disk.path), err, errlen),
 		 "%s.path: missing", where);
 	v = 0;
@@ -329,7 +320,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return (mac[0] & 1) ? -EINVAL : 0;
 }
 
-static int add_net(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		   const int *fds, unsigned int nfds, char *err, size_t errlen)
 {
 	static const char *const known[] = {
@@ -343,7 +334,7 @@ static int add_net(struct json_object *o, const char *where, struct microvm_devi
 		{ "offload_ufo", "true" }, { "offload_csum", "true" }, { "fds", NULL },
 		{ NULL, NULL },
 	};
-	struct microvm_net net = { .queues = 1 };
+	struct cvmm_vm_net net = { .queues = 1 };
 	const char *mac = NULL;
 	bool vhost = false;
 	uint64_t q = 2, v = 0, ops = 0, bytes = 0;
@@ -360,8 +351,8 @@ static int add_net(struct json_object *o, const char *where, struct microvm_devi
 		d->vhost[d->nvhost - 1].opt = "net";
 		return 0;
 	}
-	if (d->nnets == MICROVM_MAX_NETS)
-		return fail(err, errlen, "%s: at most %u network cards", where, MICROVM_MAX_NETS);
+	if (d->nnets == CVMM_VM_MAX_NETS)
+		return fail(err, errlen, "%s: at most %u network cards", where, CVMM_VM_MAX_NETS);
 	if (get_u64(o, "num_queues", where, 2, 2 * CVMM_NET_MAX_PAIRS, &q, err, errlen) < 0)
 		return -EINVAL;
 	if (q % 2)
@@ -400,7 +391,7 @@ static int add_net(struct json_object *o, const char *where, struct microvm_devi
 	return 0;
 }
 
-static int add_vsock(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_vsock(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     char *err, size_t errlen)
 {
 	static const char *const known[] = { "cid", "socket", "id", NULL };
@@ -420,7 +411,7 @@ static int add_vsock(struct json_object *o, const char *where, struct microvm_de
 	return 0;
 }
 
-static int add_fs(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_fs(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		  char *err, size_t errlen)
 {
 	static const char *const known[] = { "tag", "socket", "num_queues", "queue_size", "id",
@@ -433,10 +424,10 @@ static int add_fs(struct json_object *o, const char *where, struct microvm_devic
 	/* The backend sizes its queues; cvmm offers the default only. */
 	if (get_u64(o, "queue_size", where, 1024, 1024, &v, err, errlen) < 0)
 		return -EINVAL;
-	return add_vhost(o, where, d, MICROVM_VIRTIO_ID_FS, "socket", err, errlen);
+	return add_vhost(o, where, d, CVMM_VM_VIRTIO_ID_FS, "socket", err, errlen);
 }
 
-static int add_generic(struct json_object *o, const char *where, struct microvm_devices *d,
+static int add_generic(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		       char *err, size_t errlen)
 {
 	static const char *const known[] = { "socket", "device_type", "queue_sizes", "id", NULL };
@@ -468,15 +459,15 @@ static int add_generic(struct json_object *o, const char *where, struct microvm_
 	return 0;
 }
 
-int microvm_vmconfig_add_device(struct json_object *j, const char *kind,
-				struct microvm_devices *d, const int *fds, unsigned int nfds,
+int cvmm_vm_config_add_json(struct json_object *j, const char *kind,
+				struct cvmm_vm_devices *d, const int *fds, unsigned int nfds,
 				char *err, size_t errlen)
 {
 	if (strcmp(kind, "net") && nfds)
 		return fail(err, errlen, "%s: takes no file descriptors", kind);
-	if (microvm_virtio_count(d) >= MICROVM_VIRTIO_MAX)
+	if (cvmm_vm_virtio_count(d) >= CVMM_VM_VIRTIO_MAX)
 		return fail(err, errlen, "%s: the VM has %u virtio devices, the most it can", kind,
-			    MICROVM_VIRTIO_MAX);
+			    CVMM_VM_VIRTIO_MAX);
 	if (!strcmp(kind, "disk"))
 		return add_disk(j, kind, d, err, errlen);
 	if (!strcmp(kind, "net"))
@@ -490,7 +481,7 @@ int microvm_vmconfig_add_device(struct json_object *j, const char *kind,
 	return fail(err, errlen, "%s: unknown device kind", kind);
 }
 
-static int each(struct json_object *j, const char *key, struct microvm_devices *d,
+static int each(struct json_object *j, const char *key, struct cvmm_vm_devices *d,
 		const char *kind, char *err, size_t errlen)
 {
 	struct json_object *a;
@@ -504,7 +495,7 @@ static int each(struct json_object *j, const char *key, struct microvm_devices *
 		char why[400];
 
 		snprintf(where, sizeof(where), "%s[%zu]", key, i);
-		if (microvm_vmconfig_add_device(json_object_array_get_idx(a, i), kind, d, NULL, 0,
+		if (cvmm_vm_config_add_json(json_object_array_get_idx(a, i), kind, d, NULL, 0,
 						why, sizeof(why)))
 			/* name the entry, not the kind */
 			return fail(err, errlen, "%s%s", where, why + strlen(kind));
@@ -539,7 +530,7 @@ static int console_mode(struct json_object *o, const char *where, const char **m
 	return 0;
 }
 
-static int parse_payload(struct json_object *j, struct microvm_config *c, char *err,
+static int parse_payload(struct json_object *j, struct cvmm_vm_config *c, char *err,
 			 size_t errlen)
 {
 	static const char *const known[] = { "kernel", "cmdline", "initramfs", NULL };
@@ -598,7 +589,7 @@ static int parse_topology(struct json_object *cpus, uint64_t boot, char *err, si
 	return 0;
 }
 
-static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err, size_t errlen)
+static int parse_cpus(struct json_object *j, struct cvmm_vm_config *c, char *err, size_t errlen)
 {
 	static const char *const known[] = { "boot_vcpus", "max_vcpus", "topology", NULL };
 	static const struct dflt dflts[] = {
@@ -613,8 +604,8 @@ static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err
 	if (!json_object_object_get_ex(j, "cpus", &o) || json_object_is_type(o, json_type_null))
 		return 0;
 	if ((ret = check_keys(o, "cpus", known, dflts, err, errlen)) ||
-	    get_u64(o, "boot_vcpus", "cpus", 1, MICROVM_MAX_CPUS, &boot, err, errlen) < 0 ||
-	    get_u64(o, "max_vcpus", "cpus", 1, MICROVM_MAX_CPUS, &max, err, errlen) < 0)
+	    get_u64(o, "boot_vcpus", "cpus", 1, CVMM_VM_MAX_CPUS, &boot, err, errlen) < 0 ||
+	    get_u64(o, "max_vcpus", "cpus", 1, CVMM_VM_MAX_CPUS, &max, err, errlen) < 0)
 		return -EINVAL;
 	if (max && max != boot)
 		return fail(err, errlen,
@@ -624,7 +615,7 @@ static int parse_cpus(struct json_object *j, struct microvm_config *c, char *err
 	return parse_topology(o, boot, err, errlen);
 }
 
-static int parse_memory(struct json_object *j, struct microvm_config *c, char *err,
+static int parse_memory(struct json_object *j, struct cvmm_vm_config *c, char *err,
 			size_t errlen)
 {
 	static const char *const known[] = { "size", "shared", "hugepages", "hugepage_size",
@@ -657,7 +648,7 @@ static int parse_memory(struct json_object *j, struct microvm_config *c, char *e
 	return 0;
 }
 
-int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char *err,
+int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, char *err,
 			   size_t errlen)
 {
 	static const char *const known[] = {
@@ -684,7 +675,7 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 	c->memory = 512ull << 20;  /* Cloud Hypervisor's default */
 	c->mem_shared = c->hugepages = c->prefault = false;
 	/* Cloud Hypervisor's default serial is Null: a port that drops output. */
-	c->serial = SERIAL_OFF;
+	c->serial = CVMM_VM_SERIAL_OFF;
 	c->serial_path = NULL;
 	{
 		/* --guest-arg is no VmConfig field: the test guests keep it */
@@ -741,16 +732,16 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 	if (json_object_object_get_ex(j, "serial", &o) && !json_object_is_type(o, json_type_null)) {
 		if ((ret = console_mode(o, "serial", &mode, &file, err, errlen)))
 			return ret;
-		c->serial = !strcmp(mode, "Tty") ? SERIAL_STDIO :
-			    !strcmp(mode, "File") ? SERIAL_FILE : SERIAL_OFF;
+		c->serial = !strcmp(mode, "Tty") ? CVMM_VM_SERIAL_STDIO :
+			    !strcmp(mode, "File") ? CVMM_VM_SERIAL_FILE : CVMM_VM_SERIAL_OFF;
 		c->serial_path = file;
 	}
 	mode = file = NULL;
 	if (json_object_object_get_ex(j, "console", &o) && !json_object_is_type(o, json_type_null)) {
 		if ((ret = console_mode(o, "console", &mode, &file, err, errlen)))
 			return ret;
-		c->dev.console = !strcmp(mode, "Tty") ? CONSOLE_STDIO :
-				 !strcmp(mode, "File") ? CONSOLE_FILE : CONSOLE_NONE;
+		c->dev.console = !strcmp(mode, "Tty") ? CVMM_VM_CONSOLE_STDIO :
+				 !strcmp(mode, "File") ? CVMM_VM_CONSOLE_FILE : CVMM_VM_CONSOLE_NONE;
 		c->dev.console_path[0] = '\0';
 		if (file && strlen(file) >= sizeof(c->dev.console_path))
 			return fail(err, errlen, "VmConfig: console.file: longer than %zu bytes",
@@ -758,102 +749,12 @@ int microvm_vmconfig_parse(struct json_object *j, struct microvm_config *c, char
 		if (file)
 			strcpy(c->dev.console_path, file);
 	}
-	if (microvm_virtio_count(&c->dev) > MICROVM_VIRTIO_MAX)
+	if (cvmm_vm_virtio_count(&c->dev) > CVMM_VM_VIRTIO_MAX)
 		return fail(err, errlen, "VmConfig: %u virtio devices, more than the %u cvmm places",
-			    microvm_virtio_count(&c->dev), MICROVM_VIRTIO_MAX);
-	if (microvm_pci_assign(&c->dev))
+			    cvmm_vm_virtio_count(&c->dev), CVMM_VM_VIRTIO_MAX);
+	if (cvmm_vm_pci_assign(&c->dev))
 		return fail(err, errlen, "VmConfig: more than 31 PCI devices");
 	return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* ids and removal                                                          */
-/* ------------------------------------------------------------------------ */
-
-static bool id_used(const struct microvm_devices *d, const char *id)
-{
-	for (unsigned int i = 0; i < d->ndisks; i++)
-		if (!strcmp(d->disk[i].id, id))
-			return true;
-	for (unsigned int i = 0; i < d->nnets; i++)
-		if (!strcmp(d->net[i].id, id))
-			return true;
-	for (unsigned int i = 0; i < d->nvhost; i++)
-		if (!strcmp(d->vhost[i].id, id))
-			return true;
-	return d->vsock && !strcmp(d->vsock_id, id);
-}
-
-static void name(struct microvm_devices *d, char *id, const char *prefix, unsigned int *counter)
-{
-	char next[CVMM_VMM_ID_MAX];
-
-	if (*id)
-		return;
-	do
-		snprintf(next, sizeof(next), "%s%u", prefix, (*counter)++);
-	while (id_used(d, next));
-	strcpy(id, next);
-}
-
-void microvm_vmconfig_name_devices(struct microvm_devices *d, unsigned int *counter)
-{
-	for (unsigned int i = 0; i < d->ndisks; i++)
-		name(d, d->disk[i].id, "_disk", counter);
-	for (unsigned int i = 0; i < d->nnets; i++)
-		name(d, d->net[i].id, "_net", counter);
-	for (unsigned int i = 0; i < d->nvhost; i++) {
-		uint32_t t = d->vhost[i].type;
-
-		name(d, d->vhost[i].id,
-		     t == CVMM_VIRTIO_ID_BLOCK ? "_disk" : t == CVMM_VIRTIO_ID_NET ? "_net" :
-		     t == MICROVM_VIRTIO_ID_FS ? "_fs" : "_vhost_user", counter);
-	}
-	if (d->vsock)
-		name(d, d->vsock_id, "_vsock", counter);
-}
-
-static void close_net(struct microvm_net *n)
-{
-	for (unsigned int i = 0; i < n->nfds; i++)
-		if (n->fds[i] >= 0)
-			close(n->fds[i]);
-	n->nfds = 0;
-}
-
-void microvm_vmconfig_close_fds(struct microvm_devices *d)
-{
-	for (unsigned int i = 0; i < d->nnets; i++)
-		close_net(&d->net[i]);
-}
-
-int microvm_vmconfig_remove_device(struct microvm_devices *d, const char *id)
-{
-	for (unsigned int i = 0; i < d->ndisks; i++)
-		if (!strcmp(d->disk[i].id, id)) {
-			memmove(&d->disk[i], &d->disk[i + 1], (d->ndisks - i - 1) * sizeof(d->disk[0]));
-			d->ndisks--;
-			return 0;
-		}
-	for (unsigned int i = 0; i < d->nnets; i++)
-		if (!strcmp(d->net[i].id, id)) {
-			close_net(&d->net[i]);
-			memmove(&d->net[i], &d->net[i + 1], (d->nnets - i - 1) * sizeof(d->net[0]));
-			d->nnets--;
-			return 0;
-		}
-	for (unsigned int i = 0; i < d->nvhost; i++)
-		if (!strcmp(d->vhost[i].id, id)) {
-			memmove(&d->vhost[i], &d->vhost[i + 1], (d->nvhost - i - 1) * sizeof(d->vhost[0]));
-			d->nvhost--;
-			return 0;
-		}
-	if (d->vsock && !strcmp(d->vsock_id, id)) {
-		d->vsock = false;
-		d->vsock_id[0] = '\0';
-		return 0;
-	}
-	return -ENOENT;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -885,12 +786,12 @@ static struct json_object *mode_json(const char *mode, const char *file)
 }
 
 /* --vhost-user or generic_vhost_user: whatever the type, echoed as given. */
-static bool is_generic(const struct microvm_vhost *v)
+static bool is_generic(const struct cvmm_vm_vhost *v)
 {
 	return !strcmp(v->opt, "generic_vhost_user") || !strcmp(v->opt, "--vhost-user");
 }
 
-static struct json_object *vhost_json(const struct microvm_vhost *v)
+static struct json_object *vhost_json(const struct cvmm_vm_vhost *v)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -907,7 +808,7 @@ static struct json_object *vhost_json(const struct microvm_vhost *v)
 		add(o, "vhost_socket", json_object_new_string(v->socket));
 		if (v->queues)
 			add(o, "num_queues", json_object_new_int((int)v->queues));
-	} else if (v->type == MICROVM_VIRTIO_ID_FS) {
+	} else if (v->type == CVMM_VM_VIRTIO_ID_FS) {
 		add(o, "tag", json_object_new_string(v->tag));
 		add(o, "socket", json_object_new_string(v->socket));
 		add(o, "num_queues", json_object_new_int(v->queues ? (int)v->queues : 1));
@@ -918,16 +819,16 @@ static struct json_object *vhost_json(const struct microvm_vhost *v)
 	return o;
 }
 
-struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
+struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 {
-	const struct microvm_devices *d = &c->dev;
+	const struct cvmm_vm_devices *d = &c->dev;
 	struct json_object *j = json_object_new_object(), *o, *a, *fs, *gen;
 
 	if (!j)
 		return NULL;
 	o = json_object_new_object();
 	add(o, "kernel", json_object_new_string(c->kernel ? c->kernel : ""));
-	add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : MICROVM_DEFAULT_CMDLINE));
+	add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : CVMM_VM_DEFAULT_CMDLINE));
 	if (c->initrd)
 		add(o, "initramfs", json_object_new_string(c->initrd));
 	add(j, "payload", o);
@@ -945,7 +846,7 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 	add(j, "memory", o);
 	a = json_object_new_array();
 	for (unsigned int i = 0; i < d->ndisks; i++) {
-		const struct microvm_disk *k = &d->disk[i];
+		const struct cvmm_vm_disk *k = &d->disk[i];
 
 		o = json_object_new_object();
 		add(o, "path", json_object_new_string(k->path));
@@ -975,7 +876,7 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 			json_object_array_add(gen, vhost_json(&d->vhost[i]));
 		else if (t == CVMM_VIRTIO_ID_BLOCK)
 			json_object_array_add(a, vhost_json(&d->vhost[i]));
-		else if (t == MICROVM_VIRTIO_ID_FS)
+		else if (t == CVMM_VM_VIRTIO_ID_FS)
 			json_object_array_add(fs, vhost_json(&d->vhost[i]));
 		else if (t != CVMM_VIRTIO_ID_NET)
 			json_object_array_add(gen, vhost_json(&d->vhost[i]));
@@ -983,7 +884,7 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 	add(j, "disks", a);
 	a = json_object_new_array();
 	for (unsigned int i = 0; i < d->nnets; i++) {
-		const struct microvm_net *k = &d->net[i];
+		const struct cvmm_vm_net *k = &d->net[i];
 		char mac[18];
 
 		o = json_object_new_object();
@@ -1026,11 +927,11 @@ struct json_object *microvm_vmconfig_to_json(const struct microvm_config *c)
 			add(o, "id", json_object_new_string(d->vsock_id));
 		add(j, "vsock", o);
 	}
-	add(j, "serial", c->serial == SERIAL_STDIO ? mode_json("Tty", NULL) :
-			 c->serial == SERIAL_FILE ? mode_json("File", c->serial_path) :
+	add(j, "serial", c->serial == CVMM_VM_SERIAL_STDIO ? mode_json("Tty", NULL) :
+			 c->serial == CVMM_VM_SERIAL_FILE ? mode_json("File", c->serial_path) :
 			 mode_json("Null", NULL));
-	add(j, "console", d->console == CONSOLE_STDIO ? mode_json("Tty", NULL) :
-			  d->console == CONSOLE_FILE ? mode_json("File", d->console_path) :
+	add(j, "console", d->console == CVMM_VM_CONSOLE_STDIO ? mode_json("Tty", NULL) :
+			  d->console == CVMM_VM_CONSOLE_FILE ? mode_json("File", d->console_path) :
 			  mode_json("Off", NULL));
 	return j;
 }

@@ -1,69 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cvmm-microvm's snapshots: --snapshot arms SIGUSR1 to pause the VM and
- * write a snapshot directory (the VM core's cvmm_vmm_snapshot(), with this
- * program's arguments stored as its configuration); --restore re-creates
- * the VM from a snapshot's stored arguments with the command line's
- * overrides and restores it instead of booting.
+ * Snapshots as a program and the API take them: --snapshot says where a
+ * snapshot goes (the VM core's cvmm_vmm_snapshot(), with the program's
+ * arguments stored as its configuration); --restore re-creates the VM from
+ * a snapshot's stored arguments with the command line's overrides and
+ * restores it instead of booting; vm.snapshot and vm.restore do the same
+ * from a request body.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 
 #include <json-c/json.h>
 
-#include "microvm.h"
-#include "snapshot.h"
+#include <cvmm/vmm/snap.h>
+#include <cvmm/vmm/vm.h>
 
-#define CONFIG_KEY "cvmm-microvm"
+#include "vm-internal.h"
 
-void microvm_snap_usage(FILE *f)
+#define fail cvmm_vm_errf
+
+static bool in_list(const char *const *l, const char *name)
 {
-	fprintf(f,
-		"\nSnapshots (docs/snapshot.md):\n"
-		"  --snapshot destination_url=file:///DIR[,then=pause|resume|exit]\n"
-		"                         on SIGUSR1 pause the VM and write a snapshot to DIR;\n"
-		"                         then stay paused (SIGUSR2 resumes), resume or exit\n"
-		"  --restore source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared]\n"
-		"            [,resume=on][,prefault=on][,clock=realtime]\n"
-		"                         restore the snapshot in DIR instead of booting; flags\n"
-		"                         given with it replace the stored ones (--serial,\n"
-		"                         --console; --disk, --net, --vsock by position), so\n"
-		"                         clones get their own TAPs, sockets and files. Without\n"
-		"                         resume=on the VM waits for SIGUSR2\n");
-}
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-/* Flags without a value; every other long option of cvmm-microvm takes one. */
-static bool no_value(const char *name)
-{
-	static const char *const flags[] = { "boot-timer", "rng", "help", "version" };
-
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (!strcmp(name, flags[i]))
+	for (; l && *l; l++)
+		if (!strcmp(name, *l))
 			return true;
 	return false;
-}
-
-/* Device flags an override replaces by position. */
-static bool positional(const char *name)
-{
-	return !strcmp(name, "disk") || !strcmp(name, "net") || !strcmp(name, "vsock") ||
-	       !strcmp(name, "fs") || !strcmp(name, "vhost-user");
 }
 
 struct arg {
@@ -110,7 +74,8 @@ static void args_free(struct args *l)
 
 /* Split "--name value" / "--name=value" pairs; anything else is kept as a
  * nameless value for the parser to refuse. */
-static int args_split(struct args *l, int argc, char *const *argv)
+static int args_split(const struct cvmm_vm_snap_spec *spec, struct args *l, int argc,
+		      char *const *argv)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i], *eq;
@@ -120,7 +85,7 @@ static int args_split(struct args *l, int argc, char *const *argv)
 			ret = args_push(l, "", 0, s);
 		} else if ((eq = strchr(s + 2, '='))) {
 			ret = args_push(l, s + 2, (size_t)(eq - s - 2), eq + 1);
-		} else if (no_value(s + 2) || i + 1 >= argc) {
+		} else if ((spec && in_list(spec->no_value, s + 2)) || i + 1 >= argc) {
 			ret = args_push(l, s + 2, strlen(s + 2), NULL);
 		} else {
 			ret = args_push(l, s + 2, strlen(s + 2), argv[i + 1]);
@@ -193,7 +158,7 @@ static int url_path(const char *flag, const char *key, const char *url, const ch
 	return 0;
 }
 
-static int parse_snapshot(struct microvm_snap *s, const char *v, char *err, size_t errlen)
+static int parse_snapshot(struct cvmm_vm_snap *s, const char *v, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "destination_url", "then", NULL };
 	static char url[4096];
@@ -206,12 +171,12 @@ static int parse_snapshot(struct microvm_snap *s, const char *v, char *err, size
 		return fail(err, errlen, -EINVAL, "--snapshot: destination_url=file:///DIR missing");
 	if ((ret = url_path("--snapshot", "destination_url", url, &s->dest, err, errlen)))
 		return ret;
-	s->then = SNAP_THEN_PAUSE;
+	s->then = CVMM_VM_SNAP_THEN_PAUSE;
 	if (opt_get(v, "then", then, sizeof(then))) {
 		if (!strcmp(then, "resume"))
-			s->then = SNAP_THEN_RESUME;
+			s->then = CVMM_VM_SNAP_THEN_RESUME;
 		else if (!strcmp(then, "exit"))
-			s->then = SNAP_THEN_EXIT;
+			s->then = CVMM_VM_SNAP_THEN_EXIT;
 		else if (strcmp(then, "pause"))
 			return fail(err, errlen, -EINVAL,
 				    "--snapshot: then='%s' is not pause, resume or exit", then);
@@ -219,7 +184,7 @@ static int parse_snapshot(struct microvm_snap *s, const char *v, char *err, size
 	return 0;
 }
 
-static int parse_restore(struct microvm_snap *s, const char *v, char *err, size_t errlen)
+static int parse_restore(struct cvmm_vm_snap *s, const char *v, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "source_url", "memory_restore_mode", "resume",
 					    "prefault", "clock", NULL };
@@ -254,7 +219,7 @@ static int parse_restore(struct microvm_snap *s, const char *v, char *err, size_
 	return 0;
 }
 
-/* The arguments as a JSON array (what "cvmm-microvm"."args" stores). */
+/* The arguments as a JSON array (what "<args_key>"."args" stores). */
 static char *args_json(const struct args *l)
 {
 	json_object *arr = json_object_new_array();
@@ -279,19 +244,20 @@ static char *args_json(const struct args *l)
 	return out;
 }
 
-char *microvm_snap_config(const struct microvm_config *cfg, const char *args)
+char *cvmm_vm_snap_config(const struct cvmm_vm_snap *s, const struct cvmm_vm_config *cfg,
+			  const char *args)
 {
-	json_object *root = microvm_vmconfig_to_json(cfg);
+	json_object *root = cvmm_vm_config_to_json(cfg);
 	char *out;
 
 	if (!root)
 		return NULL;
-	if (args) {
+	if (args && s->spec) {
 		json_object *o = json_object_new_object(), *arr = json_tokener_parse(args);
 
 		json_object_object_add(o, "version", json_object_new_int(1));
 		json_object_object_add(o, "args", arr);
-		json_object_object_add(root, CONFIG_KEY, o);
+		json_object_object_add(root, s->spec->args_key, o);
 	}
 	out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
@@ -299,7 +265,7 @@ char *microvm_snap_config(const struct microvm_config *cfg, const char *args)
 }
 
 /* The stored arguments of the snapshot's configuration into @l. */
-static int stored_args(struct microvm_snap *s, struct args *l, char *err, size_t errlen)
+static int stored_args(struct cvmm_vm_snap *s, struct args *l, char *err, size_t errlen)
 {
 	size_t len;
 	const char *cfg = cvmm_vmm_snapshot_config(s->snap, &len);
@@ -313,12 +279,12 @@ static int stored_args(struct microvm_snap *s, struct args *l, char *err, size_t
 		fail(err, errlen, -EINVAL, "'%s/config.json' is not JSON", s->source);
 		goto out;
 	}
-	if (!json_object_object_get_ex(root, CONFIG_KEY, &o) ||
+	if (!s->spec || !json_object_object_get_ex(root, s->spec->args_key, &o) ||
 	    !json_object_object_get_ex(o, "args", &arr) || !json_object_is_type(arr, json_type_array)) {
 		fail(err, errlen, -EINVAL,
-		     "'%s/config.json' holds no cvmm-microvm arguments (\"" CONFIG_KEY
-		     "\".\"args\"): a snapshot made through the API is restored with vm.restore",
-		     s->source);
+		     "'%s/config.json' holds no %s arguments (\"%s\".\"args\"): a snapshot made "
+		     "through the API is restored with vm.restore",
+		     s->source, s->spec ? s->spec->args_key : "program", s->spec ? s->spec->args_key : "");
 		goto out;
 	}
 	{
@@ -339,7 +305,7 @@ static int stored_args(struct microvm_snap *s, struct args *l, char *err, size_t
 			}
 			argv[i] = (char *)json_object_get_string(v);
 		}
-		ret = args_split(l, (int)n, argv);
+		ret = args_split(s->spec, l, (int)n, argv);
 		free(argv);
 	}
 out:
@@ -350,7 +316,7 @@ out:
 }
 
 /* Apply the command line's @over to the stored @l into @out. */
-static int merge(const struct args *l, const struct args *over, struct args *out, char *err,
+static int merge(const struct cvmm_vm_snap_spec *spec, const struct args *l, const struct args *over, struct args *out, char *err,
 		 size_t errlen)
 {
 	bool *used = calloc(over->n + 1, sizeof(*used));
@@ -362,7 +328,7 @@ static int merge(const struct args *l, const struct args *over, struct args *out
 		const struct arg *a = &l->a[i];
 		const struct arg *rep = NULL;
 
-		if (a->name[0] && positional(a->name)) {
+		if (a->name[0] && in_list(spec->positional, a->name)) {
 			/* the k-th stored --disk takes the k-th given --disk */
 			size_t k = 0, j;
 
@@ -396,7 +362,7 @@ static int merge(const struct args *l, const struct args *over, struct args *out
 	for (size_t j = 0; j < over->n && !ret; j++) {
 		if (used[j])
 			continue;
-		if (positional(over->a[j].name)) {
+		if (in_list(spec->positional, over->a[j].name)) {
 			ret = fail(err, errlen, -EINVAL,
 				   "--restore: --%s '%s' replaces no device of the snapshot (it has "
 				   "fewer --%s)",
@@ -410,7 +376,7 @@ static int merge(const struct args *l, const struct args *over, struct args *out
 	return ret;
 }
 
-static int build_argv(struct microvm_snap *s, const char *argv0, const struct args *l)
+static int build_argv(struct cvmm_vm_snap *s, const char *argv0, const struct args *l)
 {
 	s->argv = calloc(2 * l->n + 2, sizeof(char *));
 	if (!s->argv)
@@ -428,14 +394,15 @@ static int build_argv(struct microvm_snap *s, const char *argv0, const struct ar
 	return 0;
 }
 
-int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, size_t errlen)
+int cvmm_vm_snap_args(struct cvmm_vm_snap *s, const struct cvmm_vm_snap_spec *spec, int argc,
+		      char **argv, char *err, size_t errlen)
 {
 	struct args all = { 0 }, rest = { 0 }, stored = { 0 }, merged = { 0 };
 	const char *snap_v = NULL, *restore_v = NULL;
 	int ret;
 
-	*s = (struct microvm_snap){ .started = true, .evfd = -1 };
-	if ((ret = args_split(&all, argc - 1, argv + 1)))
+	*s = (struct cvmm_vm_snap){ .spec = spec, .started = true, .evfd = -1 };
+	if ((ret = args_split(spec, &all, argc - 1, argv + 1)))
 		goto out;
 	for (size_t i = 0; i < all.n && !ret; i++) {
 		const struct arg *a = &all.a[i];
@@ -471,7 +438,7 @@ int microvm_snap_args(struct microvm_snap *s, int argc, char **argv, char *err, 
 		if (ret)
 			goto out;
 		if ((ret = stored_args(s, &stored, err, errlen)) ||
-		    (ret = merge(&stored, &rest, &merged, err, errlen)))
+		    (ret = merge(spec, &stored, &rest, &merged, err, errlen)))
 			goto out;
 		s->started = s->resume;
 		ret = build_argv(s, argv[0], &merged);
@@ -493,7 +460,7 @@ out:
 	return ret;
 }
 
-void microvm_snap_fini(struct microvm_snap *s)
+void cvmm_vm_snap_fini(struct cvmm_vm_snap *s)
 {
 	for (int i = 0; s->argv && i < s->argc; i++)
 		free(s->argv[i]);
@@ -515,7 +482,7 @@ void microvm_snap_fini(struct microvm_snap *s)
  * monitor one line per tenth done ({"what", "bytes_done", "bytes_total"}). */
 static void progress(void *opaque, const char *what, uint64_t done, uint64_t total)
 {
-	struct microvm_snap *s = opaque;
+	struct cvmm_vm_snap *s = opaque;
 	char d[24], t[24];
 	const char *kv[] = { "what", what, "bytes_done", d, "bytes_total", t, NULL };
 	int tenth;
@@ -530,10 +497,10 @@ static void progress(void *opaque, const char *what, uint64_t done, uint64_t tot
 	s->prog_last = tenth;
 	snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)total);
-	microvm_event_monitor_write_props(s->evfd, s->t0_ns, "vm", s->prog_event, kv);
+	cvmm_vm_event_monitor_write_props(s->evfd, s->t0_ns, "vm", s->prog_event, kv);
 }
 
-int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen)
+int cvmm_vm_snap_restore(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen)
 {
 	uint64_t t0 = cvmm_now_ns();
 	int ret;
@@ -552,12 +519,12 @@ int microvm_snap_restore(struct microvm_snap *s, struct cvmm_vmm *vmm, char *err
 	return ret;
 }
 
-int microvm_snap_write(struct microvm_snap *s, struct cvmm_vmm *vmm,
-		       const struct microvm_config *cfg, const char *args, const char *dir,
+int cvmm_vm_snap_write(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
+		       const struct cvmm_vm_config *cfg, const char *args, const char *dir,
 		       char *err, size_t errlen)
 {
 	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress, .opaque = s };
-	char *config = microvm_snap_config(cfg, args);
+	char *config = cvmm_vm_snap_config(s, cfg, args);
 	int ret;
 
 	if (!config)
@@ -571,46 +538,26 @@ int microvm_snap_write(struct microvm_snap *s, struct cvmm_vmm *vmm,
 	return ret;
 }
 
-static void take_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
-			  const struct microvm_config *cfg)
+int cvmm_vm_snap_take(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
+		      const struct cvmm_vm_config *cfg, char *msg, size_t msglen)
 {
 	uint64_t t0 = cvmm_now_ns();
 	char err[512] = "";
 	int ret;
 
-	if (cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING && (ret = cvmm_vmm_pause(vmm))) {
-		fprintf(stderr, "cvmm-microvm: snapshot: cannot pause the VM: %s\n", strerror(-ret));
-		return;
-	}
-	ret = microvm_snap_write(s, vmm, cfg, s->config, s->dest, err, sizeof(err));
+	if (cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING && (ret = cvmm_vmm_pause(vmm)))
+		return fail(msg, msglen, ret, "snapshot: cannot pause the VM: %s", strerror(-ret));
+	ret = cvmm_vm_snap_write(s, vmm, cfg, s->config, s->dest, err, sizeof(err));
 	if (ret)
-		fprintf(stderr, "cvmm-microvm: %s; the VM stays paused (SIGUSR2 resumes it)\n",
-			err[0] ? err : strerror(-ret));
-	else
-		fprintf(stderr, "cvmm-microvm: snapshot written to '%s' in %.3f ms\n", s->dest,
-			(cvmm_now_ns() - t0) / 1e6);
-	if (ret)
-		return;
-	if (s->then == SNAP_THEN_RESUME)
+		return fail(msg, msglen, ret, "%s; the VM stays paused (SIGUSR2 resumes it)",
+			    err[0] ? err : strerror(-ret));
+	fail(msg, msglen, 0, "snapshot written to '%s' in %.3f ms", s->dest,
+	     (cvmm_now_ns() - t0) / 1e6);
+	if (s->then == CVMM_VM_SNAP_THEN_RESUME)
 		cvmm_vmm_resume(vmm);
-	else if (s->then == SNAP_THEN_EXIT)
+	else if (s->then == CVMM_VM_SNAP_THEN_EXIT)
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
-}
-
-bool microvm_snap_signal(struct microvm_snap *s, struct cvmm_vmm *vmm,
-			 const struct microvm_config *cfg, int signo)
-{
-	if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !s->started)
-		return true;
-	if (signo == SIGUSR1) {
-		if (!s->dest)
-			fprintf(stderr, "cvmm-microvm: SIGUSR1: no --snapshot destination\n");
-		else
-			take_snapshot(s, vmm, cfg);
-	} else if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED) {
-		cvmm_vmm_resume(vmm);
-	}
-	return false;
+	return 0;
 }
 
 /* ---- the API's vm.snapshot and vm.restore (api.c) ------------------------ */
@@ -657,8 +604,8 @@ static int body_keys(struct json_object *body, const char *const *keys, char *er
 	return 0;
 }
 
-int microvm_snap_api_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
-			      const struct microvm_config *cfg, struct json_object *body, char *err,
+int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
+			      const struct cvmm_vm_config *cfg, struct json_object *body, char *err,
 			      size_t errlen)
 {
 	static const char *const keys[] = { "destination_url", NULL };
@@ -671,11 +618,11 @@ int microvm_snap_api_snapshot(struct microvm_snap *s, struct cvmm_vmm *vmm,
 		return fail(err, errlen, -EINVAL, "destination_url: a string file:///DIR is required");
 	if ((ret = url_path("vm.snapshot", "destination_url", url, &dir, err, errlen)))
 		return ret;
-	return microvm_snap_write(s, vmm, cfg, NULL, dir, err, errlen);
+	return cvmm_vm_snap_write(s, vmm, cfg, NULL, dir, err, errlen);
 }
 
-int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *body,
-				  struct microvm_config *cfg, struct json_object **cfg_json,
+int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *body,
+				  struct cvmm_vm_config *cfg, struct json_object **cfg_json,
 				  char *err, size_t errlen)
 {
 	static const char *const keys[] = { "source_url", "memory_restore_mode", "prefault",
@@ -686,7 +633,8 @@ int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *bo
 	size_t len;
 	int ret;
 
-	*s = (struct microvm_snap){ .started = false, .evfd = s->evfd, .t0_ns = s->t0_ns };
+	*s = (struct cvmm_vm_snap){ .spec = s->spec, .started = false, .evfd = s->evfd,
+				    .t0_ns = s->t0_ns };
 	s->ro = (struct cvmm_vmm_restore_opts){ .sz = sizeof(s->ro) };
 	if ((ret = body_keys(body, keys, err, errlen)))
 		return ret;
@@ -711,24 +659,24 @@ int microvm_snap_api_restore_open(struct microvm_snap *s, struct json_object *bo
 		json_object_put(root);
 		return fail(err, errlen, -EINVAL, "'%s/config.json' is not a JSON object", s->source);
 	}
-	if (json_object_object_get_ex(root, CONFIG_KEY, &o)) {
+	if (s->spec && json_object_object_get_ex(root, s->spec->args_key, &o)) {
 		/* Written by the flags path: its arguments are the truth (the
 		 * test guests' --guest-arg is no VmConfig field). */
 		struct args stored = { 0 };
 
 		ret = stored_args(s, &stored, err, errlen);
 		if (!ret)
-			ret = build_argv(s, "cvmm-microvm", &stored);
+			ret = build_argv(s, s->spec->args_key, &stored);
 		args_free(&stored);
 		json_object_put(root);
 		if (ret)
 			return ret;
-		if (microvm_config_parse(s->argc, s->argv, cfg, why, sizeof(why)))
+		if (s->spec->parse_args(s->spec->opaque, s->argc, s->argv, cfg, why, sizeof(why)))
 			return fail(err, errlen, -EINVAL, "'%s/config.json': %s", s->source, why);
 		*cfg_json = NULL;
 		return 0;
 	}
-	if (microvm_vmconfig_parse(root, cfg, why, sizeof(why))) {
+	if (cvmm_vm_config_from_json(root, cfg, why, sizeof(why))) {
 		json_object_put(root);
 		return fail(err, errlen, -EINVAL, "'%s/config.json': %s", s->source, why);
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cvmm-microvm's virtio devices: each option (--disk, --net, the vhost-user
+ * The virtio devices of a configuration: each option (--disk, --net, the vhost-user
  * devices, --vsock, --console, --rng) becomes a device model on the VM's
  * device loop, attached on virtio-mmio or (transport=pci, --pci) virtio-pci
  * by the VM core, which owns it from then on. Within a transport, host
@@ -23,7 +23,9 @@
 #include <cvmm/virtio-devices/vhost-user.h>
 #include <cvmm/virtio-devices/vsock.h>
 
-#include "microvm.h"
+#include <cvmm/vmm/vm.h>
+
+#include "vm-internal.h"
 
 static int vhost_pause(void *p) { return cvmm_vhost_user_dev_pause(p); }
 static int vhost_resume(void *p) { return cvmm_vhost_user_dev_resume(p); }
@@ -35,7 +37,7 @@ static int vhost_dirty_log(void *p, bool on)
 }
 
 /* Hand @dev to the VM; on failure the model is destroyed here. */
-static int attach(struct microvm *m, const struct microvm_tr *tr, struct cvmm_virtio_device *dev,
+static int attach(struct cvmm_vm *m, const struct cvmm_vm_tr *tr, struct cvmm_virtio_device *dev,
 		  const char *id, const char *prefix, const char *kind, const char *opt, void *model,
 		  void (*destroy)(void *), void (*detach)(void *), char *err, size_t errlen)
 {
@@ -43,7 +45,7 @@ static int attach(struct microvm *m, const struct microvm_tr *tr, struct cvmm_vi
 		.sz = sizeof(o), .id = id && *id ? id : NULL, .prefix = prefix, .kind = kind, .dev = dev, .model = model,
 		.destroy = destroy, .detach = detach, .used_irq_direct = detach != NULL,
 	};
-	bool pci = microvm_tr_is_pci(&m->cfg->dev, tr);
+	bool pci = cvmm_vm_tr_is_pci(&m->cfg->dev, tr);
 	unsigned int slot = 0;
 	char why[400], out[CVMM_VMM_ID_MAX];
 	int ret;
@@ -57,15 +59,15 @@ static int attach(struct microvm *m, const struct microvm_tr *tr, struct cvmm_vi
 		o.dirty_harvest = vhost_dirty_harvest;
 	}
 	if (pci) {
-		/* The slot microvm_pci_assign() gave it (vm.add-* answered it). */
+		/* The slot cvmm_vm_pci_assign() gave it (vm.add-* answered it). */
 		o.pci_slot = tr->slot;
 		ret = cvmm_vmm_virtio_pci_add(m->vmm, &o, out, &slot, why, sizeof(why));
 	} else {
 		ret = cvmm_vmm_virtio_mmio_add(m->vmm, &o, out, why, sizeof(why));
 	}
 
-	if (!ret && m->nmodels < MICROVM_VIRTIO_MAX) {
-		struct microvm_model *r = &m->models[m->nmodels++];
+	if (!ret && m->nmodels < CVMM_VM_VIRTIO_MAX) {
+		struct cvmm_vm_model *r = &m->models[m->nmodels++];
 
 		strcpy(r->id, out);
 		r->kind = kind;
@@ -89,15 +91,15 @@ static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
 static void vhost_destroy(void *p) { cvmm_vhost_user_dev_destroy(p); }
 static void vhost_detach(void *p) { cvmm_vhost_user_dev_detach(p); }
 
-static int add_disks(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_disks(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		      size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->ndisks; i++) {
-		const struct microvm_disk *k = &d->disk[i];
+		const struct cvmm_vm_disk *k = &d->disk[i];
 
-		if (microvm_tr_is_pci(d, &k->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci)
 			continue;
 		struct cvmm_rate_limiter_opts rate = {
 			.sz = sizeof(rate),
@@ -144,15 +146,15 @@ static int add_disks(struct microvm *m, struct cvmm_event_manager *em, bool pci,
 	return 0;
 }
 
-static int add_nets(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_nets(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		      size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->nnets; i++) {
-		const struct microvm_net *k = &d->net[i];
+		const struct cvmm_vm_net *k = &d->net[i];
 
-		if (microvm_tr_is_pci(d, &k->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci)
 			continue;
 		struct cvmm_net_opts o = {
 			.sz = sizeof(o),
@@ -187,15 +189,15 @@ static int add_nets(struct microvm *m, struct cvmm_event_manager *em, bool pci, 
 	return 0;
 }
 
-static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_vhost(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		      size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 
 	for (unsigned int i = 0; i < d->nvhost; i++) {
-		const struct microvm_vhost *c = &d->vhost[i];
+		const struct cvmm_vm_vhost *c = &d->vhost[i];
 
-		if (microvm_tr_is_pci(d, &c->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &c->tr) != pci)
 			continue;
 		struct cvmm_vhost_user_dev_opts o = {
 			.sz = sizeof(o), .socket = c->socket, .device_id = c->type,
@@ -215,7 +217,7 @@ static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, bool pci,
 		ret = attach(m, &c->tr, cvmm_vhost_user_dev_device(vu), c->id,
 			     c->type == CVMM_VIRTIO_ID_BLOCK ? "_disk" :
 			     c->type == CVMM_VIRTIO_ID_NET ? "_net" :
-			     c->type == MICROVM_VIRTIO_ID_FS ? "_fs" : "_vhost_user",
+			     c->type == CVMM_VM_VIRTIO_ID_FS ? "_fs" : "_vhost_user",
 			     "vhost-user", c->opt, vu, vhost_destroy, vhost_detach, err, errlen);
 		if (ret)
 			return ret;
@@ -223,10 +225,10 @@ static int add_vhost(struct microvm *m, struct cvmm_event_manager *em, bool pci,
 	return 0;
 }
 
-static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_vsock(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		      size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 	struct cvmm_vsock_opts o = {
 		.sz = sizeof(o),
 		.em = em,
@@ -236,7 +238,7 @@ static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, bool pci,
 	struct cvmm_vsock *vs;
 	int ret;
 
-	if (!d->vsock || microvm_tr_is_pci(d, &d->vsock_tr) != pci)
+	if (!d->vsock || cvmm_vm_tr_is_pci(d, &d->vsock_tr) != pci)
 		return 0;
 	ret = cvmm_vsock_create(&o, &vs);
 	if (ret) {
@@ -251,18 +253,18 @@ static int add_vsock(struct microvm *m, struct cvmm_event_manager *em, bool pci,
 		      vsock_destroy, NULL, err, errlen);
 }
 
-static int add_console(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_console(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		       size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 	struct cvmm_console_opts o = { .sz = sizeof(o), .em = em, .in_fd = -1, .out_fd = -1 };
 	struct cvmm_console *con;
 	struct stat st;
 	int ret;
 
-	if (d->console == CONSOLE_NONE || microvm_tr_is_pci(d, &d->console_tr) != pci)
+	if (d->console == CVMM_VM_CONSOLE_NONE || cvmm_vm_tr_is_pci(d, &d->console_tr) != pci)
 		return 0;
-	if (d->console == CONSOLE_FILE) {
+	if (d->console == CVMM_VM_CONSOLE_FILE) {
 		m->con_out = open(d->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (m->con_out < 0) {
 			ret = -errno;
@@ -275,7 +277,7 @@ static int add_console(struct microvm *m, struct cvmm_event_manager *em, bool pc
 		o.out_fd = STDOUT_FILENO;
 		/* The serial port owns stdin when it is on stdio; a regular
 		 * file cannot be polled, so it feeds nobody. */
-		if (m->cfg->serial != SERIAL_STDIO && !fstat(STDIN_FILENO, &st) &&
+		if (m->cfg->serial != CVMM_VM_SERIAL_STDIO && !fstat(STDIN_FILENO, &st) &&
 		    !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			o.in_fd = STDIN_FILENO;
 	}
@@ -288,13 +290,13 @@ static int add_console(struct microvm *m, struct cvmm_event_manager *em, bool pc
 		      console_destroy, NULL, err, errlen);
 }
 
-static int add_rng(struct microvm *m, bool pci, char *err, size_t errlen)
+static int add_rng(struct cvmm_vm *m, bool pci, char *err, size_t errlen)
 {
 	struct cvmm_rng_opts o = { .sz = sizeof(o) };
 	struct cvmm_rng *rng;
 	int ret;
 
-	if (!m->cfg->dev.rng || microvm_tr_is_pci(&m->cfg->dev, &m->cfg->dev.rng_tr) != pci)
+	if (!m->cfg->dev.rng || cvmm_vm_tr_is_pci(&m->cfg->dev, &m->cfg->dev.rng_tr) != pci)
 		return 0;
 	ret = cvmm_rng_create(&o, &rng);
 	if (ret) {
@@ -307,13 +309,13 @@ static int add_rng(struct microvm *m, bool pci, char *err, size_t errlen)
 
 /* The PCI segment, when a device or --pci asks for it: its ECAM and BAR
  * windows come after the virtio-mmio windows in the 32-bit hole. */
-static int add_pci(struct microvm *m, char *err, size_t errlen)
+static int add_pci(struct cvmm_vm *m, char *err, size_t errlen)
 {
 	struct cvmm_vmm_pci_info pi;
 	char why[300];
 	int ret;
 
-	if (!microvm_pci_wanted(&m->cfg->dev))
+	if (!cvmm_vm_pci_wanted(&m->cfg->dev))
 		return 0;
 	ret = cvmm_vmm_pci_add(m->vmm, why, sizeof(why));
 	if (ret) {
@@ -333,10 +335,10 @@ static int add_pci(struct microvm *m, char *err, size_t errlen)
 
 static void balloon_destroy(void *p) { cvmm_balloon_destroy(p); }
 
-static int add_balloon(struct microvm *m, struct cvmm_event_manager *em, bool pci, char *err,
+static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		       size_t errlen)
 {
-	const struct microvm_devices *d = &m->cfg->dev;
+	const struct cvmm_vm_devices *d = &m->cfg->dev;
 	struct cvmm_balloon_opts o = {
 		.sz = sizeof(o), .num_pages = (uint32_t)(d->balloon_size / CVMM_BALLOON_PAGE_SIZE),
 		.deflate_on_oom = d->balloon_oom, .stats = true, .em = em,
@@ -344,7 +346,7 @@ static int add_balloon(struct microvm *m, struct cvmm_event_manager *em, bool pc
 	struct cvmm_balloon *b;
 	int ret;
 
-	if (!d->balloon || microvm_tr_is_pci(d, &d->balloon_tr) != pci)
+	if (!d->balloon || cvmm_vm_tr_is_pci(d, &d->balloon_tr) != pci)
 		return 0;
 	ret = cvmm_balloon_create(&o, &b);
 	if (ret) {
@@ -355,19 +357,19 @@ static int add_balloon(struct microvm *m, struct cvmm_event_manager *em, bool pc
 		      "--balloon", b, balloon_destroy, NULL, err, errlen);
 }
 
-int microvm_devices_add(struct microvm *m, char *err, size_t errlen)
+int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 {
 	struct cvmm_event_manager *em;
 	int ret;
 
 	m->nmodels = 0;
-	if (microvm_virtio_count(&m->cfg->dev) == 0)
+	if (cvmm_vm_virtio_count(&m->cfg->dev) == 0)
 		return add_pci(m, err, errlen);
-	/* PCI devices have their slots (microvm_pci_assign, when the
+	/* PCI devices have their slots (cvmm_vm_pci_assign, when the
 	 * configuration was parsed or the API added them). */
-	if (microvm_virtio_count(&m->cfg->dev) > MICROVM_VIRTIO_MAX) {
+	if (cvmm_vm_virtio_count(&m->cfg->dev) > CVMM_VM_VIRTIO_MAX) {
 		snprintf(err, errlen, "--disk: too many devices (at most %u in all)",
-			 MICROVM_VIRTIO_MAX);
+			 CVMM_VM_VIRTIO_MAX);
 		return -E2BIG;
 	}
 	em = cvmm_vmm_device_loop(m->vmm);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The values of --disk, --console and --guest-arg: key=value lists checked
- * field by field, so a mistake is reported before anything is opened. */
+/* Cloud Hypervisor-style option strings for a VM's devices (--disk, --net,
+ * --console, ...): key=value lists checked field by field, so a mistake is
+ * reported before anything is opened. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,17 +11,11 @@
 #include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices.h>
 
-#include "virtio.h"
+#include <cvmm/vmm/config.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
+#include "vm-internal.h"
 
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) cvmm_vm_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -89,13 +84,13 @@ static int split(char *buf, struct field *f, unsigned int *n, const char *opt,
 
 static int check_fields(const char *opt, const char *arg, char *err, size_t errlen);
 
-static int parse_transport(const char *opt, const char *val, struct microvm_tr *t, char *err,
+static int parse_transport(const char *opt, const char *val, struct cvmm_vm_tr *t, char *err,
 			   size_t errlen)
 {
 	if (!strcmp(val, "pci"))
-		t->kind = MICROVM_TR_PCI;
+		t->kind = CVMM_VM_TR_PCI;
 	else if (!strcmp(val, "mmio"))
-		t->kind = MICROVM_TR_MMIO;
+		t->kind = CVMM_VM_TR_MMIO;
 	else
 		return fail(err, errlen, "%s: transport: '%s' is not pci or mmio", opt, val);
 	return 0;
@@ -116,19 +111,19 @@ static bool has_key(const char *arg, const char *key)
 	return false;
 }
 
-int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t type,
+int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t type,
 			const char *arg, char *err, size_t errlen)
 {
-	struct microvm_vhost vu = { .opt = opt, .type = type };
-	bool on = type == MICROVM_VIRTIO_ID_FS || !type;
+	struct cvmm_vm_vhost vu = { .opt = opt, .type = type };
+	bool on = type == CVMM_VM_VIRTIO_ID_FS || !type;
 	struct field f[MAX_FIELDS];
 	unsigned int n;
 	uint64_t v;
 	char *buf;
 	int ret;
 
-	if (d->nvhost == MICROVM_MAX_VHOST)
-		return fail(err, errlen, "%s: at most %u vhost-user devices", opt, MICROVM_MAX_VHOST);
+	if (d->nvhost == CVMM_VM_MAX_VHOST)
+		return fail(err, errlen, "%s: at most %u vhost-user devices", opt, CVMM_VM_MAX_VHOST);
 	if (check_fields(opt, arg, err, errlen))
 		return -EINVAL;
 	buf = strdup(arg);
@@ -138,7 +133,7 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 	for (unsigned int i = 0; !ret && i < n; i++) {
 		const char *k = f[i].key, *val = f[i].val;
 
-		if (!strcmp(k, "vhost_user") && type && type != MICROVM_VIRTIO_ID_FS) {
+		if (!strcmp(k, "vhost_user") && type && type != CVMM_VM_VIRTIO_ID_FS) {
 			if (parse_onoff(val, &on))
 				ret = fail(err, errlen, "%s: vhost_user: '%s' is not on or off", opt, val);
 		} else if (!strcmp(k, "socket")) {
@@ -168,14 +163,14 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 				vu.type = (uint32_t)v;
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport(opt, val, &vu.tr, err, errlen);
-		} else if (!strcmp(k, "tag") && type == MICROVM_VIRTIO_ID_FS) {
+		} else if (!strcmp(k, "tag") && type == CVMM_VM_VIRTIO_ID_FS) {
 			if (strlen(val) > 36)
 				ret = fail(err, errlen, "%s: tag: longer than 36 bytes", opt);
 			else
 				strcpy(vu.tag, val);
 		} else {
 			ret = fail(err, errlen, "%s: unknown field '%s' (%s)", opt, k,
-				   type == MICROVM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect, transport" :
+				   type == CVMM_VM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect, transport" :
 				   !type ? "type, socket, queues, reconnect, transport" :
 				   "vhost_user, socket, queues, reconnect, transport");
 		}
@@ -189,15 +184,15 @@ int microvm_parse_vhost(struct microvm_devices *d, const char *opt, uint32_t typ
 		return fail(err, errlen, "%s: type: missing (type=ID, e.g. 2 for a block device)", opt);
 	if (!vu.socket[0])
 		return fail(err, errlen, "%s: socket: missing (socket=PATH)", opt);
-	if (type == MICROVM_VIRTIO_ID_FS && !vu.tag[0])
+	if (type == CVMM_VM_VIRTIO_ID_FS && !vu.tag[0])
 		return fail(err, errlen, "%s: tag: missing (tag=NAME)", opt);
 	d->vhost[d->nvhost++] = vu;
 	return 0;
 }
 
-int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_disk(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
-	struct microvm_disk disk = { .read_only = false };
+	struct cvmm_vm_disk disk = { .read_only = false };
 	bool have_path = false;
 	struct field f[MAX_FIELDS];
 	unsigned int n;
@@ -205,9 +200,9 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 	int ret;
 
 	if (has_key(arg, "vhost_user"))
-		return microvm_parse_vhost(d, "--disk", CVMM_VIRTIO_ID_BLOCK, arg, err, errlen);
-	if (d->ndisks == MICROVM_MAX_DISKS)
-		return fail(err, errlen, "--disk: at most %u disks", MICROVM_MAX_DISKS);
+		return cvmm_vm_parse_vhost(d, "--disk", CVMM_VIRTIO_ID_BLOCK, arg, err, errlen);
+	if (d->ndisks == CVMM_VM_MAX_DISKS)
+		return fail(err, errlen, "--disk: at most %u disks", CVMM_VM_MAX_DISKS);
 	if (check_fields("--disk", arg, err, errlen))
 		return -EINVAL;
 	buf = strdup(arg);
@@ -220,7 +215,7 @@ int microvm_parse_disk(struct microvm_devices *d, const char *arg, char *err, si
 		if (!strcmp(k, "path")) {
 			if (strlen(val) >= sizeof(disk.path))
 				ret = fail(err, errlen, "--disk: path: longer than %u bytes",
-					   MICROVM_DISK_PATH_MAX - 1);
+					   CVMM_VM_DISK_PATH_MAX - 1);
 			else
 				strcpy(disk.path, val);
 			have_path = true;
@@ -282,9 +277,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return (mac[0] & 1) ? -EINVAL : 0;
 }
 
-int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_net(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
-	struct microvm_net net = { .queues = 1 };
+	struct cvmm_vm_net net = { .queues = 1 };
 	struct field f[MAX_FIELDS];
 	bool have_tap = false;
 	unsigned int n;
@@ -293,9 +288,9 @@ int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, siz
 	int ret;
 
 	if (has_key(arg, "vhost_user"))
-		return microvm_parse_vhost(d, "--net", CVMM_VIRTIO_ID_NET, arg, err, errlen);
-	if (d->nnets == MICROVM_MAX_NETS)
-		return fail(err, errlen, "--net: at most %u network cards", MICROVM_MAX_NETS);
+		return cvmm_vm_parse_vhost(d, "--net", CVMM_VIRTIO_ID_NET, arg, err, errlen);
+	if (d->nnets == CVMM_VM_MAX_NETS)
+		return fail(err, errlen, "--net: at most %u network cards", CVMM_VM_MAX_NETS);
 	if (check_fields("--net", arg, err, errlen))
 		return -EINVAL;
 	buf = strdup(arg);
@@ -338,7 +333,7 @@ int microvm_parse_net(struct microvm_devices *d, const char *arg, char *err, siz
 	return 0;
 }
 
-int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_vsock(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	struct field f[MAX_FIELDS];
 	bool have_cid = false, have_path = false;
@@ -366,7 +361,7 @@ int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, s
 		} else if (!strcmp(k, "socket")) {
 			if (strlen(val) >= sizeof(d->vsock_path))
 				ret = fail(err, errlen, "--vsock: socket: longer than %u bytes",
-					   MICROVM_VSOCK_PATH_MAX - 1);
+					   CVMM_VM_VSOCK_PATH_MAX - 1);
 			else
 				strcpy(d->vsock_path, val);
 			have_path = true;
@@ -387,12 +382,12 @@ int microvm_parse_vsock(struct microvm_devices *d, const char *arg, char *err, s
 	return 0;
 }
 
-int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_console(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	const char *comma = strrchr(arg, ',');
 	size_t len = strlen(arg);
 
-	if (d->console != CONSOLE_NONE)
+	if (d->console != CVMM_VM_CONSOLE_NONE)
 		return fail(err, errlen, "--console: given twice");
 	/* A trailing ",transport=..." (a file name may hold commas itself). */
 	if (comma && !strncmp(comma, ",transport=", 11)) {
@@ -401,23 +396,23 @@ int microvm_parse_console(struct microvm_devices *d, const char *arg, char *err,
 		len = (size_t)(comma - arg);
 	}
 	if (len == 5 && !strncmp(arg, "stdio", 5)) {
-		d->console = CONSOLE_STDIO;
+		d->console = CVMM_VM_CONSOLE_STDIO;
 	} else if (len > 5 && !strncmp(arg, "file=", 5)) {
 		if (len - 5 >= sizeof(d->console_path))
 			return fail(err, errlen, "--console: file: longer than %zu bytes",
 				    sizeof(d->console_path) - 1);
-		d->console = CONSOLE_FILE;
+		d->console = CVMM_VM_CONSOLE_FILE;
 		memcpy(d->console_path, arg + 5, len - 5);
 		d->console_path[len - 5] = '\0';
 	} else {
-		d->console_tr.kind = MICROVM_TR_DEFAULT;
+		d->console_tr.kind = CVMM_VM_TR_DEFAULT;
 		return fail(err, errlen, "--console: '%s' is not stdio or file=PATH[,transport=pci|mmio]",
 			    arg);
 	}
 	return 0;
 }
 
-int microvm_parse_balloon(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_balloon(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	struct field f[MAX_FIELDS];
 	bool have_size = false;
@@ -463,7 +458,7 @@ int microvm_parse_balloon(struct microvm_devices *d, const char *arg, char *err,
 	return 0;
 }
 
-int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_rng(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	if (d->rng)
 		return fail(err, errlen, "--rng: given twice");
@@ -475,7 +470,7 @@ int microvm_parse_rng(struct microvm_devices *d, const char *arg, char *err, siz
 	return 0;
 }
 
-int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *err, size_t errlen)
+int cvmm_vm_parse_guest_arg(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '=');
 	uint64_t v;
@@ -486,91 +481,58 @@ int microvm_parse_guest_arg(struct microvm_devices *d, const char *arg, char *er
 	return 0;
 }
 
-unsigned int microvm_virtio_count(const struct microvm_devices *d)
+
+int cvmm_vm_parse_serial(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen)
 {
-	return d->ndisks + (d->console != CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
-	       d->nvhost + d->balloon;
-}
-
-bool microvm_tr_is_pci(const struct microvm_devices *d, const struct microvm_tr *t)
-{
-	return t->kind == MICROVM_TR_PCI || (t->kind == MICROVM_TR_DEFAULT && d->pci);
-}
-
-/* Every device's transport, in the order virtio.c attaches them (NULL for
- * a device the configuration does not have); @ids gets their ids. */
-static unsigned int transports(struct microvm_devices *d, struct microvm_tr **t,
-			       const char **ids)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < d->ndisks; i++, n++)
-		t[n] = &d->disk[i].tr, ids[n] = d->disk[i].id;
-	for (unsigned int i = 0; i < d->nnets; i++, n++)
-		t[n] = &d->net[i].tr, ids[n] = d->net[i].id;
-	for (unsigned int i = 0; i < d->nvhost; i++, n++)
-		t[n] = &d->vhost[i].tr, ids[n] = d->vhost[i].id;
-	if (d->vsock)
-		t[n] = &d->vsock_tr, ids[n++] = d->vsock_id;
-	if (d->console != CONSOLE_NONE)
-		t[n] = &d->console_tr, ids[n++] = "__console";
-	if (d->rng)
-		t[n] = &d->rng_tr, ids[n++] = "__rng";
-	if (d->balloon)
-		t[n] = &d->balloon_tr, ids[n++] = "__balloon";
-	return n;
-}
-
-#define ALL_DEVICES (MICROVM_MAX_DISKS + MICROVM_MAX_NETS + MICROVM_MAX_VHOST + 4)
-
-bool microvm_pci_wanted(const struct microvm_devices *d)
-{
-	struct microvm_tr *t[ALL_DEVICES];
-	const char *ids[ALL_DEVICES];
-	unsigned int n = transports((struct microvm_devices *)d, t, ids);
-
-	for (unsigned int i = 0; i < n; i++)
-		if (microvm_tr_is_pci(d, t[i]))
-			return true;
-	return d->pci;
-}
-
-int microvm_pci_assign(struct microvm_devices *d)
-{
-	struct microvm_tr *t[ALL_DEVICES];
-	const char *ids[ALL_DEVICES];
-	unsigned int n = transports(d, t, ids);
-	uint32_t used = 1; /* 00.0: the host bridge */
-
-	for (unsigned int i = 0; i < n; i++) {
-		if (!microvm_tr_is_pci(d, t[i]))
-			t[i]->slot = 0; /* --pci may have gone (a new VmConfig) */
-		else if (t[i]->slot)
-			used |= 1u << t[i]->slot;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		unsigned int s = 1;
-
-		if (!microvm_tr_is_pci(d, t[i]) || t[i]->slot)
-			continue;
-		while (s < 32 && (used & (1u << s)))
-			s++;
-		if (s == 32)
-			return -ENOSPC;
-		t[i]->slot = s;
-		used |= 1u << s;
+	if (!strcmp(arg, "stdio")) {
+		c->serial = CVMM_VM_SERIAL_STDIO;
+	} else if (!strcmp(arg, "off")) {
+		c->serial = CVMM_VM_SERIAL_OFF;
+	} else if (!strncmp(arg, "file=", 5) && arg[5]) {
+		c->serial = CVMM_VM_SERIAL_FILE;
+		c->serial_path = arg + 5;
+	} else {
+		return fail(err, errlen, "--serial: '%s' is not stdio, off or file=PATH", arg);
 	}
 	return 0;
 }
 
-unsigned int microvm_pci_slot_of(const struct microvm_devices *d, const char *id)
+int cvmm_vm_parse_path_or_fd(const char *opt, const char *arg, bool bare, const char **path,
+			     int *fd, char *err, size_t errlen)
 {
-	struct microvm_tr *t[ALL_DEVICES];
-	const char *ids[ALL_DEVICES];
-	unsigned int n = transports((struct microvm_devices *)d, t, ids);
+	unsigned long n = 0;
+	char *end;
 
-	for (unsigned int i = 0; i < n; i++)
-		if (ids[i] && !strcmp(ids[i], id) && microvm_tr_is_pci(d, t[i]))
-			return t[i]->slot;
+	if (!strncmp(arg, "fd=", 3)) {
+		const char *s = arg + 3;
+
+		errno = 0;
+		if (*s && *s != '-' && *s != '+')
+			n = strtoul(s, &end, 10);
+		if (!*s || *s == '-' || *s == '+' || errno || *end || n > (1u << 20) || n < 3)
+			return fail(err, errlen, "%s: fd: '%s' is not an open fd number from 3", opt,
+				    arg + 3);
+		*fd = (int)n;
+		*path = NULL;
+		return 0;
+	}
+	if (!strncmp(arg, "path=", 5))
+		arg += 5;
+	else if (!bare || strchr(arg, '='))
+		return fail(err, errlen, "%s: '%s' is not path=PATH or fd=N", opt, arg);
+	if (!*arg)
+		return fail(err, errlen, "%s: path: empty", opt);
+	*path = arg;
+	*fd = -1;
+	return 0;
+}
+
+int cvmm_vm_config_finish(struct cvmm_vm_config *c, char *err, size_t errlen)
+{
+	if (cvmm_vm_pci_assign(&c->dev))
+		return fail(err, errlen, "--pci: more than 31 PCI devices");
+	if (c->dev.balloon && c->dev.balloon_size > c->memory)
+		return fail(err, errlen, "--balloon: size: more than the guest's %llu bytes of memory",
+			    (unsigned long long)c->memory);
 	return 0;
 }

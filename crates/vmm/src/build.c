@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One VM from a struct microvm_config: the VM core, the virtio devices,
+ * One VM from a struct cvmm_vm_config: the VM core, the virtio devices,
  * the legacy platform and the boot state, ready for cvmm_vmm_start().
- * Used by the flags path (main.c) and by the API (vm.boot), which builds
+ * Used by a program's flags path and by the API (vm.boot), which builds
  * a new VM this way for every boot.
  */
 #include <errno.h>
@@ -12,42 +12,42 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "microvm.h"
-#include "snapshot.h"
+#include <cvmm/vmm/snap.h>
+#include <cvmm/vmm/vm.h>
 
-/* A vCPU crash prints the registers in one block, so vCPUs crashing
- * together do not interleave; the program may watch every event too. */
+#include "vm-internal.h"
+
 static void on_event(void *opaque, const struct cvmm_vmm_event *ev)
 {
-	struct microvm *m = opaque;
+	struct cvmm_vm *m = opaque;
 
-	if (ev->type == CVMM_VMM_EV_VCPU_CRASH)
-		fprintf(stderr, "cvmm-microvm: vCPU %d: %s\n", ev->vcpu, ev->detail);
 	if (m->on_event)
-		m->on_event(m->event_opaque, ev);
+		m->on_event(m->opaque, ev);
+	if (m->observer)
+		m->observer(m->observer_opaque, ev);
 }
 
 static int thread_start(void *opaque, const char *type, unsigned int index)
 {
-	struct microvm *m = opaque;
+	struct cvmm_vm *m = opaque;
 
-	(void)index;
-	return cvmm_sandbox_install(m->sandbox, type);
+	return m->thread_start ? m->thread_start(m->opaque, type, index) : 0;
 }
 
 static void post_code(void *opaque, uint8_t code, uint64_t ns)
 {
-	(void)opaque;
-	fprintf(stderr, "cvmm-microvm: boot-timer: post code 0x%02x at %llu.%03llu ms\n", code,
-		(unsigned long long)(ns / 1000000), (unsigned long long)(ns / 1000 % 1000));
+	struct cvmm_vm *m = opaque;
+
+	if (m->post_code)
+		m->post_code(m->opaque, code, ns);
 }
 
-static int open_serial_output(struct microvm *m, char *err, size_t errlen)
+static int open_serial_output(struct cvmm_vm *m, char *err, size_t errlen)
 {
 	m->serial_out = -1;
-	if (m->cfg->serial == SERIAL_STDIO)
+	if (m->cfg->serial == CVMM_VM_SERIAL_STDIO)
 		m->serial_out = STDOUT_FILENO;
-	if (m->cfg->serial != SERIAL_FILE)
+	if (m->cfg->serial != CVMM_VM_SERIAL_FILE)
 		return 0;
 	m->serial_out = open(m->cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND,
 			     0644);
@@ -68,12 +68,12 @@ static int open_image(const char *flag, const char *path, char *err, size_t errl
 	return fd < 0 ? -errno : fd;
 }
 
-static int boot(struct microvm *m, char *err, size_t errlen)
+static int boot(struct cvmm_vm *m, char *err, size_t errlen)
 {
 	struct cvmm_vmm_boot_opts bo = {
 		.sz = sizeof(bo),
 		.initrd_fd = -1,
-		.cmdline = m->cfg->cmdline ? m->cfg->cmdline : MICROVM_DEFAULT_CMDLINE,
+		.cmdline = m->cfg->cmdline ? m->cfg->cmdline : CVMM_VM_DEFAULT_CMDLINE,
 		.kernel_name = m->cfg->kernel,
 	};
 	char why[480];
@@ -81,12 +81,12 @@ static int boot(struct microvm *m, char *err, size_t errlen)
 
 	/* A restore replaces the boot: memory and registers come from the snapshot. */
 	if (m->snap && m->snap->source)
-		return microvm_snap_restore(m->snap, m->vmm, err, errlen);
+		return cvmm_vm_snap_restore(m->snap, m->vmm, err, errlen);
 	/* An incoming migration brings memory and registers: guest RAM must
 	 * stay as made (a zero page marked over an untouched page is skipped). */
 	if (m->incoming)
 		return 0;
-	ret = microvm_boot_test_guest(m, err, errlen);
+	ret = m->boot_image ? m->boot_image(m->opaque, m, err, errlen) : 1;
 	if (ret <= 0)
 		return ret;
 	bo.kernel_fd = open_image("--kernel", m->cfg->kernel, err, errlen);
@@ -109,7 +109,7 @@ static int boot(struct microvm *m, char *err, size_t errlen)
 	return ret;
 }
 
-int microvm_exit_status(struct cvmm_vmm *vmm)
+int cvmm_vm_exit_status(struct cvmm_vmm *vmm)
 {
 	int code;
 
@@ -124,9 +124,9 @@ int microvm_exit_status(struct cvmm_vmm *vmm)
 	}
 }
 
-int microvm_vm_create(struct microvm *m, char *err, size_t errlen)
+int cvmm_vm_build(struct cvmm_vm *m, char *err, size_t errlen)
 {
-	const struct microvm_config *cfg = m->cfg;
+	const struct cvmm_vm_config *cfg = m->cfg;
 	struct cvmm_vmm_opts vo = {
 		.sz = sizeof(vo),
 		.mem_size = cfg->memory,
@@ -144,6 +144,7 @@ int microvm_vm_create(struct microvm *m, char *err, size_t errlen)
 		.sz = sizeof(po),
 		.debug_exit = true,
 		.post_code = cfg->boot_timer ? post_code : NULL,
+		.opaque = m,
 		.t0_ns = m->t0_ns,
 	};
 	int ret;
@@ -162,7 +163,7 @@ int microvm_vm_create(struct microvm *m, char *err, size_t errlen)
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "VM, memory and vCPUs ready at %.3f ms",
 		 (cvmm_now_ns() - m->t0_ns) / 1e6);
 	/* virtio first: a bad --disk fails before a --serial file is created. */
-	if ((ret = microvm_devices_add(m, err, errlen)) ||
+	if ((ret = cvmm_vm_devices_attach(m, err, errlen)) ||
 	    (ret = open_serial_output(m, err, errlen)))
 		return ret;
 	po.serial_out_fd = m->serial_out;
@@ -173,7 +174,12 @@ int microvm_vm_create(struct microvm *m, char *err, size_t errlen)
 	return 0;
 }
 
-void microvm_vm_destroy(struct microvm *m)
+void cvmm_vm_init(struct cvmm_vm *m)
+{
+	*m = (struct cvmm_vm){ .serial_out = -1, .con_out = -1 };
+}
+
+void cvmm_vm_teardown(struct cvmm_vm *m)
 {
 	cvmm_vmm_destroy(m->vmm);
 	m->vmm = NULL;

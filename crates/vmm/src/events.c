@@ -14,30 +14,30 @@
 
 #include <json-c/json.h>
 
-#include "microvm.h"
+#include <cvmm/vmm/vm.h>
 
-int microvm_event_monitor_open(const struct microvm_config *c, char *err, size_t errlen)
+#include "vm-internal.h"
+
+int cvmm_vm_event_monitor_open(const char *path, int evfd, char *err, size_t errlen)
 {
 	int fd;
 
-	if (c->event_monitor_fd >= 0) {
-		if (fcntl(c->event_monitor_fd, F_GETFD) < 0) {
-			snprintf(err, errlen, "--event-monitor: fd: %d is not open",
-				 c->event_monitor_fd);
+	if (evfd >= 0) {
+		if (fcntl(evfd, F_GETFD) < 0) {
+			snprintf(err, errlen, "--event-monitor: fd: %d is not open", evfd);
 			return -1;
 		}
-		return c->event_monitor_fd;
+		return evfd;
 	}
-	if (!c->event_monitor)
+	if (!path)
 		return -1;
-	fd = open(c->event_monitor, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
-		snprintf(err, errlen, "--event-monitor: cannot open '%s': %s", c->event_monitor,
-			 strerror(errno));
+		snprintf(err, errlen, "--event-monitor: cannot open '%s': %s", path, strerror(errno));
 	return fd;
 }
 
-void microvm_event_monitor_write_props(int fd, uint64_t t0_ns, const char *source,
+void cvmm_vm_event_monitor_write_props(int fd, uint64_t t0_ns, const char *source,
 				       const char *event, const char *const *kv)
 {
 	struct json_object *o, *ts, *props = NULL;
@@ -75,15 +75,15 @@ void microvm_event_monitor_write_props(int fd, uint64_t t0_ns, const char *sourc
 	json_object_put(o);
 }
 
-void microvm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, const char *event,
+void cvmm_vm_event_monitor_write(int fd, uint64_t t0_ns, const char *source, const char *event,
 				 const char *id)
 {
 	const char *kv[] = { "id", id, NULL };
 
-	microvm_event_monitor_write_props(fd, t0_ns, source, event, id ? kv : NULL);
+	cvmm_vm_event_monitor_write_props(fd, t0_ns, source, event, id ? kv : NULL);
 }
 
-const char *microvm_event_name(const struct cvmm_vmm_event *ev, const char **source)
+const char *cvmm_vm_event_name(const struct cvmm_vmm_event *ev, const char **source)
 {
 	*source = "vm";
 	switch (ev->type) {

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The API's vm.add-* and vm.remove-device (the configuration before
+ * vm.boot) and vm.resize (the balloon's target). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/sys-util.h>
+#include <cvmm/virtio-devices/balloon.h>
+
+#include "api-internal.h"
+
+static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r,
+		       const char *kind, const char *what)
+{
+	struct cvmm_vm_devices *d = &a->cfg.dev;
+	unsigned int n0, nd = d->ndisks, nn = d->nnets, nv = d->nvhost;
+	const struct cvmm_vm_tr *tr = NULL;
+	const char *id = NULL;
+	bool vsock = d->vsock;
+	char err[400];
+
+	if (!need(a, r, "Created|Shutdown", what)) {
+		if (r->status == 409)
+			cvmm_api_error(r, 409,
+				       "%s: the VM is %s: cvmm adds devices before vm.boot only "
+				       "(hotplug needs PCI)", what, state_name(a));
+		return;
+	}
+	n0 = cvmm_vm_virtio_count(&a->cfg.dev);
+	if (cvmm_vm_config_add_json(q->json, kind, &a->cfg.dev, q->fds, q->nfds, err,
+					sizeof(err)))
+		return cvmm_api_error(r, 400, "%s: %s", what, err);
+	if (cvmm_vm_virtio_count(&a->cfg.dev) != n0 + 1)
+		return cvmm_api_error(r, 500, "%s: no device was added", what);
+	/* The config keeps the json strings it points to (none for devices:
+	 * they are copied), and the fds it took. */
+	if (!strcmp(kind, "net"))
+		for (unsigned int i = 0; i < q->nfds; i++)
+			q->fds[i] = -1;
+	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	/* Which one is new: its id, and on PCI the slot it gets at boot. */
+	if (d->ndisks > nd)
+		tr = &d->disk[nd].tr, id = d->disk[nd].id;
+	else if (d->nnets > nn)
+		tr = &d->net[nn].tr, id = d->net[nn].id;
+	else if (d->nvhost > nv)
+		tr = &d->vhost[nv].tr, id = d->vhost[nv].id;
+	else if (d->vsock && !vsock)
+		tr = &d->vsock_tr, id = d->vsock_id;
+	if (tr && cvmm_vm_tr_is_pci(d, tr)) {
+		if (cvmm_vm_pci_assign(d)) {
+			cvmm_vm_devices_remove(d, id);
+			return cvmm_api_error(r, 507, "%s: all 31 PCI slots are taken", what);
+		}
+		/* Cloud Hypervisor's PciDeviceInfo (Kata needs the address). */
+		r->json = json_object_new_object();
+		json_object_object_add(r->json, "id", json_object_new_string(id));
+		json_object_object_add(r->json, "bdf", bdf_json(tr->slot));
+		r->status = 200;
+		return;
+	}
+	r->status = 204;
+}
+
+void vm_add_disk(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "disk", "vm.add-disk");
+}
+
+void vm_add_net(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "net", "vm.add-net");
+}
+
+void vm_add_fs(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "fs", "vm.add-fs");
+}
+
+void vm_add_vsock(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "vsock", "vm.add-vsock");
+}
+
+void vm_add_vhost(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	add_device(a, q, r, "generic_vhost_user", "vm.add-generic-vhost-user");
+}
+
+/* vm.resize: the balloon's target (desired_balloon, bytes); desired_ram
+ * and desired_vcpus need memory and CPU hotplug (not yet). */
+void vm_resize(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	struct json_object *v;
+	int64_t bytes;
+
+	if (!json_object_is_type(q->json, json_type_object))
+		return cvmm_api_error(r, 400, "vm.resize: the body must be a JSON object");
+	json_object_object_foreach(q->json, key, val) {
+		(void)val;
+		if (strcmp(key, "desired_balloon") && strcmp(key, "desired_ram") &&
+		    strcmp(key, "desired_vcpus"))
+			return cvmm_api_error(r, 400, "vm.resize: unknown field '%s'", key);
+	}
+	if (!need(a, r, "Created|Running|Paused|Shutdown", "vm.resize"))
+		return;
+	if (json_object_object_get_ex(q->json, "desired_vcpus", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != a->cfg.cpus))
+		return cvmm_api_error(r, 400, "vm.resize: desired_vcpus: not supported yet (no vCPU hotplug)");
+	if (json_object_object_get_ex(q->json, "desired_ram", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_int) ||
+	     json_object_get_int64(v) != (int64_t)a->cfg.memory))
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_ram: not supported yet (no virtio-mem or memory "
+				      "hotplug; a balloon shrinks the guest: desired_balloon)");
+	if (!json_object_object_get_ex(q->json, "desired_balloon", &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		r->status = 204;
+		return;
+	}
+	if (!json_object_is_type(v, json_type_int) || (bytes = json_object_get_int64(v)) < 0 ||
+	    (uint64_t)bytes > a->cfg.memory)
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_balloon: not a number of bytes from 0 to the "
+				      "guest's %llu", (unsigned long long)a->cfg.memory);
+	if (!a->cfg.dev.balloon)
+		return cvmm_api_error(r, 400,
+				      "vm.resize: desired_balloon: the VM has no balloon (--balloon or "
+				      "VmConfig balloon)");
+	a->cfg.dev.balloon_size = (uint64_t)bytes & ~(uint64_t)(CVMM_BALLOON_PAGE_SIZE - 1);
+	for (unsigned int i = 0; a->vm.vmm && i < a->vm.nmodels; i++)
+		if (!strcmp(a->vm.models[i].kind, "virtio-balloon") &&
+		    cvmm_vmm_state(a->vm.vmm) != CVMM_VMM_SHUTDOWN)
+			cvmm_balloon_set_target(a->vm.models[i].model,
+						(uint32_t)(a->cfg.dev.balloon_size /
+							   CVMM_BALLOON_PAGE_SIZE));
+	r->status = 204;
+}
+
+void vm_remove_device(struct api *a, struct cvmm_api_request *q,
+			     struct cvmm_api_response *r)
+{
+	struct json_object *id;
+
+	if (!json_object_is_type(q->json, json_type_object) ||
+	    !json_object_object_get_ex(q->json, "id", &id) ||
+	    !json_object_is_type(id, json_type_string) || json_object_object_length(q->json) != 1)
+		return cvmm_api_error(r, 400, "vm.remove-device: the body must be {\"id\": \"...\"}");
+	if (!need(a, r, "Created|Shutdown", "vm.remove-device")) {
+		if (r->status == 409)
+			cvmm_api_error(r, 409,
+				       "vm.remove-device: the VM is %s: cvmm removes devices before "
+				       "vm.boot only (hotplug needs PCI)", state_name(a));
+		return;
+	}
+	if (cvmm_vm_devices_remove(&a->cfg.dev, json_object_get_string(id)))
+		return cvmm_api_error(r, 404, "vm.remove-device: no device '%s'",
+				      json_object_get_string(id));
+	r->status = 204;
+}
+

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The API's live migration (docs/migration.md): the sockets and the send
+ * run on a "migration" thread of their own; the receive and every
+ * lifecycle step on the control loop, where the VM lives.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/sys-util.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api-internal.h"
+#include "vm-internal.h"
+
+/* Refuse a body member other than @known (NULL-terminated). */
+bool only_known(struct json_object *j, const char *const *known, const char *what,
+		       struct cvmm_api_response *r)
+{
+	json_object_object_foreach(j, k, v) {
+		bool ok = false;
+
+		(void)v;
+		for (const char *const *n = known; *n; n++)
+			ok |= !strcmp(k, *n);
+		if (!ok) {
+			cvmm_api_error(r, 400, "%s: unknown field '%s'", what, k);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "unix:PATH" or "tcp:IPV4:PORT" into @sa. @return its length, or 0 with @err. */
+static socklen_t mig_addr(const char *url, struct sockaddr_storage *sa, char *err, size_t errlen)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (!strncmp(url, "unix:", 5)) {
+		struct sockaddr_un *u = (struct sockaddr_un *)sa;
+		size_t n = strlen(url + 5);
+
+		if (!n || n >= sizeof(u->sun_path)) {
+			snprintf(err, errlen, "'%s': the socket path is empty or longer than %zu bytes",
+				 url, sizeof(u->sun_path) - 1);
+			return 0;
+		}
+		u->sun_family = AF_UNIX;
+		memcpy(u->sun_path, url + 5, n);
+		return (socklen_t)sizeof(*u);
+	}
+	if (!strncmp(url, "tcp:", 4)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+		char host[64];
+		const char *colon = strrchr(url + 4, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : -1;
+
+		if (!colon || colon == url + 4 || (size_t)(colon - url - 4) >= sizeof(host) ||
+		    !colon[1] || *end || port < 1 || port > 65535) {
+			snprintf(err, errlen, "'%s': needs tcp:IPV4:PORT", url);
+			return 0;
+		}
+		memcpy(host, url + 4, (size_t)(colon - url - 4));
+		host[colon - url - 4] = '\0';
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1) {
+			snprintf(err, errlen, "'%s': '%s' is not an IPv4 address", url, host);
+			return 0;
+		}
+		return (socklen_t)sizeof(*in);
+	}
+	snprintf(err, errlen, "'%s': needs unix:PATH or tcp:IPV4:PORT", url);
+	return 0;
+}
+
+/* The migration thread's set-up outcome, handed to the handler waiting for it. */
+static void mig_setup_done(struct mig *g, int ret)
+{
+	pthread_mutex_lock(&g->mu);
+	g->setup = ret ? ret : 1;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* A failure with no VM to hold its figures (the destination before a VM). */
+static void mig_fail(struct mig *g, const char *fmt, const char *detail)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), fmt, detail);
+	pthread_mutex_lock(&g->mu);
+	g->own.state = CVMM_VMM_MIG_FAILED;
+	snprintf(g->own.error, sizeof(g->own.error), "%.255s", line);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* The source after a migration that went: the guest runs on the
+ * destination, this VMM ends (status 0), as Cloud Hypervisor's does. */
+static int source_done(struct cvmm_event_manager *em, void *arg)
+{
+	struct api *a = arg;
+
+	emit(a, "vm", "migrated", NULL);
+	if (a->vm.vmm && !stopped(a)) {
+		a->api_stop = true;
+		cvmm_vmm_request_stop(a->vm.vmm, CVMM_VMM_STOP_REQUEST, 0);
+	}
+	a->quit = true;
+	a->status = 0;
+	cvmm_event_manager_stop(em);
+	return 0;
+}
+
+static void *send_main(void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char err[300] = "";
+	int fd = -1, ret;
+
+	if (a->vm.thread_start && a->vm.thread_start(a->vm.opaque, "migration", 0)) {
+		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
+		mig_setup_done(g, -EPERM);
+		goto out;
+	}
+	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
+	if (!len) {
+		mig_setup_done(g, -EINVAL);
+		goto out;
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len)) {
+		ret = -errno;
+		snprintf(g->err, sizeof(g->err), "cannot connect to '%s': %s", g->url, strerror(-ret));
+		mig_setup_done(g, ret);
+		goto out;
+	}
+	mig_setup_done(g, 0);
+	ret = cvmm_vmm_migrate_send(a->vm.vmm, fd, &g->o, err, sizeof(err));
+	if (ret)
+		CVMM_LOG(CVMM_LOG_WARN, "microvm", "send-migration: %s", err[0] ? err : strerror(-ret));
+	else
+		cvmm_event_manager_call(a->em, source_done, a, false);
+out:
+	cvmm_close(fd);
+	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* On the loop: the VM of the config the stream carries, received and started. */
+static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct cvmm_vm_config c = *a->flags;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct json_object *cj;
+	char err[512] = "";
+	int ret;
+
+	(void)em;
+	if (a->quit)
+		return -ECANCELED;
+	if (a->have_cfg) {
+		mig_fail(g, "%s", "a VM was created meanwhile (vm.delete first)");
+		return -EEXIST;
+	}
+	cj = json_tokener_parse(cvmm_vmm_incoming_config(g->in, NULL));
+	if (!cj || cvmm_vm_config_from_json(cj, &c, err, sizeof(err))) {
+		json_object_put(cj);
+		mig_fail(g, "the source's VM config: %s", cj ? err : "not JSON");
+		return -EPROTO;
+	}
+	if (c.memory != cvmm_vmm_incoming_mem_size(g->in) ||
+	    c.cpus != cvmm_vmm_incoming_ncpus(g->in)) {
+		json_object_put(cj);
+		mig_fail(g, "%s", "the source's VM config does not match its memory size or vCPUs");
+		return -EPROTO;
+	}
+	a->cfg = c;
+	a->cfg_json = cj;
+	a->have_cfg = true;
+	a->id_counter = 0;
+	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	a->vm.cfg = &a->cfg;
+	a->vm.incoming = true;
+	a->api_stop = false;
+	emit(a, "vm", "receiving", NULL);
+	ret = cvmm_vm_build(&a->vm, err, sizeof(err));
+	a->vm.incoming = false;
+	if (!ret)
+		ret = cvmm_vmm_migrate_receive(a->vm.vmm, g->in, &ro, err, sizeof(err));
+	if (!ret && (ret = cvmm_vmm_start(a->vm.vmm)))
+		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
+	if (ret) {
+		a->api_stop = true;
+		drop_vm(a);
+		drop_cfg(a);
+		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	emit(a, "vm", "received", NULL);
+	return 0;
+}
+
+static void *receive_main(void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct sockaddr_storage sa = { 0 };
+	socklen_t len;
+	char err[300] = "";
+	int fd = -1, ret, one = 1;
+
+	if (a->vm.thread_start && a->vm.thread_start(a->vm.opaque, "migration", 0)) {
+		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
+		mig_setup_done(g, -EPERM);
+		goto out;
+	}
+	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
+	if (!len) {
+		mig_setup_done(g, -EINVAL);
+		goto out;
+	}
+	g->lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (g->lfd >= 0 && sa.ss_family == AF_INET)
+		setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&sa, len) || listen(g->lfd, 1)) {
+		ret = -errno;
+		snprintf(g->err, sizeof(g->err), "cannot listen on '%s': %s", g->url, strerror(-ret));
+		mig_setup_done(g, ret);
+		goto out;
+	}
+	mig_setup_done(g, 0);
+	fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC);
+	__atomic_store_n(&g->cfd, fd, __ATOMIC_RELEASE);
+	if (fd < 0 && __atomic_load_n(&g->cancel, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&g->mu);
+		g->own.state = CVMM_VMM_MIG_CANCELLED;
+		pthread_mutex_unlock(&g->mu);
+		goto out;
+	}
+	if (fd < 0) {
+		mig_fail(g, "accept: %s", strerror(errno));
+		goto out;
+	}
+	ret = cvmm_vmm_migrate_accept(fd, &g->in, err, sizeof(err));
+	if (ret) {
+		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
+		goto out;
+	}
+	cvmm_event_manager_call(a->em, receive_on_loop, a, true);
+	cvmm_vmm_incoming_free(g->in);
+	g->in = NULL;
+out:
+	__atomic_store_n(&g->cfd, -1, __ATOMIC_RELEASE);
+	cvmm_close(fd);
+	if (sa.ss_family == AF_UNIX && g->lfd >= 0)
+		unlink(((struct sockaddr_un *)&sa)->sun_path);
+	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Join the last migration thread; a running one is cancelled first (the
+ * loop keeps turning meanwhile: the send pauses and resumes through it). */
+void mig_join(struct api *a, bool cancel)
+{
+	struct mig *g = &a->mig;
+
+	if (!g->thread)
+		return;
+	if (cancel) {
+		if (a->vm.vmm)
+			cvmm_vmm_migrate_cancel(a->vm.vmm);
+		int cfd = __atomic_load_n(&g->cfd, __ATOMIC_ACQUIRE);
+
+		if (g->lfd >= 0)
+			shutdown(g->lfd, SHUT_RDWR); /* wakes accept() */
+		if (cfd >= 0)
+			shutdown(cfd, SHUT_RDWR);    /* ... or a silent peer's START */
+	}
+	while (!__atomic_load_n(&g->done, __ATOMIC_ACQUIRE))
+		cvmm_event_manager_run_once(a->em, 10);
+	pthread_join(g->t, NULL);
+	cvmm_close(g->lfd);
+	g->lfd = -1;
+	g->thread = false;
+}
+
+/* Start @fn on the migration thread and wait for its set-up (connect or
+ * listen). @return 0, or the set-up's error in @r. */
+static int mig_start(struct api *a, void *(*fn)(void *), const char *url, const char *what,
+		     struct cvmm_api_response *r)
+{
+	struct mig *g = &a->mig;
+	int ret;
+
+	if (g->thread && !__atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
+		cvmm_api_error(r, 409, "%s: a migration runs already", what);
+		return -EBUSY;
+	}
+	mig_join(a, false);
+	snprintf(g->url, sizeof(g->url), "%s", url);
+	g->err[0] = '\0';
+	g->setup = 0;
+	g->done = false;
+	g->cancel = false;
+	memset(&g->own, 0, sizeof(g->own));
+	g->own.state = CVMM_VMM_MIG_SETUP;
+	ret = -pthread_create(&g->t, NULL, fn, a);
+	if (ret) {
+		cvmm_api_error(r, 500, "%s: cannot start the migration thread: %s", what, strerror(-ret));
+		return ret;
+	}
+	g->thread = true;
+	pthread_mutex_lock(&g->mu);
+	while (!g->setup)
+		pthread_cond_wait(&g->cv, &g->mu);
+	ret = g->setup < 0 ? g->setup : 0;
+	pthread_mutex_unlock(&g->mu);
+	if (ret) {
+		mig_join(a, false);
+		mig_fail(g, "%s", g->err);
+		cvmm_api_error(r, ret == -EINVAL ? 400 : 500, "%s: %s", what, g->err);
+	}
+	return ret;
+}
+
+static const char *url_of(struct json_object *j, const char *key, const char *what,
+			  struct cvmm_api_response *r)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string)) {
+		cvmm_api_error(r, 400, "%s: '%s' (a string) is required", what, key);
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+/* vm.receive-migration {"receiver_url": URL} on an empty VMM: 204 once it
+ * listens; the VM appears (Running) when the migration completes. */
+void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
+				 struct cvmm_api_response *r)
+{
+	static const char *const known[] = { "receiver_url", NULL };
+	const char *url;
+
+	if (!only_known(q->json, known, "vm.receive-migration", r) ||
+	    !(url = url_of(q->json, "receiver_url", "vm.receive-migration", r)))
+		return;
+	if (a->have_cfg)
+		return cvmm_api_error(r, 409, "vm.receive-migration: a VM exists already "
+				      "(vm.delete first)");
+	a->mig.sending = false;
+	if (!mig_start(a, receive_main, url, "vm.receive-migration", r))
+		r->status = 204;
+}
+
+/* vm.send-migration {"destination_url", "local", "downtime_ms"} on a
+ * running VM: 204 once connected; vm.migration-progress follows it. */
+void vm_send_migration(struct api *a, struct cvmm_api_request *q,
+			      struct cvmm_api_response *r)
+{
+	static const char *const known[] = { "destination_url", "local", "downtime_ms", NULL };
+	struct mig *g = &a->mig;
+	struct json_object *v;
+	const char *url;
+	int64_t dt = 0;
+
+	if (!only_known(q->json, known, "vm.send-migration", r) ||
+	    !(url = url_of(q->json, "destination_url", "vm.send-migration", r)))
+		return;
+	if (!need(a, r, "Running", "vm.send-migration"))
+		return;
+	g->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(g->o), .via_loop = true,
+					       .request_fd = -1 };
+	if (json_object_object_get_ex(q->json, "local", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return cvmm_api_error(r, 400, "vm.send-migration: 'local' must be a boolean");
+		g->o.local = json_object_get_boolean(v);
+	}
+	if (json_object_object_get_ex(q->json, "downtime_ms", &v)) {
+		dt = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || dt < 1 || dt > 60000)
+			return cvmm_api_error(r, 400, "vm.send-migration: 'downtime_ms' must be an "
+					      "integer of 1 to 60000");
+		g->o.downtime_ms = (uint32_t)dt;
+	}
+	if (g->o.local && strncmp(url, "unix:", 5))
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs a unix: URL");
+	if (g->o.local && !a->cfg.mem_shared)
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs shared memory "
+				      "(memory shared=on)");
+	free(g->config);
+	{
+		struct json_object *cj = cvmm_vm_config_to_json(&a->cfg);
+
+		g->config = cj ? strdup(json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN))
+			       : NULL;
+		json_object_put(cj);
+	}
+	if (!g->config)
+		return cvmm_api_error(r, 500, "vm.send-migration: cannot write the VM config");
+	g->o.config = g->config;
+	g->o.config_len = strlen(g->config);
+	g->sending = true;
+	if (!mig_start(a, send_main, url, "vm.send-migration", r))
+		r->status = 204;
+}
+
+void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
+				  struct cvmm_api_response *r)
+{
+	struct cvmm_vmm_mig_progress p;
+	struct json_object *o;
+
+	(void)q;
+	pthread_mutex_lock(&a->mig.mu);
+	p = a->mig.own;
+	pthread_mutex_unlock(&a->mig.mu);
+	/* the VM's figures once it has them (either side) */
+	if (a->vm.vmm && p.state != CVMM_VMM_MIG_FAILED)
+		cvmm_vmm_migrate_progress(a->vm.vmm, &p);
+	else if (a->vm.vmm && a->mig.sending)
+		cvmm_vmm_migrate_progress(a->vm.vmm, &p);
+	o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(cvmm_vmm_mig_state_name(p.state)));
+	json_object_object_add(o, "pass", json_object_new_int64(p.pass));
+	counter(o, "bytes_sent", p.bytes_sent);
+	counter(o, "bytes_remaining", p.bytes_remaining);
+	counter(o, "pages_sent", p.pages_sent);
+	counter(o, "zero_pages", p.zero_pages);
+	counter(o, "dirty_rate", p.dirty_rate);
+	counter(o, "bandwidth", p.bandwidth);
+	counter(o, "expected_downtime_ms", p.expected_downtime_ms);
+	counter(o, "throttle_pct", p.throttle_pct);
+	counter(o, "page_requests", p.page_requests);
+	json_object_object_add(o, "dirty_ring", json_object_new_boolean(p.dirty_ring));
+	counter(o, "total_ms", p.total_ms);
+	counter(o, "downtime_ms", p.downtime_ms);
+	if (p.error[0])
+		json_object_object_add(o, "error", json_object_new_string(p.error));
+	r->json = o;
+	r->status = 200;
+}
+
+void vm_migration_cancel(struct api *a, struct cvmm_api_request *q,
+				struct cvmm_api_response *r)
+{
+	(void)q;
+	if (!a->mig.thread || __atomic_load_n(&a->mig.done, __ATOMIC_ACQUIRE))
+		return cvmm_api_error(r, 409, "vm.migration-cancel: no migration runs");
+	if (a->mig.sending) {
+		if (cvmm_vmm_migrate_cancel(a->vm.vmm))
+			return cvmm_api_error(r, 409, "vm.migration-cancel: too late (the state went)");
+	} else if (a->mig.lfd >= 0) {
+		__atomic_store_n(&a->mig.cancel, true, __ATOMIC_RELEASE);
+		shutdown(a->mig.lfd, SHUT_RDWR);
+	}
+	r->status = 204;
+}
+

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the configuration, builder, API and snapshot layers of the vmm
+ * crate share among themselves (not installed). */
+#ifndef CVMM_VMM_VM_INTERNAL_H
+#define CVMM_VMM_VM_INTERNAL_H
+
+#include <stddef.h>
+
+#include <cvmm/vmm/vm.h>
+
+/* Format one line into @err; @return @ret. */
+int cvmm_vm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The virtio devices of vm->cfg, on the VM's device loop, in the order
+ * cvmm/vmm/config.h documents (build-virtio.c). @return 0 or negative
+ * errno with @err naming the option. */
+int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen);
+
+/* Restore vm->snap into the VM made from its configuration (snapshot-ops.c). */
+int cvmm_vm_snap_restore(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen);
+
+#endif
