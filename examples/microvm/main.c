@@ -118,28 +118,6 @@ static void post_code(void *opaque, uint8_t code, uint64_t ns)
 		(unsigned long long)(ns / 1000000), (unsigned long long)(ns / 1000 % 1000));
 }
 
-/* --config FILE.json: a VmConfig, as vm.create takes it. */
-static int load_vmconfig(struct microvm_config *c, struct json_object **out, char *err,
-			 size_t errlen)
-{
-	struct json_object *j = json_object_from_file(c->config_file);
-	char why[400];
-
-	if (!j) {
-		snprintf(err, errlen, "--config: '%s': %s", c->config_file,
-			 json_util_get_last_err() ? json_util_get_last_err() : "not JSON");
-		err[strcspn(err, "\n")] = '\0';
-		return -EINVAL;
-	}
-	if (cvmm_vm_config_from_json(j, &c->vm, why, sizeof(why))) {
-		snprintf(err, errlen, "--config: '%s': %s", c->config_file, why);
-		json_object_put(j);
-		return -EINVAL;
-	}
-	*out = j;
-	return 0;
-}
-
 /* A snapshot's stored command line back into a VM configuration. */
 static int parse_args(void *opaque, int argc, char **argv, struct cvmm_vm_config *c, char *err,
 		      size_t errlen)
@@ -274,7 +252,8 @@ int main(int argc, char **argv)
 	}
 	cvmm_log_set_level(cfg->log_level);
 	cvmm_log_set_sink(log_sink, NULL);
-	if (cfg->config_file && load_vmconfig(cfg, &vmconfig, err, sizeof(err))) {
+	if (cfg->config_file && cvmm_vm_config_from_file(cfg->config_file, "--config", &cfg->vm,
+							 &vmconfig, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;
 	}

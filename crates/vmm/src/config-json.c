@@ -757,6 +757,26 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	return 0;
 }
 
+int cvmm_vm_config_from_file(const char *path, const char *opt, struct cvmm_vm_config *c,
+			     struct json_object **json, char *err, size_t errlen)
+{
+	struct json_object *j = json_object_from_file(path);
+	char why[400];
+
+	if (!j) {
+		fail(err, errlen, "%s: '%s': %s", opt, path,
+		     json_util_get_last_err() ? json_util_get_last_err() : "not JSON");
+		err[strcspn(err, "\n")] = '\0';
+		return -EINVAL;
+	}
+	if (cvmm_vm_config_from_json(j, c, why, sizeof(why))) {
+		json_object_put(j);
+		return fail(err, errlen, "%s: '%s': %s", opt, path, why);
+	}
+	*json = j;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* back to JSON                                                             */
 /* ------------------------------------------------------------------------ */

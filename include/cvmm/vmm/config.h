@@ -249,6 +249,13 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 int cvmm_vm_config_add_json(struct json_object *j, const char *kind,
 			    struct cvmm_vm_devices *d, const int *fds, unsigned int nfds,
 			    char *err, size_t errlen);
+/**
+ * A VmConfig file (--config FILE.json) into @c as cvmm_vm_config_from_json()
+ * does; *@json gets the parsed object, which @c's strings point into (put
+ * it when done). @return 0; -EINVAL with "@opt: 'FILE': why" in @err.
+ */
+int cvmm_vm_config_from_file(const char *path, const char *opt, struct cvmm_vm_config *c,
+			     struct json_object **json, char *err, size_t errlen);
 /** @c as VmConfig (vm.info's config). @return a new object or NULL. */
 struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c);
 
