@@ -6,8 +6,11 @@
  * unix socket (local, memfds). Prints total time, downtime, bytes on the
  * wire, passes and the auto-converge throttle.
  *
- * usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB [RING-BYTES]]]   (default 256 32 0)
+ * usage: bench-migrate GUESTS-DIR [MEM-MIB [HOT-MIB [RING-BYTES [CONNECTIONS [MODES]]]]]
+ *        (default 256 32 0 1 all)
  * RING-BYTES > 0: the source has a per-vCPU KVM dirty ring of that size.
+ * CONNECTIONS > 1: pre-copy spreads pages over that many TCP connections.
+ * MODES: any of "pre", "post", "local" joined by commas (default all).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +35,8 @@
 static char image[4096];
 static uint64_t mem_mib = 256, hot_mib = 32;
 static uint32_t ring_bytes;
+static unsigned int conns = 1;
+static const char *modes = "pre,post,local";
 
 static void die(const char *what, int ret, const char *err)
 {
@@ -74,6 +79,8 @@ static struct cvmm_vmm *make_vm(bool load, enum cvmm_vmm_mem_backing backing)
 struct job {
 	struct cvmm_vmm *vmm;
 	int fd, req_fd;
+	int mem_fds[16];
+	unsigned int nmem;
 	bool local, postcopy;
 	int ret;
 	char err[300];
@@ -83,7 +90,8 @@ static void *sender(void *arg)
 {
 	struct job *j = arg;
 	struct cvmm_vmm_migrate_opts o = { .sz = sizeof(o), .local = j->local, .downtime_ms = 300,
-					   .postcopy = j->postcopy, .request_fd = j->req_fd };
+					   .postcopy = j->postcopy, .request_fd = j->req_fd,
+					   .mem_fds = j->mem_fds, .nmem_fds = j->nmem };
 
 	j->ret = cvmm_vmm_migrate_send(j->vmm, j->fd, &o, j->err, sizeof(j->err));
 	return NULL;
@@ -113,6 +121,7 @@ static void run(enum mode mode)
 	struct cvmm_vmm *src = make_vm(true, local ? CVMM_VMM_MEM_SHARED : CVMM_VMM_MEM_ANON), *dst;
 	struct cvmm_vmm_incoming *in;
 	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	int dst_fds[16];
 	struct cvmm_vmm_mig_progress p, dp;
 	struct timespec ts = { 0, 300000000 };
 	struct job j = { .vmm = src, .local = local, .postcopy = mode == POSTCOPY, .req_fd = -1 };
@@ -127,12 +136,25 @@ static void run(enum mode mode)
 		tcp_pair(&sv[0], &sv[1]);
 		if (mode == POSTCOPY)
 			tcp_pair(&rq[0], &rq[1]);
+		else
+			for (j.nmem = 0; j.nmem + 1 < conns; j.nmem++)
+				tcp_pair(&j.mem_fds[j.nmem], &dst_fds[j.nmem]);
 	}
+	ro.mem_fds = dst_fds;
+	ro.nmem_fds = j.nmem;
 	j.req_fd = rq[0];
 	ro.request_fd = rq[1];
 	if ((ret = cvmm_vmm_start(src)))
 		die("start", ret, NULL);
-	nanosleep(&ts, NULL); /* the hot area is written over and over by now */
+	/* The hot area written over and over by now: a first write per page
+	 * costs 20-50 us here (shadow paging), so warm up with its size. */
+	{
+		const char *w = getenv("BENCH_WARM_MS");
+		uint64_t ms = w ? strtoull(w, NULL, 0) : 300 + hot_mib * 20;
+		struct timespec warm = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+		nanosleep(&warm, NULL);
+	}
 	j.fd = sv[0];
 	pthread_create(&t, NULL, sender, &j);
 	if ((ret = cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err))))
@@ -163,13 +185,13 @@ static void run(enum mode mode)
 	else
 		printf("%-8s%s %5llu MiB guest, %3llu MiB hot: total %6llu ms, downtime %4llu ms "
 		       "(destination: state to running %llu ms), %8.1f MiB sent, %u passes, "
-		       "%llu data + %llu zero pages, throttle %u%%\n",
+		       "%llu data + %llu zero pages, throttle %u%%, %u connection(s)\n",
 		       local ? "local" : "pre-copy", p.dirty_ring ? " (ring)" : "",
 		       (unsigned long long)mem_mib, (unsigned long long)hot_mib,
 		       (unsigned long long)p.total_ms, (unsigned long long)p.downtime_ms,
 		       (unsigned long long)dp.downtime_ms, p.bytes_sent / 1048576.0, p.pass + 1,
 		       (unsigned long long)p.pages_sent, (unsigned long long)p.zero_pages,
-		       p.throttle_pct);
+		       p.throttle_pct, p.connections);
 	cvmm_vmm_incoming_free(in);
 	cvmm_vmm_request_stop(src, CVMM_VMM_STOP_REQUEST, 0);
 	cvmm_vmm_run(src);
@@ -184,6 +206,8 @@ static void run(enum mode mode)
 	close(sv[1]);
 	if (rq[0] >= 0)
 		close(rq[0]), close(rq[1]);
+	for (unsigned int i = 0; i < j.nmem; i++)
+		close(j.mem_fds[i]), close(dst_fds[i]);
 }
 
 int main(int argc, char **argv)
@@ -200,12 +224,23 @@ int main(int argc, char **argv)
 		hot_mib = strtoull(argv[3], NULL, 0);
 	if (argc > 4)
 		ring_bytes = (uint32_t)strtoul(argv[4], NULL, 0);
+	if (argc > 5)
+		conns = (unsigned int)strtoul(argv[5], NULL, 0);
+	if (argc > 6)
+		modes = argv[6];
+	if (!conns || conns > 16) {
+		fprintf(stderr, "bench-migrate: CONNECTIONS 1..16\n");
+		return 1;
+	}
 	if (mem_mib < 64 || hot_mib > mem_mib - 32) {
 		fprintf(stderr, "bench-migrate: need MEM-MIB >= 64 and HOT-MIB <= MEM-MIB - 32\n");
 		return 1;
 	}
-	run(PRECOPY);
-	run(POSTCOPY);
-	run(LOCAL);
+	if (strstr(modes, "pre"))
+		run(PRECOPY);
+	if (strstr(modes, "post"))
+		run(POSTCOPY);
+	if (strstr(modes, "local"))
+		run(LOCAL);
 	return 0;
 }

@@ -37,6 +37,11 @@
 
 static char self[4096];
 static uint32_t ring_bytes; /* the next source VM's dirty ring */
+/* Extra memory connections of the next migration (source and destination ends). */
+static int extra_src[4], extra_dst[4];
+static unsigned int nextra;
+/* The next send's downtime limit and most passes (0: defaults). */
+static uint32_t downtime, passes;
 
 static void drop(struct cvmm_vmm *vmm)
 {
@@ -82,7 +87,9 @@ static void send_start(struct send_job *j, struct cvmm_vmm *vmm, int fd, bool lo
 	j->fd = fd;
 	j->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j->o), .local = local,
 					       .config = "{\"test\":1}", .config_len = 10,
-					       .progress = on_progress, .opaque = j };
+					       .progress = on_progress, .opaque = j,
+					       .mem_fds = extra_src, .nmem_fds = nextra,
+					       .downtime_ms = downtime, .max_passes = passes };
 	ck_assert_int_eq(pthread_create(&j->t, NULL, send_thread, j), 0);
 }
 
@@ -90,7 +97,8 @@ static void send_start(struct send_job *j, struct cvmm_vmm *vmm, int fd, bool lo
 static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
 {
 	struct cvmm_vmm_incoming *in;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1,
+					    .mem_fds = extra_dst, .nmem_fds = nextra };
 	struct cvmm_vmm *vmm;
 	int ret = cvmm_vmm_migrate_accept(fd, &in, err, errlen);
 
@@ -99,6 +107,7 @@ static int receive_into(int fd, struct cvmm_vmm **out, char *err, size_t errlen)
 		return ret;
 	SG_CHECK(cvmm_vmm_incoming_ncpus(in) == SG_NCPUS && cvmm_vmm_incoming_mem_size(in) == MEM);
 	SG_CHECK(!strcmp(cvmm_vmm_incoming_config(in, NULL), "{\"test\":1}"));
+	SG_CHECK(cvmm_vmm_incoming_connections(in) == nextra);
 	vmm = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
 	ret = cvmm_vmm_migrate_receive(vmm, in, &ro, err, errlen);
 	cvmm_vmm_incoming_free(in);
@@ -129,6 +138,10 @@ static void migrate_and_check(int sfd, int dfd, bool local)
 	ck_assert_int_eq(dp.state, CVMM_VMM_MIG_COMPLETED);
 	if (ring_bytes)
 		ck_assert(sp.dirty_ring);
+	ck_assert_uint_eq(sp.connections, 1 + nextra);
+	ck_assert_uint_eq(dp.connections, 1 + nextra);
+	if (passes)
+		ck_assert_uint_le(sp.pass, passes);
 	printf("# %s%s: %u passes, %llu bytes sent, %llu data pages, %llu zero pages, "
 	       "total %llu ms, downtime %llu ms\n", local ? "local" : "pre-copy",
 	       sp.dirty_ring ? " (dirty ring)" : "", sp.pass,
@@ -192,6 +205,136 @@ START_TEST(precopy_tcp)
 	close(c);
 	close(d);
 	close(l);
+}
+END_TEST
+
+static void extras(unsigned int n, bool tcp)
+{
+	nextra = n;
+	for (unsigned int i = 0; i < n; i++) {
+		int sv[2];
+
+		if (tcp) {
+			struct sockaddr_in a = { .sin_family = AF_INET,
+						 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			socklen_t alen = sizeof(a);
+			int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+			ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+			ck_assert_int_eq(listen(l, 1), 0);
+			ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+			sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			ck_assert_int_eq(connect(sv[0], (struct sockaddr *)&a, sizeof(a)), 0);
+			sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+			close(l);
+		} else {
+			ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		}
+		extra_src[i] = sv[0];
+		extra_dst[i] = sv[1];
+	}
+}
+
+static void extras_close(void)
+{
+	for (unsigned int i = 0; i < nextra; i++)
+		close(extra_src[i]), close(extra_dst[i]);
+	nextra = 0;
+}
+
+/* Page batches spread over 4 connections, passes kept in order at the
+ * destination by the per-pass barrier: every byte found. */
+START_TEST(precopy_connections)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	extras(3, true);
+	/* A limit it never meets: 6 passes, each spread, then stop-and-copy. */
+	downtime = 1;
+	passes = 6;
+	migrate_and_check(sv[0], sv[1], false);
+	downtime = passes = 0;
+	extras_close();
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A memory connection that sends pages before any PASS, or a type that has
+ * no place there: the receive fails with one line naming it. */
+START_TEST(connections_hostile)
+{
+	struct cvmm_mig_range r = { 0, MEM };
+	static uint8_t b[64];
+	struct cvmm_vmm *dst;
+	uint64_t gpa = 0;
+	uint32_t count = 1, flags = CVMM_MIG_PAGES_ZERO;
+	char err[300];
+	int sv[2];
+
+	for (int c = 0; c < 2; c++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		extras(1, false);
+		ck_assert_int_eq(cvmm_mig_send_start_conns(sv[0], 0, SG_NCPUS, 1, &r, 1,
+							   "{\"test\":1}", 10), 0);
+		ck_assert_int_eq(cvmm_mig_send_pass(sv[0], 0, 1), 0);
+		if (c == 0) {
+			cvmm_mig_encode_header(b, CVMM_MIG_PAGES, 16);
+			memcpy(b + 16, &gpa, 8), memcpy(b + 24, &count, 4), memcpy(b + 28, &flags, 4);
+			ck_assert_int_eq(cvmm_write_full(extra_src[0], b, 32), 0);
+		} else {
+			ck_assert_int_eq(cvmm_mig_send_pass(extra_src[0], 0, 0), 0);
+			ck_assert_int_eq(cvmm_mig_send_state(extra_src[0], "x", 1), 0);
+		}
+		/* The main stream goes on to its next pass: the barrier sees the failure. */
+		ck_assert_int_eq(cvmm_mig_send_pass(sv[0], 1, 1), 0);
+		ck_assert_int_ne(receive_into(sv[1], &dst, err, sizeof(err)), 0);
+		printf("# refused: %s\n", err);
+		ck_assert_ptr_nonnull(strstr(err, "memory connection 1"));
+		ck_assert_ptr_nonnull(strstr(err, c == 0 ? "PAGES before any PASS" : "a STATE"));
+		ck_assert_int_eq(cvmm_vmm_start(dst), -EIO);
+		cvmm_vmm_destroy(dst);
+		extras_close();
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
+END_TEST
+
+/* A page of pass 0 on a memory connection is written to its socket after
+ * pass 1's copy of the same page on the main one: the barrier still applies
+ * pass 0's first, so the page holds pass 1's data. */
+START_TEST(connections_pass_order)
+{
+	struct cvmm_mig_range r = { 0, MEM };
+	static uint8_t a[4096], b[4096];
+	struct cvmm_vmm *dst;
+	const uint8_t *host;
+	char err[300];
+	int sv[2];
+
+	memset(a, 0xaa, sizeof(a));
+	memset(b, 0xbb, sizeof(b));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	extras(1, false);
+	ck_assert_int_eq(cvmm_mig_send_start_conns(sv[0], 0, SG_NCPUS, 1, &r, 1, "{\"test\":1}", 10), 0);
+	ck_assert_int_eq(cvmm_mig_send_pass(sv[0], 0, 1), 0);
+	ck_assert_int_eq(cvmm_mig_send_pass(sv[0], 1, 1), 0);
+	ck_assert_int_gt(cvmm_mig_send_pages(sv[0], 0x100000, 1, b), 0);
+	ck_assert_int_eq(cvmm_mig_send_pass(extra_src[0], 0, 0), 0);
+	ck_assert_int_gt(cvmm_mig_send_pages(extra_src[0], 0x100000, 1, a), 0);
+	ck_assert_int_eq(cvmm_mig_send_pass(extra_src[0], 1, 0), 0);
+	ck_assert_int_eq(cvmm_mig_send_complete(extra_src[0], 1), 0);
+	shutdown(sv[0], SHUT_WR); /* the stream ends there: the receive fails, RAM stays */
+	ck_assert_int_ne(receive_into(sv[1], &dst, err, sizeof(err)), 0);
+	host = cvmm_guest_mem_ptr(cvmm_vmm_mem(dst), 0x100000, 4096);
+	ck_assert_ptr_nonnull(host);
+	ck_assert_msg(host[0] == 0xbb && host[4095] == 0xbb, "pass 0's copy overwrote pass 1's");
+	cvmm_vmm_destroy(dst);
+	extras_close();
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -760,6 +903,9 @@ int main(int argc, char **argv)
 	tcase_add_test(t, precopy_ring);
 	tcase_add_test(t, precopy_tcp);
 	tcase_add_test(t, local_memfd);
+	tcase_add_test(t, precopy_connections);
+	tcase_add_test(t, connections_hostile);
+	tcase_add_test(t, connections_pass_order);
 	tcase_add_test(t, postcopy);
 	tcase_add_test(t, precopy_switch);
 	tcase_add_test(t, precopy_switch_declined);

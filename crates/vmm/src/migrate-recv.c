@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cvmm/snapshot.h>
@@ -116,6 +117,20 @@ void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in)
 	free(in);
 }
 
+struct receiver;
+
+/* An extra memory connection: PASS, PAGES ..., COMPLETE, read by a thread. */
+struct mconn {
+	struct receiver *r;
+	unsigned int index;           /* 1.. (0 is the main connection) */
+	int fd;
+	pthread_t t;
+	bool running;
+	int ret;
+	uint64_t pages, bytes;
+	char err[300];
+};
+
 struct receiver {
 	struct cvmm_vmm *vmm;
 	struct cvmm_vmm_incoming *in;
@@ -145,6 +160,18 @@ struct receiver {
 	uint32_t *lat_us;
 	size_t nlat, lat_cap;
 	char own_err[300];            /* r->err once the caller's buffer is gone */
+	/* Extra memory connections and the per-pass barrier they share with
+	 * the main one: a connection that reads PASS k waits until every
+	 * connection finished pass k - 1 (read its PASS k, or ended). */
+	struct mconn mc[CVMM_MIG_MAX_CONNECTIONS + 1];
+	unsigned int nmc;             /* extras: mc[1..nmc] */
+	bool mc_joined;
+	pthread_mutex_t bar_lock;
+	pthread_cond_t bar_cv;
+	uint64_t reached[CVMM_MIG_MAX_CONNECTIONS + 1];
+	bool ended[CVMM_MIG_MAX_CONNECTIONS + 1];
+	bool mc_failed;
+	unsigned int first_fail;      /* the connection that failed first (0: none) */
 };
 
 static int same_layout(struct receiver *r)
@@ -210,10 +237,9 @@ static int on_pages(struct receiver *r, const struct cvmm_mig_msg *m)
 			 "): %s", h->gpa, len, strerror(-ret));
 		return ret;
 	}
-	if (m->u.pages.data)
-		r->p.pages_sent += h->count;
-	else
-		r->p.zero_pages += h->count;
+	/* Several connections apply pages at once. */
+	__atomic_fetch_add(m->u.pages.data ? &r->p.pages_sent : &r->p.zero_pages, h->count,
+			   __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < h->count; i++) {
 		uint64_t pg = (h->gpa - r->ranges[ri].gpa) / PAGE + i;
 		uint64_t bit = 1ull << (pg % 64);
@@ -397,6 +423,205 @@ static uint64_t wire_len(const struct cvmm_mig_msg *m)
 	}
 }
 
+/* Connection @idx reached PASS @pass: wait until every connection finished
+ * the pass before (a page of an earlier pass arriving late on another
+ * connection must not overwrite this pass's copy). @return 0; -EPIPE when
+ * a connection failed meanwhile. */
+static int pass_barrier(struct receiver *r, unsigned int idx, uint64_t pass)
+{
+	bool wait = true;
+
+	pthread_mutex_lock(&r->bar_lock);
+	r->reached[idx] = pass;
+	pthread_cond_broadcast(&r->bar_cv);
+	while (wait && !r->mc_failed) {
+		wait = false;
+		for (unsigned int i = 0; i <= r->nmc; i++)
+			if (!r->ended[i] && r->reached[i] < pass)
+				wait = true;
+		if (wait)
+			pthread_cond_wait(&r->bar_cv, &r->bar_lock);
+	}
+	wait = r->mc_failed;
+	pthread_mutex_unlock(&r->bar_lock);
+	return wait ? -EPIPE : 0;
+}
+
+static void mconn_end(struct mconn *c, int ret)
+{
+	struct receiver *r = c->r;
+
+	pthread_mutex_lock(&r->bar_lock);
+	c->ret = ret;
+	r->ended[c->index] = true;
+	if (ret && !r->mc_failed) {
+		r->mc_failed = true;
+		r->first_fail = c->index; /* the cause, not the stops it leads to */
+	}
+	pthread_cond_broadcast(&r->bar_cv);
+	pthread_mutex_unlock(&r->bar_lock);
+}
+
+static void *mconn_main(void *arg)
+{
+	struct mconn *c = arg;
+	struct receiver *r = c->r;
+	struct cvmm_mig_msg *m = calloc(1, sizeof(*m));
+	void *buf = NULL;
+	size_t cap = 0;
+	bool in_pass = false;
+	uint64_t last = 0;
+	int ret = m ? 0 : -ENOMEM;
+
+	cvmm_thread_set_name("cvmm-mig-conn");
+	while (!ret) {
+		ret = cvmm_mig_recv(c->fd, &buf, &cap, &r->map, m, NULL, c->err, sizeof(c->err));
+		if (ret) {
+			if (ret == -ECONNRESET)
+				snprintf(c->err, sizeof(c->err), "migration: memory connection %u "
+					 "closed before COMPLETE", c->index);
+			ret = ret == -ECONNRESET ? -EPIPE : ret;
+			break;
+		}
+		c->bytes += CVMM_MIG_HDR_SIZE + wire_len(m);
+		switch (m->type) {
+		case CVMM_MIG_PASS:
+			if (in_pass && m->u.pass.pass <= last) {
+				snprintf(c->err, sizeof(c->err), "migration: memory connection %u: "
+					 "PASS %" PRIu64 " after %" PRIu64, c->index,
+					 m->u.pass.pass, last);
+				ret = -EPROTO;
+				break;
+			}
+			in_pass = true;
+			last = m->u.pass.pass;
+			ret = pass_barrier(r, c->index, last);
+			break;
+		case CVMM_MIG_PAGES:
+			if (!in_pass) {
+				snprintf(c->err, sizeof(c->err), "migration: memory connection %u: "
+					 "PAGES before any PASS", c->index);
+				ret = -EPROTO;
+				break;
+			}
+			ret = on_pages(r, m);
+			if (ret)
+				snprintf(c->err, sizeof(c->err), "migration: memory connection %u: "
+					 "pages at %#" PRIx64 ": %s", c->index,
+					 m->u.pages.hdr.gpa, strerror(-ret));
+			c->pages += m->u.pages.hdr.count;
+			break;
+		case CVMM_MIG_COMPLETE:
+			if (m->u.complete_pages != c->pages) {
+				snprintf(c->err, sizeof(c->err), "migration: memory connection %u: "
+					 "COMPLETE says %" PRIu64 " pages, %" PRIu64 " arrived",
+					 c->index, m->u.complete_pages, c->pages);
+				ret = -EPROTO;
+			}
+			goto out;
+		default:
+			snprintf(c->err, sizeof(c->err), "migration: memory connection %u: "
+				 "a %s (only PASS, PAGES, COMPLETE)", c->index,
+				 cvmm_mig_type_name(m->type));
+			ret = -EPROTO;
+			break;
+		}
+	}
+out:
+	mconn_end(c, ret);
+	free(buf);
+	free(m);
+	return NULL;
+}
+
+static int mconns_start(struct receiver *r, const struct cvmm_vmm_receive_opts *o)
+{
+	unsigned int want = r->in->start.connections;
+
+	if (want && (!o || o->nmem_fds != want || !o->mem_fds)) {
+		snprintf(r->err, r->errlen, "migration: the source sends memory on %u more "
+			 "connections, %u were accepted", want, o ? o->nmem_fds : 0);
+		return -EINVAL;
+	}
+	for (unsigned int i = 1; i <= want; i++) {
+		struct mconn *c = &r->mc[i];
+		int ret;
+
+		*c = (struct mconn){ .r = r, .index = i, .fd = o->mem_fds[i - 1] };
+		r->nmc = i;
+		ret = -pthread_create(&c->t, NULL, mconn_main, c);
+		if (ret) {
+			r->nmc = i - 1;
+			snprintf(r->err, r->errlen, "migration: connection thread: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		c->running = true;
+	}
+	r->p.connections = 1 + want;
+	return 0;
+}
+
+/* Every extra connection ended (COMPLETE read) or one failed: stop and
+ * join them and account for what they carried. A connection that neither
+ * ends nor fails within IDLE_MS fails the migration. @return 0 or the
+ * first failure (its line in r->err). */
+static void mconns_stop(struct receiver *r);
+
+static int mconns_join(struct receiver *r)
+{
+	struct timespec dl;
+	unsigned int late = 0;
+	int ret = 0;
+
+	if (r->mc_joined || !r->nmc)
+		return 0;
+	r->mc_joined = true;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += IDLE_MS / 1000;
+	pthread_mutex_lock(&r->bar_lock);
+	for (;;) {
+		late = 0;
+		for (unsigned int i = 1; i <= r->nmc; i++)
+			if (!r->ended[i])
+				late = i;
+		if (!late || r->first_fail ||
+		    pthread_cond_timedwait(&r->bar_cv, &r->bar_lock, &dl) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&r->bar_lock);
+	mconns_stop(r);
+	if (r->first_fail) {
+		snprintf(r->err, r->errlen, "%s", r->mc[r->first_fail].err);
+		ret = r->mc[r->first_fail].ret;
+	} else if (late) {
+		snprintf(r->err, r->errlen, "migration: memory connection %u did not end (no "
+			 "COMPLETE) before the device state", late);
+		ret = -EPROTO;
+	}
+	for (unsigned int i = 1; i <= r->nmc; i++) {
+		r->rx.pages += r->mc[i].pages;
+		r->rx.bytes += r->mc[i].bytes;
+	}
+	return ret;
+}
+
+/* After a failure: wake and stop the extra connections' threads. */
+static void mconns_stop(struct receiver *r)
+{
+	pthread_mutex_lock(&r->bar_lock);
+	if (!r->first_fail)
+		r->mc_failed = true; /* stops, not a failure of theirs */
+	pthread_cond_broadcast(&r->bar_cv);
+	pthread_mutex_unlock(&r->bar_lock);
+	for (unsigned int i = 1; i <= r->nmc; i++)
+		if (r->mc[i].running) {
+			shutdown(r->mc[i].fd, SHUT_RDWR);
+			pthread_join(r->mc[i].t, NULL);
+			r->mc[i].running = false;
+		}
+}
+
 /* From here missing pages are asked for: userfaultfd over guest RAM (with
  * @keep the pages that came in pre-copy stay) and the reply thread. */
 static int postcopy_begin(struct receiver *r, bool keep)
@@ -481,10 +706,19 @@ static int receive_loop(struct receiver *r)
 			goto out;
 		}
 		r->rx.bytes += CVMM_MIG_HDR_SIZE + wire_len(m);
+		/* The memory connections end before the state or a switch. */
+		if ((m->type == CVMM_MIG_SWITCH || m->type == CVMM_MIG_STATE ||
+		     m->type == CVMM_MIG_COMPLETE) && (ret = mconns_join(r)))
+			goto out;
 		switch (m->type) {
 		case CVMM_MIG_PASS:
 			r->p.pass = (uint32_t)m->u.pass.pass;
 			r->p.bytes_remaining = m->u.pass.pages * PAGE;
+			if (r->nmc && !r->mc_joined) {
+				ret = pass_barrier(r, 0, m->u.pass.pass);
+				if (ret)
+					ret = mconns_join(r);
+			}
 			break;
 		case CVMM_MIG_PAGES:
 			ret = on_pages(r, m);
@@ -573,6 +807,8 @@ static int receive(struct receiver *r, const struct cvmm_vmm_receive_opts *o)
 			return ret;
 		}
 	}
+	if ((ret = mconns_start(r, o)))
+		return ret;
 	if (r->rx.flags & CVMM_MIG_F_POSTCOPY) {
 		if (r->req_fd < 0) {
 			snprintf(r->err, r->errlen, "migration: post-copy needs a page-request "
@@ -628,6 +864,9 @@ static void *bulk_main(void *arg)
 
 static void receiver_free(struct receiver *r)
 {
+	mconns_stop(r);
+	pthread_mutex_destroy(&r->bar_lock);
+	pthread_cond_destroy(&r->bar_cv);
 	if (r->reply_running) {
 		shutdown(r->req_fd, SHUT_RDWR);
 		pthread_join(r->reply_thread, NULL);
@@ -682,6 +921,8 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 	r->fd = in->fd;
 	r->req_fd = -1;
 	pthread_mutex_init(&r->req_lock, NULL);
+	pthread_mutex_init(&r->bar_lock, NULL);
+	pthread_cond_init(&r->bar_cv, NULL);
 	r->err = err ? err : dummy;
 	r->errlen = err ? errlen : sizeof(dummy);
 	r->t0 = vmm->mig->t0 = cvmm_now_ns();
@@ -708,6 +949,7 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 			snprintf(r->err, r->errlen, "migration: %s", strerror(-ret));
 		/* Whatever arrived, this VM never runs it. */
 		vmm->broken = true;
+		mconns_stop(r);
 		if (ret != -EPIPE && ret != -ECONNRESET)
 			cvmm_mig_send_result(in->fd, ret, r->err);
 		r->p.state = ret == -ECANCELED ? CVMM_VMM_MIG_CANCELLED : CVMM_VMM_MIG_FAILED;

@@ -27,6 +27,21 @@
 
 enum { LC_PAUSE, LC_RESUME, LC_SAVE, LC_DIRTY_START, LC_DIRTY_STOP };
 
+struct sender;
+
+/* One connection that carries pages: the main one (index 0, on the
+ * migrating thread) or an extra memory connection with a thread of its own. */
+struct conn {
+	struct sender *s;
+	unsigned int index;
+	int fd;
+	pthread_t t;
+	int ret;
+	uint64_t pages;            /* carried on this connection */
+	bool cand[CVMM_MIG_MAX_BATCH];
+	char err[300];
+};
+
 struct sender {
 	struct cvmm_vmm *vmm;
 	struct migration *m;
@@ -42,7 +57,21 @@ struct sender {
 	uint64_t slice_start;
 	uint64_t pass_bytes;
 	int pagemap;               /* /proc/self/pagemap, or -1 */
-	bool cand[CVMM_MIG_MAX_BATCH];
+	/* Connections that carry pages, and the pass's cursor they share. */
+	struct conn conn[1 + CVMM_MIG_MAX_CONNECTIONS];
+	unsigned int nconn, threads;
+	pthread_mutex_t cur_lock;
+	bool cur_all;
+	unsigned int cur_slot;
+	uint64_t cur_page;
+	struct cvmm_mig_range ranges[CVMM_MIG_MAX_RANGES];
+	unsigned int nranges;
+	_Atomic bool abort;        /* a connection failed: everyone stops */
+	pthread_mutex_t pool_lock; /* gen, done, quit */
+	pthread_cond_t pool_cv, done_cv;
+	uint64_t gen;
+	unsigned int done;
+	bool quit, quit_abort;
 	char *err;
 	size_t errlen;
 };
@@ -127,49 +156,79 @@ static int check_cancel(struct sender *s)
 	return 0;
 }
 
-static int send_run(struct sender *s, uint64_t gpa, const uint8_t *host, uint32_t n, bool zero)
+/* Counters that every connection's thread adds to. */
+static void add(uint64_t *v, uint64_t n)
 {
-	long w = cvmm_mig_send_pages(s->fd, gpa, n, zero ? NULL : host);
+	__atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+}
+
+static void sub_sat(uint64_t *v, uint64_t n)
+{
+	uint64_t old = __atomic_load_n(v, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(v, &old, old >= n ? old - n : 0, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* A failure on connection @c: its message, first one wins. */
+static int conn_fail(struct conn *c, int ret, const char *fmt, uint64_t gpa)
+{
+	struct sender *s = c->s;
+
+	c->ret = ret;
+	if (c->index == 0) {
+		snprintf(s->err, s->errlen, fmt, gpa, strerror(-ret));
+	} else {
+		snprintf(c->err, sizeof(c->err), fmt, gpa, strerror(-ret));
+		snprintf(c->err + strlen(c->err), sizeof(c->err) - strlen(c->err),
+			 " (connection %u)", c->index);
+	}
+	return ret;
+}
+
+static int send_run(struct conn *c, uint64_t gpa, const uint8_t *host, uint32_t n, bool zero)
+{
+	struct sender *s = c->s;
+	long w = cvmm_mig_send_pages(c->fd, gpa, n, zero ? NULL : host);
 
 	if (w < 0) {
-		s->write_failed = true;
-		snprintf(s->err, s->errlen, "migration: sending pages at %#" PRIx64 ": %s", gpa,
-			 strerror((int)-w));
-		return (int)w;
+		if (c->index == 0)
+			s->write_failed = true; /* the main link is gone: no ABANDON */
+		return conn_fail(c, (int)w, "migration: sending pages at %#" PRIx64 ": %s", gpa);
 	}
-	s->p.bytes_sent += (uint64_t)w;
-	s->pass_bytes += (uint64_t)w;
-	if (zero)
-		s->p.zero_pages += n;
-	else
-		s->p.pages_sent += n;
+	add(&s->p.bytes_sent, (uint64_t)w);
+	add(&s->pass_bytes, (uint64_t)w);
+	add(zero ? &s->p.zero_pages : &s->p.pages_sent, n);
+	c->pages += n;
 	return 0;
 }
 
 /*
- * Mark in s->cand which of the @n pages at @host may hold data, without
+ * Mark in c->cand which of the @n pages at @host may hold data, without
  * touching them: reading a page the guest never touched would fault in a
  * page per page (most of an idle guest). Private anonymous RAM: pagemap
  * (present or swapped); a memfd: SEEK_DATA (whoever wrote it, a vhost-user
  * backend included). Anything else (a snapshot's file under the RAM):
  * every page is a candidate.
  */
-static void candidates(struct sender *s, const struct cvmm_mem_region *r, const uint8_t *host,
+static void candidates(struct conn *c, const struct cvmm_mem_region *r, const uint8_t *host,
 		       uint32_t n)
 {
+	struct sender *s = c->s;
 	uint64_t pm[CVMM_MIG_MAX_BATCH];
 
-	memset(s->cand, 1, n);
+	memset(c->cand, 1, n);
 	if (r->fd >= 0 && (r->flags & CVMM_MEM_F_SHARED)) {
 		off_t start = (off_t)(r->fd_offset + (uint64_t)(host - r->host));
 		off_t end = start + (off_t)n * (off_t)PAGE, pos = start;
 
-		memset(s->cand, 0, n);
+		memset(c->cand, 0, n);
 		while (pos < end) {
 			off_t d = lseek(r->fd, pos, SEEK_DATA), h;
 
 			if (d < 0 && errno != ENXIO) {
-				memset(s->cand, 1, n); /* no SEEK_DATA: read them all */
+				memset(c->cand, 1, n); /* no SEEK_DATA: read them all */
 				return;
 			}
 			if (d < 0 || d >= end)
@@ -178,7 +237,7 @@ static void candidates(struct sender *s, const struct cvmm_mem_region *r, const 
 			if (h < 0 || h > end)
 				h = end;
 			for (off_t p = d & ~(off_t)(PAGE - 1); p < h; p += (off_t)PAGE)
-				s->cand[(p - start) / (off_t)PAGE] = true;
+				c->cand[(p - start) / (off_t)PAGE] = true;
 			pos = h;
 		}
 		return;
@@ -188,99 +247,252 @@ static void candidates(struct sender *s, const struct cvmm_mem_region *r, const 
 		  (off_t)((uintptr_t)host / PAGE * sizeof(pm[0]))) != (ssize_t)(n * sizeof(pm[0])))
 		return;
 	for (uint32_t i = 0; i < n; i++)
-		s->cand[i] = (pm[i] >> 62) & 3; /* bit 63 present, bit 62 swapped */
+		c->cand[i] = (pm[i] >> 62) & 3; /* bit 63 present, bit 62 swapped */
 }
 
-static bool page_zero(struct sender *s, const uint8_t *p, uint32_t i)
+static bool page_zero(struct conn *c, const uint8_t *p, uint32_t i)
 {
-	return !s->cand[i] || cvmm_mig_is_zero(p, PAGE);
+	return !c->cand[i] || cvmm_mig_is_zero(p, PAGE);
 }
 
 /* Send @npages (<= CVMM_MIG_MAX_BATCH) pages from @gpa as runs of zero and
- * data pages. */
-static int send_pages(struct sender *s, uint64_t gpa, uint64_t npages)
+ * data pages on connection @c. The main connection (0) also ticks the
+ * throttle and publishes progress. */
+static int send_pages(struct conn *c, uint64_t gpa, uint64_t npages)
 {
+	struct sender *s = c->s;
 	uint64_t len = npages * PAGE;
 	const uint8_t *host = cvmm_guest_mem_ptr(s->vmm->mem, gpa, len);
 	const struct cvmm_mem_region *r = cvmm_guest_mem_find(s->vmm->mem, gpa);
 	uint64_t i = 0;
 
-	if (!host || !r || npages > CVMM_MIG_MAX_BATCH) {
-		snprintf(s->err, s->errlen, "migration: [%#" PRIx64 ", +%#" PRIx64
-			 ") is not guest RAM", gpa, len);
-		return -EFAULT;
-	}
-	candidates(s, r, host, (uint32_t)npages);
+	if (!host || !r || npages > CVMM_MIG_MAX_BATCH)
+		return conn_fail(c, -EFAULT, "migration: %#" PRIx64 ": %s: not guest RAM", gpa);
+	candidates(c, r, host, (uint32_t)npages);
 	while (i < npages) {
-		bool zero = page_zero(s, host + i * PAGE, (uint32_t)i);
+		bool zero = page_zero(c, host + i * PAGE, (uint32_t)i);
 		uint32_t n = 1;
 		int ret;
 
 		while (i + n < npages && n < CVMM_MIG_MAX_BATCH &&
-		       page_zero(s, host + (i + n) * PAGE, (uint32_t)(i + n)) == zero)
+		       page_zero(c, host + (i + n) * PAGE, (uint32_t)(i + n)) == zero)
 			n++;
-		ret = send_run(s, gpa + i * PAGE, host + i * PAGE, n, zero);
+		ret = send_run(c, gpa + i * PAGE, host + i * PAGE, n, zero);
 		if (ret)
 			return ret;
 		i += n;
-		if (s->p.bytes_remaining >= n * PAGE)
-			s->p.bytes_remaining -= n * PAGE;
-		if ((ret = check_cancel(s)) || (ret = throttle_tick(s)))
-			return ret;
-		publish(s);
+		sub_sat(&s->p.bytes_remaining, n * PAGE);
+		if (c->index == 0) {
+			if ((ret = check_cancel(s)) || (ret = throttle_tick(s)))
+				return c->ret = ret;
+			publish(s);
+		} else if (atomic_load(&s->m->cancel) && !s->switched) {
+			return c->ret = -ECANCELED;
+		}
 	}
 	return 0;
 }
 
-/* Send every page whose bit is set in the slots' bitmaps. */
-static int send_dirty(struct sender *s)
+/*
+ * The next run of pages of the pass (every page of RAM in batches, or the
+ * dirty pages), taken under the cursor's lock by whichever connection is
+ * free. Dirty bits are cleared as the run is taken: a write after this is
+ * caught by the next harvest. @return false when the pass is done.
+ */
+static bool next_run(struct sender *s, uint64_t *gpa, uint64_t *n)
 {
-	for (unsigned int i = 0; i < s->dirty.n; i++) {
-		struct mig_dirty_slot *sl = &s->dirty.s[i];
-		uint64_t pages = sl->size / PAGE, p = 0;
+	bool found = false;
 
-		while (p < pages) {
-			uint64_t run = 0;
-			int ret;
+	pthread_mutex_lock(&s->cur_lock);
+	if (s->cur_all) {
+		while (!found && s->cur_slot < s->nranges) {
+			const struct cvmm_mig_range *r = &s->ranges[s->cur_slot];
+			uint64_t pages = r->size / PAGE;
 
-			if (!(sl->bm[p / 64] >> (p % 64) & 1)) {
-				/* Skip clean words whole. */
-				if (!(p % 64) && !sl->bm[p / 64])
-					p += 64;
-				else
-					p++;
+			if (s->cur_page >= pages) {
+				s->cur_slot++, s->cur_page = 0;
+				continue;
+			}
+			*gpa = r->gpa + s->cur_page * PAGE;
+			*n = pages - s->cur_page < CVMM_MIG_MAX_BATCH ? pages - s->cur_page
+								       : CVMM_MIG_MAX_BATCH;
+			s->cur_page += *n;
+			found = true;
+		}
+	} else {
+		while (!found && s->cur_slot < s->dirty.n) {
+			struct mig_dirty_slot *sl = &s->dirty.s[s->cur_slot];
+			uint64_t pages = sl->size / PAGE, p = s->cur_page, run = 0;
+
+			while (p < pages && !(sl->bm[p / 64] >> (p % 64) & 1))
+				p += !(p % 64) && !sl->bm[p / 64] ? 64 : 1; /* clean words whole */
+			if (p >= pages) {
+				s->cur_slot++, s->cur_page = 0;
 				continue;
 			}
 			while (p + run < pages && run < CVMM_MIG_MAX_BATCH &&
-			       (sl->bm[(p + run) / 64] >> ((p + run) % 64) & 1))
+			       (sl->bm[(p + run) / 64] >> ((p + run) % 64) & 1)) {
+				sl->bm[(p + run) / 64] &= ~(1ull << ((p + run) % 64));
 				run++;
-			ret = send_pages(s, sl->gpa + p * PAGE, run);
-			if (ret)
-				return ret;
-			for (uint64_t q = p; q < p + run; q++)
-				sl->bm[q / 64] &= ~(1ull << (q % 64));
-			p += run;
+			}
+			*gpa = sl->gpa + p * PAGE;
+			*n = run;
+			s->cur_page = p + run;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->cur_lock);
+	return found;
+}
+
+/* One connection's share of the pass: runs until none is left or someone failed. */
+static int conn_pass(struct conn *c)
+{
+	struct sender *s = c->s;
+	uint64_t gpa, n;
+
+	while (!atomic_load(&s->abort) && next_run(s, &gpa, &n)) {
+		int ret = send_pages(c, gpa, n);
+
+		if (ret) {
+			atomic_store(&s->abort, true);
+			return ret;
 		}
 	}
 	return 0;
+}
+
+/* An extra memory connection's thread: each pass, PASS then its share;
+ * at the end, COMPLETE with the pages it carried. */
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct sender *s = c->s;
+	uint64_t gen = 0;
+
+	cvmm_thread_set_name("cvmm-mig-conn");
+	pthread_mutex_lock(&s->pool_lock);
+	for (;;) {
+		while (s->gen == gen && !s->quit)
+			pthread_cond_wait(&s->pool_cv, &s->pool_lock);
+		if (s->gen == gen)
+			break; /* quit */
+		gen = s->gen;
+		pthread_mutex_unlock(&s->pool_lock);
+		if (!c->ret) {
+			int ret = cvmm_mig_send_pass(c->fd, s->p.pass, 0);
+
+			if (ret) {
+				conn_fail(c, ret, "migration: sending PASS %#" PRIx64 ": %s", s->p.pass);
+				atomic_store(&s->abort, true);
+			} else {
+				conn_pass(c);
+			}
+		}
+		pthread_mutex_lock(&s->pool_lock);
+		s->done++;
+		pthread_cond_broadcast(&s->done_cv);
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+	if (!c->ret && !s->quit_abort) {
+		int ret = cvmm_mig_send_complete(c->fd, c->pages);
+
+		if (ret)
+			conn_fail(c, ret, "migration: sending COMPLETE %#" PRIx64 ": %s", c->pages);
+	}
+	return NULL;
+}
+
+/* The first failure among the extra connections (their message to s->err). */
+static int conns_error(struct sender *s)
+{
+	for (unsigned int i = 1; i < s->nconn; i++)
+		if (s->conn[i].ret) {
+			snprintf(s->err, s->errlen, "%s", s->conn[i].err);
+			return s->conn[i].ret;
+		}
+	return 0;
+}
+
+/*
+ * Send the pass's pages (@all: every page of RAM; else the dirty ones),
+ * spread over every connection when @spread (pre-copy passes and the
+ * stop-and-copy pass), else on the main one only (post-copy's push).
+ */
+static int send_pass_pages(struct sender *s, bool all, bool spread)
+{
+	int ret;
+
+	s->cur_all = all;
+	s->cur_slot = 0;
+	s->cur_page = 0;
+	if (all)
+		s->nranges = cvmm_vi_mig_ranges(s->vmm, s->ranges);
+	if (!spread || s->nconn == 1)
+		return conn_pass(&s->conn[0]);
+	pthread_mutex_lock(&s->pool_lock);
+	s->done = 0;
+	s->gen++;
+	pthread_cond_broadcast(&s->pool_cv);
+	pthread_mutex_unlock(&s->pool_lock);
+	ret = conn_pass(&s->conn[0]);
+	/* Every connection done with this pass before the next one starts:
+	 * the destination's barrier relies on it. */
+	pthread_mutex_lock(&s->pool_lock);
+	while (s->done < s->nconn - 1)
+		pthread_cond_wait(&s->done_cv, &s->pool_lock);
+	pthread_mutex_unlock(&s->pool_lock);
+	return ret ? ret : conns_error(s);
+}
+
+static int send_dirty(struct sender *s)
+{
+	return send_pass_pages(s, false, true);
 }
 
 static int send_all(struct sender *s)
 {
-	struct cvmm_mig_range r[CVMM_MIG_MAX_RANGES];
-	unsigned int n = cvmm_vi_mig_ranges(s->vmm, r);
+	return send_pass_pages(s, true, true);
+}
 
-	for (unsigned int i = 0; i < n; i++) {
-		for (uint64_t off = 0; off < r[i].size; off += CVMM_MIG_MAX_BATCH * PAGE) {
-			uint64_t len = r[i].size - off;
-			int ret;
+/* The extra connections end: COMPLETE on each (unless @abort), threads joined. */
+static int conns_end(struct sender *s, bool abort)
+{
+	if (s->nconn == 1 || !s->threads)
+		return 0;
+	pthread_mutex_lock(&s->pool_lock);
+	s->quit = true;
+	s->quit_abort = abort;
+	pthread_cond_broadcast(&s->pool_cv);
+	pthread_mutex_unlock(&s->pool_lock);
+	atomic_store(&s->abort, abort);
+	for (unsigned int i = 1; i < s->threads; i++) {
+		/* A thread blocked on a peer that stopped reading wakes up. */
+		if (abort)
+			shutdown(s->conn[i].fd, SHUT_RDWR);
+		pthread_join(s->conn[i].t, NULL);
+	}
+	s->threads = 0;
+	return abort ? 0 : conns_error(s);
+}
 
-			if (len > CVMM_MIG_MAX_BATCH * PAGE)
-				len = CVMM_MIG_MAX_BATCH * PAGE;
-			ret = send_pages(s, r[i].gpa + off, len / PAGE);
-			if (ret)
-				return ret;
+static int conns_start(struct sender *s)
+{
+	s->nconn = 1 + (s->o->postcopy || s->o->local ? 0 : s->o->nmem_fds);
+	s->p.connections = s->nconn;
+	s->conn[0] = (struct conn){ .s = s, .fd = s->fd, .index = 0 };
+	s->threads = 1;
+	for (unsigned int i = 1; i < s->nconn; i++) {
+		int ret;
+
+		s->conn[i] = (struct conn){ .s = s, .fd = s->o->mem_fds[i - 1], .index = i };
+		ret = -pthread_create(&s->conn[i].t, NULL, conn_main, &s->conn[i]);
+		if (ret) {
+			snprintf(s->err, s->errlen, "migration: connection thread: %s", strerror(-ret));
+			conns_end(s, true);
+			return ret;
 		}
+		s->threads++;
 	}
 	return 0;
 }
@@ -299,8 +511,8 @@ static int send_start(struct sender *s, uint32_t flags)
 	struct cvmm_mig_range r[CVMM_MIG_MAX_RANGES];
 	unsigned int n = cvmm_vi_mig_ranges(s->vmm, r);
 
-	return wire(s, cvmm_mig_send_start(s->fd, flags, s->vmm->ncpus, r, n, s->o->config,
-					   s->o->config_len), "START");
+	return wire(s, cvmm_mig_send_start_conns(s->fd, flags, s->vmm->ncpus, s->nconn - 1, r, n,
+						 s->o->config, s->o->config_len), "START");
 }
 
 /* A START that offered the switch to post-copy: the destination's answer,
@@ -594,6 +806,8 @@ static int switch_over(struct sender *s)
 		return (int)dirty;
 	}
 	s->p.bytes_remaining = (uint64_t)dirty * PAGE;
+	if ((ret = conns_end(s, false)))
+		return ret;
 	if ((ret = wire(s, cvmm_mig_send_switch(s->fd, (uint64_t)dirty), "SWITCH")) ||
 	    (ret = send_discards(s)) || (ret = check_cancel(s)) || (ret = send_state(s)))
 		return ret;
@@ -619,7 +833,7 @@ static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
 		return ret;
 	ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE), "PASS");
 	if (!ret)
-		ret = all ? send_all(s) : send_dirty(s);
+		ret = send_pass_pages(s, all, false);
 	if (!ret)
 		ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
 			   "COMPLETE");
@@ -670,6 +884,9 @@ static int migrate(struct sender *s)
 		    (ret = send_dirty(s)))
 			return ret;
 	}
+	/* The memory connections are done before the state goes. */
+	if ((ret = conns_end(s, false)))
+		return ret;
 	if ((ret = check_cancel(s)) || (ret = send_state(s)))
 		return ret;
 	ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
@@ -698,6 +915,11 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 			 cvmm_vmm_state_name(cvmm_vmm_state(vmm)));
 		return -EBUSY;
 	}
+	if (o->nmem_fds > CVMM_MIG_MAX_CONNECTIONS || (o->nmem_fds && !o->mem_fds)) {
+		snprintf(s.err, s.errlen, "migration: %u memory connections, at most %u",
+			 o->nmem_fds, CVMM_MIG_MAX_CONNECTIONS);
+		return -EINVAL;
+	}
 	if (o->local && !local_ok(vmm)) {
 		snprintf(s.err, s.errlen, "migration: local migration needs shared guest RAM "
 			 "(memfd backing)");
@@ -714,9 +936,15 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	s.m->t0 = cvmm_now_ns();
 	s.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	s.p.state = CVMM_VMM_MIG_SETUP;
+	pthread_mutex_init(&s.cur_lock, NULL);
+	pthread_mutex_init(&s.pool_lock, NULL);
+	pthread_cond_init(&s.pool_cv, NULL);
+	pthread_cond_init(&s.done_cv, NULL);
 	publish(&s);
 
-	ret = migrate(&s);
+	ret = conns_start(&s);
+	if (!ret)
+		ret = migrate(&s);
 
 	if (ret && s.switched) {
 		/* Post-copy after the switch-over: the guest runs over there
@@ -747,12 +975,19 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 		s.p.state = CVMM_VMM_MIG_COMPLETED;
 		s.p.bytes_remaining = 0;
 	}
+	/* After a failure (ABANDON went on the main connection first): the
+	 * extra connections stop without COMPLETE. */
+	conns_end(&s, true);
 	if (ret && !s.err[0])
 		snprintf(s.err, s.errlen, "migration: %s", strerror(-ret));
 	snprintf(s.p.error, sizeof(s.p.error), "%s", ret ? s.err : "");
 	publish(&s);
 	if (s.pagemap >= 0)
 		close(s.pagemap);
+	pthread_mutex_destroy(&s.cur_lock);
+	pthread_mutex_destroy(&s.pool_lock);
+	pthread_cond_destroy(&s.pool_cv);
+	pthread_cond_destroy(&s.done_cv);
 	atomic_store(&s.m->sending, false);
 	return ret;
 }
