@@ -29,6 +29,10 @@
 #include <cvmm/virtio-devices/console.h>
 #include <cvmm/vmm.h>
 
+#ifdef CVMM_TEST_TLS
+#include <cvmm/migration-tls.h>
+#endif
+
 #include "cvmm-test.h"
 #include "guest-loader.h"
 #include "state-guest.h"
@@ -645,6 +649,146 @@ START_TEST(precopy_switch_declined)
 }
 END_TEST
 
+#ifdef CVMM_TEST_TLS
+/* A tls_dir made by mig-certs.sh under a fresh temporary directory. */
+static char tls_base[64];
+
+static bool tls_certs(void)
+{
+	char cmd[512];
+	int rc;
+
+	snprintf(tls_base, sizeof(tls_base), "/tmp/cvmm-mig-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tls_base));
+	snprintf(cmd, sizeof(cmd), "sh %s/tests/integration/mig-certs.sh %s/good && "
+		 "sh %s/tests/integration/mig-certs.sh %s/rogue rogue",
+		 getenv("top_srcdir") ? getenv("top_srcdir") : "..", tls_base,
+		 getenv("top_srcdir") ? getenv("top_srcdir") : "..", tls_base);
+	rc = system(cmd);
+	if (rc && WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		printf("# TLS skipped: certtool (gnutls-bin) missing\n");
+		return false;
+	}
+	ck_assert_msg(rc == 0, "%s failed", cmd);
+	return true;
+}
+
+static void tls_clean(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_base);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+struct tls_side {
+	int fd, out, ret;
+	struct cvmm_mig_tls_opts o;
+	char dir[128], err[300];
+	pthread_t t;
+};
+
+static void *tls_server_thread(void *arg)
+{
+	struct tls_side *sd = arg;
+
+	sd->ret = cvmm_mig_tls_wrap(sd->fd, &sd->o, &sd->out, sd->err, sizeof(sd->err));
+	return NULL;
+}
+
+/* Handshake both ends of a fresh TCP loopback pair: the client with
+ * @client_dir, the server with @server_dir. */
+static void tls_pair(const char *client_dir, const char *server_dir, struct tls_side *c,
+		     struct tls_side *sv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	sv->fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	snprintf(c->dir, sizeof(c->dir), "%s", client_dir);
+	snprintf(sv->dir, sizeof(sv->dir), "%s", server_dir);
+	c->o = (struct cvmm_mig_tls_opts){ .sz = sizeof(c->o), .dir = c->dir,
+					   .hostname = "127.0.0.1" };
+	sv->o = (struct cvmm_mig_tls_opts){ .sz = sizeof(sv->o), .dir = sv->dir, .server = true };
+	c->out = sv->out = -1;
+	ck_assert_int_eq(pthread_create(&sv->t, NULL, tls_server_thread, sv), 0);
+	c->ret = cvmm_mig_tls_wrap(c->fd, &c->o, &c->out, c->err, sizeof(c->err));
+	if (c->ret)
+		shutdown(c->fd, SHUT_RDWR); /* the server's handshake ends too */
+	pthread_join(sv->t, NULL);
+}
+
+/* Pre-copy through TLS with mutual authentication: every byte found. */
+START_TEST(precopy_tls)
+{
+	struct tls_side c, sv;
+	char good[128];
+
+	if (!tls_certs())
+		return;
+	snprintf(good, sizeof(good), "%s/good", tls_base);
+	tls_pair(good, good, &c, &sv);
+	ck_assert_msg(c.ret == 0, "client: %s", c.err);
+	ck_assert_msg(sv.ret == 0, "server: %s", sv.err);
+	migrate_and_check(c.out, sv.out, false);
+	close(c.out);
+	close(sv.out);
+	tls_clean();
+}
+END_TEST
+
+/* A source whose certificate comes from another CA: the destination
+ * refuses it with a line saying why, the source's handshake fails, and the
+ * source VM, never touched, runs on and finds every byte. A missing file
+ * in the directory is named. */
+START_TEST(tls_refused)
+{
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .load = true });
+	struct tls_side c, sv;
+	char good[128], rogue[128];
+	int fd;
+
+	if (!tls_certs()) {
+		cvmm_vmm_destroy(src);
+		return;
+	}
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	snprintf(good, sizeof(good), "%s/good", tls_base);
+	snprintf(rogue, sizeof(rogue), "%s/rogue", tls_base);
+	tls_pair(rogue, good, &c, &sv);
+	printf("# source: %s\n# destination: %s\n", c.err, sv.err);
+	ck_assert_msg(c.ret == -EACCES && sv.ret == -EACCES, "client %d: %s; server %d: %s",
+		      c.ret, c.err, sv.ret, sv.err);
+	ck_assert_ptr_nonnull(strstr(sv.err, "the source's certificate is refused"));
+	ck_assert_ptr_null(strchr(sv.err, '\n'));
+	ck_assert_ptr_null(strchr(c.err, '\n'));
+	close(c.fd);
+	close(sv.fd);
+	/* A server that does not trust the client's CA either way: the
+	 * client was refused; now a missing key file. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = "/nonexistent" };
+		char err[300];
+		int out;
+
+		ck_assert_int_eq(cvmm_mig_tls_wrap(fd, &o, &out, err, sizeof(err)), -ENOENT);
+		ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca-cert.pem"));
+	}
+	close(fd);
+	source_survives(src);
+	tls_clean();
+}
+END_TEST
+#endif
+
 START_TEST(link_cut)
 {
 	faulty_link(100 << 10, false, false);
@@ -906,6 +1050,10 @@ int main(int argc, char **argv)
 	tcase_add_test(t, precopy_connections);
 	tcase_add_test(t, connections_hostile);
 	tcase_add_test(t, connections_pass_order);
+#ifdef CVMM_TEST_TLS
+	tcase_add_test(t, precopy_tls);
+	tcase_add_test(t, tls_refused);
+#endif
 	tcase_add_test(t, postcopy);
 	tcase_add_test(t, precopy_switch);
 	tcase_add_test(t, precopy_switch_declined);
