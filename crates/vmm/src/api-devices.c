@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The API's vm.add-* and vm.remove-device (the configuration before
- * vm.boot) and vm.resize (the balloon's target). */
+ * vm.boot; PCI hotplug after it) and vm.resize (the balloon's target). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +18,16 @@ static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	unsigned int n0, nd = d->ndisks, nn = d->nnets, nv = d->nvhost;
 	const struct cvmm_vm_tr *tr = NULL;
 	const char *id = NULL;
-	bool vsock = d->vsock;
+	bool vsock = d->vsock, hot;
 	char err[400];
 
-	if (!need(a, r, "Created|Shutdown", what)) {
-		if (r->status == 409)
-			cvmm_api_error(r, 409,
-				       "%s: the VM is %s: cvmm adds devices before vm.boot only "
-				       "(hotplug needs PCI)", what, state_name(a));
+	if (!need(a, r, "Created|Shutdown|Running|Paused", what))
 		return;
-	}
+	if (a->restored_paused)
+		return cvmm_api_error(r, 409, "%s: the VM was restored and never ran: vm.resume "
+				      "first", what);
+	/* Into a booted VM: ACPI PCI hotplug. */
+	hot = !strcmp(state_name(a), "Running") || !strcmp(state_name(a), "Paused");
 	n0 = cvmm_vm_virtio_count(&a->cfg.dev);
 	if (cvmm_vm_config_add_json(q->json, kind, &a->cfg.dev, q->fds, q->nfds, err,
 					sizeof(err)))
@@ -49,10 +49,20 @@ static void add_device(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 		tr = &d->vhost[nv].tr, id = d->vhost[nv].id;
 	else if (d->vsock && !vsock)
 		tr = &d->vsock_tr, id = d->vsock_id;
+	if (hot && (!tr || !cvmm_vm_tr_is_pci(d, tr))) {
+		cvmm_vm_devices_remove(d, id);
+		return cvmm_api_error(r, 409, "%s: the VM is %s: a virtio-mmio device joins before "
+				      "vm.boot only (hotplug needs transport=pci)", what,
+				      state_name(a));
+	}
 	if (tr && cvmm_vm_tr_is_pci(d, tr)) {
 		if (cvmm_vm_pci_assign(d)) {
 			cvmm_vm_devices_remove(d, id);
 			return cvmm_api_error(r, 507, "%s: all 31 PCI slots are taken", what);
+		}
+		if (hot && cvmm_vm_device_hotplug(&a->vm, id, err, sizeof(err))) {
+			cvmm_vm_devices_remove(d, id);
+			return cvmm_api_error(r, 400, "%s: %s", what, err);
 		}
 		/* Cloud Hypervisor's PciDeviceInfo (Kata needs the address). */
 		r->json = json_object_new_object();
@@ -150,11 +160,24 @@ void vm_remove_device(struct api *a, struct cvmm_api_request *q,
 	    !json_object_object_get_ex(q->json, "id", &id) ||
 	    !json_object_is_type(id, json_type_string) || json_object_object_length(q->json) != 1)
 		return cvmm_api_error(r, 400, "vm.remove-device: the body must be {\"id\": \"...\"}");
-	if (!need(a, r, "Created|Shutdown", "vm.remove-device")) {
-		if (r->status == 409)
-			cvmm_api_error(r, 409,
-				       "vm.remove-device: the VM is %s: cvmm removes devices before "
-				       "vm.boot only (hotplug needs PCI)", state_name(a));
+	if (!need(a, r, "Created|Shutdown|Running|Paused", "vm.remove-device"))
+		return;
+	if (!strcmp(state_name(a), "Running") || !strcmp(state_name(a), "Paused")) {
+		char err[300] = "";
+		int ret;
+
+		/* The guest ejects, then the device goes (DEVICE_REMOVED). */
+		ret = a->restored_paused ? -EBUSY :
+		      cvmm_vmm_device_unplug(a->vm.vmm, json_object_get_string(id), err,
+					     sizeof(err));
+		if (ret == -ENOENT)
+			return cvmm_api_error(r, 404, "vm.remove-device: %s", err);
+		if (ret)
+			return cvmm_api_error(r, ret == -EINVAL ? 400 : 409,
+					      "vm.remove-device: %s", ret == -EBUSY ?
+					      "the VM was restored and never ran: vm.resume first" :
+					      err);
+		r->status = 204;
 		return;
 	}
 	if (cvmm_vm_devices_remove(&a->cfg.dev, json_object_get_string(id)))

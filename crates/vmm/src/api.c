@@ -91,6 +91,14 @@ static void on_vm_event(void *opaque, const struct cvmm_vmm_event *ev)
 
 	if (name)
 		emit(a, src, name, ev->id);
+	/* A device the guest ejected (vm.remove-device at runtime) is gone:
+	 * out of the configuration, so a reboot or snapshot goes without. */
+	if (ev->type == CVMM_VMM_EV_DEVICE_REMOVED && ev->id && a->vm.vmm &&
+	    cvmm_vmm_state(a->vm.vmm) != CVMM_VMM_CREATED) {
+		cvmm_vm_model_forget(&a->vm, ev->id);
+		if (a->have_cfg)
+			cvmm_vm_devices_remove(&a->cfg.dev, ev->id);
+	}
 	if (ev->type == CVMM_VMM_EV_SHUTDOWN && !a->api_stop) {
 		a->quit = true;
 		a->status = cvmm_vm_exit_status(a->vm.vmm);
@@ -261,9 +269,10 @@ static void vm_power_button(struct api *a, struct cvmm_api_request *q,
 	(void)q;
 	if (!need(a, r, "Running|Paused", "vm.power-button"))
 		return;
-	cvmm_api_error(r, 500,
-		       "vm.power-button: not supported: cvmm's platform has no ACPI power button "
-		       "(GED) yet; use vm.shutdown");
+	if (cvmm_vmm_power_button(a->vm.vmm))
+		return cvmm_api_error(r, 409, "vm.power-button: the VM has no ACPI GED (virtio-mmio "
+				      "devices took every interrupt line); use vm.shutdown");
+	r->status = 204;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -91,6 +91,12 @@ static void rng_destroy(void *p) { cvmm_rng_destroy(p); }
 static void vhost_destroy(void *p) { cvmm_vhost_user_dev_destroy(p); }
 static void vhost_detach(void *p) { cvmm_vhost_user_dev_detach(p); }
 
+/* A hotplug adds one device of the configuration: the others are there. */
+static bool skip(const struct cvmm_vm *m, const char *id)
+{
+	return m->only_id && (!id || strcmp(id, m->only_id));
+}
+
 static int add_disks(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
 		      size_t errlen)
 {
@@ -99,7 +105,7 @@ static int add_disks(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 	for (unsigned int i = 0; i < d->ndisks; i++) {
 		const struct cvmm_vm_disk *k = &d->disk[i];
 
-		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci || skip(m, k->id))
 			continue;
 		struct cvmm_rate_limiter_opts rate = {
 			.sz = sizeof(rate),
@@ -154,7 +160,7 @@ static int add_nets(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, 
 	for (unsigned int i = 0; i < d->nnets; i++) {
 		const struct cvmm_vm_net *k = &d->net[i];
 
-		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &k->tr) != pci || skip(m, k->id))
 			continue;
 		struct cvmm_net_opts o = {
 			.sz = sizeof(o),
@@ -197,7 +203,7 @@ static int add_vhost(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 	for (unsigned int i = 0; i < d->nvhost; i++) {
 		const struct cvmm_vm_vhost *c = &d->vhost[i];
 
-		if (cvmm_vm_tr_is_pci(d, &c->tr) != pci)
+		if (cvmm_vm_tr_is_pci(d, &c->tr) != pci || skip(m, c->id))
 			continue;
 		struct cvmm_vhost_user_dev_opts o = {
 			.sz = sizeof(o), .socket = c->socket, .device_id = c->type,
@@ -238,7 +244,7 @@ static int add_vsock(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 	struct cvmm_vsock *vs;
 	int ret;
 
-	if (!d->vsock || cvmm_vm_tr_is_pci(d, &d->vsock_tr) != pci)
+	if (!d->vsock || cvmm_vm_tr_is_pci(d, &d->vsock_tr) != pci || skip(m, d->vsock_id))
 		return 0;
 	ret = cvmm_vsock_create(&o, &vs);
 	if (ret) {
@@ -346,7 +352,7 @@ static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pc
 	struct cvmm_balloon *b;
 	int ret;
 
-	if (!d->balloon || cvmm_vm_tr_is_pci(d, &d->balloon_tr) != pci)
+	if (!d->balloon || cvmm_vm_tr_is_pci(d, &d->balloon_tr) != pci || skip(m, NULL))
 		return 0;
 	ret = cvmm_balloon_create(&o, &b);
 	if (ret) {
@@ -357,6 +363,25 @@ static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pc
 		      "--balloon", b, balloon_destroy, NULL, err, errlen);
 }
 
+/*
+ * The ACPI GED (power button, PCI hotplug) after the virtio-mmio devices,
+ * whose windows and lines stay where they were; with every line taken by
+ * them the VM goes without (logged).
+ */
+static int add_ged(struct cvmm_vm *m, char *err, size_t errlen)
+{
+	char why[300];
+	int ret = cvmm_vmm_ged_add(m->vmm, why, sizeof(why));
+
+	if (ret == -ENOSPC) {
+		cvmm_log(CVMM_LOG_WARN, "microvm", "%s: no power button, no PCI hotplug", why);
+		return 0;
+	}
+	if (ret)
+		snprintf(err, errlen, "%s", why);
+	return ret;
+}
+
 int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 {
 	struct cvmm_event_manager *em;
@@ -364,7 +389,7 @@ int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 
 	m->nmodels = 0;
 	if (cvmm_vm_virtio_count(&m->cfg->dev) == 0)
-		return add_pci(m, err, errlen);
+		return (ret = add_ged(m, err, errlen)) ? ret : add_pci(m, err, errlen);
 	/* PCI devices have their slots (cvmm_vm_pci_assign, when the
 	 * configuration was parsed or the API added them). */
 	if (cvmm_vm_virtio_count(&m->cfg->dev) > CVMM_VM_VIRTIO_MAX) {
@@ -382,7 +407,7 @@ int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 	for (int pass = 0; pass < 2; pass++) {
 		bool pci = pass == 1;
 
-		if (pci && (ret = add_pci(m, err, errlen)))
+		if (pci && ((ret = add_ged(m, err, errlen)) || (ret = add_pci(m, err, errlen))))
 			return ret;
 		if ((ret = add_disks(m, em, pci, err, errlen)) ||
 		    (ret = add_nets(m, em, pci, err, errlen)) ||
@@ -394,4 +419,59 @@ int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 			return ret;
 	}
 	return 0;
+}
+
+int cvmm_vm_device_hotplug(struct cvmm_vm *m, const char *id, char *err, size_t errlen)
+{
+	struct cvmm_event_manager *em;
+	unsigned int n0;
+	int ret, r2;
+
+	if (!m || !m->vmm || !id)
+		return -EINVAL;
+	em = cvmm_vmm_device_loop(m->vmm);
+	n0 = m->nmodels;
+	if (!em) {
+		snprintf(err, errlen, "virtio event loop: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (!cvmm_vmm_pci_segment(m->vmm)) {
+		snprintf(err, errlen, "the VM has no PCI segment (boot it with --pci or a PCI device)");
+		return -EOPNOTSUPP;
+	}
+	if (cvmm_vmm_ged_info(m->vmm, NULL, NULL)) {
+		snprintf(err, errlen, "the VM has no ACPI GED (virtio-mmio devices took every "
+			 "interrupt line)");
+		return -EOPNOTSUPP;
+	}
+	ret = cvmm_vmm_hotplug_begin(m->vmm);
+	if (ret) {
+		snprintf(err, errlen, "hotplug: %s", strerror(-ret));
+		return ret;
+	}
+	m->only_id = id;
+	if (!(ret = add_disks(m, em, true, err, errlen)) &&
+	    !(ret = add_nets(m, em, true, err, errlen)) &&
+	    !(ret = add_vhost(m, em, true, err, errlen)))
+		ret = add_vsock(m, em, true, err, errlen);
+	m->only_id = NULL;
+	r2 = cvmm_vmm_hotplug_end(m->vmm);
+	if (!ret && m->nmodels == n0) {
+		snprintf(err, errlen, "no PCI device '%s' in the configuration", id);
+		ret = -ENOENT;
+	}
+	if (!ret && r2)
+		cvmm_log(CVMM_LOG_WARN, "microvm", "hotplug of '%s': resume: %s", id, strerror(-r2));
+	return ret;
+}
+
+void cvmm_vm_model_forget(struct cvmm_vm *m, const char *id)
+{
+	for (unsigned int i = 0; i < m->nmodels; i++)
+		if (!strcmp(m->models[i].id, id)) {
+			memmove(&m->models[i], &m->models[i + 1],
+				(m->nmodels - i - 1) * sizeof(m->models[0]));
+			m->nmodels--;
+			return;
+		}
 }

@@ -16,6 +16,8 @@ int cvmm_vm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
  * cvmm/vmm/config.h documents (build-virtio.c). @return 0 or negative
  * errno with @err naming the option. */
 int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen);
+/* Device @id left the VM: forget its model (vm.counters, vm.info). */
+void cvmm_vm_model_forget(struct cvmm_vm *m, const char *id);
 
 /* Restore vm->snap into the VM made from its configuration (snapshot-ops.c). */
 int cvmm_vm_snap_restore(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm, char *err, size_t errlen);

@@ -67,7 +67,20 @@ struct cvmm_vm {
 	int con_out;                 /* a console file=, or -1 */
 	struct cvmm_vm_model models[CVMM_VM_VIRTIO_MAX];
 	unsigned int nmodels;
+	const char *only_id;         /* cvmm_vm_device_hotplug: the one device to add */
 };
+
+/**
+ * Add PCI device @id of vm->cfg (already in the configuration with its
+ * slot: cvmm_vm_pci_assign) to the booted VM: its model on the device
+ * loop, attached on virtio-pci inside cvmm_vmm_hotplug_begin/end, so the
+ * guest hears of it through the ACPI GED (docs/crates/vmm.md).
+ * @return 0; -EINVAL; -EOPNOTSUPP (the VM has no PCI segment or no GED);
+ * -ENOENT (no PCI device @id in the configuration); the model's and the
+ * VM core's errors; @err names what failed.
+ * Thread safety: the control thread.
+ */
+int cvmm_vm_device_hotplug(struct cvmm_vm *vm, const char *id, char *err, size_t errlen);
 
 /** A struct cvmm_vm with nothing built (fds -1). */
 void cvmm_vm_init(struct cvmm_vm *vm);
