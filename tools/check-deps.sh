@@ -17,7 +17,7 @@ allowed() {
 	vm-fdt)             echo "vm-fdt vm-memory sys-util" ;;
 	vm-superio)         echo "vm-superio sys-util" ;;
 	snapshot)           echo "snapshot sys-util" ;;
-	migration)          echo "migration snapshot sys-util" ;;
+	migration)          echo "migration migration-tls snapshot sys-util" ;; # its TLS header is its own
 	pci)                echo "pci vm-memory sys-util" ;;
 	api)                echo "api" ;;
 	virtio-devices)     echo "virtio-devices virtio-queue vm-memory event-manager vhost pci sys-util" ;;
