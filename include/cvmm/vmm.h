@@ -115,7 +115,8 @@ typedef void (*cvmm_vmm_event_fn)(void *opaque, const struct cvmm_vmm_event *ev)
  * "fill" (an OnDemand snapshot restore's fault thread and background
  * fill; @index 0). A non-zero return stops the VM with
  * CVMM_VMM_STOP_HOST_ERROR (fail closed: that thread never runs guest
- * code); for "uffd"/"fill" it fails cvmm_vmm_snapshot_restore().
+ * code); for "uffd"/"fill", cvmm_vmm_start() waits for both hooks and
+ * fails (-EPERM or the hook's error) if either failed.
  */
 typedef int (*cvmm_vmm_thread_fn)(void *opaque, const char *type, unsigned int index);
 

@@ -10,6 +10,8 @@
  * counting from where it was). With args[1] = H, only the first H MiB
  * (split between the vCPUs as well) keep changing; the rest keeps round
  * 0's pattern and is only read (so clones restored Shared can share it).
+ * args[2] = P prints every P rounds instead of 16 (benchmarks time the
+ * guest's next line after a restore).
  */
 #include "guest.h"
 
@@ -26,6 +28,7 @@ int guest_main(unsigned int cpu)
 	unsigned int n = guest_ncpus() < 8 ? guest_ncpus() : 8;
 	uint64_t words = (mib << 20) / 8 / n;
 	uint64_t hot = guest_arg(1) ? (guest_arg(1) << 20) / 8 / n : words;
+	uint64_t every = guest_arg(2) ? guest_arg(2) : 16;
 	volatile uint64_t *mine = (volatile uint64_t *)(BASE + cpu * words * 8);
 
 	if (cpu >= 8)
@@ -43,7 +46,7 @@ int guest_main(unsigned int cpu)
 			}
 		for (uint64_t i = 0; i < hot; i++)
 			mine[i] = pattern(cpu, r + 1, i);
-		if (cpu == 0 && (r & 15) == 0)
+		if (cpu == 0 && r % every == 0)
 			guest_printf("round %lu\n", r);
 	}
 }

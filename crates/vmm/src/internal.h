@@ -227,6 +227,9 @@ void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);
 void cvmm_vi_emit_type(struct cvmm_vmm *vmm, enum cvmm_vmm_event_type type, const char *id);
 /* snapshot-restore.c: stop the OnDemand threads, drop the memory file. */
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm);
+/* An OnDemand restore's threads ran the program's thread hook: 0, else
+ * the VM must not start (snapshot-restore.c). */
+int cvmm_vi_snap_restore_started(struct cvmm_vmm *vmm);
 /* snapshot-diff.c: dirty tracking for diff snapshots off. */
 void cvmm_vi_snap_track_fini(struct cvmm_vmm *vmm);
 /* migrate.c: free the migration record. */

@@ -54,6 +54,12 @@ int cvmm_vmm_start(struct cvmm_vmm *vmm)
 		return -EBUSY;
 	if (vmm->broken)
 		return -EIO;
+	/* An OnDemand restore's fault and fill threads confined themselves
+	 * (the program's hook) or the guest never runs: fail closed. */
+	if ((ret = cvmm_vi_snap_restore_started(vmm))) {
+		vmm->broken = true;
+		return ret;
+	}
 	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_BOOTING, NULL);
 	/* Devices added before start joined paused. */
 	ret = cvmm_vi_devices_resume(vmm);

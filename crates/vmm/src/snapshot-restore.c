@@ -61,6 +61,7 @@ struct snap_restore {
 	void *thread_opaque;
 	sem_t started;
 	int hook_ret;
+	bool hooks_checked;     /* cvmm_vi_snap_restore_started() asked */
 };
 
 static int failf(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -629,20 +630,27 @@ static int restore_on_demand(struct cvmm_vmm *vmm, struct snap_restore *sr, char
 }
 
 /* Both threads ran the program's hook (their seccomp filters are in)
- * before the VM may run. Waited for at the end of the restore, so that
- * their start overlaps the state restore. */
-static int on_demand_started(struct snap_restore *sr, char *err, size_t errlen)
+ * before the guest may run: cvmm_vmm_start() asks, so that their start
+ * overlaps the state restore and the rest of the program's set-up. */
+int cvmm_vi_snap_restore_started(struct cvmm_vmm *vmm)
 {
-	int ret = cvmm_vi_uffd_started(sr->uffd, "OnDemand restore", err, errlen);
+	struct snap_restore *sr = vmm->snap;
+	int ret;
 
+	if (!sr || !sr->uffd || sr->hooks_checked)
+		return 0;
+	ret = cvmm_vi_uffd_started(sr->uffd, "OnDemand restore", NULL, 0);
+	if (!ret) {
+		cvmm_vi_thread_hook_wait(&sr->started);
+		sem_post(&sr->started);
+		ret = sr->hook_ret > 0 ? -EPERM : sr->hook_ret;
+	}
 	if (ret)
-		return ret;
-	cvmm_vi_thread_hook_wait(&sr->started);
-	if (sr->hook_ret)
-		return failf(err, errlen, sr->hook_ret < 0 ? sr->hook_ret : -EPERM,
-			     "OnDemand restore: the fill thread's start hook failed: %s",
-			     strerror(sr->hook_ret < 0 ? -sr->hook_ret : EPERM));
-	return 0;
+		CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE,
+			 "OnDemand restore: a fault or fill thread's start hook failed: %s",
+			 strerror(-ret));
+	sr->hooks_checked = true;
+	return ret;
 }
 
 void cvmm_vi_snap_restore_fini(struct cvmm_vmm *vmm)
@@ -798,8 +806,6 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 			      CVMM_VMM_SNAPSHOT_STATE, why[0] ? why : strerror(-ret));
 	}
 	cvmm_snap_reader_destroy(r);
-	if (!ret && o->mode == CVMM_VMM_MEM_RESTORE_ON_DEMAND)
-		ret = on_demand_started(vmm->snap, err, errlen);
 	if (ret)
 		goto broken;
 	if (o->prefault && o->mode == CVMM_VMM_MEM_RESTORE_ON_DEMAND && vmm->snap) {
