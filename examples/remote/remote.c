@@ -20,7 +20,7 @@
 
 #define MAX_FDS 16
 
-enum type { STR, BOOL, INT, INTLIST, FDS, RATE };
+enum type { STR, BOOL, INT, INTLIST, STRLIST, FDS, RATE };
 
 struct field {
 	const char *key;    /* on the command line */
@@ -63,7 +63,7 @@ static const struct field vhost_fields[] = {
 };
 
 static const struct field snapshot_fields[] = {
-	{ "destination_url", NULL, STR }, { NULL, NULL, STR },
+	{ "destination_url", NULL, STR }, { "snapshot_type", NULL, STR }, { NULL, NULL, STR },
 };
 static const struct field resize_fields[] = {
 	{ "desired_vcpus", NULL, INT }, { "desired_ram", NULL, INT },
@@ -71,7 +71,8 @@ static const struct field resize_fields[] = {
 };
 static const struct field restore_fields[] = {
 	{ "source_url", NULL, STR }, { "memory_restore_mode", NULL, STR },
-	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { NULL, NULL, STR },
+	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { "diff_urls", NULL, STRLIST },
+	{ NULL, NULL, STR },
 };
 
 static const struct field send_migration_fields[] = {
@@ -108,9 +109,11 @@ static const struct command commands[] = {
 	{ "resize", "PUT", "vm.resize", 1, resize_fields,
 	  "desired_balloon=BYTES (desired_ram, desired_vcpus: refused)" },
 	{ "snapshot", "PUT", "vm.snapshot", 1, snapshot_fields,
-	  "destination_url=file:///DIR: snapshot the paused VM" },
+	  "destination_url=file:///DIR[,snapshot_type=Full|Diff]: snapshot the paused VM "
+	  "(naming a type keeps dirty tracking on; a Diff holds what changed since the last one)" },
 	{ "restore", "PUT", "vm.restore", 1, restore_fields,
-	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]" },
+	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]"
+	  "[,diff_urls=[file:///D1,...]]" },
 	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
 	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]: migrate the running VM" },
 	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
@@ -220,6 +223,23 @@ static struct json_object *body_from_args(const struct command *c, const char *a
 				die("%s: %s: '%s' is not a number", c->name, p, eq);
 			json_object_object_add(o, f->key, json_object_new_int64(v));
 			break;
+		case STRLIST: {
+			/* "[a,b]" or "a": strings, in order */
+			struct json_object *a = json_object_new_array();
+			char *sv = eq, *save = NULL, *tok;
+			size_t l = strlen(sv);
+
+			if (sv[0] == '[') {
+				if (l < 2 || sv[l - 1] != ']')
+					die("%s: %s: '%s' is not [A,...]", c->name, p, eq);
+				sv[l - 1] = '\0';
+				sv++;
+			}
+			for (tok = strtok_r(sv, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+				json_object_array_add(a, json_object_new_string(tok));
+			json_object_object_add(o, f->key, a);
+			break;
+		}
 		case INTLIST: {
 			struct json_object *a = json_object_new_array();
 

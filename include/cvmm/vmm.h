@@ -757,8 +757,9 @@ struct cvmm_vmm_snapshot_opts {
 	 * A diff snapshot: only the pages written since the previous snapshot
 	 * (dirty tracking must be on: cvmm_vmm_snapshot_track()), each
 	 * listed in the manifest's "snapshot/dirty" bitmap; the state and
-	 * config are whole. It is not restored itself: cvmm_vmm_snapshot_merge()
-	 * applies it onto its base.
+	 * config are whole. It is not restored by itself: a restore of its
+	 * base takes it (cvmm_vmm_snapshot_add_diff()), or
+	 * cvmm_vmm_snapshot_merge() applies it onto its base.
 	 */
 	bool diff;
 };
@@ -820,6 +821,22 @@ struct cvmm_vmm_snapshot;
  */
 int cvmm_vmm_snapshot_open(const char *dir, struct cvmm_vmm_snapshot **out, char *err,
 			   size_t errlen);
+
+/**
+ * Restore diff snapshot @dir on top of @s (a chain: add each diff, oldest
+ * first). @dir is checked as cvmm_vmm_snapshot_open() checks a snapshot,
+ * must be a diff (cvmm_vmm_snapshot_opts.diff) of the same RAM layout and
+ * not older than what it is added on; its state and config become @s's
+ * (cvmm_vmm_snapshot_config() then returns the diff's). When @s is
+ * restored, the pages each diff holds are written over the base's memory
+ * in order, whatever the memory mode; neither directory changes (unlike
+ * cvmm_vmm_snapshot_merge()).
+ * @return 0; -EINVAL (not a diff, other layout, older, malformed: @err
+ * names the file); -E2BIG (more than 64 diffs); -errno of open/read.
+ * Thread safety: as @s.
+ */
+int cvmm_vmm_snapshot_add_diff(struct cvmm_vmm_snapshot *s, const char *dir, char *err,
+			       size_t errlen);
 
 /** The stored configuration (NUL-terminated after @len bytes; @len may be NULL). */
 const char *cvmm_vmm_snapshot_config(const struct cvmm_vmm_snapshot *s, size_t *len);

@@ -5,10 +5,12 @@
 # mode) and the guest goes on counting with every byte in place; the event
 # monitor reports snapshotting/snapshotted/restoring/restored and progress
 # (snapshot-progress, restore-progress with byte counts); hostile and
-# out-of-state requests get one line with their status.
+# out-of-state requests get one line with their status. Diff snapshots
+# (snapshot_type Full then Diff, Firecracker's field) restored as a chain
+# (diff_urls, a cvmm extension): the guest finds every byte of the last.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
-plan 16
+plan 24
 SOCK=$TMP/api.sock
 SNAP=$TMP/snap
 R() { timeout 30 "$REMOTE" --api-socket "$SOCK" "$@"; }
@@ -65,6 +67,50 @@ check "the event monitor saw restoring and restored" \
 	sh -c "grep -q restoring '$TMP/ev2' && grep -q '\"restored\"' '$TMP/ev2'"
 check "the event monitor saw restore-progress (OnDemand's background fill)" \
 	sh -c "grep -q '\"restore-progress\".*bytes_done' '$TMP/ev2'"
+R shutdown-vmm >/dev/null; wait_pid $vmm 20
+
+# diff snapshots: a Full base (dirty tracking on from it), two Diffs of
+# what the guest wrote in between, a restore of the chain
+start_vmm "$TMP/ev3"
+R create "$TMP/vm.json" && R boot
+wait_for "$TMP/serial" "round 32" 20
+R pause
+check "snapshot_type=Diff without a Full base first: one line '400: ...'" \
+	one_line_error "400: .*needs a base" snapshot destination_url=file://"$TMP/d0",snapshot_type=Diff
+check "snapshot_type=Full" R snapshot destination_url=file://"$TMP/base",snapshot_type=Full
+for d in d1 d2; do
+	k=$(grep -ac "^round " "$TMP/serial")
+	R resume
+	eventually 20 rounds_seen "$TMP/serial" $((k + 2))
+	R pause
+	R snapshot destination_url=file://"$TMP/$d",snapshot_type=Diff || break
+done
+last=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
+check "two Diffs written, each smaller than the base" sh -c "
+	test -s '$TMP/d2/manifest' &&
+	test \$(du -k '$TMP/d1/memory' | cut -f1) -lt \$(du -k '$TMP/base/memory' | cut -f1) &&
+	test \$(du -k '$TMP/d2/memory' | cut -f1) -lt \$(du -k '$TMP/base/memory' | cut -f1)"
+R shutdown-vmm >/dev/null; wait_pid $vmm 20
+: >"$TMP/serial"
+start_vmm "$TMP/ev4"
+check "restore of a Diff alone: refused, one line" \
+	one_line_error "[45]00: .*a diff snapshot" restore source_url=file://"$TMP/d2"
+check "restore with diff_urls out of order: refused, one line" \
+	one_line_error "400: .*older" restore source_url=file://"$TMP/base",diff_urls=[file://$TMP/d2,file://$TMP/d1]
+check "restore source_url=base,diff_urls=[d1,d2] (OnDemand, resume)" \
+	R restore source_url=file://"$TMP/base",diff_urls=[file://$TMP/d1,file://$TMP/d2],memory_restore_mode=OnDemand,resume=on
+check "the chain's guest goes on from the last Diff and finds every byte" sh -c "
+	i=0; while [ \$(grep -ac '^round ' '$TMP/serial') -lt 3 ]; do
+		[ \$i -ge 200 ] && exit 1; sleep 0.1; i=\$((i+1)); done
+	! grep -aq MISMATCH '$TMP/serial' && test \$(grep -a '^round ' '$TMP/serial' | head -1 | cut -d' ' -f2) -gt $last"
+R shutdown-vmm >/dev/null; wait_pid $vmm 20
+: >"$TMP/serial"
+start_vmm "$TMP/ev5"
+check "the same chain by Copy finds every byte too" sh -c "
+	timeout 30 '$REMOTE' --api-socket '$SOCK' restore source_url=file://$TMP/base,diff_urls=[file://$TMP/d1,file://$TMP/d2],resume=on &&
+	i=0; while [ \$(grep -ac '^round ' '$TMP/serial') -lt 3 ]; do
+		[ \$i -ge 200 ] && exit 1; sleep 0.1; i=\$((i+1)); done
+	! grep -aq MISMATCH '$TMP/serial' && test \$(grep -a '^round ' '$TMP/serial' | head -1 | cut -d' ' -f2) -gt $last"
 R shutdown-vmm >/dev/null; wait_pid $vmm 20
 run_vm out --restore source_url=file://"$SNAP"
 check "cvmm-microvm --restore of an API snapshot: one line pointing to vm.restore" \

@@ -523,7 +523,8 @@ int cvmm_vm_snap_write(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 		       const struct cvmm_vm_config *cfg, const char *args, const char *dir,
 		       char *err, size_t errlen)
 {
-	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress, .opaque = s };
+	struct cvmm_vmm_snapshot_opts so = { .sz = sizeof(so), .progress = progress, .opaque = s,
+					     .diff = s->diff };
 	char *config = cvmm_vm_snap_config(s, cfg, args);
 	int ret;
 
@@ -608,8 +609,9 @@ int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 			      const struct cvmm_vm_config *cfg, struct json_object *body, char *err,
 			      size_t errlen)
 {
-	static const char *const keys[] = { "destination_url", NULL };
-	const char *url, *dir;
+	static const char *const keys[] = { "destination_url", "snapshot_type", NULL };
+	const char *url, *dir, *type;
+	char why[256] = "";
 	int ret;
 
 	if ((ret = body_keys(body, keys, err, errlen)))
@@ -618,7 +620,27 @@ int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 		return fail(err, errlen, -EINVAL, "destination_url: a string file:///DIR is required");
 	if ((ret = url_path("vm.snapshot", "destination_url", url, &dir, err, errlen)))
 		return ret;
-	return cvmm_vm_snap_write(s, vmm, cfg, NULL, dir, err, errlen);
+	if (body_str(body, "snapshot_type", &type) ||
+	    (type && strcmp(type, "Full") && strcmp(type, "Diff")))
+		return fail(err, errlen, -EINVAL, "snapshot_type: not \"Full\" or \"Diff\"");
+	s->diff = type && !strcmp(type, "Diff");
+	if (type) {
+		/* Firecracker's field: naming it keeps dirty tracking on from
+		 * this snapshot, so the next Diff holds what changed after it. */
+		ret = cvmm_vmm_snapshot_track(vmm, true, why, sizeof(why));
+		if (!ret && s->diff) {
+			cvmm_vmm_snapshot_track(vmm, false, NULL, 0);
+			return fail(err, errlen, -EINVAL,
+				    "snapshot_type \"Diff\" needs a base: take a snapshot with "
+				    "snapshot_type \"Full\" first (it turns dirty tracking on)");
+		}
+		if (ret && ret != -EALREADY)
+			return fail(err, errlen, ret, "snapshot_type: dirty tracking: %s",
+				    why[0] ? why : strerror(-ret));
+	}
+	ret = cvmm_vm_snap_write(s, vmm, cfg, NULL, dir, err, errlen);
+	s->diff = false;
+	return ret;
 }
 
 int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *body,
@@ -626,8 +648,8 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 				  char *err, size_t errlen)
 {
 	static const char *const keys[] = { "source_url", "memory_restore_mode", "prefault",
-					    "resume", NULL };
-	struct json_object *root = NULL, *o;
+					    "resume", "diff_urls", NULL };
+	struct json_object *root = NULL, *o, *diffs = NULL;
 	const char *url, *mode;
 	char why[400];
 	size_t len;
@@ -652,8 +674,23 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 	if (!s->source_copy)
 		return -ENOMEM;
 	s->source = s->source_copy;
+	if (json_object_object_get_ex(body, "diff_urls", &diffs) &&
+	    !json_object_is_type(diffs, json_type_array))
+		return fail(err, errlen, -EINVAL, "diff_urls: an array of file:///DIR strings");
 	if ((ret = cvmm_vmm_snapshot_open(s->source, &s->snap, err, errlen)))
 		return ret;
+	/* a chain: each diff's pages over the base, the last one's state */
+	for (size_t i = 0; diffs && i < json_object_array_length(diffs); i++) {
+		struct json_object *v = json_object_array_get_idx(diffs, i);
+		const char *dir;
+
+		if (!json_object_is_type(v, json_type_string))
+			return fail(err, errlen, -EINVAL, "diff_urls[%zu]: not a string", i);
+		if ((ret = url_path("vm.restore", "diff_urls", json_object_get_string(v), &dir, err,
+				    errlen)) ||
+		    (ret = cvmm_vmm_snapshot_add_diff(s->snap, dir, err, errlen)))
+			return ret;
+	}
 	root = json_tokener_parse(cvmm_vmm_snapshot_config(s->snap, &len));
 	if (!root || !json_object_is_type(root, json_type_object)) {
 		json_object_put(root);

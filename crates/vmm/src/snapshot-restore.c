@@ -33,8 +33,18 @@
 /* The background fill copies this much per UFFDIO_COPY. */
 #define FILL_CHUNK (256u << 10)
 
+/* A diff applied on top when the snapshot is restored (add_diff). */
+struct snap_overlay {
+	int fd;                 /* its memory file */
+	uint64_t *dirty;        /* the pages it holds, one bit per page */
+};
+
+#define SNAP_MAX_DIFFS 64u
+
 struct cvmm_vmm_snapshot {
 	char dir[PATH_MAX];
+	struct snap_overlay ov[SNAP_MAX_DIFFS];
+	unsigned int nov;
 	struct snap_manifest m;
 	struct snap_region region[SNAP_MAX_REGIONS];
 	uint64_t *dirty;        /* a diff's "snapshot/dirty", else NULL */
@@ -340,7 +350,139 @@ void cvmm_vmm_snapshot_close(struct cvmm_vmm_snapshot *s)
 	free(s->config);
 	free(s->state);
 	free(s->dirty);
+	for (unsigned int i = 0; i < s->nov; i++) {
+		cvmm_close(s->ov[i].fd);
+		free(s->ov[i].dirty);
+	}
 	free(s);
+}
+
+int cvmm_vmm_snapshot_add_diff(struct cvmm_vmm_snapshot *s, const char *dir, char *err,
+			       size_t errlen)
+{
+	struct cvmm_vmm_snapshot *d;
+	struct cvmm_snap_reader *r;
+	struct cvmm_snap_error e;
+	char line[CVMM_SNAP_ERROR_LINE];
+	size_t len;
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!s || !dir || !*dir)
+		return failf(err, errlen, -EINVAL, "diff: no directory given");
+	if (s->nov == SNAP_MAX_DIFFS)
+		return failf(err, errlen, -E2BIG, "diff '%s': at most %u diffs on one base", dir,
+			     SNAP_MAX_DIFFS);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->mem_fd = -1;
+	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	/* Everything open checks, and that it is a diff of the same RAM. */
+	if ((ret = load_manifest(d, true, err, errlen)) ||
+	    (ret = read_file(d, CVMM_VMM_SNAPSHOT_CONFIG, CONFIG_MAX, (void **)&d->config, &len, err,
+			     errlen)))
+		goto out;
+	if (!d->dirty) {
+		ret = failf(err, errlen, -EINVAL, "diff '%s': a full snapshot, not a diff", dir);
+		goto out;
+	}
+	if (len != d->m.config_len || cvmm_snap_crc32c(0, d->config, len) != d->m.config_crc) {
+		ret = failf(err, errlen, -EINVAL, "snapshot '%s': config '%s/%s': size or CRC is not "
+			    "the manifest's", dir, dir, CVMM_VMM_SNAPSHOT_CONFIG);
+		goto out;
+	}
+	if ((ret = read_file(d, CVMM_VMM_SNAPSHOT_STATE, STATE_MAX, &d->state, &d->state_len, err,
+			     errlen)))
+		goto out;
+	if (d->state_len != d->m.state_len || cvmm_snap_reader_open(d->state, d->state_len, &r, &e)) {
+		ret = failf(err, errlen, -EINVAL, "snapshot '%s': state '%s/%s': %s", dir, dir,
+			    CVMM_VMM_SNAPSHOT_STATE, d->state_len != d->m.state_len ?
+			    "not the manifest's size" : cvmm_snap_error_format(&e, line, sizeof(line)));
+		goto out;
+	}
+	cvmm_snap_reader_destroy(r);
+	if ((ret = open_memory(d, err, errlen)))
+		goto out;
+	if (d->m.mem_size != s->m.mem_size || d->m.nregions != s->m.nregions ||
+	    memcmp(d->region, s->region, s->m.nregions * sizeof(s->region[0]))) {
+		ret = failf(err, errlen, -EINVAL, "diff '%s' and its base '%s' have different RAM "
+			    "layouts", dir, s->dir);
+		goto out;
+	}
+	if (d->m.created_ns < s->m.created_ns) {
+		ret = failf(err, errlen, -EINVAL, "diff '%s' is older than what it is applied on "
+			    "('%s'): diffs go oldest first", dir, s->dir);
+		goto out;
+	}
+	/* The newest diff's state and config are the VM's. */
+	s->ov[s->nov++] = (struct snap_overlay){ d->mem_fd, d->dirty };
+	d->mem_fd = -1;
+	d->dirty = NULL;
+	free(s->config);
+	free(s->state);
+	s->config = d->config;
+	s->state = d->state;
+	s->state_len = d->state_len;
+	s->m.config_len = d->m.config_len;
+	s->m.config_crc = d->m.config_crc;
+	s->m.state_len = d->m.state_len;
+	s->m.created_ns = d->m.created_ns;
+	d->config = NULL;
+	d->state = NULL;
+	ret = 0;
+out:
+	cvmm_vmm_snapshot_close(d);
+	return ret;
+}
+
+/* The pages each diff holds, oldest first, written over the restored
+ * base through the VMM's mapping (OnDemand: a missing page faults in
+ * from the base first; Shared: copied on write). */
+static int apply_overlays(struct cvmm_vmm *vmm, const struct cvmm_vmm_snapshot *s)
+{
+	for (unsigned int k = 0; k < s->nov; k++) {
+		const struct snap_overlay *ov = &s->ov[k];
+
+		for (unsigned int i = 0; i < s->m.nregions; i++) {
+			const struct snap_region *g = &s->region[i];
+			uint8_t *host = cvmm_guest_mem_region(vmm->mem, i)->host;
+			uint64_t first = g->offset / SNAP_PAGE, n = g->size / SNAP_PAGE;
+
+			for (uint64_t p = 0; p < n;) {
+				uint64_t f = first + p, q = p;
+
+				if (!((ov->dirty[f / 64] >> (f % 64)) & 1)) {
+					/* a whole empty word at a time */
+					p = !(f % 64) && !ov->dirty[f / 64] ? p + 64 : p + 1;
+					continue;
+				}
+				while (q < n && q - p < 2048 &&
+				       ((ov->dirty[(first + q) / 64] >> ((first + q) % 64)) & 1))
+					q++;
+				{
+					size_t len = (size_t)((q - p) * SNAP_PAGE);
+					uint8_t *dst = host + p * SNAP_PAGE;
+					off_t off = (off_t)(f * SNAP_PAGE);
+
+					while (len) {
+						ssize_t rd = pread(ov->fd, dst, len, off);
+
+						if (rd < 0 && errno == EINTR)
+							continue;
+						if (rd <= 0)
+							return rd < 0 ? -errno : -EIO;
+						dst += rd;
+						off += rd;
+						len -= (size_t)rd;
+					}
+				}
+				p = q;
+			}
+		}
+	}
+	return 0;
 }
 
 /* ---- the memory file's data map ----------------------------------------- */
@@ -788,6 +930,9 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
 		ret = restore_on_demand(vmm, sr, err, errlen);
 		break;
 	}
+	if (!ret && s->nov && (ret = apply_overlays(vmm, s)))
+		failf(err, errlen, ret, "snapshot '%s': applying its diffs: %s", s->dir,
+		      strerror(-ret));
 	if (ret)
 		goto broken;
 	ret = cvmm_snap_reader_open(s->state, s->state_len, &r, &e);

@@ -62,6 +62,7 @@ struct cvmm_vm_snap {
 	struct cvmm_vmm_snapshot *snap;
 	struct cvmm_vmm_restore_opts ro;
 	bool resume;
+	bool diff;                  /* vm.snapshot "snapshot_type": "Diff" (while writing) */
 	/* argv for the configuration parser: without --snapshot/--restore; on
 	 * restore the stored arguments with the command line's overrides */
 	int argc;
