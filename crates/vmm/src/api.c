@@ -326,6 +326,12 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	a->have_cfg = true;
 	a->id_counter = 0;
 	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	/* Cloud Hypervisor's net_fds: TAP fds of the caller's for named cards */
+	if ((ret = cvmm_vm_snap_api_restore_fds(q->json, &a->cfg.dev, q->fds, q->nfds, err,
+						sizeof(err)))) {
+		drop_cfg(a);
+		return cvmm_api_error(r, 400, "vm.restore: %s", err);
+	}
 	a->vm.cfg = &a->cfg;
 	a->vm.snap = &a->snap;
 	a->api_stop = false;

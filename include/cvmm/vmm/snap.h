@@ -116,7 +116,8 @@ int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 			      char *err, size_t errlen);
 
 /*
- * vm.restore {"source_url", "memory_restore_mode", "prefault", "resume"}:
+ * vm.restore {"source_url", "memory_restore_mode", "prefault", "resume",
+ * "diff_urls", "net_fds"} (net_fds: see cvmm_vm_snap_api_restore_fds()):
  * open the snapshot into @s and fill @cfg (the base: the command line)
  * from its config.json (the stored arguments, else its VmConfig, kept in
  * *@cfg_json whose strings @cfg points into). Then building the VM with
@@ -126,6 +127,20 @@ int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *body,
 				  struct cvmm_vm_config *cfg, struct json_object **cfg_json,
 				  char *err, size_t errlen);
+
+/*
+ * vm.restore's "net_fds": [{"id": "eth0", "num_fds": N}, ...] (Cloud
+ * Hypervisor's RestoredNetConfig): the request's SCM_RIGHTS fds @fds, in
+ * order, N for each entry, become the TAP fds (one a queue pair) of the
+ * network card @id of @d (named already), instead of the TAP name the
+ * snapshot stored, so clones do not share a TAP. Every fd must be used.
+ * The fds taken are set to -1 in @fds (@d owns them).
+ * @return 0 (nothing to do without the field); -EINVAL with @err (an
+ * unknown id, a count that is not the card's queue pairs, fds left over
+ * or missing); nothing is taken then.
+ */
+int cvmm_vm_snap_api_restore_fds(struct json_object *body, struct cvmm_vm_devices *d, int *fds,
+				 unsigned int nfds, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
