@@ -406,7 +406,9 @@ struct cvmm_acpi_pci {
 #define CVMM_ACPI_PCIHP_SIZE 12u
 
 /**
- * The GED (\_SB.GED_, with the power button \_SB.PWRB, PNP0C0C) and, with
+ * The GED (\_SB.GED_; its _CRS has the interrupt only, as Linux's acpi-ged
+ * driver wants, the registers are claimed by \_SB.GEC_, PNP0A06), the
+ * power button \_SB.PWRB (PNP0C0C) and, with
  * @pcihp_base and a PCI segment, slot devices \_SB.PCI0.S01..S31 (_ADR,
  * _SUN, _EJ0 writing the slot's bit to the eject register) and
  * \_SB.PCI0.PCNT (Notify(Sxx, 1) for each slot up, Notify(Sxx, 3) for each

@@ -2,9 +2,9 @@
 /*
  * The ACPI Generic Event Device and PCI hotplug from the guest side, at
  * CPL3 with the runtime's interrupt handlers. The guest finds everything
- * in the ACPI tables as a kernel would: the GED's event word and GSI in the
- * _CRS after "ACPI0013", ECAM in MCFG, the 32-bit BAR window in PCI0's
- * _CRS; the PCI hotplug registers sit at the GED page + 0x10 (PCIU, PCID,
+ * in the ACPI tables as a kernel would: the GED's event word in its GDST
+ * region, its GSI in the _CRS after "ACPI0013", ECAM in MCFG, the 32-bit
+ * BAR window in PCI0's _CRS; the PCI hotplug registers sit at the GED page + 0x10 (PCIU, PCID,
  * B0EJ, as the DSDT's PCST region says). The GED line is routed through
  * the I/O APIC to vector 0x40.
  *
@@ -94,14 +94,16 @@ static bool find_tables(void)
 		/* PCI0's 32-bit window: DWordMemory (0x87, length 0x17). */
 		if (!win32 && dsdt[i] == 0x87 && dsdt[i + 1] == 0x17 && dsdt[i + 3] == 0)
 			win32 = le32(dsdt + i + 10);
-		if (ged || memcmp(dsdt + i, "ACPI0013", 8))
+		/* OperationRegion (GDST, SystemMemory, DWord base, ...) */
+		if (!ged && dsdt[i] == 0x5b && dsdt[i + 1] == 0x80 &&
+		    !memcmp(dsdt + i + 2, "GDST", 4) && dsdt[i + 6] == 0 && dsdt[i + 7] == 0x0c)
+			ged = le32(dsdt + i + 8);
+		if (ged_gsi || memcmp(dsdt + i, "ACPI0013", 8))
 			continue;
-		for (uint32_t j = i; j + 12 <= dlen && j < i + 64; j++) {
-			if (dsdt[j] == 0x86 && dsdt[j + 1] == 9 && dsdt[j + 2] == 0)
-				ged = le32(dsdt + j + 4);
+		/* The GED's _CRS: one Extended Interrupt. */
+		for (uint32_t j = i; j + 12 <= dlen && j < i + 64; j++)
 			if (dsdt[j] == 0x89 && dsdt[j + 1] == 6 && dsdt[j + 2] == 0 && dsdt[j + 4] == 1)
 				ged_gsi = le32(dsdt + j + 5);
-		}
 	}
 	return ged && ged_gsi;
 }

@@ -234,8 +234,11 @@ static void pci_hotplug(struct cvmm_acpi_buf *b, uint64_t base)
 }
 
 /*
- * The power button (PNP0C0C) and the GED: _CRS gives its event word and
- * interrupt; _EVT reads the word (cleared on read) and acts on each bit.
+ * The power button (PNP0C0C) and the GED: _CRS gives its interrupt, and
+ * only that (Linux's acpi-ged refuses a _CRS with anything but
+ * interrupts: "unable to parse IRQ resource"); its registers are claimed
+ * by a generic container beside it, GEC_ (PNP0A06), as Cloud Hypervisor
+ * does. _EVT reads the event word (cleared on read) and acts on each bit.
  */
 static void ged_devices(struct cvmm_acpi_buf *b, const struct cvmm_acpi_ged *g)
 {
@@ -247,13 +250,25 @@ static void ged_devices(struct cvmm_acpi_buf *b, const struct cvmm_acpi_ged *g)
 	name_int(b, "_UID", 0);
 	cvmm_aml_end(b, dev);
 
+	dev = cvmm_aml_device_begin(b, "GEC_");
+	cvmm_aml_name(b, "_HID");
+	cvmm_aml_eisaid(b, "PNP0A06");
+	name_int(b, "_UID", 0);
+	cvmm_aml_name(b, "_CRS");
+	crs = cvmm_aml_restemplate_begin(b);
+	cvmm_aml_res_memory32_fixed(b, true, (uint32_t)g->base, CVMM_ACPI_GED_SIZE);
+	if (g->pcihp_base)
+		cvmm_aml_res_memory32_fixed(b, true, (uint32_t)g->pcihp_base,
+					    CVMM_ACPI_PCIHP_SIZE);
+	cvmm_aml_restemplate_end(b, crs);
+	cvmm_aml_end(b, dev);
+
 	dev = cvmm_aml_device_begin(b, "GED_");
 	cvmm_aml_name(b, "_HID");
 	cvmm_aml_string(b, "ACPI0013");
 	name_int(b, "_UID", 0);
 	cvmm_aml_name(b, "_CRS");
 	crs = cvmm_aml_restemplate_begin(b);
-	cvmm_aml_res_memory32_fixed(b, true, (uint32_t)g->base, CVMM_ACPI_GED_SIZE);
 	cvmm_aml_res_interrupt(b, CVMM_AML_INT_CONSUMER | CVMM_AML_INT_EDGE, g->gsi);
 	cvmm_aml_restemplate_end(b, crs);
 	cvmm_aml_opregion(b, "GDST", CVMM_AML_SPACE_MEMORY, g->base, CVMM_ACPI_GED_SIZE);
