@@ -26,7 +26,8 @@ static void rng_destroy(void *p)
 struct cvmm_vmm *sg_make_vm(const struct sg_vm_opts *so)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = so->mem, .ncpus = SG_NCPUS,
-				   .backing = so->backing, .dirty_ring_bytes = so->dirty_ring_bytes };
+				   .backing = so->backing, .dirty_ring_bytes = so->dirty_ring_bytes,
+				   .thread_start = so->thread_start };
 	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = -1,
 					     .debug_exit = true };
 	struct cvmm_vmm *vmm;

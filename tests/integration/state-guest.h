@@ -40,6 +40,7 @@ struct sg_vm_opts {
 	bool load;                         /* the guest image, vCPUs at its entry */
 	bool no_platform;
 	bool no_rng;
+	cvmm_vmm_thread_fn thread_start;   /* NULL: none */
 };
 
 struct cvmm_vmm *sg_make_vm(const struct sg_vm_opts *o);
