@@ -86,10 +86,12 @@ for d in d1 d2; do
 	R snapshot destination_url=file://"$TMP/$d",snapshot_type=Diff || break
 done
 last=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
-check "two Diffs written, each smaller than the base" sh -c "
-	test -s '$TMP/d2/manifest' &&
-	test \$(du -k '$TMP/d1/memory' | cut -f1) -lt \$(du -k '$TMP/base/memory' | cut -f1) &&
-	test \$(du -k '$TMP/d2/memory' | cut -f1) -lt \$(du -k '$TMP/base/memory' | cut -f1)"
+# (the guest rewrites its whole 8 MiB every round, so a Diff is about as
+# large as the data of the base: only bounded by what the guest writes)
+check "two Diffs written, each holding only what the guest wrote (under 16 MiB of 128)" sh -c "
+	test -s '$TMP/d1/manifest' && test -s '$TMP/d2/manifest' &&
+	test \$(du -k '$TMP/d1/memory' | cut -f1) -lt 16384 &&
+	test \$(du -k '$TMP/d2/memory' | cut -f1) -lt 16384"
 R shutdown-vmm >/dev/null; wait_pid $vmm 20
 : >"$TMP/serial"
 start_vmm "$TMP/ev4"
