@@ -62,6 +62,10 @@ static int from_tables(struct cvmm_sandbox *sb, const char *program, char *err, 
 		ret = cvmm_seccomp_filter_create(&o, &sb->filter[i]);
 		if (!ret)
 			ret = cvmm_sandbox_table_add(sb->filter[i], t);
+		/* one libseccomp database at a time: the heap's peak (which
+		 * stays with the process) is one filter's, not all of them */
+		if (!ret && !cvmm_seccomp_filter_compile(sb->filter[i]))
+			ret = cvmm_seccomp_filter_seal(sb->filter[i]);
 		if (ret) {
 			snprintf(err, errlen, "seccomp: %s filter: %s", sb->thread[i], strerror(-ret));
 			return ret;
@@ -120,6 +124,10 @@ int cvmm_sandbox_prepare(struct cvmm_sandbox *sb, const char *program,
 	ret = filter_path ? from_json(sb, err, errlen) : from_tables(sb, program, err, errlen);
 	for (size_t i = 0; !ret && i < n; i++) {
 		ret = cvmm_seccomp_filter_compile(sb->filter[i]);
+		/* the program is all a thread installs: libseccomp's rule
+		 * database (~35 KiB a filter) goes */
+		if (!ret)
+			ret = cvmm_seccomp_filter_seal(sb->filter[i]);
 		if (ret)
 			snprintf(err, errlen, "seccomp: compiling the %s filter: %s", threads[i],
 				 strerror(-ret));

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,11 +148,10 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 	unsigned long n;
 	int opt;
 
-	*c = (struct microvm_config){
-		.log_level = CVMM_LOG_WARN,
-		.api_fd = -1,
-		.event_monitor_fd = -1,
-	};
+	memset(c, 0, offsetof(struct microvm_config, vm));
+	c->log_level = CVMM_LOG_WARN;
+	c->api_fd = -1;
+	c->event_monitor_fd = -1;
 	cvmm_vm_config_init(&c->vm);
 	opterr = 0;
 	optind = 1;

@@ -13,7 +13,6 @@
 #include "sandbox.h"
 
 struct microvm_config {
-	struct cvmm_vm_config vm;
 	enum cvmm_log_level log_level;
 	enum cvmm_sandbox_mode seccomp;  /* --seccomp, default on */
 	const char *seccomp_filter;      /* --seccomp-filter JSON, or NULL */
@@ -24,6 +23,7 @@ struct microvm_config {
 	int event_monitor_fd;    /* ... or fd=N (-1: none) */
 	bool help;
 	bool version;
+	struct cvmm_vm_config vm;        /* last: its device arrays stay untouched */
 };
 
 /* Parse argv into @c; a malformed argument: -EINVAL with one line in @err. */

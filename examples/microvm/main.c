@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,9 @@ static int start_vm(struct microvm *m)
 			 (cvmm_now_ns() - m->vm.t0_ns) / 1e6);
 	if (m->cfg.vm.serial == CVMM_VM_SERIAL_STDIO)
 		tty_make_raw();
+	/* What setting up freed (filter compilation, parsing) goes back to
+	 * the host: it is most of the heap a running VM would keep. */
+	malloc_trim(0);
 	if (cvmm_sandbox_install(&m->sandbox, "vmm")) {
 		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
 		cvmm_vmm_request_stop(m->vm.vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
@@ -215,8 +219,9 @@ static int serve_api(struct microvm *m, int sfd)
 /* One way out: whatever was set up is undone in reverse, on every path. */
 int main(int argc, char **argv)
 {
-	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "api",
-							       "migration", "uffd", "fill" };
+	/* the API's threads only with --api-socket: each filter costs heap */
+	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "uffd", "fill",
+						       "api", "migration" };
 	static struct microvm m;  /* big (a VM configuration): not on the stack */
 	struct microvm_config *cfg = &m.cfg;
 	struct cvmm_vm_outputs outs;
@@ -269,7 +274,7 @@ int main(int argc, char **argv)
 	/* Filters are compiled before any thread exists; each thread type
 	 * installs its own as it starts (the VM core calls thread_start). */
 	if (cvmm_sandbox_prepare(&m.sandbox, "microvm", sandbox_threads,
-				 CVMM_ARRAY_SIZE(sandbox_threads), cfg->seccomp,
+				 cfg->api_socket || cfg->api_fd >= 0 ? 7 : 5, cfg->seccomp,
 				 cfg->seccomp_filter, err, sizeof(err))) {
 		fprintf(stderr, "cvmm-microvm: %s\n", err);
 		goto out;

@@ -196,6 +196,16 @@ int cvmm_seccomp_filter_add_rules(struct cvmm_seccomp_filter *f,
 int cvmm_seccomp_filter_compile(struct cvmm_seccomp_filter *f);
 
 /**
+ * Free all but the compiled program of a filter: libseccomp's rule
+ * database and the rule list (tens of KiB each, most of a sandboxed VMM's
+ * heap otherwise). install, dump_bpf and insn_count keep working; the rule
+ * list is empty afterwards and dump_text returns -EINVAL.
+ * @return 0; -EINVAL (not compiled).
+ * Thread safety: not thread-safe on the same filter.
+ */
+int cvmm_seccomp_filter_seal(struct cvmm_seccomp_filter *f);
+
+/**
  * Install the compiled program on the calling thread: sets no_new_privs,
  * then one seccomp(2) call (prctl(PR_SET_SECCOMP) on old kernels). Nothing
  * is allocated, so a thread may call it as the last step before running
@@ -229,7 +239,7 @@ int cvmm_seccomp_filter_dump_bpf(const struct cvmm_seccomp_filter *f, int fd);
 /**
  * Write the filter as libseccomp's readable pseudo-filter-code (PFC) text,
  * which names each syscall, for review.
- * @return 0; negative errno from libseccomp or write.
+ * @return 0; -EINVAL (sealed); negative errno from libseccomp or write.
  * Thread safety: not thread-safe on the same filter.
  */
 int cvmm_seccomp_filter_dump_text(struct cvmm_seccomp_filter *f, int fd);

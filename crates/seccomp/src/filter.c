@@ -278,10 +278,9 @@ int cvmm_seccomp_filter_create(const struct cvmm_seccomp_filter_opts *o,
 	return 0;
 }
 
-void cvmm_seccomp_filter_destroy(struct cvmm_seccomp_filter *f)
+/* Everything but the compiled program. */
+static void drop_rules(struct cvmm_seccomp_filter *f)
 {
-	if (!f)
-		return;
 	for (size_t i = 0; i < f->nrules; i++) {
 		free(f->rules[i].name);
 		free(f->rules[i].comment);
@@ -289,9 +288,19 @@ void cvmm_seccomp_filter_destroy(struct cvmm_seccomp_filter *f)
 			free((char *)f->rules[i].conds[j].comment);
 	}
 	free(f->rules);
-	free(f->prog);
+	f->rules = NULL;
+	f->nrules = f->cap = 0;
 	if (f->ctx)
 		seccomp_release(f->ctx);
+	f->ctx = NULL;
+}
+
+void cvmm_seccomp_filter_destroy(struct cvmm_seccomp_filter *f)
+{
+	if (!f)
+		return;
+	drop_rules(f);
+	free(f->prog);
 	free(f);
 }
 
@@ -460,6 +469,14 @@ out:
 	return rc;
 }
 
+int cvmm_seccomp_filter_seal(struct cvmm_seccomp_filter *f)
+{
+	if (!f || !f->prog)
+		return -EINVAL;
+	drop_rules(f);
+	return 0;
+}
+
 static int install(const struct cvmm_seccomp_filter *f, unsigned int flags)
 {
 	struct sock_fprog fp;
@@ -520,7 +537,7 @@ int cvmm_seccomp_filter_dump_text(struct cvmm_seccomp_filter *f, int fd)
 {
 	int rc;
 
-	if (!f)
+	if (!f || !f->ctx)
 		return -EINVAL;
 	rc = seccomp_export_pfc(f->ctx, fd);
 	return rc < 0 ? rc : 0;

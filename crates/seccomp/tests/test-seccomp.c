@@ -810,6 +810,28 @@ START_TEST(dump_text_names_syscalls)
 }
 END_TEST
 
+/* A sealed filter keeps its program only. */
+START_TEST(seal_keeps_program)
+{
+	struct cvmm_seccomp_filter *f = make("vcpu", CVMM_SECCOMP_KILL, CVMM_SECCOMP_ALLOW,
+					     base_rules, ARRAY_SIZE(base_rules));
+	size_t ninsn = cvmm_seccomp_filter_insn_count(f);
+	struct cvmm_seccomp_rule r;
+	int fd = memfd_create("text", MFD_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(cvmm_seccomp_filter_seal(f), 0);
+	ck_assert_uint_eq(cvmm_seccomp_filter_insn_count(f), ninsn);
+	ck_assert_uint_eq(cvmm_seccomp_filter_rule_count(f), 0);
+	ck_assert_int_eq(cvmm_seccomp_filter_get_rule(f, 0, &r), -ERANGE);
+	ck_assert_int_eq(cvmm_seccomp_filter_dump_bpf(f, fd), 0);
+	ck_assert_int_eq(cvmm_seccomp_filter_dump_text(f, fd), -EINVAL);
+	ck_assert_int_eq(cvmm_seccomp_filter_seal(NULL), -EINVAL);
+	close(fd);
+	cvmm_seccomp_filter_destroy(f);
+}
+END_TEST
+
 static void body_raw_bpf(void *arg)
 {
 	const struct sock_fprog *fp = arg;
@@ -894,6 +916,7 @@ static Suite *seccomp_suite(void)
 	tcase_add_test(tc, tsync_reaches_other_threads);
 	tcase_add_test(tc, trap_names_tsync_thread);
 	tcase_add_test(tc, dump_text_names_syscalls);
+	tcase_add_test(tc, seal_keeps_program);
 	tcase_add_test(tc, dump_bpf_is_loadable);
 	tcase_add_test(tc, bad_arch_is_killed);
 	suite_add_tcase(s, tc);

@@ -260,7 +260,7 @@ static int check_fields(const char *opt, const char *arg, char *err, size_t errl
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int cvmm_vm_parse_mac(const char *s, uint8_t mac[6])
 {
 	static const char hex[] = "0123456789abcdefABCDEF";
 
@@ -309,7 +309,7 @@ int cvmm_vm_parse_net(struct cvmm_vm_devices *d, const char *arg, char *err, siz
 				strcpy(net.tap, val);
 			have_tap = true;
 		} else if (!strcmp(k, "mac")) {
-			if (parse_mac(val, net.mac))
+			if (cvmm_vm_parse_mac(val, net.mac))
 				ret = fail(err, errlen,
 					   "--net: mac: '%s' is not a unicast MAC (xx:xx:xx:xx:xx:xx)", val);
 			net.has_mac = true;

@@ -307,19 +307,6 @@ static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_dev
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char end;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &end) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return (mac[0] & 1) ? -EINVAL : 0;
-}
-
 static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		   const int *fds, unsigned int nfds, char *err, size_t errlen)
 {
@@ -371,7 +358,7 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 		return fail(err, errlen, "%s.queue_size: %llu is not a power of two", where,
 			    (unsigned long long)v);
 	net.queue_size = (unsigned int)v;
-	if (mac && parse_mac(mac, net.mac))
+	if (mac && cvmm_vm_parse_mac(mac, net.mac))
 		return fail(err, errlen, "%s.mac: '%s' is not a unicast MAC (xx:xx:xx:xx:xx:xx)",
 			    where, mac);
 	net.has_mac = mac != NULL;
@@ -683,7 +670,7 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 		bool pci = c->dev.pci;
 
 		memcpy(ga, c->dev.guest_args, sizeof(ga));
-		memset(&c->dev, 0, sizeof(c->dev));
+		cvmm_vm_devices_clear(&c->dev);
 		memcpy(c->dev.guest_args, ga, sizeof(ga));
 		c->dev.pci = pci; /* --pci: VmConfig's devices go on PCI */
 	}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,19 @@
 
 #define fail(err, errlen, ...) cvmm_vm_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
+void cvmm_vm_devices_clear(struct cvmm_vm_devices *d)
+{
+	memset(d, 0, offsetof(struct cvmm_vm_devices, disk));
+}
+
 void cvmm_vm_config_init(struct cvmm_vm_config *c)
 {
-	*c = (struct cvmm_vm_config){
-		.cpus = 1,
-		.memory = CVMM_VM_DEFAULT_MEMORY,
-		.serial = CVMM_VM_SERIAL_STDIO,
-	};
+	c->kernel = c->initrd = c->cmdline = c->serial_path = NULL;
+	c->cpus = 1;
+	c->memory = CVMM_VM_DEFAULT_MEMORY;
+	c->serial = CVMM_VM_SERIAL_STDIO;
+	c->boot_timer = c->mem_shared = c->hugepages = c->prefault = false;
+	cvmm_vm_devices_clear(&c->dev);
 }
 
 unsigned int cvmm_vm_virtio_count(const struct cvmm_vm_devices *d)

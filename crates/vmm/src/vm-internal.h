@@ -5,12 +5,16 @@
 #define CVMM_VMM_VM_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cvmm/vmm/vm.h>
 
 /* Format one line into @err; @return @ret. */
 int cvmm_vm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* "xx:xx:xx:xx:xx:xx" (hex digits, unicast) into @mac. @return 0; -EINVAL. */
+int cvmm_vm_parse_mac(const char *s, uint8_t mac[6]);
 
 /* The virtio devices of vm->cfg, on the VM's device loop, in the order
  * cvmm/vmm/config.h documents (build-virtio.c). @return 0 or negative

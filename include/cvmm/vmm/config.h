@@ -100,23 +100,23 @@ struct cvmm_vm_vhost {
 
 enum cvmm_vm_console_mode { CVMM_VM_CONSOLE_NONE, CVMM_VM_CONSOLE_STDIO, CVMM_VM_CONSOLE_FILE };
 
-/* The devices of a VM. */
+/*
+ * The devices of a VM. The arrays come last and are read only up to their
+ * counts (console_path with CVMM_VM_CONSOLE_FILE): cvmm_vm_config_init()
+ * leaves them alone, so their ~90 KiB stay untouched (not resident).
+ */
 struct cvmm_vm_devices {
-	struct cvmm_vm_disk disk[CVMM_VM_MAX_DISKS];
 	unsigned int ndisks;
 	enum cvmm_vm_console_mode console;
-	char console_path[CVMM_VM_DISK_PATH_MAX]; /* CVMM_VM_CONSOLE_FILE */
 	struct cvmm_vm_tr console_tr;
 	bool rng;
 	struct cvmm_vm_tr rng_tr;
-	struct cvmm_vm_net net[CVMM_VM_MAX_NETS];
 	unsigned int nnets;
 	bool vsock;
 	uint64_t vsock_cid;
 	char vsock_path[CVMM_VM_VSOCK_PATH_MAX];
 	char vsock_id[CVMM_VMM_ID_MAX];
 	struct cvmm_vm_tr vsock_tr;
-	struct cvmm_vm_vhost vhost[CVMM_VM_MAX_VHOST];
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
 	bool pci;                  /* --pci: a PCI segment, the default transport */
@@ -124,6 +124,11 @@ struct cvmm_vm_devices {
 	uint64_t balloon_size;     /* bytes to take from the guest at start */
 	bool balloon_oom;          /* deflate_on_oom=on */
 	struct cvmm_vm_tr balloon_tr;
+	/* ---- read up to the counts only ---- */
+	struct cvmm_vm_disk disk[CVMM_VM_MAX_DISKS];
+	struct cvmm_vm_net net[CVMM_VM_MAX_NETS];
+	struct cvmm_vm_vhost vhost[CVMM_VM_MAX_VHOST];
+	char console_path[CVMM_VM_DISK_PATH_MAX]; /* CVMM_VM_CONSOLE_FILE */
 };
 
 enum cvmm_vm_serial_mode { CVMM_VM_SERIAL_STDIO, CVMM_VM_SERIAL_FILE, CVMM_VM_SERIAL_OFF };
@@ -146,6 +151,8 @@ struct cvmm_vm_config {
 
 /** The defaults: 1 vCPU, 128 MiB, serial on stdio, no devices. */
 void cvmm_vm_config_init(struct cvmm_vm_config *c);
+/** No devices (the arrays untouched: see struct cvmm_vm_devices). */
+void cvmm_vm_devices_clear(struct cvmm_vm_devices *d);
 
 /* ---- option strings (config-args.c) ------------------------------------ */
 
