@@ -127,26 +127,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (!*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			 char *err, size_t errlen)
 {
-	unsigned long n;
-	int opt;
+	int opt, ret = 0;
 
 	memset(c, 0, offsetof(struct microvm_config, vm));
 	c->log_level = CVMM_LOG_WARN;
@@ -168,21 +152,13 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			c->vm.cmdline = optarg;
 			break;
 		case OPT_CPUS:
-			if (parse_uint(optarg, CVMM_VM_MAX_CPUS, &n) || n == 0)
-				return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d",
-					    optarg, CVMM_VM_MAX_CPUS);
-			c->vm.cpus = (unsigned int)n;
+			ret = cvmm_vm_parse_cpus(&c->vm, optarg, err, errlen);
 			break;
 		case OPT_MEMORY:
-			if (cvmm_parse_size(optarg, &c->vm.memory) || c->vm.memory < (16ull << 20) ||
-			    c->vm.memory % 4096)
-				return fail(err, errlen,
-					    "--memory: '%s' is not a size of at least 16M in whole pages (e.g. 512M, 2G)",
-					    optarg);
+			ret = cvmm_vm_parse_memory(&c->vm, optarg, err, errlen);
 			break;
 		case OPT_SERIAL:
-			if (cvmm_vm_parse_serial(&c->vm, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_serial(&c->vm, optarg, err, errlen);
 			break;
 		case OPT_LOG_LEVEL:
 			if (cvmm_log_level_parse(optarg, &c->log_level))
@@ -193,48 +169,39 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			c->vm.boot_timer = true;
 			break;
 		case OPT_DISK:
-			if (cvmm_vm_parse_disk(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_disk(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_CONSOLE:
-			if (cvmm_vm_parse_console(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_console(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_RNG:
 			/* "--rng transport=pci" as the other options are written:
 			 * the value may be the next word. */
 			if (!optarg && optind < argc && !strncmp(argv[optind], "transport=", 10))
 				optarg = argv[optind++];
-			if (cvmm_vm_parse_rng(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_rng(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_PCI:
 			c->vm.dev.pci = true;
 			break;
 		case OPT_BALLOON:
-			if (cvmm_vm_parse_balloon(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_balloon(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_NET:
-			if (cvmm_vm_parse_net(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_net(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_FS:
-			if (cvmm_vm_parse_vhost(&c->vm.dev, "--fs", CVMM_VM_VIRTIO_ID_FS, optarg, err,
-						errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_vhost(&c->vm.dev, "--fs", CVMM_VM_VIRTIO_ID_FS, optarg, err,
+						errlen);
 			break;
 		case OPT_VHOST_USER:
-			if (cvmm_vm_parse_vhost(&c->vm.dev, "--vhost-user", 0, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_vhost(&c->vm.dev, "--vhost-user", 0, optarg, err, errlen);
 			break;
 		case OPT_VSOCK:
-			if (cvmm_vm_parse_vsock(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_vsock(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_GUEST_ARG:
-			if (cvmm_vm_parse_guest_arg(&c->vm.dev, optarg, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_guest_arg(&c->vm.dev, optarg, err, errlen);
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -253,17 +220,16 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			c->version = true;
 			return 0;
 		case OPT_API_SOCKET:
-			if (cvmm_vm_parse_path_or_fd("--api-socket", optarg, true, &c->api_socket, &c->api_fd,
-					     err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_path_or_fd("--api-socket", optarg, true, &c->api_socket,
+						       &c->api_fd, err, errlen);
 			break;
 		case OPT_CONFIG:
 			c->config_file = optarg;
 			break;
 		case OPT_EVENT_MONITOR:
-			if (cvmm_vm_parse_path_or_fd("--event-monitor", optarg, false, &c->event_monitor,
-					     &c->event_monitor_fd, err, errlen))
-				return -EINVAL;
+			ret = cvmm_vm_parse_path_or_fd("--event-monitor", optarg, false,
+						       &c->event_monitor, &c->event_monitor_fd, err,
+						       errlen);
 			break;
 		case ':':
 			return fail(err, errlen, "%s: needs a value", argv[optind - 1]);
@@ -277,6 +243,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 		}
+		if (ret)
+			return -EINVAL;
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);

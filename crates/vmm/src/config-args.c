@@ -536,3 +536,27 @@ int cvmm_vm_config_finish(struct cvmm_vm_config *c, char *err, size_t errlen)
 			    (unsigned long long)c->memory);
 	return 0;
 }
+
+int cvmm_vm_parse_cpus(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	unsigned long v = 0;
+	char *end = NULL;
+
+	errno = 0;
+	if (*arg && *arg != '-' && *arg != '+')
+		v = strtoul(arg, &end, 10);
+	if (!*arg || *arg == '-' || *arg == '+' || errno || *end || v == 0 || v > CVMM_VM_MAX_CPUS)
+		return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
+			    CVMM_VM_MAX_CPUS);
+	c->cpus = (unsigned int)v;
+	return 0;
+}
+
+int cvmm_vm_parse_memory(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	if (cvmm_parse_size(arg, &c->memory) || c->memory < (16ull << 20) || c->memory % 4096)
+		return fail(err, errlen,
+			    "--memory: '%s' is not a size of at least 16M in whole pages (e.g. 512M, 2G)",
+			    arg);
+	return 0;
+}

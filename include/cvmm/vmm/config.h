@@ -179,6 +179,10 @@ int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t typ
 			const char *arg, char *err, size_t errlen);
 /** --guest-arg I=VALUE. */
 int cvmm_vm_parse_guest_arg(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
+/** --cpus N (1..CVMM_VM_MAX_CPUS) into @c. */
+int cvmm_vm_parse_cpus(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
+/** --memory SIZE (at least 16M, whole pages; 512M, 2G) into @c. */
+int cvmm_vm_parse_memory(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
 /** --serial stdio|off|file=PATH into @c. */
 int cvmm_vm_parse_serial(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
 /** "PATH", "path=PATH" or "fd=N" (a bare PATH only with @bare): --api-socket,
