@@ -65,6 +65,7 @@ struct api {
 #define counter(...) cvmm_vm_api_counter(__VA_ARGS__)
 #define mig_join(...) cvmm_vm_api_mig_join(__VA_ARGS__)
 #define only_known(...) cvmm_vm_api_only_known(__VA_ARGS__)
+#define adopt_cfg(...) cvmm_vm_api_adopt_cfg(__VA_ARGS__)
 
 /* Is the VM stopped (shut down, or a stop requested)? */
 bool stopped(const struct api *a);
@@ -81,6 +82,9 @@ void emit(struct api *a, const char *source, const char *event, const char *id);
 void drop_vm(struct api *a);
 /* Drop the configuration (and the fds and snapshot it holds). */
 void drop_cfg(struct api *a);
+/* @c (strings in @cj, which it takes) becomes the VM's configuration, its
+ * devices named. */
+void adopt_cfg(struct api *a, const struct cvmm_vm_config *c, struct json_object *cj);
 /* Cloud Hypervisor's PCI address form of @slot: 0000:00:SS.0. */
 struct json_object *bdf_json(unsigned int slot);
 /* @o[@k] = @v as an integer. */

@@ -119,6 +119,24 @@ static int source_done(struct cvmm_event_manager *em, void *arg)
 	return 0;
 }
 
+/* First on a migration thread: the program's hook (its seccomp filter),
+ * then the URL. @return the address length, or 0 (the handler is told). */
+static socklen_t mig_thread_setup(struct api *a, struct sockaddr_storage *sa)
+{
+	struct mig *g = &a->mig;
+	socklen_t len;
+
+	if (a->vm.thread_start && a->vm.thread_start(a->vm.opaque, "migration", 0)) {
+		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
+		mig_setup_done(g, -EPERM);
+		return 0;
+	}
+	len = mig_addr(g->url, sa, g->err, sizeof(g->err));
+	if (!len)
+		mig_setup_done(g, -EINVAL);
+	return len;
+}
+
 static void *send_main(void *arg)
 {
 	struct api *a = arg;
@@ -128,16 +146,9 @@ static void *send_main(void *arg)
 	char err[300] = "";
 	int fd = -1, ret;
 
-	if (a->vm.thread_start && a->vm.thread_start(a->vm.opaque, "migration", 0)) {
-		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
-		mig_setup_done(g, -EPERM);
+	len = mig_thread_setup(a, &sa);
+	if (!len)
 		goto out;
-	}
-	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
-	if (!len) {
-		mig_setup_done(g, -EINVAL);
-		goto out;
-	}
 	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len)) {
 		ret = -errno;
@@ -187,12 +198,7 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 		mig_fail(g, "%s", "the source's VM config does not match its memory size or vCPUs");
 		return -EPROTO;
 	}
-	a->cfg = c;
-	a->cfg_json = cj;
-	a->have_cfg = true;
-	a->id_counter = 0;
-	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
-	a->vm.cfg = &a->cfg;
+	adopt_cfg(a, &c, cj);
 	a->vm.incoming = true;
 	a->api_stop = false;
 	emit(a, "vm", "receiving", NULL);
@@ -222,16 +228,9 @@ static void *receive_main(void *arg)
 	char err[300] = "";
 	int fd = -1, ret, one = 1;
 
-	if (a->vm.thread_start && a->vm.thread_start(a->vm.opaque, "migration", 0)) {
-		snprintf(g->err, sizeof(g->err), "cannot install the migration thread's seccomp filter");
-		mig_setup_done(g, -EPERM);
+	len = mig_thread_setup(a, &sa);
+	if (!len)
 		goto out;
-	}
-	len = mig_addr(g->url, &sa, g->err, sizeof(g->err));
-	if (!len) {
-		mig_setup_done(g, -EINVAL);
-		goto out;
-	}
 	g->lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (g->lfd >= 0 && sa.ss_family == AF_INET)
 		setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -127,6 +127,16 @@ void drop_cfg(struct api *a)
 	a->id_counter = 0;
 }
 
+void adopt_cfg(struct api *a, const struct cvmm_vm_config *c, struct json_object *cj)
+{
+	a->cfg = *c;
+	a->cfg_json = cj;
+	a->have_cfg = true;
+	a->id_counter = 0;
+	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	a->vm.cfg = &a->cfg;
+}
+
 /* The VM of a->cfg, started. @return 0 or 500/409 in @r. */
 static int boot(struct api *a, struct cvmm_api_response *r)
 {
@@ -175,11 +185,7 @@ static void vm_create(struct api *a, struct cvmm_api_request *q, struct cvmm_api
 		return cvmm_api_error(r, 409, "vm.create: the VM is created already (vm.delete first)");
 	if (cvmm_vm_config_from_json(q->json, &c, err, sizeof(err)))
 		return cvmm_api_error(r, 400, "vm.create: %s", err);
-	a->cfg = c;
-	a->cfg_json = json_object_get(q->json);
-	a->have_cfg = true;
-	a->id_counter = 0;
-	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	adopt_cfg(a, &c, json_object_get(q->json));
 	r->status = 204;
 }
 
@@ -321,18 +327,13 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 		return cvmm_api_error(r, ret == -EINVAL && !strstr(err, "snapshot '") ? 400 : 500,
 				      "vm.restore: %s", err[0] ? err : strerror(-ret));
 	}
-	a->cfg = c;
-	a->cfg_json = cj;
-	a->have_cfg = true;
-	a->id_counter = 0;
-	cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+	adopt_cfg(a, &c, cj);
 	/* Cloud Hypervisor's net_fds: TAP fds of the caller's for named cards */
 	if ((ret = cvmm_vm_snap_api_restore_fds(q->json, &a->cfg.dev, q->fds, q->nfds, err,
 						sizeof(err)))) {
 		drop_cfg(a);
 		return cvmm_api_error(r, 400, "vm.restore: %s", err);
 	}
-	a->vm.cfg = &a->cfg;
 	a->vm.snap = &a->snap;
 	a->api_stop = false;
 	ret = cvmm_vm_build(&a->vm, err, sizeof(err));
@@ -535,9 +536,7 @@ int cvmm_vm_api_main(const struct cvmm_vm_api_opts *opts, char *err, size_t errl
 	if (opts->boot) {
 		struct cvmm_api_response r = { 0 };
 
-		a->cfg = *opts->base;
-		a->have_cfg = true;
-		cvmm_vm_devices_name(&a->cfg.dev, &a->id_counter);
+		adopt_cfg(a, opts->base, NULL);
 		if (boot(a, &r)) {
 			cvmm_vm_errf(err, errlen, 1, "%s", r.error + strlen("vm.boot: "));
 			a->have_cfg = false;
