@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VM configuration layer on its own (cvmm/vmm/config.h): option
+ * strings, VmConfig JSON both ways, device ids and removal, and the PCI
+ * slots. No KVM needed. End-to-end checks of the same through
+ * cvmm-microvm are tests/microvm/cli.sh and tests/api/config.sh.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include <cvmm/vmm/config.h>
+
+#include "cvmm-test.h"
+
+static struct cvmm_vm_config c;
+static char err[512];
+
+static void setup(void)
+{
+	memset(&c, 0, sizeof(c));
+	cvmm_vm_config_init(&c);
+	err[0] = '\0';
+}
+
+START_TEST(option_strings)
+{
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a,readonly=on,rate=100", err,
+					    sizeof(err)), 0);
+	ck_assert(c.dev.disk[0].read_only);
+	ck_assert_uint_eq(c.dev.disk[0].ops_per_sec, 100);
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b,readonly=maybe", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "--disk: readonly: 'maybe' is not on or off");
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b,,readonly=on", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "readonly=on", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "--disk: path: missing (path=FILE)");
+	ck_assert_uint_eq(c.dev.ndisks, 1);
+	ck_assert_int_eq(cvmm_vm_parse_net(&c.dev, "tap=tap0,mac=02:00:00:00:00:01", err,
+					   sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_net(&c.dev, "tap=tap1,mac=01:00:00:00:00:01", err,
+					   sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_net(&c.dev, "vhost_user=on,socket=/s", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.dev.nvhost, 1);
+	ck_assert_uint_eq(c.dev.vhost[0].type, 1);
+	ck_assert_int_eq(cvmm_vm_parse_vsock(&c.dev, "cid=2,socket=/v", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_cpus(&c, "0", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_cpus(&c, "4", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "1M", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "64M", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_balloon(&c.dev, "size=128M", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_uint_eq(cvmm_vm_virtio_count(&c.dev), 4);
+}
+END_TEST
+
+START_TEST(pci_slots_and_ids)
+{
+	unsigned int counter = 0;
+
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a,transport=pci", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "transport=pci", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_pci_wanted(&c.dev));
+	ck_assert_uint_eq(c.dev.disk[0].tr.slot, 1);
+	ck_assert_uint_eq(c.dev.disk[1].tr.slot, 0);
+	ck_assert_uint_eq(c.dev.rng_tr.slot, 2);
+	strcpy(c.dev.disk[1].id, "_disk0");  /* taken: the naming skips it */
+	cvmm_vm_devices_name(&c.dev, &counter);
+	ck_assert_str_eq(c.dev.disk[0].id, "_disk1");
+	ck_assert_uint_eq(cvmm_vm_pci_slot_of(&c.dev, "_disk1"), 1);
+	ck_assert_int_eq(cvmm_vm_devices_remove(&c.dev, "_disk1"), 0);
+	ck_assert_int_eq(cvmm_vm_devices_remove(&c.dev, "_disk1"), -ENOENT);
+	ck_assert_uint_eq(c.dev.ndisks, 1);
+}
+END_TEST
+
+START_TEST(vmconfig_round_trip)
+{
+	static const char *const in =
+		"{\"payload\": {\"kernel\": \"/k\", \"cmdline\": \"x\"},"
+		" \"cpus\": {\"boot_vcpus\": 2, \"max_vcpus\": 2},"
+		" \"memory\": {\"size\": 268435456, \"shared\": true},"
+		" \"disks\": [{\"path\": \"/d\", \"readonly\": true, \"id\": \"root\"}],"
+		" \"vsock\": {\"cid\": 3, \"socket\": \"/v\"}, \"rng\": {\"src\": \"/dev/urandom\"},"
+		" \"iommu\": false}";
+	struct json_object *j = json_tokener_parse(in), *out, *d, *back;
+	struct cvmm_vm_config c2;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.cpus, 2);
+	ck_assert(c.mem_shared && c.dev.rng && c.dev.vsock);
+	ck_assert_str_eq(c.dev.disk[0].id, "root");
+	out = cvmm_vm_config_to_json(&c);
+	ck_assert(json_object_object_get_ex(out, "disks", &d));
+	ck_assert_int_eq(json_object_array_length(d), 1);
+	/* what vm.info shows is a VmConfig vm.create takes again */
+	back = json_tokener_parse(json_object_to_json_string(out));
+	memset(&c2, 0, sizeof(c2));
+	cvmm_vm_config_init(&c2);
+	ck_assert_int_eq(cvmm_vm_config_from_json(back, &c2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c2.memory, c.memory);
+	ck_assert_uint_eq(c2.dev.ndisks, 1);
+	json_object_put(back);
+	json_object_put(out);
+	/* a field cvmm lacks, set to something other than its default */
+	json_object_object_add(j, "iommu", json_object_new_boolean(1));
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "VmConfig.iommu: not supported by cvmm (only its default)");
+	json_object_put(j);
+	j = json_object_new_object();  /* a disk without a path */
+	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "disk.path: missing");
+	json_object_put(j);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vmm-config");
+	TCase *t = tcase_create("config");
+	Suite *all[] = { s, NULL };
+
+	tcase_add_checked_fixture(t, setup, NULL);
+	tcase_add_test(t, option_strings);
+	tcase_add_test(t, pci_slots_and_ids);
+	tcase_add_test(t, vmconfig_round_trip);
+	suite_add_tcase(s, t);
+	return cvmm_test_run(all);
+}
