@@ -7,6 +7,9 @@
  * (but AF_UNIX), clone, execve and mmap with PROT_EXEC are absent.
  */
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
@@ -177,7 +180,13 @@ static const struct cvmm_seccomp_rule microvm_api[] = {
  * stream both ways (memfds as SCM_RIGHTS for local), the poll for the
  * destination's verdict, the source's dirty log (bitmap or ring), its
  * pagemap reads, and calls into the control loop (eventfd write + futex,
- * in COMMON_RULES). No userfaultfd: post-copy is not offered by the API. */
+ * in COMMON_RULES). The same filter on the threads a migration makes: the
+ * source's memory connections and post-copy request server (made from
+ * this thread: clone3, which seccomp cannot look into, and clone with
+ * CLONE_THREAD), the TLS session pumps (GnuTLS: getrandom, the tls_dir's
+ * files read-only), and the destination's post-copy threads (fault
+ * service with userfaultfd ioctls, pushed pages, replies; a stale page
+ * dropped with MADV_DONTNEED or a hole punched in a memfd). */
 static const struct cvmm_seccomp_rule microvm_migration[] = {
 	COMMON_RULES,
 	CVMM_SECCOMP_RULE_COND("socket",
@@ -209,6 +218,26 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	IOCTL(KVM_SET_USER_MEMORY_REGION),         /* dirty logging on and off per slot */
 	IOCTL(KVM_CHECK_EXTENSION),
 	IOCTL(KVM_ENABLE_CAP),                     /* manual dirty-log protect */
+	CVMM_SECCOMP_RULE("clone3"),               /* threads of the migration */
+	CVMM_SECCOMP_RULE_COND("clone",
+		CVMM_SECCOMP_COND_MASKED(0, CVMM_SECCOMP_QWORD, CLONE_THREAD, CLONE_THREAD)),
+	CVMM_SECCOMP_RULE("set_robust_list"),      /* ... their start in glibc */
+	CVMM_SECCOMP_RULE_COND("prctl",            /* ... and their names */
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, PR_SET_NAME)),
+	CVMM_SECCOMP_RULE("rseq"),
+	CVMM_SECCOMP_RULE("getrandom"),            /* TLS */
+	CVMM_SECCOMP_RULE("newfstatat"),           /* TLS: reading the tls_dir's files */
+	CVMM_SECCOMP_RULE("fstat"),
+	CVMM_SECCOMP_RULE("access"),
+	CVMM_SECCOMP_RULE("faccessat"),
+	CVMM_SECCOMP_RULE("faccessat2"),
+	CVMM_SECCOMP_RULE("sysinfo"),              /* glibc's qsort sizes its buffer (fault latencies) */
+	IOCTL(UFFDIO_COPY),                        /* post-copy at the destination */
+	IOCTL(UFFDIO_ZEROPAGE),
+	IOCTL(UFFDIO_WAKE),
+	CVMM_SECCOMP_RULE_COND("fallocate",        /* DISCARD on memfd RAM */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ,
+				  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)),
 	CVMM_SECCOMP_RULE("close"),
 	NO_EXEC("mmap", 2),                        /* page buffers, bitmaps */
 	NO_EXEC("mprotect", 2),

@@ -22,6 +22,9 @@
 
 #include <cvmm/vmm/api.h>
 #include <cvmm/vmm/snap.h>
+#ifdef CVMM_MICROVM_TLS
+#include <cvmm/migration-tls.h>
+#endif
 
 #include "config.h"
 #include "input.h"
@@ -207,6 +210,9 @@ static int serve_api(struct microvm *m, int sfd)
 		.base = &m->cfg.vm, .boot = m->cfg.vm.kernel != NULL, .tmpl = &m->vm,
 		.snap_spec = &snap_spec, .signal_fd = sfd, .event_fd = m->evfd,
 		.version = PACKAGE_VERSION,
+#ifdef CVMM_MICROVM_TLS
+		.tls_wrap = cvmm_mig_tls_wrap,
+#endif
 	};
 	char err[512] = "";
 	int status = cvmm_vm_api_main(&o, err, sizeof(err));

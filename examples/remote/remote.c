@@ -3,9 +3,14 @@
  * cvmm-remote --api-socket PATH COMMAND [ARGS]: one request to a VMM's
  * management API (cvmm-microvm --api-socket, or Cloud Hypervisor), with
  * commands named as ch-remote names them. JSON answers go to stdout; an
- * error is one line on stderr and exit status 1.
+ * error is one line on stderr and exit status 1. send-migration shows its
+ * progress on stderr while it runs (vm.migration-progress polled on a
+ * connection of its own): a one-line bar on a terminal, a line per pass or
+ * state change otherwise.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -77,10 +83,12 @@ static const struct field restore_fields[] = {
 
 static const struct field send_migration_fields[] = {
 	{ "destination_url", NULL, STR }, { "local", NULL, BOOL }, { "downtime_ms", NULL, INT },
-	{ NULL, NULL, STR },
+	{ "memory_mode", NULL, STR }, { "postcopy_switch", NULL, BOOL },
+	{ "connections", NULL, INT }, { "tls_dir", NULL, STR }, { NULL, NULL, STR },
 };
 static const struct field receive_migration_fields[] = {
-	{ "receiver_url", NULL, STR }, { NULL, NULL, STR },
+	{ "receiver_url", NULL, STR }, { "memory_mode", NULL, STR }, { "tls_dir", NULL, STR },
+	{ NULL, NULL, STR },
 };
 
 static const struct command commands[] = {
@@ -115,9 +123,12 @@ static const struct command commands[] = {
 	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]"
 	  "[,diff_urls=[file:///D1,...]]" },
 	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
-	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]: migrate the running VM" },
+	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]"
+	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR]: "
+	  "migrate the running VM, with its progress on stderr" },
 	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
-	  "receiver_url=unix:PATH|tcp:IPV4:PORT: receive a VM (on an empty VMM)" },
+	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR]: "
+	  "receive a VM (on an empty VMM)" },
 	{ "migration-progress", "GET", "vm.migration-progress", 0, NULL,
 	  "state and figures of the current or last migration" },
 	{ "migration-cancel", "PUT", "vm.migration-cancel", 0, NULL, "cancel the running migration" },
@@ -322,8 +333,11 @@ static int on_done(http_parser *p)
 	return 0;
 }
 
-static void request(const char *sock, const char *method, const char *endpoint,
-		    const char *body, const int *fds, int nfds, struct resp *r)
+/* Any failure dies, unless @soft: then -1 (the progress poll ends quietly). */
+#define FAIL(...) do { if (soft) { if (fd >= 0) close(fd); return -1; } die(__VA_ARGS__); } while (0)
+
+static int request(const char *sock, const char *method, const char *endpoint,
+		   const char *body, const int *fds, int nfds, struct resp *r, bool soft)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	static const http_parser_settings s = { .on_body = on_body, .on_message_complete = on_done };
@@ -337,14 +351,14 @@ static void request(const char *sock, const char *method, const char *endpoint,
 	http_parser p;
 	size_t blen = body ? strlen(body) : 0;
 	ssize_t n;
-	int fd;
+	int fd = -1;
 
 	if (strlen(sock) >= sizeof(a.sun_path))
-		die("--api-socket: '%s' is too long for a unix socket", sock);
+		FAIL("--api-socket: '%s' is too long for a unix socket", sock);
 	strcpy(a.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
-		die("cannot connect to '%s': %s", sock, strerror(errno));
+		FAIL("cannot connect to '%s': %s", sock, strerror(errno));
 	iov[0].iov_base = head;
 	iov[0].iov_len = (size_t)snprintf(head, sizeof(head),
 					  "%s /api/v1/%s HTTP/1.1\r\nHost: localhost\r\n"
@@ -365,7 +379,7 @@ static void request(const char *sock, const char *method, const char *endpoint,
 	}
 	n = sendmsg(fd, &m, MSG_NOSIGNAL);
 	if (n < 0)
-		die("cannot send the request: %s", strerror(errno));
+		FAIL("cannot send the request: %s", strerror(errno));
 	if ((size_t)n < iov[0].iov_len + blen) {
 		size_t off = (size_t)n;
 
@@ -376,7 +390,7 @@ static void request(const char *sock, const char *method, const char *endpoint,
 
 			n = send(fd, src, left, MSG_NOSIGNAL);
 			if (n <= 0)
-				die("cannot send the request: %s", strerror(errno));
+				FAIL("cannot send the request: %s", strerror(errno));
 			off += (size_t)n;
 		}
 	}
@@ -385,13 +399,145 @@ static void request(const char *sock, const char *method, const char *endpoint,
 	while (!r->done && (n = read(fd, buf, sizeof(buf))) > 0)
 		if (http_parser_execute(&p, &s, buf, (size_t)n) != (size_t)n &&
 		    HTTP_PARSER_ERRNO(&p) != HPE_OK)
-			die("malformed answer: %s", http_errno_description(HTTP_PARSER_ERRNO(&p)));
+			FAIL("malformed answer: %s", http_errno_description(HTTP_PARSER_ERRNO(&p)));
 	if (!r->done) {
 		http_parser_execute(&p, &s, NULL, 0);  /* EOF ends a body without a length */
 		if (!r->done)
-			die("the VMM closed the connection without an answer");
+			FAIL("the VMM closed the connection without an answer");
 	}
 	close(fd);
+	return 0;
+}
+#undef FAIL
+
+/* send-migration: the blocking request on a thread, progress on this one. */
+struct send_job {
+	const char *sock, *body;
+	struct resp r;
+	atomic_bool done;
+};
+
+static void *send_main(void *arg)
+{
+	struct send_job *j = arg;
+
+	request(j->sock, "PUT", "vm.send-migration", j->body, NULL, 0, &j->r, false);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+static long long jint(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+/* One progress report: a bar redrawn in place on a terminal, else a line
+ * whenever the state or the pass changes. */
+static void show(struct json_object *o, bool tty, long long *pass_max, char *last, size_t lastlen)
+{
+	const char *state = jstr(o, "state");
+	long long pass = jint(o, "pass"), rem = jint(o, "bytes_remaining");
+	long long sent = jint(o, "bytes_sent"), bw = jint(o, "bandwidth");
+	char key[64], bar[21];
+	int pct, fill;
+
+	snprintf(key, sizeof(key), "%s/%lld", state, pass);
+	if (strcmp(key, last))
+		*pass_max = 0; /* a new pass: its own 100 % */
+	if (rem > *pass_max)
+		*pass_max = rem;
+	pct = *pass_max ? (int)(100 - rem * 100 / *pass_max) : 100;
+	fill = pct / 5;
+	for (int i = 0; i < 20; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[20] = '\0';
+	if (tty) {
+		fprintf(stderr, "\r[%s] %3d%% %-13s pass %lld  %.1f MiB sent  %.1f MiB left  "
+			"%.0f MiB/s  downtime ~%lld ms  throttle %lld%%\033[K", bar, pct, state, pass,
+			sent / 1048576.0, rem / 1048576.0, bw / 1048576.0,
+			jint(o, "expected_downtime_ms"), jint(o, "throttle_pct"));
+		fflush(stderr);
+	} else if (strcmp(key, last)) {
+		fprintf(stderr, "migration: %s, pass %lld, %.1f MiB sent, %.1f MiB left, "
+			"%.0f MiB/s\n", state, pass, sent / 1048576.0, rem / 1048576.0,
+			bw / 1048576.0);
+	}
+	snprintf(last, lastlen, "%s", key);
+}
+
+static bool terminal(const char *state)
+{
+	return !strcmp(state, "completed") || !strcmp(state, "failed") ||
+	       !strcmp(state, "cancelled");
+}
+
+/* The PUT on a thread (it blocks until the end on Cloud Hypervisor; cvmm
+ * answers once connected), vm.migration-progress polled here until the
+ * migration ends or the source VMM does (it exits once the guest runs
+ * over there). A migration that failed or was cancelled dies with its error. */
+static void send_with_progress(const char *sock, const char *body, struct resp *out)
+{
+	struct send_job j = { .sock = sock, .body = body };
+	bool tty = isatty(STDERR_FILENO), shown = false, ended = false;
+	long long pass_max = 0;
+	char last[64] = "", state[32] = "", error[512] = "";
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, send_main, &j))
+		die("send-migration: cannot start a thread");
+	for (int i = 0; !ended; i++) {
+		struct resp r = { 0 };
+		struct json_object *o;
+
+		/* The answer first (a refusal is the PUT's to tell), a moment
+		 * at most: a blocking PUT is followed while it runs. */
+		for (int k = 0; k < 20 && !atomic_load(&j.done); k++)
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		if (atomic_load(&j.done) && j.r.status >= 300)
+			break;
+		if (request(sock, "GET", "vm.migration-progress", NULL, NULL, 0, &r, true)) {
+			/* The source VMM is gone: it ends once the guest runs
+			 * over there (or it died: the destination's progress
+			 * tells which). */
+			if (atomic_load(&j.done) && shown && !terminal(state)) {
+				fprintf(stderr, "%smigration: the source VMM ended after %s (it ends "
+					"once the destination runs the guest)\n", tty ? "\n" : "",
+					state);
+				tty = false;
+			}
+			break;
+		}
+		o = r.status == 200 && r.body ? json_tokener_parse(r.body) : NULL;
+		if (o && strcmp(jstr(o, "state"), "none")) {
+			show(o, tty, &pass_max, last, sizeof(last));
+			shown = true;
+			snprintf(state, sizeof(state), "%s", jstr(o, "state"));
+			snprintf(error, sizeof(error), "%s", jstr(o, "error"));
+			ended = atomic_load(&j.done) && terminal(state);
+		}
+		json_object_put(o);
+		free(r.body);
+		if (!ended && i > 0)
+			nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
+	}
+	pthread_join(t, NULL);
+	if (tty && shown)
+		fputc('\n', stderr);
+	*out = j.r;
+	if (out->status < 300 && (!strcmp(state, "failed") || !strcmp(state, "cancelled"))) {
+		free(out->body);
+		error[strcspn(error, "\n")] = '\0';
+		die("send-migration: %s%s%s", state, error[0] ? ": " : "", error);
+	}
 }
 
 int main(int argc, char **argv)
@@ -443,9 +589,13 @@ int main(int argc, char **argv)
 		body = json_object_new_object();
 		json_object_object_add(body, "id", json_object_new_string(argv[i + 1]));
 	}
-	request(sock, c->method, c->endpoint,
-		body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL, fds,
-		nfds, &r);
+	if (!strcmp(c->name, "send-migration"))
+		send_with_progress(sock, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+				   &r);
+	else
+		request(sock, c->method, c->endpoint,
+			body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL,
+			fds, nfds, &r, false);
 	json_object_put(body);
 	if (r.status >= 400) {
 		struct json_object *e = r.body ? json_tokener_parse(r.body) : NULL, *msg;

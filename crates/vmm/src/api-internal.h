@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include <cvmm/api.h>
+#include <cvmm/migration.h>
 #include <cvmm/vmm/api.h>
 
 struct api {
@@ -49,6 +50,17 @@ struct api {
 		int setup;            /* 0: pending; 1: connected/listening; <0: failed */
 		char err[300];        /* ... why */
 		struct cvmm_vmm_mig_progress own; /* figures while no VM holds them */
+		/* What the request asked beyond the URL */
+		bool live;            /* send: the core published this send's figures (atomic) */
+		bool postcopy;        /* memory_mode Postcopy: send post-copy / receive allows it */
+		bool postcopy_switch; /* send: pre-copy that may switch */
+		unsigned int connections; /* send: 1..16 */
+		char tls_dir[256];    /* "" : none */
+		/* The connections of the migration: kept until its VM goes (a
+		 * post-copy receive reads them after the VM runs). */
+		int fds[2 + CVMM_MIG_MAX_CONNECTIONS];
+		unsigned int nfds;
+		int mem_fds[CVMM_MIG_MAX_CONNECTIONS];
 	} mig;
 };
 
@@ -80,6 +92,8 @@ bool need(struct api *a, struct cvmm_api_response *r, const char *ok, const char
 void emit(struct api *a, const char *source, const char *event, const char *id);
 /* Destroy the VM (the configuration stays). */
 void drop_vm(struct api *a);
+/* Close the last migration's connections (its VM is gone or never came). */
+void mig_close_fds(struct api *a);
 /* Drop the configuration (and the fds and snapshot it holds). */
 void drop_cfg(struct api *a);
 /* @c (strings in @cj, which it takes) becomes the VM's configuration, its

@@ -17,6 +17,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <poll.h>
+
+#include <cvmm/migration-tls.h>
+
 #include "api-internal.h"
 #include "vm-internal.h"
 
@@ -102,6 +106,70 @@ static void mig_fail(struct mig *g, const char *fmt, const char *detail)
 	pthread_mutex_unlock(&g->mu);
 }
 
+void mig_close_fds(struct api *a)
+{
+	struct mig *g = &a->mig;
+
+	for (unsigned int i = 0; i < g->nfds; i++)
+		cvmm_close(g->fds[i]);
+	g->nfds = 0;
+}
+
+/* Keep @fd with the migration (closed with its VM). */
+static int mig_keep(struct mig *g, int fd)
+{
+	if (g->nfds < CVMM_ARRAY_SIZE(g->fds))
+		g->fds[g->nfds++] = fd;
+	return fd;
+}
+
+/* TLS on a fresh TCP connection when the request named a tls_dir: @fd is
+ * replaced by the plain end (the session owns the socket). @return 0, or
+ * -errno with the line in g->err / @err. */
+static int mig_tls(struct api *a, int *fd, bool server, const struct sockaddr_storage *sa,
+		   char *err, size_t errlen)
+{
+	struct mig *g = &a->mig;
+	char host[INET_ADDRSTRLEN] = "";
+	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = g->tls_dir, .server = server };
+	int out, ret;
+
+	if (!g->tls_dir[0])
+		return 0;
+	if (!server && sa->ss_family == AF_INET &&
+	    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host)))
+		o.hostname = host;
+	ret = a->o->tls_wrap(*fd, &o, &out, err, errlen);
+	if (ret)
+		return ret;
+	*fd = out;
+	return 0;
+}
+
+/* The source's connections after the main one: post-copy's requests, then
+ * the extra memory connections; each through TLS when asked. */
+static int send_connect(struct api *a, const struct sockaddr_storage *sa, socklen_t len,
+			int *fd)
+{
+	struct mig *g = &a->mig;
+	int ret;
+
+	*fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0 || connect(*fd, (const struct sockaddr *)sa, len)) {
+		ret = -errno;
+		snprintf(g->err, sizeof(g->err), "cannot connect to '%s': %s", g->url, strerror(-ret));
+		cvmm_close(*fd);
+		*fd = -1;
+		return ret;
+	}
+	ret = mig_tls(a, fd, false, sa, g->err, sizeof(g->err));
+	if (ret) {
+		cvmm_close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
 /* The source after a migration that went: the guest runs on the
  * destination, this VMM ends (status 0), as Cloud Hypervisor's does. */
 static int source_done(struct cvmm_event_manager *em, void *arg)
@@ -137,6 +205,14 @@ static socklen_t mig_thread_setup(struct api *a, struct sockaddr_storage *sa)
 	return len;
 }
 
+static void send_progress(void *opaque, const struct cvmm_vmm_mig_progress *p)
+{
+	struct mig *g = opaque;
+
+	(void)p;
+	__atomic_store_n(&g->live, true, __ATOMIC_RELEASE);
+}
+
 static void *send_main(void *arg)
 {
 	struct api *a = arg;
@@ -146,16 +222,35 @@ static void *send_main(void *arg)
 	char err[300] = "";
 	int fd = -1, ret;
 
+	mig_close_fds(a);
 	len = mig_thread_setup(a, &sa);
 	if (!len)
 		goto out;
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len)) {
-		ret = -errno;
-		snprintf(g->err, sizeof(g->err), "cannot connect to '%s': %s", g->url, strerror(-ret));
+	/* Main, then post-copy's requests, then the memory connections: the
+	 * order the destination accepts them in. */
+	if ((ret = send_connect(a, &sa, len, &fd))) {
 		mig_setup_done(g, ret);
 		goto out;
 	}
+	mig_keep(g, fd);
+	if (g->o.postcopy || g->o.postcopy_switch) {
+		if ((ret = send_connect(a, &sa, len, &g->o.request_fd))) {
+			mig_setup_done(g, ret);
+			goto out;
+		}
+		mig_keep(g, g->o.request_fd);
+	}
+	for (unsigned int i = 0; i + 1 < g->connections; i++) {
+		if ((ret = send_connect(a, &sa, len, &g->mem_fds[i]))) {
+			mig_setup_done(g, ret);
+			goto out;
+		}
+		mig_keep(g, g->mem_fds[i]);
+	}
+	g->o.mem_fds = g->mem_fds;
+	g->o.nmem_fds = g->connections ? g->connections - 1 : 0;
+	g->o.progress = send_progress;
+	g->o.opaque = g;
 	mig_setup_done(g, 0);
 	ret = cvmm_vmm_migrate_send(a->vm.vmm, fd, &g->o, err, sizeof(err));
 	if (ret)
@@ -163,7 +258,7 @@ static void *send_main(void *arg)
 	else
 		cvmm_event_manager_call(a->em, source_done, a, false);
 out:
-	cvmm_close(fd);
+	mig_close_fds(a);
 	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -176,6 +271,7 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	struct cvmm_vm_config c = *a->flags;
 	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
 	struct json_object *cj;
+	unsigned int extra = cvmm_vmm_incoming_connections(g->in);
 	char err[512] = "";
 	int ret;
 
@@ -204,6 +300,12 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	emit(a, "vm", "receiving", NULL);
 	ret = cvmm_vm_build(&a->vm, err, sizeof(err));
 	a->vm.incoming = false;
+	/* fds[0] main, then the request connection if the source wants one,
+	 * then the memory connections (receive_main accepted them). */
+	if (cvmm_vmm_incoming_wants_requests(g->in) && g->postcopy)
+		ro.request_fd = g->fds[1];
+	ro.mem_fds = g->fds + g->nfds - extra;
+	ro.nmem_fds = extra;
 	if (!ret)
 		ret = cvmm_vmm_migrate_receive(a->vm.vmm, g->in, &ro, err, sizeof(err));
 	if (!ret && (ret = cvmm_vmm_start(a->vm.vmm)))
@@ -219,6 +321,34 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	return 0;
 }
 
+/* The next connection of the migration on the listener (a bounded wait:
+ * a source that announced it and never connects fails it), through TLS
+ * when asked. @return the fd (kept with the migration) or -1. */
+static int receive_next(struct api *a, const struct sockaddr_storage *sa, const char *what)
+{
+	struct mig *g = &a->mig;
+	struct pollfd pf = { .fd = g->lfd, .events = POLLIN };
+	char err[300] = "";
+	int fd, ret;
+
+	if (poll(&pf, 1, 10000) != 1) {
+		mig_fail(g, "no %s connection from the source within 10 s", what);
+		return -1;
+	}
+	fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		mig_fail(g, "accept: %s", strerror(errno));
+		return -1;
+	}
+	ret = mig_tls(a, &fd, true, sa, err, sizeof(err));
+	if (ret) {
+		close(fd);
+		mig_fail(g, "%s", err);
+		return -1;
+	}
+	return mig_keep(g, fd);
+}
+
 static void *receive_main(void *arg)
 {
 	struct api *a = arg;
@@ -228,13 +358,16 @@ static void *receive_main(void *arg)
 	char err[300] = "";
 	int fd = -1, ret, one = 1;
 
+	mig_close_fds(a);
 	len = mig_thread_setup(a, &sa);
 	if (!len)
 		goto out;
 	g->lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (g->lfd >= 0 && sa.ss_family == AF_INET)
 		setsockopt(g->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&sa, len) || listen(g->lfd, 1)) {
+	/* Room for every connection a source makes: main, requests, memory. */
+	if (g->lfd < 0 || bind(g->lfd, (struct sockaddr *)&sa, len) ||
+	    listen(g->lfd, 2 + CVMM_MIG_MAX_CONNECTIONS)) {
 		ret = -errno;
 		snprintf(g->err, sizeof(g->err), "cannot listen on '%s': %s", g->url, strerror(-ret));
 		mig_setup_done(g, ret);
@@ -253,17 +386,33 @@ static void *receive_main(void *arg)
 		mig_fail(g, "accept: %s", strerror(errno));
 		goto out;
 	}
+	ret = mig_tls(a, &fd, true, &sa, err, sizeof(err));
+	if (ret) {
+		mig_fail(g, "%s", err);
+		goto out;
+	}
+	__atomic_store_n(&g->cfd, fd, __ATOMIC_RELEASE);
+	mig_keep(g, fd);
 	ret = cvmm_vmm_migrate_accept(fd, &g->in, err, sizeof(err));
+	fd = -1; /* kept: closed with the VM */
 	if (ret) {
 		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
 		goto out;
 	}
+	if (cvmm_vmm_incoming_wants_requests(g->in) && receive_next(a, &sa, "page-request") < 0)
+		goto out;
+	for (unsigned int i = 0; i < cvmm_vmm_incoming_connections(g->in); i++)
+		if (receive_next(a, &sa, "memory") < 0)
+			goto out;
 	cvmm_event_manager_call(a->em, receive_on_loop, a, true);
+out:
 	cvmm_vmm_incoming_free(g->in);
 	g->in = NULL;
-out:
 	__atomic_store_n(&g->cfd, -1, __ATOMIC_RELEASE);
 	cvmm_close(fd);
+	/* Nothing runs on these connections unless a VM came (it keeps them). */
+	if (!a->vm.vmm)
+		mig_close_fds(a);
 	if (sa.ss_family == AF_UNIX && g->lfd >= 0)
 		unlink(((struct sockaddr_un *)&sa)->sun_path);
 	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
@@ -314,6 +463,7 @@ static int mig_start(struct api *a, void *(*fn)(void *), const char *url, const 
 	g->setup = 0;
 	g->done = false;
 	g->cancel = false;
+	g->live = false;
 	memset(&g->own, 0, sizeof(g->own));
 	g->own.state = CVMM_VMM_MIG_SETUP;
 	ret = -pthread_create(&g->t, NULL, fn, a);
@@ -347,16 +497,60 @@ static const char *url_of(struct json_object *j, const char *key, const char *wh
 	return json_object_get_string(v);
 }
 
+/* memory_mode and tls_dir, which both sides take. @return 0, or 400 in @r. */
+static int mig_common(struct api *a, struct cvmm_api_request *q, const char *url,
+		      const char *what, struct cvmm_api_response *r)
+{
+	struct mig *g = &a->mig;
+	struct json_object *v;
+
+	g->postcopy = false;
+	g->tls_dir[0] = '\0';
+	if (json_object_object_get_ex(q->json, "memory_mode", &v)) {
+		const char *m = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    (strcmp(m, "Precopy") && strcmp(m, "Postcopy"))) {
+			cvmm_api_error(r, 400, "%s: 'memory_mode' must be \"Precopy\" or \"Postcopy\"",
+				       what);
+			return -EINVAL;
+		}
+		g->postcopy = !strcmp(m, "Postcopy");
+	}
+	if (json_object_object_get_ex(q->json, "tls_dir", &v)) {
+		const char *d = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) || !d[0] ||
+		    strlen(d) >= sizeof(g->tls_dir)) {
+			cvmm_api_error(r, 400, "%s: 'tls_dir' must be a directory path", what);
+			return -EINVAL;
+		}
+		if (strncmp(url, "tcp:", 4)) {
+			cvmm_api_error(r, 400, "%s: 'tls_dir' is for tcp: URLs", what);
+			return -EINVAL;
+		}
+		if (!a->o->tls_wrap) {
+			cvmm_api_error(r, 400, "%s: 'tls_dir': this cvmm-microvm was built without TLS "
+				       "(static programs have no GnuTLS: configure "
+				       "--disable-static-programs)", what);
+			return -EINVAL;
+		}
+		snprintf(g->tls_dir, sizeof(g->tls_dir), "%s", d);
+	}
+	return 0;
+}
+
 /* vm.receive-migration {"receiver_url": URL} on an empty VMM: 204 once it
  * listens; the VM appears (Running) when the migration completes. */
 void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
 				 struct cvmm_api_response *r)
 {
-	static const char *const known[] = { "receiver_url", NULL };
+	static const char *const known[] = { "receiver_url", "memory_mode", "tls_dir", NULL };
 	const char *url;
 
 	if (!only_known(q->json, known, "vm.receive-migration", r) ||
-	    !(url = url_of(q->json, "receiver_url", "vm.receive-migration", r)))
+	    !(url = url_of(q->json, "receiver_url", "vm.receive-migration", r)) ||
+	    mig_common(a, q, url, "vm.receive-migration", r))
 		return;
 	if (a->have_cfg)
 		return cvmm_api_error(r, 409, "vm.receive-migration: a VM exists already "
@@ -371,17 +565,28 @@ void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
 void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 			      struct cvmm_api_response *r)
 {
-	static const char *const known[] = { "destination_url", "local", "downtime_ms", NULL };
+	static const char *const known[] = { "destination_url", "local", "downtime_ms",
+					     "memory_mode", "connections", "tls_dir",
+					     "postcopy_switch", NULL };
 	struct mig *g = &a->mig;
 	struct json_object *v;
 	const char *url;
 	int64_t dt = 0;
 
 	if (!only_known(q->json, known, "vm.send-migration", r) ||
-	    !(url = url_of(q->json, "destination_url", "vm.send-migration", r)))
+	    !(url = url_of(q->json, "destination_url", "vm.send-migration", r)) ||
+	    mig_common(a, q, url, "vm.send-migration", r))
 		return;
 	if (!need(a, r, "Running", "vm.send-migration"))
 		return;
+	{
+		struct cvmm_vmm_mig_progress p;
+
+		if (cvmm_vmm_migrate_progress(a->vm.vmm, &p) && p.state == CVMM_VMM_MIG_POSTCOPY &&
+		    !g->sending)
+			return cvmm_api_error(r, 409, "vm.send-migration: post-copy still brings this "
+					      "VM's pages in");
+	}
 	g->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(g->o), .via_loop = true,
 					       .request_fd = -1 };
 	if (json_object_object_get_ex(q->json, "local", &v)) {
@@ -396,6 +601,29 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 					      "integer of 1 to 60000");
 		g->o.downtime_ms = (uint32_t)dt;
 	}
+	g->o.postcopy = g->postcopy;
+	g->connections = 1;
+	if (json_object_object_get_ex(q->json, "connections", &v)) {
+		int64_t n = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || n < 1 ||
+		    n > 1 + (int64_t)CVMM_MIG_MAX_CONNECTIONS)
+			return cvmm_api_error(r, 400, "vm.send-migration: 'connections' must be an "
+					      "integer of 1 to %u", 1 + CVMM_MIG_MAX_CONNECTIONS);
+		g->connections = (unsigned int)n;
+	}
+	if (json_object_object_get_ex(q->json, "postcopy_switch", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return cvmm_api_error(r, 400, "vm.send-migration: 'postcopy_switch' must be "
+					      "a boolean");
+		g->o.postcopy_switch = json_object_get_boolean(v);
+	}
+	if (g->o.local && (g->o.postcopy || g->o.postcopy_switch || g->connections > 1))
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' moves no pages: no "
+				      "Postcopy, postcopy_switch or connections with it");
+	if (g->o.postcopy && g->connections > 1)
+		return cvmm_api_error(r, 400, "vm.send-migration: Postcopy pushes pages on one "
+				      "connection ('connections' is for Precopy)");
 	if (g->o.local && strncmp(url, "unix:", 5))
 		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs a unix: URL");
 	if (g->o.local && !a->cfg.mem_shared)
@@ -428,8 +656,12 @@ void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
 	pthread_mutex_lock(&a->mig.mu);
 	p = a->mig.own;
 	pthread_mutex_unlock(&a->mig.mu);
-	/* the VM's figures once it has them (either side) */
-	if (a->vm.vmm && p.state != CVMM_VMM_MIG_FAILED)
+	/* the VM's figures once it has them (either side); a send's only
+	 * once it published them (before, the VM's are its last migration's) */
+	if (a->mig.sending && !__atomic_load_n(&a->mig.live, __ATOMIC_ACQUIRE) &&
+	    p.state != CVMM_VMM_MIG_FAILED)
+		;
+	else if (a->vm.vmm && p.state != CVMM_VMM_MIG_FAILED)
 		cvmm_vmm_migrate_progress(a->vm.vmm, &p);
 	else if (a->vm.vmm && a->mig.sending)
 		cvmm_vmm_migrate_progress(a->vm.vmm, &p);
@@ -448,6 +680,12 @@ void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
 	json_object_object_add(o, "dirty_ring", json_object_new_boolean(p.dirty_ring));
 	counter(o, "total_ms", p.total_ms);
 	counter(o, "downtime_ms", p.downtime_ms);
+	json_object_object_add(o, "switched", json_object_new_boolean(p.switched));
+	counter(o, "connections", p.connections);
+	if (p.fault_median_us || p.fault_p99_us) {
+		counter(o, "fault_median_us", p.fault_median_us);
+		counter(o, "fault_p99_us", p.fault_p99_us);
+	}
 	if (p.error[0])
 		json_object_object_add(o, "error", json_object_new_string(p.error));
 	r->json = o;

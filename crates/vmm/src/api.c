@@ -114,6 +114,7 @@ void drop_vm(struct api *a)
 {
 	cvmm_vm_teardown(&a->vm);
 	a->restored_paused = false;
+	mig_close_fds(a);
 }
 
 void drop_cfg(struct api *a)

@@ -344,6 +344,11 @@ static void *reply_main(void *arg)
 	char e[300];
 
 	cvmm_thread_set_name("cvmm-mig-reply");
+	if (cvmm_vi_mig_thread_start(r->vmm, 0)) {
+		atomic_store(&r->lost, true); /* requests would never be answered */
+		free(m);
+		return NULL;
+	}
 	while (m) {
 		if (cvmm_mig_recv(r->req_fd, &buf, &cap, &r->map, m, NULL, e, sizeof(e)) ||
 		    m->type != CVMM_MIG_PAGES || on_pages(r, m))
@@ -474,6 +479,11 @@ static void *mconn_main(void *arg)
 	int ret = m ? 0 : -ENOMEM;
 
 	cvmm_thread_set_name("cvmm-mig-conn");
+	if (!ret && cvmm_vi_mig_thread_start(r->vmm, c->index)) {
+		snprintf(c->err, sizeof(c->err), "migration: memory connection %u: the thread's "
+			 "hook (seccomp filter) failed", c->index);
+		ret = -EPERM;
+	}
 	while (!ret) {
 		ret = cvmm_mig_recv(c->fd, &buf, &cap, &r->map, m, NULL, c->err, sizeof(c->err));
 		if (ret) {
@@ -626,10 +636,14 @@ static void mconns_stop(struct receiver *r)
  * @keep the pages that came in pre-copy stay) and the reply thread. */
 static int postcopy_begin(struct receiver *r, bool keep)
 {
-	struct vi_uffd_opts o = { .keep = keep };
+	struct vi_uffd_opts o = { .keep = keep, .thread_start = r->vmm->opts.thread_start,
+				  .thread_opaque = r->vmm->opts.opaque,
+				  .thread_type = "migration" };
 	int ret = cvmm_vi_uffd_start(&r->uffd, r->vmm->mem, &o, post_fault, r, "post-copy",
 				     r->err, r->errlen);
 
+	if (!ret)
+		ret = cvmm_vi_uffd_started(r->uffd, "post-copy", r->err, r->errlen);
 	if (ret)
 		return ret;
 	if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r)))
@@ -832,7 +846,12 @@ static void *bulk_main(void *arg)
 	r->err = r->own_err;
 	r->errlen = sizeof(r->own_err);
 	r->err[0] = 0;
-	ret = receive_loop(r);
+	if (cvmm_vi_mig_thread_start(r->vmm, 0)) {
+		snprintf(r->err, r->errlen, "the thread's hook (seccomp filter) failed");
+		ret = -EPERM;
+	} else {
+		ret = receive_loop(r);
+	}
 	if (!ret)
 		ret = cvmm_mig_send_result(r->fd, 0, "");
 	if (!ret) {

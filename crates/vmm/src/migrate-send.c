@@ -715,6 +715,7 @@ static void *requests_main(void *arg)
 	char e[300];
 
 	cvmm_thread_set_name("cvmm-mig-req");
+	/* (made on the migrating thread: its filter came along already) */
 	while (m) {
 		const uint8_t *host;
 		uint64_t len;

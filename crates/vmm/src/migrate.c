@@ -49,6 +49,12 @@ struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm)
 	return m;
 }
 
+int cvmm_vi_mig_thread_start(struct cvmm_vmm *vmm, unsigned int index)
+{
+	return vmm->opts.thread_start ?
+	       vmm->opts.thread_start(vmm->opts.opaque, "migration", index) : 0;
+}
+
 void cvmm_vi_migrate_fini(struct cvmm_vmm *vmm)
 {
 	struct migration *m = vmm->mig;

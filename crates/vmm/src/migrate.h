@@ -29,6 +29,10 @@ struct migration {
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm);
 
 struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm);
+/* First thing on a thread of the migration: the program's hook (its
+ * seccomp filter) as type "migration". @return the hook's result: the
+ * thread ends if it failed. */
+int cvmm_vi_mig_thread_start(struct cvmm_vmm *vmm, unsigned int index);
 /* Publish @p (under the lock) and call the user's callback with it. */
 void cvmm_vi_mig_publish(struct cvmm_vmm *vmm, const struct cvmm_vmm_mig_progress *p,
 			 cvmm_vmm_mig_progress_fn fn, void *opaque);

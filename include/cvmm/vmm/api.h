@@ -34,6 +34,8 @@
 extern "C" {
 #endif
 
+struct cvmm_mig_tls_opts;
+
 struct cvmm_vm_api_opts {
 	size_t sz;                   /* sizeof(struct cvmm_vm_api_opts) */
 	const char *path;            /* the unix socket to serve on ... */
@@ -50,6 +52,12 @@ struct cvmm_vm_api_opts {
 	int signal_fd;               /* a signalfd: each signal N stops the VM, status 128 + N (-1: none) */
 	int event_fd;                /* the event monitor (-1: none) */
 	const char *version;         /* vmmping's build_version */
+	/* TLS for tcp: migrations (the request's tls_dir): the program's
+	 * cvmm_mig_tls_wrap() (libcvmm-migration-tls, cvmm/migration-tls.h),
+	 * or NULL: a tls_dir is refused in one line. A hook, so the VM core
+	 * does not link GnuTLS. */
+	int (*tls_wrap)(int fd, const struct cvmm_mig_tls_opts *o, int *out, char *err,
+			size_t errlen);
 };
 
 /**
