@@ -14,7 +14,7 @@
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
 require_python
-plan 35
+plan 38
 R() { # SOCK CMD...
 	s=$1; shift
 	timeout 30 "$REMOTE" --api-socket "$s" "$@"
