@@ -102,3 +102,25 @@ step_ddbench() {
 	t2=$(cut -d' ' -f1 /proc/uptime)
 	say "dd write 64 MiB $t0 $t1 read $t2"
 }
+
+# ACPI PCI hotplug and the power button (tests/linux-guest/hotplug.sh):
+# a PCI function appears (the host's vm.add-disk), then goes (its
+# vm.remove-device: acpiphp ejects the slot), then the GED's interrupt
+# count moves (vm.power-button). Waits are bounded (15 minutes each).
+npci() { ls /sys/bus/pci/devices | wc -l; }
+gedirqs() { grep -i ged /proc/interrupts | awk '{print $2}'; }
+step_hotplug() {
+	n0=$(npci)
+	[ -n "$(gedirqs)" ] || { say "hotplug no GED interrupt in /proc/interrupts"; return 1; }
+	say "hotplug ready with $n0 PCI functions"
+	i=0; while [ "$(npci)" -le "$n0" ] && [ $i -lt 900 ]; do sleep 1; i=$((i + 1)); done
+	for d in /sys/bus/pci/devices/*; do
+		say "hotplug function ${d##*/} $(cat "$d/vendor"):$(cat "$d/device")"
+	done
+	i=0; while [ "$(npci)" -gt "$n0" ] && [ $i -lt 900 ]; do sleep 1; i=$((i + 1)); done
+	say "hotplug gone, $(npci) PCI functions"
+	g0=$(gedirqs)
+	say "hotplug waiting for the power button"
+	i=0; while [ "$(gedirqs)" = "$g0" ] && [ $i -lt 900 ]; do sleep 1; i=$((i + 1)); done
+	[ "$(gedirqs)" != "$g0" ] && say "hotplug power button interrupt"
+}
