@@ -13,7 +13,7 @@
 
 #include "guest.h"
 
-/* Where cvmm-microvm puts its devices (examples/microvm/virtio.h). */
+/* Where cvmm-microvm puts its devices (include/cvmm/vmm/config.h). */
 #define VIRTIO_MMIO_BASE 0xd0000000ull
 #define VIRTIO_MMIO_STRIDE 0x1000ull
 #define VIRTIO_MMIO_SLOTS 18u
