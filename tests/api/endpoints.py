@@ -221,7 +221,11 @@ try:
     expect("vm.power-button: 204 (the GED's event; this guest ignores it)", 204, "PUT",
            "vm.power-button")
     expect("vm.reboot: 204", 204, "PUT", "vm.reboot")
-    time.sleep(0.5)
+    # the new VM's serial file starts empty: wait (bounded) for its guest's
+    # line rather than a fixed time (0.5 s was too short at load 29)
+    deadline = time.time() + 20
+    while time.time() < deadline and "staying up" not in open(SERIAL, errors="replace").read():
+        time.sleep(0.1)
     t.check("after reboot the (new) guest runs", running_and_intact())
 
     # --- shutdown, boot again, delete -------------------------------------------------------
