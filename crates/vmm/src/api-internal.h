@@ -76,6 +76,7 @@ struct api {
 #define bdf_json(...) cvmm_vm_api_bdf_json(__VA_ARGS__)
 #define counter(...) cvmm_vm_api_counter(__VA_ARGS__)
 #define mig_join(...) cvmm_vm_api_mig_join(__VA_ARGS__)
+#define mig_close_fds(...) cvmm_vm_api_mig_close_fds(__VA_ARGS__)
 #define only_known(...) cvmm_vm_api_only_known(__VA_ARGS__)
 #define adopt_cfg(...) cvmm_vm_api_adopt_cfg(__VA_ARGS__)
 
