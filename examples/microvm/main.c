@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -27,7 +28,6 @@
 #endif
 
 #include "config.h"
-#include "input.h"
 #include "microvm.h"
 
 static struct termios saved_tty;
@@ -181,24 +181,33 @@ static int start_vm(struct microvm *m)
 	return 0;
 }
 
-/* SIGUSR1 snapshots (--snapshot), SIGUSR2 resumes a paused VM or starts
- * one restored with resume=off. */
-static void on_user_signal(void *opaque, int signo)
+/* SIGTERM/SIGINT stop the VM with 128 + the signal; SIGUSR1 snapshots
+ * (--snapshot); SIGUSR2 resumes a paused VM or starts one restored with
+ * resume=off. */
+static void on_signal(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
 {
 	struct microvm *m = opaque;
 	struct cvmm_vmm *vmm = m->vm.vmm;
+	struct signalfd_siginfo si;
 	char msg[600];
 
-	if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !m->snap.started) {
+	(void)em;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_CREATED && !m->snap.started) {
 		if (start_vm(m))
 			cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
-	} else if (signo == SIGUSR1 && !m->snap.dest) {
+	} else if (si.ssi_signo == SIGUSR1 && !m->snap.dest) {
 		fprintf(stderr, "cvmm-microvm: SIGUSR1: no --snapshot destination\n");
-	} else if (signo == SIGUSR1) {
+	} else if (si.ssi_signo == SIGUSR1) {
 		cvmm_vm_snap_take(&m->snap, vmm, &m->cfg.vm, msg, sizeof(msg));
 		fprintf(stderr, "cvmm-microvm: %s\n", msg);
-	} else if (signo == SIGUSR2 && cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED) {
-		cvmm_vmm_resume(vmm);
+	} else if (si.ssi_signo == SIGUSR2) {
+		if (cvmm_vmm_state(vmm) == CVMM_VMM_PAUSED)
+			cvmm_vmm_resume(vmm);
+	} else {
+		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 128 + (int)si.ssi_signo);
 	}
 }
 
@@ -231,7 +240,6 @@ int main(int argc, char **argv)
 	static struct microvm m;  /* big (a VM configuration): not on the stack */
 	struct microvm_config *cfg = &m.cfg;
 	struct cvmm_vm_outputs outs;
-	struct microvm_input in;
 	struct json_object *vmconfig = NULL;
 	bool sandbox_ready = false;
 	char err[512] = "";
@@ -241,7 +249,8 @@ int main(int argc, char **argv)
 	m.vm = (struct cvmm_vm){ .cfg = &cfg->vm, .t0_ns = process_start_ns(), .opaque = &m,
 				 .thread_start = thread_start, .on_event = on_event,
 				 .post_code = post_code, .boot_image = microvm_boot_test_guest,
-				 .snap = &m.snap, .serial_out = -1, .con_out = -1 };
+				 .snap = &m.snap, .serial_stdin = true, .serial_out = -1,
+				 .con_out = -1 };
 	m.evfd = -1;
 	/* --snapshot/--restore first: a restore's configuration is the
 	 * snapshot's stored arguments with this command line's overrides. */
@@ -314,15 +323,14 @@ int main(int argc, char **argv)
 	}
 	ret = cvmm_vm_build(&m.vm, err, sizeof(err));
 	if (!ret)
-		ret = microvm_input_init(&in, m.vm.vmm, sfd, cfg->vm.serial == CVMM_VM_SERIAL_STDIO);
+		ret = cvmm_event_manager_add(cvmm_vmm_event_manager(m.vm.vmm), sfd, EPOLLIN,
+					     on_signal, &m);
 	if (ret) {
 		fprintf(stderr, "cvmm-microvm: %s%s\n", m.snap.source ? "restore: " : "",
 			err[0] ? err : strerror(-ret));
 		cvmm_vm_outputs_remove(&outs);
 		goto out;
 	}
-	in.user_signal = on_user_signal;
-	in.user_opaque = &m;
 	/* A restore without resume=on waits for SIGUSR2. */
 	if (m.snap.started && (status = start_vm(&m))) {
 		cvmm_vm_outputs_remove(&outs);

@@ -169,6 +169,9 @@ int cvmm_vm_build(struct cvmm_vm *m, char *err, size_t errlen)
 	po.serial_out_fd = m->serial_out;
 	if ((ret = cvmm_vmm_platform_add(m->vmm, &po, err, errlen)) || (ret = boot(m, err, errlen)))
 		return ret;
+	if (m->serial_stdin && cfg->serial == CVMM_VM_SERIAL_STDIO &&
+	    (ret = cvmm_vm_input_create(m->vmm, STDIN_FILENO, &m->input)))
+		return cvmm_vm_errf(err, errlen, ret, "--serial: stdin: %s", strerror(-ret));
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "devices and boot state ready at %.3f ms",
 		 (cvmm_now_ns() - m->t0_ns) / 1e6);
 	return 0;
@@ -181,6 +184,8 @@ void cvmm_vm_init(struct cvmm_vm *m)
 
 void cvmm_vm_teardown(struct cvmm_vm *m)
 {
+	cvmm_vm_input_destroy(m->input);
+	m->input = NULL;
 	cvmm_vmm_destroy(m->vmm);
 	m->vmm = NULL;
 	if (m->serial_out > STDERR_FILENO)

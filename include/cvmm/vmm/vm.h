@@ -29,6 +29,7 @@ extern "C" {
 #endif
 
 struct cvmm_vm_snap;
+struct cvmm_vm_input;
 
 /* A device model of a built VM, by id (the VM core owns it). */
 struct cvmm_vm_model {
@@ -61,6 +62,7 @@ struct cvmm_vm {
 	void *observer_opaque;
 	struct cvmm_vm_snap *snap;   /* restore this snapshot instead of booting, or NULL */
 	bool incoming;               /* a migration brings memory and registers: load nothing */
+	bool serial_stdin;           /* cfg->serial stdio: stdin feeds the guest's serial port */
 	/* ---- set by cvmm_vm_build() ---- */
 	struct cvmm_vmm *vmm;
 	int serial_out;              /* the guest's serial output, or -1 */
@@ -68,6 +70,7 @@ struct cvmm_vm {
 	struct cvmm_vm_model models[CVMM_VM_VIRTIO_MAX];
 	unsigned int nmodels;
 	const char *only_id;         /* cvmm_vm_device_hotplug: the one device to add */
+	struct cvmm_vm_input *input; /* serial_stdin: the reader of stdin, or NULL */
 };
 
 /**
@@ -102,6 +105,23 @@ void cvmm_vm_teardown(struct cvmm_vm *vm);
  *  reset, the debug-exit value, 2 for a crash, 3 for a host error or a VM
  *  that never stopped, 128 + N after signal N. */
 int cvmm_vm_exit_status(struct cvmm_vmm *vmm);
+
+/* ---- Host input for the guest's serial port (serial-input.c) ---------- */
+
+/**
+ * Feed what @fd (stdin, a pipe, a regular file) gives to the serial port
+ * of @vmm, on the VM's control loop, with back-pressure: bytes the UART's
+ * FIFO refuses are offered again on a timer and @fd is not read meanwhile.
+ * EOF or a read error ends the input; the guest keeps running. @fd stays
+ * the caller's (never closed). cvmm_vm_build() does this for stdin when
+ * vm->serial_stdin is set and the serial port is stdio.
+ * @return 0; -EINVAL (no VM, negative fd); -ENOMEM; the loop's errors.
+ * Thread safety: create and destroy on the control loop's thread (or
+ * before it runs).
+ */
+int cvmm_vm_input_create(struct cvmm_vmm *vmm, int fd, struct cvmm_vm_input **out);
+/** Stop reading and free (NULL-safe). Before the VM is destroyed. */
+void cvmm_vm_input_destroy(struct cvmm_vm_input *in);
 
 /* ---- Cloud Hypervisor's event monitor (events.c) ----------------------- */
 
