@@ -523,6 +523,14 @@ static int vpdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, 
 	}
 	/* BAR 0 where the state has it (bar_event moves the ioeventfds). */
 	cvmm_pci_segment_update(d->pci->seg);
+	/* Every queue looked at once, as after a kick (virtio.c kick_all()
+	 * says why: a kick the snapshot took no note of). */
+	for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
+		int fd = cvmm_virtio_pci_notify_fd(d->t, q);
+
+		if (fd >= 0)
+			cvmm_eventfd_write(fd, 1);
+	}
 	return 0;
 }
 

@@ -390,9 +390,17 @@ int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 	clock_gettime(CLOCK_REALTIME, &now);
 	m.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	m.mem_size = cvmm_guest_mem_total_size(vmm->mem);
+	/* The state first: saving it settles the devices, and a device that
+	 * finishes in-flight requests then writes guest memory (the data of
+	 * a read, the used ring) that the memory file must hold. Written
+	 * after the memory, the state said "done" of requests whose results
+	 * the memory lacked: the restored guest waited for ever for them
+	 * (tests/microvm/snapshot-blk.sh). */
+	if ((ret = write_state(&sw, vmm, &m.state_len)))
+		goto fail;
 	/* With tracking on every snapshot starts a new interval; a diff holds
-	 * the last one. (A failed snapshot loses the interval: take a full
-	 * one next.) */
+	 * the last one, the devices' writes while settling included. (A
+	 * failed snapshot loses the interval: take a full one next.) */
 	ret = cvmm_vi_snap_dirty_collect(vmm, &dirty, m.mem_size / SNAP_PAGE);
 	if (ret < 0) {
 		failf(err, errlen, ret, "snapshot '%s': dirty log: %s", dir, strerror(-ret));
@@ -405,10 +413,8 @@ int cvmm_vmm_snapshot(struct cvmm_vmm *vmm, const char *dir,
 	}
 	if (o && o->diff)
 		m.flags |= SNAP_F_DIFF;
-	/* The largest part first: a full disk shows up before the rest. */
 	if ((ret = write_memory(&sw, vmm, regions, &m.nregions, &m.data_bytes,
 				o && o->diff ? dirty : NULL)) ||
-	    (ret = write_state(&sw, vmm, &m.state_len)) ||
 	    (ret = write_blob(&sw, CVMM_VMM_SNAPSHOT_CONFIG, o && o->config ? o->config : "",
 			      m.config_len)) ||
 	    (ret = write_manifest(&sw, &m, regions, o && o->diff ? dirty : NULL)))

@@ -194,6 +194,25 @@ int cvmm_vi_vdev_memory_changed(void *dev)
 	return broken < 0 ? broken : 0;
 }
 
+/*
+ * After a restore every queue is looked at once, as if the guest had just
+ * kicked it: a snapshot taken after the guest published requests but
+ * before the device thread read the kick carries the requests in the ring
+ * and not the kick (an eventfd is no state), and a guest that polls the
+ * used ring would wait for ever (tests/microvm/snapshot-blk.sh saw it).
+ * A kick with nothing new costs a look at the ring; the device thread
+ * handles them once it runs. (pci.c does the same for virtio-pci.)
+ */
+static void kick_all(struct vdev *d)
+{
+	for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
+		int fd = cvmm_virtio_mmio_notify_fd(d->t, q);
+
+		if (fd >= 0)
+			cvmm_eventfd_write(fd, 1);
+	}
+}
+
 static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
 {
 	struct vdev *d = dev;
@@ -250,6 +269,8 @@ static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, c
 	ret = cvmm_virtio_mmio_restore(d->t, &ts, ds.len ? ds.data : NULL, ds.len, why, sizeof(why));
 	if (ret)
 		snprintf(err, errlen, "state section '%s': %s", sec, why);
+	else
+		kick_all(d);
 	return ret;
 }
 
