@@ -11,6 +11,8 @@
  * RING-BYTES > 0: the source has a per-vCPU KVM dirty ring of that size.
  * CONNECTIONS > 1: pre-copy spreads pages over that many TCP connections.
  * MODES: any of "pre", "post", "local" joined by commas (default all).
+ * BENCH_TLS_DIR=DIR (environment): every TCP connection through TLS with
+ * the certificates of DIR (tests/integration/mig-certs.sh makes one).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +27,10 @@
 #include <unistd.h>
 
 #include <cvmm/vmm.h>
+
+#ifdef CVMM_BENCH_TLS
+#include <cvmm/migration-tls.h>
+#endif
 
 #include "cvmm-dirty-pattern.h"
 #include "guest-loader.h"
@@ -97,6 +103,43 @@ static void *sender(void *arg)
 	return NULL;
 }
 
+#ifdef CVMM_BENCH_TLS
+struct tls_srv {
+	int fd, out, ret;
+	char err[300];
+};
+
+static void *tls_srv_main(void *arg)
+{
+	struct tls_srv *t = arg;
+	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = getenv("BENCH_TLS_DIR"),
+				       .server = true };
+
+	t->ret = cvmm_mig_tls_wrap(t->fd, &o, &t->out, t->err, sizeof(t->err));
+	return NULL;
+}
+
+/* Both ends of a TCP pair through TLS (BENCH_TLS_DIR). */
+static void tls_wrap_pair(int *c, int *d)
+{
+	struct tls_srv t = { .fd = *d };
+	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = getenv("BENCH_TLS_DIR"),
+				       .hostname = "127.0.0.1" };
+	char err[300];
+	pthread_t th;
+	int ret;
+
+	pthread_create(&th, NULL, tls_srv_main, &t);
+	ret = cvmm_mig_tls_wrap(*c, &o, c, err, sizeof(err));
+	pthread_join(th, NULL);
+	if (ret)
+		die("TLS client", ret, err);
+	if (t.ret)
+		die("TLS server", t.ret, t.err);
+	*d = t.out;
+}
+#endif
+
 static void tcp_pair(int *c, int *d)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -111,6 +154,10 @@ static void tcp_pair(int *c, int *d)
 		die("connect", -errno, NULL);
 	*d = accept(l, NULL, NULL);
 	close(l);
+#ifdef CVMM_BENCH_TLS
+	if (getenv("BENCH_TLS_DIR"))
+		tls_wrap_pair(c, d);
+#endif
 }
 
 enum mode { PRECOPY, POSTCOPY, LOCAL };
