@@ -226,6 +226,11 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, PR_SET_NAME)),
 	CVMM_SECCOMP_RULE("rseq"),
 	CVMM_SECCOMP_RULE("getrandom"),            /* TLS */
+	CVMM_SECCOMP_RULE("restart_syscall"),      /* a pump's poll interrupted (a stop at exit) */
+	CVMM_SECCOMP_RULE_COND("socketpair",       /* TLS: the plain end the migration uses */
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
+	CVMM_SECCOMP_RULE_COND("setsockopt",       /* ... with room for a page batch */
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_SNDBUF)),
 	CVMM_SECCOMP_RULE("newfstatat"),           /* TLS: reading the tls_dir's files */
 	CVMM_SECCOMP_RULE("fstat"),
 	CVMM_SECCOMP_RULE("access"),

@@ -37,6 +37,14 @@ struct cvmm_mig_tls_opts {
 	 * name (NULL: only the CA is checked). */
 	const char *hostname;
 	unsigned int handshake_ms; /**< 0: 10 s */
+	/**
+	 * Handshake on the session's thread, after this returns: for the
+	 * connections a source makes after the main one, which the destination
+	 * accepts only once it has read START from the main one. A failure
+	 * then shows as the plain end's stream ending (the main connection,
+	 * not deferred, already checked the same certificates).
+	 */
+	bool defer;
 };
 
 /**

@@ -31,6 +31,9 @@ struct tls_pump {
 	gnutls_certificate_credentials_t cred;
 	int net;                 /* the TCP connection */
 	int local;               /* our end of the socketpair */
+	bool defer, server;      /* the handshake runs on the pump thread */
+	char host[256];          /* GnuTLS keeps the pointer for the handshake */
+	unsigned int handshake_ms;
 };
 
 static void pump_free(struct tls_pump *p)
@@ -58,6 +61,8 @@ static int send_all(gnutls_session_t s, const uint8_t *b, size_t n)
 	return 0;
 }
 
+static int handshake(struct tls_pump *p, bool server, unsigned int ms, char *err, size_t errlen);
+
 /* Plain bytes from the caller go out as records; records that come in go
  * to the caller. Either side's end ends the session. */
 static void *pump_main(void *arg)
@@ -67,6 +72,13 @@ static void *pump_main(void *arg)
 	bool from_net = true, from_local = true;
 
 	cvmm_thread_set_name("cvmm-mig-tls");
+	if (p->defer) {
+		char err[256];
+
+		/* A failure ends the plain end: the caller reads the stream's end. */
+		if (handshake(p, p->server, p->handshake_ms, err, sizeof(err)))
+			from_net = from_local = false;
+	}
 	while (buf && (from_net || from_local)) {
 		struct pollfd pf[2] = { { .fd = from_net ? p->net : -1, .events = POLLIN },
 					{ .fd = from_local ? p->local : -1, .events = POLLIN } };
@@ -199,6 +211,38 @@ static int handshake_error(struct tls_pump *p, int ret, const struct cvmm_mig_tl
 	return -EPROTO;
 }
 
+/* The handshake, and for the client the server's one-byte confirmation.
+ * @return 0 or the negative errno of handshake_error(). */
+static int handshake(struct tls_pump *p, bool server, unsigned int ms, char *err, size_t errlen)
+{
+	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .server = server, .handshake_ms = ms };
+	int ret;
+
+	do {
+		ret = gnutls_handshake(p->s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	/* TLS 1.3 ends the client's handshake before the server has checked
+	 * the client's certificate: the server confirms with one byte, so a
+	 * refused source learns it here, with the reason, not at its first
+	 * write. */
+	if (ret >= 0 && server) {
+		ret = send_all(p->s, (const uint8_t *)"\x01", 1) ? GNUTLS_E_PUSH_ERROR : 0;
+	} else if (ret >= 0) {
+		uint8_t ok = 0;
+
+		gnutls_record_set_timeout(p->s, ms ? ms : 10000);
+		do {
+			ret = (int)gnutls_record_recv(p->s, &ok, 1);
+		} while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+		if (ret == 1 && ok != 1)
+			ret = GNUTLS_E_UNEXPECTED_PACKET;
+		else if (ret == 0)
+			ret = GNUTLS_E_PREMATURE_TERMINATION;
+		gnutls_record_set_timeout(p->s, 0);
+	}
+	return ret < 0 ? handshake_error(p, ret, &o, err, errlen) : 0;
+}
+
 int cvmm_mig_tls_wrap(int fd, const struct cvmm_mig_tls_opts *o, int *out, char *err,
 		      size_t errlen)
 {
@@ -218,6 +262,9 @@ int cvmm_mig_tls_wrap(int fd, const struct cvmm_mig_tls_opts *o, int *out, char 
 		return -ENOMEM;
 	p->net = fd;
 	p->local = -1;
+	p->defer = o->defer;
+	p->server = o->server;
+	p->handshake_ms = o->handshake_ms;
 	if ((ret = credentials(p, o, err, errlen)))
 		goto fail;
 	if (gnutls_init(&p->s, o->server ? GNUTLS_SERVER : GNUTLS_CLIENT) ||
@@ -234,35 +281,13 @@ int cvmm_mig_tls_wrap(int fd, const struct cvmm_mig_tls_opts *o, int *out, char 
 		gnutls_certificate_send_x509_rdn_sequence(p->s, 1);
 	}
 	/* The peer's chain against the CA (and, for the client, the name). */
-	gnutls_session_set_verify_cert(p->s, o->server ? NULL : o->hostname, 0);
+	if (!o->server && o->hostname)
+		snprintf(p->host, sizeof(p->host), "%s", o->hostname);
+	gnutls_session_set_verify_cert(p->s, p->host[0] ? p->host : NULL, 0);
 	gnutls_transport_set_int(p->s, fd);
 	gnutls_handshake_set_timeout(p->s, o->handshake_ms ? o->handshake_ms : 10000);
-	do {
-		ret = gnutls_handshake(p->s);
-	} while (ret < 0 && !gnutls_error_is_fatal(ret));
-	/* TLS 1.3 ends the client's handshake before the server has checked
-	 * the client's certificate: the server confirms with one byte, so a
-	 * refused source learns it here, with the reason, not at its first
-	 * write. */
-	if (ret >= 0 && o->server) {
-		ret = send_all(p->s, (const uint8_t *)"\x01", 1) ? GNUTLS_E_PUSH_ERROR : 0;
-	} else if (ret >= 0) {
-		uint8_t ok = 0;
-
-		gnutls_record_set_timeout(p->s, o->handshake_ms ? o->handshake_ms : 10000);
-		do {
-			ret = (int)gnutls_record_recv(p->s, &ok, 1);
-		} while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
-		if (ret == 1 && ok != 1)
-			ret = GNUTLS_E_UNEXPECTED_PACKET;
-		else if (ret == 0)
-			ret = GNUTLS_E_PREMATURE_TERMINATION;
-		gnutls_record_set_timeout(p->s, 0);
-	}
-	if (ret < 0) {
-		ret = handshake_error(p, ret, o, err, errlen);
+	if (!o->defer && (ret = handshake(p, o->server, o->handshake_ms, err, errlen)))
 		goto fail;
-	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		ret = -errno;
 		goto fail;

@@ -131,7 +131,10 @@ static int mig_tls(struct api *a, int *fd, bool server, const struct sockaddr_st
 {
 	struct mig *g = &a->mig;
 	char host[INET_ADDRSTRLEN] = "";
-	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = g->tls_dir, .server = server };
+	/* A source's connections after the main one: the destination accepts
+	 * them only once START came, so their handshake cannot wait here. */
+	struct cvmm_mig_tls_opts o = { .sz = sizeof(o), .dir = g->tls_dir, .server = server,
+				       .defer = !server && g->nfds > 0 };
 	int out, ret;
 
 	if (!g->tls_dir[0])
