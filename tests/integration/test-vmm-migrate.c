@@ -725,11 +725,14 @@ static void tls_pair(const char *client_dir, const char *server_dir, struct tls_
 	pthread_join(sv->t, NULL);
 }
 
-/* Pre-copy through TLS with mutual authentication: every byte found. */
+/* Pre-copy through TLS with mutual authentication, on a main connection
+ * and a memory connection whose client handshake is deferred to its pump
+ * (the server side handshakes it only afterwards): every byte found. */
 START_TEST(precopy_tls)
 {
 	struct tls_side c, sv;
 	char good[128];
+	char err[300];
 
 	if (!tls_certs())
 		return;
@@ -737,7 +740,19 @@ START_TEST(precopy_tls)
 	tls_pair(good, good, &c, &sv);
 	ck_assert_msg(c.ret == 0, "client: %s", c.err);
 	ck_assert_msg(sv.ret == 0, "server: %s", sv.err);
+	extras(1, true);
+	{
+		struct cvmm_mig_tls_opts co = { .sz = sizeof(co), .dir = good,
+						.hostname = "127.0.0.1", .defer = true };
+		struct cvmm_mig_tls_opts so = { .sz = sizeof(so), .dir = good, .server = true };
+
+		ck_assert_msg(cvmm_mig_tls_wrap(extra_src[0], &co, &extra_src[0], err,
+						sizeof(err)) == 0, "deferred client: %s", err);
+		ck_assert_msg(cvmm_mig_tls_wrap(extra_dst[0], &so, &extra_dst[0], err,
+						sizeof(err)) == 0, "server: %s", err);
+	}
 	migrate_and_check(c.out, sv.out, false);
+	extras_close();
 	close(c.out);
 	close(sv.out);
 	tls_clean();
