@@ -455,7 +455,7 @@ static void show(struct json_object *o, bool tty, long long *pass_max, char *las
 		*pass_max = 0; /* a new pass: its own 100 % */
 	if (rem > *pass_max)
 		*pass_max = rem;
-	pct = *pass_max ? (int)(100 - rem * 100 / *pass_max) : 100;
+	pct = *pass_max ? (int)(100 - rem * 100 / *pass_max) : strcmp(state, "setup") ? 100 : 0;
 	fill = pct / 5;
 	for (int i = 0; i < 20; i++)
 		bar[i] = i < fill ? '#' : '.';
