@@ -10,18 +10,29 @@
 #include <cvmm/acpi-tables.h>
 #include <cvmm/linux-loader.h>
 #include <cvmm/linux-loader/x86-boot.h>
+#include <cvmm/pci.h>
 
 #include "internal.h"
 
 /* More than the interrupt lines the allocator has for virtio-mmio. */
 #define VIRTIO_MAX 64
 
-/* The legacy BIOS area and the 32-bit MMIO hole are not RAM for the guest. */
-static const struct cvmm_mem_range reserved[] = {
-	{ 0x9fc00, 0x100000 - 0x9fc00, CVMM_E820_RESERVED },
-	{ CVMM_X86_MMIO_HOLE_START, CVMM_X86_MMIO_HOLE_END - CVMM_X86_MMIO_HOLE_START,
-	  CVMM_E820_RESERVED },
-};
+unsigned int cvmm_vi_boot_reserved(const struct cvmm_vmm *v, struct cvmm_mem_range *out)
+{
+	struct cvmm_vmm_pci_info pi;
+	unsigned int n = 0;
+
+	out[n++] = (struct cvmm_mem_range){ 0x9fc00, 0x100000 - 0x9fc00, CVMM_E820_RESERVED };
+	/* Linux takes MMCONFIG only where the firmware reserved it. */
+	if (!cvmm_vmm_pci_info(v, &pi))
+		out[n++] = (struct cvmm_mem_range){ pi.ecam_base,
+			(uint64_t)(pi.bus_end - pi.bus_start + 1) * CVMM_PCI_ECAM_BUS_SIZE,
+			CVMM_E820_RESERVED };
+	out[n++] = (struct cvmm_mem_range){ CVMM_VMM_IOAPIC_ADDR,
+					    CVMM_X86_MMIO_HOLE_END - CVMM_VMM_IOAPIC_ADDR,
+					    CVMM_E820_RESERVED };
+	return n;
+}
 
 /*
  * ACPI tables in the BIOS area where a guest scanning for the RSDP finds
@@ -228,11 +239,11 @@ static int build_cmdline(const struct cvmm_vmm *v, const char *base, struct cvmm
 int cvmm_vmm_boot_linux(struct cvmm_vmm *v, const struct cvmm_vmm_boot_opts *o, char *err,
 			size_t errlen)
 {
+	struct cvmm_mem_range reserved[CVMM_VI_BOOT_RESERVED_MAX];
 	struct cvmm_loader_opts lo = {
 		.sz = sizeof(lo),
 		.initrd_fd = -1,
 		.reserved = reserved,
-		.n_reserved = CVMM_ARRAY_SIZE(reserved),
 	};
 	struct cvmm_x86_boot_opts bo = { .sz = sizeof(bo) };
 	struct cvmm_cmdline *cmdline = NULL;
@@ -245,6 +256,7 @@ int cvmm_vmm_boot_linux(struct cvmm_vmm *v, const struct cvmm_vmm_boot_opts *o, 
 		snprintf(err, errlen, "boot: bad options");
 		return -EINVAL;
 	}
+	lo.n_reserved = cvmm_vi_boot_reserved(v, reserved);
 	lo.kernel_fd = o->kernel_fd;
 	lo.initrd_fd = o->initrd_fd;
 	lo.cmdline = o->cmdline ? o->cmdline : "";

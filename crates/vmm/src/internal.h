@@ -221,6 +221,17 @@ bool cvmm_vi_ged_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_ged *out);
 bool cvmm_vi_hotplug_check(struct cvmm_vmm *vmm, const char *kind, char *err, size_t errlen,
 			   int *ret);
 void cvmm_vi_ged_slot_gone(struct cvmm_vmm *vmm, unsigned int slot);
+/*
+ * boot.c: the ranges the guest's memory map (E820 / PVH) marks reserved,
+ * into @out (room for CVMM_VI_BOOT_RESERVED_MAX): the legacy BIOS area,
+ * the ECAM window with PCI, the I/O APIC and LAPIC pages up to 4 GiB. Not
+ * the rest of the 32-bit hole: Linux clips E820-reserved ranges out of a
+ * PCI host bridge's windows, and reserving the whole hole left it no
+ * 32-bit window for BARs. @return how many.
+ */
+#define CVMM_VI_BOOT_RESERVED_MAX 3
+struct cvmm_mem_range;
+unsigned int cvmm_vi_boot_reserved(const struct cvmm_vmm *v, struct cvmm_mem_range *out);
 
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque);
 void cvmm_vi_emit(struct cvmm_vmm *vmm, const struct cvmm_vmm_event *ev);

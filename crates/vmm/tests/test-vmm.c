@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cvmm/acpi-tables.h>
+#include <cvmm/linux-loader.h>
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/console.h>
 
@@ -280,6 +281,48 @@ START_TEST(alloc_mmio_align_and_claims)
 }
 END_TEST
 
+static bool overlaps(const struct cvmm_mem_range *r, uint64_t base, uint64_t len)
+{
+	return r->addr < base + len && base < r->addr + r->size;
+}
+
+/*
+ * The memory map's reserved ranges: the BIOS area, ECAM (with PCI) and the
+ * APIC pages, never a BAR window. Linux clips E820-reserved ranges out of
+ * a host bridge's windows; with the whole 32-bit hole reserved it found no
+ * room for a 32-bit BAR once the 64-bit window lay above 4 GiB.
+ */
+START_TEST(boot_reserved_ranges)
+{
+	struct cvmm_mem_range r[CVMM_VI_BOOT_RESERVED_MAX];
+	struct cvmm_vmm_pci_info pi;
+	char err[256];
+	unsigned int n;
+	bool ecam = false, apic = false;
+
+	n = cvmm_vi_boot_reserved(vm, r);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(r[0].addr, 0x9fc00);
+	ck_assert_msg(cvmm_vmm_pci_add(vm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vm, &pi), 0);
+	n = cvmm_vi_boot_reserved(vm, r);
+	ck_assert_uint_eq(n, 3);
+	for (unsigned int i = 0; i < n; i++) {
+		ck_assert_uint_eq(r[i].type, CVMM_E820_RESERVED);
+		ck_assert_msg(!overlaps(&r[i], pi.mmio32_base, pi.mmio32_size),
+			      "reserved [%#llx, +%#llx) covers the 32-bit BAR window",
+			      (unsigned long long)r[i].addr, (unsigned long long)r[i].size);
+		ck_assert(!overlaps(&r[i], pi.mmio64_base, pi.mmio64_size));
+		if (r[i].addr <= pi.ecam_base && pi.ecam_base + (1 << 20) <= r[i].addr + r[i].size)
+			ecam = true;
+		if (r[i].addr <= CVMM_VMM_IOAPIC_ADDR &&
+		    CVMM_VMM_LAPIC_ADDR + 0x1000 <= r[i].addr + r[i].size)
+			apic = true;
+	}
+	ck_assert(ecam && apic);
+}
+END_TEST
+
 static unsigned int destroyed, paused, resumed;
 static void toy_destroy(void *d) { (void)d; destroyed++; }
 static int toy_pause(void *d) { (void)d; paused++; return 0; }
@@ -513,6 +556,7 @@ int main(void)
 	tcase_add_test(v, create_refuses);
 	tcase_add_test(v, alloc_gsi_exhaustion);
 	tcase_add_test(v, alloc_mmio_align_and_claims);
+	tcase_add_test(v, boot_reserved_ranges);
 	tcase_add_test(v, device_table);
 	tcase_add_test(v, lifecycle_refusals);
 	tcase_add_test(v, lifecycle_external_loop);
