@@ -43,8 +43,14 @@ void cvmm_vi_alloc_init(struct allocator *al, uint64_t mmio64_start)
 		al->pool[k].start = range[k][0];
 		al->pool[k].end = range[k][1];
 	}
-	/* 64-bit MMIO above RAM, 1 GiB aligned as PCI windows like it. */
+	/*
+	 * 64-bit MMIO above RAM, 1 GiB aligned as PCI windows like it, and
+	 * never below 4 GiB: with 2-3 GiB of RAM the rounded end of RAM fell
+	 * in the 32-bit hole, and the PCI 64-bit window collided with ECAM.
+	 */
 	mmio64_start = (mmio64_start + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+	if (mmio64_start < CVMM_X86_MMIO_HOLE_END)
+		mmio64_start = CVMM_X86_MMIO_HOLE_END;
 	al->pool[CVMM_VMM_RES_MMIO64].start = mmio64_start;
 	al->pool[CVMM_VMM_RES_MMIO64].end = mmio64_start + MMIO64_SIZE;
 }

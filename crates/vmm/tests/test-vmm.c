@@ -281,6 +281,46 @@ START_TEST(alloc_mmio_align_and_claims)
 }
 END_TEST
 
+/*
+ * The 64-bit pool starts above RAM and never below 4 GiB: with 2.5 GiB of
+ * RAM it began at 3 GiB, inside the 32-bit hole, and `--memory 2560M
+ * --pci` failed ("pci: bus: File exists": its window met ECAM's).
+ */
+START_TEST(alloc_mmio64_above_4g)
+{
+	const uint64_t ram_end[][2] = {
+		{ 256ull << 20, 1ull << 32 }, { 0xa0000000ull, 1ull << 32 },
+		{ 0xc0000000ull, 1ull << 32 }, { 0x140000000ull, 0x140000000ull },
+		{ 0x140000001ull, 0x180000000ull },
+	};
+
+	for (unsigned int i = 0; i < CVMM_ARRAY_SIZE(ram_end); i++) {
+		struct allocator al;
+
+		cvmm_vi_alloc_init(&al, ram_end[i][0]);
+		ck_assert_uint_eq(al.pool[CVMM_VMM_RES_MMIO64].start, ram_end[i][1]);
+		cvmm_vi_alloc_fini(&al);
+	}
+}
+END_TEST
+
+/* A 2.5 GiB VM takes a PCI segment; its windows and ECAM do not meet. */
+START_TEST(pci_with_2g5_ram)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 0xa0000000ull, .ncpus = 1 };
+	struct cvmm_vmm_pci_info pi;
+	struct cvmm_vmm *v;
+	char err[256];
+
+	ck_assert_msg(cvmm_vmm_create(&o, &v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(v, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(v, &pi), 0);
+	ck_assert_uint_ge(pi.mmio64_base, 1ull << 32);
+	ck_assert_uint_lt(pi.mmio32_base + pi.mmio32_size, 1ull << 32);
+	cvmm_vmm_destroy(v);
+}
+END_TEST
+
 static bool overlaps(const struct cvmm_mem_range *r, uint64_t base, uint64_t len)
 {
 	return r->addr < base + len && base < r->addr + r->size;
@@ -557,6 +597,8 @@ int main(void)
 	tcase_add_test(v, alloc_gsi_exhaustion);
 	tcase_add_test(v, alloc_mmio_align_and_claims);
 	tcase_add_test(v, boot_reserved_ranges);
+	tcase_add_test(v, alloc_mmio64_above_4g);
+	tcase_add_test(v, pci_with_2g5_ram);
 	tcase_add_test(v, device_table);
 	tcase_add_test(v, lifecycle_refusals);
 	tcase_add_test(v, lifecycle_external_loop);
