@@ -17,34 +17,51 @@ s=$TMP/serial
 i=0
 while [ $i -lt 4096 ]; do printf 'host to guest line %058d\n' $i; i=$((i + 1)); done >"$TMP/host-tx"
 host_sum=$(md5sum <"$TMP/host-tx" | cut -d' ' -f1)
+# The host's vsock end listens before the VM starts (SOCKET_1234, where
+# the VMM connects the guest's connection to host port 1234): the guest
+# reaches it whenever it gets there.
+VSOCK_PEER_SECONDS=$VM_LIMIT timeout "$VM_LIMIT" "$PEER" "$TMP/v_1234" >"$TMP/peer.out" 2>&1 &
+peer=$!
+i=0
+while ! [ -S "$TMP/v_1234" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 # Everything on the network side lives in the namespace: the TAP at
-# 10.0.2.1, the two nc listeners, the VM.
-export KERNEL INITRD MICROVM BOOT_TIMEOUT TMP GUEST_CMDLINE
+# 10.0.2.1, the two nc listeners, the VM. The sink on port 5555 reads its
+# stdin from a FIFO that never ends (held open by fd 7, which the VM keeps):
+# with </dev/null it half-closed at once, and the guest's busybox nc, which
+# ends at the first EOF from its socket, stopped sending after 2 KiB (seen
+# at load 15; the first run had got all of it).
+export KERNEL INITRD MICROVM VM_LIMIT TMP GUEST_CMDLINE
+: >"$s"
 unshare -n sh -c '
 	ip tuntap add dev vtap0 mode tap && ip addr add 10.0.2.1/24 dev vtap0 &&
 	ip link set vtap0 up && ip link set lo up || exit 90
-	timeout "$BOOT_TIMEOUT" busybox nc -l -p 5555 </dev/null >"$TMP/host-rx" 2>"$TMP/nc1.err" &
+	mkfifo "$TMP/hold" && exec 7<>"$TMP/hold" || exit 90
+	timeout "$VM_LIMIT" busybox nc -l -p 5555 <"$TMP/hold" >"$TMP/host-rx" 2>"$TMP/nc1.err" &
 	echo $! >"$TMP/nc.pids"
-	timeout "$BOOT_TIMEOUT" busybox nc -l -p 5556 <"$TMP/host-tx" >/dev/null 2>"$TMP/nc2.err" &
+	timeout "$VM_LIMIT" busybox nc -l -p 5556 <"$TMP/host-tx" >/dev/null 2>"$TMP/nc2.err" &
 	echo $! >>"$TMP/nc.pids"
-	exec timeout "$BOOT_TIMEOUT" "$MICROVM" --kernel "$KERNEL" --initrd "$INITRD" \
+	exec timeout "$VM_LIMIT" "$MICROVM" --kernel "$KERNEL" --initrd "$INITRD" \
 		--cpus 2 --memory 256M --serial file="$TMP/serial" \
 		--net tap=vtap0,mac=02:00:00:00:00:0f --vsock cid=7,socket="$TMP/v" \
 		--cmdline "$GUEST_CMDLINE cvmm.test=shell,vsock,net cvmm.end=reboot"
 ' >"$s.out" 2>"$s.err" &
 vmpid=$!
 vmserial=$s
-prc=1 prc2=1
-if wait_guest "$s" "cvmm-test: init at"; then
-	timeout 60 "$PEER" "$TMP/v_1234" >"$TMP/peer.out" 2>&1 && prc=0
-	if wait_guest "$s" "cvmm-test: vsock listening"; then
-		sleep 1
-		timeout 30 "$PEER" --connect "$TMP/v" 5000 >"$TMP/peer2.out" 2>&1 && prc2=0
-	fi
+# The peer and the namespace's listeners live under timeouts of VM_LIMIT:
+# an aborted test ends them too.
+trap 'stop_vm; kill "$peer" $(cat "$TMP/nc.pids" 2>/dev/null) 2>/dev/null; rm -rf "$TMP"' EXIT
+prc2=1
+# The guest says when it listens on vsock port 5000; then the host connects.
+if wait_guest "$s" "vsock-tool: listening on port 5000"; then
+	VSOCK_PEER_SECONDS=$STALL timeout "$STALL" "$PEER" --connect "$TMP/v" 5000 \
+		>"$TMP/peer2.out" 2>&1 && prc2=0
 fi
 wait_vm
 # The listeners end with their connection; one the guest never made does not.
 for p in $(cat "$TMP/nc.pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
+kill "$peer" 2>/dev/null
+prc=0
+wait "$peer" || prc=$?
 out=$s
 echo "# /init at $(uptime_at "$s" init) s, done at $(uptime_at "$s" done) s of guest uptime"
 

@@ -4,8 +4,9 @@
  * static into the initramfs:
  *   vsock-tool cid               print this guest's CID
  *   vsock-tool connect CID PORT  stdin to the peer, then its answer to stdout
- *   vsock-tool listen PORT       accept one connection, echo its first line
- *                                back prefixed with "echo: "
+ *   vsock-tool listen PORT       say "vsock-tool: listening on port PORT" once it
+ *                                listens, accept one connection, echo its
+ *                                first line back prefixed with "echo: "
  * Exit 0, or 1 with a line on stderr naming what failed.
  */
 #include <errno.h>
@@ -86,6 +87,9 @@ int main(int argc, char **argv)
 		s = socket(AF_VSOCK, SOCK_STREAM, 0);
 		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 1))
 			return die("listen");
+		/* The host connects once it has read this, not after a guess. */
+		printf("vsock-tool: listening on port %u\n", a.svm_port);
+		fflush(stdout);
 		c = accept(s, NULL, NULL);
 		if (c < 0)
 			return die("accept");
