@@ -49,55 +49,21 @@ static uint64_t now_ns(void)
 }
 
 /* Stops a guest that hangs (the VM ends with HOST_ERROR, code 0x7d). */
-static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
-static bool wd_done;
-
-static void *watchdog(void *arg)
+static void hang_stop(void *vmm)
 {
-	struct timespec ts;
-	int r = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 240;
-	pthread_mutex_lock(&wd_lock);
-	while (!wd_done && r == 0)
-		r = pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
-	pthread_mutex_unlock(&wd_lock);
-	if (!wd_done)
-		cvmm_vmm_request_stop(arg, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
-	return NULL;
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
 }
 
 static void run_watched(struct cvmm_vmm *vmm)
 {
-	pthread_t wd;
-
-	wd_done = false;
-	ck_assert_int_eq(pthread_create(&wd, NULL, watchdog, vmm), 0);
+	cvmm_test_watchdog_start(240, hang_stop, vmm);
 	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
-	pthread_mutex_lock(&wd_lock);
-	wd_done = true;
-	pthread_cond_signal(&wd_cond);
-	pthread_mutex_unlock(&wd_lock);
-	pthread_join(wd, NULL);
+	cvmm_test_watchdog_stop();
 }
 
 static void rng_destroy(void *m)
 {
 	cvmm_rng_destroy(m);
-}
-
-static int count_fds(void)
-{
-	char path[64];
-	int n = 0;
-
-	for (int fd = 0; fd < 4096; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		n += access(path, F_OK) == 0;
-	}
-	return n;
 }
 
 /* ---- what the control loop does for the guest --------------------------- */
@@ -151,7 +117,7 @@ static int add_rng(struct cvmm_vmm *vmm, const char *id, unsigned int slot, char
 static int do_add(struct cvmm_event_manager *em, void *arg)
 {
 	struct cvmm_vmm *vmm = arg;
-	int fds = count_fds(), allocs = cvmm_vmm_alloc_list(vmm, NULL, 0);
+	int fds = cvmm_test_count_fds(), allocs = cvmm_vmm_alloc_list(vmm, NULL, 0);
 	int devs = cvmm_vmm_device_list(vmm, NULL, 0);
 	char err[256] = "";
 	uint64_t t0;

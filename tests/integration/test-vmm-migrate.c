@@ -453,81 +453,121 @@ static void faulty_link(uint64_t limit, bool slow, bool cancel)
 	close(s1[0]), close(s1[1]), close(s2[0]), close(s2[1]);
 }
 
-START_TEST(postcopy)
-{
-	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true }), *dst = NULL;
-	struct cvmm_vmm_incoming *in;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
+/*
+ * A post-copy run, shared by the tests that end in post-copy: the pushed
+ * stream crawls through a slow link, so the guest runs ahead of it and
+ * asks for its pages on the request connection.
+ */
+struct pc_run {
+	struct cvmm_vmm *src, *dst;
+	struct send_job j;
 	struct cvmm_vmm_mig_progress sp, dp;
-	struct send_job j = { 0 };
-	char err[300] = "";
-	int sv[2], lk[2], rq[2], ret;
+	int sv[2], lk[2], rq[2];
 	struct link fwd, back;
+	struct cvmm_vmm_incoming *in;
+};
 
-	/* The pushed stream crawls through a slow link, so the guest runs
-	 * ahead of it and asks for its pages on the request connection. */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lk), 0);
-	small_buffers(sv[0]);
-	small_buffers(sv[1]);
-	fwd = (struct link){ .a = sv[1], .b = lk[0], .limit = UINT64_MAX, .slow = true };
-	back = (struct link){ .a = lk[0], .b = sv[1], .limit = UINT64_MAX };
-	ck_assert_int_eq(pthread_create(&fwd.t, NULL, link_thread, &fwd), 0);
-	ck_assert_int_eq(pthread_create(&back.t, NULL, link_thread, &back), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
-	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+/* Start the source and its send with @o, accept on the destination. */
+static void pc_begin(struct pc_run *r, const struct cvmm_vmm_migrate_opts *o)
+{
+	char err[300] = "";
+
+	r->src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON,
+						  .dirty_ring_bytes = ring_bytes, .load = true });
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->lk), 0);
+	small_buffers(r->sv[0]);
+	small_buffers(r->sv[1]);
+	r->fwd = (struct link){ .a = r->sv[1], .b = r->lk[0], .limit = UINT64_MAX, .slow = true };
+	r->back = (struct link){ .a = r->lk[0], .b = r->sv[1], .limit = UINT64_MAX };
+	ck_assert_int_eq(pthread_create(&r->fwd.t, NULL, link_thread, &r->fwd), 0);
+	ck_assert_int_eq(pthread_create(&r->back.t, NULL, link_thread, &r->back), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->rq), 0);
+	ck_assert_int_eq(cvmm_vmm_start(r->src), 0);
 	sg_nap(100);
-	j.vmm = src;
-	j.fd = sv[0];
-	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy = true,
-					      .request_fd = rq[0], .config = "{\"test\":1}",
-					      .config_len = 10, .progress = on_progress,
-					      .opaque = &j };
-	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
-	ck_assert_msg(cvmm_vmm_migrate_accept(lk[1], &in, err, sizeof(err)) == 0, "%s", err);
-	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
-	ro.request_fd = rq[1];
-	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
-	cvmm_vmm_incoming_free(in);
+	r->j.vmm = r->src;
+	r->j.fd = r->sv[0];
+	r->j.o = *o;
+	r->j.o.request_fd = r->rq[0];
+	r->j.o.config = "{\"test\":1}";
+	r->j.o.config_len = 10;
+	r->j.o.progress = on_progress;
+	r->j.o.opaque = &r->j;
+	ck_assert_int_eq(pthread_create(&r->j.t, NULL, send_thread, &r->j), 0);
+	ck_assert_msg(cvmm_vmm_migrate_accept(r->lk[1], &r->in, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void pc_close(struct pc_run *r)
+{
+	shutdown(r->sv[0], SHUT_RDWR), shutdown(r->lk[1], SHUT_RDWR);
+	pthread_join(r->fwd.t, NULL), pthread_join(r->back.t, NULL);
+	close(r->sv[0]), close(r->sv[1]), close(r->lk[0]), close(r->lk[1]);
+	close(r->rq[0]), close(r->rq[1]);
+}
+
+/* Receive, run the destination at once and wait until both sides say
+ * completed. @return false when this user has no userfaultfd (skipped). */
+static bool pc_receive(struct pc_run *r, const char *what)
+{
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = r->rq[1] };
+	char err[300] = "";
+	int ret;
+
+	r->dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
+	ret = cvmm_vmm_migrate_receive(r->dst, r->in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(r->in);
 	if (ret == -EPERM || ret == -ENOSYS) {
-		/* No userfaultfd for this user: nothing to test here. */
-		printf("# post-copy skipped: %s\n", err);
-		pthread_join(j.t, NULL);
-		cvmm_vmm_destroy(dst);
-		drop(src);
-		shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
-		pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
-		return;
+		printf("# %s skipped: %s\n", what, err);
+		pthread_join(r->j.t, NULL);
+		cvmm_vmm_destroy(r->dst);
+		drop(r->src);
+		pc_close(r);
+		return false;
 	}
 	ck_assert_msg(ret == 0, "receive: %s", err);
-	/* Runs at once: its pages come on demand and in the background. */
-	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
-	pthread_join(j.t, NULL);
-	ck_assert_msg(j.ret == 0, "send: %s", j.err);
+	ck_assert_int_eq(cvmm_vmm_start(r->dst), 0);
+	pthread_join(r->j.t, NULL);
+	ck_assert_msg(r->j.ret == 0, "send: %s", r->j.err);
 	for (int i = 0; i < 1000; i++) {
-		ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
-		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
+		ck_assert(cvmm_vmm_migrate_progress(r->dst, &r->dp));
+		if (r->dp.state != CVMM_VMM_MIG_POSTCOPY)
 			break;
 		sg_nap(10);
 	}
-	ck_assert_msg(dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
-		      cvmm_vmm_mig_state_name(dp.state), dp.error);
-	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
-	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
+	ck_assert_msg(r->dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
+		      cvmm_vmm_mig_state_name(r->dp.state), r->dp.error);
+	ck_assert(cvmm_vmm_migrate_progress(r->src, &r->sp));
+	ck_assert_int_eq(r->sp.state, CVMM_VMM_MIG_COMPLETED);
+	return true;
+}
+
+/* The source stays paused; the guest finds every byte on the destination. */
+static void pc_finish(struct pc_run *r)
+{
+	int ret;
+
+	ck_assert_int_eq(cvmm_vmm_state(r->src), CVMM_VMM_PAUSED);
+	drop(r->src);
+	ret = sg_finish_guest(r->dst);
+	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
+	cvmm_vmm_destroy(r->dst);
+	pc_close(r);
+}
+
+START_TEST(postcopy)
+{
+	struct pc_run r = { 0 };
+
+	pc_begin(&r, &(struct cvmm_vmm_migrate_opts){ .sz = sizeof(r.j.o), .postcopy = true });
+	if (!pc_receive(&r, "post-copy"))
+		return;
 	printf("# post-copy: switch-over after %llu ms, %llu pages requested on demand, "
 	       "%llu data + %llu zero pages pushed, total %llu ms\n",
-	       (unsigned long long)sp.downtime_ms, (unsigned long long)sp.page_requests,
-	       (unsigned long long)sp.pages_sent, (unsigned long long)sp.zero_pages,
-	       (unsigned long long)sp.total_ms);
-	ck_assert_uint_gt(sp.page_requests, 0);
-	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
-	drop(src);
-	ret = sg_finish_guest(dst);
-	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
-	cvmm_vmm_destroy(dst);
-	shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
-	pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
-	close(sv[0]), close(sv[1]), close(lk[0]), close(lk[1]), close(rq[0]), close(rq[1]);
+	       (unsigned long long)r.sp.downtime_ms, (unsigned long long)r.sp.page_requests,
+	       (unsigned long long)r.sp.pages_sent, (unsigned long long)r.sp.zero_pages,
+	       (unsigned long long)r.sp.total_ms);
+	ck_assert_uint_gt(r.sp.page_requests, 0);
+	pc_finish(&r);
 }
 END_TEST
 
@@ -538,78 +578,21 @@ END_TEST
  * guest finds every byte. */
 START_TEST(precopy_switch)
 {
-	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true }), *dst = NULL;
-	struct cvmm_vmm_incoming *in;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro) };
-	struct cvmm_vmm_mig_progress sp, dp;
-	struct send_job j = { 0 };
-	char err[300] = "";
-	int sv[2], lk[2], rq[2], ret;
-	struct link fwd, back;
+	struct pc_run r = { 0 };
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lk), 0);
-	small_buffers(sv[0]);
-	small_buffers(sv[1]);
-	fwd = (struct link){ .a = sv[1], .b = lk[0], .limit = UINT64_MAX, .slow = true };
-	back = (struct link){ .a = lk[0], .b = sv[1], .limit = UINT64_MAX };
-	ck_assert_int_eq(pthread_create(&fwd.t, NULL, link_thread, &fwd), 0);
-	ck_assert_int_eq(pthread_create(&back.t, NULL, link_thread, &back), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
-	ck_assert_int_eq(cvmm_vmm_start(src), 0);
-	sg_nap(100);
-	j.vmm = src;
-	j.fd = sv[0];
-	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy_switch = true,
-					      .postcopy_after = 3, .downtime_ms = 1,
-					      .request_fd = rq[0], .config = "{\"test\":1}",
-					      .config_len = 10, .progress = on_progress,
-					      .opaque = &j };
-	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
-	ck_assert_msg(cvmm_vmm_migrate_accept(lk[1], &in, err, sizeof(err)) == 0, "%s", err);
-	ck_assert(cvmm_vmm_incoming_wants_requests(in));
-	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
-	ro.request_fd = rq[1];
-	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
-	cvmm_vmm_incoming_free(in);
-	if (ret == -EPERM || ret == -ENOSYS) {
-		printf("# switch to post-copy skipped: %s\n", err);
-		pthread_join(j.t, NULL);
-		cvmm_vmm_destroy(dst);
-		drop(src);
-		shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
-		pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
+	pc_begin(&r, &(struct cvmm_vmm_migrate_opts){ .sz = sizeof(r.j.o), .postcopy_switch = true,
+						      .postcopy_after = 3, .downtime_ms = 1 });
+	ck_assert(cvmm_vmm_incoming_wants_requests(r.in));
+	if (!pc_receive(&r, "switch to post-copy"))
 		return;
-	}
-	ck_assert_msg(ret == 0, "receive: %s", err);
-	ck_assert_int_eq(cvmm_vmm_start(dst), 0);
-	pthread_join(j.t, NULL);
-	ck_assert_msg(j.ret == 0, "send: %s", j.err);
-	for (int i = 0; i < 1000; i++) {
-		ck_assert(cvmm_vmm_migrate_progress(dst, &dp));
-		if (dp.state != CVMM_VMM_MIG_POSTCOPY)
-			break;
-		sg_nap(10);
-	}
-	ck_assert_msg(dp.state == CVMM_VMM_MIG_COMPLETED, "destination: %s: %s",
-		      cvmm_vmm_mig_state_name(dp.state), dp.error);
-	ck_assert(cvmm_vmm_migrate_progress(src, &sp));
-	ck_assert_int_eq(sp.state, CVMM_VMM_MIG_COMPLETED);
 	printf("# pre-copy -> post-copy: switched after %u passes (throttle %u%%), downtime %llu ms, "
-	       "%llu pages on demand, total %llu ms, %llu bytes\n", sp.pass, sp.throttle_pct,
-	       (unsigned long long)sp.downtime_ms, (unsigned long long)sp.page_requests,
-	       (unsigned long long)sp.total_ms, (unsigned long long)sp.bytes_sent);
-	ck_assert(sp.switched);
-	ck_assert(dp.switched);
-	ck_assert_uint_ge(sp.pass, 3);
-	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_PAUSED);
-	drop(src);
-	ret = sg_finish_guest(dst);
-	ck_assert_msg(ret == 0x5a, "guest exit %#x (0xb1 memory, 0xb2 counter)", ret);
-	cvmm_vmm_destroy(dst);
-	shutdown(sv[0], SHUT_RDWR), shutdown(lk[1], SHUT_RDWR);
-	pthread_join(fwd.t, NULL), pthread_join(back.t, NULL);
-	close(sv[0]), close(sv[1]), close(lk[0]), close(lk[1]), close(rq[0]), close(rq[1]);
+	       "%llu pages on demand, total %llu ms, %llu bytes\n", r.sp.pass, r.sp.throttle_pct,
+	       (unsigned long long)r.sp.downtime_ms, (unsigned long long)r.sp.page_requests,
+	       (unsigned long long)r.sp.total_ms, (unsigned long long)r.sp.bytes_sent);
+	ck_assert(r.sp.switched);
+	ck_assert(r.dp.switched);
+	ck_assert_uint_ge(r.sp.pass, 3);
+	pc_finish(&r);
 }
 END_TEST
 

@@ -35,24 +35,9 @@
 #endif
 
 /* Stops a guest that hangs (the VM ends with HOST_ERROR, code 0x7d). */
-static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
-static bool wd_done;
-
-static void *watchdog(void *arg)
+static void hang_stop(void *vmm)
 {
-	struct timespec ts;
-	int r = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 90;
-	pthread_mutex_lock(&wd_lock);
-	while (!wd_done && r == 0)
-		r = pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
-	pthread_mutex_unlock(&wd_lock);
-	if (!wd_done)
-		cvmm_vmm_request_stop(arg, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
-	return NULL;
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
 }
 
 static void rng_destroy(void *m)
@@ -103,7 +88,6 @@ START_TEST(guest_enumerates_and_uses_msix)
 	unsigned int slot = 0;
 	uint8_t cfg[4];
 	uint64_t bar;
-	pthread_t wd;
 	int code;
 
 	cvmm_test_require_kvm();
@@ -133,13 +117,9 @@ START_TEST(guest_enumerates_and_uses_msix)
 	ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
 	ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
 	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
-	ck_assert_int_eq(pthread_create(&wd, NULL, watchdog, vmm), 0);
+	cvmm_test_watchdog_start(90, hang_stop, vmm);
 	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
-	pthread_mutex_lock(&wd_lock);
-	wd_done = true;
-	pthread_cond_signal(&wd_cond);
-	pthread_mutex_unlock(&wd_lock);
-	pthread_join(wd, NULL);
+	cvmm_test_watchdog_stop();
 	ck_assert_msg(cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT,
 		      "stopped for %d (code 0x%x)", (int)cvmm_vmm_stop_reason(vmm, &code), code);
 	ck_assert_msg(code == 0, "guest exit 0x%x (0x50 + step, see its serial output)", code);
@@ -280,18 +260,6 @@ START_TEST(save_restore_with_pci)
 	cvmm_vmm_destroy(vmm);
 }
 END_TEST
-
-static int count_fds(void)
-{
-	char path[64];
-	int n = 0;
-
-	for (int fd = 0; fd < 4096; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		n += access(path, F_OK) == 0;
-	}
-	return n;
-}
 
 static int add_rng_pci(struct cvmm_vmm *vmm, char id[CVMM_VMM_ID_MAX], unsigned int *slot,
 		       char *err, size_t errlen)
@@ -455,11 +423,11 @@ START_TEST(add_remove_and_bar_moves)
 		uint64_t cfg, bar = pi.mmio32_base + 0x10000 * (uint64_t)(round + 1);
 
 		if (round == 1) {
-			fds = count_fds();
+			fds = cvmm_test_count_fds();
 			nres = cvmm_vmm_alloc_list(vmm, res, 64);
 		}
 		if (round > 1) {
-			ck_assert_int_eq(count_fds(), fds);
+			ck_assert_int_eq(cvmm_test_count_fds(), fds);
 			ck_assert_int_eq(cvmm_vmm_alloc_list(vmm, res, 64), nres);
 		}
 		ck_assert_msg(add_rng_pci(vmm, id, &slot, err, sizeof(err)) == 0, "%s", err);

@@ -26,4 +26,15 @@ void cvmm_test_require_kvm(void);
  * @path (PATH_MAX). Returns an open O_RDWR fd; the test unlinks it. */
 int cvmm_test_tmpfile(char *path, unsigned long long size);
 
+/* How many fds this process has open (for leak checks around add/remove). */
+int cvmm_test_count_fds(void);
+
+/*
+ * A watchdog for a guest that may hang: after @seconds, unless
+ * cvmm_test_watchdog_stop() came first, @fire(@arg) runs on the watchdog's
+ * thread (e.g. cvmm_vmm_request_stop). One at a time per process.
+ */
+void cvmm_test_watchdog_start(unsigned int seconds, void (*fire)(void *arg), void *arg);
+void cvmm_test_watchdog_stop(void);
+
 #endif

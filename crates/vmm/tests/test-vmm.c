@@ -470,18 +470,6 @@ START_TEST(memory_add_remove)
 }
 END_TEST
 
-static int count_fds(void)
-{
-	char path[64];
-	int n = 0;
-
-	for (int fd = 0; fd < 4096; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		n += access(path, F_OK) == 0;
-	}
-	return n;
-}
-
 static unsigned int rngs_destroyed;
 static void rng_destroy(void *p)
 {
@@ -524,9 +512,9 @@ START_TEST(virtio_add_remove)
 		/* No fd leaks across add/remove (the device loop's own are made
 		 * in round 0). */
 		if (round == 1)
-			fds = count_fds();
+			fds = cvmm_test_count_fds();
 		if (round > 1)
-			ck_assert_int_eq(count_fds(), fds);
+			ck_assert_int_eq(cvmm_test_count_fds(), fds);
 		ck_assert_msg(add_rng(NULL, id, err, sizeof(err)) == 0, "%s", err);
 		ck_assert_int_eq(cvmm_vmm_virtio_mmio_list(vm, list, 32), 1);
 		ck_assert_uint_eq(list[0].base, 0xd0000000ull);
