@@ -41,6 +41,8 @@ static const struct cvmm_seccomp_rule microvm_vmm[] = {
 	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
 	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */
 	IOCTL(TCSETS),                             /* restore the terminal */
+	CVMM_SECCOMP_RULE_COND("fcntl",            /* a received VM takes its disk images' locks */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_OFD_SETLK)),
 	/* --snapshot (SIGUSR1): the directory is made under a temporary name,
 	 * files created exclusively, guest RAM's residency read from
 	 * /proc/self/pagemap, everything fsync'ed, the directory renamed. */
@@ -212,6 +214,8 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)),
 	CVMM_SECCOMP_RULE("pread64"),              /* ... which pages are present */
 	CVMM_SECCOMP_RULE("lseek"),                /* memfd RAM: SEEK_DATA */
+	CVMM_SECCOMP_RULE_COND("fcntl",            /* disk images' locks handed over */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_OFD_SETLK)),
 	IOCTL(KVM_GET_DIRTY_LOG),
 	IOCTL(KVM_CLEAR_DIRTY_LOG),
 	IOCTL(KVM_RESET_DIRTY_RINGS),

@@ -999,6 +999,17 @@ struct cvmm_vmm_migrate_opts {
 	 */
 	const int *mem_fds;
 	unsigned int nmem_fds;
+	/**
+	 * Hand over what only one VMM may hold at a time (a writable disk
+	 * image's lock, as QEMU inactivates its images): called with false
+	 * once the guest is paused for good and its state saved, before the
+	 * state goes (the destination takes it before it runs the guest), and
+	 * with true when the migration then fails before the destination ran
+	 * the guest, before this VM resumes. Runs on the migrating thread,
+	 * with @opaque. A non-zero return from the release fails the migration.
+	 * NULL: nothing to hand over.
+	 */
+	int (*handover)(void *opaque, bool hold);
 };
 
 /**
@@ -1063,6 +1074,14 @@ struct cvmm_vmm_receive_opts {
 	 * cvmm_vmm_incoming_connections() says, in accept order. */
 	const int *mem_fds;
 	unsigned int nmem_fds;
+	/**
+	 * Take over what the source handed over (its disk images' locks:
+	 * cvmm_vmm_migrate_opts.handover), after the state is restored and
+	 * before the verdict tells the source that this VM runs. Non-zero
+	 * fails the receive (the source is told, takes them back, resumes).
+	 * NULL: nothing to take over. Runs on the receiving thread, @opaque.
+	 */
+	int (*takeover)(void *opaque);
 };
 
 /**

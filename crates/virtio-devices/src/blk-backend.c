@@ -29,6 +29,8 @@
 struct cvmm_blk_backend {
 	int fd;
 	int lock_fd;       /* holds the image's lock (path mode), or -1 */
+	int lock_on;       /* the description the lock is on (lock_fd or the caller's) */
+	short lock_type;   /* F_RDLCK or F_WRLCK */
 	bool read_only;
 	bool direct;
 	enum cvmm_blk_engine engine;
@@ -58,7 +60,7 @@ struct cvmm_blk_backend {
 static int lock_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_backend *b,
 		      const struct stat *st)
 {
-	struct flock lk = { .l_type = o->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	struct flock lk = { .l_type = o->read_only ? F_RDLCK : F_WRLCK };
 	struct stat ls;
 	int lfd = o->fd;
 
@@ -71,7 +73,18 @@ static int lock_image(const struct cvmm_blk_backend_opts *o, struct cvmm_blk_bac
 		if (fstat(lfd, &ls) || ls.st_dev != st->st_dev || ls.st_ino != st->st_ino)
 			return -ESTALE;
 	}
-	if (fcntl(lfd, F_OFD_SETLK, &lk) == 0)
+	b->lock_on = lfd;
+	b->lock_type = lk.l_type;
+	return o->lock_later ? 0 : cvmm_blk_backend_lock(b, true);
+}
+
+int cvmm_blk_backend_lock(struct cvmm_blk_backend *b, bool hold)
+{
+	struct flock lk = { .l_type = hold ? b->lock_type : F_UNLCK, .l_whence = SEEK_SET };
+
+	if (b->lock_on < 0)
+		return 0;
+	if (fcntl(b->lock_on, F_OFD_SETLK, &lk) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
 		return -EBUSY;
@@ -248,7 +261,7 @@ int cvmm_blk_backend_open(const struct cvmm_blk_backend_opts *o,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->fd = b->efd = b->lock_fd = -1;
+	b->fd = b->efd = b->lock_fd = b->lock_on = -1;
 	b->read_only = o->read_only;
 	b->direct = o->direct;
 	b->depth = o->queue_depth ? o->queue_depth : 128;

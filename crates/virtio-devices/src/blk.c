@@ -240,6 +240,11 @@ static const struct cvmm_virtio_device_ops blk_ops = {
 /* Lifetime                                                                  */
 /* ------------------------------------------------------------------------ */
 
+int cvmm_blk_image_lock(struct cvmm_blk *b, bool hold)
+{
+	return cvmm_blk_backend_lock(b->be, hold);
+}
+
 int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out)
 {
 	struct cvmm_blk *b;

@@ -210,10 +210,26 @@ static socklen_t mig_thread_setup(struct api *a, struct sockaddr_storage *sa)
 
 static void send_progress(void *opaque, const struct cvmm_vmm_mig_progress *p)
 {
-	struct mig *g = opaque;
+	struct api *a = opaque;
 
 	(void)p;
-	__atomic_store_n(&g->live, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->mig.live, true, __ATOMIC_RELEASE);
+}
+
+/* A writable disk image is the source's until the guest stops there for
+ * good, then the destination's (the OFD locks move with the VM). */
+static int images_handover(void *opaque, bool hold)
+{
+	struct api *a = opaque;
+
+	return cvmm_vm_images_lock(&a->vm, hold);
+}
+
+static int images_takeover(void *opaque)
+{
+	struct api *a = opaque;
+
+	return cvmm_vm_images_lock(&a->vm, true);
 }
 
 static void *send_main(void *arg)
@@ -253,7 +269,8 @@ static void *send_main(void *arg)
 	g->o.mem_fds = g->mem_fds;
 	g->o.nmem_fds = g->connections ? g->connections - 1 : 0;
 	g->o.progress = send_progress;
-	g->o.opaque = g;
+	g->o.handover = images_handover;
+	g->o.opaque = a;
 	mig_setup_done(g, 0);
 	ret = cvmm_vmm_migrate_send(a->vm.vmm, fd, &g->o, err, sizeof(err));
 	if (ret)
@@ -272,7 +289,8 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	struct api *a = arg;
 	struct mig *g = &a->mig;
 	struct cvmm_vm_config c = *a->flags;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1,
+					    .takeover = images_takeover, .opaque = a };
 	struct json_object *cj;
 	unsigned int extra = cvmm_vmm_incoming_connections(g->in);
 	char err[512] = "";

@@ -124,6 +124,8 @@ static int add_disks(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 				.fd = -1,
 				.read_only = k->read_only,
 				.direct = k->direct,
+				/* the source holds it until it hands it over */
+				.lock_later = m->incoming,
 			},
 			.em = em,
 			.rate = (k->ops_per_sec || k->bytes_per_sec) ? &rate : NULL,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cvmm/virtio-devices/blk.h>
 #include <cvmm/vmm/snap.h>
 #include <cvmm/vmm/vm.h>
 
@@ -175,6 +176,22 @@ int cvmm_vm_build(struct cvmm_vm *m, char *err, size_t errlen)
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "devices and boot state ready at %.3f ms",
 		 (cvmm_now_ns() - m->t0_ns) / 1e6);
 	return 0;
+}
+
+int cvmm_vm_images_lock(struct cvmm_vm *m, bool hold)
+{
+	int first = 0;
+
+	for (unsigned int i = 0; i < m->nmodels; i++) {
+		int ret;
+
+		if (strcmp(m->models[i].kind, "virtio-blk"))
+			continue;
+		ret = cvmm_blk_image_lock(m->models[i].model, hold);
+		if (ret && !first)
+			first = ret;
+	}
+	return first;
 }
 
 void cvmm_vm_init(struct cvmm_vm *m)

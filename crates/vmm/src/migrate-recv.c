@@ -682,6 +682,18 @@ static int on_discard(struct receiver *r, const struct cvmm_mig_msg *m)
 	return ret;
 }
 
+/* The source handed its images over with the state: ours before we say we run. */
+static int take_over(struct receiver *r)
+{
+	int ret;
+
+	if (!r->o || !r->o->takeover || !(ret = r->o->takeover(r->o->opaque)))
+		return 0;
+	snprintf(r->err, r->errlen, "migration: taking over the disk images: %s",
+		 ret == -EBUSY ? "another process still holds an image's lock" : strerror(-ret));
+	return ret;
+}
+
 /* Read and apply messages until COMPLETE (0), a post-copy switch-over
  * (1: the state is restored, the rest comes in the background), or a
  * failure (negative errno). */
@@ -753,7 +765,7 @@ static int receive_loop(struct receiver *r)
 			r->t_state = cvmm_now_ns();
 			r->p.state = CVMM_VMM_MIG_STOPCOPY;
 			ret = on_state(r, m);
-			if (!ret && r->uffd) {
+			if (!ret && r->uffd && !(ret = take_over(r))) {
 				/* Switch-over: the source stops for good, we run. */
 				ret = cvmm_mig_send_result(r->fd, 0, "running");
 				if (!ret) {
@@ -948,6 +960,8 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 	r->p.state = CVMM_VMM_MIG_SETUP;
 	publish(r);
 	ret = receive(r, o);
+	if (!ret)
+		ret = take_over(r);
 	if (ret == 1) {
 		/* Switched over: the VM may start; the rest comes meanwhile. */
 		r->in = NULL;

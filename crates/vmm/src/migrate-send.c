@@ -53,6 +53,7 @@ struct sender {
 	bool write_failed;         /* the link is gone: no ABANDON */
 	bool switched;             /* post-copy: the destination runs the guest */
 	bool can_switch;           /* pre-copy may switch to post-copy (ACCEPTed) */
+	bool handed_over;          /* o->handover(false) done: retake before resuming */
 	_Atomic uint64_t requests; /* post-copy: pages asked for and sent */
 	uint64_t slice_start;
 	uint64_t pass_bytes;
@@ -653,29 +654,75 @@ static int verdict(struct sender *s)
 	return ret ? -ENOTCONN : 0;
 }
 
-static int send_state(struct sender *s)
+/*
+ * Saving the state finishes the devices' in-flight requests (a virtio-blk
+ * read lands in guest memory, its used entry in the ring): save before the
+ * last dirty harvest so those pages travel, send after the pages.
+ */
+static int save_state(struct sender *s, struct cvmm_snap_writer **out)
 {
 	struct cvmm_snap_writer *w;
-	const void *p;
-	size_t len;
 	int ret = cvmm_snap_writer_create(NULL, &w);
 
+	*out = NULL;
 	if (ret)
 		return ret;
 	ret = lc(s, LC_SAVE, w);
 	if (!ret)
 		ret = cvmm_snap_writer_finish(w);
-	if (!ret)
-		ret = cvmm_snap_writer_buffer(w, &p, &len);
+	if (ret) {
+		if (!s->err[0])
+			snprintf(s->err, s->errlen, "migration: saving the device state: %s",
+				 strerror(-ret));
+		cvmm_snap_writer_destroy(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+/* The guest is paused for good and its state saved: let go of what the
+ * destination must take before it runs the guest. */
+static int hand_over(struct sender *s)
+{
+	int ret;
+
+	if (!s->o->handover)
+		return 0;
+	ret = s->o->handover(s->o->opaque, false);
+	if (ret) {
+		snprintf(s->err, s->errlen, "migration: handing over the disk images: %s",
+			 strerror(-ret));
+		s->o->handover(s->o->opaque, true);
+		return ret;
+	}
+	s->handed_over = true;
+	return 0;
+}
+
+/* Send what save_state() made, and free it. */
+static int send_saved(struct sender *s, struct cvmm_snap_writer *w)
+{
+	const void *p;
+	size_t len;
+	int ret = cvmm_snap_writer_buffer(w, &p, &len);
+
 	if (!ret)
 		ret = wire(s, cvmm_mig_send_state(s->fd, p, len), "the device state");
-	else if (!s->err[0])
-		snprintf(s->err, s->errlen, "migration: saving the device state: %s",
-			 strerror(-ret));
 	if (!ret)
 		s->p.bytes_sent += CVMM_MIG_HDR_SIZE + len;
 	cvmm_snap_writer_destroy(w);
 	return ret;
+}
+
+static int send_state(struct sender *s)
+{
+	struct cvmm_snap_writer *w;
+	int ret = save_state(s, &w);
+
+	if (!ret && (ret = hand_over(s)))
+		cvmm_snap_writer_destroy(w);
+	return ret ? ret : send_saved(s, w);
 }
 
 static int send_memfds(struct sender *s)
@@ -792,6 +839,7 @@ static int send_discards(struct sender *s)
  * the destination runs and the dirty pages follow on demand and pushed. */
 static int switch_over(struct sender *s)
 {
+	struct cvmm_snap_writer *w;
 	uint64_t t_pause;
 	long dirty;
 	int ret;
@@ -801,16 +849,22 @@ static int switch_over(struct sender *s)
 	t_pause = cvmm_now_ns();
 	s->p.state = CVMM_VMM_MIG_STOPCOPY;
 	publish(s);
+	if ((ret = save_state(s, &w)))
+		return ret;
 	dirty = cvmm_vi_mig_dirty_collect(s->vmm, &s->dirty);
 	if (dirty < 0) {
 		snprintf(s->err, s->errlen, "migration: dirty log: %s", strerror((int)-dirty));
+		cvmm_snap_writer_destroy(w);
 		return (int)dirty;
 	}
 	s->p.bytes_remaining = (uint64_t)dirty * PAGE;
-	if ((ret = conns_end(s, false)))
+	if ((ret = conns_end(s, false)) ||
+	    (ret = wire(s, cvmm_mig_send_switch(s->fd, (uint64_t)dirty), "SWITCH")) ||
+	    (ret = send_discards(s)) || (ret = check_cancel(s)) || (ret = hand_over(s))) {
+		cvmm_snap_writer_destroy(w);
 		return ret;
-	if ((ret = wire(s, cvmm_mig_send_switch(s->fd, (uint64_t)dirty), "SWITCH")) ||
-	    (ret = send_discards(s)) || (ret = check_cancel(s)) || (ret = send_state(s)))
+	}
+	if ((ret = send_saved(s, w)))
 		return ret;
 	return postcopy_rest(s, t_pause, false);
 }
@@ -849,6 +903,7 @@ static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
 
 static int migrate(struct sender *s)
 {
+	struct cvmm_snap_writer *w;
 	uint64_t t_pause;
 	int ret;
 
@@ -875,20 +930,26 @@ static int migrate(struct sender *s)
 	t_pause = cvmm_now_ns();
 	s->p.state = CVMM_VMM_MIG_STOPCOPY;
 	publish(s);
+	if ((ret = save_state(s, &w)))
+		return ret;
 	if (!s->o->local) {
 		long dirty = cvmm_vi_mig_dirty_collect(s->vmm, &s->dirty);
 
-		if (dirty < 0)
-			return (int)dirty;
-		s->p.bytes_remaining = (uint64_t)dirty * PAGE;
-		if ((ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, (uint64_t)dirty), "PASS")) ||
-		    (ret = send_dirty(s)))
-			return ret;
+		ret = (int)dirty;
+		if (dirty >= 0) {
+			s->p.bytes_remaining = (uint64_t)dirty * PAGE;
+			ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, (uint64_t)dirty), "PASS");
+		}
+		if (!ret)
+			ret = send_dirty(s);
 	}
 	/* The memory connections are done before the state goes. */
-	if ((ret = conns_end(s, false)))
+	if (ret || (ret = conns_end(s, false)) || (ret = check_cancel(s)) ||
+	    (ret = hand_over(s))) {
+		cvmm_snap_writer_destroy(w);
 		return ret;
-	if ((ret = check_cancel(s)) || (ret = send_state(s)))
+	}
+	if ((ret = send_saved(s, w)))
 		return ret;
 	ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
 		   "COMPLETE");
@@ -965,7 +1026,12 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 		if (!s.write_failed)
 			cvmm_mig_send_abandon(fd, s.err);
 		/* Logging off with the guest held (the VMM bitmap wants quiet
-		 * writers), then it runs again: nothing lost. */
+		 * writers), then it runs again: nothing lost. The destination
+		 * never ran the guest, so the images come back first. */
+		if (s.handed_over && s.o->handover(s.o->opaque, true))
+			CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE,
+				 "migration failed and a disk image's lock could not be taken back: "
+				 "another process holds it");
 		if (!hold(&s, true)) {
 			lc(&s, LC_DIRTY_STOP, NULL);
 			hold(&s, false);

@@ -172,6 +172,9 @@ struct cvmm_blk_backend_opts {
 	enum cvmm_blk_engine engine;
 	unsigned int queue_depth; /* io_uring entries, 0: 128 */
 	const char *serial;       /* GET_ID answer (at most 20 bytes), NULL: "cvmm" */
+	/* Open without the lock: an incoming migration's image, still the
+	 * source's until cvmm_blk_backend_lock() takes it. */
+	bool lock_later;
 };
 
 struct cvmm_blk_backend;
@@ -195,6 +198,18 @@ struct cvmm_blk_backend;
  */
 int cvmm_blk_backend_open(const struct cvmm_blk_backend_opts *o,
 			  struct cvmm_blk_backend **out);
+
+/**
+ * Take (@hold) or let go of the image's advisory lock, so that a migration
+ * hands a writable image from one VMM to the other (QEMU's inactivate and
+ * activate): the source lets go once its guest is paused for good, the
+ * destination takes it before it runs the guest. No I/O may be in flight
+ * while the lock is let go.
+ * @return 0; -EBUSY (another open file description holds a conflicting
+ * lock); fcntl errors (a file system without locks: 0 with a warning).
+ * Thread safety: any thread; not concurrently with itself.
+ */
+int cvmm_blk_backend_lock(struct cvmm_blk_backend *b, bool hold);
 
 /** Wait for in-flight I/O, close and free. NULL does nothing.
  * Thread safety: the backend's thread, once nobody else uses it. */
@@ -400,6 +415,9 @@ struct cvmm_blk_opts {
  * Thread safety: any thread.
  */
 int cvmm_blk_create(const struct cvmm_blk_opts *o, struct cvmm_blk **out);
+
+/** cvmm_blk_backend_lock() on the device's image (see there). */
+int cvmm_blk_image_lock(struct cvmm_blk *b, bool hold);
 
 /** Free (the transport must be destroyed first). NULL does nothing.
  * Thread safety: while the device thread does not use it. */

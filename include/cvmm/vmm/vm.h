@@ -98,6 +98,14 @@ void cvmm_vm_init(struct cvmm_vm *vm);
  */
 int cvmm_vm_build(struct cvmm_vm *vm, char *err, size_t errlen);
 
+/**
+ * Take (@hold) or let go of the advisory locks on the VM's disk images
+ * (cvmm_blk_image_lock()): a live migration hands them from the source to
+ * the destination (an incoming VM opens its images without them).
+ * @return 0; the first failure (-EBUSY: another process holds one), the
+ * others still tried. Thread safety: any thread, the VM not changing.
+ */
+int cvmm_vm_images_lock(struct cvmm_vm *vm, bool hold);
 /** Destroy the VM (nothing built: nothing done) and close the files opened for it. */
 void cvmm_vm_teardown(struct cvmm_vm *vm);
 
