@@ -715,14 +715,19 @@ static int send_saved(struct sender *s, struct cvmm_snap_writer *w)
 	return ret;
 }
 
-static int send_state(struct sender *s)
+/* The guest stops here for good: pause, say so, save its state (which
+ * finishes the devices' in-flight requests) before the last harvest. */
+static int stop_and_save(struct sender *s, uint64_t *t_pause, struct cvmm_snap_writer **w)
 {
-	struct cvmm_snap_writer *w;
-	int ret = save_state(s, &w);
+	int ret = hold(s, true);
 
-	if (!ret && (ret = hand_over(s)))
-		cvmm_snap_writer_destroy(w);
-	return ret ? ret : send_saved(s, w);
+	*w = NULL;
+	if (ret)
+		return ret;
+	*t_pause = cvmm_now_ns();
+	s->p.state = CVMM_VMM_MIG_STOPCOPY;
+	publish(s);
+	return save_state(s, w);
 }
 
 static int send_memfds(struct sender *s)
@@ -788,6 +793,7 @@ static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all);
 /* Post-copy: state first, the destination runs, then every page. */
 static int postcopy(struct sender *s)
 {
+	struct cvmm_snap_writer *w;
 	uint64_t t_pause;
 	int ret;
 
@@ -795,12 +801,13 @@ static int postcopy(struct sender *s)
 		snprintf(s->err, s->errlen, "migration: post-copy needs a page-request connection");
 		return -EINVAL;
 	}
-	if ((ret = send_start(s, CVMM_MIG_F_POSTCOPY)) || (ret = hold(s, true)))
+	if ((ret = send_start(s, CVMM_MIG_F_POSTCOPY)) || (ret = stop_and_save(s, &t_pause, &w)))
 		return ret;
-	t_pause = cvmm_now_ns();
-	s->p.state = CVMM_VMM_MIG_STOPCOPY;
-	publish(s);
-	if ((ret = check_cancel(s)) || (ret = send_state(s)))
+	if ((ret = check_cancel(s)) || (ret = hand_over(s))) {
+		cvmm_snap_writer_destroy(w);
+		return ret;
+	}
+	if ((ret = send_saved(s, w)))
 		return ret;
 	return postcopy_rest(s, t_pause, true);
 }
@@ -844,12 +851,7 @@ static int switch_over(struct sender *s)
 	long dirty;
 	int ret;
 
-	if ((ret = hold(s, true)))
-		return ret;
-	t_pause = cvmm_now_ns();
-	s->p.state = CVMM_VMM_MIG_STOPCOPY;
-	publish(s);
-	if ((ret = save_state(s, &w)))
+	if ((ret = stop_and_save(s, &t_pause, &w)))
 		return ret;
 	dirty = cvmm_vi_mig_dirty_collect(s->vmm, &s->dirty);
 	if (dirty < 0) {
@@ -925,12 +927,7 @@ static int migrate(struct sender *s)
 			return ret;
 	}
 	/* Stop-and-copy: from here the guest is down until the verdict. */
-	if ((ret = hold(s, true)))
-		return ret;
-	t_pause = cvmm_now_ns();
-	s->p.state = CVMM_VMM_MIG_STOPCOPY;
-	publish(s);
-	if ((ret = save_state(s, &w)))
+	if ((ret = stop_and_save(s, &t_pause, &w)))
 		return ret;
 	if (!s->o->local) {
 		long dirty = cvmm_vi_mig_dirty_collect(s->vmm, &s->dirty);
