@@ -5,11 +5,13 @@
 # target goes back to 0, the guest deflates and uses them again. Once on
 # private memory (MADV_DONTNEED), once on a shared memfd (VmConfig
 # memory.shared: MADV_REMOVE), once over virtio-pci, all under the default
-# seccomp filters.
+# seccomp filters. Free page reporting (free_page_reporting=on): the guest
+# reports the 32 MiB it touched as free, the RSS drops, the pages come back
+# as zeros; private and shared memory.
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests balloon virtio-pci
-plan 25
+plan 35
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 PAGES=8192
 BYTES=$((PAGES * 4096))
@@ -62,6 +64,48 @@ run_vm out --kernel "$GUESTS/virtio-pci.img" --balloon size=0,transport=pci --lo
 win=$(sed -n 's/.*32-bit BAR window \(0x[0-9a-f]*\) .*/\1/p' "$out")
 run_balloon pci --kernel "$GUESTS/balloon.img" --balloon size=0,transport=pci \
 	--guest-arg 2="${win:-0}" --guest-arg 3=1
+
+# run_report NAME ARGS...: free page reporting against a VMM started with
+# ARGS (bit 1 of guest arg 3 makes the guest report instead of inflate).
+run_report() {
+	name=$1; shift
+	sock=$TMP/api.$name.sock
+	out=$TMP/out.$name
+	R() { timeout 20 "$REMOTE" --api-socket "$sock" "$@"; }
+	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
+	tpid=$!
+	wait_for "$out" "balloon: touched $PAGES pages" 20
+	vpid=$(child_of "$tpid")
+	before=$(rss_kb "$vpid")
+	R resize desired_balloon=4096 >/dev/null 2>&1   # go
+	wait_for "$out" "balloon: reported $PAGES pages" 20
+	after=$(rss_kb "$vpid")
+	check "$name: reported $PAGES free pages: RSS ${before:-?} -> ${after:-?} kB (at least 3/4 of 32 MiB back)" \
+		sh -c "[ -n '$after' ] && [ \$(( ${before:-0} - ${after:-0} )) -ge $((BYTES / 1024 * 3 / 4)) ]"
+	check "$name: vm.counters: $PAGES pages reported, none refused" sh -c \
+		"timeout 20 '$REMOTE' --api-socket '$sock' counters | tr -d ' \n' |
+		 grep -q '\"reported_pages\":$PAGES,\"report_refused\":0'"
+	check "$name: vm.info: the balloon config says free_page_reporting" sh -c \
+		"timeout 20 '$REMOTE' --api-socket '$sock' info | tr -d ' \n' | grep -q '\"free_page_reporting\":true'"
+	R resize desired_balloon=8192 >/dev/null 2>&1   # measured
+	wait_pid "$tpid" 30
+	check "$name: the reported pages read as zeros, are written and read back, exit 0" \
+		sh -c "test $rc -eq 0 && grep -q 'balloon: reported pages written and read back' '$out'"
+}
+
+run_report report-private --kernel "$GUESTS/balloon.img" \
+	--balloon size=0,free_page_reporting=on --guest-arg 3=3
+cat >"$TMP/vm-report.json" <<JSON
+{"payload": {"kernel": "$GUESTS/balloon.img"}, "memory": {"size": 134217728, "shared": true},
+ "balloon": {"size": 0, "free_page_reporting": true}, "serial": {"mode": "Tty"}}
+JSON
+run_report report-shared --config "$TMP/vm-report.json" --guest-arg 3=3
+run_vm out --kernel "$GUESTS/balloon.img" --balloon size=0 --guest-arg 3=3
+check "without free_page_reporting=on the guest finds no reporting queue" sh -c \
+	"test $rc -eq $((0x62)) && grep -q 'reporting queue' '$out'"
+run_vm out --kernel "$GUESTS/balloon.img" --balloon size=0,free_page_reporting=maybe
+check "--balloon free_page_reporting=maybe: one line" sh -c \
+	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: free_page_reporting:' '$out'"
 
 run_vm out --kernel "$GUESTS/balloon.img" --balloon size=1G
 check "--balloon size above --memory: one line" sh -c \

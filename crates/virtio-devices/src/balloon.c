@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * virtio-balloon (virtio 1.2, 5.5): queue 0 inflate, 1 deflate, 2 stats
- * (with VIRTIO_BALLOON_F_STATS_VQ). Inflated pages are released in the
- * host mapping; a page number the guest has no business naming is counted
- * and skipped (include/cvmm/virtio-devices/balloon.h has the threat model).
+ * virtio-balloon (virtio 1.2, 5.5): queue 0 inflate, 1 deflate, then the
+ * stats queue (VIRTIO_BALLOON_F_STATS_VQ) and the reporting queue
+ * (VIRTIO_BALLOON_F_PAGE_REPORTING), each at the next index when
+ * negotiated (as Linux and Cloud Hypervisor number them: Linux skips the
+ * queues of features it did not take). Inflated and reported
+ * pages are released in the host mapping; a page number or range the guest
+ * has no business naming is counted and skipped
+ * (include/cvmm/virtio-devices/balloon.h has the threat model).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,17 +27,20 @@
 #define Q_INFLATE 0u
 #define Q_DEFLATE 1u
 #define Q_STATS 2u
+#define Q_REPORT 3u /* our slot in q[]; the transport index is b->report_qi */
 #define PFN_CHUNK 256u
 #define STATE_MAGIC 0x4e4c4c42u /* "BLLN" */
 
 struct cvmm_balloon {
 	struct cvmm_virtio_device dev;
 	struct cvmm_guest_mem *mem;
-	struct cvmm_virtq *q[3];
+	struct cvmm_virtq *q[4];
+	unsigned int report_qi;        /* transport index of the reporting queue (0: none) */
 	bool active;
 	pthread_mutex_t lock;          /* num_pages, actual, counters, stats */
 	uint32_t num_pages, actual;
 	uint64_t inflated, deflated, refused;
+	uint64_t reported, report_refused; /* pages released; ranges refused */
 	unsigned int nstats;
 	uint16_t stat_tag[CVMM_BALLOON_STAT_MAX];
 	uint64_t stat_val[CVMM_BALLOON_STAT_MAX];
@@ -45,8 +52,11 @@ struct cvmm_balloon {
 	bool req_on;                   /* on the loop */
 };
 
-/* Saved state: magic, num_pages, actual, then inflated, deflated, refused (le). */
-#define STATE_LEN 36u
+/* Saved state: magic, num_pages, actual, then inflated, deflated, refused,
+ * reported, report_refused (le). 36-byte states (before free page
+ * reporting) restore too. */
+#define STATE_LEN_V1 36u
+#define STATE_LEN 52u
 
 static struct cvmm_balloon *to_b(struct cvmm_virtio_device *dev)
 {
@@ -160,6 +170,41 @@ static int pfns(struct cvmm_balloon *b, struct cvmm_virtq_chain *c, bool inflate
 	return 0;
 }
 
+/*
+ * One reporting buffer (virtio 1.2, 5.5.6.7): each descriptor is a range of
+ * free guest pages (Linux reports 2 MiB and larger blocks) the host may
+ * drop; they read as zeros afterwards. The buffer goes back unwritten. A
+ * range that is empty, not whole 4 KiB pages, or not all inside one
+ * writable, non-huge-page RAM region is refused on its own: the rest of
+ * the buffer still counts.
+ */
+static int report(struct cvmm_balloon *b, struct cvmm_virtq_chain *c)
+{
+	uint64_t ok = 0, bad = 0;
+	struct cvmm_virtq_desc d;
+	int e;
+
+	while ((e = cvmm_virtq_chain_next(c, &d)) > 0) {
+		const struct cvmm_mem_region *r = cvmm_guest_mem_find(b->mem, d.addr);
+
+		if (!d.len || (d.addr | d.len) & (CVMM_BALLOON_PAGE_SIZE - 1) || !r ||
+		    (r->flags & CVMM_MEM_F_READONLY) || r->backing == CVMM_MEM_HUGETLBFS ||
+		    d.len > r->gpa + r->size - d.addr ||
+		    release(b, r, d.addr, d.len / CVMM_BALLOON_PAGE_SIZE)) {
+			bad++;
+			continue;
+		}
+		ok += d.len / CVMM_BALLOON_PAGE_SIZE;
+	}
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&b->lock);
+	b->reported += ok;
+	b->report_refused += bad;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
 /* A stats buffer: (le16 tag, le64 val) records, 10 bytes each. */
 static int stats(struct cvmm_balloon *b, struct cvmm_virtq_chain *c)
 {
@@ -191,7 +236,13 @@ static void balloon_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 	bool pushed = false;
 	int e;
 
-	if (!b->active || qi > Q_STATS || !(q = b->q[qi]))
+	if (!b->active)
+		return;
+	if (b->report_qi && qi == b->report_qi)
+		qi = Q_REPORT;
+	else if (qi >= Q_REPORT)
+		return;
+	if (!(q = b->q[qi]))
 		return;
 	for (;;) {
 		while ((e = cvmm_virtq_pop(q, &c)) > 0) {
@@ -213,7 +264,7 @@ static void balloon_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 				b->stats_held = true;
 				continue;
 			}
-			e = pfns(b, &c, qi == Q_INFLATE);
+			e = qi == Q_REPORT ? report(b, &c) : pfns(b, &c, qi == Q_INFLATE);
 			if (e < 0)
 				break;
 			e = cvmm_virtq_push(q, &c, 0);
@@ -230,7 +281,7 @@ static void balloon_queue_event(struct cvmm_virtio_device *dev, unsigned int qi)
 	if (e < 0)
 		cvmm_virtio_device_set_needs_reset(dev);
 	if (pushed && cvmm_virtq_needs_notification(q))
-		cvmm_virtio_device_signal_used(dev, qi);
+		cvmm_virtio_device_signal_used(dev, qi == Q_REPORT ? b->report_qi : qi);
 }
 
 /* A stats request (cvmm_balloon_stats_request): the held buffer goes back. */
@@ -265,6 +316,15 @@ static int balloon_activate(struct cvmm_virtio_device *dev, struct cvmm_guest_me
 	b->q[Q_DEFLATE] = &queues[Q_DEFLATE];
 	b->q[Q_STATS] = (features & CVMM_VIRTIO_BALLOON_F_STATS_VQ) && nq > Q_STATS &&
 			cvmm_virtq_active(&queues[Q_STATS]) ? &queues[Q_STATS] : NULL;
+	b->report_qi = 0;
+	if (features & CVMM_VIRTIO_BALLOON_F_PAGE_REPORTING) {
+		unsigned int qi = features & CVMM_VIRTIO_BALLOON_F_STATS_VQ ? 3 : 2;
+
+		if (nq > qi && cvmm_virtq_active(&queues[qi])) {
+			b->report_qi = qi;
+			b->q[Q_REPORT] = &queues[qi];
+		}
+	}
 	b->stats_held = false;
 	b->active = true;
 	if (b->q[Q_STATS] && b->req_fd >= 0 && !b->req_on)
@@ -278,6 +338,7 @@ static void balloon_reset(struct cvmm_virtio_device *dev)
 
 	b->active = false;
 	memset(b->q, 0, sizeof(b->q));
+	b->report_qi = 0;
 	b->stats_held = false;
 	if (b->req_on)
 		cvmm_event_manager_remove(b->em, b->req_fd);
@@ -303,6 +364,8 @@ static int balloon_save(struct cvmm_virtio_device *dev, void *buf, size_t len)
 	vd_put_le64(p + 12, b->inflated);
 	vd_put_le64(p + 20, b->deflated);
 	vd_put_le64(p + 28, b->refused);
+	vd_put_le64(p + 36, b->reported);
+	vd_put_le64(p + 44, b->report_refused);
 	pthread_mutex_unlock(&b->lock);
 	return (int)STATE_LEN;
 }
@@ -312,7 +375,7 @@ static int balloon_restore(struct cvmm_virtio_device *dev, const void *buf, size
 	struct cvmm_balloon *b = to_b(dev);
 	const uint8_t *p = buf;
 
-	if (!buf || len != STATE_LEN || vd_get_le32(p) != STATE_MAGIC)
+	if (!buf || (len != STATE_LEN && len != STATE_LEN_V1) || vd_get_le32(p) != STATE_MAGIC)
 		return -EINVAL;
 	pthread_mutex_lock(&b->lock);
 	b->num_pages = vd_get_le32(p + 4);
@@ -320,6 +383,8 @@ static int balloon_restore(struct cvmm_virtio_device *dev, const void *buf, size
 	b->inflated = vd_get_le64(p + 12);
 	b->deflated = vd_get_le64(p + 20);
 	b->refused = vd_get_le64(p + 28);
+	b->reported = len == STATE_LEN ? vd_get_le64(p + 36) : 0;
+	b->report_refused = len == STATE_LEN ? vd_get_le64(p + 44) : 0;
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
@@ -365,8 +430,9 @@ int cvmm_balloon_create(const struct cvmm_balloon_opts *o, struct cvmm_balloon *
 	b->dev.device_id = CVMM_VIRTIO_ID_BALLOON;
 	b->dev.config_size = 8;
 	b->dev.features = (o->deflate_on_oom ? CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0) |
-			  (o->stats ? CVMM_VIRTIO_BALLOON_F_STATS_VQ : 0);
-	b->dev.num_queues = o->stats ? 3 : 2;
+			  (o->stats ? CVMM_VIRTIO_BALLOON_F_STATS_VQ : 0) |
+			  (o->free_page_reporting ? CVMM_VIRTIO_BALLOON_F_PAGE_REPORTING : 0);
+	b->dev.num_queues = (o->stats ? 3 : 2) + (o->free_page_reporting ? 1 : 0);
 	for (unsigned int i = 0; i < b->dev.num_queues; i++)
 		b->dev.queue_max_size[i] = qs;
 	*out = b;
@@ -420,6 +486,8 @@ void cvmm_balloon_get_counters(struct cvmm_balloon *b, struct cvmm_balloon_count
 	out->inflated = b->inflated;
 	out->deflated = b->deflated;
 	out->refused = b->refused;
+	out->reported = b->reported;
+	out->report_refused = b->report_refused;
 	out->actual = b->actual;
 	out->num_pages = b->num_pages;
 	out->stats_reports = b->reports;

@@ -4,7 +4,10 @@
  * inflated pages leave the host mapping (mincore says not resident, they
  * read as zeros), their neighbours keep their bytes; shared memfd memory
  * too (MADV_REMOVE); deflate; num_pages/actual in config; hostile page
- * numbers and a huge buffer are refused and counted; save/restore.
+ * numbers and a huge buffer are refused and counted; save/restore; free
+ * page reporting (queue 3 with stats, 2 without): reported ranges leave the
+ * host, hostile ranges (unaligned, outside RAM, straddling its end) are
+ * refused one by one without touching their neighbours.
  */
 #include <check.h>
 #include <errno.h>
@@ -27,10 +30,11 @@
 static struct vdf F;
 static struct cvmm_balloon *B;
 
-static void up(bool shared, bool stats)
+/* @take_stats: the driver negotiates the offered stats queue. */
+static void up_want(bool shared, bool stats, bool report, bool take_stats)
 {
 	struct cvmm_balloon_opts o = { .sz = sizeof(o), .num_pages = 0, .stats = stats,
-				       .deflate_on_oom = true };
+				       .deflate_on_oom = true, .free_page_reporting = report };
 
 	if (shared)
 		vdf_init_shared(&F, 0);
@@ -41,8 +45,20 @@ static void up(bool shared, bool stats)
 	vdf_attach(&F, cvmm_balloon_device(B));
 	vdf_start(&F);
 	vdf_bring_up(&F, CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM |
-			 (stats ? CVMM_VIRTIO_BALLOON_F_STATS_VQ : 0), stats ? 3 : 2, 64);
+			 (take_stats ? CVMM_VIRTIO_BALLOON_F_STATS_VQ : 0) |
+			 (report ? CVMM_VIRTIO_BALLOON_F_PAGE_REPORTING : 0),
+		     (take_stats ? 3 : 2) + (report ? 1 : 0), 64);
 	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+}
+
+static void up_opts(bool shared, bool stats, bool report)
+{
+	up_want(shared, stats, report, stats);
+}
+
+static void up(bool shared, bool stats)
+{
+	up_opts(shared, stats, false);
 }
 
 static void down(void)
@@ -263,13 +279,16 @@ START_TEST(save_restore)
 	vdf_wr(&F, CVMM_VIRTIO_MMIO_CONFIG + 4, 42);
 	send_pfns(0, &pfn, 1);
 	d = cvmm_balloon_device(B);
-	ck_assert_int_eq(d->ops->save(d, NULL, 0), 36);
+	ck_assert_int_eq(d->ops->save(d, NULL, 0), 52);
 	ck_assert_int_eq(d->ops->save(d, buf, 8), -ENOSPC);
 	n = d->ops->save(d, buf, sizeof(buf));
-	ck_assert_int_eq(n, 36);
+	ck_assert_int_eq(n, 52);
 	ck_assert_int_eq(cvmm_balloon_create(&o, &b2), 0);
 	d = cvmm_balloon_device(b2);
 	ck_assert_int_eq(d->ops->restore(d, buf, 35), -EINVAL);
+	ck_assert_int_eq(d->ops->restore(d, buf, 51), -EINVAL);
+	/* a state from before free page reporting (36 bytes) still restores */
+	ck_assert_int_eq(d->ops->restore(d, buf, 36), 0);
 	buf[0] ^= 1;
 	ck_assert_int_eq(d->ops->restore(d, buf, (size_t)n), -EINVAL);
 	buf[0] ^= 1;
@@ -279,6 +298,100 @@ START_TEST(save_restore)
 	ck_assert_uint_eq(c.actual, 42);
 	ck_assert_uint_eq(c.inflated, 1);
 	cvmm_balloon_destroy(b2);
+	down();
+}
+END_TEST
+
+/* Report the ranges (gpa, len) as one buffer of device-writable
+ * descriptors on queue @q (as Linux does) and wait for it back, unwritten. */
+static void send_report(unsigned int q, const uint64_t (*r)[2], unsigned int n)
+{
+	struct cvmm_virtq_buf in[8];
+	uint64_t tok;
+	uint32_t len;
+
+	ck_assert_uint_le(n, 8);
+	for (unsigned int i = 0; i < n; i++)
+		in[i] = (struct cvmm_virtq_buf){ r[i][0], (uint32_t)r[i][1] };
+	ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[q], NULL, 0, in, n, false, 11), 0);
+	vdf_kick(&F, q);
+	ck_assert_int_eq(vdf_wait_used(&F, q, &tok, &len, 5000), 1);
+	ck_assert_uint_eq(tok, 11);
+	ck_assert_uint_eq(len, 0);
+}
+
+/* _i: 0 private, 1 shared memfd, 2 private without the stats queue (the
+ * reporting queue moves to index 2), 3 the stats queue offered but not
+ * negotiated (index 2 too, as Linux numbers them). */
+START_TEST(report_releases)
+{
+	struct cvmm_balloon_counters c;
+	unsigned int q = _i >= 2 ? 2 : 3;
+	const uint64_t r[][2] = { { AREA, 16 * PG }, { AREA + 32 * PG, 8 * PG } };
+
+	up_want(_i == 1, _i != 2, true, _i < 2);
+	ck_assert(F.features & CVMM_VIRTIO_BALLOON_F_PAGE_REPORTING);
+	memset(vdf_host(&F, AREA - PG), 0x6b, (NPG + 2) * PG);
+	send_report(q, r, 2);
+	for (unsigned int i = 0; i < NPG; i++) {
+		bool gone = i < 16 || (i >= 32 && i < 40);
+
+		ck_assert(resident(AREA + i * PG) == !gone);
+		ck_assert_uint_eq(*vdf_host(&F, AREA + i * PG), gone ? 0 : 0x6b);
+	}
+	ck_assert_uint_eq(*vdf_host(&F, AREA - 1), 0x6b);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.reported, 24);
+	ck_assert_uint_eq(c.report_refused, 0);
+	ck_assert_uint_eq(c.inflated, 0);
+	down();
+}
+END_TEST
+
+/* Unaligned address, unaligned length, a range straddling the end of RAM
+ * (the queue itself refuses a buffer outside RAM: the device needs a reset
+ * then), each refused alone; the good range of the same buffer counts. */
+START_TEST(report_hostile)
+{
+	struct cvmm_balloon_counters c;
+	const uint64_t r[][2] = {
+		{ AREA + 1, 4 * PG },            /* unaligned address */
+		{ AREA + 8 * PG, 4 * PG + 512 }, /* not whole pages */
+		{ AREA + 16 * PG, 0 },           /* empty */
+		{ AREA + 24 * PG, 4 * PG },      /* good */
+	};
+	const uint64_t out_of_ram[][2] = { { (16ull << 20) - 2 * PG, 4 * PG } };
+	uint64_t tok;
+	uint32_t len;
+
+	up_opts(false, true, true);
+	memset(vdf_host(&F, AREA), 0x3c, NPG * PG);
+	memset(vdf_host(&F, (16ull << 20) - 2 * PG), 0x3c, 2 * PG);
+	send_report(3, r, 4);
+	for (unsigned int i = 0; i < NPG; i++) {
+		bool gone = i >= 24 && i < 28;
+
+		ck_assert_uint_eq(*vdf_host(&F, AREA + i * PG), gone ? 0 : 0x3c);
+	}
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.reported, 4);
+	ck_assert_uint_eq(c.report_refused, 3);
+	/* past the end of guest RAM: the ring refuses it, nothing released */
+	{
+		struct cvmm_virtq_buf in = { out_of_ram[0][0], (uint32_t)out_of_ram[0][1] };
+
+		ck_assert_int_eq(cvmm_virtq_driver_add(F.drv[3], NULL, 0, &in, 1, false, 12), 0);
+		vdf_kick(&F, 3);
+		ck_assert_int_eq(vdf_wait_used(&F, 3, &tok, &len, 200), 0);
+	}
+	for (int i = 0; i < 2500 && !(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) &
+				     CVMM_VIRTIO_S_NEEDS_RESET); i++)
+		usleep(2000);
+	ck_assert_uint_ne(vdf_rd(&F, CVMM_VIRTIO_MMIO_STATUS) & CVMM_VIRTIO_S_NEEDS_RESET, 0);
+	ck_assert_uint_eq(*vdf_host(&F, (16ull << 20) - 2 * PG), 0x3c);
+	ck_assert_uint_eq(*vdf_host(&F, (16ull << 20) - PG), 0x3c);
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.reported, 4);
 	down();
 }
 END_TEST
@@ -310,6 +423,8 @@ static Suite *suite(void)
 	tcase_add_test(t, stats_queue);
 	tcase_add_test(t, stats_request_unsupported);
 	tcase_add_test(t, save_restore);
+	tcase_add_loop_test(t, report_releases, 0, 4);
+	tcase_add_test(t, report_hostile);
 	tcase_add_test(t, bad_opts);
 	suite_add_tcase(s, t);
 	return s;

@@ -146,6 +146,8 @@ void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_api_resp
 			counter(c, "inflated_pages", s.inflated);
 			counter(c, "deflated_pages", s.deflated);
 			counter(c, "refused_pages", s.refused);
+			counter(c, "reported_pages", s.reported);
+			counter(c, "report_refused", s.report_refused);
 			counter(c, "target_pages", s.num_pages);
 			counter(c, "actual_pages", s.actual);
 			counter(c, "stats_reports", s.stats_reports);

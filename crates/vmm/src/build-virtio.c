@@ -350,6 +350,7 @@ static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pc
 	struct cvmm_balloon_opts o = {
 		.sz = sizeof(o), .num_pages = (uint32_t)(d->balloon_size / CVMM_BALLOON_PAGE_SIZE),
 		.deflate_on_oom = d->balloon_oom, .stats = true, .em = em,
+		.free_page_reporting = d->balloon_fpr,
 	};
 	struct cvmm_balloon *b;
 	int ret;

@@ -442,11 +442,16 @@ int cvmm_vm_parse_balloon(struct cvmm_vm_devices *d, const char *arg, char *err,
 		} else if (!strcmp(k, "deflate_on_oom")) {
 			if (parse_onoff(val, &d->balloon_oom))
 				ret = fail(err, errlen, "--balloon: deflate_on_oom: '%s' is not on or off", val);
+		} else if (!strcmp(k, "free_page_reporting")) {
+			if (parse_onoff(val, &d->balloon_fpr))
+				ret = fail(err, errlen,
+					   "--balloon: free_page_reporting: '%s' is not on or off", val);
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport("--balloon", val, &d->balloon_tr, err, errlen);
 		} else {
 			ret = fail(err, errlen,
-				   "--balloon: unknown field '%s' (size, deflate_on_oom, transport)", k);
+				   "--balloon: unknown field '%s' (size, deflate_on_oom, free_page_reporting, transport)",
+				   k);
 		}
 	}
 	if (!ret && !have_size)

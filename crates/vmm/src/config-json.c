@@ -698,8 +698,9 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	}
 	if (json_object_object_get_ex(j, "balloon", &o) && !json_object_is_type(o, json_type_null)) {
 		/* Cloud Hypervisor's BalloonConfig */
-		static const char *const bk[] = { "size", "deflate_on_oom", NULL };
-		static const struct dflt bd[] = { { "free_page_reporting", "false" }, { NULL, NULL } };
+		static const char *const bk[] = { "size", "deflate_on_oom", "free_page_reporting",
+						  NULL };
+		static const struct dflt bd[] = { { NULL, NULL } };
 
 		if ((ret = check_keys(o, "balloon", bk, bd, err, errlen)))
 			return ret;
@@ -709,7 +710,9 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 			return ret;
 		if (!ret)
 			return fail(err, errlen, "balloon.size: missing");
-		if (get_bool(o, "deflate_on_oom", "balloon", &c->dev.balloon_oom, err, errlen) < 0)
+		if (get_bool(o, "deflate_on_oom", "balloon", &c->dev.balloon_oom, err, errlen) < 0 ||
+		    get_bool(o, "free_page_reporting", "balloon", &c->dev.balloon_fpr, err,
+			     errlen) < 0)
 			return -EINVAL;
 		c->dev.balloon_size &= ~4095ull;
 		if (c->dev.balloon_size > c->memory)
@@ -923,7 +926,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		o = json_object_new_object();
 		add(o, "size", json_object_new_int64((int64_t)d->balloon_size));
 		add(o, "deflate_on_oom", json_object_new_boolean(d->balloon_oom));
-		add(o, "free_page_reporting", json_object_new_boolean(false));
+		add(o, "free_page_reporting", json_object_new_boolean(d->balloon_fpr));
 		add(j, "balloon", o);
 	}
 	if (d->vsock) {

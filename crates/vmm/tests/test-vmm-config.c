@@ -50,7 +50,12 @@ START_TEST(option_strings)
 	ck_assert_int_eq(cvmm_vm_parse_cpus(&c, "4", err, sizeof(err)), 0);
 	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "1M", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "64M", err, sizeof(err)), 0);
-	ck_assert_int_eq(cvmm_vm_parse_balloon(&c.dev, "size=128M", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_balloon(&c.dev, "size=128M,free_page_reporting=maybe", err,
+					       sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "--balloon: free_page_reporting: 'maybe' is not on or off");
+	ck_assert_int_eq(cvmm_vm_parse_balloon(&c.dev, "size=128M,free_page_reporting=on", err,
+					       sizeof(err)), 0);
+	ck_assert(c.dev.balloon_fpr);
 	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), -EINVAL);
 	ck_assert_uint_eq(cvmm_vm_virtio_count(&c.dev), 4);
 }
@@ -86,6 +91,7 @@ START_TEST(vmconfig_round_trip)
 		" \"memory\": {\"size\": 268435456, \"shared\": true},"
 		" \"disks\": [{\"path\": \"/d\", \"readonly\": true, \"id\": \"root\"}],"
 		" \"vsock\": {\"cid\": 3, \"socket\": \"/v\"}, \"rng\": {\"src\": \"/dev/urandom\"},"
+		" \"balloon\": {\"size\": 0, \"free_page_reporting\": true},"
 		" \"iommu\": false}";
 	struct json_object *j = json_tokener_parse(in), *out, *d, *back;
 	struct cvmm_vm_config c2;
@@ -94,6 +100,7 @@ START_TEST(vmconfig_round_trip)
 	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.cpus, 2);
 	ck_assert(c.mem_shared && c.dev.rng && c.dev.vsock);
+	ck_assert(c.dev.balloon && c.dev.balloon_fpr);
 	ck_assert_str_eq(c.dev.disk[0].id, "root");
 	out = cvmm_vm_config_to_json(&c);
 	ck_assert(json_object_object_get_ex(out, "disks", &d));
@@ -105,6 +112,7 @@ START_TEST(vmconfig_round_trip)
 	ck_assert_int_eq(cvmm_vm_config_from_json(back, &c2, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c2.memory, c.memory);
 	ck_assert_uint_eq(c2.dev.ndisks, 1);
+	ck_assert(c2.dev.balloon_fpr);
 	json_object_put(back);
 	json_object_put(out);
 	/* a field cvmm lacks, set to something other than its default */

@@ -123,6 +123,7 @@ struct cvmm_vm_devices {
 	bool balloon;              /* --balloon */
 	uint64_t balloon_size;     /* bytes to take from the guest at start */
 	bool balloon_oom;          /* deflate_on_oom=on */
+	bool balloon_fpr;          /* free_page_reporting=on */
 	struct cvmm_vm_tr balloon_tr;
 	/* ---- read up to the counts only ---- */
 	struct cvmm_vm_disk disk[CVMM_VM_MAX_DISKS];
