@@ -26,12 +26,15 @@
 
 #define MAX_FDS 16
 
-enum type { STR, BOOL, INT, INTLIST, STRLIST, FDS, RATE };
+/* PAIRS: "[A:B,...]" as [{sub[0]: A, sub[1]: B}, ...]; WRAP: a string as
+ * {sub[0]: it}; CONSOLE: off|null|tty|file=PATH as {"mode", "file"}. */
+enum type { STR, BOOL, INT, INTLIST, STRLIST, FDS, RATE, PAIRS, WRAP, CONSOLE };
 
 struct field {
 	const char *key;    /* on the command line */
 	const char *json;   /* in the body (NULL: same) */
 	enum type type;
+	const char *sub[2]; /* PAIRS, WRAP: the keys inside */
 };
 
 struct command {
@@ -78,6 +81,11 @@ static const struct field resize_fields[] = {
 static const struct field restore_fields[] = {
 	{ "source_url", NULL, STR }, { "memory_restore_mode", NULL, STR },
 	{ "prefault", NULL, BOOL }, { "resume", NULL, BOOL }, { "diff_urls", NULL, STRLIST },
+	{ "clock_realtime", NULL, BOOL },
+	{ "network_overrides", NULL, PAIRS, { "iface_id", "host_dev_name" } },
+	{ "disk_overrides", NULL, PAIRS, { "id", "path" } },
+	{ "vsock_override", NULL, WRAP, { "uds_path", NULL } },
+	{ "serial", NULL, CONSOLE }, { "console", NULL, CONSOLE },
 	{ NULL, NULL, STR },
 };
 
@@ -121,7 +129,10 @@ static const struct command commands[] = {
 	  "(naming a type keeps dirty tracking on; a Diff holds what changed since the last one)" },
 	{ "restore", "PUT", "vm.restore", 1, restore_fields,
 	  "source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared][,prefault=on][,resume=on]"
-	  "[,diff_urls=[file:///D1,...]]" },
+	  "[,clock_realtime=on][,diff_urls=[file:///D1,...]][,network_overrides=[ID:TAP,...]]"
+	  "[,disk_overrides=[ID:PATH,...]][,vsock_override=PATH][,serial=off|tty|file=PATH]"
+	  "[,console=tty|file=PATH]: restore on an empty VMM, with the clone's own TAPs, "
+	  "images, vsock socket and output files" },
 	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
 	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]"
 	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR]: "
@@ -258,6 +269,53 @@ static struct json_object *body_from_args(const struct command *c, const char *a
 			for (int i = 0; i < n; i++)
 				json_object_array_add(a, json_object_new_int64(list[i]));
 			json_object_object_add(o, f->key, a);
+			break;
+		}
+		case PAIRS: {
+			/* "[a:b,c:d]" or "a:b" */
+			struct json_object *a = json_object_new_array();
+			char *sv = eq, *save = NULL, *tok;
+			size_t l = strlen(sv);
+
+			if (sv[0] == '[') {
+				if (l < 2 || sv[l - 1] != ']')
+					die("%s: %s: '%s' is not [A:B,...]", c->name, p, eq);
+				sv[l - 1] = '\0';
+				sv++;
+			}
+			for (tok = strtok_r(sv, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				struct json_object *e = json_object_new_object();
+				char *colon = strchr(tok, ':');
+
+				if (!colon || colon == tok || !colon[1])
+					die("%s: %s: '%s' is not %s:%s", c->name, p, tok,
+					    f->sub[0], f->sub[1]);
+				*colon = '\0';
+				json_object_object_add(e, f->sub[0], json_object_new_string(tok));
+				json_object_object_add(e, f->sub[1], json_object_new_string(colon + 1));
+				json_object_array_add(a, e);
+			}
+			json_object_object_add(o, f->key, a);
+			break;
+		}
+		case WRAP: {
+			struct json_object *e = json_object_new_object();
+
+			json_object_object_add(e, f->sub[0], json_object_new_string(eq));
+			json_object_object_add(o, f->key, e);
+			break;
+		}
+		case CONSOLE: {
+			struct json_object *e = json_object_new_object();
+			const char *mode = !strcmp(eq, "off") ? "Off" : !strcmp(eq, "null") ? "Null" :
+					   !strcmp(eq, "tty") ? "Tty" : !strncmp(eq, "file=", 5) ? "File" : NULL;
+
+			if (!mode)
+				die("%s: %s: '%s' is not off, null, tty or file=PATH", c->name, p, eq);
+			json_object_object_add(e, "mode", json_object_new_string(mode));
+			if (!strcmp(mode, "File"))
+				json_object_object_add(e, "file", json_object_new_string(eq + 5));
+			json_object_object_add(o, f->key, e);
 			break;
 		}
 		case FDS:

@@ -900,7 +900,8 @@ int cvmm_vmm_snapshot_restore(struct cvmm_vmm *vmm, struct cvmm_vmm_snapshot *s,
  */
 bool cvmm_vmm_restore_progress(const struct cvmm_vmm *vmm, uint64_t *done, uint64_t *total);
 
-/** Parse "Copy", "OnDemand" or "Shared" (Cloud Hypervisor's names).
+/** Parse "Copy", "OnDemand" or "Shared" (Cloud Hypervisor's names; its
+ * newer "CopyOnWrite", a private mapping of the file, is Shared).
  * @return 0; -EINVAL. Thread safety: reentrant. */
 int cvmm_vmm_mem_restore_parse(const char *s, enum cvmm_vmm_mem_restore *out);
 

@@ -314,6 +314,8 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 {
 	struct cvmm_vm_config c = *a->flags;
 	struct json_object *cj = NULL;
+	struct cvmm_vm_outputs outs;
+	const char *initrd;
 	char err[512] = "";
 	int ret;
 
@@ -329,12 +331,24 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 				      "vm.restore: %s", err[0] ? err : strerror(-ret));
 	}
 	adopt_cfg(a, &c, cj);
-	/* Cloud Hypervisor's net_fds: TAP fds of the caller's for named cards */
-	if ((ret = cvmm_vm_snap_api_restore_fds(q->json, &a->cfg.dev, q->fds, q->nfds, err,
-						sizeof(err)))) {
+	/* The host side of its devices: TAP fds or names, vsock socket, disk
+	 * images, serial and console files of this clone's own. Then the
+	 * images are looked at as a boot would (not the kernel and initrd: a
+	 * restore does not read them). */
+	initrd = a->cfg.initrd;
+	a->cfg.initrd = NULL;
+	if ((ret = cvmm_vm_snap_api_restore_overrides(&a->snap, q->json, &a->cfg, q->fds, q->nfds,
+						      err, sizeof(err))) ||
+	    (ret = cvmm_vm_config_check_files(&a->cfg, false, err, sizeof(err)))) {
 		drop_cfg(a);
-		return cvmm_api_error(r, 400, "vm.restore: %s", err);
+		/* the image check speaks of flags: here the image is a disk's */
+		return cvmm_api_error(r, ret == -EINVAL ? 400 : 500, "vm.restore: %s%s",
+				      !strncmp(err, "--disk: path: ", 14) ? "disk: " : "",
+				      err + (!strncmp(err, "--disk: path: ", 14) ? 14 : 0));
 	}
+	a->cfg.initrd = initrd;
+	/* A restore that fails leaves no serial or console file it created. */
+	cvmm_vm_outputs_note(&outs, &a->cfg, NULL);
 	a->vm.snap = &a->snap;
 	a->api_stop = false;
 	ret = cvmm_vm_build(&a->vm, err, sizeof(err));
@@ -343,6 +357,7 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
 	if (ret) {
 		drop_vm(a);
+		cvmm_vm_outputs_remove(&outs);
 		drop_cfg(a);
 		return cvmm_api_error(r, 500, "vm.restore: %s", err[0] ? err : strerror(-ret));
 	}

@@ -490,8 +490,8 @@ static int each(struct json_object *j, const char *key, struct cvmm_vm_devices *
 	return 0;
 }
 
-static int console_mode(struct json_object *o, const char *where, const char **mode,
-			const char **file, char *err, size_t errlen)
+int cvmm_vm_console_json(struct json_object *o, const char *where, const char **mode,
+			 const char **file, char *err, size_t errlen)
 {
 	static const char *const known[] = { "mode", "file", NULL };
 	static const struct dflt dflts[] = {
@@ -720,7 +720,7 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 		c->dev.balloon = true;
 	}
 	if (json_object_object_get_ex(j, "serial", &o) && !json_object_is_type(o, json_type_null)) {
-		if ((ret = console_mode(o, "serial", &mode, &file, err, errlen)))
+		if ((ret = cvmm_vm_console_json(o, "serial", &mode, &file, err, errlen)))
 			return ret;
 		c->serial = !strcmp(mode, "Tty") ? CVMM_VM_SERIAL_STDIO :
 			    !strcmp(mode, "File") ? CVMM_VM_SERIAL_FILE : CVMM_VM_SERIAL_OFF;
@@ -728,7 +728,7 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	}
 	mode = file = NULL;
 	if (json_object_object_get_ex(j, "console", &o) && !json_object_is_type(o, json_type_null)) {
-		if ((ret = console_mode(o, "console", &mode, &file, err, errlen)))
+		if ((ret = cvmm_vm_console_json(o, "console", &mode, &file, err, errlen)))
 			return ret;
 		c->dev.console = !strcmp(mode, "Tty") ? CVMM_VM_CONSOLE_STDIO :
 				 !strcmp(mode, "File") ? CVMM_VM_CONSOLE_FILE : CVMM_VM_CONSOLE_NONE;

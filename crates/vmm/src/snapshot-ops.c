@@ -468,6 +468,8 @@ void cvmm_vm_snap_fini(struct cvmm_vm_snap *s)
 	free(s->argv);
 	free(s->config);
 	free(s->source_copy);
+	free(s->ovr_serial);
+	s->ovr_serial = NULL;
 	free(s->opt_copy[0]);
 	free(s->opt_copy[1]);
 	s->opt_copy[0] = s->opt_copy[1] = NULL;
@@ -649,9 +651,12 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 				  char *err, size_t errlen)
 {
 	static const char *const keys[] = { "source_url", "memory_restore_mode", "prefault",
-					    "resume", "diff_urls", "net_fds", NULL };
+					    "resume", "diff_urls", "clock_realtime", "net_fds",
+					    "network_overrides", "vsock_override", "disk_overrides",
+					    "serial", "console", NULL };
 	struct json_object *root = NULL, *o, *diffs = NULL;
 	const char *url, *mode;
+	bool realtime = false;
 	char why[400];
 	size_t len;
 	int ret;
@@ -666,9 +671,14 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 	if (body_str(body, "memory_restore_mode", &mode) ||
 	    (mode && cvmm_vmm_mem_restore_parse(mode, &s->ro.mode)))
 		return fail(err, errlen, -EINVAL,
-			    "memory_restore_mode: not \"Copy\", \"OnDemand\" or \"Shared\"");
-	if (body_bool(body, "prefault", &s->ro.prefault) || body_bool(body, "resume", &s->resume))
-		return fail(err, errlen, -EINVAL, "prefault, resume: true or false");
+			    "memory_restore_mode: not \"Copy\", \"OnDemand\", \"Shared\" or "
+			    "\"CopyOnWrite\"");
+	if (body_bool(body, "prefault", &s->ro.prefault) || body_bool(body, "resume", &s->resume) ||
+	    body_bool(body, "clock_realtime", &realtime))
+		return fail(err, errlen, -EINVAL, "prefault, resume, clock_realtime: true or false");
+	/* Firecracker's: the guest clock moves on by the time the VM was away */
+	if (realtime)
+		s->ro.flags |= CVMM_VMM_RESTORE_CLOCK_REALTIME;
 	if ((ret = url_path("vm.restore", "source_url", url, &s->source, err, errlen)))
 		return ret;
 	s->source_copy = strdup(s->source);
@@ -715,28 +725,21 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 		return 0;
 	}
 	/* A card that ran on a caller's TAP fds has no TAP name in the
-	 * snapshot: one that net_fds names gets its fds after the parse
-	 * (cvmm_vm_snap_api_restore_fds()); until then a placeholder name
-	 * that is never opened. */
-	if (json_object_object_get_ex(body, "net_fds", &o) && json_object_is_type(o, json_type_array)) {
+	 * snapshot: one that net_fds or network_overrides names gets its TAP
+	 * after the parse (cvmm_vm_snap_api_restore_overrides()); until then
+	 * a placeholder name that is never opened. */
+	{
 		struct json_object *nets, *id, *e;
 
 		for (size_t i = 0; json_object_object_get_ex(root, "net", &nets) &&
 				   json_object_is_type(nets, json_type_array) &&
 				   i < json_object_array_length(nets); i++) {
 			e = json_object_array_get_idx(nets, i);
-			if (!json_object_is_type(e, json_type_object) ||
-			    json_object_object_get_ex(e, "tap", NULL) ||
-			    !json_object_object_get_ex(e, "id", &id))
-				continue;
-			for (size_t k = 0; k < json_object_array_length(o); k++) {
-				struct json_object *nid, *ne = json_object_array_get_idx(o, k);
-
-				if (json_object_is_type(ne, json_type_object) &&
-				    json_object_object_get_ex(ne, "id", &nid) &&
-				    !strcmp(json_object_get_string(nid), json_object_get_string(id)))
-					json_object_object_add(e, "tap", json_object_new_string("net_fds"));
-			}
+			if (json_object_is_type(e, json_type_object) &&
+			    !json_object_object_get_ex(e, "tap", NULL) &&
+			    json_object_object_get_ex(e, "id", &id) &&
+			    cvmm_vm_snap_body_names_net(body, json_object_get_string(id)))
+				json_object_object_add(e, "tap", json_object_new_string("net_fds"));
 		}
 	}
 	if (cvmm_vm_config_from_json(root, cfg, why, sizeof(why))) {
@@ -744,77 +747,5 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 		return fail(err, errlen, -EINVAL, "'%s/config.json': %s", s->source, why);
 	}
 	*cfg_json = root;
-	return 0;
-}
-
-int cvmm_vm_snap_api_restore_fds(struct json_object *body, struct cvmm_vm_devices *d, int *fds,
-				 unsigned int nfds, char *err, size_t errlen)
-{
-	struct json_object *arr, *e, *v;
-	struct cvmm_vm_net *take[CVMM_VM_MAX_NETS];
-	unsigned int count[CVMM_VM_MAX_NETS], used = 0;
-	size_t n;
-
-	if (!body || !json_object_object_get_ex(body, "net_fds", &arr)) {
-		if (nfds)
-			return fail(err, errlen, -EINVAL, "%u fds came with the request but no "
-				    "\"net_fds\" says whose", nfds);
-		return 0;
-	}
-	if (!json_object_is_type(arr, json_type_array) ||
-	    (n = json_object_array_length(arr)) > CVMM_VM_MAX_NETS)
-		return fail(err, errlen, -EINVAL, "net_fds: an array of at most %u "
-			    "{\"id\", \"num_fds\"}", CVMM_VM_MAX_NETS);
-	/* Check everything before taking anything. */
-	for (size_t i = 0; i < n; i++) {
-		const char *id;
-		int64_t num;
-
-		e = json_object_array_get_idx(arr, i);
-		if (!json_object_is_type(e, json_type_object) ||
-		    !json_object_object_get_ex(e, "id", &v) || !json_object_is_type(v, json_type_string))
-			return fail(err, errlen, -EINVAL, "net_fds[%zu]: needs a string \"id\"", i);
-		id = json_object_get_string(v);
-		json_object_object_foreach(e, key, kv) {
-			(void)kv;
-			if (strcmp(key, "id") && strcmp(key, "num_fds") && strcmp(key, "fds"))
-				return fail(err, errlen, -EINVAL, "net_fds[%zu]: unknown field '%s'", i, key);
-		}
-		if (!json_object_object_get_ex(e, "num_fds", &v) || !json_object_is_type(v, json_type_int) ||
-		    (num = json_object_get_int64(v)) < 1 || num > 7)
-			return fail(err, errlen, -EINVAL, "net_fds[%zu] ('%s'): num_fds must be 1 to 7",
-				    i, id);
-		take[i] = NULL;
-		for (unsigned int k = 0; k < d->nnets; k++)
-			if (!strcmp(d->net[k].id, id))
-				take[i] = &d->net[k];
-		if (!take[i])
-			return fail(err, errlen, -EINVAL, "net_fds[%zu]: the snapshot's VM has no "
-				    "network card '%s'", i, id);
-		for (size_t j = 0; j < i; j++)
-			if (take[j] == take[i])
-				return fail(err, errlen, -EINVAL, "net_fds: '%s' twice", id);
-		if ((unsigned int)num != take[i]->queues)
-			return fail(err, errlen, -EINVAL, "net_fds[%zu] ('%s'): %lld fds for %u queue "
-				    "pairs (one a pair)", i, id, (long long)num, take[i]->queues);
-		count[i] = (unsigned int)num;
-		used += count[i];
-	}
-	if (used != nfds)
-		return fail(err, errlen, -EINVAL, "net_fds: %u fds named, %u came with the request "
-			    "(SCM_RIGHTS)", used, nfds);
-	used = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct cvmm_vm_net *k = take[i];
-
-		for (unsigned int q = 0; q < k->nfds; q++)
-			if (k->fds[q] >= 0)
-				close(k->fds[q]);
-		for (unsigned int q = 0; q < count[i]; q++) {
-			k->fds[q] = fds[used];
-			fds[used++] = -1;
-		}
-		k->nfds = count[i];
-	}
 	return 0;
 }

@@ -96,7 +96,7 @@ int cvmm_vmm_mem_restore_parse(const char *s, enum cvmm_vmm_mem_restore *out)
 		*out = CVMM_VMM_MEM_RESTORE_COPY;
 	else if (!strcmp(s, "OnDemand"))
 		*out = CVMM_VMM_MEM_RESTORE_ON_DEMAND;
-	else if (!strcmp(s, "Shared"))
+	else if (!strcmp(s, "Shared") || !strcmp(s, "CopyOnWrite"))
 		*out = CVMM_VMM_MEM_RESTORE_SHARED;
 	else
 		return -EINVAL;

@@ -59,6 +59,7 @@ struct cvmm_vm_snap {
 	const char *source;         /* NULL: a normal boot */
 	char *source_copy;          /* vm.restore: the body's path, owned */
 	char *opt_copy[2];          /* the --snapshot and --restore values, owned */
+	char *ovr_serial;           /* vm.restore's "serial" file, owned */
 	struct cvmm_vmm_snapshot *snap;
 	struct cvmm_vmm_restore_opts ro;
 	bool resume;
@@ -116,8 +117,10 @@ int cvmm_vm_snap_api_snapshot(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 			      char *err, size_t errlen);
 
 /*
- * vm.restore {"source_url", "memory_restore_mode", "prefault", "resume",
- * "diff_urls", "net_fds"} (net_fds: see cvmm_vm_snap_api_restore_fds()):
+ * vm.restore {"source_url", "memory_restore_mode" (Copy, OnDemand, Shared
+ * or Cloud Hypervisor's CopyOnWrite, the same as Shared), "prefault",
+ * "resume", "clock_realtime", "diff_urls"} and the overrides of
+ * cvmm_vm_snap_api_restore_overrides():
  * open the snapshot into @s and fill @cfg (the base: the command line)
  * from its config.json (the stored arguments, else its VmConfig, kept in
  * *@cfg_json whose strings @cfg points into). Then building the VM with
@@ -141,6 +144,28 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
  */
 int cvmm_vm_snap_api_restore_fds(struct json_object *body, struct cvmm_vm_devices *d, int *fds,
 				 unsigned int nfds, char *err, size_t errlen);
+
+/*
+ * The host side of the restored VM's devices from the vm.restore @body,
+ * into @c (its devices named already), so that clones of one snapshot do
+ * not share host resources:
+ *  - "net_fds" (Cloud Hypervisor): cvmm_vm_snap_api_restore_fds();
+ *  - "network_overrides": [{"iface_id", "host_dev_name"}] (Firecracker):
+ *    card iface_id opens TAP host_dev_name instead of the stored one;
+ *  - "vsock_override": {"uds_path"} (Firecracker): the vsock device's
+ *    unix socket (it must not exist yet);
+ *  - "disk_overrides": [{"id", "path"}] (cvmm): disk id's image (of the
+ *    same size: the restore refuses another capacity);
+ *  - "serial", "console" (Cloud Hypervisor's SerialConfig/ConsoleConfig,
+ *    mode Off/Null/Tty/File): where the output goes; the console device
+ *    cannot come or go.
+ * Every field is checked before anything changes; strings are copied
+ * (the serial file into @s). @return 0; -EINVAL with @err naming the
+ * field (nothing changed, no fd taken); -ENOMEM.
+ */
+int cvmm_vm_snap_api_restore_overrides(struct cvmm_vm_snap *s, struct json_object *body,
+				       struct cvmm_vm_config *c, int *fds, unsigned int nfds,
+				       char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
