@@ -120,7 +120,8 @@ struct cvmm_virtq_chain {
 	uint16_t ring_slots;  /* ring descriptors the chain occupies (packed) */
 	uint16_t prev_avail;  /* queue position before this pop (unpop) */
 	uint8_t prev_wrap;
-	uint8_t rsvd;
+	uint8_t refused;      /* behind an IOMMU: a buffer did not translate,
+			       * the chain walks as empty (cvmm_virtq_set_dma) */
 	struct cvmm_virtq_cursor cur;
 	/* packed: the in-ring descriptors, copied at pop time */
 	struct cvmm_virtq_raw_desc ring[CVMM_VIRTQ_PACKED_MAX_CHAIN];
@@ -173,6 +174,13 @@ struct cvmm_virtq {
 	 * (cvmm_virtq_remap() re-translates when the map moved on) */
 	const uint64_t *mem_gen;
 	uint64_t gen_seen;
+	/* behind an IOMMU (cvmm_virtq_set_dma()): ring and buffer addresses
+	 * are IOVAs, translated by @dma; NULL: guest physical addresses */
+	const struct cvmm_dma_xlate *dma;
+	uint64_t dma_gen_seen;  /* dma->generation the ring pointers were taken at */
+	uint64_t desc_phys;     /* guest physical address of the descriptor ring */
+	uint64_t used_phys;     /* ... and of the device (used) area */
+	uint64_t dma_faults;    /* chains refused for an untranslatable address */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -216,6 +224,22 @@ void cvmm_virtq_set_addrs(struct cvmm_virtq *q, uint64_t desc_gpa,
  * Thread safety: the transport's thread, before activate().
  */
 void cvmm_virtq_set_features(struct cvmm_virtq *q, uint64_t features);
+
+/**
+ * Place the queue behind an IOMMU: from the next activate() on, every ring
+ * address and every buffer and indirect-table address the driver gives is
+ * an IOVA that @dma translates (and checks: reads need CVMM_DMA_READ,
+ * writes CVMM_DMA_WRITE). A chain with a buffer that does not translate is
+ * refused, not the queue: pop() returns it to the driver at once as used
+ * with length 0 (counted in dma_faults) and takes the next one. A ring
+ * that does not translate at activate(), or no longer does when the
+ * mapping generation moved (checked at every pop()), breaks the queue
+ * (-EFAULT). @dma NULL: addresses are guest physical again. Survives
+ * cvmm_virtq_reset(). Limitation: each descriptor (and each ring part)
+ * must be contiguous in guest physical memory, as virtio drivers map them.
+ * Thread safety: the transport's thread, before activate().
+ */
+void cvmm_virtq_set_dma(struct cvmm_virtq *q, const struct cvmm_dma_xlate *dma);
 
 /**
  * Validate the configuration and go live (the driver wrote QueueReady=1).

@@ -331,6 +331,45 @@ void cvmm_guest_mem_mark_dirty(struct cvmm_guest_mem *m, uint64_t gpa, uint64_t 
 long cvmm_guest_mem_dirty_get_and_clear(struct cvmm_guest_mem *m, uint64_t gpa,
 					uint64_t len, uint64_t *bitmap);
 
+
+/* ------------------------------------------------------------------------ */
+/* A device's DMA address space (behind an IOMMU)                            */
+/* ------------------------------------------------------------------------ */
+
+/* Access kinds for struct cvmm_dma_xlate.translate. */
+#define CVMM_DMA_READ 0x1u  /* the device reads guest memory */
+#define CVMM_DMA_WRITE 0x2u /* the device writes guest memory */
+
+/**
+ * How a device placed behind an IOMMU reaches guest memory: its addresses
+ * are I/O virtual addresses (IOVAs) that the guest maps; translate() turns
+ * one into a guest physical address. vm-memory only defines the interface
+ * (virtio-queue calls it for every ring and buffer; virtio-devices'
+ * virtio-iommu implements it), so a device model needs no IOMMU knowledge.
+ */
+struct cvmm_dma_xlate {
+	/**
+	 * Translate [@iova, @iova + @len) (@len >= 1) for @access
+	 * (CVMM_DMA_READ and/or CVMM_DMA_WRITE) into the guest physical
+	 * address *@gpa; the whole range must be mapped with that permission
+	 * and contiguous in guest physical space (adjacent mappings are joined).
+	 * @return 0; -EFAULT (some byte unmapped, the endpoint attached to no
+	 * domain, or the range wraps); -EACCES (mapped without @access);
+	 * -ERANGE (mapped, but not contiguous in guest physical space).
+	 * Thread safety: any thread, concurrently with the IOMMU's updates.
+	 */
+	int (*translate)(void *opaque, uint64_t iova, uint64_t len, unsigned int access,
+			 uint64_t *gpa);
+	void *opaque;
+	/**
+	 * Moves (atomically, release) whenever a translation may have been
+	 * withdrawn (an unmap, a detach, a reset): whoever cached a
+	 * translation (a queue's ring pointers) translates again when it
+	 * changed. Read with acquire.
+	 */
+	const uint64_t *generation;
+};
+
 #ifdef __cplusplus
 }
 #endif

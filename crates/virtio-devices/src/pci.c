@@ -514,6 +514,7 @@ int cvmm_virtio_pci_create(const struct cvmm_virtio_pci_opts *o, struct cvmm_vir
 	co.mem = o->mem;
 	co.em = o->em;
 	co.irq = &t->irq;
+	co.dma = o->dma;
 	r = cvmm_virtio_transport_create(&co, &t->core);
 	if (r < 0)
 		goto fail;

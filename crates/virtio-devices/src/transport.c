@@ -41,6 +41,7 @@ struct cvmm_virtio_transport {
 	struct cvmm_event_manager *em;
 	struct cvmm_virtio_interrupt *irq;
 	uint64_t offered;
+	const struct cvmm_dma_xlate *dma; /* behind an IOMMU, or NULL */
 	unsigned int nq;
 
 	pthread_mutex_t lock;
@@ -154,7 +155,11 @@ void cvmm_virtio_device_set_needs_reset(struct cvmm_virtio_device *dev)
 
 static bool features_acceptable(const struct cvmm_virtio_transport *t, uint64_t f)
 {
-	return (f & CVMM_VIRTIO_F_VERSION_1) && !(f & CVMM_VIRTIO_F_ACCESS_PLATFORM) &&
+	/* Behind an IOMMU the driver must know that addresses are IOVAs
+	 * (ACCESS_PLATFORM, virtio 1.2, 6.1); elsewhere it may not ask. */
+	bool platform = (f & CVMM_VIRTIO_F_ACCESS_PLATFORM) != 0;
+
+	return (f & CVMM_VIRTIO_F_VERSION_1) && platform == (t->dma != NULL) &&
 	       (f & ~t->offered) == 0;
 }
 
@@ -345,6 +350,9 @@ int cvmm_virtio_transport_create(const struct cvmm_virtio_transport_opts *o,
 	t->nq = o->dev->num_queues;
 	t->offered = (o->dev->features & ~CVMM_VIRTIO_F_ACCESS_PLATFORM) |
 		     TRANSPORT_FEATURES;
+	t->dma = o->dma;
+	if (t->dma)
+		t->offered |= CVMM_VIRTIO_F_ACCESS_PLATFORM;
 	t->ctl_fd = -1;
 	for (i = 0; i < CVMM_VIRTIO_MAX_QUEUES; i++)
 		t->notify_fd[i] = -1;
@@ -353,6 +361,7 @@ int cvmm_virtio_transport_create(const struct cvmm_virtio_transport_opts *o,
 		r = cvmm_virtq_init(&t->queues[i], t->mem, o->dev->queue_max_size[i]);
 		if (r < 0)
 			goto fail;
+		cvmm_virtq_set_dma(&t->queues[i], t->dma);
 	}
 	regs_init(t);
 
@@ -847,8 +856,9 @@ static int check_state(const struct cvmm_virtio_transport *t,
 	if ((st & CVMM_VIRTIO_S_FEATURES_OK) && !(f & CVMM_VIRTIO_F_VERSION_1))
 		return REFUSE("driver_features: %#llx without VERSION_1 under FEATURES_OK",
 			      (unsigned long long)f);
-	if ((st & CVMM_VIRTIO_S_FEATURES_OK) && (f & CVMM_VIRTIO_F_ACCESS_PLATFORM))
-		return REFUSE("driver_features: ACCESS_PLATFORM is refused by this transport");
+	if ((st & CVMM_VIRTIO_S_FEATURES_OK) && !(f & CVMM_VIRTIO_F_ACCESS_PLATFORM) != !t->dma)
+		return REFUSE("driver_features: ACCESS_PLATFORM %s for a device %s an IOMMU",
+			      t->dma ? "missing" : "acked", t->dma ? "behind" : "not behind");
 	if (s->device_active > 1)
 		return REFUSE("device_active: %u is not 0 or 1", s->device_active);
 	if (s->device_active && !(st & CVMM_VIRTIO_S_DRIVER_OK))

@@ -24,6 +24,12 @@ int cvmm_vq_enter_indirect(struct cvmm_virtq *q, struct cvmm_virtq_cursor *cur,
 	if (len == 0 || len % CVMM_VQ_DESC_SIZE ||
 	    len / CVMM_VQ_DESC_SIZE > CVMM_VIRTQ_MAX_INDIRECT)
 		return cvmm_vq_fail(q, -EINVAL, "indirect table of bad length");
+	if (q->dma) {
+		int e = cvmm_vq_dma_buf(q, addr, len, 0, &addr);
+
+		if (e)
+			return e;
+	}
 	/* The table must be contiguous in one region: it is read in place.
 	 * It nearly always sits in the region holding the rings. */
 	if (addr - q->fast_gpa < q->fast_size && len <= q->fast_size - (addr - q->fast_gpa))
@@ -57,6 +63,12 @@ int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
 			    uint64_t addr, uint32_t len, uint16_t flags)
 {
 	/* Zero-length descriptors carry no address to check. */
+	if (len && q->dma) {
+		int e = cvmm_vq_dma_buf(q, addr, len, flags, &addr);
+
+		if (e)
+			return e;
+	}
 	if (len && !cvmm_vq_range_ok(q, addr, len))
 		return cvmm_vq_fail(q, -EFAULT, "buffer outside guest RAM");
 	d->addr = addr;

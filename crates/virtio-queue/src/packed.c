@@ -13,7 +13,7 @@ int cvmm_vq_packed_pop_out(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
 
 int cvmm_vq_packed_mark_used(struct cvmm_virtq *q, uint16_t pos)
 {
-	cvmm_guest_mem_mark_dirty(q->mem, q->desc_gpa + (uint64_t)CVMM_VQ_DESC_SIZE * pos,
+	cvmm_guest_mem_mark_dirty(q->mem, q->desc_phys + (uint64_t)CVMM_VQ_DESC_SIZE * pos,
 				  CVMM_VQ_DESC_SIZE);
 	return 0;
 }
@@ -103,7 +103,7 @@ int cvmm_vq_packed_enable_notification(struct cvmm_virtq *q)
 	else
 		v = (uint32_t)CVMM_VIRTQ_EVENT_F_ENABLE << 16;
 	__atomic_store_n((uint32_t *)q->used, v, __ATOMIC_RELAXED);
-	cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa, 4);
+	cvmm_vq_mark_dirty(q, q->used_region, q->used_phys, 4);
 	/* Publish the request before looking again (lost-wakeup race). */
 	cvmm_vq_mb();
 	flags = cvmm_load_acquire_u16(q->desc + (size_t)CVMM_VQ_DESC_SIZE * q->next_avail + 14);
@@ -114,5 +114,5 @@ void cvmm_vq_packed_disable_notification(struct cvmm_virtq *q)
 {
 	__atomic_store_n((uint32_t *)q->used, (uint32_t)CVMM_VIRTQ_EVENT_F_DISABLE << 16,
 			 __ATOMIC_RELAXED);
-	cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa, 4);
+	cvmm_vq_mark_dirty(q, q->used_region, q->used_phys, 4);
 }

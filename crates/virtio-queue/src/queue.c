@@ -39,10 +39,12 @@ void cvmm_virtq_fini(struct cvmm_virtq *q)
 void cvmm_virtq_reset(struct cvmm_virtq *q)
 {
 	struct cvmm_guest_mem *mem = q->mem;
+	const struct cvmm_dma_xlate *dma = q->dma;
 	uint16_t max = q->max_size;
 
 	memset(q, 0, sizeof(*q));
 	q->mem = mem;
+	q->dma = dma;
 	q->mem_gen = cvmm_guest_mem_generation(mem);
 	q->max_size = max;
 	q->cfg_size = max;
@@ -67,6 +69,11 @@ void cvmm_virtq_set_features(struct cvmm_virtq *q, uint64_t features)
 	q->features = features;
 }
 
+void cvmm_virtq_set_dma(struct cvmm_virtq *q, const struct cvmm_dma_xlate *dma)
+{
+	q->dma = dma;
+}
+
 void cvmm_virtq_ring_bytes(uint16_t size, uint64_t features, uint64_t *desc,
 			   uint64_t *avail, uint64_t *used)
 {
@@ -83,9 +90,11 @@ void cvmm_virtq_ring_bytes(uint16_t size, uint64_t features, uint64_t *desc,
 	}
 }
 
-/* Host pointer to a ring part, or NULL when misaligned or not in one region. */
+/* Host pointer to a ring part, or NULL when misaligned or not in one
+ * region; behind an IOMMU @gpa is an IOVA translated for @access first, and
+ * *@phys gets the guest physical address. */
 static uint8_t *ring_ptr(struct cvmm_virtq *q, uint64_t gpa, uint64_t len,
-			 uint64_t align, int *err)
+			 uint64_t align, unsigned int access, uint64_t *phys, int *err)
 {
 	uint8_t *p;
 
@@ -93,6 +102,11 @@ static uint8_t *ring_ptr(struct cvmm_virtq *q, uint64_t gpa, uint64_t len,
 		*err = -EINVAL;
 		return NULL;
 	}
+	if (q->dma && q->dma->translate(q->dma->opaque, gpa, len, access, &gpa)) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	*phys = gpa;
 	p = cvmm_guest_mem_ptr(q->mem, gpa, len);
 	if (!p)
 		*err = -EFAULT;
@@ -110,24 +124,39 @@ static int translate(struct cvmm_virtq *q, uint16_t size, bool packed)
 	const struct cvmm_mem_region *r;
 	int err = 0;
 
+	uint64_t avail_phys;
+
 	q->gen_seen = q->mem_gen ? __atomic_load_n(q->mem_gen, __ATOMIC_ACQUIRE) : 0;
+	if (q->dma)
+		q->dma_gen_seen = __atomic_load_n(q->dma->generation, __ATOMIC_ACQUIRE);
 	cvmm_virtq_ring_bytes(size, q->features, &dlen, &alen, &ulen);
-	q->desc = ring_ptr(q, q->desc_gpa, dlen, 16, &err);
+	/* The device writes used descriptors into a packed ring. */
+	q->desc = ring_ptr(q, q->desc_gpa, dlen, 16,
+			   packed ? CVMM_DMA_READ | CVMM_DMA_WRITE : CVMM_DMA_READ,
+			   &q->desc_phys, &err);
 	if (q->desc)
-		q->avail = ring_ptr(q, q->avail_gpa, alen, packed ? 4 : 2, &err);
+		q->avail = ring_ptr(q, q->avail_gpa, alen, packed ? 4 : 2, CVMM_DMA_READ,
+				    &avail_phys, &err);
 	if (q->avail)
-		q->used = ring_ptr(q, q->used_gpa, ulen, 4, &err);
+		q->used = ring_ptr(q, q->used_gpa, ulen, 4, CVMM_DMA_WRITE, &q->used_phys, &err);
 	if (!q->used) {
 		q->desc = q->avail = NULL;
 		return err;
 	}
-	r = cvmm_guest_mem_find(q->mem, q->desc_gpa);
+	r = cvmm_guest_mem_find(q->mem, q->desc_phys);
+	q->fast_region = r;
+	q->used_region = cvmm_guest_mem_find(q->mem, q->used_phys);
+	if (q->dma) {
+		/* Buffer addresses are IOVAs: an empty fast region sends every
+		 * one through the translating slow path. */
+		q->fast_gpa = q->fast_size = q->fast_end = 0;
+		q->fast_host = NULL;
+		return 0;
+	}
 	q->fast_gpa = r->gpa;
 	q->fast_size = r->size;
 	q->fast_end = r->gpa + r->size;
 	q->fast_host = r->host;
-	q->fast_region = r;
-	q->used_region = cvmm_guest_mem_find(q->mem, q->used_gpa);
 	return 0;
 }
 
@@ -137,7 +166,8 @@ int cvmm_virtq_remap(struct cvmm_virtq *q)
 
 	if (!q->active || q->error)
 		return q->status;
-	if (q->mem_gen && __atomic_load_n(q->mem_gen, __ATOMIC_ACQUIRE) == q->gen_seen)
+	if ((!q->mem_gen || __atomic_load_n(q->mem_gen, __ATOMIC_ACQUIRE) == q->gen_seen) &&
+	    (!q->dma || __atomic_load_n(q->dma->generation, __ATOMIC_ACQUIRE) == q->dma_gen_seen))
 		return q->status;
 	err = translate(q, q->size, q->packed);
 	if (err)
@@ -188,16 +218,27 @@ int cvmm_virtq_error(const struct cvmm_virtq *q)
 	return q->error;
 }
 
-int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+/* The pop of either layout (@status: q->status), no IOMMU step. */
+static inline int pop_raw(struct cvmm_virtq *q, struct cvmm_virtq_chain *c, int status)
 {
-	int status = q->status;
-
 	if (CVMM_LIKELY(status == 0))
 		return cvmm_vq_split_pop(q, c);
 	/* A tail call: each layout's pop keeps its registers to itself. */
 	if (CVMM_LIKELY(status == CVMM_VQ_STATUS_PACKED))
 		return cvmm_vq_packed_pop_out(q, c);
 	return status;
+}
+
+int cvmm_vq_pop_raw(struct cvmm_virtq *q, struct cvmm_virtq_chain *c, int status)
+{
+	return pop_raw(q, c, status);
+}
+
+int cvmm_virtq_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c)
+{
+	if (CVMM_UNLIKELY(q->dma != NULL))
+		return cvmm_vq_dma_pop(q, c);
+	return pop_raw(q, c, q->status);
 }
 
 int cvmm_virtq_unpop(struct cvmm_virtq *q, const struct cvmm_virtq_chain *c)

@@ -43,6 +43,7 @@ static inline void cvmm_vq_packed_fill(struct cvmm_virtq *q, struct cvmm_virtq_c
 	c->ring_slots = (uint16_t)n;
 	c->prev_avail = start;
 	c->prev_wrap = start_wrap;
+	c->refused = 0;
 	/* One initialiser: the compiler builds the cursor in registers. */
 	c->cur = (struct cvmm_virtq_cursor){
 		.table = NULL, .table_len = (uint16_t)n, .mode = CVMM_VQ_MODE_PRING,

@@ -41,6 +41,7 @@ static inline int cvmm_vq_split_pop(struct cvmm_virtq *q, struct cvmm_virtq_chai
 	c->id = head;
 	c->ring_slots = 1;
 	c->prev_avail = next;
+	c->refused = 0;
 	c->cur.table = desc;
 	c->cur.table_len = size;
 	c->cur.idx = head;

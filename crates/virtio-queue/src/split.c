@@ -41,10 +41,10 @@ int cvmm_vq_split_enable_notification(struct cvmm_virtq *q)
 
 		/* avail_event: kick me when you publish entry next_avail. */
 		cvmm_store_relaxed_u16(q->used + off, q->next_avail);
-		cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa + off, 2);
+		cvmm_vq_mark_dirty(q, q->used_region, q->used_phys + off, 2);
 	} else {
 		cvmm_store_relaxed_u16(q->used, 0);
-		cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa, 2);
+		cvmm_vq_mark_dirty(q, q->used_region, q->used_phys, 2);
 	}
 	/* The store above must be visible before we re-read avail->idx:
 	 * otherwise a buffer added in between is never kicked nor seen. */
@@ -61,18 +61,18 @@ void cvmm_vq_split_disable_notification(struct cvmm_virtq *q)
 	if (q->event_idx)
 		return;
 	cvmm_store_relaxed_u16(q->used, CVMM_VIRTQ_USED_F_NO_NOTIFY);
-	cvmm_vq_mark_dirty(q, q->used_region, q->used_gpa, 2);
+	cvmm_vq_mark_dirty(q, q->used_region, q->used_phys, 2);
 }
 
 int cvmm_vq_split_mark_used(struct cvmm_virtq *q, uint32_t slot)
 {
-	uint64_t elem = q->used_gpa + CVMM_VQ_USED_RING + 8u * slot;
+	uint64_t elem = q->used_phys + CVMM_VQ_USED_RING + 8u * slot;
 
 	/* The index and the element usually share a page: one call then. */
-	if (((q->used_gpa ^ (elem + 7)) >> CVMM_GUEST_PAGE_SHIFT) == 0) {
-		cvmm_guest_mem_mark_dirty(q->mem, q->used_gpa, elem + 8 - q->used_gpa);
+	if (((q->used_phys ^ (elem + 7)) >> CVMM_GUEST_PAGE_SHIFT) == 0) {
+		cvmm_guest_mem_mark_dirty(q->mem, q->used_phys, elem + 8 - q->used_phys);
 	} else {
-		cvmm_guest_mem_mark_dirty(q->mem, q->used_gpa + CVMM_VQ_USED_IDX, 2);
+		cvmm_guest_mem_mark_dirty(q->mem, q->used_phys + CVMM_VQ_USED_IDX, 2);
 		cvmm_guest_mem_mark_dirty(q->mem, elem, 8);
 	}
 	return 0;

@@ -57,6 +57,16 @@ static inline void cvmm_vq_set_used_wrap(struct cvmm_virtq *q, uint8_t wrap)
 int cvmm_vq_fail(struct cvmm_virtq *q, int err, const char *why) CVMM_VQ_HIDDEN
 	__attribute__((cold, noinline));
 
+/* Pop without the IOMMU step (@status: q->status). */
+int cvmm_vq_pop_raw(struct cvmm_virtq *q, struct cvmm_virtq_chain *c, int status) CVMM_VQ_HIDDEN;
+/* Pop behind an IOMMU (dma.c): re-translate the rings when the mappings
+ * moved, then pop and check every buffer of the chain. */
+int cvmm_vq_dma_pop(struct cvmm_virtq *q, struct cvmm_virtq_chain *c) CVMM_VQ_HIDDEN
+	__attribute__((noinline));
+/* Translate buffer [@iova, @iova + @len) of a queue behind an IOMMU. */
+int cvmm_vq_dma_buf(struct cvmm_virtq *q, uint64_t iova, uint32_t len, uint16_t flags,
+		    uint64_t *gpa) CVMM_VQ_HIDDEN;
+
 /* Split and packed halves of the public calls. */
 bool cvmm_vq_split_needs_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
 int cvmm_vq_split_enable_notification(struct cvmm_virtq *q) CVMM_VQ_HIDDEN;
@@ -140,6 +150,9 @@ static inline void cvmm_vq_chain_start(const struct cvmm_virtq_chain *c,
 	/* A packed chain kept across a reset to a split ring: its buffer id
 	 * is no table index. Nothing to walk rather than a read past it. */
 	if (CVMM_UNLIKELY(cur->mode == CVMM_VQ_MODE_SPLIT && c->id >= c->q->size))
+		cur->state = 0;
+	/* Refused by the IOMMU at pop: nothing of it may be touched. */
+	if (CVMM_UNLIKELY(c->refused))
 		cur->state = 0;
 }
 

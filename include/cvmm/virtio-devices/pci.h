@@ -109,6 +109,8 @@ struct cvmm_virtio_pci_opts {
 	 * set it always shows the used bit (as virtio-mmio's option).
 	 */
 	bool used_irq_direct;
+	/* Behind a virtio-iommu: see struct cvmm_virtio_transport_opts.dma. */
+	const struct cvmm_dma_xlate *dma;
 };
 
 /**

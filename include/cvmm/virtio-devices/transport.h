@@ -167,6 +167,11 @@ struct cvmm_virtio_transport_opts {
 	struct cvmm_guest_mem *mem;       /* guest RAM the queues live in */
 	struct cvmm_event_manager *em;    /* the device thread's loop */
 	struct cvmm_virtio_interrupt *irq; /* the transport's interrupts; outlives the core */
+	/* Behind an IOMMU: every queue translates through it
+	 * (cvmm_virtq_set_dma()), ACCESS_PLATFORM is offered and FEATURES_OK
+	 * needs it acked (no bypass). NULL: addresses are guest physical and
+	 * ACCESS_PLATFORM is never offered. Outlives the core. */
+	const struct cvmm_dma_xlate *dma;
 };
 
 /**
@@ -201,7 +206,7 @@ struct cvmm_virtio_interrupt *cvmm_virtio_transport_interrupt(const struct cvmm_
 
 /** Device features plus the transport's: what the driver is offered
  * (INDIRECT_DESC, EVENT_IDX, RING_PACKED, VERSION_1 added, ACCESS_PLATFORM
- * never). Thread-safe (constant). */
+ * exactly when behind an IOMMU). Thread-safe (constant). */
 uint64_t cvmm_virtio_transport_offered(const struct cvmm_virtio_transport *t);
 
 /**
