@@ -27,50 +27,65 @@
 
 /* cvmm-microvm's main thread: the epoll loop on stdin and the signalfd,
  * stopping the VM (kicks), joining and tearing down. */
+#define MICROVM_VMM_RULES \
+	COMMON_RULES, \
+	CVMM_SECCOMP_RULE("read"), \
+	CVMM_SECCOMP_RULE("epoll_wait"), \
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin at EOF leaves the loop */ \
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)), \
+	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin unwatched while the UART's FIFO is full */ \
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_MOD)), \
+	CVMM_SECCOMP_RULE("close"), \
+	CVMM_SECCOMP_RULE("munmap"), \
+	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */ \
+	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */ \
+	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */ \
+	IOCTL(TCSETS),                             /* restore the terminal */ \
+	CVMM_SECCOMP_RULE_COND("fcntl",            /* a received VM takes its disk images' locks */ \
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_OFD_SETLK)), \
+	/* --snapshot (SIGUSR1): the directory is made under a temporary name, \
+	 * files created exclusively, guest RAM's residency read from \
+	 * /proc/self/pagemap, everything fsync'ed, the directory renamed. */ \
+	CVMM_SECCOMP_RULE_COND("openat",           /* new files only: O_CREAT|O_EXCL */ \
+		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_CREAT | O_EXCL, O_CREAT | O_EXCL)), \
+	CVMM_SECCOMP_RULE_COND("openat",           /* reading: pagemap, the directory itself */ \
+		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)), \
+	CVMM_SECCOMP_RULE("newfstatat"), \
+	CVMM_SECCOMP_RULE("fstat"), \
+	CVMM_SECCOMP_RULE("mkdir"), \
+	CVMM_SECCOMP_RULE("rmdir"), \
+	CVMM_SECCOMP_RULE("rename"), \
+	CVMM_SECCOMP_RULE("unlinkat"), \
+	CVMM_SECCOMP_RULE("ftruncate"), \
+	CVMM_SECCOMP_RULE("pwrite64"), \
+	CVMM_SECCOMP_RULE("pread64"), \
+	CVMM_SECCOMP_RULE("lseek"), \
+	CVMM_SECCOMP_RULE("fsync"), \
+	NO_EXEC("mmap", 2),                        /* large buffers of the state writer */ \
+	NO_EXEC("mprotect", 2), \
+	CVMM_SECCOMP_RULE("getrandom"),            /* json-c's hash seed (config.json) */ \
+	IOCTL(KVM_GET_IRQCHIP),                    /* the whole-VM state: PIC pair, IOAPIC */ \
+	IOCTL(KVM_GET_PIT2), \
+	IOCTL(KVM_GET_CLOCK), \
+	IOCTL(KVM_CHECK_EXTENSION), \
+	/* vm.restore after vm.delete (this thread confined): guest RAM's \
+	 * resident pages found (/proc/self/pagemap) and dropped */ \
+	IOCTL(PAGEMAP_SCAN)
+
 static const struct cvmm_seccomp_rule microvm_vmm[] = {
-	COMMON_RULES,
-	CVMM_SECCOMP_RULE("read"),
-	CVMM_SECCOMP_RULE("epoll_wait"),
-	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin at EOF leaves the loop */
-		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)),
-	CVMM_SECCOMP_RULE_COND("epoll_ctl",        /* stdin unwatched while the UART's FIFO is full */
-		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_MOD)),
-	CVMM_SECCOMP_RULE("close"),
-	CVMM_SECCOMP_RULE("munmap"),
-	CVMM_SECCOMP_RULE("brk"),                  /* free() trims the main heap */
-	CVMM_SECCOMP_RULE("timerfd_settime"),      /* teardown: virtio-blk's reset disarms its timer */
-	CVMM_SECCOMP_RULE("unlink"),               /* teardown: --vsock removes its socket */
-	IOCTL(TCSETS),                             /* restore the terminal */
-	CVMM_SECCOMP_RULE_COND("fcntl",            /* a received VM takes its disk images' locks */
-		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_OFD_SETLK)),
-	/* --snapshot (SIGUSR1): the directory is made under a temporary name,
-	 * files created exclusively, guest RAM's residency read from
-	 * /proc/self/pagemap, everything fsync'ed, the directory renamed. */
-	CVMM_SECCOMP_RULE_COND("openat",           /* new files only: O_CREAT|O_EXCL */
-		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_CREAT | O_EXCL, O_CREAT | O_EXCL)),
-	CVMM_SECCOMP_RULE_COND("openat",           /* reading: pagemap, the directory itself */
-		CVMM_SECCOMP_COND_MASKED(2, CVMM_SECCOMP_DWORD, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)),
-	CVMM_SECCOMP_RULE("newfstatat"),
-	CVMM_SECCOMP_RULE("fstat"),
-	CVMM_SECCOMP_RULE("mkdir"),
-	CVMM_SECCOMP_RULE("rmdir"),
-	CVMM_SECCOMP_RULE("rename"),
-	CVMM_SECCOMP_RULE("unlinkat"),
-	CVMM_SECCOMP_RULE("ftruncate"),
-	CVMM_SECCOMP_RULE("pwrite64"),
-	CVMM_SECCOMP_RULE("pread64"),
-	CVMM_SECCOMP_RULE("lseek"),
-	CVMM_SECCOMP_RULE("fsync"),
-	NO_EXEC("mmap", 2),                        /* large buffers of the state writer */
-	NO_EXEC("mprotect", 2),
-	CVMM_SECCOMP_RULE("getrandom"),            /* json-c's hash seed (config.json) */
-	IOCTL(KVM_GET_IRQCHIP),                    /* the whole-VM state: PIC pair, IOAPIC */
-	IOCTL(KVM_GET_PIT2),
-	IOCTL(KVM_GET_CLOCK),
-	IOCTL(KVM_CHECK_EXTENSION),
-	/* vm.restore after vm.delete (this thread confined): guest RAM's
-	 * resident pages found (/proc/self/pagemap) and dropped */
-	IOCTL(PAGEMAP_SCAN),
+	MICROVM_VMM_RULES
+};
+
+/* The main thread with --snapshot snapshot_type=Diff: what the diffs'
+ * dirty tracking needs besides (turned on at the first snapshot, harvested
+ * at each one), as the migration thread has it; without that flag the
+ * main thread never gets these. */
+static const struct cvmm_seccomp_rule microvm_vmm_diff[] = {
+	MICROVM_VMM_RULES,
+	IOCTL(KVM_GET_DIRTY_LOG),
+	IOCTL(KVM_CLEAR_DIRTY_LOG),
+	IOCTL(KVM_SET_USER_MEMORY_REGION),         /* dirty logging on per slot */
+	IOCTL(KVM_ENABLE_CAP),                     /* manual dirty-log protect */
 };
 
 /* A vCPU thread: KVM_RUN and the port/MMIO devices it calls (serial output,
@@ -286,6 +301,7 @@ static const struct cvmm_seccomp_rule microvm_fill[] = {
 
 static const struct cvmm_sandbox_table tables[] = {
 	TABLE("microvm", "vmm", microvm_vmm),
+	TABLE("microvm", "vmm-diff", microvm_vmm_diff),
 	TABLE("microvm", "vcpu", microvm_vcpu),
 	TABLE("microvm", "virtio", microvm_virtio),
 	TABLE("microvm", "api", microvm_api),

@@ -146,16 +146,25 @@ static void snap_usage(FILE *f)
 {
 	fprintf(f,
 		"\nSnapshots (docs/snapshot.md):\n"
-		"  --snapshot destination_url=file:///DIR[,then=pause|resume|exit]\n"
+		"  --snapshot destination_url=file:///DIR[,snapshot_type=Full|Diff]\n"
+		"             [,then=pause|resume|exit]\n"
 		"                         on SIGUSR1 pause the VM and write a snapshot to DIR;\n"
-		"                         then stay paused (SIGUSR2 resumes), resume or exit\n"
+		"                         then stay paused (SIGUSR2 resumes), resume or exit.\n"
+		"                         With snapshot_type=Diff the first is a full base and\n"
+		"                         snapshot N after it a diff of what changed, in DIR.N\n"
 		"  --restore source_url=file:///DIR[,memory_restore_mode=Copy|OnDemand|Shared]\n"
-		"            [,resume=on][,prefault=on][,clock=realtime]\n"
+		"            [,resume=on][,prefault=on][,clock=realtime][,diff_urls=[file:///D1,...]]\n"
 		"                         restore the snapshot in DIR instead of booting; flags\n"
 		"                         given with it replace the stored ones (--serial,\n"
 		"                         --console; --disk, --net, --vsock by position), so\n"
 		"                         clones get their own TAPs, sockets and files. Without\n"
 		"                         resume=on the VM waits for SIGUSR2\n");
+}
+
+/* The main thread's filter: with diff snapshots it also tracks dirty pages. */
+static const char *main_filter(const struct microvm *m)
+{
+	return m->snap.chain ? "vmm-diff" : "vmm";
 }
 
 /* Start the vCPUs, then confine the main thread (last, once set up). */
@@ -174,7 +183,7 @@ static int start_vm(struct microvm *m)
 	/* What setting up freed (filter compilation, parsing) goes back to
 	 * the host: it is most of the heap a running VM would keep. */
 	malloc_trim(0);
-	if (cvmm_sandbox_install(&m->sandbox, "vmm")) {
+	if (cvmm_sandbox_install(&m->sandbox, main_filter(m))) {
 		fprintf(stderr, "cvmm-microvm: cannot install the seccomp filter of the main thread\n");
 		cvmm_vmm_request_stop(m->vm.vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
 	}
@@ -235,8 +244,8 @@ static int serve_api(struct microvm *m, int sfd)
 int main(int argc, char **argv)
 {
 	/* the API's threads only with --api-socket: each filter costs heap */
-	static const char *const sandbox_threads[] = { "vmm", "vcpu", "virtio", "uffd", "fill",
-						       "api", "migration" };
+	const char *sandbox_threads[] = { "vmm", "vcpu", "virtio", "uffd", "fill", "api",
+					  "migration" };
 	static struct microvm m;  /* big (a VM configuration): not on the stack */
 	struct microvm_config *cfg = &m.cfg;
 	struct cvmm_vm_outputs outs;
@@ -288,6 +297,7 @@ int main(int argc, char **argv)
 
 	/* Filters are compiled before any thread exists; each thread type
 	 * installs its own as it starts (the VM core calls thread_start). */
+	sandbox_threads[0] = main_filter(&m);
 	if (cvmm_sandbox_prepare(&m.sandbox, "microvm", sandbox_threads,
 				 cfg->api_socket || cfg->api_fd >= 0 ? 7 : 5, cfg->seccomp,
 				 cfg->seccomp_filter, err, sizeof(err))) {

@@ -10,7 +10,7 @@
 # VM resumes. OnDemand's fault and fill threads are filtered.
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
 require_kvm
-plan 31
+plan 36
 
 IMG=$top_builddir/tests/guests/snapshot.img
 SNAP=$TMP/snap
@@ -127,6 +127,49 @@ rm "$TMP/del/memory"
 kill -USR2 $pid
 check "SIGUSR2 starts it; OnDemand with its memory file deleted goes on" went_on "$TMP/w"
 stop_pid $pid TERM 20
+
+# diff snapshots from the flags: with snapshot_type=Diff the first SIGUSR1
+# writes a full base to DIR (and turns dirty tracking on), each later one a
+# diff of what the guest wrote since the one before to DIR.1, DIR.2, ...;
+# --restore diff_urls=[...] restores the chain. Only 2 of the guest's 8 MiB
+# keep changing (args[1]), so a diff is small.
+"$MICROVM" --kernel "$IMG" --cpus 2 --guest-arg 1=2 --serial file="$TMP/d" \
+	--snapshot destination_url=file://"$TMP/chain",snapshot_type=Diff,then=resume \
+	>"$TMP/d.log" 2>&1 &
+pid=$!; all="$all $pid"
+wait_for "$TMP/d" "round 32" 20
+for k in 0 1 2; do
+	seen=$(grep -ac '^round ' "$TMP/d")
+	eventually 20 rounds_seen "$TMP/d" $((seen + 2))
+	saved=$before
+	before=$(last_round "$TMP/d")
+	kill -USR1 $pid
+	eventually 20 sh -c "test \$(grep -c 'snapshot written' '$TMP/d.log') -gt $k" || break
+done
+stop_pid $pid TERM 20
+check "snapshot_type=Diff: a full base in DIR, then diffs in DIR.1 and DIR.2" sh -c "
+	test -s '$TMP/chain/manifest' && test -s '$TMP/chain.1/manifest' && test -s '$TMP/chain.2/manifest' &&
+	grep -q \"^cvmm-microvm: diff snapshot written to '$TMP/chain.2'\" '$TMP/d.log'"
+sed 's/^/# /' "$TMP/d.log"
+check "the diffs hold only what the guest wrote (under 6 MiB each; the base over 8 MiB)" sh -c "
+	test \$(du -k '$TMP/chain.1/memory' | cut -f1) -lt 6144 &&
+	test \$(du -k '$TMP/chain.2/memory' | cut -f1) -lt 6144 &&
+	test \$(du -k '$TMP/chain/memory' | cut -f1) -ge 8192"
+"$MICROVM" --restore source_url=file://"$TMP/chain",diff_urls=[file://"$TMP/chain.1",file://"$TMP/chain.2"],memory_restore_mode=OnDemand,resume=on \
+	--serial file="$TMP/dr" >"$TMP/dr.log" 2>&1 &
+pid=$!; all="$all $pid"
+check "--restore diff_urls=[DIR.1,DIR.2]: the guest goes on from the last diff, every byte found" \
+	went_on "$TMP/dr"
+stop_pid $pid TERM 20
+before=$saved
+run_vm out --restore source_url=file://"$TMP/chain.2" --serial file="$TMP/never"
+check "--restore of a diff alone: one line, exit 1, nothing created" sh -c "
+	test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q 'diff' '$out' && ! test -e '$TMP/never'"
+run_vm out --restore source_url=file://"$TMP/chain",diff_urls=[file://"$TMP/chain.2",file://"$TMP/chain.1"] \
+	--serial file="$TMP/never"
+check "--restore with the diffs out of order: one line naming the older one, exit 1" sh -c "
+	test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q '$TMP/chain.1' '$out' && ! test -e '$TMP/never'"
+sed 's/^/# /' "$out"
 
 # hostile snapshots: one line naming the file, exit 1, nothing created
 one_line_refusal() { # TEXT FILE

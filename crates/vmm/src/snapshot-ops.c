@@ -98,13 +98,29 @@ static int args_split(const struct cvmm_vm_snap_spec *spec, struct args *l, int 
 	return 0;
 }
 
+/* The end of the "k=v" item at @s: the next comma outside brackets, or NULL. */
+static const char *item_end(const char *s)
+{
+	int depth = 0;
+
+	for (; *s; s++) {
+		if (*s == '[')
+			depth++;
+		else if (*s == ']' && depth)
+			depth--;
+		else if (*s == ',' && !depth)
+			return s;
+	}
+	return NULL;
+}
+
 /* The value of option @key in "k=v,k=v" @s, copied to @out; false when absent. */
 static bool opt_get(const char *s, const char *key, char *out, size_t outlen)
 {
 	size_t klen = strlen(key);
 
 	while (s && *s) {
-		const char *end = strchr(s, ',');
+		const char *end = item_end(s);
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 
 		if (len > klen && !strncmp(s, key, klen) && s[klen] == '=') {
@@ -121,7 +137,7 @@ static int opt_check(const char *flag, const char *s, const char *const *keys, c
 		     size_t errlen)
 {
 	while (s && *s) {
-		const char *end = strchr(s, ','), *eq = strchr(s, '=');
+		const char *end = item_end(s), *eq = strchr(s, '=');
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 		bool known = false;
 
@@ -161,9 +177,9 @@ static int url_path(const char *flag, const char *key, const char *url, const ch
 
 static int parse_snapshot(struct cvmm_vm_snap *s, const char *v, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "destination_url", "then", NULL };
+	static const char *const keys[] = { "destination_url", "snapshot_type", "then", NULL };
 	static char url[4096];
-	char then[16];
+	char then[16], type[16];
 	int ret;
 
 	if ((ret = opt_check("--snapshot", v, keys, err, errlen)))
@@ -172,6 +188,12 @@ static int parse_snapshot(struct cvmm_vm_snap *s, const char *v, char *err, size
 		return fail(err, errlen, -EINVAL, "--snapshot: destination_url=file:///DIR missing");
 	if ((ret = url_path("--snapshot", "destination_url", url, &s->dest, err, errlen)))
 		return ret;
+	if (opt_get(v, "snapshot_type", type, sizeof(type))) {
+		if (strcmp(type, "Full") && strcmp(type, "Diff"))
+			return fail(err, errlen, -EINVAL,
+				    "--snapshot: snapshot_type='%s' is not Full or Diff", type);
+		s->chain = !strcmp(type, "Diff");
+	}
 	s->then = CVMM_VM_SNAP_THEN_PAUSE;
 	if (opt_get(v, "then", then, sizeof(then))) {
 		if (!strcmp(then, "resume"))
@@ -188,7 +210,7 @@ static int parse_snapshot(struct cvmm_vm_snap *s, const char *v, char *err, size
 static int parse_restore(struct cvmm_vm_snap *s, const char *v, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "source_url", "memory_restore_mode", "resume",
-					    "prefault", "clock", NULL };
+					    "prefault", "clock", "diff_urls", NULL };
 	static char url[4096];
 	char val[32];
 	int ret;
@@ -216,6 +238,38 @@ static int parse_restore(struct cvmm_vm_snap *s, const char *v, char *err, size_
 		else if (strcmp(val, "continue"))
 			return fail(err, errlen, -EINVAL,
 				    "--restore: clock='%s' is not continue or realtime", val);
+	}
+	return 0;
+}
+
+/* --restore's diff_urls=[file:///D1,...] (or one URL): each diff onto the
+ * opened snapshot, oldest first. */
+static int add_diffs(struct cvmm_vm_snap *s, const char *v, char *err, size_t errlen)
+{
+	static char list[8192];
+	char *p, *tok, *save = NULL;
+	size_t len;
+
+	if (!opt_get(v, "diff_urls", list, sizeof(list)))
+		return 0;
+	p = list;
+	len = strlen(p);
+	if (p[0] == '[') {
+		if (len < 2 || p[len - 1] != ']')
+			return fail(err, errlen, -EINVAL,
+				    "--restore: diff_urls='%s' is not [file:///D1,...]", list);
+		p[len - 1] = '\0';
+		p++;
+	}
+	for (tok = strtok_r(p, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const char *dir;
+		char why[400];
+		int ret;
+
+		if ((ret = url_path("--restore", "diff_urls", tok, &dir, err, errlen)))
+			return ret;
+		if ((ret = cvmm_vmm_snapshot_add_diff(s->snap, dir, why, sizeof(why))))
+			return fail(err, errlen, ret, "--restore: diff_urls: %s", why);
 	}
 	return 0;
 }
@@ -436,7 +490,7 @@ int cvmm_vm_snap_args(struct cvmm_vm_snap *s, const struct cvmm_vm_snap_spec *sp
 		goto out;
 	if (s->source) {
 		ret = cvmm_vmm_snapshot_open(s->source, &s->snap, err, errlen);
-		if (ret)
+		if (ret || (ret = add_diffs(s, restore_v, err, errlen)))
 			goto out;
 		if ((ret = stored_args(s, &stored, err, errlen)) ||
 		    (ret = merge(spec, &stored, &rest, &merged, err, errlen)))
@@ -546,17 +600,36 @@ int cvmm_vm_snap_take(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 		      const struct cvmm_vm_config *cfg, char *msg, size_t msglen)
 {
 	uint64_t t0 = cvmm_now_ns();
-	char err[512] = "";
+	char err[512] = "", dir[4200];
 	int ret;
 
 	if (cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING && (ret = cvmm_vmm_pause(vmm)))
 		return fail(msg, msglen, ret, "snapshot: cannot pause the VM: %s", strerror(-ret));
-	ret = cvmm_vm_snap_write(s, vmm, cfg, s->config, s->dest, err, sizeof(err));
-	if (ret)
-		return fail(msg, msglen, ret, "%s; the VM stays paused (SIGUSR2 resumes it)",
-			    err[0] ? err : strerror(-ret));
-	fail(msg, msglen, 0, "snapshot written to '%s' in %.3f ms", s->dest,
-	     (cvmm_now_ns() - t0) / 1e6);
+	snprintf(dir, sizeof(dir), "%s", s->dest);
+	s->diff = false;
+	if (s->chain && s->taken) {
+		snprintf(dir, sizeof(dir), "%s.%u", s->dest, s->taken);
+		s->diff = !s->full_next;
+	}
+	if (s->chain && !s->diff) {
+		/* the base: from here on every write is tracked for the diffs */
+		ret = cvmm_vmm_snapshot_track(vmm, true, err, sizeof(err));
+		if (ret && ret != -EALREADY)
+			return fail(msg, msglen, ret, "snapshot: dirty tracking: %s; the VM stays "
+				    "paused (SIGUSR2 resumes it)", err[0] ? err : strerror(-ret));
+	}
+	ret = cvmm_vm_snap_write(s, vmm, cfg, s->config, dir, err, sizeof(err));
+	if (ret) {
+		s->diff = false;
+		s->full_next = s->chain;
+		return fail(msg, msglen, ret, "%s; the VM stays paused (SIGUSR2 resumes it)%s",
+			    err[0] ? err : strerror(-ret),
+			    s->chain ? "; the next snapshot is a full one" : "");
+	}
+	fail(msg, msglen, 0, "%s written to '%s' in %.3f ms", s->diff ? "diff snapshot" : "snapshot",
+	     dir, (cvmm_now_ns() - t0) / 1e6);
+	s->diff = s->full_next = false;
+	s->taken++;
 	if (s->then == CVMM_VM_SNAP_THEN_RESUME)
 		cvmm_vmm_resume(vmm);
 	else if (s->then == CVMM_VM_SNAP_THEN_EXIT)

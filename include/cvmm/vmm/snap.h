@@ -51,11 +51,15 @@ enum cvmm_vm_snap_then { CVMM_VM_SNAP_THEN_PAUSE = 0, CVMM_VM_SNAP_THEN_RESUME, 
 
 struct cvmm_vm_snap {
 	const struct cvmm_vm_snap_spec *spec;
-	/* --snapshot destination_url=file:///DIR[,then=pause|resume|exit] */
+	/* --snapshot destination_url=file:///DIR[,snapshot_type=Full|Diff][,then=pause|resume|exit] */
 	const char *dest;           /* NULL: no --snapshot */
 	enum cvmm_vm_snap_then then;
+	bool chain;                 /* snapshot_type=Diff: DIR full, then DIR.1, DIR.2 ... diffs */
+	unsigned int taken;         /* snapshots written so far (the next diff's number) */
+	bool full_next;             /* a chain's snapshot failed: its interval is lost */
 	char *config;               /* the arguments stored in every snapshot (a JSON array) */
-	/* --restore source_url=file:///DIR[,memory_restore_mode=M][,resume=on][,prefault=on] */
+	/* --restore source_url=file:///DIR[,memory_restore_mode=M][,resume=on][,prefault=on]
+	 * [,clock=realtime][,diff_urls=[file:///D1,...]] */
 	const char *source;         /* NULL: a normal boot */
 	char *source_copy;          /* vm.restore: the body's path, owned */
 	char *opt_copy[2];          /* the --snapshot and --restore values, owned */
@@ -103,8 +107,14 @@ int cvmm_vm_snap_write(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
 
 /**
  * --snapshot's action: pause @vmm (if running), write s->dest, then do as
- * s->then says. @msg gets the line to report: where it went and how long
- * it took, or why it failed (the VM then stays paused).
+ * s->then says. With snapshot_type=Diff the first snapshot is a full one
+ * in s->dest that turns dirty tracking on, and snapshot N after it is a
+ * diff of what the guest wrote since the one before, in "DIR.N" (restore
+ * the chain with --restore source_url=DIR,diff_urls=[DIR.1,...]).
+ * @msg gets the line to report: where it went and how long it took, or
+ * why it failed (the VM then stays paused). A failed snapshot loses its
+ * dirty interval: the chain's next one is a full snapshot in "DIR.N"
+ * (a new base, restored alone or with the diffs after it).
  * @return 0 or negative errno.
  */
 int cvmm_vm_snap_take(struct cvmm_vm_snap *s, struct cvmm_vmm *vmm,
