@@ -1174,6 +1174,15 @@ int cvmm_vmm_vcpu_call(struct cvmm_vmm *vmm, unsigned int i,
  */
 void cvmm_vmm_request_stop(struct cvmm_vmm *vmm, enum cvmm_vmm_stop why, int code);
 
+/**
+ * cvmm_vmm_request_stop(), then wait for it: the vCPU threads joined, the
+ * device thread stopped, state SHUTDOWN and the SHUTDOWN event sent before
+ * it returns (Cloud Hypervisor's vm.shutdown answers once the VM is down,
+ * so a vm.boot or vm.delete right after meets a finished VM).
+ * Thread safety: the control thread.
+ */
+void cvmm_vmm_stop(struct cvmm_vmm *vmm, enum cvmm_vmm_stop why, int code);
+
 /** The recorded stop reason and its code (CVMM_VMM_STOP_NONE while running). */
 enum cvmm_vmm_stop cvmm_vmm_stop_reason(const struct cvmm_vmm *vmm, int *code);
 

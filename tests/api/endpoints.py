@@ -263,4 +263,10 @@ finally:
         vmm.kill()
         vmm.wait()
     t.skip_rest(PLAN, "an earlier step failed")
+    if t.failed:
+        # what the VMM said is the first thing a rare failure needs
+        for line in open(os.path.join(TMP, "stderr"), errors="replace").read().splitlines()[-20:]:
+            print("# vmm: " + line)
+        if os.path.exists(EVENTS):
+            print("# events: " + " ".join(json.loads(x)["event"] for x in open(EVENTS)))
 sys.exit(t.done())

@@ -252,7 +252,7 @@ static void vm_shutdown(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 	if (!need(a, r, "Running|Paused", "vm.shutdown"))
 		return;
 	a->api_stop = true;
-	cvmm_vmm_request_stop(a->vm.vmm, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_stop(a->vm.vmm, CVMM_VMM_STOP_REQUEST, 0);
 	r->status = 204;
 }
 

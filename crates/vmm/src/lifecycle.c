@@ -169,6 +169,15 @@ static void finish(struct cvmm_vmm *vmm)
 	cvmm_vi_emit(vmm, &ev);
 }
 
+void cvmm_vmm_stop(struct cvmm_vmm *vmm, enum cvmm_vmm_stop why, int code)
+{
+	if (!vmm)
+		return;
+	cvmm_vmm_request_stop(vmm, why, code);
+	/* the stop eventfd stays readable; cvmm_vi_on_stop() then finds it done */
+	finish(vmm);
+}
+
 void cvmm_vi_on_stop(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
 {
 	struct cvmm_vmm *vmm = opaque;
