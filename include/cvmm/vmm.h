@@ -558,6 +558,14 @@ struct cvmm_vmm_virtio_opts {
 	long (*dirty_harvest)(void *model);
 	/** virtio-pci: the slot (1..31), or 0 for the lowest free one. */
 	unsigned int pci_slot;
+	/**
+	 * virtio-pci: the device sits behind a virtio-iommu; this is its
+	 * endpoint's translation (cvmm_iommu_endpoint_add(), endpoint = the
+	 * BDF, slot << 3). Every ring and buffer goes through it and the
+	 * driver must accept ACCESS_PLATFORM. Must outlive the device.
+	 * Refused with @detach (a vhost-user backend would not translate).
+	 */
+	const struct cvmm_dma_xlate *dma;
 };
 
 /**

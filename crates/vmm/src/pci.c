@@ -561,6 +561,11 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		snprintf(err, errlen, "virtio device: bad options");
 		return -EINVAL;
 	}
+	if (o->dma && o->detach) {
+		snprintf(err, errlen, "%s: iommu=on: a vhost-user backend cannot sit behind the "
+			 "virtio-iommu (no IOTLB support yet)", o->kind);
+		return -EOPNOTSUPP;
+	}
 	p = vmm->pci;
 	if (!p) {
 		snprintf(err, errlen, "%s: transport=pci needs PCI on the VM (cvmm_vmm_pci_add)",
@@ -604,6 +609,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	po.em = vmm->dev_em;
 	po.bar_64bit = false;
 	po.used_irq_direct = o->used_irq_direct;
+	po.dma = o->dma;
 	po.msix_update = msix_update;
 	po.opaque = d;
 	ret = cvmm_virtio_pci_create(&po, &d->t);

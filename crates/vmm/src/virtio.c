@@ -297,6 +297,11 @@ int cvmm_vmm_virtio_mmio_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_
 		snprintf(err, errlen, "virtio device: bad options");
 		return -EINVAL;
 	}
+	if (o->dma) {
+		snprintf(err, errlen, "%s: iommu=on needs transport=pci (the virtio-iommu "
+			 "serves PCI endpoints)", o->kind);
+		return -EINVAL;
+	}
 	if (!cvmm_vmm_device_loop(vmm))
 		return -ENOMEM;
 	d = calloc(1, sizeof(*d));

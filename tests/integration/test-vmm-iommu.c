@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-iommu on a VM built with the vmm crate: a virtio-iommu and a
+ * virtio-rng behind it (its endpoint is its BDF) on PCI, and the
+ * virtio-iommu test guest, which attaches the rng to a domain, maps its
+ * rings and a buffer, and sees DMA land in the mapped page only; after
+ * UNMAP, to a guest physical address used as an IOVA, and through a
+ * read-only mapping the request is refused (used length 0) and no guest
+ * byte changes; hostile requests get their statuses. The VMM stays up and
+ * the guest exits 0. Also: a device behind the IOMMU on virtio-mmio, or a
+ * vhost-user one, is refused with a message.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cvmm/virtio-devices.h>
+#include <cvmm/virtio-devices/console.h>
+#include <cvmm/virtio-devices/iommu.h>
+#include <cvmm/vmm.h>
+
+#include "cvmm-test.h"
+#include "guest-loader.h"
+
+#ifndef CVMM_GUESTS_DIR
+#error "build with -DCVMM_GUESTS_DIR=<builddir>/tests/guests"
+#endif
+
+static void hang_stop(void *vmm)
+{
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 0x7d);
+}
+
+static void rng_destroy(void *m) { cvmm_rng_destroy(m); }
+/* The IOMMU outlives every device behind it: the test frees it last. */
+static void keep(void *m) { (void)m; }
+static void fake_detach(void *m) { (void)m; }
+
+START_TEST(mmio_and_vhost_refused)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_iommu_opts io_o = { .sz = sizeof(io_o) };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng" };
+	const struct cvmm_dma_xlate *x;
+	struct cvmm_iommu *io;
+	struct cvmm_vmm *vmm;
+	struct cvmm_rng *rng;
+	char err[256], id[CVMM_VMM_ID_MAX];
+
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_iommu_create(&io_o, &io), 0);
+	ck_assert_int_eq(cvmm_iommu_endpoint_add(io, 0x10, &x), 0);
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	vo.destroy = rng_destroy;
+	vo.dma = x;
+	err[0] = 0;
+	ck_assert_int_eq(cvmm_vmm_virtio_mmio_add(vmm, &vo, id, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "iommu=on needs transport=pci"));
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	vo.detach = fake_detach;
+	err[0] = 0;
+	ck_assert_int_eq(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)),
+			 -EOPNOTSUPP);
+	ck_assert_ptr_nonnull(strstr(err, "vhost-user"));
+	cvmm_rng_destroy(rng);
+	cvmm_vmm_destroy(vmm);
+	cvmm_iommu_destroy(io);
+}
+END_TEST
+
+START_TEST(guest_map_dma_unmap_refused)
+{
+	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 64 << 20, .ncpus = 1 };
+	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = 2,
+					     .debug_exit = true };
+	struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = 1 };
+	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
+	struct cvmm_iommu_opts io_o = { .sz = sizeof(io_o) };
+	struct cvmm_vmm_virtio_opts iv = { .sz = sizeof(iv), .prefix = "__iommu",
+					   .kind = "virtio-iommu", .pci_slot = 1 };
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+					   .kind = "virtio-rng", .pci_slot = 2 };
+	const struct cvmm_dma_xlate *x;
+	struct cvmm_iommu_stats st;
+	struct cvmm_vmm_pci_info pi;
+	struct cvmm_guest_layout l;
+	struct cvmm_iommu *io;
+	struct cvmm_vmm *vmm;
+	struct cvmm_rng *rng;
+	char err[256], path[512], id[CVMM_VMM_ID_MAX];
+	int code;
+
+	cvmm_test_require_kvm();
+	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_pci_info(vmm, &pi), 0);
+	ck_assert_int_eq(cvmm_iommu_create(&io_o, &io), 0);
+	iv.dev = cvmm_iommu_device(io);
+	iv.model = io;
+	iv.destroy = keep;
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &iv, id, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(cvmm_iommu_endpoint_add(io, 2 << 3, &x), 0);
+	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
+	vo.dev = cvmm_rng_device(rng);
+	vo.model = rng;
+	vo.destroy = rng_destroy;
+	vo.dma = x;
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
+
+	lo.args[0] = pi.mmio32_base;
+	snprintf(path, sizeof(path), "%s/virtio-iommu.img", CVMM_GUESTS_DIR);
+	ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
+	ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	cvmm_test_watchdog_start(90, hang_stop, vmm);
+	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
+	cvmm_test_watchdog_stop();
+	ck_assert_msg(cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT,
+		      "stopped for %d (code 0x%x)", (int)cvmm_vmm_stop_reason(vmm, &code), code);
+	ck_assert_msg(code == 0, "guest exit 0x%x (0x50 + step, see its serial output)", code);
+	cvmm_iommu_get_stats(io, &st);
+	printf("# iommu: %u domain(s), %u mapping(s), %llu requests, %llu refused\n",
+	       st.domains, st.mappings, (unsigned long long)st.requests,
+	       (unsigned long long)st.requests_failed);
+	ck_assert_uint_eq(st.domains, 1);
+	ck_assert_uint_ge(st.requests_failed, 5);
+	cvmm_vmm_destroy(vmm);
+	cvmm_iommu_destroy(io);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vmm-iommu");
+	TCase *tc = tcase_create("vmm-iommu");
+
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, mmio_and_vhost_refused);
+	tcase_add_test(tc, guest_map_dma_unmap_refused);
+	suite_add_tcase(s, tc);
+	return cvmm_test_run((Suite *[]){ s, NULL });
+}
