@@ -17,108 +17,55 @@ start, as cvmm's "exec to vCPUs running" does).
 
 usage: qemu.py BUILDDIR MEM-MIB [RUNS]   (prints one table row per figure)
 """
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import qemu_microvm as qv  # noqa: E402
+
 build = os.path.abspath(sys.argv[1])
 mem = int(sys.argv[2])
 runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-guest = os.path.join(build, "tests/boot-guests/pvh.elf")
-qemu = "/usr/bin/qemu-system-x86_64"
-
-
-def cmd(qmp, extra):
-    return [qemu, "-M", "microvm,pit=on,rtc=on", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
-            "-smp", "2", "-m", "%dM" % mem, "-nodefaults", "-no-user-config",
-            "-display", "none", "-serial", "stdio", "-kernel", guest, "-append", "echo",
-            "-qmp", "unix:%s,server=on,wait=off" % qmp] + extra
-
-
-class Qmp:
-    def __init__(self, path, poll=0.05):
-        for _ in range(int(20 / poll)):
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.settimeout(30)
-                self.s.connect(path)
-                break
-            except OSError:
-                self.s.close()
-                time.sleep(poll)
-        self.f = self.s.makefile("rw")
-        self.f.readline()
-        self.call("qmp_capabilities")
-
-    def call(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
 
 
 def save(d, path):
-    q = os.path.join(d, "src.qmp")
-    if os.path.exists(q):
-        os.unlink(q)
-    p = subprocess.Popen(cmd(q, []), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
+    p = qv.start(build, mem, os.path.join(d, "src.qmp"))
     try:
-        buf = b""
-        while b"echo: ready" not in buf:
-            chunk = p.stdout.read1(4096)
-            if not chunk:
-                raise RuntimeError("QEMU's guest never got ready")
-            buf += chunk
-        m = Qmp(q)
+        m = qv.Qmp(os.path.join(d, "src.qmp"))
         m.call("stop")
         t = time.monotonic()
         m.call("migrate", uri="exec:cat > %s" % path)
-        while True:
-            r = m.call("query-migrate")["return"]
-            if r.get("status") in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.001)
+        r = m.wait_migration()
         wall = (time.monotonic() - t) * 1000
         if r.get("status") != "completed":
             raise RuntimeError("QEMU's save: %s" % r)
         return wall, r.get("total-time")
     finally:
-        p.kill()
-        p.wait()
+        qv.stop(p)
 
 
 def load(d, path):
     q = os.path.join(d, "dst.qmp")
-    if os.path.exists(q):
-        os.unlink(q)
     t = time.monotonic()
-    p = subprocess.Popen(cmd(q, ["-incoming", "exec:cat %s" % path]), stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = qv.start(build, mem, q, ["-incoming", "exec:cat %s" % path], wait_ready=False)
     try:
-        m = Qmp(q, poll=0.001)
+        m = qv.Qmp(q, poll=0.001)
         # the source was stopped, so the loaded VM waits paused: "cont"
         # once the stream is in (as cvmm's resume=on does)
-        while m.call("query-migrate")["return"].get("status") != "completed":
-            time.sleep(0.001)
+        m.wait_migration()
         m.call("cont")
         while m.call("query-status")["return"].get("status") != "running":
             time.sleep(0.001)
         return (time.monotonic() - t) * 1000
     finally:
-        p.kill()
-        p.wait()
+        qv.stop(p)
 
 
 def main():
-    if not os.access(qemu, os.X_OK):
+    if not qv.available():
         print("| QEMU | %d MiB | qemu-system-x86_64 not found: skipped |" % mem)
         return
     d = tempfile.mkdtemp(dir="/var/tmp")
