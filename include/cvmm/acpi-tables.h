@@ -420,6 +420,25 @@ struct cvmm_acpi_ged {
 	uint64_t pcihp_base;  /* 0: no PCI hotplug; else below 4 GiB, needs cfg->pci */
 };
 
+/** One PCI function behind the virtio-iommu (a VIOT PCI range node). */
+struct cvmm_acpi_viot_endpoint {
+	uint16_t bdf_start, bdf_end; /* bus << 8 | dev << 3 | fn, inclusive */
+	uint32_t endpoint_start;     /* the virtio-iommu endpoint id of bdf_start */
+};
+
+/*
+ * The VIOT table (Virtual I/O Translation, as Linux's drivers/acpi/viot.c
+ * reads it): a virtio-iommu on PCI at @iommu_bdf of cfg->pci's segment,
+ * and the PCI ranges whose DMA it translates. Devices in no range are not
+ * behind it.
+ */
+#define CVMM_ACPI_VIOT_MAX_RANGES 32u
+struct cvmm_acpi_viot {
+	uint16_t iommu_bdf;
+	const struct cvmm_acpi_viot_endpoint *ranges;
+	unsigned int num_ranges;     /* 1..CVMM_ACPI_VIOT_MAX_RANGES */
+};
+
 /* MADT Interrupt Source Override flags (MPS INTI) */
 #define CVMM_ACPI_MPS_ACTIVE_HIGH 0x1
 #define CVMM_ACPI_MPS_ACTIVE_LOW 0x3
@@ -466,6 +485,7 @@ struct cvmm_acpi_config {
 	const char *oem_id;        /* up to 6 chars; NULL: "CVMM" */
 	const struct cvmm_acpi_pci *pci; /* NULL: no PCI (no MCFG, no PCI0) */
 	const struct cvmm_acpi_ged *ged; /* NULL: no GED, no power button */
+	const struct cvmm_acpi_viot *viot; /* NULL: no VIOT; needs @pci */
 };
 
 /** A finished table set: copy @len bytes of @data to guest address @gpa. */
@@ -476,18 +496,22 @@ struct cvmm_acpi_tables {
 	/* Where each table landed (guest physical). */
 	uint64_t rsdp_gpa, xsdt_gpa, fadt_gpa, madt_gpa, dsdt_gpa;
 	uint64_t mcfg_gpa;          /* 0 without PCI */
+	uint64_t viot_gpa;          /* 0 without a VIOT */
 	size_t dsdt_len;
 };
 
 /**
- * Build RSDP, XSDT, FADT, MADT and DSDT (and MCFG with @cfg->pci) for
+ * Build RSDP, XSDT, FADT, MADT and DSDT (and MCFG with @cfg->pci, VIOT
+ * with @cfg->viot) for
  * @cfg into @out (which the caller releases with cvmm_acpi_tables_fini()).
  * Tables follow the RSDP 16-byte aligned in the order listed.
  * @return 0; -EINVAL (bad sz, num_cpus, alignment, sleep registers, a
  * zero-sized or wrapping device range, blob would wrap the address space
  * or pass 1 MiB when placed below it; PCI: ECAM misaligned, bus range
  * reversed, a 32-bit window above 4 GiB, a slot above 31 or irqs NULL;
- * GED: registers above 4 GiB, PCI hotplug without PCI);
+ * GED: registers above 4 GiB, PCI hotplug without PCI; VIOT: without PCI,
+ * no range or more than CVMM_ACPI_VIOT_MAX_RANGES, a range reversed or
+ * holding the IOMMU's own BDF);
  * -E2BIG (too many devices); -ENOMEM.
  * Thread safety: reentrant.
  */

@@ -37,6 +37,48 @@ static void rng_destroy(void *m) { cvmm_rng_destroy(m); }
 static void keep(void *m) { (void)m; }
 static void fake_detach(void *m) { (void)m; }
 
+static uint64_t le(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* The ACPI tables name the IOMMU at 00:01.0 and the rng's BDF behind it. */
+static void check_viot(struct cvmm_vmm *vmm)
+{
+	struct cvmm_guest_mem *m = cvmm_vmm_mem(vmm);
+	uint8_t hdr[36], v[48 + 16 + 24];
+	uint64_t rsdp, xsdt, viot = 0;
+	unsigned int n;
+
+	ck_assert_int_eq(cvmm_vmm_acpi_setup(vmm, &rsdp), 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, rsdp, hdr, 36), 0);
+	xsdt = le(hdr + 24, 8);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, xsdt, hdr, 36), 0);
+	n = (unsigned int)(le(hdr + 4, 4) - 36) / 8;
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t e[8], sig[4];
+
+		ck_assert_int_eq(cvmm_guest_mem_read(m, xsdt + 36 + 8 * i, e, 8), 0);
+		ck_assert_int_eq(cvmm_guest_mem_read(m, le(e, 8), sig, 4), 0);
+		if (!memcmp(sig, "VIOT", 4))
+			viot = le(e, 8);
+	}
+	ck_assert_uint_ne(viot, 0);
+	ck_assert_int_eq(cvmm_guest_mem_read(m, viot, v, sizeof(v)), 0);
+	ck_assert_uint_eq(le(v + 4, 4), sizeof(v));
+	ck_assert_uint_eq(le(v + 36, 2), 2);           /* the IOMMU, one range */
+	ck_assert_uint_eq(v[48], 3);
+	ck_assert_uint_eq(le(v + 48 + 6, 2), 1 << 3);  /* the IOMMU's BDF */
+	ck_assert_uint_eq(v[64], 1);
+	ck_assert_uint_eq(le(v + 64 + 4, 4), 2 << 3);  /* endpoint = the rng's BDF */
+	ck_assert_uint_eq(le(v + 64 + 12, 2), 2 << 3);
+	ck_assert_uint_eq(le(v + 64 + 16, 2), 48);
+}
+
 START_TEST(mmio_and_vhost_refused)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
@@ -115,6 +157,7 @@ START_TEST(guest_map_dma_unmap_refused)
 	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)) == 0, "%s",
 		      err);
 
+	check_viot(vmm);
 	lo.args[0] = pi.mmio32_base;
 	snprintf(path, sizeof(path), "%s/virtio-iommu.img", CVMM_GUESTS_DIR);
 	ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);

@@ -61,6 +61,18 @@ static int check_config(const struct cvmm_acpi_config *cfg)
 		return -EINVAL;
 	if (cfg->reset_reg.address && !gas_ok(&cfg->reset_reg))
 		return -EINVAL;
+	if (cfg->viot) {
+		const struct cvmm_acpi_viot *v = cfg->viot;
+
+		if (!cfg->pci || !v->ranges || v->num_ranges < 1 ||
+		    v->num_ranges > CVMM_ACPI_VIOT_MAX_RANGES)
+			return -EINVAL;
+		for (unsigned int i = 0; i < v->num_ranges; i++)
+			if (v->ranges[i].bdf_end < v->ranges[i].bdf_start ||
+			    (v->iommu_bdf >= v->ranges[i].bdf_start &&
+			     v->iommu_bdf <= v->ranges[i].bdf_end))
+				return -EINVAL;
+	}
 	if (cfg->num_overrides && !cfg->overrides)
 		return -EINVAL;
 	if (cfg->num_virtio > CVMM_ACPI_MAX_VIRTIO)
@@ -485,6 +497,45 @@ static void build_mcfg(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *c
 	cvmm_acpi_table_end(b, start);
 }
 
+/*
+ * VIOT (virtio 1.2 leaves it to ACPI; the layout Linux's viot.c reads):
+ * header, node_count, node_offset, 8 reserved; the virtio-iommu PCI node
+ * (type 3, 16 bytes) first, then a PCI range node (type 1, 24 bytes) per
+ * range whose output_node is the IOMMU node's offset in the table.
+ */
+#define VIOT_NODES 48u
+static void build_viot(struct cvmm_acpi_buf *b, const struct cvmm_acpi_config *cfg)
+{
+	const struct cvmm_acpi_viot *v = cfg->viot;
+	size_t start = cvmm_acpi_table_begin(b, "VIOT", 0, oem(cfg), NULL);
+	uint8_t n[24];
+
+	cvmm_acpi_buf_u16(b, (uint16_t)(1 + v->num_ranges));
+	cvmm_acpi_buf_u16(b, VIOT_NODES);
+	cvmm_acpi_buf_u64(b, 0);
+	memset(n, 0, sizeof(n));
+	n[0] = 3;                                      /* virtio-iommu on PCI */
+	cvmm_acpi_priv_put_le(n + 2, 16, 2);
+	cvmm_acpi_priv_put_le(n + 4, cfg->pci->segment, 2);
+	cvmm_acpi_priv_put_le(n + 6, v->iommu_bdf, 2);
+	cvmm_acpi_buf_append(b, n, 16);
+	for (unsigned int i = 0; i < v->num_ranges; i++) {
+		const struct cvmm_acpi_viot_endpoint *r = &v->ranges[i];
+
+		memset(n, 0, sizeof(n));
+		n[0] = 1;                              /* PCI range */
+		cvmm_acpi_priv_put_le(n + 2, 24, 2);
+		cvmm_acpi_priv_put_le(n + 4, r->endpoint_start, 4);
+		cvmm_acpi_priv_put_le(n + 8, cfg->pci->segment, 2);
+		cvmm_acpi_priv_put_le(n + 10, cfg->pci->segment, 2);
+		cvmm_acpi_priv_put_le(n + 12, r->bdf_start, 2);
+		cvmm_acpi_priv_put_le(n + 14, r->bdf_end, 2);
+		cvmm_acpi_priv_put_le(n + 16, VIOT_NODES, 2);
+		cvmm_acpi_buf_append(b, n, 24);
+	}
+	cvmm_acpi_table_end(b, start);
+}
+
 static void pad_to(struct cvmm_acpi_buf *b, size_t align)
 {
 	static const uint8_t zeros[TABLE_ALIGN];
@@ -495,7 +546,8 @@ static void pad_to(struct cvmm_acpi_buf *b, size_t align)
 int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables *out)
 {
 	struct cvmm_acpi_buf b, dsdt;
-	size_t xsdt, fadt, madt, dsdt_off, xsdt_mcfg = 0, mcfg = 0;
+	size_t xsdt, fadt, madt, dsdt_off, xsdt_mcfg = 0, mcfg = 0, viot = 0;
+	unsigned int nx = 2 + (cfg && cfg->pci) + (cfg && cfg->viot);
 	uint8_t rsdp[RSDP_LEN] = { 0 };
 	bool layout_ok;
 	int r;
@@ -514,7 +566,7 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 	}
 	/* Fixed layout: every offset is known before any table is written. */
 	xsdt = CVMM_ALIGN_UP((size_t)RSDP_LEN, TABLE_ALIGN);
-	fadt = CVMM_ALIGN_UP(xsdt + ACPI_HEADER_LEN + (cfg->pci ? 3 : 2) * 8, TABLE_ALIGN);
+	fadt = CVMM_ALIGN_UP(xsdt + ACPI_HEADER_LEN + nx * 8, TABLE_ALIGN);
 	madt = CVMM_ALIGN_UP(fadt + FADT_LEN, TABLE_ALIGN);
 	cvmm_acpi_buf_init(&b, 0);
 	cvmm_acpi_buf_append(&b, rsdp, sizeof(rsdp)); /* filled in below */
@@ -526,6 +578,8 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 		cvmm_acpi_buf_u64(&b, cfg->gpa + madt);
 		xsdt_mcfg = b.len;           /* MCFG's address, once known */
 		if (cfg->pci)
+			cvmm_acpi_buf_u64(&b, 0);
+		if (cfg->viot)
 			cvmm_acpi_buf_u64(&b, 0);
 		cvmm_acpi_table_end(&b, start);
 	}
@@ -556,11 +610,18 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 		pad_to(&b, TABLE_ALIGN);
 		mcfg = b.len;
 		build_mcfg(&b, cfg);
+		if (cfg->viot) {
+			pad_to(&b, TABLE_ALIGN);
+			viot = b.len;
+			build_viot(&b, cfg);
+		}
 		if (!b.err) {
 			cvmm_acpi_priv_put_le(b.data + xsdt_mcfg, cfg->gpa + mcfg, 8);
+			if (cfg->viot)
+				cvmm_acpi_priv_put_le(b.data + xsdt_mcfg + 8, cfg->gpa + viot, 8);
 			b.data[xsdt + 9] = 0;
 			b.data[xsdt + 9] = (uint8_t)(0x100 - cvmm_acpi_sum(b.data + xsdt,
-									   ACPI_HEADER_LEN + 3 * 8));
+									   ACPI_HEADER_LEN + nx * 8));
 		}
 	}
 	r = b.err;
@@ -593,6 +654,7 @@ int cvmm_acpi_build(const struct cvmm_acpi_config *cfg, struct cvmm_acpi_tables 
 	out->dsdt_gpa = cfg->gpa + dsdt_off;
 	out->dsdt_len = dsdt.len;
 	out->mcfg_gpa = cfg->pci ? cfg->gpa + mcfg : 0;
+	out->viot_gpa = cfg->viot ? cfg->gpa + viot : 0;
 	cvmm_acpi_buf_fini(&dsdt);
 	return 0;
 }

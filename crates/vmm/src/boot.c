@@ -74,9 +74,14 @@ int cvmm_vmm_acpi_setup(struct cvmm_vmm *v, uint64_t *rsdp)
 	struct cvmm_acpi_pci pci;
 
 	struct cvmm_acpi_ged ged;
+	struct cvmm_acpi_viot_endpoint viot_eps[CVMM_ACPI_VIOT_MAX_RANGES];
+	struct cvmm_acpi_viot viot;
 
-	if (cvmm_vi_pci_acpi(v, &pci, pci_irqs))
+	if (cvmm_vi_pci_acpi(v, &pci, pci_irqs)) {
 		c.pci = &pci;
+		if (cvmm_vi_pci_viot(v, &viot, viot_eps))
+			c.viot = &viot;
+	}
 	if (cvmm_vi_ged_acpi(v, &ged))
 		c.ged = &ged;
 	ret = cvmm_vmm_virtio_mmio_list(v, virtio, VIRTIO_MAX);

@@ -200,6 +200,12 @@ void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);
  * false without PCI. @irqs: room for 32. */
 struct cvmm_acpi_pci;
 struct cvmm_acpi_pci_irq;
+struct cvmm_acpi_viot;
+struct cvmm_acpi_viot_endpoint;
+/* The VIOT for the PCI devices behind a virtio-iommu (a slot whose device
+ * is one, devices added with a dma translation): false when there is none. */
+bool cvmm_vi_pci_viot(const struct cvmm_vmm *vmm, struct cvmm_acpi_viot *out,
+		      struct cvmm_acpi_viot_endpoint *ranges);
 bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 		      struct cvmm_acpi_pci_irq *irqs);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);

@@ -36,6 +36,8 @@
 
 #include "internal.h"
 
+#define VIRTIO_ID_IOMMU 23u /* cvmm/virtio-devices/iommu.h */
+
 #define PCI_OWNER "__pci"
 #define WIN32_SIZE (64ull << 20)
 #define WIN64_SIZE (1ull << 30)
@@ -374,6 +376,36 @@ bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 		.mmio64_base = p->w64.base, .mmio64_size = p->w64.len,
 		.irqs = irqs, .num_irqs = n,
 	};
+	return true;
+}
+
+bool cvmm_vi_pci_viot(const struct cvmm_vmm *vmm, struct cvmm_acpi_viot *out,
+		      struct cvmm_acpi_viot_endpoint *ranges)
+{
+	const struct vmm_pci *p = vmm->pci;
+	unsigned int n = 0;
+	int iommu = -1;
+
+	if (!p)
+		return false;
+	for (unsigned int s = 0; s < CVMM_PCI_SLOTS; s++) {
+		const struct vpdev *d = p->slots[s];
+
+		if (!d)
+			continue;
+		if (d->c.o.dev->device_id == VIRTIO_ID_IOMMU)
+			iommu = (int)s;
+		else if (d->c.o.dma && n < CVMM_ACPI_VIOT_MAX_RANGES)
+			/* The endpoint id is the BDF (bus 0, function 0). */
+			ranges[n++] = (struct cvmm_acpi_viot_endpoint){
+				.bdf_start = (uint16_t)(s << 3), .bdf_end = (uint16_t)(s << 3),
+				.endpoint_start = s << 3,
+			};
+	}
+	if (iommu < 0 || !n)
+		return false;
+	*out = (struct cvmm_acpi_viot){ .iommu_bdf = (uint16_t)(iommu << 3), .ranges = ranges,
+					.num_ranges = n };
 	return true;
 }
 
