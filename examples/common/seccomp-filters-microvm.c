@@ -180,6 +180,7 @@ static const struct cvmm_seccomp_rule microvm_api[] = {
 		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, EPOLL_CTL_DEL)),
 	CVMM_SECCOMP_RULE("accept4"),
 	CVMM_SECCOMP_RULE("recvmsg"),
+	CVMM_SECCOMP_RULE("read"),                 /* the slow-route worker's done eventfd */
 	CVMM_SECCOMP_RULE("sendto"),               /* send() */
 	CVMM_SECCOMP_RULE_COND("setsockopt",       /* a client that does not read: SO_SNDTIMEO */
 		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_SNDTIMEO)),

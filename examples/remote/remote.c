@@ -6,7 +6,9 @@
  * error is one line on stderr and exit status 1. send-migration shows its
  * progress on stderr while it runs (vm.migration-progress polled on a
  * connection of its own): a one-line bar on a terminal, a line per pass or
- * state change otherwise.
+ * state change otherwise. snapshot and restore show theirs the same way
+ * (vm.snapshot-progress, a cvmm endpoint) on a terminal, or as lines with
+ * CVMM_REMOTE_PROGRESS=1.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -140,6 +142,8 @@ static const struct command commands[] = {
 	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
 	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR]: "
 	  "receive a VM (on an empty VMM)" },
+	{ "snapshot-progress", "GET", "vm.snapshot-progress", 0, NULL,
+	  "how far the running or last snapshot or restore has got" },
 	{ "migration-progress", "GET", "vm.migration-progress", 0, NULL,
 	  "state and figures of the current or last migration" },
 	{ "migration-cancel", "PUT", "vm.migration-cancel", 0, NULL, "cancel the running migration" },
@@ -468,9 +472,12 @@ static int request(const char *sock, const char *method, const char *endpoint,
 }
 #undef FAIL
 
-/* send-migration: the blocking request on a thread, progress on this one. */
+/* send-migration, snapshot, restore: the blocking request on a thread,
+ * progress on this one. */
 struct send_job {
-	const char *sock, *body;
+	const char *sock, *endpoint, *body;
+	const int *fds;
+	int nfds;
 	struct resp r;
 	atomic_bool done;
 };
@@ -479,7 +486,7 @@ static void *send_main(void *arg)
 {
 	struct send_job *j = arg;
 
-	request(j->sock, "PUT", "vm.send-migration", j->body, NULL, 0, &j->r, false);
+	request(j->sock, "PUT", j->endpoint, j->body, j->fds, j->nfds, &j->r, false);
 	atomic_store(&j->done, true);
 	return NULL;
 }
@@ -544,7 +551,7 @@ static bool terminal(const char *state)
  * over there). A migration that failed or was cancelled dies with its error. */
 static void send_with_progress(const char *sock, const char *body, struct resp *out)
 {
-	struct send_job j = { .sock = sock, .body = body };
+	struct send_job j = { .sock = sock, .endpoint = "vm.send-migration", .body = body };
 	bool tty = isatty(STDERR_FILENO), shown = false, ended = false;
 	long long pass_max = 0;
 	char last[64] = "", state[32] = "", error[512] = "";
@@ -596,6 +603,80 @@ static void send_with_progress(const char *sock, const char *body, struct resp *
 		error[strcspn(error, "\n")] = '\0';
 		die("send-migration: %s%s%s", state, error[0] ? ": " : "", error);
 	}
+}
+
+/* One vm.snapshot-progress report: a bar redrawn on a terminal; with
+ * CVMM_REMOTE_PROGRESS=1 elsewhere, a line per tenth or state. */
+static void show_snap(struct json_object *o, bool tty, int *last)
+{
+	long long done = jint(o, "bytes_done"), total = jint(o, "bytes_total");
+	const char *state = jstr(o, "state");
+	int pct = total ? (int)(done * 100 / total) : strcmp(state, "running") ? 100 : 0;
+	int key = pct / 10 + (strcmp(state, "running") ? 100 : 0);
+	char bar[21];
+
+	for (int i = 0; i < 20; i++)
+		bar[i] = i < pct / 5 ? '#' : '.';
+	bar[20] = '\0';
+	if (tty) {
+		fprintf(stderr, "\r[%s] %3d%% %s %-9s %s %.1f of %.1f MiB  %.2f s\033[K", bar, pct,
+			jstr(o, "operation"), state, jstr(o, "what"), done / 1048576.0,
+			total / 1048576.0, jint(o, "elapsed_ms") / 1000.0);
+		fflush(stderr);
+	} else if (key != *last) {
+		fprintf(stderr, "%s: %s, %s %.1f of %.1f MiB, %lld ms\n", jstr(o, "operation"), state,
+			jstr(o, "what"), done / 1048576.0, total / 1048576.0, jint(o, "elapsed_ms"));
+	}
+	*last = key;
+}
+
+/* snapshot, restore: the PUT on a thread (it blocks until done), cvmm's
+ * vm.snapshot-progress polled here meanwhile and once at the end. A VMM
+ * without it (Cloud Hypervisor: 404) just gets the request. */
+static void put_with_progress(const char *sock, const struct command *c, const char *body,
+			      const int *fds, int nfds, struct resp *out)
+{
+	struct send_job j = { .sock = sock, .endpoint = c->endpoint, .body = body, .fds = fds,
+			      .nfds = nfds };
+	const char *env = getenv("CVMM_REMOTE_PROGRESS");
+	bool tty = isatty(STDERR_FILENO), shown = false;
+	int last = -1;
+	pthread_t t;
+
+	if (!tty && !(env && !strcmp(env, "1"))) {
+		request(sock, "PUT", c->endpoint, body, fds, nfds, out, false);
+		return;
+	}
+	if (pthread_create(&t, NULL, send_main, &j))
+		die("%s: cannot start a thread", c->name);
+	for (bool end = false; !end;) {
+		struct resp r = { 0 };
+		struct json_object *o;
+
+		for (int k = 0; k < 10 && !atomic_load(&j.done); k++)
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		end = atomic_load(&j.done);
+		if (end && j.r.status >= 300)
+			break;
+		if (request(sock, "GET", "vm.snapshot-progress", NULL, NULL, 0, &r, true) ||
+		    r.status != 200) {
+			free(r.body);
+			break;  /* the PUT is waited for below */
+		}
+		o = r.body ? json_tokener_parse(r.body) : NULL;
+		/* the last one's figures until this one has begun */
+		if (o && strcmp(jstr(o, "operation"), c->name) == 0 &&
+		    (strcmp(jstr(o, "state"), "running") == 0 || end)) {
+			show_snap(o, tty, &last);
+			shown = true;
+		}
+		json_object_put(o);
+		free(r.body);
+	}
+	pthread_join(t, NULL);
+	if (tty && shown)
+		fputc('\n', stderr);
+	*out = j.r;
 }
 
 int main(int argc, char **argv)
@@ -650,6 +731,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c->name, "send-migration"))
 		send_with_progress(sock, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
 				   &r);
+	else if (!strcmp(c->name, "snapshot") || !strcmp(c->name, "restore"))
+		put_with_progress(sock, c, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+				  fds, nfds, &r);
 	else
 		request(sock, c->method, c->endpoint,
 			body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL,

@@ -16,7 +16,10 @@
  * error body {"error": "..."} and never calls a handler for those.
  *
  * Threads: cvmm_api_server_create() starts one thread ("api") that runs
- * every connection and calls the handlers one at a time. A handler that
+ * every connection and calls the handlers one at a time; with a slow
+ * route in the table also a worker thread ("api-slow", whose thread_start
+ * type is "api" too) that runs those, so that the others (a progress
+ * route) are answered meanwhile. A handler that
  * needs the VM reaches it through the VM's control loop
  * (cvmm_event_manager_call()), so a slow or hostile client only ever
  * delays other API clients, never the guest.
@@ -84,6 +87,11 @@ struct cvmm_api_route {
 	unsigned int methods;       /**< enum cvmm_api_method bits */
 	cvmm_api_handler_fn fn;
 	bool body;                  /**< a JSON body is required (400 without) */
+	/** The handler runs long (a snapshot): it runs on a worker thread,
+	 * one such request at a time (a second waits on the server thread),
+	 * while the server thread answers other requests. Its connection
+	 * reads nothing more until it is answered. */
+	bool slow;
 };
 
 struct cvmm_api_opts {

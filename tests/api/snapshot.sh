@@ -10,7 +10,7 @@
 # (diff_urls, a cvmm extension): the guest finds every byte of the last.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 require_kvm
-plan 24
+plan 26
 SOCK=$TMP/api.sock
 SNAP=$TMP/snap
 R() { timeout 30 "$REMOTE" --api-socket "$SOCK" "$@"; }
@@ -47,6 +47,13 @@ check "the event monitor saw snapshotting and snapshotted" \
 	sh -c "grep -q snapshotting '$TMP/ev1' && grep -q snapshotted '$TMP/ev1'"
 check "the event monitor saw snapshot-progress with byte counts" \
 	sh -c "grep -q '\"snapshot-progress\".*bytes_total' '$TMP/ev1'"
+check "snapshot-progress: the last snapshot completed, 128 MiB of 128" sh -c "
+	'$REMOTE' --api-socket '$SOCK' snapshot-progress >'$TMP/prog' &&
+	grep -q '\"operation\": \"snapshot\"' '$TMP/prog' && grep -q '\"state\": \"completed\"' '$TMP/prog' &&
+	grep -q '\"bytes_total\": 134217728' '$TMP/prog' && grep -q '\"bytes_done\": 134217728' '$TMP/prog'"
+check "CVMM_REMOTE_PROGRESS=1: the snapshot's progress as lines, to the end" sh -c "
+	CVMM_REMOTE_PROGRESS=1 timeout 30 '$REMOTE' --api-socket '$SOCK' snapshot destination_url=file://'$TMP/snapp' 2>'$TMP/pl' &&
+	grep -q '^snapshot: completed, memory 128.0 of 128.0 MiB' '$TMP/pl'"
 check "resume after the snapshot" R resume
 R shutdown-vmm >/dev/null; wait_pid $vmm 20
 

@@ -4,7 +4,11 @@
  * eventfd and every connection. Connections are read with recvmsg so that
  * SCM_RIGHTS fds arrive with the bytes they came with; each has a deadline
  * (read timeout once a request has begun, idle timeout between requests)
- * checked on every wake-up. Handlers run on this thread, one at a time.
+ * checked on every wake-up. Handlers run on this thread, one at a time,
+ * but for the routes marked slow: one of those at a time runs on a worker
+ * thread while its connection is parked (out of the epoll set, no
+ * deadline) and this thread goes on answering the others, so a progress
+ * route can be asked while a snapshot is written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +39,19 @@ struct conn {
 	bool fds_lost;            /* more than CVMM_API_MAX_FDS, or truncated */
 	uint64_t deadline_ns;
 	bool eof;
+	bool parked;              /* its slow request runs on the worker */
 };
+
+/* The slow request on the worker, and its answer. */
+struct job {
+	struct conn *c;
+	const struct cvmm_api_route *r;
+	struct cvmm_api_request req;
+	struct cvmm_api_response resp;
+	bool keep;
+};
+
+enum { JOB_IDLE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct cvmm_api_server {
 	struct cvmm_api_opts o;
@@ -48,6 +64,14 @@ struct cvmm_api_server {
 	pthread_t thread;
 	bool started;
 	volatile bool stopping;
+	/* the worker for slow routes */
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int job_state;            /* JOB_*, under mu */
+	struct job job;
+	int done_fd;              /* the worker says a job is done */
 };
 
 static uint64_t now_ns(void)
@@ -182,6 +206,11 @@ static enum cvmm_api_method method_of(unsigned int m)
 
 /* Route a complete request and answer it. @return 0 to keep the
  * connection, -1 to close it. */
+static int answer(struct conn *c, struct cvmm_api_request *req, struct cvmm_api_response *resp,
+		  bool keep);
+
+/* Answer one complete request. @return 0; 1: parked (its slow handler
+ * runs on the worker); -1: close the connection. */
 static int dispatch(struct cvmm_api_server *s, struct conn *c)
 {
 	struct cvmm_api_parser *rp = &c->rp;
@@ -232,21 +261,45 @@ static int dispatch(struct cvmm_api_server *s, struct conn *c)
 		rp->body[rp->body_len] = '\0';
 	req.body = rp->body ? rp->body : "";
 	req.body_len = rp->body_len;
+	if (r->slow && s->worker_started) {
+		pthread_mutex_lock(&s->mu);
+		if (s->job_state == JOB_IDLE) {
+			s->job = (struct job){ .c = c, .r = r, .req = req, .keep = keep };
+			s->job_state = JOB_QUEUED;
+			pthread_cond_signal(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			/* parked: nothing read or expired until the answer */
+			epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+			c->parked = true;
+			return 1;
+		}
+		pthread_mutex_unlock(&s->mu);
+		/* the worker is busy: this one waits here, as any handler */
+	}
 	r->fn(s->o.opaque, &req, &resp);
-	close_fds(req.fds, req.nfds);
-	json_object_put(req.json);
-	if (!resp.status)
-		cvmm_api_error(&resp, 500, "the handler gave no answer");
-	if (resp.status >= 400) {
-		json_object_put(resp.json);
-		ret = respond_error(c->fd, resp.status, resp.error, !keep);
-	} else if (resp.status == 204 || !resp.json) {
-		json_object_put(resp.json);
-		ret = respond(c->fd, resp.status == 200 && !resp.json ? 204 : resp.status, NULL, !keep);
+	return answer(c, &req, &resp, keep);
+}
+
+/* Send the handler's @resp for @req. @return 0; -1: close the connection. */
+static int answer(struct conn *c, struct cvmm_api_request *req, struct cvmm_api_response *resp,
+		  bool keep)
+{
+	int ret;
+
+	close_fds(req->fds, req->nfds);
+	json_object_put(req->json);
+	if (!resp->status)
+		cvmm_api_error(resp, 500, "the handler gave no answer");
+	if (resp->status >= 400) {
+		json_object_put(resp->json);
+		ret = respond_error(c->fd, resp->status, resp->error, !keep);
+	} else if (resp->status == 204 || !resp->json) {
+		json_object_put(resp->json);
+		ret = respond(c->fd, resp->status == 200 && !resp->json ? 204 : resp->status, NULL, !keep);
 	} else {
-		ret = respond(c->fd, resp.status,
-			      json_object_to_json_string_ext(resp.json, JSON_C_TO_STRING_PLAIN), !keep);
-		json_object_put(resp.json);
+		ret = respond(c->fd, resp->status,
+			      json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN), !keep);
+		json_object_put(resp->json);
 	}
 	return ret || !keep ? -1 : 0;
 }
@@ -254,6 +307,8 @@ static int dispatch(struct cvmm_api_server *s, struct conn *c)
 /* Parse what the connection holds; answer each complete request. */
 static int process(struct cvmm_api_server *s, struct conn *c)
 {
+	int ret;
+
 	while (c->in_len && !s->stopping) {
 		size_t n = cvmm_api_parser_feed(&c->rp, c->in, c->in_len);
 
@@ -265,7 +320,10 @@ static int process(struct cvmm_api_server *s, struct conn *c)
 		}
 		if (!c->rp.complete)
 			break;
-		if (dispatch(s, c))
+		ret = dispatch(s, c);
+		if (ret == 1)
+			return 0;
+		if (ret)
 			return -1;
 		cvmm_api_parser_next(&c->rp);
 		c->deadline_ns = now_ns() + s->lim.idle_timeout_ms * 1000000ull;
@@ -383,7 +441,7 @@ static void expire(struct cvmm_api_server *s)
 	for (unsigned int i = 0; i < s->nconns;) {
 		struct conn *c = s->conns[i];
 
-		if (c->deadline_ns > now) {
+		if (c->parked || c->deadline_ns > now) {
 			i++;
 			continue;
 		}
@@ -398,11 +456,71 @@ static int next_timeout_ms(struct cvmm_api_server *s)
 	uint64_t now = now_ns(), min = UINT64_MAX;
 
 	for (unsigned int i = 0; i < s->nconns; i++)
-		if (s->conns[i]->deadline_ns < min)
+		if (!s->conns[i]->parked && s->conns[i]->deadline_ns < min)
 			min = s->conns[i]->deadline_ns;
 	if (min == UINT64_MAX)
 		return -1;
 	return min <= now ? 0 : (int)((min - now) / 1000000ull + 1);
+}
+
+/* The worker: one slow handler at a time, handed over under s->mu. */
+static void *worker_main(void *arg)
+{
+	struct cvmm_api_server *s = arg;
+	uint64_t one = 1;
+
+	if (s->o.thread_start && s->o.thread_start(s->o.thread_opaque, "api"))
+		return NULL;  /* slow routes then wait on the server thread */
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stopping && s->job_state != JOB_QUEUED)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stopping)
+			break;
+		s->job_state = JOB_RUNNING;
+		pthread_mutex_unlock(&s->mu);
+		s->job.r->fn(s->o.opaque, &s->job.req, &s->job.resp);
+		pthread_mutex_lock(&s->mu);
+		s->job_state = JOB_DONE;
+		if (write(s->done_fd, &one, sizeof(one)) < 0) {
+			/* the counter is full: a wake-up is pending already */
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* The worker's answer goes out; the connection reads on. */
+static void job_done(struct cvmm_api_server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t v;
+	struct job j;
+	unsigned int k;
+	int ret;
+
+	if (read(s->done_fd, &v, sizeof(v)) < 0) {
+		/* nothing to read: spurious */
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->job_state != JOB_DONE) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	j = s->job;
+	s->job_state = JOB_IDLE;
+	pthread_mutex_unlock(&s->mu);
+	k = conn_index(s, j.c);
+	ret = answer(j.c, &j.req, &j.resp, j.keep);
+	j.c->parked = false;
+	if (!ret) {
+		cvmm_api_parser_next(&j.c->rp);
+		j.c->deadline_ns = now_ns() + s->lim.idle_timeout_ms * 1000000ull;
+		ev.data.ptr = j.c;
+		ret = epoll_ctl(s->efd, EPOLL_CTL_ADD, j.c->fd, &ev) ? -1 : process(s, j.c);
+	}
+	if (ret && k < s->nconns)
+		conn_free(s, k);
 }
 
 static void *server_main(void *arg)
@@ -427,6 +545,10 @@ static void *server_main(void *arg)
 			}
 			if (p == &s->stop_fd)
 				break;
+			if (p == &s->done_fd) {
+				job_done(s);
+				continue;
+			}
 			k = conn_index(s, p);
 			if (k < s->nconns && conn_read(s, p))
 				conn_free(s, k);
@@ -487,6 +609,13 @@ int cvmm_api_server_create(const struct cvmm_api_opts *o, struct cvmm_api_server
 	s->o.sz = sizeof(s->o);
 	cvmm_api_limits(&s->o, &s->lim);
 	s->lfd = s->efd = s->stop_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->done_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
 	s->conns = calloc(s->lim.max_conns, sizeof(*s->conns));
 	if (!s->conns) {
 		ret = -ENOMEM;
@@ -511,6 +640,21 @@ int cvmm_api_server_create(const struct cvmm_api_opts *o, struct cvmm_api_server
 		ret = -errno;
 		goto fail;
 	}
+	ev.data.ptr = &s->done_fd;
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, s->done_fd, &ev)) {
+		ret = -errno;
+		goto fail;
+	}
+	/* The worker only when a route is slow (before the server thread:
+	 * nothing is dispatched before it waits). */
+	for (unsigned int i = 0; i < s->o.nroutes; i++)
+		if (s->o.routes[i].slow && !s->worker_started) {
+			ret = -pthread_create(&s->worker, NULL, worker_main, s);
+			if (ret)
+				goto fail;
+			pthread_setname_np(s->worker, "api-slow");
+			s->worker_started = true;
+		}
 	ret = -pthread_create(&s->thread, NULL, server_main, s);
 	if (ret)
 		goto fail;
@@ -532,7 +676,10 @@ void cvmm_api_server_stop(struct cvmm_api_server *s)
 
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 	if (write(s->stop_fd, &one, sizeof(one)) < 0) {
 		/* the counter is full: a wake-up is pending already */
 	}
@@ -546,8 +693,24 @@ void cvmm_api_server_destroy(struct cvmm_api_server *s)
 		cvmm_api_server_stop(s);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->worker_started) {
+		/* a slow handler that runs is finished first */
+		cvmm_api_server_stop(s);
+		pthread_join(s->worker, NULL);
+	}
+	if (s->job_state != JOB_IDLE) {
+		struct cvmm_api_request *q = &s->job.req;
+
+		close_fds(q->fds, q->nfds);
+		json_object_put(q->json);
+		json_object_put(s->job.resp.json);
+	}
 	while (s->nconns)
 		conn_free(s, 0);
+	if (s->done_fd >= 0)
+		close(s->done_fd);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	free(s->conns);
 	if (s->efd >= 0)
 		close(s->efd);

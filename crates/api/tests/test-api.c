@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The API server: routing, limits, refusals, fds with a request, keep-alive. */
+/* The API server: routing, limits, refusals, fds with a request, keep-alive,
+ * a slow route on the worker while other requests are answered. */
 #include <cvmm/api.h>
 #include "cvmm-test.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +169,82 @@ START_TEST(server_round_trips)
 }
 END_TEST
 
+/* The slow handler waits until the test lets it go (a pipe byte). */
+static int slow_gate = -1;
+static atomic_int slow_runs;
+
+static void h_slow(void *opaque, struct cvmm_api_request *req, struct cvmm_api_response *resp)
+{
+	struct pollfd pf = { .fd = slow_gate, .events = POLLIN };
+	char c;
+
+	(void)opaque;
+	(void)req;
+	atomic_fetch_add(&slow_runs, 1);
+	if (poll(&pf, 1, 10000) == 1 && read(slow_gate, &c, 1) == 1)
+		resp->status = 204;
+	else
+		cvmm_api_error(resp, 500, "not let go");
+}
+
+static const struct cvmm_api_route slow_routes[] = {
+	{ "/api/v1/vmm.ping", CVMM_API_GET, h_ping, false },
+	{ "/api/v1/vm.snapshot", CVMM_API_PUT, h_slow, false, true },
+};
+
+START_TEST(slow_route_on_worker)
+{
+	char path[] = "/tmp/cvmm-api-test-XXXXXX";
+	char sock[64], buf[4096];
+	struct cvmm_api_opts o = { .sz = sizeof(o), .routes = slow_routes, .nroutes = 2,
+				   .read_timeout_ms = 200 };
+	struct cvmm_api_server *s;
+	int fd, fd2, fd3, gate[2];
+
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	snprintf(sock, sizeof(sock), "%s/api.sock", path);
+	o.path = sock;
+	o.listen_fd = -1;
+	ck_assert_int_eq(pipe(gate), 0);
+	slow_gate = gate[0];
+	ck_assert_int_eq(cvmm_api_server_create(&o, &s), 0);
+	fd = connect_to(sock);
+	/* the slow request, then a ping pipelined behind it on its connection */
+	send_with_fd(fd, "PUT /api/v1/vm.snapshot HTTP/1.1\r\n\r\n"
+		     "GET /api/v1/vmm.ping HTTP/1.1\r\n\r\n", -1);
+	while (!atomic_load(&slow_runs))
+		usleep(1000);
+	/* while it runs (parked past the read timeout): another client is answered */
+	fd2 = connect_to(sock);
+	send_with_fd(fd2, "GET /api/v1/vmm.ping HTTP/1.1\r\n\r\n", -1);
+	ck_assert_int_eq(read_status(fd2, buf, sizeof(buf)), 200);
+	usleep(400000);
+	/* a second slow request waits on the server thread (the worker is busy) */
+	fd3 = connect_to(sock);
+	send_with_fd(fd3, "PUT /api/v1/vm.snapshot HTTP/1.1\r\n\r\n", -1);
+	ck_assert_int_eq(write(gate[1], "xx", 2), 2);
+	ck_assert_int_eq(read_status(fd3, buf, sizeof(buf)), 204);
+	/* the first is answered, then what its connection held */
+	ck_assert_int_eq(read_status(fd, buf, sizeof(buf)), 204);
+	ck_assert_int_eq(read_status(fd, buf, sizeof(buf)), 200);
+	ck_assert_int_eq(atomic_load(&slow_runs), 2);
+	close(fd);
+	close(fd2);
+	close(fd3);
+	/* destroy while a slow request runs: it finishes first */
+	fd = connect_to(sock);
+	send_with_fd(fd, "PUT /api/v1/vm.snapshot HTTP/1.1\r\n\r\n", -1);
+	while (atomic_load(&slow_runs) < 3)
+		usleep(1000);
+	ck_assert_int_eq(write(gate[1], "x", 1), 1);
+	cvmm_api_server_destroy(s);
+	close(fd);
+	close(gate[0]);
+	close(gate[1]);
+	rmdir(path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api");
@@ -174,6 +253,7 @@ int main(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, parse_limits);
 	tcase_add_test(tc, server_round_trips);
+	tcase_add_test(tc, slow_route_on_worker);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }

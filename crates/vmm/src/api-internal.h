@@ -32,6 +32,7 @@ struct api {
 	bool quit;                    /* leave the loop */
 	int status;                   /* ... with this exit status */
 	struct cvmm_vm_snap snap;     /* vm.restore: the snapshot and its stored arguments */
+	struct cvmm_vm_snap_live snap_live; /* vm.snapshot-progress reads it on the API thread */
 	bool restored_paused;         /* restored with resume false: vm.resume starts it */
 	struct mig {                  /* the last or current migration */
 		pthread_t t;

@@ -300,7 +300,10 @@ static void vm_snapshot(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 	emit(a, "vm", "snapshotting", NULL);
 	a->snap.evfd = a->evfd;
 	a->snap.t0_ns = a->vm.t0_ns;
+	a->snap.live = &a->snap_live;
+	cvmm_vm_snap_live_begin(&a->snap_live, CVMM_VM_SNAP_OP_SNAPSHOT);
 	ret = cvmm_vm_snap_api_snapshot(&a->snap, a->vm.vmm, &a->cfg, q->json, err, sizeof(err));
+	cvmm_vm_snap_live_end(&a->snap_live, ret);
 	if (ret)
 		return cvmm_api_error(r, ret == -EINVAL && !strstr(err, "snapshot '") ? 400 : 500,
 				      "vm.snapshot: %s", err[0] ? err : strerror(-ret));
@@ -308,9 +311,9 @@ static void vm_snapshot(struct api *a, struct cvmm_api_request *q, struct cvmm_a
 	r->status = 204;
 }
 
-/* vm.restore on an empty VMM: the VM of the snapshot's config, restored
- * instead of booted; running with "resume": true, else Paused. */
-static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+/* vm.restore's work on an empty VMM: the VM of the snapshot's config,
+ * restored instead of booted; running with "resume": true, else Paused. */
+static void restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
 	struct cvmm_vm_config c = *a->flags;
 	struct json_object *cj = NULL;
@@ -319,11 +322,6 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	char err[512] = "";
 	int ret;
 
-	if (a->have_cfg)
-		return cvmm_api_error(r, 409, "vm.restore: a VM exists already (vm.delete first)");
-	emit(a, "vm", "restoring", NULL);
-	a->snap.evfd = a->evfd;
-	a->snap.t0_ns = a->vm.t0_ns;
 	ret = cvmm_vm_snap_api_restore_open(&a->snap, q->json, &c, &cj, err, sizeof(err));
 	if (ret) {
 		cvmm_vm_snap_fini(&a->snap);
@@ -364,6 +362,20 @@ static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_ap
 	a->restored_paused = !a->snap.resume;
 	emit(a, "vm", "restored", NULL);
 	r->status = 204;
+}
+
+/* vm.restore, followed by vm.snapshot-progress. */
+static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	if (a->have_cfg)
+		return cvmm_api_error(r, 409, "vm.restore: a VM exists already (vm.delete first)");
+	emit(a, "vm", "restoring", NULL);
+	a->snap.evfd = a->evfd;
+	a->snap.t0_ns = a->vm.t0_ns;
+	a->snap.live = &a->snap_live;
+	cvmm_vm_snap_live_begin(&a->snap_live, CVMM_VM_SNAP_OP_RESTORE);
+	restore(a, q, r);
+	cvmm_vm_snap_live_end(&a->snap_live, r->status >= 400);
 }
 
 struct call {
@@ -425,6 +437,16 @@ ROUTE("vm.receive-migration", vm_receive_migration)
 ROUTE("vm.migration-progress", vm_migration_progress)
 ROUTE("vm.migration-cancel", vm_migration_cancel)
 
+/* vm.snapshot-progress (a cvmm extension): how far the running or last
+ * vm.snapshot / vm.restore has got, answered on the API thread from
+ * atomics while the snapshot runs on the control loop. */
+static void h_snapshot_progress(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r)
+{
+	(void)q;
+	r->json = cvmm_vm_snap_live_json(&((struct api *)o)->snap_live);
+	r->status = r->json ? 200 : 500;
+}
+
 /* vmm.ping needs nothing of the VM: answered on the API thread. */
 static void h_ping(void *o, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
@@ -458,8 +480,10 @@ static const struct cvmm_api_route routes[] = {
 	{ V1 "vm.add-generic-vhost-user", CVMM_API_PUT, h_vm_add_vhost, true },
 	{ V1 "vm.remove-device", CVMM_API_PUT, h_vm_remove_device, true },
 	{ V1 "vm.resize", CVMM_API_PUT, h_vm_resize, true },
-	{ V1 "vm.snapshot", CVMM_API_PUT, h_vm_snapshot, true },
-	{ V1 "vm.restore", CVMM_API_PUT, h_vm_restore, true },
+	/* slow: on the server's worker, so that progress is answered meanwhile */
+	{ V1 "vm.snapshot", CVMM_API_PUT, h_vm_snapshot, true, true },
+	{ V1 "vm.restore", CVMM_API_PUT, h_vm_restore, true, true },
+	{ V1 "vm.snapshot-progress", CVMM_API_GET, h_snapshot_progress, false },
 	{ V1 "vm.send-migration", CVMM_API_PUT, h_vm_send_migration, true },
 	{ V1 "vm.receive-migration", CVMM_API_PUT, h_vm_receive_migration, true },
 	{ V1 "vm.migration-progress", CVMM_API_GET, h_vm_migration_progress, false },

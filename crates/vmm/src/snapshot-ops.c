@@ -546,6 +546,11 @@ static void progress(void *opaque, const char *what, uint64_t done, uint64_t tot
 
 	CVMM_LOG(CVMM_LOG_DEBUG, "microvm", "%s: %llu of %llu bytes", what,
 		 (unsigned long long)done, (unsigned long long)total);
+	if (s && s->live) {
+		__atomic_store_n(&s->live->stream, strcmp(what, "memory") != 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->live->total, total, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->live->done, done, __ATOMIC_RELEASE);
+	}
 	if (!s || s->evfd < 0 || !total)
 		return;
 	tenth = (int)(done * 10 / total);
@@ -735,7 +740,7 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 	int ret;
 
 	*s = (struct cvmm_vm_snap){ .spec = s->spec, .started = false, .evfd = s->evfd,
-				    .t0_ns = s->t0_ns };
+				    .t0_ns = s->t0_ns, .live = s->live };
 	s->ro = (struct cvmm_vmm_restore_opts){ .sz = sizeof(s->ro) };
 	if ((ret = body_keys(body, keys, err, errlen)))
 		return ret;
@@ -821,4 +826,53 @@ int cvmm_vm_snap_api_restore_open(struct cvmm_vm_snap *s, struct json_object *bo
 	}
 	*cfg_json = root;
 	return 0;
+}
+
+/* ---- progress for other threads ------------------------------------------ */
+
+void cvmm_vm_snap_live_begin(struct cvmm_vm_snap_live *live, enum cvmm_vm_snap_op op)
+{
+	if (!live)
+		return;
+	__atomic_store_n(&live->done, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->total, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->stream, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->t0_ns, cvmm_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&live->end_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->op, (uint32_t)op, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->state, (uint32_t)CVMM_VM_SNAP_RUNNING, __ATOMIC_RELEASE);
+}
+
+void cvmm_vm_snap_live_end(struct cvmm_vm_snap_live *live, int ret)
+{
+	if (!live)
+		return;
+	__atomic_store_n(&live->end_ns, cvmm_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&live->state, (uint32_t)(ret ? CVMM_VM_SNAP_FAILED : CVMM_VM_SNAP_COMPLETED),
+			 __ATOMIC_RELEASE);
+}
+
+struct json_object *cvmm_vm_snap_live_json(const struct cvmm_vm_snap_live *live)
+{
+	static const char *const ops[] = { "none", "snapshot", "restore" };
+	static const char *const states[] = { "none", "running", "completed", "failed" };
+	uint32_t state = __atomic_load_n(&live->state, __ATOMIC_ACQUIRE);
+	uint32_t op = __atomic_load_n(&live->op, __ATOMIC_RELAXED);
+	uint64_t t0 = __atomic_load_n(&live->t0_ns, __ATOMIC_RELAXED);
+	uint64_t end = __atomic_load_n(&live->end_ns, __ATOMIC_RELAXED);
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "operation", json_object_new_string(ops[op < 3 ? op : 0]));
+	json_object_object_add(o, "state", json_object_new_string(states[state < 4 ? state : 0]));
+	json_object_object_add(o, "what", json_object_new_string(
+		__atomic_load_n(&live->stream, __ATOMIC_RELAXED) ? "stream" : "memory"));
+	json_object_object_add(o, "bytes_done",
+			       json_object_new_int64((int64_t)__atomic_load_n(&live->done, __ATOMIC_ACQUIRE)));
+	json_object_object_add(o, "bytes_total",
+			       json_object_new_int64((int64_t)__atomic_load_n(&live->total, __ATOMIC_RELAXED)));
+	json_object_object_add(o, "elapsed_ms", json_object_new_int64(
+		t0 ? (int64_t)(((end ? end : cvmm_now_ns()) - t0) / 1000000) : 0));
+	return o;
 }

@@ -47,6 +47,31 @@ struct cvmm_vm_snap_spec {
 	void *opaque;
 };
 
+/*
+ * How far the last snapshot or restore has got, for a reader on another
+ * thread (the API's vm.snapshot-progress while the snapshot runs on the
+ * control loop, an OnDemand restore's fill on its own thread): written
+ * and read with atomics only.
+ */
+enum cvmm_vm_snap_op { CVMM_VM_SNAP_OP_NONE, CVMM_VM_SNAP_OP_SNAPSHOT, CVMM_VM_SNAP_OP_RESTORE };
+enum cvmm_vm_snap_state { CVMM_VM_SNAP_RUNNING = 1, CVMM_VM_SNAP_COMPLETED, CVMM_VM_SNAP_FAILED };
+
+struct cvmm_vm_snap_live {
+	uint32_t op;          /* enum cvmm_vm_snap_op */
+	uint32_t state;       /* enum cvmm_vm_snap_state */
+	uint32_t stream;      /* the bytes are OnDemand's background fill */
+	uint64_t done, total; /* bytes */
+	uint64_t t0_ns, end_ns;
+};
+
+/** A snapshot or restore (@op) begins (@live may be NULL). Thread safety: any. */
+void cvmm_vm_snap_live_begin(struct cvmm_vm_snap_live *live, enum cvmm_vm_snap_op op);
+/** ... and ends (@ret 0: completed). Thread safety: any. */
+void cvmm_vm_snap_live_end(struct cvmm_vm_snap_live *live, int ret);
+/** {"operation", "state", "what", "bytes_done", "bytes_total", "elapsed_ms"}
+ *  of @live. @return a new object or NULL. Thread safety: any. */
+struct json_object *cvmm_vm_snap_live_json(const struct cvmm_vm_snap_live *live);
+
 enum cvmm_vm_snap_then { CVMM_VM_SNAP_THEN_PAUSE = 0, CVMM_VM_SNAP_THEN_RESUME, CVMM_VM_SNAP_THEN_EXIT };
 
 struct cvmm_vm_snap {
@@ -78,6 +103,7 @@ struct cvmm_vm_snap {
 	uint64_t t0_ns;
 	const char *prog_event;     /* "snapshot-progress" / "restore-progress" */
 	int prog_last;              /* the last tenth reported */
+	struct cvmm_vm_snap_live *live; /* progress for other threads, or NULL */
 };
 
 /*
