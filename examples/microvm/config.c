@@ -83,7 +83,8 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         a virtio-blk disk over a raw image (repeatable);\n"
 		"                         rate: requests/s, bandwidth: bytes/s\n"
 		"  --console MODE         a virtio-console on stdio or file=PATH\n"
-		"  --rng [transport=T]    a virtio-rng device\n"
+		"  --rng [transport=T][,iommu=on]\n"
+		"                         a virtio-rng device\n"
 		"  --balloon size=SIZE[,deflate_on_oom=on][,free_page_reporting=on]\n"
 		"                         a virtio-balloon asking SIZE back (vm.resize changes it);\n"
 		"                         free_page_reporting: the guest's free pages go back too\n"
@@ -91,6 +92,9 @@ void microvm_usage(FILE *f, const char *argv0)
 		"                         go on virtio-pci unless they say transport=mmio\n"
 		"                         Every device option takes ,transport=pci|mmio (default\n"
 		"                         mmio without --pci); one on pci adds the segment\n"
+		"                         --disk, --net, --vsock and --rng take ,iommu=on: the\n"
+		"                         device sits behind a virtio-iommu (PCI; ACPI VIOT) and\n"
+		"                         reaches only the memory the guest maps for it\n"
 		"  --net tap=NAME[,mac=MAC][,queues=N]\n"
 		"                         a virtio-net card on a TAP device (repeatable)\n"
 		"  --vsock cid=N,socket=PATH\n"
@@ -178,7 +182,8 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 		case OPT_RNG:
 			/* "--rng transport=pci" as the other options are written:
 			 * the value may be the next word. */
-			if (!optarg && optind < argc && !strncmp(argv[optind], "transport=", 10))
+			if (!optarg && optind < argc && (!strncmp(argv[optind], "transport=", 10) ||
+							 !strncmp(argv[optind], "iommu=", 6)))
 				optarg = argv[optind++];
 			ret = cvmm_vm_parse_rng(&c->vm.dev, optarg, err, errlen);
 			break;

@@ -19,6 +19,7 @@
 #include <cvmm/virtio-devices/balloon.h>
 #include <cvmm/virtio-devices/blk.h>
 #include <cvmm/virtio-devices/console.h>
+#include <cvmm/virtio-devices/iommu.h>
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vhost-user.h>
 #include <cvmm/virtio-devices/vsock.h>
@@ -49,6 +50,27 @@ static int attach(struct cvmm_vm *m, const struct cvmm_vm_tr *tr, struct cvmm_vi
 	unsigned int slot = 0;
 	char why[400], out[CVMM_VMM_ID_MAX];
 	int ret;
+
+	/* Behind the virtio-iommu: the endpoint is the slot's BDF. */
+	if (tr->iommu) {
+		if (m->only_id) {
+			snprintf(err, errlen, "%s: iommu=on: a device behind the virtio-iommu cannot "
+				 "be hotplugged (the VIOT is built at boot)", opt);
+			ret = -EOPNOTSUPP;
+		} else if (!m->iommu || !pci) {
+			snprintf(err, errlen, "%s: iommu=on needs transport=pci", opt);
+			ret = -EINVAL;
+		} else {
+			ret = cvmm_iommu_endpoint_add(m->iommu, tr->slot << 3, &o.dma);
+			if (ret)
+				snprintf(err, errlen, "%s: iommu=on: endpoint 0x%x: %s", opt,
+					 tr->slot << 3, strerror(-ret));
+		}
+		if (ret) {
+			destroy(model);
+			return ret;
+		}
+	}
 
 	/* A vhost-user backend owns the rings: the VM stops and starts them
 	 * and reads its dirty log. */
@@ -341,6 +363,26 @@ static int add_pci(struct cvmm_vm *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* The virtio-iommu ahead of the devices behind it. The VM (not the VM
+ * core) owns it: it is freed after every device (cvmm_vm_teardown). */
+static void iommu_keep(void *p) { (void)p; }
+
+static int add_iommu(struct cvmm_vm *m, char *err, size_t errlen)
+{
+	struct cvmm_iommu_opts o = { .sz = sizeof(o) };
+	int ret;
+
+	if (!cvmm_vm_iommu_wanted(&m->cfg->dev) || m->only_id)
+		return 0;
+	ret = cvmm_iommu_create(&o, &m->iommu);
+	if (ret) {
+		snprintf(err, errlen, "virtio-iommu: %s", strerror(-ret));
+		return ret;
+	}
+	return attach(m, &m->cfg->dev.iommu_tr, cvmm_iommu_device(m->iommu), NULL, "__iommu",
+		      "virtio-iommu", "iommu=on", m->iommu, iommu_keep, NULL, err, errlen);
+}
+
 static void balloon_destroy(void *p) { cvmm_balloon_destroy(p); }
 
 static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, char *err,
@@ -410,7 +452,8 @@ int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 	for (int pass = 0; pass < 2; pass++) {
 		bool pci = pass == 1;
 
-		if (pci && ((ret = add_ged(m, err, errlen)) || (ret = add_pci(m, err, errlen))))
+		if (pci && ((ret = add_ged(m, err, errlen)) || (ret = add_pci(m, err, errlen)) ||
+			    (ret = add_iommu(m, err, errlen))))
 			return ret;
 		if ((ret = add_disks(m, em, pci, err, errlen)) ||
 		    (ret = add_nets(m, em, pci, err, errlen)) ||

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cvmm/virtio-devices/blk.h>
+#include <cvmm/virtio-devices/iommu.h>
 #include <cvmm/vmm/snap.h>
 #include <cvmm/vmm/vm.h>
 
@@ -205,6 +206,8 @@ void cvmm_vm_teardown(struct cvmm_vm *m)
 	m->input = NULL;
 	cvmm_vmm_destroy(m->vmm);
 	m->vmm = NULL;
+	cvmm_iommu_destroy(m->iommu);
+	m->iommu = NULL;
 	if (m->serial_out > STDERR_FILENO)
 		cvmm_close(m->serial_out);
 	cvmm_close(m->con_out);

@@ -96,6 +96,14 @@ static int parse_transport(const char *opt, const char *val, struct cvmm_vm_tr *
 	return 0;
 }
 
+static int parse_iommu(const char *opt, const char *val, struct cvmm_vm_tr *t, char *err,
+		       size_t errlen)
+{
+	if (parse_onoff(val, &t->iommu))
+		return fail(err, errlen, "%s: iommu: '%s' is not on or off", opt, val);
+	return 0;
+}
+
 /* Does the list @arg have a field named @key (so --disk/--net hand it to
  * the vhost-user parser)? */
 static bool has_key(const char *arg, const char *key)
@@ -239,9 +247,11 @@ int cvmm_vm_parse_disk(struct cvmm_vm_devices *d, const char *arg, char *err, si
 					   val);
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport("--disk", val, &disk.tr, err, errlen);
+		} else if (!strcmp(k, "iommu")) {
+			ret = parse_iommu("--disk", val, &disk.tr, err, errlen);
 		} else {
 			ret = fail(err, errlen,
-				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth, transport)", k);
+				   "--disk: unknown field '%s' (path, readonly, direct, rate, bandwidth, transport, iommu)", k);
 		}
 	}
 	if (!ret && !have_path)
@@ -320,8 +330,10 @@ int cvmm_vm_parse_net(struct cvmm_vm_devices *d, const char *arg, char *err, siz
 			net.queues = (unsigned int)q;
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport("--net", val, &net.tr, err, errlen);
+		} else if (!strcmp(k, "iommu")) {
+			ret = parse_iommu("--net", val, &net.tr, err, errlen);
 		} else {
-			ret = fail(err, errlen, "--net: unknown field '%s' (tap, mac, queues, transport)", k);
+			ret = fail(err, errlen, "--net: unknown field '%s' (tap, mac, queues, transport, iommu)", k);
 		}
 	}
 	if (!ret && !have_tap)
@@ -367,8 +379,10 @@ int cvmm_vm_parse_vsock(struct cvmm_vm_devices *d, const char *arg, char *err, s
 			have_path = true;
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport("--vsock", val, &d->vsock_tr, err, errlen);
+		} else if (!strcmp(k, "iommu")) {
+			ret = parse_iommu("--vsock", val, &d->vsock_tr, err, errlen);
 		} else {
-			ret = fail(err, errlen, "--vsock: unknown field '%s' (cid, socket, transport)", k);
+			ret = fail(err, errlen, "--vsock: unknown field '%s' (cid, socket, transport, iommu)", k);
 		}
 	}
 	if (!ret && !have_cid)
@@ -465,12 +479,35 @@ int cvmm_vm_parse_balloon(struct cvmm_vm_devices *d, const char *arg, char *err,
 
 int cvmm_vm_parse_rng(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen)
 {
+	struct field f[MAX_FIELDS];
+	unsigned int n;
+	char *buf;
+	int ret;
+
 	if (d->rng)
 		return fail(err, errlen, "--rng: given twice");
-	if (arg && strncmp(arg, "transport=", 10))
-		return fail(err, errlen, "--rng: '%s' is not transport=pci|mmio", arg);
-	if (arg && parse_transport("--rng", arg + 10, &d->rng_tr, err, errlen))
+	if (!arg) {
+		d->rng = true;
+		return 0;
+	}
+	if (check_fields("--rng", arg, err, errlen))
 		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--rng: out of memory");
+	ret = split(buf, f, &n, "--rng", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		if (!strcmp(f[i].key, "transport"))
+			ret = parse_transport("--rng", f[i].val, &d->rng_tr, err, errlen);
+		else if (!strcmp(f[i].key, "iommu"))
+			ret = parse_iommu("--rng", f[i].val, &d->rng_tr, err, errlen);
+		else
+			ret = fail(err, errlen, "--rng: unknown field '%s' (transport, iommu)",
+				   f[i].key);
+	}
+	free(buf);
+	if (ret)
+		return ret;
 	d->rng = true;
 	return 0;
 }
@@ -534,6 +571,8 @@ int cvmm_vm_parse_path_or_fd(const char *opt, const char *arg, bool bare, const 
 
 int cvmm_vm_config_finish(struct cvmm_vm_config *c, char *err, size_t errlen)
 {
+	if (cvmm_vm_iommu_check(&c->dev, err, errlen))
+		return -EINVAL;
 	if (cvmm_vm_pci_assign(&c->dev))
 		return fail(err, errlen, "--pci: more than 31 PCI devices");
 	if (c->dev.balloon && c->dev.balloon_size > c->memory)

@@ -228,6 +228,10 @@ static int rate_limiter(struct json_object *o, const char *where, uint64_t *ops,
 static const struct dflt pci_dflts[] = {
 	{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL }, { NULL, NULL },
 };
+/* For devices that can sit behind the virtio-iommu ("iommu" is read). */
+static const struct dflt pci_dflts_iommu[] = {
+	{ "pci_segment", "0" }, { "pci_device_id", NULL }, { NULL, NULL },
+};
 
 static int add_vhost(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     uint32_t type, const char *sock_key, char *err, size_t errlen)
@@ -257,10 +261,10 @@ static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_dev
 {
 	static const char *const known[] = {
 		"path", "readonly", "direct", "num_queues", "queue_size", "vhost_user",
-		"vhost_socket", "rate_limiter_config", "id", NULL,
+		"vhost_socket", "rate_limiter_config", "id", "iommu", NULL,
 	};
 	static const struct dflt dflts[] = {
-		{ "iommu", NULL }, { "pci_segment", "0" }, { "pci_device_id", NULL },
+		{ "pci_segment", "0" }, { "pci_device_id", NULL },
 		{ "serial", NULL }, { "rate_limit_group", NULL }, { "queue_affinity", NULL },
 		{ "backing_files", NULL }, { "sparse", "true" }, { "image_type", "\"Raw\"" },
 		{ "lock_granularity", "\"ByteRange\"" }, { NULL, NULL },
@@ -294,6 +298,7 @@ static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_dev
 		 "%s.path: missing", where);
 	v = 0;
 	if (get_bool(o, "readonly", where, &disk.read_only, err, errlen) < 0 ||
+	    get_bool(o, "iommu", where, &disk.tr.iommu, err, errlen) < 0 ||
 	    get_bool(o, "direct", where, &disk.direct, err, errlen) < 0 ||
 	    get_u64(o, "queue_size", where, 2, 1024, &v, err, errlen) < 0 ||
 	    get_id(o, where, disk.id, err, errlen) < 0 ||
@@ -312,11 +317,11 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 {
 	static const char *const known[] = {
 		"tap", "mac", "num_queues", "queue_size", "vhost_user", "vhost_socket", "id",
-		"rate_limiter_config", NULL,
+		"rate_limiter_config", "iommu", NULL,
 	};
 	static const struct dflt dflts[] = {
 		{ "ip", "\"192.168.249.1\"" }, { "mask", "\"255.255.255.0\"" }, { "host_mac", NULL },
-		{ "mtu", NULL }, { "iommu", NULL }, { "vhost_mode", "\"Client\"" },
+		{ "mtu", NULL }, { "vhost_mode", "\"Client\"" },
 		{ "pci_segment", "0" }, { "pci_device_id", NULL }, { "offload_tso", "true" },
 		{ "offload_ufo", "true" }, { "offload_csum", "true" }, { "fds", NULL },
 		{ NULL, NULL },
@@ -346,6 +351,8 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 		return fail(err, errlen, "%s.num_queues: %llu is odd (a receive and a transmit queue a pair)",
 			    where, (unsigned long long)q);
 	net.queues = (unsigned int)(q / 2);
+	if (get_bool(o, "iommu", where, &net.tr.iommu, err, errlen) < 0)
+		return -EINVAL;
 	if ((ret = get_strbuf(o, "tap", where, net.tap, sizeof(net.tap), err, errlen)) < 0 ||
 	    get_str(o, "mac", where, &mac, err, errlen) < 0 ||
 	    get_u64(o, "queue_size", where, 2, 1024, &v, err, errlen) < 0 ||
@@ -381,13 +388,15 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 static int add_vsock(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     char *err, size_t errlen)
 {
-	static const char *const known[] = { "cid", "socket", "id", NULL };
+	static const char *const known[] = { "cid", "socket", "id", "iommu", NULL };
 	int ret;
 
 	if (d->vsock)
 		return fail(err, errlen, "%s: the VM has a vsock device already", where);
-	if ((ret = check_keys(o, where, known, pci_dflts, err, errlen)))
+	if ((ret = check_keys(o, where, known, pci_dflts_iommu, err, errlen)))
 		return ret;
+	if (get_bool(o, "iommu", where, &d->vsock_tr.iommu, err, errlen) < 0)
+		return -EINVAL;
 	REQUIRED(get_u64(o, "cid", where, 3, 0xfffffffeull, &d->vsock_cid, err, errlen),
 		 "%s.cid: missing", where);
 	REQUIRED(get_strbuf(o, "socket", where, d->vsock_path, sizeof(d->vsock_path), err, errlen),
@@ -685,11 +694,12 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	    (ret = add_vsock(o, "vsock", &c->dev, err, errlen)))
 		return ret;
 	if (json_object_object_get_ex(j, "rng", &o) && !json_object_is_type(o, json_type_null)) {
-		static const char *const rk[] = { "src", NULL };
+		static const char *const rk[] = { "src", "iommu", NULL };
 		const char *src = NULL;
 
-		if ((ret = check_keys(o, "rng", rk, pci_dflts, err, errlen)) ||
-		    get_str(o, "src", "rng", &src, err, errlen) < 0)
+		if ((ret = check_keys(o, "rng", rk, pci_dflts_iommu, err, errlen)) ||
+		    get_str(o, "src", "rng", &src, err, errlen) < 0 ||
+		    get_bool(o, "iommu", "rng", &c->dev.rng_tr.iommu, err, errlen) < 0)
 			return -EINVAL;
 		if (src && strcmp(src, "/dev/urandom"))
 			return fail(err, errlen, "rng.src: '%s': cvmm's virtio-rng reads getrandom() only (/dev/urandom)",
@@ -742,6 +752,8 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	if (cvmm_vm_virtio_count(&c->dev) > CVMM_VM_VIRTIO_MAX)
 		return fail(err, errlen, "VmConfig: %u virtio devices, more than the %u cvmm places",
 			    cvmm_vm_virtio_count(&c->dev), CVMM_VM_VIRTIO_MAX);
+	if (cvmm_vm_iommu_check(&c->dev, err, errlen))
+		return -EINVAL;
 	if (cvmm_vm_pci_assign(&c->dev))
 		return fail(err, errlen, "VmConfig: more than 31 PCI devices");
 	return 0;
@@ -875,6 +887,8 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		}
 		if (k->id[0])
 			add(o, "id", json_object_new_string(k->id));
+		if (k->tr.iommu)
+			add(o, "iommu", json_object_new_boolean(true));
 		json_object_array_add(a, o);
 	}
 	fs = json_object_new_array();
@@ -909,6 +923,8 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		add(o, "queue_size", json_object_new_int(k->queue_size ? (int)k->queue_size : 256));
 		if (k->id[0])
 			add(o, "id", json_object_new_string(k->id));
+		if (k->tr.iommu)
+			add(o, "iommu", json_object_new_boolean(true));
 		json_object_array_add(a, o);
 	}
 	for (unsigned int i = 0; i < d->nvhost; i++)
@@ -920,6 +936,8 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 	if (d->rng) {
 		o = json_object_new_object();
 		add(o, "src", json_object_new_string("/dev/urandom"));
+		if (d->rng_tr.iommu)
+			add(o, "iommu", json_object_new_boolean(true));
 		add(j, "rng", o);
 	}
 	if (d->balloon) {
@@ -933,6 +951,8 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		o = json_object_new_object();
 		add(o, "cid", json_object_new_int64((int64_t)d->vsock_cid));
 		add(o, "socket", json_object_new_string(d->vsock_path));
+		if (d->vsock_tr.iommu)
+			add(o, "iommu", json_object_new_boolean(true));
 		if (d->vsock_id[0])
 			add(o, "id", json_object_new_string(d->vsock_id));
 		add(j, "vsock", o);

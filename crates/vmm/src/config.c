@@ -39,7 +39,7 @@ void cvmm_vm_config_init(struct cvmm_vm_config *c)
 unsigned int cvmm_vm_virtio_count(const struct cvmm_vm_devices *d)
 {
 	return d->ndisks + (d->console != CVMM_VM_CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
-	       d->nvhost + d->balloon;
+	       d->nvhost + d->balloon + cvmm_vm_iommu_wanted(d);
 }
 
 bool cvmm_vm_tr_is_pci(const struct cvmm_vm_devices *d, const struct cvmm_vm_tr *t)
@@ -54,6 +54,19 @@ static unsigned int transports(struct cvmm_vm_devices *d, struct cvmm_vm_tr **t,
 {
 	unsigned int n = 0;
 
+	/* The virtio-iommu first: it exists only with an iommu=on device. */
+	for (unsigned int i = 0; i < d->ndisks; i++)
+		if (d->disk[i].tr.iommu)
+			goto iommu;
+	for (unsigned int i = 0; i < d->nnets; i++)
+		if (d->net[i].tr.iommu)
+			goto iommu;
+	if (!((d->vsock && d->vsock_tr.iommu) || (d->rng && d->rng_tr.iommu)))
+		goto rest;
+iommu:
+	d->iommu_tr.kind = CVMM_VM_TR_PCI;
+	t[n] = &d->iommu_tr, ids[n++] = "__iommu";
+rest:
 	for (unsigned int i = 0; i < d->ndisks; i++, n++)
 		t[n] = &d->disk[i].tr, ids[n] = d->disk[i].id;
 	for (unsigned int i = 0; i < d->nnets; i++, n++)
@@ -71,7 +84,43 @@ static unsigned int transports(struct cvmm_vm_devices *d, struct cvmm_vm_tr **t,
 	return n;
 }
 
-#define ALL_DEVICES (CVMM_VM_MAX_DISKS + CVMM_VM_MAX_NETS + CVMM_VM_MAX_VHOST + 4)
+#define ALL_DEVICES (CVMM_VM_MAX_DISKS + CVMM_VM_MAX_NETS + CVMM_VM_MAX_VHOST + 5)
+
+bool cvmm_vm_iommu_wanted(const struct cvmm_vm_devices *d)
+{
+	struct cvmm_vm_tr *t[ALL_DEVICES];
+	const char *ids[ALL_DEVICES];
+	unsigned int n = transports((struct cvmm_vm_devices *)d, t, ids);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (t[i]->iommu)
+			return true;
+	return false;
+}
+
+/* iommu=on devices must be on PCI; the virtio-iommu then takes a slot. */
+int cvmm_vm_iommu_check(struct cvmm_vm_devices *d, char *err, size_t errlen)
+{
+	const char *opt = NULL;
+
+	for (unsigned int i = 0; i < d->ndisks && !opt; i++)
+		if (d->disk[i].tr.iommu && !cvmm_vm_tr_is_pci(d, &d->disk[i].tr))
+			opt = "--disk";
+	for (unsigned int i = 0; i < d->nnets && !opt; i++)
+		if (d->net[i].tr.iommu && !cvmm_vm_tr_is_pci(d, &d->net[i].tr))
+			opt = "--net";
+	if (!opt && d->vsock && d->vsock_tr.iommu && !cvmm_vm_tr_is_pci(d, &d->vsock_tr))
+		opt = "--vsock";
+	if (!opt && d->rng && d->rng_tr.iommu && !cvmm_vm_tr_is_pci(d, &d->rng_tr))
+		opt = "--rng";
+	if (opt)
+		return fail(err, errlen, "%s: iommu=on needs transport=pci (or --pci): the "
+			    "virtio-iommu serves PCI devices", opt);
+	d->iommu_tr.kind = CVMM_VM_TR_PCI;
+	if (!cvmm_vm_iommu_wanted(d))
+		d->iommu_tr.slot = 0;
+	return 0;
+}
 
 bool cvmm_vm_pci_wanted(const struct cvmm_vm_devices *d)
 {

@@ -83,6 +83,51 @@ START_TEST(pci_slots_and_ids)
 }
 END_TEST
 
+/* iommu=on: PCI only; the virtio-iommu takes the first slot; one line
+ * for each mistake; VmConfig's per-device "iommu" both ways. */
+START_TEST(iommu_option)
+{
+	struct json_object *j, *out, *d, *v;
+
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a,iommu=on", err, sizeof(err)), 0);
+	ck_assert(!cvmm_vm_iommu_wanted(&(struct cvmm_vm_devices){ 0 }));
+	ck_assert(cvmm_vm_iommu_wanted(&c.dev));
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "--disk: iommu=on needs transport=pci (or --pci): the virtio-iommu "
+			 "serves PCI devices");
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b,iommu=yes", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "--disk: iommu: 'yes' is not on or off");
+	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "transport=pci,iommu=on,x=1", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "--rng: unknown field 'x' (transport, iommu)");
+	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "iommu=on", err, sizeof(err)), 0);
+	c.dev.pci = true;
+	ck_assert_int_eq(cvmm_vm_parse_net(&c.dev, "tap=t0", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.dev.iommu_tr.slot, 1);
+	ck_assert_uint_eq(c.dev.disk[0].tr.slot, 2);
+	ck_assert_uint_eq(c.dev.net[0].tr.slot, 3);
+	ck_assert_uint_eq(c.dev.rng_tr.slot, 4);
+	ck_assert_uint_eq(cvmm_vm_virtio_count(&c.dev), 4);
+	out = cvmm_vm_config_to_json(&c);
+	ck_assert(json_object_object_get_ex(out, "disks", &d));
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(d, 0), "iommu", &v));
+	ck_assert(json_object_get_boolean(v));
+	ck_assert(json_object_object_get_ex(out, "net", &d));
+	ck_assert(!json_object_object_get_ex(json_object_array_get_idx(d, 0), "iommu", &v));
+	json_object_put(out);
+	j = json_tokener_parse("{\"path\": \"/d\", \"iommu\": true}");
+	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)), 0);
+	ck_assert(c.dev.disk[c.dev.ndisks - 1].tr.iommu);
+	json_object_put(j);
+	j = json_tokener_parse("{\"path\": \"/d\", \"iommu\": 3}");
+	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)),
+			 -EINVAL);
+	json_object_put(j);
+}
+END_TEST
+
 START_TEST(vmconfig_round_trip)
 {
 	static const char *const in =
@@ -138,6 +183,7 @@ int main(void)
 	tcase_add_test(t, option_strings);
 	tcase_add_test(t, pci_slots_and_ids);
 	tcase_add_test(t, vmconfig_round_trip);
+	tcase_add_test(t, iommu_option);
 	suite_add_tcase(s, t);
 	return cvmm_test_run(all);
 }

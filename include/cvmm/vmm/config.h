@@ -61,6 +61,7 @@ enum cvmm_vm_transport { CVMM_VM_TR_DEFAULT, CVMM_VM_TR_MMIO, CVMM_VM_TR_PCI };
 struct cvmm_vm_tr {
 	enum cvmm_vm_transport kind;
 	unsigned int slot;      /* PCI: 1..31 once assigned; 0: not yet */
+	bool iommu;             /* iommu=on: behind the virtio-iommu (PCI only) */
 };
 
 struct cvmm_vm_disk {
@@ -125,6 +126,8 @@ struct cvmm_vm_devices {
 	bool balloon_oom;          /* deflate_on_oom=on */
 	bool balloon_fpr;          /* free_page_reporting=on */
 	struct cvmm_vm_tr balloon_tr;
+	/* the virtio-iommu's slot: there is one when a device has iommu=on */
+	struct cvmm_vm_tr iommu_tr;
 	/* ---- read up to the counts only ---- */
 	struct cvmm_vm_disk disk[CVMM_VM_MAX_DISKS];
 	struct cvmm_vm_net net[CVMM_VM_MAX_NETS];
@@ -168,7 +171,7 @@ int cvmm_vm_parse_disk(struct cvmm_vm_devices *d, const char *arg, char *err, si
 int cvmm_vm_parse_console(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
 /** --balloon size=SIZE[,deflate_on_oom=on][,transport=T]. */
 int cvmm_vm_parse_balloon(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
-/** --rng's optional value: "transport=pci|mmio" (NULL: none). */
+/** --rng's optional value: "[transport=pci|mmio][,iommu=on]" (NULL: none). */
 int cvmm_vm_parse_rng(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
 /** --net tap=NAME[,mac=MAC][,queues=N][,transport=T] (or vhost_user=on,...). */
 int cvmm_vm_parse_net(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
@@ -190,9 +193,13 @@ int cvmm_vm_parse_serial(struct cvmm_vm_config *c, const char *arg, char *err, s
  *  --event-monitor. *@path points into @arg; *@fd is -1 for a path. */
 int cvmm_vm_parse_path_or_fd(const char *opt, const char *arg, bool bare, const char **path,
 			     int *fd, char *err, size_t errlen);
+/** True when some device has iommu=on (the VM gets a virtio-iommu). */
+bool cvmm_vm_iommu_wanted(const struct cvmm_vm_devices *d);
+
 /**
  * What every VM configuration must hold once its options are in: PCI
- * slots for the devices on PCI, a balloon no larger than memory.
+ * slots for the devices on PCI (the virtio-iommu's first), a balloon no
+ * larger than memory, iommu=on only on PCI devices.
  * @return 0; -EINVAL with @err.
  */
 int cvmm_vm_config_finish(struct cvmm_vm_config *c, char *err, size_t errlen);
@@ -208,6 +215,10 @@ bool cvmm_vm_pci_wanted(const struct cvmm_vm_devices *d);
 /** Give every PCI device of @d without a slot the lowest one free (1..31),
  *  in the order devices are attached. @return 0; -ENOSPC. */
 int cvmm_vm_pci_assign(struct cvmm_vm_devices *d);
+/** Refuse iommu=on off PCI (@err names the device); give the virtio-iommu
+ * its place when a device wants it. Call before cvmm_vm_pci_assign().
+ * @return 0; -EINVAL. */
+int cvmm_vm_iommu_check(struct cvmm_vm_devices *d, char *err, size_t errlen);
 /** The PCI slot of device @id in @d, or 0 (not on PCI, not found). */
 unsigned int cvmm_vm_pci_slot_of(const struct cvmm_vm_devices *d, const char *id);
 /** Name every device of @d that has no id yet as Cloud Hypervisor would

@@ -30,6 +30,7 @@ extern "C" {
 
 struct cvmm_vm_snap;
 struct cvmm_vm_input;
+struct cvmm_iommu;
 
 /* A device model of a built VM, by id (the VM core owns it). */
 struct cvmm_vm_model {
@@ -71,6 +72,9 @@ struct cvmm_vm {
 	unsigned int nmodels;
 	const char *only_id;         /* cvmm_vm_device_hotplug: the one device to add */
 	struct cvmm_vm_input *input; /* serial_stdin: the reader of stdin, or NULL */
+	/* the virtio-iommu when a device has iommu=on (freed after the VM
+	 * core: the devices behind it translate through it to the end) */
+	struct cvmm_iommu *iommu;
 };
 
 /**
