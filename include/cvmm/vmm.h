@@ -562,7 +562,10 @@ struct cvmm_vmm_virtio_opts {
 	 * virtio-pci: the device sits behind a virtio-iommu; this is its
 	 * endpoint's translation (cvmm_iommu_endpoint_add(), endpoint = the
 	 * BDF, slot << 3). Every ring and buffer goes through it and the
-	 * driver must accept ACCESS_PLATFORM. Must outlive the device.
+	 * driver must accept ACCESS_PLATFORM. Must outlive the device. Add
+	 * the virtio-iommu before the devices behind it: devices restore in
+	 * the order they were added, and a restored queue translates its
+	 * rings through the IOMMU's restored mappings.
 	 * Refused with @detach (a vhost-user backend would not translate).
 	 */
 	const struct cvmm_dma_xlate *dma;

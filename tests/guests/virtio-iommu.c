@@ -14,6 +14,10 @@
  *      would split a mapping (RANGE), an overlapping MAP (INVAL), a truncated
  *      request (INVAL), an unknown type (UNSUPP), a PROBE naming the MSI range;
  * and neither device needs a reset. Exit 0; 0x50 + step on failure.
+ * With arg 1 = a port: after step 2 write 1 there and poll it until it
+ * reads 2 (the host saves the VM and restores it into a new one), then
+ * DMA through the mapping again: domains, mappings and the queue behind
+ * the IOMMU must have come along.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -195,6 +199,18 @@ int guest_main(unsigned int cpu)
 	guest_printf("virtio-iommu: unmapped IOVA refused; mapped, 64 bytes landed at "
 		     "IOVA 0x%lx -> GPA %lx\n", (unsigned long)(IOVA_BUF + 128),
 		     (unsigned long)(buf + 128));
+	if (guest_arg(1)) {
+		uint16_t port = (uint16_t)guest_arg(1);
+
+		outb(port, 1);
+		while (inb(port) != 2)
+			cpu_relax();
+		memset(around, 0x5a, 3 * 4096);
+		if ((n = rng_dma(IOVA_BUF + 1024, 64)) != 64 || all(buf + 1024, 64, 0x5a) ||
+		    !all(buf, 1024, 0x5a) || !all(around, 4096, 0x5a))
+			return fail(6, "DMA through the mapping after save and restore");
+		guest_printf("virtio-iommu: after save and restore the mapping still works\n");
+	}
 	/* 3. unmapped again */
 	memset(around, 0x5a, 3 * 4096);
 	if (unmap(DOMAIN, IOVA_BUF, 4096) != S_OK)

@@ -7,10 +7,14 @@
  * UNMAP, to a guest physical address used as an IOVA, and through a
  * read-only mapping the request is refused (used length 0) and no guest
  * byte changes; hostile requests get their statuses. The VMM stays up and
- * the guest exits 0. Also: a device behind the IOMMU on virtio-mmio, or a
- * vhost-user one, is refused with a message.
+ * the guest exits 0. The whole VM saved after the guest mapped its buffer
+ * and restored into a new one: the mapping still works there. Also: a
+ * device behind the IOMMU on virtio-mmio, or a vhost-user one, is refused
+ * with a message.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include <cvmm/virtio-devices.h>
 #include <cvmm/virtio-devices/console.h>
 #include <cvmm/virtio-devices/iommu.h>
+#include <cvmm/snapshot.h>
 #include <cvmm/vmm.h>
 
 #include "cvmm-test.h"
@@ -115,7 +120,21 @@ START_TEST(mmio_and_vhost_refused)
 }
 END_TEST
 
-START_TEST(guest_map_dma_unmap_refused)
+#define PORT_CTL 0x510
+static _Atomic int phase;
+
+static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque, (void)off, (void)len;
+	if (is_write)
+		atomic_store(&phase, data[0]);
+	else
+		data[0] = (uint8_t)atomic_load(&phase);
+}
+
+/* A VM with the virtio-iommu at 00:01.0 and the rng behind it at 00:02.0;
+ * the guest loaded with @load (arg 1 = the handshake port with @port). */
+static struct cvmm_vmm *make_vm(bool load, bool port, struct cvmm_iommu **iop)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 64 << 20, .ncpus = 1 };
 	struct cvmm_vmm_platform_opts po = { .sz = sizeof(po), .serial_out_fd = 2,
@@ -123,21 +142,18 @@ START_TEST(guest_map_dma_unmap_refused)
 	struct cvmm_guest_load_opts lo = { .sz = sizeof(lo), .ncpus = 1 };
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
 	struct cvmm_iommu_opts io_o = { .sz = sizeof(io_o) };
-	struct cvmm_vmm_virtio_opts iv = { .sz = sizeof(iv), .prefix = "__iommu",
+	struct cvmm_vmm_virtio_opts iv = { .sz = sizeof(iv), .id = "iommu0",
 					   .kind = "virtio-iommu", .pci_slot = 1 };
-	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .prefix = "__rng",
+	struct cvmm_vmm_virtio_opts vo = { .sz = sizeof(vo), .id = "rng0",
 					   .kind = "virtio-rng", .pci_slot = 2 };
 	const struct cvmm_dma_xlate *x;
-	struct cvmm_iommu_stats st;
 	struct cvmm_vmm_pci_info pi;
 	struct cvmm_guest_layout l;
 	struct cvmm_iommu *io;
 	struct cvmm_vmm *vmm;
 	struct cvmm_rng *rng;
-	char err[256], path[512], id[CVMM_VMM_ID_MAX];
-	int code;
+	char err[256], path[512];
 
-	cvmm_test_require_kvm();
 	ck_assert_msg(cvmm_vmm_create(&o, &vmm, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(cvmm_vmm_platform_add(vmm, &po, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
@@ -146,7 +162,7 @@ START_TEST(guest_map_dma_unmap_refused)
 	iv.dev = cvmm_iommu_device(io);
 	iv.model = io;
 	iv.destroy = keep;
-	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &iv, id, NULL, err, sizeof(err)) == 0, "%s",
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &iv, NULL, NULL, err, sizeof(err)) == 0, "%s",
 		      err);
 	ck_assert_int_eq(cvmm_iommu_endpoint_add(io, 2 << 3, &x), 0);
 	ck_assert_int_eq(cvmm_rng_create(&ro, &rng), 0);
@@ -154,14 +170,30 @@ START_TEST(guest_map_dma_unmap_refused)
 	vo.model = rng;
 	vo.destroy = rng_destroy;
 	vo.dma = x;
-	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)) == 0, "%s",
+	ck_assert_msg(cvmm_vmm_virtio_pci_add(vmm, &vo, NULL, NULL, err, sizeof(err)) == 0, "%s",
 		      err);
+	ck_assert_int_eq(cvmm_vmm_bus_add(vmm, CVMM_VMM_PIO, PORT_CTL, 1, ctl_io, NULL, "ctl"), 0);
+	if (load) {
+		check_viot(vmm);
+		lo.args[0] = pi.mmio32_base;
+		lo.args[1] = port ? PORT_CTL : 0;
+		snprintf(path, sizeof(path), "%s/virtio-iommu.img", CVMM_GUESTS_DIR);
+		ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
+		ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
+	}
+	*iop = io;
+	return vmm;
+}
 
-	check_viot(vmm);
-	lo.args[0] = pi.mmio32_base;
-	snprintf(path, sizeof(path), "%s/virtio-iommu.img", CVMM_GUESTS_DIR);
-	ck_assert_int_eq(cvmm_guest_load_file(cvmm_vmm_mem(vmm), path, &lo, &l), 0);
-	ck_assert_int_eq(cvmm_guest_vcpu_setup(&l, cvmm_vmm_vcpu(vmm, 0), 0), 0);
+START_TEST(guest_map_dma_unmap_refused)
+{
+	struct cvmm_iommu_stats st;
+	struct cvmm_iommu *io;
+	struct cvmm_vmm *vmm;
+	int code;
+
+	cvmm_test_require_kvm();
+	vmm = make_vm(true, false, &io);
 	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
 	cvmm_test_watchdog_start(90, hang_stop, vmm);
 	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
@@ -180,6 +212,72 @@ START_TEST(guest_map_dma_unmap_refused)
 }
 END_TEST
 
+/* Saved after the guest mapped its buffer, restored into a new VM (the
+ * IOMMU restored before the rng, whose rings translate through it): the
+ * DMA through the mapping works there, and the rest of the guest's checks. */
+START_TEST(save_restore_keeps_mappings)
+{
+	struct cvmm_iommu_stats st;
+	struct cvmm_snap_writer *w;
+	struct cvmm_snap_reader *r;
+	struct cvmm_snap_error e;
+	struct cvmm_iommu *io;
+	struct cvmm_vmm *vmm;
+	const void *p;
+	char err[256];
+	size_t len;
+	void *copy;
+	int code, i;
+
+	cvmm_test_require_kvm();
+	vmm = make_vm(true, true, &io);
+	atomic_store(&phase, 0);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	for (i = 0; i < 30000 && atomic_load(&phase) != 1 &&
+		    cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING; i++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(atomic_load(&phase) == 1, "the guest did not get to its handshake");
+	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
+	ck_assert_int_eq(cvmm_snap_writer_create(NULL, &w), 0);
+	ck_assert_msg(cvmm_vmm_save(vmm, w, CVMM_VMM_SAVE_MEMORY, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(cvmm_snap_writer_finish(w), 0);
+	ck_assert_int_eq(cvmm_snap_writer_buffer(w, &p, &len), 0);
+	copy = malloc(len);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, p, len);
+	cvmm_snap_writer_destroy(w);
+	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
+	cvmm_vmm_run(vmm);
+	cvmm_vmm_destroy(vmm);
+	cvmm_iommu_destroy(io);
+
+	vmm = make_vm(false, true, &io);
+	cvmm_iommu_get_stats(io, &st);
+	ck_assert_uint_eq(st.mappings, 0);
+	ck_assert_int_eq(cvmm_snap_reader_open(copy, len, &r, &e), 0);
+	ck_assert_msg(cvmm_vmm_restore(vmm, r, CVMM_VMM_RESTORE_MEMORY, err, sizeof(err)) == 0,
+		      "%s", err);
+	cvmm_snap_reader_destroy(r);
+	free(copy);
+	cvmm_iommu_get_stats(io, &st);
+	ck_assert_uint_eq(st.domains, 1);
+	ck_assert_uint_eq(st.mappings, 4); /* three ring pages and the buffer */
+	atomic_store(&phase, 2);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	cvmm_test_watchdog_start(90, hang_stop, vmm);
+	ck_assert_int_eq(cvmm_vmm_run(vmm), 0);
+	cvmm_test_watchdog_stop();
+	ck_assert_msg(cvmm_vmm_stop_reason(vmm, &code) == CVMM_VMM_STOP_GUEST_EXIT && code == 0,
+		      "guest exit 0x%x after the restore", code);
+	cvmm_vmm_destroy(vmm);
+	cvmm_iommu_destroy(io);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmm-iommu");
@@ -188,6 +286,7 @@ int main(void)
 	tcase_set_timeout(tc, 150);
 	tcase_add_test(tc, mmio_and_vhost_refused);
 	tcase_add_test(tc, guest_map_dma_unmap_refused);
+	tcase_add_test(tc, save_restore_keeps_mappings);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }
