@@ -193,6 +193,29 @@ int cvmm_vi_vdev_dirty_log(void *dev, bool on);
 long cvmm_vi_vdev_dirty_harvest(void *dev);
 int cvmm_vi_vdev_memory_changed(void *dev);
 
+/*
+ * What differs between the transports' save and restore (virtio.c: mmio,
+ * pci.c: PCI); cvmm_vi_vdev_save/restore do the rest: two sections,
+ * dev/ID/SECTION (the transport's fixed-size state) and dev/ID/device
+ * (the device's own, grown until it fits), and every queue looked at once
+ * after a restore.
+ */
+struct vdev_transport_io {
+	const char *section;   /* "transport", "virtio-pci" */
+	uint32_t version;      /* of the fixed-size state */
+	size_t len;            /* its size */
+	/* bytes of device state written to @dev (-ENOSPC: @cap too small) */
+	int (*save)(void *dev, void *state, void *dev_buf, size_t cap);
+	int (*restore)(void *dev, const void *state, const void *dev_buf, size_t len, char *why,
+		       size_t whylen);
+	int (*notify_fd)(void *dev, unsigned int queue);
+};
+
+int cvmm_vi_vdev_save(void *dev, const struct vdev_transport_io *io, struct cvmm_snap_writer *w,
+		      const char *id);
+int cvmm_vi_vdev_restore(void *dev, const struct vdev_transport_io *io, struct cvmm_snap_reader *r,
+			 const char *id, char *err, size_t errlen);
+
 int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm);
 /* pci.c: free the segment after the devices are gone. */
 void cvmm_vi_pci_fini(struct cvmm_vmm *vmm);

@@ -489,81 +489,46 @@ static void vpdev_destroy(void *dev)
 	free(d);
 }
 
-static int vpdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
+static int vp_save(void *dev, void *state, void *buf, size_t cap)
+{
+	return cvmm_virtio_pci_save(((struct vpdev *)dev)->t, state, buf, cap);
+}
+
+/* BAR 0 goes where the state has it (bar_event moves the ioeventfds). */
+static int vp_restore(void *dev, const void *state, const void *buf, size_t len, char *why,
+		      size_t whylen)
 {
 	struct vpdev *d = dev;
-	struct cvmm_virtio_pci_state *s = malloc(sizeof(*s));
-	char sec[CVMM_SNAP_ID_SIZE];
-	size_t cap = 4096;
-	void *buf = NULL;
-	int n = -ENOMEM, ret;
+	int ret = cvmm_virtio_pci_restore(d->t, state, buf, len, why, whylen);
 
-	if (!s)
-		return -ENOMEM;
-	for (;;) {
-		void *nb = realloc(buf, cap);
-
-		if (!nb) {
-			n = -ENOMEM;
-			break;
-		}
-		buf = nb;
-		n = cvmm_virtio_pci_save(d->t, s, buf, cap);
-		if (n != -ENOSPC || cap >= (16u << 20))
-			break;
-		cap *= 4;
-	}
-	ret = n < 0 ? n : 0;
-	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/virtio-pci", id)))
-		ret = cvmm_snap_write(w, sec, s->version, s, sizeof(*s));
-	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/device", id)))
-		ret = cvmm_snap_write(w, sec, 1, buf, (uint64_t)n);
-	free(buf);
-	free(s);
+	if (!ret)
+		cvmm_pci_segment_update(d->pci->seg);
 	return ret;
+}
+
+static int vp_notify_fd(void *dev, unsigned int q)
+{
+	return cvmm_virtio_pci_notify_fd(((struct vpdev *)dev)->t, q);
+}
+
+static const struct vdev_transport_io pci_tio = {
+	.section = "virtio-pci",
+	.version = CVMM_VIRTIO_PCI_STATE_VERSION,
+	.len = sizeof(struct cvmm_virtio_pci_state),
+	.save = vp_save,
+	.restore = vp_restore,
+	.notify_fd = vp_notify_fd,
+};
+
+static int vpdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
+{
+	return cvmm_vi_vdev_save(dev, &pci_tio, w, id);
 }
 
 static int vpdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, char *err,
 			 size_t errlen)
 {
-	struct vpdev *d = dev;
-	struct cvmm_virtio_pci_state *s;
-	struct cvmm_snap_section ss, ds;
-	struct cvmm_snap_error e = { .section = "" };
-	char sec[CVMM_SNAP_ID_SIZE], dsec[CVMM_SNAP_ID_SIZE], why[256];
-	int ret;
-
-	if ((ret = cvmm_snap_id_fmt(sec, "dev/%s/virtio-pci", id)) ||
-	    (ret = cvmm_snap_id_fmt(dsec, "dev/%s/device", id)) ||
-	    (ret = cvmm_snap_reader_require(r, sec, CVMM_VIRTIO_PCI_STATE_VERSION, &ss, &e)) ||
-	    (ret = cvmm_snap_expect_len(&e, sec, NULL, ss.len, sizeof(*s))) ||
-	    (ret = cvmm_snap_reader_require(r, dsec, 1, &ds, &e))) {
-		char line[CVMM_SNAP_ERROR_LINE];
-
-		snprintf(err, errlen, "%s", cvmm_snap_error_format(&e, line, sizeof(line)));
-		return ret;
-	}
-	s = malloc(sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	memcpy(s, ss.data, sizeof(*s));
-	ret = cvmm_virtio_pci_restore(d->t, s, ds.len ? ds.data : NULL, ds.len, why, sizeof(why));
-	free(s);
-	if (ret) {
-		snprintf(err, errlen, "state section '%s': %s", sec, why);
-		return ret;
-	}
-	/* BAR 0 where the state has it (bar_event moves the ioeventfds). */
-	cvmm_pci_segment_update(d->pci->seg);
-	/* Every queue looked at once, as after a kick (virtio.c kick_all()
-	 * says why: a kick the snapshot took no note of). */
-	for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
-		int fd = cvmm_virtio_pci_notify_fd(d->t, q);
-
-		if (fd >= 0)
-			cvmm_eventfd_write(fd, 1);
-	}
-	return 0;
+	return cvmm_vi_vdev_restore(dev, &pci_tio, r, id, err, errlen);
 }
 
 static const struct cvmm_vmm_device_ops vpdev_ops = {

@@ -194,6 +194,40 @@ int cvmm_vi_vdev_memory_changed(void *dev)
 	return broken < 0 ? broken : 0;
 }
 
+int cvmm_vi_vdev_save(void *dev, const struct vdev_transport_io *io, struct cvmm_snap_writer *w,
+		      const char *id)
+{
+	char sec[CVMM_SNAP_ID_SIZE];
+	void *state = malloc(io->len), *buf = NULL;
+	size_t cap = 4096;
+	int n = -ENOMEM, ret;
+
+	if (!state)
+		return -ENOMEM;
+	/* The device's own state has no size query: grow until it fits. */
+	for (;;) {
+		void *nb = realloc(buf, cap);
+
+		if (!nb) {
+			n = -ENOMEM;
+			break;
+		}
+		buf = nb;
+		n = io->save(dev, state, buf, cap);
+		if (n != -ENOSPC || cap >= (16u << 20))
+			break;
+		cap *= 4;
+	}
+	ret = n < 0 ? n : 0;
+	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/%s", id, io->section)))
+		ret = cvmm_snap_write(w, sec, io->version, state, io->len);
+	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/device", id)))
+		ret = cvmm_snap_write(w, sec, 1, buf, (uint64_t)n);
+	free(buf);
+	free(state);
+	return ret;
+}
+
 /*
  * After a restore every queue is looked at once, as if the guest had just
  * kicked it: a snapshot taken after the guest published requests but
@@ -201,77 +235,82 @@ int cvmm_vi_vdev_memory_changed(void *dev)
  * and not the kick (an eventfd is no state), and a guest that polls the
  * used ring would wait for ever (tests/microvm/snapshot-blk.sh saw it).
  * A kick with nothing new costs a look at the ring; the device thread
- * handles them once it runs. (pci.c does the same for virtio-pci.)
+ * handles them once it runs.
  */
-static void kick_all(struct vdev *d)
+int cvmm_vi_vdev_restore(void *dev, const struct vdev_transport_io *io, struct cvmm_snap_reader *r,
+			 const char *id, char *err, size_t errlen)
 {
-	for (unsigned int q = 0; q < d->c.o.dev->num_queues; q++) {
-		int fd = cvmm_virtio_mmio_notify_fd(d->t, q);
-
-		if (fd >= 0)
-			cvmm_eventfd_write(fd, 1);
-	}
-}
-
-static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
-{
-	struct vdev *d = dev;
-	struct cvmm_virtio_transport_state ts;
-	char sec[CVMM_SNAP_ID_SIZE];
-	size_t cap = 4096;
-	void *buf = NULL;
-	int n, ret;
-
-	/* The device's own state has no size query: grow until it fits. */
-	for (;;) {
-		void *nb = realloc(buf, cap);
-
-		if (!nb) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nb;
-		n = cvmm_virtio_mmio_save(d->t, &ts, buf, cap);
-		if (n != -ENOSPC || cap >= (16u << 20))
-			break;
-		cap *= 4;
-	}
-	ret = n < 0 ? n : 0;
-	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/transport", id)))
-		ret = cvmm_snap_write(w, sec, ts.version, &ts, sizeof(ts));
-	if (!ret && !(ret = cvmm_snap_id_fmt(sec, "dev/%s/device", id)))
-		ret = cvmm_snap_write(w, sec, 1, buf, (uint64_t)n);
-	free(buf);
-	return ret;
-}
-
-static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, char *err,
-			size_t errlen)
-{
-	struct vdev *d = dev;
-	struct cvmm_virtio_transport_state ts;
+	struct vdev_common *d = dev;
 	struct cvmm_snap_section ss, ds;
 	struct cvmm_snap_error e = { .section = "" };
 	char sec[CVMM_SNAP_ID_SIZE], dsec[CVMM_SNAP_ID_SIZE], why[256];
+	void *state;
 	int ret;
 
-	if ((ret = cvmm_snap_id_fmt(sec, "dev/%s/transport", id)) ||
+	if ((ret = cvmm_snap_id_fmt(sec, "dev/%s/%s", id, io->section)) ||
 	    (ret = cvmm_snap_id_fmt(dsec, "dev/%s/device", id)) ||
-	    (ret = cvmm_snap_reader_require(r, sec, CVMM_VIRTIO_TRANSPORT_STATE_VERSION, &ss, &e)) ||
-	    (ret = cvmm_snap_expect_len(&e, sec, NULL, ss.len, sizeof(ts))) ||
+	    (ret = cvmm_snap_reader_require(r, sec, io->version, &ss, &e)) ||
+	    (ret = cvmm_snap_expect_len(&e, sec, NULL, ss.len, io->len)) ||
 	    (ret = cvmm_snap_reader_require(r, dsec, 1, &ds, &e))) {
 		char line[CVMM_SNAP_ERROR_LINE];
 
 		snprintf(err, errlen, "%s", cvmm_snap_error_format(&e, line, sizeof(line)));
 		return ret;
 	}
-	memcpy(&ts, ss.data, sizeof(ts));
-	ret = cvmm_virtio_mmio_restore(d->t, &ts, ds.len ? ds.data : NULL, ds.len, why, sizeof(why));
-	if (ret)
+	/* the section's bytes need not be aligned for the state's type */
+	state = malloc(io->len);
+	if (!state)
+		return -ENOMEM;
+	memcpy(state, ss.data, io->len);
+	ret = io->restore(dev, state, ds.len ? ds.data : NULL, ds.len, why, sizeof(why));
+	free(state);
+	if (ret) {
 		snprintf(err, errlen, "state section '%s': %s", sec, why);
-	else
-		kick_all(d);
-	return ret;
+		return ret;
+	}
+	for (unsigned int q = 0; q < d->o.dev->num_queues; q++) {
+		int fd = io->notify_fd(dev, q);
+
+		if (fd >= 0)
+			cvmm_eventfd_write(fd, 1);
+	}
+	return 0;
+}
+
+static int mmio_save(void *dev, void *state, void *buf, size_t cap)
+{
+	return cvmm_virtio_mmio_save(((struct vdev *)dev)->t, state, buf, cap);
+}
+
+static int mmio_restore(void *dev, const void *state, const void *buf, size_t len, char *why,
+			size_t whylen)
+{
+	return cvmm_virtio_mmio_restore(((struct vdev *)dev)->t, state, buf, len, why, whylen);
+}
+
+static int mmio_notify_fd(void *dev, unsigned int q)
+{
+	return cvmm_virtio_mmio_notify_fd(((struct vdev *)dev)->t, q);
+}
+
+static const struct vdev_transport_io mmio_tio = {
+	.section = "transport",
+	.version = CVMM_VIRTIO_TRANSPORT_STATE_VERSION,
+	.len = sizeof(struct cvmm_virtio_transport_state),
+	.save = mmio_save,
+	.restore = mmio_restore,
+	.notify_fd = mmio_notify_fd,
+};
+
+static int vdev_save(void *dev, struct cvmm_snap_writer *w, const char *id)
+{
+	return cvmm_vi_vdev_save(dev, &mmio_tio, w, id);
+}
+
+static int vdev_restore(void *dev, struct cvmm_snap_reader *r, const char *id, char *err,
+			size_t errlen)
+{
+	return cvmm_vi_vdev_restore(dev, &mmio_tio, r, id, err, errlen);
 }
 
 static const struct cvmm_vmm_device_ops vdev_ops = {
