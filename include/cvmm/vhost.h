@@ -445,6 +445,19 @@ struct cvmm_vhost_backend_ops {
 	int (*set_device_state_fd)(void *opaque, uint32_t direction, uint32_t phase,
 				   int fd, int *reply_fd);
 	int (*check_device_state)(void *opaque);
+	/* While post-copy listens (LISTEN accepted, END not yet), a
+	 * SET_MEM_TABLE is answered with the device's mapping of each region
+	 * (vhost-user.rst): fill @bases[i], the address where region @r[i] of
+	 * the table just set starts in this process. Without this callback
+	 * such a SET_MEM_TABLE is refused, and ADD/REM_MEM_REG are refused
+	 * (-EBUSY) while listening. The frontend's acknowledgement (a
+	 * SET_MEM_TABLE with a u64) is consumed by the library. */
+	int (*postcopy_mem_bases)(void *opaque, const struct cvmm_vhost_mem_region *r,
+				  unsigned int n, uint64_t *bases);
+	/* The message after such an answer came: @ok when it was the
+	 * acknowledgement with 0 (the frontend serves our faults from now
+	 * on), false for anything else (which is then handled as a request). */
+	void (*postcopy_mem_acked)(void *opaque, bool ok);
 };
 
 struct cvmm_vhost_backend_opts {
@@ -576,6 +589,21 @@ int cvmm_vhost_frontend_set_mem_table(struct cvmm_vhost_frontend *fe,
 int cvmm_vhost_frontend_set_mem_table_raw(struct cvmm_vhost_frontend *fe,
 					  const struct cvmm_vhost_mem_region *r,
 					  const int *fds, unsigned int n);
+/**
+ * Post-copy form of SET_MEM_TABLE (after POSTCOPY_LISTEN; vhost-user.rst):
+ * the backend answers with its own mapping of each region, stored in
+ * @bases[i] (the backend's address of region i's first byte), so a fault
+ * its userfaultfd reports at backend address X is guest physical address
+ * gpa_i + (X - bases[i]). This function then acknowledges the answer:
+ * call it only once this process can serve the backend's faults.
+ * @return 0; -EIO the backend refused (a zero-size answer); -EPROTO an
+ * answer that does not describe the regions sent (other count, guest
+ * address, size or offset, an unaligned base); the errors of
+ * cvmm_vhost_frontend_set_mem_table().
+ */
+int cvmm_vhost_frontend_set_mem_table_postcopy(struct cvmm_vhost_frontend *fe,
+					       const struct cvmm_guest_mem *gmem,
+					       uint64_t *bases);
 /** Needs CONFIGURE_MEM_SLOTS. */
 int cvmm_vhost_frontend_get_max_mem_slots(struct cvmm_vhost_frontend *fe, uint64_t *slots);
 int cvmm_vhost_frontend_add_mem_reg(struct cvmm_vhost_frontend *fe,

@@ -105,6 +105,7 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out)
 	d->exit_fd = -1;
 	d->sig_fd = -1;
 	d->conn_sock = -1;
+	d->pc_ufd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->nworkers = o->num_workers ? o->num_workers : o->num_queues;
 	if (d->nworkers > o->num_queues)

@@ -62,6 +62,8 @@ struct cvmm_vub_vring {
 	uint32_t base;
 	int kick_fd, call_fd, err_fd;
 	bool enabled;
+	/* parked by a post-copy SET_MEM_TABLE until the frontend's ack */
+	bool pc_parked;
 	/* worker state */
 	bool started;
 	struct cvmm_guest_mem *mem;
@@ -103,6 +105,10 @@ struct cvmm_vub {
 	uint64_t log_len;
 	uint64_t connections;
 	uint64_t resubmitted;
+	/* post-copy (postcopy.c) */
+	enum { VUB_PC_NONE, VUB_PC_ADVISED, VUB_PC_LISTENING } pc_state;
+	int pc_ufd;          /* our copy of the userfaultfd handed out, else -1 */
+	uint64_t pc_advised; /* ADVISEs accepted, for tests */
 };
 
 /* proto.c */
@@ -132,6 +138,17 @@ int cvmm_vub_inflight_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t of
 void cvmm_vub_inflight_unmap(struct cvmm_vub *d);
 int cvmm_vub_inflight_attach(struct cvmm_vub_vring *vr, uint16_t ring_used);
 void cvmm_vub_inflight_mark(struct cvmm_vub_vring *vr, uint16_t head);
+
+/* postcopy.c: the POSTCOPY callbacks; register() covers @m with the
+ * userfaultfd while post-copy listens (else a no-op); reset() lets any
+ * post-copy go (connection end). */
+int cvmm_vub_postcopy_advise(void *opaque, int *ufd);
+int cvmm_vub_postcopy_listen(void *opaque);
+int cvmm_vub_postcopy_end(void *opaque);
+int cvmm_vub_postcopy_mem_bases(void *opaque, const struct cvmm_vhost_mem_region *r,
+				unsigned int n, uint64_t *bases);
+int cvmm_vub_postcopy_register(struct cvmm_vub *d, struct cvmm_guest_mem *m);
+void cvmm_vub_postcopy_reset(struct cvmm_vub *d);
 
 /* log.c */
 int cvmm_vub_log_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off);

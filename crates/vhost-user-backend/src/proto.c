@@ -33,7 +33,7 @@ static int get_protocol_features(void *opaque, uint64_t *f)
 	struct cvmm_vub *d = opaque;
 
 	*f = PF(MQ) | PF(REPLY_ACK) | PF(INFLIGHT_SHMFD) | PF(LOG_SHMFD) |
-	     PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(RESET_DEVICE);
+	     PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(RESET_DEVICE) | PF(PAGEFAULT);
 	if (d->ops.get_config)
 		*f |= PF(CONFIG);
 	return 0;
@@ -99,6 +99,13 @@ static int swap_mem(struct cvmm_vub *d, void *arg)
 	}
 	if (d->pfeatures & PF(LOG_SHMFD))
 		(void)cvmm_guest_mem_dirty_log_enable(m, true);
+	/* Post-copy listens: the new mapping faults to the frontend before
+	 * any ring touches it. */
+	ret = cvmm_vub_postcopy_register(d, m);
+	if (ret < 0) {
+		cvmm_guest_mem_destroy(m);
+		return ret;
+	}
 	cvmm_guest_mem_destroy(d->mem);
 	d->mem = m;
 	return 0;
@@ -110,7 +117,37 @@ static int set_mem_table(void *opaque, const struct cvmm_vhost_mem_region *r,
 	struct cvmm_vub *d = opaque;
 	struct mem_args a = { r, fds, n };
 
+	if (d->pc_state == VUB_PC_LISTENING) {
+		/* Post-copy: the rings start again on the new mapping only
+		 * once the frontend knows its bases and serves its faults
+		 * (postcopy_mem_acked); a ring start reads guest RAM on this
+		 * thread, which must not sleep on a fault before the answer. */
+		for (unsigned int i = 0; i < d->o.num_queues; i++) {
+			struct cvmm_vub_vring *vr = &d->vrings[i];
+
+			vr->pc_parked |= vr->started;
+			cvmm_vub_vring_park(vr);
+		}
+		return swap_mem(d, &a);
+	}
 	return with_vrings_stopped(d, swap_mem, &a);
+}
+
+static void postcopy_mem_acked(void *opaque, bool ok)
+{
+	struct cvmm_vub *d = opaque;
+
+	if (!ok)
+		VUB_LOG(CVMM_LOG_WARN, "post-copy: the frontend did not acknowledge our "
+			"mapping; rings start anyway");
+	for (unsigned int i = 0; i < d->o.num_queues; i++) {
+		struct cvmm_vub_vring *vr = &d->vrings[i];
+
+		if (vr->pc_parked) {
+			vr->pc_parked = false;
+			(void)cvmm_vub_vring_try_start(vr);
+		}
+	}
 }
 
 static struct cvmm_vub_vring *vring(struct cvmm_vub *d, unsigned int idx)
@@ -363,6 +400,7 @@ static void vrings_forget(struct cvmm_vub *d)
 		cvmm_close(vr->err_fd);
 		vr->kick_fd = vr->call_fd = vr->err_fd = -1;
 		vr->enabled = false;
+		vr->pc_parked = false;
 		vr->addr_set = false;
 		vr->num = 0;
 		vr->base = 0;
@@ -394,6 +432,7 @@ static int reset_device(void *opaque)
 void cvmm_vub_conn_reset(struct cvmm_vub *d)
 {
 	vrings_forget(d);
+	cvmm_vub_postcopy_reset(d);
 	cvmm_guest_mem_destroy(d->mem);
 	d->mem = NULL;
 	cvmm_vub_inflight_unmap(d);
@@ -425,4 +464,9 @@ const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
 	.set_status = set_status,
 	.get_status = get_status,
 	.reset_device = reset_device,
+	.postcopy_advise = cvmm_vub_postcopy_advise,
+	.postcopy_listen = cvmm_vub_postcopy_listen,
+	.postcopy_end = cvmm_vub_postcopy_end,
+	.postcopy_mem_bases = cvmm_vub_postcopy_mem_bases,
+	.postcopy_mem_acked = postcopy_mem_acked,
 };

@@ -33,6 +33,11 @@ struct cvmm_vhost_backend {
 	pthread_mutex_t fd_lock;
 	int req_fd;
 	unsigned int req_gen; /* bumped whenever req_fd changes */
+	/* Post-copy (PAGEFAULT): LISTEN accepted and END not yet; a
+	 * SET_MEM_TABLE answered with our mapping bases awaits the frontend's
+	 * acknowledgement (the next message). */
+	bool pc_listening;
+	bool pc_ack_pending;
 };
 
 static inline bool vhost_pf_acked(const struct cvmm_vhost_backend *b, int bit)

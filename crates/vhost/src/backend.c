@@ -3,6 +3,7 @@
  * the device's callbacks and answer. Everything read is untrusted. */
 #include "backend-internal.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,9 @@ static enum reply_kind reply_kind(const struct cvmm_vhost_backend *b, uint32_t r
 		return REPLY_STATUS;
 	case CVMM_VHOST_SET_LOG_BASE:
 		return vhost_pf_acked(b, CVMM_VHOST_PF_LOG_SHMFD) ? REPLY_STATUS : REPLY_NONE;
+	case CVMM_VHOST_SET_MEM_TABLE:
+		/* vhost-user.rst: answered with the mapping bases in post-copy */
+		return b->pc_listening ? REPLY_DATA : REPLY_NONE;
 	default: {
 		const struct vhost_req_rule *rule = cvmm_vhost_req_rule(req);
 
@@ -168,13 +172,38 @@ static int table_alloc(unsigned int n, struct cvmm_vhost_mem_region **r, int **f
 	return 0;
 }
 
-static int do_set_mem_table(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m)
+/* Post-copy listens: answer with the same table, each region's user
+ * address replaced by the device's own mapping of it, so the frontend can
+ * translate the faults our userfaultfd reports. */
+static int postcopy_bases_reply(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *rep)
+{
+	uint64_t bases[CVMM_VHOST_BASELINE_NREGIONS];
+	unsigned int n = b->nregions;
+	int ret = CALL(b, postcopy_mem_bases, b->regions, n, bases);
+
+	if (ret < 0)
+		return ret;
+	rep->payload.memory.nregions = n;
+	rep->payload.memory.padding = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		rep->payload.memory.regions[i] = b->regions[i];
+		rep->payload.memory.regions[i].userspace_addr = bases[i];
+	}
+	rep->hdr.size = 8 + n * (uint32_t)sizeof(struct cvmm_vhost_mem_region);
+	b->pc_ack_pending = true;
+	return 0;
+}
+
+static int do_set_mem_table(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
+			    struct cvmm_vhost_msg *rep)
 {
 	unsigned int n = m->payload.memory.nregions; /* 1..8, checked */
 	struct cvmm_vhost_mem_region *r;
 	int *fds, ret;
 
 	if (!HAVE(b, set_mem_table))
+		return -EOPNOTSUPP;
+	if (b->pc_listening && !HAVE(b, postcopy_mem_bases))
 		return -EOPNOTSUPP;
 	ret = cvmm_vhost_mem_regions_check(m->payload.memory.regions, m->fds, n,
 					   CVMM_VHOST_BASELINE_NREGIONS);
@@ -194,7 +223,7 @@ static int do_set_mem_table(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg 
 	memset(b->region_extra_refs, 0, sizeof(b->region_extra_refs));
 	for (unsigned int i = 0; i < n; i++)
 		m->fds[i] = -1;
-	return 0;
+	return b->pc_listening ? postcopy_bases_reply(b, rep) : 0;
 }
 
 /* The index of a region identical to @x (same guest and user address,
@@ -223,6 +252,9 @@ static int do_add_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 
 	if (!HAVE(b, set_mem_table))
 		return -EOPNOTSUPP;
+	/* Post-copy learns our mapping from SET_MEM_TABLE's answer only. */
+	if (b->pc_listening)
+		return -EBUSY;
 	/* A second copy of a region we map already: keep the mapping, count
 	 * it, and let the message's fd be closed with the message. */
 	same = find_same_region(b, &m->payload.mem_reg.region);
@@ -261,6 +293,8 @@ static int do_rem_mem_reg(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m
 
 	if (!HAVE(b, set_mem_table))
 		return -EOPNOTSUPP;
+	if (b->pc_listening)
+		return -EBUSY;
 	/* Identified by guest address, user address and size; the spec says
 	 * the mmap offset is ignored. */
 	for (unsigned int i = 0; i < n; i++) {
@@ -416,7 +450,7 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 	case CVMM_VHOST_RESET_OWNER:
 		return HAVE(b, reset_owner) ? CALL(b, reset_owner) : 0;
 	case CVMM_VHOST_SET_MEM_TABLE:
-		return do_set_mem_table(b, m);
+		return do_set_mem_table(b, m, rep);
 	case CVMM_VHOST_ADD_MEM_REG:
 		return do_add_mem_reg(b, m);
 	case CVMM_VHOST_REM_MEM_REG:
@@ -570,9 +604,19 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		return 0;
 	}
 	case CVMM_VHOST_POSTCOPY_LISTEN:
-		return HAVE(b, postcopy_listen) ? CALL(b, postcopy_listen) : -EOPNOTSUPP;
+		if (!HAVE(b, postcopy_listen))
+			return -EOPNOTSUPP;
+		ret = CALL(b, postcopy_listen);
+		if (ret == 0)
+			b->pc_listening = true;
+		return ret;
 	case CVMM_VHOST_POSTCOPY_END:
-		return HAVE(b, postcopy_end) ? CALL(b, postcopy_end) : -EOPNOTSUPP;
+		if (!HAVE(b, postcopy_end))
+			return -EOPNOTSUPP;
+		ret = CALL(b, postcopy_end);
+		if (ret == 0)
+			b->pc_listening = false;
+		return ret;
 	case CVMM_VHOST_GET_INFLIGHT_FD: {
 		const struct cvmm_vhost_inflight *in = &p->inflight;
 		int fd = -1;
@@ -685,6 +729,23 @@ int cvmm_vhost_backend_process_one(struct cvmm_vhost_backend *b)
 		return ret;
 	if (ret < 0 && ret != -E2BIG)
 		return mark_dead(b, ret);
+	if (ret == 0 && b->pc_ack_pending) {
+		/* The frontend acknowledges our post-copy SET_MEM_TABLE answer
+		 * with a SET_MEM_TABLE carrying a u64 (0: it can serve our
+		 * faults). Anything else is handled as the next request. */
+		bool ack = m.hdr.request == CVMM_VHOST_SET_MEM_TABLE &&
+			   m.hdr.size == sizeof(uint64_t) && m.nfds == 0 &&
+			   !(m.hdr.flags & CVMM_VHOST_FLAG_REPLY);
+
+		b->pc_ack_pending = false;
+		if (ack && m.payload.u64)
+			CVMM_LOG(CVMM_LOG_WARN, VHOST_LOG, "post-copy: the frontend cannot "
+				 "serve our faults (%" PRIu64 ")", m.payload.u64);
+		if (HAVE(b, postcopy_mem_acked))
+			b->ops.postcopy_mem_acked(b->opaque, ack && !m.payload.u64);
+		if (ack)
+			return 0;
+	}
 	if (ret == -E2BIG) {
 		ret = -EINVAL; /* whole message read, its fds already closed */
 	} else {

@@ -246,6 +246,57 @@ int cvmm_vhost_frontend_set_mem_table(struct cvmm_vhost_frontend *fe,
 	return cvmm_vhost_frontend_set_mem_table_raw(fe, r, fds, n);
 }
 
+int cvmm_vhost_frontend_set_mem_table_postcopy(struct cvmm_vhost_frontend *fe,
+					       const struct cvmm_guest_mem *gmem,
+					       uint64_t *bases)
+{
+	const uint32_t size_n = (uint32_t)sizeof(struct cvmm_vhost_mem_region);
+	struct cvmm_vhost_mem_region r[CVMM_VHOST_BASELINE_NREGIONS];
+	struct cvmm_vhost_msg m;
+	unsigned int n;
+	int ret;
+
+	if (!gmem || !bases)
+		return -EINVAL;
+	n = cvmm_guest_mem_num_regions(gmem);
+	if (n > CVMM_VHOST_BASELINE_NREGIONS)
+		return -E2BIG;
+	if (n == 0)
+		return -EINVAL;
+	vhost_msg_init(&m, CVMM_VHOST_SET_MEM_TABLE, 0, 8 + n * size_n);
+	m.payload.memory.nregions = n;
+	m.payload.memory.padding = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		int fd = region_of(cvmm_guest_mem_region(gmem, i), &r[i]);
+
+		if (fd < 0)
+			return -EINVAL;
+		m.payload.memory.regions[i] = r[i];
+		m.fds[i] = fd;
+	}
+	m.nfds = n;
+	/* Not REPLY_ACK: the answer is the table with the backend's bases. */
+	ret = fe_call(fe, &m, FE_DATA, &m, 8 + n * size_n, 0);
+	if (ret < 0)
+		return ret;
+	if (m.payload.memory.nregions != n)
+		return -EPROTO;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct cvmm_vhost_mem_region *a = &m.payload.memory.regions[i];
+
+		if (a->guest_phys_addr != r[i].guest_phys_addr ||
+		    a->memory_size != r[i].memory_size || a->mmap_offset != r[i].mmap_offset ||
+		    !CVMM_IS_ALIGNED(a->userspace_addr, CVMM_GUEST_PAGE_SIZE) ||
+		    a->userspace_addr + a->memory_size < a->userspace_addr)
+			return -EPROTO;
+		bases[i] = a->userspace_addr;
+	}
+	/* The acknowledgement: from now on the backend may fault. */
+	vhost_msg_init(&m, CVMM_VHOST_SET_MEM_TABLE, 0, sizeof(uint64_t));
+	m.payload.u64 = 0;
+	return cvmm_vhost_msg_send(fe->sock, &m);
+}
+
 int cvmm_vhost_frontend_get_max_mem_slots(struct cvmm_vhost_frontend *fe, uint64_t *slots)
 {
 	return get_u64(fe, CVMM_VHOST_GET_MAX_MEM_SLOTS, slots);
