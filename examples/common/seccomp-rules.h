@@ -7,6 +7,8 @@
 #define CVMM_EXAMPLES_SECCOMP_RULES_H
 
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <cvmm/seccomp.h>
@@ -84,7 +86,17 @@
 		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_ADD_SEALS)), \
 	CVMM_SECCOMP_RULE_COND("fcntl",                                           \
 		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_DUPFD_CLOEXEC)), \
-	CVMM_SECCOMP_RULE("unlink")
+	CVMM_SECCOMP_RULE("unlink"),                                              \
+	/* post-copy (POSTCOPY_ADVISE/LISTEN/END): the userfaultfd handed to   \
+	 * the frontend, with the flags the framework uses, and the ioctls    \
+	 * that set it up and (un)register guest RAM; faults are served by    \
+	 * the frontend, never here */                                        \
+	CVMM_SECCOMP_RULE_COND("userfaultfd",                                     \
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ,      \
+				  O_CLOEXEC | O_NONBLOCK)),                       \
+	IOCTL(UFFDIO_API),                                                        \
+	IOCTL(UFFDIO_REGISTER),                                                   \
+	IOCTL(UFFDIO_UNREGISTER)
 
 /* The daemons' signal thread: wait, read the signalfd, shut the socket. */
 #define VUB_SIGNALS_RULES                                                         \
