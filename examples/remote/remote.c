@@ -125,7 +125,7 @@ static const struct command commands[] = {
 	  "socket=PATH,device_type=N,queue_sizes=[N,...][,id=ID]" },
 	{ "remove-device", "PUT", "vm.remove-device", 3, NULL, "ID: remove a device before boot" },
 	{ "resize", "PUT", "vm.resize", 1, resize_fields,
-	  "desired_balloon=BYTES (desired_ram, desired_vcpus: refused)" },
+	  "desired_balloon=BYTES, desired_ram=BYTES (boot RAM + virtio-mem; desired_vcpus: refused)" },
 	{ "snapshot", "PUT", "vm.snapshot", 1, snapshot_fields,
 	  "destination_url=file:///DIR[,snapshot_type=Full|Diff]: snapshot the paused VM "
 	  "(naming a type keeps dirty tracking on; a Diff holds what changed since the last one)" },

@@ -139,7 +139,8 @@ struct cvmm_mem_range {
 
 /**
  * The e820 / PVH memory map: the RAM regions of @m (adjacent ones merged;
- * CVMM_MEM_F_READONLY regions are reported as CVMM_E820_RESERVED) with the
+ * CVMM_MEM_F_READONLY regions are reported as CVMM_E820_RESERVED;
+ * CVMM_MEM_F_HOTPLUG regions are left out: a hole) with the
  * @n_reserved ranges carved out of them, plus those ranges with their own
  * types, sorted by address. Reserved ranges may lie outside RAM
  * (the MMIO hole) and must not overlap each other or be of type RAM.

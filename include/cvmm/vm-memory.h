@@ -54,6 +54,9 @@ enum cvmm_mem_backing {
 #define CVMM_MEM_F_GUARD 0x4u     /* PROT_NONE guard page on each side */
 #define CVMM_MEM_F_READONLY 0x8u  /* host mapping read-only (e.g. a ROM image) */
 #define CVMM_MEM_F_DIRTY_LOG 0x10u /* record VMM writes in the dirty bitmap */
+/* Device-managed memory (a virtio-mem region): guest RAM for translation,
+ * but not boot RAM, so left out of the firmware memory map (e820, FDT). */
+#define CVMM_MEM_F_HOTPLUG 0x20u
 
 /*
  * Backing/fd rules: ANON needs fd == -1, no path, fd_offset 0. MEMFD maps

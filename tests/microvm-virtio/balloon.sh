@@ -33,7 +33,7 @@ run_balloon() {
 	check "$name: the guest touched $PAGES pages (RSS ${before:-?} kB)" test -n "$before"
 	check "$name: desired_ram is refused in one line naming it" sh -c \
 		"! timeout 20 '$REMOTE' --api-socket '$sock' resize desired_ram=1 2>'$TMP/e' &&
-		 grep -q 'desired_ram: not supported yet' '$TMP/e'"
+		 grep -q 'desired_ram: the VM has no virtio-mem' '$TMP/e'"
 	check "$name: vm.counters: the guest's statistics (free_memory 12345)" eventually 10 sh -c \
 		"timeout 20 '$REMOTE' --api-socket '$sock' counters | tr -d ' \n' | grep -q '\"guest_free_memory\":12345'"
 	R resize desired_balloon=$BYTES >/dev/null 2>&1

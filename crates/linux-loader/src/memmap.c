@@ -51,6 +51,9 @@ int cvmm_linux_loader_memmap(const struct cvmm_guest_mem *m,
 
 		if (!rg)
 			break;
+		/* The guest learns of hotplug memory from its device only. */
+		if (rg->flags & CVMM_MEM_F_HOTPLUG)
+			continue;
 		/* A read-only region is firmware ROM, not RAM for the kernel. */
 		type = rg->flags & CVMM_MEM_F_READONLY ? CVMM_E820_RESERVED : CVMM_E820_RAM;
 		if (n && w[n - 1].type == type && w[n - 1].addr + w[n - 1].size == rg->gpa) {

@@ -910,6 +910,19 @@ START_TEST(memmap)
 	ck_assert_uint_eq(out[1].type, CVMM_E820_UNUSABLE);
 	res[0].addr = UINT64_MAX - 5;
 	ck_assert_int_eq(cvmm_linux_loader_memmap(m, res, 1, out, 8), -EINVAL);
+	/* A hotplug (virtio-mem) region, even one touching RAM, is no RAM to
+	 * the firmware map: its device announces it. */
+	{
+		struct cvmm_mem_region_opts ho = {
+			.sz = sizeof(ho), .gpa = 0x110000000ull, .size = 1ull << 30, .fd = -1,
+			.flags = CVMM_MEM_F_NORESERVE | CVMM_MEM_F_HOTPLUG,
+		};
+
+		ck_assert_int_eq(cvmm_guest_mem_add_region(m, &ho), 0);
+		n = cvmm_linux_loader_memmap(m, NULL, 0, out, 8);
+		ck_assert_int_eq(n, 2);
+		ck_assert_uint_eq(out[1].addr + out[1].size, 0x110000000ull);
+	}
 	cvmm_guest_mem_destroy(m);
 }
 END_TEST

@@ -43,6 +43,8 @@ int cvmm_fdt_add_memory_node(struct cvmm_fdt *f, const struct cvmm_guest_mem *m)
 
 		if (!rg)
 			break;
+		if (rg->flags & CVMM_MEM_F_HOTPLUG)
+			continue; /* its device announces it */
 		/* Regions come sorted; merge the ones that touch. */
 		if (n && reg[2 * (n - 1)] + reg[2 * (n - 1) + 1] == rg->gpa) {
 			reg[2 * (n - 1) + 1] += rg->size;

@@ -50,7 +50,7 @@ static int opts_check(const struct cvmm_mem_region_opts *o)
 {
 	const uint32_t known = CVMM_MEM_F_SHARED | CVMM_MEM_F_NORESERVE |
 			       CVMM_MEM_F_GUARD | CVMM_MEM_F_READONLY |
-			       CVMM_MEM_F_DIRTY_LOG;
+			       CVMM_MEM_F_DIRTY_LOG | CVMM_MEM_F_HOTPLUG;
 	uint64_t end;
 
 	if (o->flags & ~known)

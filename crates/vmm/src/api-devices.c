@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The API's vm.add-* and vm.remove-device (the configuration before
- * vm.boot; PCI hotplug after it) and vm.resize (the balloon's target). */
+ * vm.boot; PCI hotplug after it) and vm.resize (the balloon's target,
+ * virtio-mem's requested size). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices/balloon.h>
+#include <cvmm/virtio-devices/mem.h>
 
 #include "api-internal.h"
 
@@ -99,12 +101,66 @@ void vm_add_vhost(struct api *a, struct cvmm_api_request *q, struct cvmm_api_res
 	add_device(a, q, r, "generic_vhost_user", "vm.add-generic-vhost-user");
 }
 
-/* vm.resize: the balloon's target (desired_balloon, bytes); desired_ram
- * and desired_vcpus need memory and CPU hotplug (not yet). */
+/* The live model of @kind, or NULL (none, or the VM is not running). */
+static void *model_of(struct api *a, const char *kind)
+{
+	for (unsigned int i = 0; a->vm.vmm && i < a->vm.nmodels; i++)
+		if (!strcmp(a->vm.models[i].kind, kind) &&
+		    cvmm_vmm_state(a->vm.vmm) != CVMM_VMM_SHUTDOWN)
+			return a->vm.models[i].model;
+	return NULL;
+}
+
+/*
+ * desired_ram (Cloud Hypervisor's meaning: the guest's whole RAM, boot
+ * memory plus what virtio-mem plugs): into *@plug, the bytes virtio-mem
+ * is to hold. @return 0 (also when absent: *@plug unchanged); -EINVAL
+ * with the answer in @r.
+ */
+static int desired_ram(struct api *a, struct json_object *v, uint64_t *plug,
+		       struct cvmm_api_response *r)
+{
+	const struct cvmm_vm_devices *d = &a->cfg.dev;
+	int64_t bytes;
+
+	if (!v || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || (bytes = json_object_get_int64(v)) < 0) {
+		cvmm_api_error(r, 400, "vm.resize: desired_ram: not a number of bytes");
+		return -EINVAL;
+	}
+	if (!d->vmem) {
+		if ((uint64_t)bytes == a->cfg.memory)
+			return 0;
+		cvmm_api_error(r, 400,
+			       "vm.resize: desired_ram: the VM has no virtio-mem (--memory "
+			       "size=SIZE,hotplug_method=virtio-mem,hotplug_size=SIZE or VmConfig "
+			       "memory.hotplug_method VirtioMem; a balloon shrinks the guest: "
+			       "desired_balloon)");
+		return -EINVAL;
+	}
+	if ((uint64_t)bytes < a->cfg.memory || (uint64_t)bytes - a->cfg.memory > d->vmem_size ||
+	    ((uint64_t)bytes - a->cfg.memory) % CVMM_VM_VMEM_BLOCK) {
+		cvmm_api_error(r, 400,
+			       "vm.resize: desired_ram: %lld is not the boot memory (%llu) plus whole "
+			       "2 MiB blocks up to hotplug_size (%llu)", (long long)bytes,
+			       (unsigned long long)a->cfg.memory,
+			       (unsigned long long)d->vmem_size);
+		return -EINVAL;
+	}
+	*plug = (uint64_t)bytes - a->cfg.memory;
+	return 0;
+}
+
+/* vm.resize: the balloon's target (desired_balloon, bytes) and
+ * virtio-mem's requested size (desired_ram); desired_vcpus needs CPU
+ * hotplug (not yet). Everything is checked before anything changes. */
 void vm_resize(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
-	struct json_object *v;
-	int64_t bytes;
+	struct json_object *v, *ram = NULL;
+	uint64_t plug = a->cfg.dev.vmem_requested;
+	void *model;
+	int64_t bytes = 0;
 
 	if (!json_object_is_type(q->json, json_type_object))
 		return cvmm_api_error(r, 400, "vm.resize: the body must be a JSON object");
@@ -120,34 +176,33 @@ void vm_resize(struct api *a, struct cvmm_api_request *q, struct cvmm_api_respon
 	    !json_object_is_type(v, json_type_null) &&
 	    (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != a->cfg.cpus))
 		return cvmm_api_error(r, 400, "vm.resize: desired_vcpus: not supported yet (no vCPU hotplug)");
-	if (json_object_object_get_ex(q->json, "desired_ram", &v) &&
-	    !json_object_is_type(v, json_type_null) &&
-	    (!json_object_is_type(v, json_type_int) ||
-	     json_object_get_int64(v) != (int64_t)a->cfg.memory))
-		return cvmm_api_error(r, 400,
-				      "vm.resize: desired_ram: not supported yet (no virtio-mem or memory "
-				      "hotplug; a balloon shrinks the guest: desired_balloon)");
+	json_object_object_get_ex(q->json, "desired_ram", &ram);
+	if (desired_ram(a, ram, &plug, r))
+		return;
 	if (!json_object_object_get_ex(q->json, "desired_balloon", &v) ||
 	    json_object_is_type(v, json_type_null)) {
-		r->status = 204;
-		return;
-	}
-	if (!json_object_is_type(v, json_type_int) || (bytes = json_object_get_int64(v)) < 0 ||
-	    (uint64_t)bytes > a->cfg.memory)
+		v = NULL;
+	} else if (!json_object_is_type(v, json_type_int) ||
+		   (bytes = json_object_get_int64(v)) < 0 || (uint64_t)bytes > a->cfg.memory) {
 		return cvmm_api_error(r, 400,
 				      "vm.resize: desired_balloon: not a number of bytes from 0 to the "
 				      "guest's %llu", (unsigned long long)a->cfg.memory);
-	if (!a->cfg.dev.balloon)
+	} else if (!a->cfg.dev.balloon) {
 		return cvmm_api_error(r, 400,
 				      "vm.resize: desired_balloon: the VM has no balloon (--balloon or "
 				      "VmConfig balloon)");
-	a->cfg.dev.balloon_size = (uint64_t)bytes & ~(uint64_t)(CVMM_BALLOON_PAGE_SIZE - 1);
-	for (unsigned int i = 0; a->vm.vmm && i < a->vm.nmodels; i++)
-		if (!strcmp(a->vm.models[i].kind, "virtio-balloon") &&
-		    cvmm_vmm_state(a->vm.vmm) != CVMM_VMM_SHUTDOWN)
-			cvmm_balloon_set_target(a->vm.models[i].model,
-						(uint32_t)(a->cfg.dev.balloon_size /
-							   CVMM_BALLOON_PAGE_SIZE));
+	}
+	if (a->cfg.dev.vmem && plug != a->cfg.dev.vmem_requested) {
+		a->cfg.dev.vmem_requested = plug;
+		if ((model = model_of(a, "virtio-mem")))
+			cvmm_virtio_mem_set_requested(model, plug);
+	}
+	if (v) {
+		a->cfg.dev.balloon_size = (uint64_t)bytes & ~(uint64_t)(CVMM_BALLOON_PAGE_SIZE - 1);
+		if ((model = model_of(a, "virtio-balloon")))
+			cvmm_balloon_set_target(model, (uint32_t)(a->cfg.dev.balloon_size /
+								  CVMM_BALLOON_PAGE_SIZE));
+	}
 	r->status = 204;
 }
 
@@ -162,6 +217,13 @@ void vm_remove_device(struct api *a, struct cvmm_api_request *q,
 		return cvmm_api_error(r, 400, "vm.remove-device: the body must be {\"id\": \"...\"}");
 	if (!need(a, r, "Created|Shutdown|Running|Paused", "vm.remove-device"))
 		return;
+	/* Its region holds guest memory in use: it shrinks, never leaves. */
+	for (unsigned int i = 0; a->vm.vmm && i < a->vm.nmodels; i++)
+		if (!strcmp(a->vm.models[i].id, json_object_get_string(id)) &&
+		    !strcmp(a->vm.models[i].kind, "virtio-mem"))
+			return cvmm_api_error(r, 400, "vm.remove-device: '%s' is the VM's virtio-mem: "
+					      "its memory cannot leave (vm.resize desired_ram shrinks "
+					      "it)", a->vm.models[i].id);
 	if (!strcmp(state_name(a), "Running") || !strcmp(state_name(a), "Paused")) {
 		char err[300] = "";
 		int ret;

@@ -9,6 +9,7 @@
 
 #include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices/balloon.h>
+#include <cvmm/virtio-devices/mem.h>
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vsock.h>
 
@@ -91,6 +92,22 @@ static uint64_t balloon_bytes(struct api *a)
 	return 0;
 }
 
+/* What virtio-mem has plugged (Cloud Hypervisor's memory_actual_size
+ * counts it in). */
+static uint64_t plugged_bytes(struct api *a)
+{
+	struct cvmm_virtio_mem_counters c;
+
+	for (unsigned int i = 0; a->vm.vmm && i < a->vm.nmodels; i++) {
+		if (strcmp(a->vm.models[i].kind, "virtio-mem") ||
+		    cvmm_vmm_state(a->vm.vmm) == CVMM_VMM_SHUTDOWN)
+			continue;
+		cvmm_virtio_mem_get_counters(a->vm.models[i].model, &c);
+		return c.plugged_size;
+	}
+	return 0;
+}
+
 void vm_info(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
 	(void)q;
@@ -100,7 +117,8 @@ void vm_info(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response
 	json_object_object_add(r->json, "config", cvmm_vm_config_to_json(&a->cfg));
 	json_object_object_add(r->json, "state", json_object_new_string(state_name(a)));
 	json_object_object_add(r->json, "memory_actual_size",
-			       json_object_new_int64((int64_t)(a->cfg.memory - balloon_bytes(a))));
+			       json_object_new_int64((int64_t)(a->cfg.memory + plugged_bytes(a) -
+							       balloon_bytes(a))));
 	json_object_object_add(r->json, "device_tree", device_tree(a));
 	r->status = 200;
 }
@@ -139,6 +157,19 @@ void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_api_resp
 			counter(c, "tx_dropped", s.tx_dropped);
 			counter(c, "rst_sent", s.rst_sent);
 			counter(c, "connections", s.conns);
+		} else if (!strcmp(md->kind, "virtio-mem")) {
+			struct cvmm_virtio_mem_counters s;
+
+			cvmm_virtio_mem_get_counters(md->model, &s);
+			counter(c, "plugged_size", s.plugged_size);
+			counter(c, "requested_size", s.requested_size);
+			counter(c, "region_size", s.region_size);
+			counter(c, "block_size", s.block_size);
+			counter(c, "plugged_blocks", s.plugs);
+			counter(c, "unplugged_blocks", s.unplugs);
+			counter(c, "unplug_all_requests", s.unplug_alls);
+			counter(c, "nacks", s.nacks);
+			counter(c, "refused_requests", s.errors);
 		} else if (!strcmp(md->kind, "virtio-balloon")) {
 			struct cvmm_balloon_counters s;
 

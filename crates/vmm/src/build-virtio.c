@@ -20,6 +20,7 @@
 #include <cvmm/virtio-devices/blk.h>
 #include <cvmm/virtio-devices/console.h>
 #include <cvmm/virtio-devices/iommu.h>
+#include <cvmm/virtio-devices/mem.h>
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vhost-user.h>
 #include <cvmm/virtio-devices/vsock.h>
@@ -408,6 +409,62 @@ static int add_balloon(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pc
 		      "--balloon", b, balloon_destroy, NULL, err, errlen);
 }
 
+static void vmem_destroy(void *p) { cvmm_virtio_mem_destroy(p); }
+
+/*
+ * virtio-mem: its region in the 64-bit area after RAM (the allocator's,
+ * 1 GiB aligned, so Linux's 128 MiB memory blocks line up), mapped like
+ * RAM (a memfd with shared memory, so vhost-user backends get it too) but
+ * flagged HOTPLUG: a KVM memory slot the dirty log covers, yet no e820
+ * entry: the guest learns of it from the device alone. Untouched memory
+ * costs nothing (NORESERVE); unplugged blocks go back to the host.
+ */
+static int add_vmem(struct cvmm_vm *m, bool pci, char *err, size_t errlen)
+{
+	const struct cvmm_vm_config *c = m->cfg;
+	const struct cvmm_vm_devices *d = &c->dev;
+	struct cvmm_mem_region_opts ro = {
+		.sz = sizeof(ro), .size = d->vmem_size, .fd = -1,
+		.backing = c->mem_shared ? CVMM_MEM_MEMFD : CVMM_MEM_ANON,
+		.flags = CVMM_MEM_F_NORESERVE | CVMM_MEM_F_HOTPLUG |
+			 (c->mem_shared ? CVMM_MEM_F_SHARED : 0),
+	};
+	struct cvmm_virtio_mem_opts o = {
+		.sz = sizeof(o), .region_size = d->vmem_size, .block_size = CVMM_VM_VMEM_BLOCK,
+		.requested_size = d->vmem_requested,
+	};
+	struct cvmm_virtio_mem *vm;
+	int ret;
+
+	if (!d->vmem || cvmm_vm_tr_is_pci(d, &d->vmem_tr) != pci || skip(m, NULL))
+		return 0;
+	ret = cvmm_vmm_alloc(m->vmm, CVMM_VMM_RES_MMIO64, d->vmem_size, 1ull << 30, "__vmem",
+			     &ro.gpa);
+	if (ret) {
+		snprintf(err, errlen, "--memory: hotplug_size: no room for %llu bytes above RAM: %s",
+			 (unsigned long long)d->vmem_size, strerror(-ret));
+		return ret;
+	}
+	ret = cvmm_vmm_memory_add(m->vmm, &ro);
+	if (ret) {
+		snprintf(err, errlen, "--memory: hotplug_size: cannot map %llu bytes at %#llx: %s",
+			 (unsigned long long)d->vmem_size, (unsigned long long)ro.gpa,
+			 strerror(-ret));
+		return ret;
+	}
+	o.addr = ro.gpa;
+	ret = cvmm_virtio_mem_create(&o, &vm);
+	if (ret) {
+		snprintf(err, errlen, "--memory: virtio-mem: %s", strerror(-ret));
+		return ret;
+	}
+	cvmm_log(CVMM_LOG_INFO, "microvm", "virtio-mem region [%#llx, +%llu MiB), %llu MiB plugged",
+		 (unsigned long long)ro.gpa, (unsigned long long)(d->vmem_size >> 20),
+		 (unsigned long long)(d->vmem_requested >> 20));
+	return attach(m, &d->vmem_tr, cvmm_virtio_mem_device(vm), NULL, "__vmem", "virtio-mem",
+		      "--memory", vm, vmem_destroy, NULL, err, errlen);
+}
+
 /*
  * The ACPI GED (power button, PCI hotplug) after the virtio-mmio devices,
  * whose windows and lines stay where they were; with every line taken by
@@ -461,7 +518,8 @@ int cvmm_vm_devices_attach(struct cvmm_vm *m, char *err, size_t errlen)
 		    (ret = add_vsock(m, em, pci, err, errlen)) ||
 		    (ret = add_console(m, em, pci, err, errlen)) ||
 		    (ret = add_rng(m, pci, err, errlen)) ||
-		    (ret = add_balloon(m, em, pci, err, errlen)))
+		    (ret = add_balloon(m, em, pci, err, errlen)) ||
+		    (ret = add_vmem(m, pci, err, errlen)))
 			return ret;
 	}
 	return 0;

@@ -578,6 +578,8 @@ int cvmm_vm_config_finish(struct cvmm_vm_config *c, char *err, size_t errlen)
 	if (c->dev.balloon && c->dev.balloon_size > c->memory)
 		return fail(err, errlen, "--balloon: size: more than the guest's %llu bytes of memory",
 			    (unsigned long long)c->memory);
+	if (c->dev.vmem && c->hugepages)
+		return fail(err, errlen, "--memory: hotplug_method=virtio-mem: not with huge pages");
 	return 0;
 }
 
@@ -596,11 +598,80 @@ int cvmm_vm_parse_cpus(struct cvmm_vm_config *c, const char *arg, char *err, siz
 	return 0;
 }
 
+static int memory_size(struct cvmm_vm_config *c, const char *val, char *err, size_t errlen)
+{
+	if (cvmm_parse_size(val, &c->memory) || c->memory < (16ull << 20) || c->memory % 4096 ||
+	    c->memory > (1ull << 40))
+		return fail(err, errlen,
+			    "--memory: '%s' is not a size from 16M to 1T in whole pages (e.g. 512M, 2G)",
+			    val);
+	return 0;
+}
+
+/* A size of whole virtio-mem blocks (2 MiB), at most 1 TiB. */
+static int block_size_of(const char *key, const char *val, uint64_t *out, char *err,
+			 size_t errlen)
+{
+	if (cvmm_parse_size(val, out) || *out % CVMM_VM_VMEM_BLOCK || *out > (1ull << 40))
+		return fail(err, errlen,
+			    "--memory: %s: '%s' is not a size in whole 2 MiB blocks up to 1T (e.g. 1G)",
+			    key, val);
+	return 0;
+}
+
 int cvmm_vm_parse_memory(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen)
 {
-	if (cvmm_parse_size(arg, &c->memory) || c->memory < (16ull << 20) || c->memory % 4096)
-		return fail(err, errlen,
-			    "--memory: '%s' is not a size of at least 16M in whole pages (e.g. 512M, 2G)",
-			    arg);
+	struct cvmm_vm_devices *d = &c->dev;
+	struct field f[MAX_FIELDS];
+	bool have_size = false, vmem = false;
+	unsigned int n;
+	char *buf;
+	int ret;
+
+	if (!strchr(arg, '='))
+		return memory_size(c, arg, err, errlen);
+	if (check_fields("--memory", arg, err, errlen))
+		return -EINVAL;
+	buf = strdup(arg);
+	if (!buf)
+		return fail(err, errlen, "--memory: out of memory");
+	d->vmem_size = d->vmem_requested = 0;
+	ret = split(buf, f, &n, "--memory", err, errlen);
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const char *k = f[i].key, *val = f[i].val;
+
+		if (!strcmp(k, "size")) {
+			ret = memory_size(c, val, err, errlen);
+			have_size = true;
+		} else if (!strcmp(k, "hotplug_method")) {
+			if (strcmp(val, "virtio-mem"))
+				ret = fail(err, errlen,
+					   "--memory: hotplug_method: '%s' is not virtio-mem (the only one cvmm has)",
+					   val);
+			vmem = true;
+		} else if (!strcmp(k, "hotplug_size")) {
+			ret = block_size_of(k, val, &d->vmem_size, err, errlen);
+		} else if (!strcmp(k, "hotplugged_size")) {
+			ret = block_size_of(k, val, &d->vmem_requested, err, errlen);
+		} else if (!strcmp(k, "transport")) {
+			ret = parse_transport("--memory", val, &d->vmem_tr, err, errlen);
+		} else {
+			ret = fail(err, errlen,
+				   "--memory: unknown field '%s' (size, hotplug_method, hotplug_size, hotplugged_size, transport)",
+				   k);
+		}
+	}
+	if (!ret && !have_size)
+		ret = fail(err, errlen, "--memory: size: missing (size=SIZE, e.g. 512M)");
+	if (!ret && (d->vmem_size || d->vmem_requested) && !vmem)
+		ret = fail(err, errlen, "--memory: hotplug_size: needs hotplug_method=virtio-mem");
+	if (!ret && vmem && !d->vmem_size)
+		ret = fail(err, errlen, "--memory: hotplug_size: missing (hotplug_size=SIZE, e.g. 1G)");
+	if (!ret && d->vmem_requested > d->vmem_size)
+		ret = fail(err, errlen, "--memory: hotplugged_size: more than hotplug_size");
+	free(buf);
+	if (ret)
+		return ret;
+	d->vmem = vmem;
 	return 0;
 }

@@ -615,13 +615,14 @@ static int parse_memory(struct json_object *j, struct cvmm_vm_config *c, char *e
 			size_t errlen)
 {
 	static const char *const known[] = { "size", "shared", "hugepages", "hugepage_size",
-					     "prefault", NULL };
+					     "prefault", "hotplug_method", "hotplug_size",
+					     "hotplugged_size", NULL };
 	static const struct dflt dflts[] = {
-		{ "hotplug_size", NULL }, { "hotplugged_size", NULL }, { "mergeable", NULL },
-		{ "hotplug_method", "\"Acpi\"" }, { "reserve", NULL }, { "thp", "true" },
+		{ "mergeable", NULL }, { "reserve", NULL }, { "thp", "true" },
 		{ "zones", NULL }, { NULL, NULL },
 	};
 	struct json_object *o;
+	const char *method = "Acpi";
 	uint64_t hp = 0;
 	int ret;
 
@@ -641,6 +642,31 @@ static int parse_memory(struct json_object *j, struct cvmm_vm_config *c, char *e
 		return -EINVAL;
 	if (c->hugepages && c->memory % (2u << 20))
 		return fail(err, errlen, "memory.size: not a whole number of 2 MiB huge pages");
+	/* Cloud Hypervisor's hotplug_method VirtioMem; its Acpi (DIMMs) is
+	 * not cvmm's: only without a hotplug size. */
+	c->dev.vmem_size = c->dev.vmem_requested = 0;
+	if (get_str(o, "hotplug_method", "memory", &method, err, errlen) < 0 ||
+	    get_u64(o, "hotplug_size", "memory", 0, 1ull << 40, &c->dev.vmem_size, err,
+		    errlen) < 0 ||
+	    get_u64(o, "hotplugged_size", "memory", 0, 1ull << 40, &c->dev.vmem_requested, err,
+		    errlen) < 0)
+		return -EINVAL;
+	if (strcmp(method, "Acpi") && strcmp(method, "VirtioMem"))
+		return fail(err, errlen, "memory.hotplug_method: '%s' is not Acpi or VirtioMem", method);
+	if (!c->dev.vmem_size && c->dev.vmem_requested)
+		return fail(err, errlen, "memory.hotplugged_size: without a hotplug_size");
+	if (!c->dev.vmem_size)
+		return 0;
+	if (strcmp(method, "VirtioMem"))
+		return fail(err, errlen, "memory.hotplug_size: ACPI memory hotplug is not supported by "
+			    "cvmm (hotplug_method VirtioMem is)");
+	if (c->dev.vmem_size % CVMM_VM_VMEM_BLOCK || c->dev.vmem_requested % CVMM_VM_VMEM_BLOCK)
+		return fail(err, errlen, "memory.hotplug_size, hotplugged_size: not whole 2 MiB blocks");
+	if (c->dev.vmem_requested > c->dev.vmem_size)
+		return fail(err, errlen, "memory.hotplugged_size: more than hotplug_size");
+	if (c->hugepages)
+		return fail(err, errlen, "memory.hotplug_method: VirtioMem is not supported with huge pages");
+	c->dev.vmem = true;
 	return 0;
 }
 
@@ -865,6 +891,11 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 	if (c->hugepages)
 		add(o, "hugepage_size", json_object_new_int64(2 << 20));
 	add(o, "prefault", json_object_new_boolean(c->prefault));
+	if (d->vmem) {
+		add(o, "hotplug_method", json_object_new_string("VirtioMem"));
+		add(o, "hotplug_size", json_object_new_int64((int64_t)d->vmem_size));
+		add(o, "hotplugged_size", json_object_new_int64((int64_t)d->vmem_requested));
+	}
 	add(j, "memory", o);
 	a = json_object_new_array();
 	for (unsigned int i = 0; i < d->ndisks; i++) {

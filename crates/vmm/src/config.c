@@ -39,7 +39,7 @@ void cvmm_vm_config_init(struct cvmm_vm_config *c)
 unsigned int cvmm_vm_virtio_count(const struct cvmm_vm_devices *d)
 {
 	return d->ndisks + (d->console != CVMM_VM_CONSOLE_NONE) + d->rng + d->nnets + d->vsock +
-	       d->nvhost + d->balloon + cvmm_vm_iommu_wanted(d);
+	       d->nvhost + d->balloon + cvmm_vm_iommu_wanted(d) + d->vmem;
 }
 
 bool cvmm_vm_tr_is_pci(const struct cvmm_vm_devices *d, const struct cvmm_vm_tr *t)
@@ -81,10 +81,12 @@ rest:
 		t[n] = &d->rng_tr, ids[n++] = "__rng";
 	if (d->balloon)
 		t[n] = &d->balloon_tr, ids[n++] = "__balloon";
+	if (d->vmem)
+		t[n] = &d->vmem_tr, ids[n++] = "__vmem";
 	return n;
 }
 
-#define ALL_DEVICES (CVMM_VM_MAX_DISKS + CVMM_VM_MAX_NETS + CVMM_VM_MAX_VHOST + 5)
+#define ALL_DEVICES (CVMM_VM_MAX_DISKS + CVMM_VM_MAX_NETS + CVMM_VM_MAX_VHOST + 6)
 
 bool cvmm_vm_iommu_wanted(const struct cvmm_vm_devices *d)
 {

@@ -50,6 +50,29 @@ START_TEST(option_strings)
 	ck_assert_int_eq(cvmm_vm_parse_cpus(&c, "4", err, sizeof(err)), 0);
 	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "1M", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "64M", err, sizeof(err)), 0);
+	/* Cloud Hypervisor's form with virtio-mem */
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_method=acpi,hotplug_size=1G",
+					      err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_size=1G", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "--memory: hotplug_size: needs hotplug_method=virtio-mem");
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_method=virtio-mem,hotplug_size=3M",
+					      err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_method=virtio-mem", err,
+					      sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "hotplug_method=virtio-mem,hotplug_size=1G", err,
+					      sizeof(err)), -EINVAL);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_method=virtio-mem,"
+					      "hotplug_size=64M,hotplugged_size=66M", err,
+					      sizeof(err)), -EINVAL);
+	ck_assert(!c.dev.vmem);
+	ck_assert_int_eq(cvmm_vm_parse_memory(&c, "size=64M,hotplug_method=virtio-mem,"
+					      "hotplug_size=1G,hotplugged_size=32M", err,
+					      sizeof(err)), 0);
+	ck_assert(c.dev.vmem);
+	ck_assert_uint_eq(c.memory, 64ull << 20);
+	ck_assert_uint_eq(c.dev.vmem_size, 1ull << 30);
+	ck_assert_uint_eq(c.dev.vmem_requested, 32ull << 20);
 	ck_assert_int_eq(cvmm_vm_parse_balloon(&c.dev, "size=128M,free_page_reporting=maybe", err,
 					       sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "--balloon: free_page_reporting: 'maybe' is not on or off");
@@ -57,7 +80,7 @@ START_TEST(option_strings)
 					       sizeof(err)), 0);
 	ck_assert(c.dev.balloon_fpr);
 	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), -EINVAL);
-	ck_assert_uint_eq(cvmm_vm_virtio_count(&c.dev), 4);
+	ck_assert_uint_eq(cvmm_vm_virtio_count(&c.dev), 5);
 }
 END_TEST
 
@@ -133,7 +156,9 @@ START_TEST(vmconfig_round_trip)
 	static const char *const in =
 		"{\"payload\": {\"kernel\": \"/k\", \"cmdline\": \"x\"},"
 		" \"cpus\": {\"boot_vcpus\": 2, \"max_vcpus\": 2},"
-		" \"memory\": {\"size\": 268435456, \"shared\": true},"
+		" \"memory\": {\"size\": 268435456, \"shared\": true,"
+		"             \"hotplug_method\": \"VirtioMem\", \"hotplug_size\": 1073741824,"
+		"             \"hotplugged_size\": 4194304},"
 		" \"disks\": [{\"path\": \"/d\", \"readonly\": true, \"id\": \"root\"}],"
 		" \"vsock\": {\"cid\": 3, \"socket\": \"/v\"}, \"rng\": {\"src\": \"/dev/urandom\"},"
 		" \"balloon\": {\"size\": 0, \"free_page_reporting\": true},"
@@ -146,6 +171,9 @@ START_TEST(vmconfig_round_trip)
 	ck_assert_uint_eq(c.cpus, 2);
 	ck_assert(c.mem_shared && c.dev.rng && c.dev.vsock);
 	ck_assert(c.dev.balloon && c.dev.balloon_fpr);
+	ck_assert(c.dev.vmem);
+	ck_assert_uint_eq(c.dev.vmem_size, 1ull << 30);
+	ck_assert_uint_eq(c.dev.vmem_requested, 4ull << 20);
 	ck_assert_str_eq(c.dev.disk[0].id, "root");
 	out = cvmm_vm_config_to_json(&c);
 	ck_assert(json_object_object_get_ex(out, "disks", &d));
@@ -158,8 +186,23 @@ START_TEST(vmconfig_round_trip)
 	ck_assert_uint_eq(c2.memory, c.memory);
 	ck_assert_uint_eq(c2.dev.ndisks, 1);
 	ck_assert(c2.dev.balloon_fpr);
+	ck_assert(c2.dev.vmem && c2.dev.vmem_size == 1ull << 30 && c2.dev.vmem_requested == 4ull << 20);
 	json_object_put(back);
 	json_object_put(out);
+	/* ACPI (DIMM) hotplug is not cvmm's */
+	{
+		struct json_object *mem;
+
+		ck_assert(json_object_object_get_ex(j, "memory", &mem));
+		json_object_object_add(mem, "hotplug_method", json_object_new_string("Acpi"));
+		ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "memory.hotplug_size: ACPI memory hotplug is not supported by "
+				      "cvmm (hotplug_method VirtioMem is)");
+		json_object_object_add(mem, "hotplug_method", json_object_new_string("VirtioMem"));
+		json_object_object_add(mem, "hotplug_size", json_object_new_int64(3 << 20));
+		ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+		json_object_object_add(mem, "hotplug_size", json_object_new_int64(1 << 30));
+	}
 	/* a field cvmm lacks, set to something other than its default */
 	json_object_object_add(j, "iommu", json_object_new_boolean(1));
 	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);

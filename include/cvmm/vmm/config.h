@@ -47,6 +47,7 @@ extern "C" {
 #define CVMM_VM_VIRTIO_ID_FS 26u
 #define CVMM_VM_MAX_CPUS 64
 #define CVMM_VM_DEFAULT_MEMORY (128ull << 20)
+#define CVMM_VM_VMEM_BLOCK (2ull << 20) /* virtio-mem block size */
 /** No clock hints: the guest gets kvmclock and the TSC frequency in CPUID. */
 #define CVMM_VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 
@@ -128,6 +129,13 @@ struct cvmm_vm_devices {
 	struct cvmm_vm_tr balloon_tr;
 	/* the virtio-iommu's slot: there is one when a device has iommu=on */
 	struct cvmm_vm_tr iommu_tr;
+	/* virtio-mem (memory hotplug_method virtio-mem): a hotplug region of
+	 * vmem_size bytes after RAM; vmem_requested of it plugged (Cloud
+	 * Hypervisor's hotplugged_size; vm.resize desired_ram less memory) */
+	bool vmem;
+	uint64_t vmem_size;
+	uint64_t vmem_requested;
+	struct cvmm_vm_tr vmem_tr;
 	/* ---- read up to the counts only ---- */
 	struct cvmm_vm_disk disk[CVMM_VM_MAX_DISKS];
 	struct cvmm_vm_net net[CVMM_VM_MAX_NETS];
@@ -185,7 +193,12 @@ int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t typ
 int cvmm_vm_parse_guest_arg(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
 /** --cpus N (1..CVMM_VM_MAX_CPUS) into @c. */
 int cvmm_vm_parse_cpus(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
-/** --memory SIZE (at least 16M, whole pages; 512M, 2G) into @c. */
+/**
+ * --memory SIZE (at least 16M, whole pages; 512M, 2G) into @c, or Cloud
+ * Hypervisor's form size=SIZE[,hotplug_method=virtio-mem,hotplug_size=SIZE
+ * [,hotplugged_size=SIZE]][,transport=pci|mmio] (a virtio-mem region of
+ * whole 2 MiB blocks; transport: the virtio-mem device's).
+ */
 int cvmm_vm_parse_memory(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
 /** --serial stdio|off|file=PATH into @c. */
 int cvmm_vm_parse_serial(struct cvmm_vm_config *c, const char *arg, char *err, size_t errlen);
