@@ -181,6 +181,8 @@ struct cvmm_virtq {
 	uint64_t desc_phys;     /* guest physical address of the descriptor ring */
 	uint64_t used_phys;     /* ... and of the device (used) area */
 	uint64_t dma_faults;    /* chains refused for an untranslatable address */
+	struct cvmm_dma_span dma_tlb; /* the last window translated (one-entry IOTLB) */
+	uint64_t dma_tlb_gen;   /* dma->generation when it was */
 };
 
 /* ------------------------------------------------------------------------ */

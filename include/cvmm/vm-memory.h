@@ -344,6 +344,18 @@ long cvmm_guest_mem_dirty_get_and_clear(struct cvmm_guest_mem *m, uint64_t gpa,
 #define CVMM_DMA_WRITE 0x2u /* the device writes guest memory */
 
 /**
+ * A window of a device's DMA space that translates as one piece: IOVAs
+ * [iova, last] go to guest physical gpa + (IOVA - iova), for the accesses
+ * in perm (CVMM_DMA_*; 0: nothing to reuse).
+ */
+struct cvmm_dma_span {
+	uint64_t iova;
+	uint64_t last;
+	uint64_t gpa;
+	unsigned int perm;
+};
+
+/**
  * How a device placed behind an IOMMU reaches guest memory: its addresses
  * are I/O virtual addresses (IOVAs) that the guest maps; translate() turns
  * one into a guest physical address. vm-memory only defines the interface
@@ -359,10 +371,15 @@ struct cvmm_dma_xlate {
 	 * @return 0; -EFAULT (some byte unmapped, the endpoint attached to no
 	 * domain, or the range wraps); -EACCES (mapped without @access);
 	 * -ERANGE (mapped, but not contiguous in guest physical space).
+	 * @span (NULL: not wanted) gets, on success, the window around
+	 * @iova that translated (perm 0 when there is none to reuse): a
+	 * caller may translate inside it by itself, with its permissions,
+	 * for as long as *generation has not moved since it read it before
+	 * this call (a one-entry IOTLB).
 	 * Thread safety: any thread, concurrently with the IOMMU's updates.
 	 */
 	int (*translate)(void *opaque, uint64_t iova, uint64_t len, unsigned int access,
-			 uint64_t *gpa);
+			 uint64_t *gpa, struct cvmm_dma_span *span);
 	void *opaque;
 	/**
 	 * Moves (atomically, release) whenever a translation may have been

@@ -64,9 +64,10 @@ static uint32_t lower(const struct vd_iommu_domain *d, uint64_t addr)
 	return lo;
 }
 
-/* The lookup itself, under the shared lock. */
+/* The lookup itself, under the shared lock; @span (or NULL) gets the
+ * mapping when the range lies in one. */
 static int xlate_locked(const struct vd_iommu_domain *d, uint64_t iova, uint64_t len,
-			unsigned int access, uint64_t *gpa)
+			unsigned int access, uint64_t *gpa, struct cvmm_dma_span *span)
 {
 	uint64_t last, pos = iova, want_phys = 0;
 	uint32_t i;
@@ -87,8 +88,13 @@ static int xlate_locked(const struct vd_iommu_domain *d, uint64_t iova, uint64_t
 			*gpa = phys;
 		else if (phys != want_phys)
 			return -ERANGE;
-		if (m->end >= last)
+		if (m->end >= last) {
+			if (span)
+				*span = pos == iova ? (struct cvmm_dma_span){
+					.iova = m->start, .last = m->end, .gpa = m->phys,
+					.perm = m->perm } : (struct cvmm_dma_span){ 0 };
 			return 0;
+		}
 		pos = m->end + 1;
 		/* the next byte's guest physical address, if contiguous */
 		want_phys = m->phys + (m->end - m->start) + 1;
@@ -97,13 +103,13 @@ static int xlate_locked(const struct vd_iommu_domain *d, uint64_t iova, uint64_t
 }
 
 static int ep_translate(void *opaque, uint64_t iova, uint64_t len, unsigned int access,
-			uint64_t *gpa)
+			uint64_t *gpa, struct cvmm_dma_span *span)
 {
 	struct vd_iommu_ep *ep = opaque;
 	int r;
 
 	pthread_rwlock_rdlock(&ep->io->lock);
-	r = xlate_locked(ep->dom, iova, len, access, gpa);
+	r = xlate_locked(ep->dom, iova, len, access, gpa, span);
 	pthread_rwlock_unlock(&ep->io->lock);
 	return r;
 }
@@ -118,7 +124,7 @@ int cvmm_iommu_translate(struct cvmm_iommu *io, uint32_t endpoint, uint64_t iova
 		return -EINVAL;
 	pthread_rwlock_rdlock(&io->lock);
 	ep = find_ep(io, endpoint);
-	r = ep ? xlate_locked(ep->dom, iova, len, access, gpa) : -ENOENT;
+	r = ep ? xlate_locked(ep->dom, iova, len, access, gpa, NULL) : -ENOENT;
 	pthread_rwlock_unlock(&io->lock);
 	return r;
 }

@@ -45,7 +45,7 @@ START_TEST(table_basics)
 	ck_assert_int_eq(cvmm_iommu_endpoint_add(io, 0x08, &x2), -EEXIST);
 	ck_assert_int_eq(cvmm_iommu_endpoint_add(io, 0x10, &x2), 0);
 	/* attached to nothing: reaches nothing (no bypass) */
-	ck_assert_int_eq(x->translate(x->opaque, 0, 1, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0, 1, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 	/* unknown endpoint, domain out of range, unknown domain */
 	ck_assert_int_eq(cvmm_iommu_attach(io, 1, 0x99), -ENOENT);
 	ck_assert_int_eq(cvmm_iommu_attach(io, CVMM_IOMMU_MAX_DOMAIN_ID + 1, 0x08), -ERANGE);
@@ -56,16 +56,16 @@ START_TEST(table_basics)
 
 	ck_assert_int_eq(cvmm_iommu_attach(io, 1, 0x08), 0);
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x10000, 0x11fff, 0x200000, RD | WR), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x10010, 16, CVMM_DMA_WRITE, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, 0x10010, 16, CVMM_DMA_WRITE, &gpa, NULL), 0);
 	ck_assert_uint_eq(gpa, 0x200010);
 	/* the other endpoint is in no domain */
-	ck_assert_int_eq(x2->translate(x2->opaque, 0x10010, 16, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x2->translate(x2->opaque, 0x10010, 16, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 	/* past the end, before the start, straddling the end */
-	ck_assert_int_eq(x->translate(x->opaque, 0x12000, 1, CVMM_DMA_READ, &gpa), -EFAULT);
-	ck_assert_int_eq(x->translate(x->opaque, 0xffff, 2, CVMM_DMA_READ, &gpa), -EFAULT);
-	ck_assert_int_eq(x->translate(x->opaque, 0x11fff, 2, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0x12000, 1, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0xffff, 2, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0x11fff, 2, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 	/* wrapping ranges */
-	ck_assert_int_eq(x->translate(x->opaque, ~0ull, 2, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, ~0ull, 2, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 
 	/* overlaps, in every position */
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x10000, 0x10fff, 0x300000, RD), -EINVAL);
@@ -84,29 +84,29 @@ START_TEST(table_basics)
 	/* permissions: read-only and write-only */
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x20000, 0x20fff, 0x400000, RD), 0);
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x30000, 0x30fff, 0x500000, WR), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x20000, 8, CVMM_DMA_WRITE, &gpa), -EACCES);
-	ck_assert_int_eq(x->translate(x->opaque, 0x30000, 8, CVMM_DMA_READ, &gpa), -EACCES);
-	ck_assert_int_eq(x->translate(x->opaque, 0x30000, 8, CVMM_DMA_WRITE, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, 0x20000, 8, CVMM_DMA_WRITE, &gpa, NULL), -EACCES);
+	ck_assert_int_eq(x->translate(x->opaque, 0x30000, 8, CVMM_DMA_READ, &gpa, NULL), -EACCES);
+	ck_assert_int_eq(x->translate(x->opaque, 0x30000, 8, CVMM_DMA_WRITE, &gpa, NULL), 0);
 
 	/* adjacent mappings contiguous in guest memory join; others do not */
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x12000, 0x12fff, 0x202000, RD | WR), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x11ff0, 0x20, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, 0x11ff0, 0x20, CVMM_DMA_READ, &gpa, NULL), 0);
 	ck_assert_uint_eq(gpa, 0x201ff0);
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x13000, 0x13fff, 0x900000, RD | WR), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x12ff0, 0x20, CVMM_DMA_READ, &gpa), -ERANGE);
+	ck_assert_int_eq(x->translate(x->opaque, 0x12ff0, 0x20, CVMM_DMA_READ, &gpa, NULL), -ERANGE);
 
 	/* partial unmaps would split: nothing removed (5.13.6.6) */
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x10000, 0x10fff), -ERANGE);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x11000, 0x12fff), -ERANGE);
-	ck_assert_int_eq(x->translate(x->opaque, 0x10000, 0x3000, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, 0x10000, 0x3000, CVMM_DMA_READ, &gpa, NULL), 0);
 	/* a range holding nothing; one covering several */
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x50000, 0x5ffff), 0);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x20000, 0x20000), -ERANGE);
 	cvmm_iommu_get_stats(io, &st);
 	ck_assert_uint_eq(st.mappings, 5);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x10000, 0x12fff), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x10000, 1, CVMM_DMA_READ, &gpa), -EFAULT);
-	ck_assert_int_eq(x->translate(x->opaque, 0x13000, 1, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, 0x10000, 1, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0x13000, 1, CVMM_DMA_READ, &gpa, NULL), 0);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0x20000, 0x20fff), 0);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 0, ~0ull), 0);
 	cvmm_iommu_get_stats(io, &st);
@@ -114,22 +114,22 @@ START_TEST(table_basics)
 
 	/* the whole 64-bit space at once, and its last byte */
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0, ~0ull, 0, RD), 0);
-	ck_assert_int_eq(x->translate(x->opaque, ~0ull, 1, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x->translate(x->opaque, ~0ull, 1, CVMM_DMA_READ, &gpa, NULL), 0);
 	ck_assert_uint_eq(gpa, ~0ull);
 	ck_assert_int_eq(cvmm_iommu_map(io, 1, 0x1000, 0x1fff, 0, RD), -EINVAL);
 	ck_assert_int_eq(cvmm_iommu_unmap(io, 1, 1, ~0ull), -ERANGE);
 
 	/* moving to another domain; the last endpoint out takes the domain */
 	ck_assert_int_eq(cvmm_iommu_attach(io, 2, 0x08), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0, 1, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0, 1, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 	cvmm_iommu_get_stats(io, &st);
 	ck_assert_uint_eq(st.domains, 1);
 	ck_assert_uint_eq(st.mappings, 0);
 	ck_assert_int_eq(cvmm_iommu_attach(io, 2, 0x10), 0);
 	ck_assert_int_eq(cvmm_iommu_map(io, 2, 0, PG - 1, 0x1000, RD), 0);
-	ck_assert_int_eq(x2->translate(x2->opaque, 0, 1, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x2->translate(x2->opaque, 0, 1, CVMM_DMA_READ, &gpa, NULL), 0);
 	ck_assert_int_eq(cvmm_iommu_detach(io, 2, 0x08), 0);
-	ck_assert_int_eq(x2->translate(x2->opaque, 0, 1, CVMM_DMA_READ, &gpa), 0);
+	ck_assert_int_eq(x2->translate(x2->opaque, 0, 1, CVMM_DMA_READ, &gpa, NULL), 0);
 	ck_assert_int_eq(cvmm_iommu_detach(io, 2, 0x10), 0);
 	cvmm_iommu_get_stats(io, &st);
 	ck_assert_uint_eq(st.domains, 0);
@@ -194,7 +194,7 @@ START_TEST(state_roundtrip_and_hostile)
 	ck_assert_int_eq(cvmm_iommu_state_save(a, buf, (size_t)n - 1), -ENOSPC);
 	ck_assert_int_eq(cvmm_iommu_state_save(a, buf, (size_t)n), n);
 	ck_assert_int_eq(cvmm_iommu_state_restore(b, buf, (size_t)n), 0);
-	ck_assert_int_eq(x->translate(x->opaque, 0x10008, 8, CVMM_DMA_READ, &gpa), -EFAULT);
+	ck_assert_int_eq(x->translate(x->opaque, 0x10008, 8, CVMM_DMA_READ, &gpa, NULL), -EFAULT);
 	ck_assert_int_eq(cvmm_iommu_translate(b, 8, 0x10008, 8, CVMM_DMA_WRITE, &gpa), 0);
 	ck_assert_uint_eq(gpa, 0x400008);
 	ck_assert_int_eq(cvmm_iommu_translate(b, 8, 0x40000, 8, CVMM_DMA_WRITE, &gpa), -EACCES);

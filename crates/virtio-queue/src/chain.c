@@ -64,13 +64,20 @@ int cvmm_vq_next_slow_range(struct cvmm_virtq *q, struct cvmm_virtq_desc *d,
 {
 	/* Zero-length descriptors carry no address to check. */
 	if (len && q->dma) {
+		const struct cvmm_mem_region *r = q->fast_region;
 		int e = cvmm_vq_dma_buf(q, addr, len, flags, &addr);
 
 		if (e)
 			return e;
+		/* Behind an IOMMU the inline region test is off (addresses
+		 * are IOVAs); the translated address nearly always lands in
+		 * the ring's region: test that before searching them all. */
+		if (addr - r->gpa < r->size && len <= r->size - (addr - r->gpa))
+			goto ok;
 	}
 	if (len && !cvmm_vq_range_ok(q, addr, len))
 		return cvmm_vq_fail(q, -EFAULT, "buffer outside guest RAM");
+ok:
 	d->addr = addr;
 	d->len = len;
 	d->flags = flags;

@@ -13,11 +13,28 @@ int cvmm_vq_dma_buf(struct cvmm_virtq *q, uint64_t iova, uint32_t len, uint16_t 
 		    uint64_t *gpa)
 {
 	unsigned int access = (flags & CVMM_VIRTQ_DESC_F_WRITE) ? CVMM_DMA_WRITE : CVMM_DMA_READ;
-	int e = q->dma->translate(q->dma->opaque, iova, len, access, gpa);
+	/* Read before translating: a change after this read moves it, so a
+	 * window cached now is dropped at the next look. */
+	uint64_t gen = __atomic_load_n(q->dma->generation, __ATOMIC_ACQUIRE);
+	const struct cvmm_dma_span *t = &q->dma_tlb;
+	struct cvmm_dma_span span;
+	int e;
 
-	/* Not a broken queue: the chain is refused (pop) or, when a mapping
-	 * went away under a request in flight, the request fails. */
-	return e ? -EFAULT : 0;
+	/* Buffers of one request (and of the next) nearly always sit in the
+	 * window translated last: no lock, no search. */
+	if (gen == q->dma_tlb_gen && (t->perm & access) == access && iova >= t->iova &&
+	    iova <= t->last && (uint64_t)len - 1 <= t->last - iova) {
+		*gpa = t->gpa + (iova - t->iova);
+		return 0;
+	}
+	e = q->dma->translate(q->dma->opaque, iova, len, access, gpa, &span);
+	if (e)
+		/* Not a broken queue: the chain is refused (pop) or, when a
+		 * mapping went away under a request in flight, it fails. */
+		return -EFAULT;
+	q->dma_tlb = span;
+	q->dma_tlb_gen = gen;
+	return 0;
 }
 
 /* Walk every descriptor of @c (translating each); the queue's state is

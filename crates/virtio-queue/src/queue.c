@@ -102,7 +102,7 @@ static uint8_t *ring_ptr(struct cvmm_virtq *q, uint64_t gpa, uint64_t len,
 		*err = -EINVAL;
 		return NULL;
 	}
-	if (q->dma && q->dma->translate(q->dma->opaque, gpa, len, access, &gpa)) {
+	if (q->dma && q->dma->translate(q->dma->opaque, gpa, len, access, &gpa, NULL)) {
 		*err = -EFAULT;
 		return NULL;
 	}
