@@ -7,7 +7,9 @@
  * NACK and ERROR, nothing plugged), say so; wait for requested_size to
  * reach arg 0 bytes (default 64 MiB: the host's vm.resize desired_ram),
  * plug that much 8 blocks a request, write and read back every page of it,
- * say so; wait for requested_size 0, unplug the first half block by block
+ * say so; wait for requested_size 0, check every page still holds what was
+ * written (a snapshot or migration in between must keep it), unplug the
+ * first half block by block
  * and the rest with UNPLUG_ALL, check the state, say so; wait for a
  * requested_size again (the host's "measured" signal) and exit 0.
  * The boot page tables map the region (they cover every region).
@@ -120,6 +122,10 @@ int guest_main(unsigned int cpu)
 
 	while (cfg(48) != 0)
 		cpu_relax();
+	/* (a snapshot or a migration may have happened meanwhile) */
+	for (uint64_t o = 0; o < want; o += 4096)
+		if (*(volatile uint64_t *)(base + o) != 0x6d656d0000000000ull + o)
+			return fail(7, "plugged memory lost what was written");
 	for (uint64_t b = 0; b < nb / 2; b++)
 		if (request(UNPLUG, base + b * bs, 1, NULL) != ACK)
 			return fail(7, "unplug refused");

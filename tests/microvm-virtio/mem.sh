@@ -7,12 +7,13 @@
 # (Cloud Hypervisor's hotplug_method VirtioMem), and over virtio-pci; all
 # under the default seccomp filters. Snapshot with 64 MiB plugged, restore
 # into a new VMM: the plugged blocks (the bitmap in the state stream) and
-# their bytes come back, the guest unplugs them there. Hostile vm.resize
-# and flag values get one line each.
+# their bytes come back, the guest unplugs them there. The same across a
+# pre-copy live migration (the region's pages go with the dirty log).
+# Hostile vm.resize and flag values get one line each.
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
 require_guests virtio-mem virtio-pci
-plan 43
+plan 48
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 BOOT=$((128 << 20))
 PLUG=$((64 << 20))
@@ -116,11 +117,41 @@ check "restore: vm.counters: plugged_size 64 MiB again (the bitmap came back)" s
 	"timeout 20 '$REMOTE' --api-socket '$SOCK' counters | tr -d ' \n' | grep -q '\"plugged_size\":$PLUG,\"requested_size\":$PLUG'"
 R resume >/dev/null 2>&1
 R resize desired_ram=$BOOT >/dev/null 2>&1
-check "restore: the guest unplugs the restored blocks (each ACKed)" \
+check "restore: the guest finds its 64 MiB intact and unplugs it (each ACKed)" \
 	wait_for "$TMP/serial" "virtio-mem: unplugged all" 20
 R resize desired_ram=$((BOOT + (2 << 20))) >/dev/null 2>&1
 wait_pid $vmm 30
 check "restore: the guest exits 0 (the VMM with it)" \
+	sh -c "test $rc -eq 0 && ! grep -q FAIL '$TMP/serial'"
+
+# Live migration (pre-copy) with blocks plugged.
+rm -f "$TMP/serial"
+SOCK=$TMP/api.src.sock
+start_vmm; src=$vmm
+DSOCK=$TMP/api.dst.sock
+rm -f "$DSOCK"
+timeout 90 "$MICROVM" --api-socket "$DSOCK" >"$TMP/dst.out" 2>&1 &
+dst=$!
+i=0
+while ! [ -S "$DSOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+D() { timeout 30 "$REMOTE" --api-socket "$DSOCK" "$@"; }
+R create "$TMP/vm-snap.json" >/dev/null 2>&1 && R boot >/dev/null 2>&1
+wait_for "$TMP/serial" "virtio-mem: hostile requests refused" 20
+R resize desired_ram=$((BOOT + PLUG)) >/dev/null 2>&1
+wait_for "$TMP/serial" "virtio-mem: plugged 64 MiB, written and read back" 20
+D receive-migration receiver_url=unix:"$TMP/mig.sock" >/dev/null 2>&1
+check "migration: send-migration with 64 MiB plugged" \
+	R send-migration destination_url=unix:"$TMP/mig.sock"
+wait_pid $src 30
+check "migration: the source ends with status 0" test "$rc" -eq 0
+check "migration: vm.counters on the destination: plugged_size 64 MiB" eventually 20 sh -c \
+	"timeout 20 '$REMOTE' --api-socket '$DSOCK' counters | tr -d ' \n' | grep -q '\"plugged_size\":$PLUG,\"requested_size\":$PLUG'"
+D resize desired_ram=$BOOT >/dev/null 2>&1
+check "migration: the guest finds its 64 MiB intact and unplugs it (each ACKed)" \
+	wait_for "$TMP/serial" "virtio-mem: unplugged all" 20
+D resize desired_ram=$((BOOT + (2 << 20))) >/dev/null 2>&1
+wait_pid $dst 30
+check "migration: the guest exits 0 on the destination" \
 	sh -c "test $rc -eq 0 && ! grep -q FAIL '$TMP/serial'"
 
 run_vm out --kernel "$GUESTS/virtio-mem.img" --memory size=128M,hotplug_method=acpi,hotplug_size=1G

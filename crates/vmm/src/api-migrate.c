@@ -309,7 +309,8 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 		mig_fail(g, "the source's VM config: %s", cj ? err : "not JSON");
 		return -EPROTO;
 	}
-	if (c.memory != cvmm_vmm_incoming_mem_size(g->in) ||
+	/* The source's guest memory is its RAM and its virtio-mem region. */
+	if (c.memory + (c.dev.vmem ? c.dev.vmem_size : 0) != cvmm_vmm_incoming_mem_size(g->in) ||
 	    c.cpus != cvmm_vmm_incoming_ncpus(g->in)) {
 		json_object_put(cj);
 		mig_fail(g, "%s", "the source's VM config does not match its memory size or vCPUs");

@@ -378,7 +378,14 @@ static int on_memfd(struct receiver *r, const struct cvmm_mig_msg *m, int memfd)
 		return -EPROTO;
 	}
 	/* Our fresh RAM goes; the source's memfd takes its place (the map
-	 * keeps a dup). Only before start: nothing points into it yet. */
+	 * keeps a dup). Only before start: nothing points into it yet. A
+	 * virtio-mem region stays one (out of the firmware map). */
+	{
+		const struct cvmm_mem_region *old = cvmm_guest_mem_find(cvmm_vmm_mem(r->vmm), ro.gpa);
+
+		if (old && old->gpa == ro.gpa)
+			ro.flags |= old->flags & CVMM_MEM_F_HOTPLUG;
+	}
 	ret = cvmm_vmm_memory_remove(r->vmm, ro.gpa);
 	if (!ret)
 		ret = cvmm_vmm_memory_add(r->vmm, &ro);
