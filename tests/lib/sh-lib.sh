@@ -36,6 +36,10 @@ wait_pid() {
 	done
 	if pid_alive "$1"; then
 		echo "# pid $1 still runs after $2 s: SIGKILL"
+		# `timeout N CMD &` dies alone on SIGKILL and CMD lives on
+		# (an orphaned VMM was found spinning): its child first
+		_c=$(child_of "$1")
+		[ -n "$_c" ] && kill -KILL "$_c" 2>/dev/null
 		kill -KILL "$1" 2>/dev/null
 	fi
 	rc=0
