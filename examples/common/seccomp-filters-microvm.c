@@ -247,6 +247,7 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	CVMM_SECCOMP_RULE("rseq"),
 	CVMM_SECCOMP_RULE("getrandom"),            /* TLS */
 	CVMM_SECCOMP_RULE("restart_syscall"),      /* a pump's poll interrupted (a stop at exit) */
+	CVMM_SECCOMP_RULE("mremap"),               /* realloc() of a message buffer that grows */
 	CVMM_SECCOMP_RULE_COND("socketpair",       /* TLS: the plain end the migration uses */
 		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
 	CVMM_SECCOMP_RULE_COND("setsockopt",       /* ... with room for a page batch */

@@ -94,11 +94,12 @@ static const struct field restore_fields[] = {
 static const struct field send_migration_fields[] = {
 	{ "destination_url", NULL, STR }, { "local", NULL, BOOL }, { "downtime_ms", NULL, INT },
 	{ "memory_mode", NULL, STR }, { "postcopy_switch", NULL, BOOL },
-	{ "connections", NULL, INT }, { "tls_dir", NULL, STR }, { NULL, NULL, STR },
+	{ "connections", NULL, INT }, { "tls_dir", NULL, STR }, { "resume", NULL, BOOL },
+	{ NULL, NULL, STR },
 };
 static const struct field receive_migration_fields[] = {
 	{ "receiver_url", NULL, STR }, { "memory_mode", NULL, STR }, { "tls_dir", NULL, STR },
-	{ NULL, NULL, STR },
+	{ "resume", NULL, BOOL }, { NULL, NULL, STR },
 };
 
 static const struct command commands[] = {
@@ -137,11 +138,13 @@ static const struct command commands[] = {
 	  "images, vsock socket and output files" },
 	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
 	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]"
-	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR]: "
-	  "migrate the running VM, with its progress on stderr" },
+	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR]"
+	  "[,resume=on]: migrate the running VM, with its progress on stderr (resume=on: a "
+	  "post-copy that lost its link goes on over a new connection)" },
 	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
-	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR]: "
-	  "receive a VM (on an empty VMM)" },
+	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR]"
+	  "[,resume=on]: receive a VM (on an empty VMM; resume=on: the rest of a post-copy "
+	  "that lost its link)" },
 	{ "snapshot-progress", "GET", "vm.snapshot-progress", 0, NULL,
 	  "how far the running or last snapshot or restore has got" },
 	{ "migration-progress", "GET", "vm.migration-progress", 0, NULL,
@@ -542,7 +545,7 @@ static void show(struct json_object *o, bool tty, long long *pass_max, char *las
 static bool terminal(const char *state)
 {
 	return !strcmp(state, "completed") || !strcmp(state, "failed") ||
-	       !strcmp(state, "cancelled");
+	       !strcmp(state, "cancelled") || !strcmp(state, "postcopy-paused");
 }
 
 /* The PUT on a thread (it blocks until the end on Cloud Hypervisor; cvmm
@@ -598,7 +601,8 @@ static void send_with_progress(const char *sock, const char *body, struct resp *
 	if (tty && shown)
 		fputc('\n', stderr);
 	*out = j.r;
-	if (out->status < 300 && (!strcmp(state, "failed") || !strcmp(state, "cancelled"))) {
+	if (out->status < 300 && (!strcmp(state, "failed") || !strcmp(state, "cancelled") ||
+				  !strcmp(state, "postcopy-paused"))) {
 		free(out->body);
 		error[strcspn(error, "\n")] = '\0';
 		die("send-migration: %s%s%s", state, error[0] ? ": " : "", error);

@@ -80,7 +80,11 @@ enum cvmm_mig_type {
 	/** struct cvmm_mig_pages (no data): pages the destination holds from
 	 * an earlier pass that were dirtied since; dropped, they come again. */
 	CVMM_MIG_DISCARD = 12,
-	CVMM_MIG_TYPE_MAX = CVMM_MIG_DISCARD,
+	/** Destination to source, the answer to a START with CVMM_MIG_F_RESUME:
+	 * struct cvmm_mig_received + a bitmap of which of its pages the
+	 * destination holds; as many as it takes, then ACCEPT. */
+	CVMM_MIG_RECEIVED = 13,
+	CVMM_MIG_TYPE_MAX = CVMM_MIG_RECEIVED,
 };
 
 /** Flags of START. */
@@ -89,7 +93,15 @@ enum cvmm_mig_type {
 /** Pre-copy that may switch to post-copy (SWITCH) if it does not converge;
  * the destination answers ACCEPT, and a page-request connection exists. */
 #define CVMM_MIG_F_SWITCH 0x4u
-#define CVMM_MIG_F_ALL (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_LOCAL | CVMM_MIG_F_SWITCH)
+/** Post-copy recovery: the link of a post-copy migration was lost after
+ * the switch-over and this new connection resumes it (with
+ * CVMM_MIG_F_POSTCOPY, no extra connections). The destination answers with
+ * RECEIVED messages (the pages it holds) and ACCEPT(CVMM_MIG_F_RESUME); the
+ * source then sends PASS, the missing pages, COMPLETE (the pages of this
+ * connection) and serves page requests on a new request connection. */
+#define CVMM_MIG_F_RESUME 0x8u
+#define CVMM_MIG_F_ALL (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_LOCAL | CVMM_MIG_F_SWITCH | \
+			CVMM_MIG_F_RESUME)
 /** Most memory connections besides the main one (START's connections). */
 #define CVMM_MIG_MAX_CONNECTIONS 15u
 
@@ -131,6 +143,18 @@ struct cvmm_mig_memfd {
 	uint64_t gpa;
 	uint64_t size;
 	uint64_t fd_offset;
+};
+
+/** Most pages one RECEIVED describes (a 32 KiB bitmap). */
+#define CVMM_MIG_MAX_BITMAP (1u << 18)
+
+/** RECEIVED's fixed part (16 bytes), then (count + 7) / 8 bytes: bit i
+ * (byte i / 8, bit i % 8) set when page gpa + i * 4096 is at the
+ * destination. The pages lie inside one range of RAM. */
+struct cvmm_mig_received {
+	uint64_t gpa;
+	uint32_t count;       /**< 1..CVMM_MIG_MAX_BITMAP */
+	uint32_t reserved;
 };
 
 /** A message header as decoded. */
@@ -176,6 +200,10 @@ struct cvmm_mig_msg {
 			uint32_t flags;
 		} accept;
 		uint64_t switch_pages;
+		struct {
+			struct cvmm_mig_received hdr;
+			const uint8_t *bits;
+		} received;
 	} u;
 };
 
@@ -206,7 +234,10 @@ int cvmm_mig_decode_header(const void *buf, struct cvmm_mig_hdr *h, char *err, s
  * overflow, 1..CVMM_MIG_MAX_BATCH pages, the payload exactly as long as the
  * data the flags promise); START's ranges must be page-aligned,
  * non-overlapping, ascending, sum to mem_size, and the config must fit;
- * MEMFD must name exactly one range of @map. @map may be NULL only for
+ * MEMFD must name exactly one range of @map; RECEIVED must lie inside one
+ * range of @map with a bitmap exactly as long as its count; START with
+ * CVMM_MIG_F_RESUME needs CVMM_MIG_F_POSTCOPY and no extra connections.
+ * @map may be NULL only for
  * messages that carry no address (the source decoding a RESULT).
  * @return 0 and *@out; -EPROTO (a malformed field); -ERANGE (an address
  * outside @map); -EPROTONOSUPPORT (another protocol version, unknown
@@ -234,8 +265,9 @@ struct cvmm_mig_rx {
  * PASS numbers strictly increasing; PAGES/MEMFD only after START; STATE at
  * most once; COMPLETE only after STATE; nothing after COMPLETE/ABANDON;
  * SWITCH once, before STATE, and only when START allowed it; DISCARD only
- * between SWITCH and STATE; PAGE_REQUEST, RESULT and ACCEPT never on the
- * source's stream.
+ * between SWITCH and STATE; PAGE_REQUEST, RESULT, ACCEPT and RECEIVED never
+ * on the source's stream. A receiver resuming a post-copy keeps its @rx
+ * (START and STATE seen), sets pages to 0 and done to false.
  * @return 0; -EPROTO with @err naming the message.
  * Thread safety: one thread per @rx.
  */
@@ -294,6 +326,9 @@ int cvmm_mig_send_complete(int fd, uint64_t pages);
 int cvmm_mig_send_abandon(int fd, const char *reason);
 /** RESULT (destination to source): 0 or a negative errno, and a reason. */
 int cvmm_mig_send_result(int fd, int error, const char *reason);
+/** RECEIVED (destination to source): @count (1..CVMM_MIG_MAX_BITMAP) pages
+ * at @gpa, @bits as in struct cvmm_mig_received. */
+int cvmm_mig_send_received(int fd, uint64_t gpa, uint32_t count, const uint8_t *bits);
 /** MEMFD for [gpa, gpa + size) with @memfd passed as SCM_RIGHTS on a unix socket. */
 int cvmm_mig_send_memfd(int fd, int memfd, uint64_t gpa, uint64_t size, uint64_t fd_offset);
 

@@ -90,6 +90,11 @@ enum cvmm_vmm_event_type {
 	CVMM_VMM_EV_DEVICE_ADDED,
 	CVMM_VMM_EV_DEVICE_REMOVED,
 	CVMM_VMM_EV_VCPU_CRASH,    /**< detail holds the registers */
+	/** Post-copy lost its link after the switch-over (either side, on the
+	 * migration's thread): CVMM_VMM_MIG_POSTCOPY_PAUSED; detail: why. */
+	CVMM_VMM_EV_POSTCOPY_PAUSED,
+	/** A new connection resumed it (CVMM_VMM_MIG_POSTCOPY again). */
+	CVMM_VMM_EV_POSTCOPY_RESUMED,
 };
 
 struct cvmm_vmm_event {
@@ -929,6 +934,14 @@ enum cvmm_vmm_mig_state {
 	CVMM_VMM_MIG_COMPLETED,    /**< the destination runs; the source stays paused */
 	CVMM_VMM_MIG_FAILED,       /**< see error; the source runs again */
 	CVMM_VMM_MIG_CANCELLED,    /**< cvmm_vmm_migrate_cancel(); the source runs again */
+	/**
+	 * Post-copy lost its link after the switch-over (see error). The
+	 * source keeps its paused, complete copy; the destination keeps its
+	 * VM, whose threads wait on the pages it lacks (never wrong data).
+	 * A new connection resumes it: cvmm_vmm_migrate_opts.resume on the
+	 * source, a receive of the resuming START on the destination.
+	 */
+	CVMM_VMM_MIG_POSTCOPY_PAUSED,
 };
 
 /** A migration's figures, readable at any time and passed to the callback. */
@@ -1022,6 +1035,14 @@ struct cvmm_vmm_migrate_opts {
 	 * NULL: nothing to hand over.
 	 */
 	int (*handover)(void *opaque, bool hold);
+	/**
+	 * Post-copy recovery: resume the post-copy whose link was lost
+	 * (CVMM_VMM_MIG_POSTCOPY_PAUSED; this VM PAUSED) over the new
+	 * connections @fd and @request_fd: the destination says which pages
+	 * it holds, every other page is pushed while its requests are served.
+	 * Nothing else of these options applies but progress/opaque/via_loop.
+	 */
+	bool resume;
 };
 
 /**
@@ -1044,7 +1065,11 @@ struct cvmm_vmm_migrate_opts {
  * error; -EBUSY (not RUNNING, or a migration runs); -EINVAL (local without
  * shared RAM). If the link fails after the state was sent and before the
  * verdict, the outcome is unknown: -ENOTCONN and the VM stays PAUSED (it
- * may run on the other side). @err: one line.
+ * may run on the other side). After a post-copy switch-over a lost link is
+ * -EPIPE / -ECONNRESET / -ENOTCONN with the VM PAUSED for good and the
+ * state CVMM_VMM_MIG_POSTCOPY_PAUSED (CVMM_VMM_EV_POSTCOPY_PAUSED): call
+ * again with @o->resume over new connections. @o->resume in any other
+ * state: -EBUSY. @err: one line.
  * Thread safety: the control thread, or with @o->via_loop any thread.
  */
 int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_migrate_opts *o,
@@ -1066,6 +1091,10 @@ const char *cvmm_vmm_incoming_config(const struct cvmm_vmm_incoming *in, size_t 
 uint64_t cvmm_vmm_incoming_mem_size(const struct cvmm_vmm_incoming *in);
 unsigned int cvmm_vmm_incoming_ncpus(const struct cvmm_vmm_incoming *in);
 bool cvmm_vmm_incoming_local(const struct cvmm_vmm_incoming *in);
+/** True when the START resumes a post-copy that lost its link
+ * (CVMM_MIG_F_RESUME): the program hands it to the VM whose post-copy is
+ * paused rather than creating one. */
+bool cvmm_vmm_incoming_resume(const struct cvmm_vmm_incoming *in);
 /** True when the source wants a page-request connection (post-copy, or
  * pre-copy that may switch to it): accept it right after the main one. */
 bool cvmm_vmm_incoming_wants_requests(const struct cvmm_vmm_incoming *in);
@@ -1108,8 +1137,15 @@ struct cvmm_vmm_receive_opts {
  * requested on o->request_fd and filled by the VMM's fault thread
  * (uffd.c) while a thread of this migration receives the pushed rest;
  * cvmm_vmm_migrate_progress() says POSTCOPY, then COMPLETED (every page
- * here) or FAILED (the link was lost: missing pages can never arrive; the
- * source keeps its paused copy).
+ * here) or POSTCOPY_PAUSED (the link was lost or the stream went wrong:
+ * missing pages wait; the source keeps its paused copy;
+ * CVMM_VMM_EV_POSTCOPY_PAUSED).
+ * Post-copy recovery: an @in whose START carries CVMM_MIG_F_RESUME (the
+ * program's @vmm is the running VM in POSTCOPY_PAUSED, @o->request_fd the
+ * new request connection): its layout is checked, the pages held here are
+ * sent, and the push goes on in the background (POSTCOPY; failing again
+ * pauses again). A resume on a VM with no paused post-copy, or a plain
+ * START there: -EBUSY, nothing changes.
  * @return 0: start the VM (cvmm_vmm_start()). Otherwise the source was
  * told (when the link allows), the VM must be destroyed, never started:
  * -ECANCELED (the source abandoned); -EPIPE (the stream was cut);
@@ -1132,7 +1168,7 @@ bool cvmm_vmm_migrate_progress(struct cvmm_vmm *vmm, struct cvmm_vmm_mig_progres
 int cvmm_vmm_migrate_cancel(struct cvmm_vmm *vmm);
 
 /** "none", "setup", "precopy", "stop-and-copy", "postcopy", "completed", "failed",
- * "cancelled". */
+ * "cancelled", "postcopy-paused". */
 const char *cvmm_vmm_mig_state_name(enum cvmm_vmm_mig_state s);
 
 /* ------------------------------------------------------------------------ */

@@ -29,6 +29,7 @@ static const char *const names[] = {
 	[CVMM_MIG_ACCEPT] = "ACCEPT",
 	[CVMM_MIG_SWITCH] = "SWITCH",
 	[CVMM_MIG_DISCARD] = "DISCARD",
+	[CVMM_MIG_RECEIVED] = "RECEIVED",
 };
 
 const char *cvmm_mig_type_name(uint32_t type)
@@ -86,6 +87,8 @@ uint64_t cvmm_mig__max_len(uint32_t type)
 		return 8;
 	case CVMM_MIG_DISCARD:
 		return sizeof(struct cvmm_mig_pages);
+	case CVMM_MIG_RECEIVED:
+		return sizeof(struct cvmm_mig_received) + CVMM_MIG_MAX_BITMAP / 8;
 	default:
 		return 0;
 	}
@@ -203,6 +206,11 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 	if (s->connections > CVMM_MIG_MAX_CONNECTIONS)
 		return FAIL(-EPROTO, "connections", "%" PRIu32 " exceeds %u", s->connections,
 			    CVMM_MIG_MAX_CONNECTIONS);
+	if ((s->flags & CVMM_MIG_F_RESUME) &&
+	    ((s->flags & CVMM_MIG_F_ALL) != (CVMM_MIG_F_RESUME | CVMM_MIG_F_POSTCOPY) ||
+	     s->connections))
+		return FAIL(-EPROTO, "flags", "a resume (%#" PRIx32 ") is post-copy on one "
+			    "connection only", s->flags);
 	if (s->connections && (s->flags & CVMM_MIG_F_LOCAL))
 		return FAIL(-EPROTO, "connections", "%" PRIu32 " in a local migration",
 			    s->connections);
@@ -242,6 +250,38 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 		return FAIL(-EPROTO, "mem_size", "%" PRIu64 ", the ranges hold %" PRIu64,
 			    s->mem_size, sum);
 	out->u.start.config = p + sizeof(*s) + (size_t)s->nranges * sizeof(struct cvmm_mig_range);
+	return 0;
+}
+
+static int decode_received(const struct cvmm_mig_hdr *h, const uint8_t *p,
+			   const struct cvmm_mig_map *map, struct cvmm_mig_msg *out, char *err,
+			   size_t errlen)
+{
+	struct cvmm_mig_received *rc = &out->u.received.hdr;
+	uint64_t bytes, want;
+
+	if (h->len < sizeof(*rc))
+		return FAIL(-EPROTO, "length", "%" PRIu64 " bytes, at least %zu needed", h->len,
+			    sizeof(*rc));
+	rc->gpa = get64(p);
+	rc->count = get32(p + 8);
+	rc->reserved = get32(p + 12);
+	if (rc->reserved)
+		return FAIL(-EPROTO, "reserved", "not zero");
+	if (rc->gpa & (CVMM_MIG_PAGE_SIZE - 1))
+		return FAIL(-EPROTO, "gpa", "%#" PRIx64 " is not page-aligned", rc->gpa);
+	if (!rc->count || rc->count > CVMM_MIG_MAX_BITMAP)
+		return FAIL(-EPROTO, "count", "%" PRIu32 " out of range [1, %u]", rc->count,
+			    CVMM_MIG_MAX_BITMAP);
+	bytes = (uint64_t)rc->count * CVMM_MIG_PAGE_SIZE; /* <= 1 GiB: no overflow */
+	if (rc->gpa > UINT64_MAX - bytes || map_find(map, rc->gpa, bytes) < 0)
+		return FAIL(-ERANGE, "gpa", "%#" PRIx64 " + %" PRIu32 " pages is not inside guest RAM",
+			    rc->gpa, rc->count);
+	want = sizeof(*rc) + (rc->count + 7u) / 8u;
+	if (h->len != want)
+		return FAIL(-EPROTO, "length", "%" PRIu64 " bytes, %" PRIu64 " expected for a "
+			    "bitmap of %" PRIu32 " pages", h->len, want, rc->count);
+	out->u.received.bits = p + sizeof(*rc);
 	return 0;
 }
 
@@ -322,6 +362,8 @@ int cvmm_mig_decode(const struct cvmm_mig_hdr *h, const void *payload,
 	case CVMM_MIG_ABANDON:
 	case CVMM_MIG_RESULT:
 		return decode_text(h, p, out, err, errlen);
+	case CVMM_MIG_RECEIVED:
+		return decode_received(h, p, map, out, err, errlen);
 	case CVMM_MIG_MEMFD: {
 		struct cvmm_mig_memfd *m = &out->u.memfd;
 		int i;

@@ -192,6 +192,18 @@ int cvmm_mig_send_discard(int fd, uint64_t gpa, uint32_t count)
 	return send_msg(fd, CVMM_MIG_DISCARD, p, sizeof(p), NULL, 0);
 }
 
+int cvmm_mig_send_received(int fd, uint64_t gpa, uint32_t count, const uint8_t *bits)
+{
+	uint8_t p[16];
+
+	if (!bits || !count || count > CVMM_MIG_MAX_BITMAP || (gpa & (CVMM_MIG_PAGE_SIZE - 1)))
+		return -EINVAL;
+	put64(p, gpa);
+	put32(p + 8, count);
+	put32(p + 12, 0);
+	return send_msg(fd, CVMM_MIG_RECEIVED, p, sizeof(p), bits, (count + 7u) / 8u);
+}
+
 int cvmm_mig_send_state(int fd, const void *data, size_t len)
 {
 	if (!data || !len || len > CVMM_MIG_MAX_STATE)

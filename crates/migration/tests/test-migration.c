@@ -328,6 +328,98 @@ START_TEST(zero_check)
 }
 END_TEST
 
+/* Post-copy recovery: START(RESUME), the destination's RECEIVED bitmaps. */
+START_TEST(resume_messages)
+{
+	static struct cvmm_mig_msg m;
+	struct cvmm_mig_rx rx = { .started = true, .state_seen = true };
+	uint8_t bits[32] = { 0x05, 0x80 }, b[16 + 16 + 32];
+	void *buf;
+	char err[256] = "";
+	int sv[2];
+
+	pair(sv);
+	ck_assert_int_eq(cvmm_mig_send_start(sv[0], CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_RESUME, 2,
+					     ranges, 2, NULL, 0), 0);
+	ck_assert_int_eq(cvmm_mig_send_received(sv[0], 0x2000, 16, bits), 0);
+	ck_assert_int_eq(cvmm_mig_send_received(sv[0], 0x2000, 0, bits), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_received(sv[0], 0x2001, 1, bits), -EINVAL);
+	ck_assert_msg(recv1(sv[1], &m, &buf, err) == 0, "%s", err);
+	ck_assert_uint_eq(m.u.start.hdr.flags, CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_RESUME);
+	free(buf);
+	ck_assert_msg(recv1(sv[1], &m, &buf, err) == 0, "%s", err);
+	ck_assert_int_eq(m.type, CVMM_MIG_RECEIVED);
+	ck_assert_uint_eq(m.u.received.hdr.gpa, 0x2000);
+	ck_assert_uint_eq(m.u.received.hdr.count, 16);
+	ck_assert_uint_eq(m.u.received.bits[0], 0x05);
+	ck_assert_uint_eq(m.u.received.bits[1], 0x80);
+	ck_assert_str_eq(cvmm_mig_type_name(CVMM_MIG_RECEIVED), "RECEIVED");
+	/* Never on the source's stream. */
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "not valid on the source's stream"));
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Hostile bitmaps: outside RAM, straddling a range's end, no pages,
+	 * a bitmap longer or shorter than its count, reserved bits. */
+	memset(b, 0, sizeof(b));
+	cvmm_mig_encode_header(b, CVMM_MIG_RECEIVED, 16 + 1);
+	{
+		uint64_t gpa = 1 << 20;
+		uint32_t count = 1;
+
+		memcpy(b + 16, &gpa, 8);
+		memcpy(b + 24, &count, 4);
+		refused(b, 16 + 17, -ERANGE, "not inside guest RAM");
+		gpa = (1 << 20) - 4096;
+		count = 2;
+		memcpy(b + 16, &gpa, 8);
+		memcpy(b + 24, &count, 4);
+		refused(b, 16 + 17, -ERANGE, "not inside guest RAM");
+		gpa = 0;
+		count = 0;
+		memcpy(b + 16, &gpa, 8);
+		memcpy(b + 24, &count, 4);
+		refused(b, 16 + 17, -EPROTO, "field 'count'");
+		count = 9; /* two bytes of bitmap, one came */
+		memcpy(b + 24, &count, 4);
+		refused(b, 16 + 17, -EPROTO, "expected for a bitmap of 9 pages");
+		count = 1;
+		memcpy(b + 24, &count, 4);
+		b[28] = 1;
+		refused(b, 16 + 17, -EPROTO, "field 'reserved'");
+		cvmm_mig_encode_header(b, CVMM_MIG_RECEIVED, 1ull << 30);
+		refused(b, 16, -EMSGSIZE, "'RECEIVED' field 'length'");
+	}
+	/* A resume is post-copy on one connection. */
+	{
+		uint8_t s[16 + 56 + 16];
+		uint32_t v;
+		uint64_t q;
+
+		memset(s, 0, sizeof(s));
+		cvmm_mig_encode_header(s, CVMM_MIG_START, 56 + 16);
+		memcpy(s + 16, CVMM_MIG_MAGIC, 8);
+		v = 1;
+		memcpy(s + 24, &v, 4);          /* version */
+		memcpy(s + 32, &v, 4);          /* ncpus */
+		memcpy(s + 36, &v, 4);          /* nranges */
+		q = 4096;
+		memcpy(s + 40, &q, 8);          /* mem_size */
+		memcpy(s + 72 + 8, &q, 8);      /* range 0: [0, 4096) */
+		v = CVMM_MIG_F_RESUME;
+		memcpy(s + 28, &v, 4);
+		refused(s, sizeof(s), -EPROTO, "field 'flags'");
+		v = CVMM_MIG_F_RESUME | CVMM_MIG_F_POSTCOPY;
+		memcpy(s + 28, &v, 4);
+		v = 1;
+		memcpy(s + 56, &v, 4);          /* connections */
+		refused(s, sizeof(s), -EPROTO, "post-copy on one connection only");
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("migration");
@@ -338,6 +430,7 @@ int main(void)
 	tcase_add_test(tc, memfd_passing);
 	tcase_add_test(tc, switch_order);
 	tcase_add_test(tc, zero_check);
+	tcase_add_test(tc, resume_messages);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }

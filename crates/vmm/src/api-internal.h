@@ -55,6 +55,7 @@ struct api {
 		bool live;            /* send: the core published this send's figures (atomic) */
 		bool postcopy;        /* memory_mode Postcopy: send post-copy / receive allows it */
 		bool postcopy_switch; /* send: pre-copy that may switch */
+		bool resume;          /* post-copy recovery (either side) */
 		unsigned int connections; /* send: 1..16 */
 		char tls_dir[256];    /* "" : none */
 		/* The connections of the migration: kept until its VM goes (a

@@ -343,6 +343,30 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	return 0;
 }
 
+/* On the loop: post-copy recovery into the VM whose post-copy is paused.
+ * A refusal leaves it paused (its figures say why). */
+static int resume_on_loop(struct cvmm_event_manager *em, void *arg)
+{
+	struct api *a = arg;
+	struct mig *g = &a->mig;
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	char err[512] = "";
+	int ret;
+
+	(void)em;
+	if (a->quit || !a->vm.vmm)
+		return -ECANCELED;
+	if (cvmm_vmm_incoming_wants_requests(g->in) && g->nfds > 1)
+		ro.request_fd = g->fds[1];
+	ret = cvmm_vmm_migrate_receive(a->vm.vmm, g->in, &ro, err, sizeof(err));
+	if (ret) {
+		CVMM_LOG(CVMM_LOG_WARN, "microvm", "receive-migration resume: %s",
+			 err[0] ? err : strerror(-ret));
+		mig_close_fds(a);
+	}
+	return ret;
+}
+
 /* The next connection of the migration on the listener (a bounded wait:
  * a source that announced it and never connects fails it), through TLS
  * when asked. @return the fd (kept with the migration) or -1. */
@@ -426,7 +450,7 @@ static void *receive_main(void *arg)
 	for (unsigned int i = 0; i < cvmm_vmm_incoming_connections(g->in); i++)
 		if (receive_next(a, &sa, "memory") < 0)
 			goto out;
-	cvmm_event_manager_call(a->em, receive_on_loop, a, true);
+	cvmm_event_manager_call(a->em, g->resume ? resume_on_loop : receive_on_loop, a, true);
 out:
 	cvmm_vmm_incoming_free(g->in);
 	g->in = NULL;
@@ -562,21 +586,65 @@ static int mig_common(struct api *a, struct cvmm_api_request *q, const char *url
 	return 0;
 }
 
+/* The request's "resume" (post-copy recovery), checked against this side's
+ * migration: only a post-copy that lost its link on this side (@source)
+ * resumes. @return 0, or 400/409 in @r. */
+static int mig_resume(struct api *a, struct cvmm_api_request *q, const char *what, bool source,
+		      bool *resume, struct cvmm_api_response *r)
+{
+	struct cvmm_vmm_mig_progress p = { 0 };
+	struct json_object *v;
+
+	*resume = false;
+	if (!json_object_object_get_ex(q->json, "resume", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		cvmm_api_error(r, 400, "%s: 'resume' must be a boolean", what);
+		return -EINVAL;
+	}
+	if (!(*resume = json_object_get_boolean(v)))
+		return 0;
+	if (a->mig.thread && !__atomic_load_n(&a->mig.done, __ATOMIC_ACQUIRE)) {
+		cvmm_api_error(r, 409, "%s: a migration runs already", what);
+		return -EBUSY;
+	}
+	if (a->vm.vmm)
+		cvmm_vmm_migrate_progress(a->vm.vmm, &p);
+	if (p.state != CVMM_VMM_MIG_POSTCOPY_PAUSED || a->mig.sending != source) {
+		cvmm_api_error(r, 409, "%s: 'resume' needs the %s of a post-copy that lost its "
+			       "link (this VMM's migration is %s%s)", what,
+			       source ? "source" : "destination", cvmm_vmm_mig_state_name(p.state),
+			       p.state == CVMM_VMM_MIG_POSTCOPY_PAUSED ?
+			       (source ? ", as the destination" : ", as the source") : "");
+		return -EBUSY;
+	}
+	if (json_object_object_get_ex(q->json, "memory_mode", &v) && !a->mig.postcopy) {
+		cvmm_api_error(r, 400, "%s: 'resume' is post-copy (memory_mode Postcopy)", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* vm.receive-migration {"receiver_url": URL} on an empty VMM: 204 once it
  * listens; the VM appears (Running) when the migration completes. */
 void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
 				 struct cvmm_api_response *r)
 {
-	static const char *const known[] = { "receiver_url", "memory_mode", "tls_dir", NULL };
+	static const char *const known[] = { "receiver_url", "memory_mode", "tls_dir", "resume",
+					     NULL };
 	const char *url;
+	bool resume;
 
 	if (!only_known(q->json, known, "vm.receive-migration", r) ||
 	    !(url = url_of(q->json, "receiver_url", "vm.receive-migration", r)) ||
-	    mig_common(a, q, url, "vm.receive-migration", r))
+	    mig_common(a, q, url, "vm.receive-migration", r) ||
+	    mig_resume(a, q, "vm.receive-migration", false, &resume, r))
 		return;
-	if (a->have_cfg)
+	if (a->have_cfg && !resume)
 		return cvmm_api_error(r, 409, "vm.receive-migration: a VM exists already "
 				      "(vm.delete first)");
+	a->mig.resume = resume;
+	a->mig.postcopy |= resume;
 	a->mig.sending = false;
 	if (!mig_start(a, receive_main, url, "vm.receive-migration", r))
 		r->status = 204;
@@ -589,16 +657,34 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 {
 	static const char *const known[] = { "destination_url", "local", "downtime_ms",
 					     "memory_mode", "connections", "tls_dir",
-					     "postcopy_switch", NULL };
+					     "postcopy_switch", "resume", NULL };
 	struct mig *g = &a->mig;
 	struct json_object *v;
 	const char *url;
 	int64_t dt = 0;
+	bool resume;
 
 	if (!only_known(q->json, known, "vm.send-migration", r) ||
 	    !(url = url_of(q->json, "destination_url", "vm.send-migration", r)) ||
-	    mig_common(a, q, url, "vm.send-migration", r))
+	    mig_common(a, q, url, "vm.send-migration", r) ||
+	    mig_resume(a, q, "vm.send-migration", true, &resume, r))
 		return;
+	if (resume) {
+		static const char *const rknown[] = { "destination_url", "memory_mode", "tls_dir",
+						      "resume", NULL };
+
+		if (!only_known(q->json, rknown, "vm.send-migration with 'resume'", r))
+			return;
+		g->o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(g->o), .via_loop = true,
+						       .request_fd = -1, .postcopy = true,
+						       .resume = true };
+		g->connections = 1;
+		g->resume = true;
+		if (!mig_start(a, send_main, url, "vm.send-migration", r))
+			r->status = 204;
+		return;
+	}
+	g->resume = false;
 	if (!need(a, r, "Running", "vm.send-migration"))
 		return;
 	{
@@ -680,7 +766,12 @@ void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
 	pthread_mutex_unlock(&a->mig.mu);
 	/* the VM's figures once it has them (either side); a send's only
 	 * once it published them (before, the VM's are its last migration's) */
-	if (a->mig.sending && !__atomic_load_n(&a->mig.live, __ATOMIC_ACQUIRE) &&
+	struct cvmm_vmm_mig_progress vp;
+
+	if (a->vm.vmm && cvmm_vmm_migrate_progress(a->vm.vmm, &vp) &&
+	    vp.state == CVMM_VMM_MIG_POSTCOPY_PAUSED && p.state != CVMM_VMM_MIG_SETUP)
+		p = vp; /* a failed resume's set-up leaves it paused */
+	else if (a->mig.sending && !__atomic_load_n(&a->mig.live, __ATOMIC_ACQUIRE) &&
 	    p.state != CVMM_VMM_MIG_FAILED)
 		;
 	else if (a->vm.vmm && p.state != CVMM_VMM_MIG_FAILED)

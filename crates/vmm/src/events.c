@@ -97,6 +97,8 @@ const char *cvmm_vm_event_name(const struct cvmm_vmm_event *ev, const char **sou
 	case CVMM_VMM_EV_DEVICE_ADDED: *source = "device-manager"; return "device-added";
 	case CVMM_VMM_EV_DEVICE_REMOVED: *source = "device-manager"; return "device-removed";
 	case CVMM_VMM_EV_VCPU_CRASH: *source = "vcpu"; return "crash";
+	case CVMM_VMM_EV_POSTCOPY_PAUSED: return "postcopy-paused";
+	case CVMM_VMM_EV_POSTCOPY_RESUMED: return "postcopy-resumed";
 	}
 	return NULL;
 }

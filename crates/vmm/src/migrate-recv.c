@@ -99,6 +99,11 @@ bool cvmm_vmm_incoming_local(const struct cvmm_vmm_incoming *in)
 	return in->start.flags & CVMM_MIG_F_LOCAL;
 }
 
+bool cvmm_vmm_incoming_resume(const struct cvmm_vmm_incoming *in)
+{
+	return in->start.flags & CVMM_MIG_F_RESUME;
+}
+
 bool cvmm_vmm_incoming_wants_requests(const struct cvmm_vmm_incoming *in)
 {
 	return in->start.flags & (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_SWITCH);
@@ -151,7 +156,9 @@ struct receiver {
 	pthread_mutex_t req_lock;
 	pthread_t bulk_thread, reply_thread;
 	bool bulk_running, reply_running;
-	_Atomic bool lost;            /* the link went: missing pages never come */
+	_Atomic bool lost;            /* the link went: requests wait for a resume */
+	_Atomic bool paused;          /* POSTCOPY_PAUSED: the bulk thread ended */
+	_Atomic bool stopping;        /* the VM goes: no more events */
 	_Atomic uint64_t requests;
 	/* Fault service times (under req_lock): requests in flight, and the
 	 * latencies of those answered. */
@@ -274,16 +281,17 @@ static int post_fault(void *opaque, uint64_t page, void *buf)
 			cvmm_vi_uffd_wake(r->uffd, page);
 			return ret;
 		}
-		if (atomic_load(&r->lost))
-			return 0; /* it can never come: the thread waits, reported */
+		/* While the link is lost the request waits in pend[] (a
+		 * resume sends it again) and the thread sleeps on the page. */
 		pthread_mutex_lock(&r->req_lock);
-		ret = cvmm_mig_send_page_request(r->req_fd, g->gpa + pg * PAGE, 1);
-		if (!ret && r->npend < CVMM_ARRAY_SIZE(r->pend))
+		ret = atomic_load(&r->lost) ? 0 :
+		      cvmm_mig_send_page_request(r->req_fd, g->gpa + pg * PAGE, 1);
+		if (r->npend < CVMM_ARRAY_SIZE(r->pend))
 			r->pend[r->npend++] = (typeof(r->pend[0])){ g->gpa + pg * PAGE, cvmm_now_ns() };
-		pthread_mutex_unlock(&r->req_lock);
-		atomic_fetch_add(&r->requests, 1);
 		if (ret)
 			atomic_store(&r->lost, true);
+		pthread_mutex_unlock(&r->req_lock);
+		atomic_fetch_add(&r->requests, 1);
 		return 0; /* the reply's UFFDIO_COPY wakes the thread */
 	}
 	return ret;
@@ -885,10 +893,22 @@ static void *bulk_main(void *arg)
 	}
 	r->p.page_requests = atomic_load(&r->requests);
 	if (ret) {
+		/* Requests stop (their connection goes with the link); the
+		 * threads that touch a missing page sleep until a resume. */
+		pthread_mutex_lock(&r->req_lock);
 		atomic_store(&r->lost, true);
-		r->p.state = CVMM_VMM_MIG_FAILED;
-		snprintf(r->p.error, sizeof(r->p.error), "post-copy: %s; pages not yet here can "
-			 "never come (the source keeps its paused copy)",
+		pthread_mutex_unlock(&r->req_lock);
+		shutdown(r->req_fd, SHUT_RDWR);
+		pthread_join(r->reply_thread, NULL);
+		r->reply_running = false;
+		/* A stream that went wrong (not a link that went) is told why;
+		 * either way this connection is over. */
+		if (ret != -EPIPE && ret != -ECONNRESET && ret != -ETIMEDOUT)
+			cvmm_mig_send_result(r->fd, ret, r->err);
+		shutdown(r->fd, SHUT_RDWR);
+		r->p.state = CVMM_VMM_MIG_POSTCOPY_PAUSED;
+		snprintf(r->p.error, sizeof(r->p.error), "post-copy paused: %s; the pages not yet "
+			 "here wait for a resume (the source keeps its paused copy)",
 			 r->err[0] ? r->err : strerror(-ret));
 	} else {
 		r->p.state = CVMM_VMM_MIG_COMPLETED;
@@ -897,6 +917,14 @@ static void *bulk_main(void *arg)
 	if (r->uffd)
 		latency_figures(r);
 	publish(r);
+	if (ret) {
+		struct cvmm_vmm_event ev = { .type = CVMM_VMM_EV_POSTCOPY_PAUSED, .vcpu = -1,
+					     .detail = r->p.error };
+
+		atomic_store(&r->paused, true);
+		if (!atomic_load(&r->stopping))
+			cvmm_vi_emit(r->vmm, &ev);
+	}
 	return NULL;
 }
 
@@ -923,12 +951,147 @@ void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm)
 
 	if (!r)
 		return;
+	atomic_store(&r->stopping, true);
 	if (r->bulk_running) {
-		shutdown(r->fd, SHUT_RDWR);
+		/* A paused one's thread ended (and its fd may be closed). */
+		if (!atomic_load(&r->paused))
+			shutdown(r->fd, SHUT_RDWR);
 		pthread_join(r->bulk_thread, NULL);
 	}
 	receiver_free(r);
 	vmm->mig->post = NULL;
+}
+
+/* Post-copy recovery: tell the source which pages are here (RECEIVED
+ * bitmaps, then ACCEPT). @return 0 or -errno with the line in @err. */
+static int send_received(struct receiver *r, char *err, size_t errlen)
+{
+	uint8_t bits[CVMM_MIG_MAX_BITMAP / 8];
+	int ret = 0;
+
+	for (unsigned int i = 0; !ret && i < r->map.nranges; i++) {
+		uint64_t pages = r->ranges[i].size / PAGE;
+
+		for (uint64_t start = 0; !ret && start < pages; start += CVMM_MIG_MAX_BITMAP) {
+			uint32_t cnt = (uint32_t)(pages - start < CVMM_MIG_MAX_BITMAP ?
+						  pages - start : CVMM_MIG_MAX_BITMAP);
+
+			memset(bits, 0, (cnt + 7) / 8);
+			for (uint32_t k = 0; k < cnt; k++) {
+				uint64_t pg = start + k;
+
+				if (__atomic_load_n(&r->touched[i][pg / 64], __ATOMIC_ACQUIRE) >>
+				    (pg % 64) & 1)
+					bits[k / 8] |= (uint8_t)(1u << (k % 8));
+			}
+			ret = cvmm_mig_send_received(r->fd, r->ranges[i].gpa + start * PAGE, cnt, bits);
+		}
+	}
+	if (!ret)
+		ret = cvmm_mig_send_accept(r->fd, CVMM_MIG_F_RESUME);
+	if (ret)
+		snprintf(err, errlen, "migration: resume: sending the pages held here: %s",
+			 strerror(-ret));
+	return ret;
+}
+
+/* The resuming START must describe this VM as the first one did. */
+static int resume_layout(const struct receiver *r, const struct cvmm_vmm_incoming *in,
+			 char *err, size_t errlen)
+{
+	bool same = in->start.nranges == r->map.nranges && in->start.ncpus == r->vmm->ncpus;
+
+	for (unsigned int i = 0; same && i < r->map.nranges; i++)
+		same = in->ranges[i].gpa == r->ranges[i].gpa && in->ranges[i].size == r->ranges[i].size;
+	if (!same)
+		snprintf(err, errlen, "migration: the resuming source describes another VM (RAM "
+			 "ranges or vCPUs differ from the post-copy paused here)");
+	return same ? 0 : -EINVAL;
+}
+
+int cvmm_vi_mig_resume_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
+			       const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen)
+{
+	struct receiver *r = vmm->mig ? vmm->mig->post : NULL;
+	int ret = 0;
+
+	if (!r || !atomic_load(&r->paused)) {
+		snprintf(err, errlen, "migration: a resume, and no post-copy is paused here");
+		ret = -EBUSY;
+	} else if (!(in->start.flags & CVMM_MIG_F_RESUME)) {
+		/* Paused, and the source begins anew: refused, still paused. */
+		snprintf(err, errlen, "migration: a post-copy is paused here: the source must "
+			 "resume it, not begin a new migration");
+		cvmm_mig_send_result(in->fd, -EBUSY, err);
+		ret = -EBUSY;
+		goto fail;
+	} else if (!o || o->sz < sizeof(*o) || o->request_fd < 0) {
+		snprintf(err, errlen, "migration: a resume needs a page-request connection");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		cvmm_mig_send_result(in->fd, ret, err);
+		return ret;
+	}
+	/* Paused: the bulk thread ended, the reply thread was joined. */
+	if (r->bulk_running) {
+		pthread_join(r->bulk_thread, NULL);
+		r->bulk_running = false;
+	}
+	if ((ret = resume_layout(r, in, err, errlen))) {
+		cvmm_mig_send_result(in->fd, ret, err);
+		goto fail;
+	}
+	r->fd = in->fd;
+	if ((ret = send_received(r, err, errlen)))
+		goto fail;
+	/* New requests on the new connection, and those the loss left
+	 * unanswered (or never sent) again. */
+	pthread_mutex_lock(&r->req_lock);
+	r->req_fd = o->request_fd;
+	atomic_store(&r->lost, false);
+	for (unsigned int i = 0; i < r->npend; i++)
+		if (cvmm_mig_send_page_request(r->req_fd, r->pend[i].gpa, 1))
+			atomic_store(&r->lost, true);
+	pthread_mutex_unlock(&r->req_lock);
+	if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r))) {
+		snprintf(err, errlen, "migration: resume: the reply thread: %s", strerror(-ret));
+		goto fail_lost;
+	}
+	r->reply_running = true;
+	/* A new stream: its passes and pages count afresh. */
+	r->rx.pages = 0;
+	r->rx.last_pass = 0;
+	r->rx.done = false;
+	r->p.state = CVMM_VMM_MIG_POSTCOPY;
+	r->p.error[0] = 0;
+	atomic_store(&r->paused, false);
+	publish(r);
+	cvmm_vi_emit_type(vmm, CVMM_VMM_EV_POSTCOPY_RESUMED, NULL);
+	if ((ret = -pthread_create(&r->bulk_thread, NULL, bulk_main, r))) {
+		/* No reader: the reply thread stops too, paused again. */
+		snprintf(err, errlen, "migration: resume: the receive thread: %s", strerror(-ret));
+		pthread_mutex_lock(&r->req_lock);
+		atomic_store(&r->lost, true);
+		pthread_mutex_unlock(&r->req_lock);
+		shutdown(r->req_fd, SHUT_RDWR);
+		pthread_join(r->reply_thread, NULL);
+		r->reply_running = false;
+		goto fail;
+	}
+	r->bulk_running = true;
+	return 0;
+fail_lost:
+	pthread_mutex_lock(&r->req_lock);
+	atomic_store(&r->lost, true);
+	pthread_mutex_unlock(&r->req_lock);
+fail:
+	/* Still paused: another resume may come. */
+	r->p.state = CVMM_VMM_MIG_POSTCOPY_PAUSED;
+	snprintf(r->p.error, sizeof(r->p.error), "post-copy paused; a resume failed: %s", err);
+	atomic_store(&r->paused, true);
+	publish(r);
+	return ret;
 }
 
 int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
@@ -942,6 +1105,10 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 		return -EINVAL;
 	if (err && errlen)
 		err[0] = 0;
+	if ((in->start.flags & CVMM_MIG_F_RESUME) || (vmm->mig && vmm->mig->post &&
+						       atomic_load(&vmm->mig->post->paused)))
+		return cvmm_vi_mig_resume_receive(vmm, in, o, err ? err : dummy,
+						  err ? errlen : sizeof(dummy));
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED || vmm->restored ||
 	    (vmm->mig && vmm->mig->post)) {
 		if (err && errlen)

@@ -52,6 +52,7 @@ struct sender {
 	bool held;                 /* we paused the VM (throttle or stop-and-copy) */
 	bool write_failed;         /* the link is gone: no ABANDON */
 	bool switched;             /* post-copy: the destination runs the guest */
+	bool pc_state_sent;        /* post-copy's state went: never resume here */
 	bool can_switch;           /* pre-copy may switch to post-copy (ACCEPTed) */
 	bool handed_over;          /* o->handover(false) done: retake before resuming */
 	_Atomic uint64_t requests; /* post-copy: pages asked for and sent */
@@ -479,7 +480,7 @@ static int conns_end(struct sender *s, bool abort)
 
 static int conns_start(struct sender *s)
 {
-	s->nconn = 1 + (s->o->postcopy || s->o->local ? 0 : s->o->nmem_fds);
+	s->nconn = 1 + (s->o->postcopy || s->o->resume || s->o->local ? 0 : s->o->nmem_fds);
 	s->p.connections = s->nconn;
 	s->conn[0] = (struct conn){ .s = s, .fd = s->fd, .index = 0 };
 	s->threads = 1;
@@ -871,28 +872,21 @@ static int switch_over(struct sender *s)
 	return postcopy_rest(s, t_pause, false);
 }
 
-static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
+/* Post-copy after the switch-over: answer requests while every page
+ * (@all) or the dirty ones are pushed; COMPLETE counts the pages of this
+ * connection (sent since @base), then the destination's verdict. */
+static int push_rest(struct sender *s, bool all, uint64_t base)
 {
 	pthread_t t;
 	int ret;
 
-	/* The destination's word that it runs: from here this VM never does. */
-	if ((ret = verdict(s)))
-		return ret;
-	s->switched = true;
-	s->p.switched = !all;
-	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
-	s->p.state = CVMM_VMM_MIG_POSTCOPY;
-	if (all)
-		s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
-	publish(s);
 	if ((ret = -pthread_create(&t, NULL, requests_main, s)))
 		return ret;
 	ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE), "PASS");
 	if (!ret)
 		ret = send_pass_pages(s, all, false);
 	if (!ret)
-		ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
+		ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages - base),
 			   "COMPLETE");
 	if (!ret)
 		ret = verdict(s);
@@ -903,12 +897,141 @@ static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
 	return ret;
 }
 
+static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
+{
+	int ret;
+
+	/* The destination's word that it runs: from here this VM never does.
+	 * Without the word it may run all the same: a resume will tell. */
+	s->pc_state_sent = true;
+	if ((ret = verdict(s)))
+		return ret;
+	s->switched = true;
+	s->p.switched = !all;
+	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
+	s->p.state = CVMM_VMM_MIG_POSTCOPY;
+	if (all)
+		s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
+	publish(s);
+	return push_rest(s, all, 0);
+}
+
+/* Post-copy recovery: the destination's RECEIVED bitmaps until its ACCEPT.
+ * Every page it lacks stays set in s->dirty's slots (made here, freed by
+ * resume()). @return the pages it lacks, or negative errno. */
+static long resume_wanted(struct sender *s)
+{
+	struct cvmm_mig_range r[CVMM_MIG_MAX_RANGES];
+	struct cvmm_mig_map map = { r, cvmm_vi_mig_ranges(s->vmm, r) };
+	struct cvmm_mig_msg *m = calloc(1, sizeof(*m));
+	void *buf = NULL;
+	size_t cap = 0;
+	char e[300] = "";
+	long want = 0;
+	int ret = 0;
+
+	s->dirty.s = calloc(map.nranges, sizeof(*s->dirty.s));
+	if (!m || !s->dirty.s) {
+		free(m);
+		return -ENOMEM;
+	}
+	s->dirty.n = map.nranges;
+	for (unsigned int i = 0; i < map.nranges; i++) {
+		struct mig_dirty_slot *sl = &s->dirty.s[i];
+
+		sl->gpa = r[i].gpa;
+		sl->size = r[i].size;
+		sl->bm_bytes = (r[i].size / PAGE + 63) / 64 * 8;
+		if (!(sl->bm = malloc(sl->bm_bytes)))
+			ret = -ENOMEM;
+		else
+			memset(sl->bm, 0xff, sl->bm_bytes);
+	}
+	while (!ret) {
+		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+
+		ret = poll(&pfd, 1, VERDICT_MS);
+		if (ret <= 0) {
+			ret = ret ? -errno : -ETIMEDOUT;
+			snprintf(s->err, s->errlen, "migration: resume: no answer from the "
+				 "destination: %s", ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+			break;
+		}
+		ret = cvmm_mig_recv(s->fd, &buf, &cap, &map, m, NULL, e, sizeof(e));
+		if (ret) {
+			snprintf(s->err, s->errlen, "migration: resume: %s", e);
+		} else if (m->type == CVMM_MIG_RESULT && m->u.text.error) {
+			snprintf(s->err, s->errlen, "migration: the destination refused the resume: %s",
+				 m->u.text.reason);
+			ret = m->u.text.error;
+		} else if (m->type == CVMM_MIG_ACCEPT && m->u.accept.flags == CVMM_MIG_F_RESUME) {
+			break;
+		} else if (m->type != CVMM_MIG_RECEIVED) {
+			snprintf(s->err, s->errlen, "migration: resume: a %s instead of RECEIVED or "
+				 "ACCEPT", cvmm_mig_type_name(m->type));
+			ret = -EPROTO;
+		} else {
+			const struct cvmm_mig_received *h = &m->u.received.hdr;
+
+			/* The decoder put it inside one range of our map. */
+			for (unsigned int i = 0; i < s->dirty.n; i++) {
+				struct mig_dirty_slot *sl = &s->dirty.s[i];
+
+				if (h->gpa < sl->gpa || h->gpa - sl->gpa >= sl->size)
+					continue;
+				for (uint32_t k = 0; k < h->count; k++) {
+					uint64_t pg = (h->gpa - sl->gpa) / PAGE + k;
+
+					if (m->u.received.bits[k / 8] >> (k % 8) & 1)
+						sl->bm[pg / 64] &= ~(1ull << (pg % 64));
+				}
+			}
+		}
+	}
+	for (unsigned int i = 0; !ret && i < s->dirty.n; i++)
+		for (uint64_t p = 0; p < s->dirty.s[i].size / PAGE; p++)
+			want += s->dirty.s[i].bm[p / 64] >> (p % 64) & 1;
+	free(buf);
+	free(m);
+	return ret ? ret : want;
+}
+
+/* Post-copy recovery over new connections: START(RESUME), the pages the
+ * destination lacks, pushed while its requests are answered. */
+static int resume(struct sender *s)
+{
+	uint64_t base = s->p.pages_sent + s->p.zero_pages;
+	long want;
+	int ret = send_start(s, CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_RESUME);
+
+	if (!ret) {
+		want = resume_wanted(s);
+		ret = want < 0 ? (int)want : 0;
+	}
+	if (!ret) {
+		s->p.bytes_remaining = (uint64_t)want * PAGE;
+		s->p.state = CVMM_VMM_MIG_POSTCOPY;
+		s->p.error[0] = 0;
+		s->p.pass++;
+		publish(s);
+		cvmm_vi_emit_type(s->vmm, CVMM_VMM_EV_POSTCOPY_RESUMED, NULL);
+		ret = push_rest(s, false, base);
+	}
+	for (unsigned int i = 0; i < s->dirty.n; i++)
+		free(s->dirty.s[i].bm);
+	free(s->dirty.s);
+	memset(&s->dirty, 0, sizeof(s->dirty));
+	return ret;
+}
+
 static int migrate(struct sender *s)
 {
 	struct cvmm_snap_writer *w;
 	uint64_t t_pause;
 	int ret;
 
+	if (s->o->resume)
+		return resume(s);
 	if (s->o->postcopy)
 		return postcopy(s);
 	if (s->o->local) {
@@ -969,7 +1092,23 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	if (!vmm || !o || o->sz < sizeof(*o) || fd < 0)
 		return -EINVAL;
 	s.err[0] = 0;
-	if (cvmm_vmm_state(vmm) != CVMM_VMM_RUNNING) {
+	if (o->resume) {
+		struct cvmm_vmm_mig_progress p = { 0 };
+
+		cvmm_vmm_migrate_progress(vmm, &p);
+		if (p.state != CVMM_VMM_MIG_POSTCOPY_PAUSED || vmm->mig->post ||
+		    cvmm_vmm_state(vmm) != CVMM_VMM_PAUSED) {
+			snprintf(s.err, s.errlen, "migration: nothing to resume: the last migration "
+				 "is %s (a resume needs the source of a postcopy-paused one)",
+				 cvmm_vmm_mig_state_name(p.state));
+			return -EBUSY;
+		}
+		if (o->request_fd < 0) {
+			snprintf(s.err, s.errlen, "migration: a resume needs a page-request "
+				 "connection");
+			return -EINVAL;
+		}
+	} else if (cvmm_vmm_state(vmm) != CVMM_VMM_RUNNING) {
 		snprintf(s.err, s.errlen, "migration: the VM is %s, not running",
 			 cvmm_vmm_state_name(cvmm_vmm_state(vmm)));
 		return -EBUSY;
@@ -992,9 +1131,20 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 		return -EBUSY;
 	}
 	atomic_store(&s.m->cancel, false);
-	s.m->t0 = cvmm_now_ns();
 	s.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	s.p.state = CVMM_VMM_MIG_SETUP;
+	if (o->resume) {
+		/* The figures go on from where the link was lost. */
+		pthread_mutex_lock(&s.m->lock);
+		s.p = s.m->p;
+		pthread_mutex_unlock(&s.m->lock);
+		s.switched = s.held = true;
+		s.requests = s.p.page_requests;
+		s.p.state = CVMM_VMM_MIG_SETUP; /* the handshake; paused again if it fails */
+		s.p.error[0] = 0;
+	} else {
+		s.m->t0 = cvmm_now_ns();
+		s.p.state = CVMM_VMM_MIG_SETUP;
+	}
 	pthread_mutex_init(&s.cur_lock, NULL);
 	pthread_mutex_init(&s.pool_lock, NULL);
 	pthread_cond_init(&s.pool_cv, NULL);
@@ -1005,12 +1155,12 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	if (!ret)
 		ret = migrate(&s);
 
-	if (ret && s.switched) {
-		/* Post-copy after the switch-over: the guest runs over there
-		 * on what it got; this copy, complete, stays paused. */
-		snprintf(s.p.error, sizeof(s.p.error), "%s", s.err);
+	if (ret && (s.switched || s.pc_state_sent)) {
+		/* Post-copy after the switch-over (or with the destination's
+		 * word lost): the guest runs over there on what it got; this
+		 * copy, complete, stays paused until a resume brings the rest. */
 		lc(&s, LC_DIRTY_STOP, NULL);
-		s.p.state = CVMM_VMM_MIG_FAILED;
+		s.p.state = CVMM_VMM_MIG_POSTCOPY_PAUSED;
 	} else if (ret == -ENOTCONN) {
 		/* The state went out and the verdict did not come back: the
 		 * guest may run over there. Keep it paused here: never two. */
@@ -1053,5 +1203,11 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	pthread_cond_destroy(&s.pool_cv);
 	pthread_cond_destroy(&s.done_cv);
 	atomic_store(&s.m->sending, false);
+	if (s.p.state == CVMM_VMM_MIG_POSTCOPY_PAUSED) {
+		struct cvmm_vmm_event ev = { .type = CVMM_VMM_EV_POSTCOPY_PAUSED, .vcpu = -1,
+					     .detail = s.err };
+
+		cvmm_vi_emit(vmm, &ev);
+	}
 	return ret;
 }

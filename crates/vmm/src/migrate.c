@@ -27,11 +27,12 @@ static const char *const state_names[] = {
 	[CVMM_VMM_MIG_COMPLETED] = "completed",
 	[CVMM_VMM_MIG_FAILED] = "failed",
 	[CVMM_VMM_MIG_CANCELLED] = "cancelled",
+	[CVMM_VMM_MIG_POSTCOPY_PAUSED] = "postcopy-paused",
 };
 
 const char *cvmm_vmm_mig_state_name(enum cvmm_vmm_mig_state s)
 {
-	return (unsigned int)s <= CVMM_VMM_MIG_CANCELLED ? state_names[s] : "unknown";
+	return (unsigned int)s <= CVMM_VMM_MIG_POSTCOPY_PAUSED ? state_names[s] : "unknown";
 }
 
 struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm)

@@ -25,6 +25,14 @@ struct migration {
 	struct receiver *post;        /* a post-copy receive still running (migrate-recv.c) */
 };
 
+/* Post-copy recovery on the destination (cvmm_vmm_migrate_receive() of a
+ * START with CVMM_MIG_F_RESUME): the VM's paused post-copy goes on over
+ * @in's connection and @o->request_fd. @return 0; -EBUSY (none paused);
+ * -EINVAL (another layout, no request connection); -errno of the wire.
+ * Any failure leaves it paused, the source told when the link allows. */
+int cvmm_vi_mig_resume_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
+			       const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen);
+
 /* Stop a post-copy receive's threads and userfaultfd (VM destroy). */
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm);
 
