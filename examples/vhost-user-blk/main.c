@@ -217,7 +217,11 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: cvmm-vhost-user-blk --socket PATH --disk FILE [--readonly] "
 		   "[--queues N] [--direct]\n"
-		   "                           [--seccomp on|log|off] [--seccomp-filter FILE.json]\n"
+		   "                           [--locking on|off] [--seccomp on|log|off] "
+		   "[--seccomp-filter FILE.json]\n"
+		   "  --locking off          no advisory lock on the image (QEMU's locking=off):\n"
+		   "                         another daemon may serve it at once, e.g. the\n"
+		   "                         destination's during a migration on one host\n"
 		   "  --seccomp MODE         on (default: a forbidden syscall ends the daemon with a\n"
 		   "                         message naming it, exit 159), log or off\n"
 		   "  --seccomp-filter FILE  per-thread filters (main, worker, signals) from a\n"
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "direct", no_argument, NULL, 'D' },
+		{ "locking", required_argument, NULL, 'L' },
 		{ "seccomp", required_argument, NULL, 'S' },
 		{ "seccomp-filter", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -241,6 +246,7 @@ int main(int argc, char **argv)
 	const char *sock = NULL, *disk = NULL, *stall = getenv("CVMM_VHOST_USER_BLK_TEST_STALL");
 	const char *filter = NULL;
 	enum cvmm_sandbox_mode seccomp = CVMM_SANDBOX_ON;
+	bool locking = true;
 	int opt, ret;
 
 	opterr = 0;
@@ -253,6 +259,14 @@ int main(int argc, char **argv)
 		case 'd': disk = optarg; break;
 		case 'r': bd.read_only = true; break;
 		case 'D': bd.direct = true; break;
+		case 'L':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "cvmm-vhost-user-blk: --locking: '%s' is not on or off\n",
+					optarg);
+				return 2;
+			}
+			locking = !strcmp(optarg, "on");
+			break;
 		case 'S':
 			if (cvmm_sandbox_parse_mode(optarg, &seccomp)) {
 				fprintf(stderr, "cvmm-vhost-user-blk: --seccomp: '%s' is not on, log or off\n",
@@ -295,7 +309,8 @@ int main(int argc, char **argv)
 	/* Each queue's own view of the image (O_DIRECT, access mode) and
 	 * io_uring (128 entries; a longer ring waits for completions). */
 	struct cvmm_blk_backend_opts bo = { .sz = sizeof(bo), .fd = bd.img_fd,
-					    .read_only = bd.read_only, .direct = bd.direct };
+					    .read_only = bd.read_only, .direct = bd.direct,
+					    .lock_later = !locking /* and never taken */ };
 	for (unsigned int i = 0; i < bd.queues; i++) {
 		ret = cvmm_blk_backend_open(&bo, &bd.be[i]);
 		if (ret < 0) {

@@ -594,8 +594,9 @@ int cvmm_vhost_frontend_set_mem_table_raw(struct cvmm_vhost_frontend *fe,
  * the backend answers with its own mapping of each region, stored in
  * @bases[i] (the backend's address of region i's first byte), so a fault
  * its userfaultfd reports at backend address X is guest physical address
- * gpa_i + (X - bases[i]). This function then acknowledges the answer:
- * call it only once this process can serve the backend's faults.
+ * gpa_i + (X - bases[i]). The backend waits for
+ * cvmm_vhost_frontend_postcopy_mem_ack() next: send it once this process
+ * can serve the backend's faults at those addresses.
  * @return 0; -EIO the backend refused (a zero-size answer); -EPROTO an
  * answer that does not describe the regions sent (other count, guest
  * address, size or offset, an unaligned base); the errors of
@@ -604,6 +605,9 @@ int cvmm_vhost_frontend_set_mem_table_raw(struct cvmm_vhost_frontend *fe,
 int cvmm_vhost_frontend_set_mem_table_postcopy(struct cvmm_vhost_frontend *fe,
 					       const struct cvmm_guest_mem *gmem,
 					       uint64_t *bases);
+/** The acknowledgement of that answer (QEMU's: a SET_MEM_TABLE with a u64,
+ * 0 = the faults are served). Sent with nothing to wait for. */
+int cvmm_vhost_frontend_postcopy_mem_ack(struct cvmm_vhost_frontend *fe, uint64_t status);
 /** Needs CONFIGURE_MEM_SLOTS. */
 int cvmm_vhost_frontend_get_max_mem_slots(struct cvmm_vhost_frontend *fe, uint64_t *slots);
 int cvmm_vhost_frontend_add_mem_reg(struct cvmm_vhost_frontend *fe,

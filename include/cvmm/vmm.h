@@ -317,6 +317,11 @@ int cvmm_vmm_alloc_list(const struct cvmm_vmm *vmm, struct cvmm_vmm_resource *ou
 struct cvmm_snap_writer;
 struct cvmm_snap_reader;
 
+/** Guest [gpa, gpa + size) as another process maps it, at its address addr. */
+struct cvmm_vmm_pc_region {
+	uint64_t gpa, size, addr;
+};
+
 /**
  * What the VM asks of every device, whatever its kind and transport. Only
  * destroy is required; a NULL op means "nothing to do" (pause, resume,
@@ -349,6 +354,19 @@ struct cvmm_vmm_device_ops {
 	int (*memory_changed)(void *dev);
 	/** Free everything; the device is off every bus already. */
 	void (*destroy)(void *dev);
+	/**
+	 * Post-copy at the destination, for a device that maps guest RAM in
+	 * another process (vhost-user): before the state is restored, hand
+	 * out a userfaultfd over that mapping in *@ufd (the VM serves its
+	 * faults); -EOPNOTSUPP: the device cannot take part (the receive is
+	 * refused). */
+	int (*postcopy_begin)(void *dev, int *ufd);
+	/** Where that mapping is: up to @max regions; @return the count (0
+	 * while unknown). Any thread. */
+	unsigned int (*postcopy_regions)(void *dev, struct cvmm_vmm_pc_region *out,
+					 unsigned int max);
+	/** Every page is here: the device stops faulting. */
+	int (*postcopy_end)(void *dev);
 };
 
 /** A device in the table. */
@@ -561,6 +579,12 @@ struct cvmm_vmm_virtio_opts {
 	int (*resume)(void *model);
 	int (*dirty_log)(void *model, bool on);
 	long (*dirty_harvest)(void *model);
+	/* Post-copy hooks (struct cvmm_vmm_device_ops): begin and regions on
+	 * the caller's thread, end on the device thread. */
+	int (*postcopy_begin)(void *model, int *ufd);
+	unsigned int (*postcopy_regions)(void *model, struct cvmm_vmm_pc_region *out,
+					 unsigned int max);
+	int (*postcopy_end)(void *model);
 	/** virtio-pci: the slot (1..31), or 0 for the lowest free one. */
 	unsigned int pci_slot;
 	/**

@@ -293,6 +293,7 @@ START_TEST(faults_served_through_the_frontend)
 	ck_assert_int_eq(ioctl(s.own_ufd, UFFDIO_REGISTER, &reg), 0);
 	/* The daemon's bases, then the fault service runs. */
 	ck_assert_int_eq(cvmm_vhost_frontend_set_mem_table_postcopy(f.fe, f.mem, bases), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_postcopy_mem_ack(f.fe, 0), 0);
 	ck_assert_uint_ne(bases[0], 0);
 	ck_assert_uint_ne(bases[0], (uintptr_t)r->host); /* another process' view */
 	s.base = bases[0];
@@ -361,6 +362,7 @@ START_TEST(postcopy_messages_out_of_order_refused)
 	/* A plain SET_MEM_TABLE now gets the bases answer, not an ack: the
 	 * post-copy form reads it. */
 	ck_assert_int_eq(cvmm_vhost_frontend_set_mem_table_postcopy(f.fe, f.mem, bases), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_postcopy_mem_ack(f.fe, 0), 0);
 	ck_assert_int_eq(cvmm_vhost_frontend_postcopy_end(f.fe), 0);
 	ck_assert_int_eq(cvmm_vhost_frontend_postcopy_end(f.fe), -EINVAL); /* twice */
 	/* the connection still works: a plain table is acked again */

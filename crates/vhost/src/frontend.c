@@ -291,9 +291,16 @@ int cvmm_vhost_frontend_set_mem_table_postcopy(struct cvmm_vhost_frontend *fe,
 			return -EPROTO;
 		bases[i] = a->userspace_addr;
 	}
-	/* The acknowledgement: from now on the backend may fault. */
+	return 0;
+}
+
+int cvmm_vhost_frontend_postcopy_mem_ack(struct cvmm_vhost_frontend *fe, uint64_t status)
+{
+	struct cvmm_vhost_msg m;
+
+	/* From now on the backend may fault (status 0). */
 	vhost_msg_init(&m, CVMM_VHOST_SET_MEM_TABLE, 0, sizeof(uint64_t));
-	m.payload.u64 = 0;
+	m.payload.u64 = status;
 	return cvmm_vhost_msg_send(fe->sock, &m);
 }
 

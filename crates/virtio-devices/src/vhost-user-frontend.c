@@ -94,7 +94,13 @@ struct cvmm_vhost_user_dev {
 	pthread_mutex_t cfg_lock;
 	int cfg_efd;                     /* vCPU -> device thread: config written */
 	uint32_t dirty_lo, dirty_hi;     /* the written range not yet sent */
-	uint8_t config[CVMM_VHOST_MAX_CONFIG_SIZE];
+	uint8_t config[CVMM_VHOST_MAX_CONFIG_SIZE];	/* post-copy at the destination (PAGEFAULT): LISTEN sent, and the
+	 * backend's mapping of each region as its SET_MEM_TABLE answer said
+	 * (pc_lock: read by the VM's fault thread) */
+	bool pc_listening;
+	pthread_mutex_t pc_lock;
+	unsigned int pc_n;
+	struct cvmm_vhost_user_pc_region pc[CVMM_VHOST_BASELINE_NREGIONS];
 };
 
 static struct cvmm_vhost_user_dev *of(struct cvmm_virtio_device *dev)
@@ -193,7 +199,8 @@ static int handshake(struct cvmm_vhost_user_dev *d)
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK) |
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_CONFIG) |
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD) |
-		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD);
+		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD) |
+		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_PAGEFAULT);
 		d->protocol_features = pf & want;
 		if (!ret)
 			ret = cvmm_vhost_frontend_set_protocol_features(d->fe, d->protocol_features);
@@ -258,6 +265,27 @@ static uint64_t ring_features(const struct cvmm_vhost_user_dev *d)
 	return d->log ? f | VHOST_F_LOG_ALL : f;
 }
 
+/* Post-copy: the table, the backend's bases kept for the fault thread,
+ * then the acknowledgement that lets the backend fault. */
+static int mem_table_postcopy(struct cvmm_vhost_user_dev *d)
+{
+	uint64_t bases[CVMM_VHOST_BASELINE_NREGIONS];
+	unsigned int n = cvmm_guest_mem_num_regions(d->mem);
+	int ret = cvmm_vhost_frontend_set_mem_table_postcopy(d->fe, d->mem, bases);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->pc_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct cvmm_mem_region *g = cvmm_guest_mem_region(d->mem, i);
+
+		d->pc[i] = (struct cvmm_vhost_user_pc_region){ g->gpa, g->size, bases[i] };
+	}
+	d->pc_n = n;
+	pthread_mutex_unlock(&d->pc_lock);
+	return cvmm_vhost_frontend_postcopy_mem_ack(d->fe, 0);
+}
+
 /* Hand the rings to the backend, each starting where @from says. */
 static int start_rings(struct cvmm_vhost_user_dev *d, enum ring_base_from from)
 {
@@ -273,7 +301,8 @@ static int start_rings(struct cvmm_vhost_user_dev *d, enum ring_base_from from)
 	}
 	ret = cvmm_vhost_frontend_set_features(d->fe, ring_features(d));
 	if (!ret)
-		ret = cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
+		ret = d->pc_listening ? mem_table_postcopy(d)
+				      : cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
 	if (!ret && d->log)
 		ret = cvmm_vhost_frontend_set_log_base(d->fe, d->log_fd, d->log_size, 0);
 	if (!ret && (d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD)) &&
@@ -423,6 +452,15 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 	/* With reconnect=N and the backend away, the rings start when it is
 	 * back (retry_cb). A restored state starts them where the saved
 	 * backend stopped, not where the VMM's queue copy says. */
+	if (!ret && d->fe && d->restored && d->pc_listening) {
+		/* Post-copy: a ring start makes the backend read guest RAM,
+		 * whose pages the source sends only once this VM runs. The
+		 * rings start with it (resume), from the saved bases. */
+		d->restored = false;
+		d->paused = true;
+		d->active = true;
+		return 0;
+	}
 	if (!ret && d->fe)
 		ret = start_rings(d, d->restored ? BASE_SAVED : BASE_QUEUE);
 	if (ret) {
@@ -714,6 +752,61 @@ int cvmm_vhost_user_dev_log_stop(struct cvmm_vhost_user_dev *d)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Post-copy                                                                 */
+/* ------------------------------------------------------------------------ */
+
+int cvmm_vhost_user_dev_postcopy_begin(struct cvmm_vhost_user_dev *d, int *ufd)
+{
+	int ret;
+
+	*ufd = -1;
+	if (!d->fe)
+		return -ENOTCONN;
+	if (!(d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_PAGEFAULT)))
+		return -EOPNOTSUPP;
+	if (d->active || d->pc_listening)
+		return -EBUSY; /* only before the state is restored */
+	ret = cvmm_vhost_frontend_postcopy_advise(d->fe, ufd);
+	if (!ret)
+		ret = cvmm_vhost_frontend_postcopy_listen(d->fe);
+	if (ret) {
+		cvmm_close(*ufd);
+		*ufd = -1;
+		return ret;
+	}
+	d->pc_listening = true;
+	return 0;
+}
+
+unsigned int cvmm_vhost_user_dev_postcopy_regions(struct cvmm_vhost_user_dev *d,
+						  struct cvmm_vhost_user_pc_region *out,
+						  unsigned int max)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&d->pc_lock);
+	n = d->pc_n < max ? d->pc_n : max;
+	memcpy(out, d->pc, n * sizeof(*out));
+	pthread_mutex_unlock(&d->pc_lock);
+	return n;
+}
+
+int cvmm_vhost_user_dev_postcopy_end(struct cvmm_vhost_user_dev *d)
+{
+	int ret = 0;
+
+	if (!d->pc_listening)
+		return 0;
+	d->pc_listening = false;
+	pthread_mutex_lock(&d->pc_lock);
+	d->pc_n = 0;
+	pthread_mutex_unlock(&d->pc_lock);
+	if (d->fe)
+		ret = cvmm_vhost_frontend_postcopy_end(d->fe);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Lifetime                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -761,6 +854,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	d->dev.device_id = o->device_id;
 	nq = o->queues;
 	pthread_mutex_init(&d->cfg_lock, NULL);
+	pthread_mutex_init(&d->pc_lock, NULL);
 	ret = handshake(d);
 	if (ret)
 		return fail(err, errlen, ret, d, "cannot connect to the vhost-user backend");
@@ -895,5 +989,6 @@ void cvmm_vhost_user_dev_destroy(struct cvmm_vhost_user_dev *d)
 	cvmm_close(d->cfg_efd);
 	log_unmap(d);
 	pthread_mutex_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->pc_lock);
 	free(d);
 }

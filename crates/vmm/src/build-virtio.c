@@ -38,6 +38,20 @@ static int vhost_dirty_log(void *p, bool on)
 	return on ? cvmm_vhost_user_dev_log_start(p) : cvmm_vhost_user_dev_log_stop(p);
 }
 
+static int vhost_pc_begin(void *p, int *ufd) { return cvmm_vhost_user_dev_postcopy_begin(p, ufd); }
+static int vhost_pc_end(void *p) { return cvmm_vhost_user_dev_postcopy_end(p); }
+
+static unsigned int vhost_pc_regions(void *p, struct cvmm_vmm_pc_region *out, unsigned int max)
+{
+	struct cvmm_vhost_user_pc_region r[8]; /* the protocol's table size */
+	unsigned int n = cvmm_vhost_user_dev_postcopy_regions(p, r, CVMM_ARRAY_SIZE(r));
+
+	n = n < max ? n : max;
+	for (unsigned int i = 0; i < n; i++)
+		out[i] = (struct cvmm_vmm_pc_region){ r[i].gpa, r[i].size, r[i].addr };
+	return n;
+}
+
 /* Hand @dev to the VM; on failure the model is destroyed here. */
 static int attach(struct cvmm_vm *m, const struct cvmm_vm_tr *tr, struct cvmm_virtio_device *dev,
 		  const char *id, const char *prefix, const char *kind, const char *opt, void *model,
@@ -80,6 +94,9 @@ static int attach(struct cvmm_vm *m, const struct cvmm_vm_tr *tr, struct cvmm_vi
 		o.resume = vhost_resume;
 		o.dirty_log = vhost_dirty_log;
 		o.dirty_harvest = vhost_dirty_harvest;
+		o.postcopy_begin = vhost_pc_begin;
+		o.postcopy_regions = vhost_pc_regions;
+		o.postcopy_end = vhost_pc_end;
 	}
 	if (pci) {
 		/* The slot cvmm_vm_pci_assign() gave it (vm.add-* answered it). */

@@ -192,6 +192,10 @@ int cvmm_vi_vdev_resume(void *dev);
 int cvmm_vi_vdev_dirty_log(void *dev, bool on);
 long cvmm_vi_vdev_dirty_harvest(void *dev);
 int cvmm_vi_vdev_memory_changed(void *dev);
+int cvmm_vi_vdev_postcopy_begin(void *dev, int *ufd);
+unsigned int cvmm_vi_vdev_postcopy_regions(void *dev, struct cvmm_vmm_pc_region *out,
+					   unsigned int max);
+int cvmm_vi_vdev_postcopy_end(void *dev);
 
 /*
  * What differs between the transports' save and restore (virtio.c: mmio,

@@ -24,6 +24,7 @@
 
 #include "migrate.h"
 #include "uffd.h"
+#include "uffd-peers.h"
 
 #define PAGE 4096ull
 /* A source silent for this long is gone: fail rather than wait for ever. */
@@ -153,6 +154,7 @@ struct receiver {
 	/* Post-copy */
 	int req_fd;                   /* page requests out, replies in */
 	struct vi_uffd *uffd;
+	struct vi_peers *peers;       /* vhost-user backends' mappings (uffd-peers.h) */
 	pthread_mutex_t req_lock;
 	pthread_t bulk_thread, reply_thread;
 	bool bulk_running, reply_running;
@@ -257,6 +259,8 @@ static int on_pages(struct receiver *r, const struct cvmm_mig_msg *m)
 		if (!r->uffd && !m->u.pages.data && (was & bit))
 			memset(host + i * PAGE, 0, PAGE);
 	}
+	if (r->uffd) /* a backend's thread may sleep on these pages */
+		cvmm_vi_peers_wake(r->peers, h->gpa, len);
 	return 0;
 }
 
@@ -294,6 +298,26 @@ static int post_fault(void *opaque, uint64_t page, void *buf)
 		atomic_fetch_add(&r->requests, 1);
 		return 0; /* the reply's UFFDIO_COPY wakes the thread */
 	}
+	return ret;
+}
+
+/* Post-copy: a vhost-user backend touched guest page @gpa through its own
+ * mapping. Fetched like a vCPU fault (into our mapping of the same shared
+ * memory); whoever places it wakes the backend (on_pages), and if it is
+ * here already (placed before the fault was read, or a zero run) we do. */
+static int peer_fault(void *opaque, uint64_t gpa)
+{
+	struct receiver *r = opaque;
+	uint8_t *host = cvmm_guest_mem_ptr(r->vmm->mem, gpa, PAGE);
+	int ri = range_of(r, gpa), ret;
+	uint64_t pg;
+
+	if (!host || ri < 0)
+		return -EFAULT;
+	ret = post_fault(r, (uint64_t)(uintptr_t)host, NULL);
+	pg = (gpa - r->ranges[ri].gpa) / PAGE;
+	if (__atomic_load_n(&r->touched[ri][pg / 64], __ATOMIC_ACQUIRE) >> (pg % 64) & 1)
+		cvmm_vi_peers_wake(r->peers, gpa, PAGE);
 	return ret;
 }
 
@@ -659,6 +683,9 @@ static int postcopy_begin(struct receiver *r, bool keep)
 
 	if (!ret)
 		ret = cvmm_vi_uffd_started(r->uffd, "post-copy", r->err, r->errlen);
+	/* vhost-user backends map guest RAM too: their faults come to us */
+	if (!ret)
+		ret = cvmm_vi_peers_start(&r->peers, r->vmm, peer_fault, r, r->err, r->errlen);
 	if (ret)
 		return ret;
 	if ((ret = -pthread_create(&r->reply_thread, NULL, reply_main, r)))
@@ -888,6 +915,8 @@ static void *bulk_main(void *arg)
 		pthread_join(r->reply_thread, NULL);
 		r->reply_running = false;
 		latency_figures(r);
+		cvmm_vi_peers_stop(r->peers); /* POSTCOPY_END to the backends */
+		r->peers = NULL;
 		cvmm_vi_uffd_stop(r->uffd);
 		r->uffd = NULL;
 	}
@@ -937,6 +966,7 @@ static void receiver_free(struct receiver *r)
 		shutdown(r->req_fd, SHUT_RDWR);
 		pthread_join(r->reply_thread, NULL);
 	}
+	cvmm_vi_peers_stop(r->peers);
 	cvmm_vi_uffd_stop(r->uffd);
 	pthread_mutex_destroy(&r->req_lock);
 	free(r->lat_us);

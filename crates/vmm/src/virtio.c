@@ -180,6 +180,33 @@ long cvmm_vi_vdev_dirty_harvest(void *dev)
 	return d->o.dirty_harvest ? d->o.dirty_harvest(d->o.model) : 0;
 }
 
+/* Post-copy (vhost-user: the backend's mapping of guest RAM). A device
+ * without the hooks maps no RAM elsewhere: nothing to do. */
+int cvmm_vi_vdev_postcopy_begin(void *dev, int *ufd)
+{
+	struct vdev_common *d = dev;
+
+	*ufd = -1;
+	return d->o.postcopy_begin ? d->o.postcopy_begin(d->o.model, ufd) : 0;
+}
+
+unsigned int cvmm_vi_vdev_postcopy_regions(void *dev, struct cvmm_vmm_pc_region *out,
+					   unsigned int max)
+{
+	struct vdev_common *d = dev;
+
+	return d->o.postcopy_regions ? d->o.postcopy_regions(d->o.model, out, max) : 0;
+}
+
+int cvmm_vi_vdev_postcopy_end(void *dev)
+{
+	struct vdev_common *d = dev;
+	struct model_call c = { .d = d, .fn = d->o.postcopy_end };
+
+	/* The device thread talks to the backend too. */
+	return d->o.postcopy_end ? on_device_thread(d, &c) : 0;
+}
+
 /* A queue whose ring left guest RAM is broken; the device resets on its
  * next event, as for any hostile ring. */
 int cvmm_vi_vdev_memory_changed(void *dev)
@@ -319,6 +346,9 @@ static const struct cvmm_vmm_device_ops vdev_ops = {
 	.dirty_log = cvmm_vi_vdev_dirty_log,
 	.dirty_harvest = cvmm_vi_vdev_dirty_harvest,
 	.memory_changed = cvmm_vi_vdev_memory_changed,
+	.postcopy_begin = cvmm_vi_vdev_postcopy_begin,
+	.postcopy_regions = cvmm_vi_vdev_postcopy_regions,
+	.postcopy_end = cvmm_vi_vdev_postcopy_end,
 	.save = vdev_save,
 	.restore = vdev_restore,
 	.destroy = vdev_destroy,

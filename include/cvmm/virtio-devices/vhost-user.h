@@ -164,6 +164,42 @@ long cvmm_vhost_user_dev_log_harvest(struct cvmm_vhost_user_dev *d);
  */
 int cvmm_vhost_user_dev_log_stop(struct cvmm_vhost_user_dev *d);
 
+/*
+ * Post-copy at the destination (vhost-user.rst, PAGEFAULT negotiated when
+ * the backend offers it). The VM's RAM is registered with its own
+ * userfaultfd; the backend's mapping of the same shared memory faults
+ * into the userfaultfd it hands out here, and the VM serves those faults
+ * too: the page placed through the VM's mapping, then UFFDIO_WAKE on the
+ * backend's fd at the backend's address.
+ */
+
+/** One region as the backend maps it: guest [gpa, gpa + size) is at the
+ * backend's address addr. */
+struct cvmm_vhost_user_pc_region {
+	uint64_t gpa, size, addr;
+};
+
+/**
+ * POSTCOPY_ADVISE then POSTCOPY_LISTEN, before the device state is
+ * restored: *@ufd gets the backend's userfaultfd (the caller owns it).
+ * From now on the memory table goes in its post-copy form and the
+ * backend's answer is kept (postcopy_regions()).
+ * @return 0; -EOPNOTSUPP the backend does not offer PAGEFAULT; -EBUSY the
+ * rings run already or post-copy began; -ENOTCONN no backend; frontend
+ * errors. Thread safety: set-up (before the device thread runs).
+ */
+int cvmm_vhost_user_dev_postcopy_begin(struct cvmm_vhost_user_dev *d, int *ufd);
+
+/** The backend's mapping as its last answer said (0 regions before the
+ * rings started). Thread safety: any thread. */
+unsigned int cvmm_vhost_user_dev_postcopy_regions(struct cvmm_vhost_user_dev *d,
+						  struct cvmm_vhost_user_pc_region *out,
+						  unsigned int max);
+
+/** Every page is here: POSTCOPY_END (the backend unregisters). 0 when
+ * post-copy did not begin. Thread safety: the device thread. */
+int cvmm_vhost_user_dev_postcopy_end(struct cvmm_vhost_user_dev *d);
+
 #ifdef __cplusplus
 }
 #endif
