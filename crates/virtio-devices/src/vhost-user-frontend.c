@@ -190,6 +190,16 @@ static int handshake(struct cvmm_vhost_user_dev *d)
 		return ret;
 	}
 	d->protocol_features = 0;
+	if (d->pc_listening) {
+		/* A new backend was never advised: its accesses are not ours
+		 * to serve, and it would not answer a post-copy table. */
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: backend reconnected during post-copy: pages "
+			 "not yet here may read as zero in it", d->socket);
+		d->pc_listening = false;
+		pthread_mutex_lock(&d->pc_lock);
+		d->pc_n = 0;
+		pthread_mutex_unlock(&d->pc_lock);
+	}
 	ret = cvmm_vhost_frontend_set_owner(d->fe);
 	if (!ret)
 		ret = cvmm_vhost_frontend_get_features(d->fe, &d->backend_features);
