@@ -99,6 +99,10 @@ struct cvmm_vhost_user_dev {
 	 * (pc_lock: read by the VM's fault thread) */
 	bool pc_listening;
 	pthread_mutex_t pc_lock;
+	/* start_rings() vs postcopy_end(): before the device thread runs,
+	 * the VM's start (resume) and the migration's end may come at once
+	 * from two threads, on one socket */
+	pthread_mutex_t pc_io;
 	unsigned int pc_n;
 	struct cvmm_vhost_user_pc_region pc[CVMM_VHOST_BASELINE_NREGIONS];
 };
@@ -296,8 +300,20 @@ static int mem_table_postcopy(struct cvmm_vhost_user_dev *d)
 	return cvmm_vhost_frontend_postcopy_mem_ack(d->fe, 0);
 }
 
+static int start_rings_locked(struct cvmm_vhost_user_dev *d, enum ring_base_from from);
+
 /* Hand the rings to the backend, each starting where @from says. */
 static int start_rings(struct cvmm_vhost_user_dev *d, enum ring_base_from from)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->pc_io);
+	ret = start_rings_locked(d, from);
+	pthread_mutex_unlock(&d->pc_io);
+	return ret;
+}
+
+static int start_rings_locked(struct cvmm_vhost_user_dev *d, enum ring_base_from from)
 {
 	int ret;
 
@@ -805,14 +821,16 @@ int cvmm_vhost_user_dev_postcopy_end(struct cvmm_vhost_user_dev *d)
 {
 	int ret = 0;
 
-	if (!d->pc_listening)
-		return 0;
-	d->pc_listening = false;
-	pthread_mutex_lock(&d->pc_lock);
-	d->pc_n = 0;
-	pthread_mutex_unlock(&d->pc_lock);
-	if (d->fe)
-		ret = cvmm_vhost_frontend_postcopy_end(d->fe);
+	pthread_mutex_lock(&d->pc_io);
+	if (d->pc_listening) {
+		d->pc_listening = false;
+		pthread_mutex_lock(&d->pc_lock);
+		d->pc_n = 0;
+		pthread_mutex_unlock(&d->pc_lock);
+		if (d->fe)
+			ret = cvmm_vhost_frontend_postcopy_end(d->fe);
+	}
+	pthread_mutex_unlock(&d->pc_io);
 	return ret;
 }
 
@@ -865,6 +883,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	nq = o->queues;
 	pthread_mutex_init(&d->cfg_lock, NULL);
 	pthread_mutex_init(&d->pc_lock, NULL);
+	pthread_mutex_init(&d->pc_io, NULL);
 	ret = handshake(d);
 	if (ret)
 		return fail(err, errlen, ret, d, "cannot connect to the vhost-user backend");
@@ -1000,5 +1019,6 @@ void cvmm_vhost_user_dev_destroy(struct cvmm_vhost_user_dev *d)
 	log_unmap(d);
 	pthread_mutex_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->pc_lock);
+	pthread_mutex_destroy(&d->pc_io);
 	free(d);
 }

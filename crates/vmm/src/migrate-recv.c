@@ -915,8 +915,7 @@ static void *bulk_main(void *arg)
 		pthread_join(r->reply_thread, NULL);
 		r->reply_running = false;
 		latency_figures(r);
-		cvmm_vi_peers_stop(r->peers); /* POSTCOPY_END to the backends */
-		r->peers = NULL;
+		cvmm_vi_peers_end(r->peers); /* POSTCOPY_END to the backends */
 		cvmm_vi_uffd_stop(r->uffd);
 		r->uffd = NULL;
 	}
@@ -966,13 +965,21 @@ static void receiver_free(struct receiver *r)
 		shutdown(r->req_fd, SHUT_RDWR);
 		pthread_join(r->reply_thread, NULL);
 	}
-	cvmm_vi_peers_stop(r->peers);
+	cvmm_vi_peers_free(r->peers);
 	cvmm_vi_uffd_stop(r->uffd);
 	pthread_mutex_destroy(&r->req_lock);
 	free(r->lat_us);
 	for (unsigned int i = 0; i < CVMM_MIG_MAX_RANGES; i++)
 		free(r->touched[i]);
 	free(r);
+}
+
+void cvmm_vi_mig_postcopy_peers_end(struct cvmm_vmm *vmm)
+{
+	struct receiver *r = vmm->mig ? vmm->mig->post : NULL;
+
+	if (r)
+		cvmm_vi_peers_end(r->peers);
 }
 
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm)

@@ -34,6 +34,9 @@ int cvmm_vi_mig_resume_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *i
 			       const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen);
 
 /* Stop a post-copy receive's threads and userfaultfd (VM destroy). */
+/* Post-copy's vhost-user backends stop faulting to us (POSTCOPY_END):
+ * before the devices go. */
+void cvmm_vi_mig_postcopy_peers_end(struct cvmm_vmm *vmm);
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm);
 
 struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm);

@@ -23,6 +23,10 @@ struct peer {
 };
 
 struct vi_peers {
+	/* lock: n and the fds (wake() from any thread); end_lock: one end()
+	 * at a time, the second waits until the first is done */
+	pthread_mutex_t lock, end_lock;
+	bool ended;
 	struct cvmm_vmm *vmm;
 	cvmm_vi_peer_fault_fn fault;
 	void *opaque;
@@ -55,6 +59,7 @@ void cvmm_vi_peers_wake(struct vi_peers *ps, uint64_t gpa, uint64_t len)
 
 	if (!ps)
 		return;
+	pthread_mutex_lock(&ps->lock);
 	for (unsigned int i = 0; i < ps->n; i++) {
 		unsigned int n = regions(ps, &ps->p[i], r);
 
@@ -67,6 +72,7 @@ void cvmm_vi_peers_wake(struct vi_peers *ps, uint64_t gpa, uint64_t len)
 				wake(ps->p[i].ufd, r[k].addr + (lo - r[k].gpa), hi - lo);
 		}
 	}
+	pthread_mutex_unlock(&ps->lock);
 }
 
 /* One fault of peer @p at its address @addr. */
@@ -131,6 +137,8 @@ static void peers_free(struct vi_peers *ps)
 	for (unsigned int i = 0; i < ps->n; i++)
 		cvmm_close(ps->p[i].ufd);
 	cvmm_close(ps->stop_efd);
+	pthread_mutex_destroy(&ps->lock);
+	pthread_mutex_destroy(&ps->end_lock);
 	free(ps->p);
 	free(ps);
 }
@@ -146,6 +154,8 @@ int cvmm_vi_peers_start(struct vi_peers **out, struct cvmm_vmm *vmm,
 		free(ps);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&ps->lock, NULL);
+	pthread_mutex_init(&ps->end_lock, NULL);
 	ps->vmm = vmm;
 	ps->fault = fault;
 	ps->opaque = opaque;
@@ -186,10 +196,15 @@ int cvmm_vi_peers_start(struct vi_peers **out, struct cvmm_vmm *vmm,
 	return 0;
 }
 
-void cvmm_vi_peers_stop(struct vi_peers *ps)
+void cvmm_vi_peers_end(struct vi_peers *ps)
 {
 	if (!ps)
 		return;
+	pthread_mutex_lock(&ps->end_lock);
+	if (ps->ended) {
+		pthread_mutex_unlock(&ps->end_lock);
+		return;
+	}
 	/* END first: the backends unregister (waking whoever waits, every
 	 * page being here), then our thread goes. */
 	for (unsigned int i = 0; i < ps->n; i++) {
@@ -203,11 +218,26 @@ void cvmm_vi_peers_stop(struct vi_peers *ps)
 	if (ps->running) {
 		cvmm_eventfd_write(ps->stop_efd, 1);
 		pthread_join(ps->thread, NULL);
+		ps->running = false;
 	}
-	for (unsigned int i = 0; i < ps->n; i++)
+	pthread_mutex_lock(&ps->lock);
+	for (unsigned int i = 0; i < ps->n; i++) {
 		CVMM_LOG(CVMM_LOG_INFO, VMM_CRATE, "post-copy: device '%s': %llu faults of its "
 			 "vhost-user backend served", ps->vmm->dev[ps->p[i].dev].id,
 			 (unsigned long long)ps->p[i].faults);
+		cvmm_close(ps->p[i].ufd);
+	}
+	ps->n = 0;
+	ps->ended = true;
+	pthread_mutex_unlock(&ps->lock);
+	pthread_mutex_unlock(&ps->end_lock);
+}
+
+void cvmm_vi_peers_free(struct vi_peers *ps)
+{
+	if (!ps)
+		return;
+	cvmm_vi_peers_end(ps);
 	peers_free(ps);
 }
 

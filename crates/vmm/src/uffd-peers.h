@@ -36,9 +36,13 @@ int cvmm_vi_peers_start(struct vi_peers **out, struct cvmm_vmm *vmm,
  * runs): wake whatever backend thread waits on them. NULL: nothing. Any
  * thread. */
 void cvmm_vi_peers_wake(struct vi_peers *p, uint64_t gpa, uint64_t len);
-/* Every page is here: POSTCOPY_END to each device (on its thread), stop
- * the thread, close the fds. NULL: nothing. */
-void cvmm_vi_peers_stop(struct vi_peers *p);
+/* Every page is here (or the VM goes): POSTCOPY_END to each device (on
+ * its thread), stop the thread, close the fds; wake() does nothing after.
+ * Any thread; a second call waits for the first. Before the devices go.
+ * NULL: nothing. */
+void cvmm_vi_peers_end(struct vi_peers *p);
+/* end(), then free. Only once no thread can call wake() any more. */
+void cvmm_vi_peers_free(struct vi_peers *p);
 /* Faults served so far (for the figures and tests). */
 uint64_t cvmm_vi_peers_faults(const struct vi_peers *p);
 

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "migrate.h"
 
 /* The TSS and identity-map pages sit just below the BIOS area in the MMIO
  * hole, where no RAM or device is. */
@@ -183,6 +184,7 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 	vmm->tearing_down = true;
 	cvmm_vi_vcpus_stop_and_join(vmm);
 	cvmm_vi_device_thread_stop(vmm);
+	cvmm_vi_mig_postcopy_peers_end(vmm); /* it talks to devices */
 	cvmm_vi_devices_destroy_all(vmm);
 	cvmm_vi_pci_fini(vmm);
 	cvmm_event_manager_destroy(vmm->dev_em);

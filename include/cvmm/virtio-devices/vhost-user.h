@@ -197,7 +197,8 @@ unsigned int cvmm_vhost_user_dev_postcopy_regions(struct cvmm_vhost_user_dev *d,
 						  unsigned int max);
 
 /** Every page is here: POSTCOPY_END (the backend unregisters). 0 when
- * post-copy did not begin. Thread safety: the device thread. */
+ * post-copy did not begin. Thread safety: any thread (serialised with
+ * the rings' start on the backend's socket). */
 int cvmm_vhost_user_dev_postcopy_end(struct cvmm_vhost_user_dev *d);
 
 #ifdef __cplusplus
