@@ -872,17 +872,31 @@ static int switch_over(struct sender *s)
 	return postcopy_rest(s, t_pause, false);
 }
 
-/* Post-copy after the switch-over: answer requests while every page
- * (@all) or the dirty ones are pushed; COMPLETE counts the pages of this
+/* Post-copy: answer page requests on their own thread from now on. */
+static int requests_start(struct sender *s, pthread_t *t)
+{
+	int ret = -pthread_create(t, NULL, requests_main, s);
+
+	if (ret)
+		snprintf(s->err, s->errlen, "migration: the page-request thread: %s", strerror(-ret));
+	return ret;
+}
+
+/* ... and stop it: the destination has every page, or never will. */
+static void requests_stop(struct sender *s, pthread_t t)
+{
+	shutdown(s->o->request_fd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	s->p.page_requests = atomic_load(&s->requests);
+}
+
+/* Post-copy after the switch-over, requests answered meanwhile: every
+ * page (@all) or the dirty ones pushed; COMPLETE counts the pages of this
  * connection (sent since @base), then the destination's verdict. */
 static int push_rest(struct sender *s, bool all, uint64_t base)
 {
-	pthread_t t;
-	int ret;
+	int ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE), "PASS");
 
-	if ((ret = -pthread_create(&t, NULL, requests_main, s)))
-		return ret;
-	ret = wire(s, cvmm_mig_send_pass(s->fd, s->p.pass, s->p.bytes_remaining / PAGE), "PASS");
 	if (!ret)
 		ret = send_pass_pages(s, all, false);
 	if (!ret)
@@ -890,22 +904,26 @@ static int push_rest(struct sender *s, bool all, uint64_t base)
 			   "COMPLETE");
 	if (!ret)
 		ret = verdict(s);
-	/* The destination has every page (or never will): no more requests. */
-	shutdown(s->o->request_fd, SHUT_RDWR);
-	pthread_join(t, NULL);
-	s->p.page_requests = atomic_load(&s->requests);
 	return ret;
 }
 
 static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
 {
+	pthread_t t;
 	int ret;
 
+	/* Requests are served before the verdict: restoring the state may
+	 * touch guest RAM the destination does not have yet (a device
+	 * looking at its rings) and waits for those pages. */
+	if ((ret = requests_start(s, &t)))
+		return ret;
 	/* The destination's word that it runs: from here this VM never does.
 	 * Without the word it may run all the same: a resume will tell. */
 	s->pc_state_sent = true;
-	if ((ret = verdict(s)))
+	if ((ret = verdict(s))) {
+		requests_stop(s, t);
 		return ret;
+	}
 	s->switched = true;
 	s->p.switched = !all;
 	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
@@ -913,7 +931,9 @@ static int postcopy_rest(struct sender *s, uint64_t t_pause, bool all)
 	if (all)
 		s->p.bytes_remaining = cvmm_guest_mem_total_size(s->vmm->mem);
 	publish(s);
-	return push_rest(s, all, 0);
+	ret = push_rest(s, all, 0);
+	requests_stop(s, t);
+	return ret;
 }
 
 /* Post-copy recovery: the destination's RECEIVED bitmaps until its ACCEPT.
@@ -1015,7 +1035,12 @@ static int resume(struct sender *s)
 		s->p.pass++;
 		publish(s);
 		cvmm_vi_emit_type(s->vmm, CVMM_VMM_EV_POSTCOPY_RESUMED, NULL);
-		ret = push_rest(s, false, base);
+		pthread_t t;
+
+		if (!(ret = requests_start(s, &t))) {
+			ret = push_rest(s, false, base);
+			requests_stop(s, t);
+		}
 	}
 	for (unsigned int i = 0; i < s->dirty.n; i++)
 		free(s->dirty.s[i].bm);
