@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -799,6 +800,119 @@ START_TEST(cancel_midway)
 }
 END_TEST
 
+/*
+ * The lock race: a third process takes a writable image's OFD lock between
+ * the source's release (handover, the guest paused for good) and the
+ * destination's take (takeover, before its verdict). The destination
+ * refuses with one line; the source retakes its lock (the third let go)
+ * and runs again; the destination never starts.
+ */
+struct lock_race {
+	char path[64];
+	int src_fd, third_fd, dst_fd;
+	int retake;                  /* the source's handover(true): 0 or -errno */
+	bool released;
+};
+/* handover() gets the options' opaque, which the progress callback owns. */
+static struct lock_race *lock_race_now;
+
+static int ofd_lock(int fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_OFD_SETLK, &fl) ? -errno : 0;
+}
+
+static int race_handover(void *opaque, bool hold)
+{
+	struct lock_race *lr = lock_race_now;
+
+	(void)opaque;
+	if (hold)
+		return lr->retake = ofd_lock(lr->src_fd, F_WRLCK);
+	ck_assert_int_eq(ofd_lock(lr->src_fd, F_UNLCK), 0);
+	lr->released = true;
+	/* the third process, in the gap */
+	lr->third_fd = open(lr->path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(lr->third_fd, 0);
+	ck_assert_int_eq(ofd_lock(lr->third_fd, F_WRLCK), 0);
+	return 0;
+}
+
+static int race_takeover(void *opaque)
+{
+	struct lock_race *lr = opaque;
+	int ret;
+
+	lr->dst_fd = open(lr->path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(lr->dst_fd, 0);
+	ret = ofd_lock(lr->dst_fd, F_WRLCK);
+	/* the third process is done with it: the source may take it back */
+	close(lr->third_fd);
+	lr->third_fd = -1;
+	return ret == -EAGAIN || ret == -EACCES ? -EBUSY : ret;
+}
+
+START_TEST(lock_race)
+{
+	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .load = true });
+	struct lock_race lr = { .path = "/tmp/cvmm-lock-race-XXXXXX", .third_fd = -1, .dst_fd = -1,
+				.retake = 1 };
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1,
+					    .takeover = race_takeover, .opaque = &lr };
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_mig_progress p;
+	struct cvmm_vmm *dst;
+	struct send_job j = { 0 };
+	char err[300] = "";
+	int sv[2], ret, probe;
+
+	lr.src_fd = mkstemp(lr.path);
+	ck_assert_int_ge(lr.src_fd, 0);
+	ck_assert_int_eq(ofd_lock(lr.src_fd, F_WRLCK), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(cvmm_vmm_start(src), 0);
+	sg_nap(50);
+	j.vmm = src;
+	j.fd = sv[0];
+	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .config = "{\"test\":1}",
+					      .config_len = 10, .progress = on_progress, .opaque = &j,
+					      .handover = race_handover };
+	lock_race_now = &lr;
+	ck_assert_int_eq(pthread_create(&j.t, NULL, send_thread, &j), 0);
+	ck_assert_int_eq(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)), 0);
+	dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
+	ret = cvmm_vmm_migrate_receive(dst, in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(in);
+	pthread_join(j.t, NULL);
+	printf("# destination: %s\n# source: %s\n", err, j.err);
+	ck_assert(lr.released);
+	ck_assert_int_eq(ret, -EBUSY);
+	ck_assert_ptr_nonnull(strstr(err, "another process still holds an image's lock"));
+	ck_assert_ptr_null(strchr(err, '\n'));
+	ck_assert_int_eq(j.ret, -EBUSY);
+	ck_assert_ptr_nonnull(strstr(j.err, "the destination refused"));
+	/* the source took its lock back and runs again */
+	ck_assert_int_eq(lr.retake, 0);
+	ck_assert_int_eq(cvmm_vmm_state(src), CVMM_VMM_RUNNING);
+	ck_assert(cvmm_vmm_migrate_progress(src, &p));
+	ck_assert_int_eq(p.state, CVMM_VMM_MIG_FAILED);
+	probe = open(lr.path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_eq(ofd_lock(probe, F_WRLCK), -EAGAIN);
+	close(probe);
+	/* the destination never runs */
+	ck_assert_int_eq(cvmm_vmm_start(dst), -EIO);
+	cvmm_vmm_destroy(dst);
+	drop(src);
+	lock_race_now = NULL;
+	close(lr.src_fd);
+	close(lr.dst_fd);
+	unlink(lr.path);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(destination_killed)
 {
 	struct cvmm_vmm *src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON, .dirty_ring_bytes = ring_bytes, .load = true });
@@ -1058,6 +1172,7 @@ int main(int argc, char **argv)
 	tcase_add_test(t, link_cut);
 	tcase_add_test(t, cancel_midway);
 	tcase_add_test(t, destination_killed);
+	tcase_add_test(t, lock_race);
 	tcase_add_test(t, hostile_streams);
 	suite_add_tcase(s, t);
 	return cvmm_test_run((Suite *[]){ s, NULL });
