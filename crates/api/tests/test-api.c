@@ -209,6 +209,7 @@ START_TEST(slow_route_on_worker)
 	slow_gate = gate[0];
 	ck_assert_int_eq(cvmm_api_server_create(&o, &s), 0);
 	fd = connect_to(sock);
+	buf[0] = '\0';
 	/* the slow request, then a ping pipelined behind it on its connection */
 	send_with_fd(fd, "PUT /api/v1/vm.snapshot HTTP/1.1\r\n\r\n"
 		     "GET /api/v1/vmm.ping HTTP/1.1\r\n\r\n", -1);
@@ -224,9 +225,22 @@ START_TEST(slow_route_on_worker)
 	send_with_fd(fd3, "PUT /api/v1/vm.snapshot HTTP/1.1\r\n\r\n", -1);
 	ck_assert_int_eq(write(gate[1], "xx", 2), 2);
 	ck_assert_int_eq(read_status(fd3, buf, sizeof(buf)), 204);
-	/* the first is answered, then what its connection held */
-	ck_assert_int_eq(read_status(fd, buf, sizeof(buf)), 204);
-	ck_assert_int_eq(read_status(fd, buf, sizeof(buf)), 200);
+	/* the first is answered, then what its connection held (both may
+	 * come in one read) */
+	{
+		size_t got = 0;
+		ssize_t n;
+
+		buf[0] = '\0';
+		while (got < sizeof(buf) - 1 && !strstr(buf, "\"version\":\"test\"") &&
+		       (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+			got += (size_t)n;
+			buf[got] = '\0';
+		}
+		ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 204 "));
+		ck_assert_ptr_nonnull(strstr(buf, "HTTP/1.1 200 "));
+		ck_assert(strstr(buf, "HTTP/1.1 204 ") < strstr(buf, "HTTP/1.1 200 "));
+	}
 	ck_assert_int_eq(atomic_load(&slow_runs), 2);
 	close(fd);
 	close(fd2);
