@@ -152,7 +152,15 @@ struct cvmm_vmm {
 	bool hp_resume;               /* ... and begin quiesced a running VM */
 	uint32_t hp_added;            /* PCI slots added in this window */
 	pthread_t dev_thread;
-	bool dev_thread_running;
+	bool dev_thread_exists;       /* created and not yet joined */
+	bool dev_thread_running;      /* its loop runs (not parked by a pause) */
+	/* A pause parks the device thread instead of ending it, so a resume
+	 * creates no thread (virtio.c); under dev_mu: */
+	pthread_mutex_t dev_mu;
+	pthread_cond_t dev_cv;
+	bool dev_parked, dev_go, dev_exit;
+	bool dev_failed;              /* its set-up failed: it only waits for exit */
+	uint64_t dev_parks;           /* times it parked */
 	bool restored;                /* cvmm_vmm_restore() ran: no second one */
 	bool broken;                  /* a restore failed half-way: never start */
 	bool tearing_down;            /* destroy: devices need not undo KVM wiring */
@@ -236,6 +244,8 @@ bool cvmm_vi_pci_viot(const struct cvmm_vmm *vmm, struct cvmm_acpi_viot *out,
 bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 		      struct cvmm_acpi_pci_irq *irqs);
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm);
+/* The VM ends: stop the device thread for good and join it. */
+void cvmm_vi_device_thread_exit(struct cvmm_vmm *vmm);
 /* lifecycle.c: park vCPUs, pause devices, stop the device thread (as a
  * pause, without state change or events) and undo it. */
 int cvmm_vi_quiesce(struct cvmm_vmm *vmm);

@@ -163,7 +163,7 @@ static void finish(struct cvmm_vmm *vmm)
 	if (cvmm_vmm_state(vmm) == CVMM_VMM_SHUTDOWN)
 		return;
 	cvmm_vi_vcpus_stop_and_join(vmm);
-	cvmm_vi_device_thread_stop(vmm);
+	cvmm_vi_device_thread_exit(vmm);
 	cvmm_vi_set_state(vmm, CVMM_VMM_SHUTDOWN);
 	ev.stop = cvmm_vmm_stop_reason(vmm, &ev.code);
 	cvmm_vi_emit(vmm, &ev);

@@ -28,22 +28,49 @@ struct vdev {
 	bool on_bus;
 };
 
+/*
+ * The device thread: the loop runs until a pause stops it, then the thread
+ * parks until a resume lets it run again or the VM ends. A resume thus
+ * creates no thread: the thread that resumes (cvmm-microvm's main thread
+ * after a snapshot with then=resume, SIGUSR2 after a pause) may be under a
+ * filter without clone, and was killed by it when the pause had ended the
+ * thread (tests/linux-guest/boot.sh found it).
+ */
 static void *device_thread(void *arg)
 {
 	struct cvmm_vmm *vmm = arg;
+	bool leave;
 	int ret;
 
 	cvmm_thread_set_name("virtio");
 	if (vmm->opts.thread_start && vmm->opts.thread_start(vmm->opts.opaque, "virtio", 0)) {
 		CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "virtio device thread: set-up (seccomp) failed");
 		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+		pthread_mutex_lock(&vmm->dev_mu);
+		vmm->dev_failed = true;
+		pthread_cond_broadcast(&vmm->dev_cv);
+		while (!vmm->dev_exit)
+			pthread_cond_wait(&vmm->dev_cv, &vmm->dev_mu);
+		pthread_mutex_unlock(&vmm->dev_mu);
 		return NULL;
 	}
-	ret = cvmm_event_manager_run(vmm->dev_em);
-	if (ret) {
-		CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "virtio device loop: %s", strerror(-ret));
-		cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
-	}
+	do {
+		ret = cvmm_event_manager_run(vmm->dev_em);
+		if (ret) {
+			CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "virtio device loop: %s", strerror(-ret));
+			cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_HOST_ERROR, 3);
+		}
+		pthread_mutex_lock(&vmm->dev_mu);
+		vmm->dev_parked = true;
+		vmm->dev_parks++;
+		pthread_cond_broadcast(&vmm->dev_cv);
+		while (!vmm->dev_go && !vmm->dev_exit)
+			pthread_cond_wait(&vmm->dev_cv, &vmm->dev_mu);
+		leave = vmm->dev_exit;
+		vmm->dev_go = false;
+		vmm->dev_parked = false;
+		pthread_mutex_unlock(&vmm->dev_mu);
+	} while (!leave);
 	return NULL;
 }
 
@@ -62,19 +89,51 @@ int cvmm_vi_device_thread_start(struct cvmm_vmm *vmm)
 
 	if (!vmm->dev_em || vmm->dev_thread_running)
 		return 0;
+	if (vmm->dev_thread_exists) {
+		/* parked by a pause: run again */
+		pthread_mutex_lock(&vmm->dev_mu);
+		vmm->dev_go = true;
+		pthread_cond_broadcast(&vmm->dev_cv);
+		pthread_mutex_unlock(&vmm->dev_mu);
+		vmm->dev_thread_running = true;
+		return 0;
+	}
 	ret = -pthread_create(&vmm->dev_thread, NULL, device_thread, vmm);
 	if (!ret)
-		vmm->dev_thread_running = true;
+		vmm->dev_thread_exists = vmm->dev_thread_running = true;
 	return ret;
 }
 
 void cvmm_vi_device_thread_stop(struct cvmm_vmm *vmm)
 {
+	uint64_t parks;
+
 	if (!vmm->dev_thread_running)
 		return;
+	pthread_mutex_lock(&vmm->dev_mu);
+	parks = vmm->dev_parks;
+	pthread_mutex_unlock(&vmm->dev_mu);
+	/* its loop returns and it parks: nothing of it runs after this */
 	cvmm_event_manager_stop(vmm->dev_em);
-	pthread_join(vmm->dev_thread, NULL);
+	pthread_mutex_lock(&vmm->dev_mu);
+	while (vmm->dev_parks == parks && !vmm->dev_failed)
+		pthread_cond_wait(&vmm->dev_cv, &vmm->dev_mu);
+	pthread_mutex_unlock(&vmm->dev_mu);
 	vmm->dev_thread_running = false;
+}
+
+void cvmm_vi_device_thread_exit(struct cvmm_vmm *vmm)
+{
+	cvmm_vi_device_thread_stop(vmm);
+	if (!vmm->dev_thread_exists)
+		return;
+	pthread_mutex_lock(&vmm->dev_mu);
+	vmm->dev_exit = true;
+	pthread_cond_broadcast(&vmm->dev_cv);
+	pthread_mutex_unlock(&vmm->dev_mu);
+	pthread_join(vmm->dev_thread, NULL);
+	vmm->dev_thread_exists = false;
+	vmm->dev_exit = vmm->dev_go = vmm->dev_parked = false;
 }
 
 static void mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)

@@ -167,6 +167,8 @@ int cvmm_vmm_create(const struct cvmm_vmm_opts *o, struct cvmm_vmm **out, char *
 	vmm->ncpus = o->ncpus;
 	vmm->stop_efd = -1;
 	pthread_mutex_init(&vmm->vcpu_lock, NULL);
+	pthread_mutex_init(&vmm->dev_mu, NULL);
+	pthread_cond_init(&vmm->dev_cv, NULL);
 	pthread_cond_init(&vmm->vcpu_cond, NULL);
 	ret = create(vmm, err, errlen);
 	if (ret) {
@@ -183,7 +185,7 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 		return;
 	vmm->tearing_down = true;
 	cvmm_vi_vcpus_stop_and_join(vmm);
-	cvmm_vi_device_thread_stop(vmm);
+	cvmm_vi_device_thread_exit(vmm);
 	cvmm_vi_mig_postcopy_peers_end(vmm); /* it talks to devices */
 	cvmm_vi_devices_destroy_all(vmm);
 	cvmm_vi_pci_fini(vmm);
@@ -207,6 +209,8 @@ void cvmm_vmm_destroy(struct cvmm_vmm *vmm)
 	cvmm_vi_bus_fini(&vmm->bus[CVMM_VMM_MMIO]);
 	cvmm_vi_bus_domain_fini(&vmm->bus_dom);
 	pthread_mutex_destroy(&vmm->vcpu_lock);
+	pthread_cond_destroy(&vmm->dev_cv);
+	pthread_mutex_destroy(&vmm->dev_mu);
 	pthread_cond_destroy(&vmm->vcpu_cond);
 	free(vmm);
 }
