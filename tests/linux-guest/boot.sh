@@ -6,13 +6,18 @@
 # hvc0 and its answer) and virtio-blk (an ext4 image made on the host:
 # mount, write, sync, remount, read back; e2fsck on the host finds it
 # clean and the host reads the guest's files). Then ACPI poweroff: exit 0.
+# Folded into that boot: a snapshot (SIGUSR1) while the guest waits on
+# hvc0 with a file it wrote in /tmp, restored after the first VM has
+# ended into a new VMM with its own serial file and image copy: the
+# restored shell answers on hvc0, shows the file, and goes on through the
+# virtio-blk step to poweroff.
 . "${top_srcdir:-.}/tests/linux-guest/lib.sh"
 require_linux_guest
 if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
 	echo "1..0 # SKIP needs mkfs.ext4 and debugfs (e2fsprogs)"
 	exit 0
 fi
-plan 15
+plan 21
 
 img=$TMP/ext4.img
 mkdir -p "$TMP/fs"
@@ -24,8 +29,17 @@ mkfifo "$s.in"
 # Keep the FIFO open for writing so the VM's stdin never sees EOF early.
 exec 8<>"$s.in"
 start_vm "$s" --memory 256M --disk path="$img" --rng --console stdio \
-	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rng,hvc,blk"
+	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rng,hvc,blk" \
+	--snapshot destination_url=file://"$TMP/lsnap",then=resume
+snapped=1
 if wait_guest "$s" "cvmm-test: hvc ready"; then
+	# the image as the guest left it so far (unmounted: the blk step
+	# comes after), for the restored VM; then the snapshot, to the VMM
+	# itself (timeout(1) does not pass SIGUSR1 on)
+	cp "$img" "$TMP/ext4-restored.img"
+	vmm=$(child_of "$vmpid")
+	[ -n "$vmm" ] && kill -USR1 "$vmm" && eventually 120 grep -q "snapshot written" "$s.err" &&
+		snapped=0
 	echo 'echo "hvc answer $((7 * 191))"' >&8
 fi
 wait_vm
@@ -63,4 +77,32 @@ debugfs -R "dump /guest.txt $TMP/guest.txt" "$img" >/dev/null 2>&1
 check "the host reads the guest's 256 text lines" \
 	sh -c "test \$(wc -l <'$TMP/guest.txt') -eq 256 && tail -1 '$TMP/guest.txt' | grep -qx 'cvmm ext4 line 255 of 256'"
 [ "$failed" -eq 0 ] || sed 's/^/# serial: /' "$s" | tail -40
+
+# The snapshot taken at "hvc ready", restored in a new VMM (the flags'
+# overrides: its own serial file and image copy, the console on stdio):
+# the guest goes on reading hvc0, where the host's command finds the file.
+check "SIGUSR1 at 'hvc ready' wrote a snapshot and the first VM went on" \
+	sh -c "test $snapped -eq 0 && test -s '$TMP/lsnap/manifest'"
+s2=$TMP/serial2
+mkfifo "$s2.in"
+exec 8<>"$s2.in"
+: >"$s2"
+timeout "$VM_LIMIT" "$MICROVM" --restore source_url=file://"$TMP/lsnap",resume=on \
+	--serial file="$s2" --disk path="$TMP/ext4-restored.img" --console stdio \
+	<"$s2.in" >"$s2.out" 2>"$s2.err" &
+vmpid=$!
+vmserial=$s2
+echo 'cat /tmp/hvc.txt; echo "restored answer $((6 * 7))"' >&8
+wait_vm
+exec 8>&-
+out=$s2
+check "the restored shell answers on hvc0" grep -qx "restored answer 42" "$s2.out"
+check "the file the guest wrote before the snapshot is there" \
+	sh -c "grep -q '^written at [0-9.]* s of uptime\$' '$s2.out'"
+check "the restored guest goes on: virtio-blk on its own image copy" \
+	sh -c "grep -qx 'cvmm-test: ok blk' '$s2' && ! grep -q 'cvmm-test: init at' '$s2'"
+check "the restored VM powers off with 0 and its filters stayed quiet" \
+	sh -c "test $rc -eq 0 && ! grep -q seccomp '$s2.err'"
+check "e2fsck finds the restored VM's image clean" e2fsck -fn "$TMP/ext4-restored.img"
+[ "$failed" -eq 0 ] || sed 's/^/# restored serial: /' "$s2" | tail -20
 finish

@@ -23,6 +23,9 @@ step_rng() {
 # virtio-console: one command line from the host on hvc0, its output back.
 step_hvc() {
 	[ -c /dev/hvc0 ] || return 1
+	# a file for the host to find again in a VM restored from a snapshot
+	# taken while this step waits (tests/linux-guest/boot.sh)
+	echo "written at $(cut -d' ' -f1 /proc/uptime) s of uptime" >/tmp/hvc.txt
 	say "hvc ready"
 	read -r line </dev/hvc0 || return 1
 	sh -c "$line" >/dev/hvc0 2>&1
