@@ -16,6 +16,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <termios.h>
 
 #include "seccomp-rules.h"
@@ -217,6 +219,9 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	CVMM_SECCOMP_RULE("accept4"),
 	CVMM_SECCOMP_RULE_COND("setsockopt",       /* tcp: SO_REUSEADDR on the listener */
 		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_REUSEADDR)),
+	CVMM_SECCOMP_RULE_COND("setsockopt",       /* tcp: a vanished peer fails a write in 30 s */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, IPPROTO_TCP),
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, TCP_USER_TIMEOUT)),
 	CVMM_SECCOMP_RULE("shutdown"),
 	CVMM_SECCOMP_RULE("unlink"),               /* the receive's unix socket, when done */
 	CVMM_SECCOMP_RULE("sendto"),

@@ -13,6 +13,7 @@
 #include <cvmm/sys-util.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -123,6 +124,23 @@ static int mig_keep(struct mig *g, int fd)
 	return fd;
 }
 
+/*
+ * A TCP peer that vanishes (a cable pulled, a host gone, a namespace's
+ * link down) leaves a blocked write waiting for TCP's own retransmission
+ * limit, many minutes; with unacknowledged data older than this the
+ * socket fails instead, so the sender fails or pauses its post-copy soon,
+ * as the receiver does after its silence timeout.
+ */
+#define MIG_TCP_USER_TIMEOUT_MS 30000
+
+static void mig_tcp_tune(int fd, const struct sockaddr_storage *sa)
+{
+	unsigned int ms = MIG_TCP_USER_TIMEOUT_MS;
+
+	if (fd >= 0 && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6))
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
 /* TLS on a fresh TCP connection when the request named a tls_dir: @fd is
  * replaced by the plain end (the session owns the socket). @return 0, or
  * -errno with the line in g->err / @err. */
@@ -165,6 +183,7 @@ static int send_connect(struct api *a, const struct sockaddr_storage *sa, sockle
 		*fd = -1;
 		return ret;
 	}
+	mig_tcp_tune(*fd, sa);
 	ret = mig_tls(a, fd, false, sa, g->err, sizeof(g->err));
 	if (ret) {
 		cvmm_close(*fd);
@@ -386,6 +405,7 @@ static int receive_next(struct api *a, const struct sockaddr_storage *sa, const 
 		mig_fail(g, "accept: %s", strerror(errno));
 		return -1;
 	}
+	mig_tcp_tune(fd, sa);
 	ret = mig_tls(a, &fd, true, sa, err, sizeof(err));
 	if (ret) {
 		close(fd);
@@ -432,6 +452,7 @@ static void *receive_main(void *arg)
 		mig_fail(g, "accept: %s", strerror(errno));
 		goto out;
 	}
+	mig_tcp_tune(fd, &sa);
 	ret = mig_tls(a, &fd, true, &sa, err, sizeof(err));
 	if (ret) {
 		mig_fail(g, "%s", err);
