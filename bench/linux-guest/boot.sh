@@ -15,6 +15,8 @@
 #                      N MiB from another (guest uptime deltas)
 #
 #   bench/linux-guest/boot.sh BUILDDIR [RUNS] [NC_MIB]
+# CVMM_BENCH_VM_LIMIT (seconds, default 1800) stops a VM that runs longer:
+# under a load of 15-20 one boot here takes over 10 minutes.
 # Runs in a private network namespace of its own (unshare -n; root), with
 # the TAP vtap0 at 10.0.2.1 that both VMMs attach to in turn.
 set -eu
@@ -36,6 +38,7 @@ tmp=$(mktemp -d)
 ncpids=
 trap 'kill $ncpids 2>/dev/null; rm -rf "$tmp"' EXIT
 mem=256M
+limit=${CVMM_BENCH_VM_LIMIT:-1800}
 truncate -s 80M "$tmp/disk.img"
 mkfifo "$tmp/hold"
 exec 7<>"$tmp/hold"
@@ -79,10 +82,10 @@ listeners() {
 	kill $ncpids 2>/dev/null || true
 	# The sink never half-closes (a FIFO held open by fd 7): the guest's nc
 	# stops sending at the first EOF from its socket.
-	timeout 600 busybox nc -l -p 5555 <"$tmp/hold" >/dev/null 2>&1 &
+	timeout "$limit" busybox nc -l -p 5555 <"$tmp/hold" >/dev/null 2>&1 &
 	ncpids=$!
 	head -c $((ncmb * 1048576)) /dev/zero >"$tmp/zeros"
-	timeout 600 busybox nc -l -p 5556 <"$tmp/zeros" >/dev/null 2>&1 &
+	timeout "$limit" busybox nc -l -p 5556 <"$tmp/zeros" >/dev/null 2>&1 &
 	ncpids="$ncpids $!"
 	sleep 0.2
 }
@@ -91,7 +94,7 @@ listeners() {
 cvmm() {
 	test=$1; shift
 	[ "${CVMM_BENCH_ONLY:-cvmm}" = cvmm ] || return 0
-	run cvmm "$test" timeout 600 "$build/examples/microvm/cvmm-microvm" --kernel "$g/vmlinux" \
+	run cvmm "$test" timeout "$limit" "$build/examples/microvm/cvmm-microvm" --kernel "$g/vmlinux" \
 		--initrd "$g/initramfs.cpio" --memory $mem --serial file="$tmp/serial" "$@" \
 		--cmdline "$cmdline cvmm.test=$test cvmm.mb=$ncmb"
 }
@@ -102,7 +105,7 @@ cvmm() {
 qemu() {
 	test=$1; shift
 	[ "${CVMM_BENCH_ONLY:-qemu}" = qemu ] || return 0
-	run qemu "$test" timeout 600 qemu-system-x86_64 -M microvm,pit=on,rtc=on,acpi=on -accel kvm \
+	run qemu "$test" timeout "$limit" qemu-system-x86_64 -M microvm,pit=on,rtc=on,acpi=on -accel kvm \
 		-cpu host,-arch-capabilities -m $mem -nodefaults -no-user-config -nographic -no-reboot \
 		-serial file:"$tmp/serial" -kernel "$g/vmlinux" -initrd "$g/initramfs.cpio" \
 		-global virtio-mmio.force-legacy=false "$@" -append "$cmdline cvmm.test=$test cvmm.mb=$ncmb"

@@ -11,6 +11,12 @@ step_shell() {
 	say "kernel $(uname -r)"
 }
 
+# The kernel log with its timestamps (boot-time figures: docs/benchmarks.md;
+# boot with initcall_debug for each initcall's duration).
+step_dmesg() {
+	dmesg | sed 's/^/cvmm-dmesg: /'
+}
+
 # virtio-rng through /dev/hwrng: 64 bytes, not all zero, twice different.
 step_rng() {
 	say "hwrng $(cat /sys/class/misc/hw_random/rng_current)"
