@@ -31,6 +31,7 @@
 #include <cvmm/vmm.h>
 
 #include "cvmm-test.h"
+#include "vmm-itest.h"
 #include "guest-loader.h"
 
 #ifndef CVMM_GUESTS_DIR
@@ -341,12 +342,10 @@ END_TEST
 START_TEST(save_restore_after_hotplug)
 {
 	struct cvmm_vmm *vmm;
-	struct cvmm_snap_writer *w;
 	struct cvmm_snap_reader *r;
 	struct cvmm_snap_error e;
 	char err[256], id[CVMM_VMM_ID_MAX];
 	unsigned int slot;
-	const void *p;
 	size_t len;
 	void *copy;
 	int i;
@@ -363,19 +362,7 @@ START_TEST(save_restore_after_hotplug)
 	ck_assert_int_eq(hp.adds, 1);
 	snprintf(id, sizeof(id), "%s", hp.id);
 	slot = hp.slot;
-	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
-	ck_assert_int_eq(cvmm_snap_writer_create(NULL, &w), 0);
-	ck_assert_msg(cvmm_vmm_save(vmm, w, CVMM_VMM_SAVE_MEMORY, err, sizeof(err)) == 0, "%s",
-		      err);
-	ck_assert_int_eq(cvmm_snap_writer_finish(w), 0);
-	ck_assert_int_eq(cvmm_snap_writer_buffer(w, &p, &len), 0);
-	copy = malloc(len);
-	ck_assert_ptr_nonnull(copy);
-	memcpy(copy, p, len);
-	cvmm_snap_writer_destroy(w);
-	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
-	cvmm_vmm_run(vmm);
-	cvmm_vmm_destroy(vmm);
+	copy = vmm_itest_save_and_destroy(vmm, &len);
 
 	/* The new VM has the device from the start, in the same slot. */
 	vmm = make_vm(4, false, true);

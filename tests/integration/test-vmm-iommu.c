@@ -26,6 +26,7 @@
 #include <cvmm/vmm.h>
 
 #include "cvmm-test.h"
+#include "vmm-itest.h"
 #include "guest-loader.h"
 
 #ifndef CVMM_GUESTS_DIR
@@ -218,12 +219,10 @@ END_TEST
 START_TEST(save_restore_keeps_mappings)
 {
 	struct cvmm_iommu_stats st;
-	struct cvmm_snap_writer *w;
 	struct cvmm_snap_reader *r;
 	struct cvmm_snap_error e;
 	struct cvmm_iommu *io;
 	struct cvmm_vmm *vmm;
-	const void *p;
 	char err[256];
 	size_t len;
 	void *copy;
@@ -240,19 +239,7 @@ START_TEST(save_restore_keeps_mappings)
 		nanosleep(&ts, NULL);
 	}
 	ck_assert_msg(atomic_load(&phase) == 1, "the guest did not get to its handshake");
-	ck_assert_int_eq(cvmm_vmm_pause(vmm), 0);
-	ck_assert_int_eq(cvmm_snap_writer_create(NULL, &w), 0);
-	ck_assert_msg(cvmm_vmm_save(vmm, w, CVMM_VMM_SAVE_MEMORY, err, sizeof(err)) == 0, "%s",
-		      err);
-	ck_assert_int_eq(cvmm_snap_writer_finish(w), 0);
-	ck_assert_int_eq(cvmm_snap_writer_buffer(w, &p, &len), 0);
-	copy = malloc(len);
-	ck_assert_ptr_nonnull(copy);
-	memcpy(copy, p, len);
-	cvmm_snap_writer_destroy(w);
-	cvmm_vmm_request_stop(vmm, CVMM_VMM_STOP_REQUEST, 0);
-	cvmm_vmm_run(vmm);
-	cvmm_vmm_destroy(vmm);
+	copy = vmm_itest_save_and_destroy(vmm, &len);
 	cvmm_iommu_destroy(io);
 
 	vmm = make_vm(false, true, &io);
