@@ -46,18 +46,7 @@ ping_in() { # PID: an ICMP echo to the guest from PID's network namespace
 	timeout 20 nsenter -t "$1" -n python3 "$top_srcdir/tests/api/icmp-echo.py" $IP 10
 }
 vsock_line() { # PID LINE: through PID's vsock socket to the guest's port 5000
-	timeout 20 nsenter -t "$1" -m python3 - "$TMP/vs/vsock" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(15)
-s.connect(sys.argv[1])
-f = s.makefile("rwb", buffering=0)
-f.write(b"CONNECT 5000\n")
-assert f.readline().startswith(b"OK "), "no OK"
-f.write(sys.argv[2].encode() + b"\n")
-got = f.readline().decode()
-assert got == "echo: %s\n" % sys.argv[2], got
-PY
+	timeout 20 nsenter -t "$1" -m python3 "$top_srcdir/tests/api/vsock-line.py" "$TMP/vs/vsock" "$2"
 }
 # hold_vsock PID TAG: a connection to the guest kept open; when it ends,
 # $TMP/held.TAG says how ("reset" when the host side saw it closed)

@@ -11,27 +11,10 @@
 # over a new unix socket brings the rest: the source ends, the
 # destination completes and the guest counts on with every byte in place.
 . "${top_srcdir:-.}/tests/api/lib.sh"
+. "$top_srcdir/tests/api/lib-mig.sh"
 require_kvm
 require_python
 plan 24
-R() { # SOCK CMD...
-	s=$1; shift
-	timeout 30 "$REMOTE" --api-socket "$s" "$@"
-}
-start_vmm() { # SOCK LOG EVENTS: sets pid
-	rm -f "$1"
-	timeout 120 "$MICROVM" --api-socket "$1" --event-monitor path="$3" >"$2" 2>&1 &
-	pid=$!
-	i=0
-	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-}
-progress_is() { # SOCK STATE: validated against the spec
-	python3 - "$1" "$2" <<'PY'
-import sys, apiclient
-st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
-sys.exit(0 if st == 200 and j["state"] == sys.argv[2] else 1)
-PY
-}
 progress_error_has() { # SOCK TEXT: the progress's error line holds TEXT
 	python3 - "$1" "$2" <<'PY'
 import sys, apiclient
@@ -39,24 +22,6 @@ st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
 sys.exit(0 if st == 200 and j["state"] == "postcopy-paused" and sys.argv[2] in j.get("error", "") else 1)
 PY
 }
-api_error() { # SOCK ENDPOINT BODY STATUS TEXT: a PUT answered STATUS with TEXT
-	python3 - "$@" <<'PY'
-import json, sys, apiclient
-st, j = apiclient.Client(sys.argv[1]).req("PUT", sys.argv[2], json.loads(sys.argv[3]))
-sys.exit(0 if st == int(sys.argv[4]) and sys.argv[5] in j["error"] else 1)
-PY
-}
-state_is() { R "$1" info | grep -q "\"state\": \"$2\""; }
-exited() { ! kill -0 "$1" 2>/dev/null; }
-ends_ok() {
-	eventually 30 exited "$1" || return 1
-	wait "$1"
-}
-counting_past() {
-	r=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
-	[ -n "$r" ] && [ "$r" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
-}
-last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
 event_seen() { grep -q "\"event\": *\"$2\"" "$1"; }
 proxy=
 trap 'for p in $src $dst $dst2; do c=$(child_of $p); kill -9 $c $p 2>/dev/null; done

@@ -12,52 +12,15 @@
 # validated against docs/api/cvmm.yaml by the python client. The migration
 # thread's seccomp filter traps what it does not need.
 . "${top_srcdir:-.}/tests/api/lib.sh"
+. "$top_srcdir/tests/api/lib-mig.sh"
 require_kvm
 require_python
 plan 38
-R() { # SOCK CMD...
-	s=$1; shift
-	timeout 30 "$REMOTE" --api-socket "$s" "$@"
-}
 one_line_error() { # SOCK STATUS CMD...
 	s=$1; want=$2; shift 2
 	R "$s" "$@" >"$TMP/o" 2>"$TMP/e" && return 1
 	[ "$(wc -l <"$TMP/e")" -eq 1 ] && grep -q "^cvmm-remote: $want" "$TMP/e"
 }
-start_vmm() { # SOCK LOG: sets pid
-	rm -f "$1"
-	timeout 120 "$MICROVM" --api-socket "$1" >"$2" 2>&1 &
-	pid=$!
-	i=0
-	while ! [ -S "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-}
-state_is() { R "$1" info | grep -q "\"state\": \"$2\""; }
-progress_is() { # SOCK STATE: validated against the spec
-	python3 - "$1" "$2" <<'PY'
-import sys, apiclient
-st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
-sys.exit(0 if st == 200 and j["state"] == sys.argv[2] else 1)
-PY
-}
-api_error() { # SOCK ENDPOINT BODY STATUS TEXT: a PUT answered STATUS with TEXT
-	python3 - "$@" <<'PY'
-import json, sys, apiclient
-st, j = apiclient.Client(sys.argv[1]).req("PUT", sys.argv[2], json.loads(sys.argv[3]))
-sys.exit(0 if st == int(sys.argv[4]) and sys.argv[5] in j["error"] else 1)
-PY
-}
-# the VMM behind timeout PID @1 ends with status 0
-ends_ok() {
-	eventually 30 exited "$1" || return 1
-	wait "$1"
-}
-# counting: the guest prints more rounds than @2 with no MISMATCH
-counting_past() {
-	r=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
-	[ -n "$r" ] && [ "$r" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
-}
-last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
-exited() { ! kill -0 "$1" 2>/dev/null; }
 # $! is timeout's pid: its VMM goes first (kill -9 of timeout alone orphans it)
 trap 'for p in $src $dst $dst2 $dst3 $dst4 $dst5; do c=$(child_of $p); kill -9 $c $p 2>/dev/null; done
       rm -rf "$TMP"' EXIT

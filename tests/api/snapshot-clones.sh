@@ -51,18 +51,7 @@ ping_in() { # PID: an ICMP echo to the guest from PID's network namespace
 	timeout 20 nsenter -t "$1" -n python3 "$top_srcdir/tests/api/icmp-echo.py" $IP 10
 }
 vsock_line() { # SOCKET LINE: connect to the guest's port 5000, send LINE, get "echo: LINE"
-	timeout 20 python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(15)
-s.connect(sys.argv[1])
-f = s.makefile("rwb", buffering=0)
-f.write(b"CONNECT 5000\n")
-assert f.readline().startswith(b"OK "), "no OK"
-f.write(sys.argv[2].encode() + b"\n")
-got = f.readline().decode()
-assert got == "echo: %s\n" % sys.argv[2], got
-PY
+	timeout 20 python3 "$top_srcdir/tests/api/vsock-line.py" "$1" "$2"
 }
 
 cat >"$TMP/vm.json" <<JSON
