@@ -16,19 +16,11 @@ REMOTE=$top_builddir/examples/remote/cvmm-remote
 PAGES=8192
 BYTES=$((PAGES * 4096))
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
 # run_balloon NAME ARGS...: the guest's whole dance against a VMM started
 # with ARGS (plus the API socket); checks named after NAME.
 run_balloon() {
 	name=$1; shift
-	sock=$TMP/api.$name.sock
-	out=$TMP/out.$name
-	R() { timeout 20 "$REMOTE" --api-socket "$sock" "$@"; }
-	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
-	tpid=$!
-	wait_for "$out" "balloon: touched $PAGES pages" 20
-	vpid=$(child_of "$tpid")
+	api_vm "$name" "balloon: touched $PAGES pages" "$@"
 	before=$(rss_kb "$vpid")
 	check "$name: the guest touched $PAGES pages (RSS ${before:-?} kB)" test -n "$before"
 	check "$name: desired_ram is refused in one line naming it" sh -c \
@@ -69,13 +61,7 @@ run_balloon pci --kernel "$GUESTS/balloon.img" --balloon size=0,transport=pci \
 # ARGS (bit 1 of guest arg 3 makes the guest report instead of inflate).
 run_report() {
 	name=$1; shift
-	sock=$TMP/api.$name.sock
-	out=$TMP/out.$name
-	R() { timeout 20 "$REMOTE" --api-socket "$sock" "$@"; }
-	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
-	tpid=$!
-	wait_for "$out" "balloon: touched $PAGES pages" 20
-	vpid=$(child_of "$tpid")
+	api_vm "$name" "balloon: touched $PAGES pages" "$@"
 	before=$(rss_kb "$vpid")
 	R resize desired_balloon=4096 >/dev/null 2>&1   # go
 	wait_for "$out" "balloon: reported $PAGES pages" 20

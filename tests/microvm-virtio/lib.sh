@@ -35,3 +35,20 @@ require_guests() {
 		fi
 	done
 }
+
+# rss_kb PID: the process's resident memory in kB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# api_vm NAME LINE ARGS...: cvmm-microvm ARGS with an API socket (R talks
+# to it) in the background until its output shows LINE (20 s at most):
+# sets sock, out, tpid (timeout's pid, for wait_pid) and vpid (the VMM's).
+api_vm() {
+	name=$1 _line=$2; shift 2
+	sock=$TMP/api.$name.sock
+	out=$TMP/out.$name
+	R() { timeout 20 "$top_builddir/examples/remote/cvmm-remote" --api-socket "$sock" "$@"; }
+	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
+	tpid=$!
+	wait_for "$out" "$_line" 20
+	vpid=$(child_of "$tpid")
+}

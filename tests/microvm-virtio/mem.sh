@@ -18,19 +18,11 @@ REMOTE=$top_builddir/examples/remote/cvmm-remote
 BOOT=$((128 << 20))
 PLUG=$((64 << 20))
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
 # run_mem NAME ARGS...: the guest's whole dance against a VMM started with
 # ARGS (plus the API socket); checks named after NAME.
 run_mem() {
 	name=$1; shift
-	sock=$TMP/api.$name.sock
-	out=$TMP/out.$name
-	R() { timeout 20 "$REMOTE" --api-socket "$sock" "$@"; }
-	timeout 60 "$MICROVM" --api-socket "$sock" "$@" >"$out" 2>&1 &
-	tpid=$!
-	wait_for "$out" "virtio-mem: hostile requests refused" 20
-	vpid=$(child_of "$tpid")
+	api_vm "$name" "virtio-mem: hostile requests refused" "$@"
 	check "$name: the guest's hostile requests are refused (ERROR, NACK), nothing plugged" \
 		grep -q 'virtio-mem: hostile requests refused' "$out"
 	before=$(rss_kb "$vpid")
