@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""QEMU running the PVH test guest (tests/boot-guests/pvh.elf) idle at its
-echo prompt, driven over QMP: the peer of the snapshot and migration
+"""QEMU running the PVH test guest (tests/boot-guests/pvh.elf), idle at its
+echo prompt unless told another command line, driven over QMP: the peer of the snapshot and migration
 benchmarks. QEMU 7.2 -M microvm with -accel kvm and 2 vCPUs;
 -cpu host,-arch-capabilities because this host refuses that MSR."""
 import json
@@ -16,12 +16,13 @@ def available():
     return os.access(QEMU, os.X_OK)
 
 
-def cmd(build, mem_mib, qmp, extra=()):
-    """The command line of a VM with @mem_mib MiB, its QMP socket at @qmp."""
+def cmd(build, mem_mib, qmp, extra=(), append="echo"):
+    """The command line of a VM with @mem_mib MiB, its QMP socket at @qmp,
+    the guest's command line @append."""
     return [QEMU, "-M", "microvm,pit=on,rtc=on", "-accel", "kvm", "-cpu", "host,-arch-capabilities",
             "-smp", "2", "-m", "%dM" % mem_mib, "-nodefaults", "-no-user-config",
             "-display", "none", "-serial", "stdio",
-            "-kernel", os.path.join(build, "tests/boot-guests/pvh.elf"), "-append", "echo",
+            "-kernel", os.path.join(build, "tests/boot-guests/pvh.elf"), "-append", append,
             "-qmp", "unix:%s,server=on,wait=off" % qmp] + list(extra)
 
 

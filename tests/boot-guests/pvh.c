@@ -5,6 +5,8 @@
  * stub builds identity page tables for the first 4 GiB, enters long mode and
  * calls pvh_main(), which reports the command line, the memory map, the
  * initrd module (a byte sum) and the RSDP, then ends like the linux64 guest.
+ * With dirty=MIB it rewrites and checks MIB of its memory for ever instead:
+ * the guest both QEMU and cvmm-microvm boot for the live migration figures.
  */
 #include <stdint.h>
 
@@ -101,6 +103,50 @@ uint64_t pvh_pd[4 * 512] __attribute__((aligned(4096)));
 static uint8_t pvh_stack[16384] __attribute__((aligned(16), used));
 __asm__(".set pvh_stack_top, pvh_stack + 16384");
 
+/*
+ * dirty=MIB [dirtybase=MIB, default 16]: round r = 1, 2, ... writes r into
+ * the first qword of every 4 KiB page of the hot area after checking that
+ * it still holds r - 1, so a page a migration lost or sent stale shows up
+ * as a MISMATCH. CPL0 instructions are emulated on a PVM host (~1 us
+ * each), so the inner loop stays at five instructions a page.
+ */
+static void __attribute__((noreturn)) dirty_loop(uint64_t base_mib, uint64_t mib)
+{
+	volatile uint64_t *start = (volatile uint64_t *)(uintptr_t)(base_mib << 20);
+	volatile uint64_t *end = start + (mib << 20) / 8;
+	int told = 0;
+
+	puts_("dirty: ");
+	putdec(mib);
+	puts_(" MiB at ");
+	putdec(base_mib);
+	puts_(" MiB\n");
+	for (uint64_t r = 1;; r++) {
+		for (volatile uint64_t *p = start; p < end; p += 512) {
+			uint64_t got = *p;
+
+			if (__builtin_expect(got != r - 1, 0) && !told) {
+				puts_("dirty: MISMATCH page ");
+				putdec((uint64_t)(p - start) / 512);
+				puts_(" round ");
+				putdec(r);
+				puts_(" got ");
+				putdec(got);
+				putc_('\n');
+				told = 1;
+			}
+			*p = r;
+		}
+		if (r == 1) {
+			puts_("dirty: ready\n");
+		} else if (r % 64 == 0) {
+			puts_("dirty: round ");
+			putdec(r);
+			putc_('\n');
+		}
+	}
+}
+
 void pvh_main(uint32_t start_info);
 void pvh_main(uint32_t start_info)
 {
@@ -150,5 +196,14 @@ void pvh_main(uint32_t start_info)
 	putc_('\n');
 	if (cmdline_find(cl, "echo"))
 		echo_loop();
+	if (cmdline_find(cl, "dirty")) {
+		const char *b = cmdline_find(cl, "dirtybase");
+		uint64_t base = b ? parse_dec(b) : 16, mib = parse_dec(cmdline_find(cl, "dirty"));
+
+		/* Inside RAM and the identity map (4 GiB), above this image. */
+		if (mib && base >= 2 && base + mib <= (ram >> 20) && base + mib <= 4096)
+			dirty_loop(base, mib);
+		puts_("dirty: the area is outside RAM\n");
+	}
 	guest_exit(cl);
 }

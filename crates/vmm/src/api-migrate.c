@@ -292,10 +292,20 @@ static void *send_main(void *arg)
 	g->o.opaque = a;
 	mig_setup_done(g, 0);
 	ret = cvmm_vmm_migrate_send(a->vm.vmm, fd, &g->o, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		CVMM_LOG(CVMM_LOG_WARN, "microvm", "send-migration: %s", err[0] ? err : strerror(-ret));
-	else
+	} else {
+		struct cvmm_vmm_mig_progress p;
+
+		/* This VMM ends now, and its vm.migration-progress with it:
+		 * the final figures go to the log (bench/migration reads them). */
+		if (cvmm_vmm_migrate_progress(a->vm.vmm, &p))
+			CVMM_LOG(CVMM_LOG_INFO, "microvm", "send-migration: completed: total %llu ms, "
+				 "downtime %llu ms, %llu bytes sent, pass %u",
+				 (unsigned long long)p.total_ms, (unsigned long long)p.downtime_ms,
+				 (unsigned long long)p.bytes_sent, p.pass);
 		cvmm_event_manager_call(a->em, source_done, a, false);
+	}
 out:
 	mig_close_fds(a);
 	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
