@@ -556,6 +556,28 @@ static int await_accept(struct sender *s)
 	return ret;
 }
 
+/*
+ * Under the downtime limit already, one more pass still pays while it is
+ * expected to leave a clearly smaller dirty set: the guest dirties
+ * dirty_rate while the pass carries bytes_remaining at the bandwidth.
+ * Stopping at the first estimate under the limit carried a whole hot set
+ * (128 MiB of a 2 GiB guest) into the stop-and-copy: 46 ms of downtime
+ * where QEMU, passing on, had 31 (bench/migration/dirty-side-by-side.py).
+ * Below a tenth of the limit the pause is short enough.
+ */
+static bool worth_another_pass(const struct sender *s, uint64_t downtime, uint32_t max_passes)
+{
+	double next;
+
+	if (s->p.pass >= max_passes || s->p.expected_downtime_ms * 10 <= downtime ||
+	    !s->p.bandwidth)
+		return false;
+	/* bytes the guest dirties (dirty_rate: pages/s) while the next pass
+	 * sends what is dirty now */
+	next = (double)s->p.bytes_remaining / (double)s->p.bandwidth * (double)s->p.dirty_rate * PAGE;
+	return next * 4 < (double)s->p.bytes_remaining * 3;
+}
+
 /* The pre-copy passes, until the estimate fits the downtime. */
 /* @return 0: stop-and-copy; 1: switch to post-copy; negative errno. */
 static int precopy(struct sender *s)
@@ -607,7 +629,7 @@ static int precopy(struct sender *s)
 			s->p.throttle_pct += s->p.throttle_pct ? 10 : 20;
 		s->p.pass++;
 		publish(s);
-		if (s->p.expected_downtime_ms <= downtime)
+		if (s->p.expected_downtime_ms <= downtime && !worth_another_pass(s, downtime, max_passes))
 			return 0;
 		/* Not converging: passes spent, or the throttle at its most. */
 		if (s->can_switch && (s->p.pass >= after || s->p.pass >= max_passes ||
