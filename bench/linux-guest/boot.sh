@@ -80,6 +80,10 @@ run() {
 # zeros from 5556); each ends with its connection.
 listeners() {
 	kill $ncpids 2>/dev/null || true
+	# the old listeners must have let go of their ports: a new `nc -l`
+	# started while one still held 5555 failed to bind, and the next
+	# guest's nc met "Connection refused" (QEMU's netbench, 17:00 run)
+	[ -z "$ncpids" ] || wait $ncpids 2>/dev/null || true
 	# The sink never half-closes (a FIFO held open by fd 7): the guest's nc
 	# stops sending at the first EOF from its socket.
 	timeout "$limit" busybox nc -l -p 5555 <"$tmp/hold" >/dev/null 2>&1 &
