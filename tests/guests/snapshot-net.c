@@ -13,35 +13,13 @@
  */
 #include "guest.h"
 #include "virtio.h"
+#include "vsock-wire.h"
 
-#define VIRTIO_ID_VSOCK 19u
 #define F_MAC (1ull << 5)
 #define NHDR 12u          /* virtio_net_hdr with VERSION_1 */
-#define VHDR 44u          /* virtio_vsock_hdr */
 #define NRX 16u
 #define RXLEN 2048u
 #define NEV 4u
-#define OP_REQUEST 1u
-#define OP_RESPONSE 2u
-#define OP_RST 3u
-#define OP_SHUTDOWN 4u
-#define OP_RW 5u
-#define OP_CREDIT_UPDATE 6u
-#define OP_CREDIT_REQUEST 7u
-#define BUF_ALLOC 65536u
-
-struct vhdr {
-	uint64_t src_cid;
-	uint64_t dst_cid;
-	uint32_t src_port;
-	uint32_t dst_port;
-	uint32_t len;
-	uint16_t type;
-	uint16_t op;
-	uint32_t flags;
-	uint32_t buf_alloc;
-	uint32_t fwd_cnt;
-} __attribute__((packed));
 
 struct ring {
 	struct vq q;
@@ -164,11 +142,11 @@ static int net_frame(const uint8_t *f, uint32_t flen)
 
 static int vsend(uint16_t op, const char *data, uint32_t len)
 {
-	struct vhdr *h = (struct vhdr *)vtxbuf;
-	struct vbuf b = { (uint64_t)vtxbuf, VHDR + len, false };
+	struct vsock_hdr *h = (struct vsock_hdr *)vtxbuf;
+	struct vbuf b = { (uint64_t)vtxbuf, VSOCK_HDR_LEN + len, false };
 	uint32_t id, l;
 
-	memset(h, 0, VHDR);
+	memset(h, 0, VSOCK_HDR_LEN);
 	h->src_cid = cid;
 	h->dst_cid = 2;
 	h->src_port = port;
@@ -178,12 +156,12 @@ static int vsend(uint16_t op, const char *data, uint32_t len)
 	h->op = op;
 	h->buf_alloc = BUF_ALLOC;
 	h->fwd_cnt = fwd_cnt;
-	memcpy(vtxbuf + VHDR, data, len);
+	memcpy(vtxbuf + VSOCK_HDR_LEN, data, len);
 	vq_submit(&vtx, &b, 1);
 	return vq_wait(&vtx, &id, &l, VIRTIO_SPINS);
 }
 
-static int vsock_packet(const struct vhdr *h, const uint8_t *data)
+static int vsock_packet(const struct vsock_hdr *h, const uint8_t *data)
 {
 	if (h->dst_port != port)
 		return 0;
@@ -206,7 +184,7 @@ static int vsock_packet(const struct vhdr *h, const uint8_t *data)
 	if (h->op != OP_RW)
 		return 0;
 	fwd_cnt += h->len;
-	for (uint32_t i = 0; i < h->len && i < RXLEN - VHDR; i++) {
+	for (uint32_t i = 0; i < h->len && i < RXLEN - VSOCK_HDR_LEN; i++) {
 		if (got < sizeof(line) - 8)
 			line[6 + got++] = (char)data[i];
 		if (data[i] != '\n')
@@ -260,9 +238,9 @@ int guest_main(unsigned int cpu)
 			ring_repost(&nrx, id);
 		}
 		if (!vq_wait(&vrx.q, &id, &len, 1)) {
-			if (id >= NRX || len < VHDR || len > RXLEN)
+			if (id >= NRX || len < VSOCK_HDR_LEN || len > RXLEN)
 				return fail(6, "bad virtio-vsock used element");
-			if (vsock_packet((const struct vhdr *)vrx.buf[id], vrx.buf[id] + VHDR))
+			if (vsock_packet((const struct vsock_hdr *)vrx.buf[id], vrx.buf[id] + VSOCK_HDR_LEN))
 				return fail(7, "virtio-vsock transmit not used");
 			ring_repost(&vrx, id);
 		}

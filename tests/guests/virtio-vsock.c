@@ -9,33 +9,11 @@
  */
 #include "guest.h"
 #include "virtio.h"
+#include "vsock-wire.h"
 
-#define VIRTIO_ID_VSOCK 19u
-#define HLEN 44u
 #define NRX 8u
 #define RXLEN 4096u
-#define OP_REQUEST 1u
-#define OP_RESPONSE 2u
-#define OP_RST 3u
-#define OP_SHUTDOWN 4u
-#define OP_RW 5u
-#define OP_CREDIT_UPDATE 6u
-#define OP_CREDIT_REQUEST 7u
 #define MY_PORT 40000u
-#define BUF_ALLOC 65536u
-
-struct hdr {
-	uint64_t src_cid;
-	uint64_t dst_cid;
-	uint32_t src_port;
-	uint32_t dst_port;
-	uint32_t len;
-	uint16_t type;
-	uint16_t op;
-	uint32_t flags;
-	uint32_t buf_alloc;
-	uint32_t fwd_cnt;
-} __attribute__((packed));
 
 static struct virtio_dev dev;
 static struct vq rx = { .desc = NULL }, tx = { .desc = NULL }, ev = { .desc = NULL };
@@ -53,11 +31,11 @@ static uint32_t peer_port;
 
 static int send(uint16_t op, uint32_t flags, const char *data, uint32_t len)
 {
-	struct hdr *h = (struct hdr *)txbuf;
-	struct vbuf b = { (uint64_t)txbuf, HLEN + len, false };
+	struct vsock_hdr *h = (struct vsock_hdr *)txbuf;
+	struct vbuf b = { (uint64_t)txbuf, VSOCK_HDR_LEN + len, false };
 	uint32_t id, l;
 
-	memset(h, 0, HLEN);
+	memset(h, 0, VSOCK_HDR_LEN);
 	h->src_cid = cid;
 	h->dst_cid = 2;
 	h->src_port = peer_port ? port : MY_PORT;
@@ -68,20 +46,20 @@ static int send(uint16_t op, uint32_t flags, const char *data, uint32_t len)
 	h->flags = flags;
 	h->buf_alloc = BUF_ALLOC;
 	h->fwd_cnt = fwd_cnt;
-	memcpy(txbuf + HLEN, data, len);
+	memcpy(txbuf + VSOCK_HDR_LEN, data, len);
 	vq_submit(&tx, &b, 1);
 	return vq_wait(&tx, &id, &l, VIRTIO_SPINS);
 }
 
 /* The next packet for us; its buffer index in *@idx (give it back with repost). */
-static const struct hdr *receive(unsigned int *idx)
+static const struct vsock_hdr *receive(unsigned int *idx)
 {
 	uint32_t id, len;
 
-	if (vq_wait(&rx, &id, &len, VIRTIO_SPINS) || id >= NRX || len < HLEN || len > RXLEN)
+	if (vq_wait(&rx, &id, &len, VIRTIO_SPINS) || id >= NRX || len < VSOCK_HDR_LEN || len > RXLEN)
 		return NULL;
 	*idx = id;
-	return (const struct hdr *)rxbuf[id];
+	return (const struct vsock_hdr *)rxbuf[id];
 }
 
 static void repost(unsigned int id)
@@ -97,7 +75,7 @@ static int listen_and_echo(void)
 {
 	char line[256];
 	uint32_t got = 0;
-	const struct hdr *h;
+	const struct vsock_hdr *h;
 	unsigned int id;
 
 	guest_printf("virtio-vsock: guest CID %lu, listening on port %u\n", (unsigned long)cid, port);
@@ -121,11 +99,11 @@ static int listen_and_echo(void)
 			return fail(13, "no data from the host");
 		if (h->op == OP_RW) {
 			n = h->len;
-			if (n > RXLEN - HLEN)
+			if (n > RXLEN - VSOCK_HDR_LEN)
 				return fail(8, "packet longer than its buffer");
 			if (n > sizeof(line) - 7 - got)
 				n = (uint32_t)(sizeof(line) - 7 - got);
-			memcpy(line + got, rxbuf[id] + HLEN, n);
+			memcpy(line + got, rxbuf[id] + VSOCK_HDR_LEN, n);
 			got += n;
 			fwd_cnt += h->len;
 		} else if (h->op == OP_RST || h->op == OP_SHUTDOWN) {
@@ -153,7 +131,7 @@ int guest_main(unsigned int cpu)
 	static const char msg[] = "hello from the vsock guest\n";
 	char line[256];
 	uint32_t got = 0;
-	const struct hdr *h;
+	const struct vsock_hdr *h;
 	unsigned int id;
 
 	if (cpu != 0)
@@ -198,11 +176,11 @@ int guest_main(unsigned int cpu)
 		if (h->op == OP_RW) {
 			uint32_t n = h->len;
 
-			if (n > RXLEN - HLEN)
+			if (n > RXLEN - VSOCK_HDR_LEN)
 				return fail(8, "packet longer than its buffer");
 			if (n > sizeof(line) - 1 - got)
 				n = (uint32_t)(sizeof(line) - 1 - got);
-			memcpy(line + got, rxbuf[id] + HLEN, n);
+			memcpy(line + got, rxbuf[id] + VSOCK_HDR_LEN, n);
 			got += n;
 			fwd_cnt += h->len;
 		} else if (h->op == OP_RST || h->op == OP_SHUTDOWN) {
