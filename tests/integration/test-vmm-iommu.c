@@ -226,19 +226,11 @@ START_TEST(save_restore_keeps_mappings)
 	char err[256];
 	size_t len;
 	void *copy;
-	int code, i;
+	int code;
 
 	cvmm_test_require_kvm();
 	vmm = make_vm(true, true, &io);
-	atomic_store(&phase, 0);
-	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
-	for (i = 0; i < 30000 && atomic_load(&phase) != 1 &&
-		    cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING; i++) {
-		struct timespec ts = { 0, 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	ck_assert_msg(atomic_load(&phase) == 1, "the guest did not get to its handshake");
+	vmm_itest_start_until_handshake(vmm, &phase);
 	copy = vmm_itest_save_and_destroy(vmm, &len);
 	cvmm_iommu_destroy(io);
 

@@ -212,19 +212,11 @@ START_TEST(save_restore_with_pci)
 	char err[256];
 	uint32_t v = 0;
 	uint64_t a = 0;
-	int code, i;
+	int code;
 
 	cvmm_test_require_kvm();
 	vmm = make_vm(true, &pi, 0);
-	atomic_store(&phase, 0);
-	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
-	for (i = 0; i < 30000 && atomic_load(&phase) != 1 &&
-		    cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING; i++) {
-		struct timespec ts = { 0, 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	ck_assert_msg(atomic_load(&phase) == 1, "the guest did not get to its handshake");
+	vmm_itest_start_until_handshake(vmm, &phase);
 	copy = vmm_itest_save_and_destroy(vmm, &len);
 
 	vmm = make_vm(false, &pi2, 0);

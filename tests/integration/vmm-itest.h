@@ -6,9 +6,27 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cvmm/snapshot.h>
 #include <cvmm/vmm.h>
+
+/*
+ * Start @vmm and wait (30 s at most) until its guest has set *@phase to 1,
+ * the handshake of the save/restore guests; @phase is cleared first.
+ */
+static inline void vmm_itest_start_until_handshake(struct cvmm_vmm *vmm, _Atomic int *phase)
+{
+	*phase = 0;
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	for (int i = 0; i < 30000 && *phase != 1 && cvmm_vmm_state(vmm) == CVMM_VMM_RUNNING;
+	     i++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(*phase == 1, "the guest did not get to its handshake");
+}
 
 /*
  * Pause @vmm, save it whole with its memory, stop and destroy it: the
