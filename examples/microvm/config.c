@@ -25,7 +25,7 @@ enum { OPT_API_SOCKET = 500, OPT_CONFIG, OPT_EVENT_MONITOR };
 enum { OPT_FS = 400, OPT_VHOST_USER };
 
 /* PCI */
-enum { OPT_PCI = 600, OPT_BALLOON };
+enum { OPT_PCI = 600, OPT_BALLOON, OPT_TRANSPORT };
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -40,6 +40,7 @@ static const struct option options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", optional_argument, NULL, OPT_RNG },
 	{ "pci", no_argument, NULL, OPT_PCI },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "balloon", required_argument, NULL, OPT_BALLOON },
 	{ "guest-arg", required_argument, NULL, OPT_GUEST_ARG },
 	{ "net", required_argument, NULL, OPT_NET },
@@ -91,10 +92,12 @@ void microvm_usage(FILE *f, const char *argv0)
 		"  --balloon size=SIZE[,deflate_on_oom=on][,free_page_reporting=on]\n"
 		"                         a virtio-balloon asking SIZE back (vm.resize changes it);\n"
 		"                         free_page_reporting: the guest's free pages go back too\n"
-		"  --pci                  a PCI segment (host bridge, ECAM, BAR windows); devices\n"
-		"                         go on virtio-pci unless they say transport=mmio\n"
-		"                         Every device option takes ,transport=pci|mmio (default\n"
-		"                         mmio without --pci); one on pci adds the segment\n"
+		"  --transport pci|mmio   the transport of every device that names none (default:\n"
+		"                         mmio, pci with --pci); each device option takes its own\n"
+		"                         ,transport=pci|mmio. A device on pci adds a PCI segment\n"
+		"                         (host bridge, ECAM, BAR windows)\n"
+		"  --pci                  a PCI segment even without a device on it; devices go\n"
+		"                         on virtio-pci unless they (or --transport) say mmio\n"
 		"                         --disk, --net, --vsock and --rng take ,iommu=on: the\n"
 		"                         device sits behind a virtio-iommu (PCI; ACPI VIOT) and\n"
 		"                         reaches only the memory the guest maps for it\n"
@@ -192,6 +195,9 @@ int microvm_config_parse(int argc, char **argv, struct microvm_config *c,
 			break;
 		case OPT_PCI:
 			c->vm.dev.pci = true;
+			break;
+		case OPT_TRANSPORT:
+			ret = cvmm_vm_parse_transport(&c->vm.dev, optarg, err, errlen);
 			break;
 		case OPT_BALLOON:
 			ret = cvmm_vm_parse_balloon(&c->vm.dev, optarg, err, errlen);

@@ -96,6 +96,18 @@ static int parse_transport(const char *opt, const char *val, struct cvmm_vm_tr *
 	return 0;
 }
 
+int cvmm_vm_parse_transport(struct cvmm_vm_devices *d, const char *arg, char *err,
+			    size_t errlen)
+{
+	if (!strcmp(arg, "pci"))
+		d->transport = CVMM_VM_TR_PCI;
+	else if (!strcmp(arg, "mmio"))
+		d->transport = CVMM_VM_TR_MMIO;
+	else
+		return fail(err, errlen, "--transport: '%s' is not pci or mmio", arg);
+	return 0;
+}
+
 static int parse_iommu(const char *opt, const char *val, struct cvmm_vm_tr *t, char *err,
 		       size_t errlen)
 {

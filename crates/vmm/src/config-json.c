@@ -670,19 +670,51 @@ static int parse_memory(struct json_object *j, struct cvmm_vm_config *c, char *e
 	return 0;
 }
 
+/*
+ * Cloud Hypervisor's PlatformConfig, with cvmm's own field "transport"
+ * ("pci" or "mmio"): the default of every device (CVMM_VM_TR_DEFAULT).
+ */
+static int parse_platform(struct json_object *j, struct cvmm_vm_devices *d, char *err,
+			  size_t errlen)
+{
+	static const char *const known[] = { "transport", NULL };
+	static const struct dflt dflts[] = {
+		{ "num_pci_segments", "1" }, { "iommu_segments", NULL },
+		{ "iommu_address_width", NULL }, { "serial_number", NULL }, { "uuid", NULL },
+		{ "oem_strings", NULL }, { "tdx", NULL }, { "sev_snp", NULL }, { NULL, NULL },
+	};
+	struct json_object *o;
+	const char *t = NULL;
+	int ret;
+
+	if (!json_object_object_get_ex(j, "platform", &o) || json_object_is_type(o, json_type_null))
+		return 0;
+	if ((ret = check_keys(o, "platform", known, dflts, err, errlen)))
+		return ret;
+	if ((ret = get_str(o, "transport", "platform", &t, err, errlen)) <= 0)
+		return ret;
+	if (!strcmp(t, "pci"))
+		d->transport = CVMM_VM_TR_PCI;
+	else if (!strcmp(t, "mmio"))
+		d->transport = CVMM_VM_TR_MMIO;
+	else
+		return fail(err, errlen, "platform.transport: '%s' is not pci or mmio", t);
+	return 0;
+}
+
 int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, char *err,
 			   size_t errlen)
 {
 	static const char *const known[] = {
 		"payload", "cpus", "memory", "disks", "net", "rng", "fs", "generic_vhost_user",
-		"serial", "console", "vsock", "balloon", NULL,
+		"serial", "console", "vsock", "balloon", "platform", NULL,
 	};
 	static const struct dflt dflts[] = {
 		{ "rate_limit_groups", NULL }, { "pmem", NULL },
 		{ "debug_console", "{\"mode\":\"Off\"}" }, { "devices", NULL },
 		{ "user_devices", NULL }, { "vdpa", NULL }, { "numa", NULL }, { "iommu", NULL },
 		{ "watchdog", NULL }, { "rtc", NULL }, { "pvpanic", NULL }, { "pci_segments", NULL },
-		{ "platform", NULL }, { "tpm", NULL }, { "landlock_enable", NULL },
+		{ "tpm", NULL }, { "landlock_enable", NULL },
 		{ "landlock_rules", NULL }, { NULL, NULL },
 	};
 	struct json_object *o;
@@ -703,13 +735,17 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 		/* --guest-arg is no VmConfig field: the test guests keep it */
 		uint64_t ga[4];
 		bool pci = c->dev.pci;
+		enum cvmm_vm_transport tr = c->dev.transport;
 
 		memcpy(ga, c->dev.guest_args, sizeof(ga));
 		cvmm_vm_devices_clear(&c->dev);
 		memcpy(c->dev.guest_args, ga, sizeof(ga));
-		c->dev.pci = pci; /* --pci: VmConfig's devices go on PCI */
+		/* --pci, --transport: the command line's, unless platform says */
+		c->dev.pci = pci;
+		c->dev.transport = tr;
 	}
-	if ((ret = parse_payload(j, c, err, errlen)) || (ret = parse_cpus(j, c, err, errlen)) ||
+	if ((ret = parse_platform(j, &c->dev, err, errlen)) ||
+	    (ret = parse_payload(j, c, err, errlen)) || (ret = parse_cpus(j, c, err, errlen)) ||
 	    (ret = parse_memory(j, c, err, errlen)) ||
 	    (ret = each(j, "disks", &c->dev, "disk", err, errlen)) ||
 	    (ret = each(j, "net", &c->dev, "net", err, errlen)) ||
@@ -994,5 +1030,11 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 	add(j, "console", d->console == CVMM_VM_CONSOLE_STDIO ? mode_json("Tty", NULL) :
 			  d->console == CVMM_VM_CONSOLE_FILE ? mode_json("File", d->console_path) :
 			  mode_json("Off", NULL));
+	if (d->transport != CVMM_VM_TR_DEFAULT) {
+		o = json_object_new_object();
+		add(o, "transport", json_object_new_string(d->transport == CVMM_VM_TR_PCI ? "pci"
+							   : "mmio"));
+		add(j, "platform", o);
+	}
 	return j;
 }

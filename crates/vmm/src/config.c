@@ -42,9 +42,21 @@ unsigned int cvmm_vm_virtio_count(const struct cvmm_vm_devices *d)
 	       d->nvhost + d->balloon + cvmm_vm_iommu_wanted(d) + d->vmem;
 }
 
+/* What a device of kind @k gets in @d: its own, else the VM's, else the
+ * toolkit's default. */
+static enum cvmm_vm_transport effective(const struct cvmm_vm_devices *d,
+					enum cvmm_vm_transport k)
+{
+	if (k == CVMM_VM_TR_DEFAULT)
+		k = d->transport;
+	if (k == CVMM_VM_TR_DEFAULT)
+		k = d->pci ? CVMM_VM_TR_PCI : CVMM_VM_TR_MMIO;
+	return k;
+}
+
 bool cvmm_vm_tr_is_pci(const struct cvmm_vm_devices *d, const struct cvmm_vm_tr *t)
 {
-	return t->kind == CVMM_VM_TR_PCI || (t->kind == CVMM_VM_TR_DEFAULT && d->pci);
+	return effective(d, t->kind) == CVMM_VM_TR_PCI;
 }
 
 /* Every device's transport, in the order virtio.c attaches them (NULL for
@@ -116,7 +128,7 @@ int cvmm_vm_iommu_check(struct cvmm_vm_devices *d, char *err, size_t errlen)
 	if (!opt && d->rng && d->rng_tr.iommu && !cvmm_vm_tr_is_pci(d, &d->rng_tr))
 		opt = "--rng";
 	if (opt)
-		return fail(err, errlen, "%s: iommu=on needs transport=pci (or --pci): the "
+		return fail(err, errlen, "%s: iommu=on needs transport=pci (not mmio): the "
 			    "virtio-iommu serves PCI devices", opt);
 	d->iommu_tr.kind = CVMM_VM_TR_PCI;
 	if (!cvmm_vm_iommu_wanted(d))
@@ -133,7 +145,9 @@ bool cvmm_vm_pci_wanted(const struct cvmm_vm_devices *d)
 	for (unsigned int i = 0; i < n; i++)
 		if (cvmm_vm_tr_is_pci(d, t[i]))
 			return true;
-	return d->pci;
+	/* A VM whose devices default to PCI has the segment from the start:
+	 * vm.add-* can then plug a device into the running guest. */
+	return d->pci || effective(d, CVMM_VM_TR_DEFAULT) == CVMM_VM_TR_PCI;
 }
 
 int cvmm_vm_pci_assign(struct cvmm_vm_devices *d)
@@ -145,7 +159,7 @@ int cvmm_vm_pci_assign(struct cvmm_vm_devices *d)
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (!cvmm_vm_tr_is_pci(d, t[i]))
-			t[i]->slot = 0; /* --pci may have gone (a new VmConfig) */
+			t[i]->slot = 0; /* the default may have changed (a new VmConfig) */
 		else if (t[i]->slot)
 			used |= 1u << t[i]->slot;
 	}

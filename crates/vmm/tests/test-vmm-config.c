@@ -14,6 +14,9 @@
 
 #include "cvmm-test.h"
 
+/* What a device that names no transport gets on a VM that names none. */
+#define DEFAULT_IS_PCI false
+
 static struct cvmm_vm_config c;
 static char err[512];
 
@@ -88,6 +91,8 @@ START_TEST(pci_slots_and_ids)
 {
 	unsigned int counter = 0;
 
+	c.dev.transport = CVMM_VM_TR_MMIO;  /* --transport mmio: /b stays off PCI */
+
 	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a,transport=pci", err, sizeof(err)), 0);
 	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b", err, sizeof(err)), 0);
 	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "transport=pci", err, sizeof(err)), 0);
@@ -112,11 +117,12 @@ START_TEST(iommu_option)
 {
 	struct json_object *j, *out, *d, *v;
 
+	c.dev.transport = CVMM_VM_TR_MMIO;
 	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a,iommu=on", err, sizeof(err)), 0);
 	ck_assert(!cvmm_vm_iommu_wanted(&(struct cvmm_vm_devices){ 0 }));
 	ck_assert(cvmm_vm_iommu_wanted(&c.dev));
 	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "--disk: iommu=on needs transport=pci (or --pci): the virtio-iommu "
+	ck_assert_str_eq(err, "--disk: iommu=on needs transport=pci (not mmio): the virtio-iommu "
 			 "serves PCI devices");
 	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b,iommu=yes", err, sizeof(err)),
 			 -EINVAL);
@@ -125,7 +131,7 @@ START_TEST(iommu_option)
 			 -EINVAL);
 	ck_assert_str_eq(err, "--rng: unknown field 'x' (transport, iommu)");
 	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "iommu=on", err, sizeof(err)), 0);
-	c.dev.pci = true;
+	c.dev.transport = CVMM_VM_TR_PCI;
 	ck_assert_int_eq(cvmm_vm_parse_net(&c.dev, "tap=t0", err, sizeof(err)), 0);
 	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.dev.iommu_tr.slot, 1);
@@ -216,6 +222,88 @@ START_TEST(vmconfig_round_trip)
 }
 END_TEST
 
+/* The VM-wide default (--transport, platform.transport) and each
+ * device's own transport= over it, both ways; PCI when nothing says. */
+START_TEST(transport_default)
+{
+	struct json_object *j, *out, *p, *v;
+	struct cvmm_vm_config c2;
+
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/a", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr) == DEFAULT_IS_PCI);
+	ck_assert(cvmm_vm_pci_wanted(&c.dev) == DEFAULT_IS_PCI);
+
+	ck_assert_int_eq(cvmm_vm_parse_transport(&c.dev, "usb", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "--transport: 'usb' is not pci or mmio");
+	ck_assert_int_eq(cvmm_vm_parse_transport(&c.dev, "", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "--transport: '' is not pci or mmio");
+
+	/* --transport mmio, a device on pci: only that one is, and it adds
+	 * the segment */
+	ck_assert_int_eq(cvmm_vm_parse_transport(&c.dev, "mmio", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr));
+	ck_assert(!cvmm_vm_pci_wanted(&c.dev));
+	ck_assert_int_eq(cvmm_vm_parse_disk(&c.dev, "path=/b,transport=pci", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr));
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[1].tr));
+	ck_assert_uint_eq(c.dev.disk[0].tr.slot, 0);
+	ck_assert_uint_eq(c.dev.disk[1].tr.slot, 1);
+	ck_assert(cvmm_vm_pci_wanted(&c.dev));
+
+	/* --transport pci, a device on mmio */
+	ck_assert_int_eq(cvmm_vm_parse_transport(&c.dev, "pci", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_parse_rng(&c.dev, "transport=mmio", err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_finish(&c, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr));
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.rng_tr));
+	ck_assert_uint_eq(c.dev.rng_tr.slot, 0);
+
+	/* VmConfig: platform.transport; vm.info shows it and vm.create takes
+	 * it back; without platform the command line's default stays */
+	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
+			       " \"disks\": [{\"path\": \"/d\"}],"
+			       " \"platform\": {\"transport\": \"mmio\", \"num_pci_segments\": 1}}");
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.dev.transport, CVMM_VM_TR_MMIO);
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr));
+	out = cvmm_vm_config_to_json(&c);
+	ck_assert(json_object_object_get_ex(out, "platform", &p));
+	ck_assert(json_object_object_get_ex(p, "transport", &v));
+	ck_assert_str_eq(json_object_get_string(v), "mmio");
+	memset(&c2, 0, sizeof(c2));
+	cvmm_vm_config_init(&c2);
+	ck_assert_int_eq(cvmm_vm_config_from_json(out, &c2, err, sizeof(err)), 0);
+	ck_assert_int_eq(c2.dev.transport, CVMM_VM_TR_MMIO);
+	json_object_put(out);
+	json_object_object_del(j, "platform");
+	c2.dev.transport = CVMM_VM_TR_PCI;  /* --transport pci */
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c2, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.disk[0].tr));
+	json_object_put(j);
+
+	/* refused: a bad value, an unknown field, a Cloud Hypervisor field
+	 * off its default; one line naming it */
+	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
+			       " \"platform\": {\"transport\": \"usb\"}}");
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "platform.transport: 'usb' is not pci or mmio");
+	json_object_put(j);
+	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
+			       " \"platform\": {\"transprt\": \"pci\"}}");
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "platform.transprt: unknown field");
+	json_object_put(j);
+	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
+			       " \"platform\": {\"num_pci_segments\": 2}}");
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "platform.num_pci_segments: not supported by cvmm (only its default 1)");
+	json_object_put(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmm-config");
@@ -227,6 +315,7 @@ int main(void)
 	tcase_add_test(t, pci_slots_and_ids);
 	tcase_add_test(t, vmconfig_round_trip);
 	tcase_add_test(t, iommu_option);
+	tcase_add_test(t, transport_default);
 	suite_add_tcase(s, t);
 	return cvmm_test_run(all);
 }

@@ -52,10 +52,11 @@ extern "C" {
 #define CVMM_VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 
 /*
- * A device's transport (transport=pci|mmio): unset follows the config's
- * pci (PCI with it, virtio-mmio without). A PCI device's slot is fixed
- * when it joins the configuration (cvmm_vm_pci_assign), so vm.add-* can
- * answer its address.
+ * A device's transport (transport=pci|mmio): unset (CVMM_VM_TR_DEFAULT)
+ * follows the VM-wide default, cvmm_vm_devices.transport (--transport,
+ * VmConfig platform.transport), and when that is unset too, virtio-pci as
+ * in Cloud Hypervisor. A PCI device's slot is fixed when it joins the
+ * configuration (cvmm_vm_pci_assign), so vm.add-* can answer its address.
  */
 enum cvmm_vm_transport { CVMM_VM_TR_DEFAULT, CVMM_VM_TR_MMIO, CVMM_VM_TR_PCI };
 
@@ -121,7 +122,10 @@ struct cvmm_vm_devices {
 	struct cvmm_vm_tr vsock_tr;
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
-	bool pci;                  /* --pci: a PCI segment, the default transport */
+	bool pci;                  /* --pci: a PCI segment even with no device on it */
+	/* --transport / platform.transport: the default of every device
+	 * whose own is unset; CVMM_VM_TR_DEFAULT (zeroed config) is PCI */
+	enum cvmm_vm_transport transport;
 	bool balloon;              /* --balloon */
 	uint64_t balloon_size;     /* bytes to take from the guest at start */
 	bool balloon_oom;          /* deflate_on_oom=on */
@@ -189,6 +193,10 @@ int cvmm_vm_parse_vsock(struct cvmm_vm_devices *d, const char *arg, char *err, s
  *  implied by @opt (0 for --vhost-user, which names it with type=). */
 int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t type,
 			const char *arg, char *err, size_t errlen);
+/** --transport pci|mmio: the default of every device without its own
+ *  transport= (@err: "--transport: 'X' is not pci or mmio"). */
+int cvmm_vm_parse_transport(struct cvmm_vm_devices *d, const char *arg, char *err,
+			    size_t errlen);
 /** --guest-arg I=VALUE. */
 int cvmm_vm_parse_guest_arg(struct cvmm_vm_devices *d, const char *arg, char *err, size_t errlen);
 /** --cpus N (1..CVMM_VM_MAX_CPUS) into @c. */
