@@ -26,7 +26,7 @@ passes_past() { # LOG N
 }
 sock_up() { [ -S "$1" ]; }
 
-"$MICROVM" --kernel "$IMG" --disk path="$TMP/disk.img" --serial stdio \
+"$MICROVM" --kernel "$IMG" --transport mmio --disk path="$TMP/disk.img" --serial stdio \
 	--api-socket "$TMP/s0.sock" </dev/null >"$TMP/o0" 2>&1 &
 pid0=$!; all="$all $pid0"
 check "the guest writes and checks its disk" wait_for "$TMP/o0" "blk pass 32" 20

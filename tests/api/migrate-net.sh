@@ -74,7 +74,7 @@ PY
 exited() { ! kill -0 "$1" 2>/dev/null; }
 
 cat >"$TMP/vm.json" <<JSON
-{"payload": {"kernel": "$GUESTS/snapshot-net.img"}, "memory": {"size": 67108864, "shared": true},
+{"payload": {"kernel": "$GUESTS/snapshot-net.img"}, "platform": {"transport": "mmio"}, "memory": {"size": 67108864, "shared": true},
  "net": [{"tap": "tap0", "mac": "02:00:00:00:00:10", "id": "net0"}],
  "vsock": {"cid": 3, "socket": "$TMP/vs/vsock", "id": "vsock0"},
  "disks": [{"path": "$TMP/disk", "id": "disk0"}],

@@ -35,7 +35,7 @@ sock_up() { [ -S "$1" ]; }
 "$VUBLK" --socket "$TMP/vu.sock" --disk "$TMP/disk.img" >"$TMP/d0" 2>&1 &
 d0=$!; all="$all $d0"
 eventually 10 sock_up "$TMP/vu.sock"
-"$MICROVM" --kernel "$IMG" --disk vhost_user=on,socket="$TMP/vu.sock" --serial stdio \
+"$MICROVM" --kernel "$IMG" --transport mmio --disk vhost_user=on,socket="$TMP/vu.sock" --serial stdio \
 	--api-socket "$TMP/s0.sock" </dev/null >"$TMP/o0" 2>&1 &
 pid0=$!; all="$all $pid0"
 check "the guest writes and checks its disk through cvmm-vhost-user-blk" \

@@ -55,7 +55,7 @@ vsock_line() { # SOCKET LINE: connect to the guest's port 5000, send LINE, get "
 }
 
 cat >"$TMP/vm.json" <<JSON
-{"payload": {"kernel": "$GUESTS/snapshot-net.img"}, "memory": {"size": 67108864},
+{"payload": {"kernel": "$GUESTS/snapshot-net.img"}, "platform": {"transport": "mmio"}, "memory": {"size": 67108864},
  "net": [{"tap": "tap0", "mac": "02:00:00:00:00:10", "id": "net0"}],
  "vsock": {"cid": 3, "socket": "$TMP/vsock.0", "id": "vsock0"},
  "disks": [{"path": "$TMP/disk.0", "id": "disk0"}],

@@ -41,13 +41,13 @@ bad "--disk vhost_user empty field" "--disk: empty field" --kernel x --disk vhos
 # Parsing passed, the backend is absent: still one line and exit 1.
 if [ -w /dev/kvm ] && [ -f "$BLK" ]; then
 	bad "no backend listening" "--disk: socket: '$TMP/none': cannot connect" \
-		--kernel "$BLK" --disk vhost_user=on,socket="$TMP/none"
+		--kernel "$BLK" --transport mmio --disk vhost_user=on,socket="$TMP/none"
 	truncate -s 1M "$TMP/img"
 	"$VUBLK" --socket "$TMP/s" --disk "$TMP/img" --queues 2 >/dev/null 2>&1 &
 	bpid=$!
 	wait_sock "$TMP/s"
 	bad "queues=4 on a 2-queue backend" "--disk: queues: 4, but the backend on '$TMP/s' has 2" \
-		--kernel "$BLK" --disk vhost_user=on,socket="$TMP/s",queues=4
+		--kernel "$BLK" --transport mmio --disk vhost_user=on,socket="$TMP/s",queues=4
 	stop_backend
 else
 	n=$((n + 2)); echo "ok $((n - 1)) - # SKIP needs /dev/kvm and the virtio-blk guest"

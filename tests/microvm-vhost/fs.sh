@@ -44,12 +44,12 @@ mkshare() {
 run_fs() {
 	mkshare
 	start_fs "$TMP/fs.sock"
-	run_vm out --kernel "$GUESTS/virtio-fs.img" --fs tag=share0,socket="$TMP/fs.sock" "$@"
+	run_vm out --kernel "$GUESTS/virtio-fs.img" --transport mmio --fs tag=share0,socket="$TMP/fs.sock" "$@"
 	stop_backend
 }
 
 start_fs "$TMP/fs.sock"
-run_vm out --log-level info --kernel "$GUESTS/virtio-acpi.img" \
+run_vm out --log-level info --kernel "$GUESTS/virtio-acpi.img" --transport mmio \
 	--fs tag=share0,socket="$TMP/fs.sock"
 check "virtio-fs: the VMM negotiated with virtiofsd (id 26, tag, 2 queues)" \
 	grep -q "virtio-fs (id 26), backend features 0x[0-9a-f]*, protocol features 0x[0-9a-f]*, 2 queues, 40 config bytes, tag share0" "$out"
@@ -59,13 +59,13 @@ check "virtio-fs: the guest finds one virtio-mmio device in the DSDT" test "$rc"
 stop_backend
 
 start_fs "$TMP/fs.sock"
-run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock" --rng
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --transport mmio --fs tag=share0,socket="$TMP/fs.sock" --rng
 check "virtio-fs beside an rng: two devices in the DSDT" test "$rc" -eq $((0x40 + 2))
 stop_backend
 
 # virtiofsd has MQ and reports 2 queues (hiprio + one request queue).
 start_fs "$TMP/fs.sock"
-run_vm out --kernel "$GUESTS/virtio-acpi.img" --fs tag=share0,socket="$TMP/fs.sock",queues=3
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --transport mmio --fs tag=share0,socket="$TMP/fs.sock",queues=3
 check "queues=3 on virtiofsd: one line naming --fs queues, exit 1" sh -c \
 	"test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q -- '--fs: queues: 3, but the backend' '$out'"
 stop_backend

@@ -12,7 +12,7 @@ truncate -s 1M "$TMP/w"
 start_blk "$TMP/s" "$TMP/w"
 # Far more one-sector reads than fit in the 4 s the VM is given.
 rc=0
-timeout 4 "$MICROVM" --kernel "$BLK" --disk vhost_user=on,socket="$TMP/s" \
+timeout 4 "$MICROVM" --kernel "$BLK" --transport mmio --disk vhost_user=on,socket="$TMP/s" \
 	--guest-arg 0=4 --guest-arg 1=0 --guest-arg 2=100000000 >"$TMP/h1" 2>&1 &
 vm=$!
 sleep 1.5
@@ -32,7 +32,7 @@ start_blk "$TMP/s" "$TMP/w"
 mkfifo "$TMP/in"
 exec 3<>"$TMP/in"
 rc=0
-timeout 60 "$MICROVM" --log-level info --kernel "$BLK" \
+timeout 60 "$MICROVM" --log-level info --kernel "$BLK" --transport mmio \
 	--disk vhost_user=on,socket="$TMP/s",reconnect=1 \
 	--guest-arg 0=5 --guest-arg 1=0 --guest-arg 2=2048 --guest-arg 3=9 <"$TMP/in" >"$TMP/h2" 2>&1 &
 vm=$!

@@ -60,7 +60,7 @@ start_vm() {
 	rm -f "$TMP/in"
 	mkfifo "$TMP/in"
 	exec 3<>"$TMP/in"
-	timeout 300 "$MICROVM" --log-level info --kernel "$BLK" \
+	timeout 300 "$MICROVM" --log-level info --kernel "$BLK" --transport mmio \
 		--disk vhost_user=on,socket="$TMP/s$1" \
 		--guest-arg 0=5 --guest-arg 1=0 --guest-arg 2=64 --guest-arg 3=9 \
 		<"$TMP/in" >"$out" 2>&1 &
@@ -115,11 +115,11 @@ rm -f "$TMP/r"
 "$top_builddir/tests/microvm-vhost/vu-rng" "$TMP/r" >"$TMP/rng.log" 2>&1 &
 bpid=$!
 wait_sock "$TMP/r"
-run_vm out --kernel "$GUESTS/virtio-rng.img" --vhost-user type=4,socket="$TMP/r",queues=1 \
+run_vm out --kernel "$GUESTS/virtio-rng.img" --transport mmio --vhost-user type=4,socket="$TMP/r",queues=1 \
 	--guest-arg 1=5
 check "vhost-user rng: the backend's interrupt arrives on GSI 5 with InterruptStatus' used bit" \
 	ok_with "interrupt on pin 5 (vector 0x41 pending, ISR 1)"
-run_vm out --kernel "$GUESTS/virtio-rng.img" --vhost-user type=4,socket="$TMP/r",queues=1 \
+run_vm out --kernel "$GUESTS/virtio-rng.img" --transport mmio --vhost-user type=4,socket="$TMP/r",queues=1 \
 	--guest-arg 1=6
 check "vhost-user rng: and not on GSI 6, where there is no device (exit 0x37)" \
 	test "$rc" -eq $((0x37))

@@ -28,7 +28,7 @@ unshare -n sh -c 'ip tuntap add dev vtap0 mode tap &&
 	timeout 30 "$@" || rc=$?
 	kill $d
 	wait $d
-	exit $rc' sh "$VUNET" "$TMP" "$MICROVM" --log-level info --kernel "$GUESTS/virtio-net.img" \
+	exit $rc' sh "$VUNET" "$TMP" "$MICROVM" --log-level info --kernel "$GUESTS/virtio-net.img" --transport mmio \
 	--guest-arg 0=0x0a000201 --guest-arg 1=0x0a00020f \
 	--net vhost_user=on,socket="$TMP/s" >"$out" 2>&1 || rc=$?
 check "the guest's ARP request is answered by the host through backend and TAP" \

@@ -44,10 +44,10 @@ run_balloon() {
 		sh -c "test $rc -eq 0 && grep -q 'balloon: deflated $PAGES pages' '$out'"
 }
 
-run_balloon private --kernel "$GUESTS/balloon.img" --balloon size=0,deflate_on_oom=on \
+run_balloon private --kernel "$GUESTS/balloon.img" --transport mmio --balloon size=0,deflate_on_oom=on \
 	--guest-arg 3=1
 cat >"$TMP/vm.json" <<JSON
-{"payload": {"kernel": "$GUESTS/balloon.img"}, "memory": {"size": 134217728, "shared": true},
+{"payload": {"kernel": "$GUESTS/balloon.img"}, "platform": {"transport": "mmio"}, "memory": {"size": 134217728, "shared": true},
  "balloon": {"size": 0, "deflate_on_oom": false}, "serial": {"mode": "Tty"}}
 JSON
 run_balloon shared --config "$TMP/vm.json" --guest-arg 3=1
@@ -79,30 +79,30 @@ run_report() {
 		sh -c "test $rc -eq 0 && grep -q 'balloon: reported pages written and read back' '$out'"
 }
 
-run_report report-private --kernel "$GUESTS/balloon.img" \
+run_report report-private --kernel "$GUESTS/balloon.img" --transport mmio \
 	--balloon size=0,free_page_reporting=on --guest-arg 3=3
 cat >"$TMP/vm-report.json" <<JSON
-{"payload": {"kernel": "$GUESTS/balloon.img"}, "memory": {"size": 134217728, "shared": true},
+{"payload": {"kernel": "$GUESTS/balloon.img"}, "platform": {"transport": "mmio"}, "memory": {"size": 134217728, "shared": true},
  "balloon": {"size": 0, "free_page_reporting": true}, "serial": {"mode": "Tty"}}
 JSON
 run_report report-shared --config "$TMP/vm-report.json" --guest-arg 3=3
-run_vm out --kernel "$GUESTS/balloon.img" --balloon size=0 --guest-arg 3=3
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio --balloon size=0 --guest-arg 3=3
 check "without free_page_reporting=on the guest finds no reporting queue" sh -c \
 	"test $rc -eq $((0x62)) && grep -q 'reporting queue' '$out'"
-run_vm out --kernel "$GUESTS/balloon.img" --balloon size=0,free_page_reporting=maybe
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio --balloon size=0,free_page_reporting=maybe
 check "--balloon free_page_reporting=maybe: one line" sh -c \
 	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: free_page_reporting:' '$out'"
 
-run_vm out --kernel "$GUESTS/balloon.img" --balloon size=1G
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio --balloon size=1G
 check "--balloon size above --memory: one line" sh -c \
 	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: size: more than' '$out' && [ \$(wc -l <'$out') -eq 1 ]"
-run_vm out --kernel "$GUESTS/balloon.img" --balloon size=4097
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio --balloon size=4097
 check "--balloon size not whole pages: one line" sh -c \
 	"test $rc -ne 0 && grep -q '^cvmm-microvm: --balloon: size:' '$out'"
-run_vm out --kernel "$GUESTS/balloon.img" --balloon deflate_on_oom=on
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio --balloon deflate_on_oom=on
 check "--balloon without size: one line" sh -c \
 	"test $rc -ne 0 && grep -q 'size: missing' '$out'"
-run_vm out --kernel "$GUESTS/balloon.img"
+run_vm out --kernel "$GUESTS/balloon.img" --transport mmio
 check "the guest without --balloon finds no device" sh -c \
 	"test $rc -eq $((0x61)) && grep -q 'no virtio-balloon device' '$out'"
 finish

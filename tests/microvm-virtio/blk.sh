@@ -10,18 +10,18 @@ BLK=$GUESTS/virtio-blk.img
 
 mkpattern "$TMP/disk" 256 5
 cp "$TMP/disk" "$TMP/orig"
-run_vm out --kernel "$BLK" --disk path="$TMP/disk" \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/disk" \
 	--guest-arg 0=1 --guest-arg 1=0 --guest-arg 2=256 --guest-arg 3=5
 check "guest reads all 256 sectors and finds the host's pattern" ok_with "read 256 sectors ok"
 check "reading leaves the file unchanged" cmp "$TMP/disk" "$TMP/orig"
 
 # A wrong seed must be noticed: the check cannot pass by accident.
-run_vm out --kernel "$BLK" --disk path="$TMP/disk" \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/disk" \
 	--guest-arg 0=1 --guest-arg 1=0 --guest-arg 2=8 --guest-arg 3=6
 check "guest notices content that differs from the pattern" sh -c "test $rc -eq $((0x16))"
 
 truncate -s 1M "$TMP/w"
-run_vm out --kernel "$BLK" --disk path="$TMP/w" \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/w" \
 	--guest-arg 0=2 --guest-arg 1=10 --guest-arg 2=100 --guest-arg 3=9
 check "guest writes 100 sectors and reads them back" ok_with "wrote 100 sectors ok"
 mkpattern "$TMP/exp" 110 9
@@ -36,14 +36,14 @@ check "the file size did not change" test "$(wc -c <"$TMP/w")" -eq 1048576
 
 cp "$TMP/orig" "$TMP/ro"
 chmod 444 "$TMP/ro"
-run_vm out --kernel "$BLK" --disk path="$TMP/ro",readonly=on \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/ro",readonly=on \
 	--guest-arg 0=3 --guest-arg 1=3 --guest-arg 3=5
 check "readonly=on: VIRTIO_BLK_F_RO, writes get IOERR, reads work" ok_with "read-only honoured"
 check "readonly=on: the file is unchanged" cmp "$TMP/ro" "$TMP/orig"
 
 # Without readonly=on a file the VMM cannot write is an error, not a silent downgrade.
 if [ "$(id -u)" -ne 0 ]; then
-	run_vm out --kernel "$BLK" --disk path="$TMP/ro"
+	run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/ro"
 	check "a read-only file without readonly=on is refused" sh -c \
 		"test $rc -eq 1 && grep -q -- '--disk: path: cannot open' '$out'"
 else
@@ -52,7 +52,7 @@ fi
 
 # O_DIRECT where the file system has it (tmpfs does not: then a clear error).
 mkpattern "$TMP/direct" 64 5
-run_vm out --kernel "$BLK" --disk path="$TMP/direct",direct=on \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/direct",direct=on \
 	--guest-arg 0=1 --guest-arg 1=0 --guest-arg 2=64 --guest-arg 3=5
 if [ "$rc" -eq 0 ]; then
 	check "direct=on: the guest reads the pattern" ok_with "read 64 sectors ok"
@@ -63,7 +63,7 @@ fi
 
 # Two disks: the guest drives the first, the second is untouched.
 cp "$TMP/orig" "$TMP/d2"
-run_vm out --kernel "$BLK" --disk path="$TMP/disk" --disk path="$TMP/d2" --rng \
+run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/disk" --disk path="$TMP/d2" --rng \
 	--guest-arg 0=2 --guest-arg 1=0 --guest-arg 2=4 --guest-arg 3=1
 check "two disks and an rng: the guest writes the first, the second is intact" \
 	sh -c "test $rc -eq 0 && cmp '$TMP/d2' '$TMP/orig' && ! cmp -s '$TMP/disk' '$TMP/orig'"

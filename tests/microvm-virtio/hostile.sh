@@ -21,7 +21,7 @@ for c in "1 descriptor loop:DEVICE_NEEDS_RESET" \
 	rest=${c#* }
 	what=${rest%%:*}
 	cp "$TMP/orig" "$TMP/disk"
-	run_vm out --kernel "$GUESTS/virtio-blk-hostile.img" --disk path="$TMP/disk" \
+	run_vm out --kernel "$GUESTS/virtio-blk-hostile.img" --transport mmio --disk path="$TMP/disk" \
 		--guest-arg 0="$num" --guest-arg 1=3
 	check "$what: refused (${rest#*:})" grep -qF -- "$what: ${rest#*:}" "$out"
 	check "$what: the VMM keeps running, the device works after a reset" \

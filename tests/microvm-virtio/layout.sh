@@ -9,7 +9,7 @@ require_guests virtio-acpi
 plan 8
 
 truncate -s 64K "$TMP/d1" "$TMP/d2"
-run_vm out --kernel "$GUESTS/virtio-acpi.img" --disk path="$TMP/d1" --disk path="$TMP/d2" \
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --transport mmio --disk path="$TMP/d1" --disk path="$TMP/d2" \
 	--console file="$TMP/con" --rng
 # The guest exits with 0x40 + the count (clear of the VMM's own 1, 2, 3).
 check "DSDT: 4 LNRO0005 devices for two disks, a console and an rng" test "$rc" -eq $((0x40 + 4))
@@ -20,7 +20,7 @@ check "DSDT: GSIs 5, 6, 7, 9 (the serial's 4 and the RTC's 8 skipped), edge" sh 
 	"grep -q 'irq 5 flags 3' '$out' && grep -q 'irq 6 flags 3' '$out' && \
 	 grep -q 'irq 7 flags 3' '$out' && grep -q 'irq 9 flags 3' '$out' && \
 	 ! grep -q 'irq 8 ' '$out' && ! grep -q 'irq 4 ' '$out'"
-run_vm out --kernel "$GUESTS/virtio-acpi.img"
+run_vm out --kernel "$GUESTS/virtio-acpi.img" --transport mmio
 check "DSDT: no virtio device without options" sh -c "test $rc -eq $((0x40)) && grep -q '0 LNRO0005' '$out'"
 
 boot=$top_builddir/tests/boot-guests/linux64.elf

@@ -58,12 +58,12 @@ run_mem() {
 		sh -c "test $rc -eq 0 && grep -q 'virtio-mem: unplugged all' '$out'"
 }
 
-run_mem private --kernel "$GUESTS/virtio-mem.img" \
+run_mem private --kernel "$GUESTS/virtio-mem.img" --transport mmio \
 	--memory size=128M,hotplug_method=virtio-mem,hotplug_size=1G --log-level info
 check "private: the region is above 4 GiB, 1 GiB aligned, outside RAM" \
 	grep -q 'virtio-mem region \[0x100000000, +1024 MiB)' "$TMP/out.private"
 cat >"$TMP/vm.json" <<JSON
-{"payload": {"kernel": "$GUESTS/virtio-mem.img"},
+{"payload": {"kernel": "$GUESTS/virtio-mem.img"}, "platform": {"transport": "mmio"},
  "memory": {"size": $BOOT, "shared": true, "hotplug_method": "VirtioMem",
             "hotplug_size": 1073741824}, "serial": {"mode": "Tty"}}
 JSON
@@ -87,7 +87,7 @@ start_vmm() {
 	while ! [ -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 }
 cat >"$TMP/vm-snap.json" <<JSON
-{"payload": {"kernel": "$GUESTS/virtio-mem.img"},
+{"payload": {"kernel": "$GUESTS/virtio-mem.img"}, "platform": {"transport": "mmio"},
  "memory": {"size": $BOOT, "hotplug_method": "VirtioMem", "hotplug_size": 1073741824},
  "serial": {"mode": "File", "file": "$TMP/serial"}}
 JSON
@@ -146,20 +146,20 @@ wait_pid $dst 30
 check "migration: the guest exits 0 on the destination" \
 	sh -c "test $rc -eq 0 && ! grep -q FAIL '$TMP/serial'"
 
-run_vm out --kernel "$GUESTS/virtio-mem.img" --memory size=128M,hotplug_method=acpi,hotplug_size=1G
+run_vm out --kernel "$GUESTS/virtio-mem.img" --transport mmio --memory size=128M,hotplug_method=acpi,hotplug_size=1G
 check "--memory hotplug_method=acpi: one line" sh -c \
 	"test $rc -ne 0 && grep -q '^cvmm-microvm: --memory: hotplug_method:' '$out' && [ \$(wc -l <'$out') -eq 1 ]"
-run_vm out --kernel "$GUESTS/virtio-mem.img" --memory size=128M,hotplug_method=virtio-mem,hotplug_size=3M
+run_vm out --kernel "$GUESTS/virtio-mem.img" --transport mmio --memory size=128M,hotplug_method=virtio-mem,hotplug_size=3M
 check "--memory hotplug_size not whole 2 MiB blocks: one line" sh -c \
 	"test $rc -ne 0 && grep -q '^cvmm-microvm: --memory: hotplug_size:' '$out'"
-run_vm out --kernel "$GUESTS/virtio-mem.img" --memory size=128M,hotplug_size=1G
+run_vm out --kernel "$GUESTS/virtio-mem.img" --transport mmio --memory size=128M,hotplug_size=1G
 check "--memory hotplug_size without hotplug_method: one line" sh -c \
 	"test $rc -ne 0 && grep -q 'needs hotplug_method=virtio-mem' '$out'"
-run_vm out --kernel "$GUESTS/virtio-mem.img" \
+run_vm out --kernel "$GUESTS/virtio-mem.img" --transport mmio \
 	--memory size=128M,hotplug_method=virtio-mem,hotplug_size=64M,hotplugged_size=128M
 check "--memory hotplugged_size above hotplug_size: one line" sh -c \
 	"test $rc -ne 0 && grep -q 'hotplugged_size: more than hotplug_size' '$out'"
-run_vm out --kernel "$GUESTS/virtio-mem.img" --memory 128M
+run_vm out --kernel "$GUESTS/virtio-mem.img" --transport mmio --memory 128M
 check "the guest without hotplug finds no device" sh -c \
 	"test $rc -eq $((0x71)) && grep -q 'no virtio-mem device' '$out'"
 finish

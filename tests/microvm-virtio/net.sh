@@ -19,7 +19,7 @@ in_netns() {
 	rc=0
 	unshare -n sh -c 'ip tuntap add dev vtap0 mode tap '"$flags"' &&
 		ip addr add 10.0.2.1/24 dev vtap0 && ip link set vtap0 up &&
-		exec timeout 30 "$@"' sh "$MICROVM" --kernel "$GUESTS/virtio-net.img" \
+		exec timeout 30 "$@"' sh "$MICROVM" --kernel "$GUESTS/virtio-net.img" --transport mmio \
 		--guest-arg 0=0x0a000201 --guest-arg 1=0x0a00020f "$@" >"$f" 2>&1 || rc=$?
 	out=$f
 }

@@ -14,7 +14,7 @@ mkpattern "$TMP/disk" 16 0
 # timed LIMIT: 60 one-sector reads; $ms gets the wall time
 timed() {
 	t0=$(now_ms)
-	run_vm out --kernel "$GUESTS/virtio-blk.img" --disk path="$TMP/disk$1" \
+	run_vm out --kernel "$GUESTS/virtio-blk.img" --transport mmio --disk path="$TMP/disk$1" \
 		--guest-arg 0=4 --guest-arg 1=1 --guest-arg 2=60
 	ms=$(($(now_ms) - t0))
 	echo "# $1: 60 requests in $ms ms"

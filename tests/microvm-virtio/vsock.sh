@@ -19,7 +19,7 @@ timeout 30 "$PEER" "${sock}_1234" >"$TMP/peer.out" 2>&1 &
 peer=$!
 i=0
 while ! [ -S "${sock}_1234" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=7,socket="$sock" --guest-arg 0=1234
+run_vm out --kernel "$GUESTS/virtio-vsock.img" --transport mmio --vsock cid=7,socket="$sock" --guest-arg 0=1234
 prc=0
 wait $peer || prc=$?
 check "the guest reads its config: CID 7" grep -q "guest CID 7" "$out"
@@ -29,14 +29,14 @@ check "host to guest: the guest reads the host's answer" \
 	ok_with "virtio-vsock: got: echo: hello from the vsock guest"
 check "the VMM removes its listening socket at exit" test ! -e "$sock"
 
-run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=7,socket="$sock" --guest-arg 0=999
+run_vm out --kernel "$GUESTS/virtio-vsock.img" --transport mmio --vsock cid=7,socket="$sock" --guest-arg 0=999
 check "nobody listening on port 999: the guest's request gets RST" sh -c \
 	"test $rc -eq $((0x63)) && grep -q 'connection refused' '$out'"
 
 rm -f "$sock"
 timeout 30 "$PEER" --connect "$sock" 5000 >"$TMP/peer2.out" 2>&1 &
 peer=$!
-run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=9,socket="$sock" \
+run_vm out --kernel "$GUESTS/virtio-vsock.img" --transport mmio --vsock cid=9,socket="$sock" \
 	--guest-arg 0=5000 --guest-arg 1=1
 prc=0
 wait $peer || prc=$?
@@ -47,7 +47,7 @@ check "host to guest connection: OK H, then the guest's answer reaches the host 
 	 grep -qx 'echo: hello from the host' '$TMP/peer2.out'"
 
 : >"$TMP/taken"
-run_vm out --kernel "$GUESTS/virtio-vsock.img" --vsock cid=7,socket="$TMP/taken"
+run_vm out --kernel "$GUESTS/virtio-vsock.img" --transport mmio --vsock cid=7,socket="$TMP/taken"
 check "an existing socket path: one error line, exit 1" sh -c \
 	"test $rc -eq 1 && test \$(wc -l <'$out') -eq 1 && grep -q -- \"--vsock: socket: '$TMP/taken' already exists\" '$out'"
 finish

@@ -24,7 +24,7 @@ trap 'for p in $all; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 # of them that pass; without, pass P up to some sector and P-1 after it
 fileok() { python3 "$top_srcdir/tests/microvm/blk-check.py" "$1" "$SECTORS" "${2:-}"; }
 
-"$MICROVM" --kernel "$IMG" --disk path="$TMP/disk.img" --serial file="$TMP/s0" \
+"$MICROVM" --kernel "$IMG" --transport mmio --disk path="$TMP/disk.img" --serial file="$TMP/s0" \
 	--snapshot destination_url=file://"$SNAP" >"$TMP/src.log" 2>&1 &
 src=$!; all="$all $src"
 check "the guest writes and checks its disk" wait_for "$TMP/s0" "blk pass 32" 20

@@ -178,7 +178,7 @@ sed 's/^/# /' "$out"
 # then reads the host's line from stdin and echoes it.
 mkfifo "$TMP/con.in"
 exec 8<>"$TMP/con.in"
-"$MICROVM" --kernel "$top_builddir/tests/guests/virtio-console.img" --guest-arg 1=1 \
+"$MICROVM" --kernel "$top_builddir/tests/guests/virtio-console.img" --transport mmio --guest-arg 1=1 \
 	--console stdio --serial file="$TMP/con.ser" --snapshot destination_url=file://"$TMP/con",then=resume \
 	<"$TMP/con.in" >"$TMP/con.out" 2>"$TMP/con.err" &
 pid=$!; all="$all $pid"
