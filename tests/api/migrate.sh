@@ -61,10 +61,10 @@ before=$(last_round)
 check "send-migration destination_url=unix:PATH,downtime_ms=300" \
 	R "$TMP/src.sock" send-migration destination_url=unix:"$TMP/mig1.sock",downtime_ms=300
 check "the source VMM ends (status 0)" ends_ok "$src"
-eventually 20 state_is "$TMP/dst.sock" Running
+eventually 60 state_is "$TMP/dst.sock" Running
 check "vm.info on the destination: Running" state_is "$TMP/dst.sock" Running
 check "the guest goes on counting on the destination, every byte in place" \
-	eventually 20 counting_past "$before"
+	eventually 60 counting_past "$before"
 check "progress on the destination: completed (validated)" progress_is "$TMP/dst.sock" completed
 
 # local: memfds over the unix socket, from the first destination to a third VMM
@@ -75,8 +75,8 @@ before=$(last_round)
 check "send-migration destination_url=unix:PATH,local=on" \
 	R "$TMP/dst.sock" send-migration destination_url=unix:"$TMP/mig2.sock",local=on
 check "the local source ends (status 0)" ends_ok "$dst"
-eventually 20 state_is "$TMP/dst2.sock" Running
-local_ok() { eventually 20 counting_past "$before" && state_is "$TMP/dst2.sock" Running; }
+eventually 60 state_is "$TMP/dst2.sock" Running
+local_ok() { eventually 60 counting_past "$before" && state_is "$TMP/dst2.sock" Running; }
 check "after the local migration: Running, the guest counts on, every byte in place" local_ok
 check "migration-cancel with nothing running: one line '409: ...'" \
 	one_line_error "$TMP/dst2.sock" 409 migration-cancel
@@ -99,10 +99,10 @@ check "send-migration memory_mode=Postcopy: cvmm-remote prints its progress and 
 	       grep -q '^migration: ' '$TMP/prog4'"
 sed 's/^/# /' "$TMP/prog4"
 check "the post-copy source ends (status 0)" ends_ok "$dst2"
-post_ok() { eventually 20 counting_past "$before" && state_is "$TMP/dst4.sock" Running; }
+post_ok() { eventually 60 counting_past "$before" && state_is "$TMP/dst4.sock" Running; }
 check "after post-copy: Running, the guest counts on, every byte in place" post_ok
 check "progress on the post-copy destination: completed (validated)" \
-	eventually 20 progress_is "$TMP/dst4.sock" completed
+	eventually 60 progress_is "$TMP/dst4.sock" completed
 
 # pre-copy over 3 TCP connections, through TLS when this build has it
 port=$((20000 + $$ % 20000))
@@ -147,8 +147,14 @@ check "send-migration connections=3${tls:+,tls_dir=DIR}: progress printed, done"
 sed 's/^/# /' "$TMP/prog5"
 check "the source ends (status 0)" ends_ok "$dst4"
 conn_ok() {
-	eventually 20 counting_past "$before" && state_is "$TMP/dst5.sock" Running &&
+	eventually 60 counting_past "$before" && state_is "$TMP/dst5.sock" Running &&
 	"$REMOTE" --api-socket "$TMP/dst5.sock" migration-progress | grep -q '"connections": 3'
+}
+on_fail() {
+	echo "serial: $(tail -3 "$TMP/serial" | tr '\n' '|') (rounds past $before wanted)"
+	R "$TMP/dst5.sock" info | grep '"state"'
+	R "$TMP/dst5.sock" migration-progress
+	tail -5 "$TMP/dst5.out"
 }
 check "over 3 connections: Running, the guest counts on, every byte in place; progress says 3" conn_ok
 R "$TMP/dst5.sock" shutdown-vmm >/dev/null
@@ -158,6 +164,7 @@ wait_pid $dst5 20
 # vmm.shutdown while it listens ends the VMM at once
 start_vmm "$TMP/dst3.sock" "$TMP/dst3.out"; dst3=$pid
 R "$TMP/dst3.sock" receive-migration receiver_url=unix:"$TMP/mig3.sock"
+unset -f on_fail
 check "migration-cancel of a listening receive; progress: cancelled (validated)" \
 	sh -c "'$REMOTE' --api-socket '$TMP/dst3.sock' migration-cancel &&
 	       python3 - <<'PY'

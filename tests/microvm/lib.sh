@@ -28,6 +28,8 @@ check() {
 		echo "not ok $n - $desc"
 		failed=$((failed + 1))
 		[ -n "${out:-}" ] && [ -f "$out" ] && sed 's/^/# /' "$out" | tail -20
+		# a test may say more about its own failures
+		command -v on_fail >/dev/null 2>&1 && on_fail 2>&1 | sed 's/^/# /' | tail -40
 	fi
 }
 
