@@ -1,11 +1,13 @@
 #!/bin/sh
 # virtio-blk with real image files: a CPL3 driver in the guest reads the
 # pattern the host wrote, writes one the host checks with cmp, and finds
-# read-only disks read-only.
+# read-only disks read-only. The completions as interrupts: on
+# virtio-mmio's line (I/O APIC) and on a virtio-pci MSI-X vector, the same
+# driver (virtio-blk-irq; bench/virtio-irq/run.sh times it).
 . "${top_srcdir:-.}/tests/microvm-virtio/lib.sh"
 require_kvm
-require_guests virtio-blk
-plan 12
+require_guests virtio-blk virtio-blk-irq
+plan 14
 BLK=$GUESTS/virtio-blk.img
 
 mkpattern "$TMP/disk" 256 5
@@ -67,4 +69,18 @@ run_vm out --kernel "$BLK" --transport mmio --disk path="$TMP/disk" --disk path=
 	--guest-arg 0=2 --guest-arg 1=0 --guest-arg 2=4 --guest-arg 3=1
 check "two disks and an rng: the guest writes the first, the second is intact" \
 	sh -c "test $rc -eq 0 && cmp '$TMP/d2' '$TMP/orig' && ! cmp -s '$TMP/disk' '$TMP/orig'"
+# One interrupt per request, on either transport (transports named: the
+# default may change).
+IRQ=$GUESTS/virtio-blk-irq.img
+run_vm out --kernel "$IRQ" --disk path="$TMP/disk",transport=mmio \
+	--guest-arg 0=0 --guest-arg 1=20 --guest-arg 2=1
+check "transport=mmio: 21 reads, each completion an interrupt on the I/O APIC line" \
+	ok_with "20 requests on virtio-mmio, I/O APIC line, 21 interrupts"
+run_vm out --kernel "$IRQ" --disk path="$TMP/disk",transport=pci --log-level info \
+	--guest-arg 1=1 --guest-arg 2=0
+bar=$(sed -n 's/.*32-bit BAR window \(0x[0-9a-f]*\) .*/\1/p' "$out")
+run_vm out --kernel "$IRQ" --disk path="$TMP/disk",transport=pci \
+	--guest-arg 0="${bar:-0}" --guest-arg 1=20 --guest-arg 2=1
+check "transport=pci: 21 reads, each completion an interrupt on the queue's MSI-X vector" \
+	ok_with "20 requests on virtio-pci, MSI-X vector, 21 interrupts"
 finish
