@@ -100,6 +100,7 @@ struct vq {
 	uint16_t avail_idx;      /* next avail index the driver publishes */
 	uint16_t last_used;      /* used entries consumed so far */
 	uint16_t next_free;      /* descriptors are handed out round robin */
+	uint64_t notify_at;      /* virtio-pci: the queue's notify address; 0 on mmio */
 };
 
 struct virtio_dev {
