@@ -196,6 +196,8 @@ static void used(struct fvq *f, const struct fvq_chain *c, uint32_t len)
 		const uint8_t *p = fvq_host(f, c->buf[k].gpa, c->buf[k].len);
 		size_t m = c->buf[k].len < len - n ? c->buf[k].len : len - n;
 
+		if (!p)
+			continue; /* (zero bytes outside RAM) */
 		memcpy(resp + n, p, m);
 		n += m;
 	}

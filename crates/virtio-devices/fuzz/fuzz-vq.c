@@ -228,6 +228,8 @@ size_t fvq_readable(struct fvq *f, const struct fvq_chain *c, uint8_t *out, size
 		const uint8_t *p = fvq_host(f, c->buf[i].gpa, c->buf[i].len);
 		size_t k = c->buf[i].len < max - n ? c->buf[i].len : max - n;
 
+		if (!p && !c->buf[i].len)
+			continue; /* zero bytes, anywhere: the queue allows it */
 		if (!p)
 			return n;
 		memcpy(out + n, p, k);
@@ -331,6 +333,23 @@ static void reap(struct fvq *f, unsigned int q, fvq_used_fn used)
 		f->up = false;
 }
 
+/* A pending chain of @q lets the device write into the rings or indirect
+ * tables (a hostile guest may): after that kick what the driver helper
+ * believes is no longer what is there, as after a LIE. */
+static bool writes_rings(struct fvq *f, unsigned int q)
+{
+	for (unsigned int i = 0; i < FVQ_QSIZE; i++) {
+		const struct fvq_chain *c = &f->ch[q][i];
+
+		if (!c->busy)
+			continue;
+		for (unsigned int k = c->nout; k < c->nout + c->nin; k++)
+			if (c->buf[k].len && c->buf[k].gpa < FVQ_DATA)
+				return true;
+	}
+	return false;
+}
+
 static void op_lie(struct fvq *f)
 {
 	uint8_t q = fvq_u8(f) % f->nq, part = fvq_u8(f) % 3;
@@ -367,6 +386,8 @@ void fvq_run(struct fvq *f, const struct fvq_hooks *h)
 
 			if (!f->up)
 				break;
+			if (writes_rings(f, q))
+				f->lied = true;
 			if (h->before_kick && !f->lied)
 				h->before_kick(f, q);
 			wr(f, CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, q);
