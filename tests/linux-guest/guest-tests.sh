@@ -198,3 +198,25 @@ step_netbench() {
 	t2=$(cut -d' ' -f1 /proc/uptime)
 	say "nc tx $mb MiB $t0 $t1 rx $(cat /tmp/rxn) bytes $t2"
 }
+
+# Network figures (bench/linux-guest/net.sh): ping RTT to the host, then
+# TCP guest -> host (cvmm.kb=N KiB to the host's sink on port 5555) and
+# host -> guest (what the host's port 5556 sends) with vsock-tool's
+# tcp-send/tcp-recv, which copy nothing in the guest (sendfile of a sparse
+# memfd, recv with MSG_TRUNC): the guest's ring 0 is emulated here, and
+# busybox nc's copies would measure that rather than the network path.
+step_netperf() {
+	kb=4096
+	for a in $(cat /proc/cmdline); do
+		case $a in cvmm.kb=*) kb=${a#cvmm.kb=} ;; esac
+	done
+	ip link set lo up
+	ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up || return 1
+	ping -c 1 -W 5 10.0.2.1 >/dev/null 2>&1
+	ping -c 10 -i 0.2 10.0.2.1 >/tmp/ping 2>&1
+	say "netperf ping $(grep -c 'bytes from' /tmp/ping) $(sed -n 's/.*min\/avg\/max = //p' /tmp/ping)"
+	tx=$(vsock-tool tcp-send 10.0.2.1 5555 $((kb * 1024))) || return 1
+	say "netperf $tx"
+	rx=$(vsock-tool tcp-recv 10.0.2.1 5556) || return 1
+	say "netperf $rx"
+}
