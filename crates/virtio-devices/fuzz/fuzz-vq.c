@@ -393,7 +393,7 @@ void fvq_run(struct fvq *f, const struct fvq_hooks *h)
 			wr(f, CVMM_VIRTIO_MMIO_QUEUE_NOTIFY, q);
 			loop_idle(f);
 			reap(f, q, h->used);
-			if (h->after_kick && f->up)
+			if (h->after_kick) /* (after a LIE too: a model may resync) */
 				h->after_kick(f, q);
 			break;
 		}

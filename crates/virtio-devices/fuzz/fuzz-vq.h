@@ -98,7 +98,8 @@ uint64_t fvq_u64(struct fvq *f);
 
 /* What a target adds to the ops: @dev_op decodes op 3, @used sees every
  * used entry (not after a LIE), @before_kick (not after a LIE either: it
- * may set f->lied when the batch will clobber rings) / @after_kick run around a
+ * may set f->lied when the batch will clobber rings) / @after_kick (always:
+ * it looks at f->lied itself) run around a
  * KICK of queue q (after_kick after the loop went idle and the used
  * entries were reaped). Any may be NULL. */
 struct fvq_hooks {
