@@ -15,8 +15,9 @@
  *    (type, and the state for STATE), or 0 when there was no room for one;
  *  - the device's bitmap (its saved state) and plugged size are the
  *    model's;
- *  - a block plugged before and after the batch keeps its bytes; a block
- *    unplugged by the batch reads zero.
+ *  - a block plugged before the batch and not unplugged by it keeps its
+ *    bytes; a block unplugged by the batch reads zero (also when plugged
+ *    again since).
  * Always: the saved bitmap agrees with the plugged size; nothing outside
  * guest memory is touched (guard pages, ASan).
  */
@@ -41,6 +42,7 @@ static uint8_t *region;              /* host view of the device's region */
 static bool model[NB];               /* plugged */
 static uint64_t requested;           /* bytes */
 static bool before[NB];
+static bool released[NB];            /* unplugged by the batch (maybe plugged again) */
 static bool exact;                   /* the batch can be predicted */
 /* Expected answer per chain slot: used length and the 10 response bytes. */
 static uint32_t exp_len[FVQ_QSIZE];
@@ -72,6 +74,8 @@ static void model_request(const uint8_t *req, uint8_t *resp)
 	uint16_t answer = CVMM_VIRTIO_MEM_RESP_ERROR;
 
 	if (type == CVMM_VIRTIO_MEM_REQ_UNPLUG_ALL) {
+		for (unsigned int b = 0; b < NB; b++)
+			released[b] |= model[b];
 		memset(model, 0, sizeof(model));
 		answer = CVMM_VIRTIO_MEM_RESP_ACK;
 		goto out;
@@ -97,8 +101,10 @@ static void model_request(const uint8_t *req, uint8_t *resp)
 	case CVMM_VIRTIO_MEM_REQ_UNPLUG:
 		if (k != n)
 			break;
-		for (uint64_t b = first; b < first + n; b++)
+		for (uint64_t b = first; b < first + n; b++) {
 			model[b] = false;
+			released[b] = true;
+		}
 		answer = CVMM_VIRTIO_MEM_RESP_ACK;
 		break;
 	default:
@@ -140,6 +146,7 @@ static void before_kick(struct fvq *f, unsigned int q)
 	unsigned int n = fvq_pending(f, q, pend);
 
 	memcpy(before, model, sizeof(model));
+	memset(released, 0, sizeof(released));
 	exact = true;
 	for (unsigned int i = 0; i < n && exact; i++) {
 		const struct fvq_chain *c = pend[i];
@@ -222,9 +229,9 @@ static void after_kick(struct fvq *f, unsigned int q)
 	for (unsigned int b = 0; b < NB; b++) {
 		const uint8_t *p = region + b * BS;
 
-		if (before[b] && model[b] && (p[0] != 0x40 + b || p[BS - 1] != 0x40 + b))
+		if (before[b] && !released[b] && (p[0] != 0x40 + b || p[BS - 1] != 0x40 + b))
 			abort(); /* a plugged block lost its bytes */
-		if (before[b] && !model[b] && (p[0] || memcmp(p, p + 1, BS - 1)))
+		if (released[b] && (p[0] || memcmp(p, p + 1, BS - 1)))
 			abort(); /* an unplugged block still holds its bytes */
 	}
 }
