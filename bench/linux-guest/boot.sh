@@ -98,8 +98,9 @@ listeners() {
 cvmm() {
 	test=$1; shift
 	[ "${CVMM_BENCH_ONLY:-cvmm}" = cvmm ] || return 0
+	# virtio-mmio as QEMU's -M microvm below (cvmm's default is PCI)
 	run cvmm "$test" timeout "$limit" "$build/examples/microvm/cvmm-microvm" --kernel "$g/vmlinux" \
-		--initrd "$g/initramfs.cpio" --memory $mem --serial file="$tmp/serial" "$@" \
+		--transport mmio --initrd "$g/initramfs.cpio" --memory $mem --serial file="$tmp/serial" "$@" \
 		--cmdline "$cmdline cvmm.test=$test cvmm.mb=$ncmb"
 }
 

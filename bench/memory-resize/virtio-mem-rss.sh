@@ -13,7 +13,7 @@ R() { timeout 20 "$B/examples/remote/cvmm-remote" --api-socket "$S" "$@"; }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 waitfor() { i=0; while ! grep -q "$1" "$O" 2>/dev/null; do i=$((i + 1)); [ $i -lt 12000 ] || exit 1; sleep 0.01; done; }
-"$B/examples/microvm/cvmm-microvm" --api-socket "$S" --kernel "$B/tests/guests/virtio-mem.img" \
+"$B/examples/microvm/cvmm-microvm" --api-socket "$S" --kernel "$B/tests/guests/virtio-mem.img" --transport mmio \
 	--memory size=128M,hotplug_method=virtio-mem,hotplug_size=2G --guest-arg 0=$((N << 20)) >"$O" 2>&1 &
 P=$!
 waitfor "hostile requests refused"

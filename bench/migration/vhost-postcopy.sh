@@ -15,7 +15,7 @@ wait_file() { i=0; while ! [ -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i +
 truncate -s 1M "$T/disk.img"
 "$B/examples/vhost-user-blk/cvmm-vhost-user-blk" --socket "$T/vu" --disk "$T/disk.img" 2>"$T/d0" &
 pids="$pids $!"; wait_file "$T/vu"
-"$B/examples/microvm/cvmm-microvm" --kernel "$B/tests/guests/snapshot-blk.img" --memory "${MEM}M" \
+"$B/examples/microvm/cvmm-microvm" --kernel "$B/tests/guests/snapshot-blk.img" --transport mmio --memory "${MEM}M" \
 	--disk vhost_user=on,socket="$T/vu" --serial file="$T/o0" --api-socket "$T/a0" 2>"$T/e0" &
 pids="$pids $!"; src=$!
 i=0; while ! grep -q "blk pass 32" "$T/o0" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done

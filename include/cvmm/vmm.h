@@ -600,6 +600,15 @@ struct cvmm_vmm_virtio_opts {
 	const struct cvmm_dma_xlate *dma;
 };
 
+/*
+ * The core has no default transport: a caller picks this call or
+ * cvmm_vmm_virtio_pci_add() (after cvmm_vmm_pci_add()) for each device.
+ * The configuration layer above it (cvmm/vmm/config.h, cvmm_vm_build())
+ * does the choosing: a device's own transport=, else the VM's
+ * (--transport, VmConfig platform.transport), else virtio-pci, as in
+ * Cloud Hypervisor.
+ */
+
 /**
  * Attach a device model on a virtio-mmio transport: an MMIO window
  * (CVMM_VMM_VIRTIO_MMIO_STRIDE aligned in the 32-bit hole) and an I/O APIC

@@ -20,7 +20,7 @@ DISK = os.path.join(TMP, "disk.img")
 with open(DISK, "wb") as f:
     f.truncate(1 << 20)
 
-PLAN = 76
+PLAN = 78
 t = Tap(PLAN)
 vmm = subprocess.Popen([MICROVM, "--api-socket", SOCK, "--guest-arg", "0=1",
                         "--event-monitor", "path=" + EVENTS],
@@ -50,8 +50,11 @@ def running_and_intact():
 
 try:
     c.wait_ready()
+    # virtio-mmio (cvmm's platform.transport): the answers and refusals of
+    # a VM without PCI; PCI hotplug is tests/api/hotplug.sh's
     VMCONFIG = {"payload": {"kernel": GUEST}, "cpus": {"boot_vcpus": 1, "max_vcpus": 1},
-                "memory": {"size": 64 << 20}, "serial": {"mode": "File", "file": SERIAL}}
+                "memory": {"size": 64 << 20}, "serial": {"mode": "File", "file": SERIAL},
+                "platform": {"transport": "mmio"}}
 
     # --- no VM yet -----------------------------------------------------------
     s, j = st("GET", "vmm.ping")
@@ -81,6 +84,8 @@ try:
             "threads_per_core": 2, "cores_per_die": 1, "dies_per_package": 1, "packages": 1}}),
         "memory hotplug (hotplug_size)": dict(VMCONFIG, memory={"size": 64 << 20,
                                                                 "hotplug_size": 1 << 30}),
+        "a platform.transport cvmm lacks (usb)": dict(VMCONFIG, platform={"transport": "usb"}),
+        "an unknown platform field": dict(VMCONFIG, platform={"transprt": "mmio"}),
     }
     for what, body in hostile.items():
         s, j = st("PUT", "vm.create", body)

@@ -26,7 +26,7 @@ check "unmap, DMA again refused; GPA-as-IOVA and read-only refused; memory untou
 check "hostile requests answered, PROBE, no device needs a reset" \
 	ok_with "no device needs a reset"
 
-run_vm out --kernel "$GUESTS/virtio-iommu.img" --rng iommu=on
+run_vm out --kernel "$GUESTS/virtio-iommu.img" --transport mmio --rng iommu=on
 check "--rng iommu=on on virtio-mmio: one line" sh -c \
 	"test $rc -ne 0 && grep -q 'iommu=on needs transport=pci' '$out' && [ \$(wc -l <'$out') -eq 1 ]"
 run_vm out --kernel "$GUESTS/virtio-iommu.img" --pci --rng iommu=maybe

@@ -27,13 +27,13 @@ boot=$top_builddir/tests/boot-guests/linux64.elf
 if [ -f "$boot" ]; then
 	# ACPI on (the default): the DSDT is the one registration; a second
 	# one on the command line made Linux log "can't request region".
-	run_vm out --kernel "$boot" --cmdline "console=ttyS0 exit=7" --disk path="$TMP/d1" --rng
+	run_vm out --kernel "$boot" --cmdline "console=ttyS0 exit=7" --transport mmio --disk path="$TMP/d1" --rng
 	check "command line: no virtio_mmio.device= while ACPI describes the devices" \
 		grep -qx "cmdline: console=ttyS0 exit=7" "$out"
-	run_vm out --kernel "$boot" --cmdline "console=ttyS0 acpi=off exit=7" --disk path="$TMP/d1" --rng
+	run_vm out --kernel "$boot" --cmdline "console=ttyS0 acpi=off exit=7" --transport mmio --disk path="$TMP/d1" --rng
 	check "command line: acpi=off gets virtio_mmio.device= for each device after the user's text" \
 		grep -qx "cmdline: console=ttyS0 acpi=off exit=7 virtio_mmio.device=512@0xd0000000:5 virtio_mmio.device=512@0xd0001000:6" "$out"
-	run_vm out --kernel "$boot" --cmdline "console=ttyS0 x=\"acpi=off\" exit=7" --disk path="$TMP/d1"
+	run_vm out --kernel "$boot" --cmdline "console=ttyS0 x=\"acpi=off\" exit=7" --transport mmio --disk path="$TMP/d1"
 	check "command line: a quoted acpi=off inside another value does not count" \
 		grep -qx "cmdline: console=ttyS0 x=\"acpi=off\" exit=7" "$out"
 	run_vm out --kernel "$boot" --cmdline "console=ttyS0 acpi=off exit=7"

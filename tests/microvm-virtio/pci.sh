@@ -1,6 +1,7 @@
 #!/bin/sh
-# virtio-pci under cvmm-microvm: transport=pci on a device option (or --pci)
-# gives the VM a PCI segment; the CPL3 virtio-pci guest enumerates it,
+# virtio-pci under cvmm-microvm, the default transport (transport=pci on a
+# device option, or nothing; --transport mmio turns it off) gives the VM a
+# PCI segment; the CPL3 virtio-pci guest enumerates it,
 # places BAR 0, and drives the rng with its interrupt on the MSI-X vector
 # it programmed (masked -> PBA -> delivered on unmask), under the default
 # seccomp filters (the vCPU thread moves ioeventfds and MSI routes).
@@ -21,15 +22,16 @@ MSIX="rng over virtio-pci, MSI-X vector 1 -> 0x42; masked -> PBA -> 0x43 on unma
 run_vm out --kernel "$GUESTS/virtio-pci.img" --rng transport=pci \
 	--guest-arg 0="$ecam" --guest-arg 1="$bar"
 check "--rng transport=pci: the interrupt arrives on the guest's MSI-X vector" ok_with "$MSIX"
-run_vm out --kernel "$GUESTS/virtio-pci.img" --pci --rng \
+run_vm out --kernel "$GUESTS/virtio-pci.img" --rng \
 	--guest-arg 0="$ecam" --guest-arg 1="$bar"
-check "--pci --rng: PCI is the default transport" ok_with "$MSIX"
+check "--rng: PCI is the default transport" ok_with "$MSIX"
 run_vm out --kernel "$GUESTS/virtio-pci.img" --rng=transport=pci --console stdio,transport=pci \
 	--guest-arg 0="$ecam" --guest-arg 1="$bar"
 check "--rng=transport=pci beside a PCI console: two functions, rng found" sh -c \
 	"test $rc -eq 0 && grep -q '2 device(s), rng at 00:02.0' '$out'"
-run_vm out --kernel "$GUESTS/virtio-pci.img" --rng --guest-arg 0="$ecam" --guest-arg 1="$bar"
-check "--rng (virtio-mmio, the default): no PCI, the guest finds no rng function" sh -c \
+run_vm out --kernel "$GUESTS/virtio-pci.img" --transport mmio --rng --guest-arg 0="$ecam" \
+	--guest-arg 1="$bar"
+check "--transport mmio --rng: no PCI, the guest finds no rng function" sh -c \
 	"test $rc -ne 0 && ! grep -q 'rng at 00:' '$out'"
 
 # The virtio-blk guest over PCI (the guest library's virtio_find_pci: BAR 0
@@ -91,7 +93,7 @@ stop_pid "$dst"
 REMOTE=$top_builddir/examples/remote/cvmm-remote
 SOCK=$TMP/api.sock
 R() { timeout 20 "$REMOTE" --api-socket "$SOCK" "$@"; }
-timeout 60 "$MICROVM" --api-socket "$SOCK" --pci >"$TMP/vmm.out" 2>&1 &
+timeout 60 "$MICROVM" --api-socket "$SOCK" >"$TMP/vmm.out" 2>&1 &
 vmm=$!
 i=0
 while ! [ -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
@@ -100,12 +102,12 @@ cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/hello.img"}, "memory": {"size": 67108864}}
 JSON
 R create "$TMP/vm.json" >/dev/null 2>&1
-check "--pci: vm.add-disk answers bdf 0000:00:01.0" sh -c \
+check "PCI by default: vm.add-disk answers bdf 0000:00:01.0" sh -c \
 	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-disk 'path=$TMP/disk.img,id=d0' | grep -q '\"bdf\": *\"0000:00:01.0\"'"
-check "--pci: vm.add-vsock answers bdf 0000:00:02.0" sh -c \
+check "PCI by default: vm.add-vsock answers bdf 0000:00:02.0" sh -c \
 	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-vsock 'cid=5,socket=$TMP/vsock,id=v0' | grep -q '\"bdf\": *\"0000:00:02.0\"'"
 R remove-device d0 >/dev/null 2>&1
-check "--pci: a removed device's slot is given again" sh -c \
+check "PCI by default: a removed device's slot is given again" sh -c \
 	"timeout 20 '$REMOTE' --api-socket '$SOCK' add-disk 'path=$TMP/disk.img,id=d1' | grep -q '\"bdf\": *\"0000:00:01.0\"'"
 R shutdown-vmm >/dev/null 2>&1
 wait_pid "$vmm" 10

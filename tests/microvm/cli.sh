@@ -2,7 +2,7 @@
 # Every malformed command line gets one clear line naming the flag, exit 1,
 # and no VM is started.
 . "${top_srcdir:-.}/tests/microvm/lib.sh"
-plan 31
+plan 33
 
 one_line_error() { # TEXT FILE
 	test "$rc" -eq 1 && test "$(wc -l <"$2")" -eq 1 && grep -qF -- "$1" "$2"
@@ -28,6 +28,8 @@ printf 'not a kernel at all' >"$TMP/junk"
 bad "kernel not an image" "not an ELF vmlinux or bzImage" --kernel "$TMP/junk"
 run_vm out --help
 check "--help prints usage and exits 0" sh -c "test $rc -eq 0 && grep -q 'Usage:' '$out'"
+check "--help names --transport and its default" grep -q -- "--transport pci|mmio .*(default" "$out"
+bad "--transport usb" "--transport: 'usb' is not pci or mmio" --kernel x --transport usb
 
 # The short forms a new user tries first.
 run_vm out -h

@@ -50,7 +50,7 @@ static enum cvmm_vm_transport effective(const struct cvmm_vm_devices *d,
 	if (k == CVMM_VM_TR_DEFAULT)
 		k = d->transport;
 	if (k == CVMM_VM_TR_DEFAULT)
-		k = d->pci ? CVMM_VM_TR_PCI : CVMM_VM_TR_MMIO;
+		k = CVMM_VM_TR_PCI; /* as Cloud Hypervisor */
 	return k;
 }
 

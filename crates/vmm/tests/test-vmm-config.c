@@ -15,7 +15,7 @@
 #include "cvmm-test.h"
 
 /* What a device that names no transport gets on a VM that names none. */
-#define DEFAULT_IS_PCI false
+#define DEFAULT_IS_PCI true
 
 static struct cvmm_vm_config c;
 static char err[512];
