@@ -10,7 +10,8 @@
 # hvc0 with a file it wrote in /tmp, restored after the first VM has
 # ended into a new VMM with its own serial file and image copy: the
 # restored shell answers on hvc0, shows the file, and goes on through the
-# virtio-blk step to poweroff.
+# virtio-blk step to poweroff. The devices are on virtio-pci, the default
+# (vhost-user-blk.sh keeps a real-Linux check on virtio-mmio).
 . "${top_srcdir:-.}/tests/linux-guest/lib.sh"
 require_linux_guest
 if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
@@ -56,7 +57,7 @@ check "kvmclock is offered and used for the TSC frequency" \
 	sh -c "grep -q 'kvm-clock: Using msrs' '$s' && grep -Eq '^cvmm-test: clocksource (kvm-clock|tsc)\$' '$s'"
 check "no clock hints needed: the TSC is not marked unstable" \
 	sh -c "! grep -q 'Marking TSC unstable' '$s' && ! grep -q 'tsc_early_khz' '$s'"
-check "each virtio-mmio device registered once (no 'can't request region')" \
+check "each virtio device registered once (no 'can't request region')" \
 	sh -c "! grep -q \"can't request region\" '$s'"
 check "virtio-rng: /dev/hwrng is virtio_rng and gives random bytes" \
 	sh -c "guest_says() { grep -qxF -- \"cvmm-test: \$2\" \"\$1\"; }; \

@@ -18,10 +18,10 @@ plan 7
 
 s=$TMP/serial
 truncate -s 4M "$TMP/disk.img"
-start_vm "$s" --memory 256M --pci --api-socket "$SOCK" --event-monitor "path=$TMP/events" \
+start_vm "$s" --memory 256M --api-socket "$SOCK" --event-monitor "path=$TMP/events" \
 	--cmdline "$GUEST_CMDLINE cvmm.test=hotplug cvmm.end=poweroff"
 out=$s
-check "Linux boots with a PCI segment and the GED's interrupt" \
+check "Linux boots with a PCI segment (the default) and the GED's interrupt" \
 	wait_guest "$s" "cvmm-test: hotplug ready"
 R add-disk "path=$TMP/disk.img,id=hot0" >"$TMP/add.json"
 bdf=$(sed -n 's/.*"bdf": *"\([^"]*\)".*/\1/p' "$TMP/add.json")
