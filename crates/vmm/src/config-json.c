@@ -233,6 +233,27 @@ static const struct dflt pci_dflts_iommu[] = {
 	{ "pci_segment", "0" }, { "pci_device_id", NULL }, { NULL, NULL },
 };
 
+/*
+ * cvmm's per-device "transport": "pci" or "mmio" (the flags' transport=),
+ * over the VM's platform.transport. @return 0 (absent or read); -EINVAL.
+ */
+static int get_transport(struct json_object *o, const char *where, struct cvmm_vm_tr *tr,
+			 char *err, size_t errlen)
+{
+	const char *t = NULL;
+	int ret = get_str(o, "transport", where, &t, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!strcmp(t, "pci"))
+		tr->kind = CVMM_VM_TR_PCI;
+	else if (!strcmp(t, "mmio"))
+		tr->kind = CVMM_VM_TR_MMIO;
+	else
+		return fail(err, errlen, "%s.transport: '%s' is not pci or mmio", where, t);
+	return 0;
+}
+
 static int add_vhost(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     uint32_t type, const char *sock_key, char *err, size_t errlen)
 {
@@ -244,6 +265,7 @@ static int add_vhost(struct json_object *o, const char *where, struct cvmm_vm_de
 	REQUIRED(get_strbuf(o, sock_key, where, vu.socket, sizeof(vu.socket), err, errlen),
 		 "%s.%s: missing", where, sock_key);
 	if (get_id(o, where, vu.id, err, errlen) < 0 ||
+	    get_transport(o, where, &vu.tr, err, errlen) < 0 ||
 	    get_u64(o, "num_queues", where, 1, CVMM_VIRTIO_MAX_QUEUES, &v, err, errlen) < 0)
 		return -EINVAL;
 	vu.queues = (unsigned int)v;
@@ -261,7 +283,7 @@ static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_dev
 {
 	static const char *const known[] = {
 		"path", "readonly", "direct", "num_queues", "queue_size", "vhost_user",
-		"vhost_socket", "rate_limiter_config", "id", "iommu", NULL,
+		"vhost_socket", "rate_limiter_config", "id", "iommu", "transport", NULL,
 	};
 	static const struct dflt dflts[] = {
 		{ "pci_segment", "0" }, { "pci_device_id", NULL },
@@ -299,6 +321,7 @@ static int add_disk(struct json_object *o, const char *where, struct cvmm_vm_dev
 	v = 0;
 	if (get_bool(o, "readonly", where, &disk.read_only, err, errlen) < 0 ||
 	    get_bool(o, "iommu", where, &disk.tr.iommu, err, errlen) < 0 ||
+	    get_transport(o, where, &disk.tr, err, errlen) < 0 ||
 	    get_bool(o, "direct", where, &disk.direct, err, errlen) < 0 ||
 	    get_u64(o, "queue_size", where, 2, 1024, &v, err, errlen) < 0 ||
 	    get_id(o, where, disk.id, err, errlen) < 0 ||
@@ -317,7 +340,7 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 {
 	static const char *const known[] = {
 		"tap", "mac", "num_queues", "queue_size", "vhost_user", "vhost_socket", "id",
-		"rate_limiter_config", "iommu", NULL,
+		"rate_limiter_config", "iommu", "transport", NULL,
 	};
 	static const struct dflt dflts[] = {
 		{ "ip", "\"192.168.249.1\"" }, { "mask", "\"255.255.255.0\"" }, { "host_mac", NULL },
@@ -351,7 +374,8 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 		return fail(err, errlen, "%s.num_queues: %llu is odd (a receive and a transmit queue a pair)",
 			    where, (unsigned long long)q);
 	net.queues = (unsigned int)(q / 2);
-	if (get_bool(o, "iommu", where, &net.tr.iommu, err, errlen) < 0)
+	if (get_bool(o, "iommu", where, &net.tr.iommu, err, errlen) < 0 ||
+	    get_transport(o, where, &net.tr, err, errlen) < 0)
 		return -EINVAL;
 	if ((ret = get_strbuf(o, "tap", where, net.tap, sizeof(net.tap), err, errlen)) < 0 ||
 	    get_str(o, "mac", where, &mac, err, errlen) < 0 ||
@@ -388,14 +412,16 @@ static int add_net(struct json_object *o, const char *where, struct cvmm_vm_devi
 static int add_vsock(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		     char *err, size_t errlen)
 {
-	static const char *const known[] = { "cid", "socket", "id", "iommu", NULL };
+	static const char *const known[] = { "cid", "socket", "id", "iommu", "transport", NULL };
 	int ret;
 
 	if (d->vsock)
 		return fail(err, errlen, "%s: the VM has a vsock device already", where);
 	if ((ret = check_keys(o, where, known, pci_dflts_iommu, err, errlen)))
 		return ret;
-	if (get_bool(o, "iommu", where, &d->vsock_tr.iommu, err, errlen) < 0)
+	d->vsock_tr.kind = CVMM_VM_TR_DEFAULT;
+	if (get_bool(o, "iommu", where, &d->vsock_tr.iommu, err, errlen) < 0 ||
+	    get_transport(o, where, &d->vsock_tr, err, errlen) < 0)
 		return -EINVAL;
 	REQUIRED(get_u64(o, "cid", where, 3, 0xfffffffeull, &d->vsock_cid, err, errlen),
 		 "%s.cid: missing", where);
@@ -411,7 +437,7 @@ static int add_fs(struct json_object *o, const char *where, struct cvmm_vm_devic
 		  char *err, size_t errlen)
 {
 	static const char *const known[] = { "tag", "socket", "num_queues", "queue_size", "id",
-					     NULL };
+					     "transport", NULL };
 	uint64_t v = 0;
 	int ret;
 
@@ -426,7 +452,8 @@ static int add_fs(struct json_object *o, const char *where, struct cvmm_vm_devic
 static int add_generic(struct json_object *o, const char *where, struct cvmm_vm_devices *d,
 		       char *err, size_t errlen)
 {
-	static const char *const known[] = { "socket", "device_type", "queue_sizes", "id", NULL };
+	static const char *const known[] = { "socket", "device_type", "queue_sizes", "id",
+					     "transport", NULL };
 	struct json_object *qs;
 	uint64_t type = 0;
 	size_t n = 0;
@@ -756,12 +783,13 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	    (ret = add_vsock(o, "vsock", &c->dev, err, errlen)))
 		return ret;
 	if (json_object_object_get_ex(j, "rng", &o) && !json_object_is_type(o, json_type_null)) {
-		static const char *const rk[] = { "src", "iommu", NULL };
+		static const char *const rk[] = { "src", "iommu", "transport", NULL };
 		const char *src = NULL;
 
 		if ((ret = check_keys(o, "rng", rk, pci_dflts_iommu, err, errlen)) ||
 		    get_str(o, "src", "rng", &src, err, errlen) < 0 ||
-		    get_bool(o, "iommu", "rng", &c->dev.rng_tr.iommu, err, errlen) < 0)
+		    get_bool(o, "iommu", "rng", &c->dev.rng_tr.iommu, err, errlen) < 0 ||
+		    get_transport(o, "rng", &c->dev.rng_tr, err, errlen) < 0)
 			return -EINVAL;
 		if (src && strcmp(src, "/dev/urandom"))
 			return fail(err, errlen, "rng.src: '%s': cvmm's virtio-rng reads getrandom() only (/dev/urandom)",
@@ -771,7 +799,7 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 	if (json_object_object_get_ex(j, "balloon", &o) && !json_object_is_type(o, json_type_null)) {
 		/* Cloud Hypervisor's BalloonConfig */
 		static const char *const bk[] = { "size", "deflate_on_oom", "free_page_reporting",
-						  NULL };
+						  "transport", NULL };
 		static const struct dflt bd[] = { { NULL, NULL } };
 
 		if ((ret = check_keys(o, "balloon", bk, bd, err, errlen)))
@@ -782,7 +810,8 @@ int cvmm_vm_config_from_json(struct json_object *j, struct cvmm_vm_config *c, ch
 			return ret;
 		if (!ret)
 			return fail(err, errlen, "balloon.size: missing");
-		if (get_bool(o, "deflate_on_oom", "balloon", &c->dev.balloon_oom, err, errlen) < 0 ||
+		if (get_transport(o, "balloon", &c->dev.balloon_tr, err, errlen) < 0 ||
+		    get_bool(o, "deflate_on_oom", "balloon", &c->dev.balloon_oom, err, errlen) < 0 ||
 		    get_bool(o, "free_page_reporting", "balloon", &c->dev.balloon_fpr, err,
 			     errlen) < 0)
 			return -EINVAL;
@@ -850,6 +879,14 @@ static void add(struct json_object *o, const char *k, struct json_object *v)
 	json_object_object_add(o, k, v);
 }
 
+/* A device's own transport, when it has one (the VM's is platform's). */
+static void add_transport(struct json_object *o, const struct cvmm_vm_tr *tr)
+{
+	if (tr->kind != CVMM_VM_TR_DEFAULT)
+		add(o, "transport", json_object_new_string(tr->kind == CVMM_VM_TR_PCI ? "pci"
+							   : "mmio"));
+}
+
 static struct json_object *bucket_json(uint64_t rate)
 {
 	struct json_object *b = json_object_new_object();
@@ -900,6 +937,7 @@ static struct json_object *vhost_json(const struct cvmm_vm_vhost *v)
 	}
 	if (v->id[0])
 		add(o, "id", json_object_new_string(v->id));
+	add_transport(o, &v->tr);
 	return o;
 }
 
@@ -956,6 +994,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 			add(o, "id", json_object_new_string(k->id));
 		if (k->tr.iommu)
 			add(o, "iommu", json_object_new_boolean(true));
+		add_transport(o, &k->tr);
 		json_object_array_add(a, o);
 	}
 	fs = json_object_new_array();
@@ -992,6 +1031,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 			add(o, "id", json_object_new_string(k->id));
 		if (k->tr.iommu)
 			add(o, "iommu", json_object_new_boolean(true));
+		add_transport(o, &k->tr);
 		json_object_array_add(a, o);
 	}
 	for (unsigned int i = 0; i < d->nvhost; i++)
@@ -1005,6 +1045,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		add(o, "src", json_object_new_string("/dev/urandom"));
 		if (d->rng_tr.iommu)
 			add(o, "iommu", json_object_new_boolean(true));
+		add_transport(o, &d->rng_tr);
 		add(j, "rng", o);
 	}
 	if (d->balloon) {
@@ -1012,6 +1053,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		add(o, "size", json_object_new_int64((int64_t)d->balloon_size));
 		add(o, "deflate_on_oom", json_object_new_boolean(d->balloon_oom));
 		add(o, "free_page_reporting", json_object_new_boolean(d->balloon_fpr));
+		add_transport(o, &d->balloon_tr);
 		add(j, "balloon", o);
 	}
 	if (d->vsock) {
@@ -1022,6 +1064,7 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 			add(o, "iommu", json_object_new_boolean(true));
 		if (d->vsock_id[0])
 			add(o, "id", json_object_new_string(d->vsock_id));
+		add_transport(o, &d->vsock_tr);
 		add(j, "vsock", o);
 	}
 	add(j, "serial", c->serial == CVMM_VM_SERIAL_STDIO ? mode_json("Tty", NULL) :

@@ -284,6 +284,42 @@ START_TEST(transport_default)
 	ck_assert(cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.disk[0].tr));
 	json_object_put(j);
 
+	/* a device's own "transport" over platform's, both ways, and back
+	 * through vm.info's JSON */
+	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
+			       " \"disks\": [{\"path\": \"/d\", \"transport\": \"pci\"},"
+			       "             {\"path\": \"/e\"}],"
+			       " \"vsock\": {\"cid\": 3, \"socket\": \"/v\", \"transport\": \"pci\"},"
+			       " \"platform\": {\"transport\": \"mmio\"}}");
+	ck_assert_int_eq(cvmm_vm_config_from_json(j, &c, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[0].tr));
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[1].tr));
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.vsock_tr));
+	ck_assert_uint_eq(c.dev.disk[0].tr.slot, 1);
+	ck_assert_uint_eq(c.dev.vsock_tr.slot, 2);
+	json_object_put(j);
+	j = json_tokener_parse("{\"path\": \"/f\", \"transport\": \"mmio\"}");
+	c.dev.transport = CVMM_VM_TR_PCI;
+	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)), 0);
+	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[2].tr));
+	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[1].tr));
+	json_object_put(j);
+	out = cvmm_vm_config_to_json(&c);
+	memset(&c2, 0, sizeof(c2));
+	cvmm_vm_config_init(&c2);
+	c2.dev.transport = CVMM_VM_TR_MMIO;  /* the receiver's flag: platform wins */
+	ck_assert_int_eq(cvmm_vm_config_from_json(out, &c2, err, sizeof(err)), 0);
+	ck_assert(cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.disk[0].tr));
+	ck_assert(cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.disk[1].tr));
+	ck_assert(!cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.disk[2].tr));
+	ck_assert(cvmm_vm_tr_is_pci(&c2.dev, &c2.dev.vsock_tr));
+	json_object_put(out);
+	j = json_tokener_parse("{\"path\": \"/f\", \"transport\": \"isa\"}");
+	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "disk.transport: 'isa' is not pci or mmio");
+	json_object_put(j);
+
 	/* refused: a bad value, an unknown field, a Cloud Hypervisor field
 	 * off its default; one line naming it */
 	j = json_tokener_parse("{\"payload\": {\"kernel\": \"/k\"},"
