@@ -2,8 +2,8 @@
 /*
  * The virtio devices of a configuration: each option (--disk, --net, the vhost-user
  * devices, --vsock, --console, --rng) becomes a device model on the VM's
- * device loop, attached on virtio-mmio or (transport=pci, --pci) virtio-pci
- * by the VM core, which owns it from then on. Within a transport, host
+ * device loop, attached on virtio-pci (the default) or virtio-mmio
+ * (transport=mmio) by the VM core, which owns it from then on. Within a transport, host
  * resources come first, so a bad disk or TAP fails before a console file
  * is created (a failed start removes it anyway).
  */
@@ -355,7 +355,8 @@ static int add_rng(struct cvmm_vm *m, bool pci, char *err, size_t errlen)
 		      NULL, err, errlen);
 }
 
-/* The PCI segment, when a device or --pci asks for it: its ECAM and BAR
+/* The PCI segment (PCI is the default transport; with --transport mmio
+ * when a device or --pci asks for it): its ECAM and BAR
  * windows come after the virtio-mmio windows in the 32-bit hole. */
 static int add_pci(struct cvmm_vm *m, char *err, size_t errlen)
 {
@@ -367,7 +368,7 @@ static int add_pci(struct cvmm_vm *m, char *err, size_t errlen)
 		return 0;
 	ret = cvmm_vmm_pci_add(m->vmm, why, sizeof(why));
 	if (ret) {
-		snprintf(err, errlen, "--pci: %s", why);
+		snprintf(err, errlen, "PCI segment: %s", why);
 		return ret;
 	}
 	if (!cvmm_vmm_pci_info(m->vmm, &pi))
@@ -557,7 +558,8 @@ int cvmm_vm_device_hotplug(struct cvmm_vm *m, const char *id, char *err, size_t 
 		return -ENOMEM;
 	}
 	if (!cvmm_vmm_pci_segment(m->vmm)) {
-		snprintf(err, errlen, "the VM has no PCI segment (boot it with --pci or a PCI device)");
+		snprintf(err, errlen, "the VM has no PCI segment (it booted with --transport "
+			 "mmio: add --pci or a device on transport=pci)");
 		return -EOPNOTSUPP;
 	}
 	if (cvmm_vmm_ged_info(m->vmm, NULL, NULL)) {
