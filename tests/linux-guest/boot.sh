@@ -10,8 +10,10 @@
 # hvc0 with a file it wrote in /tmp, restored after the first VM has
 # ended into a new VMM with its own serial file and image copy: the
 # restored shell answers on hvc0, shows the file, and goes on through the
-# virtio-blk step to poweroff. The devices are on virtio-pci, the default
-# (vhost-user-blk.sh keeps a real-Linux check on virtio-mmio).
+# virtio-blk step to poweroff. The devices are on virtio-mmio
+# (--transport mmio: the real-Linux check of that transport, found through
+# the DSDT); net.sh, hotplug.sh and vhost-user-blk.sh boot Linux on
+# virtio-pci, the default.
 . "${top_srcdir:-.}/tests/linux-guest/lib.sh"
 require_linux_guest
 if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
@@ -29,7 +31,7 @@ s=$TMP/serial
 mkfifo "$s.in"
 # Keep the FIFO open for writing so the VM's stdin never sees EOF early.
 exec 8<>"$s.in"
-start_vm "$s" --memory 256M --disk path="$img" --rng --console stdio \
+start_vm "$s" --memory 256M --transport mmio --disk path="$img" --rng --console stdio \
 	--cmdline "$GUEST_CMDLINE cvmm.test=shell,rng,hvc,blk" \
 	--snapshot destination_url=file://"$TMP/lsnap",then=resume
 snapped=1
@@ -57,7 +59,7 @@ check "kvmclock is offered and used for the TSC frequency" \
 	sh -c "grep -q 'kvm-clock: Using msrs' '$s' && grep -Eq '^cvmm-test: clocksource (kvm-clock|tsc)\$' '$s'"
 check "no clock hints needed: the TSC is not marked unstable" \
 	sh -c "! grep -q 'Marking TSC unstable' '$s' && ! grep -q 'tsc_early_khz' '$s'"
-check "each virtio device registered once (no 'can't request region')" \
+check "each virtio-mmio device registered once (no 'can't request region')" \
 	sh -c "! grep -q \"can't request region\" '$s'"
 check "virtio-rng: /dev/hwrng is virtio_rng and gives random bytes" \
 	sh -c "guest_says() { grep -qxF -- \"cvmm-test: \$2\" \"\$1\"; }; \
