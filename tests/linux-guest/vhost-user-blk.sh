@@ -2,8 +2,8 @@
 # A real Linux kernel's virtio-blk driver on cvmm-microvm's vhost-user
 # frontend and our cvmm-vhost-user-blk daemon: the guest reads the host's
 # first sector and writes 64 KiB through with fsync; the host finds them in
-# the image; that disk is on virtio-mmio (transport=mmio: the real-Linux
-# check of that transport, found through the DSDT). The same boot has a
+# the image; that disk is on virtio-mmio (transport=mmio, found through
+# the DSDT). The same boot has a
 # second disk and the rng on virtio-pci, the default: Linux enumerates the PCI segment (ECAM from the MCFG
 # table), binds virtio-pci to both with MSI-X vectors, reads and writes
 # the PCI disk. The guest then idles until SIGTERM: exit 143.
