@@ -17,7 +17,8 @@
 #   bench/linux-guest/net.sh BUILDDIR [KIB]
 # CVMM_BENCH_ONLY=cvmm|qemu runs one side; CVMM_BENCH_VM_LIMIT (seconds,
 # default 1800) stops a VM that runs longer; CVMM_BENCH_CVMM_ARGS adds
-# cvmm-microvm options (e.g. "--pci" for virtio-pci);
+# cvmm-microvm options (default "--transport mmio", as QEMU's microvm;
+# "--transport pci" for virtio-pci);
 # CVMM_BENCH_KEEP=DIR keeps the captures and serial logs there.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,7 +57,7 @@ side() {
 		# shellcheck disable=SC2086
 		timeout "$limit" "$build/examples/microvm/cvmm-microvm" --kernel "$g/vmlinux" \
 			--initrd "$g/initramfs.cpio" --memory 256M --serial file="$tmp/$name.serial" \
-			--net tap=vtap0,mac=02:00:00:00:00:0f ${CVMM_BENCH_CVMM_ARGS:-} \
+			--net tap=vtap0,mac=02:00:00:00:00:0f ${CVMM_BENCH_CVMM_ARGS:---transport mmio} \
 			--cmdline "$cmdline" >"$tmp/$name.out" 2>&1 || true
 	else
 		timeout "$limit" qemu-system-x86_64 -M microvm,pit=on,rtc=on,acpi=on -accel kvm \
