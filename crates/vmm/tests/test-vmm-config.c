@@ -297,14 +297,14 @@ START_TEST(transport_default)
 	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.vsock_tr));
 	ck_assert_uint_eq(c.dev.disk[0].tr.slot, 1);
 	ck_assert_uint_eq(c.dev.vsock_tr.slot, 2);
-	json_object_put(j);
-	j = json_tokener_parse("{\"path\": \"/f\", \"transport\": \"mmio\"}");
+	p = json_tokener_parse("{\"path\": \"/f\", \"transport\": \"mmio\"}");
 	c.dev.transport = CVMM_VM_TR_PCI;
-	ck_assert_int_eq(cvmm_vm_config_add_json(j, "disk", &c.dev, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_vm_config_add_json(p, "disk", &c.dev, NULL, 0, err, sizeof(err)), 0);
 	ck_assert(!cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[2].tr));
 	ck_assert(cvmm_vm_tr_is_pci(&c.dev, &c.dev.disk[1].tr));
+	json_object_put(p);
+	out = cvmm_vm_config_to_json(&c);  /* c's payload strings point into j */
 	json_object_put(j);
-	out = cvmm_vm_config_to_json(&c);
 	memset(&c2, 0, sizeof(c2));
 	cvmm_vm_config_init(&c2);
 	c2.dev.transport = CVMM_VM_TR_MMIO;  /* the receiver's flag: platform wins */
