@@ -222,6 +222,9 @@ static const struct cvmm_seccomp_rule microvm_migration[] = {
 	CVMM_SECCOMP_RULE_COND("setsockopt",       /* tcp: a vanished peer fails a write in 30 s */
 		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, IPPROTO_TCP),
 		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, TCP_USER_TIMEOUT)),
+	CVMM_SECCOMP_RULE_COND("setsockopt",       /* ... and a receiver's read mid-message */
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SOL_SOCKET),
+		CVMM_SECCOMP_COND(2, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, SO_RCVTIMEO)),
 	CVMM_SECCOMP_RULE("shutdown"),
 	CVMM_SECCOMP_RULE("unlink"),               /* the receive's unix socket, when done */
 	CVMM_SECCOMP_RULE("sendto"),

@@ -55,6 +55,9 @@
 	CVMM_SECCOMP_RULE("getpid"),                                              \
 	CVMM_SECCOMP_RULE("gettid"),                                              \
 	CVMM_SECCOMP_RULE("clock_gettime"),                                       \
+	/* cvmm_read_full/write_full: is an EAGAIN a blocking fd's timeout? */   \
+	CVMM_SECCOMP_RULE_COND("fcntl",                                           \
+		CVMM_SECCOMP_COND(1, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, F_GETFL)), \
 	MADVISE_RULE
 
 /*

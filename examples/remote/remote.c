@@ -95,11 +95,11 @@ static const struct field send_migration_fields[] = {
 	{ "destination_url", NULL, STR }, { "local", NULL, BOOL }, { "downtime_ms", NULL, INT },
 	{ "memory_mode", NULL, STR }, { "postcopy_switch", NULL, BOOL },
 	{ "connections", NULL, INT }, { "tls_dir", NULL, STR }, { "resume", NULL, BOOL },
-	{ NULL, NULL, STR },
+	{ "link_timeout_s", NULL, INT }, { NULL, NULL, STR },
 };
 static const struct field receive_migration_fields[] = {
 	{ "receiver_url", NULL, STR }, { "memory_mode", NULL, STR }, { "tls_dir", NULL, STR },
-	{ "resume", NULL, BOOL }, { NULL, NULL, STR },
+	{ "resume", NULL, BOOL }, { "link_timeout_s", NULL, INT }, { NULL, NULL, STR },
 };
 
 static const struct command commands[] = {
@@ -138,11 +138,11 @@ static const struct command commands[] = {
 	  "images, vsock socket and output files" },
 	{ "send-migration", "PUT", "vm.send-migration", 1, send_migration_fields,
 	  "destination_url=unix:PATH|tcp:IPV4:PORT[,local=on][,downtime_ms=N]"
-	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR]"
+	  "[,memory_mode=Precopy|Postcopy][,postcopy_switch=on][,connections=N][,tls_dir=DIR][,link_timeout_s=S]"
 	  "[,resume=on]: migrate the running VM, with its progress on stderr (resume=on: a "
 	  "post-copy that lost its link goes on over a new connection)" },
 	{ "receive-migration", "PUT", "vm.receive-migration", 1, receive_migration_fields,
-	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR]"
+	  "receiver_url=unix:PATH|tcp:IPV4:PORT[,memory_mode=Precopy|Postcopy][,tls_dir=DIR][,link_timeout_s=S]"
 	  "[,resume=on]: receive a VM (on an empty VMM; resume=on: the rest of a post-copy "
 	  "that lost its link)" },
 	{ "snapshot-progress", "GET", "vm.snapshot-progress", 0, NULL,

@@ -240,9 +240,13 @@ ssize_t cvmm_sock_send_fds(int sock, const void *buf, size_t len,
 ssize_t cvmm_sock_recv_fds(int sock, void *buf, size_t len, int *fds,
 			   size_t max_fds, size_t *nfds);
 
-/** Read exactly @len bytes. @return 0; -EPIPE on EOF before @len; negative errno. */
+/** Read exactly @len bytes. @return 0; -EPIPE on EOF before @len; -ETIMEDOUT
+ * when a blocking @fd's SO_RCVTIMEO runs out (even mid-buffer: a
+ * non-blocking fd's EAGAIN is waited for once some bytes came); negative
+ * errno. */
 int cvmm_read_full(int fd, void *buf, size_t len);
-/** Write exactly @len bytes. @return 0 or negative errno. */
+/** Write exactly @len bytes (a blocking @fd's SO_SNDTIMEO: -ETIMEDOUT).
+ * @return 0 or negative errno. */
 int cvmm_write_full(int fd, const void *buf, size_t len);
 
 /**

@@ -1156,6 +1156,15 @@ struct cvmm_vmm_receive_opts {
 	 * NULL: nothing to take over. Runs on the receiving thread, @opaque.
 	 */
 	int (*takeover)(void *opaque);
+	/**
+	 * How long the source may stay silent (no message on a connection
+	 * that expects one) before the receive fails, or a post-copy pauses
+	 * (postcopy-paused). 0: 60,000 ms. A link that goes down without a
+	 * close (a cable, a namespace's veth) is noticed only so. This
+	 * guards the start of each message; inside one, give the stream
+	 * SO_RCVTIMEO (cvmm_read_full() then fails with -ETIMEDOUT).
+	 */
+	uint32_t idle_ms;
 };
 
 /**

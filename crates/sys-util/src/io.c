@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -29,6 +30,17 @@ int cvmm_sys_util_io_retry(int fd, ssize_t n, size_t done, short events, int eof
 		return eof_err;
 	if (errno == EINTR)
 		return 1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		/* A blocking fd says EAGAIN only when its SO_RCVTIMEO or
+		 * SO_SNDTIMEO ran out: the caller's limit, reported (waiting
+		 * on would make it no limit, as for a half-read message on a
+		 * link gone silent). */
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			return -ETIMEDOUT;
+		errno = EAGAIN;
+	}
 	if ((errno == EAGAIN || errno == EWOULDBLOCK) && done) {
 		r = cvmm_sys_util_wait_fd(fd, events);
 		return r < 0 ? r : 1;

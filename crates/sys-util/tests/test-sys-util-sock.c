@@ -317,6 +317,27 @@ START_TEST(read_full_nonblocking)
 }
 END_TEST
 
+/* A blocking socket whose SO_RCVTIMEO runs out mid-buffer: -ETIMEDOUT
+ * (waiting on for ever hid a migration link gone silent mid-message). */
+START_TEST(read_full_rcvtimeo)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+	char buf[64];
+	int p[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+	ck_assert_int_eq(setsockopt(p[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(cvmm_read_full(p[0], buf, sizeof(buf)), -ETIMEDOUT);
+	ck_assert_int_eq(write(p[1], "half", 4), 4);
+	ck_assert_int_eq(cvmm_read_full(p[0], buf, sizeof(buf)), -ETIMEDOUT);
+	ck_assert_int_eq(write(p[1], "whole", 5), 5);
+	ck_assert_int_eq(cvmm_read_full(p[0], buf, 5), 0);
+	ck_assert_int_eq(memcmp(buf, "whole", 5), 0);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 START_TEST(read_full_eof)
 {
 	char buf[64];
@@ -510,6 +531,7 @@ int main(void)
 	tcase_add_test(tc, read_full_pieces);
 	tcase_add_test(tc, read_full_nonblocking);
 	tcase_add_test(tc, read_full_eof);
+	tcase_add_test(tc, read_full_rcvtimeo);
 	tcase_add_test(tc, write_full_big);
 	tcase_add_test(tc, write_full_broken_pipe);
 	suite_add_tcase(s, tc);

@@ -58,6 +58,7 @@ struct api {
 		bool resume;          /* post-copy recovery (either side) */
 		unsigned int connections; /* send: 1..16 */
 		char tls_dir[256];    /* "" : none */
+		unsigned int link_timeout_ms; /* link_timeout_s; 0: the defaults */
 		/* The connections of the migration: kept until its VM goes (a
 		 * post-copy receive reads them after the VM runs). */
 		int fds[2 + CVMM_MIG_MAX_CONNECTIONS];

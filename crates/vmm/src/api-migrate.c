@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -132,13 +133,32 @@ static int mig_keep(struct mig *g, int fd)
  * as the receiver does after its silence timeout.
  */
 #define MIG_TCP_USER_TIMEOUT_MS 30000
+#define MIG_IDLE_MS 60000 /* the receiver's default (receive opts.idle_ms) */
 
-static void mig_tcp_tune(int fd, const struct sockaddr_storage *sa)
+/* The request's link_timeout_s, when it gave one, replaces both: the
+ * socket's timeout and the receiver's silence (opts.idle_ms). */
+static void mig_tcp_tune(const struct mig *g, int fd, const struct sockaddr_storage *sa)
 {
-	unsigned int ms = MIG_TCP_USER_TIMEOUT_MS;
+	unsigned int ms = g->link_timeout_ms ? g->link_timeout_ms : MIG_TCP_USER_TIMEOUT_MS;
 
 	if (fd >= 0 && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6))
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+/*
+ * A receiver's stream (not the request connection, silent whenever no page
+ * is missing) fails a read after the same silence: the receive's poll
+ * guards only each message's start, and a link that went down while a
+ * message was half read (a post-copy push's page run) blocked the read for
+ * ever: a receiver has nothing unacknowledged, TCP's timeout never fires.
+ */
+static void mig_rcv_timeout(const struct mig *g, int fd, const struct sockaddr_storage *sa)
+{
+	unsigned int ms = g->link_timeout_ms ? g->link_timeout_ms : MIG_IDLE_MS;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (fd >= 0 && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6))
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* TLS on a fresh TCP connection when the request named a tls_dir: @fd is
@@ -183,7 +203,7 @@ static int send_connect(struct api *a, const struct sockaddr_storage *sa, sockle
 		*fd = -1;
 		return ret;
 	}
-	mig_tcp_tune(*fd, sa);
+	mig_tcp_tune(g, *fd, sa);
 	ret = mig_tls(a, fd, false, sa, g->err, sizeof(g->err));
 	if (ret) {
 		cvmm_close(*fd);
@@ -313,13 +333,28 @@ out:
 }
 
 /* On the loop: the VM of the config the stream carries, received and started. */
+/*
+ * A VM that cannot be built from the source's START (its config refused, a
+ * TAP another process holds, ...): the source hears why as the RESULT it
+ * waits for. Without it the source saw only the connection close after it
+ * had sent its state (a local migration sends everything at once) and,
+ * not knowing whether the guest ran here, kept its VM paused for good.
+ */
+static void refuse_source(struct mig *g, int error, const char *why)
+{
+	if (g->nfds)
+		cvmm_mig_send_result(g->fds[0], error < 0 ? error : -EIO,
+				     why[0] ? why : strerror(-error));
+}
+
 static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 {
 	struct api *a = arg;
 	struct mig *g = &a->mig;
 	struct cvmm_vm_config c = *a->flags;
 	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1,
-					    .takeover = images_takeover, .opaque = a };
+					    .takeover = images_takeover, .opaque = a,
+					    .idle_ms = g->link_timeout_ms };
 	struct json_object *cj;
 	unsigned int extra = cvmm_vmm_incoming_connections(g->in);
 	char err[512] = "";
@@ -330,12 +365,14 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 		return -ECANCELED;
 	if (a->have_cfg) {
 		mig_fail(g, "%s", "a VM was created meanwhile (vm.delete first)");
+		refuse_source(g, -EEXIST, g->own.error);
 		return -EEXIST;
 	}
 	cj = json_tokener_parse(cvmm_vmm_incoming_config(g->in, NULL));
 	if (!cj || cvmm_vm_config_from_json(cj, &c, err, sizeof(err))) {
 		json_object_put(cj);
 		mig_fail(g, "the source's VM config: %s", cj ? err : "not JSON");
+		refuse_source(g, -EPROTO, g->own.error);
 		return -EPROTO;
 	}
 	/* The source's guest memory is its RAM and its virtio-mem region. */
@@ -343,6 +380,7 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	    c.cpus != cvmm_vmm_incoming_ncpus(g->in)) {
 		json_object_put(cj);
 		mig_fail(g, "%s", "the source's VM config does not match its memory size or vCPUs");
+		refuse_source(g, -EPROTO, g->own.error);
 		return -EPROTO;
 	}
 	adopt_cfg(a, &c, cj);
@@ -359,6 +397,8 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 	ro.nmem_fds = extra;
 	if (!ret)
 		ret = cvmm_vmm_migrate_receive(a->vm.vmm, g->in, &ro, err, sizeof(err));
+	else
+		refuse_source(g, ret, err);
 	if (!ret && (ret = cvmm_vmm_start(a->vm.vmm)))
 		snprintf(err, sizeof(err), "cannot start the vCPU threads: %s", strerror(-ret));
 	if (ret) {
@@ -378,7 +418,8 @@ static int resume_on_loop(struct cvmm_event_manager *em, void *arg)
 {
 	struct api *a = arg;
 	struct mig *g = &a->mig;
-	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1 };
+	struct cvmm_vmm_receive_opts ro = { .sz = sizeof(ro), .request_fd = -1,
+					    .idle_ms = g->link_timeout_ms };
 	char err[512] = "";
 	int ret;
 
@@ -415,13 +456,15 @@ static int receive_next(struct api *a, const struct sockaddr_storage *sa, const 
 		mig_fail(g, "accept: %s", strerror(errno));
 		return -1;
 	}
-	mig_tcp_tune(fd, sa);
+	mig_tcp_tune(g, fd, sa);
 	ret = mig_tls(a, &fd, true, sa, err, sizeof(err));
 	if (ret) {
 		close(fd);
 		mig_fail(g, "%s", err);
 		return -1;
 	}
+	if (strcmp(what, "page-request"))
+		mig_rcv_timeout(g, fd, sa);
 	return mig_keep(g, fd);
 }
 
@@ -462,12 +505,13 @@ static void *receive_main(void *arg)
 		mig_fail(g, "accept: %s", strerror(errno));
 		goto out;
 	}
-	mig_tcp_tune(fd, &sa);
+	mig_tcp_tune(g, fd, &sa);
 	ret = mig_tls(a, &fd, true, &sa, err, sizeof(err));
 	if (ret) {
 		mig_fail(g, "%s", err);
 		goto out;
 	}
+	mig_rcv_timeout(g, fd, &sa);
 	__atomic_store_n(&g->cfd, fd, __ATOMIC_RELEASE);
 	mig_keep(g, fd);
 	ret = cvmm_vmm_migrate_accept(fd, &g->in, err, sizeof(err));
@@ -574,7 +618,8 @@ static const char *url_of(struct json_object *j, const char *key, const char *wh
 	return json_object_get_string(v);
 }
 
-/* memory_mode and tls_dir, which both sides take. @return 0, or 400 in @r. */
+/* memory_mode, tls_dir and link_timeout_s, which both sides take. @return 0,
+ * or 400 in @r. */
 static int mig_common(struct api *a, struct cvmm_api_request *q, const char *url,
 		      const char *what, struct cvmm_api_response *r)
 {
@@ -583,6 +628,17 @@ static int mig_common(struct api *a, struct cvmm_api_request *q, const char *url
 
 	g->postcopy = false;
 	g->tls_dir[0] = '\0';
+	g->link_timeout_ms = 0;
+	if (json_object_object_get_ex(q->json, "link_timeout_s", &v)) {
+		int64_t t = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || t < 1 || t > 3600) {
+			cvmm_api_error(r, 400, "%s: 'link_timeout_s' must be an integer from 1 to 3600",
+				       what);
+			return -EINVAL;
+		}
+		g->link_timeout_ms = (unsigned int)t * 1000;
+	}
 	if (json_object_object_get_ex(q->json, "memory_mode", &v)) {
 		const char *m = json_object_get_string(v);
 
@@ -662,7 +718,7 @@ void vm_receive_migration(struct api *a, struct cvmm_api_request *q,
 				 struct cvmm_api_response *r)
 {
 	static const char *const known[] = { "receiver_url", "memory_mode", "tls_dir", "resume",
-					     NULL };
+					     "link_timeout_s", NULL };
 	const char *url;
 	bool resume;
 
@@ -688,7 +744,7 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 {
 	static const char *const known[] = { "destination_url", "local", "downtime_ms",
 					     "memory_mode", "connections", "tls_dir",
-					     "postcopy_switch", "resume", NULL };
+					     "postcopy_switch", "resume", "link_timeout_s", NULL };
 	struct mig *g = &a->mig;
 	struct json_object *v;
 	const char *url;
@@ -702,7 +758,7 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 		return;
 	if (resume) {
 		static const char *const rknown[] = { "destination_url", "memory_mode", "tls_dir",
-						      "resume", NULL };
+						      "resume", "link_timeout_s", NULL };
 
 		if (!only_known(q->json, rknown, "vm.send-migration with 'resume'", r))
 			return;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -151,6 +152,7 @@ struct receiver {
 	char *err;
 	size_t errlen;
 	int fd;                       /* the source's stream */
+	int idle_ms;                  /* silence allowed (opts.idle_ms) */
 	/* Post-copy */
 	int req_fd;                   /* page requests out, replies in */
 	struct vi_uffd *uffd;
@@ -613,7 +615,7 @@ static int mconns_start(struct receiver *r, const struct cvmm_vmm_receive_opts *
 
 /* Every extra connection ended (COMPLETE read) or one failed: stop and
  * join them and account for what they carried. A connection that neither
- * ends nor fails within IDLE_MS fails the migration. @return 0 or the
+ * ends nor fails within idle_ms fails the migration. @return 0 or the
  * first failure (its line in r->err). */
 static void mconns_stop(struct receiver *r);
 
@@ -627,7 +629,12 @@ static int mconns_join(struct receiver *r)
 		return 0;
 	r->mc_joined = true;
 	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += IDLE_MS / 1000;
+	dl.tv_sec += r->idle_ms / 1000;
+	dl.tv_nsec += (long)(r->idle_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&r->bar_lock);
 	for (;;) {
 		late = 0;
@@ -753,13 +760,13 @@ static int receive_loop(struct receiver *r)
 
 		struct pollfd pf = { .fd = r->fd, .events = POLLIN };
 
-		ret = poll(&pf, 1, IDLE_MS);
+		ret = poll(&pf, 1, r->idle_ms);
 		if (ret <= 0) {
 			ret = ret ? -errno : -ETIMEDOUT;
 			if (ret == -EINTR)
 				continue;
-			snprintf(r->err, r->errlen, "migration: nothing from the source for %d s",
-				 IDLE_MS / 1000);
+			snprintf(r->err, r->errlen, "migration: nothing from the source for %d ms",
+				 r->idle_ms);
 			goto out;
 		}
 		ret = cvmm_mig_recv(r->fd, &buf, &cap, &r->map, m, local ? &fd : NULL, r->err,
@@ -1070,6 +1077,7 @@ int cvmm_vi_mig_resume_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *i
 		cvmm_mig_send_result(in->fd, ret, err);
 		return ret;
 	}
+	r->idle_ms = o->idle_ms ? (int)CVMM_MIN(o->idle_ms, (uint32_t)INT_MAX) : IDLE_MS;
 	/* Paused: the bulk thread ended, the reply thread was joined. */
 	if (r->bulk_running) {
 		pthread_join(r->bulk_thread, NULL);
@@ -1161,6 +1169,7 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 	r->in = in;
 	r->o = o;
 	r->fd = in->fd;
+	r->idle_ms = o && o->idle_ms ? (int)CVMM_MIN(o->idle_ms, (uint32_t)INT_MAX) : IDLE_MS;
 	r->req_fd = -1;
 	pthread_mutex_init(&r->req_lock, NULL);
 	pthread_mutex_init(&r->bar_lock, NULL);
