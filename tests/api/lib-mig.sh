@@ -16,7 +16,7 @@ start_vmm() { # SOCK LOG [EVENTS]: an empty VMM on SOCK; sets pid (timeout's)
 }
 state_is() { R "$1" info | grep -q "\"state\": \"$2\""; }
 progress_is() { # SOCK STATE: validated against the spec
-	python3 - "$1" "$2" <<'PY'
+	timeout 30 python3 - "$1" "$2" <<'PY'
 import sys, apiclient
 st, j = apiclient.Client(sys.argv[1]).req("GET", "vm.migration-progress")
 sys.exit(0 if st == 200 and j["state"] == sys.argv[2] else 1)

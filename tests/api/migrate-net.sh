@@ -11,43 +11,18 @@
 # VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, the guest drops its connections, the
 # host side of the old socket is closed): the guest says so on its serial.
 . "${top_srcdir:-.}/tests/api/lib.sh"
+. "$top_srcdir/tests/api/lib-netns.sh"
 require_kvm
-need_cmd ip iproute2
-need_cmd nsenter util-linux
-need_cmd python3 python3
+require_netns
 if ! [ -f "$GUESTS/snapshot-net.img" ]; then
 	echo "1..0 # SKIP $GUESTS/snapshot-net.img not built"
 	exit 0
 fi
-if ! unshare -n -m true 2>/dev/null; then
-	echo "1..0 # SKIP needs unshare -n -m (root)"
-	exit 0
-fi
 plan 14
-IP=10.0.2.15
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 R() { timeout 30 "$REMOTE" --api-socket "$@"; }
-mkdir -p "$TMP/vs"
-# vmm_in_ns K: an empty VMM (API socket $TMP/api.K) in a network namespace
-# of its own holding tap0 at 10.0.2.1/24 and a mount namespace whose
-# $TMP/vs is a tmpfs of its own (the vsock socket); its pid in $vmm.
-vmm_in_ns() {
-	rm -f "$TMP/api.$1"
-	unshare -n -m sh -c 'mount -t tmpfs none "$3" && ip tuntap add dev tap0 mode tap &&
-		ip addr add 10.0.2.1/24 dev tap0 && ip link set tap0 up &&
-		exec "$1" --api-socket "$2" --guest-arg 0=0x0a00020f' \
-		sh "$MICROVM" "$TMP/api.$1" "$TMP/vs" >"$TMP/vmm.$1.out" 2>&1 &
-	vmm=$!
-	pids="$pids $vmm"
-	eventually 10 test -S "$TMP/api.$1"
-}
-ping_in() { # PID: an ICMP echo to the guest from PID's network namespace
-	timeout 20 nsenter -t "$1" -n python3 "$top_srcdir/tests/api/icmp-echo.py" $IP 10
-}
-vsock_line() { # PID LINE: through PID's vsock socket to the guest's port 5000
-	timeout 20 nsenter -t "$1" -m python3 "$top_srcdir/tests/api/vsock-line.py" "$TMP/vs/vsock" "$2"
-}
+vsock_line() { vsock_in "$@"; }
 # hold_vsock PID TAG: a connection to the guest kept open; when it ends,
 # $TMP/held.TAG says how ("reset" when the host side saw it closed)
 hold_vsock() {

@@ -11,22 +11,16 @@
 # refused with one line naming the field and leave no VM and no file; a
 # clone that would share the writable image of a running one is refused.
 . "${top_srcdir:-.}/tests/api/lib.sh"
+. "$top_srcdir/tests/api/lib-netns.sh"
 require_kvm
-need_cmd ip iproute2
-need_cmd nsenter util-linux
-need_cmd python3 python3
+require_netns
 if ! [ -f "$GUESTS/snapshot-net.img" ]; then
 	echo "1..0 # SKIP $GUESTS/snapshot-net.img not built"
-	exit 0
-fi
-if ! unshare -n true 2>/dev/null; then
-	echo "1..0 # SKIP needs unshare -n (root)"
 	exit 0
 fi
 plan 23
 exec 3>&1  # the refusals' lines, as TAP comments
 SNAP=$TMP/snap
-IP=10.0.2.15
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 R() { timeout 30 "$REMOTE" --api-socket "$1" "$2" ${3:+"$3"}; }
@@ -36,20 +30,6 @@ one_line_error() { # SOCK WANT ARG: a restore refused with one line holding WANT
 	[ "$(wc -l <"$TMP/e")" -eq 1 ] && grep -q "^cvmm-remote: $2" "$TMP/e"
 }
 
-# vmm_in_netns K TAP: an empty VMM (API socket $TMP/api.K) in a network
-# namespace of its own holding TAP at 10.0.2.1/24; its pid in $vmm.
-vmm_in_netns() {
-	rm -f "$TMP/api.$1"
-	unshare -n sh -c 'ip tuntap add dev "$1" mode tap && ip addr add 10.0.2.1/24 dev "$1" &&
-		ip link set "$1" up && exec "$2" --api-socket "$3" --guest-arg 0=0x0a00020f' \
-		sh "$2" "$MICROVM" "$TMP/api.$1" >"$TMP/vmm.$1.out" 2>&1 &
-	vmm=$!
-	pids="$pids $vmm"
-	eventually 10 test -S "$TMP/api.$1"
-}
-ping_in() { # PID: an ICMP echo to the guest from PID's network namespace
-	timeout 20 nsenter -t "$1" -n python3 "$top_srcdir/tests/api/icmp-echo.py" $IP 10
-}
 vsock_line() { # SOCKET LINE: connect to the guest's port 5000, send LINE, get "echo: LINE"
 	timeout 20 python3 "$top_srcdir/tests/api/vsock-line.py" "$1" "$2"
 }
@@ -62,7 +42,7 @@ cat >"$TMP/vm.json" <<JSON
  "serial": {"mode": "File", "file": "$TMP/serial.0"}}
 JSON
 truncate -s 1M "$TMP/disk.0"
-vmm_in_netns 0 tap0
+vmm_in_ns 0 tap0
 src=$vmm
 R "$TMP/api.0" create "$TMP/vm.json" && R "$TMP/api.0" boot
 check "the source guest serves on its TAP and vsock socket" wait_for "$TMP/serial.0" "server: up" 20
@@ -73,7 +53,7 @@ check "vm.snapshot of the paused source" R "$TMP/api.0" snapshot destination_url
 # the source keeps running with its image: a clone may not take it as well
 R "$TMP/api.0" resume
 
-vmm_in_netns 1 ctap1
+vmm_in_ns 1 ctap1
 c1=$vmm
 S=$TMP/api.1
 base="source_url=file://$SNAP,memory_restore_mode=Shared,resume=on"
@@ -104,7 +84,7 @@ check "the source's serial file saw its own lines only" sh -c "
 # five clones at once, each with everything of its own
 ok=0
 for k in 1 2 3 4 5; do
-	[ $k -gt 1 ] && vmm_in_netns $k ctap$k && eval c$k=\$vmm
+	[ $k -gt 1 ] && vmm_in_ns $k ctap$k && eval c$k=\$vmm
 	cp "$TMP/disk.0" "$TMP/disk.$k"
 	R "$TMP/api.$k" restore "$base,network_overrides=[net0:ctap$k],vsock_override=$TMP/vsock.$k,disk_overrides=[disk0:$TMP/disk.$k],serial=file=$TMP/serial.$k" &&
 		ok=$((ok + 1))
