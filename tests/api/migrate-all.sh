@@ -12,7 +12,9 @@
 # no MISMATCH, and the paused VM's disk image, read on the host, holds
 # every sector as one pass wrote it. Then the link cut (the veth brought
 # down, link_timeout_s=3, tc shaping so the cut lands mid-way): a
-# pre-copy fails with one line and the source runs on. docs/migration.md.
+# pre-copy fails with one line and the source runs on. The guest drives
+# virtio-mmio: each device says so (its "transport", which travels in the
+# migrated config). docs/migration.md.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 . "$top_srcdir/tests/api/lib-mig.sh"
 . "$top_srcdir/tests/api/lib-netns.sh"
@@ -45,9 +47,9 @@ truncate -s 1M "$TMP/disk"
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/migrate-all.img"}, "cpus": {"boot_vcpus": 3, "max_vcpus": 3},
  "memory": {"size": 67108864, "shared": true},
- "net": [{"tap": "tap0", "mac": "02:00:00:00:00:10", "id": "net0"}],
- "vsock": {"cid": 3, "socket": "$TMP/vs/vsock", "id": "vsock0"},
- "disks": [{"path": "$TMP/disk", "id": "disk0"}],
+ "net": [{"tap": "tap0", "mac": "02:00:00:00:00:10", "id": "net0", "transport": "mmio"}],
+ "vsock": {"cid": 3, "socket": "$TMP/vs/vsock", "id": "vsock0", "transport": "mmio"},
+ "disks": [{"path": "$TMP/disk", "id": "disk0", "transport": "mmio"}],
  "serial": {"mode": "File", "file": "$TMP/serial"}}
 JSON
 last_blk() { grep -a '^blk pass ' "$TMP/serial" | tail -1 | cut -d' ' -f3; }
