@@ -9,6 +9,7 @@
 
 #include <cvmm/sys-util.h>
 #include <cvmm/virtio-devices/balloon.h>
+#include <cvmm/virtio-devices/iommu.h>
 #include <cvmm/virtio-devices/mem.h>
 #include <cvmm/virtio-devices/net.h>
 #include <cvmm/virtio-devices/vsock.h>
@@ -170,6 +171,14 @@ void vm_counters(struct api *a, struct cvmm_api_request *q, struct cvmm_api_resp
 			counter(c, "unplug_all_requests", s.unplug_alls);
 			counter(c, "nacks", s.nacks);
 			counter(c, "refused_requests", s.errors);
+		} else if (!strcmp(md->kind, "virtio-iommu")) {
+			struct cvmm_iommu_stats s;
+
+			cvmm_iommu_get_stats(md->model, &s);
+			counter(c, "domains", s.domains);
+			counter(c, "mappings", s.mappings);
+			counter(c, "requests", s.requests);
+			counter(c, "failed_requests", s.requests_failed);
 		} else if (!strcmp(md->kind, "virtio-balloon")) {
 			struct cvmm_balloon_counters s;
 
