@@ -220,14 +220,15 @@ static void on_signal(struct cvmm_event_manager *em, int fd, uint32_t events, vo
 	}
 }
 
-/* --api-socket: the API serves (and with --kernel or --config boots) the VM. */
+/* --api-socket: the API serves (and with --restore restores, else with
+ * --kernel or --config boots) the VM. */
 static int serve_api(struct microvm *m, int sfd)
 {
 	struct cvmm_vm_api_opts o = {
 		.sz = sizeof(o), .path = m->cfg.api_socket, .listen_fd = m->cfg.api_fd,
 		.base = &m->cfg.vm, .boot = m->cfg.vm.kernel != NULL, .tmpl = &m->vm,
 		.snap_spec = &snap_spec, .signal_fd = sfd, .event_fd = m->evfd,
-		.version = PACKAGE_VERSION,
+		.version = PACKAGE_VERSION, .restore = &m->snap,
 #ifdef CVMM_MICROVM_TLS
 		.tls_wrap = cvmm_mig_tls_wrap,
 #endif
@@ -330,6 +331,16 @@ int main(int argc, char **argv)
 	if (cfg->api_socket || cfg->api_fd >= 0) {
 		status = serve_api(&m, sfd);
 		goto out;
+	}
+	/* The devices' ids as the API names them (cvmm_vm_devices_name(),
+	 * then the core's counter from 0 for its own "__" devices): a VM of
+	 * these flags, or restored from their snapshot, has the ids of its
+	 * VmConfig, so a migration's destination (the API's VM of that
+	 * VmConfig) and vm.restore find the same devices. */
+	{
+		unsigned int counter = 0;
+
+		cvmm_vm_devices_name(&cfg->vm.dev, &counter);
 	}
 	ret = cvmm_vm_build(&m.vm, err, sizeof(err));
 	if (!ret)

@@ -364,6 +364,36 @@ static void restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_r
 	r->status = 204;
 }
 
+/* The flags' --restore (o->restore): the VM of the snapshot's stored
+ * arguments with the command line's overrides (a->flags), restored as
+ * vm.restore does, not booted from the kernel those arguments name (a
+ * fresh boot would pass for the restored guest, and a migration would
+ * carry it on). @return 0 or an errno with @err. */
+static int restore_flags(struct api *a, char *err, size_t errlen)
+{
+	struct cvmm_vm_snap *s = a->o->restore;
+	int ret;
+
+	adopt_cfg(a, a->flags, NULL);
+	a->vm.snap = s;
+	a->api_stop = false;
+	ret = cvmm_vm_build(&a->vm, err, errlen);
+	a->vm.snap = NULL;
+	if (!ret && s->resume && (ret = cvmm_vmm_start(a->vm.vmm)))
+		snprintf(err, errlen, "cannot start the vCPU threads: %s", strerror(-ret));
+	if (ret) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", strerror(-ret));
+		drop_vm(a);
+		a->have_cfg = false;
+		return ret;
+	}
+	s->started = s->resume;
+	a->restored_paused = !s->resume;
+	emit(a, "vm", "restored", NULL);
+	return 0;
+}
+
 /* vm.restore, followed by vm.snapshot-progress. */
 static void vm_restore(struct api *a, struct cvmm_api_request *q, struct cvmm_api_response *r)
 {
@@ -571,9 +601,17 @@ int cvmm_vm_api_main(const struct cvmm_vm_api_opts *opts, char *err, size_t errl
 		goto out;
 	}
 	emit(a, "vmm", "starting", NULL);
-	/* A VM from the flags (or --config) boots before the API answers, so
-	 * the first vm.info already sees it Running. */
-	if (opts->boot) {
+	/* A VM from the flags (or --config) is restored or boots before the
+	 * API answers, so the first vm.info already sees it. */
+	if (opts->restore && opts->restore->source) {
+		char why[512] = "";
+
+		if (restore_flags(a, why, sizeof(why))) {
+			cvmm_vm_errf(err, errlen, 1, "restore: %s", why);
+			ret = 1;
+			goto out;
+		}
+	} else if (opts->boot) {
 		struct cvmm_api_response r = { 0 };
 
 		adopt_cfg(a, opts->base, NULL);

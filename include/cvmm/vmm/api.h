@@ -58,12 +58,17 @@ struct cvmm_vm_api_opts {
 	 * does not link GnuTLS. */
 	int (*tls_wrap)(int fd, const struct cvmm_mig_tls_opts *o, int *out, char *err,
 			size_t errlen);
+	/* The flags' --restore (its source set): restored before serving
+	 * instead of booted, as vm.restore would (Running with resume=on,
+	 * else Paused until vm.resume); NULL: none. Kept by the caller until
+	 * cvmm_vm_api_main() returns. */
+	struct cvmm_vm_snap *restore;
 };
 
 /**
  * Serve the API until vmm.shutdown, a signal, a migration that went, or
- * the guest ending its VM; with o->boot the base VM boots first, so the
- * first vm.info already sees it Running.
+ * the guest ending its VM; with o->restore the base VM is restored first,
+ * else with o->boot it boots first, so the first vm.info already sees it.
  * @return the exit status (0, a guest's or a signal's), or 1 (or a negative
  * errno) with one line in @err when the start failed (boot, socket).
  */
