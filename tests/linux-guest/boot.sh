@@ -10,7 +10,10 @@
 # hvc0 with a file it wrote in /tmp, restored after the first VM has
 # ended into a new VMM with its own serial file and image copy: the
 # restored shell answers on hvc0, shows the file, and goes on through the
-# virtio-blk step to poweroff. The devices are on virtio-mmio
+# virtio-blk step to poweroff. Before it answers, the restored VM moves
+# live twice through the API: pre-copy to an empty VMM, then post-copy
+# (its pages fetched as Linux touches them) to a third, whose stdin and
+# stdout become the guest's hvc0. The devices are on virtio-mmio
 # (--transport mmio: the real-Linux check of that transport, found through
 # the DSDT); net.sh, hotplug.sh and vhost-user-blk.sh boot Linux on
 # virtio-pci, the default.
@@ -20,7 +23,7 @@ if ! command -v mkfs.ext4 >/dev/null || ! command -v debugfs >/dev/null; then
 	echo "1..0 # SKIP needs mkfs.ext4 and debugfs (e2fsprogs)"
 	exit 0
 fi
-plan 21
+plan 24
 
 img=$TMP/ext4.img
 mkdir -p "$TMP/fs"
@@ -87,25 +90,55 @@ check "the host reads the guest's 256 text lines" \
 check "SIGUSR1 at 'hvc ready' wrote a snapshot and the first VM went on" \
 	sh -c "test $snapped -eq 0 && test -s '$TMP/lsnap/manifest'"
 s2=$TMP/serial2
-mkfifo "$s2.in"
-exec 8<>"$s2.in"
+mkfifo "$s2.in" "$s2.in3" "$s2.in4"
+# (the FIFOs stay open for writing: no VMM's stdin sees EOF early)
+exec 8<>"$s2.in" 6<>"$s2.in3" 7<>"$s2.in4"
 : >"$s2"
 timeout "$VM_LIMIT" "$MICROVM" --restore source_url=file://"$TMP/lsnap",resume=on \
 	--serial file="$s2" --disk path="$TMP/ext4-restored.img" --console stdio \
-	<"$s2.in" >"$s2.out" 2>"$s2.err" &
+	--api-socket "$TMP/m2.sock" <"$s2.in" >"$s2.out" 2>"$s2.err" &
 vmpid=$!
 vmserial=$s2
-echo 'cat /tmp/hvc.txt; echo "restored answer $((6 * 7))"' >&8
+# Two live moves of the restored Linux: each destination an empty VMM on
+# an API socket whose stdin/stdout the guest's hvc0 becomes.
+REMOTE=$top_builddir/examples/remote/cvmm-remote
+R() { timeout 600 "$REMOTE" --api-socket "$@"; }
+migrate() { # FROM-SOCK N MODE: to a new VMM N; its pid in $vmpid
+	rm -f "$TMP/m$2.sock"
+	timeout "$VM_LIMIT" "$MICROVM" --api-socket "$TMP/m$2.sock" \
+		<"$s2.in$2" >>"$s2.out" 2>"$s2.err$2" &
+	newpid=$!
+	eventually 30 test -S "$TMP/m$2.sock" &&
+		R "$TMP/m$2.sock" receive-migration receiver_url=unix:"$TMP/mig$2",memory_mode=$3 &&
+		R "$1" send-migration destination_url=unix:"$TMP/mig$2",memory_mode=$3 \
+			2>"$TMP/prog$2" &&
+		eventually 60 sh -c "! kill -0 $vmpid 2>/dev/null" &&
+		wait "$vmpid" && vmpid=$newpid && con=$(($2 + 3)) &&
+		eventually 120 sh -c "R() { timeout 60 '$REMOTE' --api-socket \"\$@\"; }; \
+			R '$TMP/m$2.sock' info | grep -q '\"state\": \"Running\"'"
+}
+trap 'stop_vm; kill $newpid 2>/dev/null; rm -rf "$TMP"' EXIT
+con=8 newpid=
+eventually 60 test -S "$TMP/m2.sock"
+check "the restored Linux moves pre-copy to an empty VMM (the source ends with 0)" \
+	migrate "$TMP/m2.sock" 3 Precopy
+sed 's/^/# /' "$TMP/prog3" | tail -3
+check "... and post-copy to a third (the source ends with 0)" migrate "$TMP/m3.sock" 4 Postcopy
+sed 's/^/# /' "$TMP/prog4" | tail -3
+check "the post-copy destination says completed" \
+	eventually 120 sh -c "'$REMOTE' --api-socket '$TMP/m4.sock' migration-progress | grep -q '\"state\": \"completed\"'"
+# to the hvc0 of whichever VMM runs the guest now
+echo 'cat /tmp/hvc.txt; echo "restored answer $((6 * 7))"' >&$con
 wait_vm
-exec 8>&-
+exec 6>&- 7>&- 8>&-
 out=$s2
-check "the restored shell answers on hvc0" grep -qx "restored answer 42" "$s2.out"
+check "the migrated shell answers on hvc0 (now the third VMM's stdio)" grep -qx "restored answer 42" "$s2.out"
 check "the file the guest wrote before the snapshot is there" \
 	sh -c "grep -q '^written at [0-9.]* s of uptime\$' '$s2.out'"
 check "the restored guest goes on: virtio-blk on its own image copy" \
 	sh -c "grep -qx 'cvmm-test: ok blk' '$s2' && ! grep -q 'cvmm-test: init at' '$s2'"
-check "the restored VM powers off with 0 and its filters stayed quiet" \
-	sh -c "test $rc -eq 0 && ! grep -q seccomp '$s2.err'"
+check "the migrated VM powers off with 0 and its filters stayed quiet" \
+	sh -c "test $rc -eq 0 && ! grep -q seccomp '$s2.err' '$s2.err3' '$s2.err4'"
 check "e2fsck finds the restored VM's image clean" e2fsck -fn "$TMP/ext4-restored.img"
 [ "$failed" -eq 0 ] || sed 's/^/# restored serial: /' "$s2" | tail -20
 finish
