@@ -161,9 +161,11 @@ static void on_eject(struct cvmm_event_manager *em, int fd, uint32_t events, voi
 	cvmm_eventfd_read(fd, &n);
 	if (cvmm_vmm_state(vmm) == CVMM_VMM_SHUTDOWN || cvmm_vmm_state(vmm) == CVMM_VMM_CREATED)
 		return;   /* no restore yet, or the VM is gone: destroy cleans up */
+	/* The bits stay set until the devices are gone: a removal request in
+	 * between is refused (-EALREADY), never taken as a new one whose
+	 * stale bit would later eject the next device put in that slot. */
 	pthread_mutex_lock(&g->lock);
 	bits = g->ejected;
-	g->ejected = 0;
 	pthread_mutex_unlock(&g->lock);
 	for (unsigned int s = 1; s < 32; s++) {
 		char id[CVMM_VMM_ID_MAX];
@@ -180,6 +182,9 @@ static void on_eject(struct cvmm_event_manager *em, int fd, uint32_t events, voi
 			CVMM_LOG(CVMM_LOG_ERROR, VMM_CRATE, "device '%s' (slot %u): removal after eject: %s",
 				 id, s, strerror(-ret));
 	}
+	pthread_mutex_lock(&g->lock);
+	g->ejected &= ~bits;
+	pthread_mutex_unlock(&g->lock);
 }
 
 static void ged_destroy(void *dev)
