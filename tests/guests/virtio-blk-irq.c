@@ -27,8 +27,6 @@
 GUEST_IMAGE_FLAGS(CVMM_GUEST_F_ENTER_CPL0);
 
 #define VECTOR 0x51u
-#define CF8 0xcf8
-#define CFC 0xcfc
 
 static struct virtio_dev dev;
 static struct vq vq;
@@ -46,56 +44,14 @@ static void on_irq(unsigned int vector)
 		irqs++;
 }
 
-static uint32_t cf8_read(unsigned int slot, unsigned int reg)
-{
-	outl(CF8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return inl(CFC);
-}
-
-static void cf8_write16(unsigned int slot, unsigned int reg, uint16_t v)
-{
-	outl(CF8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	outw(CFC + (reg & 2), v);
-}
-
 /* MSI-X on the disk's function: config on entry 0, queue 0 on entry 1,
  * both to VECTOR on this CPU. @return 0; -1 without MSI-X. */
-static int msix_setup(uint64_t bar_window)
+static int msix_setup(void)
 {
-	unsigned int slot;
-	uint32_t off, table = 0, cap = 0;
-
-	for (slot = 1; slot < 32; slot++)
-		if (bar_window + slot * 0x10000ull == dev.base)
-			break;
-	if (slot == 32)
-		return -1;
-	off = cf8_read(slot, 0x34) & 0xfc;
-	for (unsigned int n = 0; off >= 0x40 && n < 48; n++) {
-		uint32_t h = cf8_read(slot, off);
-
-		if ((h & 0xff) == 0x11) {
-			cap = off;
-			table = cf8_read(slot, off + 4);
-			break;
-		}
-		off = (h >> 8) & 0xfc;
-	}
-	if (!cap || (table & 7))
-		return -1;
-	cf8_write16(slot, cap + 2, 0x8000); /* MSI-X enable */
-	for (unsigned int e = 0; e < 2; e++) {
-		uint64_t ent = dev.base + (table & ~7u) + 16 * e;
-
-		mmio_write32(ent + 0, 0xfee00000u | lapic_id() << 12);
-		mmio_write32(ent + 4, 0);
-		mmio_write32(ent + 8, VECTOR);
-		mmio_write32(ent + 12, 0); /* unmasked */
-	}
-	mmio_write16(dev.common + 0x10, 0); /* msix_config */
-	mmio_write16(dev.common + 0x16, 0); /* queue_select */
-	mmio_write16(dev.common + 0x1a, 1); /* queue_msix_vector */
-	return mmio_read16(dev.common + 0x1a) == 1 ? 0 : -1;
+	for (unsigned int e = 0; e < 2; e++)
+		if (virtio_pci_msix_entry(&dev, e, VECTOR, lapic_id()))
+			return -1;
+	return virtio_pci_msix_vector(&dev, -1, 0) || virtio_pci_msix_vector(&dev, 0, 1) ? -1 : 0;
 }
 
 /* One read of sector 0; with @irq the completion is the interrupt. */
@@ -147,7 +103,7 @@ int guest_main(unsigned int cpu)
 		return fail(0, "no virtio-blk device");
 	if (virtio_init(&dev, 0))
 		return fail(1, "feature negotiation");
-	if (irq && pci_window && msix_setup(pci_window))
+	if (irq && pci_window && msix_setup())
 		return fail(2, "MSI-X");
 	if (irq && !pci_window)
 		for (unsigned int pin = 5; pin < 24; pin++)

@@ -64,6 +64,7 @@ int virtio_find_pci(uint32_t device_id, unsigned int nth, uint64_t bar_window,
 		memset(d, 0, sizeof(*d));
 		d->device_id = device_id;
 		d->base = bar;
+		d->slot = slot;
 		cf8_write(slot, 0x10, (uint32_t)bar);
 		cf8_write(slot, 0x04, 0x6);                   /* memory + bus master */
 		off = cf8_read(slot, 0x34) & 0xfc;
@@ -83,11 +84,49 @@ int virtio_find_pci(uint32_t device_id, unsigned int nth, uint64_t bar_window,
 				case 4: d->devcfg = at; break;
 				}
 			}
+			/* MSI-X with its table in BAR 0 */
+			if ((h & 0xff) == 0x11 && !(cf8_read(slot, off + 4) & 7)) {
+				d->msix_cap = off;
+				d->msix_table = bar + cf8_read(slot, off + 4);
+			}
 			off = (h >> 8) & 0xfc;
 		}
 		return d->common && d->notify && d->isr ? 0 : -1;
 	}
 	return -1;
+}
+
+int virtio_pci_msix_entry(struct virtio_dev *d, unsigned int entry, unsigned int vector,
+			  uint32_t apic_id)
+{
+	uint32_t h;
+	uint64_t ent;
+
+	if (!d->msix_cap)
+		return -1;
+	h = cf8_read(d->slot, d->msix_cap);
+	if (entry > ((h >> 16) & 0x7ff))
+		return -1;
+	/* Message Control (the word at cap + 2): enable, function mask off. */
+	cf8_write(d->slot, d->msix_cap, (h & 0x3fff0000u) | 0x80000000u);
+	ent = d->msix_table + 16ull * entry;
+	mmio_write32(ent + 0, 0xfee00000u | apic_id << 12);
+	mmio_write32(ent + 4, 0);
+	mmio_write32(ent + 8, vector);
+	mmio_write32(ent + 12, 0);
+	return 0;
+}
+
+int virtio_pci_msix_vector(struct virtio_dev *d, int q, uint16_t entry)
+{
+	uint64_t at = d->common + (q < 0 ? 0x10 : 0x1a);
+
+	if (!d->common)
+		return -1;
+	if (q >= 0)
+		mmio_write16(d->common + 0x16, (uint16_t)q); /* queue_select */
+	mmio_write16(at, entry);
+	return mmio_read16(at) == entry ? 0 : -1;
 }
 
 /* A virtio-mmio register's place in the common configuration: offset and width. */

@@ -111,6 +111,9 @@ struct virtio_dev {
 	 * common == 0 means virtio-mmio at @base. */
 	uint64_t common, notify, isr, devcfg;
 	uint32_t notify_mult;
+	unsigned int slot;       /* virtio-pci: the function's slot on bus 0 */
+	uint32_t msix_cap;       /* virtio-pci: MSI-X capability offset; 0 without */
+	uint64_t msix_table;     /* virtio-pci: the MSI-X table's address in BAR 0 */
 };
 
 /* One buffer of a chain: device-readable unless @writable. */
@@ -145,6 +148,18 @@ int virtio_find(uint32_t device_id, unsigned int nth, struct virtio_dev *d);
  */
 int virtio_find_pci(uint32_t device_id, unsigned int nth, uint64_t bar_window,
 		    struct virtio_dev *d);
+
+/*
+ * virtio-pci: enable MSI-X on the function and point table entry @entry
+ * at @vector on the local APIC @apic_id, unmasked (fixed delivery, edge).
+ * @return 0; -1 without MSI-X or with @entry past the table.
+ */
+int virtio_pci_msix_entry(struct virtio_dev *d, unsigned int entry, unsigned int vector,
+			  uint32_t apic_id);
+
+/* virtio-pci: give queue @q (or the configuration, @q = -1) MSI-X table
+ * entry @entry. @return 0; -1 when the device did not take it. */
+int virtio_pci_msix_vector(struct virtio_dev *d, int q, uint16_t entry);
 
 /* Bytes of config space at @off (1, 2, 4 or 8 wide reads). */
 uint64_t virtio_config_read(const struct virtio_dev *d, uint32_t off, unsigned int width);
