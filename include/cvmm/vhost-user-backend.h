@@ -52,13 +52,18 @@ struct cvmm_vub_vring;
 
 /** Virtio feature bit VHOST_F_LOG_ALL (dirty logging may be switched on). */
 #define CVMM_VUB_F_LOG_ALL (1ull << 26)
+/* VIRTIO_F_ACCESS_PLATFORM: behind the guest's IOMMU, ring and buffer
+ * addresses are IOVAs translated through the device IOTLB the frontend
+ * fills (IOTLB_MSG; misses on the backend channel). */
+#define CVMM_VUB_F_ACCESS_PLATFORM (1ull << 33)
 
 /** Features the framework adds to the device's own (RING_PACKED unless
  * CVMM_VUB_F_SPLIT_ONLY). */
 #define CVMM_VUB_FRAMEWORK_FEATURES                                       \
 	(CVMM_VIRTIO_F_VERSION_1 | CVMM_VIRTIO_F_EVENT_IDX |              \
 	 CVMM_VIRTIO_F_INDIRECT_DESC | (1ull << 30) /* PROTOCOL_FEATURES */ | \
-	 CVMM_VUB_F_LOG_ALL | CVMM_VIRTIO_F_RING_PACKED)
+	 CVMM_VUB_F_LOG_ALL | CVMM_VIRTIO_F_RING_PACKED |                \
+	 CVMM_VUB_F_ACCESS_PLATFORM)
 
 /**
  * The device logic. Every callback except queue_kick is optional.

@@ -184,6 +184,26 @@ uint32_t cvmm_vhost_packed_base_encode(const struct cvmm_vhost_packed_base *p);
 int cvmm_vhost_packed_base_decode(uint32_t base, unsigned int num,
 				  struct cvmm_vhost_packed_base *p);
 
+/*
+ * IOMMU support (vhost-user.rst, "IOMMU support"). With
+ * VIRTIO_F_ACCESS_PLATFORM acked, ring and buffer addresses are I/O virtual
+ * addresses (IOVAs) the guest mapped through its IOMMU; the backend learns
+ * their translations from IOTLB messages: UPDATE and INVALIDATE from the
+ * frontend (IOTLB_MSG, always answered with a u64 status), MISS and
+ * ACCESS_FAIL from the backend (BACKEND_IOTLB_MSG on the backend channel;
+ * with REPLY_ACK the frontend acks a MISS once it sent the UPDATE, or
+ * nothing when the IOVA is not mapped). There is no protocol feature bit of
+ * its own: it needs BACKEND_REQ and REPLY_ACK, as QEMU requires.
+ */
+#define CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM (1ull << 33)
+#define CVMM_VHOST_IOTLB_MISS 1u
+#define CVMM_VHOST_IOTLB_UPDATE 2u
+#define CVMM_VHOST_IOTLB_INVALIDATE 3u
+#define CVMM_VHOST_IOTLB_ACCESS_FAIL 4u
+#define CVMM_VHOST_ACCESS_RO 0x1u /* the device may read */
+#define CVMM_VHOST_ACCESS_WO 0x2u /* the device may write */
+#define CVMM_VHOST_ACCESS_RW 0x3u
+
 /* SET_VRING_ADDR flags: log writes to the used ring at log_guest_addr. */
 #define CVMM_VHOST_VRING_F_LOG 0x1u
 
@@ -261,6 +281,19 @@ struct cvmm_vhost_device_state {
 	uint32_t migration_phase;
 };
 
+/* Linux's struct vhost_iotlb_msg: 32 bytes on the wire (6 of padding).
+ * uaddr is in the frontend's address space (as the region table's
+ * userspace_addr); size counts bytes from iova (not an end address). */
+struct cvmm_vhost_iotlb_msg {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint8_t perm; /* CVMM_VHOST_ACCESS_* */
+	uint8_t type; /* CVMM_VHOST_IOTLB_* */
+	uint8_t padding[6];
+};
+#define CVMM_VHOST_IOTLB_MSG_SIZE 32u
+
 union cvmm_vhost_payload {
 	uint64_t u64;
 	struct cvmm_vhost_vring_state state;
@@ -271,6 +304,7 @@ union cvmm_vhost_payload {
 	struct cvmm_vhost_config config;
 	struct cvmm_vhost_inflight inflight;
 	struct cvmm_vhost_device_state device_state;
+	struct cvmm_vhost_iotlb_msg iotlb;
 };
 
 #define CVMM_VHOST_HDR_SIZE 12u
@@ -369,7 +403,10 @@ int cvmm_vhost_uva_to_gpa(const struct cvmm_vhost_mem_region *r, unsigned int n,
 /* Backend side (a device daemon)                                            */
 /* ------------------------------------------------------------------------ */
 
-/** SET_VRING_ADDR as handed to the device: both address spaces. */
+/** SET_VRING_ADDR as handed to the device: both address spaces. With
+ * VIRTIO_F_ACCESS_PLATFORM acked the ring addresses are IOVAs: the *_gpa
+ * fields then repeat the IOVAs untranslated (the device translates them
+ * through its IOTLB, see iotlb_msg). */
 struct cvmm_vhost_vring_addr {
 	uint32_t index;
 	uint32_t flags;              /* CVMM_VHOST_VRING_F_LOG */
@@ -454,6 +491,16 @@ struct cvmm_vhost_backend_ops {
 	 * SET_MEM_TABLE with a u64) is consumed by the library. */
 	int (*postcopy_mem_bases)(void *opaque, const struct cvmm_vhost_mem_region *r,
 				  unsigned int n, uint64_t *bases);
+	/*
+	 * IOTLB_MSG (only with VIRTIO_F_ACCESS_PLATFORM acked, else refused
+	 * -EOPNOTSUPP), checked first: type UPDATE or INVALIDATE (-EINVAL
+	 * otherwise); size >= 1 and iova + size - 1 not wrapping; UPDATE:
+	 * perm RO, WO or RW, and [uaddr, uaddr + size) inside one region of
+	 * the table, whose guest physical address is @gpa (0 for INVALIDATE).
+	 * The reply (a u64 status) is sent after the callback returns: an
+	 * INVALIDATE must be in force by then.
+	 */
+	int (*iotlb_msg)(void *opaque, const struct cvmm_vhost_iotlb_msg *m, uint64_t gpa);
 	/* The message after such an answer came: @ok when it was the
 	 * acknowledgement with 0 (the frontend serves our faults from now
 	 * on), false for anything else (which is then handled as a request). */
@@ -538,6 +585,20 @@ unsigned int cvmm_vhost_backend_regions(const struct cvmm_vhost_backend *b,
 int cvmm_vhost_backend_send_config_change(struct cvmm_vhost_backend *b);
 int cvmm_vhost_backend_send_vring_call(struct cvmm_vhost_backend *b, unsigned int idx);
 int cvmm_vhost_backend_send_vring_err(struct cvmm_vhost_backend *b, unsigned int idx);
+/**
+ * BACKEND_IOTLB_MSG: a MISS for @iova (@perm CVMM_VHOST_ACCESS_*) or an
+ * ACCESS_FAIL (@type). Needs VIRTIO_F_ACCESS_PLATFORM acked and the
+ * channel; with REPLY_ACK a MISS waits for the frontend's ack, by which
+ * time its UPDATE (if the IOVA is mapped) was handled by process_one() on
+ * another thread. That wait is bounded by @timeout_ms (a frontend busy
+ * waiting on us, e.g. for GET_VRING_BASE while this ring's worker waits
+ * here, must not deadlock us): -ETIMEDOUT then, and the late ack is
+ * skipped by the next sender.
+ * @return as the other senders; -EINVAL (bad @type or @perm);
+ * -ETIMEDOUT. Thread safety: as the other senders.
+ */
+int cvmm_vhost_backend_send_iotlb_msg(struct cvmm_vhost_backend *b, uint8_t type,
+				      uint64_t iova, uint8_t perm, int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* Frontend side (a VMM)                                                     */
@@ -712,6 +773,11 @@ int cvmm_vhost_frontend_backend_channel_fd(const struct cvmm_vhost_frontend *fe)
 struct cvmm_vhost_backend_event {
 	uint32_t request; /* enum cvmm_vhost_backend_req */
 	uint32_t index;   /* VRING_CALL/ERR: the vring */
+	/* IOTLB_MSG: the message (type MISS or ACCESS_FAIL, perm RO/WO/RW),
+	 * and whether the backend waits for an ack: then the caller answers
+	 * (UPDATE first) and calls cvmm_vhost_frontend_backend_req_ack(). */
+	struct cvmm_vhost_iotlb_msg iotlb;
+	bool ack_due;
 };
 
 /**
@@ -725,6 +791,22 @@ struct cvmm_vhost_backend_event {
  */
 int cvmm_vhost_frontend_recv_backend_req(struct cvmm_vhost_frontend *fe,
 					 struct cvmm_vhost_backend_event *ev);
+/**
+ * Ack a backend request that recv_backend_req() left with ack_due (an
+ * IOTLB_MSG): @err 0 or a negative errno. @return 0; -ENOTCONN; -EPIPE
+ * (the channel died and is closed). Thread safety: the channel's thread.
+ */
+int cvmm_vhost_frontend_backend_req_ack(struct cvmm_vhost_frontend *fe, uint32_t request,
+					int err);
+/**
+ * IOTLB_MSG: send @m (UPDATE or INVALIDATE) and wait for the backend's u64
+ * status (always, as vhost-user.rst says). Needs VIRTIO_F_ACCESS_PLATFORM
+ * in the features set with set_features (-EOPNOTSUPP).
+ * @return as above; -EINVAL (other type, size 0, iova + size wrapping,
+ * UPDATE with perm not RO/WO/RW).
+ */
+int cvmm_vhost_frontend_iotlb_msg(struct cvmm_vhost_frontend *fe,
+				  const struct cvmm_vhost_iotlb_msg *m);
 
 #ifdef __cplusplus
 }

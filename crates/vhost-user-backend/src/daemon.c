@@ -106,6 +106,10 @@ int cvmm_vub_create(const struct cvmm_vub_opts *o, struct cvmm_vub **out)
 	d->sig_fd = -1;
 	d->conn_sock = -1;
 	d->pc_ufd = -1;
+	if (cvmm_vub_iotlb_init(&d->iotlb, 0) < 0) {
+		free(d);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	d->nworkers = o->num_workers ? o->num_workers : o->num_queues;
 	if (d->nworkers > o->num_queues)
@@ -177,6 +181,7 @@ void cvmm_vub_destroy(struct cvmm_vub *d)
 	cvmm_close(d->exit_fd);
 	cvmm_close(d->sig_fd);
 	pthread_mutex_destroy(&d->lock);
+	cvmm_vub_iotlb_fini(&d->iotlb);
 	free(d->vrings);
 	free(d->path);
 	free(d);

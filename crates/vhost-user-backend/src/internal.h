@@ -43,6 +43,25 @@ struct vub_worker {
 	bool thread_ok;
 };
 
+/* The device IOTLB (iotlb.c): disjoint IOVA windows sorted by iova. */
+struct vub_iotlb_entry {
+	uint64_t iova, last, gpa;
+	uint8_t perm; /* CVMM_VHOST_ACCESS_* (= CVMM_DMA_READ/WRITE bits) */
+};
+
+/* Windows kept; a full table starts over (the frontend answers again). */
+#define VUB_IOTLB_MAX 4096u
+
+struct vub_iotlb {
+	pthread_rwlock_t lock;
+	struct vub_iotlb_entry *e;
+	unsigned int n, cap;
+	uint64_t gen;     /* moves when a translation is withdrawn (atomic) */
+	uint64_t misses;  /* MISS messages sent (atomic) */
+	uint64_t faults;  /* translations refused after asking (atomic) */
+	uint64_t flushes; /* full table dropped to make room */
+};
+
 struct cvmm_vub_vring {
 	struct cvmm_vub *d;
 	struct vub_worker *w;
@@ -66,6 +85,11 @@ struct cvmm_vub_vring {
 	bool pc_parked;
 	/* worker state */
 	bool started;
+	/* ACCESS_PLATFORM: started, but the rings are translated (and the
+	 * queue activated) by a call queued after the start, when serve()
+	 * is free to take the frontend's answers to our misses */
+	bool activating;
+	struct cvmm_dma_xlate dma;
 	struct cvmm_guest_mem *mem;
 	struct vub_inflight_queue *inflight; /* NULL: not tracking */
 	uint64_t counter;
@@ -109,6 +133,7 @@ struct cvmm_vub {
 	enum { VUB_PC_NONE, VUB_PC_ADVISED, VUB_PC_LISTENING } pc_state;
 	int pc_ufd;          /* our copy of the userfaultfd handed out, else -1 */
 	uint64_t pc_advised; /* ADVISEs accepted, for tests */
+	struct vub_iotlb iotlb;
 };
 
 /* proto.c */
@@ -149,6 +174,26 @@ int cvmm_vub_postcopy_mem_bases(void *opaque, const struct cvmm_vhost_mem_region
 				unsigned int n, uint64_t *bases);
 int cvmm_vub_postcopy_register(struct cvmm_vub *d, struct cvmm_guest_mem *m);
 void cvmm_vub_postcopy_reset(struct cvmm_vub *d);
+
+/* iotlb.c; @cap 0: VUB_IOTLB_MAX. Errors: -EINVAL (empty, wrapping, bad
+ * perm), -ENOMEM. lookup() follows struct cvmm_dma_xlate's translate. */
+int cvmm_vub_iotlb_init(struct vub_iotlb *t, unsigned int cap);
+void cvmm_vub_iotlb_fini(struct vub_iotlb *t);
+int cvmm_vub_iotlb_update(struct vub_iotlb *t, uint64_t iova, uint64_t size, uint64_t gpa,
+			  uint8_t perm);
+int cvmm_vub_iotlb_invalidate(struct vub_iotlb *t, uint64_t iova, uint64_t size);
+void cvmm_vub_iotlb_flush(struct vub_iotlb *t);
+unsigned int cvmm_vub_iotlb_count(struct vub_iotlb *t);
+int cvmm_vub_iotlb_lookup(struct vub_iotlb *t, uint64_t iova, uint64_t len,
+			  unsigned int access, uint64_t *gpa, struct cvmm_dma_span *span,
+			  uint64_t *hole);
+/* The translation a vring uses (misses go to d->be). */
+void cvmm_vub_iotlb_xlate(struct cvmm_vub *d, struct cvmm_dma_xlate *x);
+
+static inline bool cvmm_vub_iommu(const struct cvmm_vub *d)
+{
+	return d->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM;
+}
 
 /* log.c */
 int cvmm_vub_log_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off);

@@ -24,6 +24,8 @@ static int set_features(void *opaque, uint64_t f)
 {
 	struct cvmm_vub *d = opaque;
 
+	if ((f ^ d->features) & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM)
+		cvmm_vub_iotlb_flush(&d->iotlb);
 	d->features = f;
 	return d->ops.set_features ? d->ops.set_features(d->o.opaque, f) : 0;
 }
@@ -33,7 +35,8 @@ static int get_protocol_features(void *opaque, uint64_t *f)
 	struct cvmm_vub *d = opaque;
 
 	*f = PF(MQ) | PF(REPLY_ACK) | PF(INFLIGHT_SHMFD) | PF(LOG_SHMFD) |
-	     PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(RESET_DEVICE) | PF(PAGEFAULT);
+	     PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(RESET_DEVICE) | PF(PAGEFAULT) |
+	     PF(BACKEND_REQ); /* IOTLB misses (ACCESS_PLATFORM) */
 	if (d->ops.get_config)
 		*f |= PF(CONFIG);
 	return 0;
@@ -108,6 +111,8 @@ static int swap_mem(struct cvmm_vub *d, void *arg)
 	}
 	cvmm_guest_mem_destroy(d->mem);
 	d->mem = m;
+	/* The windows point into the old table's guest addresses. */
+	cvmm_vub_iotlb_flush(&d->iotlb);
 	return 0;
 }
 
@@ -427,6 +432,19 @@ static int reset_device(void *opaque)
 	return 0;
 }
 
+/* UPDATE / INVALIDATE, checked by the vhost crate (ACCESS_PLATFORM acked,
+ * no wrap, perm, uaddr in one region = @gpa). An INVALIDATE is in force
+ * when this returns, before the ack: a worker translating afterwards
+ * misses, and the rings are translated again (the generation moved). */
+static int iotlb_msg(void *opaque, const struct cvmm_vhost_iotlb_msg *m, uint64_t gpa)
+{
+	struct cvmm_vub *d = opaque;
+
+	if (m->type == CVMM_VHOST_IOTLB_UPDATE)
+		return cvmm_vub_iotlb_update(&d->iotlb, m->iova, m->size, gpa, m->perm);
+	return cvmm_vub_iotlb_invalidate(&d->iotlb, m->iova, m->size);
+}
+
 /* The connection ended (or the daemon exits): stop and forget everything
  * the frontend set up. */
 void cvmm_vub_conn_reset(struct cvmm_vub *d)
@@ -439,6 +457,7 @@ void cvmm_vub_conn_reset(struct cvmm_vub *d)
 	cvmm_vub_log_unmap(d);
 	d->features = d->pfeatures = 0;
 	d->status = 0;
+	cvmm_vub_iotlb_flush(&d->iotlb);
 }
 
 const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
@@ -469,4 +488,5 @@ const struct cvmm_vhost_backend_ops cvmm_vub_backend_ops = {
 	.postcopy_end = cvmm_vub_postcopy_end,
 	.postcopy_mem_bases = cvmm_vub_postcopy_mem_bases,
 	.postcopy_mem_acked = postcopy_mem_acked,
+	.iotlb_msg = iotlb_msg,
 };

@@ -8,15 +8,20 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+static int do_activate(struct cvmm_event_manager *em, void *arg);
+
 static void on_kick(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
 {
 	struct cvmm_vub_vring *vr = opaque;
 	uint64_t v;
 
-	(void)em;
 	(void)events;
 	(void)cvmm_eventfd_read(fd, &v);
-	if (vr->started)
+	/* Behind an IOMMU whose rings did not translate yet: the guest may
+	 * have mapped them since; a kick tries again. */
+	if (vr->started && vr->activating)
+		(void)do_activate(em, vr);
+	else if (vr->started)
 		vr->d->ops.queue_kick(vr->d->o.opaque, vr);
 }
 
@@ -68,19 +73,34 @@ static int split_position(struct cvmm_vub_vring *vr, struct cvmm_virtq_state *s)
 	return 0;
 }
 
-static int do_start(struct cvmm_event_manager *em, void *arg)
+/* Position, queue state, the device's queue_start: the ring goes live. */
+static int bring_up(struct cvmm_vub_vring *vr)
 {
-	struct cvmm_vub_vring *vr = arg;
 	struct cvmm_vub *d = vr->d;
 	struct cvmm_virtq_state s;
 	int ret;
 
-	vr->mem = d->mem;
-	ret = cvmm_virtq_init(&vr->q, vr->mem, vr->num);
-	if (ret < 0)
-		return ret;
 	memset(&s, 0, sizeof(s));
-	ret = cvmm_vub_packed(d) ? packed_position(vr, &s) : split_position(vr, &s);
+	if (cvmm_vub_packed(d)) {
+		ret = packed_position(vr, &s);
+	} else if (cvmm_vub_iommu(d)) {
+		uint64_t gpa;
+		uint16_t ring_used;
+
+		/* No inflight tracking behind an IOMMU: the record's replay
+		 * ring would point at IOVAs it has no translation for. */
+		vr->inflight = NULL;
+		ret = vr->dma.translate(vr->dma.opaque, vr->used_gpa + 2, 2, CVMM_DMA_READ,
+					&gpa, NULL);
+		if (ret == 0)
+			ret = cvmm_guest_mem_read_u16(vr->mem, gpa, &ring_used);
+		if (ret == 0) {
+			s.next_avail = (uint16_t)vr->base;
+			s.next_used = ring_used;
+		}
+	} else {
+		ret = split_position(vr, &s);
+	}
 	if (ret < 0)
 		return ret;
 	s.version = CVMM_VIRTQ_STATE_VERSION;
@@ -92,12 +112,64 @@ static int do_start(struct cvmm_event_manager *em, void *arg)
 	s.active = 1;
 	ret = cvmm_virtq_state_restore(&vr->q, &s);
 	if (ret < 0)
-		goto fail;
-	if (d->ops.queue_start) {
+		return ret;
+	if (d->ops.queue_start)
 		ret = d->ops.queue_start(d->o.opaque, vr);
-		if (ret < 0)
-			goto fail;
+	return ret;
+}
+
+/* ACCESS_PLATFORM: on the worker, after do_start returned (serve() is free
+ * to take the UPDATEs our misses ask for). */
+static int do_activate(struct cvmm_event_manager *em, void *arg)
+{
+	struct cvmm_vub_vring *vr = arg;
+	int ret;
+
+	(void)em;
+	if (!vr->started || !vr->activating)
+		return 0;
+	ret = bring_up(vr);
+	if (ret < 0) {
+		VUB_LOG(CVMM_LOG_WARN, "vring %u: rings do not translate through the IOMMU "
+			"(%s); a kick tries again", vr->idx, strerror(-ret));
+		return ret;
 	}
+	vr->activating = false;
+	vr->d->ops.queue_kick(vr->d->o.opaque, vr);
+	return 0;
+}
+
+static int do_start(struct cvmm_event_manager *em, void *arg)
+{
+	struct cvmm_vub_vring *vr = arg;
+	struct cvmm_vub *d = vr->d;
+	int ret;
+
+	vr->mem = d->mem;
+	vr->activating = false;
+	ret = cvmm_virtq_init(&vr->q, vr->mem, vr->num);
+	if (ret < 0)
+		return ret;
+	if (cvmm_vub_iommu(d)) {
+		/* Translating the rings may need the frontend's answers,
+		 * which serve() (waiting for this call) cannot take now. */
+		cvmm_vub_iotlb_xlate(d, &vr->dma);
+		cvmm_virtq_set_dma(&vr->q, &vr->dma);
+		ret = cvmm_event_manager_add(em, vr->kick_fd, EPOLLIN, on_kick, vr);
+		if (ret < 0)
+			return ret;
+		ret = cvmm_event_manager_call(em, do_activate, vr, false);
+		if (ret < 0) {
+			(void)cvmm_event_manager_remove(em, vr->kick_fd);
+			return ret;
+		}
+		vr->activating = true;
+		vr->started = true;
+		return 0;
+	}
+	ret = bring_up(vr);
+	if (ret < 0)
+		goto fail;
 	ret = cvmm_event_manager_add(em, vr->kick_fd, EPOLLIN, on_kick, vr);
 	if (ret < 0) {
 		if (d->ops.queue_stop)
@@ -140,7 +212,8 @@ static int do_stop(struct cvmm_event_manager *em, void *arg)
 	struct cvmm_vub_vring *vr = arg;
 
 	(void)cvmm_event_manager_remove(em, vr->kick_fd);
-	if (vr->d->ops.queue_stop)
+	/* A ring still activating never reached queue_start. */
+	if (vr->d->ops.queue_stop && !vr->activating)
 		vr->d->ops.queue_stop(vr->d->o.opaque, vr);
 	vr->started = false;
 	vr->rq_active = false;
@@ -164,6 +237,11 @@ void cvmm_vub_vring_park(struct cvmm_vub_vring *vr)
 	if (!vr->started)
 		return;
 	cvmm_vub_vring_stop(vr);
+	/* Never activated: it resumes where it was to start. */
+	if (vr->activating) {
+		vr->activating = false;
+		return;
+	}
 	/* Every chain popped was pushed (queue_stop), so this is where the
 	 * ring resumes. */
 	if (!vr->q.packed) {

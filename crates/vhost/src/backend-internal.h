@@ -33,6 +33,9 @@ struct cvmm_vhost_backend {
 	pthread_mutex_t fd_lock;
 	int req_fd;
 	unsigned int req_gen; /* bumped whenever req_fd changes */
+	/* acks a timed-out IOTLB miss left on req_fd: the next sender skips
+	 * them (req_lock; zeroed when the channel changes) */
+	unsigned int req_owed;
 	/* Post-copy (PAGEFAULT): LISTEN accepted and END not yet; a
 	 * SET_MEM_TABLE answered with our mapping bases awaits the frontend's
 	 * acknowledgement (the next message). */

@@ -29,6 +29,7 @@ static enum reply_kind reply_kind(const struct cvmm_vhost_backend *b, uint32_t r
 	case CVMM_VHOST_POSTCOPY_END:
 	case CVMM_VHOST_CHECK_DEVICE_STATE:
 	case CVMM_VHOST_SET_DEVICE_STATE_FD:
+	case CVMM_VHOST_IOTLB_MSG:
 		return REPLY_STATUS;
 	case CVMM_VHOST_SET_LOG_BASE:
 		return vhost_pf_acked(b, CVMM_VHOST_PF_LOG_SHMFD) ? REPLY_STATUS : REPLY_NONE;
@@ -375,7 +376,17 @@ static int do_set_vring_addr(struct cvmm_vhost_backend *b, const struct cvmm_vho
 	a.avail_user_addr = w->avail_user_addr;
 	a.used_user_addr = w->used_user_addr;
 	a.log_guest_addr = w->log_guest_addr;
-	if (cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->desc_user_addr,
+	if (b->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM) {
+		/* IOVAs: the device translates them through its IOTLB (they
+		 * need not be mapped yet); only their ends may not wrap. */
+		if (w->desc_user_addr + 16ull * num < w->desc_user_addr ||
+		    w->avail_user_addr + avail_len < w->avail_user_addr ||
+		    w->used_user_addr + used_len < w->used_user_addr)
+			return -EINVAL;
+		a.desc_gpa = w->desc_user_addr;
+		a.avail_gpa = w->avail_user_addr;
+		a.used_gpa = w->used_user_addr;
+	} else if (cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->desc_user_addr,
 				  16ull * num, &a.desc_gpa) < 0 ||
 	    cvmm_vhost_uva_to_gpa(b->regions, b->nregions, w->avail_user_addr,
 				  avail_len, &a.avail_gpa) < 0 ||
@@ -385,6 +396,32 @@ static int do_set_vring_addr(struct cvmm_vhost_backend *b, const struct cvmm_vho
 	if (!HAVE(b, set_vring_addr))
 		return -EOPNOTSUPP;
 	return CALL(b, set_vring_addr, &a);
+}
+
+/* IOTLB_MSG from the frontend: UPDATE or INVALIDATE of an IOVA range. */
+static int do_iotlb_msg(struct cvmm_vhost_backend *b, const struct cvmm_vhost_msg *m)
+{
+	const struct cvmm_vhost_iotlb_msg *t = &m->payload.iotlb;
+	uint64_t gpa = 0;
+
+	if (!(b->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM) || !HAVE(b, iotlb_msg))
+		return -EOPNOTSUPP;
+	if (t->size == 0 || t->iova + (t->size - 1) < t->iova)
+		return -EINVAL;
+	switch (t->type) {
+	case CVMM_VHOST_IOTLB_UPDATE:
+		if (t->perm == 0 || (t->perm & ~CVMM_VHOST_ACCESS_RW))
+			return -EINVAL;
+		/* The frontend's address must be guest memory it shared. */
+		if (cvmm_vhost_uva_to_gpa(b->regions, b->nregions, t->uaddr, t->size, &gpa) < 0)
+			return -EFAULT;
+		break;
+	case CVMM_VHOST_IOTLB_INVALIDATE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	return CALL(b, iotlb_msg, t, gpa);
 }
 
 /* KICK / CALL / ERR: the fd belongs to the device once it said yes. */
@@ -497,6 +534,8 @@ static int dispatch(struct cvmm_vhost_backend *b, struct cvmm_vhost_msg *m,
 		return ret;
 	case CVMM_VHOST_SET_VRING_ADDR:
 		return do_set_vring_addr(b, m);
+	case CVMM_VHOST_IOTLB_MSG:
+		return do_iotlb_msg(b, m);
 	case CVMM_VHOST_SET_VRING_BASE:
 		ret = vring_index(b, p->state.index, &idx);
 		if (ret < 0)

@@ -152,6 +152,31 @@ static int status_call(struct cvmm_vhost_frontend *fe, struct cvmm_vhost_msg *m)
 	return r < 0 ? r : vhost_ack_to_errno(m->payload.u64);
 }
 
+int cvmm_vhost_frontend_iotlb_msg(struct cvmm_vhost_frontend *fe,
+				  const struct cvmm_vhost_iotlb_msg *t)
+{
+	struct cvmm_vhost_msg m;
+
+	if (!fe || !t || t->size == 0 || t->iova + (t->size - 1) < t->iova)
+		return -EINVAL;
+	if (t->type == CVMM_VHOST_IOTLB_UPDATE) {
+		if (t->perm == 0 || (t->perm & ~CVMM_VHOST_ACCESS_RW) ||
+		    t->uaddr + (t->size - 1) < t->uaddr)
+			return -EINVAL;
+	} else if (t->type != CVMM_VHOST_IOTLB_INVALIDATE) {
+		return -EINVAL;
+	}
+	if (!(fe->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM))
+		return -EOPNOTSUPP;
+	memset(&m, 0, sizeof(m));
+	/* Always answered (vhost-user.rst); NEED_REPLY as QEMU sends it. */
+	vhost_msg_init(&m, CVMM_VHOST_IOTLB_MSG, CVMM_VHOST_FLAG_NEED_REPLY,
+		       CVMM_VHOST_IOTLB_MSG_SIZE);
+	m.payload.iotlb = *t;
+	memset(m.payload.iotlb.padding, 0, sizeof(m.payload.iotlb.padding));
+	return status_call(fe, &m);
+}
+
 int cvmm_vhost_frontend_get_features(struct cvmm_vhost_frontend *fe, uint64_t *f)
 {
 	return get_u64(fe, CVMM_VHOST_GET_FEATURES, f);
@@ -720,6 +745,25 @@ int cvmm_vhost_frontend_backend_channel_fd(const struct cvmm_vhost_frontend *fe)
 	return fe->chan_fd;
 }
 
+int cvmm_vhost_frontend_backend_req_ack(struct cvmm_vhost_frontend *fe, uint32_t request,
+					int err)
+{
+	struct cvmm_vhost_msg rep;
+
+	if (!fe)
+		return -EINVAL;
+	if (fe->chan_fd < 0)
+		return -ENOTCONN;
+	vhost_msg_init(&rep, request, CVMM_VHOST_FLAG_REPLY, sizeof(uint64_t));
+	rep.payload.u64 = err < 0 ? (uint64_t)-err : 0;
+	if (cvmm_vhost_msg_send(fe->chan_fd, &rep) < 0) {
+		cvmm_close(fe->chan_fd);
+		fe->chan_fd = -1;
+		return -EPIPE;
+	}
+	return 0;
+}
+
 int cvmm_vhost_frontend_recv_backend_req(struct cvmm_vhost_frontend *fe,
 					 struct cvmm_vhost_backend_event *ev)
 {
@@ -744,10 +788,30 @@ int cvmm_vhost_frontend_recv_backend_req(struct cvmm_vhost_frontend *fe,
 	} else {
 		r = -EINVAL;
 	}
+	memset(ev, 0, sizeof(*ev));
 	ev->request = m.hdr.request;
-	ev->index = 0;
 	if (r == 0) {
 		switch (m.hdr.request) {
+		case CVMM_VHOST_BACKEND_IOTLB_MSG: {
+			const struct cvmm_vhost_iotlb_msg *t = &m.payload.iotlb;
+
+			if (m.hdr.size != CVMM_VHOST_IOTLB_MSG_SIZE ||
+			    (t->type != CVMM_VHOST_IOTLB_MISS &&
+			     t->type != CVMM_VHOST_IOTLB_ACCESS_FAIL) ||
+			    t->perm == 0 || (t->perm & ~CVMM_VHOST_ACCESS_RW))
+				r = -EINVAL;
+			else if (!(fe->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM))
+				r = -EOPNOTSUPP;
+			else
+				ev->iotlb = *t;
+			/* Acked by the caller once it answered (the UPDATE
+			 * must be in before the backend looks again). */
+			if (r == 0 && (m.hdr.flags & CVMM_VHOST_FLAG_NEED_REPLY)) {
+				ev->ack_due = true;
+				return 0;
+			}
+			break;
+		}
 		case CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG:
 			if (m.hdr.size != 0)
 				r = -EINVAL;

@@ -29,6 +29,8 @@ static const struct vhost_req_rule rules[CVMM_VHOST_REQ_MAX] = {
 	[CVMM_VHOST_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", 8, FD_NONE, -1, false },
 	[CVMM_VHOST_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", 0, FD_NONE, PF(MQ), true },
 	[CVMM_VHOST_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", 8, FD_NONE, -1, false },
+	/* Needs ACCESS_PLATFORM acked (backend.c); always answered. */
+	[CVMM_VHOST_IOTLB_MSG] = { "IOTLB_MSG", 32, FD_NONE, -1, false },
 	[CVMM_VHOST_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", 0, FD_ONE, PF(BACKEND_REQ), false },
 	[CVMM_VHOST_GET_CONFIG] = { "GET_CONFIG", -1, FD_NONE, PF(CONFIG), true },
 	[CVMM_VHOST_SET_CONFIG] = { "SET_CONFIG", -1, FD_NONE, PF(CONFIG), false },
