@@ -145,6 +145,9 @@ static const struct cvmm_seccomp_rule microvm_virtio[] = {
 	CVMM_SECCOMP_RULE_COND("socket",
 		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
 	CVMM_SECCOMP_RULE("connect"),
+	/* ... and, behind the virtio-iommu, its IOTLB-miss channel */
+	CVMM_SECCOMP_RULE_COND("socketpair",
+		CVMM_SECCOMP_COND(0, CVMM_SECCOMP_DWORD, CVMM_SECCOMP_OP_EQ, AF_UNIX)),
 	/* vhost-user GET_INFLIGHT_FD after a device reset: the frontend
 	 * checks the backend's fd size (fstat on the fd only) */
 	CVMM_SECCOMP_RULE_COND("newfstatat",

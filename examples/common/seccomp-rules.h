@@ -109,11 +109,16 @@
 	CVMM_SECCOMP_RULE("shutdown")
 
 /* A daemon's vring worker: its epoll loop (kick and completion eventfds,
- * fds coming and going with the vrings), calls, malloc arenas, and the
+ * fds coming and going with the vrings), calls, malloc arenas, the
  * restart replay of the inflight region, which maps the frontend's
- * descriptor-table region a second time (dup of its fd, fstat, fstatfs). */
+ * descriptor-table region a second time (dup of its fd, fstat, fstatfs),
+ * and behind an IOMMU the IOTLB misses it sends on the backend channel
+ * (a dup of its fd, a bounded poll for the ack). */
 #define VUB_WORKER_RULES                                                          \
 	COMMON_RULES,                                                             \
+	CVMM_SECCOMP_RULE("sendmsg"),                                             \
+	CVMM_SECCOMP_RULE("recvmsg"),                                             \
+	CVMM_SECCOMP_RULE("poll"),                                                \
 	CVMM_SECCOMP_RULE("read"),                                                \
 	CVMM_SECCOMP_RULE("epoll_wait"),                                          \
 	CVMM_SECCOMP_RULE("epoll_ctl"),                                           \

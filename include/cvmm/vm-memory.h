@@ -388,6 +388,21 @@ struct cvmm_dma_xlate {
 	 * changed. Read with acquire.
 	 */
 	const uint64_t *generation;
+	/**
+	 * Optional (NULL: this space never calls anyone back). Register
+	 * @fn(@arg, iova, last) to run whenever translations of IOVAs in
+	 * [iova, last] may have been withdrawn (an unmap; a detach, re-attach
+	 * or reset: [0, UINT64_MAX]), after the change is in force and before
+	 * the operation that made it returns: a device that keeps
+	 * translations elsewhere (a vhost-user backend's IOTLB) drops them
+	 * before the guest learns that its unmap completed. One watcher per
+	 * space; @fn NULL removes it. @fn runs on the thread making the
+	 * change, with no lock of the space held (it may translate).
+	 * @return 0; -EBUSY (another watcher is registered).
+	 * Thread safety: any thread; after removal @fn is not called again.
+	 */
+	int (*watch)(void *opaque, void (*fn)(void *arg, uint64_t iova, uint64_t last),
+		     void *arg);
 };
 
 #ifdef __cplusplus

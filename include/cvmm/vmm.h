@@ -595,7 +595,9 @@ struct cvmm_vmm_virtio_opts {
 	 * the virtio-iommu before the devices behind it: devices restore in
 	 * the order they were added, and a restored queue translates its
 	 * rings through the IOMMU's restored mappings.
-	 * Refused with @detach (a vhost-user backend would not translate).
+	 * A vhost-user model (@detach) must have been created with
+	 * cvmm_vhost_user_dev_opts.iommu: its backend translates through an
+	 * IOTLB the model keeps in step with this translation.
 	 */
 	const struct cvmm_dma_xlate *dma;
 };

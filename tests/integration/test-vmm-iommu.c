@@ -41,7 +41,6 @@ static void hang_stop(void *vmm)
 static void rng_destroy(void *m) { cvmm_rng_destroy(m); }
 /* The IOMMU outlives every device behind it: the test frees it last. */
 static void keep(void *m) { (void)m; }
-static void fake_detach(void *m) { (void)m; }
 
 static uint64_t le(const uint8_t *p, unsigned int n)
 {
@@ -85,7 +84,7 @@ static void check_viot(struct cvmm_vmm *vmm)
 	ck_assert_uint_eq(le(v + 64 + 16, 2), 48);
 }
 
-START_TEST(mmio_and_vhost_refused)
+START_TEST(mmio_refused)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
 	struct cvmm_rng_opts ro = { .sz = sizeof(ro) };
@@ -109,12 +108,8 @@ START_TEST(mmio_and_vhost_refused)
 	err[0] = 0;
 	ck_assert_int_eq(cvmm_vmm_virtio_mmio_add(vmm, &vo, id, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "iommu=on needs transport=pci"));
-	ck_assert_msg(cvmm_vmm_pci_add(vmm, err, sizeof(err)) == 0, "%s", err);
-	vo.detach = fake_detach;
-	err[0] = 0;
-	ck_assert_int_eq(cvmm_vmm_virtio_pci_add(vmm, &vo, id, NULL, err, sizeof(err)),
-			 -EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(err, "vhost-user"));
+	/* vhost-user models (detach) may sit behind it now: their backends
+	 * translate through an IOTLB (tests/microvm-virtio/iommu-vhost.sh). */
 	cvmm_rng_destroy(rng);
 	cvmm_vmm_destroy(vmm);
 	cvmm_iommu_destroy(io);
@@ -263,7 +258,7 @@ int main(void)
 	TCase *tc = tcase_create("vmm-iommu");
 
 	tcase_set_timeout(tc, 150);
-	tcase_add_test(tc, mmio_and_vhost_refused);
+	tcase_add_test(tc, mmio_refused);
 	tcase_add_test(tc, guest_map_dma_unmap_refused);
 	tcase_add_test(tc, save_restore_keeps_mappings);
 	suite_add_tcase(s, tc);

@@ -31,6 +31,9 @@ struct vd_iommu_ep {
 	struct vd_iommu_domain *dom; /* NULL: attached to nothing, reaches nothing */
 	struct cvmm_iommu *io;
 	struct cvmm_dma_xlate xlate;
+	/* the cvmm_dma_xlate watcher (under the lock; called without it) */
+	void (*watch_fn)(void *arg, uint64_t iova, uint64_t last);
+	void *watch_arg;
 };
 
 struct cvmm_iommu {
@@ -49,6 +52,9 @@ struct cvmm_iommu {
 	bool active;
 	uint64_t requests, requests_failed;
 	uint8_t config[40];
+	/* watchers run outside the lock but before the change returns;
+	 * this serialises them against removal */
+	pthread_mutex_t watch_lock;
 };
 
 #endif

@@ -20,6 +20,48 @@ static void bump(struct cvmm_iommu *io)
 	__atomic_add_fetch(&io->generation, 1, __ATOMIC_RELEASE);
 }
 
+/* Endpoints (bit i: io->ep[i]) whose translations in [iova, last] were
+ * withdrawn: tell their watchers. Called after the lock is dropped, before
+ * the operation returns. */
+static void notify(struct cvmm_iommu *io, uint32_t eps, uint64_t iova, uint64_t last)
+{
+	if (!eps)
+		return;
+	pthread_mutex_lock(&io->watch_lock);
+	for (unsigned int i = 0; i < CVMM_IOMMU_MAX_ENDPOINTS; i++)
+		if ((eps >> i) & 1 && io->ep[i].watch_fn)
+			io->ep[i].watch_fn(io->ep[i].watch_arg, iova, last);
+	pthread_mutex_unlock(&io->watch_lock);
+}
+
+/* Endpoints attached to @d (or to anything, @d NULL), as notify() wants. */
+static uint32_t eps_of(const struct cvmm_iommu *io, const struct vd_iommu_domain *d)
+{
+	uint32_t eps = 0;
+
+	for (unsigned int i = 0; i < io->nep; i++)
+		if (io->ep[i].dom && (!d || io->ep[i].dom == d))
+			eps |= 1u << i;
+	return eps;
+}
+
+static int ep_watch(void *opaque, void (*fn)(void *arg, uint64_t iova, uint64_t last),
+		    void *arg)
+{
+	struct vd_iommu_ep *ep = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&ep->io->watch_lock);
+	if (fn && ep->watch_fn && (ep->watch_fn != fn || ep->watch_arg != arg))
+		r = -EBUSY;
+	else {
+		ep->watch_fn = fn;
+		ep->watch_arg = fn ? arg : NULL;
+	}
+	pthread_mutex_unlock(&ep->io->watch_lock);
+	return r;
+}
+
 static struct vd_iommu_ep *find_ep(struct cvmm_iommu *io, uint32_t id)
 {
 	for (unsigned int i = 0; i < io->nep; i++)
@@ -150,6 +192,8 @@ int cvmm_iommu_endpoint_add(struct cvmm_iommu *io, uint32_t endpoint,
 		ep->xlate.translate = ep_translate;
 		ep->xlate.opaque = ep;
 		ep->xlate.generation = &io->generation;
+		ep->xlate.watch = ep_watch;
+		ep->watch_fn = NULL;
 		*out = &ep->xlate;
 	}
 	pthread_rwlock_unlock(&io->lock);
@@ -172,6 +216,7 @@ int cvmm_iommu_attach(struct cvmm_iommu *io, uint32_t domain, uint32_t endpoint)
 {
 	struct vd_iommu_domain *d;
 	struct vd_iommu_ep *ep;
+	uint32_t eps = 0;
 	int r = 0;
 
 	if (!io)
@@ -186,6 +231,8 @@ int cvmm_iommu_attach(struct cvmm_iommu *io, uint32_t domain, uint32_t endpoint)
 	}
 	if (ep->dom && ep->dom->id == domain)
 		goto out;
+	if (ep->dom)
+		eps = 1u << (ep - io->ep);
 	/* Leave the old domain first: with at most one domain per attached
 	 * endpoint, the array then has room for a new one. */
 	detach_locked(io, ep);
@@ -204,25 +251,30 @@ int cvmm_iommu_attach(struct cvmm_iommu *io, uint32_t domain, uint32_t endpoint)
 	bump(io);
 out:
 	pthread_rwlock_unlock(&io->lock);
+	notify(io, eps, 0, UINT64_MAX);
 	return r;
 }
 
 int cvmm_iommu_detach(struct cvmm_iommu *io, uint32_t domain, uint32_t endpoint)
 {
 	struct vd_iommu_ep *ep;
+	uint32_t eps = 0;
 	int r = 0;
 
 	if (!io)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&io->lock);
 	ep = find_ep(io, endpoint);
-	if (!ep)
+	if (!ep) {
 		r = -ENOENT;
-	else if (!ep->dom || ep->dom->id != domain)
+	} else if (!ep->dom || ep->dom->id != domain) {
 		r = -EINVAL;
-	else
+	} else {
+		eps = 1u << (ep - io->ep);
 		detach_locked(io, ep);
+	}
 	pthread_rwlock_unlock(&io->lock);
+	notify(io, eps, 0, UINT64_MAX);
 	return r;
 }
 
@@ -286,7 +338,7 @@ int cvmm_iommu_unmap(struct cvmm_iommu *io, uint32_t domain, uint64_t virt_start
 		     uint64_t virt_end)
 {
 	struct vd_iommu_domain *d;
-	uint32_t i, j;
+	uint32_t i, j, eps = 0;
 	int r = 0;
 
 	if (!io)
@@ -310,23 +362,29 @@ int cvmm_iommu_unmap(struct cvmm_iommu *io, uint32_t domain, uint64_t virt_start
 		d->nmaps -= j - i;
 		io->nmaps -= j - i;
 		bump(io);
+		eps = eps_of(io, d);
 	}
 out:
 	pthread_rwlock_unlock(&io->lock);
+	notify(io, eps, virt_start, virt_end);
 	return r;
 }
 
 void cvmm_iommu_clear(struct cvmm_iommu *io)
 {
+	uint32_t eps;
+
 	if (!io)
 		return;
 	pthread_rwlock_wrlock(&io->lock);
+	eps = eps_of(io, NULL);
 	for (unsigned int i = 0; i < io->nep; i++)
 		io->ep[i].dom = NULL;
 	while (io->ndom)
 		dom_free(io, io->dom[0]);
 	bump(io);
 	pthread_rwlock_unlock(&io->lock);
+	notify(io, eps, 0, UINT64_MAX);
 }
 
 void cvmm_iommu_get_stats(struct cvmm_iommu *io, struct cvmm_iommu_stats *st)
@@ -410,7 +468,7 @@ int cvmm_iommu_state_restore(struct cvmm_iommu *io, const void *buf, size_t len)
 	struct vd_iommu_domain *dom[CVMM_IOMMU_MAX_ENDPOINTS] = { 0 };
 	uint32_t ep_dom[CVMM_IOMMU_MAX_ENDPOINTS];
 	const uint8_t *p = buf, *end = p + len;
-	uint32_t nep, ndom, total = 0;
+	uint32_t nep, ndom, total = 0, eps;
 	unsigned int i;
 	int r = -EINVAL;
 
@@ -487,7 +545,8 @@ int cvmm_iommu_state_restore(struct cvmm_iommu *io, const void *buf, size_t len)
 	for (i = 0; i < ndom; i++)
 		if (!dom[i]->refs)
 			goto out;
-	/* accepted: swap in */
+	/* accepted: swap in (whatever was mapped before is withdrawn) */
+	eps = eps_of(io, NULL);
 	for (i = 0; i < io->nep; i++)
 		io->ep[i].dom = NULL;
 	while (io->ndom)
@@ -501,6 +560,7 @@ int cvmm_iommu_state_restore(struct cvmm_iommu *io, const void *buf, size_t len)
 			io->ep[i].dom = find_dom(io, ep_dom[i]);
 	bump(io);
 	pthread_rwlock_unlock(&io->lock);
+	notify(io, eps, 0, UINT64_MAX);
 	return 0;
 out:
 	pthread_rwlock_unlock(&io->lock);

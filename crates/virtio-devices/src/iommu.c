@@ -249,6 +249,7 @@ int cvmm_iommu_create(const struct cvmm_iommu_opts *o, struct cvmm_iommu **out)
 		free(io);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&io->watch_lock, NULL);
 	io->msi_start = o->msi_start || o->msi_end ? o->msi_start : 0xfee00000ull;
 	io->msi_end = o->msi_start || o->msi_end ? o->msi_end : 0xfeefffffull;
 	cfg = io->config;
@@ -277,6 +278,7 @@ void cvmm_iommu_destroy(struct cvmm_iommu *io)
 		return;
 	cvmm_iommu_clear(io);
 	pthread_rwlock_destroy(&io->lock);
+	pthread_mutex_destroy(&io->watch_lock);
 	free(io);
 }
 

@@ -105,6 +105,16 @@ struct cvmm_vhost_user_dev {
 	pthread_mutex_t pc_io;
 	unsigned int pc_n;
 	struct cvmm_vhost_user_pc_region pc[CVMM_VHOST_BASELINE_NREGIONS];
+	/* behind a virtio-iommu: the transport's translation (from the queues
+	 * at activate), the backend channel that brings IOTLB misses, and
+	 * whether the backend took ACCESS_PLATFORM (it then holds an IOTLB
+	 * that every withdrawal must reach) */
+	bool iommu;
+	const struct cvmm_dma_xlate *dma;
+	bool dma_watched;
+	int chan_fd;                     /* watched on the loop, -1 none */
+	bool iotlb_on;
+	uint64_t iotlb_updates, iotlb_invalidates, iotlb_refused;
 };
 
 static struct cvmm_vhost_user_dev *of(struct cvmm_virtio_device *dev)
@@ -178,6 +188,164 @@ static void cfg_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void 
 			 strerror(-ret));
 }
 
+static void drop_backend(struct cvmm_vhost_user_dev *d);
+
+/* ------------------------------------------------------------------------ */
+/* Behind a virtio-iommu: the backend's IOTLB                                */
+/* ------------------------------------------------------------------------ */
+
+static void unwatch_chan(struct cvmm_vhost_user_dev *d)
+{
+	if (d->chan_fd >= 0)
+		cvmm_event_manager_remove(d->em, d->chan_fd);
+	d->chan_fd = -1;
+}
+
+/*
+ * A MISS: the window of the IOMMU mapping around @iova, cut to the guest
+ * memory region it lands in (the backend maps regions, not guest physical
+ * space as one piece), as an UPDATE with our address of its first byte.
+ * An IOVA the guest did not map (or not for this access) gets nothing.
+ */
+static int answer_miss(struct cvmm_vhost_user_dev *d, const struct cvmm_vhost_iotlb_msg *t)
+{
+	const struct cvmm_mem_region *r;
+	struct cvmm_vhost_iotlb_msg u = { 0 };
+	struct cvmm_dma_span span;
+	uint64_t gpa, lo, hi, below, above;
+	int ret;
+
+	if (!d->dma || !d->mem)
+		return -EFAULT;
+	ret = d->dma->translate(d->dma->opaque, t->iova, 1, t->perm, &gpa, &span);
+	if (ret < 0)
+		return ret;
+	r = cvmm_guest_mem_find(d->mem, gpa);
+	if (!r)
+		return -EFAULT;
+	if (!span.perm) /* no window to reuse: the byte's page at most */
+		span = (struct cvmm_dma_span){ t->iova, t->iova, gpa, t->perm };
+	/* [lo, hi]: the window's IOVAs whose guest addresses stay in r */
+	below = gpa - r->gpa;
+	above = r->gpa + r->size - 1 - gpa;
+	lo = t->iova - span.iova > below ? t->iova - below : span.iova;
+	hi = span.last - t->iova > above ? t->iova + above : span.last;
+	u.type = CVMM_VHOST_IOTLB_UPDATE;
+	u.iova = lo;
+	u.size = hi - lo + 1;
+	u.uaddr = (uint64_t)(uintptr_t)(r->host + (gpa - (t->iova - lo) - r->gpa));
+	u.perm = (uint8_t)span.perm;
+	ret = cvmm_vhost_frontend_iotlb_msg(d->fe, &u);
+	if (ret == 0)
+		d->iotlb_updates++;
+	return ret;
+}
+
+static void chan_cb(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct cvmm_vhost_user_dev *d = opaque;
+	struct cvmm_vhost_backend_event ev;
+	int ret, err = 0;
+
+	(void)em;
+	(void)fd;
+	(void)events;
+	if (!d->fe)
+		return;
+	ret = cvmm_vhost_frontend_recv_backend_req(d->fe, &ev);
+	if (ret == -EAGAIN || ret == -EINTR)
+		return;
+	if (ret == -EPIPE || ret == -EPROTO || ret == -ENOTCONN) {
+		/* The backend's IOTLB misses go unanswered from now on: its
+		 * rings fail their requests, nothing else is reachable. */
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: backend channel closed", d->socket);
+		unwatch_chan(d);
+		return;
+	}
+	if (ret < 0) {
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: backend request %u refused: %s", d->socket,
+			 ev.request, strerror(-ret));
+		return;
+	}
+	if (ev.request == CVMM_VHOST_BACKEND_IOTLB_MSG) {
+		if (ev.iotlb.type == CVMM_VHOST_IOTLB_MISS) {
+			err = answer_miss(d, &ev.iotlb);
+			if (err == -EFAULT || err == -EACCES)
+				d->iotlb_refused++;
+			else if (err < 0)
+				cvmm_log(CVMM_LOG_WARN, LOG, "%s: IOTLB update for 0x%llx: %s",
+					 d->socket, (unsigned long long)ev.iotlb.iova,
+					 strerror(-err));
+		} else {
+			cvmm_log(CVMM_LOG_DEBUG, LOG, "%s: backend access to IOVA 0x%llx failed",
+				 d->socket, (unsigned long long)ev.iotlb.iova);
+		}
+	}
+	if (ev.ack_due && d->fe &&
+	    cvmm_vhost_frontend_backend_req_ack(d->fe, ev.request, err) == -EPIPE)
+		unwatch_chan(d);
+}
+
+static int open_channel(struct cvmm_vhost_user_dev *d)
+{
+	int ret = cvmm_vhost_frontend_open_backend_channel(d->fe);
+
+	if (ret)
+		return ret;
+	ret = cvmm_event_manager_add(d->em, cvmm_vhost_frontend_backend_channel_fd(d->fe),
+				     EPOLLIN, chan_cb, d);
+	if (!ret)
+		d->chan_fd = cvmm_vhost_frontend_backend_channel_fd(d->fe);
+	return ret;
+}
+
+/* Send INVALIDATE for [iova, last] (the whole space takes two: size is
+ * 64 bits). */
+static int invalidate(struct cvmm_vhost_user_dev *d, uint64_t iova, uint64_t last)
+{
+	struct cvmm_vhost_iotlb_msg t = { .type = CVMM_VHOST_IOTLB_INVALIDATE, .iova = iova };
+	int ret;
+
+	if (last - iova == UINT64_MAX) {
+		t.size = UINT64_MAX; /* [0, UINT64_MAX - 1] */
+		ret = cvmm_vhost_frontend_iotlb_msg(d->fe, &t);
+		t.iova = UINT64_MAX;
+		t.size = 1;
+		return ret ? ret : cvmm_vhost_frontend_iotlb_msg(d->fe, &t);
+	}
+	t.size = last - iova + 1;
+	return cvmm_vhost_frontend_iotlb_msg(d->fe, &t);
+}
+
+/* The IOMMU withdrew translations: the backend drops them before the
+ * guest's unmap completes (this runs before the IOMMU's request does). */
+static void on_withdraw(void *arg, uint64_t iova, uint64_t last)
+{
+	struct cvmm_vhost_user_dev *d = arg;
+	int ret;
+
+	if (!d->fe || !d->iotlb_on)
+		return;
+	ret = invalidate(d, iova, last);
+	if (ret == 0) {
+		d->iotlb_invalidates++;
+		return;
+	}
+	/* A backend that cannot drop a translation must not keep using it:
+	 * cut it off (its rings stop with the connection). */
+	cvmm_log(CVMM_LOG_WARN, LOG, "%s: IOTLB invalidate [0x%llx, 0x%llx]: %s; dropping "
+		 "the backend", d->socket, (unsigned long long)iova, (unsigned long long)last,
+		 strerror(-ret));
+	drop_backend(d);
+}
+
+static void unwatch_dma(struct cvmm_vhost_user_dev *d)
+{
+	if (d->dma_watched && d->dma->watch)
+		(void)d->dma->watch(d->dma->opaque, NULL, NULL);
+	d->dma_watched = false;
+}
+
 /* Connect and take ownership; the caller checks features afterwards. */
 static int handshake(struct cvmm_vhost_user_dev *d)
 {
@@ -215,11 +383,25 @@ static int handshake(struct cvmm_vhost_user_dev *d)
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_INFLIGHT_SHMFD) |
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD) |
 		       CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_PAGEFAULT);
+		/* The IOTLB misses come on the backend channel. */
+		if (d->iommu)
+			want |= CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_BACKEND_REQ);
 		d->protocol_features = pf & want;
 		if (!ret)
 			ret = cvmm_vhost_frontend_set_protocol_features(d->fe, d->protocol_features);
 	}
+	if (!ret && d->iommu) {
+		const uint64_t need = CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_BACKEND_REQ) |
+				      CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_REPLY_ACK);
+
+		if (!(d->backend_features & CVMM_VIRTIO_F_ACCESS_PLATFORM) ||
+		    (d->protocol_features & need) != need)
+			ret = -EOPNOTSUPP;
+		else
+			ret = open_channel(d);
+	}
 	if (ret) {
+		unwatch_chan(d);
 		cvmm_vhost_frontend_destroy(d->fe);
 		d->fe = NULL;
 		d->sock = -1;
@@ -227,8 +409,6 @@ static int handshake(struct cvmm_vhost_user_dev *d)
 	}
 	return ret;
 }
-
-static void drop_backend(struct cvmm_vhost_user_dev *d);
 
 static void unwatch_sock(struct cvmm_vhost_user_dev *d)
 {
@@ -240,11 +420,13 @@ static void unwatch_sock(struct cvmm_vhost_user_dev *d)
 static int send_ring(struct cvmm_vhost_user_dev *d, unsigned int i, unsigned int base)
 {
 	struct cvmm_virtq *q = &d->queues[i];
+	/* Behind the IOMMU the backend gets the driver's IOVAs and asks for
+	 * their translations (ACCESS_PLATFORM). */
 	struct cvmm_vhost_vring_addr_wire a = {
 		.index = i,
-		.desc_user_addr = (uint64_t)(uintptr_t)q->desc,
-		.avail_user_addr = (uint64_t)(uintptr_t)q->avail,
-		.used_user_addr = (uint64_t)(uintptr_t)q->used,
+		.desc_user_addr = d->iotlb_on ? q->desc_gpa : (uint64_t)(uintptr_t)q->desc,
+		.avail_user_addr = d->iotlb_on ? q->avail_gpa : (uint64_t)(uintptr_t)q->avail,
+		.used_user_addr = d->iotlb_on ? q->used_gpa : (uint64_t)(uintptr_t)q->used,
 	};
 	int kick = cvmm_virtio_transport_notify_fd(d->dev.transport, i);
 	/* The call fd is the KVM irqfd of queue i's interrupt itself: the
@@ -259,7 +441,7 @@ static int send_ring(struct cvmm_vhost_user_dev *d, unsigned int i, unsigned int
 	 * backends that log only what the flag asks for). */
 	if (d->log) {
 		a.flags = CVMM_VHOST_VRING_F_LOG;
-		a.log_guest_addr = q->used_gpa;
+		a.log_guest_addr = d->iotlb_on ? q->used_phys : q->used_gpa;
 	}
 	return cvmm_vhost_frontend_start_vring(d->fe, &a, q->size, base, kick, call,
 					       d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES);
@@ -325,7 +507,18 @@ static int start_rings_locked(struct cvmm_vhost_user_dev *d, enum ring_base_from
 			 d->socket, (unsigned long long)(d->features & ~d->backend_features));
 		return -EOPNOTSUPP;
 	}
+	/* A backend behind the IOMMU keeps an IOTLB: from now on every
+	 * withdrawal must reach it (none was cached before: a new
+	 * connection starts with an empty one). */
+	d->iotlb_on = false;
+	if (d->dma && !(d->features & CVMM_VIRTIO_F_ACCESS_PLATFORM)) {
+		cvmm_log(CVMM_LOG_WARN, LOG, "%s: the driver refused ACCESS_PLATFORM behind the "
+			 "IOMMU", d->socket);
+		return -EOPNOTSUPP;
+	}
 	ret = cvmm_vhost_frontend_set_features(d->fe, ring_features(d));
+	if (!ret && d->dma)
+		d->iotlb_on = true;
 	if (!ret)
 		ret = d->pc_listening ? mem_table_postcopy(d)
 				      : cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);
@@ -434,6 +627,8 @@ static void drop_backend(struct cvmm_vhost_user_dev *d)
 	if (!d->fe)
 		return;
 	unwatch_sock(d);
+	unwatch_chan(d);
+	d->iotlb_on = false;
 	cvmm_vhost_frontend_destroy(d->fe);
 	d->fe = NULL;
 	d->sock = -1;
@@ -465,6 +660,15 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 	d->features = features;
 	if (!d->fe && !d->reconnect)
 		return -ENOTCONN;
+	/* The transport puts every queue behind the same translation. */
+	d->dma = d->iommu && dev->num_queues ? queues[0].dma : NULL;
+	if (d->iommu && !d->dma)
+		return -EINVAL;
+	if (d->dma && !d->dma_watched) {
+		if (!d->dma->watch || (ret = d->dma->watch(d->dma->opaque, on_withdraw, d)))
+			return ret ? ret : -EOPNOTSUPP;
+		d->dma_watched = true;
+	}
 	for (unsigned int i = 0; !ret && i < dev->num_queues; i++) {
 		if (!cvmm_virtq_active(&queues[i]))
 			continue;
@@ -522,6 +726,8 @@ static void reset(struct cvmm_virtio_device *dev)
 			cvmm_log(CVMM_LOG_WARN, LOG, "%s: GET_VRING_BASE %u failed", d->socket, i);
 	}
 	release_kicks(d);
+	unwatch_dma(d);
+	d->iotlb_on = false;
 	d->active = false;
 	d->paused = false;
 	d->restored = false;
@@ -876,6 +1082,8 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	d->queue_size = o->queue_size ? o->queue_size : 256;
 	d->em = o->em;
 	d->sock = -1;
+	d->chan_fd = -1;
+	d->iommu = o->iommu;
 	d->inflight_fd = -1;
 	d->cfg_efd = -1;
 	d->log_fd = -1;
@@ -885,6 +1093,9 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	pthread_mutex_init(&d->pc_lock, NULL);
 	pthread_mutex_init(&d->pc_io, NULL);
 	ret = handshake(d);
+	if (ret == -EOPNOTSUPP && d->iommu)
+		return fail(err, errlen, ret, d, "iommu=on: the backend does not offer "
+			    "ACCESS_PLATFORM with BACKEND_REQ and REPLY_ACK (its IOTLB)");
 	if (ret)
 		return fail(err, errlen, ret, d, "cannot connect to the vhost-user backend");
 	if (!nq) {
@@ -968,7 +1179,7 @@ int cvmm_vhost_user_dev_create(const struct cvmm_vhost_user_dev_opts *o,
 	 * the vhost-only ones or ACCESS_PLATFORM (no IOMMU here). */
 	d->dev.features = d->backend_features &
 			  ~(CVMM_VHOST_F_PROTOCOL_FEATURES | VHOST_F_LOG_ALL |
-			    CVMM_VIRTIO_F_ACCESS_PLATFORM);
+			    (d->iommu ? 0 : CVMM_VIRTIO_F_ACCESS_PLATFORM));
 	cvmm_log(CVMM_LOG_INFO, LOG,
 		 "%s: virtio-%s (id %u), backend features %#llx, protocol features %#llx, %u queues, %u config bytes%s%s",
 		 d->socket, type_name(o->device_id), o->device_id,
@@ -985,9 +1196,12 @@ void cvmm_vhost_user_dev_detach(struct cvmm_vhost_user_dev *d)
 	if (!d)
 		return;
 	d->detached = true;
+	unwatch_dma(d);
+	d->iotlb_on = false;
 	if (!d->fe)
 		return;
 	unwatch_sock(d);
+	unwatch_chan(d);
 	cvmm_vhost_frontend_destroy(d->fe);
 	d->fe = NULL;
 	d->sock = -1;
@@ -1011,6 +1225,8 @@ void cvmm_vhost_user_dev_destroy(struct cvmm_vhost_user_dev *d)
 	 * follows: removing it here would disarm it (timerfd_settime) from
 	 * the main thread, whose seccomp filter has no timer calls. */
 	unwatch_sock(d);
+	unwatch_chan(d);
+	unwatch_dma(d);
 	cvmm_vhost_frontend_destroy(d->fe);
 	cvmm_close(d->inflight_fd);
 	if (d->cfg_efd >= 0)

@@ -250,7 +250,7 @@ static int add_vhost(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 		struct cvmm_vhost_user_dev_opts o = {
 			.sz = sizeof(o), .socket = c->socket, .device_id = c->type,
 			.queues = c->queues, .reconnect = c->reconnect, .fs_tag = c->tag,
-			.em = em,
+			.em = em, .iommu = c->tr.iommu,
 		};
 		struct cvmm_vhost_user_dev *vu;
 		char why[320];

@@ -561,11 +561,6 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		snprintf(err, errlen, "virtio device: bad options");
 		return -EINVAL;
 	}
-	if (o->dma && o->detach) {
-		snprintf(err, errlen, "%s: iommu=on: a vhost-user backend cannot sit behind the "
-			 "virtio-iommu (no IOTLB support yet)", o->kind);
-		return -EOPNOTSUPP;
-	}
 	p = vmm->pci;
 	if (!p) {
 		snprintf(err, errlen, "%s: transport=pci needs PCI on the VM (cvmm_vmm_pci_add)",

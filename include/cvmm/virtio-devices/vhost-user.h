@@ -71,6 +71,14 @@ struct cvmm_vhost_user_dev_opts {
 	const char *fs_tag;         /* virtio-fs mount tag (at most 36 bytes),
 				     * for backends without PROTOCOL_F_CONFIG */
 	struct cvmm_event_manager *em; /* the device thread's loop */
+	/* Behind a virtio-iommu (the transport's queues translate through a
+	 * struct cvmm_dma_xlate): the backend must offer ACCESS_PLATFORM,
+	 * BACKEND_REQ and REPLY_ACK (else create fails, -EOPNOTSUPP). Ring
+	 * addresses go to it as IOVAs; its IOTLB misses (backend channel)
+	 * are answered with UPDATEs from the IOMMU's mappings, and every
+	 * unmap, detach or reset of the endpoint reaches it as an
+	 * INVALIDATE, acked before the IOMMU's operation completes. */
+	bool iommu;
 };
 
 /**
