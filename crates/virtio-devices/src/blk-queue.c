@@ -177,6 +177,15 @@ static int drain(struct cvmm_blk_queue *w, bool *pushed, bool *submitted)
 				(void)wq_error(w, r, true);
 			return r;
 		}
+		if (CVMM_UNLIKELY(chain.refused)) {
+			/* Behind an IOMMU, a buffer the guest did not map for
+			 * us: the request fails, nothing of it is read or
+			 * written, and the device goes on (not a broken
+			 * request: the driver's mapping, not its format). */
+			(void)push_chain(w, &chain, 0);
+			*pushed = true;
+			continue;
+		}
 		req = slot_get(w);
 		r = cvmm_blk_request_parse(req, &chain, w->mem, &w->disk);
 		if (CVMM_UNLIKELY(r < 0)) {

@@ -517,8 +517,11 @@ static int start_rings_locked(struct cvmm_vhost_user_dev *d, enum ring_base_from
 		return -EOPNOTSUPP;
 	}
 	ret = cvmm_vhost_frontend_set_features(d->fe, ring_features(d));
-	if (!ret && d->dma)
+	if (!ret && d->dma) {
 		d->iotlb_on = true;
+		cvmm_log(CVMM_LOG_INFO, LOG, "%s: behind the IOMMU: ring addresses are IOVAs, "
+			 "the backend's IOTLB is kept in step", d->socket);
+	}
 	if (!ret)
 		ret = d->pc_listening ? mem_table_postcopy(d)
 				      : cvmm_vhost_frontend_set_mem_table(d->fe, d->mem);

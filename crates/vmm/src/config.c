@@ -73,6 +73,9 @@ static unsigned int transports(struct cvmm_vm_devices *d, struct cvmm_vm_tr **t,
 	for (unsigned int i = 0; i < d->nnets; i++)
 		if (d->net[i].tr.iommu)
 			goto iommu;
+	for (unsigned int i = 0; i < d->nvhost; i++)
+		if (d->vhost[i].tr.iommu)
+			goto iommu;
 	if (!((d->vsock && d->vsock_tr.iommu) || (d->rng && d->rng_tr.iommu)))
 		goto rest;
 iommu:
@@ -123,6 +126,9 @@ int cvmm_vm_iommu_check(struct cvmm_vm_devices *d, char *err, size_t errlen)
 	for (unsigned int i = 0; i < d->nnets && !opt; i++)
 		if (d->net[i].tr.iommu && !cvmm_vm_tr_is_pci(d, &d->net[i].tr))
 			opt = "--net";
+	for (unsigned int i = 0; i < d->nvhost && !opt; i++)
+		if (d->vhost[i].tr.iommu && !cvmm_vm_tr_is_pci(d, &d->vhost[i].tr))
+			opt = d->vhost[i].opt;
 	if (!opt && d->vsock && d->vsock_tr.iommu && !cvmm_vm_tr_is_pci(d, &d->vsock_tr))
 		opt = "--vsock";
 	if (!opt && d->rng && d->rng_tr.iommu && !cvmm_vm_tr_is_pci(d, &d->rng_tr))
