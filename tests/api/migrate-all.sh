@@ -12,9 +12,10 @@
 # no MISMATCH, and the paused VM's disk image, read on the host, holds
 # every sector as one pass wrote it. Then the link cut (the veth brought
 # down, link_timeout_s=3, tc shaping so the cut lands mid-way): a
-# pre-copy fails with one line and the source runs on. The guest drives
-# virtio-mmio: each device says so (its "transport", which travels in the
-# migrated config). docs/migration.md.
+# pre-copy fails with one line and the source runs on; a post-copy
+# pauses on both sides (postcopy-paused) and, the link back up, a resume
+# brings the rest and the guest goes on as after every move.
+# docs/migration.md.
 . "${top_srcdir:-.}/tests/api/lib.sh"
 . "$top_srcdir/tests/api/lib-mig.sh"
 . "$top_srcdir/tests/api/lib-netns.sh"
@@ -39,7 +40,7 @@ fi
 nsenter -t $A -n ip addr add 10.9.0.1/24 dev mig0 && nsenter -t $A -n ip link set mig0 up &&
 	nsenter -t $B -n ip addr add 10.9.0.2/24 dev mig0 && nsenter -t $B -n ip link set mig0 up ||
 	{ echo "Bail out! veth set-up failed"; exit 1; }
-plan 39
+plan 55
 exec 3>&1  # the disk checks' lines, as TAP comments
 
 SECTORS=64
@@ -102,7 +103,7 @@ check "... the source VMM ends (status 0)" ends_ok $v0
 all_well "pre-copy" $B "$TMP/api.1"
 
 # 2. post-copy B -> A
-vmm_in $A 2 --guest-arg 0=0x0a00020f; v2=$vmm
+vmm_in $A 2 --guest-arg 0=0x0a00020f --event-monitor path="$TMP/ev.2"; v2=$vmm
 R "$TMP/api.2" receive-migration receiver_url=tcp:10.9.0.1:7402,memory_mode=Postcopy
 new_serial 2
 check "post-copy B -> A over the veth: send-migration returns" \
@@ -162,6 +163,55 @@ eventually 10 link_up $A
 R "$TMP/api.4" shutdown-vmm >/dev/null
 all_well "after the cut pre-copy" $A "$TMP/api.2"
 
-R "$TMP/api.2" shutdown-vmm >/dev/null
+# 5. post-copy A -> B cut mid-push: A's veth shaped to 8 Mbit/s so the
+# push lasts, then down; both sides give the link up after 3 s and pause
+# (postcopy-paused), the source keeping its paused copy
+nsenter -t $A -n tc qdisc add dev mig0 root tbf rate 8mbit burst 32kb latency 400ms
+vmm_in $B 5 --guest-arg 0=0x0a00020f --event-monitor path="$TMP/ev.5"; v5=$vmm
+R "$TMP/api.5" receive-migration receiver_url=tcp:10.9.0.2:7405,memory_mode=Postcopy,link_timeout_s=3
+new_serial 5
+R "$TMP/api.2" send-migration \
+	destination_url=tcp:10.9.0.2:7405,memory_mode=Postcopy,link_timeout_s=3 \
+	>/dev/null 2>"$TMP/send.5" &
+sender=$!
+pids="$pids $sender"
+check "post-copy A -> B through the shaped veth: the destination runs the guest" \
+	eventually 30 progress_is "$TMP/api.5" postcopy
+nsenter -t $A -n ip link set mig0 down
+check "link cut (A's veth down) mid-push: the source says postcopy-paused (validated)" \
+	eventually 20 progress_is "$TMP/api.2" postcopy-paused
+check "... the destination says postcopy-paused (validated)" \
+	eventually 20 progress_is "$TMP/api.5" postcopy-paused
+timeout 20 sh -c "while kill -0 $sender 2>/dev/null; do sleep 0.1; done"
+sed 's/^/# /' "$TMP/send.5" | tail -2
+check "... cvmm-remote send-migration fails, its last line naming the pause" \
+	sh -c "tail -1 '$TMP/send.5' | grep -q '^cvmm-remote: send-migration: postcopy-paused: '"
+check "... both event monitors: postcopy-paused" sh -c "grep -q postcopy-paused '$TMP/ev.2' &&
+	grep -q postcopy-paused '$TMP/ev.5'"
+check "... the source VM stays Paused, the destination's Running" \
+	sh -c ". '$top_srcdir/tests/api/lib.sh'; . '$top_srcdir/tests/api/lib-mig.sh'
+	       state_is '$TMP/api.2' Paused && state_is '$TMP/api.5' Running"
+# the link back up: a resume over it (the same port) brings the rest;
+# the source, itself the destination of move 2's post-copy, ends
+nsenter -t $A -n tc qdisc del dev mig0 root
+nsenter -t $A -n ip link set mig0 up
+eventually 10 link_up $A
+check "link back up: receive-migration resume=on on the paused destination" \
+	R "$TMP/api.5" receive-migration receiver_url=tcp:10.9.0.2:7405,resume=on,link_timeout_s=3
+resumed() {
+	R "$TMP/api.2" send-migration destination_url=tcp:10.9.0.2:7405,resume=on,link_timeout_s=3 \
+		>/dev/null 2>"$TMP/resume.5"
+}
+check "... send-migration resume=on: the rest goes, cvmm-remote returns at the end" resumed ||
+	{ tail -3 "$TMP/vmm.2.out"; tail -3 "$TMP/vmm.5.out"; } | sed 's/^/# /'
+sed 's/^/# /' "$TMP/resume.5" | tail -2
+check "... the source VMM ends (status 0)" ends_ok $v2
+check "... the destination completes: it has every page (validated)" \
+	eventually 30 progress_is "$TMP/api.5" completed
+check "... the destination's events: postcopy-paused, then postcopy-resumed" \
+	sh -c "grep -n postcopy '$TMP/ev.5' | tail -1 | grep -q postcopy-resumed"
+all_well "post-copy resumed" $B "$TMP/api.5"
+
+R "$TMP/api.5" shutdown-vmm >/dev/null
 check "no MISMATCH on any serial" sh -c "! grep -a MISMATCH '$TMP'/serial*"
 finish

@@ -473,8 +473,12 @@ static void pc_begin(struct pc_run *r, const struct cvmm_vmm_migrate_opts *o)
 {
 	char err[300] = "";
 
-	r->src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON,
-						  .dirty_ring_bytes = ring_bytes, .load = true });
+	bool fresh = !r->src; /* else the caller's VM, running */
+
+	if (fresh)
+		r->src = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON,
+							  .dirty_ring_bytes = ring_bytes,
+							  .load = true });
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->sv), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->lk), 0);
 	small_buffers(r->sv[0]);
@@ -484,8 +488,10 @@ static void pc_begin(struct pc_run *r, const struct cvmm_vmm_migrate_opts *o)
 	ck_assert_int_eq(pthread_create(&r->fwd.t, NULL, link_thread, &r->fwd), 0);
 	ck_assert_int_eq(pthread_create(&r->back.t, NULL, link_thread, &r->back), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->rq), 0);
-	ck_assert_int_eq(cvmm_vmm_start(r->src), 0);
-	sg_nap(100);
+	if (fresh) {
+		ck_assert_int_eq(cvmm_vmm_start(r->src), 0);
+		sg_nap(100);
+	}
 	r->j.vmm = r->src;
 	r->j.fd = r->sv[0];
 	r->j.o = *o;
@@ -569,6 +575,105 @@ START_TEST(postcopy)
 	       (unsigned long long)r.sp.total_ms);
 	ck_assert_uint_gt(r.sp.page_requests, 0);
 	pc_finish(&r);
+}
+END_TEST
+
+static void *resume_thread(void *arg)
+{
+	struct send_job *j = arg;
+
+	j->ret = cvmm_vmm_migrate_send(j->vmm, j->fd, &j->o, j->err, sizeof(j->err));
+	if (j->ret) /* the destination's accept hears the end, never hangs */
+		shutdown(j->fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void wait_mig_state(struct cvmm_vmm *vmm, enum cvmm_vmm_mig_state want,
+			   struct cvmm_vmm_mig_progress *p, const char *who)
+{
+	for (int i = 0; i < 2000; i++) {
+		ck_assert(cvmm_vmm_migrate_progress(vmm, p));
+		if (p->state == want)
+			return;
+		sg_nap(10);
+	}
+	ck_abort_msg("%s: %s, not %s: %s", who, cvmm_vmm_mig_state_name(p->state),
+		     cvmm_vmm_mig_state_name(want), p->error);
+}
+
+/*
+ * Post-copy recovery from a VM that came by post-copy itself (the chain
+ * of tests/api/migrate-all.sh: B -> A, then A -> B): A -> B completes; B
+ * sends post-copy on to C through a slow link, cut once C runs the guest:
+ * both pause (postcopy-paused), B keeping its copy. A resume over new
+ * connections brings the rest: B's completed receive of the first move
+ * does not make it "the destination", C completes and the guest finds
+ * every byte.
+ */
+START_TEST(postcopy_resume_chain)
+{
+	struct pc_run r1 = { 0 }, r2 = { 0 };
+	struct cvmm_vmm_receive_opts ro;
+	struct cvmm_vmm_incoming *in;
+	struct cvmm_vmm_mig_progress p;
+	struct send_job j = { 0 };
+	char err[300] = "";
+	int sv[2], rq[2], ret;
+
+	pc_begin(&r1, &(struct cvmm_vmm_migrate_opts){ .sz = sizeof(r1.j.o), .postcopy = true });
+	if (!pc_receive(&r1, "post-copy resume"))
+		return;
+	drop(r1.src);
+	pc_close(&r1);
+
+	/* B -> C, cut mid-push */
+	r2.src = r1.dst;
+	pc_begin(&r2, &(struct cvmm_vmm_migrate_opts){ .sz = sizeof(r2.j.o), .postcopy = true });
+	r2.dst = sg_make_vm(&(struct sg_vm_opts){ .mem = MEM, .backing = CVMM_VMM_MEM_ANON });
+	ro = (struct cvmm_vmm_receive_opts){ .sz = sizeof(ro), .request_fd = r2.rq[1] };
+	ret = cvmm_vmm_migrate_receive(r2.dst, r2.in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(r2.in);
+	ck_assert_msg(ret == 0, "receive: %s", err);
+	ck_assert_int_eq(cvmm_vmm_start(r2.dst), 0);
+	wait_mig_state(r2.dst, CVMM_VMM_MIG_POSTCOPY, &p, "C");
+	shutdown(r2.sv[0], SHUT_RDWR), shutdown(r2.lk[1], SHUT_RDWR);
+	shutdown(r2.rq[0], SHUT_RDWR), shutdown(r2.rq[1], SHUT_RDWR);
+	pthread_join(r2.j.t, NULL);
+	printf("# cut: the source: %s\n", r2.j.err);
+	ck_assert_int_ne(r2.j.ret, 0);
+	wait_mig_state(r2.src, CVMM_VMM_MIG_POSTCOPY_PAUSED, &p, "B");
+	ck_assert_int_eq(cvmm_vmm_state(r2.src), CVMM_VMM_PAUSED);
+	wait_mig_state(r2.dst, CVMM_VMM_MIG_POSTCOPY_PAUSED, &p, "C");
+	printf("# cut: the destination: %s\n", p.error);
+
+	/* the resume, over new connections */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rq), 0);
+	j.vmm = r2.src;
+	j.fd = sv[0];
+	j.o = (struct cvmm_vmm_migrate_opts){ .sz = sizeof(j.o), .postcopy = true, .resume = true,
+					      .request_fd = rq[0] };
+	ck_assert_int_eq(pthread_create(&j.t, NULL, resume_thread, &j), 0);
+	ret = cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err));
+	if (ret) {
+		pthread_join(j.t, NULL);
+		ck_abort_msg("resume: the source: %s; the destination: %s", j.err, err);
+	}
+	ck_assert(cvmm_vmm_incoming_resume(in));
+	ro = (struct cvmm_vmm_receive_opts){ .sz = sizeof(ro), .request_fd = rq[1] };
+	ret = cvmm_vmm_migrate_receive(r2.dst, in, &ro, err, sizeof(err));
+	cvmm_vmm_incoming_free(in);
+	pthread_join(j.t, NULL);
+	ck_assert_msg(ret == 0, "resume: the destination: %s", err);
+	ck_assert_msg(j.ret == 0, "resume: the source: %s", j.err);
+	ck_assert(cvmm_vmm_migrate_progress(r2.src, &p));
+	ck_assert_int_eq(p.state, CVMM_VMM_MIG_COMPLETED);
+	wait_mig_state(r2.dst, CVMM_VMM_MIG_COMPLETED, &p, "C");
+	printf("# resumed: %llu requests, %llu data pages in all\n",
+	       (unsigned long long)p.page_requests, (unsigned long long)p.pages_sent);
+	r2.j.ret = 0;
+	pc_finish(&r2);
+	close(sv[0]), close(sv[1]), close(rq[0]), close(rq[1]);
 }
 END_TEST
 
@@ -1167,6 +1272,7 @@ int main(int argc, char **argv)
 	tcase_add_test(t, tls_refused);
 #endif
 	tcase_add_test(t, postcopy);
+	tcase_add_test(t, postcopy_resume_chain);
 	tcase_add_test(t, precopy_switch);
 	tcase_add_test(t, precopy_switch_declined);
 	tcase_add_test(t, link_cut);

@@ -314,6 +314,10 @@ static void *send_main(void *arg)
 	ret = cvmm_vmm_migrate_send(a->vm.vmm, fd, &g->o, err, sizeof(err));
 	if (ret) {
 		CVMM_LOG(CVMM_LOG_WARN, "microvm", "send-migration: %s", err[0] ? err : strerror(-ret));
+		/* Refused before it published a figure: without this the
+		 * progress said "setup" for ever (a resume's set-up). */
+		if (!__atomic_load_n(&g->live, __ATOMIC_ACQUIRE))
+			mig_fail(g, "%s", err[0] ? err : strerror(-ret));
 	} else {
 		struct cvmm_vmm_mig_progress p;
 
@@ -856,9 +860,13 @@ void vm_migration_progress(struct api *a, struct cvmm_api_request *q,
 	struct cvmm_vmm_mig_progress vp;
 
 	if (a->vm.vmm && cvmm_vmm_migrate_progress(a->vm.vmm, &vp) &&
-	    vp.state == CVMM_VMM_MIG_POSTCOPY_PAUSED && p.state != CVMM_VMM_MIG_SETUP)
-		p = vp; /* a failed resume's set-up leaves it paused */
-	else if (a->mig.sending && !__atomic_load_n(&a->mig.live, __ATOMIC_ACQUIRE) &&
+	    vp.state == CVMM_VMM_MIG_POSTCOPY_PAUSED && p.state != CVMM_VMM_MIG_SETUP) {
+		/* a failed resume's set-up leaves it paused; the error is
+		 * the resume's when it failed before the VM's figures moved */
+		if (p.state == CVMM_VMM_MIG_FAILED && p.error[0])
+			snprintf(vp.error, sizeof(vp.error), "%s", p.error);
+		p = vp;
+	} else if (a->mig.sending && !__atomic_load_n(&a->mig.live, __ATOMIC_ACQUIRE) &&
 	    p.state != CVMM_VMM_MIG_FAILED)
 		;
 	else if (a->vm.vmm && p.state != CVMM_VMM_MIG_FAILED)

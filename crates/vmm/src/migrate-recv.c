@@ -989,6 +989,13 @@ void cvmm_vi_mig_postcopy_peers_end(struct cvmm_vmm *vmm)
 		cvmm_vi_peers_end(r->peers);
 }
 
+bool cvmm_vi_mig_receiving_paused(struct cvmm_vmm *vmm)
+{
+	struct receiver *r = vmm->mig ? vmm->mig->post : NULL;
+
+	return r && atomic_load(&r->paused);
+}
+
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm)
 {
 	struct receiver *r = vmm->mig ? vmm->mig->post : NULL;
@@ -1150,8 +1157,7 @@ int cvmm_vmm_migrate_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 		return -EINVAL;
 	if (err && errlen)
 		err[0] = 0;
-	if ((in->start.flags & CVMM_MIG_F_RESUME) || (vmm->mig && vmm->mig->post &&
-						       atomic_load(&vmm->mig->post->paused)))
+	if ((in->start.flags & CVMM_MIG_F_RESUME) || cvmm_vi_mig_receiving_paused(vmm))
 		return cvmm_vi_mig_resume_receive(vmm, in, o, err ? err : dummy,
 						  err ? errlen : sizeof(dummy));
 	if (cvmm_vmm_state(vmm) != CVMM_VMM_CREATED || vmm->restored ||

@@ -1142,8 +1142,11 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	if (o->resume) {
 		struct cvmm_vmm_mig_progress p = { 0 };
 
+		/* The destination of a paused post-copy says postcopy-paused
+		 * too; a VM that came by a post-copy that completed (its
+		 * receiver kept) and was then sent on is a source. */
 		cvmm_vmm_migrate_progress(vmm, &p);
-		if (p.state != CVMM_VMM_MIG_POSTCOPY_PAUSED || vmm->mig->post ||
+		if (p.state != CVMM_VMM_MIG_POSTCOPY_PAUSED || cvmm_vi_mig_receiving_paused(vmm) ||
 		    cvmm_vmm_state(vmm) != CVMM_VMM_PAUSED) {
 			snprintf(s.err, s.errlen, "migration: nothing to resume: the last migration "
 				 "is %s (a resume needs the source of a postcopy-paused one)",

@@ -22,7 +22,9 @@ struct migration {
 	uint64_t t0;                  /* start, ns */
 	pthread_mutex_t ring_lock;    /* harvests of the dirty rings, and active */
 	struct mig_dirty *active;     /* the send's tracking while it runs */
-	struct receiver *post;        /* a post-copy receive still running (migrate-recv.c) */
+	/* This VM's post-copy receive (migrate-recv.c): kept, its threads
+	 * ended, once it completed, until the VM goes. */
+	struct receiver *post;
 };
 
 /* Post-copy recovery on the destination (cvmm_vmm_migrate_receive() of a
@@ -33,10 +35,15 @@ struct migration {
 int cvmm_vi_mig_resume_receive(struct cvmm_vmm *vmm, struct cvmm_vmm_incoming *in,
 			       const struct cvmm_vmm_receive_opts *o, char *err, size_t errlen);
 
-/* Stop a post-copy receive's threads and userfaultfd (VM destroy). */
+/* This VM is the destination of a post-copy that lost its link (paused,
+ * waiting for a resume). A VM that came by a post-copy that completed
+ * and then moved on is not: it may be the source of a paused one. */
+bool cvmm_vi_mig_receiving_paused(struct cvmm_vmm *vmm);
+
 /* Post-copy's vhost-user backends stop faulting to us (POSTCOPY_END):
  * before the devices go. */
 void cvmm_vi_mig_postcopy_peers_end(struct cvmm_vmm *vmm);
+/* Stop a post-copy receive's threads and userfaultfd (VM destroy). */
 void cvmm_vi_mig_postcopy_fini(struct cvmm_vmm *vmm);
 
 struct migration *cvmm_vi_mig_get(struct cvmm_vmm *vmm);
