@@ -27,6 +27,16 @@
  *   arg 0 = 4: add and use as in 2, then write 4 to the port and poll it
  *          until it reads 4 (the host saves the VM and restores it into a
  *          new one), then a second request on the restored device: exit 0.
+ *   arg 0 = 5: INTx on hotplugged slots. Write 1 (the host adds an rng,
+ *          slot A), then 5 (a second one in slot A + 4). Each slot's
+ *          Interrupt Line must be what the DSDT's _PRT says for it, and
+ *          the two share it (four lines round the slots). The line is
+ *          routed level-triggered to vector 0x44, both rngs run without
+ *          MSI-X: a request on B interrupts with B's ISR set and A's clear
+ *          (the handler reads both ISRs, as a shared handler does), then
+ *          one on A; then a request on A while the handler leaves the ISR
+ *          unread: the line stays asserted and delivers again after each
+ *          EOI until the driver reads the ISR, then stops. Exit 0.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -36,18 +46,29 @@ GUEST_IMAGE_FLAGS(CVMM_GUEST_F_ENTER_CPL0);
 #define PORT 0x510
 #define GED_VECTOR 0x40
 #define Q_VECTOR 0x42
+#define INTX_VECTOR 0x44
 #define WAIT (1ull << 31)
 #define PCIU 0x10
 #define PCID 0x14
 #define B0EJ 0x18
 
 static uint64_t ged, ecam, win32;
+static const uint8_t *dsdt;
+static uint32_t dsdt_len;
 static unsigned int ged_gsi;
 static volatile uint32_t irqs[256];
+/* INTx (mode 5): the ISRs the handler reads, and what it found in them. */
+static volatile uint64_t isr_at[2];
+static volatile uint8_t isr_seen[2];
+static volatile bool isr_in_handler;
 
 static void on_irq(unsigned int vector)
 {
 	irqs[vector & 0xff]++;
+	if (vector == INTX_VECTOR && isr_in_handler)
+		for (unsigned int i = 0; i < 2; i++)
+			if (isr_at[i])
+				isr_seen[i] |= mmio_read8(isr_at[i]);
 }
 
 static uint32_t le32(const uint8_t *p)
@@ -66,10 +87,22 @@ static int fail(int step, const char *what)
 	return 0x50 + step;
 }
 
+/* The GSI the DSDT's _PRT gives @slot's INTA: the entry Package (4)
+ * { DWord slot << 16 | 0xFFFF, Zero, Zero, Byte GSI }; 0 without one. */
+static unsigned int prt_gsi(unsigned int slot)
+{
+	const uint8_t want[8] = { 0x0c, 0xff, 0xff, (uint8_t)slot, 0, 0x00, 0x00, 0x0a };
+
+	for (uint32_t i = 36; i + 9 <= dsdt_len; i++)
+		if (!memcmp(dsdt + i, want, 8))
+			return dsdt[i + 8];
+	return 0;
+}
+
 /* RSDP -> XSDT -> FADT (DSDT) and MCFG; the facts this guest needs. */
 static bool find_tables(void)
 {
-	const uint8_t *rsdp = NULL, *xsdt, *dsdt = NULL;
+	const uint8_t *rsdp = NULL, *xsdt, *dt = NULL;
 	uint32_t n, dlen;
 
 	for (uint64_t a = 0xe0000; a < 0x100000 && !rsdp; a += 16)
@@ -83,27 +116,29 @@ static bool find_tables(void)
 		const uint8_t *t = (const uint8_t *)le64(xsdt + 36 + 8 * i);
 
 		if (!memcmp(t, "FACP", 4))
-			dsdt = (const uint8_t *)le64(t + 140);
+			dt = (const uint8_t *)le64(t + 140);
 		else if (!memcmp(t, "MCFG", 4))
 			ecam = le64(t + 44);
 	}
-	if (!dsdt)
+	if (!dt)
 		return false;
-	dlen = le32(dsdt + 4);
+	dlen = le32(dt + 4);
+	dsdt = dt;
+	dsdt_len = dlen;
 	for (uint32_t i = 36; i + 16 <= dlen; i++) {
 		/* PCI0's 32-bit window: DWordMemory (0x87, length 0x17). */
-		if (!win32 && dsdt[i] == 0x87 && dsdt[i + 1] == 0x17 && dsdt[i + 3] == 0)
-			win32 = le32(dsdt + i + 10);
+		if (!win32 && dt[i] == 0x87 && dt[i + 1] == 0x17 && dt[i + 3] == 0)
+			win32 = le32(dt + i + 10);
 		/* OperationRegion (GDST, SystemMemory, DWord base, ...) */
-		if (!ged && dsdt[i] == 0x5b && dsdt[i + 1] == 0x80 &&
-		    !memcmp(dsdt + i + 2, "GDST", 4) && dsdt[i + 6] == 0 && dsdt[i + 7] == 0x0c)
-			ged = le32(dsdt + i + 8);
-		if (ged_gsi || memcmp(dsdt + i, "ACPI0013", 8))
+		if (!ged && dt[i] == 0x5b && dt[i + 1] == 0x80 &&
+		    !memcmp(dt + i + 2, "GDST", 4) && dt[i + 6] == 0 && dt[i + 7] == 0x0c)
+			ged = le32(dt + i + 8);
+		if (ged_gsi || memcmp(dt + i, "ACPI0013", 8))
 			continue;
 		/* The GED's _CRS: one Extended Interrupt. */
 		for (uint32_t j = i; j + 12 <= dlen && j < i + 64; j++)
-			if (dsdt[j] == 0x89 && dsdt[j + 1] == 6 && dsdt[j + 2] == 0 && dsdt[j + 4] == 1)
-				ged_gsi = le32(dsdt + j + 5);
+			if (dt[j] == 0x89 && dt[j + 1] == 6 && dt[j + 2] == 0 && dt[j + 4] == 1)
+				ged_gsi = le32(dt + j + 5);
 	}
 	return ged && ged_gsi;
 }
@@ -150,19 +185,19 @@ static int hostile(void)
 }
 
 struct rng {
-	uint64_t common, notify;
+	uint64_t common, notify, isr;
 	uint32_t mult;
 	uint16_t noff;
 	uint16_t n;
+	bool intx;                  /* set before rng_setup: no MSI-X */
+	struct vring_desc *desc;
+	volatile struct vring_avail *avail;
+	volatile struct vring_used *used;
+	uint8_t *buf;
 };
 
-static struct vring_desc *desc;
-static volatile struct vring_avail *avail;
-static volatile struct vring_used *used;
-static uint8_t *buf;
-
 /* Place BAR 0, find the capabilities, set the rng up with its queue on
- * MSI-X vector 1 -> Q_VECTOR. */
+ * MSI-X vector 1 -> Q_VECTOR (or on INTx with @r->intx). */
 static int rng_setup(unsigned int slot, struct rng *r)
 {
 	uint64_t bar = win32 + 0x100000 + ((uint64_t)slot << 16);
@@ -172,7 +207,7 @@ static int rng_setup(unsigned int slot, struct rng *r)
 		return fail(5, "not a virtio-rng");
 	mmio_write32(ecam_at(slot, 0x10), (uint32_t)bar);
 	mmio_write16(ecam_at(slot, 4), 0x6);
-	r->common = r->notify = 0;
+	r->common = r->notify = r->isr = 0;
 	for (uint32_t off = mmio_read8(ecam_at(slot, 0x34)) & ~3u, n = 0; off && n < 48;
 	     off = mmio_read8(ecam_at(slot, off + 1)) & ~3u, n++) {
 		uint8_t id = mmio_read8(ecam_at(slot, off)), type;
@@ -190,8 +225,10 @@ static int rng_setup(unsigned int slot, struct rng *r)
 			r->notify = bar + mmio_read32(ecam_at(slot, off + 8));
 			r->mult = mmio_read32(ecam_at(slot, off + 16));
 		}
+		if (type == 3)
+			r->isr = bar + mmio_read32(ecam_at(slot, off + 8));
 	}
-	if (!r->common || !r->notify || !msix)
+	if (!r->common || !r->notify || !r->isr || !msix)
 		return fail(5, "capabilities");
 	mmio_write8(r->common + 0x14, 0);
 	for (int i = 0; mmio_read8(r->common + 0x14); i++)
@@ -203,8 +240,9 @@ static int rng_setup(unsigned int slot, struct rng *r)
 	mmio_write8(r->common + 0x14, 0x0b);
 	if (!(mmio_read8(r->common + 0x14) & VIRTIO_S_FEATURES_OK))
 		return fail(5, "FEATURES_OK");
-	mmio_write16(ecam_at(slot, msix + 2), 0x8000);
-	for (unsigned int e = 0; e < 2; e++) {
+	if (!r->intx)
+		mmio_write16(ecam_at(slot, msix + 2), 0x8000);
+	for (unsigned int e = 0; e < 2 && !r->intx; e++) {
 		uint64_t ent = bar + (table & ~7u) + 16 * e;
 
 		mmio_write32(ent + 0, 0xfee00000u | lapic_id() << 12);
@@ -212,50 +250,52 @@ static int rng_setup(unsigned int slot, struct rng *r)
 		mmio_write32(ent + 8, Q_VECTOR - 1 + e);
 		mmio_write32(ent + 12, 0);
 	}
-	mmio_write16(r->common + 0x10, 0);
+	mmio_write16(r->common + 0x10, r->intx ? 0xffff : 0);
 	mmio_write16(r->common + 0x16, 0);
-	mmio_write16(r->common + 0x1a, 1);
+	mmio_write16(r->common + 0x1a, r->intx ? 0xffff : 1);
 	mmio_write16(r->common + 0x18, VQ_SIZE);
 	r->noff = mmio_read16(r->common + 0x1e);
-	if (!desc) {
-		desc = virtio_alloc(4096);
-		avail = virtio_alloc(4096);
-		used = virtio_alloc(4096);
-		buf = virtio_alloc(4096);
+	if (!r->desc) {
+		r->desc = virtio_alloc(4096);
+		r->avail = virtio_alloc(4096);
+		r->used = virtio_alloc(4096);
+		r->buf = virtio_alloc(4096);
 	}
-	memset((void *)desc, 0, 4096);
-	memset((void *)avail, 0, 4096);
-	memset((void *)used, 0, 4096);
-	mmio_write64(r->common + 0x20, (uint64_t)desc);
-	mmio_write64(r->common + 0x28, (uint64_t)avail);
-	mmio_write64(r->common + 0x30, (uint64_t)used);
+	memset((void *)r->desc, 0, 4096);
+	memset((void *)r->avail, 0, 4096);
+	memset((void *)r->used, 0, 4096);
+	mmio_write64(r->common + 0x20, (uint64_t)r->desc);
+	mmio_write64(r->common + 0x28, (uint64_t)r->avail);
+	mmio_write64(r->common + 0x30, (uint64_t)r->used);
 	mmio_write16(r->common + 0x1c, 1);
 	mmio_write8(r->common + 0x14, 0x0f);
 	r->n = 0;
 	return 0;
 }
 
-/* One request for 32 random bytes; its interrupt must arrive on Q_VECTOR. */
+/* One request for 32 random bytes; its interrupt must arrive on Q_VECTOR
+ * (INTX_VECTOR for an INTx rng). */
 static int rng_read(struct rng *r)
 {
-	uint32_t seen = irqs[Q_VECTOR];
+	unsigned int vector = r->intx ? INTX_VECTOR : Q_VECTOR;
+	uint32_t seen = irqs[vector];
 	uint16_t i = r->n;
 
-	memset(buf, 0, 64);
-	desc[i % VQ_SIZE] = (struct vring_desc){ (uint64_t)buf, 32, VRING_DESC_F_WRITE, 0 };
-	avail->ring[i % VQ_SIZE] = (uint16_t)(i % VQ_SIZE);
+	memset(r->buf, 0, 64);
+	r->desc[i % VQ_SIZE] = (struct vring_desc){ (uint64_t)r->buf, 32, VRING_DESC_F_WRITE, 0 };
+	r->avail->ring[i % VQ_SIZE] = (uint16_t)(i % VQ_SIZE);
 	barrier();
-	avail->idx = (uint16_t)(i + 1);
+	r->avail->idx = (uint16_t)(i + 1);
 	barrier();
 	mmio_write16(r->notify + (uint64_t)r->noff * r->mult, 0);
-	for (uint64_t k = 0; used->idx != (uint16_t)(i + 1); k++)
+	for (uint64_t k = 0; r->used->idx != (uint16_t)(i + 1); k++)
 		if (k > VIRTIO_SPINS)
 			return fail(6, "no answer from the rng");
 	r->n++;
-	if (used->ring[i % VQ_SIZE].len != 32)
+	if (r->used->ring[i % VQ_SIZE].len != 32)
 		return fail(6, "short answer");
-	if (!wait_irq(Q_VECTOR, seen))
-		return fail(6, "no MSI-X interrupt");
+	if (!wait_irq(vector, seen))
+		return fail(6, r->intx ? "no INTx interrupt" : "no MSI-X interrupt");
 	return 0;
 }
 
@@ -298,6 +338,63 @@ static int eject_and_wait(unsigned int slot)
 		cpu_relax();
 	}
 	return fail(3, "the slot stayed occupied after the eject");
+}
+
+/* Mode 5: two hotplugged rngs on one shared, level-triggered INTx line. */
+static int intx_shared(uint32_t *seen)
+{
+	static struct rng rr[2];
+	unsigned int slot[2], line[2];
+	uint32_t before, after;
+	int ret;
+
+	for (unsigned int i = 0; i < 2; i++) {
+		outb(PORT, i ? 5 : 1);
+		if ((ret = hp_event(seen, true, &slot[i])))
+			return ret;
+		line[i] = mmio_read8(ecam_at(slot[i], 0x3c));
+		if (!line[i] || line[i] != prt_gsi(slot[i]))
+			return fail(7, "Interrupt Line is not the _PRT's GSI for the slot");
+		if (mmio_read8(ecam_at(slot[i], 0x3d)) != 1)
+			return fail(7, "Interrupt Pin is not INTA");
+		rr[i].intx = true;
+		if ((ret = rng_setup(slot[i], &rr[i])))
+			return ret;
+		isr_at[i] = rr[i].isr;
+	}
+	if (slot[1] != slot[0] + 4 || line[0] != line[1])
+		return fail(7, "slots A and A + 4 do not share a line");
+	guest_printf("hotplug: slots %u and %u on INTx GSI %u (the _PRT's)\n", slot[0], slot[1],
+		     line[0]);
+	ioapic_route_level(line[0], INTX_VECTOR, lapic_id());
+	isr_in_handler = true;
+	for (int i = 1; i >= 0; i--) {
+		isr_seen[0] = isr_seen[1] = 0;
+		if ((ret = rng_read(&rr[i])))
+			return ret;
+		if (!(isr_seen[i] & 1) || isr_seen[1 - i])
+			return fail(8, "the shared handler found the ISRs wrong");
+	}
+	/* A driver that has not read the ISR yet: the line is still up. */
+	isr_in_handler = false;
+	before = irqs[INTX_VECTOR];
+	if ((ret = rng_read(&rr[0])))
+		return ret;
+	for (uint64_t i = 0; irqs[INTX_VECTOR] < before + 3; i++)
+		if (i > WAIT)
+			return fail(9, "INTx delivered once while the ISR stayed set (an edge, "
+				    "not a level)");
+	if (!(mmio_read8(rr[0].isr) & 1))
+		return fail(9, "the ISR lost its bit");
+	after = irqs[INTX_VECTOR];
+	for (uint64_t i = 0; i < (1ull << 26); i++)
+		cpu_relax();
+	/* One may have been on its way when the ISR was read. */
+	if (irqs[INTX_VECTOR] > after + 1)
+		return fail(9, "INTx kept coming after the ISR was read");
+	guest_printf("hotplug: INTx shared by two slots; a level: %u deliveries before the ISR "
+		     "read, none after\n", after - before);
+	return 0;
 }
 
 int guest_main(unsigned int cpu)
@@ -354,8 +451,10 @@ int guest_main(unsigned int cpu)
 		guest_printf("hotplug: slot %u gone\n", slot);
 		return 0x49;
 	}
+	if (mode == 5)
+		return intx_shared(&seen);
 	if (mode != 2 && mode != 4)
-		return fail(0, "arg 0: mode 1-4");
+		return fail(0, "arg 0: mode 1-5");
 	if (mode == 4)
 		rounds = 1;
 	for (uint64_t i = 0; i < rounds; i++) {

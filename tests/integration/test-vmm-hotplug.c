@@ -11,7 +11,10 @@
  *    device table come back each round; refusals (outside a hotplug window,
  *    a second request) on the way;
  *  - save with RAM after a hotplug and restore into a new VM built with
- *    the device in the same slot: the guest's next request is answered.
+ *    the device in the same slot: the guest's next request is answered;
+ *  - INTx of two hotplugged functions on the line the _PRT gives their
+ *    slots (shared), level-triggered: delivered again after each EOI
+ *    while the ISR is unread, not after.
  * Host work runs on the VM's control loop, reached from the guest's port
  * handler (a vCPU thread may not quiesce the VM it runs in).
  */
@@ -173,6 +176,24 @@ static int do_add(struct cvmm_event_manager *em, void *arg)
 	return 0;
 }
 
+/* A second rng four slots after the first: the INTx line they share. */
+static int do_add_shared(struct cvmm_event_manager *em, void *arg)
+{
+	struct cvmm_vmm *vmm = arg;
+	char err[256] = "", id[CVMM_VMM_ID_MAX];
+	int ret;
+
+	(void)em;
+	ret = cvmm_vmm_hotplug_begin(vmm);
+	if (!ret) {
+		ret = add_rng(vmm, NULL, hp.slot + 4, id, NULL, err, sizeof(err));
+		cvmm_vmm_hotplug_end(vmm);
+	}
+	if (ret)
+		failed("hotplug add in slot A + 4: %s", err[0] ? err : strerror(-ret));
+	return 0;
+}
+
 static int do_remove(struct cvmm_event_manager *em, void *arg)
 {
 	struct cvmm_vmm *vmm = arg;
@@ -235,6 +256,9 @@ static void ctl_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 		break;
 	case 4:
 		atomic_store(&hp.want_save, true);
+		break;
+	case 5:
+		cvmm_event_manager_call(em, do_add_shared, vmm, false);
 		break;
 	}
 }
@@ -380,6 +404,20 @@ START_TEST(save_restore_after_hotplug)
 }
 END_TEST
 
+/* INTx on hotplugged slots: the _PRT's line, shared, level-triggered. */
+START_TEST(intx_shared_level)
+{
+	struct cvmm_vmm *vmm;
+
+	cvmm_test_require_kvm();
+	vmm = make_vm(5, true, true);
+	ck_assert_int_eq(cvmm_vmm_start(vmm), 0);
+	run_watched(vmm);
+	expect_exit(vmm, 0);
+	cvmm_vmm_destroy(vmm);
+}
+END_TEST
+
 /* Unplug on VMs that have not booted, and of what cannot leave at runtime. */
 START_TEST(unplug_refusals)
 {
@@ -421,6 +459,7 @@ int main(void)
 	tcase_add_test(tc, unplug_refusals);
 	tcase_add_test(tc, add_use_remove_rounds);
 	tcase_add_test(tc, save_restore_after_hotplug);
+	tcase_add_test(tc, intx_shared_level);
 	suite_add_tcase(s, tc);
 	return cvmm_test_run((Suite *[]){ s, NULL });
 }

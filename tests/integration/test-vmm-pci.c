@@ -370,10 +370,28 @@ START_TEST(acpi_describes_pci)
 	ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), "_PRT", 4));
 	ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), "MBRD", 4));
 	{
-		/* The _PRT entry's address: DWord 0x0001FFFF for slot 1. */
-		uint8_t want[5] = { 0x0c, 0xff, 0xff, (uint8_t)slot, 0 };
+		/* A _PRT entry for every slot, empty ones too (a hotplugged
+		 * device needs its line in the table the guest already has):
+		 * Package { DWord slot << 16 | 0xFFFF, Zero (INTA), Zero,
+		 * Byte GSI }; four lines shared round the slots. */
+		unsigned int gsi[32] = { 0 };
+		uint64_t cfg = pi.ecam_base + ((uint64_t)slot << 15);
 
-		ck_assert_ptr_nonnull(memmem(dsdt, le(hdr + 4, 4), want, 5));
+		for (unsigned int s = 1; s < 32; s++) {
+			uint8_t want[8] = { 0x0c, 0xff, 0xff, (uint8_t)s, 0, 0x00, 0x00, 0x0a };
+			const uint8_t *e = memmem(dsdt, le(hdr + 4, 4), want, 8);
+
+			ck_assert_msg(e != NULL, "no _PRT entry for slot %u", s);
+			gsi[s] = e[8];
+			ck_assert_uint_ge(gsi[s], 5);
+			ck_assert_uint_lt(gsi[s], 24);
+			if (s > 4)
+				ck_assert_uint_eq(gsi[s], gsi[s - 4]);
+			if (s > 1)
+				ck_assert_uint_ne(gsi[s], gsi[s - 1]);
+		}
+		/* Interrupt Line says what the _PRT says. */
+		ck_assert_uint_eq(bus_rd(vmm, cfg + 0x3c, 1), gsi[slot]);
 	}
 	free(dsdt);
 	cvmm_vmm_destroy(vmm);
@@ -382,7 +400,7 @@ END_TEST
 
 /* Devices come and go before boot: slot, lines, GSIs and fds come back;
  * BAR 0 is reached where the host (playing the guest) puts it, and only
- * inside a window; the interrupt lines run out with a message. */
+ * inside a window; the slots run out with a message. */
 START_TEST(add_remove_and_bar_moves)
 {
 	struct cvmm_vmm_opts o = { .sz = sizeof(o), .mem_size = 16 << 20, .ncpus = 1 };
@@ -427,11 +445,12 @@ START_TEST(add_remove_and_bar_moves)
 		ck_assert_int_eq(cvmm_vmm_device_remove(vmm, id), 0);
 		ck_assert_uint_eq(bus_rd(vmm, cfg, 4), 0xffffffff);
 	}
-	/* 18 lines for devices (as virtio-mmio's): the 19th add fails. */
+	/* The slots share 4 INTx lines: every slot fills (it was 18, one
+	 * line each); the 32nd add fails for want of a slot. */
 	while (add_rng_pci(vmm, id, &slot, err, sizeof(err)) == 0)
 		n++;
-	ck_assert_int_eq(n, 18);
-	ck_assert_ptr_nonnull(strstr(err, "no interrupt line"));
+	ck_assert_int_eq(n, 31);
+	ck_assert_ptr_nonnull(strstr(err, "all 31 slots are taken"));
 	cvmm_vmm_destroy(vmm);
 }
 END_TEST

@@ -4,8 +4,9 @@
  * core (transport.c). What is PCI's own lives here: the configuration
  * space and its virtio capabilities (pci crate), BAR 0's layout (common,
  * ISR, device, notify, MSI-X table and PBA), the MSI-X vector of config
- * and of each queue, an eventfd per vector, INTx when MSI-X is off, and
- * the VIRTIO_PCI_CAP_PCI_CFG window.
+ * and of each queue, an eventfd per vector, INTx when MSI-X is off (level
+ * semantics through KVM's resample eventfd), and the VIRTIO_PCI_CAP_PCI_CFG
+ * window.
  *
  * Locks: the core's (registers), this file's vec_lock (the vector
  * numbers; read by the device thread in trigger), the MSI-X object's.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <cvmm/virtio-devices/pci.h>
 
@@ -35,6 +37,8 @@ struct cvmm_virtio_pci {
 	unsigned int nvec;
 	int vec_fd[CVMM_VIRTIO_MAX_QUEUES + 1];
 	int intx_fd;
+	int resample_fd;            /* KVM: the guest EOIed the INTx line */
+	struct cvmm_event_manager *em;
 	pthread_mutex_t vec_lock;
 	uint16_t config_vector;
 	uint16_t queue_vector[CVMM_VIRTIO_MAX_QUEUES];
@@ -68,6 +72,27 @@ static void intx(struct cvmm_virtio_pci *t, uint32_t isr)
 	r = cvmm_eventfd_write(t->intx_fd, 1);
 	if (r < 0)
 		CVMM_LOG(CVMM_LOG_WARN, VD_CRATE, "virtio-pci INTx eventfd write: %d", r);
+}
+
+/*
+ * INTx is a level: KVM holds the line from the irqfd write until the
+ * guest's EOI, then drops it and signals here. While the ISR still has a
+ * bit the driver has not read, the level is still up: assert again, or a
+ * completion raised between the driver's ISR read and its EOI would be
+ * lost (and on a line shared by several slots, so would another device's).
+ * A vhost-user backend writes the irqfd without the ISR; nothing to redo.
+ */
+static void intx_resample(struct cvmm_event_manager *em, int fd, uint32_t events, void *opaque)
+{
+	struct cvmm_virtio_pci *t = opaque;
+	uint64_t v;
+
+	(void)em;
+	(void)events;
+	if (cvmm_eventfd_read(fd, &v) < 0)
+		return;
+	if (!cvmm_pci_msix_enable_bit(t->msix) && cvmm_virtio_transport_isr(t->core))
+		(void)cvmm_eventfd_write(t->intx_fd, 1);
 }
 
 static void vpci_trigger(struct cvmm_virtio_interrupt *irq, enum cvmm_virtio_irq_type type,
@@ -474,6 +499,7 @@ static void free_parts(struct cvmm_virtio_pci *t)
 	for (i = 0; i < t->nvec; i++)
 		cvmm_close(t->vec_fd[i]);
 	cvmm_close(t->intx_fd);
+	cvmm_close(t->resample_fd);
 	pthread_mutex_destroy(&t->vec_lock);
 	free(t);
 }
@@ -495,7 +521,8 @@ int cvmm_virtio_pci_create(const struct cvmm_virtio_pci_opts *o, struct cvmm_vir
 	pthread_mutex_init(&t->vec_lock, NULL);
 	t->dev = o->dev;
 	t->nvec = o->dev->num_queues + 1u;
-	t->intx_fd = -1;
+	t->intx_fd = t->resample_fd = -1;
+	t->em = o->em;
 	for (i = 0; i < t->nvec; i++)
 		t->vec_fd[i] = -1;
 	t->msix_update = o->msix_update;
@@ -504,6 +531,8 @@ int cvmm_virtio_pci_create(const struct cvmm_virtio_pci_opts *o, struct cvmm_vir
 	t->irq.ops = &vpci_irq_ops;
 	reset_vectors(t);
 	r = t->intx_fd = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
+	if (r >= 0)
+		r = t->resample_fd = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
 	for (i = 0; r >= 0 && i < t->nvec; i++)
 		r = t->vec_fd[i] = cvmm_eventfd_create(CVMM_EVENTFD_NONBLOCK);
 	if (r >= 0)
@@ -518,6 +547,11 @@ int cvmm_virtio_pci_create(const struct cvmm_virtio_pci_opts *o, struct cvmm_vir
 	r = cvmm_virtio_transport_create(&co, &t->core);
 	if (r < 0)
 		goto fail;
+	r = cvmm_event_manager_add(t->em, t->resample_fd, EPOLLIN, intx_resample, t);
+	if (r < 0) {
+		cvmm_virtio_transport_destroy(t->core);
+		goto fail;
+	}
 	*out = t;
 	return 0;
 fail:
@@ -531,6 +565,7 @@ void cvmm_virtio_pci_destroy(struct cvmm_virtio_pci *t)
 		return;
 	/* The device may still signal while it is reset: interrupts last. */
 	cvmm_virtio_transport_destroy(t->core);
+	cvmm_event_manager_remove(t->em, t->resample_fd);
 	free_parts(t);
 }
 
@@ -574,6 +609,11 @@ unsigned int cvmm_virtio_pci_num_vectors(const struct cvmm_virtio_pci *t)
 int cvmm_virtio_pci_intx_fd(const struct cvmm_virtio_pci *t)
 {
 	return t ? t->intx_fd : -EINVAL;
+}
+
+int cvmm_virtio_pci_intx_resample_fd(const struct cvmm_virtio_pci *t)
+{
+	return t ? t->resample_fd : -EINVAL;
 }
 
 uint16_t cvmm_virtio_pci_config_vector(struct cvmm_virtio_pci *t)

@@ -42,6 +42,9 @@
 #define WIN32_SIZE (64ull << 20)
 #define WIN64_SIZE (1ull << 30)
 #define MAX_VEC (CVMM_VIRTIO_MAX_QUEUES + 1u)
+/* INTx lines the slots share, slot s on line s % PCI_INTX_LINES (the _PRT
+ * says so for every slot from boot, hotplugged ones included). */
+#define PCI_INTX_LINES 4u
 
 struct vpdev;
 
@@ -57,6 +60,7 @@ struct vmm_pci {
 	struct win w32, w64;
 	pthread_rwlock_t map_lock;        /* slots[].bar_addr as the windows see it */
 	pthread_mutex_t route_lock;       /* the KVM routing table */
+	uint64_t intx_gsi;                /* first of PCI_INTX_LINES */
 	struct vpdev *slots[CVMM_PCI_SLOTS];
 };
 
@@ -293,6 +297,11 @@ int cvmm_vmm_pci_add(struct cvmm_vmm *vmm, char *err, size_t errlen)
 			 strerror(-ret));
 		goto fail;
 	}
+	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, PCI_INTX_LINES, 0, PCI_OWNER, &p->intx_gsi);
+	if (ret) {
+		snprintf(err, errlen, "pci: no %u interrupt lines left for INTx", PCI_INTX_LINES);
+		goto fail;
+	}
 	p->w32.len = WIN32_SIZE;
 	p->w64.len = WIN64_SIZE;
 	so.ecam_base = p->ecam;
@@ -358,6 +367,11 @@ int cvmm_vmm_pci_info(const struct cvmm_vmm *vmm, struct cvmm_vmm_pci_info *out)
 	return 0;
 }
 
+static uint32_t slot_gsi(const struct vmm_pci *p, unsigned int slot)
+{
+	return (uint32_t)p->intx_gsi + slot % PCI_INTX_LINES;
+}
+
 bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 		      struct cvmm_acpi_pci_irq *irqs)
 {
@@ -366,10 +380,11 @@ bool cvmm_vi_pci_acpi(const struct cvmm_vmm *vmm, struct cvmm_acpi_pci *out,
 
 	if (!p)
 		return false;
-	for (unsigned int s = 0; s < CVMM_PCI_SLOTS; s++)
-		if (p->slots[s])
-			irqs[n++] = (struct cvmm_acpi_pci_irq){ .slot = (uint8_t)s,
-								.gsi = p->slots[s]->intx_gsi };
+	/* Every slot but the host bridge's, empty ones too: a device
+	 * hotplugged later finds its line in the table the guest has. */
+	for (unsigned int s = 1; s < CVMM_PCI_SLOTS; s++)
+		irqs[n++] = (struct cvmm_acpi_pci_irq){ .slot = (uint8_t)s,
+							.gsi = slot_gsi(p, s) };
 	*out = (struct cvmm_acpi_pci){
 		.segment = 0, .bus_start = 0, .bus_end = 0, .ecam_base = p->ecam,
 		.mmio32_base = p->w32.base, .mmio32_size = p->w32.len,
@@ -552,7 +567,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	struct cvmm_virtio_pci_opts po = { .sz = sizeof(po) };
 	struct vmm_pci *p;
 	struct vpdev *d;
-	uint64_t gsi, msi;
+	uint64_t msi;
 	uint8_t line;
 	int ret;
 
@@ -589,15 +604,11 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		ret = -EEXIST;
 		goto fail_free;
 	}
-	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_GSI, 1, 0, d->c.id, &gsi);
-	if (!ret)
-		ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MSI, d->nvec, 0, d->c.id, &msi);
+	ret = cvmm_vmm_alloc(vmm, CVMM_VMM_RES_MSI, d->nvec, 0, d->c.id, &msi);
 	if (ret) {
-		snprintf(err, errlen, "%s: no interrupt line or MSI GSIs left for another device",
-			 o->kind);
+		snprintf(err, errlen, "%s: no MSI GSIs left for another device", o->kind);
 		goto fail_res;
 	}
-	d->intx_gsi = (uint32_t)gsi;
 	d->msi_gsi = (uint32_t)msi;
 	po.dev = o->dev;
 	po.mem = vmm->mem;
@@ -613,16 +624,6 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		goto fail_res;
 	}
 	d->c.core = cvmm_virtio_pci_transport(d->t);
-	/* What firmware would write: the INTx line's GSI. */
-	line = (uint8_t)d->intx_gsi;
-	cvmm_pci_config_set(cvmm_virtio_pci_config(d->t), CVMM_PCI_INTERRUPT_LINE, &line, 1);
-	ret = cvmm_kvm_vm_register_irqfd(vmm->vm, cvmm_virtio_pci_intx_fd(d->t), d->intx_gsi, -1);
-	if (ret) {
-		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, d->intx_gsi,
-			 strerror(-ret));
-		goto fail_t;
-	}
-	d->intx_on = true;
 	ret = cvmm_pci_segment_add(p->seg, o->pci_slot ? (int)o->pci_slot : -1,
 				   cvmm_virtio_pci_config(d->t), &pci_dev_ops, d);
 	if (ret < 0) {
@@ -634,6 +635,22 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 		goto fail_t;
 	}
 	d->slot = ret;
+	/* The slot's line as the _PRT has it, and what firmware would write
+	 * in Interrupt Line. The guest learns of a hotplugged slot only at
+	 * cvmm_vmm_hotplug_end(), a booting one only once the vCPUs run.
+	 * With the resample fd the line is a level, as PCI's INTx is (shared
+	 * by four slots, it must be). */
+	d->intx_gsi = slot_gsi(p, (unsigned int)d->slot);
+	line = (uint8_t)d->intx_gsi;
+	cvmm_pci_config_set(cvmm_virtio_pci_config(d->t), CVMM_PCI_INTERRUPT_LINE, &line, 1);
+	ret = cvmm_kvm_vm_register_irqfd(vmm->vm, cvmm_virtio_pci_intx_fd(d->t), d->intx_gsi,
+					 cvmm_virtio_pci_intx_resample_fd(d->t));
+	if (ret) {
+		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, d->intx_gsi,
+			 strerror(-ret));
+		goto fail_t;
+	}
+	d->intx_on = true;
 	pthread_rwlock_wrlock(&p->map_lock);
 	p->slots[d->slot] = d;
 	pthread_rwlock_unlock(&p->map_lock);

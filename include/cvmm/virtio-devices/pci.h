@@ -161,6 +161,15 @@ int cvmm_virtio_pci_vector_fd(const struct cvmm_virtio_pci *t, unsigned int v);
 unsigned int cvmm_virtio_pci_num_vectors(const struct cvmm_virtio_pci *t);
 /** The INTx eventfd (a KVM irqfd on the slot's legacy GSI). @return the fd. */
 int cvmm_virtio_pci_intx_fd(const struct cvmm_virtio_pci *t);
+/**
+ * The INTx resample eventfd: give it to KVM as the irqfd's resamplefd
+ * (KVM_IRQFD_FLAG_RESAMPLE) and INTx is a level, as PCI's is: the transport
+ * (on the event manager of its options) asserts the line again after the
+ * guest's EOI while the ISR holds a bit the driver has not read, so a line
+ * can be shared by several functions. Without it the line is a pulse per
+ * interrupt. @return the fd.
+ */
+int cvmm_virtio_pci_intx_resample_fd(const struct cvmm_virtio_pci *t);
 
 /** The vectors the driver chose: config, and queue @q's.
  * CVMM_VIRTIO_PCI_NO_VECTOR when none (or @q out of range). Thread-safe. */

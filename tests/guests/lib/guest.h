@@ -192,5 +192,8 @@ void lapic_eoi(void);
 bool lapic_irr_pending(unsigned int vector);
 /* Route I/O APIC @pin to @vector on the LAPIC with @apic_id, edge, unmasked. */
 void ioapic_route(unsigned int pin, unsigned int vector, unsigned int apic_id);
+/* The same, level-triggered (PCI INTx): the LAPIC's EOI goes back to the
+ * I/O APIC, which delivers again while the line is still asserted. */
+void ioapic_route_level(unsigned int pin, unsigned int vector, unsigned int apic_id);
 
 #endif /* CVMM_GUEST_H */

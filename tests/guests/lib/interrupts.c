@@ -102,12 +102,22 @@ bool lapic_irr_pending(unsigned int vector)
 	return (w >> (vector % 32)) & 1;
 }
 
-void ioapic_route(unsigned int pin, unsigned int vector, unsigned int apic_id)
+static void route(unsigned int pin, unsigned int vector, unsigned int apic_id, bool level)
 {
-	/* Redirection entry: fixed delivery, physical destination, edge,
-	 * active high, unmasked. High dword first so it is never live half-set. */
+	/* Redirection entry: fixed delivery, physical destination, active
+	 * high, unmasked. High dword first so it is never live half-set. */
 	mmio_write32(IOAPIC_BASE, 0x10 + 2 * pin + 1);
 	mmio_write32(IOAPIC_BASE + 0x10, apic_id << 24);
 	mmio_write32(IOAPIC_BASE, 0x10 + 2 * pin);
-	mmio_write32(IOAPIC_BASE + 0x10, vector & 0xff);
+	mmio_write32(IOAPIC_BASE + 0x10, (vector & 0xff) | (level ? 1u << 15 : 0));
+}
+
+void ioapic_route(unsigned int pin, unsigned int vector, unsigned int apic_id)
+{
+	route(pin, vector, apic_id, false);
+}
+
+void ioapic_route_level(unsigned int pin, unsigned int vector, unsigned int apic_id)
+{
+	route(pin, vector, apic_id, true);
 }
