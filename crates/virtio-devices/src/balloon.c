@@ -122,32 +122,51 @@ static const struct cvmm_mem_region *page_region(struct cvmm_balloon *b, uint64_
 	return r;
 }
 
-/* One inflate or deflate buffer: le32 page frame numbers. */
+static int gpa_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One inflate or deflate buffer: le32 page frame numbers. An inflate
+ * sorts each chunk's pages and releases runs of consecutive pages with one
+ * madvise each; a page already inside the current run (a repeated number)
+ * costs nothing, so a buffer repeating or alternating a few numbers cannot
+ * make the device thread do a system call per 4 bytes.
+ */
 static int pfns(struct cvmm_balloon *b, struct cvmm_virtq_chain *c, bool inflate)
 {
 	uint64_t ok = 0, bad = 0, run_gpa = 0, run_n = 0;
 	const struct cvmm_mem_region *run_r = NULL;
 	struct cvmm_virtq_rw rd;
 	uint8_t buf[PFN_CHUNK * 4];
+	uint64_t gpas[PFN_CHUNK];
 	ssize_t got;
 	int e = cvmm_virtq_reader_init(&rd, c);
 
 	if (e < 0)
 		return e;
 	while ((got = cvmm_virtq_reader_read(&rd, buf, sizeof(buf))) > 0) {
+		size_t n = 0;
+
 		for (size_t i = 0; i < (size_t)got / 4; i++) {
 			uint64_t gpa = (uint64_t)vd_get_le32(buf + 4 * i) * CVMM_BALLOON_PAGE_SIZE;
+
+			if (!page_region(b, gpa))
+				bad++;
+			else if (ok++, inflate)
+				gpas[n++] = gpa;
+		}
+		qsort(gpas, n, sizeof(gpas[0]), gpa_cmp);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t gpa = gpas[i], end = run_gpa + run_n * CVMM_BALLOON_PAGE_SIZE;
 			const struct cvmm_mem_region *r = page_region(b, gpa);
 
-			if (!r) {
-				bad++;
-				continue;
-			}
-			ok++;
-			if (!inflate)
-				continue;
-			/* Consecutive pages of one region go in one call. */
-			if (run_n && r == run_r && gpa == run_gpa + run_n * CVMM_BALLOON_PAGE_SIZE) {
+			if (run_n && r == run_r && gpa >= run_gpa && gpa < end)
+				continue;       /* a repeat: released with its run */
+			if (run_n && r == run_r && gpa == end) {
 				run_n++;
 				continue;
 			}

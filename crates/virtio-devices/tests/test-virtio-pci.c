@@ -508,6 +508,39 @@ START_TEST(intx_fallback)
 }
 END_TEST
 
+/* INTx is a level: KVM's resample (the guest's EOI) asserts it again while
+ * the ISR still holds a bit, never once the driver has read it, and never
+ * for MSI-X. */
+START_TEST(intx_level_resample)
+{
+	int rs = cvmm_virtio_pci_intx_resample_fd(T), intx = cvmm_virtio_pci_intx_fd(T);
+
+	ck_assert_int_ge(rs, 0);
+	ck_assert_int_ne(rs, intx);
+	driver_init(false);
+	cvmm_virtio_device_signal_used(&DEV.dev, 0);
+	ck_assert(fired(intx));
+	for (int i = 0; i < 3; i++) {          /* EOI, ISR unread: up again */
+		ck_assert_int_eq(cvmm_eventfd_write(rs, 1), 0);
+		ck_assert_int_eq(cvmm_event_manager_run_once(EM, 100), 1);
+		ck_assert(fired(intx));
+	}
+	ck_assert_uint_eq(bar_rd(CVMM_VIRTIO_PCI_ISR_OFFSET, 1), CVMM_VIRTIO_ISR_USED);
+	ck_assert_int_eq(cvmm_eventfd_write(rs, 1), 0);
+	ck_assert_int_eq(cvmm_event_manager_run_once(EM, 100), 1);
+	ck_assert(!fired(intx));
+	/* MSI-X on with the ISR set: the line is not the device's any more. */
+	bar_wr(C(QUEUE_SELECT), 0, 2);
+	bar_wr(C(QUEUE_MSIX_VECTOR), 1, 2);
+	msix_enable(true);
+	msix_program(1, 0x99, false);
+	cvmm_virtio_device_config_changed(&DEV.dev);
+	ck_assert_int_eq(cvmm_eventfd_write(rs, 1), 0);
+	ck_assert_int_eq(cvmm_event_manager_run_once(EM, 100), 1);
+	ck_assert(!fired(intx));
+}
+END_TEST
+
 /* A backend that writes the interrupt fd itself: with INTx the ISR shows
  * the used bit always (the driver's handler would call it spurious). */
 START_TEST(used_irq_direct)
@@ -755,6 +788,7 @@ static Suite *vpci_suite(void)
 	tcase_add_test(tc, bar64);
 	tcase_add_test(tc, msix_per_queue);
 	tcase_add_test(tc, intx_fallback);
+	tcase_add_test(tc, intx_level_resample);
 	tcase_add_test(tc, pci_cfg_window);
 	tcase_add_test(tc, used_irq_direct);
 	tcase_add_test(tc, hostile_registers);
