@@ -122,11 +122,21 @@ static const struct cvmm_mem_region *page_region(struct cvmm_balloon *b, uint64_
 	return r;
 }
 
-static int gpa_cmp(const void *a, const void *b)
+/* Shell sort: no qsort, whose glibc version calls sysinfo (not in the
+ * device thread's seccomp filter); 256 entries at most. */
+static void sort_gpas(uint64_t *a, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	static const size_t gaps[] = { 57, 23, 10, 4, 1 };
 
-	return x < y ? -1 : x > y;
+	for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++)
+		for (size_t i = gaps[g]; i < n; i++) {
+			uint64_t v = a[i];
+			size_t j = i;
+
+			for (; j >= gaps[g] && a[j - gaps[g]] > v; j -= gaps[g])
+				a[j] = a[j - gaps[g]];
+			a[j] = v;
+		}
 }
 
 /*
@@ -159,7 +169,7 @@ static int pfns(struct cvmm_balloon *b, struct cvmm_virtq_chain *c, bool inflate
 			else if (ok++, inflate)
 				gpas[n++] = gpa;
 		}
-		qsort(gpas, n, sizeof(gpas[0]), gpa_cmp);
+		sort_gpas(gpas, n);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t gpa = gpas[i], end = run_gpa + run_n * CVMM_BALLOON_PAGE_SIZE;
 			const struct cvmm_mem_region *r = page_region(b, gpa);

@@ -147,6 +147,37 @@ START_TEST(contiguous_run)
 }
 END_TEST
 
+/* Unsorted, repeated and alternating page numbers: exactly the named pages
+ * go, the rest stay, and every number counts (as the spec's pages). */
+START_TEST(unsorted_repeats)
+{
+	struct cvmm_balloon_counters c;
+	uint32_t pfn[600];
+	const unsigned int named[] = { 5, 3, 4, 9, 1 };
+	unsigned int n = 0;
+
+	up(false, false);
+	memset(vdf_host(&F, AREA), 0x44, NPG * PG);
+	for (unsigned int r = 0; r < 100; r++)
+		for (unsigned int k = 0; k < 5; k++)
+			pfn[n++] = (uint32_t)(AREA / PG + named[(k + r) % 5]);
+	while (n < 600)
+		pfn[n++] = (uint32_t)(AREA / PG + 3);
+	send_pfns(0, pfn, n);
+	for (unsigned int i = 0; i < NPG; i++) {
+		bool gone = i == 1 || (i >= 3 && i <= 5) || i == 9;
+
+		ck_assert_msg(resident(AREA + i * PG) == !gone, "page %u", i);
+		if (!gone)
+			ck_assert_uint_eq(*vdf_host(&F, AREA + i * PG), 0x44);
+	}
+	cvmm_balloon_get_counters(B, &c);
+	ck_assert_uint_eq(c.inflated, 600);
+	ck_assert_uint_eq(c.refused, 0);
+	down();
+}
+END_TEST
+
 START_TEST(config_target_actual)
 {
 	struct cvmm_balloon_counters c;
@@ -418,6 +449,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_loop_test(t, inflate_releases, 0, 2);
 	tcase_add_test(t, contiguous_run);
+	tcase_add_test(t, unsorted_repeats);
 	tcase_add_test(t, config_target_actual);
 	tcase_add_test(t, hostile_pfns);
 	tcase_add_test(t, stats_queue);
