@@ -33,6 +33,7 @@
 
 struct stub {
 	struct cvmm_guest_mem *gmem;
+	uint64_t features;
 	uint8_t config[CVMM_VHOST_MAX_CONFIG_SIZE];
 	uint8_t status;
 };
@@ -40,8 +41,9 @@ struct stub {
 static int s_get_features(void *o, uint64_t *f)
 {
 	(void)o;
-	/* bit 34: RING_PACKED, so packed vring bases and sizes are reachable */
-	*f = CVMM_VHOST_F_PROTOCOL_FEATURES | (1ull << 32) | (1ull << 34) | 0xff;
+	/* bit 34: RING_PACKED, so packed vring bases and sizes are reachable;
+	 * bit 33: ACCESS_PLATFORM, so IOVA rings and IOTLB messages are */
+	*f = CVMM_VHOST_F_PROTOCOL_FEATURES | (1ull << 32) | (1ull << 33) | (1ull << 34) | 0xff;
 	return 0;
 }
 static int s_set_u64(void *o, uint64_t f)
@@ -59,6 +61,28 @@ static int s_get_pf(void *o, uint64_t *f)
 static int s_none(void *o)
 {
 	(void)o;
+	return 0;
+}
+static int s_set_features(void *o, uint64_t f)
+{
+	((struct stub *)o)->features = f;
+	return 0;
+}
+/* What reaches the device was checked: UPDATE or INVALIDATE, a range that
+ * does not wrap, an UPDATE's permissions and guest memory it maps. */
+static int s_iotlb(void *o, const struct cvmm_vhost_iotlb_msg *m, uint64_t gpa)
+{
+	struct stub *s = o;
+
+	if (!(s->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM) || m->size == 0 ||
+	    m->iova + (m->size - 1) < m->iova)
+		abort();
+	if (m->type == CVMM_VHOST_IOTLB_INVALIDATE)
+		return 0;
+	if (m->type != CVMM_VHOST_IOTLB_UPDATE || m->perm == 0 ||
+	    (m->perm & ~CVMM_VHOST_ACCESS_RW) || !s->gmem ||
+	    !cvmm_guest_mem_range_valid(s->gmem, gpa, m->size))
+		abort();
 	return 0;
 }
 static int s_set_mem_table(void *o, const struct cvmm_vhost_mem_region *r, const int *fds,
@@ -101,8 +125,9 @@ static int s_vring_addr(void *o, const struct cvmm_vhost_vring_addr *a)
 	if (a->index >= NQ)
 		abort();
 	/* Translated ring addresses must be guest RAM of the mapped table
-	 * (when the device maps it, which this stub always does). */
-	if (s->gmem && (!cvmm_guest_mem_range_valid(s->gmem, a->desc_gpa, 16) ||
+	 * (when the device maps it, which this stub always does); behind an
+	 * IOMMU they are IOVAs, whatever the guest chose. */
+	if (s->gmem && !(s->features & CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM) && (!cvmm_guest_mem_range_valid(s->gmem, a->desc_gpa, 16) ||
 			!cvmm_guest_mem_range_valid(s->gmem, a->avail_gpa, 6) ||
 			!cvmm_guest_mem_range_valid(s->gmem, a->used_gpa, 6)))
 		abort();
@@ -212,7 +237,8 @@ static int s_state_fd(void *o, uint32_t dir, uint32_t ph, int fd, int *rfd)
 static const struct cvmm_vhost_backend_ops ops = {
 	.sz = sizeof(ops),
 	.get_features = s_get_features,
-	.set_features = s_set_u64,
+	.set_features = s_set_features,
+	.iotlb_msg = s_iotlb,
 	.get_protocol_features = s_get_pf,
 	.set_protocol_features = s_set_u64,
 	.set_owner = s_none,

@@ -24,6 +24,10 @@ def state(i, n):
     return struct.pack("<II", i, n)
 
 
+def iotlb(iova, size, uaddr, perm, typ):
+    return struct.pack("<QQQBB6x", iova, size, uaddr, perm, typ)
+
+
 def region(gpa, size, uva, off):
     return struct.pack("<QQQQ", gpa, size, uva, off)
 
@@ -62,6 +66,16 @@ seeds = {
     + rec(10, state(1, 0x80008000)) + rec(10, state(1, 0x80328000))
     + rec(12, u64(1), nfds=1, kind=1) + rec(39, u64(0xf)) + rec(11, state(1, 0))
     + rec(39, u64(0)) + rec(34) + rec(10, state(1, 0x80008000)) + rec(40),
+    # behind an IOMMU (bit 33): IOVA rings, UPDATE/INVALIDATE, then the
+    # refused ones (zero size, wrap, unknown type, perm 0, outside memory)
+    "iotlb": rec(1) + rec(15) + rec(16, u64(PF), 0) + rec(2, u64(FEATURES | 1 << 33)) + rec(3)
+    + rec(5, struct.pack("<II", 1, 0) + region(0, 0x10000, UVA, 0), nfds=1, kind=0)
+    + rec(8, state(0, 64))
+    + rec(9, struct.pack("<IIQQQQ", 0, 0, 0x40000000, 0x40002000, 0x40001000, 0))
+    + rec(22, iotlb(0x40000000, 0x3000, UVA, 3, 2)) + rec(22, iotlb(0x40001000, 0x1000, 0, 0, 3))
+    + rec(22, iotlb(0x1000, 0, UVA, 3, 2)) + rec(22, iotlb(0xfffffffffffff000, 0x2000, UVA, 3, 2))
+    + rec(22, iotlb(0x1000, 0x1000, UVA, 3, 9)) + rec(22, iotlb(0x1000, 0x1000, UVA, 0, 2))
+    + rec(22, iotlb(0x1000, 0x1000, UVA + 0xf000, 1, 2)) + rec(22, b"short"),
     "hostile": NEG + rec(999, b"xx", nfds=2, kind=1) + rec(2, b"abc")
     + rec(5, struct.pack("<II", 1, 0) + region(0xfffffffffffff000, 0x2000, UVA, 0), nfds=1)
     + rec(8, state(7, 3)) + rec(2, u64(0), size=4000),

@@ -181,6 +181,118 @@ static void table_case(const struct cvmm_vhost_mem_region *r, unsigned int n, ui
 	expect_ack(CVMM_VHOST_SET_MEM_TABLE, want);
 }
 
+/* ---- IOTLB (behind an IOMMU) ---------------------------------------------- */
+
+static void state_msg(uint32_t req, uint32_t idx, uint32_t num, int want);
+
+static void iotlb_send(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm, uint8_t type,
+		       uint32_t flags)
+{
+	struct cvmm_vhost_iotlb_msg t = { iova, size, uaddr, perm, type, { 0 } };
+
+	send_msg(CVMM_VHOST_IOTLB_MSG, flags, &t, sizeof(t), NULL, 0);
+}
+
+/* Hostile IOTLB_MSGs: each refused with its status (always answered, with
+ * or without NEED_REPLY), nothing reaches the device, the backend goes on. */
+START_TEST(iotlb_hostile)
+{
+	const uint64_t S = 1 << 16;
+	struct cvmm_vhost_mem_region r[1] = { { 0, S, UVA0, 0 } };
+	uint64_t f = TDEV_SPLIT;
+	struct cvmm_vhost_vring_addr_wire a = { .index = 1, .desc_user_addr = 0x40000000,
+						.avail_user_addr = 0x40001000,
+						.used_user_addr = 0x40002000 };
+
+	ck_assert_uint_eq(sizeof(struct cvmm_vhost_iotlb_msg), CVMM_VHOST_IOTLB_MSG_SIZE);
+	table_case(r, 1, S, 0);
+	/* Without ACCESS_PLATFORM acked there is no IOTLB. */
+	iotlb_send(0x40000000, 0x1000, UVA0, 3, CVMM_VHOST_IOTLB_UPDATE, 0);
+	PROCESS(-EOPNOTSUPP);
+	expect_ack(CVMM_VHOST_IOTLB_MSG, -EOPNOTSUPP);
+	f |= CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM;
+	send_msg(CVMM_VHOST_SET_FEATURES, CVMM_VHOST_FLAG_NEED_REPLY, &f, 8, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_SET_FEATURES, 0);
+
+	/* A good UPDATE: the device gets the guest address of uaddr. */
+	iotlb_send(0x40000000, 0x1000, UVA0 + 0x3000, 3, CVMM_VHOST_IOTLB_UPDATE,
+		   CVMM_VHOST_FLAG_NEED_REPLY);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_IOTLB_MSG, 0);
+	ck_assert_int_eq(dev.iotlb_calls, 1);
+	ck_assert_uint_eq(dev.iotlb_gpa, 0x3000);
+	ck_assert_uint_eq(dev.iotlb.perm, 3);
+
+	struct {
+		uint64_t iova, size, uaddr;
+		uint8_t perm, type;
+		int want;
+	} bad[] = {
+		{ 0x1000, 0, UVA0, 3, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },           /* empty */
+		{ 0x1000, 0, 0, 0, CVMM_VHOST_IOTLB_INVALIDATE, -EINVAL },          /* empty */
+		{ ~0xfffull, 0x2000, UVA0, 3, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },   /* iova wraps */
+		{ ~0xfffull, 0x2000, 0, 0, CVMM_VHOST_IOTLB_INVALIDATE, -EINVAL },  /* iova wraps */
+		{ 0x1000, 0x1000, UVA0, 3, 9, -EINVAL },                            /* unknown type */
+		{ 0x1000, 0x1000, UVA0, 3, 0, -EINVAL },
+		{ 0x1000, 0x1000, UVA0, 3, CVMM_VHOST_IOTLB_MISS, -EINVAL },        /* backend's */
+		{ 0x1000, 0x1000, UVA0, 3, CVMM_VHOST_IOTLB_ACCESS_FAIL, -EINVAL },
+		{ 0x1000, 0x1000, UVA0, 0, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },      /* no perm */
+		{ 0x1000, 0x1000, UVA0, 4, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },      /* unknown perm */
+		{ 0x1000, 0x1000, UVA0, 0xff, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },
+		{ 0x1000, 0x1000, UVA0 - 0x1000, 3, CVMM_VHOST_IOTLB_UPDATE, -EFAULT }, /* before */
+		{ 0x1000, 0x2000, UVA0 + S - 0x1000, 3, CVMM_VHOST_IOTLB_UPDATE, -EFAULT }, /* crosses */
+		{ 0x1000, 0x1000, ~0xfffull, 3, CVMM_VHOST_IOTLB_UPDATE, -EFAULT }, /* uaddr wraps */
+		{ 0, ~0ull, UVA0, 3, CVMM_VHOST_IOTLB_UPDATE, -EFAULT },            /* huge */
+	};
+	for (unsigned int i = 0; i < CVMM_ARRAY_SIZE(bad); i++) {
+		/* answered whether asked or not: the protocol always replies */
+		iotlb_send(bad[i].iova, bad[i].size, bad[i].uaddr, bad[i].perm, bad[i].type,
+			   i & 1 ? CVMM_VHOST_FLAG_NEED_REPLY : 0);
+		PROCESS(bad[i].want);
+		expect_ack(CVMM_VHOST_IOTLB_MSG, bad[i].want);
+	}
+	ck_assert_int_eq(dev.iotlb_calls, 1);
+	/* Wrong sizes: the payload is exactly 32 bytes. */
+	for (uint32_t sz = 24; sz <= 40; sz += 8) {
+		uint8_t buf[40] = { 0 };
+
+		if (sz == 32)
+			continue;
+		send_msg(CVMM_VHOST_IOTLB_MSG, CVMM_VHOST_FLAG_NEED_REPLY, buf, sz, NULL, 0);
+		PROCESS(-EINVAL);
+		expect_ack(CVMM_VHOST_IOTLB_MSG, -EINVAL);
+	}
+	/* The whole space but its last byte (size is 64 bits), then that byte. */
+	iotlb_send(0, ~0ull, 0, 0, CVMM_VHOST_IOTLB_INVALIDATE, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_IOTLB_MSG, 0);
+	iotlb_send(~0ull, 1, 0, 0, CVMM_VHOST_IOTLB_INVALIDATE, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_IOTLB_MSG, 0);
+	ck_assert_int_eq(dev.iotlb_calls, 3);
+	/* A callback's refusal travels back. */
+	dev.fail_next = -ENOSPC;
+	iotlb_send(0x2000, 0x1000, UVA0, 1, CVMM_VHOST_IOTLB_UPDATE, 0);
+	PROCESS(-ENOSPC);
+	expect_ack(CVMM_VHOST_IOTLB_MSG, -ENOSPC);
+
+	/* Ring addresses are IOVAs now: not in the table, still accepted;
+	 * ends that wrap are not. */
+	state_msg(CVMM_VHOST_SET_VRING_NUM, 1, 256, 0);
+	send_msg(CVMM_VHOST_SET_VRING_ADDR, CVMM_VHOST_FLAG_NEED_REPLY, &a, 40, NULL, 0);
+	PROCESS(0);
+	expect_ack(CVMM_VHOST_SET_VRING_ADDR, 0);
+	ck_assert_uint_eq(dev.addr[1].desc_gpa, 0x40000000);
+	ck_assert_uint_eq(dev.addr[1].used_gpa, 0x40002000);
+	a.used_user_addr = ~0x3ull;
+	send_msg(CVMM_VHOST_SET_VRING_ADDR, CVMM_VHOST_FLAG_NEED_REPLY, &a, 40, NULL, 0);
+	PROCESS(-EINVAL);
+	expect_ack(CVMM_VHOST_SET_VRING_ADDR, -EINVAL);
+	still_alive();
+}
+END_TEST
+
 /* ---- framing ------------------------------------------------------------ */
 
 START_TEST(truncated_header)
@@ -621,7 +733,7 @@ START_TEST(packed_ring_sizes)
 {
 	const uint64_t S = 1 << 16;
 	struct cvmm_vhost_mem_region good[1] = { { 0, S, UVA0, 0 } };
-	uint64_t f = TDEV_FEATURES; /* with VIRTIO_F_RING_PACKED */
+	uint64_t f = TDEV_SPLIT | TDEV_F_RING_PACKED; /* packed, no IOMMU */
 
 	table_case(good, 1, S, 0);
 	/* Split: 100 is not a power of two; packed: fine. */
@@ -948,10 +1060,63 @@ START_TEST(fe_backend_channel_hostile)
 	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EINVAL);
 	ck_assert_int_eq(cvmm_vhost_msg_recv(ch, &m), 0);
 	ck_assert_uint_eq(m.payload.u64, EINVAL);
-	/* A request we do not carry, with an fd: refused, fd closed. */
+	/* A request with an fd where none belongs: refused, fd closed. */
 	h = (struct cvmm_vhost_hdr){ CVMM_VHOST_BACKEND_IOTLB_MSG, 1, 0 };
 	ck_assert_int_eq(cvmm_sock_send_fds(ch, &h, 12, &ev, 1), 12);
 	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EINVAL);
+	/* IOTLB misses: only after ACCESS_PLATFORM, exactly 32 bytes, a MISS
+	 * or ACCESS_FAIL with RO/WO/RW; refusals acked with the errno. */
+	{
+		struct cvmm_vhost_iotlb_msg t = { .iova = 0x1000, .perm = 1,
+						  .type = CVMM_VHOST_IOTLB_MISS };
+		uint8_t b[12 + 40];
+		struct {
+			uint32_t size;
+			uint8_t perm, type;
+			int want;
+		} cases[] = {
+			{ 32, 1, CVMM_VHOST_IOTLB_MISS, -EOPNOTSUPP }, /* before ACCESS_PLATFORM */
+			{ 32, 1, CVMM_VHOST_IOTLB_MISS, 0 },
+			{ 24, 1, CVMM_VHOST_IOTLB_MISS, -EINVAL },
+			{ 40, 1, CVMM_VHOST_IOTLB_MISS, -EINVAL },
+			{ 32, 1, CVMM_VHOST_IOTLB_UPDATE, -EINVAL },     /* the frontend's */
+			{ 32, 1, CVMM_VHOST_IOTLB_INVALIDATE, -EINVAL },
+			{ 32, 1, 77, -EINVAL },
+			{ 32, 0, CVMM_VHOST_IOTLB_MISS, -EINVAL },
+			{ 32, 8, CVMM_VHOST_IOTLB_MISS, -EINVAL },
+			{ 32, 3, CVMM_VHOST_IOTLB_ACCESS_FAIL, 0 },
+		};
+
+		for (unsigned int i = 0; i < CVMM_ARRAY_SIZE(cases); i++) {
+			if (i == 1) {
+				ck_assert_int_eq(cvmm_vhost_frontend_set_features(
+							 fe, CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM), 0);
+				drop_request();
+			}
+			t.perm = cases[i].perm;
+			t.type = cases[i].type;
+			h = (struct cvmm_vhost_hdr){ CVMM_VHOST_BACKEND_IOTLB_MSG,
+						     1 | CVMM_VHOST_FLAG_NEED_REPLY, cases[i].size };
+			memset(b, 0, sizeof(b));
+			memcpy(b, &h, 12);
+			memcpy(b + 12, &t, sizeof(t));
+			ck_assert_int_eq(cvmm_sock_send_fds(ch, b, 12 + cases[i].size, NULL, 0),
+					 12 + (int)cases[i].size);
+			ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), cases[i].want);
+			if (cases[i].want == 0) {
+				/* the caller acks, once it answered */
+				ck_assert(e.ack_due);
+				ck_assert_uint_eq(e.iotlb.iova, 0x1000);
+				ck_assert_int_eq(cvmm_vhost_frontend_backend_req_ack(
+							 fe, e.request, -EFAULT), 0);
+				ck_assert_int_eq(cvmm_vhost_msg_recv(ch, &m), 0);
+				ck_assert_uint_eq(m.payload.u64, EFAULT);
+			} else {
+				ck_assert_int_eq(cvmm_vhost_msg_recv(ch, &m), 0);
+				ck_assert_uint_eq(m.payload.u64, (uint64_t)-cases[i].want);
+			}
+		}
+	}
 	h = (struct cvmm_vhost_hdr){ 77, 1, 0 };
 	ck_assert_int_eq(cvmm_sock_send_fds(ch, &h, 12, NULL, 0), 12);
 	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(fe, &e), -EOPNOTSUPP);
@@ -991,6 +1156,7 @@ int main(void)
 	tcase_add_test(t, add_rem_hostile);
 	tcase_add_test(t, vring_index_and_num);
 	tcase_add_test(t, vring_addr_outside);
+	tcase_add_test(t, iotlb_hostile);
 	tcase_add_test(t, packed_ring_sizes);
 	tcase_add_test(t, config_hostile);
 	suite_add_tcase(s, t);

@@ -545,6 +545,132 @@ START_TEST(backend_channel_peer_gone)
 }
 END_TEST
 
+static void *send_one(void *arg);
+
+struct misser {
+	struct cvmm_vhost_backend *be;
+	uint64_t iova;
+	int timeout_ms;
+	int result;
+};
+
+static void *send_miss(void *arg)
+{
+	struct misser *m = arg;
+
+	m->result = cvmm_vhost_backend_send_iotlb_msg(m->be, CVMM_VHOST_IOTLB_MISS, m->iova,
+						      CVMM_VHOST_ACCESS_WO, m->timeout_ms);
+	return NULL;
+}
+
+/*
+ * Behind an IOMMU: UPDATE and INVALIDATE reach the device with the guest
+ * address of uaddr; a MISS comes to the frontend, which answers with an
+ * UPDATE before it acks, so the backend's sender returns with the update in
+ * force. A MISS the frontend answers late times out, and its late ack is
+ * not taken for the next sender's.
+ */
+START_TEST(iotlb_roundtrip)
+{
+	struct cvmm_vhost_iotlb_msg t = { 0 };
+	struct cvmm_vhost_backend_event ev;
+	struct misser ms = { 0 };
+	struct sender s = { 0 };
+	struct cvmm_guest_mem *g = tdev_make_gmem(1, 1 << 16);
+	const struct cvmm_mem_region *r = cvmm_guest_mem_region(g, 0);
+	pthread_t th;
+
+	pair_up_wide();
+	/* Nothing before ACCESS_PLATFORM; arguments checked before sending. */
+	t = (struct cvmm_vhost_iotlb_msg){ 0x40000000, 0x1000, (uint64_t)(uintptr_t)r->host, 3,
+					   CVMM_VHOST_IOTLB_UPDATE, { 0 } };
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), -EOPNOTSUPP);
+	ck_assert_int_eq(cvmm_vhost_backend_send_iotlb_msg(P.be, CVMM_VHOST_IOTLB_MISS, 1, 1, 10),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_features(
+				 P.fe, TDEV_SPLIT | CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_set_mem_table(P.fe, g), 0);
+	t.size = 0;
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), -EINVAL);
+	t.size = 0x1000;
+	t.perm = 4;
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), -EINVAL);
+	t.perm = 3;
+	t.type = CVMM_VHOST_IOTLB_MISS;
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), -EINVAL);
+	t.type = CVMM_VHOST_IOTLB_UPDATE;
+	ck_assert_int_eq(cvmm_vhost_backend_send_iotlb_msg(P.be, CVMM_VHOST_IOTLB_UPDATE, 1, 1, 10),
+			 -EINVAL);
+	ck_assert_int_eq(cvmm_vhost_backend_send_iotlb_msg(P.be, CVMM_VHOST_IOTLB_MISS, 1, 0, 10),
+			 -EINVAL);
+	/* No channel yet. */
+	ck_assert_int_eq(cvmm_vhost_backend_send_iotlb_msg(P.be, CVMM_VHOST_IOTLB_MISS, 1, 1, 10),
+			 -ENOTCONN);
+
+	/* UPDATE and INVALIDATE. */
+	t.uaddr += 0x2000;
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), 0);
+	ck_assert_int_eq(P.dev.iotlb_calls, 1);
+	ck_assert_uint_eq(P.dev.iotlb_gpa, r->gpa + 0x2000);
+	ck_assert_uint_eq(P.dev.iotlb.iova, 0x40000000);
+	t.uaddr = r->host ? (uint64_t)(uintptr_t)r->host + r->size - 0x800 : 0;
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), -EFAULT); /* crosses the end */
+	t = (struct cvmm_vhost_iotlb_msg){ .iova = 0x40000000, .size = 0x1000,
+					   .type = CVMM_VHOST_IOTLB_INVALIDATE };
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), 0);
+	ck_assert_int_eq(P.dev.iotlb_calls, 2);
+	ck_assert_uint_eq(P.dev.iotlb.type, CVMM_VHOST_IOTLB_INVALIDATE);
+
+	/* A miss answered: UPDATE first, then the ack. */
+	ck_assert_int_eq(cvmm_vhost_frontend_open_backend_channel(P.fe), 0);
+	ms = (struct misser){ P.be, 0x40000800, 5000, 1 };
+	ck_assert_int_eq(pthread_create(&th, NULL, send_miss, &ms), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(P.fe, &ev), 0);
+	ck_assert_uint_eq(ev.request, CVMM_VHOST_BACKEND_IOTLB_MSG);
+	ck_assert(ev.ack_due);
+	ck_assert_uint_eq(ev.iotlb.type, CVMM_VHOST_IOTLB_MISS);
+	ck_assert_uint_eq(ev.iotlb.iova, 0x40000800);
+	ck_assert_uint_eq(ev.iotlb.perm, CVMM_VHOST_ACCESS_WO);
+	t = (struct cvmm_vhost_iotlb_msg){ 0x40000000, 0x1000, (uint64_t)(uintptr_t)r->host, 2,
+					   CVMM_VHOST_IOTLB_UPDATE, { 0 } };
+	ck_assert_int_eq(cvmm_vhost_frontend_iotlb_msg(P.fe, &t), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_backend_req_ack(P.fe, ev.request, 0), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ms.result, 0);
+	ck_assert_int_eq(P.dev.iotlb_calls, 3);
+
+	/* A miss storm the frontend does not answer in time: every sender
+	 * comes back (-ETIMEDOUT); the late acks are skipped, and the next
+	 * request gets its own answer. */
+	for (int i = 0; i < 3; i++) {
+		ms = (struct misser){ P.be, 0x50000000 + i, 20, 1 };
+		ck_assert_int_eq(pthread_create(&th, NULL, send_miss, &ms), 0);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(ms.result, -ETIMEDOUT);
+	}
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(P.fe, &ev), 0);
+		ck_assert_uint_eq(ev.iotlb.iova, 0x50000000 + (uint64_t)i);
+		ck_assert_int_eq(cvmm_vhost_frontend_backend_req_ack(P.fe, ev.request, -EFAULT), 0);
+	}
+	s.be = P.be;
+	ck_assert_int_eq(pthread_create(&th, NULL, send_one, &s), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(P.fe, &ev), 0);
+	ck_assert_uint_eq(ev.request, CVMM_VHOST_BACKEND_CONFIG_CHANGE_MSG);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(s.results[0], 0);
+	/* A miss the frontend refuses: the sender learns it. */
+	ms = (struct misser){ P.be, 0x60000000, 5000, 1 };
+	ck_assert_int_eq(pthread_create(&th, NULL, send_miss, &ms), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_recv_backend_req(P.fe, &ev), 0);
+	ck_assert_int_eq(cvmm_vhost_frontend_backend_req_ack(P.fe, ev.request, -EFAULT), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ms.result, -EFAULT);
+	pair_down();
+	cvmm_guest_mem_destroy(g);
+}
+END_TEST
+
 static void *send_one(void *arg)
 {
 	struct sender *s = arg;
@@ -623,6 +749,7 @@ int main(void)
 	tcase_add_test(t, backend_channel);
 	tcase_add_test(t, backend_channel_peer_gone);
 	tcase_add_test(t, backend_channel_replaced_under_sender);
+	tcase_add_test(t, iotlb_roundtrip);
 	tcase_add_test(t, create_args);
 	suite_add_tcase(s, t);
 	Suite *all[] = { s, NULL };

@@ -215,6 +215,15 @@ static int check_device_state(void *o)
 	return 0;
 }
 
+static int iotlb_msg(void *o, const struct cvmm_vhost_iotlb_msg *m, uint64_t gpa)
+{
+	FAIL_HOOK();
+	D->iotlb = *m;
+	D->iotlb_gpa = gpa;
+	D->iotlb_calls++;
+	return 0;
+}
+
 const struct cvmm_vhost_backend_ops tdev_ops = {
 	.sz = sizeof(struct cvmm_vhost_backend_ops),
 	.get_features = get_features,
@@ -246,6 +255,7 @@ const struct cvmm_vhost_backend_ops tdev_ops = {
 	.postcopy_end = postcopy_end,
 	.set_device_state_fd = set_device_state_fd,
 	.check_device_state = check_device_state,
+	.iotlb_msg = iotlb_msg,
 };
 
 void tdev_init(struct tdev *d)

@@ -10,9 +10,10 @@
 
 #define TDEV_QUEUES 4
 #define TDEV_F_RING_PACKED (1ull << 34)
-#define TDEV_FEATURES (CVMM_VHOST_F_PROTOCOL_FEATURES | TDEV_F_RING_PACKED | (1ull << 32) | 0x5ull)
-/* What the round-trip tests ack: split rings. */
-#define TDEV_SPLIT (TDEV_FEATURES & ~TDEV_F_RING_PACKED)
+#define TDEV_FEATURES (CVMM_VHOST_F_PROTOCOL_FEATURES | TDEV_F_RING_PACKED | (1ull << 32) | \
+		       CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM | 0x5ull)
+/* What the round-trip tests ack: split rings, no IOMMU. */
+#define TDEV_SPLIT (TDEV_FEATURES & ~(TDEV_F_RING_PACKED | CVMM_VHOST_VIRTIO_F_ACCESS_PLATFORM))
 
 struct tdev {
 	uint64_t acked_features, acked_pf;
@@ -39,6 +40,9 @@ struct tdev {
 	int checked;
 	int req_changes;
 	int fail_next; /* next callback returns this when non-zero */
+	struct cvmm_vhost_iotlb_msg iotlb; /* the last IOTLB_MSG and its gpa */
+	uint64_t iotlb_gpa;
+	int iotlb_calls;
 };
 
 extern const struct cvmm_vhost_backend_ops tdev_ops;
