@@ -186,6 +186,8 @@ int cvmm_vub_iotlb_lookup(struct vub_iotlb *t, uint64_t iova, uint64_t len,
 	int ret = 0;
 
 	*hole = iova;
+	if (span)
+		span->perm = 0;
 	if (len == 0 || last < iova || access == 0 || (access & ~(CVMM_DMA_READ | CVMM_DMA_WRITE)))
 		return -EFAULT;
 	pthread_rwlock_rdlock(&t->lock);
