@@ -84,7 +84,10 @@ enum cvmm_mig_type {
 	 * struct cvmm_mig_received + a bitmap of which of its pages the
 	 * destination holds; as many as it takes, then ACCEPT. */
 	CVMM_MIG_RECEIVED = 13,
-	CVMM_MIG_TYPE_MAX = CVMM_MIG_RECEIVED,
+	/** Local migration only, right after START: struct cvmm_mig_devfd; a
+	 * device's host fd as SCM_RIGHTS (as many as START's devfds). */
+	CVMM_MIG_DEVFD = 14,
+	CVMM_MIG_TYPE_MAX = CVMM_MIG_DEVFD,
 };
 
 /** Flags of START. */
@@ -124,8 +127,29 @@ struct cvmm_mig_start {
 	 * this one, 0..CVMM_MIG_MAX_CONNECTIONS; the source connects them
 	 * after this one (and after the page-request connection). */
 	uint32_t connections;
-	uint32_t reserved32;
+	/** DEVFD messages that follow START at once, 0..CVMM_MIG_MAX_DEVFDS;
+	 * only with CVMM_MIG_F_LOCAL. */
+	uint32_t devfds;
 	uint64_t reserved;
+};
+
+/** Most DEVFD messages one local migration carries. */
+#define CVMM_MIG_MAX_DEVFDS 64u
+/** Longest device id in DEVFD, its NUL included (the VM core's ids). */
+#define CVMM_MIG_DEVFD_ID_MAX 48u
+
+/** What a DEVFD's fd is. */
+enum cvmm_mig_devfd_kind {
+	CVMM_MIG_DEVFD_TAP = 1,    /**< a TAP queue of a virtio-net card; index: its pair */
+	CVMM_MIG_DEVFD_VSOCK = 2,  /**< a vsock device's listening unix socket; index 0 */
+};
+
+/** DEVFD's payload (56 bytes). The receiver checks the fd itself against
+ * its own configuration of device @id: the message only says which. */
+struct cvmm_mig_devfd {
+	uint32_t kind;        /**< enum cvmm_mig_devfd_kind */
+	uint32_t index;       /**< TAP: the queue pair, < 16; vsock: 0 */
+	char id[CVMM_MIG_DEVFD_ID_MAX]; /**< NUL-terminated, NUL-padded, non-empty */
 };
 
 /** Flags of PAGES. */
@@ -204,6 +228,7 @@ struct cvmm_mig_msg {
 			struct cvmm_mig_received hdr;
 			const uint8_t *bits;
 		} received;
+		struct cvmm_mig_devfd devfd;
 	} u;
 };
 
@@ -236,7 +261,9 @@ int cvmm_mig_decode_header(const void *buf, struct cvmm_mig_hdr *h, char *err, s
  * non-overlapping, ascending, sum to mem_size, and the config must fit;
  * MEMFD must name exactly one range of @map; RECEIVED must lie inside one
  * range of @map with a bitmap exactly as long as its count; START with
- * CVMM_MIG_F_RESUME needs CVMM_MIG_F_POSTCOPY and no extra connections.
+ * CVMM_MIG_F_RESUME needs CVMM_MIG_F_POSTCOPY and no extra connections;
+ * START's devfds needs CVMM_MIG_F_LOCAL; DEVFD has a known kind, an index
+ * in range and a NUL-terminated printable id.
  * @map may be NULL only for
  * messages that carry no address (the source decoding a RESULT).
  * @return 0 and *@out; -EPROTO (a malformed field); -ERANGE (an address
@@ -258,13 +285,18 @@ struct cvmm_mig_rx {
 	uint64_t last_pass;
 	uint64_t pages;       /**< pages received (data and zero) */
 	uint64_t bytes;       /**< bytes of messages received, headers included */
+	uint32_t devfds_max;  /**< START's devfds */
+	uint32_t devfds;      /**< DEVFD messages seen */
+	bool devfds_closed;   /**< a message after START that is not DEVFD came */
 };
 
 /**
  * Check that @m may come now, and account for it. START first and once;
  * PASS numbers strictly increasing; PAGES/MEMFD only after START; STATE at
  * most once; COMPLETE only after STATE; nothing after COMPLETE/ABANDON;
- * SWITCH once, before STATE, and only when START allowed it; DISCARD only
+ * SWITCH once, before STATE, and only when START allowed it; DEVFD only in
+ * a local migration, right after START, exactly as many as START announced
+ * (fewer: the next message is refused, more: the extra one); DISCARD only
  * between SWITCH and STATE; PAGE_REQUEST, RESULT, ACCEPT and RECEIVED never
  * on the source's stream. A receiver resuming a post-copy keeps its @rx
  * (START and STATE seen), sets pages to 0 and done to false.
@@ -278,7 +310,8 @@ int cvmm_mig_rx_accept(struct cvmm_mig_rx *rx, const struct cvmm_mig_msg *m, cha
  * Read one whole message from a blocking fd into *@buf (grown as needed up
  * to the type's ceiling; free() it when done) and decode it. With @fds not
  * NULL the header is read with recvmsg() and up to one SCM_RIGHTS fd is
- * collected into *@fds (-1 when none came).
+ * collected into *@fds (-1 when none came); only MEMFD and DEVFD may carry
+ * one (any other message with an fd is refused, the fd closed).
  * @return 0; -ECONNRESET on a clean end of stream before a header;
  * -EPIPE when the stream ends inside a message ("truncated"); the
  * decoder's errors; -errno of read.
@@ -331,6 +364,19 @@ int cvmm_mig_send_result(int fd, int error, const char *reason);
 int cvmm_mig_send_received(int fd, uint64_t gpa, uint32_t count, const uint8_t *bits);
 /** MEMFD for [gpa, gpa + size) with @memfd passed as SCM_RIGHTS on a unix socket. */
 int cvmm_mig_send_memfd(int fd, int memfd, uint64_t gpa, uint64_t size, uint64_t fd_offset);
+/**
+ * START of a local migration announcing @devfds DEVFD messages
+ * (<= CVMM_MIG_MAX_DEVFDS, -EINVAL otherwise or without CVMM_MIG_F_LOCAL).
+ */
+int cvmm_mig_send_start_devfds(int fd, uint32_t flags, uint32_t ncpus, uint32_t devfds,
+			       const struct cvmm_mig_range *ranges, unsigned int nranges,
+			       const void *config, size_t config_len);
+/**
+ * DEVFD: @devfd (a TAP queue, a vsock listener: the sender keeps its own
+ * copy) as SCM_RIGHTS for device @id (1..CVMM_MIG_DEVFD_ID_MAX - 1 bytes).
+ * @return 0; -EINVAL (bad kind, index, id or fd); -errno of sendmsg.
+ */
+int cvmm_mig_send_devfd(int fd, int devfd, uint32_t kind, uint32_t index, const char *id);
 
 /** True when the @len bytes at @p are all zero (fast path for whole pages). */
 bool cvmm_mig_is_zero(const void *p, size_t len);

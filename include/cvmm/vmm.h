@@ -1007,6 +1007,21 @@ struct cvmm_vmm_mig_progress {
 
 typedef void (*cvmm_vmm_mig_progress_fn)(void *opaque, const struct cvmm_vmm_mig_progress *p);
 
+/**
+ * A host fd of a device that cannot be opened twice (a TAP queue without
+ * IFF_MULTI_QUEUE takes one owner; a vsock listener's path exists), sent
+ * to the destination of a local migration (DEVFD, SCM_RIGHTS).
+ */
+struct cvmm_vmm_devfd {
+	int fd;
+	uint32_t kind;              /**< enum cvmm_mig_devfd_kind (cvmm/migration.h) */
+	uint32_t index;             /**< TAP: the queue pair; vsock: 0 */
+	char id[CVMM_VMM_ID_MAX];   /**< the device's id */
+};
+
+/** Most device fds one local migration passes (CVMM_MIG_MAX_DEVFDS). */
+#define CVMM_VMM_MAX_DEVFDS 64u
+
 struct cvmm_vmm_migrate_opts {
 	size_t sz;                  /**< sizeof(struct cvmm_vmm_migrate_opts) */
 	uint32_t downtime_ms;       /**< stop-and-copy below this estimate (0: 300) */
@@ -1078,6 +1093,17 @@ struct cvmm_vmm_migrate_opts {
 	 * Nothing else of these options applies but progress/opaque/via_loop.
 	 */
 	bool resume;
+	/**
+	 * Local migration: the devices' host fds (<= CVMM_VMM_MAX_DEVFDS),
+	 * sent as DEVFD messages right after START, before the memfds, so the
+	 * destination builds its devices on them. Not owned: this VM keeps
+	 * using its copies until it pauses, and on a failure before the
+	 * switch-over it runs on with them as before; after the switch-over
+	 * the program closes them (cvmm_vsock_set_path_owner(false) first),
+	 * with no ioctl that would change the TAP under the destination.
+	 */
+	const struct cvmm_vmm_devfd *devfds;
+	unsigned int ndevfds;
 };
 
 /**
@@ -1135,7 +1161,16 @@ bool cvmm_vmm_incoming_resume(const struct cvmm_vmm_incoming *in);
 bool cvmm_vmm_incoming_wants_requests(const struct cvmm_vmm_incoming *in);
 /** Extra memory connections the source makes (after the request one). */
 unsigned int cvmm_vmm_incoming_connections(const struct cvmm_vmm_incoming *in);
-/** Free (does not close the fd). NULL: nothing. */
+/**
+ * A local migration's device fds (DEVFD, read right after START: each
+ * came with exactly one fd, as many as START announced). Unchecked: the
+ * program checks each against its own configuration of the device
+ * (cvmm_vm_devices_adopt_fds()). It may take an fd (set it to -1); the
+ * rest are closed with @in.
+ * @return their count, *@out the array inside @in.
+ */
+unsigned int cvmm_vmm_incoming_devfds(struct cvmm_vmm_incoming *in, struct cvmm_vmm_devfd **out);
+/** Free, closing the device fds not taken (not the connection's fd). NULL: nothing. */
 void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in);
 
 struct cvmm_vmm_receive_opts {

@@ -5,8 +5,9 @@
 # between VMMs in two network namespaces joined by a veth pair, migration
 # over TCP across it; each namespace has its own tap0 and (mount
 # namespace) its own vsock socket at one path. Moves: pre-copy A -> B over
-# two connections, post-copy B -> A, local (memfds over a unix socket)
-# inside A (refused: the source holds tap0; its guest runs on). After
+# two connections, post-copy B -> A, and at the end local (memfds over a
+# unix socket, tap0's fd and the vsock listener passed along) inside B,
+# first to a destination that refuses (the source runs on). After
 # each: the guest answers a ping through the new namespace's TAP and a
 # line on its vsock socket, its disk writer and memory checker go on with
 # no MISMATCH, and the paused VM's disk image, read on the host, holds
@@ -40,7 +41,7 @@ fi
 nsenter -t $A -n ip addr add 10.9.0.1/24 dev mig0 && nsenter -t $A -n ip link set mig0 up &&
 	nsenter -t $B -n ip addr add 10.9.0.2/24 dev mig0 && nsenter -t $B -n ip link set mig0 up ||
 	{ echo "Bail out! veth set-up failed"; exit 1; }
-plan 55
+plan 60
 exec 3>&1  # the disk checks' lines, as TAP comments
 
 SECTORS=64
@@ -112,24 +113,8 @@ check "... the source VMM ends (status 0)" ends_ok $v1
 check "... the destination completes (validated)" eventually 30 progress_is "$TMP/api.2" completed
 all_well "post-copy" $A "$TMP/api.2"
 
-# 3. local inside A (memfds over a unix socket): while the source holds
-# tap0 the destination cannot open it (a TAP without multi-queue takes one
-# owner): refused with one line, and the source's guest runs on
-vmm_in $A 3 --guest-arg 0=0x0a00020f; v3=$vmm
-R "$TMP/api.3" receive-migration receiver_url=unix:"$TMP/local.sock"
-blk=$(last_blk) round=$(last_round)
-local_refused() {
-	R "$TMP/api.2" send-migration destination_url=unix:"$TMP/local.sock",local=on \
-		2>"$TMP/send.3" && return 1
-	sed 's/^/# /' "$TMP/send.3" >&3
-	tail -1 "$TMP/send.3" | grep -q "^cvmm-remote: send-migration: .*tap0.*busy"
-}
-check "local inside A: refused, one line naming the TAP the source holds" local_refused
-check "... the source VM runs again (its progress: failed)" \
-	sh -c ". '$top_srcdir/tests/api/lib.sh'; . '$top_srcdir/tests/api/lib-mig.sh'
-	       state_is '$TMP/api.2' Running && progress_is '$TMP/api.2' failed"
-R "$TMP/api.3" shutdown-vmm >/dev/null
-all_well "after the refused local move" $A "$TMP/api.2"
+# (3., the local move, is 6. below: 5. resumes from a VM that came by
+# post-copy, so the VM in A stays move 2's until then)
 
 link_up() { nsenter -t "$1" -n ip link show mig0 | grep -q LOWER_UP; }
 # 4. pre-copy A -> B cut mid-way (A's veth shaped to 2 Mbit/s, then
@@ -212,6 +197,40 @@ check "... the destination's events: postcopy-paused, then postcopy-resumed" \
 	sh -c "grep -n postcopy '$TMP/ev.5' | tail -1 | grep -q postcopy-resumed"
 all_well "post-copy resumed" $B "$TMP/api.5"
 
-R "$TMP/api.5" shutdown-vmm >/dev/null
+# 6. local inside B (memfds over a unix socket): the source passes its
+# TAP's fd and its vsock listener with them (tap0 takes one owner, the
+# socket path exists); the destination builds its devices on those. First
+# a destination that refuses (a VM was created there meanwhile): it had
+# the fds and closed them; the source's guest runs on, on its own.
+vmm_in $B 6r; v6r=$vmm
+R "$TMP/api.6r" receive-migration receiver_url=unix:"$TMP/refuse.sock"
+printf '{"payload": {"kernel": "%s"}, "memory": {"size": 67108864}}' "$GUESTS/migrate-all.img" \
+	>"$TMP/other.json"
+R "$TMP/api.6r" create "$TMP/other.json"
+local_refused() {
+	R "$TMP/api.5" send-migration destination_url=unix:"$TMP/refuse.sock",local=on \
+		2>"$TMP/send.6r" && return 1
+	sed 's/^/# /' "$TMP/send.6r" >&3
+	tail -1 "$TMP/send.6r" | grep -q "^cvmm-remote: send-migration: .*refused"
+}
+check "local inside B to a destination that refuses: fails with one line" local_refused
+check "... the source VM runs again (its progress: failed)" \
+	sh -c ". '$top_srcdir/tests/api/lib.sh'; . '$top_srcdir/tests/api/lib-mig.sh'
+	       state_is '$TMP/api.5' Running && progress_is '$TMP/api.5' failed"
+runs_on() { ping_in $B && vsock_in $B "after the refused local move"; }
+check "... and answers a ping through its TAP and a line on its vsock socket" runs_on
+R "$TMP/api.6r" shutdown-vmm >/dev/null
+vmm_in $B 6 --guest-arg 0=0x0a00020f; v6=$vmm
+R "$TMP/api.6" receive-migration receiver_url=unix:"$TMP/local.sock"
+new_serial 6
+check "local inside B (tap0 and the vsock listener passed as fds): send-migration returns" \
+	R "$TMP/api.5" send-migration destination_url=unix:"$TMP/local.sock",local=on
+check "... the source VMM ends (status 0)" ends_ok $v5
+check "... the destination completes (validated)" eventually 30 progress_is "$TMP/api.6" completed
+check "... the vsock socket path is still there (the source left it)" \
+	nsenter -t $B -m test -S "$TMP/vs/vsock"
+all_well "local" $B "$TMP/api.6"
+
+R "$TMP/api.6" shutdown-vmm >/dev/null
 check "no MISMATCH on any serial" sh -c "! grep -a MISMATCH '$TMP'/serial*"
 finish

@@ -30,6 +30,7 @@ static const char *const names[] = {
 	[CVMM_MIG_SWITCH] = "SWITCH",
 	[CVMM_MIG_DISCARD] = "DISCARD",
 	[CVMM_MIG_RECEIVED] = "RECEIVED",
+	[CVMM_MIG_DEVFD] = "DEVFD",
 };
 
 const char *cvmm_mig_type_name(uint32_t type)
@@ -89,6 +90,8 @@ uint64_t cvmm_mig__max_len(uint32_t type)
 		return sizeof(struct cvmm_mig_pages);
 	case CVMM_MIG_RECEIVED:
 		return sizeof(struct cvmm_mig_received) + CVMM_MIG_MAX_BITMAP / 8;
+	case CVMM_MIG_DEVFD:
+		return sizeof(struct cvmm_mig_devfd);
 	default:
 		return 0;
 	}
@@ -192,7 +195,7 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 	s->mem_size = get64(p + 24);
 	s->config_len = get64(p + 32);
 	s->connections = get32(p + 40);
-	s->reserved32 = get32(p + 44);
+	s->devfds = get32(p + 44);
 	s->reserved = get64(p + 48);
 	if (memcmp(s->magic, CVMM_MIG_MAGIC, 8))
 		return FAIL(-EPROTO, "magic", "not a cvmm migration stream");
@@ -201,8 +204,14 @@ static int decode_start(const struct cvmm_mig_hdr *h, const uint8_t *p,
 			    s->version, CVMM_MIG_VERSION);
 	if (s->flags & ~CVMM_MIG_F_ALL)
 		return FAIL(-EPROTONOSUPPORT, "flags", "unknown bits in %#" PRIx32, s->flags);
-	if (s->reserved32 || s->reserved)
+	if (s->reserved)
 		return FAIL(-EPROTO, "reserved", "not zero");
+	if (s->devfds > CVMM_MIG_MAX_DEVFDS)
+		return FAIL(-EPROTO, "devfds", "%" PRIu32 " exceeds %u", s->devfds,
+			    CVMM_MIG_MAX_DEVFDS);
+	if (s->devfds && !(s->flags & CVMM_MIG_F_LOCAL))
+		return FAIL(-EPROTO, "devfds", "%" PRIu32 " in a migration that is not local",
+			    s->devfds);
 	if (s->connections > CVMM_MIG_MAX_CONNECTIONS)
 		return FAIL(-EPROTO, "connections", "%" PRIu32 " exceeds %u", s->connections,
 			    CVMM_MIG_MAX_CONNECTIONS);
@@ -285,6 +294,33 @@ static int decode_received(const struct cvmm_mig_hdr *h, const uint8_t *p,
 	return 0;
 }
 
+static int decode_devfd(const struct cvmm_mig_hdr *h, const uint8_t *p, struct cvmm_mig_msg *out,
+			char *err, size_t errlen)
+{
+	struct cvmm_mig_devfd *d = &out->u.devfd;
+	size_t n;
+
+	if (h->len != sizeof(*d))
+		return FAIL(-EPROTO, "length", "%" PRIu64 " bytes, %zu expected", h->len, sizeof(*d));
+	d->kind = get32(p);
+	d->index = get32(p + 4);
+	memcpy(d->id, p + 8, sizeof(d->id));
+	if (d->kind != CVMM_MIG_DEVFD_TAP && d->kind != CVMM_MIG_DEVFD_VSOCK)
+		return FAIL(-EPROTO, "kind", "%" PRIu32 " is not a TAP (1) or vsock listener (2)",
+			    d->kind);
+	if (d->index >= (d->kind == CVMM_MIG_DEVFD_TAP ? 16u : 1u))
+		return FAIL(-EPROTO, "index", "%" PRIu32 " out of range", d->index);
+	n = strnlen(d->id, sizeof(d->id));
+	if (!n || n == sizeof(d->id))
+		return FAIL(-EPROTO, "id", "empty or not NUL-terminated");
+	/* Printable, NUL-padded: the id ends up in a log line. */
+	for (size_t i = 0; i < sizeof(d->id); i++)
+		if (i < n ? (d->id[i] < 0x20 || d->id[i] >= 0x7f) : d->id[i] != 0)
+			return FAIL(-EPROTO, "id", "byte %zu is %s", i,
+				    i < n ? "not printable" : "not NUL padding");
+	return 0;
+}
+
 static int decode_text(const struct cvmm_mig_hdr *h, const uint8_t *p, struct cvmm_mig_msg *out,
 		       char *err, size_t errlen)
 {
@@ -364,6 +400,8 @@ int cvmm_mig_decode(const struct cvmm_mig_hdr *h, const void *payload,
 		return decode_text(h, p, out, err, errlen);
 	case CVMM_MIG_RECEIVED:
 		return decode_received(h, p, map, out, err, errlen);
+	case CVMM_MIG_DEVFD:
+		return decode_devfd(h, p, out, err, errlen);
 	case CVMM_MIG_MEMFD: {
 		struct cvmm_mig_memfd *m = &out->u.memfd;
 		int i;
@@ -397,12 +435,36 @@ int cvmm_mig_rx_accept(struct cvmm_mig_rx *rx, const struct cvmm_mig_msg *m, cha
 				      "arrived after the end of the migration");
 	if (!rx->started && m->type != CVMM_MIG_START && m->type != CVMM_MIG_ABANDON)
 		return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL, "arrived before START");
+	/* The device fds come right after START: all announced, none later. */
+	if (rx->started && m->type != CVMM_MIG_DEVFD && m->type != CVMM_MIG_ABANDON &&
+	    !rx->devfds_closed) {
+		if (rx->devfds < rx->devfds_max)
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
+					      "after only %" PRIu32 " of the %" PRIu32
+					      " device fds START announced", rx->devfds,
+					      rx->devfds_max);
+		rx->devfds_closed = true;
+	}
 	switch (m->type) {
 	case CVMM_MIG_START:
 		if (rx->started)
 			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL, "sent twice");
 		rx->started = true;
 		rx->flags = m->u.start.hdr.flags;
+		rx->devfds_max = m->u.start.hdr.devfds;
+		return 0;
+	case CVMM_MIG_DEVFD:
+		if (!(rx->flags & CVMM_MIG_F_LOCAL))
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
+					      "in a migration that is not local");
+		if (rx->devfds_closed)
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
+					      "not right after START");
+		if (rx->devfds >= rx->devfds_max)
+			return cvmm_mig__fail(err, errlen, -EPROTO, m->type, NULL,
+					      "one more than the %" PRIu32 " START announced",
+					      rx->devfds_max);
+		rx->devfds++;
 		return 0;
 	case CVMM_MIG_PASS:
 		if (m->u.pass.pass < rx->last_pass || (rx->pages && m->u.pass.pass == rx->last_pass))

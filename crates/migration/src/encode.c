@@ -91,9 +91,9 @@ int cvmm_mig_send_start(int fd, uint32_t flags, uint32_t ncpus,
 	return cvmm_mig_send_start_conns(fd, flags, ncpus, 0, ranges, nranges, config, config_len);
 }
 
-int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t connections,
-			      const struct cvmm_mig_range *ranges, unsigned int nranges,
-			      const void *config, size_t config_len)
+static int send_start(int fd, uint32_t flags, uint32_t ncpus, uint32_t connections,
+		      uint32_t devfds, const struct cvmm_mig_range *ranges, unsigned int nranges,
+		      const void *config, size_t config_len)
 {
 	uint8_t *buf;
 	size_t len;
@@ -102,7 +102,8 @@ int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t c
 
 	if (!ranges || !nranges || nranges > CVMM_MIG_MAX_RANGES || (flags & ~CVMM_MIG_F_ALL) ||
 	    config_len > CVMM_MIG_MAX_CONFIG || (config_len && !config) || !ncpus ||
-	    connections > CVMM_MIG_MAX_CONNECTIONS)
+	    connections > CVMM_MIG_MAX_CONNECTIONS || devfds > CVMM_MIG_MAX_DEVFDS ||
+	    (devfds && !(flags & CVMM_MIG_F_LOCAL)))
 		return -EINVAL;
 	len = sizeof(struct cvmm_mig_start) + nranges * sizeof(struct cvmm_mig_range);
 	buf = calloc(1, len);
@@ -121,9 +122,24 @@ int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t c
 	put64(buf + 24, sum);
 	put64(buf + 32, config_len);
 	put32(buf + 40, connections);
+	put32(buf + 44, devfds);
 	ret = send_msg(fd, CVMM_MIG_START, buf, len, config, config_len);
 	free(buf);
 	return ret;
+}
+
+int cvmm_mig_send_start_conns(int fd, uint32_t flags, uint32_t ncpus, uint32_t connections,
+			      const struct cvmm_mig_range *ranges, unsigned int nranges,
+			      const void *config, size_t config_len)
+{
+	return send_start(fd, flags, ncpus, connections, 0, ranges, nranges, config, config_len);
+}
+
+int cvmm_mig_send_start_devfds(int fd, uint32_t flags, uint32_t ncpus, uint32_t devfds,
+			       const struct cvmm_mig_range *ranges, unsigned int nranges,
+			       const void *config, size_t config_len)
+{
+	return send_start(fd, flags, ncpus, 0, devfds, ranges, nranges, config, config_len);
 }
 
 int cvmm_mig_send_pass(int fd, uint64_t pass, uint64_t pages)
@@ -258,6 +274,29 @@ int cvmm_mig_send_memfd(int fd, int memfd, uint64_t gpa, uint64_t size, uint64_t
 	return 0;
 }
 
+int cvmm_mig_send_devfd(int fd, int devfd, uint32_t kind, uint32_t index, const char *id)
+{
+	uint8_t msg[CVMM_MIG_HDR_SIZE + sizeof(struct cvmm_mig_devfd)] = { 0 };
+	size_t n = id ? strnlen(id, CVMM_MIG_DEVFD_ID_MAX) : 0;
+	ssize_t w;
+
+	if (devfd < 0 || !n || n >= CVMM_MIG_DEVFD_ID_MAX ||
+	    (kind != CVMM_MIG_DEVFD_TAP && kind != CVMM_MIG_DEVFD_VSOCK) ||
+	    index >= (kind == CVMM_MIG_DEVFD_TAP ? 16u : 1u))
+		return -EINVAL;
+	cvmm_mig_encode_header(msg, CVMM_MIG_DEVFD, sizeof(struct cvmm_mig_devfd));
+	put32(msg + 16, kind);
+	put32(msg + 20, index);
+	memcpy(msg + 24, id, n);
+	/* One sendmsg: the fd rides with the message's first byte. */
+	w = cvmm_sock_send_fds(fd, msg, sizeof(msg), &devfd, 1);
+	if (w < 0)
+		return (int)w;
+	if ((size_t)w < sizeof(msg))
+		return cvmm_write_full(fd, msg + w, sizeof(msg) - (size_t)w);
+	return 0;
+}
+
 bool cvmm_mig_is_zero(const void *p, size_t len)
 {
 	const uint64_t *w = p;
@@ -350,7 +389,7 @@ int cvmm_mig_recv(int fd, void **buf, size_t *cap, const struct cvmm_mig_map *ma
 	ret = cvmm_mig_decode(&h, *buf, map, out, err, errlen);
 	if (ret)
 		goto drop_fd;
-	if (fds && *fds >= 0 && h.type != CVMM_MIG_MEMFD) {
+	if (fds && *fds >= 0 && h.type != CVMM_MIG_MEMFD && h.type != CVMM_MIG_DEVFD) {
 		ret = cvmm_mig__fail(err, errlen, -EPROTO, h.type, NULL, "carries an fd");
 		goto drop_fd;
 	}

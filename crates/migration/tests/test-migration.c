@@ -252,6 +252,148 @@ START_TEST(memfd_passing)
 }
 END_TEST
 
+/* A local migration's device fds: DEVFD carries one (the fd comes
+ * through), only right after a local START, exactly as many as it
+ * announced; a hostile DEVFD (unknown kind, an index out of range, an id
+ * not NUL-terminated) is refused with its fd closed. */
+START_TEST(devfd_passing)
+{
+	struct cvmm_mig_range r = { 0, 1 << 20 };
+	int sv[2], p[2], got;
+	static struct cvmm_mig_msg m;
+	struct cvmm_mig_rx rx;
+	void *buf = NULL;
+	size_t cap = 0;
+	char err[256];
+
+	pair(sv);
+	ck_assert_int_eq(pipe(p), 0);
+	/* START announces two; DEVFD round-trips with its fd */
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], CVMM_MIG_F_LOCAL, 1, 2, &r, 1, "{}", 2),
+			 0);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], CVMM_MIG_DEVFD_TAP, 0, "net0"), 0);
+	ck_assert_int_eq(cvmm_mig_send_memfd(sv[0], p[1], 0, 1 << 20, 0), 0);
+	memset(&rx, 0, sizeof(rx));
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, &got, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.u.start.hdr.devfds, 2);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, &got, err, sizeof(err)), 0);
+	ck_assert_int_eq(m.type, CVMM_MIG_DEVFD);
+	ck_assert_int_eq(m.u.devfd.kind, CVMM_MIG_DEVFD_TAP);
+	ck_assert_str_eq(m.u.devfd.id, "net0");
+	ck_assert_int_ge(got, 0);
+	close(got);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	/* fewer than announced: the next message is refused */
+	ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, &got, err, sizeof(err)), 0);
+	close(got);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "only 1 of the 2 device fds"), "%s", err);
+
+	/* one more than announced; one after another message */
+	memset(&rx, 0, sizeof(rx));
+	rx.started = true;
+	rx.flags = CVMM_MIG_F_LOCAL;
+	rx.devfds_max = 1;
+	m.type = CVMM_MIG_DEVFD;
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "one more than the 1 START announced"), "%s", err);
+	m.type = CVMM_MIG_MEMFD;
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), 0);
+	m.type = CVMM_MIG_DEVFD;
+	rx.devfds_max = 5;
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "not right after START"), "%s", err);
+	/* DEVFD in a migration that is not local */
+	memset(&rx, 0, sizeof(rx));
+	rx.started = true;
+	rx.devfds_max = 1;
+	ck_assert_int_eq(cvmm_mig_rx_accept(&rx, &m, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "not local"), "%s", err);
+
+	/* the encoder refuses what the decoder would */
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], 0, 1, 1, &r, 1, "{}", 2), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], CVMM_MIG_F_LOCAL, 1,
+						    CVMM_MIG_MAX_DEVFDS + 1, &r, 1, "{}", 2), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], 3, 0, "net0"), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], CVMM_MIG_DEVFD_VSOCK, 1, "v"), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], CVMM_MIG_DEVFD_TAP, 0, ""), -EINVAL);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], -1, CVMM_MIG_DEVFD_TAP, 0, "n"), -EINVAL);
+
+	/* hostile DEVFDs by hand: the fd that came with one is closed */
+	{
+		uint8_t msg[CVMM_MIG_HDR_SIZE + sizeof(struct cvmm_mig_devfd)];
+		struct {
+			uint32_t kind, index;
+			const char *id;
+			const char *why;
+		} bad[] = {
+			{ 7, 0, "net0", "field 'kind'" },
+			{ CVMM_MIG_DEVFD_TAP, 16, "net0", "field 'index'" },
+			{ CVMM_MIG_DEVFD_TAP, 0, "", "field 'id'" },
+			{ CVMM_MIG_DEVFD_TAP, 0, "net\x01", "not printable" },
+		};
+
+		for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			memset(msg, 0, sizeof(msg));
+			cvmm_mig_encode_header(msg, CVMM_MIG_DEVFD, sizeof(struct cvmm_mig_devfd));
+			memcpy(msg + 16, &bad[i].kind, 4);
+			memcpy(msg + 20, &bad[i].index, 4);
+			memcpy(msg + 24, bad[i].id, strlen(bad[i].id));
+			ck_assert_int_eq(cvmm_sock_send_fds(sv[0], msg, sizeof(msg), &p[0], 1),
+					 (ssize_t)sizeof(msg));
+			ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, &got, err,
+						       sizeof(err)), -EPROTO);
+			ck_assert_int_eq(got, -1);
+			ck_assert_msg(strstr(err, bad[i].why), "%u: %s", i, err);
+		}
+		/* an id that fills its field, no NUL */
+		memset(msg, 0, sizeof(msg));
+		cvmm_mig_encode_header(msg, CVMM_MIG_DEVFD, sizeof(struct cvmm_mig_devfd));
+		msg[16] = CVMM_MIG_DEVFD_TAP;
+		memset(msg + 24, 'a', CVMM_MIG_DEVFD_ID_MAX);
+		ck_assert_int_eq(cvmm_write_full(sv[0], msg, sizeof(msg)), 0);
+		ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, &got, err, sizeof(err)),
+				 -EPROTO);
+		ck_assert_msg(strstr(err, "not NUL-terminated"), "%s", err);
+	}
+	{
+		/* START with devfds but no LOCAL, crafted */
+		uint8_t s[16 + 56 + 16] = { 0 };
+		uint32_t v;
+		uint64_t q = 4096;
+
+		cvmm_mig_encode_header(s, CVMM_MIG_START, 56 + 16);
+		memcpy(s + 16, CVMM_MIG_MAGIC, 8);
+		v = 1;
+		memcpy(s + 24, &v, 4);          /* version */
+		memcpy(s + 32, &v, 4);          /* ncpus */
+		memcpy(s + 36, &v, 4);          /* nranges */
+		memcpy(s + 40, &q, 8);          /* mem_size */
+		memcpy(s + 72 + 8, &q, 8);      /* range 0: [0, 4096) */
+		memcpy(s + 60, &v, 4);          /* devfds */
+		ck_assert_int_eq(cvmm_write_full(sv[0], s, sizeof(s)), 0);
+		ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, NULL, err, sizeof(err)),
+				 -EPROTO);
+		ck_assert_msg(strstr(err, "field 'devfds'"), "%s", err);
+		v = CVMM_MIG_MAX_DEVFDS + 1;
+		memcpy(s + 60, &v, 4);
+		v = CVMM_MIG_F_LOCAL;
+		memcpy(s + 28, &v, 4);
+		ck_assert_int_eq(cvmm_write_full(sv[0], s, sizeof(s)), 0);
+		ck_assert_int_eq(cvmm_mig_recv(sv[1], &buf, &cap, &map, &m, NULL, err, sizeof(err)),
+				 -EPROTO);
+		ck_assert_msg(strstr(err, "exceeds"), "%s", err);
+	}
+	free(buf);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* Pre-copy that switches to post-copy: SWITCH only when START allowed it,
  * once, before STATE; DISCARD only between SWITCH and STATE; pages may
  * follow STATE once switched. START's connections within the ceiling. */
@@ -428,6 +570,7 @@ int main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, hostile);
 	tcase_add_test(tc, memfd_passing);
+	tcase_add_test(tc, devfd_passing);
 	tcase_add_test(tc, switch_order);
 	tcase_add_test(tc, zero_check);
 	tcase_add_test(tc, resume_messages);

@@ -765,7 +765,8 @@ int cvmm_net_create(const struct cvmm_net_opts *o, struct cvmm_net **out)
 		r = cvmm_net_tap_prepare(p->fd, CVMM_NET_HDR_LEN);
 		if (r < 0)
 			goto fail;
-		r = cvmm_net_tap_set_offload(p->fd, 0, NULL);
+		/* A source still running on the TAP keeps what its guest set. */
+		r = o->tap_live ? 0 : cvmm_net_tap_set_offload(p->fd, 0, NULL);
 		if (r < 0)
 			goto fail;
 		p->buf = malloc(NET_BUF_LEN);

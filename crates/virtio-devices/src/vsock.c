@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ struct cvmm_vsock {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int lfd;
 	bool listening;
+	bool path_owner;       /* destroy unlinks the path */
 	uint32_t buf_alloc;
 	uint32_t max_conns;
 	bool active;
@@ -826,6 +828,25 @@ static const struct cvmm_virtio_device_ops vs_ops = {
 	.restore = vs_restore,
 };
 
+/* An inherited listener: a listening unix stream socket bound to @path
+ * (the peer that passed it is not trusted to have sent one). */
+static int check_listener(int fd, const char *path)
+{
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+	int v = 0;
+	socklen_t vl = sizeof(v);
+
+	memset(&a, 0, sizeof(a));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+	    a.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) ||
+	    strncmp(a.sun_path, path, sizeof(a.sun_path)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl) < 0 || v != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) < 0 || !v)
+		return -ENOTSOCK;
+	return 0;
+}
+
 int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -833,22 +854,37 @@ int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out)
 	uint16_t qs;
 	int r;
 
-	if (!o || !out || o->sz < sizeof(*o) || !o->em || !o->uds_path || !*o->uds_path)
+	if (!o || !out || o->sz < sizeof(*o) || !o->em || !o->uds_path || !*o->uds_path) {
+		if (o && o->sz >= sizeof(*o) && o->inherit_listener && o->listener_fd >= 0)
+			close(o->listener_fd);
 		return -EINVAL;
+	}
+	if (o->inherit_listener) {
+		r = check_listener(o->listener_fd, o->uds_path);
+		if (r < 0) {
+			if (o->listener_fd >= 0)
+				close(o->listener_fd);
+			return r;
+		}
+	}
 	/* 0-2 are reserved, 2^32-1 is VMADDR_CID_ANY; the guest CID field
 	 * is 64 bits but Linux uses 32. */
-	if (o->guest_cid < 3 || o->guest_cid >= 0xffffffffull)
-		return -EINVAL;
 	/* room for "_4294967295" after the path */
-	if (strlen(o->uds_path) + 12 > sizeof(a.sun_path))
-		return -EINVAL;
+	if (o->guest_cid < 3 || o->guest_cid >= 0xffffffffull ||
+	    strlen(o->uds_path) + 12 > sizeof(a.sun_path)) {
+		r = -EINVAL;
+		goto fail_early;
+	}
 	v = calloc(1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+	if (!v) {
+		r = -ENOMEM;
+		goto fail_early;
+	}
 	v->buf = malloc(CVMM_VSOCK_MAX_PKT);
 	if (!v->buf) {
 		free(v);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail_early;
 	}
 	v->em = o->em;
 	v->guest_cid = o->guest_cid;
@@ -857,15 +893,21 @@ int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out)
 	v->next_port = VS_LOCAL_PORT_BASE;
 	strcpy(v->path, o->uds_path);
 	strcpy(a.sun_path, o->uds_path);
-	v->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (v->lfd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (bind(v->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(v->lfd, 128) < 0) {
-		r = -errno;
-		close(v->lfd);
-		goto fail;
+	if (o->inherit_listener) {
+		/* Non-blocking already: the file description is the source's. */
+		v->lfd = o->listener_fd;
+	} else {
+		v->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (v->lfd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (bind(v->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(v->lfd, 128) < 0) {
+			r = -errno;
+			close(v->lfd);
+			goto fail;
+		}
+		v->path_owner = true;
 	}
 	vd_put_le64(v->config, v->guest_cid);
 	qs = o->queue_size ? o->queue_size : 256;
@@ -881,6 +923,21 @@ fail:
 	free(v->buf);
 	free(v);
 	return r;
+fail_early:
+	if (o->inherit_listener)
+		close(o->listener_fd);
+	return r;
+}
+
+int cvmm_vsock_listener_fd(const struct cvmm_vsock *v)
+{
+	return v ? v->lfd : -EINVAL;
+}
+
+void cvmm_vsock_set_path_owner(struct cvmm_vsock *v, bool owner)
+{
+	if (v)
+		v->path_owner = owner;
 }
 
 void cvmm_vsock_destroy(struct cvmm_vsock *v)
@@ -891,7 +948,9 @@ void cvmm_vsock_destroy(struct cvmm_vsock *v)
 	if (v->listening)
 		cvmm_event_manager_remove(v->em, v->lfd);
 	close(v->lfd);
-	unlink(v->path);
+	/* A path another VMM listens on now (a local migration) stays. */
+	if (v->path_owner)
+		unlink(v->path);
 	free(v->buf);
 	free(v);
 }

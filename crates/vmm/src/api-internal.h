@@ -64,6 +64,10 @@ struct api {
 		int fds[2 + CVMM_MIG_MAX_CONNECTIONS];
 		unsigned int nfds;
 		int mem_fds[CVMM_MIG_MAX_CONNECTIONS];
+		/* send, local: copies of the devices' host fds (closed when
+		 * the send ends: a device removed meanwhile cannot reuse them) */
+		struct cvmm_vmm_devfd devfds[CVMM_VMM_MAX_DEVFDS];
+		unsigned int ndevfds;
 	} mig;
 };
 

@@ -5,6 +5,7 @@
  * lifecycle step on the control loop, where the VM lives.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include <poll.h>
 
 #include <cvmm/migration-tls.h>
+#include <cvmm/virtio-devices/net.h>
+#include <cvmm/virtio-devices/vsock.h>
 
 #include "api-internal.h"
 #include "vm-internal.h"
@@ -212,6 +215,15 @@ static int send_connect(struct api *a, const struct sockaddr_storage *sa, sockle
 	return ret;
 }
 
+/* After a local migration went: the vsock path is the destination's now,
+ * this VMM's destroy must not unlink it. */
+static void release_paths(struct api *a)
+{
+	for (unsigned int i = 0; i < a->vm.nmodels; i++)
+		if (!strcmp(a->vm.models[i].kind, "virtio-vsock"))
+			cvmm_vsock_set_path_owner(a->vm.models[i].model, !a->mig.o.local);
+}
+
 /* The source after a migration that went: the guest runs on the
  * destination, this VMM ends (status 0), as Cloud Hypervisor's does. */
 static int source_done(struct cvmm_event_manager *em, void *arg)
@@ -219,6 +231,7 @@ static int source_done(struct cvmm_event_manager *em, void *arg)
 	struct api *a = arg;
 
 	emit(a, "vm", "migrated", NULL);
+	release_paths(a);
 	if (a->vm.vmm && !stopped(a)) {
 		a->api_stop = true;
 		cvmm_vmm_request_stop(a->vm.vmm, CVMM_VMM_STOP_REQUEST, 0);
@@ -332,8 +345,51 @@ static void *send_main(void *arg)
 	}
 out:
 	mig_close_fds(a);
+	for (unsigned int i = 0; i < g->ndevfds; i++)
+		cvmm_close(g->devfds[i].fd);
+	g->ndevfds = 0;
 	__atomic_store_n(&g->done, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/*
+ * A local migration's source: copies of what the destination cannot open
+ * while this VMM holds it, each TAP queue of every virtio-net card and the
+ * vsock listener (docs/migration.md). Vhost-user devices have none: the
+ * destination connects to their daemons itself.
+ */
+static int collect_devfds(struct api *a, char *err, size_t errlen)
+{
+	struct mig *g = &a->mig;
+
+	for (unsigned int i = 0; i < a->vm.nmodels; i++) {
+		const struct cvmm_vm_model *md = &a->vm.models[i];
+		bool net = !strcmp(md->kind, "virtio-net");
+		int fd;
+
+		if (!net && strcmp(md->kind, "virtio-vsock"))
+			continue;
+		for (unsigned int q = 0; q < (net ? CVMM_NET_MAX_PAIRS : 1); q++) {
+			fd = net ? cvmm_net_tap_fd(md->model, q) : cvmm_vsock_listener_fd(md->model);
+			if (fd < 0)
+				break;
+			if (g->ndevfds == CVMM_VMM_MAX_DEVFDS) {
+				snprintf(err, errlen, "more than %u device fds", CVMM_VMM_MAX_DEVFDS);
+				return -E2BIG;
+			}
+			fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (fd < 0) {
+				snprintf(err, errlen, "%s: %s", md->id, strerror(errno));
+				return -errno;
+			}
+			g->devfds[g->ndevfds] = (struct cvmm_vmm_devfd){
+				.fd = fd, .index = q,
+				.kind = net ? CVMM_MIG_DEVFD_TAP : CVMM_MIG_DEVFD_VSOCK };
+			snprintf(g->devfds[g->ndevfds].id, sizeof(g->devfds[0].id), "%s", md->id);
+			g->ndevfds++;
+		}
+	}
+	return 0;
 }
 
 /* On the loop: the VM of the config the stream carries, received and started. */
@@ -387,6 +443,20 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 		refuse_source(g, -EPROTO, g->own.error);
 		return -EPROTO;
 	}
+	/* A local migration's TAPs and vsock listener: the source's, passed
+	 * along (it holds them: opening them by name would fail). */
+	if (cvmm_vmm_incoming_local(g->in)) {
+		struct cvmm_vmm_devfd *fds;
+		unsigned int n = cvmm_vmm_incoming_devfds(g->in, &fds);
+
+		ret = cvmm_vm_devices_adopt_fds(&c.dev, fds, n, err, sizeof(err));
+		if (ret) {
+			json_object_put(cj);
+			mig_fail(g, "%s", err);
+			refuse_source(g, ret, g->own.error);
+			return ret;
+		}
+	}
 	adopt_cfg(a, &c, cj);
 	a->vm.incoming = true;
 	a->api_stop = false;
@@ -412,6 +482,10 @@ static int receive_on_loop(struct cvmm_event_manager *em, void *arg)
 		mig_fail(g, "%s", err[0] ? err : strerror(-ret));
 		return ret;
 	}
+	/* The vsock path is this VMM's now (a local migration's source leaves it). */
+	for (unsigned int i = 0; i < a->vm.nmodels; i++)
+		if (!strcmp(a->vm.models[i].kind, "virtio-vsock"))
+			cvmm_vsock_set_path_owner(a->vm.models[i].model, true);
 	emit(a, "vm", "received", NULL);
 	return 0;
 }
@@ -828,6 +902,23 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 	if (g->o.local && !a->cfg.mem_shared)
 		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs shared memory "
 				      "(memory shared=on)");
+	if (g->thread && !__atomic_load_n(&g->done, __ATOMIC_ACQUIRE))
+		return cvmm_api_error(r, 409, "vm.send-migration: a migration runs already");
+	for (unsigned int i = 0; i < g->ndevfds; i++)
+		cvmm_close(g->devfds[i].fd);
+	g->ndevfds = 0;
+	if (g->o.local) {
+		char why[200];
+
+		if (collect_devfds(a, why, sizeof(why))) {
+			for (unsigned int i = 0; i < g->ndevfds; i++)
+				cvmm_close(g->devfds[i].fd);
+			g->ndevfds = 0;
+			return cvmm_api_error(r, 500, "vm.send-migration: the devices' fds: %s", why);
+		}
+		g->o.devfds = g->devfds;
+		g->o.ndevfds = g->ndevfds;
+	}
 	free(g->config);
 	{
 		struct json_object *cj = cvmm_vm_config_to_json(&a->cfg);

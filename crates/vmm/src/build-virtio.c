@@ -212,6 +212,8 @@ static int add_nets(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci, 
 			.num_queue_pairs = (uint16_t)k->queues,
 			.queue_size = (uint16_t)k->queue_size,
 			.has_mac = k->has_mac,
+			/* a local migration's TAP: the source's guest runs on it */
+			.tap_live = k->nfds && m->incoming,
 		};
 		struct cvmm_net *net;
 		int ret;
@@ -288,6 +290,18 @@ static int add_vsock(struct cvmm_vm *m, struct cvmm_event_manager *em, bool pci,
 
 	if (!d->vsock || cvmm_vm_tr_is_pci(d, &d->vsock_tr) != pci || skip(m, d->vsock_id))
 		return 0;
+	/* A local migration's listener: the device takes a copy of its own
+	 * (the configuration keeps one and closes it with its other fds). */
+	if (d->vsock_has_fd) {
+		o.inherit_listener = true;
+		o.listener_fd = fcntl(d->vsock_fd, F_DUPFD_CLOEXEC, 3);
+		if (o.listener_fd < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "--vsock: the listener passed for '%s': %s",
+				 d->vsock_path, strerror(-ret));
+			return ret;
+		}
+	}
 	ret = cvmm_vsock_create(&o, &vs);
 	if (ret) {
 		if (ret == -EADDRINUSE)

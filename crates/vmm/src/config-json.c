@@ -1018,7 +1018,9 @@ struct json_object *cvmm_vm_config_to_json(const struct cvmm_vm_config *c)
 		char mac[18];
 
 		o = json_object_new_object();
-		if (!k->nfds)
+		/* A card on passed fds has no name, unless a local migration
+		 * passed them for the TAP it names (the next move needs it). */
+		if (k->tap[0])
 			add(o, "tap", json_object_new_string(k->tap));
 		if (k->has_mac) {
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", k->mac[0],

@@ -364,6 +364,9 @@ void cvmm_vm_devices_close_fds(struct cvmm_vm_devices *d)
 {
 	for (unsigned int i = 0; i < d->nnets; i++)
 		close_net(&d->net[i]);
+	if (d->vsock_has_fd)
+		close(d->vsock_fd);
+	d->vsock_has_fd = false;
 }
 
 int cvmm_vm_devices_remove(struct cvmm_vm_devices *d, const char *id)
@@ -388,6 +391,9 @@ int cvmm_vm_devices_remove(struct cvmm_vm_devices *d, const char *id)
 			return 0;
 		}
 	if (d->vsock && !strcmp(d->vsock_id, id)) {
+		if (d->vsock_has_fd)
+			close(d->vsock_fd);
+		d->vsock_has_fd = false;
 		d->vsock = false;
 		d->vsock_id[0] = '\0';
 		return 0;

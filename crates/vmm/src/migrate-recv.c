@@ -37,7 +37,53 @@ struct cvmm_vmm_incoming {
 	struct cvmm_mig_range ranges[CVMM_MIG_MAX_RANGES];
 	char *config;
 	uint64_t bytes;
+	struct cvmm_vmm_devfd devfds[CVMM_MIG_MAX_DEVFDS];
+	unsigned int ndevfds;
 };
+
+/* A local migration's DEVFDs, right after START: each with exactly one fd,
+ * as many as START announced (the order rules: cvmm_mig_rx_accept()). */
+static int accept_devfds(int fd, struct cvmm_vmm_incoming *in, struct cvmm_mig_msg *m,
+			 void **buf, size_t *cap, char *err, size_t errlen)
+{
+	struct cvmm_mig_rx rx = { 0 };
+	int ret;
+
+	m->type = CVMM_MIG_START;
+	m->u.start.hdr = in->start;
+	if ((ret = cvmm_mig_rx_accept(&rx, m, err, errlen)))
+		return ret;
+	while (in->ndevfds < in->start.devfds) {
+		struct cvmm_vmm_devfd *d;
+		int got = -1;
+
+		ret = cvmm_mig_recv(fd, buf, cap, NULL, m, &got, err, errlen);
+		if (!ret)
+			ret = cvmm_mig_rx_accept(&rx, m, err, errlen);
+		if (!ret && m->type != CVMM_MIG_DEVFD) {
+			snprintf(err, errlen, "migration: a %s instead of the device fds START "
+				 "announced", cvmm_mig_type_name(m->type));
+			ret = -EPROTO;
+		}
+		if (!ret && got < 0) {
+			snprintf(err, errlen, "migration message 'DEVFD' for %s: carries no fd",
+				 m->u.devfd.id);
+			ret = -EPROTO;
+		}
+		if (ret) {
+			if (got >= 0)
+				close(got);
+			return ret;
+		}
+		d = &in->devfds[in->ndevfds++];
+		d->fd = got;
+		d->kind = m->u.devfd.kind;
+		d->index = m->u.devfd.index;
+		snprintf(d->id, sizeof(d->id), "%s", m->u.devfd.id);
+		in->bytes += CVMM_MIG_HDR_SIZE + sizeof(struct cvmm_mig_devfd);
+	}
+	return 0;
+}
 
 int cvmm_vmm_migrate_accept(int fd, struct cvmm_vmm_incoming **out, char *err, size_t errlen)
 {
@@ -70,6 +116,8 @@ int cvmm_vmm_migrate_accept(int fd, struct cvmm_vmm_incoming **out, char *err, s
 	memcpy(in->config, m->u.start.config, in->start.config_len);
 	in->config[in->start.config_len] = 0;
 	in->bytes = CVMM_MIG_HDR_SIZE + cap;
+	if (in->start.devfds && (ret = accept_devfds(fd, in, m, &buf, &cap, err, errlen)))
+		goto out;
 	*out = in;
 	in = NULL;
 out:
@@ -116,10 +164,20 @@ unsigned int cvmm_vmm_incoming_connections(const struct cvmm_vmm_incoming *in)
 	return in->start.connections;
 }
 
+unsigned int cvmm_vmm_incoming_devfds(struct cvmm_vmm_incoming *in, struct cvmm_vmm_devfd **out)
+{
+	if (out)
+		*out = in ? in->devfds : NULL;
+	return in ? in->ndevfds : 0;
+}
+
 void cvmm_vmm_incoming_free(struct cvmm_vmm_incoming *in)
 {
 	if (!in)
 		return;
+	for (unsigned int i = 0; i < in->ndevfds; i++)
+		if (in->devfds[i].fd >= 0)
+			close(in->devfds[i].fd);
 	free(in->config);
 	free(in);
 }
@@ -868,6 +926,8 @@ static int receive(struct receiver *r, const struct cvmm_vmm_receive_opts *o)
 		return ret;
 	r->rx.started = true;
 	r->rx.flags = r->in->start.flags;
+	/* The DEVFDs came with START (cvmm_vmm_migrate_accept()): no more. */
+	r->rx.devfds_max = r->rx.devfds = r->in->start.devfds;
 	r->p.state = CVMM_VMM_MIG_PRECOPY;
 	if (r->rx.flags & (CVMM_MIG_F_POSTCOPY | CVMM_MIG_F_SWITCH) && o && o->request_fd >= 0)
 		r->req_fd = o->request_fd;

@@ -513,8 +513,32 @@ static int send_start(struct sender *s, uint32_t flags)
 	struct cvmm_mig_range r[CVMM_MIG_MAX_RANGES];
 	unsigned int n = cvmm_vi_mig_ranges(s->vmm, r);
 
+	if (flags & CVMM_MIG_F_LOCAL)
+		return wire(s, cvmm_mig_send_start_devfds(s->fd, flags, s->vmm->ncpus,
+							  s->o->ndevfds, r, n, s->o->config,
+							  s->o->config_len), "START");
 	return wire(s, cvmm_mig_send_start_conns(s->fd, flags, s->vmm->ncpus, s->nconn - 1, r, n,
 						 s->o->config, s->o->config_len), "START");
+}
+
+/* A local migration's device fds (a TAP queue, a vsock listener): copies
+ * go, this VM keeps its own and goes on using them until it pauses. */
+static int send_devfds(struct sender *s)
+{
+	for (unsigned int i = 0; i < s->o->ndevfds; i++) {
+		const struct cvmm_vmm_devfd *d = &s->o->devfds[i];
+		int ret = cvmm_mig_send_devfd(s->fd, d->fd, d->kind, d->index, d->id);
+
+		if (ret == -EINVAL) {
+			snprintf(s->err, s->errlen, "migration: device fd %u (%s) cannot be sent",
+				 i, d->id);
+			return ret;
+		}
+		if (ret)
+			return wire(s, ret, "a device fd");
+		s->p.bytes_sent += CVMM_MIG_HDR_SIZE + sizeof(struct cvmm_mig_devfd);
+	}
+	return 0;
 }
 
 /* A START that offered the switch to post-copy: the destination's answer,
@@ -1071,6 +1095,34 @@ static int resume(struct sender *s)
 	return ret;
 }
 
+/*
+ * A write failed: a destination that refused (its VM could not be built,
+ * a device fd did not pass its checks) sent its RESULT and closed while
+ * this side was still writing; the reason waits in the socket and is what
+ * the user wants to hear, rather than "Broken pipe".
+ */
+static int heard_refusal(struct sender *s)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct cvmm_mig_msg *msg;
+	void *buf = NULL;
+	size_t cap = 0;
+	char e[300];
+	int ret = 0;
+
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN) || !(msg = calloc(1, sizeof(*msg))))
+		return 0;
+	if (!cvmm_mig_recv(s->fd, &buf, &cap, NULL, msg, NULL, e, sizeof(e)) &&
+	    msg->type == CVMM_MIG_RESULT && msg->u.text.error) {
+		snprintf(s->err, s->errlen, "migration: the destination refused: %s",
+			 msg->u.text.reason);
+		ret = msg->u.text.error;
+	}
+	free(buf);
+	free(msg);
+	return ret;
+}
+
 static int migrate(struct sender *s)
 {
 	struct cvmm_snap_writer *w;
@@ -1082,7 +1134,8 @@ static int migrate(struct sender *s)
 	if (s->o->postcopy)
 		return postcopy(s);
 	if (s->o->local) {
-		if ((ret = send_start(s, CVMM_MIG_F_LOCAL)) || (ret = send_memfds(s)))
+		if ((ret = send_start(s, CVMM_MIG_F_LOCAL)) || (ret = send_devfds(s)) ||
+		    (ret = send_memfds(s)))
 			return ret;
 	} else {
 		bool offer = s->o->postcopy_switch && s->o->request_fd >= 0;
@@ -1120,8 +1173,13 @@ static int migrate(struct sender *s)
 		return ret;
 	ret = wire(s, cvmm_mig_send_complete(s->fd, s->p.pages_sent + s->p.zero_pages),
 		   "COMPLETE");
-	if (ret)
-		return -ENOTCONN; /* the state may have arrived: outcome unknown */
+	if (ret) {
+		/* the state may have arrived: outcome unknown, unless the
+		 * destination had refused already */
+		int refused = heard_refusal(s);
+
+		return refused ? refused : -ENOTCONN;
+	}
 	ret = verdict(s);
 	s->p.downtime_ms = (cvmm_now_ns() - t_pause) / 1000000;
 	return ret;
@@ -1166,6 +1224,11 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	if (o->nmem_fds > CVMM_MIG_MAX_CONNECTIONS || (o->nmem_fds && !o->mem_fds)) {
 		snprintf(s.err, s.errlen, "migration: %u memory connections, at most %u",
 			 o->nmem_fds, CVMM_MIG_MAX_CONNECTIONS);
+		return -EINVAL;
+	}
+	if (o->ndevfds > CVMM_VMM_MAX_DEVFDS || (o->ndevfds && (!o->devfds || !o->local))) {
+		snprintf(s.err, s.errlen, "migration: %u device fds (at most %u, and only in a "
+			 "local migration)", o->ndevfds, CVMM_VMM_MAX_DEVFDS);
 		return -EINVAL;
 	}
 	if (o->local && !local_ok(vmm)) {
@@ -1222,6 +1285,8 @@ int cvmm_vmm_migrate_send(struct cvmm_vmm *vmm, int fd, const struct cvmm_vmm_mi
 	} else if (ret) {
 		if (!s.write_failed)
 			cvmm_mig_send_abandon(fd, s.err);
+		else
+			(void)heard_refusal(&s);
 		/* Logging off with the guest held (the VMM bitmap wants quiet
 		 * writers), then it runs again: nothing lost. The destination
 		 * never ran the guest, so the images come back first. */

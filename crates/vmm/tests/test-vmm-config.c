@@ -6,10 +6,21 @@
  * cvmm-microvm are tests/microvm/cli.sh and tests/api/config.sh.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include <cvmm/migration.h>
+#include <cvmm/sys-util.h>
 #include <cvmm/vmm/config.h>
 
 #include "cvmm-test.h"
@@ -340,6 +351,212 @@ START_TEST(transport_default)
 }
 END_TEST
 
+static struct cvmm_vmm_devfd devfd(int fd, uint32_t kind, uint32_t index, const char *id)
+{
+	struct cvmm_vmm_devfd d = { .fd = fd, .kind = kind, .index = index };
+
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	return d;
+}
+
+/* One card from --net @arg, its id set to "net0". */
+static void net0(struct cvmm_vm_devices *d, const char *arg)
+{
+	ck_assert_msg(cvmm_vm_parse_net(d, arg, err, sizeof(err)) == 0, "%s", err);
+	snprintf(d->net[d->nnets - 1].id, sizeof(d->net[0].id), "net0");
+}
+
+/* A unix stream socket listening on @path (or only bound, @listening false). */
+static int listener(const char *path, bool listening)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (listening)
+		ck_assert_int_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+/* A TAP named after @pattern, or -1 where this process may not make one. */
+static int tap(const char *pattern, char name[IFNAMSIZ])
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", pattern);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	return fd;
+}
+
+/*
+ * A local migration's device fds are hostile: the count must match the
+ * devices, each device must find its own, and each fd must be what it
+ * claims (a TAP of the card's name, a listener on the vsock path).
+ * Nothing is taken unless all pass.
+ */
+START_TEST(local_migration_devfds)
+{
+	char dir[] = "/tmp/cvmm-devfd-XXXXXX", path[128], other[128], name[IFNAMSIZ];
+	struct cvmm_vmm_devfd f[3];
+	int p[2], l, lo, t;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vsock", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	ck_assert_int_eq(pipe(p), 0);
+	net0(&c.dev, "tap=tap0");
+
+	/* fewer fds than the devices take */
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 0, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "passed 0 device fds, this VM's devices take 1"), "%s", err);
+	/* an fd that is not a TAP */
+	f[0] = devfd(p[0], CVMM_MIG_DEVFD_TAP, 0, "net0");
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "the fd for net0 queue pair 0 is not a TAP"), "%s", err);
+	ck_assert_int_eq(f[0].fd, p[0]); /* not taken */
+	ck_assert_int_eq(c.dev.net[0].nfds, 0u);
+	/* an fd for another device, another pair */
+	f[0] = devfd(p[0], CVMM_MIG_DEVFD_TAP, 0, "net1");
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "no TAP fd for net0 queue pair 0"), "%s", err);
+	f[0] = devfd(p[0], CVMM_MIG_DEVFD_TAP, 1, "net0");
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "no TAP fd for net0 queue pair 0"), "%s", err);
+	/* more than the devices take */
+	f[0] = devfd(p[0], CVMM_MIG_DEVFD_TAP, 0, "net0");
+	f[1] = devfd(p[1], CVMM_MIG_DEVFD_TAP, 0, "net0");
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 2, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "passed 2 device fds, this VM's devices take 1"), "%s", err);
+
+	/* the vsock listener: bound elsewhere, not listening, a pipe */
+	setup();
+	{
+		char opt[200];
+		unsigned int n = 0;
+
+		snprintf(opt, sizeof(opt), "cid=3,socket=%s", path);
+		ck_assert_int_eq(cvmm_vm_parse_vsock(&c.dev, opt, err, sizeof(err)), 0);
+		cvmm_vm_devices_name(&c.dev, &n);
+	}
+	lo = listener(other, true);
+	f[0] = devfd(lo, CVMM_MIG_DEVFD_VSOCK, 0, c.dev.vsock_id);
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "listens on"), "%s", err);
+	close(lo);
+	l = listener(path, false);
+	f[0] = devfd(l, CVMM_MIG_DEVFD_VSOCK, 0, c.dev.vsock_id);
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not a listening unix stream socket"), "%s", err);
+	f[0].fd = p[0];
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	/* a TAP fd for the vsock device */
+	f[0].kind = CVMM_MIG_DEVFD_TAP;
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "no listener fd for"), "%s", err);
+	/* the right one is taken */
+	ck_assert_int_eq(listen(l, 4), 0);
+	f[0] = devfd(l, CVMM_MIG_DEVFD_VSOCK, 0, c.dev.vsock_id);
+	ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(f[0].fd, -1);
+	ck_assert(c.dev.vsock_has_fd);
+	ck_assert_int_eq(c.dev.vsock_fd, l);
+	cvmm_vm_devices_close_fds(&c.dev);
+	ck_assert(!c.dev.vsock_has_fd);
+	ck_assert_int_eq(fcntl(l, F_GETFD), -1); /* closed with the configuration */
+
+	/* a real TAP (where this process may make one): its name is checked */
+	t = tap("cvmmt%d", name);
+	if (t >= 0) {
+		char opt[64];
+
+		setup();
+		snprintf(opt, sizeof(opt), "tap=%s", name);
+		net0(&c.dev, "tap=tap0");
+		f[0] = devfd(t, CVMM_MIG_DEVFD_TAP, 0, "net0");
+		ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), -EINVAL);
+		ck_assert_msg(strstr(err, "not 'tap0'"), "%s", err);
+		setup();
+		net0(&c.dev, opt);
+		ck_assert_int_eq(cvmm_vm_devices_adopt_fds(&c.dev, f, 1, err, sizeof(err)), 0);
+		ck_assert_int_eq(c.dev.net[0].nfds, 1u);
+		ck_assert_int_eq(c.dev.net[0].fds[0], t);
+		ck_assert_int_eq(f[0].fd, -1);
+		cvmm_vm_devices_close_fds(&c.dev);
+	}
+	close(p[0]);
+	close(p[1]);
+	unlink(path);
+	unlink(other);
+	rmdir(dir);
+}
+END_TEST
+
+/*
+ * The destination reads the DEVFDs with START (cvmm_vmm_migrate_accept):
+ * fewer than START announced, or one without its fd, fails the accept
+ * with one line and leaves no fd open.
+ */
+START_TEST(local_migration_accept)
+{
+	struct cvmm_mig_range r = { 0, 1 << 20 };
+	struct cvmm_vmm_incoming *in = NULL;
+	struct cvmm_vmm_devfd *fds;
+	int sv[2], p[2];
+	uint8_t msg[CVMM_MIG_HDR_SIZE + sizeof(struct cvmm_mig_devfd)] = { 0 };
+
+	ck_assert_int_eq(pipe(p), 0);
+	/* two announced, one comes, then another message */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], CVMM_MIG_F_LOCAL, 1, 2, &r, 1, "{}", 2),
+			 0);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], CVMM_MIG_DEVFD_TAP, 0, "net0"), 0);
+	ck_assert_int_eq(cvmm_mig_send_pass(sv[0], 0, 0), 0);
+	ck_assert_int_eq(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "only 1 of the 2 device fds"), "%s", err);
+	close(sv[0]);
+	close(sv[1]);
+	/* a DEVFD without its fd */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], CVMM_MIG_F_LOCAL, 1, 1, &r, 1, "{}", 2),
+			 0);
+	cvmm_mig_encode_header(msg, CVMM_MIG_DEVFD, sizeof(struct cvmm_mig_devfd));
+	msg[16] = CVMM_MIG_DEVFD_TAP;
+	memcpy(msg + 24, "net0", 4);
+	ck_assert_int_eq(cvmm_write_full(sv[0], msg, sizeof(msg)), 0);
+	ck_assert_int_eq(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)), -EPROTO);
+	ck_assert_msg(strstr(err, "'DEVFD' for net0: carries no fd"), "%s", err);
+	close(sv[0]);
+	close(sv[1]);
+	/* all there: the fds wait in the incoming for the program's checks */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(cvmm_mig_send_start_devfds(sv[0], CVMM_MIG_F_LOCAL, 1, 2, &r, 1, "{}", 2),
+			 0);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[0], CVMM_MIG_DEVFD_TAP, 0, "net0"), 0);
+	ck_assert_int_eq(cvmm_mig_send_devfd(sv[0], p[1], CVMM_MIG_DEVFD_VSOCK, 0, "vs"), 0);
+	ck_assert_msg(cvmm_vmm_migrate_accept(sv[1], &in, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cvmm_vmm_incoming_devfds(in, &fds), 2u);
+	ck_assert_str_eq(fds[1].id, "vs");
+	ck_assert_int_eq(fds[1].kind, CVMM_MIG_DEVFD_VSOCK);
+	ck_assert_int_ge(fds[0].fd, 0);
+	cvmm_vmm_incoming_free(in);
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vmm-config");
@@ -352,6 +569,8 @@ int main(void)
 	tcase_add_test(t, vmconfig_round_trip);
 	tcase_add_test(t, iommu_option);
 	tcase_add_test(t, transport_default);
+	tcase_add_test(t, local_migration_devfds);
+	tcase_add_test(t, local_migration_accept);
 	suite_add_tcase(s, t);
 	return cvmm_test_run(all);
 }

@@ -134,12 +134,16 @@ struct cvmm_net_opts {
 	/* Rate limits (NULL: none), applied per device across all queues. */
 	const struct cvmm_rate_limiter_opts *rx_rate;
 	const struct cvmm_rate_limiter_opts *tx_rate;
+	/* The @tap_fds serve a running guest in another process (a local
+	 * migration's source, paused or about to be): their offloads are left
+	 * as they are, the restore's activation sets the same again. */
+	bool tap_live;
 };
 
 /**
  * Create a virtio-net device on a TAP. Sets the vnet header size of every
  * TAP fd to CVMM_NET_HDR_LEN and clears its offloads (the guest's are
- * applied at activation).
+ * applied at activation; not with @tap_live).
  * @return 0 and *@out; -EINVAL (bad opts: no em, both or neither of
  * tap_name/tap_fds, too many pairs, a multicast MAC, an fd without
  * IFF_VNET_HDR); -ENOMEM; errors of cvmm_net_tap_open() and the TAP ioctls.

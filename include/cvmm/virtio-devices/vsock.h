@@ -105,6 +105,12 @@ struct cvmm_vsock_opts {
 	uint16_t queue_size;           /* 0: 256 */
 	uint32_t buf_alloc;            /* per-connection credit given to the guest; 0: 256 KiB */
 	uint32_t max_conns;            /* 0: 1024; more are refused with RST */
+	/* A local migration: the listening unix socket on @uds_path that the
+	 * source VMM made, passed to this process; used instead of binding
+	 * (the path exists). The device does not own the path until
+	 * cvmm_vsock_set_path_owner(true): its destroy leaves it alone. */
+	bool inherit_listener;
+	int listener_fd;               /* with inherit_listener; the device owns it */
 };
 
 /**
@@ -112,13 +118,31 @@ struct cvmm_vsock_opts {
  * device is active).
  * @return 0 and *@out; -EINVAL (bad opts, a CID below 3 or reserved, path
  * too long for sockaddr_un); -EADDRINUSE (the path exists); -ENOMEM;
- * socket errors.
+ * socket errors. With @o->inherit_listener the fd is checked first
+ * (-ENOTSOCK: not a listening unix stream socket bound to @o->uds_path)
+ * and closed on any failure.
  * Thread safety: any thread, before the loop runs the device.
  */
 int cvmm_vsock_create(const struct cvmm_vsock_opts *o, struct cvmm_vsock **out);
 
 /**
- * Close every connection and the listener, unlink the path, free. Destroy
+ * The listening socket (a local migration passes it to the next VMM).
+ * Thread safety: any thread.
+ */
+int cvmm_vsock_listener_fd(const struct cvmm_vsock *v);
+
+/**
+ * Whether the device's destroy unlinks its path: true for a device that
+ * bound it, false for one that inherited its listener. A local
+ * migration's source sets false once the destination runs (the path is
+ * the destination's now), the destination true.
+ * Thread safety: while the loop does not destroy the device.
+ */
+void cvmm_vsock_set_path_owner(struct cvmm_vsock *v, bool owner);
+
+/**
+ * Close every connection and the listener, unlink the path (when it owns
+ * it: cvmm_vsock_set_path_owner()), free. Destroy
  * the transport first. NULL does nothing.
  * Thread safety: while the loop does not run the device.
  */

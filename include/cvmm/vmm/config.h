@@ -120,6 +120,11 @@ struct cvmm_vm_devices {
 	char vsock_path[CVMM_VM_VSOCK_PATH_MAX];
 	char vsock_id[CVMM_VMM_ID_MAX];
 	struct cvmm_vm_tr vsock_tr;
+	/* A local migration's listener on vsock_path (the source's, the path
+	 * exists): the device uses it instead of binding. Closed with the
+	 * other fds of the configuration. */
+	bool vsock_has_fd;
+	int vsock_fd;
 	unsigned int nvhost;
 	uint64_t guest_args[4];    /* --guest-arg: boot info args[] of a test guest */
 	bool pci;                  /* --pci: a PCI segment even with no device on it */
@@ -247,8 +252,25 @@ unsigned int cvmm_vm_pci_slot_of(const struct cvmm_vm_devices *d, const char *id
 void cvmm_vm_devices_name(struct cvmm_vm_devices *d, unsigned int *counter);
 /** Remove the device @id from @d (closing fds it holds). @return 0; -ENOENT. */
 int cvmm_vm_devices_remove(struct cvmm_vm_devices *d, const char *id);
-/** Close the TAP fds @d holds. */
+/** Close the TAP fds (and a vsock listener) @d holds. */
 void cvmm_vm_devices_close_fds(struct cvmm_vm_devices *d);
+
+/**
+ * A local migration's destination: the source's device fds (@fds, from
+ * cvmm_vmm_incoming_devfds(); hostile) become the TAP fds of each network
+ * card of @d (one a queue pair) and the vsock listener, instead of the
+ * names the configuration gives (which the source still holds). Every
+ * card and the vsock device must get exactly their fds and no fd may be
+ * left over; each fd is checked itself: a TAP (TUNGETIFF) of the card's
+ * interface name, a listening unix stream socket bound to the vsock path.
+ * Nothing is taken unless all pass; then the taken entries of @fds are -1
+ * and @d owns them (cvmm_vm_devices_close_fds()).
+ * @return 0; -EINVAL (a count that does not match, a missing fd, an fd of
+ * the wrong kind or name) with one line naming the device.
+ * Thread safety: reentrant (on distinct @d).
+ */
+int cvmm_vm_devices_adopt_fds(struct cvmm_vm_devices *d, struct cvmm_vmm_devfd *fds,
+			      unsigned int n, char *err, size_t errlen);
 
 /*
  * The files the VM reads, looked at before anything is created: kernel
