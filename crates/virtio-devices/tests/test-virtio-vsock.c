@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -289,6 +290,57 @@ START_TEST(create_errors)
 	ck_assert_uint_eq(cvmm_vsock_device(v)->device_id, CVMM_VIRTIO_ID_VSOCK);
 	cvmm_vsock_destroy(v);
 	cvmm_vsock_destroy(NULL);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	cvmm_event_manager_destroy(em);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/*
+ * A local migration's destination inherits the source's listener: the fd
+ * is checked (a listening unix stream socket on the path, else -ENOTSOCK
+ * and the fd closed); the path is not the device's until it is told so,
+ * and a device that gave it up leaves it at destroy.
+ */
+START_TEST(inherited_listener)
+{
+	struct cvmm_event_manager *em;
+	struct cvmm_vsock_opts o = { .sz = sizeof(o), .guest_cid = 3 };
+	struct cvmm_vsock *src = NULL, *dst = NULL;
+	char dir[] = "/tmp/cvmm-vsock-XXXXXX", p[160];
+	int pp[2], fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(cvmm_event_manager_create(NULL, &em), 0);
+	snprintf(p, sizeof(p), "%s/s", dir);
+	o.em = em;
+	o.uds_path = p;
+	ck_assert_int_eq(cvmm_vsock_create(&o, &src), 0);
+	/* not a socket: refused, the fd closed */
+	ck_assert_int_eq(pipe(pp), 0);
+	o.inherit_listener = true;
+	o.listener_fd = pp[0];
+	ck_assert_int_eq(cvmm_vsock_create(&o, &dst), -ENOTSOCK);
+	ck_assert_int_eq(fcntl(pp[0], F_GETFD), -1);
+	close(pp[1]);
+	/* the source's listener, as a local migration passes it */
+	fd = fcntl(cvmm_vsock_listener_fd(src), F_DUPFD_CLOEXEC, 3);
+	ck_assert_int_ge(fd, 0);
+	o.listener_fd = fd;
+	ck_assert_int_eq(cvmm_vsock_create(&o, &dst), 0);
+	ck_assert_int_eq(cvmm_vsock_listener_fd(dst), fd);
+	/* a destination that fails goes without touching the path */
+	cvmm_vsock_destroy(dst);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	/* one that went: the source gives the path up, the destination owns it */
+	fd = fcntl(cvmm_vsock_listener_fd(src), F_DUPFD_CLOEXEC, 3);
+	o.listener_fd = fd;
+	ck_assert_int_eq(cvmm_vsock_create(&o, &dst), 0);
+	cvmm_vsock_set_path_owner(dst, true);
+	cvmm_vsock_set_path_owner(src, false);
+	cvmm_vsock_destroy(src);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	cvmm_vsock_destroy(dst);
 	ck_assert_int_eq(access(p, F_OK), -1);
 	cvmm_event_manager_destroy(em);
 	ck_assert_int_eq(rmdir(dir), 0);
@@ -794,6 +846,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, hdr_parse);
 	tcase_add_test(t, create_errors);
+	tcase_add_test(t, inherited_listener);
 	tcase_add_test(t, guest_to_host);
 	tcase_add_test(t, host_to_guest);
 	tcase_add_test(t, unknown_ports);
