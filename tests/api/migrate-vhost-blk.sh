@@ -17,7 +17,7 @@ if ! python3 -c 'import ctypes, sys; sys.exit(ctypes.CDLL(None).syscall(323, 0) 
 	echo "1..0 # SKIP no userfaultfd for this user (root, or vm.unprivileged_userfaultfd=1)"
 	exit 0
 fi
-plan 7
+plan 8
 
 IMG=$GUESTS/snapshot-blk.img
 SECTORS=64
@@ -40,6 +40,14 @@ eventually 10 sock_up "$TMP/vu.sock"
 pid0=$!; all="$all $pid0"
 check "the guest writes and checks its disk through cvmm-vhost-user-blk" \
 	wait_for "$TMP/o0" "blk pass 32" 20
+
+local_refused() {
+	R "$TMP/s0.sock" send-migration destination_url=unix:"$TMP/none.sock",local=on \
+		2>"$TMP/local.err" && return 1
+	grep -q "'local' with the vhost-user device '_disk0'" "$TMP/local.err"
+}
+check "a local migration is refused at once, naming the vhost-user device (the guest runs on)" \
+	local_refused
 
 # The destination's daemon: same path (the source keeps its connection to
 # the first one), same image.

@@ -899,6 +899,13 @@ void vm_send_migration(struct api *a, struct cvmm_api_request *q,
 				      "connection ('connections' is for Precopy)");
 	if (g->o.local && strncmp(url, "unix:", 5))
 		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs a unix: URL");
+	/* cvmm's vhost-user daemons serve one frontend after the other: the
+	 * destination's handshake would wait for this VMM to let go, this VMM
+	 * for the destination's verdict, and the guest stay paused for good. */
+	if (g->o.local && a->cfg.dev.nvhost)
+		return cvmm_api_error(r, 400, "vm.send-migration: 'local' with the vhost-user "
+				      "device '%s': its daemon would have to serve this VMM and "
+				      "the destination at once", a->cfg.dev.vhost[0].id);
 	if (g->o.local && !a->cfg.mem_shared)
 		return cvmm_api_error(r, 400, "vm.send-migration: 'local' needs shared memory "
 				      "(memory shared=on)");
