@@ -127,6 +127,7 @@ struct cvmm_vub {
 	uint64_t log_map_len;
 	uint8_t *log;       /* log_map + offset */
 	uint64_t log_len;
+	uint64_t log_pages; /* bits this daemon set, for its log (atomic) */
 	uint64_t connections;
 	uint64_t resubmitted;
 	/* post-copy (postcopy.c) */

@@ -9,13 +9,24 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-void cvmm_vub_log_unmap(struct cvmm_vub *d)
+static void log_drop(struct cvmm_vub *d)
 {
 	if (d->log_map)
 		munmap(d->log_map, d->log_map_len);
 	d->log_map = NULL;
 	d->log = NULL;
 	d->log_map_len = d->log_len = 0;
+}
+
+void cvmm_vub_log_unmap(struct cvmm_vub *d)
+{
+	/* What an operator (and tests/api/migrate-vhost-net.sh) reads to see
+	 * that this daemon's writes went into a migration. */
+	if (d->log_map)
+		VUB_LOG(CVMM_LOG_INFO, "dirty log: %llu pages logged, log released",
+			(unsigned long long)__atomic_load_n(&d->log_pages, __ATOMIC_RELAXED));
+	__atomic_store_n(&d->log_pages, 0, __ATOMIC_RELAXED);
+	log_drop(d);
 }
 
 int cvmm_vub_log_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off)
@@ -30,10 +41,13 @@ int cvmm_vub_log_set(struct cvmm_vub *d, int fd, uint64_t size, uint64_t off)
 	if (p == MAP_FAILED)
 		return -errno;
 	close(fd);
-	cvmm_vub_log_unmap(d);
+	/* a new log for the same migration (the frontend restarted its
+	 * rings): the count goes on */
+	log_drop(d);
 	d->log_map = p;
 	d->log_map_len = len;
 	d->log_len = size;
+	VUB_LOG(CVMM_LOG_INFO, "dirty log: SET_LOG_BASE, %llu bytes shared", (unsigned long long)size);
 	__atomic_store_n(&d->log, (uint8_t *)p + (off - start), __ATOMIC_RELEASE);
 	return 0;
 }
@@ -58,8 +72,9 @@ void cvmm_vub_log_sync(struct cvmm_vub *d, struct cvmm_guest_mem *mem)
 
 				if (!(bm[pg / 64] & (1ull << (pg % 64))) || bit / 8 >= d->log_len)
 					continue;
-				__atomic_fetch_or(&d->log[bit / 8], (uint8_t)(1u << (bit % 8)),
-						  __ATOMIC_RELAXED);
+				if (!(__atomic_fetch_or(&d->log[bit / 8], (uint8_t)(1u << (bit % 8)),
+							__ATOMIC_RELAXED) & (1u << (bit % 8))))
+					__atomic_fetch_add(&d->log_pages, 1, __ATOMIC_RELAXED);
 			}
 		}
 	}

@@ -80,6 +80,7 @@ int cvmm_vub_postcopy_advise(void *opaque, int *ufd)
 	d->pc_ufd = fd;
 	d->pc_state = VUB_PC_ADVISED;
 	d->pc_advised++;
+	VUB_LOG(CVMM_LOG_INFO, "post-copy: ADVISE, userfaultfd handed to the frontend");
 	return 0;
 }
 
@@ -97,6 +98,7 @@ int cvmm_vub_postcopy_listen(void *opaque)
 		d->pc_state = VUB_PC_ADVISED;
 		return ret;
 	}
+	VUB_LOG(CVMM_LOG_INFO, "post-copy: LISTEN, guest RAM registered with userfaultfd");
 	return 0;
 }
 
@@ -120,6 +122,7 @@ int cvmm_vub_postcopy_end(void *opaque)
 		return -EINVAL;
 	/* Every page is here: accesses no longer fault. */
 	cvmm_vub_postcopy_reset(d);
+	VUB_LOG(CVMM_LOG_INFO, "post-copy: END, guest RAM unregistered");
 	return 0;
 }
 
