@@ -400,6 +400,47 @@ START_TEST(dirty_log_harvest)
 }
 END_TEST
 
+/* Logging asked for before the driver starts the device (a migration
+ * that begins while the guest is still booting): the rings the driver
+ * starts later log from their first write. */
+START_TEST(dirty_log_before_activate)
+{
+	struct vut_env e;
+	uint64_t used_pg;
+	pid_t pid;
+
+	vut_env_init(&e, "vu-fe", DISK);
+	pid = vut_start_blk(&e, NULL, NULL);
+	vdf_init_shared(&F, 0);
+	vu_attach(&e);
+	ck_assert_int_eq(cvmm_guest_mem_dirty_log_enable(F.mem, true), 0);
+	ck_assert_int_eq(cvmm_vhost_user_dev_log_start(VU), 0);
+	ck_assert_int_eq(cvmm_vhost_user_dev_log_start(VU), -EALREADY);
+	ck_assert_int_eq(cvmm_vhost_user_dev_log_harvest(VU), 0); /* nothing yet */
+	vdf_start(&F);
+	vdf_bring_up(&F, RING_SETS[_i] | CVMM_VIRTIO_F_EVENT_IDX, 1, QSIZE);
+	HDR = vdf_alloc(&F, 16, 16);
+	ST = vdf_alloc(&F, 1, 1);
+	DATA = vdf_alloc(&F, 4096, 4096);
+	TOKEN = 1;
+	ck_assert_uint_eq(io(CVMM_VIRTIO_BLK_T_IN, 0, 512), CVMM_VIRTIO_BLK_S_OK);
+	(void)page_dirty(DATA);
+	used_pg = 0x10000ull + 0x8000ull; /* vd-fixture: queue 0's used ring */
+	if (RING_SETS[_i] & CVMM_VIRTIO_F_RING_PACKED)
+		used_pg = 0x10000ull;
+	(void)page_dirty(used_pg);
+	ck_assert_int_ge(cvmm_vhost_user_dev_log_harvest(VU), 1);
+	ck_assert(page_dirty(DATA));
+	ck_assert(page_dirty(used_pg));
+	vdf_stop(&F);
+	ck_assert_int_eq(cvmm_vhost_user_dev_log_stop(VU), 0);
+	ck_assert_int_eq(cvmm_vhost_user_dev_log_stop(VU), -EINVAL);
+	vdf_start(&F);
+	write_read(2, 5);
+	down(&e, pid);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vhost-user-frontend");
@@ -414,6 +455,7 @@ int main(void)
 	tcase_add_loop_test(f, save_restore_new_connection, 0, CVMM_ARRAY_SIZE(RING_SETS));
 	tcase_add_test(f, restore_refuses_forged_state);
 	tcase_add_loop_test(f, dirty_log_harvest, 0, CVMM_ARRAY_SIZE(RING_SETS));
+	tcase_add_loop_test(f, dirty_log_before_activate, 0, CVMM_ARRAY_SIZE(RING_SETS));
 	suite_add_tcase(s, f);
 	Suite *all[] = { s, NULL };
 	return cvmm_test_run(all);

@@ -91,6 +91,7 @@ struct cvmm_vhost_user_dev {
 	int log_fd;
 	uint64_t *log;
 	uint64_t log_size;
+	bool log_wanted;                 /* asked for while inactive: mapped at activate */
 	pthread_mutex_t cfg_lock;
 	int cfg_efd;                     /* vCPU -> device thread: config written */
 	uint32_t dirty_lo, dirty_hi;     /* the written range not yet sent */
@@ -454,6 +455,8 @@ static int get_inflight(struct cvmm_vhost_user_dev *d)
 						   &d->inflight_size, &d->inflight_offset);
 }
 
+static int log_map(struct cvmm_vhost_user_dev *d);
+
 static uint64_t ring_features(const struct cvmm_vhost_user_dev *d)
 {
 	uint64_t f = d->features | (d->backend_features & CVMM_VHOST_F_PROTOCOL_FEATURES);
@@ -663,6 +666,10 @@ static int activate(struct cvmm_virtio_device *dev, struct cvmm_guest_mem *mem,
 	d->features = features;
 	if (!d->fe && !d->reconnect)
 		return -ENOTCONN;
+	/* Logging asked for before the driver started us: from the first
+	 * ring on (start_rings sends the log and LOG_ALL). */
+	if (d->log_wanted && !d->log && (ret = log_map(d)))
+		return ret;
 	/* The transport puts every queue behind the same translation. */
 	d->dma = d->iommu && dev->num_queues ? queues[0].dma : NULL;
 	if (d->iommu && !d->dma)
@@ -896,21 +903,13 @@ static void log_unmap(struct cvmm_vhost_user_dev *d)
 	d->log_fd = -1;
 }
 
-int cvmm_vhost_user_dev_log_start(struct cvmm_vhost_user_dev *d)
+/* The shared bitmap, sized from the guest memory activate() handed us. */
+static int log_map(struct cvmm_vhost_user_dev *d)
 {
 	uint64_t end = 0, pages;
 	void *p;
 	int ret;
 
-	if (d->log)
-		return -EALREADY;
-	if (!d->active || !d->mem)
-		return -EINVAL;
-	if (!d->fe)
-		return -ENOTCONN;
-	if (!(d->backend_features & VHOST_F_LOG_ALL) ||
-	    !(d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD)))
-		return -EOPNOTSUPP;
 	for (unsigned int i = 0; i < cvmm_guest_mem_num_regions(d->mem); i++) {
 		const struct cvmm_mem_region *r = cvmm_guest_mem_region(d->mem, i);
 
@@ -938,12 +937,40 @@ int cvmm_vhost_user_dev_log_start(struct cvmm_vhost_user_dev *d)
 		return ret;
 	}
 	d->log = p;
+	return 0;
+}
+
+int cvmm_vhost_user_dev_log_start(struct cvmm_vhost_user_dev *d)
+{
+	int ret;
+
+	if (d->log || d->log_wanted)
+		return -EALREADY;
+	if (!d->fe)
+		return -ENOTCONN;
+	if (!(d->backend_features & VHOST_F_LOG_ALL) ||
+	    !(d->protocol_features & CVMM_VHOST_PF_BIT(CVMM_VHOST_PF_LOG_SHMFD)))
+		return -EOPNOTSUPP;
+	if (!d->active || !d->mem) {
+		/* The driver has not started the device yet (or reset it
+		 * before it had memory): the backend writes nothing now, but
+		 * the rings it starts during the migration must log from
+		 * their first write, so activate() maps the log and
+		 * start_rings() sends it. */
+		d->log_wanted = true;
+		return 0;
+	}
+	ret = log_map(d);
+	if (ret)
+		return ret;
+	d->log_wanted = true;
 	ret = cvmm_vhost_frontend_set_log_base(d->fe, d->log_fd, d->log_size, 0);
 	if (!ret)
 		ret = cvmm_vhost_frontend_set_features(d->fe, ring_features(d));
 	if (ret) {
 		cvmm_log(CVMM_LOG_WARN, LOG, "%s: starting the dirty log: %s", d->socket,
 			 strerror(-ret));
+		d->log_wanted = false;
 		log_unmap(d);
 		return ret;
 	}
@@ -955,7 +982,7 @@ long cvmm_vhost_user_dev_log_harvest(struct cvmm_vhost_user_dev *d)
 	long n = 0;
 
 	if (!d->log)
-		return -EINVAL;
+		return d->log_wanted ? 0 : -EINVAL; /* not activated: nothing written */
 	for (uint64_t w = 0; w < d->log_size / 8; w++) {
 		uint64_t bits;
 
@@ -978,8 +1005,11 @@ int cvmm_vhost_user_dev_log_stop(struct cvmm_vhost_user_dev *d)
 {
 	int ret = 0;
 
-	if (!d->log)
+	if (!d->log && !d->log_wanted)
 		return -EINVAL;
+	d->log_wanted = false;
+	if (!d->log)
+		return 0;
 	log_unmap(d);
 	if (d->fe && d->active && !d->paused)
 		ret = cvmm_vhost_frontend_set_features(d->fe, ring_features(d));

@@ -123,9 +123,19 @@ unsigned int cvmm_vi_mig_ranges(struct cvmm_vmm *vmm,
 
 static void devices_dirty_log(struct cvmm_vmm *vmm, bool on)
 {
-	for (unsigned int i = 0; i < vmm->ndev; i++)
-		if (vmm->dev[i].ops->dirty_log)
-			vmm->dev[i].ops->dirty_log(vmm->dev[i].dev, on);
+	for (unsigned int i = 0; i < vmm->ndev; i++) {
+		int ret;
+
+		if (!vmm->dev[i].ops->dirty_log)
+			continue;
+		ret = vmm->dev[i].ops->dirty_log(vmm->dev[i].dev, on);
+		/* A backend that cannot log (no LOG_SHMFD): what it writes
+		 * during the passes reaches the destination only if the
+		 * guest dirties the page too. Said, not hidden. */
+		if (on && ret < 0 && ret != -EALREADY)
+			CVMM_LOG(CVMM_LOG_WARN, VMM_CRATE, "dirty tracking: device '%s': its "
+				 "writes are not logged: %s", vmm->dev[i].id, strerror(-ret));
+	}
 }
 
 static int set_log(struct cvmm_vmm *vmm, const struct mig_dirty_slot *s, bool on)

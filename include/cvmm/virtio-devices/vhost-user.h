@@ -144,10 +144,13 @@ int cvmm_vhost_user_dev_resume(struct cvmm_vhost_user_dev *d);
  * VHOST_F_LOG_ALL in the features, so the backend records every guest
  * page it writes (buffers and used rings). Rings started from now on are
  * also given the LOG flag with their used ring's address. Survives a
- * reconnect (sent again).
- * @return 0; -EALREADY (already logging); -EINVAL (device not active: no
- * guest memory yet); -EOPNOTSUPP (the backend lacks VHOST_F_LOG_ALL or
- * PROTOCOL_F_LOG_SHMFD); -ENOTCONN; memfd/mmap and frontend errors.
+ * reconnect (sent again). On a device the driver has not activated yet
+ * (no guest memory, no rings) the log is mapped and sent when it activates,
+ * so rings started during a migration log from their first write; until
+ * then harvest finds nothing.
+ * @return 0; -EALREADY (already logging); -EOPNOTSUPP (the backend lacks
+ * VHOST_F_LOG_ALL or PROTOCOL_F_LOG_SHMFD); -ENOTCONN; memfd/mmap and
+ * frontend errors.
  * Thread safety: the device thread.
  */
 int cvmm_vhost_user_dev_log_start(struct cvmm_vhost_user_dev *d);
