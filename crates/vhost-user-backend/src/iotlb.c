@@ -22,8 +22,11 @@
 /* Frontend answers to a miss: a frontend that does not answer (or is busy
  * waiting on us) costs the request, not the backend. */
 #define IOTLB_MISS_TIMEOUT_MS 3000
-/* Misses one translation may send (a range over several mappings). */
+/* Misses one translation may send: a range over several windows needs one
+ * per window, and frontends answer a page at a time (QEMU: the IOMMU's
+ * page), so a 64 KiB descriptor takes 16. Beyond this the access fails. */
 #define IOTLB_MISSES_PER_XLATE 4u
+#define IOTLB_MISSES_MAX 1024u
 
 _Static_assert(CVMM_DMA_READ == CVMM_VHOST_ACCESS_RO &&
 		       CVMM_DMA_WRITE == CVMM_VHOST_ACCESS_WO,
@@ -229,20 +232,29 @@ static int xlate(void *opaque, uint64_t iova, uint64_t len, unsigned int access,
 {
 	struct cvmm_vub *d = opaque;
 	struct vub_iotlb *t = &d->iotlb;
-	uint64_t hole;
-	int ret;
+	uint64_t hole, asked = 0;
+	unsigned int tries = 0, most = IOTLB_MISSES_PER_XLATE;
+	int ret, r;
 
-	for (unsigned int tries = 0;; tries++) {
+	if (len / 4096 + IOTLB_MISSES_PER_XLATE < IOTLB_MISSES_MAX)
+		most = (unsigned int)(len / 4096) + IOTLB_MISSES_PER_XLATE;
+	else
+		most = IOTLB_MISSES_MAX;
+	for (;;) {
 		ret = cvmm_vub_iotlb_lookup(t, iova, len, access, gpa, span, &hole);
 		if (ret != -EFAULT || len == 0 || iova + len - 1 < iova)
 			break;
-		if (tries == IOTLB_MISSES_PER_XLATE || d->be == NULL)
+		/* Asked for this very address already: the frontend has no
+		 * mapping for it (a range over several windows moves on). */
+		if ((tries && hole == asked) || tries == most || !d->be)
 			break;
+		tries++;
+		asked = hole;
 		__atomic_add_fetch(&t->misses, 1, __ATOMIC_RELAXED);
-		if (cvmm_vhost_backend_send_iotlb_msg(d->be, CVMM_VHOST_IOTLB_MISS, hole,
-						      (uint8_t)access,
-						      IOTLB_MISS_TIMEOUT_MS) < 0)
-			break;
+		r = cvmm_vhost_backend_send_iotlb_msg(d->be, CVMM_VHOST_IOTLB_MISS, hole,
+						      (uint8_t)access, IOTLB_MISS_TIMEOUT_MS);
+		VUB_LOG(CVMM_LOG_DEBUG, "IOTLB miss at 0x%llx (access %u): %d",
+			(unsigned long long)hole, access, r);
 	}
 	if (ret)
 		__atomic_add_fetch(&t->faults, 1, __ATOMIC_RELAXED);

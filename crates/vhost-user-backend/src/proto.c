@@ -440,6 +440,10 @@ static int iotlb_msg(void *opaque, const struct cvmm_vhost_iotlb_msg *m, uint64_
 {
 	struct cvmm_vub *d = opaque;
 
+	VUB_LOG(CVMM_LOG_DEBUG, "IOTLB %s iova 0x%llx size 0x%llx gpa 0x%llx perm %u",
+		m->type == CVMM_VHOST_IOTLB_UPDATE ? "update" : "invalidate",
+		(unsigned long long)m->iova, (unsigned long long)m->size,
+		(unsigned long long)gpa, m->perm);
 	if (m->type == CVMM_VHOST_IOTLB_UPDATE)
 		return cvmm_vub_iotlb_update(&d->iotlb, m->iova, m->size, gpa, m->perm);
 	return cvmm_vub_iotlb_invalidate(&d->iotlb, m->iova, m->size);
