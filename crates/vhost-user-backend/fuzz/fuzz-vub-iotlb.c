@@ -42,6 +42,7 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vub_iotlb t;
