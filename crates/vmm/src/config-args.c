@@ -183,7 +183,8 @@ int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t typ
 				vu.type = (uint32_t)v;
 		} else if (!strcmp(k, "transport")) {
 			ret = parse_transport(opt, val, &vu.tr, err, errlen);
-		} else if (!strcmp(k, "iommu")) {
+		} else if (!strcmp(k, "iommu") && type && type != CVMM_VM_VIRTIO_ID_FS) {
+			/* --disk/--net vhost_user=on (VmConfig carries it there) */
 			ret = parse_iommu(opt, val, &vu.tr, err, errlen);
 		} else if (!strcmp(k, "tag") && type == CVMM_VM_VIRTIO_ID_FS) {
 			if (strlen(val) > 36)
@@ -192,8 +193,8 @@ int cvmm_vm_parse_vhost(struct cvmm_vm_devices *d, const char *opt, uint32_t typ
 				strcpy(vu.tag, val);
 		} else {
 			ret = fail(err, errlen, "%s: unknown field '%s' (%s)", opt, k,
-				   type == CVMM_VM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect, transport, iommu" :
-				   !type ? "type, socket, queues, reconnect, transport, iommu" :
+				   type == CVMM_VM_VIRTIO_ID_FS ? "tag, socket, queues, reconnect, transport" :
+				   !type ? "type, socket, queues, reconnect, transport" :
 				   "vhost_user, socket, queues, reconnect, transport, iommu");
 		}
 	}

@@ -268,6 +268,11 @@ static int add_vhost(struct json_object *o, const char *where, struct cvmm_vm_de
 	    get_transport(o, where, &vu.tr, err, errlen) < 0 ||
 	    get_u64(o, "num_queues", where, 1, CVMM_VIRTIO_MAX_QUEUES, &v, err, errlen) < 0)
 		return -EINVAL;
+	/* disks and nets (the keys their callers allow): behind the IOMMU
+	 * through the backend's IOTLB */
+	if ((type == CVMM_VIRTIO_ID_BLOCK || type == CVMM_VIRTIO_ID_NET) &&
+	    get_bool(o, "iommu", where, &vu.tr.iommu, err, errlen) < 0)
+		return -EINVAL;
 	vu.queues = (unsigned int)v;
 	if (type == CVMM_VM_VIRTIO_ID_FS) {
 		vu.opt = "fs";
@@ -937,6 +942,9 @@ static struct json_object *vhost_json(const struct cvmm_vm_vhost *v)
 	}
 	if (v->id[0])
 		add(o, "id", json_object_new_string(v->id));
+	if (v->tr.iommu && !is_generic(v) &&
+	    (v->type == CVMM_VIRTIO_ID_BLOCK || v->type == CVMM_VIRTIO_ID_NET))
+		add(o, "iommu", json_object_new_boolean(true));
 	add_transport(o, &v->tr);
 	return o;
 }
