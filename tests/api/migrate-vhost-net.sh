@@ -18,6 +18,10 @@
 #  2. post-copy B -> A: A's daemon registers its mapping of guest RAM with
 #     userfaultfd (POSTCOPY_ADVISE, LISTEN) and lets it go at the end
 #     (POSTCOPY_END), as its log says.
+# The guest's disk is served the same way, by cvmm-vhost-user-blk (one per
+# host, on one image: the second with --locking off), so a vhost-user disk
+# moves by pre-copy too (its daemon reads into guest memory during the
+# passes: logged as well), and by post-copy back.
 # After each move the guest answers pings through the new host's daemon
 # and TAP, its memory checker and disk writer go on with no MISMATCH.
 . "${top_srcdir:-.}/tests/api/lib.sh"
@@ -27,8 +31,9 @@ require_kvm
 require_python
 require_netns
 VUNET=$top_builddir/examples/vhost-user-net/cvmm-vhost-user-net
-if ! [ -f "$GUESTS/migrate-all.img" ] || ! [ -x "$VUNET" ]; then
-	echo "1..0 # SKIP needs $GUESTS/migrate-all.img and cvmm-vhost-user-net"
+VUBLK=$top_builddir/examples/vhost-user-blk/cvmm-vhost-user-blk
+if ! [ -f "$GUESTS/migrate-all.img" ] || ! [ -x "$VUNET" ] || ! [ -x "$VUBLK" ]; then
+	echo "1..0 # SKIP needs $GUESTS/migrate-all.img, cvmm-vhost-user-net and -blk"
 	exit 0
 fi
 if ! python3 -c 'import ctypes, sys; sys.exit(ctypes.CDLL(None).syscall(323, 0) < 0)'; then
@@ -38,28 +43,33 @@ fi
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM
-plan 24
+plan 26
 
 netns_new a; A=$ns
 netns_new b; B=$ns
-# daemon_in NS K: host NS's daemon on its tap0 ($TMP/d.K its log); $daemon
+truncate -s 1M "$TMP/disk"
+# daemon_in NS K [BLK-FLAGS]: host NS's daemons, net on its tap0 ($TMP/d.K
+# its log), blk on $TMP/disk ($TMP/b.K); $daemon and $bdaemon
 daemon_in() {
 	nsenter -t "$1" -n -m env CVMM_VHOST_USER_NET_LOG=info "$VUNET" \
 		--socket "$TMP/vs/vu.sock" --tap tap0 --mac 02:00:00:00:00:10 >"$TMP/d.$2" 2>&1 &
 	daemon=$!
-	pids="$pids $daemon"
-	eventually 10 nsenter -t "$1" -m test -S "$TMP/vs/vu.sock"
+	nsenter -t "$1" -n -m env CVMM_VHOST_USER_BLK_LOG=info "$VUBLK" \
+		--socket "$TMP/vs/vb.sock" --disk "$TMP/disk" ${3:-} >"$TMP/b.$2" 2>&1 &
+	bdaemon=$!
+	pids="$pids $daemon $bdaemon"
+	eventually 10 nsenter -t "$1" -m test -S "$TMP/vs/vu.sock" &&
+		eventually 10 nsenter -t "$1" -m test -S "$TMP/vs/vb.sock"
 }
-daemon_in $A a; da=$daemon
-daemon_in $B b; db=$daemon
+daemon_in $A a; da=$daemon ba=$bdaemon
+daemon_in $B b "--locking off"; db=$daemon bb=$bdaemon
 
-truncate -s 1M "$TMP/disk"
 cat >"$TMP/vm.json" <<JSON
 {"payload": {"kernel": "$GUESTS/migrate-all.img"}, "cpus": {"boot_vcpus": 3, "max_vcpus": 3},
  "memory": {"size": 67108864, "shared": true},
  "net": [{"vhost_user": true, "vhost_socket": "$TMP/vs/vu.sock", "id": "net0", "transport": "mmio"}],
  "vsock": {"cid": 3, "socket": "$TMP/vs/vsock", "id": "vsock0", "transport": "mmio"},
- "disks": [{"path": "$TMP/disk", "id": "disk0", "transport": "mmio"}],
+ "disks": [{"vhost_user": true, "vhost_socket": "$TMP/vs/vb.sock", "id": "disk0", "transport": "mmio"}],
  "serial": {"mode": "File", "file": "$TMP/serial"}}
 JSON
 last_blk() { grep -a '^blk pass ' "$TMP/serial" | tail -1 | cut -d' ' -f3; }
@@ -167,6 +177,9 @@ sed 's/^/# flood from A: /' "$TMP/flood.1"
 check "... A's daemon logged the pages it wrote (SET_LOG_BASE, then a count)" \
 	eventually 10 grep -q "dirty log: [1-9][0-9]* pages logged" "$TMP/d.a"
 grep -a "dirty log" "$TMP/d.a" | sed 's/^/# daemon a: /'
+check "... and A's disk daemon those it wrote (read buffers, used rings)" \
+	eventually 10 grep -q "dirty log: [1-9][0-9]* pages logged" "$TMP/b.a"
+grep -a "dirty log" "$TMP/b.a" | sed 's/^/# disk daemon a: /'
 all_well "pre-copy" $B
 check "pre-copy: a flood from B is answered, every reply with its payload" \
 	sh -c "timeout 60 nsenter -t $B -n python3 '$TMP/flood.py' $NS_IP 1 '$TMP/flood.1b' &&
@@ -188,14 +201,17 @@ figures "$TMP/api.2"
 pc_log() { grep -q 'post-copy: ADVISE' "$TMP/d.a" && grep -q 'post-copy: LISTEN' "$TMP/d.a" &&
 	grep -q 'post-copy: END' "$TMP/d.a"; }
 check "... A's daemon took part: POSTCOPY_ADVISE, LISTEN, END" eventually 10 pc_log
+pc_blk() { grep -q 'post-copy: ADVISE' "$TMP/b.a" && grep -q 'post-copy: LISTEN' "$TMP/b.a" &&
+	grep -q 'post-copy: END' "$TMP/b.a"; }
+check "... and A's disk daemon" eventually 10 pc_blk
 grep -a "post-copy" "$TMP/d.a" "$TMP/vmm.2.out" | sed 's/^/# /'
 check "... every flood reply before the move carried its request's payload" flood_ok 2
 sed 's/^/# flood from B: /' "$TMP/flood.2"
 all_well "post-copy" $A
 
-check "both daemons are still up" sh -c "kill -0 $da && kill -0 $db"
+check "the four daemons are still up" sh -c "kill -0 $da && kill -0 $db && kill -0 $ba && kill -0 $bb"
 R "$TMP/api.2" shutdown-vmm >/dev/null
 check "no MISMATCH on any serial, no warning from the daemons" \
-	sh -c "! grep -a MISMATCH '$TMP'/serial* && ! grep -a -i 'warn\|error' '$TMP/d.a' '$TMP/d.b'"
-grep -a -i "warn\|error" "$TMP/d.a" "$TMP/d.b" | sed 's/^/# /'
+	sh -c "! grep -a MISMATCH '$TMP'/serial* && ! grep -a -i 'warn\|error' '$TMP'/d.? '$TMP'/b.?"
+grep -a -i "warn\|error" "$TMP"/d.? "$TMP"/b.? | sed 's/^/# /'
 finish
