@@ -81,9 +81,11 @@ extern "C" {
  * spec permits, 2.8.5). Packed chains are copied at pop time because a used
  * descriptor written for another chain may overwrite their ring slots; longer
  * lists must use an indirect table. Devices should advertise limits (e.g.
- * virtio-blk seg_max) that keep drivers within it.
+ * virtio-blk seg_max) that keep drivers within it. Not every device can:
+ * Linux's virtio_balloon refuses INDIRECT_DESC and reports up to 32 free
+ * ranges (PAGE_REPORTING_CAPACITY) in one in-ring chain, so 32 it is.
  */
-#define CVMM_VIRTQ_PACKED_MAX_CHAIN 16u
+#define CVMM_VIRTQ_PACKED_MAX_CHAIN 32u
 
 /** One descriptor of a chain, as chain iteration yields it. */
 struct cvmm_virtq_desc {
