@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""A unix-socket relay for the migration tests: accepts on LISTEN and, in
-accept order, connects each connection to TARGET and relays both ways, the
+"""A relay for the migration tests: accepts on LISTEN and, in accept
+order, connects each connection to TARGET and relays both ways, the
 listener-to-target direction at most RATE bytes a second per connection (a
 slow link, so a test can cut it mid-way). Killing it cuts every
-connection at once: both peers see the link go.
+connection at once: both peers see the link go. LISTEN and TARGET are
+unix socket paths, or tcp:HOST:PORT (IPv4).
 
 usage: mig-proxy.py LISTEN TARGET RATE
 """
@@ -32,19 +33,30 @@ def pump(src, dst, rate):
             pass
 
 
+def address(a):
+    """(family, address) of a unix path or tcp:HOST:PORT"""
+    if a.startswith("tcp:"):
+        host, port = a[4:].rsplit(":", 1)
+        return socket.AF_INET, (host, int(port))
+    return socket.AF_UNIX, a
+
+
 def main():
-    listen, target, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    try:
-        os.unlink(listen)
-    except FileNotFoundError:
-        pass
-    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    ls.bind(listen)
+    listen, target, rate = address(sys.argv[1]), address(sys.argv[2]), int(sys.argv[3])
+    if listen[0] == socket.AF_UNIX:
+        try:
+            os.unlink(listen[1])
+        except FileNotFoundError:
+            pass
+    ls = socket.socket(listen[0], socket.SOCK_STREAM)
+    if listen[0] == socket.AF_INET:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(listen[1])
     ls.listen(8)
     while True:
         c, _ = ls.accept()
-        t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        t.connect(target)
+        t = socket.socket(target[0], socket.SOCK_STREAM)
+        t.connect(target[1])
         threading.Thread(target=pump, args=(c, t, rate), daemon=True).start()
         threading.Thread(target=pump, args=(t, c, 0), daemon=True).start()
 

@@ -4,7 +4,8 @@
 # slow relay (mig-proxy.py, 1 MB/s); once the destination runs it, the
 # relay is killed mid-push. Both sides report postcopy-paused (progress
 # and the event monitor), the source keeps its paused copy, the
-# destination its VM. Hostile resumes first: resume on the wrong side or
+# destination its VM. vm.resume on the source is refused (the guest runs
+# over there). Hostile resumes first: resume on the wrong side or
 # with nothing paused (409), a source whose resume stream sends a page
 # outside RAM, and one that begins a new migration instead of resuming:
 # each refused with one line, the destination still paused. Then a resume
@@ -14,7 +15,7 @@
 . "$top_srcdir/tests/api/lib-mig.sh"
 require_kvm
 require_python
-plan 24
+plan 25
 progress_error_has() { # SOCK TEXT: the progress's error line holds TEXT
 	python3 - "$1" "$2" <<'PY'
 import sys, apiclient
@@ -78,6 +79,8 @@ sleep 1
 check "... no guest ever saw a wrong byte (no MISMATCH)" sh -c "! grep -aq MISMATCH '$TMP/serial'"
 
 # hostile resumes: nothing changes, still paused
+check "vm.resume on the paused source: 409 (two copies would run) (validated)" \
+	api_error "$TMP/src.sock" vm.resume '{}' 409 "the guest runs on the post-copy's destination"
 check "send-migration resume=on on the destination: 409 (validated)" \
 	api_error "$TMP/dst.sock" vm.send-migration '{"destination_url": "unix:/x", "resume": true}' \
 	409 "needs the source"

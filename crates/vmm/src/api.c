@@ -234,6 +234,18 @@ static void vm_resume(struct api *a, struct cvmm_api_request *q, struct cvmm_api
 	(void)q;
 	if (!need(a, r, "Paused", "vm.resume"))
 		return;
+	{
+		struct cvmm_vmm_mig_progress p;
+
+		/* The guest runs over there on what it got: running it here
+		 * too would make two copies (and two writers of its disks,
+		 * whose locks went with it). */
+		if (a->mig.sending && cvmm_vmm_migrate_progress(a->vm.vmm, &p) &&
+		    p.state == CVMM_VMM_MIG_POSTCOPY_PAUSED)
+			return cvmm_api_error(r, 409, "vm.resume: the guest runs on the post-copy's "
+					      "destination (postcopy-paused): resume the migration "
+					      "(vm.send-migration with 'resume') or vm.delete");
+	}
 	if (a->restored_paused) {
 		/* a restored VM that never ran: its vCPUs start here */
 		a->restored_paused = false;
