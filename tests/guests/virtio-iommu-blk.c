@@ -17,27 +17,21 @@
  */
 #include "guest.h"
 #include "virtio.h"
-
-#define VIRTIO_ID_IOMMU 23u
-#define VIRTIO_F_ACCESS_PLATFORM (1ull << 33)
-#define F_MAP_UNMAP (1ull << 2)
-
-#define T_ATTACH 1
-#define T_MAP 3
-#define T_UNMAP 4
-#define S_OK 0
+#include "virtio-iommu.h"
 
 #define BLK_T_IN 0u
 #define BLK_T_OUT 1u
+#define BLK_S_OK 0
 
 #define DOMAIN 9u
 #define IOVA_RING 0x40000000ull
 #define IOVA_HDR 0x60000000ull
 #define IOVA_BUF 0x80000000ull
 
-static struct virtio_dev iommu, blk;
-static struct vq rq, vq;
-static uint8_t *req, *tail, *hdrpage;
+static struct viommu iommu;
+static struct virtio_dev blk;
+static struct vq vq;
+static uint8_t *hdrpage;
 
 static int fail(int step, const char *what)
 {
@@ -45,50 +39,14 @@ static int fail(int step, const char *what)
 	return 0x50 + step;
 }
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-static int request(uint32_t len, uint32_t wlen)
-{
-	struct vbuf b[2] = { { (uint64_t)req, len, false }, { (uint64_t)tail, wlen, true } };
-	uint32_t id, used;
-
-	memset(tail, 0xee, wlen);
-	vq_submit(&rq, b, 2);
-	if (vq_wait(&rq, &id, &used, VIRTIO_SPINS))
-		return -1;
-	return tail[wlen - 4];
-}
-
-static int attach(uint32_t domain, uint32_t ep)
-{
-	memset(req, 0, 64);
-	req[0] = T_ATTACH;
-	put32(req + 4, domain);
-	put32(req + 8, ep);
-	return request(20, 4);
-}
-
 static int map(uint64_t iova, uint64_t len, uint64_t phys, uint32_t flags)
 {
-	memset(req, 0, 64);
-	req[0] = T_MAP;
-	put32(req + 4, DOMAIN);
-	put64(req + 8, iova);
-	put64(req + 16, iova + len - 1);
-	put64(req + 24, phys);
-	put32(req + 32, flags);
-	return request(36, 4);
+	return viommu_map(&iommu, DOMAIN, iova, len, phys, flags);
 }
 
 static int unmap(uint64_t iova, uint64_t len)
 {
-	memset(req, 0, 64);
-	req[0] = T_UNMAP;
-	put32(req + 4, DOMAIN);
-	put64(req + 8, iova);
-	put64(req + 16, iova + len - 1);
-	return request(32, 4);
+	return viommu_unmap(&iommu, DOMAIN, iova, len);
 }
 
 /*
@@ -107,9 +65,9 @@ static int blk_io(uint32_t type, uint64_t sector, uint64_t data, uint32_t *used)
 	volatile uint8_t *status = hdrpage + 64;
 	uint32_t id;
 
-	put32(hdrpage, type);
-	put32(hdrpage + 4, 0);
-	put64(hdrpage + 8, sector);
+	viommu_put32(hdrpage, type);
+	viommu_put32(hdrpage + 4, 0);
+	viommu_put64(hdrpage + 8, sector);
 	*status = 0xff;
 	vq_submit(&vq, b, 3);
 	if (vq_wait(&vq, &id, used, VIRTIO_SPINS))
@@ -160,46 +118,22 @@ int guest_main(unsigned int cpu)
 			cpu_relax();
 	if (!window)
 		return fail(0, "arg 0: the PCI BAR window");
-	if (virtio_find_pci(VIRTIO_ID_IOMMU, 0, window, &iommu))
-		return fail(1, "no virtio-iommu on bus 0");
 	if (virtio_find_pci(VIRTIO_ID_BLOCK, 0, window, &blk))
 		return fail(1, "no virtio-blk on bus 0");
 	ep = (uint32_t)((blk.base - window) >> 16) << 3;	/* its BDF: slot << 3 */
-	if (virtio_init(&iommu, F_MAP_UNMAP) || !(iommu.features & F_MAP_UNMAP))
-		return fail(2, "virtio-iommu: features");
-	if (vq_setup(&iommu, 0, &rq))
-		return fail(2, "virtio-iommu: request queue");
-	virtio_driver_ok(&iommu);
-	req = virtio_alloc(4096);
-	tail = virtio_alloc(4096);
+	if (viommu_init(&iommu, window, VIOMMU_F_MAP_UNMAP))
+		return fail(2, "virtio-iommu: not on bus 0, features or request queue");
 
 	if (virtio_init(&blk, 0) == 0)
 		return fail(3, "virtio-blk accepted a driver without ACCESS_PLATFORM");
 	if (virtio_init(&blk, VIRTIO_F_ACCESS_PLATFORM))
 		return fail(3, "virtio-blk refused ACCESS_PLATFORM");
-	if (attach(DOMAIN, ep) != S_OK)
+	if (viommu_attach(&iommu, DOMAIN, ep) != VIOMMU_S_OK)
 		return fail(4, "ATTACH");
-	vq.desc = virtio_alloc(4096);
-	vq.avail = virtio_alloc(4096);
-	vq.used = virtio_alloc(4096);
-	vq.dev = &blk;
-	vq.index = 0;
-	vq.size = VQ_SIZE;
 	hdrpage = virtio_alloc(4096);
-	if (map(IOVA_RING, 4096, (uint64_t)vq.desc, 1) != S_OK ||
-	    map(IOVA_RING + 0x1000, 4096, (uint64_t)vq.avail, 1) != S_OK ||
-	    map(IOVA_RING + 0x2000, 4096, (uint64_t)vq.used, 3) != S_OK ||
-	    map(IOVA_HDR, 4096, (uint64_t)hdrpage, 3) != S_OK)
+	if (viommu_queue_at(&iommu, DOMAIN, &blk, &vq, IOVA_RING) ||
+	    map(IOVA_HDR, 4096, (uint64_t)hdrpage, 3) != VIOMMU_S_OK)
 		return fail(4, "MAP of the rings and the header page");
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_SEL, 0);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_NUM, VQ_SIZE);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)IOVA_RING);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(IOVA_RING + 0x1000));
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 0);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(IOVA_RING + 0x2000));
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, 0);
-	virtio_write(&blk, VIRTIO_MMIO_QUEUE_READY, 1);
 	virtio_driver_ok(&blk);
 	guest_printf("virtio-iommu-blk: iommu and disk (endpoint 0x%x) found; the disk needs "
 		     "ACCESS_PLATFORM\n", ep);
@@ -214,13 +148,13 @@ int guest_main(unsigned int cpu)
 	if (!all(around, 3 * 4096, 0x5a))
 		return fail(5, "a read into an unmapped IOVA wrote guest memory");
 	/* 2. mapped read-write: write, read back */
-	if (map(IOVA_BUF, 4096, (uint64_t)buf, 3) != S_OK)
+	if (map(IOVA_BUF, 4096, (uint64_t)buf, 3) != VIOMMU_S_OK)
 		return fail(6, "MAP of the data page");
 	pattern(buf, 0x21);
-	if ((st = blk_io(BLK_T_OUT, sector, IOVA_BUF, &used)) != S_OK)
+	if ((st = blk_io(BLK_T_OUT, sector, IOVA_BUF, &used)) != BLK_S_OK)
 		return fail(6, "a write from a mapped IOVA failed");
 	memset(buf, 0, 512);
-	if ((st = blk_io(BLK_T_IN, sector, IOVA_BUF, &used)) != S_OK || used != 513)
+	if ((st = blk_io(BLK_T_IN, sector, IOVA_BUF, &used)) != BLK_S_OK || used != 513)
 		return fail(6, "a read into a mapped IOVA failed");
 	if (!is_pattern(buf, 0x21) || !all(buf + 512, 4096 - 512, 0x5a) ||
 	    !all(around, 4096, 0x5a) || !all(buf + 4096, 4096, 0x5a))
@@ -229,7 +163,7 @@ int guest_main(unsigned int cpu)
 		     "and read back through IOVA 0x%lx\n", (unsigned long)sector,
 		     (unsigned long)IOVA_BUF);
 	/* 3. unmapped again */
-	if (unmap(IOVA_BUF, 4096) != S_OK)
+	if (unmap(IOVA_BUF, 4096) != VIOMMU_S_OK)
 		return fail(7, "UNMAP");
 	memset(around, 0x5a, 3 * 4096);
 	if (!refused(BLK_T_IN, sector, IOVA_BUF) || !refused(BLK_T_OUT, sector + 1, IOVA_BUF))
@@ -237,10 +171,10 @@ int guest_main(unsigned int cpu)
 	if (!all(around, 3 * 4096, 0x5a))
 		return fail(7, "I/O after UNMAP touched guest memory");
 	/* 4. read-only: the device may read it, not write it */
-	if (map(IOVA_BUF, 4096, (uint64_t)buf, 1) != S_OK)
+	if (map(IOVA_BUF, 4096, (uint64_t)buf, 1) != VIOMMU_S_OK)
 		return fail(8, "read-only MAP");
 	pattern(buf, 0x37);
-	if ((st = blk_io(BLK_T_OUT, sector + 2, IOVA_BUF, &used)) != S_OK)
+	if ((st = blk_io(BLK_T_OUT, sector + 2, IOVA_BUF, &used)) != BLK_S_OK)
 		return fail(8, "a write from a read-only IOVA failed");
 	memset(buf, 0x5a, 512);
 	if (!refused(BLK_T_IN, sector + 2, IOVA_BUF))
@@ -252,7 +186,7 @@ int guest_main(unsigned int cpu)
 		return fail(9, "a read into a guest physical address was not refused");
 	if (!all(around, 3 * 4096, 0x5a))
 		return fail(9, "a refused read wrote guest memory");
-	if ((virtio_status(&blk) | virtio_status(&iommu)) & VIRTIO_S_NEEDS_RESET)
+	if ((virtio_status(&blk) | virtio_status(&iommu.dev)) & VIRTIO_S_NEEDS_RESET)
 		return fail(10, "a device needs a reset");
 	guest_printf("virtio-iommu-blk: after UNMAP refused, read-only refused for device "
 		     "writes, GPA-as-IOVA refused; memory untouched; no device needs a reset\n");

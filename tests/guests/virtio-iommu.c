@@ -21,82 +21,21 @@
  */
 #include "guest.h"
 #include "virtio.h"
-
-#define VIRTIO_ID_IOMMU 23u
-#define VIRTIO_F_ACCESS_PLATFORM (1ull << 33)
-#define F_MAP_UNMAP (1ull << 2)
-#define F_PROBE (1ull << 4)
-
-#define T_ATTACH 1
-#define T_MAP 3
-#define T_UNMAP 4
-#define T_PROBE 5
-#define S_OK 0
-#define S_UNSUPP 2
-#define S_INVAL 4
-#define S_RANGE 5
-#define S_NOENT 6
+#include "virtio-iommu.h"
 
 #define DOMAIN 7u
 #define IOVA_RING 0x40000000ull
 #define IOVA_BUF 0x80000000ull
 #define PROBE_SIZE 512u
 
-static struct virtio_dev iommu, rng;
-static struct vq rq, vq;
-static uint8_t *req, *tail;
+static struct viommu iommu;
+static struct virtio_dev rng;
+static struct vq vq;
 
 static int fail(int step, const char *what)
 {
 	guest_printf("virtio-iommu: FAIL %s\n", what);
 	return 0x50 + step;
-}
-
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-/* Send @len bytes of @req and @wlen writable bytes at @tail; the status. */
-static int request(uint32_t len, uint32_t wlen)
-{
-	struct vbuf b[2] = { { (uint64_t)req, len, false }, { (uint64_t)tail, wlen, true } };
-	uint32_t id, used;
-
-	memset(tail, 0xee, wlen);
-	vq_submit(&rq, b, 2);
-	if (vq_wait(&rq, &id, &used, VIRTIO_SPINS))
-		return -1;
-	return tail[wlen - 4];
-}
-
-static int attach(uint32_t domain, uint32_t ep)
-{
-	memset(req, 0, 64);
-	req[0] = T_ATTACH;
-	put32(req + 4, domain);
-	put32(req + 8, ep);
-	return request(20, 4);
-}
-
-static int map(uint32_t domain, uint64_t iova, uint64_t len, uint64_t phys, uint32_t flags)
-{
-	memset(req, 0, 64);
-	req[0] = T_MAP;
-	put32(req + 4, domain);
-	put64(req + 8, iova);
-	put64(req + 16, iova + len - 1);
-	put64(req + 24, phys);
-	put32(req + 32, flags);
-	return request(36, 4);
-}
-
-static int unmap(uint32_t domain, uint64_t iova, uint64_t len)
-{
-	memset(req, 0, 64);
-	req[0] = T_UNMAP;
-	put32(req + 4, domain);
-	put64(req + 8, iova);
-	put64(req + 16, iova + len - 1);
-	return request(32, 4);
 }
 
 /* One rng request of @len bytes at device address @addr: the used length. */
@@ -131,20 +70,13 @@ int guest_main(unsigned int cpu)
 			cpu_relax();
 	if (!window)
 		return fail(0, "arg 0: the PCI BAR window");
-	if (virtio_find_pci(VIRTIO_ID_IOMMU, 0, window, &iommu))
-		return fail(1, "no virtio-iommu on bus 0");
 	if (virtio_find_pci(VIRTIO_ID_RNG, 0, window, &rng))
 		return fail(1, "no virtio-rng on bus 0");
 	ep = (uint32_t)((rng.base - window) >> 16) << 3;	/* its BDF: slot << 3 */
-	if (virtio_init(&iommu, F_MAP_UNMAP | F_PROBE) || !(iommu.features & F_MAP_UNMAP))
-		return fail(2, "virtio-iommu: features");
-	if (virtio_config_read(&iommu, 32, 4) != PROBE_SIZE)
+	if (viommu_init(&iommu, window, VIOMMU_F_MAP_UNMAP | VIOMMU_F_PROBE))
+		return fail(2, "virtio-iommu: not on bus 0, features or request queue");
+	if (virtio_config_read(&iommu.dev, 32, 4) != PROBE_SIZE)
 		return fail(2, "virtio-iommu: probe_size");
-	if (vq_setup(&iommu, 0, &rq))
-		return fail(2, "virtio-iommu: request queue");
-	virtio_driver_ok(&iommu);
-	req = virtio_alloc(4096);
-	tail = virtio_alloc(4096);
 
 	/* The rng is behind it: no FEATURES_OK without ACCESS_PLATFORM. */
 	if (virtio_init(&rng, 0) == 0)
@@ -155,27 +87,10 @@ int guest_main(unsigned int cpu)
 		     "ACCESS_PLATFORM\n", ep);
 
 	/* Attach, map the rings at IOVAs, set the queue up with them. */
-	if (attach(DOMAIN, ep) != S_OK)
+	if (viommu_attach(&iommu, DOMAIN, ep) != VIOMMU_S_OK)
 		return fail(4, "ATTACH");
-	vq.desc = virtio_alloc(4096);
-	vq.avail = virtio_alloc(4096);
-	vq.used = virtio_alloc(4096);
-	vq.dev = &rng;
-	vq.index = 0;
-	vq.size = VQ_SIZE;
-	if (map(DOMAIN, IOVA_RING, 4096, (uint64_t)vq.desc, 1) != S_OK ||
-	    map(DOMAIN, IOVA_RING + 0x1000, 4096, (uint64_t)vq.avail, 1) != S_OK ||
-	    map(DOMAIN, IOVA_RING + 0x2000, 4096, (uint64_t)vq.used, 3) != S_OK)
+	if (viommu_queue_at(&iommu, DOMAIN, &rng, &vq, IOVA_RING))
 		return fail(4, "MAP of the rings");
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_SEL, 0);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_NUM, VQ_SIZE);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)IOVA_RING);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(IOVA_RING + 0x1000));
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 0);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(IOVA_RING + 0x2000));
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, 0);
-	virtio_write(&rng, VIRTIO_MMIO_QUEUE_READY, 1);
 	virtio_driver_ok(&rng);
 
 	/* The buffer page with a page on each side, all 0x5a. */
@@ -189,7 +104,7 @@ int guest_main(unsigned int cpu)
 	if (!all(around, 3 * 4096, 0x5a))
 		return fail(5, "DMA to an unmapped IOVA wrote guest memory");
 	/* 2. mapped writable */
-	if (map(DOMAIN, IOVA_BUF, 4096, (uint64_t)buf, 2) != S_OK)
+	if (viommu_map(&iommu, DOMAIN, IOVA_BUF, 4096, (uint64_t)buf, 2) != VIOMMU_S_OK)
 		return fail(6, "MAP of the buffer");
 	if ((n = rng_dma(IOVA_BUF + 128, 64)) != 64)
 		return fail(6, "DMA to a mapped IOVA failed");
@@ -213,7 +128,7 @@ int guest_main(unsigned int cpu)
 	}
 	/* 3. unmapped again */
 	memset(around, 0x5a, 3 * 4096);
-	if (unmap(DOMAIN, IOVA_BUF, 4096) != S_OK)
+	if (viommu_unmap(&iommu, DOMAIN, IOVA_BUF, 4096) != VIOMMU_S_OK)
 		return fail(7, "UNMAP");
 	if ((n = rng_dma(IOVA_BUF + 128, 64)) != 0)
 		return fail(7, "DMA after UNMAP was not refused");
@@ -221,7 +136,7 @@ int guest_main(unsigned int cpu)
 	if ((n = rng_dma((uint64_t)buf, 64)) != 0)
 		return fail(8, "DMA to a guest physical address was not refused");
 	/* 5. read-only mapping, device write */
-	if (map(DOMAIN, IOVA_BUF, 4096, (uint64_t)buf, 1) != S_OK)
+	if (viommu_map(&iommu, DOMAIN, IOVA_BUF, 4096, (uint64_t)buf, 1) != VIOMMU_S_OK)
 		return fail(9, "read-only MAP");
 	if ((n = rng_dma(IOVA_BUF, 64)) != 0)
 		return fail(9, "a device write through a read-only mapping was not refused");
@@ -231,25 +146,29 @@ int guest_main(unsigned int cpu)
 		     "refused; memory untouched\n");
 
 	/* 6. hostile requests */
-	if (map(DOMAIN + 1, IOVA_BUF + 0x10000, 4096, (uint64_t)buf, 3) != S_NOENT)
+	if (viommu_map(&iommu, DOMAIN + 1, IOVA_BUF + 0x10000, 4096, (uint64_t)buf, 3) !=
+	    VIOMMU_S_NOENT)
 		return fail(10, "MAP into an unknown domain");
-	if (map(DOMAIN, IOVA_BUF + 0x10000, 0x2000, (uint64_t)around, 3) != S_OK ||
-	    unmap(DOMAIN, IOVA_BUF + 0x10000, 0x1000) != S_RANGE)
+	if (viommu_map(&iommu, DOMAIN, IOVA_BUF + 0x10000, 0x2000, (uint64_t)around, 3) !=
+		    VIOMMU_S_OK ||
+	    viommu_unmap(&iommu, DOMAIN, IOVA_BUF + 0x10000, 0x1000) != VIOMMU_S_RANGE)
 		return fail(10, "UNMAP splitting a mapping");
-	if (map(DOMAIN, IOVA_BUF + 0x11000, 0x1000, (uint64_t)around, 3) != S_INVAL)
+	if (viommu_map(&iommu, DOMAIN, IOVA_BUF + 0x11000, 0x1000, (uint64_t)around, 3) !=
+	    VIOMMU_S_INVAL)
 		return fail(10, "overlapping MAP");
-	if (request(10, 4) != S_INVAL)
+	if (viommu_request(&iommu, 10, 4) != VIOMMU_S_INVAL)
 		return fail(10, "truncated request");
-	req[0] = 0x99;
-	if (request(36, 4) != S_UNSUPP)
+	iommu.req[0] = 0x99;
+	if (viommu_request(&iommu, 36, 4) != VIOMMU_S_UNSUPP)
 		return fail(10, "unknown request type");
-	memset(req, 0, 80);
-	req[0] = T_PROBE;
-	put32(req + 4, ep);
-	if (request(72, PROBE_SIZE + 4) != S_OK || tail[0] != 1 || tail[4] != 1 ||
-	    *(volatile uint64_t *)(tail + 8) != 0xfee00000ull)
+	memset(iommu.req, 0, 80);
+	iommu.req[0] = VIOMMU_T_PROBE;
+	viommu_put32(iommu.req + 4, ep);
+	if (viommu_request(&iommu, 72, PROBE_SIZE + 4) != VIOMMU_S_OK || iommu.tail[0] != 1 ||
+	    iommu.tail[4] != 1 ||
+	    *(volatile uint64_t *)(iommu.tail + 8) != 0xfee00000ull)
 		return fail(10, "PROBE: reserved MSI region");
-	if ((virtio_status(&rng) | virtio_status(&iommu)) & VIRTIO_S_NEEDS_RESET)
+	if ((virtio_status(&rng) | virtio_status(&iommu.dev)) & VIRTIO_S_NEEDS_RESET)
 		return fail(11, "a device needs a reset");
 	guest_printf("virtio-iommu: hostile requests answered (NOENT, RANGE, INVAL, INVAL, "
 		     "UNSUPP), PROBE reports the MSI range; no device needs a reset\n");
