@@ -36,3 +36,29 @@ initramfs_modules() {
 		echo "/lib/modules/${ko##*/}" >>"$dir/modules.order"
 	done
 }
+
+# initramfs_begin DIR CACHE MODULE...: a busybox initramfs in DIR with the
+# modules (as initramfs_modules) and the first lines of DIR/init: busybox's
+# applets, /proc, /sys and /dev mounted, the modules loaded in order. The
+# caller appends the rest of /init (cat >>DIR/init) and packs it.
+initramfs_begin() {
+	dir=$1 kcache=$2
+	shift 2
+	mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/mnt" "$dir/lib/modules"
+	cp "$BUSYBOX" "$dir/bin/busybox"
+	initramfs_modules "$kcache" "$dir" "$@"
+	cat >"$dir/init" <<'PROLOGUE'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </modules.order
+PROLOGUE
+}
+
+# initramfs_pack DIR OUT: DIR as a gzipped newc cpio archive in OUT.
+initramfs_pack() {
+	chmod +x "$1/init"
+	(cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+}

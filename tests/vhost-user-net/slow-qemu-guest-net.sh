@@ -57,16 +57,8 @@ trap cleanup EXIT INT TERM
 echo "1..11"
 
 ird=$TMP/initrd
-mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/lib/modules
-cp $BUSYBOX $ird/bin/busybox
-initramfs_modules "$cache" $ird virtio_mmio virtio_pci virtio_net
-cat >$ird/init <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </modules.order
+initramfs_begin $ird "$cache" virtio_mmio virtio_pci virtio_net
+cat >>$ird/init <<'INIT'
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 step() { if "$@"; then echo "GUEST-OK: $*"; else echo "GUEST-FAIL: $*"; fi; }
@@ -82,8 +74,7 @@ done
 echo GUEST-DONE
 poweroff -f
 INIT
-chmod +x $ird/init
-(cd $ird && find . | cpio -o -H newc 2>/dev/null | gzip -1) >$TMP/initrd.gz
+initramfs_pack $ird $TMP/initrd.gz
 
 SOCK=$TMP/net.sock
 ip link set lo up

@@ -46,16 +46,8 @@ echo "1..10"
 
 # initramfs: busybox, the virtio modules in dependency order, /init
 ird=$TMP/initrd
-mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/mnt $ird/lib/modules
-cp $BUSYBOX $ird/bin/busybox
-initramfs_modules "$cache" $ird virtio_mmio virtio_blk
-cat >$ird/init <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </modules.order
+initramfs_begin $ird "$cache" virtio_mmio virtio_blk
+cat >>$ird/init <<'INIT'
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 step() { if "$@"; then echo "GUEST-OK: $*"; else echo "GUEST-FAIL: $*"; fi; }
@@ -86,8 +78,7 @@ step umount /mnt
 echo GUEST-DONE
 poweroff -f
 INIT
-chmod +x $ird/init
-(cd $ird && find . | cpio -o -H newc 2>/dev/null | gzip -1) >$TMP/initrd.gz
+initramfs_pack $ird $TMP/initrd.gz
 
 IMG=$TMP/disk.img
 SOCK=$TMP/blk.sock

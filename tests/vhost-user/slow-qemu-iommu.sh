@@ -42,16 +42,8 @@ trap cleanup EXIT INT TERM
 echo "1..4"
 
 ird=$TMP/initrd
-mkdir -p $ird/bin $ird/proc $ird/sys $ird/dev $ird/lib/modules
-cp $BUSYBOX $ird/bin/busybox
-initramfs_modules "$cache" $ird virtio_pci virtio_blk
-cat >$ird/init <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-while read -r m; do insmod "$m" || echo "GUEST: insmod $m failed"; done </modules.order
+initramfs_begin $ird "$cache" virtio_pci virtio_blk
+cat >>$ird/init <<'INIT'
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 echo "GUEST-IOMMU-GROUPS $(ls /sys/kernel/iommu_groups | wc -l)"
@@ -63,8 +55,7 @@ got=$(dd if=/dev/vda bs=64k count=32 iflag=direct 2>/dev/null | md5sum | cut -d'
 [ "$got" = "$want" ] && echo "GUEST-OK reads back $got" || echo "GUEST-FAIL read $got"
 poweroff -f
 INIT
-chmod +x $ird/init
-(cd $ird && find . | cpio -o -H newc 2>/dev/null | gzip -1) >$TMP/initrd.gz
+initramfs_pack $ird $TMP/initrd.gz
 
 IMG=$TMP/disk.img
 SOCK=$TMP/blk.sock
