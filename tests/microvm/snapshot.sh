@@ -50,8 +50,19 @@ restore() {
 
 # the guest went on: 3 more rounds, numbers after the snapshot's, no mismatch
 went_on() {
+	wo=$1
 	wait_for "$1" "round" 20 && eventually 20 rounds_seen "$1" 3 &&
 		! grep -aq MISMATCH "$1" && test "$(first_round "$1")" -gt "$before"
+}
+
+# What a failed went_on check saw (a CI run once failed the diff-chain one).
+on_fail() {
+	[ -n "${wo:-}" ] || return 0
+	echo "went_on $wo: before=$before first=$(first_round "$wo") rounds=$(grep -ac '^round ' "$wo")" \
+		"mismatches=$(grep -ac MISMATCH "$wo")"
+	tail -5 "$wo"
+	[ -f "$wo.log" ] && tail -10 "$wo.log"
+	wo=
 }
 
 for mode in Copy OnDemand Shared; do
