@@ -120,7 +120,14 @@ check "send-migration resume=on: the rest goes, cvmm-remote returns at the end" 
 sed 's/^/# /' "$TMP/resume.err"
 check "the source VMM ends (status 0)" ends_ok "$src"
 check "the destination completes (validated)" eventually 30 progress_is "$TMP/dst.sock" completed
+# A failure says what the guest printed (a sanitizer CI trial failed here once).
+on_fail() {
+	echo "before=$before last=$(last_round) mismatches=$(grep -ac MISMATCH "$TMP/serial")"
+	tail -5 "$TMP/serial"
+	tail -10 "$TMP/dst.out"
+}
 check "the guest counts on on the destination, every byte in place" eventually 30 counting_past "$before"
+unset -f on_fail
 check "the destination's events: postcopy-paused, then postcopy-resumed" \
 	sh -c "grep -n 'postcopy' '$TMP/dst.ev' | tail -1 | grep -q postcopy-resumed"
 R "$TMP/dst.sock" shutdown-vmm >/dev/null
