@@ -38,4 +38,5 @@ counting_past() { # N: the guest prints more rounds than N with no MISMATCH
 	r=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2)
 	[ -n "$r" ] && [ "$r" -gt "$1" ] && ! grep -aq MISMATCH "$TMP/serial"
 }
-last_round() { grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2; }
+# 0 before the guest's first round (an empty value made counting_past fail)
+last_round() { r=$(grep -a '^round ' "$TMP/serial" | tail -1 | cut -d' ' -f2); echo "${r:-0}"; }

@@ -51,7 +51,7 @@ restore() {
 # the guest went on: 3 more rounds, numbers after the snapshot's, no mismatch
 went_on() {
 	wo=$1
-	wait_for "$1" "round" 20 && eventually 20 rounds_seen "$1" 3 &&
+	wait_for "$1" "round" 60 && eventually 60 rounds_seen "$1" 3 &&
 		! grep -aq MISMATCH "$1" && test "$(first_round "$1")" -gt "$before"
 }
 
