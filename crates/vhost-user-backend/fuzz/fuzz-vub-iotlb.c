@@ -9,7 +9,9 @@
  * lookup must answer. After each record the table must be sorted,
  * disjoint, within its capacity, and agree with the model (when the model
  * is still exact: a full table may drop everything, which only makes
- * lookups fail, never succeed wrongly).
+ * lookups fail, never succeed wrongly; a raw UPDATE that reaches into the
+ * model's 64 pages maps what the model cannot follow, so from then on only
+ * the table's own invariants are checked).
  */
 #include "../src/internal.h"
 
@@ -49,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool init;
 	int64_t gpage[NP];
 	uint8_t perm[NP];
+	bool exact = true;
 
 	if (!init) {
 		if (cvmm_vub_iotlb_init(&t, CAP) < 0)
@@ -83,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			if (!raw && r != 0 && pm >= 1 && pm <= 3)
 				abort();
+			if (raw && r == 0 && iova < (uint64_t)NP << 12)
+				exact = false;
 			break;
 		case 1:
 			r = cvmm_vub_iotlb_invalidate(&t, iova, len);
@@ -94,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned int acc = 1 + pm % 3;
 
 			r = cvmm_vub_iotlb_lookup(&t, iova, len, acc, &g, NULL, &hole);
-			if (r == 0 && !raw) {
+			if (r == 0 && !raw && exact) {
 				/* what the table says must hold in the model */
 				for (uint64_t p = iova >> 12; p < (iova + len) >> 12; p++)
 					if (gpage[p] < 0 || (perm[p] & acc) != acc ||
