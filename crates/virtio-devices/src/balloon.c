@@ -164,9 +164,12 @@ static int pfns(struct cvmm_balloon *b, struct cvmm_virtq_chain *c, bool inflate
 		for (size_t i = 0; i < (size_t)got / 4; i++) {
 			uint64_t gpa = (uint64_t)vd_get_le32(buf + 4 * i) * CVMM_BALLOON_PAGE_SIZE;
 
-			if (!page_region(b, gpa))
+			if (!page_region(b, gpa)) {
 				bad++;
-			else if (ok++, inflate)
+				continue;
+			}
+			ok++;
+			if (inflate)
 				gpas[n++] = gpa;
 		}
 		sort_gpas(gpas, n);

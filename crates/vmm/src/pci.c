@@ -71,8 +71,7 @@ struct vpdev {
 	int slot;                          /* -1: not in the segment */
 	uint64_t bar_addr;                 /* CVMM_PCI_BAR_ADDR_NONE: unmapped */
 	bool ioeventfds;                   /* registered at bar_addr */
-	uint32_t intx_gsi;
-	bool intx_on;
+	bool intx_on;                      /* on its slot's line: slot_gsi() */
 	uint32_t msi_gsi;                  /* first of nvec */
 	unsigned int nvec;
 	bool route_set[MAX_VEC];
@@ -489,7 +488,7 @@ static void vpdev_destroy(void *dev)
 							     d->msi_gsi + v);
 		if (d->intx_on)
 			cvmm_kvm_vm_unregister_irqfd(d->c.vmm->vm, cvmm_virtio_pci_intx_fd(d->t),
-						     d->intx_gsi);
+						     slot_gsi(p, (unsigned int)d->slot));
 		pthread_mutex_lock(&p->route_lock);
 		memset(d->route_set, 0, sizeof(d->route_set));
 		routes_write(p);
@@ -568,6 +567,7 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	struct vmm_pci *p;
 	struct vpdev *d;
 	uint64_t msi;
+	uint32_t gsi;
 	uint8_t line;
 	int ret;
 
@@ -640,13 +640,13 @@ int cvmm_vmm_virtio_pci_add(struct cvmm_vmm *vmm, const struct cvmm_vmm_virtio_o
 	 * cvmm_vmm_hotplug_end(), a booting one only once the vCPUs run.
 	 * With the resample fd the line is a level, as PCI's INTx is (shared
 	 * by four slots, it must be). */
-	d->intx_gsi = slot_gsi(p, (unsigned int)d->slot);
-	line = (uint8_t)d->intx_gsi;
+	gsi = slot_gsi(p, (unsigned int)d->slot);
+	line = (uint8_t)gsi;
 	cvmm_pci_config_set(cvmm_virtio_pci_config(d->t), CVMM_PCI_INTERRUPT_LINE, &line, 1);
-	ret = cvmm_kvm_vm_register_irqfd(vmm->vm, cvmm_virtio_pci_intx_fd(d->t), d->intx_gsi,
+	ret = cvmm_kvm_vm_register_irqfd(vmm->vm, cvmm_virtio_pci_intx_fd(d->t), gsi,
 					 cvmm_virtio_pci_intx_resample_fd(d->t));
 	if (ret) {
-		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, d->intx_gsi,
+		snprintf(err, errlen, "%s: KVM_IRQFD on GSI %u: %s", o->kind, gsi,
 			 strerror(-ret));
 		goto fail_t;
 	}
